@@ -1,0 +1,44 @@
+# Slotwise: `make run` starts everything, `make test` checks everything.
+# Both create the virtual environment in .venv on first use (uv, installed into the venv, makes
+# later installs take seconds) and reuse it afterwards.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+
+.PHONY: run test lint bench clean help
+
+help:
+	@echo "make run    set up, migrate, seed demo data on first run, start booking service + dashboard"
+	@echo "make test   set up test dependencies, lint, run the test suite"
+	@echo "make bench  run the benchmarks (figures go to benchmarks/RESULTS.md by hand)"
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+
+$(VENV)/.installed-run: pyproject.toml | $(UV)
+	$(UV) pip install --quiet --python $(BIN)/python -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(UV)
+	$(UV) pip install --quiet --python $(BIN)/python -e '.[dev]'
+	touch $@ $(VENV)/.installed-run
+
+run: $(VENV)/.installed-run
+	$(BIN)/slotwise up
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check planner booking_service dashboard streamlit_app.py tests benchmarks
+
+test: $(VENV)/.installed-dev lint
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/bench_planner.py
+	$(BIN)/python benchmarks/bench_promote.py
+	$(BIN)/python benchmarks/bench_booking.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

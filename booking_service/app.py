@@ -1,0 +1,147 @@
+"""The booking service's Flask application factory.
+
+``create_app(config)`` takes defaults, then the environment (through
+:func:`booking_service.config.load_settings`), then the ``config`` mapping (tests). The web layer
+is thin: blueprints in :mod:`booking_service.web` parse requests, call one service function and
+render a template.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, g, render_template
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
+
+from .config import Settings, load_settings
+from .db import get_engine, session_factory
+
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+
+log = logging.getLogger(__name__)
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the booking service.
+
+    Parameters
+    ----------
+    config : mapping, optional
+        Overrides, applied last. Keys named like the environment variables (``DATABASE_URL``,
+        ``SECRET_KEY``, ``SMTP_URL``, ``PUBLIC_URL``, ...) override those settings too.
+    """
+    import os
+
+    config = dict(config or {})
+    env = dict(os.environ)
+    env.update({k: str(v) for k, v in config.items() if isinstance(v, (str, int, float))})
+    settings = load_settings(env)
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SLOTWISE=settings,
+        WTF_CSRF_TIME_LIMIT=None,
+        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
+        RATELIMIT_HEADERS_ENABLED=True,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        TEMPLATES_AUTO_RELOAD=False,
+    )
+    app.config.update(config)
+    app.config["SLOTWISE"] = settings
+
+    engine = get_engine(settings.database_url)
+    app.extensions["slotwise"] = {"engine": engine, "sessions": session_factory(engine)}
+
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+    from .web import register_blueprints
+
+    register_blueprints(app)
+    _register_error_pages(app)
+    _register_security_headers(app)
+    _register_session_teardown(app)
+    return app
+
+
+def settings_of(app: Flask) -> Settings:
+    """The resolved :class:`Settings` of ``app``."""
+    return app.config["SLOTWISE"]
+
+
+def db_session() -> Session:
+    """The request's database session (opened on first use, closed at teardown)."""
+    from flask import current_app
+
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["slotwise"]["sessions"]()
+    return g.db_session
+
+
+def _register_session_teardown(app: Flask) -> None:
+    @app.teardown_appcontext
+    def _close_session(exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            if exc is not None:
+                session.rollback()
+            session.close()
+
+
+def _register_security_headers(app: Flask) -> None:
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        return response
+
+
+def _register_error_pages(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def _csrf(error: CSRFError):
+        return render_template("errors/error.html", code=400, title="Form expired",
+                               message="This form has expired. Go back, reload the page and try again."), 400
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException):
+        titles = {400: "Bad request", 404: "Not found", 405: "Not allowed", 429: "Too many requests"}
+        messages = {
+            404: "This link is not valid. Check that you copied the whole link from your email.",
+            429: "Too many requests. Please wait a minute and try again.",
+        }
+        code = error.code or 500
+        return render_template(
+            "errors/error.html",
+            code=code,
+            title=titles.get(code, error.name),
+            message=messages.get(code, error.description),
+        ), code
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        # Never show a stack trace or SQL to a customer; the log keeps the details.
+        log.exception("unhandled error")
+        return render_template(
+            "errors/error.html",
+            code=500,
+            title="Something went wrong",
+            message="Something went wrong on our side. Please try again in a moment.",
+        ), 500

@@ -1,0 +1,186 @@
+"""The ``slotwise`` command: set up the database, seed demo data, run the services.
+
+Every command turns configuration problems into one clear line (no traceback).
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from .config import ConfigError, Settings, load_settings
+from .db import check_connection, make_engine, session_scope
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class SlotwiseGroup(click.Group):
+    """A click group that reports ConfigError (and friends) as one line."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=SlotwiseGroup)
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Slotwise: capacity planner and booking service for self-scheduled meetings."""
+    ctx.obj = None
+
+
+def settings() -> Settings:
+    """The settings of this run (read once per command)."""
+    ctx = click.get_current_context()
+    root = ctx.find_root()
+    if root.obj is None:
+        root.obj = load_settings()
+    return root.obj
+
+
+def _engine():
+    engine = make_engine(settings().database_url)
+    check_connection(engine)
+    return engine
+
+
+@main.command("init-db")
+def init_db() -> None:
+    """Create or upgrade the database schema (Alembic migrations to the newest revision)."""
+    from .migrate import current_revision, upgrade
+
+    engine = _engine()
+    before = current_revision(engine)
+    upgrade(engine)
+    after = current_revision(engine)
+    url = engine.url.render_as_string(hide_password=True)
+    if before == after:
+        click.echo(f"Database {url} is up to date (revision {after}).")
+    else:
+        click.echo(f"Database {url} migrated from {before or 'empty'} to {after}.")
+
+
+@main.command("seed-demo")
+@click.option("--seed", default=7, show_default=True, help="Random seed; the same seed gives the same data.")
+@click.option("--reset", is_flag=True, help="Delete all existing data first.")
+@click.option("--if-empty", is_flag=True, help="Do nothing (and succeed) when the database already holds data.")
+def seed_demo_command(seed: int, reset: bool, if_empty: bool) -> None:
+    """Fill the database with a realistic demo organisation (team, rooms, calendars, invitations)."""
+    from .seed import DatabaseNotEmpty, seed_demo
+
+    engine = _engine()
+    try:
+        with session_scope(engine) as session:
+            summary = seed_demo(session, seed=seed, reset=reset, public_url=settings().public_url)
+    except DatabaseNotEmpty as exc:
+        if if_empty:
+            click.echo("Demo data: the database already holds data; leaving it as it is.")
+            return
+        raise click.ClickException(str(exc)) from None
+    click.echo(summary.describe())
+
+
+def _check_port_free(host: str, port: int, variable: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            raise click.ClickException(
+                f"port {port} on {host} is in use; stop what runs there or set {variable} to a free port"
+            ) from None
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on (default: BOOKING_HOST or 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default: BOOKING_PORT or 5000).")
+def serve(host: str | None, port: int | None) -> None:
+    """Run the booking service (customer pages) on one process with threads."""
+    from werkzeug.serving import run_simple
+
+    from .app import create_app
+
+    cfg = settings()
+    host = host or cfg.booking_host
+    port = port or cfg.booking_port
+    _check_port_free(host, port, "BOOKING_PORT")
+    _engine()
+    app = create_app()
+    click.echo(f"Booking service on http://{host}:{port}")
+    run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+def _dashboard_command(port: int) -> list[str]:
+    return [
+        sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
+        "--server.port", str(port), "--server.address", "127.0.0.1",
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]
+
+
+@main.command()
+@click.option("--port", type=int, default=None, help="Port (default: DASHBOARD_PORT or 8501).")
+def dashboard(port: int | None) -> None:
+    """Run the scheduler dashboard (Streamlit)."""
+    port = port or settings().dashboard_port
+    _check_port_free("127.0.0.1", port, "DASHBOARD_PORT")
+    _engine()
+    click.echo(f"Dashboard on http://127.0.0.1:{port}")
+    raise SystemExit(subprocess.call(_dashboard_command(port)))
+
+
+@main.command()
+@click.pass_context
+def up(ctx: click.Context) -> None:
+    """Migrate, seed the demo on first run, and run the booking service and the dashboard together.
+
+    Ctrl-C stops both.
+    """
+    cfg = settings()
+    _check_port_free(cfg.booking_host, cfg.booking_port, "BOOKING_PORT")
+    _check_port_free("127.0.0.1", cfg.dashboard_port, "DASHBOARD_PORT")
+    ctx.invoke(init_db)
+    ctx.invoke(seed_demo_command, seed=7, reset=False, if_empty=True)
+    booking = subprocess.Popen([sys.executable, "-m", "booking_service.cli", "serve"])
+    board = subprocess.Popen(_dashboard_command(cfg.dashboard_port), stdout=subprocess.DEVNULL)
+    children = [booking, board]
+    click.echo("")
+    click.echo(f"  Booking service: http://{cfg.booking_host}:{cfg.booking_port}")
+    click.echo(f"  Dashboard:       http://127.0.0.1:{cfg.dashboard_port}")
+    click.echo("  Press Ctrl-C to stop both.")
+    click.echo("")
+
+    def _stop(*_args: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+    signal.signal(signal.SIGTERM, lambda *_: (_stop(), sys.exit(0)))
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        click.echo("\nStopping…")
+    finally:
+        _stop()
+    failed = [c for c in children if c.returncode not in (0, -signal.SIGTERM, None)]
+    if failed:
+        raise click.ClickException("a service stopped unexpectedly; see the messages above")
+    click.echo("Stopped.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Configuration: the one place that reads environment variables.
+
+Every setting has a default that works on one machine with no set-up (a SQLite file under
+``var/``, no SMTP, in-memory rate limits). Each can be overridden by an environment variable of
+the same name; ``README.md`` lists them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class ConfigError(ValueError):
+    """A configuration value is unusable; the message says which and what to do."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration of one Slotwise installation."""
+
+    var_dir: Path = Path("var")
+    database_url: str = ""
+    secret_key: str = ""
+    public_url: str = "http://127.0.0.1:5000"
+    booking_host: str = "127.0.0.1"
+    booking_port: int = 5000
+    dashboard_port: int = 8501
+    smtp_url: str | None = None
+    mail_from: str = "Slotwise <no-reply@slotwise.local>"
+    ratelimit_storage_uri: str = "memory://"
+    default_zone: str = "Europe/London"
+    calendar_max_age_minutes: int = 15
+    calendar_refresh_budget_seconds: float = 0.5
+    session_idle_minutes: int = 60
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """Return a copy with some fields replaced (used by tests and the CLI)."""
+        return replace(self, **changes)
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number; set it to e.g. {default}") from None
+    if name.endswith("_PORT") and not 1 <= value <= 65535:
+        raise ConfigError(f"{name}={value} is not a TCP port; use a number from 1 to 65535")
+    return value
+
+
+def _secret_key(var_dir: Path) -> str:
+    """Return the installation's secret key, creating it once under ``var/``."""
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def check_zone(name: str, what: str = "zone") -> str:
+    """Return ``name`` if it is a known IANA zone, else raise :class:`ConfigError`."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{what} {name!r} is not an IANA time zone; use a name like 'Europe/Berlin'"
+        ) from None
+    return name
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Read settings from ``env`` (default: ``os.environ``).
+
+    Raises
+    ------
+    ConfigError
+        When a value cannot be used; the message names the variable and the fix.
+    """
+    env = dict(os.environ if env is None else env)
+    var_dir = Path(env.get("SLOTWISE_VAR_DIR", "var"))
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'slotwise.db'}"
+    booking_port = _int(env, "BOOKING_PORT", 5000)
+    host = env.get("BOOKING_HOST", "127.0.0.1")
+    return Settings(
+        var_dir=var_dir,
+        database_url=database_url,
+        secret_key=env.get("SECRET_KEY") or _secret_key(var_dir),
+        public_url=(env.get("PUBLIC_URL") or f"http://{host}:{booking_port}").rstrip("/"),
+        booking_host=host,
+        booking_port=booking_port,
+        dashboard_port=_int(env, "DASHBOARD_PORT", 8501),
+        smtp_url=env.get("SMTP_URL") or None,
+        mail_from=env.get("MAIL_FROM", Settings.mail_from),
+        ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI") or "memory://",
+        default_zone=check_zone(env.get("DEFAULT_ZONE", "Europe/London"), "DEFAULT_ZONE"),
+        calendar_max_age_minutes=_int(env, "CALENDAR_MAX_AGE_MINUTES", 15),
+        calendar_refresh_budget_seconds=float(env.get("CALENDAR_REFRESH_BUDGET_SECONDS", "0.5")),
+        session_idle_minutes=_int(env, "SESSION_IDLE_MINUTES", 60),
+    )

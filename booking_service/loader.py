@@ -1,0 +1,214 @@
+"""Read the organisation from the database as the planner's input tables.
+
+The planner works on plain DataFrames (see ``planner``'s documentation for the columns); this
+module is the one place that turns rows into those tables. Resource ids become strings
+(``str(Resource.id)``). Reservations become busy time widened by their meeting's buffers, which
+the reservation rows already hold.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import (
+    BusyBlock,
+    HoursOverride,
+    Invitation,
+    Meeting,
+    Reservation,
+    Resource,
+    ResourcePool,
+    WorkingHours,
+    pool_members,
+)
+
+
+@dataclass(frozen=True)
+class PlannerInputs:
+    """The organisation as the planner reads it.
+
+    Attributes
+    ----------
+    resources : DataFrame
+        ``resource_id`` (str), ``kind`` ("member"/"room"), ``zone``, ``capacity``, ``name``.
+    hours : DataFrame
+        ``resource_id``, ``weekday`` (0 = Monday), ``start``, ``end`` (minutes after local midnight).
+    overrides : DataFrame
+        ``resource_id``, ``date``, ``start``, ``end`` (nullable Int64: both NA = unavailable).
+    busy : DataFrame
+        ``resource_id``, ``start``, ``end`` (datetime64[ns, UTC]), ``source``
+        ("calendar" or "reservation").
+    pools : DataFrame
+        ``pool_id`` (str), ``name``, ``member_id`` (str).
+    """
+
+    resources: pd.DataFrame
+    hours: pd.DataFrame
+    overrides: pd.DataFrame
+    busy: pd.DataFrame
+    pools: pd.DataFrame
+
+
+def _utc(values: list[dt.datetime]) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(pd.to_datetime(values, utc=True)).as_unit("ns")
+
+
+def load_resources(session: Session, *, include_inactive: bool = False) -> pd.DataFrame:
+    """Members and rooms: ``resource_id``, ``kind``, ``zone``, ``capacity``, ``name``, ``email``."""
+    query = select(
+        Resource.id, Resource.kind, Resource.zone, Resource.capacity, Resource.name, Resource.email
+    ).order_by(Resource.id)
+    if not include_inactive:
+        query = query.where(Resource.active.is_(True))
+    rows = session.execute(query).all()
+    frame = pd.DataFrame(rows, columns=["resource_id", "kind", "zone", "capacity", "name", "email"])
+    frame["resource_id"] = frame["resource_id"].astype(str)
+    frame["capacity"] = frame["capacity"].astype("int64")
+    return frame
+
+
+def load_hours(session: Session) -> pd.DataFrame:
+    """Weekly hours: ``resource_id``, ``weekday``, ``start``, ``end`` (minutes)."""
+    rows = session.execute(
+        select(
+            WorkingHours.resource_id,
+            WorkingHours.weekday,
+            WorkingHours.start_minute,
+            WorkingHours.end_minute,
+        ).order_by(WorkingHours.resource_id, WorkingHours.weekday, WorkingHours.start_minute)
+    ).all()
+    frame = pd.DataFrame(rows, columns=["resource_id", "weekday", "start", "end"])
+    frame["resource_id"] = frame["resource_id"].astype(str)
+    return frame.astype({"weekday": "int64", "start": "int64", "end": "int64"})
+
+
+def load_overrides(session: Session) -> pd.DataFrame:
+    """Per-date hours: ``resource_id``, ``date``, ``start``, ``end`` (Int64, NA = unavailable)."""
+    rows = session.execute(
+        select(
+            HoursOverride.resource_id,
+            HoursOverride.date,
+            HoursOverride.start_minute,
+            HoursOverride.end_minute,
+        ).order_by(HoursOverride.resource_id, HoursOverride.date)
+    ).all()
+    frame = pd.DataFrame(rows, columns=["resource_id", "date", "start", "end"])
+    frame["resource_id"] = frame["resource_id"].astype(str)
+    return frame.astype({"start": "Int64", "end": "Int64"})
+
+
+def load_busy(
+    session: Session,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    resource_ids: list[int] | None = None,
+) -> pd.DataFrame:
+    """Busy time from calendars and active reservations overlapping ``[start, end)``.
+
+    Returns
+    -------
+    DataFrame
+        ``resource_id`` (str), ``start``, ``end`` (datetime64[ns, UTC]), ``source``.
+    """
+    parts = []
+    for model, source in ((BusyBlock, "calendar"), (Reservation, "reservation")):
+        query = select(model.resource_id, model.start, model.end)
+        if start is not None:
+            query = query.where(model.end > start)
+        if end is not None:
+            query = query.where(model.start < end)
+        if resource_ids is not None:
+            query = query.where(model.resource_id.in_(resource_ids))
+        rows = session.execute(query).all()
+        parts.append((rows, source))
+    ids = [str(r[0]) for rows, _ in parts for r in rows]
+    starts = [r[1] for rows, _ in parts for r in rows]
+    ends = [r[2] for rows, _ in parts for r in rows]
+    sources = [s for rows, s in parts for _ in rows]
+    frame = pd.DataFrame(
+        {
+            "resource_id": pd.Series(ids, dtype=object).astype(str),
+            "start": _utc(starts),
+            "end": _utc(ends),
+            "source": pd.Series(sources, dtype=object).astype(str),
+        }
+    )
+    return frame.sort_values(["resource_id", "start"], kind="stable").reset_index(drop=True)
+
+
+def load_pools(session: Session) -> pd.DataFrame:
+    """Pool membership: ``pool_id`` (str), ``name``, ``member_id`` (str)."""
+    rows = session.execute(
+        select(ResourcePool.id, ResourcePool.name, pool_members.c.member_id)
+        .join(pool_members, pool_members.c.pool_id == ResourcePool.id)
+        .order_by(ResourcePool.id, pool_members.c.member_id)
+    ).all()
+    frame = pd.DataFrame(rows, columns=["pool_id", "name", "member_id"])
+    return frame.astype({"pool_id": str, "member_id": str})
+
+
+def load_planner_inputs(
+    session: Session, start: dt.datetime | None = None, end: dt.datetime | None = None
+) -> PlannerInputs:
+    """Everything the planner needs, in one call (read-only)."""
+    return PlannerInputs(
+        resources=load_resources(session),
+        hours=load_hours(session),
+        overrides=load_overrides(session),
+        busy=load_busy(session, start, end),
+        pools=load_pools(session),
+    )
+
+
+def load_invitations(session: Session, status: str | None = "active") -> pd.DataFrame:
+    """Invitations as a table for analysis (one row each; resources as tuples of str ids)."""
+    query = select(Invitation).order_by(Invitation.id)
+    if status is not None:
+        query = query.where(Invitation.status == status)
+    rows = []
+    for inv in session.scalars(query):
+        rows.append(
+            {
+                "invitation_id": inv.id,
+                "subject": inv.subject,
+                "customer_name": inv.customer_name,
+                "status": inv.status,
+                "members": tuple(str(m.id) for m in inv.members),
+                "pools": tuple(tuple(str(m.id) for m in p.members) for p in inv.pools),
+                "rooms": tuple(str(r.id) for r in inv.rooms),
+                "duration_minutes": inv.duration_minutes,
+                "frame_start": inv.frame_start,
+                "frame_end": inv.frame_end,
+                "zone": inv.zone,
+                "promote": inv.promote,
+                "created_at": inv.created_at,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def load_meetings(session: Session, status: str | None = "confirmed") -> pd.DataFrame:
+    """Meetings with the resources they reserve: ``meeting_id``, ``start``, ``end``, ``resource_ids``."""
+    query = select(Meeting).order_by(Meeting.start)
+    if status is not None:
+        query = query.where(Meeting.status == status)
+    rows = [
+        {
+            "meeting_id": m.id,
+            "invitation_id": m.invitation_id,
+            "start": m.start,
+            "end": m.end,
+            "customer_name": m.customer_name,
+            "resource_ids": tuple(str(r.resource_id) for r in m.reservations),
+        }
+        for m in session.scalars(query)
+    ]
+    frame = pd.DataFrame(rows, columns=["meeting_id", "invitation_id", "start", "end", "customer_name", "resource_ids"])
+    for column in ("start", "end"):
+        frame[column] = _utc(list(frame[column]))
+    return frame

@@ -1,0 +1,508 @@
+"""The system of record: SQLAlchemy 2.0 typed models for the whole Slotwise domain.
+
+Vocabulary (the same words as the planner, the pages and the dashboard):
+
+- **member** and **room** are both *resources* (one table, ``kind`` tells them apart), so that a
+  reservation and its no-overlap rule cover both with one constraint;
+- **pool**: a set of members of whom any one attends;
+- **busy block**: time imported from a connected calendar;
+- **invitation**: a customer's link to self-schedule, with its **promoted slots**;
+- **meeting**: the confirmed booking, holding one **reservation** per resource it uses.
+
+Every instant is a :class:`UTCDateTime` column: timezone-aware UTC in Python on both SQLite and
+PostgreSQL. Working hours are wall-clock minutes in the resource's own zone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ExcludeConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+UTC = dt.UTC
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp stored in UTC that always comes back timezone-aware.
+
+    Naive datetimes are refused on the way in: an instant without a zone is a bug.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: Slotwise stores only tz-aware instants")
+        value = value.astimezone(UTC)
+        # SQLite has no zone type: store naive UTC text, which sorts and compares correctly.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> dt.datetime:
+    """The current instant, tz-aware UTC."""
+    return dt.datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every Slotwise table."""
+
+    type_annotation_map = {dt.datetime: UTCDateTime}
+
+    def __repr__(self) -> str:
+        label = getattr(self, "name", None) or getattr(self, "email", None) or ""
+        return f"<{type(self).__name__} {getattr(self, 'id', None)} {label}>".replace(" >", ">")
+
+
+# --- people and resources -------------------------------------------------------------------
+
+ROLES = ("admin", "scheduler")
+
+
+class User(Base):
+    """A dashboard user: the scheduler profile (zone, confirmation settings) and sign-in data."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role IN ('admin', 'scheduler')", name="ck_users_role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    zone: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16), default="scheduler")
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    send_confirmation: Mapped[bool] = mapped_column(Boolean, default=True)
+    attach_invite: Mapped[bool] = mapped_column(Boolean, default=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[dt.datetime | None]
+
+
+RESOURCE_KINDS = ("member", "room")
+
+
+class Resource(Base):
+    """A team member or a room: anything that can be reserved for a meeting."""
+
+    __tablename__ = "resources"
+    __table_args__ = (
+        CheckConstraint("kind IN ('member', 'room')", name="ck_resources_kind"),
+        CheckConstraint("capacity >= 1", name="ck_resources_capacity"),
+    )
+    __mapper_args__ = {"polymorphic_on": "kind"}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    zone: Mapped[str] = mapped_column(String(64))
+    capacity: Mapped[int] = mapped_column(Integer, default=1)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    feed_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    hours: Mapped[list[WorkingHours]] = relationship(
+        back_populates="resource", cascade="all, delete-orphan", order_by="WorkingHours.weekday"
+    )
+    overrides: Mapped[list[HoursOverride]] = relationship(
+        back_populates="resource", cascade="all, delete-orphan"
+    )
+    connections: Mapped[list[CalendarConnection]] = relationship(
+        back_populates="resource", cascade="all, delete-orphan"
+    )
+
+
+class TeamMember(Resource):
+    """A person who attends meetings; working hours are wall clock in ``zone``."""
+
+    __mapper_args__ = {"polymorphic_identity": "member"}
+
+    pools: Mapped[list[ResourcePool]] = relationship(
+        secondary="pool_members", back_populates="members"
+    )
+
+
+class Room(Resource):
+    """A meeting room with ``capacity`` seats; its hours are opening hours."""
+
+    __mapper_args__ = {"polymorphic_identity": "room"}
+
+
+class WorkingHours(Base):
+    """One weekly interval: ``weekday`` (0 = Monday) from ``start`` to ``end`` minutes.
+
+    Minutes count from local midnight in the resource's zone. ``end`` may exceed 1440: the
+    interval then crosses midnight and belongs to the day it starts on (22:00-02:00 is
+    ``start=1320, end=1560``).
+    """
+
+    __tablename__ = "working_hours"
+    __table_args__ = (
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="ck_working_hours_weekday"),
+        CheckConstraint(
+            "start_minute >= 0 AND start_minute < 1440 AND end_minute > start_minute "
+            "AND end_minute <= start_minute + 1440",
+            name="ck_working_hours_minutes",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"), index=True)
+    weekday: Mapped[int] = mapped_column(Integer)
+    start_minute: Mapped[int] = mapped_column(Integer)
+    end_minute: Mapped[int] = mapped_column(Integer)
+
+    resource: Mapped[Resource] = relationship(back_populates="hours")
+
+
+class HoursOverride(Base):
+    """A date with its own hours; both minutes ``NULL`` means unavailable all that date."""
+
+    __tablename__ = "hours_overrides"
+    __table_args__ = (
+        CheckConstraint(
+            "(start_minute IS NULL AND end_minute IS NULL) OR "
+            "(start_minute >= 0 AND start_minute < 1440 AND end_minute > start_minute "
+            "AND end_minute <= start_minute + 1440)",
+            name="ck_hours_overrides_minutes",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"), index=True)
+    date: Mapped[dt.date] = mapped_column(Date)
+    start_minute: Mapped[int | None] = mapped_column(Integer)
+    end_minute: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(String(200))
+
+    resource: Mapped[Resource] = relationship(back_populates="overrides")
+
+
+pool_members = Table(
+    "pool_members",
+    Base.metadata,
+    Column("pool_id", ForeignKey("resource_pools.id", ondelete="CASCADE"), primary_key=True),
+    Column("member_id", ForeignKey("resources.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class ResourcePool(Base):
+    """A set of members of whom any one may attend (round-robin style)."""
+
+    __tablename__ = "resource_pools"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+    members: Mapped[list[TeamMember]] = relationship(
+        secondary=pool_members, back_populates="pools", order_by="Resource.id"
+    )
+
+
+# --- calendars ------------------------------------------------------------------------------
+
+CONNECTION_KINDS = ("ics_url", "ics_file", "caldav", "demo")
+
+
+class CalendarConnection(Base):
+    """A calendar whose busy time Slotwise reads (and, for CalDAV, writes meetings to)."""
+
+    __tablename__ = "calendar_connections"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('ics_url', 'ics_file', 'caldav', 'demo')", name="ck_calendar_connections_kind"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str | None] = mapped_column(Text)
+    calendar_url: Mapped[str | None] = mapped_column(Text)
+    username: Mapped[str | None] = mapped_column(String(200))
+    password_encrypted: Mapped[str | None] = mapped_column(Text)
+    ics_data: Mapped[str | None] = mapped_column(Text)
+    write_back: Mapped[bool] = mapped_column(Boolean, default=False)
+    sync_days: Mapped[int] = mapped_column(Integer, default=90)
+    last_synced_at: Mapped[dt.datetime | None]
+    last_status: Mapped[str] = mapped_column(String(16), default="never")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    resource: Mapped[Resource] = relationship(back_populates="connections")
+    busy_blocks: Mapped[list[BusyBlock]] = relationship(
+        back_populates="connection", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class BusyBlock(Base):
+    """Busy time imported from a calendar connection, ``[start, end)`` in UTC."""
+
+    __tablename__ = "busy_blocks"
+    __table_args__ = (
+        CheckConstraint("end_at > start_at", name="ck_busy_blocks_order"),
+        Index("ix_busy_blocks_resource_time", "resource_id", "start_at", "end_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("calendar_connections.id", ondelete="CASCADE"), index=True
+    )
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"))
+    start: Mapped[dt.datetime] = mapped_column("start_at")
+    end: Mapped[dt.datetime] = mapped_column("end_at")
+
+    connection: Mapped[CalendarConnection] = relationship(back_populates="busy_blocks")
+
+
+# --- invitations and meetings ---------------------------------------------------------------
+
+INVITATION_STATUSES = ("active", "scheduled", "cancelled", "expired")
+
+invitation_members = Table(
+    "invitation_members",
+    Base.metadata,
+    Column("invitation_id", ForeignKey("invitations.id", ondelete="CASCADE"), primary_key=True),
+    Column("member_id", ForeignKey("resources.id"), primary_key=True),
+)
+invitation_pools = Table(
+    "invitation_pools",
+    Base.metadata,
+    Column("invitation_id", ForeignKey("invitations.id", ondelete="CASCADE"), primary_key=True),
+    Column("pool_id", ForeignKey("resource_pools.id"), primary_key=True),
+)
+invitation_rooms = Table(
+    "invitation_rooms",
+    Base.metadata,
+    Column("invitation_id", ForeignKey("invitations.id", ondelete="CASCADE"), primary_key=True),
+    Column("room_id", ForeignKey("resources.id"), primary_key=True),
+)
+
+
+class Invitation(Base):
+    """A customer's invitation to self-schedule one meeting; its link is the customer's key.
+
+    Only the SHA-256 hash of the link's token is stored.
+    """
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('active', 'scheduled', 'cancelled', 'expired')", name="ck_invitations_status"
+        ),
+        CheckConstraint("duration_minutes > 0", name="ck_invitations_duration"),
+        CheckConstraint(
+            "buffer_before_minutes >= 0 AND buffer_after_minutes >= 0 AND minimum_notice_minutes >= 0",
+            name="ck_invitations_buffers",
+        ),
+        CheckConstraint("frame_end >= frame_start", name="ck_invitations_frame"),
+        Index("ix_invitations_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    customer_name: Mapped[str] = mapped_column(String(200))
+    customer_email: Mapped[str] = mapped_column(String(254))
+    customer_zone: Mapped[str | None] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    conferencing: Mapped[str] = mapped_column(Text, default="")
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    buffer_before_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    buffer_after_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    minimum_notice_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    slot_interval_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    min_capacity: Mapped[int] = mapped_column(Integer, default=1)
+    frame_start: Mapped[dt.date] = mapped_column(Date)
+    frame_end: Mapped[dt.date] = mapped_column(Date)
+    zone: Mapped[str] = mapped_column(String(64))
+    promote: Mapped[bool] = mapped_column(Boolean, default=False)
+    promote_count: Mapped[int] = mapped_column(Integer, default=5)
+    delivery: Mapped[str] = mapped_column(String(16), default="email")
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    sent_at: Mapped[dt.datetime | None]
+    cancelled_at: Mapped[dt.datetime | None]
+
+    created_by: Mapped[User | None] = relationship()
+    members: Mapped[list[TeamMember]] = relationship(secondary=invitation_members, order_by="Resource.id")
+    pools: Mapped[list[ResourcePool]] = relationship(secondary=invitation_pools, order_by="ResourcePool.id")
+    rooms: Mapped[list[Room]] = relationship(secondary=invitation_rooms, order_by="Resource.id")
+    promoted_slots: Mapped[list[PromotedSlot]] = relationship(
+        back_populates="invitation", cascade="all, delete-orphan", order_by="PromotedSlot.rank"
+    )
+    meeting: Mapped[Meeting | None] = relationship(back_populates="invitation")
+
+
+class PromotedSlot(Base):
+    """One of the few slots the optimizer chose to offer in the invitation email."""
+
+    __tablename__ = "promoted_slots"
+    __table_args__ = (UniqueConstraint("invitation_id", "rank", name="uq_promoted_slots_rank"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id", ondelete="CASCADE"))
+    rank: Mapped[int] = mapped_column(Integer)
+    start: Mapped[dt.datetime] = mapped_column("start_at")
+    end: Mapped[dt.datetime] = mapped_column("end_at")
+    score: Mapped[float] = mapped_column(default=0.0)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    invitation: Mapped[Invitation] = relationship(back_populates="promoted_slots")
+
+
+MEETING_STATUSES = ("confirmed", "cancelled")
+
+
+class Meeting(Base):
+    """A confirmed booking: one per invitation (the unique constraint makes it so)."""
+
+    __tablename__ = "meetings"
+    __table_args__ = (
+        CheckConstraint("status IN ('confirmed', 'cancelled')", name="ck_meetings_status"),
+        CheckConstraint("end_at > start_at", name="ck_meetings_order"),
+        Index("ix_meetings_start", "start_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id"), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    start: Mapped[dt.datetime] = mapped_column("start_at")
+    end: Mapped[dt.datetime] = mapped_column("end_at")
+    status: Mapped[str] = mapped_column(String(16), default="confirmed")
+    uid: Mapped[str] = mapped_column(String(200), unique=True)
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    customer_name: Mapped[str] = mapped_column(String(200))
+    customer_email: Mapped[str] = mapped_column(String(254))
+    customer_zone: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    cancelled_at: Mapped[dt.datetime | None]
+
+    invitation: Mapped[Invitation] = relationship(back_populates="meeting")
+    created_by: Mapped[User | None] = relationship()
+    reservations: Mapped[list[Reservation]] = relationship(
+        back_populates="meeting", cascade="all, delete-orphan"
+    )
+
+
+class Reservation(Base):
+    """A resource held for a meeting: the meeting's time plus its own buffers, ``[start, end)``.
+
+    On PostgreSQL an exclusion constraint forbids two reservations of one resource that overlap;
+    on SQLite the booking path holds the write lock while it re-checks and inserts.
+    """
+
+    __tablename__ = "reservations"
+    __table_args__ = (
+        CheckConstraint("end_at > start_at", name="ck_reservations_order"),
+        Index("ix_reservations_resource_time", "resource_id", "start_at", "end_at"),
+        ExcludeConstraint(
+            ("resource_id", "="),
+            (func.tstzrange(Column("start_at"), Column("end_at"), "[)"), "&&"),
+            name="ex_reservations_no_overlap",
+            using="gist",
+        ).ddl_if(dialect="postgresql"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"))
+    start: Mapped[dt.datetime] = mapped_column("start_at")
+    end: Mapped[dt.datetime] = mapped_column("end_at")
+
+    meeting: Mapped[Meeting] = relationship(back_populates="reservations")
+    resource: Mapped[Resource] = relationship()
+
+
+# --- outgoing work --------------------------------------------------------------------------
+
+OUTBOX_STATUSES = ("pending", "sent", "failed")
+
+
+class OutboxMessage(Base):
+    """An email, stored before it is sent so that a failed send never loses it."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_messages_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    to_addr: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    ics: Mapped[str | None] = mapped_column(Text)
+    invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitations.id", ondelete="SET NULL"))
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None]
+
+
+class CalendarWrite(Base):
+    """A queued write of a meeting to a CalDAV calendar (``put``) or its removal (``delete``)."""
+
+    __tablename__ = "calendar_writes"
+    __table_args__ = (Index("ix_calendar_writes_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("calendar_connections.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[dt.datetime | None]
+
+
+class AuditEntry(Base):
+    """Who changed what, and when."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[int | None] = mapped_column(Integer)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+    user: Mapped[User | None] = relationship()

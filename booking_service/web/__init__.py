@@ -1,0 +1,12 @@
+"""The web layer: one blueprint per user-facing flow."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    """Import and register every blueprint (imported here so the factory stays cheap)."""
+    from .health import bp as health_bp
+
+    app.register_blueprint(health_bp)

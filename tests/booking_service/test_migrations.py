@@ -1,0 +1,61 @@
+"""Migrations create the schema from empty and agree with the models, on both databases."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+
+from booking_service.db import make_engine
+from booking_service.migrate import current_revision, upgrade
+from booking_service.models import Base
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request, tmp_path):
+    """A database with no tables at all."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    base = make_url(request.getfixturevalue("postgres_url"))
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    name = f"slotwise_mig_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    yield base.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_migrations_create_schema_matching_models(empty_url):
+    engine = make_engine(empty_url)
+    assert current_revision(engine) is None
+    upgrade(engine)
+    assert current_revision(engine) is not None
+    tables = set(inspect(engine).get_table_names())
+    assert {t.name for t in Base.metadata.sorted_tables} <= tables
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == [], f"models and migrations disagree: {diff}"
+    # A second run is a no-op.
+    upgrade(engine)
+    engine.dispose()
+
+
+def test_postgres_migration_adds_no_overlap_constraint(empty_url):
+    engine = make_engine(empty_url)
+    if engine.dialect.name != "postgresql":
+        pytest.skip("exclusion constraints exist only on PostgreSQL")
+    upgrade(engine)
+    with engine.connect() as connection:
+        definition = connection.execute(
+            text("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'ex_reservations_no_overlap'")
+        ).scalar_one()
+    assert "EXCLUDE USING gist" in definition
+    assert "tstzrange(start_at, end_at" in definition
+    engine.dispose()

@@ -1,0 +1,146 @@
+"""Shared fixtures: databases (SQLite always, PostgreSQL when reachable), Flask app and client.
+
+Every database test runs on both SQLite and PostgreSQL. PostgreSQL is the server named by
+``TEST_DATABASE_URL`` (default: the CI machine's ``postgresql://postgres@127.0.0.1:5432/test``);
+each pytest run creates a database of its own there and drops it at the end, and each test starts
+on empty tables. When PostgreSQL is unreachable its tests skip, except with ``CI=true``, where they
+fail: CI must exercise both databases.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from booking_service.db import make_engine
+from booking_service.models import Base
+
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _admin_url() -> str:
+    url = os.environ.get("TEST_DATABASE_URL") or DEFAULT_PG
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def create_schema(engine: Engine) -> None:
+    """Create every table (and PostgreSQL's btree_gist, which the exclusion constraint needs)."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.execute(text("CREATE EXTENSION IF NOT EXISTS btree_gist"))
+    Base.metadata.create_all(engine)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this pytest run (skips or fails when unreachable)."""
+    admin_url = _admin_url()
+    try:
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any connection failure means "no PostgreSQL here"
+        message = f"PostgreSQL not reachable at {make_url(admin_url).render_as_string()}: {exc.__class__.__name__}"
+        if IN_CI:
+            pytest.fail(message + " (CI=true requires it)")
+        pytest.skip(message)
+    name = f"slotwise_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    create_schema(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate_all(engine: Engine) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    """A SQLite database file with the schema, new for each test."""
+    url = f"sqlite:///{tmp_path / 'slotwise.db'}"
+    engine = make_engine(url)
+    create_schema(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request) -> str:
+    """URL of an empty Slotwise database, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    url = request.getfixturevalue("postgres_url")
+    engine = make_engine(url)
+    _truncate_all(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def engine(database_url) -> Iterator[Engine]:
+    """An engine on an empty Slotwise database (both backends)."""
+    eng = make_engine(database_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_url) -> Iterator[Engine]:
+    """An engine on an empty SQLite Slotwise database only."""
+    eng = make_engine(sqlite_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session(engine) -> Iterator[Session]:
+    """A session on the test database; the test commits what it wants to keep."""
+    with Session(engine, expire_on_commit=False) as s:
+        yield s
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    """The booking service configured for tests (CSRF on, mail to files under tmp_path)."""
+    from booking_service.app import create_app
+
+    return create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "test-secret-key",
+            "SLOTWISE_VAR_DIR": str(tmp_path / "var"),
+            "PUBLIC_URL": "http://localhost",
+        }
+    )
+
+
+@pytest.fixture
+def client(app):
+    """A test client of the booking service."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """A CLI runner bound to the app."""
+    return app.test_cli_runner()
