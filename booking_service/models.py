@@ -506,3 +506,23 @@ class AuditEntry(Base):
     at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
 
     user: Mapped[User | None] = relationship()
+
+
+class SignInFailure(Base):
+    """One failed dashboard sign-in, kept for a short window to rate-limit guessing.
+
+    ``email`` is the address as typed (normalized), whether or not such a user exists, so that
+    the limit never reveals which addresses are accounts. ``client`` names where the attempt
+    came from (IP address, else the browser session).
+    """
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (
+        Index("ix_sign_in_failures_email_at", "email", "at"),
+        Index("ix_sign_in_failures_client_at", "client", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    client: Mapped[str] = mapped_column(String(128))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
