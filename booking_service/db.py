@@ -113,6 +113,29 @@ def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
         yield session
 
 
+@contextmanager
+def read_only_session(engine: Engine) -> Iterator[Session]:
+    """A session whose transaction the database itself keeps read-only, rolled back at the end.
+
+    For analysis code (notebooks, reports) that must never change the system of record. On
+    SQLite the connection is switched to ``PRAGMA query_only`` for the transaction (and back
+    before it returns to the pool); on PostgreSQL the transaction is ``READ ONLY``. Any write
+    attempt fails with the driver's error instead of changing data.
+    """
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        connection.exec_driver_sql("PRAGMA query_only = ON" if sqlite else "SET TRANSACTION READ ONLY")
+        try:
+            with Session(connection, expire_on_commit=False) as session:
+                yield session
+        finally:
+            connection.rollback()
+            if sqlite:
+                # The pragma belongs to the pooled connection, not the transaction: reset it.
+                connection.exec_driver_sql("PRAGMA query_only = OFF")
+                connection.rollback()
+
+
 def write_lock(session: Session) -> None:
     """Make the session's transaction hold the write lock before it reads.
 

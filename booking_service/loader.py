@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import select
@@ -165,8 +166,21 @@ def load_planner_inputs(
     )
 
 
+INVITATION_COLUMNS = [
+    "invitation_id", "subject", "customer_name", "customer_zone", "status", "members", "pool_ids",
+    "pools", "rooms", "min_capacity", "duration_minutes", "buffer_before_minutes",
+    "buffer_after_minutes", "minimum_notice_minutes", "slot_interval_minutes", "frame_start",
+    "frame_end", "zone", "promote", "promote_count", "created_at",
+]
+
+
 def load_invitations(session: Session, status: str | None = "active") -> pd.DataFrame:
-    """Invitations as a table for analysis (one row each; resources as tuples of str ids)."""
+    """Invitations as a table for analysis (one row each; resources as tuples of str ids).
+
+    ``members`` and ``rooms`` are tuples of resource ids, ``pools`` a tuple of member-id tuples
+    (one per pool, in ``pool_ids`` order): the fields of a ``planner.SlotRequest``, with the
+    minutes columns giving its durations. ``status=None`` returns every invitation.
+    """
     query = select(Invitation).order_by(Invitation.id)
     if status is not None:
         query = query.where(Invitation.status == status)
@@ -177,19 +191,27 @@ def load_invitations(session: Session, status: str | None = "active") -> pd.Data
                 "invitation_id": inv.id,
                 "subject": inv.subject,
                 "customer_name": inv.customer_name,
+                "customer_zone": inv.customer_zone,
                 "status": inv.status,
                 "members": tuple(str(m.id) for m in inv.members),
+                "pool_ids": tuple(str(p.id) for p in inv.pools),
                 "pools": tuple(tuple(str(m.id) for m in p.members) for p in inv.pools),
                 "rooms": tuple(str(r.id) for r in inv.rooms),
+                "min_capacity": inv.min_capacity,
                 "duration_minutes": inv.duration_minutes,
+                "buffer_before_minutes": inv.buffer_before_minutes,
+                "buffer_after_minutes": inv.buffer_after_minutes,
+                "minimum_notice_minutes": inv.minimum_notice_minutes,
+                "slot_interval_minutes": inv.slot_interval_minutes,
                 "frame_start": inv.frame_start,
                 "frame_end": inv.frame_end,
                 "zone": inv.zone,
                 "promote": inv.promote,
+                "promote_count": inv.promote_count,
                 "created_at": inv.created_at,
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=INVITATION_COLUMNS)
 
 
 def load_meetings(session: Session, status: str | None = "confirmed") -> pd.DataFrame:
@@ -212,3 +234,113 @@ def load_meetings(session: Session, status: str | None = "confirmed") -> pd.Data
     for column in ("start", "end"):
         frame[column] = _utc(list(frame[column]))
     return frame
+
+
+@dataclass(frozen=True)
+class OrganisationData(PlannerInputs):
+    """The planner's input tables plus the invitations and meetings, for analysis.
+
+    Attributes
+    ----------
+    invitations : DataFrame
+        See :func:`load_invitations` (active invitations unless asked otherwise).
+    meetings : DataFrame
+        See :func:`load_meetings` (confirmed meetings unless asked otherwise).
+    """
+
+    invitations: pd.DataFrame
+    meetings: pd.DataFrame
+
+
+def load_organisation(
+    session: Session,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    *,
+    invitation_status: str | None = "active",
+    meeting_status: str | None = "confirmed",
+) -> OrganisationData:
+    """Every table an analyst needs, in one call: :func:`load_planner_inputs` plus invitations and meetings.
+
+    ``start`` and ``end`` (tz-aware) limit the busy time (calendar blocks and reservations) to
+    what overlaps ``[start, end)``; the other tables are complete.
+    """
+    inputs = load_planner_inputs(session, start, end)
+    return OrganisationData(
+        resources=inputs.resources,
+        hours=inputs.hours,
+        overrides=inputs.overrides,
+        busy=inputs.busy,
+        pools=inputs.pools,
+        invitations=load_invitations(session, invitation_status),
+        meetings=load_meetings(session, meeting_status),
+    )
+
+
+def open_organisation(
+    database_url: str | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    *,
+    invitation_status: str | None = "active",
+    meeting_status: str | None = "confirmed",
+) -> OrganisationData:
+    """Open the database at ``database_url`` read-only and return :func:`load_organisation`'s tables.
+
+    The notebook entry point: one call, no session to manage. The transaction is read-only in
+    the database itself (SQLite ``query_only``, PostgreSQL ``READ ONLY``) and rolled back.
+
+    Parameters
+    ----------
+    database_url : str, optional
+        SQLite or PostgreSQL URL; default: the installation's ``DATABASE_URL`` setting.
+    start, end : datetime, optional
+        Tz-aware bounds of the busy time to load.
+
+    Raises
+    ------
+    ConfigError
+        When the SQLite file does not exist, the database is unreachable or has no Slotwise
+        schema; the message says what to run.
+
+    Examples
+    --------
+    >>> org = open_organisation("sqlite:///var/slotwise.db")  # doctest: +SKIP
+    >>> org.resources[["resource_id", "kind", "zone"]].head()  # doctest: +SKIP
+    """
+    from sqlalchemy import inspect
+    from sqlalchemy.engine import make_url
+
+    from .config import ConfigError, load_settings
+    from .db import check_connection, make_engine, read_only_session
+
+    for bound, label in ((start, "start"), (end, "end")):
+        if bound is not None and bound.tzinfo is None:
+            raise ConfigError(f"{label}={bound!r} is naive; pass a tz-aware datetime (e.g. with tzinfo=UTC)")
+    url = database_url or load_settings().database_url
+    parsed = make_url(url) if "://" in url else None
+    if parsed is not None and parsed.get_backend_name() == "sqlite":
+        path = parsed.database
+        if not path or path == ":memory:" or not Path(path).is_file():
+            raise ConfigError(
+                f"no SQLite database file at {path!r}; create one with "
+                "'slotwise init-db && slotwise seed-demo' (DATABASE_URL selects the file)"
+            )
+    engine = make_engine(url)
+    try:
+        check_connection(engine)
+        if not inspect(engine).has_table(Resource.__tablename__):
+            raise ConfigError(
+                f"the database {engine.url.render_as_string(hide_password=True)} has no Slotwise "
+                "tables; run 'slotwise init-db' (and 'slotwise seed-demo' for demo data)"
+            )
+        with read_only_session(engine) as session:
+            return load_organisation(
+                session,
+                start,
+                end,
+                invitation_status=invitation_status,
+                meeting_status=meeting_status,
+            )
+    finally:
+        engine.dispose()
