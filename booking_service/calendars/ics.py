@@ -33,7 +33,7 @@ import datetime as dt
 import re
 import threading
 import zoneinfo
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 
 import icalendar
@@ -141,6 +141,75 @@ def _event_blocks(lines: Sequence[_SourceLine]) -> list[list[_SourceLine]]:
     return blocks
 
 
+# Components that can carry busy time or the zones to read it; everything else in a
+# VCALENDAR (VTODO, VJOURNAL, VFREEBUSY, X- components) is dropped before parsing, so
+# that a broken to-do cannot refuse a calendar whose events are fine.
+_READ_COMPONENTS = frozenset({"VEVENT", "VTIMEZONE"})
+
+
+def _relevant_text(lines: Sequence[_SourceLine]) -> str:
+    """The calendar re-serialised with only the components busy time depends on."""
+    kept: list[str] = []
+    depth = 0
+    skipping: str | None = None  # name of the top-level component being dropped
+    for line in lines:
+        upper = line.text.strip().upper()
+        if upper.startswith("BEGIN:"):
+            depth += 1
+            name = upper[len("BEGIN:") :]
+            if depth == 2 and skipping is None and name not in _READ_COMPONENTS:
+                skipping = name
+        if skipping is None:
+            kept.append(line.text)
+        if upper.startswith("END:"):
+            if depth == 2 and skipping is not None and upper == f"END:{skipping}":
+                skipping = None
+            depth -= 1
+    return "\r\n".join(kept) + "\r\n"
+
+
+def _check_nesting(lines: Sequence[_SourceLine]) -> None:
+    """Refuse components that are not closed, or closed by the wrong END line.
+
+    A truncated download (a feed cut off mid-way) looks like this; reading it would
+    silently lose every event after the cut.
+    """
+    stack: list[tuple[str, int]] = []
+    for line in lines:
+        upper = line.text.strip().upper()
+        if upper.startswith("BEGIN:"):
+            stack.append((upper[len("BEGIN:") :], line.number))
+        elif upper.startswith("END:"):
+            name = upper[len("END:") :]
+            if not stack or stack[-1][0] != name:
+                expected = f"END:{stack[-1][0]}" if stack else "no END line"
+                raise CalendarParseError(
+                    f"END:{name} where {expected} was expected", line=line.number, property="END"
+                )
+            stack.pop()
+    if stack:
+        name, number = stack[-1]
+        raise CalendarParseError(
+            f"BEGIN:{name} is never closed (the data may be cut off)", line=number, property="BEGIN"
+        )
+
+
+def _line_quoted_by(lines: Sequence[_SourceLine], message: str) -> _SourceLine | None:
+    """The content line whose value a parser error message quotes, if any.
+
+    ``icalendar`` names the bad value ("Wrong datetime format: 2024-13-01") but not
+    its line; the first line holding that value is almost always the culprit.
+    """
+    _, sep, quoted = message.rpartition(": ")
+    quoted = quoted.strip().strip("'\"")
+    if not sep or len(quoted) < 3:
+        return None
+    for line in lines:
+        if quoted in line.text:
+            return line
+    return None
+
+
 def _decode(data: bytes | str) -> str:
     if isinstance(data, str):
         return data
@@ -186,6 +255,9 @@ def parse_calendar(data: bytes | str) -> list[icalendar.Calendar]:
         raise CalendarParseError(
             f"this is not iCalendar data (no BEGIN:VCALENDAR); it starts with {snippet!r}"
         )
+    lines = _source_lines(text)
+    _check_nesting(lines)
+    text = _relevant_text(lines)
     with _PARSE_LOCK:
         tzp.use_zoneinfo()  # forget VTIMEZONEs cached from earlier calendars
         try:
@@ -197,7 +269,12 @@ def parse_calendar(data: bytes | str) -> list[icalendar.Calendar]:
                 # is only known once it has been read: read the calendar again.
                 calendars = icalendar.Calendar.from_ical(text, multiple=True)
         except ValueError as error:
-            raise CalendarParseError(f"cannot parse the calendar: {error}") from error
+            culprit = _line_quoted_by(lines, str(error))
+            raise CalendarParseError(
+                f"cannot parse the calendar: {error}",
+                line=culprit.number if culprit else None,
+                property=culprit.name if culprit else None,
+            ) from error
         finally:
             tzp.use_zoneinfo()
     if not calendars:
@@ -292,20 +369,10 @@ def _instant(value: dt.date | dt.datetime, tz: zoneinfo.ZoneInfo) -> dt.datetime
         if value.tzinfo is None:
             value = value.replace(tzinfo=tz)
         return value.astimezone(UTC)
-    midnight = dt.datetime.combine(value, dt.time(0), tzinfo=tz)
-    return _existing(midnight).astimezone(UTC)
-
-
-def _existing(local: dt.datetime) -> dt.datetime:
-    """Move a wall-clock time skipped by a DST gap forward to the end of the gap.
-
-    In a few zones (America/Santiago, Asia/Beirut) DST starts at midnight, so local
-    midnight does not exist on that day; the day then starts at 01:00.
-    """
-    round_trip = local.astimezone(UTC).astimezone(local.tzinfo)
-    if round_trip.replace(tzinfo=None) == local.replace(tzinfo=None):
-        return local
-    return round_trip if round_trip > local.replace(fold=1) else local
+    # Where DST starts at midnight (America/Santiago) local midnight does not exist;
+    # zoneinfo then reads it with the offset before the change, which is the instant
+    # the day really starts (01:00 new time).
+    return dt.datetime.combine(value, dt.time(0), tzinfo=tz).astimezone(UTC)
 
 
 def merge_intervals(intervals: Iterable[Interval]) -> list[Interval]:
@@ -337,6 +404,7 @@ def busy_intervals(
     zone: str,
     window_start: dt.datetime,
     window_end: dt.datetime,
+    ignore_uids: Container[str] = frozenset(),
 ) -> list[Interval]:
     """Busy time of one calendar over a window, as merged UTC intervals.
 
@@ -351,6 +419,9 @@ def busy_intervals(
     window_start, window_end : datetime
         Tz-aware bounds of the sync window; occurrences are clipped to
         ``[window_start, window_end)``.
+    ignore_uids : container of str, optional
+        UIDs of events to leave out: Slotwise's own meetings, written back to this
+        calendar, are already busy as reservations and must not count twice.
 
     Returns
     -------
@@ -379,7 +450,7 @@ def busy_intervals(
     blocks = _event_blocks(_source_lines(text))
     intervals: list[Interval] = []
     for calendar in parse_calendar(text):
-        intervals.extend(_calendar_busy(calendar, blocks, tz, lo, hi))
+        intervals.extend(_calendar_busy(calendar, blocks, tz, lo, hi, ignore_uids))
         # Events of a second VCALENDAR in the same data follow the first one's.
         blocks = blocks[len(calendar.walk("VEVENT")) :]
     return merge_intervals(intervals)
@@ -391,11 +462,14 @@ def _calendar_busy(
     tz: zoneinfo.ZoneInfo,
     lo: dt.datetime,
     hi: dt.datetime,
+    ignore_uids: Container[str],
 ) -> list[Interval]:
     events = calendar.walk("VEVENT")
     kept: set[int] = set()
     for index, event in enumerate(events):
         block = blocks[index] if index < len(blocks) else None
+        if str(event.get("UID", "")) in ignore_uids:
+            continue
         is_override = "RECURRENCE-ID" in event
         # A transparent or cancelled series cannot make anyone busy, however broken
         # it is; an override can (it may make one occurrence opaque), so it is kept

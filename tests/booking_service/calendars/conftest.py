@@ -1,0 +1,117 @@
+"""Fixtures for the calendar connector tests: a real Radicale CalDAV server on loopback.
+
+The server runs in a subprocess on a free loopback port with a temporary storage folder and
+an htpasswd file of plain-text test users; it is stopped in the fixture's teardown. One server
+serves the whole test session; each test makes its own user-owned calendar
+(:func:`caldav_calendar`) so tests never see each other's events.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+RADICALE_USERS = {"alice": "alice-secret", "bob": "bob-secret"}
+STARTUP_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class RadicaleServer:
+    """A running Radicale server: its base URL and the users it accepts."""
+
+    url: str
+    users: dict[str, str]
+    storage: Path
+
+
+def _free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"Radicale exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except urllib.error.HTTPError:
+            return  # 401 and friends: the server answers
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"Radicale did not answer on {url} within {STARTUP_SECONDS} s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def radicale(tmp_path_factory) -> Iterator[RadicaleServer]:
+    """A Radicale server on ``127.0.0.1`` with htpasswd users :data:`RADICALE_USERS`."""
+    root = tmp_path_factory.mktemp("radicale")
+    htpasswd = root / "users"
+    htpasswd.write_text("".join(f"{user}:{password}\n" for user, password in RADICALE_USERS.items()))
+    config = root / "config"
+    config.write_text("")  # read no system-wide or per-user configuration
+    port = _free_loopback_port()
+    log = root / "radicale.log"
+    command = [
+        sys.executable, "-m", "radicale",
+        "--config", str(config),
+        "--server-hosts", f"127.0.0.1:{port}",
+        "--storage-filesystem-folder", str(root / "storage"),
+        "--auth-type", "htpasswd",
+        "--auth-htpasswd-filename", str(htpasswd),
+        "--auth-htpasswd-encryption", "plain",
+        "--rights-type", "owner_only",
+        "--web-type", "none",
+        "--logging-level", "warning",
+    ]
+    with log.open("w") as log_file:
+        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        _wait_until_serving(url, process, log)
+        yield RadicaleServer(url=url, users=dict(RADICALE_USERS), storage=root / "storage")
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@dataclass(frozen=True)
+class CalDAVCalendar:
+    """A calendar collection on the test server, owned by ``username``."""
+
+    server_url: str
+    url: str
+    username: str
+    password: str
+
+
+@pytest.fixture
+def caldav_calendar(radicale: RadicaleServer) -> CalDAVCalendar:
+    """A new, empty calendar of user ``alice`` on the Radicale server."""
+    import caldav
+
+    username = "alice"
+    password = radicale.users[username]
+    with caldav.DAVClient(
+        url=radicale.url, username=username, password=password, enable_rfc6764=False
+    ) as client:
+        calendar = client.principal().make_calendar(name=f"test-{uuid.uuid4().hex[:8]}")
+        url = str(calendar.url)
+    return CalDAVCalendar(server_url=radicale.url, url=url, username=username, password=password)
