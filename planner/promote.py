@@ -1,0 +1,1186 @@
+"""Promoted slots: pick the k best available slots of one invitation, and say why.
+
+The invitation email lists a handful of times the customer can take with one click. This
+module chooses them from the slots the engine found (the planner's slot DataFrame: ``start``,
+``end``, ``members``, ``pool_members``, ``rooms``) with an OR-Tools CP-SAT model, scores each
+chosen slot part by part and writes a short reason for it.
+
+Pipeline
+--------
+1. :func:`score_slots` computes every score part for every candidate, vectorized in pandas.
+2. The table is pre-filtered to the best ``min(k, c)`` candidates of each (local day,
+   morning/afternoon) group; this never loses the optimum (see *Pre-filter* below).
+3. :func:`build_model` builds the CP-SAT model from that table only: one small function per
+   constraint, one objective term per score part.
+4. :func:`solve` runs CP-SAT with a time limit, one worker and a fixed seed (deterministic) and
+   reports the status. If CP-SAT returns no solution in time, :func:`greedy_select` answers with
+   the same scores and the result says so (``status == "FALLBACK"``).
+
+Model
+-----
+Data. Candidates ``i = 1..n``. In the *customer zone* (the customer's zone when known, else
+the invitation zone) each candidate has a local day ``d(i)`` and a half ``h(i)``: morning when
+it starts before 12:00 local, afternoon otherwise. Each has an integer score
+``s_i = sum_p s_ip`` with ``s_ip = round(1000 * w_p * f_p(i))`` for the score parts ``p`` below.
+
+Variables. ``x_i in {0, 1}``: candidate ``i`` is promoted.
+
+Constraints.
+
+- (C1) exactly k promoted: ``sum_i x_i = k``.
+- (C2) spread over days: ``sum_{i : d(i) = d} x_i <= c`` for every local day ``d``, where
+  ``c = min{c' >= 1 : sum_d min(n_d, c') >= k}`` and ``n_d`` is the number of candidates on day
+  ``d``. So ``c = 1`` (no two promoted slots on the same local day) whenever at least k days
+  have candidates, and otherwise the k slots are spread as evenly as the days allow.
+- (C3) morning and afternoon mix: if ``k >= 2`` and both halves occur among the candidates,
+  ``sum_{i : h(i) = morning} x_i >= 1`` and ``sum_{i : h(i) = afternoon} x_i >= 1``.
+
+(C1)-(C3) are always jointly satisfiable when ``n > k``: (C2) admits k slots by the choice of
+``c``, and swapping one promoted slot for a slot of the missing half on its own day (or on a
+day with room) keeps (C2) and fixes (C3).
+
+Objective. ``maximize sum_p sum_i s_ip x_i``. The score parts ``f_p`` (weights ``w_p`` in
+:class:`PromoteWeights`) are:
+
+- ``local_time`` (customer-friendly), ``f in [-1, 1]``: with the customer's business hours
+  ``[h0, h1)`` (default 09:00-17:00) on the local date of the start,
+  ``outside = max(h0 - start, 0) + max(end - h1, 0)`` (minutes in the customer zone) and
+  ``f = clip(1 - outside / outside_hours_scale, -1, 1)``: 1 inside the hours, 0 two hours
+  outside (default scale), -1 four or more hours outside (night). On a day that is not one of
+  the customer's business weekdays ``f = min(f, 0)``.
+- ``soonness``, ``f in (0, 1]``: exponential decay ``f = 0.5 ** (lead / soonness_half_life)``
+  with ``lead = max(start - now, 0)``; with the default half-life of 2 days a slot tomorrow
+  scores 0.71, in 2 days 0.5, in a week 0.09. Its weight is the smallest, so it orders
+  otherwise equal slots but never outweighs a full point of any other part.
+- ``fairness`` (pools), ``f in [0, 1]``: for each pool the likely assignee is the free pool
+  member with the fewest meetings in the frame (ties by id; the booking service assigns the
+  same way); ``f = 1 - (m_a - m_min) / (m_max - m_min)`` with ``m_a`` the assignee's meeting
+  count and ``m_min``, ``m_max`` the extremes over the pool's members (1 when they are equal),
+  averaged over pools. 0 when the invitation has no pools.
+- ``room``, ``f in [0, 1]``: ``f = cap* / cap_s`` where ``cap*`` is the capacity of the
+  smallest adequate room (capacity >= the needed capacity) among the invitation's rooms and
+  ``cap_s`` that of the smallest adequate room free for this slot: 1 exactly when the smallest
+  adequate room is free. 0 when no room is needed or room capacities are not given.
+- ``contention``, ``f >= 0``, weighted negatively: the expected occupancy of this slot's
+  resources by slots already promoted in other active invitations. Each promoted slot of
+  another invitation claims its resources over ``[start, end)`` with a demand (1 for a
+  required member, ``1/m`` for each of the ``m`` free members of a pool or of its ``m``
+  rooms; see :func:`contention_claims`). For a candidate, ``f`` is the sum over its required
+  members of the overlapping demand, plus for each pool the mean overlapping demand over its
+  free pool members, plus the mean over its free rooms. Two customers are thus rarely offered
+  the same scarce time.
+- ``calendar_shape``, ``f in [0, 1]``: for each involved member (required members and each
+  pool's likely assignee), ``g = min(gap before, gap after)`` is the free time between the slot
+  and the member's nearest busy block on the tighter side, and
+  ``f = clip(1 - max(g - adjacent_within, 0) / focus_block, 0, 1)``, averaged over members:
+  1 next to existing busy time, 0 when the slot would cut a long free block into two long
+  pieces (keeps focus time whole). Rooms do not count (a room has no focus time). Members with
+  no busy blocks in the context score 0, so pass non-working time as busy blocks when the day
+  edges should count as edges.
+
+Pre-filter
+----------
+All constraints treat two candidates of the same (local day, half) group alike, and a group
+can hold at most ``min(k, c)`` promoted slots (C1, C2). If an optimal choice promoted a
+candidate outside its group's best ``min(k, c)``, one of those best is unpromoted and swapping
+them keeps every constraint and does not lower the objective. So keeping the best ``min(k, c)``
+of each group (score, then start) keeps an optimal solution; with ``k = 5`` and enough days it
+keeps at most two candidates per day, and 10,000 candidates become a model of a few hundred
+booleans at most.
+
+Determinism
+-----------
+Candidates are ordered by start before modelling; CP-SAT runs with ``num_workers = 1``, a fixed
+``random_seed`` and ``max_time_in_seconds`` (default 1 s). The same input gives the same output.
+Greedy ties are broken by start.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import pandas as pd
+from ortools.sat.python import cp_model
+
+from planner.errors import PlannerInputError
+
+__all__ = [
+    "PART_COLUMNS",
+    "PromoteContext",
+    "PromoteModel",
+    "PromoteWeights",
+    "Promotion",
+    "SolveConfig",
+    "SolveOutcome",
+    "build_model",
+    "contention_claims",
+    "day_cap",
+    "greedy_select",
+    "local_time_quality",
+    "prefilter",
+    "promote_slots",
+    "score_slots",
+    "solve",
+]
+
+SLOT_COLUMNS = ("start", "end", "members", "pool_members", "rooms")
+"""Columns a slot DataFrame must have (planner data contract)."""
+
+PART_COLUMNS = ("local_time", "soonness", "fairness", "room", "contention", "calendar_shape")
+"""Score parts; the result has one column per part (weighted points) and ``score``, their sum."""
+
+SCALE = 1000
+"""Score points per unit: CP-SAT needs integer coefficients, scores keep 3 decimals."""
+
+MAX_K = 10
+NOON_MINUTES = 12 * 60
+
+
+@dataclass(frozen=True)
+class PromoteWeights:
+    """Weights of the score parts and the shapes of their curves.
+
+    A score is ``sum_p weight_p * f_p`` (see the module docstring for each ``f_p``). The
+    defaults make customer-friendly local time dominate (a slot two hours outside the
+    customer's hours loses 3 points), keep one competing promoted slot on a required member
+    (2 points) above soonness, fairness, room and calendar shape (at most 1 point each), and
+    let soonness order otherwise equal slots.
+
+    Attributes
+    ----------
+    local_time : float
+        Weight of the customer's local-time quality, ``f in [-1, 1]``. Default 3.
+    soonness : float
+        Weight of the soonness decay, ``f in (0, 1]``. Default 1.
+    fairness : float
+        Weight of the pool fairness part, ``f in [0, 1]``. Default 1.
+    room : float
+        Weight of the room fit, ``f in [0, 1]``. Default 1.
+    contention : float
+        Penalty per unit of expected occupancy by other invitations' promoted slots. Default 2.
+    calendar_shape : float
+        Weight of the calendar shape part, ``f in [0, 1]``. Default 1.
+    soonness_half_life : pandas.Timedelta
+        Lead time after which soonness halves. Default 2 days.
+    outside_hours_scale : pandas.Timedelta
+        Time outside the customer's hours at which local-time quality reaches 0 (and -1 at
+        twice that). Default 2 hours.
+    adjacent_within : pandas.Timedelta
+        A gap up to this long to a busy block still counts as adjacent (room for buffers).
+        Default 15 minutes.
+    focus_block : pandas.Timedelta
+        Beyond ``adjacent_within``, the gap at which calendar shape reaches 0. Default 2 hours.
+    """
+
+    local_time: float = 3.0
+    soonness: float = 1.0
+    fairness: float = 1.0
+    room: float = 1.0
+    contention: float = 2.0
+    calendar_shape: float = 1.0
+    soonness_half_life: pd.Timedelta = field(default_factory=lambda: pd.Timedelta(days=2))
+    outside_hours_scale: pd.Timedelta = field(default_factory=lambda: pd.Timedelta(hours=2))
+    adjacent_within: pd.Timedelta = field(default_factory=lambda: pd.Timedelta(minutes=15))
+    focus_block: pd.Timedelta = field(default_factory=lambda: pd.Timedelta(hours=2))
+
+    def __post_init__(self) -> None:
+        for name in PART_COLUMNS:
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise PlannerInputError(
+                    f"weight {name}={value!r} must be a finite number >= 0 "
+                    "(set it to 0 to ignore that part)"
+                )
+        for name in ("soonness_half_life", "outside_hours_scale", "focus_block"):
+            value = getattr(self, name)
+            if not isinstance(value, pd.Timedelta) or value <= pd.Timedelta(0):
+                raise PlannerInputError(f"{name}={value!r} must be a positive pandas.Timedelta")
+        if not isinstance(self.adjacent_within, pd.Timedelta) or self.adjacent_within < pd.Timedelta(0):
+            raise PlannerInputError(
+                f"adjacent_within={self.adjacent_within!r} must be a pandas.Timedelta >= 0"
+            )
+
+
+@dataclass(frozen=True, eq=False)
+class PromoteContext:
+    """What the optimizer needs to know besides the slots.
+
+    Attributes
+    ----------
+    zone : str
+        The invitation's IANA zone.
+    now : datetime.datetime
+        Current instant, tz-aware; soonness counts from here.
+    customer_zone : str or None
+        The customer's IANA zone when known; local day, morning/afternoon and business hours
+        are read in this zone, else in ``zone``.
+    customer_hours : tuple of int
+        The customer's business hours ``(start, end)`` in minutes after local midnight,
+        ``0 <= start < end <= 1440``. Default ``(540, 1020)``, 09:00-17:00.
+    customer_weekdays : tuple of int
+        The customer's business weekdays, 0 = Monday. Default Monday to Friday.
+    meeting_counts : Mapping[str, int]
+        Meetings per member in the frame (fairness); members not listed have 0.
+    room_capacities : Mapping[str, int]
+        Capacity of each of the invitation's candidate rooms (room fit). Empty: room fit is
+        not scored.
+    min_capacity : int
+        Capacity the meeting needs; rooms below it are not adequate. Default 1.
+    other_promoted : pandas.DataFrame or None
+        Slots currently promoted in other active invitations, one row per claimed resource:
+        ``resource_id`` (str), ``start``, ``end`` (tz-aware), optional ``demand`` (float,
+        default 1). :func:`contention_claims` builds these rows from a promoted-slot table.
+    busy : pandas.DataFrame or None
+        Busy blocks of the involved members (the planner's ``busy`` table: ``resource_id``,
+        ``start``, ``end``), for the calendar shape part.
+    """
+
+    zone: str
+    now: datetime
+    customer_zone: str | None = None
+    customer_hours: tuple[int, int] = (540, 1020)
+    customer_weekdays: tuple[int, ...] = (0, 1, 2, 3, 4)
+    meeting_counts: Mapping[str, int] = field(default_factory=dict)
+    room_capacities: Mapping[str, int] = field(default_factory=dict)
+    min_capacity: int = 1
+    other_promoted: pd.DataFrame | None = None
+    busy: pd.DataFrame | None = None
+
+    @property
+    def display_zone(self) -> str:
+        """The zone the customer reads times in: ``customer_zone`` if known, else ``zone``."""
+        return self.customer_zone if self.customer_zone is not None else self.zone
+
+
+@dataclass(frozen=True)
+class SolveConfig:
+    """How CP-SAT runs.
+
+    Attributes
+    ----------
+    time_limit : float
+        ``max_time_in_seconds``; 0 means no search (the greedy fallback answers). Default 1.
+    seed : int
+        ``random_seed``; with ``num_workers = 1`` the search is deterministic. Default 0.
+    """
+
+    time_limit: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if (
+            not isinstance(self.time_limit, (int, float))
+            or not math.isfinite(self.time_limit)
+            or self.time_limit < 0
+        ):
+            raise PlannerInputError(
+                f"time_limit={self.time_limit!r} must be a finite number of seconds >= 0"
+            )
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            raise PlannerInputError(f"seed={self.seed!r} must be an int")
+
+
+@dataclass(eq=False)
+class PromoteModel:
+    """A built CP-SAT model and the data it was built from.
+
+    Attributes
+    ----------
+    model : ortools.sat.python.cp_model.CpModel
+    pick : list of cp_model.IntVar
+        One boolean per row of ``table`` (same order): promote this candidate.
+    table : pandas.DataFrame
+        The candidates modelled (scored, pre-filtered, sorted by start).
+    k : int
+    day_cap : int
+        ``c`` of constraint (C2).
+    mix : bool
+        Whether constraint (C3) is in the model.
+    """
+
+    model: cp_model.CpModel
+    pick: list[cp_model.IntVar]
+    table: pd.DataFrame
+    k: int
+    day_cap: int
+    mix: bool
+
+
+Status = Literal["OPTIMAL", "FEASIBLE", "FALLBACK", "ALL"]
+
+
+@dataclass(frozen=True, eq=False)
+class SolveOutcome:
+    """What :func:`solve` found.
+
+    Attributes
+    ----------
+    solver_status : str
+        CP-SAT's status name (OPTIMAL, FEASIBLE, UNKNOWN, INFEASIBLE).
+    positions : tuple of int or None
+        Row positions in the model's table of the promoted candidates; None when CP-SAT found
+        no solution.
+    objective : int or None
+        Objective value in score points (``SCALE`` per unit).
+    wall_time : float
+        Solver wall time in seconds.
+    """
+
+    solver_status: str
+    positions: tuple[int, ...] | None
+    objective: int | None
+    wall_time: float
+
+
+@dataclass(frozen=True, eq=False)
+class Promotion:
+    """The promoted slots of one invitation.
+
+    Attributes
+    ----------
+    slots : pandas.DataFrame
+        The chosen slots sorted by start, with the input's columns and index, plus ``score``,
+        one column per score part (``PART_COLUMNS``, weighted points summing to ``score``) and
+        ``reason``, a short human-readable explanation.
+    status : {"OPTIMAL", "FEASIBLE", "FALLBACK", "ALL"}
+        OPTIMAL or FEASIBLE: CP-SAT's answer (FEASIBLE: best found within the time limit).
+        FALLBACK: CP-SAT found no solution in time (or none existed); the greedy answered.
+        ALL: there were at most k slots, all are returned, no model was solved.
+    solver_status : str or None
+        CP-SAT's own status name; None when no model was solved.
+    used_fallback : bool
+        True when the greedy fallback chose the slots.
+    objective : float
+        Sum of the chosen slots' scores.
+    message : str
+        One sentence about how the answer was found.
+    n_candidates : int
+        Available slots given.
+    n_modelled : int
+        Candidates left after the pre-filter (the model's size).
+    wall_time : float
+        Seconds spent in CP-SAT (0 when it did not run).
+    """
+
+    slots: pd.DataFrame
+    status: Status
+    solver_status: str | None
+    used_fallback: bool
+    objective: float
+    message: str
+    n_candidates: int
+    n_modelled: int
+    wall_time: float
+
+
+# --------------------------------------------------------------------------------------------
+# Input checks
+# --------------------------------------------------------------------------------------------
+
+
+def _zone(name: str, what: str) -> ZoneInfo:
+    if not isinstance(name, str):
+        raise PlannerInputError(f"{what}={name!r} must be an IANA zone name such as 'Europe/Berlin'")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise PlannerInputError(
+            f"{what}={name!r} is not a known IANA zone; use a name such as 'Europe/Berlin'"
+        ) from exc
+
+
+def _utc_column(frame: pd.DataFrame, column: str, what: str) -> pd.Series:
+    values = frame[column]
+    if not isinstance(values.dtype, pd.DatetimeTZDtype):
+        if pd.api.types.is_datetime64_dtype(values.dtype):
+            raise PlannerInputError(
+                f"{what} column {column!r} holds naive datetimes; localize them "
+                "(e.g. .dt.tz_localize('UTC')) so every instant is tz-aware"
+            )
+        raise PlannerInputError(
+            f"{what} column {column!r} has dtype {values.dtype}; it must be tz-aware datetime64"
+        )
+    return values.dt.tz_convert("UTC")
+
+
+def _check_slots(slots: pd.DataFrame) -> None:
+    if not isinstance(slots, pd.DataFrame):
+        raise PlannerInputError(f"slots must be a pandas DataFrame, got {type(slots).__name__}")
+    missing = [c for c in SLOT_COLUMNS if c not in slots.columns]
+    if missing:
+        raise PlannerInputError(
+            f"slots is missing columns {missing}; it needs {list(SLOT_COLUMNS)} "
+            "as returned by planner.find_slots"
+        )
+    start = _utc_column(slots, "start", "slots")
+    end = _utc_column(slots, "end", "slots")
+    bad = ~(start < end)
+    if bad.any():
+        first = slots.index[bad.to_numpy()][0]
+        raise PlannerInputError(f"slots row {first!r} has end <= start; every slot needs start < end")
+    if start.duplicated().any():
+        dup = start[start.duplicated()].iloc[0]
+        raise PlannerInputError(f"slots lists start {dup} twice; give one row per available start")
+    for column in ("members", "rooms"):
+        if not slots[column].map(lambda v: isinstance(v, tuple)).all():
+            raise PlannerInputError(f"slots column {column!r} must hold tuples of resource ids")
+    pools = slots["pool_members"]
+    if not pools.map(lambda v: isinstance(v, tuple) and all(isinstance(p, tuple) for p in v)).all():
+        raise PlannerInputError("slots column 'pool_members' must hold tuples of tuples of member ids")
+    if len(slots) and pools.map(len).nunique() != 1:
+        raise PlannerInputError(
+            "slots column 'pool_members' has a different number of pools on different rows; "
+            "all rows must come from one request"
+        )
+    if pools.map(lambda v: any(len(p) == 0 for p in v)).any():
+        raise PlannerInputError(
+            "slots column 'pool_members' has a pool with no free member; such a start is not "
+            "an available slot"
+        )
+
+
+def _check_interval_table(table: pd.DataFrame | None, what: str, extra: Sequence[str] = ()) -> None:
+    if table is None:
+        return
+    if not isinstance(table, pd.DataFrame):
+        raise PlannerInputError(f"{what} must be a pandas DataFrame or None")
+    missing = [c for c in ("resource_id", "start", "end") if c not in table.columns]
+    if missing:
+        raise PlannerInputError(f"{what} is missing columns {missing}; it needs resource_id, start, end")
+    _utc_column(table, "start", what)
+    _utc_column(table, "end", what)
+    if "demand" in extra and "demand" in table.columns:
+        demand = pd.to_numeric(table["demand"], errors="coerce")
+        if demand.isna().any() or (demand < 0).any():
+            raise PlannerInputError(f"{what} column 'demand' must hold numbers >= 0")
+
+
+def _check_context(context: PromoteContext) -> None:
+    if not isinstance(context, PromoteContext):
+        raise PlannerInputError(f"context must be a PromoteContext, got {type(context).__name__}")
+    _zone(context.zone, "zone")
+    if context.customer_zone is not None:
+        _zone(context.customer_zone, "customer_zone")
+    if not isinstance(context.now, datetime) or context.now.tzinfo is None:
+        raise PlannerInputError(
+            f"now={context.now!r} must be a tz-aware datetime (e.g. datetime.now(timezone.utc))"
+        )
+    hours = context.customer_hours
+    if (
+        not isinstance(hours, tuple)
+        or len(hours) != 2
+        or not all(isinstance(h, int) for h in hours)
+        or not 0 <= hours[0] < hours[1] <= 1440
+    ):
+        raise PlannerInputError(
+            f"customer_hours={hours!r} must be (start, end) minutes after local midnight with "
+            "0 <= start < end <= 1440, e.g. (540, 1020) for 09:00-17:00"
+        )
+    if not all(isinstance(d, int) and 0 <= d <= 6 for d in context.customer_weekdays):
+        raise PlannerInputError(
+            f"customer_weekdays={context.customer_weekdays!r} must hold weekdays 0 (Monday) to 6"
+        )
+    if not isinstance(context.min_capacity, int) or context.min_capacity < 1:
+        raise PlannerInputError(f"min_capacity={context.min_capacity!r} must be an int >= 1")
+    for room, capacity in context.room_capacities.items():
+        if not isinstance(capacity, (int, np.integer)) or capacity < 1:
+            raise PlannerInputError(f"room_capacities[{room!r}]={capacity!r} must be an int >= 1")
+    for member, count in context.meeting_counts.items():
+        if not isinstance(count, (int, np.integer)) or count < 0:
+            raise PlannerInputError(f"meeting_counts[{member!r}]={count!r} must be an int >= 0")
+    _check_interval_table(context.other_promoted, "other_promoted", extra=("demand",))
+    _check_interval_table(context.busy, "busy")
+
+
+def _check_k(k: int) -> None:
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k <= MAX_K:
+        raise PlannerInputError(f"k={k!r} must be an int from 1 to {MAX_K}")
+
+
+# --------------------------------------------------------------------------------------------
+# Score parts (vectorized over candidates)
+# --------------------------------------------------------------------------------------------
+
+
+def local_time_quality(
+    start: pd.Series,
+    end: pd.Series,
+    zone: str,
+    hours: tuple[int, int] = (540, 1020),
+    weekdays: Sequence[int] = (0, 1, 2, 3, 4),
+    scale: pd.Timedelta = pd.Timedelta(hours=2),
+) -> np.ndarray:
+    """Customer-friendliness of each slot's local time, in [-1, 1].
+
+    Parameters
+    ----------
+    start, end : pandas.Series of datetime64[ns, tz]
+        Slot bounds, tz-aware.
+    zone : str
+        The customer's IANA zone.
+    hours : tuple of int
+        Business hours ``(start, end)`` in minutes after local midnight.
+    weekdays : sequence of int
+        Business weekdays, 0 = Monday.
+    scale : pandas.Timedelta
+        Time outside the hours at which the quality reaches 0.
+
+    Returns
+    -------
+    ndarray of float, shape (n,)
+        1 inside the hours, ``1 - outside / scale`` outside them (clipped at -1), at most 0 on
+        days that are not business weekdays.
+    """
+    local = start.dt.tz_convert(_zone(zone, "zone"))
+    start_min = (local.dt.hour * 60 + local.dt.minute + local.dt.second / 60).to_numpy(float)
+    # End measured from the start's local midnight with the slot's real duration, so a slot
+    # crossing midnight counts as late rather than wrapping to an early time.
+    end_min = start_min + ((end - start).dt.total_seconds() / 60).to_numpy(float)
+    outside = np.maximum(hours[0] - start_min, 0.0) + np.maximum(end_min - hours[1], 0.0)
+    quality = np.clip(1.0 - outside / (scale.total_seconds() / 60), -1.0, 1.0)
+    workday = local.dt.day_of_week.isin(list(weekdays)).to_numpy()
+    return np.where(workday, quality, np.minimum(quality, 0.0))
+
+
+def _soonness(start: pd.Series, now: datetime, half_life: pd.Timedelta) -> np.ndarray:
+    lead = (start - pd.Timestamp(now).tz_convert("UTC")).dt.total_seconds().to_numpy(float)
+    return np.power(0.5, np.maximum(lead, 0.0) / half_life.total_seconds())
+
+
+def _pool_assignees(
+    pool_members: pd.Series, counts: Mapping[str, int]
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Likely assignee of each pool per slot, and the fairness part.
+
+    Distinct ``pool_members`` values are few (slots share patterns), so the per-value work is
+    done once per distinct value and broadcast back through the factorize codes.
+    """
+    n = len(pool_members)
+    codes, uniques = pd.factorize(pool_members)
+    n_pools = len(uniques[0]) if len(uniques) else 0
+    if n_pools == 0:
+        return [], np.zeros(n)
+    fairness = np.zeros(n)
+    assignees: list[np.ndarray] = []
+    for j in range(n_pools):
+        pool = set().union(*(u[j] for u in uniques))
+        pool_counts = [counts.get(m, 0) for m in pool]
+        low, high = min(pool_counts), max(pool_counts)
+        chosen = [min(u[j], key=lambda m: (counts.get(m, 0), m)) for u in uniques]
+        if high > low:
+            score = np.array([1.0 - (counts.get(m, 0) - low) / (high - low) for m in chosen])
+        else:
+            score = np.ones(len(uniques))
+        fairness += score[codes]
+        assignees.append(np.array(chosen, dtype=object)[codes])
+    return assignees, fairness / n_pools
+
+
+def _room_fit(rooms: pd.Series, capacities: Mapping[str, int], min_capacity: int) -> np.ndarray:
+    n = len(rooms)
+    if not capacities:
+        return np.zeros(n)
+    codes, uniques = pd.factorize(rooms)
+    unknown = sorted({r for u in uniques for r in u} - set(capacities))
+    if unknown:
+        raise PlannerInputError(
+            f"room_capacities has no capacity for rooms {unknown}; give every candidate room's "
+            "capacity, or an empty mapping to skip the room part"
+        )
+    adequate = [c for c in capacities.values() if c >= min_capacity]
+    if not adequate:
+        raise PlannerInputError(
+            f"no room in room_capacities holds min_capacity={min_capacity}; lower it or add a room"
+        )
+    smallest = min(adequate)
+    fit = np.array(
+        [
+            smallest / min(caps) if (caps := [capacities[r] for r in u if capacities[r] >= min_capacity]) else 0.0
+            for u in uniques
+        ]
+    )
+    return fit[codes]
+
+
+def _overlap_demand(
+    start: np.ndarray, end: np.ndarray, claims: pd.DataFrame, resources: Sequence[str]
+) -> np.ndarray:
+    """Demand of ``claims`` overlapping each ``[start, end)``, per resource: shape (n, R).
+
+    With rows sorted by start and by end, the demand overlapping ``[s, e)`` is the demand of
+    rows starting before ``e`` minus that of rows ending at or before ``s``: a row ending at or
+    before ``s`` also starts before ``e``, and every other row starting before ``e`` ends after
+    ``s`` (half-open intervals, so touching rows do not overlap).
+    """
+    out = np.zeros((len(start), len(resources)))
+    if claims is None or claims.empty:
+        return out
+    by_resource = dict(tuple(claims.groupby("resource_id", sort=False)))
+    for col, resource in enumerate(resources):
+        rows = by_resource.get(resource)
+        if rows is None:
+            continue
+        demand = rows["demand"].to_numpy(float)
+        r_start = rows["start"].to_numpy("datetime64[ns]").astype(np.int64)
+        r_end = rows["end"].to_numpy("datetime64[ns]").astype(np.int64)
+        by_start = np.argsort(r_start, kind="stable")
+        by_end = np.argsort(r_end, kind="stable")
+        cum_start = np.concatenate([[0.0], np.cumsum(demand[by_start])])
+        cum_end = np.concatenate([[0.0], np.cumsum(demand[by_end])])
+        began = np.searchsorted(r_start[by_start], end, side="left")
+        ended = np.searchsorted(r_end[by_end], start, side="right")
+        out[:, col] = cum_start[began] - cum_end[ended]
+    return out
+
+
+def _group_weights(values: pd.Series, resources: Sequence[str], mean: bool) -> np.ndarray:
+    """Per-slot weights (n, R) of a tuple column over ``resources``: 1 (sum) or 1/len (mean)."""
+    codes, uniques = pd.factorize(values)
+    index = {r: i for i, r in enumerate(resources)}
+    table = np.zeros((max(len(uniques), 1), len(resources)))
+    for u, members in enumerate(uniques):
+        for m in members:
+            if m in index:
+                table[u, index[m]] += 1.0 / len(members) if mean else 1.0
+    return table[codes] if len(values) else np.zeros((0, len(resources)))
+
+
+def _contention(slots: pd.DataFrame, start: np.ndarray, end: np.ndarray, claims: pd.DataFrame | None) -> np.ndarray:
+    n = len(slots)
+    if claims is None or claims.empty:
+        return np.zeros(n)
+    claimed = set(claims["resource_id"].astype(str))
+    involved = (
+        {m for t in pd.unique(slots["members"]) for m in t}
+        | {m for t in pd.unique(slots["pool_members"]) for p in t for m in p}
+        | {r for t in pd.unique(slots["rooms"]) for r in t}
+    )
+    resources = sorted(claimed & involved)
+    if not resources:
+        return np.zeros(n)
+    overlap = _overlap_demand(start, end, claims, resources)
+    pressure = (overlap * _group_weights(slots["members"], resources, mean=False)).sum(axis=1)
+    n_pools = len(slots["pool_members"].iloc[0])
+    for j in range(n_pools):
+        pool = slots["pool_members"].map(lambda v, j=j: v[j])
+        pressure += (overlap * _group_weights(pool, resources, mean=True)).sum(axis=1)
+    pressure += (overlap * _group_weights(slots["rooms"], resources, mean=True)).sum(axis=1)
+    return pressure
+
+
+def _shape_per_member(
+    start: np.ndarray,
+    end: np.ndarray,
+    busy: pd.DataFrame | None,
+    members: Sequence[str],
+    weights: PromoteWeights,
+) -> np.ndarray:
+    """Calendar shape ``f`` for each slot and member: shape (n, len(members))."""
+    out = np.zeros((len(start), len(members)))
+    if busy is None or busy.empty:
+        return out
+    by_member = dict(tuple(busy.groupby("resource_id", sort=False)))
+    tolerance = weights.adjacent_within.value
+    span = weights.focus_block.value
+    for col, member in enumerate(members):
+        rows = by_member.get(member)
+        if rows is None:
+            continue
+        ends = np.sort(rows["end"].to_numpy("datetime64[ns]").astype(np.int64))
+        starts = np.sort(rows["start"].to_numpy("datetime64[ns]").astype(np.int64))
+        # Latest busy end at or before the slot start, earliest busy start at or after its end.
+        before = np.searchsorted(ends, start, side="right") - 1
+        after = np.searchsorted(starts, end, side="left")
+        gap_before = np.where(before >= 0, start - ends[np.maximum(before, 0)], np.iinfo(np.int64).max)
+        gap_after = np.where(
+            after < len(starts), starts[np.minimum(after, len(starts) - 1)] - end, np.iinfo(np.int64).max
+        )
+        # A block overlapping the slot (only possible within buffers) counts as adjacent.
+        gap = np.maximum(np.minimum(gap_before, gap_after), 0).astype(float)
+        out[:, col] = np.clip(1.0 - np.maximum(gap - tolerance, 0.0) / span, 0.0, 1.0)
+    return out
+
+
+def _calendar_shape(
+    slots: pd.DataFrame,
+    start: np.ndarray,
+    end: np.ndarray,
+    assignees: list[np.ndarray],
+    busy: pd.DataFrame | None,
+    weights: PromoteWeights,
+) -> np.ndarray:
+    n = len(slots)
+    required = sorted({m for t in pd.unique(slots["members"]) for m in t})
+    pooled = sorted({m for a in assignees for m in pd.unique(a)})
+    members = sorted(set(required) | set(pooled))
+    if not members:
+        return np.zeros(n)
+    shape = _shape_per_member(start, end, busy, members, weights)
+    total = (shape * _group_weights(slots["members"], members, mean=False)).sum(axis=1)
+    count = slots["members"].map(len).to_numpy(float) + len(assignees)
+    column = {m: i for i, m in enumerate(members)}
+    rows = np.arange(n)
+    for chosen in assignees:
+        total += shape[rows, np.array([column[m] for m in chosen], dtype=int)]
+    return np.divide(total, count, out=np.zeros(n), where=count > 0)
+
+
+def contention_claims(promoted: pd.DataFrame) -> pd.DataFrame:
+    """Resource claims of one invitation's promoted slots, for another invitation's context.
+
+    Parameters
+    ----------
+    promoted : pandas.DataFrame
+        Promoted slots in the slot-table shape (``start``, ``end``, ``members``,
+        ``pool_members``, ``rooms``), e.g. ``Promotion.slots``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``resource_id``, ``start``, ``end``, ``demand``: each required member with
+        demand 1, each of a pool's ``m`` free members with ``1/m``, each of ``r`` free rooms
+        with ``1/r`` (the slot needs one of them). Pass the concatenation over the other active
+        invitations as ``PromoteContext.other_promoted``.
+    """
+    _check_slots(promoted)
+    rows: list[tuple[str, pd.Timestamp, pd.Timestamp, float]] = []
+    start = _utc_column(promoted, "start", "promoted")
+    end = _utc_column(promoted, "end", "promoted")
+    for s, e, members, pools, rooms in zip(
+        start, end, promoted["members"], promoted["pool_members"], promoted["rooms"], strict=True
+    ):
+        rows.extend((m, s, e, 1.0) for m in members)
+        for pool in pools:
+            rows.extend((m, s, e, 1.0 / len(pool)) for m in pool)
+        rows.extend((r, s, e, 1.0 / len(rooms)) for r in rooms)
+    out = pd.DataFrame(rows, columns=["resource_id", "start", "end", "demand"])
+    for column in ("start", "end"):
+        out[column] = pd.to_datetime(out[column], utc=True).astype("datetime64[ns, UTC]")
+    out["resource_id"] = out["resource_id"].astype(str)
+    return out
+
+
+def score_slots(
+    slots: pd.DataFrame, context: PromoteContext, weights: PromoteWeights | None = None
+) -> pd.DataFrame:
+    """Score every available slot, part by part.
+
+    Parameters
+    ----------
+    slots : pandas.DataFrame
+        The planner's slot table (``start``, ``end``, ``members``, ``pool_members``,
+        ``rooms``).
+    context : PromoteContext
+    weights : PromoteWeights, optional
+        Defaults to ``PromoteWeights()``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new frame, same index and order as ``slots``, with the input's columns plus:
+        ``local_day`` (date in the customer zone), ``afternoon`` (bool, starts at or after
+        12:00 there), ``assignees`` (tuple, likely member per pool), one raw column per part
+        named ``f_<part>`` (the ``f_p`` of the module docstring), one weighted column per part
+        (``PART_COLUMNS``), ``score`` (their sum) and ``points`` (integer score used by the
+        solver, ``SCALE`` per unit).
+    """
+    weights = weights if weights is not None else PromoteWeights()
+    _check_slots(slots)
+    _check_context(context)
+    table = slots.copy()
+    start_s = _utc_column(slots, "start", "slots")
+    end_s = _utc_column(slots, "end", "slots")
+    start = start_s.to_numpy("datetime64[ns]").astype(np.int64)
+    end = end_s.to_numpy("datetime64[ns]").astype(np.int64)
+
+    local = start_s.dt.tz_convert(_zone(context.display_zone, "customer_zone"))
+    table["local_day"] = local.dt.date
+    table["afternoon"] = (local.dt.hour * 60 + local.dt.minute >= NOON_MINUTES).to_numpy()
+
+    claims = _normalised_claims(context.other_promoted)
+    busy = _normalised_busy(context.busy)
+    assignees, fairness = _pool_assignees(slots["pool_members"], context.meeting_counts)
+    raw = {
+        "local_time": local_time_quality(
+            start_s,
+            end_s,
+            context.display_zone,
+            context.customer_hours,
+            context.customer_weekdays,
+            weights.outside_hours_scale,
+        ),
+        "soonness": _soonness(start_s, context.now, weights.soonness_half_life),
+        "fairness": fairness,
+        "room": _room_fit(slots["rooms"], context.room_capacities, context.min_capacity),
+        "contention": _contention(slots, start, end, claims),
+        "calendar_shape": _calendar_shape(slots, start, end, assignees, busy, weights),
+    }
+    n = len(slots)
+    table["assignees"] = [tuple(a[i] for a in assignees) for i in range(n)] if assignees else [()] * n
+    points = np.zeros(n, dtype=np.int64)
+    for part in PART_COLUMNS:
+        table[f"f_{part}"] = raw[part]
+        sign = -1.0 if part == "contention" else 1.0
+        part_points = np.rint(sign * getattr(weights, part) * raw[part] * SCALE).astype(np.int64)
+        table[part] = part_points / SCALE
+        points += part_points
+    table["points"] = points
+    table["score"] = points / SCALE
+    return table
+
+
+def _normalised_claims(claims: pd.DataFrame | None) -> pd.DataFrame | None:
+    if claims is None or claims.empty:
+        return None
+    out = pd.DataFrame(
+        {
+            "resource_id": claims["resource_id"].astype(str).to_numpy(),
+            "start": claims["start"].dt.tz_convert("UTC").to_numpy("datetime64[ns]"),
+            "end": claims["end"].dt.tz_convert("UTC").to_numpy("datetime64[ns]"),
+            "demand": pd.to_numeric(claims["demand"]).to_numpy(float)
+            if "demand" in claims.columns
+            else np.ones(len(claims)),
+        }
+    )
+    return out
+
+
+def _normalised_busy(busy: pd.DataFrame | None) -> pd.DataFrame | None:
+    if busy is None or busy.empty:
+        return None
+    return pd.DataFrame(
+        {
+            "resource_id": busy["resource_id"].astype(str).to_numpy(),
+            "start": busy["start"].dt.tz_convert("UTC").to_numpy("datetime64[ns]"),
+            "end": busy["end"].dt.tz_convert("UTC").to_numpy("datetime64[ns]"),
+        }
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Model
+# --------------------------------------------------------------------------------------------
+
+
+def day_cap(day_counts: Sequence[int], k: int) -> int:
+    """Smallest per-day cap ``c`` with ``sum_d min(n_d, c) >= k`` (constraint C2)."""
+    counts = np.asarray(day_counts, dtype=np.int64)
+    for cap in range(1, k + 1):
+        if np.minimum(counts, cap).sum() >= k:
+            return cap
+    raise PlannerInputError(f"only {int(counts.sum())} candidates for k={k}; cannot promote k slots")
+
+
+def _needs_mix(table: pd.DataFrame, k: int) -> bool:
+    return k >= 2 and table["afternoon"].any() and (~table["afternoon"]).any()
+
+
+def prefilter(table: pd.DataFrame, k: int, cap: int) -> pd.DataFrame:
+    """Keep the best ``min(k, cap)`` candidates of each (local day, half); sorted by start.
+
+    Lossless for the model (see *Pre-filter* in the module docstring).
+    """
+    keep = min(k, cap)
+    ranked = table.sort_values(["points", "start"], ascending=[False, True], kind="stable")
+    kept = ranked.groupby(["local_day", "afternoon"], sort=False).head(keep)
+    return kept.sort_values("start", kind="stable")
+
+
+def _add_exactly_k(model: cp_model.CpModel, pick: list[cp_model.IntVar], k: int) -> None:
+    """(C1) exactly k promoted slots."""
+    model.add(sum(pick) == k)
+
+
+def _add_day_spread(
+    model: cp_model.CpModel, pick: list[cp_model.IntVar], days: np.ndarray, cap: int
+) -> None:
+    """(C2) at most ``cap`` promoted slots per local day."""
+    for positions in pd.Series(np.arange(len(days))).groupby(days, sort=True).groups.values():
+        if len(positions) > cap:
+            model.add(sum(pick[i] for i in positions) <= cap)
+
+
+def _add_half_mix(
+    model: cp_model.CpModel, pick: list[cp_model.IntVar], afternoon: np.ndarray
+) -> None:
+    """(C3) at least one morning and one afternoon slot."""
+    model.add(sum(pick[i] for i in np.flatnonzero(~afternoon)) >= 1)
+    model.add(sum(pick[i] for i in np.flatnonzero(afternoon)) >= 1)
+
+
+def _objective_term(pick: list[cp_model.IntVar], points: np.ndarray) -> cp_model.LinearExpr:
+    """One score part's objective term: ``sum_i s_ip x_i``."""
+    return cp_model.LinearExpr.weighted_sum(pick, [int(p) for p in points])
+
+
+def build_model(table: pd.DataFrame, k: int, cap: int | None = None) -> PromoteModel:
+    """Build the CP-SAT model over a scored candidate table.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`score_slots` (possibly pre-filtered) with more than k rows.
+    k : int
+        Slots to promote.
+    cap : int, optional
+        Per-day cap ``c`` of (C2); computed from ``table`` when omitted. Pass the cap of the
+        unfiltered table when ``table`` was pre-filtered.
+
+    Returns
+    -------
+    PromoteModel
+    """
+    table = table.sort_values("start", kind="stable")
+    days = table["local_day"].to_numpy()
+    if cap is None:
+        cap = day_cap(table.groupby("local_day").size().to_numpy(), k)
+    afternoon = table["afternoon"].to_numpy(bool)
+    model = cp_model.CpModel()
+    pick = [model.new_bool_var(f"promote_{i}") for i in range(len(table))]
+    _add_exactly_k(model, pick, k)
+    _add_day_spread(model, pick, days, cap)
+    mix = _needs_mix(table, k)
+    if mix:
+        _add_half_mix(model, pick, afternoon)
+    points = {part: np.rint(table[part].to_numpy(float) * SCALE).astype(np.int64) for part in PART_COLUMNS}
+    model.maximize(sum(_objective_term(pick, points[part]) for part in PART_COLUMNS))
+    return PromoteModel(model=model, pick=pick, table=table, k=k, day_cap=cap, mix=mix)
+
+
+def solve(built: PromoteModel, config: SolveConfig | None = None) -> SolveOutcome:
+    """Solve a built model deterministically.
+
+    Parameters
+    ----------
+    built : PromoteModel
+    config : SolveConfig, optional
+        Time limit and seed; defaults to ``SolveConfig()``.
+
+    Returns
+    -------
+    SolveOutcome
+        ``positions`` is None when CP-SAT has no solution (UNKNOWN: time limit hit first;
+        INFEASIBLE: cannot happen for models from :func:`build_model` on more than k
+        candidates).
+
+    Raises
+    ------
+    RuntimeError
+        If CP-SAT reports MODEL_INVALID (a bug in model building, not a bad input).
+    """
+    config = config if config is not None else SolveConfig()
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = float(config.time_limit)
+    solver.parameters.num_workers = 1
+    solver.parameters.random_seed = config.seed
+    status = solver.solve(built.model)
+    name = solver.status_name(status)
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        positions = tuple(i for i, var in enumerate(built.pick) if solver.boolean_value(var))
+        return SolveOutcome(name, positions, int(round(solver.objective_value)), solver.wall_time)
+    if status in (cp_model.UNKNOWN, cp_model.INFEASIBLE):
+        return SolveOutcome(name, None, None, solver.wall_time)
+    if status == cp_model.MODEL_INVALID:
+        raise RuntimeError(f"promoted-slots model is invalid: {built.model.validate()}")
+    raise RuntimeError(f"unexpected CP-SAT status {name}")
+
+
+def greedy_select(table: pd.DataFrame, k: int, cap: int | None = None) -> tuple[tuple[int, ...], bool]:
+    """Greedy choice with the same scores: best first, keeping (C2) and, when possible, (C3).
+
+    Candidates are taken by score (ties: earlier start) when their day is below the cap and
+    taking them still leaves enough picks for a missing half. If that leaves fewer than k, the
+    rest is filled by score under (C2) alone.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Scored candidates (output of :func:`score_slots`), more than k rows.
+    k : int
+    cap : int, optional
+        Per-day cap; computed from ``table`` when omitted.
+
+    Returns
+    -------
+    positions : tuple of int
+        Row positions (in ``table``) of the chosen candidates, ascending.
+    mixed : bool
+        False when (C3) applied but the greedy could not meet it.
+    """
+    if cap is None:
+        cap = day_cap(table.groupby("local_day").size().to_numpy(), k)
+    days = table["local_day"].to_numpy()
+    afternoon = table["afternoon"].to_numpy(bool)
+    order = np.lexsort((table["start"].to_numpy("datetime64[ns]"), -table["points"].to_numpy()))
+    need_mix = _needs_mix(table, k)
+    chosen: list[int] = []
+    per_day: dict[object, int] = {}
+    halves: set[bool] = set()
+    for i in order:
+        if per_day.get(days[i], 0) >= cap:
+            continue
+        missing = (2 - len(halves | {bool(afternoon[i])})) if need_mix else 0
+        if missing > k - len(chosen) - 1:
+            continue
+        chosen.append(int(i))
+        per_day[days[i]] = per_day.get(days[i], 0) + 1
+        halves.add(bool(afternoon[i]))
+        if len(chosen) == k:
+            break
+    if len(chosen) < k:
+        taken = set(chosen)
+        for i in order:
+            if i not in taken and per_day.get(days[i], 0) < cap:
+                chosen.append(int(i))
+                per_day[days[i]] = per_day.get(days[i], 0) + 1
+                halves.add(bool(afternoon[i]))
+                if len(chosen) == k:
+                    break
+    return tuple(sorted(chosen)), (not need_mix) or len(halves) == 2
+
+
+# --------------------------------------------------------------------------------------------
+# Reasons and the public entry point
+# --------------------------------------------------------------------------------------------
+
+
+def _describe(row: pd.Series, context: PromoteContext, table: pd.DataFrame) -> str:
+    """Reason for one chosen slot: day and half, local time, then what set it apart.
+
+    A part is mentioned only when it separated candidates (some candidate scored lower on it),
+    so the reason names what decided the choice rather than listing every part.
+    """
+    local = pd.Timestamp(row["start"]).tz_convert(context.display_zone)
+    parts = [f"{local.strftime('%a')} {'afternoon' if row['afternoon'] else 'morning'}"]
+    if local.weekday() not in context.customer_weekdays:
+        parts.append("outside the customer's business days")
+    elif row["f_local_time"] >= 1.0:
+        parts.append("inside customer hours")
+    else:
+        minutes = local.hour * 60 + local.minute
+        parts.append(f"{'early' if minutes < context.customer_hours[0] else 'late'} for the customer")
+    if row["start"] == table["start"].min():
+        parts.append("earliest available time")
+    if row["assignees"] and row["f_fairness"] >= 1.0 and table["f_fairness"].min() < 1.0:
+        parts.append("least-booked pool member free")
+    if row["f_room"] >= 1.0 and table["f_room"].min() < 1.0:
+        parts.append("smallest adequate room free")
+    if row["f_contention"] == 0.0 and table["f_contention"].max() > 0.0:
+        parts.append("offered to no other customer")
+    if row["f_calendar_shape"] >= 1.0:
+        parts.append("next to existing meeting")
+    elif row["f_calendar_shape"] >= 0.5:
+        parts.append("close to existing meeting")
+    return ", ".join(parts)
+
+
+def _result_frame(
+    slots: pd.DataFrame, chosen: pd.DataFrame, context: PromoteContext, table: pd.DataFrame
+) -> pd.DataFrame:
+    chosen = chosen.sort_values("start", kind="stable")
+    out = slots.loc[chosen.index].copy()
+    out["score"] = chosen["score"]
+    for part in PART_COLUMNS:
+        out[part] = chosen[part]
+    out["reason"] = [_describe(row, context, table) for _, row in chosen.iterrows()]
+    return out
+
+
+def promote_slots(
+    slots: pd.DataFrame,
+    context: PromoteContext,
+    k: int = 5,
+    *,
+    weights: PromoteWeights | None = None,
+    config: SolveConfig | None = None,
+) -> Promotion:
+    """Pick the k slots to promote in an invitation email.
+
+    Parameters
+    ----------
+    slots : pandas.DataFrame
+        Available slots of one invitation, as returned by ``planner.find_slots``: ``start``,
+        ``end`` (tz-aware), ``members``, ``pool_members``, ``rooms``. Not modified.
+    context : PromoteContext
+        Zones, customer hours, now, meeting counts, room capacities, other invitations'
+        promoted slots and busy blocks.
+    k : int, default 5
+        Slots to promote, 1 to 10.
+    weights : PromoteWeights, optional
+        Score weights; defaults to ``PromoteWeights()``.
+    config : SolveConfig, optional
+        CP-SAT time limit (default 1 s) and seed.
+
+    Returns
+    -------
+    Promotion
+        The chosen slots (all of them when there are at most k) with score, parts and reason,
+        the status and whether the greedy fallback answered.
+
+    Raises
+    ------
+    PlannerInputError
+        If k is outside 1..10, a column is missing, a datetime is naive, a zone is unknown or
+        another input is malformed.
+    """
+    _check_k(k)
+    weights = weights if weights is not None else PromoteWeights()
+    config = config if config is not None else SolveConfig()
+    table = score_slots(slots, context, weights)
+    n = len(table)
+    if n <= k:
+        out = _result_frame(slots, table, context, table)
+        return Promotion(
+            slots=out,
+            status="ALL",
+            solver_status=None,
+            used_fallback=False,
+            objective=float(table["points"].sum()) / SCALE,
+            message=f"{n} available slot(s), at most k={k}: all are promoted",
+            n_candidates=n,
+            n_modelled=0,
+            wall_time=0.0,
+        )
+    table = table.sort_values("start", kind="stable")
+    cap = day_cap(table.groupby("local_day").size().to_numpy(), k)
+    candidates = prefilter(table, k, cap)
+    built = build_model(candidates, k, cap)
+    outcome = solve(built, config)
+    if outcome.positions is not None:
+        chosen = built.table.iloc[list(outcome.positions)]
+        status: Status = "OPTIMAL" if outcome.solver_status == "OPTIMAL" else "FEASIBLE"
+        used_fallback = False
+        message = (
+            f"CP-SAT {outcome.solver_status.lower()} over {len(candidates)} of {n} candidates"
+            + ("" if status == "OPTIMAL" else f" (best found within {config.time_limit:g} s)")
+        )
+    else:
+        positions, mixed = greedy_select(built.table, k, cap)
+        chosen = built.table.iloc[list(positions)]
+        status = "FALLBACK"
+        used_fallback = True
+        why = (
+            f"no solution within the {config.time_limit:g} s time limit"
+            if outcome.solver_status == "UNKNOWN"
+            else f"CP-SAT status {outcome.solver_status}"
+        )
+        message = f"greedy fallback answered: {why}" + (
+            "" if mixed else "; it could not mix morning and afternoon slots"
+        )
+    return Promotion(
+        slots=_result_frame(slots, chosen, context, table),
+        status=status,
+        solver_status=outcome.solver_status,
+        used_fallback=used_fallback,
+        objective=float(chosen["points"].sum()) / SCALE,
+        message=message,
+        n_candidates=n,
+        n_modelled=len(candidates),
+        wall_time=outcome.wall_time,
+    )

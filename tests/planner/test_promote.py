@@ -1,0 +1,573 @@
+"""Tests for planner.promote: validation, each score part, the constraints, the solver paths.
+
+Solutions are checked with code that does not use the solver: the constraints are recomputed
+here from the slot starts, and optima are found by enumerating every k-subset.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import Counter
+from datetime import datetime, timezone
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from planner.errors import PlannerInputError
+from planner.promote import (
+    PART_COLUMNS,
+    PromoteContext,
+    PromoteWeights,
+    SolveConfig,
+    build_model,
+    contention_claims,
+    day_cap,
+    greedy_select,
+    local_time_quality,
+    prefilter,
+    promote_slots,
+    score_slots,
+    solve,
+)
+
+UTC = timezone.utc
+NOW = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)  # a Monday
+ZONE = "Europe/London"  # UTC+0 in November, so local and UTC wall times coincide
+
+
+def ts(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text, tz="UTC")
+
+
+def make_slots(
+    starts: list[str],
+    minutes: int = 60,
+    members: tuple[str, ...] = ("m1",),
+    pool_members: list[tuple[tuple[str, ...], ...]] | None = None,
+    rooms: list[tuple[str, ...]] | None = None,
+) -> pd.DataFrame:
+    """A slot table in the planner contract's shape."""
+    start = pd.Series([ts(s) for s in starts], dtype="datetime64[ns, UTC]")
+    n = len(starts)
+    return pd.DataFrame(
+        {
+            "start": start,
+            "end": start + pd.Timedelta(minutes=minutes),
+            "members": [members] * n,
+            "pool_members": pool_members if pool_members is not None else [()] * n,
+            "rooms": rooms if rooms is not None else [()] * n,
+        }
+    )
+
+
+def context(**kwargs) -> PromoteContext:
+    kwargs.setdefault("zone", ZONE)
+    kwargs.setdefault("now", NOW)
+    return PromoteContext(**kwargs)
+
+
+def intervals(rows: list[tuple[str, str, str]], demand: list[float] | None = None) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "resource_id": [r for r, _, _ in rows],
+            "start": pd.Series([ts(s) for _, s, _ in rows], dtype="datetime64[ns, UTC]"),
+            "end": pd.Series([ts(e) for _, _, e in rows], dtype="datetime64[ns, UTC]"),
+        }
+    )
+    if demand is not None:
+        frame["demand"] = demand
+    return frame
+
+
+def starts_of(result) -> list[pd.Timestamp]:
+    return list(result.slots["start"])
+
+
+# ------------------------------------------------------------------------------------------
+# Solver-independent checks
+# ------------------------------------------------------------------------------------------
+
+
+def local_day_half(starts: pd.Series, zone: str) -> tuple[list, list[bool]]:
+    local = [s.tz_convert(zone) for s in starts]
+    return [t.date() for t in local], [t.hour >= 12 for t in local]
+
+
+def violations(all_starts: pd.Series, chosen_starts: list, k: int, zone: str) -> list[str]:
+    """Constraint violations of a choice, recomputed from starts only."""
+    days, afternoon = local_day_half(pd.Series(list(all_starts)), zone)
+    day_of = dict(zip(all_starts, days, strict=True))
+    half_of = dict(zip(all_starts, afternoon, strict=True))
+    problems = []
+    if len(chosen_starts) != min(k, len(all_starts)) or len(set(chosen_starts)) != len(chosen_starts):
+        problems.append("wrong number of slots")
+    counts = pd.Series(days).value_counts()
+    cap = next(c for c in range(1, k + 1) if np.minimum(counts.to_numpy(), c).sum() >= min(k, len(days)))
+    per_day = pd.Series([day_of[s] for s in chosen_starts]).value_counts()
+    if len(per_day) and per_day.max() > cap:
+        problems.append(f"{per_day.max()} slots on one day, cap {cap}")
+    if k >= 2 and len(set(afternoon)) == 2 and len({half_of[s] for s in chosen_starts}) < 2:
+        problems.append("no morning/afternoon mix")
+    return problems
+
+
+def brute_force_best(table: pd.DataFrame, k: int, zone: str) -> int:
+    """Best total points over every feasible k-subset (constraints recomputed from starts)."""
+    starts = list(table["start"])
+    days, afternoon = local_day_half(pd.Series(starts), zone)
+    points = table["points"].to_list()
+    counts = pd.Series(days).value_counts().to_numpy()
+    cap = next(c for c in range(1, k + 1) if np.minimum(counts, c).sum() >= k)
+    need_mix = k >= 2 and len(set(afternoon)) == 2
+    best = -math.inf
+    for combo in itertools.combinations(range(len(starts)), k):
+        if max(Counter(days[i] for i in combo).values()) > cap:
+            continue
+        if need_mix and len({afternoon[i] for i in combo}) < 2:
+            continue
+        best = max(best, sum(points[i] for i in combo))
+    return best
+
+
+# ------------------------------------------------------------------------------------------
+# Validation at the boundary
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("k", [0, 11, -1, 2.5, True, "5"])
+def test_k_outside_1_to_10_is_rejected(k):
+    slots = make_slots(["2026-11-24 10:00"])
+    with pytest.raises(PlannerInputError, match=r"k=.* must be an int from 1 to 10"):
+        promote_slots(slots, context(), k=k)
+
+
+def test_missing_columns_are_named():
+    slots = make_slots(["2026-11-24 10:00"]).drop(columns=["rooms", "members"])
+    with pytest.raises(PlannerInputError, match=r"missing columns \['members', 'rooms'\]"):
+        promote_slots(slots, context())
+
+
+def test_naive_slot_datetimes_are_rejected():
+    slots = make_slots(["2026-11-24 10:00"])
+    slots["start"] = slots["start"].dt.tz_localize(None)
+    with pytest.raises(PlannerInputError, match="'start' holds naive datetimes"):
+        promote_slots(slots, context())
+
+
+def test_naive_now_is_rejected():
+    with pytest.raises(PlannerInputError, match="now=.* must be a tz-aware datetime"):
+        promote_slots(make_slots(["2026-11-24 10:00"]), context(now=datetime(2026, 11, 23)))
+
+
+def test_naive_other_promoted_is_rejected():
+    other = intervals([("m1", "2026-11-24 10:00", "2026-11-24 11:00")])
+    other["start"] = other["start"].dt.tz_localize(None)
+    with pytest.raises(PlannerInputError, match="other_promoted column 'start' holds naive"):
+        promote_slots(make_slots(["2026-11-24 10:00"]), context(other_promoted=other))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"zone": "Mars/Olympus"}, "zone='Mars/Olympus' is not a known IANA zone"),
+        ({"customer_zone": "Nowhere"}, "customer_zone='Nowhere' is not a known IANA zone"),
+        ({"customer_hours": (1020, 540)}, "customer_hours=.* must be"),
+        ({"customer_weekdays": (7,)}, "customer_weekdays=.* must hold weekdays"),
+        ({"min_capacity": 0}, "min_capacity=0 must be an int >= 1"),
+        ({"meeting_counts": {"m1": -2}}, r"meeting_counts\['m1'\]=-2"),
+    ],
+)
+def test_bad_context_values_are_named(kwargs, message):
+    with pytest.raises(PlannerInputError, match=message):
+        promote_slots(make_slots(["2026-11-24 10:00", "2026-11-25 10:00"]), context(**kwargs), k=1)
+
+
+def test_unknown_room_capacity_is_named():
+    slots = make_slots(["2026-11-24 10:00", "2026-11-25 10:00"], rooms=[("r1",), ("r9",)])
+    with pytest.raises(PlannerInputError, match=r"no capacity for rooms \['r9'\]"):
+        promote_slots(slots, context(room_capacities={"r1": 4}), k=1)
+
+
+def test_bad_weights_and_config_are_named():
+    with pytest.raises(PlannerInputError, match="weight soonness=-1"):
+        PromoteWeights(soonness=-1)
+    with pytest.raises(PlannerInputError, match="soonness_half_life"):
+        PromoteWeights(soonness_half_life=pd.Timedelta(0))
+    with pytest.raises(PlannerInputError, match="time_limit=-1"):
+        SolveConfig(time_limit=-1)
+
+
+def test_input_frame_is_not_modified():
+    slots = make_slots([f"2026-11-{d} {h}:00" for d in (24, 25, 26) for h in (9, 14)])
+    before = slots.copy(deep=True)
+    promote_slots(slots, context(), k=2)
+    pd.testing.assert_frame_equal(slots, before)
+
+
+# ------------------------------------------------------------------------------------------
+# Result shape
+# ------------------------------------------------------------------------------------------
+
+
+def test_result_has_input_columns_score_parts_and_reason():
+    slots = make_slots([f"2026-11-{d} {h}:00" for d in (24, 25, 26, 27) for h in (9, 14)])
+    slots.index = [f"row{i}" for i in range(len(slots))]
+    result = promote_slots(slots, context(), k=3)
+    out = result.slots
+    assert list(out.columns[:5]) == list(slots.columns)
+    assert set(out.index) <= set(slots.index)
+    assert {"score", "reason", *PART_COLUMNS} <= set(out.columns)
+    np.testing.assert_allclose(out["score"], out[list(PART_COLUMNS)].sum(axis=1), atol=1e-9)
+    assert out["start"].is_monotonic_increasing
+    assert result.objective == pytest.approx(out["score"].sum())
+    assert all(isinstance(r, str) and r for r in out["reason"])
+    assert result.status == "OPTIMAL" and not result.used_fallback
+
+
+def test_reason_names_day_half_and_local_time():
+    slots = make_slots(["2026-11-24 10:00", "2026-11-24 06:00"])  # Tuesday
+    busy = intervals([("m1", "2026-11-24 09:00", "2026-11-24 10:00")])
+    result = promote_slots(slots, context(busy=busy), k=1)
+    assert result.slots["reason"].iloc[0] == "Tue morning, inside customer hours, next to existing meeting"
+
+
+# ------------------------------------------------------------------------------------------
+# Each score part decides the answer
+# ------------------------------------------------------------------------------------------
+
+
+def test_local_time_decides_against_an_earlier_slot_at_dawn():
+    slots = make_slots(["2026-11-24 06:00", "2026-11-24 10:00"])
+    assert starts_of(promote_slots(slots, context(), k=1)) == [ts("2026-11-24 10:00")]
+    off = PromoteWeights(local_time=0)
+    assert starts_of(promote_slots(slots, context(), k=1, weights=off)) == [ts("2026-11-24 06:00")]
+
+
+def test_customer_zone_is_used_when_known_else_the_invitation_zone():
+    # 09:00 UTC is 10:00 in Berlin but 04:00 in New York; 15:00 UTC is 16:00 / 10:00.
+    slots = make_slots(["2026-11-24 09:00", "2026-11-24 15:00"])
+    berlin = context(zone="Europe/Berlin")
+    assert starts_of(promote_slots(slots, berlin, k=1)) == [ts("2026-11-24 09:00")]
+    customer = context(zone="Europe/Berlin", customer_zone="America/New_York")
+    assert starts_of(promote_slots(slots, customer, k=1)) == [ts("2026-11-24 15:00")]
+
+
+def test_soonness_decides_between_equal_slots():
+    slots = make_slots(["2026-11-26 10:00", "2026-11-24 10:00", "2026-11-25 10:00"])
+    result = promote_slots(slots, context(), k=1)
+    assert starts_of(result) == [ts("2026-11-24 10:00")]
+    assert result.slots["soonness"].iloc[0] == pytest.approx(0.5 ** (34 / 48), abs=1e-3)
+
+
+def test_soonness_never_beats_customer_hours():
+    # Today 07:00 (one hour early) against inside-hours a week later.
+    slots = make_slots(["2026-11-23 07:00", "2026-11-30 10:00"])
+    assert starts_of(promote_slots(slots, context(), k=1)) == [ts("2026-11-30 10:00")]
+
+
+def test_fairness_prefers_the_less_booked_likely_assignee():
+    slots = make_slots(
+        ["2026-12-07 10:00", "2026-12-08 10:00"],
+        members=(),
+        pool_members=[(("busy_bee",),), (("busy_bee", "idle"),)],
+    )
+    counts = {"busy_bee": 6, "idle": 1}
+    result = promote_slots(slots, context(meeting_counts=counts), k=1)
+    assert starts_of(result) == [ts("2026-12-08 10:00")]
+    assert result.slots["fairness"].iloc[0] == pytest.approx(1.0)
+    assert "least-booked pool member free" in result.slots["reason"].iloc[0]
+    equal = {"busy_bee": 1, "idle": 1}
+    assert starts_of(promote_slots(slots, context(meeting_counts=equal), k=1)) == [ts("2026-12-07 10:00")]
+
+
+def test_room_prefers_slots_where_the_smallest_adequate_room_is_free():
+    slots = make_slots(
+        ["2026-11-24 10:00", "2026-11-25 10:00", "2026-11-26 10:00"],
+        rooms=[("hall",), ("tiny", "small"), ("small", "hall")],
+    )
+    capacities = {"tiny": 2, "small": 4, "hall": 40}
+    # Needs 3 seats: "tiny" is not adequate, "small" is the smallest adequate room.
+    table = score_slots(slots, context(room_capacities=capacities, min_capacity=3))
+    np.testing.assert_allclose(table["f_room"], [4 / 40, 1.0, 1.0])
+    result = promote_slots(slots, context(room_capacities=capacities, min_capacity=3), k=1)
+    assert starts_of(result) == [ts("2026-11-25 10:00")]
+    assert starts_of(promote_slots(slots, context(), k=1)) == [ts("2026-11-24 10:00")]
+
+
+def test_contention_avoids_times_promoted_to_other_customers():
+    slots = make_slots(["2026-11-24 10:00", "2026-11-25 10:00"])
+    other = intervals([("m1", "2026-11-24 10:30", "2026-11-24 11:30")])
+    result = promote_slots(slots, context(other_promoted=other), k=1)
+    assert starts_of(result) == [ts("2026-11-25 10:00")]
+    assert "offered to no other customer" in result.slots["reason"].iloc[0]
+    # Touching (half-open) and other resources' claims do not count.
+    harmless = intervals(
+        [("m1", "2026-11-24 11:00", "2026-11-24 12:00"), ("m2", "2026-11-24 10:00", "2026-11-24 11:00")]
+    )
+    assert starts_of(promote_slots(slots, context(other_promoted=harmless), k=1)) == [ts("2026-11-24 10:00")]
+
+
+def test_contention_pressure_is_expected_occupancy():
+    slots = make_slots(
+        ["2026-11-24 10:00"], members=("m1",), pool_members=[(("p1", "p2"),)], rooms=[("r1", "r2", "r3", "r4")]
+    )
+    other = intervals(
+        [
+            ("m1", "2026-11-24 09:30", "2026-11-24 10:30"),
+            ("p1", "2026-11-24 10:00", "2026-11-24 11:00"),
+            ("r1", "2026-11-24 10:45", "2026-11-24 12:00"),
+            ("r2", "2026-11-24 10:45", "2026-11-24 12:00"),
+        ],
+        demand=[1.0, 0.5, 0.5, 1.0],
+    )
+    table = score_slots(slots, context(other_promoted=other))
+    # m1: 1; pool: mean(0.5, 0) = 0.25; rooms: mean(0.5, 1, 0, 0) = 0.375.
+    assert table["f_contention"].iloc[0] == pytest.approx(1.625)
+    assert table["contention"].iloc[0] == pytest.approx(-2 * 1.625)
+
+
+def test_contention_claims_spread_demand_over_alternatives():
+    promoted = make_slots(["2026-11-24 10:00"], members=("m1",), pool_members=[(("p1", "p2"),)], rooms=[("r1", "r2")])
+    claims = contention_claims(promoted)
+    assert dict(zip(claims["resource_id"], claims["demand"], strict=True)) == {
+        "m1": 1.0,
+        "p1": 0.5,
+        "p2": 0.5,
+        "r1": 0.5,
+        "r2": 0.5,
+    }
+    assert (claims["start"] == ts("2026-11-24 10:00")).all()
+
+
+def test_calendar_shape_prefers_slots_next_to_busy_time():
+    slots = make_slots(["2026-11-24 12:00", "2026-11-25 10:00"])
+    busy = intervals(
+        [
+            ("m1", "2026-11-24 08:00", "2026-11-24 09:00"),  # 12:00 would split 09:00-17:00
+            ("m1", "2026-11-25 09:00", "2026-11-25 10:00"),  # 10:00 follows a meeting
+            ("m2", "2026-11-24 11:00", "2026-11-24 12:00"),  # not an involved member
+        ]
+    )
+    table = score_slots(slots, context(busy=busy))
+    np.testing.assert_allclose(table["f_calendar_shape"], [0.0, 1.0])
+    assert starts_of(promote_slots(slots, context(busy=busy), k=1)) == [ts("2026-11-25 10:00")]
+    assert starts_of(promote_slots(slots, context(), k=1)) == [ts("2026-11-24 12:00")]
+
+
+def test_calendar_shape_counts_the_pool_assignee_and_decays_with_the_gap():
+    slots = make_slots(["2026-11-24 10:00"], members=(), pool_members=[(("a", "b"),)])
+    busy = intervals([("a", "2026-11-24 08:00", "2026-11-24 09:00"), ("b", "2026-11-24 11:00", "2026-11-24 12:00")])
+    # "a" has fewer meetings, so "a" is the likely assignee: gap 60 min, 45 beyond tolerance.
+    table = score_slots(slots, context(busy=busy, meeting_counts={"a": 0, "b": 3}))
+    assert table["assignees"].iloc[0] == ("a",)
+    assert table["f_calendar_shape"].iloc[0] == pytest.approx(1 - 45 / 120)
+
+
+# ------------------------------------------------------------------------------------------
+# Local-time quality
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("start", "minutes", "zone", "expected"),
+    [
+        ("2026-11-24 10:00", 60, "UTC", 1.0),
+        ("2026-11-24 08:00", 60, "UTC", 0.5),  # one hour early
+        ("2026-11-24 16:30", 60, "UTC", 0.75),  # ends 30 minutes late
+        ("2026-11-24 03:00", 60, "UTC", -1.0),  # night
+        ("2026-11-24 23:30", 60, "UTC", -1.0),  # crosses midnight: late, not early
+        ("2026-11-28 10:00", 60, "UTC", 0.0),  # Saturday: at best neutral
+        ("2026-11-24 03:30", 60, "Asia/Kolkata", 1.0),  # 09:00 IST
+        ("2026-11-24 03:15", 60, "Asia/Kathmandu", 1.0),  # 09:00 NPT
+        ("2026-11-24 03:00", 60, "Asia/Kolkata", 0.75),  # 08:30 IST
+        ("2026-03-30 13:00", 60, "America/New_York", 1.0),  # 09:00 EDT after DST
+        ("2026-02-02 13:00", 60, "America/New_York", 0.5),  # 08:00 EST before DST
+    ],
+)
+def test_local_time_quality(start, minutes, zone, expected):
+    s = pd.Series([ts(start)])
+    q = local_time_quality(s, s + pd.Timedelta(minutes=minutes), zone)
+    assert q[0] == pytest.approx(expected)
+
+
+# ------------------------------------------------------------------------------------------
+# Spread constraints
+# ------------------------------------------------------------------------------------------
+
+
+def test_no_two_promoted_slots_on_one_day_while_enough_days_exist():
+    # Monday is packed with perfect slots; the other days have one slot each, later.
+    monday = [f"2026-11-23 {h:02d}:00" for h in range(9, 17)]
+    others = [f"2026-11-{d} 15:00" for d in (24, 25, 26, 27)]
+    slots = make_slots(monday + others)
+    result = promote_slots(slots, context(), k=5)
+    days = {s.date() for s in result.slots["start"]}
+    assert len(days) == 5
+    assert not violations(slots["start"], starts_of(result), 5, ZONE)
+
+
+def test_spread_is_as_even_as_the_days_allow():
+    # Day counts 1, 1 and 10: k=5 needs 3 slots on the busy day, no more.
+    slots = make_slots(["2026-11-24 10:00", "2026-11-25 14:00"] + [f"2026-11-23 {h:02d}:00" for h in range(7, 17)])
+    table = score_slots(slots, context())
+    assert day_cap(table.groupby("local_day").size().to_numpy(), 5) == 3
+    result = promote_slots(slots, context(), k=5)
+    assert pd.Series([s.date() for s in result.slots["start"]]).value_counts().max() == 3
+    assert not violations(slots["start"], starts_of(result), 5, ZONE)
+
+
+def test_morning_and_afternoon_mix_where_both_exist():
+    mornings = [f"2026-11-{d} 10:00" for d in (24, 25, 26)]
+    slots = make_slots(mornings + ["2026-11-27 15:00"])
+    result = promote_slots(slots, context(), k=2)
+    halves = {s.hour >= 12 for s in result.slots["start"]}
+    assert halves == {False, True}
+    only_mornings = make_slots(mornings)
+    assert {s.hour for s in promote_slots(only_mornings, context(), k=2).slots["start"]} == {10}
+
+
+def test_morning_and_afternoon_are_read_in_the_customer_zone():
+    # All three are mornings in London; in Tokyo the last one is 14:00, an afternoon.
+    slots = make_slots(["2026-11-24 01:00", "2026-11-25 01:00", "2026-11-26 05:00"])
+    customer = context(customer_zone="Asia/Tokyo")
+    result = promote_slots(slots, customer, k=2)
+    assert ts("2026-11-26 05:00") in starts_of(result)
+
+
+# ------------------------------------------------------------------------------------------
+# Optimality against brute force, pre-filter, greedy
+# ------------------------------------------------------------------------------------------
+
+
+def random_instance(seed: int, n: int) -> tuple[pd.DataFrame, PromoteContext]:
+    rng = np.random.default_rng(seed)
+    day = rng.integers(0, 4, size=n)
+    quarter = rng.choice(np.arange(6 * 4, 19 * 4), size=n, replace=False)  # 06:00-19:00
+    starts = sorted({ts("2026-11-24") + pd.Timedelta(days=int(d), minutes=15 * int(q)) for d, q in zip(day, quarter, strict=True)})
+    slots = make_slots(
+        [s.strftime("%Y-%m-%d %H:%M") for s in starts],
+        members=("m1",),
+        pool_members=[(tuple(sorted(rng.choice(["a", "b", "c"], size=rng.integers(1, 4), replace=False))),) for _ in starts],
+        rooms=[tuple(sorted(rng.choice(["r1", "r2"], size=rng.integers(1, 3), replace=False))) for _ in starts],
+    )
+    busy = intervals([("m1", "2026-11-24 12:00", "2026-11-24 13:00"), ("a", "2026-11-25 09:00", "2026-11-25 10:00")])
+    other = intervals([("b", "2026-11-24 10:00", "2026-11-24 12:00"), ("r1", "2026-11-26 14:00", "2026-11-26 15:00")])
+    ctx = context(
+        customer_zone="America/New_York",
+        meeting_counts={"a": 2, "b": 0, "c": 5},
+        room_capacities={"r1": 4, "r2": 10},
+        busy=busy,
+        other_promoted=other,
+    )
+    return slots, ctx
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("k", [1, 2, 3, 5])
+def test_cp_sat_matches_brute_force_optimum_and_is_feasible(seed, k):
+    slots, ctx = random_instance(seed, n=12)
+    table = score_slots(slots, ctx)
+    result = promote_slots(slots, ctx, k=k)
+    assert result.status == "OPTIMAL"
+    chosen = starts_of(result)
+    assert not violations(slots["start"], chosen, k, ctx.display_zone)
+    assert round(result.objective * 1000) == brute_force_best(table, k, ctx.display_zone)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_prefilter_keeps_the_optimum(seed):
+    slots, ctx = random_instance(seed, n=40)
+    table = score_slots(slots, ctx)
+    k = 3
+    cap = day_cap(table.groupby("local_day").size().to_numpy(), k)
+    kept = prefilter(table, k, cap)
+    assert len(kept) < len(table)
+    full = solve(build_model(table, k))
+    filtered = solve(build_model(kept, k, cap))
+    assert full.solver_status == filtered.solver_status == "OPTIMAL"
+    assert full.objective == filtered.objective
+
+
+def test_cp_sat_beats_greedy_on_a_mix_trap():
+    # k=2, two days. Greedy takes Tuesday morning (best), then must add an afternoon on
+    # another day: only Wednesday's weak afternoon is left. The optimum takes Tuesday afternoon
+    # and Wednesday morning.
+    slots = make_slots(
+        ["2026-11-24 10:00", "2026-11-24 14:00", "2026-11-25 09:00", "2026-11-25 16:30"],
+    )
+    ctx = context()
+    table = score_slots(slots, ctx).sort_values("start")
+    # Sanity: the scores have the trap's order (Tue am > Tue pm > Wed am > Wed pm).
+    assert list(table["points"].rank(ascending=False).astype(int)) == [1, 2, 3, 4]
+    positions, mixed = greedy_select(table, 2)
+    greedy_points = int(table["points"].iloc[list(positions)].sum())
+    assert mixed
+    best = brute_force_best(table, 2, ZONE)
+    assert greedy_points < best
+    result = promote_slots(slots, ctx, k=2)
+    assert result.status == "OPTIMAL"
+    assert round(result.objective * 1000) == best
+    assert starts_of(result) == [ts("2026-11-24 14:00"), ts("2026-11-25 09:00")]
+
+
+# ------------------------------------------------------------------------------------------
+# Determinism, small inputs, fallback
+# ------------------------------------------------------------------------------------------
+
+
+def test_same_input_same_output_regardless_of_row_order():
+    slots, ctx = random_instance(3, n=40)
+    first = promote_slots(slots, ctx, k=5)
+    again = promote_slots(slots, ctx, k=5)
+    pd.testing.assert_frame_equal(first.slots, again.slots)
+    shuffled = slots.sample(frac=1.0, random_state=7)
+    assert starts_of(promote_slots(shuffled, ctx, k=5)) == starts_of(first)
+
+
+def test_many_equal_slots_give_a_stable_choice():
+    # Every slot scores the same: any choice is optimal, the solver must still repeat itself.
+    slots = make_slots([f"2026-11-{d} {h}:00" for d in (24, 25, 26, 27) for h in (10, 11, 14, 15)])
+    ctx = context(now=datetime(2026, 11, 23, tzinfo=UTC))
+    weights = PromoteWeights(soonness=0)
+    choices = {tuple(starts_of(promote_slots(slots, ctx, k=3, weights=weights))) for _ in range(3)}
+    assert len(choices) == 1
+
+
+@pytest.mark.parametrize("n", [0, 1, 3, 5])
+def test_at_most_k_slots_are_all_returned(n):
+    slots = make_slots([f"2026-11-24 {9 + h:02d}:00" for h in range(n)])
+    result = promote_slots(slots, context(), k=5)
+    assert result.status == "ALL"
+    assert result.solver_status is None and not result.used_fallback
+    assert starts_of(result) == list(slots["start"])
+    assert len(result.slots) == n
+
+
+def test_fallback_answers_when_the_solver_has_no_time():
+    slots, ctx = random_instance(1, n=40)
+    result = promote_slots(slots, ctx, k=5, config=SolveConfig(time_limit=0.0))
+    assert result.status == "FALLBACK"
+    assert result.used_fallback
+    assert result.solver_status == "UNKNOWN"
+    assert "greedy fallback" in result.message and "time limit" in result.message
+    assert len(result.slots) == 5
+    assert not violations(slots["start"], starts_of(result), 5, ctx.display_zone)
+    # The fallback uses the same scores as the solver.
+    solved = promote_slots(slots, ctx, k=5)
+    table = score_slots(slots, ctx).set_index("start")
+    for res in (result, solved):
+        expected = table.loc[res.slots["start"], "points"].to_numpy() / 1000
+        np.testing.assert_allclose(res.slots["score"].to_numpy(), expected)
+    assert result.objective <= solved.objective
+
+
+def test_greedy_reports_when_it_cannot_mix():
+    # Tuesday has both halves, Wednesday only a morning: greedy takes Tuesday morning and
+    # then has no afternoon on a free day left.
+    slots = make_slots(["2026-11-24 10:00", "2026-11-24 14:00", "2026-11-25 09:00"])
+    result = promote_slots(slots, context(), k=2, config=SolveConfig(time_limit=0.0))
+    assert result.status == "FALLBACK"
+    assert "could not mix morning and afternoon" in result.message
+    assert promote_slots(slots, context(), k=2).status == "OPTIMAL"
