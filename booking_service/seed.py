@@ -1,0 +1,224 @@
+"""Demo data: a realistic organisation to explore Slotwise with.
+
+The organisation comes from the planner's synthetic generator (the same one the benchmarks use),
+so the demo, the benchmarks and the notebooks speak of the same kind of company: members in
+London, Berlin, New York and Kolkata (+5:30), two pools, five rooms of different sizes, and eight
+weeks of calendars with stand-ups, lunches, meetings and all-day absences. It is deterministic
+for a seed and a start date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import pandas as pd
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from planner.synthetic import generate_organisation
+
+from .config import check_zone
+from .models import (
+    Base,
+    BusyBlock,
+    CalendarConnection,
+    HoursOverride,
+    ResourcePool,
+    Room,
+    TeamMember,
+    WorkingHours,
+    pool_members,
+)
+
+DEMO_MEMBER_ZONES = ("Europe/London", "Europe/Berlin", "America/New_York", "Asia/Kolkata")
+DEMO_ROOM_ZONES = ("Europe/London", "Europe/Berlin")
+DEMO_DAYS = 56
+
+
+class DatabaseNotEmpty(RuntimeError):
+    """The database already holds data; seeding would mix demo and real data."""
+
+
+@dataclass
+class SeedSummary:
+    """What the demo seed created."""
+
+    members: int = 0
+    rooms: int = 0
+    pools: int = 0
+    busy_blocks: int = 0
+    zones: list[str] = field(default_factory=list)
+    invitations: int = 0
+    meetings: int = 0
+    lines: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """A few lines for the terminal."""
+        head = (
+            f"Demo organisation: {self.members} team members in {len(self.zones)} zones "
+            f"({', '.join(self.zones)}), {self.pools} pools, {self.rooms} rooms, "
+            f"{self.busy_blocks} busy blocks over {DEMO_DAYS // 7} weeks, "
+            f"{self.invitations} active invitations, {self.meetings} confirmed meetings."
+        )
+        return "\n".join([head, *self.lines])
+
+
+def database_is_empty(session: Session) -> bool:
+    """True when no table holds a row (ignoring Alembic's version table)."""
+    for table in Base.metadata.sorted_tables:
+        if session.execute(select(func.count()).select_from(table)).scalar_one():
+            return False
+    return True
+
+
+def clear_database(session: Session) -> None:
+    """Delete every row of every Slotwise table (children first), in the caller's transaction."""
+    for table in reversed(Base.metadata.sorted_tables):
+        session.execute(delete(table))
+
+
+def seed_demo(
+    session: Session,
+    *,
+    seed: int = 7,
+    today: dt.date | None = None,
+    reset: bool = False,
+    public_url: str = "http://127.0.0.1:5000",
+) -> SeedSummary:
+    """Create the demo organisation in the caller's transaction.
+
+    Parameters
+    ----------
+    seed : int
+        Random seed; the same seed and ``today`` give the same rows.
+    today : datetime.date, optional
+        First day of the eight weeks of calendars (default: today, UTC).
+    reset : bool
+        Delete all existing data first. Without it, a database that holds data is refused.
+    public_url : str
+        Base URL of the booking service, for the links of the demo invitations.
+
+    Raises
+    ------
+    DatabaseNotEmpty
+        When the database holds data and ``reset`` is false.
+    """
+    if not database_is_empty(session):
+        if not reset:
+            raise DatabaseNotEmpty(
+                "the database already holds data; seed-demo only fills an empty database. "
+                "Use --reset to delete everything and seed again."
+            )
+        clear_database(session)
+    for zone in (*DEMO_MEMBER_ZONES, *DEMO_ROOM_ZONES):
+        check_zone(zone, "seed data zone")
+    today = today or dt.datetime.now(dt.UTC).date()
+    org = generate_organisation(
+        n_members=14,
+        n_rooms=5,
+        start_date=today,
+        days=DEMO_DAYS,
+        seed=seed,
+        zones=DEMO_MEMBER_ZONES,
+        room_zones=DEMO_ROOM_ZONES,
+    )
+
+    ids = _add_resources(session, org.resources)
+    _add_hours(session, org.hours, org.overrides, ids)
+    pools = _add_pools(session, org.pools, ids)
+    busy = _add_calendars(session, org.busy, org.resources, ids)
+    session.flush()
+
+    summary = SeedSummary(
+        members=int((org.resources["kind"] == "member").sum()),
+        rooms=int((org.resources["kind"] == "room").sum()),
+        pools=len(pools),
+        busy_blocks=busy,
+        zones=sorted(set(org.resources.loc[org.resources["kind"] == "member", "zone"])),
+    )
+    return summary
+
+
+def _add_resources(session: Session, resources: pd.DataFrame) -> dict[str, int]:
+    ids: dict[str, int] = {}
+    for row in resources.itertuples(index=False):
+        model = TeamMember if row.kind == "member" else Room
+        email = row.email if isinstance(row.email, str) else None
+        resource = model(name=row.name, email=email, zone=row.zone, capacity=int(row.capacity))
+        session.add(resource)
+        session.flush()
+        ids[row.resource_id] = resource.id
+    return ids
+
+
+def _add_hours(session: Session, hours: pd.DataFrame, overrides: pd.DataFrame, ids: dict[str, int]) -> None:
+    if len(hours):
+        session.execute(
+            insert(WorkingHours),
+            [
+                {"resource_id": ids[r.resource_id], "weekday": int(r.weekday),
+                 "start_minute": int(r.start), "end_minute": int(r.end)}
+                for r in hours.itertuples(index=False)
+            ],
+        )
+    if len(overrides):
+        session.execute(
+            insert(HoursOverride),
+            [
+                {
+                    "resource_id": ids[r.resource_id],
+                    "date": r.date,
+                    "start_minute": None if pd.isna(r.start) else int(r.start),
+                    "end_minute": None if pd.isna(r.end) else int(r.end),
+                    "note": "Out of office" if pd.isna(r.start) else "Changed hours",
+                }
+                for r in overrides.itertuples(index=False)
+            ],
+        )
+
+
+def _add_pools(session: Session, pools: pd.DataFrame, ids: dict[str, int]) -> list[ResourcePool]:
+    created = []
+    for _pool_id, rows in pools.groupby("pool_id", sort=True):
+        pool = ResourcePool(name=str(rows["name"].iloc[0]), description=f"Any one of the {rows['name'].iloc[0]} team")
+        session.add(pool)
+        session.flush()
+        session.execute(
+            insert(pool_members), [{"pool_id": pool.id, "member_id": ids[m]} for m in rows["member_id"]]
+        )
+        created.append(pool)
+    return created
+
+
+def _add_calendars(
+    session: Session, busy: pd.DataFrame, resources: pd.DataFrame, ids: dict[str, int]
+) -> int:
+    """One demo calendar per resource holding its busy blocks."""
+    connection_of: dict[str, int] = {}
+    now = dt.datetime.now(dt.UTC)
+    for row in resources.itertuples(index=False):
+        connection = CalendarConnection(
+            resource_id=ids[row.resource_id],
+            kind="demo",
+            name=f"{row.name} (demo calendar)",
+            last_synced_at=now,
+            last_status="ok",
+        )
+        session.add(connection)
+        session.flush()
+        connection_of[row.resource_id] = connection.id
+    rows = [
+        {
+            "connection_id": connection_of[r.resource_id],
+            "resource_id": ids[r.resource_id],
+            "start": r.start.to_pydatetime(),
+            "end": r.end.to_pydatetime(),
+        }
+        for r in busy.itertuples(index=False)
+    ]
+    if rows:
+        session.execute(insert(BusyBlock), rows)
+    return len(rows)
+
+

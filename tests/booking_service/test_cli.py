@@ -1,0 +1,149 @@
+"""The ``slotwise`` command: help texts, database set-up, demo seed, and one-line errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from click.testing import CliRunner
+
+from booking_service import seed as seed_module
+from booking_service.cli import main
+
+COMMANDS = ["init-db", "seed-demo", "serve", "dashboard", "up"]
+
+
+@pytest.fixture
+def env(tmp_path):
+    return {"SLOTWISE_VAR_DIR": str(tmp_path / "var"), "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+
+
+def run(env, *args):
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+def test_help_names_every_command():
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for command in COMMANDS:
+        assert command in result.output
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_each_command_explains_itself(command):
+    result = CliRunner().invoke(main, [command, "--help"])
+    assert result.exit_code == 0
+    summary = result.output.split("\n\n")[1].strip()
+    assert len(summary) > 20, summary
+
+
+def test_init_db_then_seed_once(env):
+    first = run(env, "init-db")
+    assert first.exit_code == 0 and "migrated from empty" in first.output
+    assert "up to date" in run(env, "init-db").output
+    seeded = run(env, "seed-demo", "--seed", "3")
+    assert seeded.exit_code == 0 and "team members" in seeded.output
+    again = run(env, "seed-demo")
+    assert again.exit_code == 1
+    assert again.output.strip() == (
+        "Error: the database already holds data; seed-demo only fills an empty database. "
+        "Use --reset to delete everything and seed again."
+    )
+    quiet = run(env, "seed-demo", "--if-empty")
+    assert quiet.exit_code == 0 and "leaving it as it is" in quiet.output
+    assert run(env, "seed-demo", "--reset").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        ({"DATABASE_URL": "nonsense"}, "Error: DATABASE_URL 'nonsense' is not a database URL"),
+        ({"DATABASE_URL": "postgresql://x@127.0.0.1:1/none"}, "Error: cannot connect to the database"),
+        ({"BOOKING_PORT": "web"}, "Error: BOOKING_PORT='web' is not a whole number"),
+    ],
+)
+def test_configuration_errors_are_one_line(env, variables, expected):
+    result = CliRunner().invoke(main, ["init-db"], env={**env, **variables})
+    assert result.exit_code == 1
+    assert result.output.startswith(expected)
+    assert result.output.count("\n") == 1
+    assert "Traceback" not in result.output
+
+
+def test_unknown_zone_in_seed_data_is_one_line(env, monkeypatch):
+    run(env, "init-db")
+    monkeypatch.setattr(seed_module, "DEMO_MEMBER_ZONES", ("Europe/London", "Mars/Olympus_Mons"))
+    result = CliRunner().invoke(main, ["seed-demo"], env=env)
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: seed data zone 'Mars/Olympus_Mons' is not an IANA time zone; "
+        "use a name like 'Europe/Berlin'\n"
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_refuses_a_port_in_use(env):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(main, ["serve", "--port", str(port)], env=env)
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: port {port} on 127.0.0.1 is in use; stop what runs there or set BOOKING_PORT to a free port\n"
+    )
+
+
+def _get(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=2) as response:
+        return response.status
+
+
+@pytest.mark.slow
+def test_up_starts_both_services_and_stops_them_on_ctrl_c(env):
+    booking_port, dashboard_port = _free_port(), _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "booking_service.cli", "up"],
+        env={**os.environ, **env, "BOOKING_PORT": str(booking_port), "DASHBOARD_PORT": str(dashboard_port)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        ready = False
+        while time.monotonic() < deadline and not ready:
+            time.sleep(0.5)
+            try:
+                ready = (
+                    _get(f"http://127.0.0.1:{booking_port}/healthz") == 200
+                    and _get(f"http://127.0.0.1:{dashboard_port}/_stcore/health") == 200
+                )
+            except OSError:
+                continue
+        assert ready, "both services should answer"
+        # Ctrl-C reaches the whole foreground process group.
+        os.killpg(process.pid, signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert f"Booking service: http://127.0.0.1:{booking_port}" in output
+    assert f"Dashboard:       http://127.0.0.1:{dashboard_port}" in output
+    assert "Stopped." in output
+    assert process.returncode == 0
+    for port in (booking_port, dashboard_port):
+        with pytest.raises(OSError):
+            _get(f"http://127.0.0.1:{port}/")

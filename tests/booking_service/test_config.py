@@ -1,0 +1,72 @@
+"""Settings: defaults, environment overrides, and one clear line for each bad value."""
+
+from __future__ import annotations
+
+import pytest
+
+from booking_service.config import ConfigError, load_settings
+from booking_service.db import check_connection, make_engine
+
+
+def test_defaults_use_sqlite_under_var(tmp_path):
+    settings = load_settings({"SLOTWISE_VAR_DIR": str(tmp_path)})
+    assert settings.database_url == f"sqlite:///{tmp_path / 'slotwise.db'}"
+    assert settings.booking_port == 5000 and settings.dashboard_port == 8501
+    assert settings.smtp_url is None
+    # The secret key is generated once and then kept.
+    assert load_settings({"SLOTWISE_VAR_DIR": str(tmp_path)}).secret_key == settings.secret_key
+    assert len(settings.secret_key) >= 40
+
+
+def test_environment_overrides(tmp_path):
+    settings = load_settings(
+        {
+            "SLOTWISE_VAR_DIR": str(tmp_path),
+            "DATABASE_URL": "postgresql://u@db/x",
+            "BOOKING_PORT": "8000",
+            "DASHBOARD_PORT": "9000",
+            "SECRET_KEY": "k",
+            "SMTP_URL": "smtp://mail:25",
+        }
+    )
+    assert (settings.database_url, settings.booking_port, settings.dashboard_port) == (
+        "postgresql://u@db/x",
+        8000,
+        9000,
+    )
+    assert settings.public_url == "http://127.0.0.1:8000"
+    assert settings.smtp_url == "smtp://mail:25"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"BOOKING_PORT": "http"}, "BOOKING_PORT='http' is not a whole number"),
+        ({"DASHBOARD_PORT": "70000"}, "DASHBOARD_PORT=70000 is not a TCP port"),
+        ({"DEFAULT_ZONE": "Mars/Olympus"}, "'Mars/Olympus' is not an IANA time zone"),
+    ],
+)
+def test_bad_values_name_the_variable(tmp_path, env, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        load_settings({"SLOTWISE_VAR_DIR": str(tmp_path), "SECRET_KEY": "k", **env})
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("not a url", "is not a database URL"),
+        ("mysql://root@localhost/x", "supports sqlite and postgresql"),
+    ],
+)
+def test_bad_database_urls(url, message):
+    with pytest.raises(ConfigError, match=message):
+        make_engine(url)
+
+
+def test_unreachable_database_is_one_line():
+    engine = make_engine("postgresql://nobody@127.0.0.1:1/none")
+    with pytest.raises(ConfigError) as info:
+        check_connection(engine)
+    text = str(info.value)
+    assert "\n" not in text
+    assert text.startswith("cannot connect to the database postgresql+psycopg://nobody@127.0.0.1:1/none")
