@@ -274,7 +274,7 @@ def generate_organisation(
     # --- calendars -----------------------------------------------------------
     dates = pd.date_range(start_date, periods=days, freq="D")
     day_numbers = (dates.values.astype("datetime64[D]").astype(np.int64)) if days else np.zeros(0, np.int64)
-    weekdays = dates.dayofweek.to_numpy() if days else np.zeros(0, np.int64)
+    weekdays = dates.day_of_week.to_numpy() if days else np.zeros(0, np.int64)
     workday_numbers = day_numbers[weekdays < 5]
     n_work = workday_numbers.size
 
