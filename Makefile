@@ -30,7 +30,7 @@ run: $(VENV)/.installed-run
 	$(BIN)/slotwise up
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check planner booking_service dashboard streamlit_app.py tests benchmarks
+	$(BIN)/ruff check .
 
 test: $(VENV)/.installed-dev lint
 	$(BIN)/python -m pytest
