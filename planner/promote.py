@@ -139,6 +139,7 @@ SCALE = 1000
 """Score points per unit: CP-SAT needs integer coefficients, scores keep 3 decimals."""
 
 MAX_K = 10
+DEFAULT_OUTSIDE_HOURS_SCALE = pd.Timedelta(hours=2)
 NOON_MINUTES = 12 * 60
 
 
@@ -194,8 +195,7 @@ class PromoteWeights:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise PlannerInputError(
-                    f"weight {name}={value!r} must be a finite number >= 0 "
-                    "(set it to 0 to ignore that part)"
+                    f"weight {name}={value!r} must be a finite number >= 0 (set it to 0 to ignore that part)"
                 )
         for name in ("soonness_half_life", "outside_hours_scale", "focus_block"):
             value = getattr(self, name)
@@ -279,9 +279,7 @@ class SolveConfig:
             or not math.isfinite(self.time_limit)
             or self.time_limit < 0
         ):
-            raise PlannerInputError(
-                f"time_limit={self.time_limit!r} must be a finite number of seconds >= 0"
-            )
+            raise PlannerInputError(f"time_limit={self.time_limit!r} must be a finite number of seconds >= 0")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise PlannerInputError(f"seed={self.seed!r} must be an int")
 
@@ -427,18 +425,25 @@ def _check_slots(slots: pd.DataFrame) -> None:
     if start.duplicated().any():
         dup = start[start.duplicated()].iloc[0]
         raise PlannerInputError(f"slots lists start {dup} twice; give one row per available start")
+    # Checks run on the distinct values only: slots of one request share a few patterns.
+    uniques = {}
+    for column in ("members", "pool_members", "rooms"):
+        try:
+            uniques[column] = pd.unique(slots[column])
+        except TypeError as exc:
+            raise PlannerInputError(f"slots column {column!r} must hold tuples, not lists") from exc
     for column in ("members", "rooms"):
-        if not slots[column].map(lambda v: isinstance(v, tuple)).all():
+        if not all(isinstance(v, tuple) for v in uniques[column]):
             raise PlannerInputError(f"slots column {column!r} must hold tuples of resource ids")
-    pools = slots["pool_members"]
-    if not pools.map(lambda v: isinstance(v, tuple) and all(isinstance(p, tuple) for p in v)).all():
+    pools = uniques["pool_members"]
+    if not all(isinstance(v, tuple) and all(isinstance(p, tuple) for p in v) for v in pools):
         raise PlannerInputError("slots column 'pool_members' must hold tuples of tuples of member ids")
-    if len(slots) and pools.map(len).nunique() != 1:
+    if len({len(v) for v in pools}) > 1:
         raise PlannerInputError(
             "slots column 'pool_members' has a different number of pools on different rows; "
             "all rows must come from one request"
         )
-    if pools.map(lambda v: any(len(p) == 0 for p in v)).any():
+    if any(len(p) == 0 for v in pools for p in v):
         raise PlannerInputError(
             "slots column 'pool_members' has a pool with no free member; such a start is not "
             "an available slot"
@@ -514,7 +519,7 @@ def local_time_quality(
     zone: str,
     hours: tuple[int, int] = (540, 1020),
     weekdays: Sequence[int] = (0, 1, 2, 3, 4),
-    scale: pd.Timedelta = pd.Timedelta(hours=2),
+    scale: pd.Timedelta = DEFAULT_OUTSIDE_HOURS_SCALE,
 ) -> np.ndarray:
     """Customer-friendliness of each slot's local time, in [-1, 1].
 
@@ -601,7 +606,9 @@ def _room_fit(rooms: pd.Series, capacities: Mapping[str, int], min_capacity: int
     smallest = min(adequate)
     fit = np.array(
         [
-            smallest / min(caps) if (caps := [capacities[r] for r in u if capacities[r] >= min_capacity]) else 0.0
+            smallest / min(caps)
+            if (caps := [capacities[r] for r in u if capacities[r] >= min_capacity])
+            else 0.0
             for u in uniques
         ]
     )
@@ -651,7 +658,9 @@ def _group_weights(values: pd.Series, resources: Sequence[str], mean: bool) -> n
     return table[codes] if len(values) else np.zeros((0, len(resources)))
 
 
-def _contention(slots: pd.DataFrame, start: np.ndarray, end: np.ndarray, claims: pd.DataFrame | None) -> np.ndarray:
+def _contention(
+    slots: pd.DataFrame, start: np.ndarray, end: np.ndarray, claims: pd.DataFrame | None
+) -> np.ndarray:
     n = len(slots)
     if claims is None or claims.empty:
         return np.zeros(n)
@@ -822,7 +831,7 @@ def score_slots(
         "calendar_shape": _calendar_shape(slots, start, end, assignees, busy, weights),
     }
     n = len(slots)
-    table["assignees"] = [tuple(a[i] for a in assignees) for i in range(n)] if assignees else [()] * n
+    table["assignees"] = list(zip(*assignees, strict=True)) if assignees else [()] * n
     points = np.zeros(n, dtype=np.int64)
     for part in PART_COLUMNS:
         table[f"f_{part}"] = raw[part]
@@ -897,18 +906,14 @@ def _add_exactly_k(model: cp_model.CpModel, pick: list[cp_model.IntVar], k: int)
     model.add(sum(pick) == k)
 
 
-def _add_day_spread(
-    model: cp_model.CpModel, pick: list[cp_model.IntVar], days: np.ndarray, cap: int
-) -> None:
+def _add_day_spread(model: cp_model.CpModel, pick: list[cp_model.IntVar], days: np.ndarray, cap: int) -> None:
     """(C2) at most ``cap`` promoted slots per local day."""
     for positions in pd.Series(np.arange(len(days))).groupby(days, sort=True).groups.values():
         if len(positions) > cap:
             model.add(sum(pick[i] for i in positions) <= cap)
 
 
-def _add_half_mix(
-    model: cp_model.CpModel, pick: list[cp_model.IntVar], afternoon: np.ndarray
-) -> None:
+def _add_half_mix(model: cp_model.CpModel, pick: list[cp_model.IntVar], afternoon: np.ndarray) -> None:
     """(C3) at least one morning and one afternoon slot."""
     model.add(sum(pick[i] for i in np.flatnonzero(~afternoon)) >= 1)
     model.add(sum(pick[i] for i in np.flatnonzero(afternoon)) >= 1)
@@ -1050,7 +1055,7 @@ def greedy_select(table: pd.DataFrame, k: int, cap: int | None = None) -> tuple[
 # --------------------------------------------------------------------------------------------
 
 
-def _describe(row: pd.Series, context: PromoteContext, table: pd.DataFrame) -> str:
+def _describe(row: pd.Series, context: PromoteContext, spread: Mapping[str, float]) -> str:
     """Reason for one chosen slot: day and half, local time, then what set it apart.
 
     A part is mentioned only when it separated candidates (some candidate scored lower on it),
@@ -1065,13 +1070,13 @@ def _describe(row: pd.Series, context: PromoteContext, table: pd.DataFrame) -> s
     else:
         minutes = local.hour * 60 + local.minute
         parts.append(f"{'early' if minutes < context.customer_hours[0] else 'late'} for the customer")
-    if row["start"] == table["start"].min():
+    if row["start"] == spread["earliest"]:
         parts.append("earliest available time")
-    if row["assignees"] and row["f_fairness"] >= 1.0 and table["f_fairness"].min() < 1.0:
+    if row["assignees"] and row["f_fairness"] >= 1.0 and spread["fairness_min"] < 1.0:
         parts.append("least-booked pool member free")
-    if row["f_room"] >= 1.0 and table["f_room"].min() < 1.0:
+    if row["f_room"] >= 1.0 and spread["room_min"] < 1.0:
         parts.append("smallest adequate room free")
-    if row["f_contention"] == 0.0 and table["f_contention"].max() > 0.0:
+    if row["f_contention"] == 0.0 and spread["contention_max"] > 0.0:
         parts.append("offered to no other customer")
     if row["f_calendar_shape"] >= 1.0:
         parts.append("next to existing meeting")
@@ -1088,7 +1093,13 @@ def _result_frame(
     out["score"] = chosen["score"]
     for part in PART_COLUMNS:
         out[part] = chosen[part]
-    out["reason"] = [_describe(row, context, table) for _, row in chosen.iterrows()]
+    spread = {
+        "earliest": table["start"].min(),
+        "fairness_min": table["f_fairness"].min(),
+        "room_min": table["f_room"].min(),
+        "contention_max": table["f_contention"].max(),
+    }
+    out["reason"] = [_describe(row, context, spread) for _, row in chosen.iterrows()]
     return out
 
 
@@ -1156,9 +1167,8 @@ def promote_slots(
         chosen = built.table.iloc[list(outcome.positions)]
         status: Status = "OPTIMAL" if outcome.solver_status == "OPTIMAL" else "FEASIBLE"
         used_fallback = False
-        message = (
-            f"CP-SAT {outcome.solver_status.lower()} over {len(candidates)} of {n} candidates"
-            + ("" if status == "OPTIMAL" else f" (best found within {config.time_limit:g} s)")
+        message = f"CP-SAT {outcome.solver_status.lower()} over {len(candidates)} of {n} candidates" + (
+            "" if status == "OPTIMAL" else f" (best found within {config.time_limit:g} s)"
         )
     else:
         positions, mixed = greedy_select(built.table, k, cap)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,6 @@ from planner.promote import (
     solve,
 )
 
-UTC = timezone.utc
 NOW = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)  # a Monday
 ZONE = "Europe/London"  # UTC+0 in November, so local and UTC wall times coincide
 
@@ -184,6 +183,22 @@ def test_bad_context_values_are_named(kwargs, message):
         promote_slots(make_slots(["2026-11-24 10:00", "2026-11-25 10:00"]), context(**kwargs), k=1)
 
 
+@pytest.mark.parametrize(
+    ("column", "values", "message"),
+    [
+        ("rooms", [["r1"], ["r1"]], "'rooms' must hold tuples"),
+        ("members", ["m1", "m1"], "'members' must hold tuples of resource ids"),
+        ("pool_members", [(("a",),), (("a",), ("b",))], "different number of pools"),
+        ("pool_members", [(("a",),), ((),)], "a pool with no free member"),
+    ],
+)
+def test_malformed_slot_columns_are_named(column, values, message):
+    slots = make_slots(["2026-11-24 10:00", "2026-11-25 10:00"])
+    slots[column] = pd.Series(values, dtype=object)
+    with pytest.raises(PlannerInputError, match=message):
+        promote_slots(slots, context(), k=1)
+
+
 def test_unknown_room_capacity_is_named():
     slots = make_slots(["2026-11-24 10:00", "2026-11-25 10:00"], rooms=[("r1",), ("r9",)])
     with pytest.raises(PlannerInputError, match=r"no capacity for rooms \['r9'\]"):
@@ -311,7 +326,10 @@ def test_contention_avoids_times_promoted_to_other_customers():
 
 def test_contention_pressure_is_expected_occupancy():
     slots = make_slots(
-        ["2026-11-24 10:00"], members=("m1",), pool_members=[(("p1", "p2"),)], rooms=[("r1", "r2", "r3", "r4")]
+        ["2026-11-24 10:00"],
+        members=("m1",),
+        pool_members=[(("p1", "p2"),)],
+        rooms=[("r1", "r2", "r3", "r4")],
     )
     other = intervals(
         [
@@ -329,7 +347,9 @@ def test_contention_pressure_is_expected_occupancy():
 
 
 def test_contention_claims_spread_demand_over_alternatives():
-    promoted = make_slots(["2026-11-24 10:00"], members=("m1",), pool_members=[(("p1", "p2"),)], rooms=[("r1", "r2")])
+    promoted = make_slots(
+        ["2026-11-24 10:00"], members=("m1",), pool_members=[(("p1", "p2"),)], rooms=[("r1", "r2")]
+    )
     claims = contention_claims(promoted)
     assert dict(zip(claims["resource_id"], claims["demand"], strict=True)) == {
         "m1": 1.0,
@@ -358,7 +378,9 @@ def test_calendar_shape_prefers_slots_next_to_busy_time():
 
 def test_calendar_shape_counts_the_pool_assignee_and_decays_with_the_gap():
     slots = make_slots(["2026-11-24 10:00"], members=(), pool_members=[(("a", "b"),)])
-    busy = intervals([("a", "2026-11-24 08:00", "2026-11-24 09:00"), ("b", "2026-11-24 11:00", "2026-11-24 12:00")])
+    busy = intervals(
+        [("a", "2026-11-24 08:00", "2026-11-24 09:00"), ("b", "2026-11-24 11:00", "2026-11-24 12:00")]
+    )
     # "a" has fewer meetings, so "a" is the likely assignee: gap 60 min, 45 beyond tolerance.
     table = score_slots(slots, context(busy=busy, meeting_counts={"a": 0, "b": 3}))
     assert table["assignees"].iloc[0] == ("a",)
@@ -410,7 +432,9 @@ def test_no_two_promoted_slots_on_one_day_while_enough_days_exist():
 
 def test_spread_is_as_even_as_the_days_allow():
     # Day counts 1, 1 and 10: k=5 needs 3 slots on the busy day, no more.
-    slots = make_slots(["2026-11-24 10:00", "2026-11-25 14:00"] + [f"2026-11-23 {h:02d}:00" for h in range(7, 17)])
+    slots = make_slots(
+        ["2026-11-24 10:00", "2026-11-25 14:00"] + [f"2026-11-23 {h:02d}:00" for h in range(7, 17)]
+    )
     table = score_slots(slots, context())
     assert day_cap(table.groupby("local_day").size().to_numpy(), 5) == 3
     result = promote_slots(slots, context(), k=5)
@@ -445,15 +469,29 @@ def random_instance(seed: int, n: int) -> tuple[pd.DataFrame, PromoteContext]:
     rng = np.random.default_rng(seed)
     day = rng.integers(0, 4, size=n)
     quarter = rng.choice(np.arange(6 * 4, 19 * 4), size=n, replace=False)  # 06:00-19:00
-    starts = sorted({ts("2026-11-24") + pd.Timedelta(days=int(d), minutes=15 * int(q)) for d, q in zip(day, quarter, strict=True)})
+    starts = sorted(
+        {
+            ts("2026-11-24") + pd.Timedelta(days=int(d), minutes=15 * int(q))
+            for d, q in zip(day, quarter, strict=True)
+        }
+    )
     slots = make_slots(
         [s.strftime("%Y-%m-%d %H:%M") for s in starts],
         members=("m1",),
-        pool_members=[(tuple(sorted(rng.choice(["a", "b", "c"], size=rng.integers(1, 4), replace=False))),) for _ in starts],
-        rooms=[tuple(sorted(rng.choice(["r1", "r2"], size=rng.integers(1, 3), replace=False))) for _ in starts],
+        pool_members=[
+            (tuple(sorted(rng.choice(["a", "b", "c"], size=rng.integers(1, 4), replace=False))),)
+            for _ in starts
+        ],
+        rooms=[
+            tuple(sorted(rng.choice(["r1", "r2"], size=rng.integers(1, 3), replace=False))) for _ in starts
+        ],
     )
-    busy = intervals([("m1", "2026-11-24 12:00", "2026-11-24 13:00"), ("a", "2026-11-25 09:00", "2026-11-25 10:00")])
-    other = intervals([("b", "2026-11-24 10:00", "2026-11-24 12:00"), ("r1", "2026-11-26 14:00", "2026-11-26 15:00")])
+    busy = intervals(
+        [("m1", "2026-11-24 12:00", "2026-11-24 13:00"), ("a", "2026-11-25 09:00", "2026-11-25 10:00")]
+    )
+    other = intervals(
+        [("b", "2026-11-24 10:00", "2026-11-24 12:00"), ("r1", "2026-11-26 14:00", "2026-11-26 15:00")]
+    )
     ctx = context(
         customer_zone="America/New_York",
         meeting_counts={"a": 2, "b": 0, "c": 5},
