@@ -62,7 +62,9 @@ def radicale(tmp_path_factory) -> Iterator[RadicaleServer]:
     htpasswd = root / "users"
     htpasswd.write_text("".join(f"{user}:{password}\n" for user, password in RADICALE_USERS.items()))
     config = root / "config"
-    config.write_text("")  # read no system-wide or per-user configuration
+    # Our own configuration file, so that no system-wide or per-user one is read; no delay
+    # after a failed login (the wrong-password test would otherwise wait for it).
+    config.write_text("[auth]\ndelay = 0\n")
     port = _free_loopback_port()
     log = root / "radicale.log"
     command = [
