@@ -1,0 +1,419 @@
+"""Team management: team members, rooms, resource pools and their weekly hours.
+
+The dashboard's "Team and rooms" page calls these functions; so can the CLI and tests. Each
+function takes a ``session`` and leaves the transaction to the caller. Input problems raise
+:class:`TeamError` with a message that names the bad value and what to do.
+
+Managing the team is an admin's job: every function that changes something takes ``by`` (the
+user acting), refuses with :class:`booking_service.permissions.PermissionDenied` unless ``by`` is
+an active admin, and writes an audit entry in the same transaction.
+
+Hours are wall-clock minutes after local midnight in the resource's own zone (see
+:class:`booking_service.models.WorkingHours`); :func:`parse_hours` turns the ``"09:00-17:00"``
+text a person types into those minutes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import audit
+from .config import ConfigError, check_zone
+from .models import Resource, ResourcePool, Room, TeamMember, User, WorkingHours
+from .permissions import require_admin
+
+__all__ = [
+    "TeamError",
+    "WEEKDAYS",
+    "parse_hours",
+    "format_hours",
+    "create_member",
+    "update_member",
+    "create_room",
+    "update_room",
+    "set_weekly_hours",
+    "weekly_hours",
+    "create_pool",
+    "update_pool",
+    "delete_pool",
+]
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_TIME = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?\s*$")
+
+
+class TeamError(ValueError):
+    """A team, room or pool change was refused; the message says why and what to do."""
+
+
+def _name(value: str, what: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise TeamError(f"{what} name is empty; enter a name")
+    if len(value) > 200:
+        raise TeamError(f"{what} name is {len(value)} characters long; use at most 200")
+    return value
+
+
+def _email(value: str | None) -> str | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    if not _EMAIL.match(value) or len(value) > 254:
+        raise TeamError(f"{value!r} is not an email address; use the form name@example.com")
+    return value
+
+
+def _zone(value: str) -> str:
+    try:
+        return check_zone((value or "").strip())
+    except ConfigError as exc:
+        raise TeamError(str(exc)) from None
+
+
+def _resource(session: Session, model: type[Resource], resource_id: int) -> Resource:
+    resource = session.get(model, resource_id)
+    if resource is None:
+        what = "team member" if model is TeamMember else "room"
+        raise TeamError(f"there is no {what} with id {resource_id}")
+    return resource
+
+
+# --- hours --------------------------------------------------------------------------------------
+
+
+def _minute(text: str, whole: str) -> int:
+    match = _TIME.match(text)
+    if not match:
+        raise TeamError(f"{whole!r}: {text.strip()!r} is not a time; write hours like 09:00-17:00")
+    hours, minutes = int(match.group(1)), int(match.group(2) or 0)
+    if hours > 24 or minutes > 59 or (hours == 24 and minutes):
+        raise TeamError(f"{whole!r}: {text.strip()!r} is not a time of day (00:00 to 24:00)")
+    return hours * 60 + minutes
+
+
+def parse_hours(text: str) -> list[tuple[int, int]]:
+    """Parse one weekday's hours, e.g. ``"09:00-12:00, 13:00-17:30"``.
+
+    An empty string (or ``"-"``, ``"off"``) means no hours that day. An interval whose end is
+    not after its start crosses midnight (``"22:00-02:00"`` gives ``(1320, 1560)``).
+
+    Parameters
+    ----------
+    text : str
+        Comma-separated ``HH:MM-HH:MM`` intervals, wall clock.
+
+    Returns
+    -------
+    list of (int, int)
+        ``(start, end)`` minutes after local midnight, sorted by start.
+
+    Raises
+    ------
+    TeamError
+        When an interval cannot be read or intervals overlap.
+    """
+    text = (text or "").strip()
+    if text.lower() in {"", "-", "off", "closed"}:
+        return []
+    intervals = []
+    for part in text.split(","):
+        if part.count("-") != 1:
+            raise TeamError(f"{part.strip()!r} is not an interval; write it like 09:00-17:00")
+        left, right = part.split("-")
+        start, end = _minute(left, part.strip()), _minute(right, part.strip())
+        if start == 1440:
+            raise TeamError(f"{part.strip()!r} starts at 24:00; start it at 00:00 of the next day")
+        if end <= start:
+            end += 1440  # crosses midnight: belongs to the day it starts on
+        intervals.append((start, end))
+    intervals.sort()
+    for (s1, e1), (s2, e2) in zip(intervals, intervals[1:], strict=False):
+        if s2 < e1:
+            raise TeamError(
+                f"intervals {format_hours([(s1, e1)])} and {format_hours([(s2, e2)])} overlap; merge them"
+            )
+    return intervals
+
+
+def format_hours(intervals: Iterable[tuple[int, int]]) -> str:
+    """Format ``(start, end)`` minute pairs as ``"09:00-17:00, ..."`` (the inverse of :func:`parse_hours`)."""
+
+    def clock(minute: int) -> str:
+        minute %= 1440
+        return f"{minute // 60:02d}:{minute % 60:02d}"
+
+    return ", ".join(f"{clock(s)}-{clock(e) if e != 1440 else '24:00'}" for s, e in intervals)
+
+
+def weekly_hours(resource: Resource) -> dict[int, list[tuple[int, int]]]:
+    """The resource's weekly hours: weekday (0 = Monday) -> sorted ``(start, end)`` minutes."""
+    result: dict[int, list[tuple[int, int]]] = {day: [] for day in range(7)}
+    for row in resource.hours:
+        result[row.weekday].append((row.start_minute, row.end_minute))
+    return {day: sorted(v) for day, v in result.items()}
+
+
+def set_weekly_hours(
+    session: Session,
+    resource_id: int,
+    hours: Mapping[int, Sequence[tuple[int, int]] | str],
+    *,
+    by: User | None,
+) -> Resource:
+    """Replace a member's working hours or a room's opening hours.
+
+    Parameters
+    ----------
+    resource_id : int
+        The team member or room.
+    hours : mapping
+        Weekday (0 = Monday .. 6 = Sunday) -> intervals, either ``(start, end)`` minute pairs or
+        the text :func:`parse_hours` reads. Weekdays not in the mapping get no hours.
+    by : User or None
+        Who makes the change (must be an admin).
+
+    Raises
+    ------
+    PermissionDenied
+        Unless ``by`` is an active admin.
+    TeamError
+        Unknown resource, weekday out of range, or unreadable / overlapping intervals.
+    """
+    require_admin(by, "change working or opening hours")
+    resource = session.get(Resource, resource_id)
+    if resource is None:
+        raise TeamError(f"there is no team member or room with id {resource_id}")
+    rows = []
+    for weekday, intervals in hours.items():
+        if weekday not in range(7):
+            raise TeamError(f"weekday {weekday!r} is not 0 (Monday) to 6 (Sunday)")
+        if isinstance(intervals, str):
+            intervals = parse_hours(intervals)
+        else:
+            intervals = parse_hours(format_hours(intervals)) if intervals else []
+        rows += [WorkingHours(weekday=weekday, start_minute=s, end_minute=e) for s, e in intervals]
+    before = weekly_hours(resource)
+    resource.hours.clear()
+    session.flush()
+    resource.hours.extend(rows)
+    session.flush()
+    after = weekly_hours(resource)
+    if after != before:
+        changed = {WEEKDAYS[d]: format_hours(after[d]) for d in range(7) if after[d] != before[d]}
+        audit.record(session, by, f"{resource.kind}.updated", resource, hours=changed)
+    return resource
+
+
+# --- members and rooms --------------------------------------------------------------------------
+
+
+def create_member(
+    session: Session,
+    name: str,
+    zone: str,
+    email: str | None = None,
+    hours: Mapping[int, Sequence[tuple[int, int]] | str] | None = None,
+    *,
+    by: User | None,
+) -> TeamMember:
+    """Add a team member (zone is the IANA zone their working hours are in; admins only)."""
+    require_admin(by, "add team members")
+    member = TeamMember(name=_name(name, "Team member"), email=_email(email), zone=_zone(zone), capacity=1)
+    if hours:
+        for intervals in hours.values():  # check before anything is written
+            if isinstance(intervals, str):
+                parse_hours(intervals)
+    session.add(member)
+    session.flush()
+    audit.record(session, by, "member.created", member, name=member.name, zone=member.zone)
+    if hours:
+        set_weekly_hours(session, member.id, hours, by=by)
+    return member
+
+
+def update_member(
+    session: Session,
+    member_id: int,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    zone: str | None = None,
+    active: bool | None = None,
+    by: User | None,
+) -> TeamMember:
+    """Change a team member's name, email, zone or whether they can be booked (admins only)."""
+    require_admin(by, "change team members")
+    member = _resource(session, TeamMember, member_id)
+    wanted = {
+        "name": None if name is None else _name(name, "Team member"),
+        "email": None if email is None else _email(email),
+        "zone": None if zone is None else _zone(zone),
+        "active": None if active is None else bool(active),
+    }
+    if email is not None and wanted["email"] is None:
+        wanted["email"] = ""  # an emptied email clears it
+    _apply(session, by, "member.updated", member, wanted)
+    return member
+
+
+def _capacity(value: int) -> int:
+    try:
+        capacity = int(value)
+    except (TypeError, ValueError):
+        raise TeamError(f"room capacity {value!r} is not a whole number") from None
+    if capacity < 1:
+        raise TeamError(f"room capacity {capacity} is less than 1; a room seats at least one person")
+    return capacity
+
+
+def create_room(
+    session: Session,
+    name: str,
+    zone: str,
+    capacity: int,
+    hours: Mapping[int, Sequence[tuple[int, int]] | str] | None = None,
+    *,
+    by: User | None,
+) -> Room:
+    """Add a room with ``capacity`` seats; ``hours`` are its opening hours in ``zone`` (admins only)."""
+    require_admin(by, "add rooms")
+    room = Room(name=_name(name, "Room"), zone=_zone(zone), capacity=_capacity(capacity))
+    if hours:
+        for intervals in hours.values():  # check before anything is written
+            if isinstance(intervals, str):
+                parse_hours(intervals)
+    session.add(room)
+    session.flush()
+    audit.record(session, by, "room.created", room, name=room.name, capacity=room.capacity)
+    if hours:
+        set_weekly_hours(session, room.id, hours, by=by)
+    return room
+
+
+def update_room(
+    session: Session,
+    room_id: int,
+    *,
+    name: str | None = None,
+    zone: str | None = None,
+    capacity: int | None = None,
+    active: bool | None = None,
+    by: User | None,
+) -> Room:
+    """Change a room's name, zone, capacity or whether it can be booked (admins only)."""
+    require_admin(by, "change rooms")
+    room = _resource(session, Room, room_id)
+    wanted = {
+        "name": None if name is None else _name(name, "Room"),
+        "zone": None if zone is None else _zone(zone),
+        "capacity": None if capacity is None else _capacity(capacity),
+        "active": None if active is None else bool(active),
+    }
+    _apply(session, by, "room.updated", room, wanted)
+    return room
+
+
+def _apply(session: Session, by: User | None, action: str, target: object, wanted: dict) -> None:
+    """Set the fields that change and audit them (``None`` = leave as it is)."""
+    changes = {}
+    for field, value in wanted.items():
+        if value is None:
+            continue
+        if field == "email" and value == "":
+            value = None
+        if getattr(target, field) != value:
+            changes[field] = value
+            setattr(target, field, value)
+    session.flush()
+    if changes:
+        audit.record(session, by, action, target, **changes)
+
+
+# --- pools --------------------------------------------------------------------------------------
+
+
+def _pool_members(session: Session, member_ids: Iterable[int]) -> list[TeamMember]:
+    ids = sorted(set(int(i) for i in member_ids))
+    if not ids:
+        raise TeamError("a pool needs at least one team member; pick some")
+    members = list(session.scalars(select(TeamMember).where(TeamMember.id.in_(ids))))
+    missing = sorted(set(ids) - {m.id for m in members})
+    if missing:
+        raise TeamError(f"no team member with id {missing[0]}; pick members from the team list")
+    return members
+
+
+def create_pool(
+    session: Session, name: str, member_ids: Iterable[int], description: str = "", *, by: User | None
+) -> ResourcePool:
+    """Create a resource pool: any one of ``member_ids`` attends a meeting that asks for the pool (admins only)."""
+    require_admin(by, "create pools")
+    name = _name(name, "Pool")
+    if session.scalar(select(ResourcePool.id).where(ResourcePool.name == name)) is not None:
+        raise TeamError(f"a pool named {name!r} exists already; choose another name")
+    pool = ResourcePool(name=name, description=(description or "").strip())
+    pool.members = _pool_members(session, member_ids)
+    session.add(pool)
+    session.flush()
+    audit.record(session, by, "pool.created", ("pool", pool.id), name=pool.name, members=[m.id for m in pool.members])
+    return pool
+
+
+def update_pool(
+    session: Session,
+    pool_id: int,
+    *,
+    name: str | None = None,
+    member_ids: Iterable[int] | None = None,
+    description: str | None = None,
+    by: User | None,
+) -> ResourcePool:
+    """Rename a pool, change its description or replace its members (admins only)."""
+    require_admin(by, "change pools")
+    pool = session.get(ResourcePool, pool_id)
+    if pool is None:
+        raise TeamError(f"there is no pool with id {pool_id}")
+    if name is not None:
+        name = _name(name, "Pool")
+        clash = session.scalar(
+            select(ResourcePool.id).where(ResourcePool.name == name, ResourcePool.id != pool_id)
+        )
+        if clash is not None:
+            raise TeamError(f"a pool named {name!r} exists already; choose another name")
+    changes: dict[str, object] = {}
+    if name is not None and name != pool.name:
+        changes["name"] = pool.name = name
+    if description is not None and description.strip() != pool.description:
+        changes["description"] = pool.description = description.strip()
+    if member_ids is not None:
+        members = _pool_members(session, member_ids)
+        if [m.id for m in members] != [m.id for m in pool.members]:
+            pool.members = members
+            changes["members"] = [m.id for m in members]
+    session.flush()
+    if changes:
+        audit.record(session, by, "pool.updated", ("pool", pool.id), **changes)
+    return pool
+
+
+def delete_pool(session: Session, pool_id: int, *, by: User | None) -> None:
+    """Delete a pool that no invitation uses; its members stay (admins only)."""
+    from .models import invitation_pools
+
+    require_admin(by, "delete pools")
+    pool = session.get(ResourcePool, pool_id)
+    if pool is None:
+        raise TeamError(f"there is no pool with id {pool_id}")
+    used = session.scalar(select(invitation_pools.c.invitation_id).where(invitation_pools.c.pool_id == pool_id))
+    if used is not None:
+        raise TeamError(f"pool {pool.name!r} is used by invitation {used}; edit its members instead")
+    audit.record(session, by, "pool.deleted", ("pool", pool.id), name=pool.name)
+    session.delete(pool)
+    session.flush()

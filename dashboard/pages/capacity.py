@@ -1,0 +1,5 @@
+"""capacity page (being built)."""
+
+import streamlit as st
+
+st.title("capacity")

@@ -1,0 +1,5 @@
+"""invitations page (being built)."""
+
+import streamlit as st
+
+st.title("invitations")

@@ -1,0 +1,5 @@
+"""invite page (being built)."""
+
+import streamlit as st
+
+st.title("invite")

@@ -1,0 +1,5 @@
+"""meetings page (being built)."""
+
+import streamlit as st
+
+st.title("meetings")

@@ -1,0 +1,219 @@
+"""Team and rooms: team members (zone, working hours), rooms (capacity, opening hours), pools."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from booking_service import display, queries, team
+from booking_service.permissions import PermissionDenied, is_admin
+from dashboard import state, views
+
+DEFAULT_HOURS = {d: ("09:00-17:00" if d < 5 else "") for d in range(7)}
+
+
+def hours_inputs(prefix: str, current: dict[int, list[tuple[int, int]]] | None) -> dict[int, str]:
+    """One text input per weekday (inside a form); returns weekday -> typed text."""
+    st.caption("Hours per weekday, wall clock in the zone above: e.g. `09:00-12:00, 13:00-17:00`; empty = off.")
+    columns = st.columns(7)
+    typed = {}
+    for day, column in enumerate(columns):
+        value = team.format_hours(current[day]) if current is not None else DEFAULT_HOURS[day]
+        typed[day] = column.text_input(team.WEEKDAYS[day], value=value, key=f"{prefix}-hours-{day}")
+    return typed
+
+
+def zone_select(label: str, value: str, key: str) -> str:
+    zones = display.zone_names()
+    return st.selectbox(label, zones, index=zones.index(value) if value in zones else 0, key=key)
+
+
+def apply(action, success: str) -> None:
+    """Run ``action(session)`` in one transaction; show the service's message on refusal."""
+    try:
+        with state.session() as s:
+            action(s)
+    except (team.TeamError, PermissionDenied) as exc:
+        st.error(str(exc))
+        return
+    state.data_changed()
+    views.flash(success)
+    st.rerun()
+
+
+def hours_columns(resource) -> dict[str, str]:
+    weekly = team.weekly_hours(resource)
+    return {team.WEEKDAYS[d][:3]: team.format_hours(weekly[d]) or "—" for d in range(7)}
+
+
+st.title("Team and rooms")
+views.show_flash()
+me = state.current_user()
+default_zone = state.user_zone()
+if not is_admin(me):
+    st.caption("Only an admin can change the team, rooms and pools.")
+
+with state.session() as s:
+    members = queries.team_members(s, include_inactive=True)
+    rooms = queries.rooms(s, include_inactive=True)
+    pools = queries.pools(s)
+
+tab_members, tab_rooms, tab_pools = st.tabs(["Team members", "Rooms", "Resource pools"])
+
+with tab_members:
+    if not members:
+        st.info("No team members yet: add the people who attend meetings below.")
+    else:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "Name": m.name,
+                        "Email": m.email or "",
+                        "Zone": m.zone,
+                        **hours_columns(m),
+                        "Pools": views.names(m.pools),
+                        "Calendars": len(m.connections),
+                        "Active": m.active,
+                    }
+                    for m in members
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+    with st.expander("Add a team member", expanded=not members):
+        with st.form("add-member", clear_on_submit=False):
+            name = st.text_input("Name", key="add-member-name")
+            email = st.text_input("Email", key="add-member-email")
+            zone = zone_select("Zone", default_zone, "add-member-zone")
+            typed = hours_inputs("add-member", None)
+            if st.form_submit_button("Add team member", type="primary"):
+                apply(
+                    lambda s: team.create_member(s, name, zone, email=email, hours=typed, by=me),
+                    f"Added {name.strip()}.",
+                )
+    if members:
+        with st.expander("Edit a team member"):
+            by_id = {m.id: m for m in members}
+            chosen = by_id[
+                st.selectbox(
+                    "Team member", list(by_id), format_func=lambda i: f"{by_id[i].name} ({by_id[i].zone})",
+                    key="edit-member-pick",
+                )
+            ]
+            with st.form(f"edit-member-{chosen.id}"):
+                name = st.text_input("Name", value=chosen.name, key=f"edit-member-{chosen.id}-name")
+                email = st.text_input("Email", value=chosen.email or "", key=f"edit-member-{chosen.id}-email")
+                zone = zone_select("Zone", chosen.zone, f"edit-member-{chosen.id}-zone")
+                active = st.checkbox("Can be booked", value=chosen.active, key=f"edit-member-{chosen.id}-active")
+                typed = hours_inputs(f"edit-member-{chosen.id}", team.weekly_hours(chosen))
+
+                def save_member(s, member_id=chosen.id):
+                    team.update_member(s, member_id, name=name, email=email, zone=zone, active=active, by=me)
+                    team.set_weekly_hours(s, member_id, typed, by=me)
+
+                if st.form_submit_button("Save team member", type="primary"):
+                    apply(save_member, f"Saved {name.strip()}.")
+
+with tab_rooms:
+    if not rooms:
+        st.info("No rooms yet: meetings can still be booked without a room; add rooms below.")
+    else:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {"Room": r.name, "Capacity": r.capacity, "Zone": r.zone, **hours_columns(r), "Active": r.active}
+                    for r in rooms
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+    with st.expander("Add a room", expanded=not rooms):
+        with st.form("add-room"):
+            name = st.text_input("Name", key="add-room-name")
+            capacity = st.number_input("Capacity (seats)", min_value=1, value=4, step=1, key="add-room-capacity")
+            zone = zone_select("Zone", default_zone, "add-room-zone")
+            typed = hours_inputs("add-room", None)
+            if st.form_submit_button("Add room", type="primary"):
+                apply(lambda s: team.create_room(s, name, zone, int(capacity), hours=typed, by=me), f"Added {name.strip()}.")
+    if rooms:
+        with st.expander("Edit a room"):
+            rooms_by_id = {r.id: r for r in rooms}
+            chosen_room = rooms_by_id[
+                st.selectbox(
+                    "Room", list(rooms_by_id),
+                    format_func=lambda i: f"{rooms_by_id[i].name} ({rooms_by_id[i].capacity} seats)",
+                    key="edit-room-pick",
+                )
+            ]
+            rid = chosen_room.id
+            with st.form(f"edit-room-{rid}"):
+                name = st.text_input("Name", value=chosen_room.name, key=f"edit-room-{rid}-name")
+                capacity = st.number_input(
+                    "Capacity (seats)", min_value=1, value=chosen_room.capacity, step=1, key=f"edit-room-{rid}-cap"
+                )
+                zone = zone_select("Zone", chosen_room.zone, f"edit-room-{rid}-zone")
+                active = st.checkbox("Can be booked", value=chosen_room.active, key=f"edit-room-{rid}-active")
+                typed = hours_inputs(f"edit-room-{rid}", team.weekly_hours(chosen_room))
+
+                def save_room(s, room_id=rid):
+                    team.update_room(s, room_id, name=name, zone=zone, capacity=int(capacity), active=active, by=me)
+                    team.set_weekly_hours(s, room_id, typed, by=me)
+
+                if st.form_submit_button("Save room", type="primary"):
+                    apply(save_room, f"Saved {name.strip()}.")
+
+with tab_pools:
+    st.caption("A resource pool is a set of team members of whom any one attends a meeting.")
+    if not pools:
+        st.info("No resource pools yet: group team members who can stand in for each other below.")
+    else:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {"Pool": p.name, "Members": views.names(p.members), "Size": len(p.members), "Description": p.description}
+                    for p in pools
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+    member_ids = [m.id for m in members if m.active]
+    member_names = {m.id: m.name for m in members}
+    with st.expander("Create a pool", expanded=not pools and bool(members)):
+        with st.form("add-pool"):
+            name = st.text_input("Name", key="add-pool-name")
+            chosen_ids = st.multiselect(
+                "Members", member_ids, format_func=member_names.get, key="add-pool-members"
+            )
+            description = st.text_input("Description", key="add-pool-description")
+            if st.form_submit_button("Create pool", type="primary"):
+                apply(lambda s: team.create_pool(s, name, chosen_ids, description, by=me), f"Created pool {name.strip()}.")
+    if pools:
+        with st.expander("Edit a pool"):
+            pools_by_id = {p.id: p for p in pools}
+            pool = pools_by_id[
+                st.selectbox("Pool", list(pools_by_id), format_func=lambda i: pools_by_id[i].name, key="edit-pool-pick")
+            ]
+            with st.form(f"edit-pool-{pool.id}"):
+                name = st.text_input("Name", value=pool.name, key=f"edit-pool-{pool.id}-name")
+                chosen_ids = st.multiselect(
+                    "Members",
+                    sorted(set(member_ids) | {m.id for m in pool.members}),
+                    default=[m.id for m in pool.members],
+                    format_func=member_names.get,
+                    key=f"edit-pool-{pool.id}-members",
+                )
+                description = st.text_input("Description", value=pool.description, key=f"edit-pool-{pool.id}-desc")
+                save, delete = st.columns(2)
+                if save.form_submit_button("Save pool", type="primary"):
+                    apply(
+                        lambda s, pid=pool.id: team.update_pool(
+                            s, pid, name=name, member_ids=chosen_ids, description=description, by=me
+                        ),
+                        f"Saved pool {name.strip()}.",
+                    )
+                if delete.form_submit_button("Delete pool"):
+                    apply(lambda s, pid=pool.id: team.delete_pool(s, pid, by=me), f"Deleted pool {pool.name}.")

@@ -1,0 +1,154 @@
+"""Team management: members, rooms, pools, weekly hours, permissions and audit."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from booking_service import team
+from booking_service.models import AuditEntry, ResourcePool, Room, TeamMember, User, WorkingHours
+from booking_service.permissions import PermissionDenied
+
+
+@pytest.fixture
+def admin(session) -> User:
+    user = User(email="admin@example.com", name="Admin", zone="Europe/London", role="admin")
+    session.add(user)
+    session.commit()
+    return user
+
+
+@pytest.fixture
+def scheduler(session) -> User:
+    user = User(email="sched@example.com", name="Sched", zone="Europe/London", role="scheduler")
+    session.add(user)
+    session.commit()
+    return user
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("09:00-17:00", [(540, 1020)]),
+        ("13:00-17:30, 9-12", [(540, 720), (780, 1050)]),
+        ("22:00-02:00", [(1320, 1560)]),
+        ("00:00-24:00", [(0, 1440)]),
+        ("", []),
+        ("off", []),
+    ],
+)
+def test_parse_hours_reads_intervals(text, expected):
+    assert team.parse_hours(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("9 to 5", "is not an interval"),
+        ("09:00-17:99", "is not a time of day"),
+        ("ab:00-10:00", "is not a time"),
+        ("09:00-12:00, 11:00-13:00", "overlap"),
+        ("24:00-02:00", "starts at 24:00"),
+    ],
+)
+def test_parse_hours_names_the_bad_text(text, message):
+    with pytest.raises(team.TeamError, match=message):
+        team.parse_hours(text)
+
+
+def test_format_hours_is_the_inverse_of_parse():
+    for text in ["09:00-12:00, 13:00-17:30", "22:00-02:00", "00:00-24:00"]:
+        assert team.format_hours(team.parse_hours(text)) == text
+
+
+def test_create_member_with_hours_and_audit(session, admin):
+    member = team.create_member(
+        session, " Ada ", "Europe/Berlin", email="ada@example.com",
+        hours={0: "09:00-17:00", 4: "09:00-12:00, 13:00-15:00"}, by=admin,
+    )
+    session.commit()
+    stored = session.scalars(select(TeamMember)).one()
+    assert stored.name == "Ada" and stored.zone == "Europe/Berlin" and stored.email == "ada@example.com"
+    assert team.weekly_hours(stored) == {0: [(540, 1020)], 1: [], 2: [], 3: [], 4: [(540, 720), (780, 900)], 5: [], 6: []}
+    actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
+    assert actions == ["member.created", "member.updated"]
+    assert member.id == stored.id
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"name": "", "zone": "Europe/Berlin"}, "name is empty"),
+        ({"name": "Ada", "zone": "Mars/Olympus"}, "'Mars/Olympus' is not an IANA time zone"),
+        ({"name": "Ada", "zone": "Europe/Berlin", "email": "ada@"}, "'ada@' is not an email address"),
+        ({"name": "Ada", "zone": "Europe/Berlin", "hours": {0: "9-"}}, "is not a time"),
+    ],
+)
+def test_create_member_refuses_bad_input_and_writes_nothing(session, admin, kwargs, message):
+    with pytest.raises(team.TeamError, match=message):
+        team.create_member(session, by=admin, **kwargs)
+    session.rollback()
+    assert session.scalars(select(TeamMember)).all() == []
+
+
+def test_only_admins_manage_the_team(session, scheduler):
+    with pytest.raises(PermissionDenied, match="only an admin may add team members"):
+        team.create_member(session, "Ada", "Europe/Berlin", by=scheduler)
+    with pytest.raises(PermissionDenied):
+        team.create_room(session, "Blue", "Europe/Berlin", 4, by=None)
+
+
+def test_update_member_changes_only_what_differs(session, admin):
+    member = team.create_member(session, "Ada", "Europe/Berlin", email="ada@example.com", by=admin)
+    team.update_member(session, member.id, name="Ada", zone="Asia/Kolkata", email="", active=False, by=admin)
+    session.commit()
+    assert (member.zone, member.email, member.active) == ("Asia/Kolkata", None, False)
+    entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "member.updated")).one()
+    assert entry.details == {"zone": "Asia/Kolkata", "email": None, "active": False}
+
+
+def test_set_weekly_hours_replaces_the_old_rows(session, admin):
+    member = team.create_member(session, "Ada", "Europe/Berlin", hours={0: "09:00-17:00"}, by=admin)
+    team.set_weekly_hours(session, member.id, {1: [(600, 660)], 2: "22:00-06:00"}, by=admin)
+    session.commit()
+    rows = session.execute(select(WorkingHours.weekday, WorkingHours.start_minute, WorkingHours.end_minute)).all()
+    assert sorted(rows) == [(1, 600, 660), (2, 1320, 1800)]
+    with pytest.raises(team.TeamError, match="weekday 7"):
+        team.set_weekly_hours(session, member.id, {7: "09:00-10:00"}, by=admin)
+    with pytest.raises(team.TeamError, match="no team member or room with id 999"):
+        team.set_weekly_hours(session, 999, {}, by=admin)
+
+
+def test_rooms(session, admin):
+    room = team.create_room(session, "Blue", "Europe/Berlin", 6, hours={0: "08:00-18:00"}, by=admin)
+    team.update_room(session, room.id, capacity=8, by=admin)
+    session.commit()
+    assert session.scalars(select(Room)).one().capacity == 8
+    with pytest.raises(team.TeamError, match="capacity 0 is less than 1"):
+        team.update_room(session, room.id, capacity=0, by=admin)
+    with pytest.raises(team.TeamError, match="there is no room with id 999"):
+        team.update_room(session, 999, capacity=3, by=admin)
+
+
+def test_pools(session, admin):
+    a = team.create_member(session, "Ada", "Europe/Berlin", by=admin)
+    b = team.create_member(session, "Bob", "Europe/Berlin", by=admin)
+    pool = team.create_pool(session, "Sales", [a.id, b.id], "first calls", by=admin)
+    session.commit()
+    assert [m.name for m in pool.members] == ["Ada", "Bob"]
+    with pytest.raises(team.TeamError, match="'Sales' exists already"):
+        team.create_pool(session, "Sales", [a.id], by=admin)
+    session.rollback()
+    with pytest.raises(team.TeamError, match="at least one team member"):
+        team.create_pool(session, "Empty", [], by=admin)
+    with pytest.raises(team.TeamError, match="no team member with id 999"):
+        team.update_pool(session, pool.id, member_ids=[999], by=admin)
+    team.update_pool(session, pool.id, name="Sales EU", member_ids=[b.id], by=admin)
+    session.commit()
+    assert (pool.name, [m.name for m in pool.members]) == ("Sales EU", ["Bob"])
+    team.delete_pool(session, pool.id, by=admin)
+    session.commit()
+    assert session.scalars(select(ResourcePool)).all() == []
+    assert session.get(TeamMember, b.id) is not None
+    actions = session.scalars(select(AuditEntry.action).where(AuditEntry.target_type == "pool")).all()
+    assert actions == ["pool.created", "pool.updated", "pool.deleted"]
