@@ -88,6 +88,59 @@ def seed_demo_command(seed: int, reset: bool, if_empty: bool) -> None:
     click.echo(summary.describe())
 
 
+def _read_password(from_stdin: bool) -> str:
+    """The new password: first line of stdin with ``--password-stdin``, else a hidden prompt."""
+    if from_stdin:
+        line = sys.stdin.readline()
+        password = line.rstrip("\r\n")
+        if not password:
+            raise click.ClickException("no password on standard input; pipe one line with the password")
+        return password
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@main.command("create-user")
+@click.option("--email", required=True, help="Sign-in email address.")
+@click.option("--name", required=True, help="The person's name.")
+@click.option("--role", type=click.Choice(["admin", "scheduler"]), default="scheduler", show_default=True)
+@click.option("--zone", default=None, help="IANA zone of the user's profile (default: DEFAULT_ZONE).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of prompting.")
+def create_user_command(email: str, name: str, role: str, zone: str | None, password_stdin: bool) -> None:
+    """Create a dashboard user. The password is prompted for (or read from stdin), never an argument."""
+    from .accounts import AccountError, create_user
+
+    password = _read_password(password_stdin)
+    engine = _engine()
+    try:
+        with session_scope(engine) as session:
+            user = create_user(session, email=email, name=name, password=password, role=role,
+                               zone=zone or settings().default_zone)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        engine.dispose()
+    click.echo(f"Created {user.role} {user.email}.")
+
+
+@main.command("reset-password")
+@click.option("--email", required=True, help="Email of the user whose password to set.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of prompting.")
+def reset_password_command(email: str, password_stdin: bool) -> None:
+    """Set a new password for a dashboard user (prompted, or read from stdin)."""
+    from .accounts import AccountError, reset_password
+
+    password = _read_password(password_stdin)
+    engine = _engine()
+    try:
+        with session_scope(engine) as session:
+            user = reset_password(session, email, password)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        engine.dispose()
+    click.echo(f"Password of {user.email} changed.")
+
+
 def _check_port_free(host: str, port: int, variable: str) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -180,6 +233,32 @@ def up(ctx: click.Context) -> None:
     if failed:
         raise click.ClickException("a service stopped unexpectedly; see the messages above")
     click.echo("Stopped.")
+
+
+@main.command("send-mail")
+@click.option("--loop", "loop_seconds", type=float, default=None,
+              help="Keep running, delivering due mail every this many seconds (Ctrl-C stops).")
+@click.option("--limit", default=100, show_default=True, help="At most this many messages per pass.")
+def send_mail(loop_seconds: float | None, limit: int) -> None:
+    """Deliver due mail from the outbox: over SMTP_URL, or as .eml files under var/outbox/."""
+    from .mail import MailConfigError, deliver_due, sender_for
+
+    cfg = settings()
+    try:
+        sender = sender_for(cfg.smtp_url, cfg.var_dir)
+    except MailConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    engine = _engine()
+    while True:
+        report = deliver_due(engine, sender, mail_from=cfg.mail_from, limit=limit)
+        if loop_seconds is None or report.sent or report.retrying or report.failed:
+            click.echo(report.describe())
+        if loop_seconds is None:
+            return
+        try:
+            time.sleep(loop_seconds)
+        except KeyboardInterrupt:
+            return
 
 
 if __name__ == "__main__":
