@@ -1,0 +1,602 @@
+"""Capacity analytics on the engine's grids and tables: utilization, free capacity, bottlenecks,
+what-if scenarios and contention between invitations.
+
+These are the functions behind the analysts' notebooks and the dashboard's Capacity page. They
+take the planner's input tables (any object with ``resources``, ``hours``, ``overrides`` and
+``busy`` DataFrames, such as :class:`planner.Organisation` or the database loader's
+``OrganisationData``) and :class:`planner.SlotRequest` objects, and they count slots with the
+engine itself (:func:`planner.count_slots` / :func:`planner.find_slots`): no slot rule is
+implemented twice.
+
+What each function counts
+-------------------------
+:func:`utilization`
+    Per resource and local day (in the resource's own zone) or local week (Monday to Sunday),
+    hours split into four categories that partition the day: ``outside`` (not working/opening
+    hours), and within the hours ``booked`` (Slotwise reservations), ``busy`` (calendar busy,
+    not booked) and ``free``. Measured on the engine's availability grid: a busy block that
+    covers part of a quantum (5 minutes by default) takes the whole quantum, exactly as the
+    engine sees it. Busy time outside the hours counts as ``outside``.
+:func:`free_capacity`
+    How many more meetings of one request still fit per local day (request zone), by greedy
+    packing: repeatedly book the earliest available slot, reserve what it uses (meeting plus
+    buffers, DESIGN rule 6: for a pool the free member with the fewest packed meetings, for
+    rooms the smallest free room that fits, ties by id) and look again. Earliest-first is
+    optimal when only required members are involved; with pools and rooms it is a good lower
+    bound, not necessarily the maximum.
+:func:`bottlenecks`
+    For each resource of a request, how many slots there would be if that resource were always
+    free (no busy time, available around the clock), and the gain over the real count.
+:func:`what_if`
+    Slot count before and after a list of changes (:class:`AddRoom`, :class:`AddPoolMember`,
+    :class:`ExtendHours`, :class:`ChangeRequest`, :class:`AlwaysFree`).
+:func:`contention`
+    For each resource and UTC hour, how many invitations have at least one available slot that
+    would use the resource during that hour.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from planner.errors import PlannerInputError
+from planner.request import SlotRequest
+from planner.synthetic import Organisation
+from planner.zones import check_zone, utc_offsets
+
+__all__ = [
+    "AddPoolMember",
+    "AddRoom",
+    "AlwaysFree",
+    "ChangeRequest",
+    "ExtendHours",
+    "PlannerTables",
+    "WhatIf",
+    "apply_changes",
+    "as_organisation",
+    "bottleneck_summary",
+    "bottlenecks",
+    "partition_hours",
+    "contention",
+    "free_capacity",
+    "invitation_contention",
+    "invitation_requests",
+    "pack_meetings",
+    "utilization",
+    "what_if",
+    "what_if_table",
+]
+
+_NS_PER_MINUTE = 60_000_000_000
+_NS_PER_HOUR = 60 * _NS_PER_MINUTE
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+CATEGORIES = ("booked", "busy", "free", "outside")
+
+
+class PlannerTables(Protocol):
+    """Anything holding the planner's input tables (an ``Organisation``, the loader's data)."""
+
+    resources: pd.DataFrame
+    hours: pd.DataFrame
+    overrides: pd.DataFrame
+    busy: pd.DataFrame
+
+
+_EMPTY_POOLS = pd.DataFrame({"pool_id": pd.Series([], dtype=object), "name": pd.Series([], dtype=object),
+                             "member_id": pd.Series([], dtype=object)})
+
+
+def as_organisation(org: PlannerTables) -> Organisation:
+    """The input tables of ``org`` as an :class:`Organisation` (checked for their columns).
+
+    ``org`` may be an :class:`Organisation`, the database loader's ``OrganisationData`` or any
+    object with ``resources``, ``hours``, ``overrides`` and ``busy`` DataFrames (``pools``
+    optional). The tables are shared, not copied; the analytics never modify them.
+    """
+    for name, columns in (
+        ("resources", ("resource_id", "kind", "zone", "capacity")),
+        ("hours", ("resource_id", "weekday", "start", "end")),
+        ("overrides", ("resource_id", "date", "start", "end")),
+        ("busy", ("resource_id", "start", "end")),
+    ):
+        table = getattr(org, name, None)
+        if not isinstance(table, pd.DataFrame):
+            raise PlannerInputError(
+                f"{name} must be a pandas DataFrame (the planner's {name} table), got {type(table).__name__}"
+            )
+        missing = [c for c in columns if c not in table.columns]
+        if missing:
+            raise PlannerInputError(f"the {name} table lacks the column(s) {missing}; it has {list(table.columns)}")
+    if isinstance(org, Organisation):
+        return org
+    pools = getattr(org, "pools", None)
+    return Organisation(
+        resources=org.resources,
+        hours=org.hours,
+        overrides=org.overrides,
+        busy=org.busy,
+        pools=pools if isinstance(pools, pd.DataFrame) else _EMPTY_POOLS,
+    )
+
+
+# --- contention between invitations ---------------------------------------------------------
+
+
+def _slot_resources(slots: pd.DataFrame) -> pd.DataFrame:
+    """One row per (slot, resource it could use): ``start``, ``end`` (int64 ns), ``resource_id``."""
+    starts = pd.DatetimeIndex(slots["start"]).as_unit("ns").asi8
+    ends = pd.DatetimeIndex(slots["end"]).as_unit("ns").asi8
+    parts = []
+    # Required members, free pool members and free candidate rooms all compete for the slot.
+    for column in ("members", "pool_members", "rooms"):
+        if column not in slots.columns:
+            continue
+        values = slots[column].tolist()
+        if column == "pool_members":
+            values = [tuple(m for pool in row for m in pool) for row in values]
+        lengths = np.fromiter((len(v) for v in values), dtype=np.int64, count=len(values))
+        ids = [r for row in values for r in row]
+        parts.append(
+            pd.DataFrame(
+                {
+                    "start": np.repeat(starts, lengths),
+                    "end": np.repeat(ends, lengths),
+                    "resource_id": pd.Series(ids, dtype=object),
+                }
+            )
+        )
+    if not parts:
+        return pd.DataFrame({"start": np.zeros(0, np.int64), "end": np.zeros(0, np.int64), "resource_id": []})
+    return pd.concat(parts, ignore_index=True)
+
+
+def contention(slots_by_invitation: Mapping[Hashable, pd.DataFrame]) -> pd.DataFrame:
+    """How many invitations compete for each resource-hour.
+
+    An invitation competes for resource ``r`` during the UTC hour ``[h, h + 1 h)`` when one of its
+    available slots overlaps that hour and could use ``r``: ``r`` is a required member, a free
+    member of one of its pools, or a free candidate room of that slot.
+
+    Parameters
+    ----------
+    slots_by_invitation : mapping of invitation id to DataFrame
+        For each invitation, its available slots as :func:`planner.find_slots` returns them
+        (``start``, ``end``, ``members``, ``pool_members``, ``rooms``).
+
+    Returns
+    -------
+    DataFrame
+        ``resource_id`` (str), ``hour`` (datetime64[ns, UTC], start of the UTC hour),
+        ``invitations`` (int, >= 1) and ``invitation_ids`` (tuple, sorted), one row per
+        resource-hour with at least one invitation, sorted by ``invitations`` descending, then
+        resource and hour. Convert ``hour`` to a zone with ``.dt.tz_convert`` for display.
+
+    Examples
+    --------
+    >>> start = pd.Timestamp("2026-11-02 09:30", tz="UTC")
+    >>> a = pd.DataFrame({"start": [start], "end": [start + pd.Timedelta(minutes=60)],
+    ...                   "members": [("m1",)], "pool_members": [()], "rooms": [()]})
+    >>> b = a.assign(members=[("m1", "m2")])
+    >>> contention({"A": a, "B": b})[["resource_id", "hour", "invitations"]]
+      resource_id                      hour  invitations
+    0          m1 2026-11-02 09:00:00+00:00            2
+    1          m1 2026-11-02 10:00:00+00:00            2
+    2          m2 2026-11-02 09:00:00+00:00            1
+    3          m2 2026-11-02 10:00:00+00:00            1
+    """
+    pieces = []
+    for key, slots in slots_by_invitation.items():
+        if slots is None or len(slots) == 0:
+            continue
+        for column in ("start", "end"):
+            if column not in slots.columns:
+                raise PlannerInputError(f"the slots of invitation {key!r} lack the column {column!r}")
+        rows = _slot_resources(slots)
+        if rows.empty:
+            continue
+        first = rows["start"].to_numpy() // _NS_PER_HOUR
+        # Half-open: a slot ending exactly on the hour does not touch the next hour.
+        last = (rows["end"].to_numpy() - 1) // _NS_PER_HOUR
+        count = last - first + 1
+        hours = np.repeat(first, count) + (
+            np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+        )
+        frame = pd.DataFrame(
+            {"resource_id": np.repeat(rows["resource_id"].to_numpy(), count), "hour": hours}
+        ).drop_duplicates(ignore_index=True)
+        frame["invitation"] = pd.Series([key] * len(frame), dtype=object)
+        pieces.append(frame)
+    if not pieces:
+        return pd.DataFrame(
+            {
+                "resource_id": pd.Series([], dtype=object),
+                "hour": pd.DatetimeIndex([], tz="UTC").as_unit("ns"),
+                "invitations": np.zeros(0, np.int64),
+                "invitation_ids": pd.Series([], dtype=object),
+            }
+        )
+    table = pd.concat(pieces, ignore_index=True)
+    grouped = table.groupby(["resource_id", "hour"], sort=True)["invitation"]
+    out = grouped.agg(invitations="size", invitation_ids=lambda s: tuple(sorted(s, key=str))).reset_index()
+    out["invitations"] = out["invitations"].astype(np.int64)
+    out["hour"] = pd.to_datetime(out["hour"].to_numpy() * _NS_PER_HOUR, unit="ns", utc=True).as_unit("ns")
+    out["resource_id"] = out["resource_id"].astype(str)
+    out = out.sort_values(["invitations", "resource_id", "hour"], ascending=[False, True, True], kind="stable")
+    return out.reset_index(drop=True)[["resource_id", "hour", "invitations", "invitation_ids"]]
+
+
+# --- requests from the invitations table ----------------------------------------------------
+
+
+def _minutes(row: Mapping[str, object], column: str, default: int = 0) -> pd.Timedelta:
+    value = row.get(column, default)
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        value = default
+    return pd.Timedelta(minutes=int(value))
+
+
+def invitation_requests(invitations: pd.DataFrame, now: dt.datetime) -> dict[Hashable, SlotRequest]:
+    """One :class:`SlotRequest` per invitation row, keyed by ``invitation_id``.
+
+    Parameters
+    ----------
+    invitations : DataFrame
+        As the database loader's ``load_invitations`` returns it: ``invitation_id``,
+        ``members``, ``pools`` (tuple of member-id tuples), ``rooms``, ``duration_minutes``,
+        ``frame_start``, ``frame_end``, ``zone`` and optionally ``min_capacity``,
+        ``buffer_before_minutes``, ``buffer_after_minutes``, ``minimum_notice_minutes``,
+        ``slot_interval_minutes`` (defaults 1, 0, 0, 0, 15).
+    now : datetime
+        Tz-aware "now" for every request.
+
+    Raises
+    ------
+    PlannerInputError
+        When a row cannot be a request; the message names the invitation.
+    """
+    required = ("invitation_id", "members", "duration_minutes", "frame_start", "frame_end", "zone")
+    missing = [c for c in required if c not in invitations.columns]
+    if missing:
+        raise PlannerInputError(f"the invitations table lacks the column(s) {missing}; see load_invitations")
+    requests: dict[Hashable, SlotRequest] = {}
+    for row in invitations.to_dict("records"):
+        key = row["invitation_id"]
+        try:
+            requests[key] = SlotRequest(
+                members=tuple(row["members"]),
+                pools=tuple(tuple(p) for p in (row.get("pools") or ())),
+                rooms=tuple(row.get("rooms") or ()),
+                min_capacity=int(row.get("min_capacity") or 1),
+                duration=_minutes(row, "duration_minutes"),
+                buffer_before=_minutes(row, "buffer_before_minutes"),
+                buffer_after=_minutes(row, "buffer_after_minutes"),
+                minimum_notice=_minutes(row, "minimum_notice_minutes"),
+                interval=_minutes(row, "slot_interval_minutes", 15),
+                frame_start=pd.Timestamp(row["frame_start"]).date(),
+                frame_end=pd.Timestamp(row["frame_end"]).date(),
+                zone=row["zone"],
+                now=now,
+            )
+        except PlannerInputError as exc:
+            raise PlannerInputError(f"invitation {key!r}: {exc}") from exc
+    return requests
+
+
+# --- what-if changes ------------------------------------------------------------------------
+
+
+def _new_id(tables: Organisation, wanted: str | None, stem: str) -> str:
+    taken = set(tables.resources["resource_id"].astype(str))
+    if wanted is not None:
+        if wanted in taken:
+            raise PlannerInputError(f"resource id {wanted!r} already exists; choose a new id")
+        return wanted
+    n = 1
+    while f"{stem}-{n}" in taken:
+        n += 1
+    return f"{stem}-{n}"
+
+
+def _resource_row(tables: Organisation, resource_id: str) -> pd.Series:
+    rows = tables.resources.loc[tables.resources["resource_id"] == resource_id]
+    if rows.empty:
+        raise PlannerInputError(f"unknown resource_id {resource_id!r}; it is not in the resources table")
+    return rows.iloc[0]
+
+
+def _copy_resource(
+    tables: Organisation,
+    like: str,
+    new_id: str,
+    *,
+    kind: str,
+    zone: str | None,
+    capacity: int,
+    name: str,
+    hours: pd.DataFrame | None,
+) -> Organisation:
+    """``tables`` plus a new resource with ``like``'s zone and weekly hours and no busy time."""
+    template = _resource_row(tables, like)
+    zone = template["zone"] if zone is None else zone
+    check_zone(zone, "zone")
+    row = {c: template[c] for c in tables.resources.columns}
+    row.update(resource_id=new_id, kind=kind, zone=zone, capacity=capacity)
+    if "name" in row:
+        row["name"] = name
+    if "email" in row:
+        row["email"] = None
+    resources = pd.concat([tables.resources, pd.DataFrame([row]).astype(tables.resources.dtypes.to_dict())], ignore_index=True)
+    if hours is None:
+        new_hours = tables.hours.loc[tables.hours["resource_id"] == like].assign(resource_id=new_id)
+    else:
+        new_hours = hours.assign(resource_id=new_id)[["resource_id", "weekday", "start", "end"]]
+    all_hours = pd.concat([tables.hours, new_hours.astype(tables.hours.dtypes.to_dict())], ignore_index=True)
+    return dataclasses.replace(tables, resources=resources, hours=all_hours)
+
+
+@dataclasses.dataclass(frozen=True)
+class AddRoom:
+    """Add one more candidate room to the request.
+
+    The new room has no busy time, ``capacity`` seats and the opening hours and zone of
+    ``like`` (default: the request's first candidate room), unless ``hours`` (``weekday``,
+    ``start``, ``end``) or ``zone`` are given.
+    """
+
+    capacity: int
+    like: str | None = None
+    zone: str | None = None
+    hours: pd.DataFrame | None = None
+    room_id: str | None = None
+
+    def apply(self, tables: Organisation, request: SlotRequest) -> tuple[Organisation, SlotRequest]:
+        """Return the changed tables and request."""
+        like = self.like or (request.rooms[0] if request.rooms else None)
+        if like is None:
+            raise PlannerInputError(
+                "AddRoom needs like=<an existing room id> when the request lists no rooms "
+                "(a request without rooms needs no room; adding one cannot add slots)"
+            )
+        new_id = _new_id(tables, self.room_id, "new-room")
+        tables = _copy_resource(
+            tables, like, new_id, kind="room", zone=self.zone, capacity=int(self.capacity),
+            name=f"New room ({self.capacity} seats)", hours=self.hours,
+        )
+        return tables, dataclasses.replace(request, rooms=(*request.rooms, new_id))
+
+
+@dataclasses.dataclass(frozen=True)
+class AddPoolMember:
+    """Add one more member to pool number ``pool`` of the request (0 = its first pool).
+
+    The new member has no busy time and the working hours and zone of ``like`` (default: the
+    pool's first member), unless ``hours`` or ``zone`` are given.
+    """
+
+    pool: int = 0
+    like: str | None = None
+    zone: str | None = None
+    hours: pd.DataFrame | None = None
+    member_id: str | None = None
+
+    def apply(self, tables: Organisation, request: SlotRequest) -> tuple[Organisation, SlotRequest]:
+        """Return the changed tables and request."""
+        if not 0 <= self.pool < len(request.pools):
+            raise PlannerInputError(
+                f"pool={self.pool} but the request has {len(request.pools)} pool(s); use 0..{len(request.pools) - 1}"
+            )
+        like = self.like or request.pools[self.pool][0]
+        new_id = _new_id(tables, self.member_id, "new-member")
+        tables = _copy_resource(
+            tables, like, new_id, kind="member", zone=self.zone, capacity=1, name="New member", hours=self.hours
+        )
+        pools = list(request.pools)
+        pools[self.pool] = (*pools[self.pool], new_id)
+        return tables, dataclasses.replace(request, pools=tuple(pools))
+
+
+def _extend(frame: pd.DataFrame, ids: set[str], earlier: int, later: int) -> pd.DataFrame:
+    sel = frame["resource_id"].isin(ids) & frame["start"].notna()
+    if not sel.any():
+        return frame
+    out = frame.copy()
+    start = out.loc[sel, "start"].astype("int64")
+    end = out.loc[sel, "end"].astype("int64")
+    # Intervals stay within one local day's row: starts not before midnight, at most 24 h long.
+    new_start = (start - earlier).clip(lower=0)
+    new_end = np.minimum(end + later, new_start + 1440)
+    out.loc[sel, "start"] = new_start.to_numpy()
+    out.loc[sel, "end"] = new_end.to_numpy()
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class ExtendHours:
+    """Start every working/opening interval ``earlier`` and end it ``later``.
+
+    Applies to the weekly hours and the dated overrides of ``resource_ids`` (default: every
+    resource of the request). Starts are clamped at local midnight and intervals at 24 hours.
+    """
+
+    earlier: pd.Timedelta = pd.Timedelta(0)
+    later: pd.Timedelta = pd.Timedelta(0)
+    resource_ids: tuple[str, ...] | None = None
+
+    def apply(self, tables: Organisation, request: SlotRequest) -> tuple[Organisation, SlotRequest]:
+        """Return the changed tables and request."""
+        earlier, later = pd.Timedelta(self.earlier), pd.Timedelta(self.later)
+        for label, value in (("earlier", earlier), ("later", later)):
+            if value < pd.Timedelta(0) or value.value % _NS_PER_MINUTE:
+                raise PlannerInputError(f"ExtendHours.{label} must be whole minutes >= 0, got {value}")
+        ids = set(self.resource_ids) if self.resource_ids is not None else {*request.all_members, *request.rooms}
+        e, lt = earlier.value // _NS_PER_MINUTE, later.value // _NS_PER_MINUTE
+        return (
+            dataclasses.replace(
+                tables,
+                hours=_extend(tables.hours, ids, e, lt),
+                overrides=_extend(tables.overrides, ids, e, lt),
+            ),
+            request,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class ChangeRequest:
+    """Change fields of the request (duration, interval, buffers, notice, capacity, frame)."""
+
+    duration: pd.Timedelta | None = None
+    interval: pd.Timedelta | None = None
+    buffer_before: pd.Timedelta | None = None
+    buffer_after: pd.Timedelta | None = None
+    minimum_notice: pd.Timedelta | None = None
+    min_capacity: int | None = None
+    frame_start: dt.date | None = None
+    frame_end: dt.date | None = None
+
+    def apply(self, tables: Organisation, request: SlotRequest) -> tuple[Organisation, SlotRequest]:
+        """Return the tables unchanged and the changed request (validated again)."""
+        changes = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) is not None}
+        return tables, dataclasses.replace(request, **changes)
+
+
+@dataclasses.dataclass(frozen=True)
+class AlwaysFree:
+    """Make ``resource_id`` always free: no busy time and available around the clock every day."""
+
+    resource_id: str
+
+    def apply(self, tables: Organisation, request: SlotRequest) -> tuple[Organisation, SlotRequest]:
+        """Return the changed tables and the request unchanged."""
+        _resource_row(tables, self.resource_id)
+        rid = self.resource_id
+        hours = tables.hours.loc[tables.hours["resource_id"] != rid]
+        day = pd.DataFrame({"resource_id": rid, "weekday": np.arange(7, dtype=np.int64), "start": 0, "end": 1440})
+        return (
+            dataclasses.replace(
+                tables,
+                hours=pd.concat([hours, day.astype(tables.hours.dtypes.to_dict())], ignore_index=True),
+                overrides=tables.overrides.loc[tables.overrides["resource_id"] != rid],
+                busy=tables.busy.loc[tables.busy["resource_id"] != rid],
+            ),
+            request,
+        )
+
+
+Change = AddRoom | AddPoolMember | ExtendHours | ChangeRequest | AlwaysFree
+
+
+@dataclasses.dataclass(frozen=True)
+class WhatIf:
+    """Slot counts of one request before and after a scenario's changes."""
+
+    before: int
+    after: int
+
+    @property
+    def gained(self) -> int:
+        """``after - before`` (negative when the scenario loses slots)."""
+        return self.after - self.before
+
+
+def apply_changes(
+    org: PlannerTables, request: SlotRequest, changes: Sequence[Change]
+) -> tuple[Organisation, SlotRequest]:
+    """The tables and request after applying ``changes`` in order (inputs are not modified)."""
+    tables = as_organisation(org)
+    for change in changes:
+        if not hasattr(change, "apply"):
+            raise PlannerInputError(
+                f"{change!r} is not a what-if change; use AddRoom, AddPoolMember, ExtendHours, ChangeRequest or AlwaysFree"
+            )
+        tables, request = change.apply(tables, request)
+    return tables, request
+
+
+# --- utilization ------------------------------------------------------------------------------
+
+
+def _local_day_numbers(starts_ns: np.ndarray, zone: str) -> np.ndarray:
+    """Local date (days since 1970-01-01) in ``zone`` of each instant."""
+    local = starts_ns + utc_offsets(starts_ns, zone)
+    return np.floor_divide(local, 86_400 * 1_000_000_000)
+
+
+def partition_hours(
+    resource_ids: Sequence[str],
+    zones: Sequence[str],
+    quanta_ns: np.ndarray,
+    quantum: pd.Timedelta,
+    in_hours: np.ndarray,
+    booked: np.ndarray,
+    busy: np.ndarray,
+    first_date: dt.date,
+    last_date: dt.date,
+) -> pd.DataFrame:
+    """Hours booked / busy / free / outside per resource and local day, from boolean masks.
+
+    Each quantum of each resource falls in exactly one category: ``outside`` when not in
+    ``in_hours``; else ``booked`` when in ``booked``; else ``busy`` when in ``busy``; else
+    ``free``. Quanta are assigned to the local date (in the resource's zone) on which they start.
+
+    Parameters
+    ----------
+    resource_ids, zones : sequence of str, length n_resources
+        Row labels of the masks and each row's IANA zone.
+    quanta_ns : ndarray of int64, shape (n_quanta,)
+        Start of each quantum, ns since the epoch (UTC).
+    quantum : pandas.Timedelta
+        Length of a quantum.
+    in_hours, booked, busy : ndarray of bool, shape (n_resources, n_quanta)
+        Working/opening hours, reserved time, calendar busy time.
+    first_date, last_date : datetime.date
+        Local dates to report (inclusive); the masks must cover each of them completely in every
+        resource's zone.
+
+    Returns
+    -------
+    DataFrame
+        ``resource_id``, ``date`` (datetime.date), ``booked``, ``busy``, ``free``, ``outside``
+        (float hours), one row per resource and date, sorted by resource then date.
+    """
+    quanta_ns = np.asarray(quanta_ns, dtype=np.int64)
+    first = first_date.toordinal() - _EPOCH_ORDINAL
+    n_days = last_date.toordinal() - first_date.toordinal() + 1
+    hours_per_quantum = quantum / pd.Timedelta(hours=1)
+    in_hours = np.asarray(in_hours, dtype=bool)
+    booked_q = in_hours & np.asarray(booked, dtype=bool)
+    busy_q = in_hours & ~booked_q & np.asarray(busy, dtype=bool)
+    free_q = in_hours & ~booked_q & ~busy_q
+    categories = (booked_q, busy_q, free_q, ~in_hours)
+    totals = np.zeros((4, len(resource_ids), n_days), dtype=np.int64)
+    zones_arr = np.asarray(zones, dtype=object)
+    for zone in pd.unique(zones_arr):
+        rows = np.flatnonzero(zones_arr == zone)
+        day = _local_day_numbers(quanta_ns, str(zone)) - first
+        kept = np.flatnonzero((day >= 0) & (day < n_days))
+        # Sort quanta by local day (stable) so that each day is one run; a zone whose date steps
+        # back at a DST change at midnight then still sums each date once.
+        kept = kept[np.argsort(day[kept], kind="stable")]
+        if kept.size == 0:
+            continue
+        run_days = day[kept]
+        run_starts = np.flatnonzero(np.r_[True, run_days[1:] != run_days[:-1]])
+        for k, mask in enumerate(categories):
+            for chunk in np.array_split(rows, max(1, rows.size // 256)):
+                sums = np.add.reduceat(mask[np.ix_(chunk, kept)].astype(np.int32), run_starts, axis=1)
+                totals[k][np.ix_(chunk, run_days[run_starts])] = sums
+    dates = [dt.date.fromordinal(first + k + _EPOCH_ORDINAL) for k in range(n_days)]
+    frame = pd.DataFrame(
+        {
+            "resource_id": np.repeat(np.asarray(resource_ids, dtype=object), n_days),
+            "date": dates * len(resource_ids),
+        }
+    )
+    for k, name in enumerate(CATEGORIES):
+        frame[name] = totals[k].reshape(-1) * hours_per_quantum
+    return frame

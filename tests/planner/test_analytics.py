@@ -1,0 +1,321 @@
+"""Capacity analytics on small hand-built organisations, with the expected numbers written out."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from planner import Organisation, SlotRequest
+from planner.analytics import (
+    AddPoolMember,
+    AddRoom,
+    AlwaysFree,
+    ChangeRequest,
+    ExtendHours,
+    as_organisation,
+    apply_changes,
+    contention,
+    invitation_requests,
+    partition_hours,
+)
+from planner.errors import PlannerInputError
+
+UTC = dt.UTC
+NOW = dt.datetime(2026, 11, 1, tzinfo=UTC)
+MON = dt.date(2026, 11, 2)  # a Monday; Europe/London is on UTC (GMT) then
+
+
+def ts(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text, tz="UTC")
+
+
+def make_tables(
+    resources: list[tuple[str, str, str, int]],
+    hours: list[tuple[str, int, int, int]],
+    busy: list[tuple[str, str, str, str]] = (),
+    overrides: list[tuple[str, dt.date, int | None, int | None]] = (),
+) -> Organisation:
+    """Tables from literal rows: resources (id, kind, zone, capacity), hours, busy (id, start, end, source)."""
+    return Organisation(
+        resources=pd.DataFrame(resources, columns=["resource_id", "kind", "zone", "capacity"]).assign(
+            name=lambda f: f["resource_id"].str.upper()
+        ),
+        hours=pd.DataFrame(hours, columns=["resource_id", "weekday", "start", "end"]).astype(
+            {"weekday": "int64", "start": "int64", "end": "int64"}
+        ),
+        overrides=pd.DataFrame(list(overrides), columns=["resource_id", "date", "start", "end"]).astype(
+            {"start": "Int64", "end": "Int64"}
+        ),
+        busy=pd.DataFrame(
+            {
+                "resource_id": pd.Series([b[0] for b in busy], dtype=object),
+                "start": pd.DatetimeIndex([ts(b[1]) for b in busy], dtype="datetime64[ns, UTC]"),
+                "end": pd.DatetimeIndex([ts(b[2]) for b in busy], dtype="datetime64[ns, UTC]"),
+                "source": pd.Series([b[3] for b in busy], dtype=object),
+            }
+        ),
+        pools=pd.DataFrame({"pool_id": [], "name": [], "member_id": []}, dtype=object),
+    )
+
+
+def request(**fields) -> SlotRequest:
+    base = dict(
+        members=("ann",),
+        duration=pd.Timedelta(minutes=60),
+        frame_start=MON,
+        frame_end=MON,
+        zone="Europe/London",
+        now=NOW,
+        interval=pd.Timedelta(minutes=60),
+    )
+    base.update(fields)
+    return SlotRequest(**base)
+
+
+# --- contention ------------------------------------------------------------------------------
+
+
+def slots(rows: list[tuple[str, int, tuple, tuple, tuple]]) -> pd.DataFrame:
+    """Slot rows (start, minutes, members, pool_members, rooms) as find_slots returns them."""
+    start = pd.DatetimeIndex([ts(r[0]) for r in rows], dtype="datetime64[ns, UTC]")
+    return pd.DataFrame(
+        {
+            "start": start,
+            "end": start + pd.to_timedelta([r[1] for r in rows], unit="min"),
+            "members": [r[2] for r in rows],
+            "pool_members": [r[3] for r in rows],
+            "rooms": [r[4] for r in rows],
+        }
+    )
+
+
+def test_contention_counts_invitations_per_resource_hour():
+    a = slots(
+        [
+            ("2026-11-02 09:00", 30, ("ann",), (("bob", "cat"),), ("blue",)),
+            ("2026-11-02 09:30", 30, ("ann",), (("bob",),), ()),  # same hour again: still one invitation
+        ]
+    )
+    b = slots([("2026-11-02 09:45", 30, (), (("cat",),), ("blue",))])  # crosses into 10:00
+    c = slots([("2026-11-02 10:00", 60, ("ann",), (), ())])  # starts exactly at 10:00
+
+    table = contention({"A": a, "B": b, "C": c})
+
+    got = {(r.resource_id, r.hour.hour): (r.invitations, r.invitation_ids) for r in table.itertuples()}
+    assert got == {
+        ("ann", 9): (1, ("A",)),
+        ("bob", 9): (1, ("A",)),
+        ("cat", 9): (2, ("A", "B")),
+        ("blue", 9): (2, ("A", "B")),
+        ("cat", 10): (1, ("B",)),
+        ("blue", 10): (1, ("B",)),
+        ("ann", 10): (1, ("C",)),  # A's slots end at 10:00 (half-open): no overlap with 10:00-11:00
+    }
+    # Most contended first.
+    assert list(table["invitations"])[:2] == [2, 2]
+    assert str(table["hour"].dtype) == "datetime64[ns, UTC]"
+
+
+def test_contention_of_nothing_is_an_empty_table():
+    empty = contention({"A": slots([])})
+    assert empty.empty and list(empty.columns) == ["resource_id", "hour", "invitations", "invitation_ids"]
+
+
+def test_contention_names_an_invitation_without_slot_times():
+    with pytest.raises(PlannerInputError, match="'X'"):
+        contention({"X": pd.DataFrame({"members": [("ann",)]})})
+
+
+# --- requests from the invitations table --------------------------------------------------
+
+
+def test_invitation_requests_turn_rows_into_slot_requests():
+    invitations = pd.DataFrame(
+        [
+            {
+                "invitation_id": 7,
+                "members": ("1",),
+                "pools": (("2", "3"),),
+                "rooms": ("9",),
+                "min_capacity": 4,
+                "duration_minutes": 45,
+                "buffer_before_minutes": 5,
+                "buffer_after_minutes": 10,
+                "minimum_notice_minutes": 120,
+                "slot_interval_minutes": 30,
+                "frame_start": MON,
+                "frame_end": MON + dt.timedelta(days=4),
+                "zone": "Asia/Kolkata",
+            }
+        ]
+    )
+
+    (key, req), = invitation_requests(invitations, NOW).items()
+
+    assert key == 7
+    assert req == SlotRequest(
+        members=("1",),
+        pools=(("2", "3"),),
+        rooms=("9",),
+        min_capacity=4,
+        duration=pd.Timedelta(minutes=45),
+        buffer_before=pd.Timedelta(minutes=5),
+        buffer_after=pd.Timedelta(minutes=10),
+        minimum_notice=pd.Timedelta(minutes=120),
+        interval=pd.Timedelta(minutes=30),
+        frame_start=MON,
+        frame_end=MON + dt.timedelta(days=4),
+        zone="Asia/Kolkata",
+        now=NOW,
+    )
+
+
+def test_invitation_requests_name_the_bad_invitation():
+    bad = pd.DataFrame(
+        [{"invitation_id": 3, "members": ("1",), "duration_minutes": 30, "frame_start": MON,
+          "frame_end": MON, "zone": "Mars/Base"}]
+    )
+    with pytest.raises(PlannerInputError, match="invitation 3: .*Mars/Base"):
+        invitation_requests(bad, NOW)
+
+
+# --- what-if changes ----------------------------------------------------------------------
+
+
+ORG = make_tables(
+    resources=[
+        ("ann", "member", "Europe/London", 1),
+        ("bob", "member", "Europe/Berlin", 1),
+        ("blue", "room", "Europe/London", 6),
+    ],
+    hours=[("ann", 0, 540, 1020), ("bob", 0, 480, 720), ("bob", 0, 780, 960), ("blue", 0, 420, 1140)],
+    busy=[("ann", "2026-11-02 10:00", "2026-11-02 11:00", "calendar")],
+    overrides=[("bob", dt.date(2026, 11, 9), 600, 660), ("ann", dt.date(2026, 11, 16), None, None)],
+)
+
+
+def test_add_room_copies_the_first_rooms_hours_and_zone():
+    req = request(rooms=("blue",))
+    tables, changed = apply_changes(ORG, req, [AddRoom(capacity=10)])
+
+    assert changed.rooms == ("blue", "new-room-1")
+    new = tables.resources.iloc[-1]
+    assert (new["resource_id"], new["kind"], new["zone"], new["capacity"]) == ("new-room-1", "room", "Europe/London", 10)
+    assert tables.hours.loc[tables.hours["resource_id"] == "new-room-1", ["weekday", "start", "end"]].values.tolist() == [
+        [0, 420, 1140]
+    ]
+    assert len(ORG.resources) == 3  # input untouched
+
+
+def test_add_room_without_rooms_in_the_request_needs_a_model():
+    with pytest.raises(PlannerInputError, match="like="):
+        apply_changes(ORG, request(), [AddRoom(capacity=4)])
+
+
+def test_add_pool_member_joins_the_pool_with_its_first_members_hours():
+    req = request(members=(), pools=(("bob",),))
+    tables, changed = apply_changes(ORG, req, [AddPoolMember(pool=0, member_id="zed")])
+
+    assert changed.pools == (("bob", "zed"),)
+    assert tables.hours.loc[tables.hours["resource_id"] == "zed", ["start", "end"]].values.tolist() == [
+        [480, 720],
+        [780, 960],
+    ]
+    assert tables.resources.set_index("resource_id").loc["zed", "zone"] == "Europe/Berlin"
+    with pytest.raises(PlannerInputError, match="pool=1"):
+        apply_changes(ORG, req, [AddPoolMember(pool=1)])
+    with pytest.raises(PlannerInputError, match="'bob' already exists"):
+        apply_changes(ORG, req, [AddPoolMember(member_id="bob")])
+
+
+def test_extend_hours_moves_weekly_and_dated_hours_and_clamps():
+    req = request(members=("bob",))
+    tables, _ = apply_changes(
+        ORG, req, [ExtendHours(earlier=pd.Timedelta(hours=9), later=pd.Timedelta(minutes=30))]
+    )
+    bob = tables.hours.loc[tables.hours["resource_id"] == "bob", ["start", "end"]].values.tolist()
+    assert bob == [[0, 750], [240, 990]]  # 08:00 - 9 h clamps at midnight
+    assert tables.overrides.loc[tables.overrides["resource_id"] == "bob", ["start", "end"]].values.tolist() == [[60, 690]]
+    # Ann is not in the request: unchanged, and her "unavailable" override stays unavailable.
+    assert tables.hours.loc[tables.hours["resource_id"] == "ann", ["start", "end"]].values.tolist() == [[540, 1020]]
+    assert tables.overrides.loc[tables.overrides["resource_id"] == "ann", "start"].isna().all()
+
+
+def test_extend_hours_keeps_an_interval_within_a_day():
+    tables, _ = apply_changes(ORG, request(), [ExtendHours(later=pd.Timedelta(hours=20))])
+    assert tables.hours.loc[tables.hours["resource_id"] == "ann", ["start", "end"]].values.tolist() == [[540, 1980]]
+
+
+def test_change_request_validates_again():
+    _, changed = apply_changes(ORG, request(), [ChangeRequest(duration=pd.Timedelta(minutes=30))])
+    assert changed.duration == pd.Timedelta(minutes=30)
+    with pytest.raises(PlannerInputError, match="interval"):
+        apply_changes(ORG, request(), [ChangeRequest(interval=pd.Timedelta(minutes=7))])
+
+
+def test_always_free_removes_busy_overrides_and_opens_every_day():
+    tables, _ = apply_changes(ORG, request(), [AlwaysFree("ann")])
+    assert tables.busy.empty
+    assert tables.overrides["resource_id"].tolist() == ["bob"]
+    ann = tables.hours.loc[tables.hours["resource_id"] == "ann"]
+    assert ann["weekday"].tolist() == list(range(7))
+    assert set(zip(ann["start"], ann["end"], strict=True)) == {(0, 1440)}
+    with pytest.raises(PlannerInputError, match="'nobody'"):
+        apply_changes(ORG, request(), [AlwaysFree("nobody")])
+
+
+def test_apply_changes_refuses_what_is_not_a_change():
+    with pytest.raises(PlannerInputError, match="not a what-if change"):
+        apply_changes(ORG, request(), ["add a room"])
+
+
+def test_as_organisation_names_a_missing_column():
+    broken = Organisation(ORG.resources.drop(columns=["zone"]), ORG.hours, ORG.overrides, ORG.busy, ORG.pools)
+    with pytest.raises(PlannerInputError, match="zone"):
+        as_organisation(broken)
+
+
+
+# --- utilization from masks -----------------------------------------------------------------
+
+
+def test_partition_hours_splits_each_local_day_into_four_categories():
+    # Hourly quanta from 2026-11-01 15:00 UTC (= 2026-11-02 00:00 in Tokyo) for 33 hours, so
+    # that 2026-11-02 is covered both in London (UTC+0) and in Tokyo (UTC+9).
+    quanta = pd.date_range("2026-11-01 15:00", periods=33, freq="h", tz="UTC")
+    utc_hour = (quanta - ts("2026-11-02 00:00")) // pd.Timedelta(hours=1)  # -9 .. 23
+    ann_hours = (utc_hour >= 9) & (utc_hour < 17)
+    ann_booked = (utc_hour >= 10) & (utc_hour < 11)
+    # Calendar busy 10-12 (10-11 already booked) and 20-21 (outside hours).
+    ann_busy = ((utc_hour >= 10) & (utc_hour < 12)) | ((utc_hour >= 20) & (utc_hour < 21))
+    tok_hours = (utc_hour >= 0) & (utc_hour < 8)  # 09:00-17:00 in Tokyo
+    table = partition_hours(
+        ["ann", "tok"],
+        ["Europe/London", "Asia/Tokyo"],
+        quanta.as_unit("ns").asi8,
+        pd.Timedelta(hours=1),
+        np.array([ann_hours, tok_hours]),
+        np.array([ann_booked, np.zeros(33, bool)]),
+        np.array([ann_busy, np.zeros(33, bool)]),
+        MON,
+        MON,
+    )
+    assert table.to_dict("records") == [
+        {"resource_id": "ann", "date": MON, "booked": 1.0, "busy": 1.0, "free": 6.0, "outside": 16.0},
+        {"resource_id": "tok", "date": MON, "booked": 0.0, "busy": 0.0, "free": 8.0, "outside": 16.0},
+    ]
+
+
+def test_partition_hours_counts_a_25_hour_fall_back_day():
+    # 2026-10-25: Europe/Berlin falls back from UTC+2 to UTC+1; the local day lasts 25 hours.
+    quanta = pd.date_range("2026-10-24 22:00", "2026-10-25 23:00", freq="30min", tz="UTC", inclusive="left")
+    n = len(quanta)
+    table = partition_hours(
+        ["room"], ["Europe/Berlin"], quanta.as_unit("ns").asi8, pd.Timedelta(minutes=30),
+        np.ones((1, n), bool), np.zeros((1, n), bool), np.zeros((1, n), bool),
+        dt.date(2026, 10, 25), dt.date(2026, 10, 25),
+    )
+    assert table[["free", "outside"]].values.tolist() == [[25.0, 0.0]]
