@@ -416,6 +416,10 @@ def _check_slots(slots: pd.DataFrame) -> None:
             f"slots is missing columns {missing}; it needs {list(SLOT_COLUMNS)} "
             "as returned by planner.find_slots"
         )
+    if not slots.index.is_unique:
+        raise PlannerInputError(
+            "slots has a duplicate index label; give each row its own (e.g. reset_index())"
+        )
     start = _utc_column(slots, "start", "slots")
     end = _utc_column(slots, "end", "slots")
     bad = ~(start < end)

@@ -199,6 +199,13 @@ def test_malformed_slot_columns_are_named(column, values, message):
         promote_slots(slots, context(), k=1)
 
 
+def test_duplicate_index_labels_are_rejected():
+    slots = make_slots(["2026-11-24 10:00", "2026-11-25 10:00"])
+    slots.index = [0, 0]
+    with pytest.raises(PlannerInputError, match="duplicate index label"):
+        promote_slots(slots, context(), k=1)
+
+
 def test_unknown_room_capacity_is_named():
     slots = make_slots(["2026-11-24 10:00", "2026-11-25 10:00"], rooms=[("r1",), ("r9",)])
     with pytest.raises(PlannerInputError, match=r"no capacity for rooms \['r9'\]"):
