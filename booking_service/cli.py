@@ -249,16 +249,18 @@ def send_mail(loop_seconds: float | None, limit: int) -> None:
     except MailConfigError as exc:
         raise click.ClickException(str(exc)) from None
     engine = _engine()
-    while True:
-        report = deliver_due(engine, sender, mail_from=cfg.mail_from, limit=limit)
-        if loop_seconds is None or report.sent or report.retrying or report.failed:
-            click.echo(report.describe())
-        if loop_seconds is None:
-            return
-        try:
+    try:
+        while True:
+            report = deliver_due(engine, sender, mail_from=cfg.mail_from, limit=limit)
+            if loop_seconds is None or report.sent or report.retrying or report.failed:
+                click.echo(report.describe())
+            if loop_seconds is None:
+                return
             time.sleep(loop_seconds)
-        except KeyboardInterrupt:
-            return
+    except KeyboardInterrupt:
+        return
+    finally:
+        engine.dispose()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,217 @@
+"""Mail: rendering, the outbox, SMTP delivery to a real server, retries, .eml files."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import icalendar
+import pytest
+from sqlalchemy import select
+
+from booking_service import ics
+from booking_service.db import session_scope
+from booking_service.mail import (
+    BACKOFF_MAX,
+    MAX_ATTEMPTS,
+    FileSender,
+    MailConfigError,
+    RenderedMail,
+    SmtpSender,
+    backoff,
+    deliver_due,
+    queue_mail,
+    render_mail,
+    sender_for,
+)
+from booking_service.models import OutboxMessage
+
+from .smtp_server import free_port, smtp_server
+
+UTC = dt.UTC
+NOW = dt.datetime(2030, 1, 7, 8, 0, tzinfo=UTC)
+FROM = "Slotwise <no-reply@slotwise.test>"
+
+
+def _invite() -> str:
+    return ics.build_invite(
+        uid="meeting-1@slotwise",
+        sequence=0,
+        start=dt.datetime(2030, 1, 8, 9, 0, tzinfo=UTC),
+        end=dt.datetime(2030, 1, 8, 9, 30, tzinfo=UTC),
+        summary="Intro call",
+        description="About the project",
+        location="https://meet.example/abc",
+        organizer=ics.Person("Sam Scheduler", "sam@example.com"),
+        attendees=[ics.Person("Ada Customer", "ada@example.com"), ics.Person("Bo Member", "bo@example.com")],
+    )
+
+
+def _queue(engine, *, ics_text: str | None = None, to: str = "ada@example.com", now: dt.datetime = NOW) -> int:
+    mail = RenderedMail("Hello there", "plain body https://x.example/i/tok", "<p>html <a href='https://x.example/i/tok'>link</a></p>")
+    with session_scope(engine) as session:
+        message = queue_mail(session, kind="confirmation", to=to, mail=mail, ics=ics_text, now=now)
+        session.flush()
+        return message.id
+
+
+def _message(engine, message_id: int) -> OutboxMessage:
+    with session_scope(engine) as session:
+        return session.scalars(select(OutboxMessage).where(OutboxMessage.id == message_id)).one()
+
+
+def test_render_mail_escapes_html_but_not_text():
+    mail = render_mail(
+        "cancellation", "Cancelled: Intro", subject="Intro", recipient_name="<script>alert(1)</script>",
+        start=NOW, end=NOW + dt.timedelta(minutes=30), zone="Europe/Berlin", reason="",
+    )
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in mail.html
+    assert "<script>" not in mail.html
+    assert "Hello <script>alert(1)</script>," in mail.text
+    assert "Monday 7 January 2030, 09:00–09:30 (Europe/Berlin)" in mail.text
+
+
+def test_render_mail_refuses_line_breaks_in_subject():
+    with pytest.raises(ValueError, match="line break"):
+        render_mail("cancellation", "Bad\r\nBcc: x@example.com", subject="x", recipient_name="x",
+                    start=NOW, end=NOW, zone="UTC", reason="")
+
+
+@pytest.mark.parametrize(
+    ("attempts", "minutes"), [(1, 1), (2, 2), (3, 4), (4, 8), (7, 60), (20, 60)]
+)
+def test_backoff_doubles_up_to_an_hour(attempts, minutes):
+    assert backoff(attempts) == min(dt.timedelta(minutes=minutes), BACKOFF_MAX)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("smtp://127.0.0.1:2525", ("127.0.0.1", 2525, "smtp", None, None)),
+        ("smtps://u%40x:p%3Aw@mail.example", ("mail.example", 465, "smtps", "u@x", "p:w")),
+        ("smtp+starttls://u:p@mail.example", ("mail.example", 587, "smtp+starttls", "u", "p")),
+    ],
+)
+def test_smtp_url_forms(url, expected):
+    sender = SmtpSender.from_url(url)
+    assert (sender.host, sender.port, sender.scheme, sender.username, sender.password) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [("http://mail.example", "scheme 'http' is not supported"), ("smtp://", "has no host")],
+)
+def test_bad_smtp_urls_are_refused_with_the_fix(url, message):
+    with pytest.raises(MailConfigError, match=message):
+        SmtpSender.from_url(url)
+
+
+def test_without_smtp_messages_become_eml_files(engine, tmp_path):
+    message_id = _queue(engine, ics_text=_invite())
+    sender = sender_for(None, tmp_path / "var")
+    assert isinstance(sender, FileSender)
+    report = deliver_due(engine, sender, mail_from=FROM, now=NOW)
+    assert (report.sent, report.retrying, report.failed) == (1, 0, 0)
+    files = list((tmp_path / "var" / "outbox").glob("*.eml"))
+    assert [f.name for f in files] == [f"{message_id:06d}-confirmation.eml"]
+    import email
+    import email.policy
+
+    parsed = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
+    assert parsed["To"] == "ada@example.com"
+    assert parsed.get_body(("plain",)).get_content().startswith("plain body")
+    stored = _message(engine, message_id)
+    assert stored.status == "sent" and stored.sent_at == NOW and stored.attempts == 1
+
+
+def test_smtp_delivery_to_a_real_server_with_parts_and_invite(engine):
+    message_id = _queue(engine, ics_text=_invite())
+    with smtp_server() as (url, received):
+        report = deliver_due(engine, SmtpSender.from_url(url), mail_from=FROM, now=NOW)
+    assert report.sent == 1
+    assert received.recipients == [["ada@example.com"]]
+    msg = received.messages[0]
+    assert msg["Subject"] == "Hello there"
+    assert msg["From"] == FROM
+    assert "https://x.example/i/tok" in msg.get_body(("plain",)).get_content()
+    assert "href='https://x.example/i/tok'" in msg.get_body(("html",)).get_content()
+    parts = [p for p in msg.iter_attachments() if p.get_content_type() == "text/calendar"]
+    assert len(parts) == 1 and parts[0].get_param("method") == "REQUEST"
+    assert parts[0].get_filename() == "invite.ics"
+    calendar = icalendar.Calendar.from_ical(parts[0].get_content())
+    assert str(calendar["METHOD"]) == "REQUEST"
+    event = calendar.walk("VEVENT")[0]
+    assert str(event["UID"]) == "meeting-1@slotwise"
+    assert event.decoded("DTSTART") == dt.datetime(2030, 1, 8, 9, 0, tzinfo=UTC)
+    assert _message(engine, message_id).status == "sent"
+
+
+def test_smtp_down_keeps_the_message_and_retries_with_backoff(engine):
+    message_id = _queue(engine)
+    port = free_port()
+    sender = SmtpSender.from_url(f"smtp://127.0.0.1:{port}", timeout=2)
+    report = deliver_due(engine, sender, mail_from=FROM, now=NOW)
+    assert (report.sent, report.retrying) == (0, 1)
+    stored = _message(engine, message_id)
+    assert stored.status == "pending" and stored.attempts == 1
+    assert stored.next_attempt_at == NOW + dt.timedelta(minutes=1)
+    assert "ConnectionRefused" in (stored.last_error or "")
+
+    # Not due yet: nothing is attempted.
+    assert deliver_due(engine, sender, mail_from=FROM, now=NOW + dt.timedelta(seconds=30)).retrying == 0
+    assert _message(engine, message_id).attempts == 1
+
+    with smtp_server(port) as (_url, received):
+        report = deliver_due(engine, sender, mail_from=FROM, now=NOW + dt.timedelta(minutes=1))
+    assert report.sent == 1 and len(received.messages) == 1
+    stored = _message(engine, message_id)
+    assert stored.status == "sent" and stored.attempts == 2
+
+
+def test_message_fails_after_max_attempts(engine):
+    message_id = _queue(engine)
+    sender = SmtpSender.from_url(f"smtp://127.0.0.1:{free_port()}", timeout=2)
+    when = NOW
+    for _ in range(MAX_ATTEMPTS):
+        deliver_due(engine, sender, mail_from=FROM, now=when)
+        when = _message(engine, message_id).next_attempt_at
+    stored = _message(engine, message_id)
+    assert stored.status == "failed" and stored.attempts == MAX_ATTEMPTS
+    assert deliver_due(engine, sender, mail_from=FROM, now=when + BACKOFF_MAX).failed == 0
+
+
+def test_a_claimed_message_is_not_sent_twice(engine, tmp_path):
+    message_id = _queue(engine)
+    sender = FileSender(tmp_path)
+    assert deliver_due(engine, sender, mail_from=FROM, now=NOW).sent == 1
+    assert deliver_due(engine, sender, mail_from=FROM, now=NOW + dt.timedelta(hours=2)).sent == 0
+    assert _message(engine, message_id).attempts == 1
+
+
+def test_send_mail_command_writes_eml_files(engine, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from booking_service.cli import main
+
+    _queue(engine, now=dt.datetime.now(UTC) - dt.timedelta(seconds=1))
+    monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("SLOTWISE_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("SECRET_KEY", "x")
+    monkeypatch.delenv("SMTP_URL", raising=False)
+    result = CliRunner().invoke(main, ["send-mail"])
+    assert result.exit_code == 0, result.output
+    assert "1 sent" in result.output
+    assert len(list((tmp_path / "var" / "outbox").glob("*.eml"))) == 1
+
+
+def test_send_mail_command_reports_a_bad_smtp_url(engine, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from booking_service.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("SLOTWISE_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("SECRET_KEY", "x")
+    monkeypatch.setenv("SMTP_URL", "http://mail.example")
+    result = CliRunner().invoke(main, ["send-mail"])
+    assert result.exit_code != 0
+    assert "not supported" in result.output and "Traceback" not in result.output
