@@ -1,0 +1,176 @@
+"""Access rules: admins see everything; schedulers their own and their team's invitations and meetings."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import pytest
+from sqlalchemy.orm import Session
+
+from booking_service.models import Invitation, Meeting, ResourcePool, Room, TeamMember, User
+from booking_service.permissions import (
+    PermissionDenied,
+    can_access_invitation,
+    can_access_meeting,
+    require_admin,
+    require_invitation,
+    require_meeting,
+    visible_invitations,
+    visible_meetings,
+)
+
+_ids = itertools.count()
+
+
+def _user(session: Session, email: str, role: str = "scheduler") -> User:
+    user = User(email=email, name=email.split("@")[0], zone="Europe/London", role=role, password_hash=None)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def _member(session: Session, name: str) -> TeamMember:
+    member = TeamMember(name=name, email=f"{name}@example.com", zone="Europe/London")
+    session.add(member)
+    session.flush()
+    return member
+
+
+def _invitation(session: Session, by: User | None, members=(), pools=(), rooms=()) -> Invitation:
+    n = next(_ids)
+    inv = Invitation(
+        token_hash=f"{n:064x}", created_by_id=by.id if by else None, customer_name="C",
+        customer_email="c@example.com", subject=f"Meeting {n}", duration_minutes=30,
+        frame_start=dt.date(2026, 12, 1), frame_end=dt.date(2026, 12, 5), zone="Europe/London",
+        members=list(members), pools=list(pools), rooms=list(rooms),
+    )
+    session.add(inv)
+    session.flush()
+    return inv
+
+
+def _meeting(session: Session, inv: Invitation, by: User | None) -> Meeting:
+    start = dt.datetime(2026, 12, 1, 10, tzinfo=dt.UTC)
+    meeting = Meeting(
+        invitation_id=inv.id, created_by_id=by.id if by else None, start=start,
+        end=start + dt.timedelta(minutes=30), uid=f"m{inv.id}@slotwise", customer_name="C",
+        customer_email="c@example.com",
+    )
+    session.add(meeting)
+    session.flush()
+    return meeting
+
+
+@pytest.fixture
+def org(session):
+    """Two schedulers with separate teams, one shared pool member, an admin, a disabled user."""
+    admin = _user(session, "admin@example.com", "admin")
+    ana = _user(session, "ana@example.com")
+    bo = _user(session, "bo@example.com")
+    cy = _user(session, "cy@example.com")  # has created nothing
+    off = _user(session, "off@example.com", "admin")
+    off.active = False
+    m1, m2, m3, m4 = (_member(session, n) for n in ("m1", "m2", "m3", "m4"))
+    room = Room(name="Room", zone="Europe/London", capacity=4)
+    session.add(room)
+    pool = ResourcePool(name="Support", members=[m3, m4])
+    session.add(pool)
+    session.flush()
+    invs = {
+        "ana_m1": _invitation(session, ana, members=[m1], rooms=[room]),
+        "bo_m2": _invitation(session, bo, members=[m2], rooms=[room]),  # same room: rooms don't count
+        "bo_pool": _invitation(session, bo, pools=[pool]),
+        "ana_m4": _invitation(session, ana, members=[m4]),  # m4 is in bo's pool
+        "system_m1": _invitation(session, None, members=[m1]),  # seeded, nobody created it
+    }
+    meetings = {key: _meeting(session, inv, inv.created_by) for key, inv in invs.items()}
+    session.commit()
+    return dict(admin=admin, ana=ana, bo=bo, cy=cy, off=off, invs=invs, meetings=meetings, pool=pool, m2=m2)
+
+
+def _names(org, ids, kind="invs") -> set[str]:
+    ids = set(ids)
+    return {key for key, obj in org[kind].items() if obj.id in ids}
+
+
+def test_admin_sees_everything(session, org):
+    assert _names(org, session.scalars(visible_invitations(org["admin"]).with_only_columns(Invitation.id))) == set(org["invs"])
+    assert _names(org, session.scalars(visible_meetings(org["admin"]).with_only_columns(Meeting.id)), "meetings") == set(org["meetings"])
+
+
+def test_scheduler_sees_own_and_team_invitations(session, org):
+    def names(user):
+        return _names(org, session.scalars(visible_invitations(user).with_only_columns(Invitation.id)))
+
+    # ana invites with m1 and m4; m4 is in bo's pool, so bo's pool invitation is ana's team's too,
+    # and the seeded invitation with m1 as well. bo's m2 invitation shares only a room: hidden.
+    assert names(org["ana"]) == {"ana_m1", "ana_m4", "bo_pool", "system_m1"}
+    # bo invites with m2 and the pool (m3, m4): ana's m4 invitation is bo's team's.
+    assert names(org["bo"]) == {"bo_m2", "bo_pool", "ana_m4"}
+    assert names(org["cy"]) == set()
+    assert names(org["off"]) == set()  # disabled, even though an admin
+    assert names(None) == set()
+
+
+def test_meetings_follow_their_invitations(session, org):
+    def names(user):
+        return _names(org, session.scalars(visible_meetings(user).with_only_columns(Meeting.id)), "meetings")
+
+    assert names(org["ana"]) == {"ana_m1", "ana_m4", "bo_pool", "system_m1"}
+    assert names(org["bo"]) == {"bo_m2", "bo_pool", "ana_m4"}
+    assert names(org["cy"]) == set()
+
+
+def test_pool_membership_is_read_when_asked(session, org):
+    # Take m4 out of the pool: ana no longer shares a team member with bo's pool invitation.
+    pool = org["pool"]
+    pool.members = [m for m in pool.members if m.name != "m4"]
+    session.commit()
+    assert not can_access_invitation(session, org["ana"], org["invs"]["bo_pool"].id)
+    assert can_access_invitation(session, org["ana"], org["invs"]["ana_m4"].id)
+
+
+def test_action_checks_use_the_same_rule_as_listings(session, org):
+    for user in (org["admin"], org["ana"], org["bo"], org["cy"], org["off"]):
+        listed = set(session.scalars(visible_invitations(user).with_only_columns(Invitation.id)))
+        listed_meetings = set(session.scalars(visible_meetings(user).with_only_columns(Meeting.id)))
+        for inv in org["invs"].values():
+            assert can_access_invitation(session, user, inv.id) == (inv.id in listed)
+        for meeting in org["meetings"].values():
+            assert can_access_meeting(session, user, meeting.id) == (meeting.id in listed_meetings)
+
+
+def test_require_meeting_refuses_another_schedulers_meeting(session, org):
+    with pytest.raises(PermissionDenied, match=r"bo@example.com may not cancel meeting \d+"):
+        require_meeting(session, org["bo"], org["meetings"]["ana_m1"].id, "cancel")
+    require_meeting(session, org["ana"], org["meetings"]["ana_m1"].id, "cancel")
+    require_meeting(session, org["admin"], org["meetings"]["ana_m1"].id, "cancel")
+    with pytest.raises(PermissionDenied, match="nobody signed in may not cancel"):
+        require_meeting(session, None, org["meetings"]["ana_m1"].id, "cancel")
+
+
+def test_require_invitation_hides_whether_an_id_exists(session, org):
+    with pytest.raises(PermissionDenied, match="may not resend invitation 999999"):
+        require_invitation(session, org["admin"], 999999, "resend")
+    with pytest.raises(PermissionDenied, match="cy@example.com may not resend invitation"):
+        require_invitation(session, org["cy"], org["invs"]["ana_m1"].id, "resend")
+
+
+@pytest.mark.parametrize("who", ["ana", "off", None])
+def test_only_active_admins_manage(org, who):
+    user = org[who] if who else None
+    with pytest.raises(PermissionDenied, match="only an admin may manage rooms"):
+        require_admin(user, "manage rooms")
+
+
+def test_active_admin_manages(org):
+    require_admin(org["admin"], "manage rooms")  # no exception
+
+
+def test_rule_is_one_query(session, org):
+    # The scope is SQL, evaluated in the database: it composes with more filters and ordering.
+    query = visible_invitations(org["ana"]).where(Invitation.subject.like("Meeting%")).order_by(Invitation.id)
+    assert [i.id for i in session.scalars(query)] == sorted(
+        org["invs"][k].id for k in ("ana_m1", "ana_m4", "bo_pool", "system_m1")
+    )
