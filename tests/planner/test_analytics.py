@@ -20,6 +20,7 @@ from planner.analytics import (
     contention,
     invitation_requests,
     partition_hours,
+    utilization,
 )
 from planner.errors import PlannerInputError
 
@@ -319,3 +320,59 @@ def test_partition_hours_counts_a_25_hour_fall_back_day():
         dt.date(2026, 10, 25), dt.date(2026, 10, 25),
     )
     assert table[["free", "outside"]].values.tolist() == [[25.0, 0.0]]
+
+
+# --- utilization on the engine's grid -------------------------------------------------------
+
+UTIL_ORG = make_tables(
+    resources=[("ann", "member", "Europe/London", 1), ("blue", "room", "Europe/Berlin", 8)],
+    hours=[("ann", 0, 540, 1020), ("blue", 6, 0, 1440)],
+    busy=[
+        ("ann", "2026-11-02 10:00", "2026-11-02 12:00", "calendar"),
+        ("ann", "2026-11-02 10:00", "2026-11-02 11:00", "reservation"),
+        ("ann", "2026-11-02 15:02", "2026-11-02 15:07", "calendar"),  # rounds out to 15:00-15:10
+        ("ann", "2026-11-02 20:00", "2026-11-02 21:00", "calendar"),  # outside hours
+    ],
+)
+
+
+def test_utilization_per_local_day():
+    table = utilization(UTIL_ORG, MON, MON, resource_ids=["ann"])
+    (row,) = table.to_dict("records")
+    assert row["resource_id"] == "ann" and row["name"] == "ANN" and row["date"] == MON
+    assert row["booked"] == 1.0
+    assert row["busy"] == pytest.approx(1 + 10 / 60)
+    assert row["free"] == pytest.approx(6 - 10 / 60)
+    assert row["outside"] == 16.0
+    assert row["hours"] == 8.0
+    assert row["utilization"] == pytest.approx((2 + 10 / 60) / 8)
+
+
+def test_utilization_per_week_counts_days_and_keeps_the_partition():
+    week = utilization(UTIL_ORG, MON, MON + dt.timedelta(days=6), by="week")
+    ann = week.set_index("resource_id").loc["ann"]
+    assert ann["week"] == MON and ann["days"] == 7
+    assert (ann["booked"], ann["hours"], ann["outside"]) == (1.0, 8.0, 160.0)
+    # The room opens Sundays around the clock in Berlin: 24 h of free time, nothing else.
+    blue = week.set_index("resource_id").loc["blue"]
+    assert (blue["free"], blue["outside"], blue["utilization"]) == (24.0, 144.0, 0.0)
+
+
+def test_utilization_follows_each_zone_across_dst():
+    # Sunday 2026-10-25: Berlin falls back, so the room's Sunday has 25 opening hours.
+    table = utilization(UTIL_ORG, dt.date(2026, 10, 25), dt.date(2026, 10, 26), resource_ids=["blue"])
+    assert table[["date", "free", "outside"]].values.tolist() == [
+        [dt.date(2026, 10, 25), 25.0, 0.0],
+        [dt.date(2026, 10, 26), 0.0, 24.0],
+    ]
+    assert np.isnan(table["utilization"].iloc[1])  # no opening hours on Monday
+
+
+def test_utilization_rejects_a_bad_period_and_grouping():
+    with pytest.raises(PlannerInputError, match="before start_date"):
+        utilization(UTIL_ORG, MON, MON - dt.timedelta(days=1))
+    with pytest.raises(PlannerInputError, match="'month'"):
+        utilization(UTIL_ORG, MON, MON, by="month")
+    with pytest.raises(PlannerInputError, match="quantum"):
+        kolkata = make_tables([("k", "member", "Asia/Kolkata", 1)], [("k", 0, 540, 1020)])
+        utilization(kolkata, MON, MON, quantum="60min")
