@@ -117,3 +117,63 @@ def caldav_calendar(radicale: RadicaleServer) -> CalDAVCalendar:
         calendar = client.principal().make_calendar(name=f"test-{uuid.uuid4().hex[:8]}")
         url = str(calendar.url)
     return CalDAVCalendar(server_url=radicale.url, url=url, username=username, password=password)
+
+
+# --- a loopback web server publishing .ics subscriptions --------------------------------------
+
+
+class IcsServer:
+    """A loopback HTTP server; tests set what each path answers.
+
+    ``routes[path] = (status, body, delay_seconds)``.
+    """
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.routes: dict[str, tuple[int, bytes, float]] = {}
+        routes = self.routes
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's name
+                status, body, delay = routes.get(self.path, (404, b"not found", 0.0))
+                if delay:
+                    time.sleep(delay)
+                self.send_response(status)
+                self.send_header("Content-Type", "text/calendar")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):
+                pass  # clients that gave up (timeouts) are expected
+
+        self._httpd = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+
+    def publish(self, path: str, body: bytes | str, *, status: int = 200, delay: float = 0.0) -> str:
+        """Serve ``body`` at ``path``; returns the full URL."""
+        self.routes[path] = (status, body.encode() if isinstance(body, str) else body, delay)
+        return self.url + path
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def ics_server() -> Iterator[IcsServer]:
+    """A loopback web server for subscription tests, stopped after the test."""
+    server = IcsServer()
+    yield server
+    server.close()

@@ -1,0 +1,419 @@
+"""Sync calendar connections into busy blocks.
+
+A sync reads one connection's calendar over its sync window (from a day ago to
+``sync_days`` ahead) and replaces that connection's busy blocks **in one transaction**. The
+network and parsing happen before the transaction starts, so a slow calendar never holds the
+database's write lock. If the calendar cannot be read (unreachable, refused, malformed), the
+previous busy blocks stay as they were and the error is recorded on the connection
+(``last_status = "error"``, ``last_error`` says what is wrong, with line and property for a
+malformed file), where the dashboard shows it.
+
+``last_synced_at`` is the time of the last attempt, successful or not, so that a failing
+calendar is retried at the same pace as a working one.
+
+Two entry points:
+
+- :func:`sync_connection` / :func:`sync_connections`: the ``slotwise sync-calendars`` command;
+- :func:`refresh_stale_calendars`: called when a customer opens a booking link; it re-syncs
+  the calendars of the invitation's resources that are older than a maximum age, waiting at
+  most a time budget (the syncs that take longer finish in the background and commit on
+  their own).
+
+Events that are Slotwise's own meetings (written back to the calendar, or subscribed to
+through the private feed) are left out: their reservations already make the resource busy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, delete, or_, select
+from sqlalchemy.orm import Session
+
+from ..crypto import SecretDecryptionError
+from ..db import session_scope
+from ..models import BusyBlock, CalendarConnection, CalendarWrite, Invitation, Meeting, Reservation, utcnow
+from .caldav_client import CalDAVError, read_calendar
+from .connections import caldav_account
+from .fetch import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, FetchError, fetch_ics
+from .ics import CalendarParseError, Interval, busy_intervals, merge_intervals
+
+__all__ = [
+    "RefreshOutcome",
+    "SyncResult",
+    "invitation_resource_ids",
+    "refresh_stale_calendars",
+    "sync_connection",
+    "sync_connections",
+    "sync_window",
+]
+
+PAST_MARGIN = dt.timedelta(days=1)
+"""How far back a sync reads: meetings are booked from now on, a day covers every zone."""
+
+# Errors that mean "this calendar cannot be read now"; anything else is a bug and propagates.
+_READ_ERRORS = (CalendarParseError, FetchError, CalDAVError, SecretDecryptionError)
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """Outcome of syncing one connection.
+
+    Attributes
+    ----------
+    connection_id : int
+    status : str
+        ``"ok"`` (busy blocks replaced), ``"error"`` (previous blocks kept, ``error`` says why)
+        or ``"skipped"`` (demo connections, or one removed meanwhile).
+    blocks : int
+        Number of busy blocks stored (``ok`` only).
+    error : str or None
+    """
+
+    connection_id: int
+    status: str
+    blocks: int = 0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the busy blocks were replaced."""
+        return self.status == "ok"
+
+
+@dataclass(frozen=True)
+class _Source:
+    """What a sync needs to know about a connection, read before any network I/O."""
+
+    id: int
+    kind: str
+    resource_id: int
+    zone: str
+    url: str | None
+    ics_data: str | None
+    sync_days: int
+    connection: CalendarConnection  # detached copy, for caldav_account()
+    ignore_uids: frozenset[str]
+
+
+def sync_window(now: dt.datetime, days: int) -> tuple[dt.datetime, dt.datetime]:
+    """The window a sync reads: ``[now - 1 day, now + days)``.
+
+    Raises
+    ------
+    ValueError
+        If ``now`` is naive or ``days`` is not positive.
+    """
+    if now.tzinfo is None:
+        raise ValueError(f"now must be tz-aware, got {now!r}")
+    if days < 1:
+        raise ValueError(f"sync_days must be at least 1, got {days}")
+    now = now.astimezone(dt.UTC)
+    return now - PAST_MARGIN, now + dt.timedelta(days=days)
+
+
+def _own_meeting_uids(session: Session, connection: CalendarConnection, lo: dt.datetime, hi: dt.datetime) -> frozenset[str]:
+    """UIDs of Slotwise meetings this resource holds, or that were written to this calendar."""
+    reserved = (
+        select(Meeting.uid)
+        .join(Reservation, Reservation.meeting_id == Meeting.id)
+        .where(Reservation.resource_id == connection.resource_id, Meeting.end > lo, Meeting.start < hi)
+    )
+    written = (
+        select(Meeting.uid)
+        .join(CalendarWrite, CalendarWrite.meeting_id == Meeting.id)
+        .where(CalendarWrite.connection_id == connection.id, Meeting.end > lo, Meeting.start < hi)
+    )
+    return frozenset(session.scalars(reserved.union(written)))
+
+
+def _load_source(engine: Engine, connection_id: int, now: dt.datetime) -> _Source | None:
+    with Session(engine, expire_on_commit=False) as session:
+        connection = session.get(CalendarConnection, connection_id)
+        if connection is None:
+            return None
+        lo, hi = sync_window(now, connection.sync_days)
+        source = _Source(
+            id=connection.id,
+            kind=connection.kind,
+            resource_id=connection.resource_id,
+            zone=connection.resource.zone,
+            url=connection.url,
+            ics_data=connection.ics_data,
+            sync_days=connection.sync_days,
+            connection=connection,
+            ignore_uids=_own_meeting_uids(session, connection, lo, hi),
+        )
+        session.expunge(connection)
+        return source
+
+
+def _read(
+    source: _Source, now: dt.datetime, *, secret_key: str, timeout: float, max_bytes: int
+) -> tuple[list[Interval], str | None]:
+    """Busy intervals of a connection's calendar (network and parsing; no database)."""
+    lo, hi = sync_window(now, source.sync_days)
+
+    def parse(data: bytes | str) -> list[Interval]:
+        return busy_intervals(data, zone=source.zone, window_start=lo, window_end=hi, ignore_uids=source.ignore_uids)
+
+    if source.kind == "ics_url":
+        if not source.url:
+            raise FetchError("the subscription has no URL; edit the connection and paste its link")
+        return parse(fetch_ics(source.url, timeout=timeout, max_bytes=max_bytes)), None
+    if source.kind == "ics_file":
+        if not source.ics_data:
+            raise CalendarParseError("no file has been uploaded for this calendar; upload its .ics file")
+        return parse(source.ics_data), None
+    if source.kind == "caldav":
+        account = caldav_account(source.connection, secret_key)
+        data = read_calendar(account, lo, hi, timeout=timeout)
+        intervals: list[Interval] = []
+        for number, text in enumerate(data.objects, start=1):
+            try:
+                intervals.extend(parse(text))
+            except CalendarParseError as error:
+                raise CalendarParseError(f"event {number} of {len(data.objects)} on the server: {error}") from error
+        return merge_intervals(intervals), data.calendar_url
+    raise ValueError(f"connection {source.id} has unknown kind {source.kind!r}")
+
+
+def _store(engine: Engine, source: _Source, now: dt.datetime, intervals: Sequence[Interval] | None,
+           calendar_url: str | None, error: str | None) -> SyncResult:
+    """Replace the busy blocks (or record the error) in one write transaction."""
+    with session_scope(engine, write=True) as session:
+        # Lock the connection row so that two syncs of one connection (the periodic command
+        # and a booking page) cannot interleave their delete and insert (PostgreSQL; on
+        # SQLite the write transaction already serialises them).
+        connection = session.scalars(
+            select(CalendarConnection).where(CalendarConnection.id == source.id).with_for_update()
+        ).one_or_none()
+        if connection is None:
+            return SyncResult(source.id, "skipped", error="the connection was removed during the sync")
+        connection.last_synced_at = now
+        if intervals is None:
+            connection.last_status = "error"
+            connection.last_error = error
+            return SyncResult(source.id, "error", error=error)
+        session.execute(delete(BusyBlock).where(BusyBlock.connection_id == source.id))
+        session.add_all(
+            BusyBlock(connection_id=source.id, resource_id=source.resource_id, start=start, end=end)
+            for start, end in intervals
+        )
+        connection.last_status = "ok"
+        connection.last_error = None
+        if calendar_url and not connection.calendar_url:
+            connection.calendar_url = calendar_url
+        return SyncResult(source.id, "ok", blocks=len(intervals))
+
+
+def sync_connection(
+    engine: Engine,
+    connection_id: int,
+    *,
+    secret_key: str,
+    now: dt.datetime | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> SyncResult:
+    """Read one connection's calendar and replace its busy blocks in one transaction.
+
+    Commits on its own sessions (a short read, then one write transaction), so it can run
+    from the CLI, a background thread or a test alike.
+
+    Parameters
+    ----------
+    engine : Engine
+        The Slotwise database.
+    connection_id : int
+        The connection to sync.
+    secret_key : str
+        The installation's ``SECRET_KEY`` (to decrypt CalDAV passwords).
+    now : datetime, optional
+        The current instant (tz-aware); the sync window starts from it.
+    timeout : float
+        Seconds allowed for each network request.
+    max_bytes : int
+        Largest subscription body accepted.
+
+    Returns
+    -------
+    SyncResult
+        ``ok``, ``error`` (previous busy blocks untouched; the message is also stored on the
+        connection) or ``skipped`` (demo connection, or unknown id).
+    """
+    now = now or utcnow()
+    source = _load_source(engine, connection_id, now)
+    if source is None:
+        return SyncResult(connection_id, "skipped", error=f"there is no calendar connection {connection_id}")
+    if source.kind == "demo":
+        return SyncResult(connection_id, "skipped")
+    try:
+        intervals, calendar_url = _read(source, now, secret_key=secret_key, timeout=timeout, max_bytes=max_bytes)
+    except _READ_ERRORS as error:
+        return _store(engine, source, now, None, None, str(error))
+    return _store(engine, source, now, intervals, calendar_url, None)
+
+
+def connection_ids(engine: Engine, *, include_demo: bool = False) -> list[int]:
+    """Ids of every calendar connection, in id order (demo connections only on request)."""
+    query = select(CalendarConnection.id).order_by(CalendarConnection.id)
+    if not include_demo:
+        query = query.where(CalendarConnection.kind != "demo")
+    with Session(engine) as session:
+        return list(session.scalars(query))
+
+
+def sync_connections(
+    engine: Engine,
+    ids: Iterable[int] | None = None,
+    *,
+    secret_key: str,
+    now: dt.datetime | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Iterator[SyncResult]:
+    """Sync several connections one after the other (all but demo ones by default).
+
+    Yields each :class:`SyncResult` as soon as that connection is done (for a progress bar);
+    one calendar's failure does not stop the others.
+    """
+    for connection_id in connection_ids(engine) if ids is None else ids:
+        yield sync_connection(
+            engine, connection_id, secret_key=secret_key, now=now, timeout=timeout, max_bytes=max_bytes
+        )
+
+
+# --- refresh when a booking page opens ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefreshOutcome:
+    """What :func:`refresh_stale_calendars` did within its budget.
+
+    Attributes
+    ----------
+    stale : tuple of int
+        Connections that were older than the maximum age.
+    started : tuple of int
+        Those this call started syncing (the others were already being synced by another
+        request in this process).
+    results : tuple of SyncResult
+        The syncs that finished within the budget.
+    finished : bool
+        Whether every started sync finished within the budget (the rest go on in the
+        background and commit when done).
+    """
+
+    stale: tuple[int, ...] = ()
+    started: tuple[int, ...] = ()
+    results: tuple[SyncResult, ...] = field(default=())
+    finished: bool = True
+
+
+# Connections being refreshed by this process, so that many customers opening links at once
+# do not fetch one calendar many times. Only an optimisation: correctness comes from the
+# locked write in _store.
+_IN_FLIGHT: set[int] = set()
+_IN_FLIGHT_LOCK = threading.Lock()
+
+
+def invitation_resource_ids(invitation: Invitation) -> list[int]:
+    """Every resource an invitation may use: its members, its pools' members, its rooms."""
+    ids = {member.id for member in invitation.members}
+    ids.update(member.id for pool in invitation.pools for member in pool.members)
+    ids.update(room.id for room in invitation.rooms)
+    return sorted(ids)
+
+
+def stale_connection_ids(
+    session: Session, resource_ids: Iterable[int], max_age: dt.timedelta, now: dt.datetime
+) -> list[int]:
+    """Connections of these resources never synced or last synced before ``now - max_age``."""
+    resource_ids = list(resource_ids)
+    if not resource_ids:
+        return []
+    query = (
+        select(CalendarConnection.id)
+        .where(
+            CalendarConnection.resource_id.in_(resource_ids),
+            CalendarConnection.kind != "demo",
+            or_(CalendarConnection.last_synced_at.is_(None), CalendarConnection.last_synced_at < now - max_age),
+        )
+        .order_by(CalendarConnection.id)
+    )
+    return list(session.scalars(query))
+
+
+def refresh_stale_calendars(
+    engine: Engine,
+    resource_ids: Iterable[int],
+    *,
+    secret_key: str,
+    max_age: dt.timedelta,
+    budget: float,
+    now: dt.datetime | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> RefreshOutcome:
+    """Re-sync the resources' calendars that are older than ``max_age``, waiting at most ``budget``.
+
+    Meant for the booking page: call it before computing the slots of an invitation (with
+    :func:`invitation_resource_ids`), with ``Settings.calendar_max_age_minutes`` and
+    ``Settings.calendar_refresh_budget_seconds``. Each stale connection syncs in a thread of
+    its own and commits on its own sessions; this call returns when all have finished or the
+    budget is spent, whichever comes first, so the page never waits longer than ``budget``
+    (plus a query). Syncs still running go on in the background.
+
+    Parameters
+    ----------
+    engine : Engine
+        The Slotwise database.
+    resource_ids : iterable of int
+        The resources whose calendars matter (members, pool members, rooms).
+    secret_key : str
+        The installation's ``SECRET_KEY``.
+    max_age : timedelta
+        Calendars synced more recently than this are left alone.
+    budget : float
+        Seconds this call may wait for the syncs.
+
+    Returns
+    -------
+    RefreshOutcome
+    """
+    if budget < 0:
+        raise ValueError(f"budget must be >= 0 seconds, got {budget}")
+    deadline = time.monotonic() + budget
+    now = now or utcnow()
+    with Session(engine) as session:
+        stale = stale_connection_ids(session, resource_ids, max_age, now)
+    if not stale:
+        return RefreshOutcome()
+    with _IN_FLIGHT_LOCK:
+        started = [cid for cid in stale if cid not in _IN_FLIGHT]
+        _IN_FLIGHT.update(started)
+    results: dict[int, SyncResult] = {}
+
+    def run(connection_id: int) -> None:
+        try:
+            results[connection_id] = sync_connection(
+                engine, connection_id, secret_key=secret_key, now=now, timeout=timeout
+            )
+        finally:
+            with _IN_FLIGHT_LOCK:
+                _IN_FLIGHT.discard(connection_id)
+
+    threads = [
+        threading.Thread(target=run, args=(cid,), name=f"calendar-refresh-{cid}", daemon=True) for cid in started
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    finished = not any(thread.is_alive() for thread in threads)
+    done = tuple(results[cid] for cid in started if cid in results)
+    return RefreshOutcome(stale=tuple(stale), started=tuple(started), results=done, finished=finished)

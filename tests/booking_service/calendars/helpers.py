@@ -1,0 +1,84 @@
+"""Small builders shared by the calendar connector tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy.orm import Session
+
+from booking_service.models import Invitation, Meeting, Reservation, Room, TeamMember
+
+UTC = dt.UTC
+SECRET_KEY = "test-secret-key"
+
+
+def utc(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=UTC)
+
+
+def ics(*events: str) -> str:
+    """A calendar holding the given VEVENT blocks."""
+    return "\r\n".join(["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Slotwise tests//EN", *events, "END:VCALENDAR", ""])
+
+
+def vevent(uid: str, start: dt.datetime, end: dt.datetime, *props: str) -> str:
+    fmt = "%Y%m%dT%H%M%SZ"
+    return "\r\n".join(
+        ["BEGIN:VEVENT", f"UID:{uid}", "DTSTAMP:20300101T000000Z", f"DTSTART:{start.strftime(fmt)}",
+         f"DTEND:{end.strftime(fmt)}", *props, "END:VEVENT"]
+    )
+
+
+def add_member(session: Session, name: str = "Ada", zone: str = "Europe/Berlin", email: str | None = None) -> TeamMember:
+    member = TeamMember(name=name, zone=zone, email=email or f"{name.lower()}@example.com")
+    session.add(member)
+    session.flush()
+    return member
+
+
+def add_room(session: Session, name: str = "Room 1", zone: str = "Europe/Berlin") -> Room:
+    room = Room(name=name, zone=zone, capacity=6)
+    session.add(room)
+    session.flush()
+    return room
+
+
+def add_meeting(
+    session: Session,
+    resources: list,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    subject: str = "Intro call",
+    status: str = "confirmed",
+) -> Meeting:
+    """A confirmed meeting with an invitation and one reservation per resource."""
+    invitation = Invitation(
+        token_hash=uuid.uuid4().hex + uuid.uuid4().hex,
+        customer_name="Grace Customer",
+        customer_email="grace@customer.example",
+        customer_zone="America/New_York",
+        subject=subject,
+        description="Let us talk.",
+        conferencing="https://meet.example/abc",
+        duration_minutes=int((end - start).total_seconds() // 60),
+        frame_start=start.date(),
+        frame_end=end.date(),
+        zone="Europe/Berlin",
+        status="scheduled",
+    )
+    meeting = Meeting(
+        invitation=invitation,
+        start=start,
+        end=end,
+        status=status,
+        uid=f"{uuid.uuid4()}@slotwise.test",
+        customer_name=invitation.customer_name,
+        customer_email=invitation.customer_email,
+        customer_zone=invitation.customer_zone,
+    )
+    meeting.reservations = [Reservation(resource_id=r.id, start=start, end=end) for r in resources]
+    session.add(meeting)
+    session.flush()
+    return meeting

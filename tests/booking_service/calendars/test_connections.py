@@ -1,0 +1,89 @@
+"""Adding calendar connections: input checks and stored values."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from booking_service.calendars.connections import (
+    add_caldav_connection,
+    add_ics_file_connection,
+    add_ics_url_connection,
+    caldav_account,
+    remove_connection,
+    replace_ics_file,
+    set_caldav_password,
+)
+from booking_service.calendars.ics import CalendarParseError
+from booking_service.crypto import SecretDecryptionError
+from booking_service.models import BusyBlock, CalendarConnection
+
+from .helpers import SECRET_KEY, add_member, ics, utc, vevent
+
+
+def test_subscription_url_is_normalised(session):
+    member = add_member(session)
+    conn = add_ics_url_connection(session, member.id, " Google ", "webcal://calendar.example/ada.ics")
+    assert (conn.kind, conn.name, conn.url) == ("ics_url", "Google", "https://calendar.example/ada.ics")
+
+
+@pytest.mark.parametrize(
+    ("name", "url", "message"),
+    [
+        ("Work", "ftp://x/a.ics", "not an http"),
+        ("", "https://x/a.ics", "needs a name"),
+        ("x" * 201, "https://x/a.ics", "longer than 200"),
+    ],
+)
+def test_subscription_input_is_checked(session, name, url, message):
+    member = add_member(session)
+    with pytest.raises(ValueError, match=message):
+        add_ics_url_connection(session, member.id, name, url)
+
+
+def test_unknown_resource_is_named(session):
+    with pytest.raises(ValueError, match="no team member or room with id 4242"):
+        add_ics_url_connection(session, 4242, "Work", "https://x/a.ics")
+
+
+def test_uploaded_file_is_checked_and_stored(session):
+    member = add_member(session)
+    data = ics(vevent("a", utc(2030, 1, 7, 9), utc(2030, 1, 7, 10))).encode()
+    conn = add_ics_file_connection(session, member.id, "Export", data)
+    assert conn.kind == "ics_file" and "UID:a" in conn.ics_data
+    with pytest.raises(CalendarParseError, match="not iCalendar data"):
+        add_ics_file_connection(session, member.id, "Photo", b"\x89PNG\r\n")
+    with pytest.raises(CalendarParseError, match="never closed"):
+        replace_ics_file(session, conn, "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\n")
+
+
+def test_caldav_password_is_encrypted_and_decrypted_with_the_secret_key(session):
+    member = add_member(session)
+    conn = add_caldav_connection(
+        session, member.id, "Work", "https://dav.example/ada/", "ada", "pa55word", secret_key=SECRET_KEY
+    )
+    assert conn.password_encrypted and "pa55word" not in conn.password_encrypted
+    assert conn.write_back is True
+    account = caldav_account(conn, SECRET_KEY)
+    assert (account.url, account.username, account.password) == ("https://dav.example/ada/", "ada", "pa55word")
+    with pytest.raises(SecretDecryptionError):
+        caldav_account(conn, "other-key")
+    set_caldav_password(session, conn, "new-one", secret_key=SECRET_KEY)
+    assert caldav_account(conn, SECRET_KEY).password == "new-one"
+
+
+def test_caldav_refuses_a_subscription_link(session):
+    member = add_member(session)
+    with pytest.raises(ValueError, match="subscription link"):
+        add_caldav_connection(session, member.id, "Work", "webcal://x/a.ics", "u", "p", secret_key=SECRET_KEY)
+
+
+def test_remove_connection_removes_its_busy_blocks(session):
+    member = add_member(session)
+    conn = add_ics_url_connection(session, member.id, "Work", "https://x/a.ics")
+    session.add(BusyBlock(connection_id=conn.id, resource_id=member.id, start=utc(2030, 1, 1), end=utc(2030, 1, 2)))
+    session.commit()
+    remove_connection(session, conn)
+    session.commit()
+    assert session.scalars(select(BusyBlock)).all() == []
+    assert session.scalars(select(CalendarConnection)).all() == []
