@@ -1,16 +1,104 @@
 """Slotwise planner: availability grids and slot finding on numpy/pandas.
 
-(API documentation is completed below as the engine lands.)
+Pure computation: no database, web framework or UI imports. Inputs are plain
+DataFrames and dataclasses, outputs DataFrames and dataclasses, so the same
+functions serve the booking service, the dashboard and notebooks.
+
+Input tables
+------------
+Resource ids are strings everywhere (``str(primary_key)``).
+
+``resources``
+    ``resource_id`` (str, unique), ``kind`` ("member" or "room"), ``zone``
+    (IANA name: working/opening hours are wall clock there), ``capacity``
+    (int: seats for rooms, 1 for members), optional ``name``/``email``.
+``hours``
+    Weekly hours: ``resource_id``, ``weekday`` (int, 0=Monday, the local
+    weekday the window *starts* on), ``start``, ``end`` (int minutes after
+    local midnight, ``0 <= start < 1440``, ``start < end <= start + 1440``;
+    ``end > 1440`` crosses midnight). Several rows per day are allowed; no
+    rows means never available.
+``overrides`` (optional)
+    ``resource_id``, ``date`` (datetime.date, local), ``start``/``end``
+    (Int64 minutes, or both missing = unavailable that date). A date with any
+    override row uses only its override rows.
+``busy``
+    ``resource_id``, ``start``, ``end`` (tz-aware datetime64, half-open),
+    optional ``source`` ("calendar" or "reservation"). Reservations come
+    already widened by their own meeting's buffers.
+
+Wall clock: windows convert per local date; a nonexistent wall time (spring
+forward) maps forward to the transition instant; an ambiguous one (fall back)
+takes its first occurrence for starts and its second for ends, so 01:00-03:00
+on a fall-back day is three real hours. (pandas' ``shift_forward`` lands half
+an hour late on Australia/Lord_Howe's half-hour shift; the planner uses the
+transition instant itself.)
+
+Slot requests and slots
+-----------------------
+>>> import datetime as dt, pandas as pd
+>>> import planner
+>>> org = planner.generate_organisation(n_members=12, n_rooms=5, seed=1,
+...     zones=("Europe/London", "America/New_York", "Asia/Kolkata"))
+>>> request = planner.SlotRequest(
+...     members=("m0000",), pools=(org.pool_members("p0"),), rooms=tuple(org.room_ids),
+...     min_capacity=4, duration=pd.Timedelta(minutes=45),
+...     buffer_before=pd.Timedelta(minutes=10), buffer_after=pd.Timedelta(minutes=5),
+...     minimum_notice=pd.Timedelta(hours=4), interval=pd.Timedelta(minutes=15),
+...     frame_start=dt.date(2026, 10, 19), frame_end=dt.date(2026, 10, 30),
+...     zone="Europe/London", now=dt.datetime(2026, 10, 16, tzinfo=dt.timezone.utc))
+>>> slots = planner.find_slots(request, org.resources, org.hours, org.busy, org.overrides)
+>>> list(slots.columns)
+['start', 'end', 'members', 'pool_members', 'rooms']
+>>> planner.count_slots(request, org.resources, org.hours, org.busy, org.overrides) == len(slots)
+True
+>>> check = planner.check_slot(request, org.resources, org.hours, org.busy, org.overrides,
+...                            start=slots["start"].iloc[0])
+>>> check.available
+True
+
+``find_slots`` returns one row per available start, sorted: ``start``/``end``
+(datetime64[ns, UTC]), ``members`` (the required members), ``pool_members``
+(per pool, the members free for that slot) and ``rooms`` (candidate rooms
+free and big enough). ``count_slots`` is the cheaper count. ``check_slot``
+re-checks one start against the latest tables and says why it fails.
+
+Availability grids for analysis
+-------------------------------
+:func:`build_grid` gives an :class:`AvailabilityGrid`: boolean ``in_hours``,
+``busy`` and ``free`` arrays of shape (n_resources, n_quanta), a UTC
+``index``, ``to_frame()`` (tidy) and ``pivot(resource_id)`` (local day x time
+of day, for heatmaps).
+
+Errors
+------
+Every bad input raises :class:`PlannerInputError` (a ``ValueError``) naming
+the value and what to change.
+
+Synthetic data
+--------------
+:func:`generate_organisation` builds realistic tables (members in many zones,
+rooms, pools, calendars), deterministic for a seed.
 """
 
+from planner.availability import DEFAULT_QUANTUM, AvailabilityGrid, build_grid
 from planner.errors import PlannerInputError
 from planner.request import SlotRequest
+from planner.slots import SLOT_COLUMNS, SlotCheck, check_slot, count_slots, find_slots
 from planner.synthetic import DEFAULT_ZONES, Organisation, generate_organisation
 
 __all__ = [
+    "DEFAULT_QUANTUM",
     "DEFAULT_ZONES",
+    "SLOT_COLUMNS",
+    "AvailabilityGrid",
     "Organisation",
     "PlannerInputError",
+    "SlotCheck",
     "SlotRequest",
+    "build_grid",
+    "check_slot",
+    "count_slots",
+    "find_slots",
     "generate_organisation",
 ]

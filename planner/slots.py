@@ -1,0 +1,467 @@
+"""Slot finding: which starts can an invitation's meeting take?
+
+Implements DESIGN.md "Slot semantics" on availability grids
+(:mod:`planner.availability`). A start ``t`` is available when
+
+1. its wall-clock time in the invitation zone is a multiple of the interval
+   counted from local midnight, ``t >= now + minimum_notice`` and
+   ``[t, t + duration)`` lies in the frame;
+2. every required member is in hours on ``[t, t + duration)`` and not busy on
+   ``[t - buffer_before, t + duration + buffer_after)``;
+3. each pool has at least one member satisfying (2);
+4. if rooms are listed, one with enough capacity satisfies (2).
+
+The candidate starts, each resource's "ok at this start" and their
+combinations are bit rows (:mod:`planner.bits`): "in hours for the next d
+quanta" is a sliding AND computed by doubling, required members are ANDed,
+pools and rooms ORed, and the count is a popcount. Required members are
+evaluated first; pools and rooms only when some start survives them.
+
+Public entry points (re-exported by :mod:`planner`): :func:`find_slots`,
+:func:`count_slots`, :func:`check_slot` and :class:`SlotCheck`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from math import gcd
+
+import numpy as np
+import pandas as pd
+
+from planner import bits
+from planner.availability import rasterize
+from planner.errors import PlannerInputError
+from planner.request import SlotRequest
+from planner.tables import Tables, prepare
+from planner.zones import NS_PER_MINUTE, utc_offsets, zone_segments
+
+__all__ = [
+    "SLOT_COLUMNS",
+    "SlotCheck",
+    "candidate_starts",
+    "check_slot",
+    "count_slots",
+    "find_slots",
+]
+
+#: Columns of the DataFrame returned by :func:`find_slots`.
+SLOT_COLUMNS = ("start", "end", "members", "pool_members", "rooms")
+_BASE_QUANTUM_NS = 5 * NS_PER_MINUTE
+_FAR_FUTURE = 2**62
+
+
+@dataclass(frozen=True)
+class SlotCheck:
+    """Answer of :func:`check_slot` for one start.
+
+    Attributes
+    ----------
+    available : bool
+    start, end : pandas.Timestamp
+        The slot, tz-aware UTC.
+    members : tuple of str
+        Required members.
+    pool_members : tuple of tuple of str
+        For each pool (request order), its members free for this slot, sorted.
+    rooms : tuple of str
+        Candidate rooms free and big enough for this slot, sorted.
+    reason : str or None
+        Why the start is not available (None when it is).
+    """
+
+    available: bool
+    start: pd.Timestamp
+    end: pd.Timestamp
+    members: tuple[str, ...]
+    pool_members: tuple[tuple[str, ...], ...]
+    rooms: tuple[str, ...]
+    reason: str | None = None
+
+
+def _minutes(td: pd.Timedelta) -> str:
+    return f"{td.value // NS_PER_MINUTE} min"
+
+
+def _check_request(request: object) -> SlotRequest:
+    if not isinstance(request, SlotRequest):
+        raise PlannerInputError(f"request must be a planner.SlotRequest, got {type(request).__name__}")
+    return request
+
+
+def candidate_starts(request: SlotRequest) -> np.ndarray:
+    """Candidate starts of ``request`` before any resource is consulted.
+
+    Every instant whose wall-clock time in ``request.zone`` is a multiple of
+    ``request.interval`` after local midnight (on a fall-back day both
+    occurrences of a repeated wall time qualify; on a spring-forward day the
+    skipped wall times have no instant), with ``[t, t + duration)`` inside
+    the frame and ``t >= now + minimum_notice``.
+
+    Returns
+    -------
+    ndarray of int64
+        Instants in ns since the epoch (UTC), ascending.
+    """
+    lo, hi = request.frame_ns
+    first = max(lo, request.now_ns + request.minimum_notice.value)
+    last = hi - request.duration.value  # inclusive
+    if last < first:
+        return np.zeros(0, np.int64)
+    iv = request.interval.value
+    starts, offsets = zone_segments(request.zone, first, last)
+    ends = np.append(starts[1:], _FAR_FUTURE)
+    sel = np.flatnonzero((ends > first) & (starts <= last))
+    parts = []
+    # One arithmetic progression per constant-offset segment (a handful).
+    for i in sel:
+        s0 = max(first, int(starts[i]))
+        s1 = min(last, int(ends[i]) - 1)
+        off = int(offsets[i])
+        t0 = s0 + (-(s0 + off)) % iv  # local time t + off is a multiple of iv
+        if t0 <= s1:
+            parts.append(np.arange(t0, s1 + 1, iv, dtype=np.int64))
+    if not parts:
+        return np.zeros(0, np.int64)
+    return np.concatenate(parts)
+
+
+def _request_quantum(request: SlotRequest, cands: np.ndarray) -> int:
+    """Largest quantum (<= 5 min) dividing duration, buffers, interval and the candidate instants."""
+    q = _BASE_QUANTUM_NS
+    for td in (request.duration, request.buffer_before, request.buffer_after, request.interval):
+        q = gcd(q, int(td.value))
+    if cands.size:
+        q = int(np.gcd.reduce(np.append(cands % q, q)))
+    return q
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Rows of the grid used by one request, and their roles."""
+
+    rows: np.ndarray  # resource rows of Tables, one per grid row
+    ids: tuple[str, ...]  # ids of those rows
+    member_rows: np.ndarray  # grid rows of required members
+    pool_rows: tuple[np.ndarray, ...]  # grid rows of each pool's members
+    room_rows: np.ndarray  # grid rows of eligible rooms
+    rooms_needed: bool
+
+
+def _layout(request: SlotRequest, tab: Tables) -> _Layout:
+    """Map the request's ids to grid rows, checking kinds and capacities."""
+    ids = tab.index
+    kind = tab.kind
+
+    def rows_of(names: tuple[str, ...], want: str, what: str) -> np.ndarray:
+        pos = ids.get_indexer(list(names))
+        if (pos < 0).any():
+            bad = names[int(np.flatnonzero(pos < 0)[0])]
+            raise PlannerInputError(f"{what} names {bad!r}, which is not in resources")
+        wrong = kind[pos] != want
+        if wrong.any():
+            bad = names[int(np.flatnonzero(wrong)[0])]
+            raise PlannerInputError(f"{what} names {bad!r}, which is a {kind[pos][wrong][0]}, not a {want}")
+        return pos.astype(np.int64)
+
+    members = rows_of(request.members, "member", "members")
+    pools = [rows_of(p, "member", f"pools[{i}]") for i, p in enumerate(request.pools)]
+    rooms = rows_of(request.rooms, "room", "rooms")
+    rooms = rooms[tab.capacity[rooms] >= request.min_capacity]
+    used = np.unique(np.concatenate([members, *pools, rooms]).astype(np.int64))
+    grid_of = {int(r): i for i, r in enumerate(used)}
+
+    def to_grid(rs: np.ndarray) -> np.ndarray:
+        return np.array([grid_of[int(r)] for r in rs], dtype=np.int64)
+
+    return _Layout(
+        rows=used,
+        ids=tuple(tab.ids[used].tolist()),
+        member_rows=to_grid(members),
+        pool_rows=tuple(to_grid(p) for p in pools),
+        room_rows=to_grid(rooms),
+        rooms_needed=bool(request.rooms),
+    )
+
+
+def _ok_rows(in_hours: np.ndarray, busy: np.ndarray, d: int, bb: int, ba: int) -> np.ndarray:
+    """Bit rows: start ``j`` is ok for the resource (rule 2 of the slot semantics).
+
+    In hours on quanta ``[j, j + d)`` and not busy on ``[j - bb, j + d + ba)``:
+    the AND of the not-busy window of length ``bb + d + ba`` starting at
+    ``j - bb`` is shifted up by ``bb`` so that its bit lands on ``j``.
+    """
+    hours_ok = bits.all_window(in_hours, d)
+    free_ok = bits.shift_up(bits.all_window(~busy, bb + d + ba), bb)
+    return hours_ok & free_ok
+
+
+@dataclass(frozen=True)
+class _Evaluation:
+    final: np.ndarray  # (n_words,) bits of available starts
+    pool_ok: tuple[np.ndarray, ...]  # per pool, (n_pool_members, n_words)
+    room_ok: np.ndarray  # (n_rooms, n_words)
+
+
+def _evaluate(
+    layout: _Layout,
+    in_hours: np.ndarray,
+    busy: np.ndarray,
+    cand: np.ndarray,
+    d: int,
+    bb: int,
+    ba: int,
+) -> _Evaluation:
+    """Combine resources' ok rows with the candidate row (required members first)."""
+    width = cand.shape[-1]
+    no_rows = np.zeros((0, width), dtype=np.uint64)
+    final = cand.copy()
+    if layout.member_rows.size:
+        ok = _ok_rows(in_hours[layout.member_rows], busy[layout.member_rows], d, bb, ba)
+        final &= np.bitwise_and.reduce(ok, axis=0)
+    pool_ok: list[np.ndarray] = []
+    for rows in layout.pool_rows:
+        if not final.any():
+            break
+        ok = _ok_rows(in_hours[rows], busy[rows], d, bb, ba)
+        pool_ok.append(ok)
+        final &= np.bitwise_or.reduce(ok, axis=0)
+    room_ok = no_rows
+    if layout.rooms_needed and final.any():
+        if layout.room_rows.size:
+            room_ok = _ok_rows(in_hours[layout.room_rows], busy[layout.room_rows], d, bb, ba)
+            final &= np.bitwise_or.reduce(room_ok, axis=0)
+        else:
+            final[:] = 0
+    if not final.any():
+        return _Evaluation(final, tuple(no_rows for _ in layout.pool_rows), no_rows)
+    return _Evaluation(final, tuple(pool_ok), room_ok)
+
+
+def _empty_slots() -> pd.DataFrame:
+    empty_ts = pd.DatetimeIndex([], dtype="datetime64[ns, UTC]")
+    return pd.DataFrame(
+        {
+            "start": empty_ts,
+            "end": empty_ts,
+            "members": pd.Series([], dtype=object),
+            "pool_members": pd.Series([], dtype=object),
+            "rooms": pd.Series([], dtype=object),
+        }
+    )
+
+
+def _assemble(
+    request: SlotRequest,
+    layout: _Layout,
+    ev: _Evaluation,
+    origin: int,
+    q: int,
+) -> pd.DataFrame:
+    """Result DataFrame from the bits of available starts."""
+    pos = bits.positions(ev.final)
+    if pos.size == 0:
+        return _empty_slots()
+    start = origin + pos * q
+    # Which pool members / rooms are free at each start, as one bool column
+    # per (pool member or room); identical patterns share one tuple object.
+    groups: list[tuple[str, ...]] = []
+    flags = []
+    for rows, ok in zip(layout.pool_rows, ev.pool_ok):
+        groups.append(tuple(layout.ids[r] for r in rows))
+        flags.append(bits.bits_at(ok, pos))
+    room_ids = tuple(layout.ids[r] for r in layout.room_rows)
+    flags.append(bits.bits_at(ev.room_ok, pos) if layout.rooms_needed else np.zeros((0, pos.size), bool))
+    table = np.concatenate(flags, axis=0) if flags else np.zeros((0, pos.size), bool)
+    patterns, inverse = _patterns(table)
+    n_pool_cols = [len(g) for g in groups]
+    pool_objs = np.empty(len(patterns), dtype=object)
+    room_objs = np.empty(len(patterns), dtype=object)
+    for i, pattern in enumerate(patterns):
+        at = 0
+        chosen = []
+        for group, n in zip(groups, n_pool_cols):
+            chosen.append(tuple(sorted(m for m, f in zip(group, pattern[at : at + n]) if f)))
+            at += n
+        pool_objs[i] = tuple(chosen)
+        room_objs[i] = tuple(sorted(r for r, f in zip(room_ids, pattern[at:]) if f))
+    members = np.empty(pos.size, dtype=object)
+    members[:] = [request.members] * pos.size
+    start_idx = pd.DatetimeIndex(start.view("datetime64[ns]"), tz="UTC")
+    return pd.DataFrame(
+        {
+            "start": start_idx,
+            "end": start_idx + request.duration,
+            "members": members,
+            "pool_members": pool_objs[inverse],
+            "rooms": room_objs[inverse],
+        }
+    )
+
+
+def _patterns(table: np.ndarray) -> tuple[list[tuple[bool, ...]], np.ndarray]:
+    """Distinct columns of a bool table (k, n) and each column's pattern number."""
+    k, n = table.shape
+    if k == 0:
+        return [()], np.zeros(n, dtype=np.int64)
+    if k <= 63:
+        codes = (table.astype(np.uint64) << np.arange(k, dtype=np.uint64)[:, None]).sum(axis=0, dtype=np.uint64)
+        uniq, inverse = np.unique(codes, return_inverse=True)
+        patterns = [tuple(bool((int(c) >> b) & 1) for b in range(k)) for c in uniq]
+        return patterns, inverse
+    uniq, inverse = np.unique(table.T, axis=0, return_inverse=True)
+    return [tuple(bool(x) for x in row) for row in uniq], inverse.reshape(-1)
+
+
+def _prepare_for(request: SlotRequest, resources, hours, busy, overrides) -> Tables:
+    ids = list(dict.fromkeys(request.all_members + request.rooms))
+    return prepare(resources, hours, busy, overrides, only=ids)
+
+
+def _solve(request: SlotRequest, resources, hours, busy, overrides):
+    """Cold path: rasterize only this request's resources over its frame."""
+    request = _check_request(request)
+    tab = _prepare_for(request, resources, hours, busy, overrides)
+    layout = _layout(request, tab)
+    cands = candidate_starts(request)
+    if cands.size == 0:
+        return layout, None, 0, 0
+    q = _request_quantum(request, cands)
+    d = request.duration.value // q
+    bb = request.buffer_before.value // q
+    ba = request.buffer_after.value // q
+    origin = int(cands[0]) - bb * q
+    n_quanta = int((int(cands[-1]) - origin) // q + d + bb + ba)
+    in_hours, busy_bits = rasterize(tab, layout.rows, origin, q, n_quanta)
+    cand = bits.from_positions((cands - origin) // q, in_hours.shape[1])
+    ev = _evaluate(layout, in_hours, busy_bits, cand, d, bb, ba)
+    return layout, ev, origin, q
+
+
+def find_slots(
+    request: SlotRequest,
+    resources: pd.DataFrame,
+    hours: pd.DataFrame,
+    busy: pd.DataFrame,
+    overrides: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Every available start for ``request``, from the raw tables.
+
+    Parameters
+    ----------
+    request : SlotRequest
+    resources, hours, busy, overrides : pandas.DataFrame
+        Input tables (see :mod:`planner`); rows of other resources are ignored.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per available start, sorted by ``start``: ``start``, ``end``
+        (datetime64[ns, UTC], ``end = start + duration``), ``members`` (tuple
+        of the required members), ``pool_members`` (tuple per pool of the
+        members free for that slot, sorted), ``rooms`` (tuple of the
+        candidate rooms free and big enough, sorted; empty when no room is
+        needed).
+
+    Raises
+    ------
+    PlannerInputError
+        Unknown resources, wrong kinds, invalid tables.
+    """
+    layout, ev, origin, q = _solve(request, resources, hours, busy, overrides)
+    if ev is None:
+        return _empty_slots()
+    return _assemble(request, layout, ev, origin, q)
+
+
+def count_slots(
+    request: SlotRequest,
+    resources: pd.DataFrame,
+    hours: pd.DataFrame,
+    busy: pd.DataFrame,
+    overrides: pd.DataFrame | None = None,
+) -> int:
+    """Number of available starts for ``request`` (what :func:`find_slots` would return)."""
+    _, ev, _, _ = _solve(request, resources, hours, busy, overrides)
+    return 0 if ev is None else bits.popcount(ev.final)
+
+
+def check_slot(
+    request: SlotRequest,
+    resources: pd.DataFrame,
+    hours: pd.DataFrame,
+    busy: pd.DataFrame,
+    overrides: pd.DataFrame | None = None,
+    *,
+    start: dt.datetime | pd.Timestamp,
+) -> SlotCheck:
+    """Is ``start`` still available for ``request``, and with whom?
+
+    Looks only at the slot's own window (with buffers), so it is cheap enough
+    to run inside the booking transaction on freshly read busy data.
+
+    Parameters
+    ----------
+    request : SlotRequest
+    resources, hours, busy, overrides : pandas.DataFrame
+        The latest committed data (see :mod:`planner`).
+    start : tz-aware datetime
+        The start the customer picked.
+
+    Returns
+    -------
+    SlotCheck
+        ``available`` and, when not, a ``reason`` naming the rule or the
+        resource that fails; ``pool_members`` and ``rooms`` list who is free.
+    """
+    request = _check_request(request)
+    if not isinstance(start, (dt.datetime, pd.Timestamp)):
+        raise PlannerInputError(f"start must be a tz-aware datetime, got {start!r}")
+    ts = pd.Timestamp(start)
+    if ts.tzinfo is None:
+        raise PlannerInputError(f"start must be tz-aware, got naive {start!r}")
+    ts = ts.tz_convert("UTC").as_unit("ns")
+    t = int(ts.value)
+    end = ts + request.duration
+    tab = _prepare_for(request, resources, hours, busy, overrides)
+    layout = _layout(request, tab)
+    empty_pools = tuple(() for _ in request.pools)
+
+    def no(reason: str) -> SlotCheck:
+        return SlotCheck(False, ts, end, request.members, empty_pools, (), reason)
+
+    lo, hi = request.frame_ns
+    if t < lo or t + request.duration.value > hi:
+        return no(f"{ts} is outside the frame {request.frame_start}..{request.frame_end} ({request.zone})")
+    local = t + int(utc_offsets(np.array([t]), request.zone)[0])
+    if local % request.interval.value:
+        return no(f"{ts} is not on the slot grid (every {_minutes(request.interval)} from local midnight in {request.zone})")
+    if t < request.now_ns + request.minimum_notice.value:
+        return no(f"{ts} starts sooner than the minimum notice ({request.minimum_notice}) from now")
+
+    q = gcd(int(request.duration.value), int(request.buffer_before.value), int(request.buffer_after.value))
+    d = request.duration.value // q
+    bb = request.buffer_before.value // q
+    ba = request.buffer_after.value // q
+    origin = t - bb * q
+    in_hours, busy_bits = rasterize(tab, layout.rows, origin, q, int(bb + d + ba))
+    ok = bits.bits_at(_ok_rows(in_hours, busy_bits, d, bb, ba), np.array([bb]))[:, 0]
+    hours_ok = bits.bits_at(bits.all_window(in_hours, d), np.array([bb]))[:, 0]
+
+    pool_free = tuple(tuple(sorted(layout.ids[r] for r in rows if ok[r])) for rows in layout.pool_rows)
+    rooms_free = tuple(sorted(layout.ids[r] for r in layout.room_rows if ok[r]))
+    reason = None
+    for r in layout.member_rows:
+        if not ok[r]:
+            why = "is busy (buffers included)" if hours_ok[r] else "is outside working hours"
+            reason = f"member {layout.ids[r]!r} {why} for this slot"
+            break
+    if reason is None:
+        for i, free in enumerate(pool_free):
+            if not free:
+                reason = f"no member of pool {i} {request.pools[i]!r} is free for this slot"
+                break
+    if reason is None and request.rooms and not rooms_free:
+        reason = f"no room among {request.rooms!r} with capacity >= {request.min_capacity} is free for this slot"
+    return SlotCheck(reason is None, ts, end, request.members, pool_free, rooms_free, reason)
