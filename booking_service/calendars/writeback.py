@@ -1,0 +1,381 @@
+"""Write confirmed meetings into CalDAV calendars, and remove cancelled ones.
+
+Writing back never blocks or undoes a booking. The booking transaction only *queues* the work
+(:func:`queue_meeting_writeback` adds :class:`~booking_service.models.CalendarWrite` rows, like
+the mail outbox); :func:`deliver_due_writes` later does the network I/O outside any
+transaction, retries failures with exponential backoff, and gives up after
+:data:`MAX_ATTEMPTS`. A write that failed keeps its ``last_error`` for the dashboard
+(:func:`writeback_problems`); a later success clears it, and so does a newer write of the same
+meeting to the same calendar (which supersedes it).
+
+What is written: one ``VEVENT`` whose ``UID`` is the meeting's, so a second write replaces it
+and a cancellation removes exactly it, into every CalDAV calendar with write-back enabled of
+each resource the meeting reserves (the assigned members and the room). The event carries no
+``ATTENDEE``/``ORGANIZER``: servers with implicit scheduling would otherwise send invitations
+of their own (the customer's invite is mailed by Slotwise).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from dataclasses import dataclass, field
+
+import icalendar
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from ..crypto import SecretDecryptionError
+from ..db import session_scope
+from ..models import CalendarConnection, CalendarWrite, Meeting, Reservation, utcnow
+from .caldav_client import DEFAULT_TIMEOUT, CalDAVError, delete_event, put_event
+from .connections import caldav_account
+
+__all__ = [
+    "ACTIONS",
+    "MAX_ATTEMPTS",
+    "WriteReport",
+    "backoff",
+    "deliver_due_writes",
+    "deliver_in_background",
+    "meeting_event",
+    "queue_meeting_writeback",
+    "retry_failed_writes",
+    "writeback_problems",
+]
+
+log = logging.getLogger(__name__)
+
+ACTIONS = ("put", "delete")
+MAX_ATTEMPTS = 10
+"""Attempts before a write is marked ``failed`` (about 17 hours with :func:`backoff`)."""
+
+BACKOFF_BASE = dt.timedelta(minutes=1)
+BACKOFF_MAX = dt.timedelta(hours=4)
+LEASE = dt.timedelta(minutes=5)
+"""How long a claimed write is hidden from other deliverers while it is being sent."""
+
+PRODID = "-//Slotwise//Calendar write-back//EN"
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Wait after ``attempts`` failures: 1, 2, 4 ... minutes, at most 4 hours."""
+    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+
+
+def _write_back_connections(session: Session, resource_ids: set[int]) -> list[CalendarConnection]:
+    if not resource_ids:
+        return []
+    return list(
+        session.scalars(
+            select(CalendarConnection)
+            .where(
+                CalendarConnection.resource_id.in_(resource_ids),
+                CalendarConnection.kind == "caldav",
+                CalendarConnection.write_back.is_(True),
+            )
+            .order_by(CalendarConnection.id)
+        )
+    )
+
+
+def queue_meeting_writeback(
+    session: Session, meeting: Meeting, action: str, *, now: dt.datetime | None = None
+) -> list[CalendarWrite]:
+    """Queue writing a meeting to its resources' CalDAV calendars, or removing it.
+
+    Call it in the transaction that confirms (``"put"``) or cancels (``"delete"``) the
+    meeting. It only adds rows; nothing is sent until :func:`deliver_due_writes` runs, so a
+    slow or broken calendar server can never delay or undo the booking.
+
+    Targets: for ``"put"``, every write-back CalDAV connection of each resource the meeting
+    reserves; for ``"delete"``, every connection the meeting was written to (found from the
+    earlier writes, so it works after the reservations are released) plus those of any
+    resource still reserved. Earlier unfinished writes of the meeting to the same connection
+    are superseded.
+
+    Parameters
+    ----------
+    session : Session
+        The caller's session; the caller commits.
+    meeting : Meeting
+        The meeting (flushed: it needs its id).
+    action : {"put", "delete"}
+
+    Returns
+    -------
+    list of CalendarWrite
+        The queued writes (empty when no resource has a write-back calendar).
+
+    Raises
+    ------
+    ValueError
+        If ``action`` is not ``"put"`` or ``"delete"``.
+    """
+    if action not in ACTIONS:
+        raise ValueError(f"{action!r} is not a write-back action; use 'put' or 'delete'")
+    now = now or utcnow()
+    if meeting.id is None:
+        session.flush()
+    reserved = set(
+        session.scalars(select(Reservation.resource_id).where(Reservation.meeting_id == meeting.id))
+    )
+    targets = {c.id: c for c in _write_back_connections(session, reserved)}
+    earlier = list(
+        session.scalars(
+            select(CalendarWrite).where(CalendarWrite.meeting_id == meeting.id).order_by(CalendarWrite.id)
+        )
+    )
+    if action == "delete":
+        for write in earlier:
+            if write.action == "put" and write.connection_id not in targets:
+                connection = session.get(CalendarConnection, write.connection_id)
+                if connection is not None:
+                    targets[connection.id] = connection
+    for write in earlier:
+        if write.connection_id in targets and write.status in ("pending", "failed"):
+            write.status = "superseded"
+            write.done_at = now
+    queued = [
+        CalendarWrite(meeting_id=meeting.id, connection_id=cid, action=action, status="pending", next_attempt_at=now)
+        for cid in sorted(targets)
+    ]
+    session.add_all(queued)
+    session.flush()
+    return queued
+
+
+def meeting_event(meeting: Meeting, *, now: dt.datetime | None = None) -> str:
+    """The iCalendar object stored in a calendar for a meeting (no ``METHOD``, no attendees).
+
+    Parameters
+    ----------
+    meeting : Meeting
+        With its invitation loaded (for the subject, description and conferencing).
+
+    Returns
+    -------
+    str
+        One ``VCALENDAR`` with one ``VEVENT``: ``UID`` the meeting's, times in UTC,
+        ``SEQUENCE`` the meeting's, opaque and confirmed.
+    """
+    invitation = meeting.invitation
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    event = icalendar.Event()
+    event.add("uid", meeting.uid)
+    event.add("dtstamp", (now or utcnow()).astimezone(dt.UTC))
+    event.add("dtstart", meeting.start.astimezone(dt.UTC))
+    event.add("dtend", meeting.end.astimezone(dt.UTC))
+    event.add("sequence", meeting.sequence)
+    event.add("summary", f"{invitation.subject} — {meeting.customer_name}")
+    details = [invitation.description.strip(), invitation.conferencing.strip(),
+               f"Customer: {meeting.customer_name} <{meeting.customer_email}>", "Booked with Slotwise."]
+    event.add("description", "\n\n".join(part for part in details if part))
+    if invitation.conferencing.strip():
+        event.add("location", invitation.conferencing.strip().splitlines()[0])
+    event.add("status", "CONFIRMED")
+    event.add("transp", "OPAQUE")
+    calendar.add_component(event)
+    return calendar.to_ical().decode("utf-8")
+
+
+# --- delivery ---------------------------------------------------------------------------------
+
+
+@dataclass
+class WriteReport:
+    """What one delivery pass did."""
+
+    done: int = 0
+    retrying: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """One line for the CLI."""
+        text = f"Calendar writes: {self.done} done, {self.retrying} waiting to retry, {self.failed} failed."
+        return text + ("" if not self.errors else f" Last error: {self.errors[-1]}")
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    write_id: int
+    action: str
+    uid: str
+    ics: str | None
+    connection: CalendarConnection  # detached
+
+
+def _claim(engine: Engine, write_id: int, now: dt.datetime) -> _Claimed | None:
+    """Take a due write: count the attempt and lease it, in one short write transaction."""
+    with session_scope(engine, write=True) as session:
+        query = select(CalendarWrite).where(CalendarWrite.id == write_id)
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        write = session.scalars(query).one_or_none()
+        if write is None or write.status != "pending" or write.next_attempt_at > now:
+            return None
+        meeting = session.get(Meeting, write.meeting_id)
+        connection = session.get(CalendarConnection, write.connection_id)
+        write.attempts += 1
+        write.next_attempt_at = now + LEASE
+        body = meeting_event(meeting, now=now) if write.action == "put" else None
+        session.flush()
+        session.expunge(connection)
+        return _Claimed(write.id, write.action, meeting.uid, body, connection)
+
+
+def _send(claimed: _Claimed, secret_key: str, timeout: float) -> None:
+    account = caldav_account(claimed.connection, secret_key)
+    if claimed.action == "put":
+        put_event(account, claimed.ics, timeout=timeout)
+    else:
+        delete_event(account, claimed.uid, timeout=timeout)
+
+
+def _record(engine: Engine, write_id: int, error: str | None, now: dt.datetime) -> str:
+    with session_scope(engine) as session:
+        write = session.get(CalendarWrite, write_id)
+        if write is None:
+            return "gone"
+        if write.status != "pending":
+            return write.status  # superseded while it was being sent; the newer write decides
+        if error is None:
+            write.status = "done"
+            write.done_at = now
+            write.last_error = None
+            return "done"
+        write.last_error = error[:2000]
+        if write.attempts >= MAX_ATTEMPTS:
+            write.status = "failed"
+            return "failed"
+        write.next_attempt_at = now + backoff(write.attempts)
+        return "retrying"
+
+
+def deliver_due_writes(
+    engine: Engine,
+    *,
+    secret_key: str,
+    now: dt.datetime | None = None,
+    limit: int = 100,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> WriteReport:
+    """Send every pending calendar write that is due; return what happened.
+
+    Each write is claimed (attempt counted, leased for :data:`LEASE`), sent outside any
+    transaction, and its outcome recorded: done (error cleared), waiting for a retry after
+    :func:`backoff`, or failed after :data:`MAX_ATTEMPTS`. Writes are sent in the order they
+    were queued, so a meeting's removal follows its creation.
+
+    Parameters
+    ----------
+    engine : Engine
+        The Slotwise database.
+    secret_key : str
+        The installation's ``SECRET_KEY`` (to decrypt CalDAV passwords).
+    now : datetime, optional
+        Which writes are due (default: the current instant).
+    limit : int
+        At most this many writes per pass.
+    timeout : float
+        Seconds allowed for each CalDAV request.
+    """
+    now = now or utcnow()
+    with Session(engine) as session:
+        due = list(
+            session.scalars(
+                select(CalendarWrite.id)
+                .where(CalendarWrite.status == "pending", CalendarWrite.next_attempt_at <= now)
+                .order_by(CalendarWrite.id)
+                .limit(limit)
+            )
+        )
+    report = WriteReport()
+    for write_id in due:
+        claimed = _claim(engine, write_id, now)
+        if claimed is None:
+            continue
+        error: str | None = None
+        try:
+            _send(claimed, secret_key, timeout)
+        except (CalDAVError, SecretDecryptionError) as exc:
+            error = str(exc)
+            log.warning("calendar write %s (%s) not done: %s", write_id, claimed.action, error)
+            report.errors.append(error)
+        outcome = _record(engine, write_id, error, now)
+        if outcome == "done":
+            report.done += 1
+        elif outcome == "retrying":
+            report.retrying += 1
+        elif outcome == "failed":
+            report.failed += 1
+    return report
+
+
+def deliver_in_background(engine: Engine, *, secret_key: str) -> threading.Thread:
+    """Run one :func:`deliver_due_writes` pass in a daemon thread (after a booking commits).
+
+    The periodic ``slotwise sync-calendars`` pass delivers anything this misses.
+    """
+    thread = threading.Thread(
+        target=deliver_due_writes, kwargs={"engine": engine, "secret_key": secret_key},
+        name="calendar-writeback", daemon=True,
+    )
+    thread.start()
+    return thread
+
+
+# --- for the dashboard ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WriteProblem:
+    """A calendar write that has not succeeded: still retrying after an error, or failed."""
+
+    write_id: int
+    meeting_id: int
+    connection_id: int
+    connection_name: str
+    resource_id: int
+    action: str
+    status: str
+    attempts: int
+    next_attempt_at: dt.datetime
+    last_error: str | None
+
+
+def writeback_problems(session: Session) -> list[WriteProblem]:
+    """Writes that failed or are waiting to retry after an error, newest first."""
+    rows = session.execute(
+        select(CalendarWrite, CalendarConnection)
+        .join(CalendarConnection, CalendarConnection.id == CalendarWrite.connection_id)
+        .where(
+            (CalendarWrite.status == "failed")
+            | ((CalendarWrite.status == "pending") & CalendarWrite.last_error.is_not(None))
+        )
+        .order_by(CalendarWrite.id.desc())
+    )
+    return [
+        WriteProblem(w.id, w.meeting_id, w.connection_id, c.name, c.resource_id, w.action, w.status,
+                     w.attempts, w.next_attempt_at, w.last_error)
+        for w, c in rows
+    ]
+
+
+def retry_failed_writes(session: Session, *, now: dt.datetime | None = None) -> int:
+    """Put every ``failed`` write back in the queue (after fixing a password, say).
+
+    Returns the number of writes re-queued; their attempt count starts again.
+    """
+    now = now or utcnow()
+    failed = list(session.scalars(select(CalendarWrite).where(CalendarWrite.status == "failed")))
+    for write in failed:
+        write.status = "pending"
+        write.attempts = 0
+        write.next_attempt_at = now
+    session.flush()
+    return len(failed)
