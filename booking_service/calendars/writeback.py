@@ -40,6 +40,7 @@ __all__ = [
     "deliver_due_writes",
     "deliver_in_background",
     "meeting_event",
+    "meeting_vevent",
     "queue_meeting_writeback",
     "retry_failed_writes",
     "writeback_problems",
@@ -146,24 +147,19 @@ def queue_meeting_writeback(
     return queued
 
 
-def meeting_event(meeting: Meeting, *, now: dt.datetime | None = None) -> str:
-    """The iCalendar object stored in a calendar for a meeting (no ``METHOD``, no attendees).
+def meeting_vevent(meeting: Meeting, *, now: dt.datetime | None = None) -> icalendar.Event:
+    """The ``VEVENT`` that stands for a meeting in people's calendars.
+
+    ``UID`` and ``SEQUENCE`` are the meeting's, times are UTC, the event is opaque and
+    confirmed; the summary names the subject and the customer. No ``ATTENDEE`` or
+    ``ORGANIZER`` (see the module docstring). Used for write-back and for the private feeds.
 
     Parameters
     ----------
     meeting : Meeting
         With its invitation loaded (for the subject, description and conferencing).
-
-    Returns
-    -------
-    str
-        One ``VCALENDAR`` with one ``VEVENT``: ``UID`` the meeting's, times in UTC,
-        ``SEQUENCE`` the meeting's, opaque and confirmed.
     """
     invitation = meeting.invitation
-    calendar = icalendar.Calendar()
-    calendar.add("prodid", PRODID)
-    calendar.add("version", "2.0")
     event = icalendar.Event()
     event.add("uid", meeting.uid)
     event.add("dtstamp", (now or utcnow()).astimezone(dt.UTC))
@@ -178,7 +174,22 @@ def meeting_event(meeting: Meeting, *, now: dt.datetime | None = None) -> str:
         event.add("location", invitation.conferencing.strip().splitlines()[0])
     event.add("status", "CONFIRMED")
     event.add("transp", "OPAQUE")
-    calendar.add_component(event)
+    return event
+
+
+def meeting_event(meeting: Meeting, *, now: dt.datetime | None = None) -> str:
+    """The iCalendar object stored in a CalDAV calendar for a meeting.
+
+    Returns
+    -------
+    str
+        One ``VCALENDAR`` (no ``METHOD``: it is stored, not sent) holding
+        :func:`meeting_vevent`.
+    """
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add_component(meeting_vevent(meeting, now=now))
     return calendar.to_ical().decode("utf-8")
 
 

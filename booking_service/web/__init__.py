@@ -7,6 +7,8 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     """Import and register every blueprint (imported here so the factory stays cheap)."""
+    from .feeds import bp as feeds_bp
     from .health import bp as health_bp
 
     app.register_blueprint(health_bp)
+    app.register_blueprint(feeds_bp)
