@@ -48,6 +48,7 @@ import pandas as pd
 from planner.availability import DEFAULT_QUANTUM, build_grid
 from planner.errors import PlannerInputError
 from planner.request import SlotRequest
+from planner.slots import count_slots, find_slots
 from planner.synthetic import Organisation
 from planner.zones import check_zone, utc_offsets, wall_to_utc
 
@@ -731,3 +732,346 @@ def utilization(
     table["utilization"] = (used / table["hours"]).where(table["hours"] > 0)
     columns = ["resource_id", "name", "kind", "zone", *key, *CATEGORIES, "hours", "utilization"]
     return table[columns].reset_index(drop=True)
+
+
+# --- counting with the engine -----------------------------------------------------------------
+
+
+def _request_tables(tables: Organisation, request: SlotRequest) -> Organisation:
+    """Only the rows the request can look at (its resources; busy time near its frame).
+
+    The engine ignores other rows anyway; dropping them once makes the many counts of a
+    what-if, bottleneck or packing run cheap.
+    """
+    ids = {*request.all_members, *request.rooms}
+    lo, hi = request.frame
+    margin = request.buffer_before + request.buffer_after + pd.Timedelta(days=1)
+    busy = tables.busy
+    keep = busy["resource_id"].isin(ids) & (busy["end"] > lo - margin) & (busy["start"] < hi + margin)
+    return dataclasses.replace(
+        tables,
+        resources=tables.resources.loc[tables.resources["resource_id"].isin(ids)],
+        hours=tables.hours.loc[tables.hours["resource_id"].isin(ids)],
+        overrides=tables.overrides.loc[tables.overrides["resource_id"].isin(ids)],
+        busy=busy.loc[keep],
+    )
+
+
+def _count(tables: Organisation, request: SlotRequest) -> int:
+    return count_slots(request, tables.resources, tables.hours, tables.busy, tables.overrides)
+
+
+def _find(tables: Organisation, request: SlotRequest) -> pd.DataFrame:
+    return find_slots(request, tables.resources, tables.hours, tables.busy, tables.overrides)
+
+
+# --- what-if ----------------------------------------------------------------------------------
+
+
+def what_if(org: PlannerTables, request: SlotRequest, *changes: Change) -> WhatIf:
+    """Slot count of ``request`` before and after ``changes`` (applied in order).
+
+    Parameters
+    ----------
+    org : Organisation-like
+        ``resources``, ``hours``, ``overrides``, ``busy`` tables.
+    request : SlotRequest
+    *changes : AddRoom, AddPoolMember, ExtendHours, ChangeRequest or AlwaysFree
+
+    Returns
+    -------
+    WhatIf
+        ``before``, ``after`` and ``gained`` (= after - before).
+
+    Examples
+    --------
+    >>> import datetime as dt, pandas as pd
+    >>> from planner import SlotRequest, generate_organisation
+    >>> org = generate_organisation(n_members=4, n_rooms=2, start_date=dt.date(2026, 10, 5), days=7, seed=1)
+    >>> request = SlotRequest(members=("m0000",), duration=pd.Timedelta(minutes=60),
+    ...                       frame_start=dt.date(2026, 10, 5), frame_end=dt.date(2026, 10, 9),
+    ...                       zone="Europe/London", now=dt.datetime(2026, 10, 1, tzinfo=dt.UTC))
+    >>> result = what_if(org, request, ChangeRequest(duration=pd.Timedelta(minutes=30)))
+    >>> result.after > result.before
+    True
+    """
+    tables = _request_tables(as_organisation(org), request)
+    before = _count(tables, request)
+    changed, changed_request = apply_changes(tables, request, changes)
+    return WhatIf(before=before, after=_count(_request_tables(changed, changed_request), changed_request))
+
+
+def what_if_table(
+    org: PlannerTables, request: SlotRequest, scenarios: Mapping[str, Change | Sequence[Change]]
+) -> pd.DataFrame:
+    """Slot counts before and after each named scenario.
+
+    Parameters
+    ----------
+    org : Organisation-like
+    request : SlotRequest
+    scenarios : mapping of str to a change or a sequence of changes
+        E.g. ``{"one more room": AddRoom(capacity=8), "30-minute meetings":
+        ChangeRequest(duration=pd.Timedelta(minutes=30))}``.
+
+    Returns
+    -------
+    DataFrame
+        ``scenario``, ``before``, ``after``, ``gained`` (ints), in the order given.
+    """
+    tables = _request_tables(as_organisation(org), request)
+    before = _count(tables, request)
+    rows = []
+    for name, changes in scenarios.items():
+        changes = (changes,) if hasattr(changes, "apply") else tuple(changes)
+        changed, changed_request = apply_changes(tables, request, changes)
+        after = _count(_request_tables(changed, changed_request), changed_request)
+        rows.append({"scenario": name, "before": before, "after": after, "gained": after - before})
+    return pd.DataFrame(rows, columns=["scenario", "before", "after", "gained"])
+
+
+# --- bottlenecks --------------------------------------------------------------------------------
+
+
+def _roles(request: SlotRequest) -> dict[str, str]:
+    """Each resource of the request and the part it plays (first part when several)."""
+    roles: dict[str, str] = {}
+    for member in request.members:
+        roles.setdefault(member, "required member")
+    for i, pool in enumerate(request.pools):
+        for member in pool:
+            roles.setdefault(member, f"pool {i + 1}" if len(request.pools) > 1 else "pool")
+    for room in request.rooms:
+        roles.setdefault(room, "room")
+    return roles
+
+
+def bottlenecks(org: PlannerTables, request: SlotRequest) -> pd.DataFrame:
+    """How many more slots each resource of the request would allow if it were always free.
+
+    For every required member, pool member and candidate room ``r``, the slots are counted again
+    with ``r`` always free (:class:`AlwaysFree`: no busy time, available around the clock);
+    everything else stays as it is.
+
+    Parameters
+    ----------
+    org : Organisation-like
+    request : SlotRequest
+
+    Returns
+    -------
+    DataFrame
+        ``resource_id``, ``name``, ``kind``, ``role`` ("required member", "pool" / "pool 2",
+        "room"), ``slots`` (the real count, the same on every row), ``slots_if_free`` and
+        ``gained`` (= slots_if_free - slots, >= 0), sorted by ``gained`` (largest first), then
+        request order. The first row names the tightest bottleneck when its gain is positive;
+        see :func:`bottleneck_summary` for a sentence.
+
+    Examples
+    --------
+    >>> import datetime as dt, pandas as pd
+    >>> from planner import SlotRequest, generate_organisation
+    >>> org = generate_organisation(n_members=4, n_rooms=2, start_date=dt.date(2026, 10, 5), days=7, seed=1)
+    >>> request = SlotRequest(members=("m0000", "m0001"), duration=pd.Timedelta(minutes=60),
+    ...                       frame_start=dt.date(2026, 10, 5), frame_end=dt.date(2026, 10, 9),
+    ...                       zone="Europe/London", now=dt.datetime(2026, 10, 1, tzinfo=dt.UTC))
+    >>> table = bottlenecks(org, request)
+    >>> list(table.columns)
+    ['resource_id', 'name', 'kind', 'role', 'slots', 'slots_if_free', 'gained']
+    >>> bool((table["gained"] >= 0).all())
+    True
+    """
+    tables = _request_tables(as_organisation(org), request)
+    base = _count(tables, request)
+    roles = _roles(request)
+    info = tables.resources.set_index(tables.resources["resource_id"].astype(str))
+    rows = []
+    for order, (rid, role) in enumerate(roles.items()):
+        changed, _ = AlwaysFree(rid).apply(tables, request)
+        free = _count(changed, request)
+        rows.append(
+            {
+                "resource_id": rid,
+                "name": info["name"].get(rid, rid) if "name" in info.columns else rid,
+                "kind": info["kind"].get(rid, ""),
+                "role": role,
+                "slots": base,
+                "slots_if_free": free,
+                "gained": free - base,
+                "_order": order,
+            }
+        )
+    table = pd.DataFrame(
+        rows, columns=["resource_id", "name", "kind", "role", "slots", "slots_if_free", "gained", "_order"]
+    )
+    table = table.sort_values(["gained", "_order"], ascending=[False, True], kind="stable")
+    return table.drop(columns="_order").reset_index(drop=True)
+
+
+def bottleneck_summary(table: pd.DataFrame) -> str:
+    """One sentence naming what limits a request, from :func:`bottlenecks`' table.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"resource_id": ["7", "9"], "name": ["Ada Okafor", "Blue room"],
+    ...                       "kind": ["member", "room"], "role": ["required member", "room"],
+    ...                       "slots": [0, 0], "slots_if_free": [12, 0], "gained": [12, 0]})
+    >>> bottleneck_summary(table)
+    'Ada Okafor (required member) limits this request most: always free, there would be 12 slots instead of 0.'
+    """
+    if table.empty:
+        return "The request names no team member or room."
+    base = int(table["slots"].iloc[0])
+    best = int(table["gained"].max())
+    if best <= 0:
+        return (
+            f"No single team member or room limits this request ({base} slots): freeing any one of "
+            "them adds no slot. Several are busy at the same times, or the frame, the notice or the "
+            "working hours of the others leave no room."
+        )
+    top = table.loc[table["gained"] == best]
+    names = [f"{r.name} ({r.role})" for r in top.itertuples()]
+    who = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    verb = "limits" if len(names) == 1 else "each limit"
+    after = base + best
+    return f"{who} {verb} this request most: always free, there would be {after} slots instead of {base}."
+
+
+# --- free capacity ------------------------------------------------------------------------------
+
+
+def pack_meetings(org: PlannerTables, request: SlotRequest, *, limit: int = 10_000) -> pd.DataFrame:
+    """Greedily book as many meetings of ``request`` as still fit, earliest first.
+
+    Repeatedly takes the earliest available slot (found by :func:`planner.find_slots`),
+    assigns it concrete resources as the booking service would (each pool: the free member with
+    the fewest meetings packed so far, ties by id; rooms: the smallest free room that fits, ties
+    by id), reserves them for the meeting plus its buffers, and looks again, until no slot is
+    left. So two packed meetings never share a member or room, and their buffers add up as
+    they do between real bookings (DESIGN rule 6).
+
+    Earliest-first packing is the maximum number of meetings when the request has only
+    required members (equal-length meetings on one timeline); with pools or rooms it is a
+    lower bound on the maximum.
+
+    Parameters
+    ----------
+    org : Organisation-like
+    request : SlotRequest
+    limit : int
+        Stop after this many meetings (a guard for very wide frames).
+
+    Returns
+    -------
+    DataFrame
+        One row per packed meeting, by start: ``start``, ``end`` (datetime64[ns, UTC]),
+        ``date`` (local date in the request zone), ``resources`` (tuple of the resource ids it
+        reserves: required members, one member per pool, one room when rooms are listed).
+    """
+    tables = _request_tables(as_organisation(org), request)
+    capacity = dict(zip(tables.resources["resource_id"].astype(str), tables.resources["capacity"], strict=True))
+    packed: dict[str, int] = {}
+    picks: list[dict[str, object]] = []
+    added: list[pd.DataFrame] = []
+    current = request
+    busy = tables.busy
+    while len(picks) < limit:
+        slots = _find(dataclasses.replace(tables, busy=busy), current)
+        if slots.empty:
+            break
+        first = slots.iloc[0]
+        chosen = list(first["members"])
+        for free in first["pool_members"]:
+            chosen.append(min(free, key=lambda m: (packed.get(m, 0), m)))
+        if request.rooms:
+            chosen.append(min(first["rooms"], key=lambda r: (capacity[r], r)))
+        for rid in chosen:
+            packed[rid] = packed.get(rid, 0) + 1
+        start, end = first["start"], first["end"]
+        picks.append({"start": start, "end": end, "resources": tuple(chosen)})
+        block = pd.DataFrame(
+            {
+                "resource_id": pd.Series(chosen, dtype=object),
+                "start": pd.DatetimeIndex([start - request.buffer_before] * len(chosen)).as_unit("ns"),
+                "end": pd.DatetimeIndex([end + request.buffer_after] * len(chosen)).as_unit("ns"),
+                "source": "reservation",
+            }
+        )
+        added.append(block)
+        busy = pd.concat([tables.busy, *added], ignore_index=True)
+        # Booking only removes slots, so the next pick starts no earlier: look from its date on.
+        pick_date = pd.Timestamp(start).tz_convert(request.zone).date()
+        if pick_date > current.frame_start:
+            current = dataclasses.replace(current, frame_start=pick_date)
+    starts = pd.DatetimeIndex([p["start"] for p in picks], dtype="datetime64[ns, UTC]")
+    return pd.DataFrame(
+        {
+            "start": starts,
+            "end": pd.DatetimeIndex([p["end"] for p in picks], dtype="datetime64[ns, UTC]"),
+            "date": pd.Series(starts.tz_convert(request.zone).date, dtype=object),
+            "resources": pd.Series([p["resources"] for p in picks], dtype=object),
+        }
+    )
+
+
+def free_capacity(org: PlannerTables, request: SlotRequest) -> pd.DataFrame:
+    """How many more meetings of ``request`` fit on each date of its frame.
+
+    Counts the meetings :func:`pack_meetings` packs (earliest first, without overlapping any
+    member or room, buffers included) by the local date of their start in the request zone.
+
+    Parameters
+    ----------
+    org : Organisation-like
+        ``resources``, ``hours``, ``overrides`` and ``busy`` tables.
+    request : SlotRequest
+        The meeting type (members, pools, rooms, duration, buffers, interval) and the frame.
+
+    Returns
+    -------
+    DataFrame
+        ``date`` (datetime.date, every date of the frame) and ``meetings`` (int).
+
+    Examples
+    --------
+    >>> import datetime as dt, pandas as pd
+    >>> from planner import SlotRequest, generate_organisation
+    >>> org = generate_organisation(n_members=4, n_rooms=2, start_date=dt.date(2026, 10, 5), days=7, seed=1)
+    >>> request = SlotRequest(members=("m0000",), duration=pd.Timedelta(minutes=60),
+    ...                       buffer_after=pd.Timedelta(minutes=15), interval=pd.Timedelta(minutes=15),
+    ...                       frame_start=dt.date(2026, 10, 5), frame_end=dt.date(2026, 10, 11),
+    ...                       zone="Europe/London", now=dt.datetime(2026, 10, 1, tzinfo=dt.UTC))
+    >>> capacity = free_capacity(org, request)
+    >>> capacity["meetings"].tolist()[-2:]  # nobody works at the weekend
+    [0, 0]
+    """
+    packed = pack_meetings(org, request)
+    dates = [request.frame_start + dt.timedelta(days=k) for k in range((request.frame_end - request.frame_start).days + 1)]
+    counts = packed.groupby("date").size() if len(packed) else pd.Series(dtype="int64")
+    meetings = [int(counts.get(d, 0)) for d in dates]
+    return pd.DataFrame({"date": dates, "meetings": np.array(meetings, dtype=np.int64)})
+
+
+# --- contention from the invitations table -----------------------------------------------------
+
+
+def invitation_contention(org: PlannerTables, invitations: pd.DataFrame, now: dt.datetime) -> pd.DataFrame:
+    """:func:`contention` of the given invitations, their slots found by the engine.
+
+    Parameters
+    ----------
+    org : Organisation-like
+    invitations : DataFrame
+        Active invitations as the loader returns them (see :func:`invitation_requests`).
+    now : datetime
+        Tz-aware "now": slots before ``now`` plus an invitation's notice do not compete.
+
+    Returns
+    -------
+    DataFrame
+        As :func:`contention`.
+    """
+    tables = as_organisation(org)
+    requests = invitation_requests(invitations, now)
+    slots = {key: _find(_request_tables(tables, req), req) for key, req in requests.items()}
+    return contention(slots)

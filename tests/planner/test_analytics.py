@@ -7,6 +7,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from planner import Organisation, SlotRequest
 from planner.analytics import (
@@ -15,12 +17,19 @@ from planner.analytics import (
     AlwaysFree,
     ChangeRequest,
     ExtendHours,
-    as_organisation,
     apply_changes,
+    as_organisation,
+    bottleneck_summary,
+    bottlenecks,
     contention,
+    free_capacity,
+    invitation_contention,
     invitation_requests,
+    pack_meetings,
     partition_hours,
     utilization,
+    what_if,
+    what_if_table,
 )
 from planner.errors import PlannerInputError
 
@@ -376,3 +385,251 @@ def test_utilization_rejects_a_bad_period_and_grouping():
     with pytest.raises(PlannerInputError, match="quantum"):
         kolkata = make_tables([("k", "member", "Asia/Kolkata", 1)], [("k", 0, 540, 1020)])
         utilization(kolkata, MON, MON, quantum="60min")
+
+
+# --- counting scenarios: one London Monday (UTC+0), hourly slots ---------------------------
+
+TEAM = make_tables(
+    resources=[
+        ("ann", "member", "Europe/London", 1),
+        ("bob", "member", "Europe/London", 1),
+        ("cat", "member", "Europe/London", 1),
+        ("blue", "room", "Europe/London", 6),
+        ("green", "room", "Europe/London", 12),
+        ("tiny", "room", "Europe/London", 2),
+    ],
+    hours=[
+        ("ann", 0, 540, 1020),  # 09-17
+        ("bob", 0, 540, 720),  # 09-12
+        ("cat", 0, 780, 1020),  # 13-17
+        ("blue", 0, 480, 1080),  # 08-18
+        ("green", 0, 480, 1080),
+        ("tiny", 0, 480, 1080),
+    ],
+    busy=[
+        ("ann", "2026-11-02 12:00", "2026-11-02 13:00", "calendar"),
+        ("bob", "2026-11-02 10:00", "2026-11-02 11:00", "calendar"),
+        ("blue", "2026-11-02 09:00", "2026-11-02 10:00", "reservation"),
+    ],
+)
+# Ann alone: 09, 10, 11, 13, 14, 15, 16 -> 7 slots.
+ANN = request()
+# Ann with one of Bob (09, 11) or Cat (13-16): 09, 11, 13, 14, 15, 16 -> 6 slots.
+ANN_AND_POOL = request(pools=(("bob", "cat"),))
+# Ann and the blue room (free 10-18): 10, 11, 13, 14, 15, 16 -> 6 slots.
+ANN_IN_BLUE = request(rooms=("blue",), min_capacity=4)
+
+
+def test_counts_of_the_hand_built_requests():
+    # The expected numbers above, straight from the engine: the analytics build on them.
+    assert what_if(TEAM, ANN).before == 7
+    assert what_if(TEAM, ANN_AND_POOL).before == 6
+    assert what_if(TEAM, ANN_IN_BLUE).before == 6
+
+
+@pytest.mark.parametrize(
+    ("req", "changes", "before", "after"),
+    [
+        # A pool member like Cat (13-17) adds nothing: Ann's afternoon is already covered.
+        (ANN_AND_POOL, [AddPoolMember(like="cat")], 6, 6),
+        # A pool member like Ann (09-17, free) covers 10:00 too.
+        (ANN_AND_POOL, [AddPoolMember(like="ann")], 6, 7),
+        # One more hour for Ann and Cat: 17:00 becomes a slot.
+        (ANN_AND_POOL, [ExtendHours(later=pd.Timedelta(hours=1), resource_ids=("ann", "cat"))], 6, 7),
+        # Half-hour meetings every half hour: Bob 09:00, 09:30, 11:00, 11:30; Cat 13:00-16:30 (8).
+        (ANN_AND_POOL, [ChangeRequest(duration=pd.Timedelta(minutes=30), interval=pd.Timedelta(minutes=30))], 6, 12),
+        # Hour meetings every half hour: Bob 09:00, 11:00; Cat 13:00-16:00 (7).
+        (ANN_AND_POOL, [ChangeRequest(interval=pd.Timedelta(minutes=30))], 6, 9),
+        # A second room open 08-18 and free: 09:00 becomes possible.
+        (ANN_IN_BLUE, [AddRoom(capacity=8)], 6, 7),
+        # ... but not if it is too small for the meeting.
+        (ANN_IN_BLUE, [AddRoom(capacity=2)], 6, 6),
+        # Scenarios combine in order.
+        (ANN_IN_BLUE, [AddRoom(capacity=8), ExtendHours(earlier=pd.Timedelta(hours=1))], 6, 8),
+    ],
+)
+def test_what_if_before_and_after(req, changes, before, after):
+    result = what_if(TEAM, req, *changes)
+    assert (result.before, result.after, result.gained) == (before, after, after - before)
+
+
+def test_what_if_table_lists_each_scenario():
+    table = what_if_table(
+        TEAM,
+        ANN_AND_POOL,
+        {
+            "pool member like Ann": AddPoolMember(like="ann"),
+            "half-hour meetings": [ChangeRequest(duration=pd.Timedelta(minutes=30), interval=pd.Timedelta(minutes=30))],
+        },
+    )
+    assert table.to_dict("records") == [
+        {"scenario": "pool member like Ann", "before": 6, "after": 7, "gained": 1},
+        {"scenario": "half-hour meetings", "before": 6, "after": 12, "gained": 6},
+    ]
+
+
+def test_bottlenecks_of_a_member_alone():
+    (row,) = bottlenecks(TEAM, ANN).to_dict("records")
+    # Always free, Ann could meet at any of the 24 hours of the Monday.
+    assert row == {
+        "resource_id": "ann", "name": "ANN", "kind": "member", "role": "required member",
+        "slots": 7, "slots_if_free": 24, "gained": 17,
+    }
+
+
+def test_bottlenecks_rank_the_pool_members_above_the_member():
+    table = bottlenecks(TEAM, ANN_AND_POOL)
+    assert table[["resource_id", "role", "slots", "slots_if_free", "gained"]].values.tolist() == [
+        ["bob", "pool", 6, 7, 1],  # Bob always free covers 10:00
+        ["cat", "pool", 6, 7, 1],  # so would Cat
+        ["ann", "required member", 6, 6, 0],  # Ann free at 12:00 still finds no pool member
+    ]
+    assert bottleneck_summary(table) == (
+        "BOB (pool) and CAT (pool) each limit this request most: always free, there would be 7 slots instead of 6."
+    )
+
+
+def test_bottlenecks_with_rooms_ignore_rooms_too_small():
+    req = request(rooms=("blue", "green", "tiny"), min_capacity=4)
+    table = bottlenecks(TEAM, req).set_index("resource_id")
+    assert table.loc["ann", ["slots", "slots_if_free"]].tolist() == [7, 10]  # rooms open 08-18
+    assert table.loc[["blue", "green", "tiny"], "gained"].tolist() == [0, 0, 0]
+    assert table.loc["tiny", "role"] == "room"
+
+
+def test_bottleneck_summary_names_the_tightest_or_says_none_is():
+    # Bob (09-12) and Cat (13-17) never overlap: no slot at all.
+    req = request(members=("bob", "cat"))
+    table = bottlenecks(TEAM, req)
+    assert table["slots"].iloc[0] == 0
+    # Cat always free meets Bob's 09 and 11; Bob always free meets Cat's 13-16.
+    assert dict(zip(table["resource_id"], table["gained"], strict=True)) == {"cat": 2, "bob": 4}
+    assert bottleneck_summary(table).startswith("BOB (required member) limits this request most")
+    assert bottleneck_summary(table.assign(gained=0)).startswith("No single team member or room limits")
+    assert bottleneck_summary(table.iloc[0:0]) == "The request names no team member or room."
+
+
+# --- free capacity ------------------------------------------------------------------------
+
+
+def test_pack_meetings_with_buffers_on_one_member():
+    # Hour meetings with a 15-minute buffer after, every 15 minutes: 09:00, 10:15 before the
+    # 12:00 busy hour, then 13:00, 14:15, 15:30 (16:45 would end after 17:00).
+    req = request(buffer_after=pd.Timedelta(minutes=15), interval=pd.Timedelta(minutes=15),
+                  frame_end=MON + dt.timedelta(days=1))
+    packed = pack_meetings(TEAM, req)
+    assert [t.strftime("%H:%M") for t in packed["start"]] == ["09:00", "10:15", "13:00", "14:15", "15:30"]
+    assert set(packed["resources"]) == {("ann",)}
+    assert free_capacity(TEAM, req).values.tolist() == [[MON, 5], [MON + dt.timedelta(days=1), 0]]
+
+
+def test_pack_meetings_runs_pool_members_side_by_side():
+    twins = make_tables(
+        resources=[("p", "member", "Europe/London", 1), ("q", "member", "Europe/London", 1)],
+        hours=[("p", 0, 540, 660), ("q", 0, 540, 660)],  # both 09-11
+    )
+    req = request(members=(), pools=(("p", "q"),))
+    packed = pack_meetings(twins, req)
+    assert [(t.hour, r) for t, r in zip(packed["start"], packed["resources"], strict=True)] == [
+        (9, ("p",)), (9, ("q",)), (10, ("p",)), (10, ("q",)),
+    ]
+    assert free_capacity(twins, req)["meetings"].tolist() == [4]
+
+
+def test_pack_meetings_takes_the_smallest_room_that_fits():
+    req = request(members=(), rooms=("green", "blue", "tiny"), min_capacity=4,
+                  frame_start=MON, frame_end=MON)
+    packed = pack_meetings(TEAM, req)
+    # Green is free 08-18 (10 meetings), blue too except 09-10 (9 meetings); tiny is too small.
+    assert len(packed) == 19
+    # When both are free, the smaller blue room goes first.
+    assert pack_meetings(TEAM, req, limit=3)["resources"].tolist() == [("blue",), ("green",), ("green",)]
+    assert free_capacity(TEAM, req)["meetings"].tolist() == [19]
+
+
+# --- contention through the engine ---------------------------------------------------------
+
+
+def test_invitation_contention_finds_each_invitations_slots():
+    invitations = pd.DataFrame(
+        [
+            {"invitation_id": 1, "members": ("ann",), "pools": (), "rooms": (), "duration_minutes": 60,
+             "slot_interval_minutes": 60, "frame_start": MON, "frame_end": MON, "zone": "Europe/London"},
+            {"invitation_id": 2, "members": (), "pools": (("bob", "cat"),), "rooms": (), "duration_minutes": 60,
+             "slot_interval_minutes": 60, "frame_start": MON, "frame_end": MON, "zone": "Europe/London"},
+        ]
+    )
+    table = invitation_contention(TEAM, invitations, NOW)
+    ann = table.loc[table["resource_id"] == "ann"]
+    assert sorted(h.hour for h in ann["hour"]) == [9, 10, 11, 13, 14, 15, 16]
+    assert set(table.loc[table["resource_id"] == "bob", "hour"].dt.hour) == {9, 11}
+    assert table["invitations"].max() == 1
+
+
+# --- property: freeing a resource never costs a slot ----------------------------------------
+
+ZONES = ("Europe/London", "Asia/Kolkata", "America/New_York")
+IDS = ("m0", "m1", "m2", "r0", "r1")
+
+
+@st.composite
+def organisations_and_requests(draw):
+    resources = [(rid, "member" if rid.startswith("m") else "room", draw(st.sampled_from(ZONES)),
+                  1 if rid.startswith("m") else draw(st.integers(2, 10))) for rid in IDS]
+    hours = []
+    for rid in IDS:
+        for _ in range(draw(st.integers(0, 3))):
+            start = draw(st.integers(0, 47)) * 30
+            # Mostly the frame's weekdays (Monday, Tuesday), so that slots exist to lose.
+            hours.append((rid, draw(st.integers(0, 2)), start, start + draw(st.integers(1, 40)) * 30))
+    busy = []
+    for rid in IDS:
+        for _ in range(draw(st.integers(0, 4))):
+            start = ts("2026-11-01 12:00") + pd.Timedelta(minutes=draw(st.integers(0, 4 * 1440)))
+            end = start + pd.Timedelta(minutes=draw(st.integers(1, 240)))
+            busy.append((rid, str(start), str(end), draw(st.sampled_from(["calendar", "reservation"]))))
+    overrides = []
+    if draw(st.booleans()):
+        start = draw(st.integers(0, 40)) * 30
+        overrides.append((draw(st.sampled_from(IDS)), MON, *draw(st.sampled_from([(None, None), (start, start + 240)]))))
+    org = make_tables(resources, hours, busy, overrides)
+    members = tuple(draw(st.lists(st.sampled_from(IDS[:3]), max_size=2, unique=True)))
+    pool = tuple(draw(st.lists(st.sampled_from(IDS[:3]), max_size=3, unique=True)))
+    rooms = tuple(draw(st.lists(st.sampled_from(IDS[3:]), max_size=2, unique=True)))
+    req = request(
+        members=members,
+        pools=(pool,) if pool else (),
+        rooms=rooms,
+        min_capacity=draw(st.integers(1, 6)),
+        duration=pd.Timedelta(minutes=draw(st.sampled_from([15, 30, 60, 90]))),
+        buffer_before=pd.Timedelta(minutes=draw(st.sampled_from([0, 5, 15]))),
+        buffer_after=pd.Timedelta(minutes=draw(st.sampled_from([0, 10]))),
+        interval=pd.Timedelta(minutes=draw(st.sampled_from([15, 30, 60]))),
+        frame_end=MON + dt.timedelta(days=1),
+        zone=draw(st.sampled_from(ZONES)),
+    )
+    return org, req
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(organisations_and_requests())
+def test_making_a_resource_always_free_never_lowers_the_count(case):
+    org, req = case
+    involved = [*req.all_members, *req.rooms]
+    assume(involved)
+    for rid in involved:
+        result = what_if(org, req, AlwaysFree(rid))
+        assert result.after >= result.before, (rid, result)
+    # The bottleneck table reports the same counts.
+    table = bottlenecks(org, req)
+    assert (table["gained"] >= 0).all()
+    assert sorted(table["resource_id"]) == sorted(set(involved))
+
+
+def test_examples_in_the_docstrings_hold():
+    import doctest
+
+    import planner.analytics
+
+    result = doctest.testmod(planner.analytics, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 6 and result.failed == 0
