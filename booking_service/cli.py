@@ -263,5 +263,29 @@ def send_mail(loop_seconds: float | None, limit: int) -> None:
         engine.dispose()
 
 
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None):
+    if value is None:
+        return None
+    from .calendars.command import Interval
+
+    return Interval().convert(value, param, ctx)
+
+
+@main.command("sync-calendars")
+@click.option("--connection", "connection_ids", type=int, multiple=True, metavar="ID",
+              help="Sync only this calendar connection (repeatable). Default: all of them.")
+@click.option("--every", callback=_duration, default=None, metavar="DURATION",
+              help="Keep running, syncing every DURATION (e.g. 10m, 1h). Ctrl-C stops.")
+def sync_calendars(connection_ids: tuple[int, ...], every) -> None:
+    """Read every connected calendar into busy blocks, then deliver queued calendar writes."""
+    from .calendars.command import run_sync
+
+    engine = _engine()
+    try:
+        run_sync(engine, connection_ids or None, secret_key=settings().secret_key, every=every)
+    finally:
+        engine.dispose()
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,106 @@
+"""The ``slotwise sync-calendars`` command's work: sync with a progress bar, once or periodically.
+
+``booking_service.cli`` declares the command; this module does the work so that the CLI
+module stays a list of thin commands.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from collections.abc import Callable, Sequence
+
+import click
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from ..models import CalendarConnection, Resource, utcnow
+from .sync import SyncResult, connection_ids, sync_connection
+from .writeback import deliver_due_writes
+
+__all__ = ["Interval", "run_sync", "sync_once"]
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class Interval(click.ParamType):
+    """A duration such as ``90s``, ``10m``, ``1h`` or ``1d`` (click parameter type)."""
+
+    name = "interval"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> dt.timedelta:
+        if isinstance(value, dt.timedelta):
+            return value
+        match = re.fullmatch(r"\s*(\d+)\s*([smhd])\s*", str(value).lower())
+        if not match or int(match.group(1)) == 0:
+            self.fail(f"{value!r} is not a duration; use e.g. 90s, 10m, 1h or 1d", param, ctx)
+        return dt.timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+
+
+def _labels(engine: Engine, ids: Sequence[int]) -> dict[int, str]:
+    with Session(engine) as session:
+        rows = session.execute(
+            select(CalendarConnection.id, CalendarConnection.name, Resource.name)
+            .join(Resource, Resource.id == CalendarConnection.resource_id)
+            .where(CalendarConnection.id.in_(list(ids)))
+        )
+        return {cid: f"#{cid} {resource} / {name}" for cid, name, resource in rows}
+
+
+def sync_once(engine: Engine, ids: Sequence[int] | None, *, secret_key: str, echo: Callable[[str], None] = click.echo
+              ) -> list[SyncResult]:
+    """Sync the connections (all but demo ones when ``ids`` is None) with a progress bar,
+    then deliver due calendar writes; report on ``echo``.
+
+    Raises
+    ------
+    click.ClickException
+        If one of ``ids`` is not a calendar connection.
+    """
+    targets = connection_ids(engine) if not ids else list(ids)
+    labels = _labels(engine, targets)
+    unknown = [cid for cid in targets if cid not in labels]
+    if unknown:
+        raise click.ClickException(
+            f"no calendar connection with id {', '.join(map(str, unknown))}; the dashboard's Calendars page lists them"
+        )
+    results: list[SyncResult] = []
+    with click.progressbar(targets, label="Syncing calendars", item_show_func=lambda c: labels.get(c) if c else None
+                           ) as bar:
+        for cid in bar:
+            results.append(sync_connection(engine, cid, secret_key=secret_key))
+    synced = sum(r.status == "ok" for r in results)
+    failed = [r for r in results if r.status == "error"]
+    skipped = sum(r.status == "skipped" for r in results)
+    echo(f"Calendars: {synced} synced, {len(failed)} failed, {skipped} skipped "
+         f"({sum(r.blocks for r in results)} busy blocks).")
+    for result in failed:
+        echo(f"  {labels[result.connection_id]}: {result.error}")
+    report = deliver_due_writes(engine, secret_key=secret_key)
+    if report.done or report.retrying or report.failed:
+        echo(report.describe())
+    return results
+
+
+def run_sync(
+    engine: Engine,
+    ids: Sequence[int] | None,
+    *,
+    secret_key: str,
+    every: dt.timedelta | None,
+    echo: Callable[[str], None] = click.echo,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Run :func:`sync_once`, and with ``every`` keep running it at that pace until Ctrl-C."""
+    try:
+        while True:
+            began = utcnow()
+            sync_once(engine, ids, secret_key=secret_key, echo=echo)
+            if every is None:
+                return
+            wait = every - (utcnow() - began)
+            echo(f"Next sync in {max(wait.total_seconds(), 0):.0f} s (Ctrl-C stops).")
+            sleep(max(wait.total_seconds(), 0.0))
+    except KeyboardInterrupt:
+        echo("Stopped.")

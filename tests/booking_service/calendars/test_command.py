@@ -1,0 +1,101 @@
+"""``slotwise sync-calendars``: sync all or one connection, report, run periodically."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from booking_service.calendars.command import Interval, run_sync
+from booking_service.calendars.connections import add_ics_file_connection
+from booking_service.cli import main
+from booking_service.models import BusyBlock
+
+from .helpers import SECRET_KEY, add_member, ics, vevent
+
+CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "ics-corpus"
+
+
+def soon(hours: int) -> dt.datetime:
+    base = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) + dt.timedelta(days=2)
+    return base + dt.timedelta(hours=hours)
+
+
+@pytest.fixture
+def connections(engine) -> dict[str, int]:
+    with Session(engine) as session, session.begin():
+        ada, bo = add_member(session), add_member(session, name="Bo")
+        good = add_ics_file_connection(session, ada.id, "Work", ics(vevent("a", soon(1), soon(2))))
+        other = add_ics_file_connection(session, bo.id, "Home", ics(vevent("b", soon(3), soon(4))))
+        bad = add_ics_file_connection(session, bo.id, "Exchange",
+                                      (CORPUS / "exchange-undefined-tzid-malformed.ics").read_text())
+        return {"good": good.id, "other": other.id, "bad": bad.id}
+
+
+def block_count(engine) -> int:
+    with Session(engine) as session:
+        return session.scalar(select(func.count()).select_from(BusyBlock))
+
+
+def invoke(engine, *args: str):
+    env = {"DATABASE_URL": engine.url.render_as_string(hide_password=False), "SECRET_KEY": SECRET_KEY}
+    return CliRunner().invoke(main, ["sync-calendars", *args], env=env)
+
+
+def test_syncs_every_connection_and_reports_failures(engine, connections):
+    result = invoke(engine)
+    assert result.exit_code == 0, result.output
+    assert "Calendars: 2 synced, 1 failed, 0 skipped (2 busy blocks)." in result.output
+    assert f"#{connections['bad']} Bo / Exchange: line 38, DTSTART: TZID 'Customized Time Zone'" in result.output
+    assert block_count(engine) == 2
+
+
+def test_syncs_one_connection_by_id(engine, connections):
+    result = invoke(engine, "--connection", str(connections["good"]))
+    assert result.exit_code == 0, result.output
+    assert "Calendars: 1 synced, 0 failed" in result.output
+    assert block_count(engine) == 1
+
+
+def test_unknown_connection_id_is_an_error(engine, connections):
+    result = invoke(engine, "--connection", "999")
+    assert result.exit_code != 0
+    assert "no calendar connection with id 999" in result.output
+
+
+@pytest.mark.parametrize("value", ["10", "ten minutes", "0m", "5w"])
+def test_every_needs_a_duration(value):
+    result = CliRunner().invoke(main, ["sync-calendars", "--every", value], env={"SECRET_KEY": "x"})
+    assert result.exit_code == 2
+    assert "is not a duration; use e.g. 90s, 10m, 1h or 1d" in result.output
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("10m", 600), ("1h", 3600), ("1d", 86400)])
+def test_interval_parses_durations(text, seconds):
+    assert Interval().convert(text, None, None) == dt.timedelta(seconds=seconds)
+
+
+def test_every_repeats_until_interrupted(engine, connections):
+    lines: list[str] = []
+    waits: list[float] = []
+
+    def fake_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 2:
+            raise KeyboardInterrupt
+
+    run_sync(engine, [connections["good"]], secret_key=SECRET_KEY, every=dt.timedelta(minutes=10),
+             echo=lines.append, sleep=fake_sleep)
+    assert sum(line.startswith("Calendars: 1 synced") for line in lines) == 2
+    assert lines[-1] == "Stopped."
+    assert all(590 < w <= 600 for w in waits)
+
+
+def test_interval_rejects_bad_values_through_click():
+    with pytest.raises(click.BadParameter):
+        Interval().convert("abc", None, None)
