@@ -13,6 +13,7 @@ the data changed (a sync, a booking, an edit), whoever changed it.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -126,7 +127,9 @@ def calendar_connections(session: Session) -> list[CalendarConnection]:
     )
 
 
-def invitations(session: Session, user: User | None, status: str | None = "active") -> list[Invitation]:
+def invitations(
+    session: Session, user: User | None, status: str | None = "active", *, ids: Collection[int] | None = None
+) -> list[Invitation]:
     """The invitations ``user`` may see, newest first, with members, pools, rooms and promoted slots loaded.
 
     Parameters
@@ -136,6 +139,8 @@ def invitations(session: Session, user: User | None, status: str | None = "activ
         nobody signed in sees nothing.
     status : str or None
         Only invitations with this status (``"active"``, ``"scheduled"``, ...); ``None`` for all.
+    ids : collection of int, optional
+        Only these invitations.
     """
     query = (
         select(Invitation)
@@ -150,6 +155,8 @@ def invitations(session: Session, user: User | None, status: str | None = "activ
     )
     if status is not None:
         query = query.where(Invitation.status == status)
+    if ids is not None:
+        query = query.where(Invitation.id.in_(list(ids)))
     return list(session.scalars(query))
 
 

@@ -11,22 +11,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import datetime as dt
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
+import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from booking_service import queries
+import planner
+from booking_service import availability, invitations, loader, mail, queries
 from booking_service.config import Settings, load_settings
 from booking_service.db import make_engine, session_scope
-from booking_service.models import User
+from booking_service.models import User, utcnow
 
 #: Key in ``st.session_state`` holding the signed-in user's id (set by the sign-in gate).
 USER_KEY = "user_id"
-#: Key in ``st.session_state`` of a counter bumped by :func:`data_changed`.
-EDIT_KEY = "_data_edits"
+#: Key in ``st.session_state`` of the booking links made in this browser session (invitation id -> link).
+LINKS_KEY = "invitation_links"
 
 
 def settings() -> Settings:
@@ -75,23 +79,174 @@ def data_changed() -> None:
 
 
 def current_user() -> User | None:
-    """The signed-in scheduler, or ``None`` when the database has no users yet.
-
-    The sign-in gate stores the user's id in ``st.session_state[USER_KEY]``. Without a gate
-    (a fresh installation, tests) the first active admin, else the first active user, acts.
-    """
+    """The signed-in user (the sign-in gate keeps their id in ``st.session_state[USER_KEY]``), or ``None``."""
     user_id = st.session_state.get(USER_KEY)
+    if user_id is None:
+        return None
     with session() as s:
-        if user_id is not None:
-            user = s.get(User, user_id)
-            if user is not None and user.active:
-                return user
-        active = [u for u in queries.users(s) if u.active]
-    admins = [u for u in active if u.role == "admin"]
-    return (admins or active or [None])[0]
+        user = s.get(User, user_id)
+    return user if user is not None and user.active else None
 
 
 def user_zone() -> str:
     """The zone the dashboard shows times in: the scheduler profile's, else the default zone."""
     user = current_user()
     return user.zone if user is not None else settings().default_zone
+
+
+@st.cache_data(ttl=60, show_spinner=False, max_entries=64)
+def _slot_counts(version: tuple, user_id: int | None, invitation_ids: tuple[int, ...], minute: str) -> dict[int, int]:
+    del version, minute  # cache keys only: new data, or a minute later, counts again
+    now = utcnow()
+    counts = {}
+    with session() as s:
+        user = s.get(User, user_id) if user_id is not None else None
+        for invitation in queries.invitations(s, user, status=None, ids=invitation_ids):
+            counts[invitation.id] = availability.count_slots_for(s, invitation, now=now)
+    return counts
+
+
+def invitation_slot_counts(invitation_ids: tuple[int, ...]) -> dict[int, int]:
+    """Slots each invitation still has right now (cached for a minute or until the data changes)."""
+    user = current_user()
+    return _slot_counts(data_version(), user.id if user else None, invitation_ids, f"{utcnow():%Y%m%d%H%M}")
+
+
+# --- the organisation's availability, cached -------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _org_tables(version: tuple) -> loader.PlannerInputs:
+    del version  # cache key only
+    since = utcnow() - dt.timedelta(days=2)  # frames start today at the earliest; buffers reach back a little
+    with session() as s:
+        return loader.load_planner_inputs(s, start=since)
+
+
+def org_tables() -> loader.PlannerInputs:
+    """The whole organisation as planner tables, loaded once per data version and shared."""
+    return _org_tables(data_version())
+
+
+@dataclass(frozen=True)
+class LiveView:
+    """What the wizard shows about a draft: the slot count, where the slots are, and why none.
+
+    Attributes
+    ----------
+    count : int
+        Available slots now.
+    starts : Series of datetime64[ns, UTC]
+        Their start instants.
+    why : str
+        When ``count`` is 0: which member or room is the bottleneck, from the planner's analytics.
+    """
+
+    count: int
+    starts: pd.Series
+    why: str
+
+
+def _names(spec) -> dict[str, str]:
+    names = {str(m.id): m.name for m in spec.members}
+    names |= {str(m.id): m.name for p in spec.pools for m in p.members}
+    names |= {str(r.id): r.name for r in spec.rooms}
+    return names
+
+
+def _validated(draft: invitations.InvitationDraft, user: User | None, now: dt.datetime):
+    with session() as s:
+        spec = invitations.validate_draft(s, draft, by=user, now=now, default_zone=settings().default_zone)
+        return spec, availability.slot_request(spec, now), _names(spec)
+
+
+def _tables_kwargs() -> dict[str, pd.DataFrame]:
+    tables = org_tables()
+    return {"resources": tables.resources, "hours": tables.hours, "overrides": tables.overrides, "busy": tables.busy}
+
+
+def explain_no_slots(request: planner.SlotRequest, names: dict[str, str]) -> str:
+    """Name the member or room that keeps a request at zero slots (the planner's bottleneck analysis)."""
+    from planner import analytics
+
+    table = analytics.bottlenecks(org_tables(), request)
+    table = table[table["gain"] > 0].sort_values("gain", ascending=False)
+    if table.empty:
+        return (
+            "No single member or room is the cause: even with everyone free, the frame, the duration "
+            "or the minimum notice leaves no start time."
+        )
+    parts = [
+        f"**{names.get(str(row.resource_id), row.resource_id)}** (free, there would be {int(row.slots_if_free)} slots)"
+        for row in table.head(3).itertuples()
+    ]
+    return "The bottleneck: " + "; ".join(parts) + "."
+
+
+@st.cache_data(show_spinner=False, max_entries=256, ttl=600)
+def _live_view(key: str, _draft: invitations.InvitationDraft, _user: User | None, _now: dt.datetime) -> LiveView:
+    spec, request, names = _validated(_draft, _user, _now)
+    tables = _tables_kwargs()
+    count = int(planner.count_slots(request, **tables))
+    starts = planner.find_slots(request, **tables)["start"] if count else pd.Series([], dtype="datetime64[ns, UTC]")
+    return LiveView(count=count, starts=starts.reset_index(drop=True), why="" if count else explain_no_slots(request, names))
+
+
+def _key(draft: invitations.InvitationDraft, user: User | None, now: dt.datetime, *extra: object) -> str:
+    return repr((data_version(), draft, user.id if user else None, f"{now:%Y%m%d%H%M}", extra))
+
+
+def live_view(draft: invitations.InvitationDraft, user: User | None, now: dt.datetime) -> LiveView:
+    """Slots of a draft on the cached organisation tables (recomputed when data or the minute changes).
+
+    Raises
+    ------
+    InvitationError
+        When the draft is not valid (the caller checks first).
+    """
+    return _live_view(_key(draft, user, now), draft, user, now)
+
+
+@st.cache_data(show_spinner=False, max_entries=64, ttl=600)
+def _promoted(key: str, _draft: invitations.InvitationDraft, _user: User | None, _now: dt.datetime) -> pd.DataFrame:
+    with session() as s:
+        spec = invitations.validate_draft(s, _draft, by=_user, now=_now, default_zone=settings().default_zone)
+        slots = planner.find_slots(availability.slot_request(spec, _now), **_tables_kwargs())
+        picks = availability.promote(s, spec, slots, now=_now)
+    return picks[["start", "end", "score", "reason"]].reset_index(drop=True)
+
+
+def promoted_picks(draft: invitations.InvitationDraft, user: User | None, now: dt.datetime) -> pd.DataFrame:
+    """The optimizer's picks for a draft: ``start``, ``end``, ``score``, ``reason`` (cached)."""
+    return _promoted(_key(draft, user, now, draft.promote_count), draft, user, now)
+
+
+def preview_mail(
+    draft: invitations.InvitationDraft, user: User | None, promoted: Sequence[pd.Timestamp]
+) -> mail.RenderedMail:
+    """The invitation email as the customer will read it (the link is a placeholder)."""
+    with session() as s:
+        preview = getattr(invitations, "preview_invitation_mail", None)
+        if preview is not None:
+            return preview(s, draft, by=user, public_url=settings().public_url,
+                           promoted=[t.to_pydatetime() for t in promoted])
+        spec = invitations.validate_draft(s, draft, by=user, default_zone=settings().default_zone)
+        zone = spec.customer_zone or spec.zone
+        link = invitations.booking_link(settings().public_url, "(link)")
+        return mail.render_mail(
+            "invitation",
+            f"Please pick a time: {spec.subject}",
+            customer_name=spec.customer_name,
+            organizer_name=user.name if user is not None else "Our team",
+            team=availability.team_names(spec),
+            duration_minutes=spec.duration_minutes,
+            description=spec.description,
+            promoted=[
+                {"start": t.to_pydatetime(), "end": (t + pd.Timedelta(minutes=spec.duration_minutes)).to_pydatetime(),
+                 "url": link}
+                for t in promoted
+            ],
+            zone=zone,
+            link=link,
+            more_link=link,
+        )

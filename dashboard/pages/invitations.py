@@ -1,5 +1,102 @@
-"""invitations page (being built)."""
+"""Invitations: the active invitations, how many slots each still has, resend or cancel one."""
 
+from __future__ import annotations
+
+import pandas as pd
 import streamlit as st
 
-st.title("invitations")
+from booking_service import invitations as service
+from booking_service import queries
+from booking_service.models import utcnow
+from booking_service.permissions import PermissionDenied
+from dashboard import state, views
+
+st.title("Invitations")
+views.show_flash()
+me = state.current_user()
+zone = state.user_zone()
+now = utcnow()
+links: dict[int, str] = st.session_state.setdefault(state.LINKS_KEY, {})
+
+with state.session() as s:
+    active = [i for i in queries.invitations(s, me, "active") if service.effective_status(i, now) == "active"]
+
+if not active:
+    st.info(
+        "No active invitations. Create one under **Invite to self-schedule**; "
+        "invitations a customer has confirmed are under **Meetings**."
+    )
+    st.stop()
+
+with st.spinner("Counting the slots still available…"):
+    counts = state.invitation_slot_counts(tuple(i.id for i in active))
+
+table = pd.DataFrame(
+    [
+        {
+            "Customer": f"{i.customer_name} <{i.customer_email}>",
+            "Subject": i.subject,
+            f"Created ({zone})": views.short_when(i.created_at, zone),
+            "Frame": f"{views.frame_text(i.frame_start, i.frame_end)} ({i.zone})",
+            "Slots now": counts.get(i.id, 0),
+            "Promoted": f"{len(i.promoted_slots)} slots" if i.promote else "no",
+            "Link": links.get(i.id, "— (Resend for a new link)"),
+        }
+        for i in active
+    ]
+)
+st.dataframe(
+    table,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "Slots now": st.column_config.NumberColumn(help="Available right now, for the customer to pick"),
+        "Link": st.column_config.LinkColumn(
+            help="Only the link's hash is stored, so a link is shown here when it was created or resent "
+            "in this browser session; Resend makes a new one (the old one stops working)."
+        ),
+    },
+)
+empty = [i for i in active if counts.get(i.id, 0) == 0]
+if empty:
+    st.warning(
+        f"{len(empty)} invitation(s) have no slot left right now: "
+        + ", ".join(f"{i.customer_name} ({i.subject})" for i in empty)
+        + ". Cancel them or free some time for the team."
+    )
+
+st.subheader("Act on an invitation")
+by_id = {i.id: i for i in active}
+chosen = st.selectbox(
+    "Invitation",
+    list(by_id),
+    format_func=lambda i: f"{by_id[i].customer_name} — {by_id[i].subject} (created {views.short_when(by_id[i].created_at, zone)})",
+    key="invitations-pick",
+)
+if chosen in links:
+    st.caption("Booking link (copy with the button at the right):")
+    st.code(links[chosen], language=None)
+resend, cancel = st.columns(2)
+if resend.button("Resend with a new link", key="invitations-resend", width="stretch"):
+    try:
+        with state.session() as s:
+            created = service.resend_invitation(s, chosen, by=me, public_url=state.settings().public_url)
+            link = created.link
+    except (service.InvitationError, service.InvitationStateError, PermissionDenied) as exc:
+        st.error(str(exc))
+    else:
+        links[chosen] = link
+        state.data_changed()
+        views.flash(f"Sent again to {by_id[chosen].customer_email} with a new link; the old link no longer works.")
+        st.rerun()
+if cancel.button("Cancel invitation", key="invitations-cancel", type="primary", width="stretch"):
+    try:
+        with state.session(write=True) as s:
+            service.cancel_invitation(s, chosen, by=me)
+    except (service.InvitationStateError, PermissionDenied) as exc:
+        st.error(str(exc))
+    else:
+        links.pop(chosen, None)
+        state.data_changed()
+        views.flash(f"Cancelled the invitation of {by_id[chosen].customer_name}; its link now says so.")
+        st.rerun()

@@ -1,5 +1,338 @@
-"""invite page (being built)."""
+"""Invite to self-schedule: the guided flow from the customer to the sent invitation.
 
+Who → Step 1 meeting details → Step 2 time frame (live slot count and heatmap) → Step 3
+notifications (email preview, promoted slots) → Invite. Every check is the invitation
+service's (:func:`booking_service.invitations.validate_draft`); the page shows its messages next to
+the step whose field they name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+from zoneinfo import ZoneInfo
+
+import pandas as pd
 import streamlit as st
 
-st.title("invite")
+from booking_service import display, queries
+from booking_service import invitations as service
+from booking_service.models import utcnow
+from booking_service.permissions import PermissionDenied
+from dashboard import state, views
+
+STEPS = ("Who", "1 · Meeting details", "2 · Time frame", "3 · Notifications")
+STEP_KEY = "inv-step"
+DONE_KEY = "inv-done"
+#: Which step owns each field of the draft (the service names the field in its errors).
+FIELD_STEP = {
+    "customer_name": 0, "customer_email": 0, "customer_zone": 0,
+    "subject": 1, "members": 1, "pools": 1, "rooms": 1, "description": 1, "conferencing": 1, "min_capacity": 1,
+    "frame_start": 2, "frame_end": 2, "zone": 2, "duration_minutes": 2, "slot_interval_minutes": 2,
+    "buffer_before_minutes": 2, "buffer_after_minutes": 2, "minimum_notice_minutes": 2,
+    "promote": 3, "promote_count": 3, "promoted_starts": 3,
+}
+ERROR_KEY = "inv-error"
+DURATIONS = (15, 20, 30, 45, 60, 90, 120, 180, 240)
+INTERVALS = (5, 10, 15, 20, 30, 45, 60, 90, 120)
+
+
+def defaults(zone: str, today: dt.date) -> dict[str, object]:
+    """Initial values of the wizard's inputs (a new invitation)."""
+    return {
+        "inv-name": "", "inv-email": "",
+        "inv-subject": "", "inv-members": [], "inv-pools": [], "inv-rooms": [],
+        "inv-description": "", "inv-conferencing": "", "inv-capacity": 2,
+        "inv-frame": (today + dt.timedelta(days=1), today + dt.timedelta(days=14)),
+        "inv-zone": zone, "inv-duration": 30, "inv-interval": 15,
+        "inv-before": 0, "inv-after": 0, "inv-notice": 4,
+        "inv-promote": False, "inv-k": 3,
+    }
+
+
+def keep_inputs(initial: dict[str, object]) -> None:
+    """Keep every input's value while its step is not shown (Streamlit forgets unrendered widgets)."""
+    for key, value in initial.items():
+        st.session_state[key] = st.session_state.get(key, value)
+
+
+def reset(initial: dict[str, object]) -> None:
+    for key in [*initial, STEP_KEY, ERROR_KEY]:
+        st.session_state.pop(key, None)
+    for key in [k for k in st.session_state if str(k).startswith("inv-pick-")]:
+        del st.session_state[key]
+
+
+def frame_dates() -> tuple[dt.date, dt.date] | None:
+    value = st.session_state["inv-frame"]
+    if isinstance(value, tuple | list) and len(value) == 2 and all(value):
+        return value[0], value[1]
+    return None
+
+
+def current_draft(promoted_starts: tuple[dt.datetime, ...] | None = None) -> service.InvitationDraft:
+    """The draft as the inputs say now."""
+    ss = st.session_state
+    first, last = frame_dates() or (ss["inv-frame"][0], ss["inv-frame"][0])
+    extra = {}
+    if promoted_starts is not None and "promoted_starts" in {f.name for f in dataclasses.fields(service.InvitationDraft)}:
+        extra["promoted_starts"] = promoted_starts
+    return service.InvitationDraft(
+        customer_name=ss["inv-name"],
+        customer_email=ss["inv-email"],
+        subject=ss["inv-subject"],
+        duration_minutes=int(ss["inv-duration"]),
+        frame_start=first,
+        frame_end=last,
+        members=tuple(ss["inv-members"]),
+        pools=tuple(ss["inv-pools"]),
+        rooms=tuple(ss["inv-rooms"]),
+        description=ss["inv-description"],
+        conferencing=ss["inv-conferencing"],
+        buffer_before_minutes=int(ss["inv-before"]),
+        buffer_after_minutes=int(ss["inv-after"]),
+        minimum_notice_minutes=int(ss["inv-notice"] * 60),
+        slot_interval_minutes=int(ss["inv-interval"]),
+        min_capacity=int(ss["inv-capacity"]),
+        zone=ss["inv-zone"],
+        promote=bool(ss["inv-promote"]),
+        promote_count=int(ss["inv-k"]),
+        **extra,
+    )
+
+
+def check(draft: service.InvitationDraft, up_to: int) -> service.InvitationError | None:
+    """The service's verdict on the fields of steps ``0..up_to`` (later steps' errors are not shown yet)."""
+    try:
+        with state.session() as s:
+            service.validate_draft(s, draft, by=me, now=utcnow(), default_zone=settings.default_zone)
+    except service.InvitationError as exc:
+        if FIELD_STEP.get(exc.field, 3) <= up_to:
+            return exc
+    return None
+
+
+def go(step: int) -> None:
+    st.session_state[STEP_KEY] = step
+    st.rerun()
+
+
+def step_header(step: int) -> None:
+    st.caption("  →  ".join(f"**{name}**" if i == step else name for i, name in enumerate(STEPS)))
+    error = st.session_state.pop(ERROR_KEY, None)
+    if error:
+        st.error(error)
+
+
+def nav(step: int, *, can_continue: bool = True) -> tuple[bool, bool]:
+    back_col, next_col, _ = st.columns([1, 1, 4])
+    back = step > 0 and back_col.button("Back", key=f"inv-back-{step}", width="stretch")
+    forward = next_col.button("Continue", key=f"inv-next-{step}", type="primary", width="stretch", disabled=not can_continue)
+    return back, forward
+
+
+def continue_if_valid(step: int) -> None:
+    """Check the fields up to ``step`` with the service; go on, or back to the step at fault."""
+    error = check(current_draft(), step)
+    if error is None:
+        go(step + 1)
+    owner = FIELD_STEP.get(error.field, step)
+    if owner != step:
+        st.session_state[ERROR_KEY] = str(error)
+        go(owner)
+    st.error(str(error))
+
+
+# --- page ---------------------------------------------------------------------------------------
+
+st.title("Invite to self-schedule")
+settings = state.settings()
+me = state.current_user()
+profile_zone = state.user_zone()
+today = utcnow().astimezone(ZoneInfo(profile_zone)).date()
+initial = defaults(profile_zone, today)
+
+done = st.session_state.get(DONE_KEY)
+if done:
+    st.success(f"Invitation sent to {done['customer']} ({done['email']}). The email is in the outbox.")
+    st.caption("Booking link (copy it with the button at the right; it is shown only now):")
+    st.code(done["link"], language=None)
+    st.caption(f"{done['slots']} slot(s) available when it was sent.")
+    if st.button("Invite someone else", key="inv-again", type="primary"):
+        del st.session_state[DONE_KEY]
+        reset(initial)
+        st.rerun()
+    st.stop()
+
+keep_inputs(initial)
+step = st.session_state.setdefault(STEP_KEY, 0)
+step_header(step)
+
+with state.session() as s:
+    members = queries.team_members(s)
+    pools = queries.pools(s)
+    rooms = queries.rooms(s)
+member_names = {m.id: f"{m.name} ({m.zone})" for m in members}
+pool_names = {p.id: f"{p.name} ({len(p.members)} members)" for p in pools}
+room_names = {r.id: f"{r.name} ({r.capacity} seats)" for r in rooms}
+
+if step == 0:
+    st.subheader("Who are you inviting?")
+    st.text_input("Participant name", key="inv-name", placeholder="Ada Lovelace")
+    st.text_input("Email", key="inv-email", placeholder="ada@example.com")
+    _, forward = nav(0)
+    if forward:
+        continue_if_valid(0)
+
+elif step == 1:
+    st.subheader("Step 1 · Meeting details")
+    st.text_input("Subject", key="inv-subject", placeholder="Introduction call")
+    if not members:
+        st.warning("There are no team members yet: add them under **Team and rooms** first.")
+    left, right = st.columns(2)
+    left.multiselect(
+        "Team members (all attend)", list(member_names), format_func=member_names.get, key="inv-members",
+    )
+    right.multiselect(
+        "Resource pools (any one member attends)", list(pool_names), format_func=pool_names.get, key="inv-pools",
+    )
+    st.text_area("Description", key="inv-description", height=100)
+    st.text_area(
+        "Conferencing information", key="inv-conferencing", height=70,
+        placeholder="https://meet.example.com/intro or a dial-in number",
+    )
+    left, right = st.columns([3, 1])
+    left.multiselect(
+        "Rooms (one of them is reserved; leave empty for an online meeting)", list(room_names),
+        format_func=room_names.get, key="inv-rooms",
+    )
+    right.number_input("Seats needed", min_value=1, max_value=500, step=1, key="inv-capacity")
+    back, forward = nav(1)
+    if back:
+        go(0)
+    if forward:
+        continue_if_valid(1)
+
+elif step == 2:
+    st.subheader("Step 2 · Time frame")
+    zones = display.zone_names()
+    left, right = st.columns([2, 1])
+    left.date_input("Dates (first and last day)", key="inv-frame", min_value=today)
+    right.selectbox("Zone", zones, key="inv-zone", help="The frame's dates and the slot grid are in this zone.")
+    c1, c2, c3, c4, c5 = st.columns(5)
+    c1.selectbox("Duration (minutes)", DURATIONS, key="inv-duration")
+    c2.selectbox("Slot interval (minutes)", INTERVALS, key="inv-interval")
+    c3.number_input("Buffer before (min)", min_value=0, max_value=240, step=5, key="inv-before")
+    c4.number_input("Buffer after (min)", min_value=0, max_value=240, step=5, key="inv-after")
+    c5.number_input("Minimum notice (hours)", min_value=0, max_value=24 * 30, step=1, key="inv-notice")
+
+    count = None
+    if frame_dates() is None:
+        st.info("Pick the last day of the frame too.")
+    else:
+        error = check(current_draft(), 2)
+        if error is not None:
+            st.error(str(error))
+        else:
+            started = time.perf_counter()
+            with st.spinner("Looking for free time…"):
+                view = state.live_view(current_draft(), me, utcnow())
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            count = view.count
+            zone = st.session_state["inv-zone"]
+            st.metric("Available slots", count)
+            st.caption(f"Counted in {elapsed_ms:.0f} ms on the team's availability grid.")
+            if count:
+                st.altair_chart(views.slot_heatmap(view.starts, zone), width="stretch")
+            else:
+                st.warning(
+                    "**No slots in this frame.** " + view.why
+                    + "\n\nWiden the frame, shorten the meeting, lower the buffers or the minimum notice, "
+                    "or change the team members (a pool instead of one person, fewer rooms constraints)."
+                )
+    back, forward = nav(2, can_continue=frame_dates() is not None)
+    if back:
+        go(1)
+    if forward:
+        continue_if_valid(2)
+
+else:
+    st.subheader("Step 3 · External participant notifications")
+    draft = current_draft()
+    error = check(draft, 3)
+    if error is not None:
+        st.session_state[ERROR_KEY] = str(error)
+        go(FIELD_STEP.get(error.field, 2))
+    now = utcnow()
+    view = state.live_view(draft, me, now)
+    zone = st.session_state["inv-zone"]
+
+    st.checkbox("Promote specific time slots in the email", key="inv-promote")
+    chosen: list[pd.Timestamp] = []
+    if st.session_state["inv-promote"] and view.count:
+        st.number_input("How many slots to promote", min_value=1, max_value=min(10, view.count), step=1, key="inv-k")
+        with st.spinner("Choosing the best slots…"):
+            picks = state.promoted_picks(current_draft(), me, now)
+        options = list(view.starts)
+        labels = {t: display.format_when(t, t + pd.Timedelta(minutes=draft.duration_minutes), zone) for t in options}
+        st.caption("The optimizer's picks and why; swap any of them for another available slot.")
+        for rank, row in enumerate(picks.itertuples(index=False), start=1):
+            left, right = st.columns([2, 3])
+            key = f"inv-pick-{rank}"
+            if st.session_state.get(key) not in labels:
+                st.session_state[key] = row.start
+            picked = left.selectbox(f"Slot {rank}", options, format_func=labels.get, key=key)
+            right.caption(
+                f"Optimizer's pick: {labels.get(row.start, row.start)} — {row.reason}"
+                if picked == row.start else f"Chosen by you instead of {labels.get(row.start, row.start)}."
+            )
+            chosen.append(picked)
+        if len(set(chosen)) != len(chosen):
+            st.warning("The same slot is promoted twice; pick different slots.")
+
+    draft = current_draft(tuple(t.to_pydatetime() for t in chosen) if chosen else None)
+    st.markdown("**Preview of the email**")
+    with st.container(border=True):
+        preview = state.preview_mail(draft, me, chosen)
+        st.markdown(f"**Subject:** {preview.subject}  \n**To:** {draft.customer_name} <{draft.customer_email}>")
+        st.html(preview.html)
+
+    reason = None
+    if not view.count:
+        reason = "No slot is available in this frame, so the customer could not pick a time. " + view.why
+    elif len(set(chosen)) != len(chosen):
+        reason = "The same slot is promoted twice."
+    back_col, invite_col, _ = st.columns([1, 1, 4])
+    if back_col.button("Back", key="inv-back-3", width="stretch"):
+        go(2)
+    clicked = invite_col.button(
+        "Invite", key="inv-invite", type="primary", width="stretch", disabled=reason is not None, help=reason,
+    )
+    if reason:
+        st.caption(f"Invite is disabled: {reason}")
+    if clicked:
+        try:
+            with st.spinner("Sending…"), state.session() as s:
+                created = service.create_invitation(
+                    s, draft, by=me, public_url=settings.public_url, default_zone=settings.default_zone,
+                )
+                link, slots, invitation_id = created.link, created.slot_count, created.invitation.id
+        except service.InvitationError as exc:
+            owner = FIELD_STEP.get(exc.field, 3)
+            if owner == 3:
+                st.error(str(exc))
+            else:
+                st.session_state[ERROR_KEY] = str(exc)
+                go(owner)
+        except PermissionDenied as exc:
+            st.error(str(exc))
+        else:
+            state.data_changed()
+            st.session_state.setdefault(state.LINKS_KEY, {})[invitation_id] = link
+            st.session_state[DONE_KEY] = {
+                "customer": draft.customer_name.strip(), "email": draft.customer_email.strip(),
+                "link": link, "slots": slots,
+            }
+            reset(initial)
+            st.rerun()

@@ -1,5 +1,96 @@
-"""meetings page (being built)."""
+"""Meetings: the scheduled meetings, filtered by date and team member; cancel one."""
 
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pandas as pd
 import streamlit as st
 
-st.title("meetings")
+from booking_service import booking, queries
+from booking_service.models import utcnow
+from booking_service.permissions import PermissionDenied
+from dashboard import state, views
+
+ALL = 0
+
+st.title("Meetings")
+views.show_flash()
+me = state.current_user()
+zone = state.user_zone()
+today = utcnow().astimezone(ZoneInfo(zone)).date()
+
+with state.session() as s:
+    members = queries.team_members(s, include_inactive=True)
+member_names = {ALL: "Everyone", **{m.id: m.name for m in members}}
+
+left, right = st.columns([2, 1])
+picked_dates = left.date_input(
+    f"Dates ({zone})", value=(today, today + dt.timedelta(days=27)), key="meetings-dates",
+)
+member_id = right.selectbox(
+    "Team member", list(member_names), format_func=member_names.get, key="meetings-member"
+)
+if not isinstance(picked_dates, tuple | list) or len(picked_dates) != 2:
+    st.info("Pick the last date of the range too.")
+    st.stop()
+first, last = picked_dates
+start = dt.datetime.combine(first, dt.time(), ZoneInfo(zone))
+end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), ZoneInfo(zone))
+
+with state.session() as s:
+    meetings = queries.meetings(s, me, start=start, end=end, resource_id=member_id or None)
+
+if not meetings:
+    st.info(
+        "No meetings in this range"
+        + (f" for {member_names[member_id]}" if member_id else "")
+        + ". Meetings appear here as soon as a customer confirms a time."
+    )
+    st.stop()
+
+
+def attendees(meeting, kind: str) -> str:
+    return ", ".join(sorted(r.resource.name for r in meeting.reservations if r.resource.kind == kind)) or "—"
+
+
+table = pd.DataFrame(
+    [
+        {
+            "Customer": f"{m.customer_name} <{m.customer_email}>",
+            "Subject": m.invitation.subject,
+            f"When ({zone})": f"{views.short_when(m.start, zone)}–{views.short_when(m.end, zone)[-5:]}",
+            "Team member": attendees(m, "member"),
+            "Room": attendees(m, "room"),
+        }
+        for m in meetings
+    ]
+)
+st.caption(f"{len(meetings)} meeting(s) from {views.frame_text(first, last)}.")
+st.dataframe(table, hide_index=True, width="stretch")
+
+st.subheader("Cancel a meeting")
+by_id = {m.id: m for m in meetings}
+with st.form("cancel-meeting"):
+    chosen = st.selectbox(
+        "Meeting",
+        list(by_id),
+        format_func=lambda i: f"{by_id[i].customer_name} — {views.when(by_id[i].start, by_id[i].end, zone)}",
+        key="cancel-meeting-pick",
+    )
+    reason = st.text_input("Reason (sent to the customer)", key="cancel-meeting-reason")
+    if st.form_submit_button("Cancel meeting", type="primary"):
+        meeting = by_id[chosen]
+        try:
+            with state.session(write=True) as s:
+                booking.cancel_meeting(s, chosen, by=me, reason=reason, settings=state.settings())
+        except (booking.BookingError, PermissionDenied) as exc:
+            st.error(str(exc))
+        else:
+            state.data_changed()
+            views.flash(
+                f"Cancelled the meeting with {meeting.customer_name}; the time is free again and "
+                f"the cancellation is in the outbox for {meeting.customer_email}."
+            )
+            st.rerun()
