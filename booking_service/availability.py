@@ -1,0 +1,315 @@
+"""Slots of an invitation: the glue between stored invitations and the planner.
+
+The planner (:mod:`planner`) computes on plain tables; this module turns an invitation (or a
+validated draft, which reads the same) into a :class:`planner.SlotRequest`, loads the planner's
+input tables for just the resources involved (:mod:`booking_service.loader`), and asks the
+planner to find, count or check slots, or to promote a few (:func:`planner.promote_slots`).
+The customer pages, the booking re-check, the invitation wizard and the dashboard all come
+here, so a slot means the same thing everywhere.
+
+Resource ids in the planner are strings of the database ids (``str(Resource.id)``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Protocol
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+import planner
+from planner.promote import PromoteContext, contention_claims, promote_slots
+
+from .loader import PlannerInputs, load_busy, load_hours, load_overrides, load_resources
+from .models import Invitation, Meeting, PromotedSlot, Reservation, ResourcePool, Room, TeamMember, utcnow
+
+SLOT_COLUMNS = ["start", "end", "members", "pool_members", "rooms"]
+
+
+class InvitationLike(Protocol):
+    """What slot finding reads: an :class:`Invitation` or a validated draft."""
+
+    members: list[TeamMember]
+    pools: list[ResourcePool]
+    rooms: list[Room]
+    duration_minutes: int
+    buffer_before_minutes: int
+    buffer_after_minutes: int
+    minimum_notice_minutes: int
+    slot_interval_minutes: int
+    min_capacity: int
+    frame_start: dt.date
+    frame_end: dt.date
+    zone: str
+    customer_zone: str | None
+    promote_count: int
+
+
+# --- requests and inputs ----------------------------------------------------------------------
+
+
+def pool_member_ids(pool: ResourcePool) -> tuple[str, ...]:
+    """The pool's active members as planner ids."""
+    return tuple(str(m.id) for m in pool.members if m.active)
+
+
+def slot_request(spec: InvitationLike, now: dt.datetime | None = None) -> planner.SlotRequest:
+    """The planner request for an invitation (or validated draft) at instant ``now``."""
+    return planner.SlotRequest(
+        members=tuple(str(m.id) for m in spec.members),
+        pools=tuple(ids for ids in (pool_member_ids(p) for p in spec.pools)),
+        rooms=tuple(str(r.id) for r in spec.rooms if r.active),
+        min_capacity=spec.min_capacity,
+        duration=pd.Timedelta(minutes=spec.duration_minutes),
+        buffer_before=pd.Timedelta(minutes=spec.buffer_before_minutes),
+        buffer_after=pd.Timedelta(minutes=spec.buffer_after_minutes),
+        minimum_notice=pd.Timedelta(minutes=spec.minimum_notice_minutes),
+        interval=pd.Timedelta(minutes=spec.slot_interval_minutes),
+        frame_start=spec.frame_start,
+        frame_end=spec.frame_end,
+        zone=spec.zone,
+        now=now or utcnow(),
+    )
+
+
+def involved_ids(request: planner.SlotRequest) -> list[int]:
+    """Database ids of every resource the request may use (members, pool members, rooms), sorted."""
+    return sorted({int(i) for i in (*request.all_members, *request.rooms)})
+
+
+def request_window(request: planner.SlotRequest) -> tuple[dt.datetime, dt.datetime]:
+    """The instants whose busy time can matter: the frame widened by the buffers."""
+    lo, hi = request.frame
+    return (
+        (lo - request.buffer_before).to_pydatetime(),
+        (hi + request.buffer_after).to_pydatetime(),
+    )
+
+
+def load_inputs(session: Session, request: planner.SlotRequest) -> PlannerInputs:
+    """The planner's tables for the resources of ``request`` only, busy time in its window.
+
+    Busy time is read fresh from the database (calendar busy blocks and Slotwise reservations),
+    which is what the booking re-check relies on.
+    """
+    ids = involved_ids(request)
+    wanted = {str(i) for i in ids}
+    resources = load_resources(session)
+    resources = resources[resources["resource_id"].isin(wanted)].reset_index(drop=True)
+    hours = load_hours(session)
+    hours = hours[hours["resource_id"].isin(wanted)].reset_index(drop=True)
+    overrides = load_overrides(session)
+    overrides = overrides[overrides["resource_id"].isin(wanted)].reset_index(drop=True)
+    start, end = request_window(request)
+    busy = load_busy(session, start, end, resource_ids=ids)
+    empty_pools = pd.DataFrame({"pool_id": pd.Series(dtype=str), "name": pd.Series(dtype=str),
+                                "member_id": pd.Series(dtype=str)})
+    return PlannerInputs(resources=resources, hours=hours, overrides=overrides, busy=busy, pools=empty_pools)
+
+
+def _required_present(request: planner.SlotRequest, inputs: PlannerInputs) -> bool:
+    """False when a required member or every pool member / room is gone (deactivated)."""
+    present = set(inputs.resources["resource_id"])
+    if not set(request.members) <= present:
+        return False
+    return all(pool for pool in request.pools)
+
+
+def _empty_slots() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "start": pd.Series(dtype="datetime64[ns, UTC]"),
+            "end": pd.Series(dtype="datetime64[ns, UTC]"),
+            "members": pd.Series(dtype=object),
+            "pool_members": pd.Series(dtype=object),
+            "rooms": pd.Series(dtype=object),
+        }
+    )
+
+
+# --- finding, counting, checking ---------------------------------------------------------------
+
+
+def find_slots(session: Session, request: planner.SlotRequest) -> pd.DataFrame:
+    """Every available start for ``request`` on fresh data (the planner's slot table)."""
+    inputs = load_inputs(session, request)
+    if not _required_present(request, inputs):
+        return _empty_slots()
+    return planner.find_slots(request, inputs.resources, inputs.hours, inputs.busy, inputs.overrides)
+
+
+def find_slots_for(session: Session, spec: InvitationLike, now: dt.datetime | None = None) -> pd.DataFrame:
+    """Every available slot of an invitation (or validated draft) at ``now``."""
+    return find_slots(session, slot_request(spec, now))
+
+
+def count_slots_for(session: Session, spec: InvitationLike, now: dt.datetime | None = None) -> int:
+    """How many slots an invitation (or validated draft) has at ``now`` (the wizard's live count)."""
+    request = slot_request(spec, now)
+    inputs = load_inputs(session, request)
+    if not _required_present(request, inputs):
+        return 0
+    return int(planner.count_slots(request, inputs.resources, inputs.hours, inputs.busy, inputs.overrides))
+
+
+def check_slot_for(
+    session: Session, spec: InvitationLike, start: dt.datetime, now: dt.datetime | None = None
+) -> planner.SlotCheck:
+    """Is ``start`` available for the invitation right now? (planner's ``check_slot``, fresh data).
+
+    The booking re-check calls this inside its locked transaction, so the answer is about the
+    latest committed reservations and busy blocks of every resource involved.
+    """
+    request = slot_request(spec, now)
+    inputs = load_inputs(session, request)
+    if not _required_present(request, inputs):
+        return planner.SlotCheck(
+            available=False, start=pd.Timestamp(start), end=pd.Timestamp(start) + request.duration,
+            members=request.members, pool_members=(), rooms=(),
+            reason="a required member or every member of a pool is no longer active",
+        )
+    return planner.check_slot(
+        request, inputs.resources, inputs.hours, inputs.busy, inputs.overrides, start=pd.Timestamp(start)
+    )
+
+
+def still_available(slots: pd.DataFrame, starts: Iterable[dt.datetime]) -> list[bool]:
+    """For each of ``starts``, whether it is among the available ``slots``."""
+    available = set(pd.DatetimeIndex(slots["start"]).as_unit("ns").asi8.tolist()) if len(slots) else set()
+    return [pd.Timestamp(s).as_unit("ns").value in available for s in starts]
+
+
+# --- meeting counts (assignment policy and fairness share them) -----------------------------
+
+
+def meeting_counts(
+    session: Session, resource_ids: Iterable[int], start: dt.datetime, end: dt.datetime
+) -> dict[str, int]:
+    """Confirmed meetings per resource that start in ``[start, end)``: ``{"12": 3, ...}``.
+
+    The booking service assigns a pool's member with the fewest of these (DESIGN.md), and the
+    optimizer's fairness score reads the same numbers.
+    """
+    ids = list(resource_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Reservation.resource_id, func.count(Meeting.id))
+        .join(Meeting, Meeting.id == Reservation.meeting_id)
+        .where(
+            Reservation.resource_id.in_(ids),
+            Meeting.status == "confirmed",
+            Meeting.start >= start,
+            Meeting.start < end,
+        )
+        .group_by(Reservation.resource_id)
+    ).all()
+    counts = {str(i): 0 for i in ids}
+    counts.update({str(resource_id): int(n) for resource_id, n in rows})
+    return counts
+
+
+# --- promoted slots ---------------------------------------------------------------------------
+
+
+def _claims_of_others(session: Session, request: planner.SlotRequest, exclude: int | None) -> pd.DataFrame | None:
+    """Resource claims of other active invitations' promoted slots overlapping this frame."""
+    lo, hi = request_window(request)
+    query = (
+        select(PromotedSlot)
+        .join(Invitation, Invitation.id == PromotedSlot.invitation_id)
+        .where(Invitation.status == "active", PromotedSlot.start < hi, PromotedSlot.end > lo)
+        .options(
+            selectinload(PromotedSlot.invitation).selectinload(Invitation.members),
+            selectinload(PromotedSlot.invitation).selectinload(Invitation.pools).selectinload(ResourcePool.members),
+            selectinload(PromotedSlot.invitation).selectinload(Invitation.rooms),
+        )
+    )
+    if exclude is not None:
+        query = query.where(Invitation.id != exclude)
+    rows = []
+    for slot in session.scalars(query):
+        inv = slot.invitation
+        rooms = tuple(str(r.id) for r in inv.rooms if r.active and r.capacity >= inv.min_capacity)
+        rows.append(
+            {
+                "start": slot.start,
+                "end": slot.end,
+                "members": tuple(str(m.id) for m in inv.members),
+                "pool_members": tuple(pool_member_ids(p) for p in inv.pools),
+                "rooms": rooms,
+            }
+        )
+    if not rows:
+        return None
+    frame = pd.DataFrame(rows, columns=SLOT_COLUMNS)
+    for column in ("start", "end"):
+        frame[column] = pd.to_datetime(frame[column], utc=True).astype("datetime64[ns, UTC]")
+    return contention_claims(frame)
+
+
+def promote(
+    session: Session,
+    spec: InvitationLike,
+    slots: pd.DataFrame,
+    *,
+    now: dt.datetime | None = None,
+    k: int | None = None,
+    exclude_invitation: int | None = None,
+) -> pd.DataFrame:
+    """The slots to promote in the invitation email, chosen by :func:`planner.promote_slots`.
+
+    Returns the chosen rows of ``slots`` (sorted by start) with ``score`` and ``reason``.
+    """
+    now = now or utcnow()
+    request = slot_request(spec, now)
+    inputs = load_inputs(session, request)
+    lo, hi = request.frame
+    member_ids = [int(i) for i in request.all_members]
+    context = promote_context(session, spec, request, inputs, member_ids, lo, hi, exclude_invitation)
+    result = promote_slots(slots, context, k or spec.promote_count)
+    return result.slots
+
+
+def promote_context(session, spec, request, inputs, member_ids, lo, hi, exclude_invitation) -> PromoteContext:
+    """The optimizer's context for one invitation: zones, counts, capacities, contention, busy."""
+    members = set(request.all_members)
+    return PromoteContext(
+        zone=spec.zone,
+        now=request.now,
+        customer_zone=spec.customer_zone,
+        meeting_counts=meeting_counts(session, member_ids, lo.to_pydatetime(), hi.to_pydatetime()),
+        room_capacities={str(r.id): int(r.capacity) for r in spec.rooms},
+        min_capacity=spec.min_capacity,
+        other_promoted=_claims_of_others(session, request, exclude_invitation),
+        busy=inputs.busy[inputs.busy["resource_id"].isin(members)].reset_index(drop=True),
+    )
+
+
+# --- small readers for pages and mail ----------------------------------------------------------
+
+
+def team_names(spec: InvitationLike) -> list[str]:
+    """Who the customer meets: required members by name, then each pool as "one of ..."."""
+    names = [m.name for m in spec.members]
+    for pool in spec.pools:
+        names.append(f"one of {pool.name}")
+    return names
+
+
+__all__ = [
+    "check_slot_for",
+    "count_slots_for",
+    "find_slots",
+    "find_slots_for",
+    "involved_ids",
+    "load_inputs",
+    "meeting_counts",
+    "promote",
+    "slot_request",
+    "still_available",
+    "team_names",
+]

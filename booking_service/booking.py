@@ -1,0 +1,399 @@
+"""Booking: confirm a slot of an invitation, and cancel a meeting.
+
+No double booking, ever (DESIGN.md "Persistence"). :func:`confirm_slot` runs inside one
+transaction that holds the locks before it re-checks:
+
+- SQLite: the caller opens the transaction with ``session_scope(engine, write=True)``
+  (``BEGIN IMMEDIATE``), so the whole read-check-write sequence holds the database write lock;
+  :func:`booking_service.db.write_lock` refuses a transaction opened any other way.
+- PostgreSQL: ``SELECT ... FOR UPDATE`` on the invitation row, then on every resource row the
+  invitation may use, in id order (two bookings that share resources queue up instead of
+  deadlocking). The exclusion constraint on reservations is the backstop: an overlap that got
+  past the check raises ``IntegrityError`` inside a savepoint and becomes "no longer available".
+
+The re-check is the planner's ``check_slot`` on busy time freshly read for the involved
+resources (:func:`booking_service.availability.check_slot_for`): one rule, one place.
+
+Assignment policy
+-----------------
+When a slot is booked the concrete people and room are chosen among those the check found free:
+
+- **pool**: the free pool member with the fewest confirmed meetings starting in the
+  invitation's frame; ties go to the lowest id;
+- **room**: the smallest free room that seats ``min_capacity``; ties go to the lowest id.
+
+Every chosen resource gets one reservation holding ``[start - buffer_before, end + buffer_after)``
+(a member who is both required and in a pool is reserved once).
+
+Confirming also marks the invitation scheduled, queues the confirmation mail to the customer
+(with the ``.ics`` invite attached when the scheduler's settings say so) and a notification to
+each team member, and queues calendar write-back, all in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Literal
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from . import availability, ics
+from .calendars.writeback import queue_meeting_writeback
+from .config import Settings
+from .db import write_lock
+from .invitations import effective_status
+from .mail import queue_mail, render_mail
+from .models import Invitation, Meeting, Reservation, Resource, Room, TeamMember, User, utcnow
+
+Outcome = Literal["booked", "already_scheduled", "unavailable", "closed"]
+UNAVAILABLE_MESSAGE = "That time is no longer available, please pick another"
+
+
+class BookingError(ValueError):
+    """A booking action cannot be done (unknown meeting, already cancelled ...)."""
+
+
+@dataclass(frozen=True)
+class BookingResult:
+    """What :func:`confirm_slot` did.
+
+    Attributes
+    ----------
+    outcome : {"booked", "already_scheduled", "unavailable", "closed"}
+        ``booked``: this call created the meeting. ``already_scheduled``: the invitation was
+        booked before (a double submit); ``meeting`` is that booking. ``unavailable``: the slot
+        is gone (taken, busy, too late). ``closed``: the invitation is cancelled or expired.
+    meeting : Meeting or None
+    reason : str or None
+        Why the slot is unavailable (from the planner's check), for logs.
+    """
+
+    outcome: Outcome
+    invitation: Invitation
+    meeting: Meeting | None = None
+    reason: str | None = None
+
+
+def _lock_invitation(session: Session, invitation_id: int) -> Invitation | None:
+    query = select(Invitation).where(Invitation.id == invitation_id).with_for_update()
+    return session.scalars(query.execution_options(populate_existing=True)).one_or_none()
+
+
+def _lock_resources(session: Session, ids: list[int]) -> None:
+    if ids:
+        session.execute(select(Resource.id).where(Resource.id.in_(ids)).order_by(Resource.id).with_for_update())
+
+
+def _assign(
+    session: Session, invitation: Invitation, check, frame: tuple[pd.Timestamp, pd.Timestamp]
+) -> tuple[list[int], int | None]:
+    """The members and room the meeting takes (policy in the module docstring)."""
+    chosen = [m.id for m in invitation.members]
+    pool_candidates = [[int(i) for i in free] for free in check.pool_members]
+    if pool_candidates:
+        counts = availability.meeting_counts(
+            session,
+            sorted({i for free in pool_candidates for i in free}),
+            frame[0].to_pydatetime(),
+            frame[1].to_pydatetime(),
+        )
+        for free in pool_candidates:
+            chosen.append(min(free, key=lambda i: (counts.get(str(i), 0), i)))
+    room_id = None
+    if check.rooms:
+        rooms = session.scalars(select(Room).where(Room.id.in_([int(r) for r in check.rooms]))).all()
+        fitting = [r for r in rooms if r.capacity >= invitation.min_capacity]
+        if fitting:
+            room_id = min(fitting, key=lambda r: (r.capacity, r.id)).id
+    return list(dict.fromkeys(chosen)), room_id
+
+
+def confirm_slot(
+    session: Session,
+    invitation_id: int,
+    start: dt.datetime,
+    *,
+    customer_zone: str | None = None,
+    link: str | None = None,
+    settings: Settings | None = None,
+    now: dt.datetime | None = None,
+) -> BookingResult:
+    """Book ``start`` for an invitation, race-free, in the caller's (locked) transaction.
+
+    Parameters
+    ----------
+    session : Session
+        On SQLite it must come from ``session_scope(engine, write=True)``. The caller commits.
+    invitation_id : int
+        The invitation being booked.
+    start : datetime.datetime
+        The chosen start, tz-aware.
+    customer_zone : str, optional
+        The zone the customer read times in (kept on the meeting for its mails).
+    link : str, optional
+        The customer's booking link, put in the confirmation mail.
+    settings : Settings, optional
+        For the mail sender address (organizer fallback).
+    now : datetime.datetime, optional
+        The instant of booking (default: now).
+
+    Returns
+    -------
+    BookingResult
+        ``booked`` with the new meeting, or why not.
+
+    Raises
+    ------
+    RuntimeError
+        On SQLite, when the transaction does not hold the write lock.
+    """
+    now = now or utcnow()
+    if start.tzinfo is None or start.utcoffset() is None:
+        raise ValueError(f"start {start!r} is naive; pass a tz-aware instant")
+    write_lock(session)
+    invitation = _lock_invitation(session, invitation_id)
+    if invitation is None:
+        raise BookingError(f"invitation {invitation_id} does not exist")
+    status = effective_status(invitation, now)
+    if status == "scheduled":
+        return BookingResult("already_scheduled", invitation, invitation.meeting)
+    if status != "active":
+        return BookingResult("closed", invitation)
+
+    request = availability.slot_request(invitation, now)
+    _lock_resources(session, availability.involved_ids(request))
+    check = availability.check_slot_for(session, invitation, start, now)
+    if not check.available:
+        return BookingResult("unavailable", invitation, reason=check.reason)
+
+    member_ids, room_id = _assign(session, invitation, check, request.frame)
+    start_utc = pd.Timestamp(check.start).to_pydatetime().astimezone(dt.UTC)
+    end_utc = pd.Timestamp(check.end).to_pydatetime().astimezone(dt.UTC)
+    hold_start = start_utc - dt.timedelta(minutes=invitation.buffer_before_minutes)
+    hold_end = end_utc + dt.timedelta(minutes=invitation.buffer_after_minutes)
+    meeting = Meeting(
+        invitation_id=invitation.id,
+        created_by_id=invitation.created_by_id,
+        start=start_utc,
+        end=end_utc,
+        status="confirmed",
+        uid=f"{uuid.uuid4()}@slotwise",
+        sequence=0,
+        customer_name=invitation.customer_name,
+        customer_email=invitation.customer_email,
+        customer_zone=customer_zone or invitation.customer_zone,
+        created_at=now,
+    )
+    meeting.reservations = [
+        Reservation(resource_id=rid, start=hold_start, end=hold_end)
+        for rid in [*member_ids, *([room_id] if room_id is not None else [])]
+    ]
+    try:
+        with session.begin_nested():
+            session.add(meeting)
+            session.flush()
+    except IntegrityError:
+        # The exclusion constraint (or the one-meeting-per-invitation rule) caught a race the
+        # locks should have prevented; the savepoint is rolled back and nothing was booked.
+        session.expire(invitation)
+        if session.scalars(select(Meeting.id).where(Meeting.invitation_id == invitation.id)).first():
+            return BookingResult("already_scheduled", invitation, invitation.meeting)
+        return BookingResult("unavailable", invitation, reason="overlaps a reservation made at the same time")
+
+    invitation.status = "scheduled"
+    invitation.updated_at = now
+    invitation.meeting = meeting
+    _queue_booking_mail(session, invitation, meeting, link=link, settings=settings, now=now)
+    _queue_writeback(session, meeting, "put", now)
+    return BookingResult("booked", invitation, meeting)
+
+
+# --- cancellation -----------------------------------------------------------------------------
+
+
+def cancel_meeting(
+    session: Session,
+    meeting_id: int,
+    *,
+    by: User | None,
+    reason: str = "",
+    settings: Settings | None = None,
+    now: dt.datetime | None = None,
+) -> Meeting:
+    """Cancel a confirmed meeting: free its reservations, close its invitation, tell everyone.
+
+    The meeting keeps its ``uid``; its ``sequence`` goes up and the cancellation mails carry a
+    ``METHOD:CANCEL`` invite, so calendars remove the same entry they added.
+
+    Raises
+    ------
+    BookingError
+        If the meeting does not exist or is already cancelled.
+    """
+    now = now or utcnow()
+    meeting = session.scalars(
+        select(Meeting).where(Meeting.id == meeting_id).with_for_update()
+    ).one_or_none()
+    if meeting is None:
+        raise BookingError(f"meeting {meeting_id} does not exist")
+    if meeting.status == "cancelled":
+        raise BookingError(f"meeting {meeting_id} is already cancelled")
+    people = _attendees(session, meeting)
+    room = _room_of(session, meeting)
+    meeting.status = "cancelled"
+    meeting.cancelled_at = now
+    meeting.sequence += 1
+    # Write-back is queued while the reservations still name the resources.
+    _queue_writeback(session, meeting, "delete", now)
+    meeting.reservations.clear()
+    invitation = meeting.invitation
+    invitation.status = "cancelled"
+    invitation.cancelled_at = now
+    invitation.updated_at = now
+    session.flush()
+    invite = meeting_invite(meeting, people, room, settings=settings, method="CANCEL", now=now)
+    mail_subject = f"Cancelled: {invitation.subject}"
+    recipients = [(meeting.customer_name, meeting.customer_email, _customer_zone(meeting))]
+    recipients += [(m.name, m.email, m.zone) for m in people if m.email]
+    for name, email, zone in recipients:
+        mail = render_mail(
+            "cancellation", mail_subject, subject=invitation.subject, recipient_name=name,
+            start=meeting.start, end=meeting.end,
+            zone=zone, reason=reason.strip(),
+        )
+        queue_mail(session, kind="cancellation", to=email, mail=mail, ics=invite,
+                   invitation_id=invitation.id, meeting_id=meeting.id, now=now)
+    return meeting
+
+
+# --- mail and invites -------------------------------------------------------------------------
+
+
+def _customer_zone(meeting: Meeting) -> str:
+    return meeting.customer_zone or meeting.invitation.customer_zone or meeting.invitation.zone
+
+
+def _attendees(session: Session, meeting: Meeting) -> list[TeamMember]:
+    ids = [r.resource_id for r in meeting.reservations]
+    if not ids:
+        return []
+    return list(session.scalars(select(TeamMember).where(TeamMember.id.in_(ids)).order_by(TeamMember.id)))
+
+
+def _room_of(session: Session, meeting: Meeting) -> Room | None:
+    ids = [r.resource_id for r in meeting.reservations]
+    if not ids:
+        return None
+    return session.scalars(select(Room).where(Room.id.in_(ids))).first()
+
+
+def meeting_invite(
+    meeting: Meeting,
+    members: list[TeamMember],
+    room: Room | None,
+    *,
+    settings: Settings | None = None,
+    method: str = "REQUEST",
+    url: str | None = None,
+    now: dt.datetime | None = None,
+) -> str:
+    """The meeting's ``.ics`` (see :mod:`booking_service.ics`): same ``UID`` in every message."""
+    invitation = meeting.invitation
+    creator = invitation.created_by
+    mail_from = (settings or Settings()).mail_from
+    organizer = ics.organizer_from(
+        mail_from,
+        name=creator.name if creator is not None else None,
+        email=creator.email if creator is not None else None,
+    )
+    people = [ics.Person(meeting.customer_name, meeting.customer_email)]
+    people += [ics.Person(m.name, m.email) for m in members if m.email]
+    if room is not None and room.email:
+        people.append(ics.Person(room.name, room.email, cutype="ROOM"))
+    location = ", ".join(x for x in (room.name if room is not None else "", invitation.conferencing) if x)
+    return ics.build_invite(
+        uid=meeting.uid,
+        sequence=meeting.sequence,
+        start=meeting.start,
+        end=meeting.end,
+        summary=invitation.subject,
+        description=invitation.description,
+        location=location,
+        organizer=organizer,
+        attendees=people,
+        method=method,
+        url=url,
+        stamp=now,
+    )
+
+
+def meeting_invite_for(session: Session, meeting: Meeting, *, settings: Settings | None = None,
+                       url: str | None = None) -> str:
+    """The current ``.ics`` of a meeting (REQUEST, or CANCEL once cancelled)."""
+    method = "CANCEL" if meeting.status == "cancelled" else "REQUEST"
+    return meeting_invite(meeting, _attendees(session, meeting), _room_of(session, meeting),
+                          settings=settings, method=method, url=url)
+
+
+def _queue_booking_mail(
+    session: Session,
+    invitation: Invitation,
+    meeting: Meeting,
+    *,
+    link: str | None,
+    settings: Settings | None,
+    now: dt.datetime,
+) -> None:
+    members = _attendees(session, meeting)
+    room = _room_of(session, meeting)
+    creator = invitation.created_by
+    send_confirmation = creator.send_confirmation if creator is not None else True
+    attach = creator.attach_invite if creator is not None else True
+    invite = meeting_invite(meeting, members, room, settings=settings, url=link, now=now)
+    team = [m.name for m in members]
+    common = {
+        "subject": invitation.subject,
+        "start": meeting.start,
+        "end": meeting.end,
+        "team": team,
+        "room": room.name if room is not None else "",
+        "conferencing": invitation.conferencing,
+    }
+    if send_confirmation:
+        mail = render_mail(
+            "confirmation",
+            f"Confirmed: {invitation.subject}",
+            customer_name=meeting.customer_name,
+            zone=_customer_zone(meeting),
+            description=invitation.description,
+            ics_attached=attach,
+            link=link or "",
+            **common,
+        )
+        queue_mail(session, kind="confirmation", to=meeting.customer_email, mail=mail,
+                   ics=invite if attach else None, invitation_id=invitation.id, meeting_id=meeting.id, now=now)
+    for member in members:
+        if not member.email:
+            continue
+        mail = render_mail(
+            "notification",
+            f"New meeting: {invitation.subject} with {meeting.customer_name}",
+            recipient_name=member.name,
+            customer_name=meeting.customer_name,
+            customer_email=meeting.customer_email,
+            zone=member.zone,
+            ics_attached=True,
+            **common,
+        )
+        queue_mail(session, kind="notification", to=member.email, mail=mail, ics=invite,
+                   invitation_id=invitation.id, meeting_id=meeting.id, now=now)
+
+
+def _queue_writeback(session: Session, meeting: Meeting, action: str, now: dt.datetime) -> None:
+    """Queue calendar write-back rows (CalDAV calendars of the reserved resources)."""
+    queue_meeting_writeback(session, meeting, action, now=now)

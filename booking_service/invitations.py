@@ -1,0 +1,577 @@
+"""Invitations: create, resend and cancel them; their link tokens; their booking links.
+
+The dashboard's invitation wizard fills an :class:`InvitationDraft` with the scheduler's input
+and calls :func:`create_invitation`, which
+
+1. validates everything and names what is wrong (:class:`InvitationError` with the field),
+2. computes the slots with the planner (:mod:`booking_service.availability`) and refuses to
+   send when none is available at the time of sending (:class:`NoAvailableSlots`),
+3. stores the invitation under a fresh token: 256 random bits, of which only the SHA-256 hash
+   is stored, so a database leak does not leak working links,
+4. stores the promoted slots chosen by the optimizer when asked,
+5. queues the invitation email in the outbox (same transaction) and returns the booking link.
+
+A resend issues a *new* token (the old link stops working: only hashes are stored, so the old
+link cannot be mailed again) and a fresh set of promoted slots. An invitation whose frame has
+ended reads as ``expired`` (:func:`effective_status`); :func:`expire_invitations` records it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import availability, display
+from .mail import queue_mail, render_mail
+from .models import Invitation, PromotedSlot, ResourcePool, Room, TeamMember, User, utcnow
+
+TOKEN_BYTES = 32
+"""Random bytes per link token (256 bits; the design asks for at least 128)."""
+
+EMAIL_RE = re.compile(r"^[^@\s<>,;\"']+@[^@\s<>,;\"']+\.[^@\s<>,;\"'.]+$")
+MAX_FRAME_DAYS = 366
+MAX_BUFFER_MINUTES = 24 * 60
+
+
+class InvitationError(ValueError):
+    """The scheduler's input cannot make an invitation.
+
+    Attributes
+    ----------
+    field : str
+        The input field at fault (``"customer_email"``, ``"members"``, ``"frame_end"`` ...), so a
+        form can show the message next to it.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NoAvailableSlots(InvitationError):
+    """Nobody needed is free at any time in the frame right now: the invitation is not sent."""
+
+
+class InvitationStateError(ValueError):
+    """The invitation is not in a state that allows the action (e.g. resending a scheduled one)."""
+
+
+# --- tokens and links ------------------------------------------------------------------------
+
+
+def new_token() -> str:
+    """A fresh link token: 256 random bits, URL-safe text."""
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def hash_token(token: str) -> str:
+    """The SHA-256 hex digest stored for ``token``."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def find_by_token(session: Session, token: str) -> Invitation | None:
+    """The invitation a link token opens, or ``None``.
+
+    The same work is done for every token (hash, one indexed lookup), whether it never existed,
+    was replaced by a resend, or is malformed, so the answer time does not tell them apart.
+    """
+    digest = hash_token(token[:200])
+    return session.scalars(select(Invitation).where(Invitation.token_hash == digest)).one_or_none()
+
+
+def booking_link(public_url: str, token: str) -> str:
+    """The customer's link: ``<PUBLIC_URL>/i/<token>`` (the ``booking.invitation`` page)."""
+    return f"{public_url.rstrip('/')}/i/{token}"
+
+
+def times_link(public_url: str, token: str, zone: str | None = None) -> str:
+    """The all-available-times page of an invitation."""
+    query = f"?{urlencode({'zone': zone})}" if zone else ""
+    return f"{booking_link(public_url, token)}/times{query}"
+
+
+def slot_link(public_url: str, token: str, start: dt.datetime, zone: str) -> str:
+    """The confirmation page of one slot (what a promoted slot in the email links to)."""
+    query = urlencode({"start": display.iso_utc(start), "zone": zone})
+    return f"{booking_link(public_url, token)}/slot?{query}"
+
+
+# --- validation --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InvitationDraft:
+    """The scheduler's input for one invitation (what the dashboard's wizard collects).
+
+    Minutes are whole minutes; ``frame_start``/``frame_end`` are dates in ``zone`` (inclusive);
+    ``zone`` defaults to the scheduler profile's zone. ``members``, ``pools`` and ``rooms`` are
+    database ids. ``promote_count`` is the number of promoted slots (k) when ``promote`` is on.
+    """
+
+    customer_name: str
+    customer_email: str
+    subject: str
+    duration_minutes: int
+    frame_start: dt.date
+    frame_end: dt.date
+    members: tuple[int, ...] = ()
+    pools: tuple[int, ...] = ()
+    rooms: tuple[int, ...] = ()
+    description: str = ""
+    conferencing: str = ""
+    buffer_before_minutes: int = 0
+    buffer_after_minutes: int = 0
+    minimum_notice_minutes: int = 0
+    slot_interval_minutes: int = 15
+    min_capacity: int = 1
+    zone: str | None = None
+    customer_zone: str | None = None
+    promote: bool = False
+    promote_count: int = 5
+
+
+@dataclass(frozen=True)
+class ValidatedDraft:
+    """A checked draft with its resources loaded; reads like an :class:`Invitation`.
+
+    It has the attribute names of :class:`~booking_service.models.Invitation` that the planner
+    request needs, so :func:`booking_service.availability.slot_request` serves both.
+    """
+
+    customer_name: str
+    customer_email: str
+    subject: str
+    description: str
+    conferencing: str
+    duration_minutes: int
+    buffer_before_minutes: int
+    buffer_after_minutes: int
+    minimum_notice_minutes: int
+    slot_interval_minutes: int
+    min_capacity: int
+    frame_start: dt.date
+    frame_end: dt.date
+    zone: str
+    customer_zone: str | None
+    promote: bool
+    promote_count: int
+    members: list[TeamMember] = field(default_factory=list)
+    pools: list[ResourcePool] = field(default_factory=list)
+    rooms: list[Room] = field(default_factory=list)
+
+
+def _text(name: str, value: object, limit: int, *, required: bool, one_line: bool = True) -> str:
+    if not isinstance(value, str):
+        raise InvitationError(name, f"{name} must be text, got {type(value).__name__}")
+    value = value.strip()
+    if required and not value:
+        raise InvitationError(name, f"{name.replace('_', ' ')} is required")
+    if len(value) > limit:
+        raise InvitationError(name, f"{name.replace('_', ' ')} is {len(value)} characters; at most {limit}")
+    if one_line and ("\n" in value or "\r" in value):
+        raise InvitationError(name, f"{name.replace('_', ' ')} must be one line")
+    return value
+
+
+def _minutes(name: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvitationError(name, f"{name} must be a whole number of minutes, got {value!r}")
+    if not low <= value <= high:
+        raise InvitationError(name, f"{name}={value} must be between {low} and {high} minutes")
+    return value
+
+
+def _zone(name: str, value: str) -> str:
+    if not isinstance(value, str) or not display.is_zone(value):
+        raise InvitationError(name, f"{name} {value!r} is not an IANA time zone; use a name like 'Europe/Berlin'")
+    return value
+
+
+def _ids(name: str, values: object) -> list[int]:
+    try:
+        ids = [int(v) for v in values]  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise InvitationError(name, f"{name} must be a list of ids, got {values!r}") from None
+    if len(set(ids)) != len(ids):
+        raise InvitationError(name, f"{name} lists an id twice: {ids}")
+    return ids
+
+
+def validate_draft(
+    session: Session,
+    draft: InvitationDraft,
+    *,
+    by: User | None = None,
+    now: dt.datetime | None = None,
+    default_zone: str = "Europe/London",
+) -> ValidatedDraft:
+    """Check every field of ``draft`` and load its members, pools and rooms.
+
+    Parameters
+    ----------
+    by : User, optional
+        The scheduler; their profile zone is the default frame zone.
+    now : datetime.datetime, optional
+        The current instant (tz-aware); a frame that ended before today is refused.
+    default_zone : str
+        Frame zone when neither ``draft.zone`` nor the scheduler has one.
+
+    Raises
+    ------
+    InvitationError
+        On the first problem found, naming the field and the bad value.
+    """
+    now = now or utcnow()
+    customer_name = _text("customer_name", draft.customer_name, 200, required=True)
+    email = _text("customer_email", draft.customer_email, 254, required=True)
+    if not EMAIL_RE.match(email):
+        raise InvitationError("customer_email", f"customer email {email!r} is not an email address like ada@example.com")
+    subject = _text("subject", draft.subject, 300, required=True)
+    description = _text("description", draft.description, 5000, required=False, one_line=False)
+    conferencing = _text("conferencing", draft.conferencing, 1000, required=False, one_line=False)
+    zone = _zone("zone", draft.zone or (by.zone if by is not None and by.zone else default_zone))
+    customer_zone = _zone("customer_zone", draft.customer_zone) if draft.customer_zone else None
+
+    duration = _minutes("duration_minutes", draft.duration_minutes, 5, 24 * 60)
+    before = _minutes("buffer_before_minutes", draft.buffer_before_minutes, 0, MAX_BUFFER_MINUTES)
+    after = _minutes("buffer_after_minutes", draft.buffer_after_minutes, 0, MAX_BUFFER_MINUTES)
+    notice = _minutes("minimum_notice_minutes", draft.minimum_notice_minutes, 0, 60 * 24 * 60)
+    interval = _minutes("slot_interval_minutes", draft.slot_interval_minutes, 5, 24 * 60)
+    if (24 * 60) % interval:
+        raise InvitationError(
+            "slot_interval_minutes",
+            f"slot interval {interval} minutes does not divide 24 hours; use e.g. 15, 30, 45 or 60",
+        )
+    if isinstance(draft.min_capacity, bool) or not isinstance(draft.min_capacity, int) or draft.min_capacity < 1:
+        raise InvitationError("min_capacity", f"min_capacity={draft.min_capacity!r} must be a whole number >= 1")
+    promote_count = draft.promote_count
+    if draft.promote and (not isinstance(promote_count, int) or not 1 <= promote_count <= 10):
+        raise InvitationError("promote_count", f"promote_count={promote_count!r} must be between 1 and 10")
+
+    for name in ("frame_start", "frame_end"):
+        value = getattr(draft, name)
+        if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+            raise InvitationError(name, f"{name} must be a date, got {value!r}")
+    if draft.frame_end < draft.frame_start:
+        raise InvitationError(
+            "frame_end", f"frame ends {draft.frame_end} before it starts {draft.frame_start}"
+        )
+    days = (draft.frame_end - draft.frame_start).days + 1
+    if days > MAX_FRAME_DAYS:
+        raise InvitationError("frame_end", f"frame is {days} days long; at most {MAX_FRAME_DAYS}")
+    today = now.astimezone(ZoneInfo(zone)).date()
+    if draft.frame_end < today:
+        raise InvitationError(
+            "frame_end", f"frame ends {draft.frame_end}, which is in the past (today is {today} in {zone})"
+        )
+    frame_zone = ZoneInfo(zone)
+    frame_minutes = (
+        dt.datetime.combine(draft.frame_end + dt.timedelta(days=1), dt.time(), frame_zone).astimezone(dt.UTC)
+        - dt.datetime.combine(draft.frame_start, dt.time(), frame_zone).astimezone(dt.UTC)
+    ) / dt.timedelta(minutes=1)
+    if duration > frame_minutes:
+        raise InvitationError(
+            "duration_minutes",
+            f"duration {display.format_duration(duration)} is longer than the frame "
+            f"{draft.frame_start}..{draft.frame_end} ({display.format_duration(int(frame_minutes))} in {zone})",
+        )
+
+    member_ids = _ids("members", draft.members)
+    pool_ids = _ids("pools", draft.pools)
+    room_ids = _ids("rooms", draft.rooms)
+    if not member_ids and not pool_ids:
+        raise InvitationError("members", "the team is empty: choose at least one member or one pool")
+    members = _load(session, TeamMember, member_ids, "members", "member")
+    pools = _load(session, ResourcePool, pool_ids, "pools", "pool")
+    rooms = _load(session, Room, room_ids, "rooms", "room")
+    for pool in pools:
+        if not any(m.active for m in pool.members):
+            raise InvitationError("pools", f"pool {pool.name!r} has no active members; add members or drop the pool")
+    if rooms and not any(r.capacity >= draft.min_capacity for r in rooms):
+        biggest = max(r.capacity for r in rooms)
+        raise InvitationError(
+            "rooms", f"no chosen room seats {draft.min_capacity} people (the largest seats {biggest})"
+        )
+    return ValidatedDraft(
+        customer_name=customer_name,
+        customer_email=email,
+        subject=subject,
+        description=description,
+        conferencing=conferencing,
+        duration_minutes=duration,
+        buffer_before_minutes=before,
+        buffer_after_minutes=after,
+        minimum_notice_minutes=notice,
+        slot_interval_minutes=interval,
+        min_capacity=draft.min_capacity,
+        frame_start=draft.frame_start,
+        frame_end=draft.frame_end,
+        zone=zone,
+        customer_zone=customer_zone,
+        promote=bool(draft.promote),
+        promote_count=promote_count if draft.promote else 5,
+        members=members,
+        pools=pools,
+        rooms=rooms,
+    )
+
+
+def _load(session: Session, model: type, ids: list[int], name: str, noun: str) -> list:
+    if not ids:
+        return []
+    found = {obj.id: obj for obj in session.scalars(select(model).where(model.id.in_(ids)))}
+    for wanted in ids:
+        obj = found.get(wanted)
+        if obj is None:
+            raise InvitationError(name, f"unknown {noun} id {wanted}")
+        if getattr(obj, "active", True) is False:
+            raise InvitationError(name, f"{noun} {obj.name!r} (id {wanted}) is inactive")
+    return [found[i] for i in sorted(ids)]
+
+
+# --- create / resend / cancel -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreatedInvitation:
+    """The result of creating or resending: the stored invitation, its token and link."""
+
+    invitation: Invitation
+    token: str
+    link: str
+    slot_count: int
+
+
+def _store_promoted(invitation: Invitation, promoted) -> None:
+    invitation.promoted_slots.clear()
+    for rank, row in enumerate(promoted.itertuples(index=False), start=1):
+        invitation.promoted_slots.append(
+            PromotedSlot(
+                rank=rank,
+                start=row.start.to_pydatetime(),
+                end=row.end.to_pydatetime(),
+                score=float(getattr(row, "score", 0.0) or 0.0),
+                reason=str(getattr(row, "reason", "") or ""),
+            )
+        )
+
+
+def _queue_invitation_mail(
+    session: Session, invitation: Invitation, token: str, public_url: str, now: dt.datetime
+) -> None:
+    zone = invitation.customer_zone or invitation.zone
+    promoted = [
+        {"start": p.start, "end": p.end, "url": slot_link(public_url, token, p.start, zone)}
+        for p in invitation.promoted_slots
+    ]
+    organizer = invitation.created_by.name if invitation.created_by is not None else "Our team"
+    mail = render_mail(
+        "invitation",
+        f"Please pick a time: {invitation.subject}",
+        customer_name=invitation.customer_name,
+        subject=invitation.subject,
+        organizer_name=organizer,
+        team=availability.team_names(invitation),
+        duration_minutes=invitation.duration_minutes,
+        description=invitation.description,
+        promoted=promoted,
+        zone=zone,
+        link=booking_link(public_url, token),
+        more_link=times_link(public_url, token, zone),
+    )
+    session.flush()
+    queue_mail(session, kind="invitation", to=invitation.customer_email, mail=mail,
+               invitation_id=invitation.id, now=now)
+
+
+def _slots_and_promotion(session: Session, spec, now: dt.datetime):
+    slots = availability.find_slots_for(session, spec, now=now)
+    if slots.empty:
+        raise NoAvailableSlots(
+            "frame_end",
+            "no slot is available in this frame right now (nobody needed is free at the same "
+            "time); widen the frame, shorten the meeting or change the team, then send again",
+        )
+    promoted = availability.promote(session, spec, slots, now=now) if spec.promote else None
+    return slots, promoted
+
+
+def create_invitation(
+    session: Session,
+    draft: InvitationDraft,
+    *,
+    by: User | None,
+    public_url: str,
+    now: dt.datetime | None = None,
+    default_zone: str = "Europe/London",
+) -> CreatedInvitation:
+    """Validate, compute slots, store the invitation and queue its email; return the link.
+
+    Parameters
+    ----------
+    session : Session
+        The caller's transaction; everything is added to it (nothing is committed here).
+    draft : InvitationDraft
+        The scheduler's input.
+    by : User or None
+        The scheduler sending it (organizer, default zone).
+    public_url : str
+        Base of the customer's links (``PUBLIC_URL``).
+    now : datetime.datetime, optional
+        Time of sending, tz-aware (default: now).
+    default_zone : str
+        Frame zone when neither the draft nor the scheduler names one.
+
+    Returns
+    -------
+    CreatedInvitation
+        The invitation, the raw token (never stored), the booking link and the slot count.
+
+    Raises
+    ------
+    InvitationError
+        A field is invalid (the message names it and the bad value).
+    NoAvailableSlots
+        No slot is available at the time of sending; nothing is stored.
+    """
+    now = now or utcnow()
+    spec = validate_draft(session, draft, by=by, now=now, default_zone=default_zone)
+    slots, promoted = _slots_and_promotion(session, spec, now)
+    token = new_token()
+    invitation = Invitation(
+        token_hash=hash_token(token),
+        created_by=by,
+        customer_name=spec.customer_name,
+        customer_email=spec.customer_email,
+        customer_zone=spec.customer_zone,
+        subject=spec.subject,
+        description=spec.description,
+        conferencing=spec.conferencing,
+        duration_minutes=spec.duration_minutes,
+        buffer_before_minutes=spec.buffer_before_minutes,
+        buffer_after_minutes=spec.buffer_after_minutes,
+        minimum_notice_minutes=spec.minimum_notice_minutes,
+        slot_interval_minutes=spec.slot_interval_minutes,
+        min_capacity=spec.min_capacity,
+        frame_start=spec.frame_start,
+        frame_end=spec.frame_end,
+        zone=spec.zone,
+        promote=spec.promote,
+        promote_count=spec.promote_count,
+        status="active",
+        created_at=now,
+        updated_at=now,
+        sent_at=now,
+        members=list(spec.members),
+        pools=list(spec.pools),
+        rooms=list(spec.rooms),
+    )
+    session.add(invitation)
+    if promoted is not None:
+        _store_promoted(invitation, promoted)
+    _queue_invitation_mail(session, invitation, token, public_url, now)
+    return CreatedInvitation(invitation, token, booking_link(public_url, token), len(slots))
+
+
+def resend_invitation(
+    session: Session,
+    invitation_id: int,
+    *,
+    by: User | None,
+    public_url: str,
+    now: dt.datetime | None = None,
+) -> CreatedInvitation:
+    """Send an active invitation again under a new link (the old link stops working).
+
+    Slots are recomputed and the promoted slots chosen afresh.
+
+    Raises
+    ------
+    InvitationStateError
+        If the invitation does not exist or is not active.
+    NoAvailableSlots
+        If no slot is available any more; the old link keeps working.
+    """
+    now = now or utcnow()
+    invitation = session.get(Invitation, invitation_id)
+    if invitation is None:
+        raise InvitationStateError(f"invitation {invitation_id} does not exist")
+    status = effective_status(invitation, now)
+    if status != "active":
+        raise InvitationStateError(f"invitation {invitation_id} is {status}; only an active invitation can be resent")
+    slots, promoted = _slots_and_promotion(session, invitation, now)
+    token = new_token()
+    invitation.token_hash = hash_token(token)
+    invitation.sent_at = now
+    invitation.updated_at = now
+    if promoted is not None:
+        _store_promoted(invitation, promoted)
+        session.flush()
+    _queue_invitation_mail(session, invitation, token, public_url, now)
+    return CreatedInvitation(invitation, token, booking_link(public_url, token), len(slots))
+
+
+def cancel_invitation(
+    session: Session, invitation_id: int, *, by: User | None, now: dt.datetime | None = None
+) -> Invitation:
+    """Withdraw an invitation: its link then shows "cancelled".
+
+    An invitation that was already booked has its meeting cancelled too (with the cancellation
+    mails), through :func:`booking_service.booking.cancel_meeting`.
+
+    Raises
+    ------
+    InvitationStateError
+        If the invitation does not exist or is already cancelled or expired.
+    """
+    from .booking import cancel_meeting
+
+    now = now or utcnow()
+    invitation = session.get(Invitation, invitation_id)
+    if invitation is None:
+        raise InvitationStateError(f"invitation {invitation_id} does not exist")
+    status = effective_status(invitation, now)
+    if status == "scheduled" and invitation.meeting is not None:
+        cancel_meeting(session, invitation.meeting.id, by=by, now=now)
+        return invitation
+    if status != "active":
+        raise InvitationStateError(f"invitation {invitation_id} is already {status}")
+    invitation.status = "cancelled"
+    invitation.cancelled_at = now
+    invitation.updated_at = now
+    return invitation
+
+
+def frame_end_instant(invitation: Invitation | ValidatedDraft) -> dt.datetime:
+    """The end of the frame: 24:00 of its last date in its zone, as UTC."""
+    end = dt.datetime.combine(invitation.frame_end + dt.timedelta(days=1), dt.time(), ZoneInfo(invitation.zone))
+    return end.astimezone(dt.UTC)
+
+
+def effective_status(invitation: Invitation, now: dt.datetime | None = None) -> str:
+    """The status the customer sees: an active invitation whose frame has ended is ``expired``."""
+    if invitation.status == "active" and frame_end_instant(invitation) <= (now or utcnow()):
+        return "expired"
+    return invitation.status
+
+
+def expire_invitations(session: Session, now: dt.datetime | None = None) -> int:
+    """Mark active invitations whose frame has ended as expired; return how many."""
+    now = now or utcnow()
+    count = 0
+    for invitation in session.scalars(
+        select(Invitation).where(Invitation.status == "active", Invitation.frame_end < now.date() + dt.timedelta(days=1))
+    ):
+        if effective_status(invitation, now) == "expired":
+            invitation.status = "expired"
+            invitation.updated_at = now
+            count += 1
+    return count

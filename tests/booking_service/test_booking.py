@@ -1,0 +1,289 @@
+"""Booking: confirm (re-check, assignment policy, reservations, mail), double submits, cancel."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import icalendar
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from booking_service import availability
+from booking_service.booking import BookingError, cancel_meeting, confirm_slot, meeting_invite_for
+from booking_service.db import session_scope
+from booking_service.invitations import create_invitation
+from booking_service.mail import SmtpSender, deliver_due
+from booking_service.models import Invitation, Meeting, OutboxMessage, Reservation, User
+
+from .factories import add_busy, berlin, draft, make_org, next_monday
+from .smtp_server import free_port, smtp_server
+
+UTC = dt.UTC
+NOW = dt.datetime(2030, 1, 2, 10, 0, tzinfo=UTC)
+MONDAY = next_monday(NOW)
+PUBLIC = "https://book.example"
+
+
+@pytest.fixture
+def org(session):
+    return make_org(session)
+
+
+def _invite(engine, org, by_scheduler: bool = True, **changes) -> int:
+    with session_scope(engine) as session:
+        user = session.get(User, org.scheduler) if by_scheduler else None
+        created = create_invitation(session, draft(org, NOW, **changes), by=user, public_url=PUBLIC, now=NOW)
+        return created.invitation.id
+
+
+def _confirm(engine, invitation_id: int, start: dt.datetime, now: dt.datetime = NOW, **kwargs):
+    with session_scope(engine, write=True) as session:
+        result = confirm_slot(session, invitation_id, start, now=now, link=f"{PUBLIC}/i/tok", **kwargs)
+        return result.outcome, (result.meeting.id if result.meeting is not None else None), result.reason
+
+
+def _outbox(engine, kind: str) -> list[OutboxMessage]:
+    with session_scope(engine) as session:
+        return list(session.scalars(select(OutboxMessage).where(OutboxMessage.kind == kind).order_by(OutboxMessage.id)))
+
+
+def test_confirm_books_reserves_with_buffers_and_queues_mail(engine, org):
+    invitation_id = _invite(engine, org, members=(org.ana, org.ben), rooms=(org.small_room,),
+                            buffer_before_minutes=10, buffer_after_minutes=5)
+    start = berlin(MONDAY, 10)
+    outcome, meeting_id, _ = _confirm(engine, invitation_id, start, customer_zone="America/New_York")
+    assert outcome == "booked"
+    with session_scope(engine) as session:
+        meeting = session.get(Meeting, meeting_id)
+        assert (meeting.start, meeting.end) == (start, start + dt.timedelta(minutes=30))
+        assert meeting.customer_zone == "America/New_York" and meeting.uid.endswith("@slotwise")
+        holds = {(r.resource_id, r.start, r.end) for r in meeting.reservations}
+        expected = (start - dt.timedelta(minutes=10), start + dt.timedelta(minutes=35))
+        assert holds == {(rid, *expected) for rid in (org.ana, org.ben, org.small_room)}
+        assert session.get(Invitation, invitation_id).status == "scheduled"
+    (confirmation,) = _outbox(engine, "confirmation")
+    assert confirmation.to_addr == "ada@customer.example" and confirmation.ics
+    assert "Tuesday" not in confirmation.body_text
+    assert "Monday" in confirmation.body_text and "(America/New_York)" in confirmation.body_text
+    notes = _outbox(engine, "notification")
+    assert sorted(n.to_addr for n in notes) == ["ana@team.example", "ben@team.example"]
+    assert all("(Europe/Berlin)" in n.body_text and "Ada Customer" in n.body_text for n in notes)
+
+
+def test_double_submit_returns_the_same_meeting(engine, org):
+    invitation_id = _invite(engine, org)
+    first = _confirm(engine, invitation_id, berlin(MONDAY, 10))
+    second = _confirm(engine, invitation_id, berlin(MONDAY, 11))
+    assert first[0] == "booked" and second[0] == "already_scheduled"
+    assert first[1] == second[1]
+    with session_scope(engine) as session:
+        assert len(session.scalars(select(Meeting)).all()) == 1
+
+
+@pytest.mark.parametrize(
+    ("start", "why"),
+    [
+        (lambda: berlin(MONDAY, 8, 30), "outside working hours"),
+        (lambda: berlin(MONDAY, 10, 5), "not on the 15-minute grid"),
+        (lambda: berlin(MONDAY - dt.timedelta(days=7), 10), "outside the frame"),
+    ],
+)
+def test_times_that_are_not_slots_are_refused(engine, org, start, why):
+    invitation_id = _invite(engine, org)
+    outcome, meeting_id, _reason = _confirm(engine, invitation_id, start())
+    assert (outcome, meeting_id) == ("unavailable", None), why
+
+
+def test_a_slot_taken_by_another_invitation_is_no_longer_available(engine, org):
+    first = _invite(engine, org)
+    second = _invite(engine, org)
+    assert _confirm(engine, first, berlin(MONDAY, 10))[0] == "booked"
+    assert _confirm(engine, second, berlin(MONDAY, 10, 15))[0] == "unavailable"
+    assert _confirm(engine, second, berlin(MONDAY, 10, 30))[0] == "booked"
+
+
+def test_buffers_of_neighbouring_meetings_add_up(engine, org):
+    first = _invite(engine, org, buffer_after_minutes=15)
+    second = _invite(engine, org, buffer_before_minutes=10)
+    assert _confirm(engine, first, berlin(MONDAY, 9, 30))[0] == "booked"  # holds until 10:15
+    # The second needs 10 minutes before it free: 10:15 + 10 = 10:25, so 10:30 on the grid.
+    assert _confirm(engine, second, berlin(MONDAY, 10, 15))[0] == "unavailable"
+    assert _confirm(engine, second, berlin(MONDAY, 10, 30))[0] == "booked"
+
+
+def test_a_new_calendar_busy_block_makes_the_slot_unavailable(engine, org, session):
+    invitation_id = _invite(engine, org)
+    add_busy(session, org.ana, berlin(MONDAY, 10), berlin(MONDAY, 11))
+    assert _confirm(engine, invitation_id, berlin(MONDAY, 10, 30))[0] == "unavailable"
+
+
+def test_minimum_notice_is_checked_at_confirmation_time(engine, org):
+    invitation_id = _invite(engine, org, minimum_notice_minutes=120)
+    late = berlin(MONDAY, 9) - dt.timedelta(minutes=90)
+    assert _confirm(engine, invitation_id, berlin(MONDAY, 9), now=late)[0] == "unavailable"
+    assert _confirm(engine, invitation_id, berlin(MONDAY, 11), now=late)[0] == "booked"
+
+
+def test_pool_member_with_fewest_meetings_in_the_frame_is_assigned(engine, org):
+    # Cleo (lower id) gets the first; then Dan has fewer meetings and gets the second.
+    a = _invite(engine, org, members=(), pools=(org.pool,))
+    b = _invite(engine, org, members=(), pools=(org.pool,))
+    c = _invite(engine, org, members=(), pools=(org.pool,))
+    assert _confirm(engine, a, berlin(MONDAY, 9))[0] == "booked"
+    assert _confirm(engine, b, berlin(MONDAY, 11))[0] == "booked"
+    assert _confirm(engine, c, berlin(MONDAY, 13))[0] == "booked"
+    with session_scope(engine) as session:
+        by_start = {
+            m.start: [r.resource_id for r in m.reservations]
+            for m in session.scalars(select(Meeting))
+        }
+    assert by_start[berlin(MONDAY, 9)] == [org.cleo]
+    assert by_start[berlin(MONDAY, 11)] == [org.dan]
+    assert by_start[berlin(MONDAY, 13)] == [org.cleo]
+
+
+def test_busy_pool_member_is_skipped(engine, org, session):
+    add_busy(session, org.cleo, berlin(MONDAY, 9), berlin(MONDAY, 12))
+    a = _invite(engine, org, members=(), pools=(org.pool,))
+    _, meeting_id, _ = _confirm(engine, a, berlin(MONDAY, 10))
+    with session_scope(engine) as s:
+        assert [r.resource_id for r in s.get(Meeting, meeting_id).reservations] == [org.dan]
+
+
+def test_smallest_fitting_room_is_assigned_then_the_next(engine, org):
+    rooms = (org.small_room, org.large_room)
+    a = _invite(engine, org, members=(org.ana,), rooms=rooms, min_capacity=2)
+    b = _invite(engine, org, members=(org.ben,), rooms=rooms, min_capacity=2)
+    c = _invite(engine, org, members=(org.cleo,), rooms=rooms, min_capacity=3)
+    start = berlin(MONDAY, 10)
+    ids = [_confirm(engine, x, start)[1] for x in (a, b)]
+    with session_scope(engine) as session:
+        room_of = [
+            {r.resource_id for r in session.get(Meeting, i).reservations} - {org.ana, org.ben} for i in ids
+        ]
+    assert room_of == [{org.small_room}, {org.large_room}]
+    # Both rooms are now taken at 10:00; the third meeting needs 3 seats: only the large room.
+    assert _confirm(engine, c, start)[0] == "unavailable"
+    assert _confirm(engine, c, berlin(MONDAY, 11))[0] == "booked"
+
+
+def test_sqlite_confirmation_must_hold_the_write_lock(sqlite_engine):
+    with Session(sqlite_engine) as session, session.begin():
+        with pytest.raises(RuntimeError, match="write=True"):
+            confirm_slot(session, 1, berlin(MONDAY, 10), now=NOW)
+
+
+def test_exclusion_constraint_is_the_backstop_on_postgres(engine, org, monkeypatch):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the exclusion constraint exists on PostgreSQL only")
+    first = _invite(engine, org)
+    second = _invite(engine, org)
+    assert _confirm(engine, first, berlin(MONDAY, 10))[0] == "booked"
+    real = availability.load_busy
+
+    def without_reservations(*args, **kwargs):
+        # A re-check that misses the other booking (as if the locks had failed).
+        busy = real(*args, **kwargs)
+        return busy[busy["source"] != "reservation"].reset_index(drop=True)
+
+    monkeypatch.setattr(availability, "load_busy", without_reservations)
+    outcome, meeting_id, reason = _confirm(engine, second, berlin(MONDAY, 10))
+    assert (outcome, meeting_id) == ("unavailable", None)
+    assert "same time" in reason
+    with session_scope(engine) as session:
+        assert session.get(Invitation, second).status == "active"
+        assert len(session.scalars(select(Reservation)).all()) == 1
+
+
+def test_confirmation_settings_of_the_scheduler_are_followed(engine, org):
+    with session_scope(engine) as session:
+        user = session.get(User, org.scheduler)
+        user.send_confirmation = True
+        user.attach_invite = False
+    a = _invite(engine, org)
+    _confirm(engine, a, berlin(MONDAY, 10))
+    (confirmation,) = _outbox(engine, "confirmation")
+    assert confirmation.ics is None and "invite.ics" not in confirmation.body_text
+    with session_scope(engine) as session:
+        session.get(User, org.scheduler).send_confirmation = False
+    b = _invite(engine, org)
+    _confirm(engine, b, berlin(MONDAY, 11))
+    assert len(_outbox(engine, "confirmation")) == 1
+    assert len(_outbox(engine, "notification")) == 2  # members are always told
+
+
+def test_cancel_frees_the_time_and_sends_cancel_invites_with_the_same_uid(engine, org):
+    a = _invite(engine, org)
+    _, meeting_id, _ = _confirm(engine, a, berlin(MONDAY, 10))
+    with session_scope(engine) as session:
+        uid = session.get(Meeting, meeting_id).uid
+        cancel_meeting(session, meeting_id, by=None, reason="Customer asked", now=NOW)
+    with session_scope(engine) as session:
+        meeting = session.get(Meeting, meeting_id)
+        assert meeting.status == "cancelled" and meeting.sequence == 1 and meeting.reservations == []
+        assert session.get(Invitation, a).status == "cancelled"
+        with pytest.raises(BookingError, match="already cancelled"):
+            cancel_meeting(session, meeting_id, by=None, now=NOW)
+    cancellations = _outbox(engine, "cancellation")
+    assert sorted(m.to_addr for m in cancellations) == ["ada@customer.example", "ana@team.example"]
+    for message in cancellations:
+        event = icalendar.Calendar.from_ical(message.ics)
+        assert str(event["METHOD"]) == "CANCEL"
+        vevent = event.walk("VEVENT")[0]
+        assert str(vevent["UID"]) == uid and int(vevent["SEQUENCE"]) == 1
+        assert "Customer asked" in message.body_text
+    b = _invite(engine, org)
+    assert _confirm(engine, b, berlin(MONDAY, 10))[0] == "booked"
+
+
+def test_cancelled_invitation_cannot_be_booked(engine, org):
+    from booking_service.invitations import cancel_invitation
+
+    a = _invite(engine, org)
+    with session_scope(engine) as session:
+        cancel_invitation(session, a, by=None, now=NOW)
+    assert _confirm(engine, a, berlin(MONDAY, 10))[0] == "closed"
+
+
+def test_mail_reaches_a_real_smtp_server_with_a_valid_invite(engine, org):
+    a = _invite(engine, org, members=(org.ana,), rooms=(org.small_room,))
+    _, meeting_id, _ = _confirm(engine, a, berlin(MONDAY, 10))
+    with smtp_server() as (url, received):
+        deliver_due(engine, SmtpSender.from_url(url), mail_from="Slotwise <no-reply@x.example>", now=NOW)
+    by_to = {r[0]: m for r, m in zip(received.recipients, received.messages, strict=True)}
+    customer = by_to["ada@customer.example"]
+    assert customer["Subject"] == "Confirmed: Intro call"
+    assert f"{PUBLIC}/i/tok" in customer.get_body(("plain",)).get_content()
+    assert f'href="{PUBLIC}/i/tok"' in customer.get_body(("html",)).get_content()
+    (part,) = [p for p in customer.iter_attachments() if p.get_content_type() == "text/calendar"]
+    calendar = icalendar.Calendar.from_ical(part.get_content())
+    assert str(calendar["METHOD"]) == "REQUEST"
+    event = calendar.walk("VEVENT")[0]
+    assert event.decoded("DTSTART") == berlin(MONDAY, 10)
+    assert event.decoded("DTSTART").utcoffset() == dt.timedelta(0) and "Z" in event["DTSTART"].to_ical().decode()
+    assert str(event["ORGANIZER"]) == "mailto:sam@example.com"
+    attendees = {str(a) for a in event["ATTENDEE"]}
+    assert attendees == {"mailto:ada@customer.example", "mailto:ana@team.example", "mailto:small@rooms.example"}
+    member_event = icalendar.Calendar.from_ical(
+        next(p for p in by_to["ana@team.example"].iter_attachments()).get_content()
+    ).walk("VEVENT")[0]
+    with session_scope(engine) as session:
+        downloaded = icalendar.Calendar.from_ical(meeting_invite_for(session, session.get(Meeting, meeting_id)))
+    uids = {str(event["UID"]), str(member_event["UID"]), str(downloaded.walk("VEVENT")[0]["UID"])}
+    assert len(uids) == 1
+
+
+def test_smtp_down_the_booking_stands_and_the_mail_is_retried(engine, org):
+    a = _invite(engine, org)
+    port = free_port()
+    sender = SmtpSender.from_url(f"smtp://127.0.0.1:{port}", timeout=2)
+    assert _confirm(engine, a, berlin(MONDAY, 10))[0] == "booked"
+    report = deliver_due(engine, sender, mail_from="x@example.com", now=NOW)
+    assert report.sent == 0 and report.retrying >= 2
+    with session_scope(engine) as session:
+        assert session.get(Invitation, a).status == "scheduled"
+        assert len(session.scalars(select(Meeting)).all()) == 1
+    with smtp_server(port) as (_url, received):
+        report = deliver_due(engine, sender, mail_from="x@example.com", now=NOW + dt.timedelta(minutes=5))
+    assert report.sent >= 2 and {r[0] for r in received.recipients} >= {"ada@customer.example", "ana@team.example"}

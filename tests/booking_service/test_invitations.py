@@ -1,0 +1,239 @@
+"""Invitations: validation with clear errors, tokens, creation with slots, resend, cancel, expiry."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import re
+
+import pytest
+from sqlalchemy import select
+
+from booking_service import invitations as inv
+from booking_service.invitations import (
+    InvitationError,
+    InvitationStateError,
+    NoAvailableSlots,
+    cancel_invitation,
+    create_invitation,
+    effective_status,
+    expire_invitations,
+    find_by_token,
+    hash_token,
+    new_token,
+    resend_invitation,
+    validate_draft,
+)
+from booking_service.models import Invitation, OutboxMessage, PromotedSlot, User
+
+from .factories import ZONE, add_busy, berlin, draft, make_org, next_monday
+
+UTC = dt.UTC
+NOW = dt.datetime(2030, 1, 2, 10, 0, tzinfo=UTC)  # a Wednesday
+PUBLIC = "https://book.example"
+
+
+@pytest.fixture
+def org(session):
+    return make_org(session)
+
+
+def test_tokens_have_at_least_128_random_bits_and_only_the_hash_is_kept():
+    tokens = {new_token() for _ in range(200)}
+    assert len(tokens) == 200
+    for token in tokens:
+        assert re.fullmatch(r"[A-Za-z0-9_-]{43}", token)  # 32 bytes = 256 bits
+    token = next(iter(tokens))
+    assert hash_token(token) == __import__("hashlib").sha256(token.encode()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"customer_email": "not-an-email"}, "customer_email", "'not-an-email' is not an email address"),
+        ({"customer_email": "a@b"}, "customer_email", "is not an email address"),
+        ({"customer_name": "  "}, "customer_name", "customer name is required"),
+        ({"customer_name": "Ada\nBcc: x"}, "customer_name", "must be one line"),
+        ({"subject": ""}, "subject", "subject is required"),
+        ({"members": (), "pools": ()}, "members", "the team is empty"),
+        ({"members": (999,)}, "members", "unknown member id 999"),
+        ({"pools": (998,)}, "pools", "unknown pool id 998"),
+        ({"rooms": (997,)}, "rooms", "unknown room id 997"),
+        ({"duration_minutes": 0}, "duration_minutes", "between 5 and 1440"),
+        ({"duration_minutes": "30"}, "duration_minutes", "whole number of minutes"),
+        ({"buffer_before_minutes": -5}, "buffer_before_minutes", "between 0 and"),
+        ({"slot_interval_minutes": 3}, "slot_interval_minutes", "must be between 5 and 1440"),
+        ({"slot_interval_minutes": 25}, "slot_interval_minutes", "does not divide 24 hours"),
+        ({"zone": "Mars/Olympus"}, "zone", "'Mars/Olympus' is not an IANA time zone"),
+        ({"customer_zone": "Nowhere"}, "customer_zone", "'Nowhere' is not an IANA time zone"),
+        ({"promote": True, "promote_count": 0}, "promote_count", "between 1 and 10"),
+        ({"min_capacity": 0}, "min_capacity", ">= 1"),
+    ],
+)
+def test_validation_names_the_field_and_the_bad_value(session, org, changes, field, message):
+    with pytest.raises(InvitationError, match=re.escape(message)) as caught:
+        validate_draft(session, draft(org, NOW, **changes), now=NOW)
+    assert caught.value.field == field
+
+
+def test_frame_in_the_past_is_refused(session, org):
+    past = NOW.date() - dt.timedelta(days=3)
+    with pytest.raises(InvitationError, match="which is in the past") as caught:
+        validate_draft(session, draft(org, NOW, frame_start=past, frame_end=past), now=NOW)
+    assert caught.value.field == "frame_end"
+
+
+def test_frame_ending_before_it_starts_is_refused(session, org):
+    monday = next_monday(NOW)
+    with pytest.raises(InvitationError, match="before it starts"):
+        validate_draft(session, draft(org, NOW, frame_start=monday, frame_end=monday - dt.timedelta(days=1)), now=NOW)
+
+
+def test_duration_longer_than_the_frame_is_refused(session, org):
+    # 31 March 2030 is the spring-forward day in Berlin: 23 hours long.
+    day = dt.date(2030, 3, 31)
+    with pytest.raises(InvitationError, match="longer than the frame .*23 hours") as caught:
+        validate_draft(session, draft(org, NOW, frame_start=day, frame_end=day, duration_minutes=1440), now=NOW)
+    assert caught.value.field == "duration_minutes"
+    validate_draft(session, draft(org, NOW, frame_start=day, frame_end=day, duration_minutes=23 * 60), now=NOW)
+
+
+def test_pool_without_active_members_is_an_empty_team(session, org):
+    from booking_service.models import ResourcePool
+
+    empty = ResourcePool(name="Nobody")
+    session.add(empty)
+    session.commit()
+    with pytest.raises(InvitationError, match="pool 'Nobody' has no active members"):
+        validate_draft(session, draft(org, NOW, members=(), pools=(empty.id,)), now=NOW)
+
+
+def test_room_too_small_for_the_meeting_is_refused(session, org):
+    with pytest.raises(InvitationError, match="no chosen room seats 5 people"):
+        validate_draft(session, draft(org, NOW, rooms=(org.small_room,), min_capacity=5), now=NOW)
+
+
+def test_zone_defaults_to_the_scheduler_profile(session, org):
+    user = session.get(User, org.scheduler)
+    user.zone = "America/New_York"
+    spec = validate_draft(session, draft(org, NOW, zone=None), by=user, now=NOW)
+    assert spec.zone == "America/New_York"
+    spec = validate_draft(session, draft(org, NOW, zone=None), by=None, now=NOW, default_zone="Asia/Kolkata")
+    assert spec.zone == "Asia/Kolkata"
+
+
+# --- creation (uses the planner) ---------------------------------------------------------------
+
+
+def _mail_of(session, invitation_id: int) -> OutboxMessage:
+    return session.scalars(
+        select(OutboxMessage).where(OutboxMessage.invitation_id == invitation_id, OutboxMessage.kind == "invitation")
+        .order_by(OutboxMessage.id.desc())
+    ).first()
+
+
+def test_create_stores_the_hash_queues_the_mail_and_returns_the_link(session, org):
+    user = session.get(User, org.scheduler)
+    created = create_invitation(session, draft(org, NOW), by=user, public_url=PUBLIC, now=NOW)
+    session.commit()
+    assert created.link == f"{PUBLIC}/i/{created.token}"
+    stored = session.get(Invitation, created.invitation.id)
+    assert stored.token_hash == hash_token(created.token)
+    assert stored.status == "active" and stored.sent_at == NOW and stored.created_by_id == user.id
+    assert created.token not in " ".join(str(v) for v in vars(stored).values())
+    assert find_by_token(session, created.token).id == stored.id
+    mail = _mail_of(session, stored.id)
+    assert mail.to_addr == "ada@customer.example"
+    assert mail.subject == "Please pick a time: Intro call"
+    assert created.link in mail.body_text and created.link in mail.body_html
+    assert "Pick a time" in mail.body_html and "More times" not in mail.body_html
+    assert "Sam Scheduler invites you" in mail.body_text
+    assert "With: Ana" in mail.body_text and "Duration: 30 minutes" in mail.body_text
+
+
+def test_slot_count_matches_the_working_hours(session, org):
+    created = create_invitation(session, draft(org, NOW), by=None, public_url=PUBLIC, now=NOW)
+    # 09:00 to 16:30 starts every 15 minutes = 31 per day, 5 days.
+    assert created.slot_count == 31 * 5
+
+
+def test_no_available_slot_refuses_to_send_and_stores_nothing(session, org):
+    monday = next_monday(NOW)
+    add_busy(session, org.ana, berlin(monday, 0), berlin(monday + dt.timedelta(days=5), 0))
+    with pytest.raises(NoAvailableSlots, match="no slot is available"):
+        create_invitation(session, draft(org, NOW), by=None, public_url=PUBLIC, now=NOW)
+    session.rollback()
+    assert session.scalars(select(Invitation)).all() == []
+    assert session.scalars(select(OutboxMessage)).all() == []
+
+
+def test_promote_stores_the_optimizer_choice_and_mails_direct_links(session, org):
+    created = create_invitation(
+        session, draft(org, NOW, promote=True, promote_count=3, customer_zone="America/New_York"),
+        by=None, public_url=PUBLIC, now=NOW,
+    )
+    session.commit()
+    promoted = session.scalars(
+        select(PromotedSlot).where(PromotedSlot.invitation_id == created.invitation.id).order_by(PromotedSlot.rank)
+    ).all()
+    assert [p.rank for p in promoted] == [1, 2, 3]
+    assert all(p.reason for p in promoted)
+    mail = _mail_of(session, created.invitation.id)
+    text = mail.body_text
+    assert "(shown in America/New_York)" in text
+    for p in promoted:
+        assert inv.slot_link(PUBLIC, created.token, p.start, "America/New_York") in text
+    assert ">>> More times: " + inv.times_link(PUBLIC, created.token, "America/New_York") in text
+    assert "&gt;&gt;&gt; More times" in mail.body_html
+
+
+def test_resend_issues_a_new_link_and_revokes_the_old(session, org):
+    created = create_invitation(session, draft(org, NOW), by=None, public_url=PUBLIC, now=NOW)
+    session.commit()
+    again = resend_invitation(session, created.invitation.id, by=None, public_url=PUBLIC, now=NOW + dt.timedelta(hours=1))
+    session.commit()
+    assert again.token != created.token
+    assert find_by_token(session, created.token) is None
+    assert find_by_token(session, again.token).id == created.invitation.id
+    assert again.link in _mail_of(session, created.invitation.id).body_text
+
+
+def test_cancel_closes_an_active_invitation_once(session, org):
+    created = create_invitation(session, draft(org, NOW), by=None, public_url=PUBLIC, now=NOW)
+    session.commit()
+    cancel_invitation(session, created.invitation.id, by=None, now=NOW)
+    session.commit()
+    assert session.get(Invitation, created.invitation.id).status == "cancelled"
+    with pytest.raises(InvitationStateError, match="already cancelled"):
+        cancel_invitation(session, created.invitation.id, by=None, now=NOW)
+    with pytest.raises(InvitationStateError, match="only an active invitation can be resent"):
+        resend_invitation(session, created.invitation.id, by=None, public_url=PUBLIC, now=NOW)
+
+
+def test_invitations_expire_when_their_frame_ends(session, org):
+    created = create_invitation(session, draft(org, NOW), by=None, public_url=PUBLIC, now=NOW)
+    session.commit()
+    invitation = session.get(Invitation, created.invitation.id)
+    end = inv.frame_end_instant(invitation)
+    assert end == berlin(invitation.frame_end + dt.timedelta(days=1), 0)
+    assert effective_status(invitation, end - dt.timedelta(seconds=1)) == "active"
+    assert effective_status(invitation, end) == "expired"
+    assert expire_invitations(session, end - dt.timedelta(seconds=1)) == 0
+    assert expire_invitations(session, end) == 1
+    session.commit()
+    assert session.get(Invitation, created.invitation.id).status == "expired"
+
+
+def test_invitation_mail_parses_as_a_real_message(session, org, tmp_path):
+    from booking_service.mail import FileSender, deliver_due
+
+    create_invitation(session, draft(org, NOW, promote=True, promote_count=2), by=None, public_url=PUBLIC, now=NOW)
+    session.commit()
+    deliver_due(session.get_bind(), FileSender(tmp_path), mail_from="x@example.com", now=NOW)
+    (path,) = tmp_path.glob("*.eml")
+    msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    html = msg.get_body(("html",)).get_content()
+    links = re.findall(r'href="([^"]+)"', html)
+    assert sum("/slot?start=" in link for link in links) == 2
+    assert any(link.endswith(f"/times?zone={ZONE.replace('/', '%2F')}") for link in links)
