@@ -45,7 +45,7 @@ from typing import Literal, Protocol
 import numpy as np
 import pandas as pd
 
-from planner.availability import DEFAULT_QUANTUM, build_grid
+from planner.availability import DEFAULT_QUANTUM, AvailabilityGrid, build_grid
 from planner.errors import PlannerInputError
 from planner.request import SlotRequest
 from planner.slots import count_slots, find_slots
@@ -62,11 +62,13 @@ __all__ = [
     "WhatIf",
     "apply_changes",
     "as_organisation",
+    "availability_by_hour",
     "bottleneck_summary",
     "bottlenecks",
     "partition_hours",
     "contention",
     "free_capacity",
+    "free_count_by_hour",
     "invitation_contention",
     "invitation_requests",
     "pack_meetings",
@@ -1075,3 +1077,97 @@ def invitation_contention(org: PlannerTables, invitations: pd.DataFrame, now: dt
     requests = invitation_requests(invitations, now)
     slots = {key: _find(_request_tables(tables, req), req) for key, req in requests.items()}
     return contention(slots)
+
+
+# --- availability by hour of day (heatmaps) ----------------------------------------------------
+
+
+def _grid_rows(grid: AvailabilityGrid, resource_ids: Sequence[str] | None) -> list[int]:
+    if resource_ids is None:
+        return list(range(len(grid.resource_ids)))
+    return [grid.row(rid) for rid in resource_ids]
+
+
+def availability_by_hour(
+    grid: AvailabilityGrid,
+    resource_ids: Sequence[str] | None = None,
+    *,
+    zone: str | None = None,
+    weekdays: Sequence[int] = (0, 1, 2, 3, 4),
+) -> pd.DataFrame:
+    """Share of time each resource is free, by local hour of day.
+
+    Parameters
+    ----------
+    grid : AvailabilityGrid
+        From :func:`planner.build_grid`.
+    resource_ids : sequence of str, optional
+        Rows to report, in this order (default: every resource of the grid).
+    zone : str, optional
+        Zone whose wall clock defines the hours; default: each resource's own zone.
+    weekdays : sequence of int
+        Local weekdays to include (0 = Monday; default Monday to Friday).
+
+    Returns
+    -------
+    DataFrame
+        Index ``resource_id``; columns ``0 .. 23`` (local hour of day); values in ``[0, 1]``:
+        the share of that hour's quanta on the included days in which the resource is free
+        (in hours and not busy). Hours that never occur (a skipped DST hour only) are 0.
+
+    Examples
+    --------
+    >>> from planner import build_grid, generate_organisation
+    >>> org = generate_organisation(n_members=2, n_rooms=0, start_date=dt.date(2026, 10, 5), days=7, busy_per_week=0)
+    >>> grid = build_grid(org.resources, org.hours, org.busy, org.overrides,
+    ...                   start=pd.Timestamp("2026-10-01", tz="UTC"), end=pd.Timestamp("2026-10-15", tz="UTC"))
+    >>> availability_by_hour(grid, zone="UTC").shape
+    (2, 24)
+    """
+    if zone is not None:
+        check_zone(zone, "zone")
+    rows = _grid_rows(grid, resource_ids)
+    free = grid.free
+    index = grid.index
+    out = np.zeros((len(rows), 24))
+    by_zone: dict[str, list[int]] = {}
+    for k, r in enumerate(rows):
+        by_zone.setdefault(zone or grid.zones[r], []).append(k)
+    for z, positions in by_zone.items():
+        local = index.tz_convert(z)
+        include = np.isin(local.day_of_week, list(weekdays))
+        hour = np.asarray(local.hour)[include]
+        quanta_per_hour = np.bincount(hour, minlength=24).astype(float)
+        for k in positions:
+            counts = np.bincount(hour, weights=free[rows[k]][include], minlength=24)
+            out[k] = np.divide(counts, quanta_per_hour, out=np.zeros(24), where=quanta_per_hour > 0)
+    return pd.DataFrame(out, index=pd.Index([grid.resource_ids[r] for r in rows], name="resource_id"),
+                        columns=range(24))
+
+
+def free_count_by_hour(
+    grid: AvailabilityGrid, resource_ids: Sequence[str] | None = None, *, zone: str
+) -> pd.DataFrame:
+    """How many of the given resources are free, by local date and hour in ``zone``.
+
+    Parameters
+    ----------
+    grid : AvailabilityGrid
+    resource_ids : sequence of str, optional
+        The team (default: every resource of the grid).
+    zone : str
+        IANA zone whose dates and hours label the table.
+
+    Returns
+    -------
+    DataFrame
+        Index: local dates (datetime.date); columns ``0 .. 23``; values: the mean number of
+        the resources free during that local hour (a resource free for half the hour counts
+        0.5). Hours the grid does not cover are missing.
+    """
+    check_zone(zone, "zone")
+    rows = _grid_rows(grid, resource_ids)
+    local = grid.index.tz_convert(zone)
+    free_count = grid.free[rows].sum(axis=0).astype(float)
+    frame = pd.DataFrame({"date": local.date, "hour": local.hour, "free": free_count})
+    return frame.pivot_table(index="date", columns="hour", values="free", aggfunc="mean").reindex(columns=range(24))

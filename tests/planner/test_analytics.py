@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from planner import Organisation, SlotRequest
+from planner import Organisation, SlotRequest, build_grid
 from planner.analytics import (
     AddPoolMember,
     AddRoom,
@@ -19,10 +19,12 @@ from planner.analytics import (
     ExtendHours,
     apply_changes,
     as_organisation,
+    availability_by_hour,
     bottleneck_summary,
     bottlenecks,
     contention,
     free_capacity,
+    free_count_by_hour,
     invitation_contention,
     invitation_requests,
     pack_meetings,
@@ -633,3 +635,28 @@ def test_examples_in_the_docstrings_hold():
 
     result = doctest.testmod(planner.analytics, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 6 and result.failed == 0
+
+
+# --- availability by hour ---------------------------------------------------------------------
+
+
+def monday_grid():
+    return build_grid(
+        TEAM.resources, TEAM.hours, TEAM.busy, TEAM.overrides,
+        start=ts("2026-11-02 00:00"), end=ts("2026-11-03 00:00"),
+    )
+
+
+def test_availability_by_hour_in_own_zone_and_in_another():
+    grid = monday_grid()
+    own = availability_by_hour(grid, ["ann"], weekdays=(0,))
+    assert own.loc["ann"].tolist() == [0.0] * 9 + [1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0] + [0.0] * 7
+    # Kolkata is 5:30 ahead: free 14:30-17:30 and 18:30-22:30 there.
+    kolkata = availability_by_hour(grid, ["ann"], zone="Asia/Kolkata", weekdays=(0,)).loc["ann"]
+    assert kolkata[[13, 14, 15, 16, 17, 18, 19, 22, 23]].tolist() == [0.0, 0.5, 1.0, 1.0, 0.5, 0.5, 1.0, 0.5, 0.0]
+
+
+def test_free_count_by_hour_counts_the_team():
+    table = free_count_by_hour(monday_grid(), ["ann", "bob"], zone="Europe/London")
+    assert table.index.tolist() == [MON]
+    assert table.loc[MON, [8, 9, 10, 11, 12, 13]].tolist() == [0.0, 2.0, 1.0, 2.0, 0.0, 1.0]
