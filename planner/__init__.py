@@ -63,6 +63,17 @@ True
 free and big enough). ``count_slots`` is the cheaper count. ``check_slot``
 re-checks one start against the latest tables and says why it fails.
 
+Prebuilt organisation grid
+--------------------------
+:class:`OrgGrid` rasterizes every resource once over a horizon; queries for
+one invitation then run on it, and busy blocks / reservations are added or
+removed without a rebuild:
+
+>>> grid = planner.OrgGrid.build(org.resources, org.hours, org.busy, org.overrides,
+...     start=pd.Timestamp("2026-10-12", tz="UTC"), end=pd.Timestamp("2026-11-09", tz="UTC"))
+>>> grid.count_slots(request) == len(slots)
+True
+
 Availability grids for analysis
 -------------------------------
 :func:`build_grid` gives an :class:`AvailabilityGrid`: boolean ``in_hours``,
@@ -83,6 +94,7 @@ rooms, pools, calendars), deterministic for a seed.
 
 from planner.availability import DEFAULT_QUANTUM, AvailabilityGrid, build_grid
 from planner.errors import PlannerInputError
+from planner.grid import OrgGrid
 from planner.request import SlotRequest
 from planner.slots import SLOT_COLUMNS, SlotCheck, check_slot, count_slots, find_slots
 from planner.synthetic import DEFAULT_ZONES, Organisation, generate_organisation
@@ -93,6 +105,7 @@ __all__ = [
     "SLOT_COLUMNS",
     "AvailabilityGrid",
     "Organisation",
+    "OrgGrid",
     "PlannerInputError",
     "SlotCheck",
     "SlotRequest",

@@ -34,7 +34,7 @@ import pandas as pd
 from planner import bits
 from planner.errors import PlannerInputError
 from planner.tables import Tables, prepare
-from planner.zones import NS_PER_MINUTE, check_zone, wall_to_utc
+from planner.zones import NS_PER_MINUTE, check_zone, wall_to_utc_zones
 
 __all__ = [
     "AvailabilityGrid",
@@ -134,20 +134,12 @@ def hours_intervals(
         order = np.argsort(w_k * n_days + (w_day - d0), kind="stable")
         w_k, w_start, w_end = w_k[order], w_start[order], w_end[order]
 
-    # Wall clock -> UTC, one zone at a time.
-    start = np.empty(w_k.size, np.int64)
-    end = np.empty(w_k.size, np.int64)
-    zone_of_k = tab.zone[rows]
-    if n_rows and (zone_of_k == zone_of_k[0]).all():
-        start[:] = wall_to_utc(w_start, zone_of_k[0], "start")
-        end[:] = wall_to_utc(w_end, zone_of_k[0], "end")
-    else:
-        zones, zone_idx = np.unique(zone_of_k.astype(str), return_inverse=True)
-        iz = zone_idx[w_k]
-        for z, zone in enumerate(zones):
-            m = iz == z
-            start[m] = wall_to_utc(w_start[m], str(zone), "start")
-            end[m] = wall_to_utc(w_end[m], str(zone), "end")
+    # Wall clock -> UTC, all zones in one vectorized lookup.
+    zones, zone_idx = np.unique(tab.zone[rows].astype(str), return_inverse=True)
+    zones_t = tuple(str(z) for z in zones)
+    code = zone_idx.reshape(-1)[w_k]
+    start = wall_to_utc_zones(w_start, code, zones_t, "start")
+    end = wall_to_utc_zones(w_end, code, zones_t, "end")
 
     start = np.maximum(start, lo_ns)
     end = np.minimum(end, hi_ns)

@@ -18,6 +18,8 @@ import numpy as np
 __all__ = [
     "all_window",
     "bits_at",
+    "interval_words",
+    "segments",
     "mask_intervals",
     "n_words",
     "positions",
@@ -48,14 +50,17 @@ def shift_down(x: np.ndarray, m: int) -> np.ndarray:
         return x
     wq, r = divmod(int(m), 64)
     width = x.shape[-1]
-    y = np.zeros_like(x)
-    if wq < width:
-        y[..., : width - wq] = x[..., wq:]
-    if r:
-        nxt = np.zeros_like(y)
-        nxt[..., :-1] = y[..., 1:]
-        y = (y >> np.uint64(r)) | (nxt << np.uint64(64 - r))
-    return y
+    if wq >= width:
+        return np.zeros_like(x)
+    src = x[..., wq:]
+    out = np.zeros_like(x)
+    if r == 0:
+        out[..., : width - wq] = src
+        return out
+    lo = out[..., : width - wq]
+    np.right_shift(src, np.uint64(r), out=lo)
+    lo[..., :-1] |= src[..., 1:] << np.uint64(64 - r)
+    return out
 
 
 def shift_up(x: np.ndarray, m: int) -> np.ndarray:
@@ -64,14 +69,17 @@ def shift_up(x: np.ndarray, m: int) -> np.ndarray:
         return x
     wq, r = divmod(int(m), 64)
     width = x.shape[-1]
-    y = np.zeros_like(x)
-    if wq < width:
-        y[..., wq:] = x[..., : width - wq]
-    if r:
-        prev = np.zeros_like(y)
-        prev[..., 1:] = y[..., :-1]
-        y = (y << np.uint64(r)) | (prev >> np.uint64(64 - r))
-    return y
+    if wq >= width:
+        return np.zeros_like(x)
+    src = x[..., : width - wq]
+    out = np.zeros_like(x)
+    if r == 0:
+        out[..., wq:] = src
+        return out
+    hi = out[..., wq:]
+    np.left_shift(src, np.uint64(r), out=hi)
+    hi[..., 1:] |= src[..., :-1] >> np.uint64(64 - r)
+    return out
 
 
 def all_window(x: np.ndarray, length: int) -> np.ndarray:
@@ -94,6 +102,35 @@ def all_window(x: np.ndarray, length: int) -> np.ndarray:
     return acc
 
 
+def segments(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split quantum ranges ``[a_i, b_i)`` into per-word pieces.
+
+    Returns
+    -------
+    owner, word, mask : ndarray
+        For each piece: the index ``i`` of its range, its word number and the
+        bits it sets in that word. Pieces come in order of ``i``, then word.
+    """
+    w0 = a >> 6
+    w1 = (b - 1) >> 6
+    nseg = w1 - w0 + 1
+    total = int(nseg.sum())
+    owner = np.repeat(np.arange(a.size), nseg)
+    # Index of each piece within its range: 0, 1, ..., nseg-1.
+    k = np.arange(total) - (np.cumsum(nseg) - nseg)[owner]
+    word = w0[owner] + k
+    base = word << 6
+    lo = np.maximum(a[owner] - base, 0)
+    hi = np.minimum(b[owner] - base, 64)
+    return owner, word, _LOW[hi] & ~_LOW[lo]
+
+
+def interval_words(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+    """Word numbers and bit masks covering the quantum range ``[a, b)`` (``a < b``)."""
+    _, word, mask = segments(np.array([a], dtype=np.int64), np.array([b], dtype=np.int64))
+    return word, mask
+
+
 def mask_intervals(rows: np.ndarray, a: np.ndarray, b: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Rows of bits with quanta ``[a_i, b_i)`` of row ``rows_i`` set.
 
@@ -103,8 +140,8 @@ def mask_intervals(rows: np.ndarray, a: np.ndarray, b: np.ndarray, shape: tuple[
         Row and half-open quantum range of each interval, ``0 <= a < b``,
         ``b <= 64 * (shape[1] - 1)``. Intervals must be sorted by ``(row, a)``
         and must not overlap within a row (touching is fine): then every word
-        segment comes in row-major order, so one ``bitwise_or.reduceat``
-        combines the segments that share a word.
+        piece comes in row-major order, so one ``bitwise_or.reduceat``
+        combines the pieces that share a word.
     shape : (n_rows, n_words)
 
     Returns
@@ -114,19 +151,7 @@ def mask_intervals(rows: np.ndarray, a: np.ndarray, b: np.ndarray, shape: tuple[
     out = np.zeros(shape, dtype=np.uint64)
     if a.size == 0:
         return out
-    w0 = a >> 6
-    w1 = (b - 1) >> 6
-    nseg = w1 - w0 + 1
-    total = int(nseg.sum())
-    owner = np.repeat(np.arange(a.size), nseg)
-    # Index of each segment within its interval: 0, 1, ..., nseg-1.
-    first_of_owner = np.cumsum(nseg) - nseg
-    k = np.arange(total) - first_of_owner[owner]
-    word = w0[owner] + k
-    base = word << 6
-    lo = np.maximum(a[owner] - base, 0)
-    hi = np.minimum(b[owner] - base, 64)
-    masks = _LOW[hi] & ~_LOW[lo]
+    owner, word, masks = segments(a, b)
     flat = rows[owner] * shape[1] + word
     starts = np.flatnonzero(np.concatenate(([True], flat[1:] != flat[:-1])))
     out.reshape(-1)[flat[starts]] = np.bitwise_or.reduceat(masks, starts)

@@ -151,14 +151,14 @@ class _Layout:
 
 def _layout(request: SlotRequest, tab: Tables) -> _Layout:
     """Map the request's ids to grid rows, checking kinds and capacities."""
-    ids = tab.index
+    lookup = tab.lookup
     kind = tab.kind
 
     def rows_of(names: tuple[str, ...], want: str, what: str) -> np.ndarray:
-        pos = ids.get_indexer(list(names))
-        if (pos < 0).any():
-            bad = names[int(np.flatnonzero(pos < 0)[0])]
-            raise PlannerInputError(f"{what} names {bad!r}, which is not in resources")
+        missing = [n for n in names if n not in lookup]
+        if missing:
+            raise PlannerInputError(f"{what} names {missing[0]!r}, which is not in resources")
+        pos = np.array([lookup[n] for n in names], dtype=np.int64)
         wrong = kind[pos] != want
         if wrong.any():
             bad = names[int(np.flatnonzero(wrong)[0])]
@@ -213,29 +213,39 @@ def _evaluate(
     bb: int,
     ba: int,
 ) -> _Evaluation:
-    """Combine resources' ok rows with the candidate row (required members first)."""
+    """Combine resources' ok rows with the candidate row.
+
+    Required members come first. Pool members and rooms are then evaluated
+    only on the span of words that still holds a surviving start (plus the
+    reach of the windows: ``bb`` quanta back, ``d + ba`` forward), in one
+    call for all of them.
+    """
     width = cand.shape[-1]
     no_rows = np.zeros((0, width), dtype=np.uint64)
     final = cand.copy()
     if layout.member_rows.size:
         ok = _ok_rows(in_hours[layout.member_rows], busy[layout.member_rows], d, bb, ba)
         final &= np.bitwise_and.reduce(ok, axis=0)
-    pool_ok: list[np.ndarray] = []
-    for rows in layout.pool_rows:
-        if not final.any():
-            break
-        ok = _ok_rows(in_hours[rows], busy[rows], d, bb, ba)
-        pool_ok.append(ok)
-        final &= np.bitwise_or.reduce(ok, axis=0)
-    room_ok = no_rows
-    if layout.rooms_needed and final.any():
-        if layout.room_rows.size:
-            room_ok = _ok_rows(in_hours[layout.room_rows], busy[layout.room_rows], d, bb, ba)
-            final &= np.bitwise_or.reduce(room_ok, axis=0)
-        else:
-            final[:] = 0
-    if not final.any():
+    if layout.rooms_needed and not layout.room_rows.size:
+        final[:] = 0
+    others = np.concatenate([*layout.pool_rows, layout.room_rows])
+    survivors = np.flatnonzero(final)
+    if survivors.size == 0 or others.size == 0:
         return _Evaluation(final, tuple(no_rows for _ in layout.pool_rows), no_rows)
+    a = max(int(survivors[0]) - (bb >> 6) - 1, 0)
+    b = min(int(survivors[-1]) + ((d + ba) >> 6) + 2, width)
+    ok = np.zeros((others.size, width), dtype=np.uint64)
+    ok[:, a:b] = _ok_rows(in_hours[others, a:b], busy[others, a:b], d, bb, ba)
+    pool_ok = []
+    at = 0
+    for rows in layout.pool_rows:
+        block = ok[at : at + rows.size]
+        pool_ok.append(block)
+        final &= np.bitwise_or.reduce(block, axis=0)
+        at += rows.size
+    room_ok = ok[at:] if layout.rooms_needed else no_rows
+    if layout.rooms_needed:
+        final &= np.bitwise_or.reduce(room_ok, axis=0)
     return _Evaluation(final, tuple(pool_ok), room_ok)
 
 
@@ -323,6 +333,11 @@ def _solve(request: SlotRequest, resources, hours, busy, overrides):
     """Cold path: rasterize only this request's resources over its frame."""
     request = _check_request(request)
     tab = _prepare_for(request, resources, hours, busy, overrides)
+    return solve_tables(request, tab)
+
+
+def solve_tables(request: SlotRequest, tab: Tables) -> tuple[_Layout, _Evaluation | None, int, int]:
+    """Evaluate ``request`` on prepared tables; returns (layout, evaluation, origin_ns, quantum_ns)."""
     layout = _layout(request, tab)
     cands = candidate_starts(request)
     if cands.size == 0:

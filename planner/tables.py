@@ -42,7 +42,7 @@ class Tables:
     kind : ndarray of object (str), "member" or "room"
     zone : ndarray of object (str), IANA zone names
     capacity : ndarray of int64
-    index : pandas.Index of the ids, for lookups
+    lookup : dict mapping resource id to row
     hours_res, hours_weekday, hours_start, hours_end : ndarray of int64
         Weekly hours, sorted by (resource row, weekday, start); minutes.
     ov_res, ov_day, ov_start, ov_end : ndarray of int64
@@ -57,7 +57,7 @@ class Tables:
     kind: np.ndarray
     zone: np.ndarray
     capacity: np.ndarray
-    index: pd.Index
+    lookup: dict[str, int]
     hours_res: np.ndarray
     hours_weekday: np.ndarray
     hours_start: np.ndarray
@@ -87,13 +87,18 @@ def _require(df: object, name: str, columns: Iterable[str]) -> pd.DataFrame:
 
 def _int_column(df: pd.DataFrame, name: str, col: str, allow_na: bool = False) -> np.ndarray:
     values = df[col]
+    dtype = values.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
+        return values.to_numpy(dtype=np.int64)  # numpy ints cannot be missing
     if values.isna().any():
         if not allow_na:
             raise PlannerInputError(f"{name}.{col} has missing values; give whole minutes")
-    elif not pd.api.types.is_integer_dtype(values.dtype):
-        raise PlannerInputError(f"{name}.{col} must hold integers (minutes), got dtype {values.dtype}")
-    if allow_na:
-        return values.astype("Int64").fillna(-1).to_numpy(dtype=np.int64)
+        if not pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_float_dtype(dtype):
+            if not pd.api.types.is_object_dtype(dtype):
+                raise PlannerInputError(f"{name}.{col} must hold integers (minutes), got dtype {dtype}")
+        return values.astype("Int64").to_numpy(dtype=np.int64, na_value=-1)
+    if not pd.api.types.is_integer_dtype(dtype):
+        raise PlannerInputError(f"{name}.{col} must hold integers (minutes), got dtype {dtype}")
     return values.to_numpy(dtype=np.int64)
 
 
@@ -114,14 +119,15 @@ def timestamps_ns(values: pd.Series | pd.Index, what: str) -> np.ndarray:
         if len(values) == 0:
             return np.zeros(0, np.int64)
         raise PlannerInputError(f"{what} must be tz-aware datetime64 (UTC), got dtype {dtype}")
-    arr = values.array if isinstance(values, pd.Series) else values._data  # noqa: SLF001
-    if values.isna().any():
+    arr = values.array if isinstance(values, pd.Series) else values.array
+    out = arr.as_unit("ns").asi8
+    if out.size and (out == np.iinfo(np.int64).min).any():  # NaT
         raise PlannerInputError(f"{what} has missing values")
-    return arr.as_unit("ns").asi8
+    return out
 
 
-def resource_rows(index: pd.Index, ids: pd.Series, what: str, strict: bool = True) -> np.ndarray:
-    """Rows (positions in ``resources``) of the resource ids ``ids``; -1 if unknown.
+def resource_rows(known: np.ndarray, ids: pd.Series, what: str, strict: bool = True) -> np.ndarray:
+    """Positions in ``known`` (resource ids) of the ids ``ids``; -1 if unknown.
 
     With ``strict`` an unknown id raises :class:`PlannerInputError`.
     """
@@ -132,11 +138,11 @@ def resource_rows(index: pd.Index, ids: pd.Series, what: str, strict: bool = Tru
         values = _pa.array(ids.array) if isinstance(ids, pd.Series) else _pa.array(np.asarray(ids, dtype=object))
         if not _pa.types.is_string(values.type) and not _pa.types.is_large_string(values.type):
             values = values.cast(_pa.string())
-        value_set = _pa.array(index.tolist(), type=values.type)
+        value_set = _pa.array(known.tolist(), type=values.type)
         rows = _pc.index_in(values, value_set=value_set).fill_null(-1).to_numpy(zero_copy_only=False)
         rows = rows.astype(np.int64)
     else:  # pragma: no cover - pandas without pyarrow
-        rows = index.get_indexer(pd.Index(ids, dtype=object))
+        rows = pd.Index(known).get_indexer(pd.Index(ids, dtype=object))
     if strict and (rows < 0).any():
         bad = pd.Series(ids).iloc[int(np.flatnonzero(rows < 0)[0])]
         raise PlannerInputError(f"{what} names resource {bad!r}, which is not in resources")
@@ -187,39 +193,43 @@ def prepare(
     if overrides is not None:
         _require(overrides, "overrides", ("resource_id", "date", "start", "end"))
 
-    res = resources
+    all_ids = resources["resource_id"].tolist()
+    lookup_all = {rid: i for i, rid in enumerate(all_ids)}
+    if len(lookup_all) != len(all_ids):
+        seen: set[object] = set()
+        dup = next(r for r in all_ids if r in seen or seen.add(r))
+        raise PlannerInputError(f"resources.resource_id must be unique; {dup!r} appears twice")
+    for rid in all_ids:
+        if not isinstance(rid, str):
+            raise PlannerInputError(f"resources.resource_id must be str (use str(id)), got {rid!r}")
     if only is not None:
         wanted = list(dict.fromkeys(only))
-        full_index = pd.Index(resources["resource_id"].astype(object))
-        pos = full_index.get_indexer(wanted)
-        if (pos < 0).any():
-            bad = wanted[int(np.flatnonzero(pos < 0)[0])]
-            raise PlannerInputError(f"resource {bad!r} is not in resources; add it or remove it from the request")
-        res = resources.iloc[pos]
-    ids = res["resource_id"].to_numpy(dtype=object)
-    index = pd.Index(ids)
-    if not index.is_unique:
-        dup = index[index.duplicated()][0]
-        raise PlannerInputError(f"resources.resource_id must be unique; {dup!r} appears twice")
-    for i in ids:
-        if not isinstance(i, str):
-            raise PlannerInputError(f"resources.resource_id must be str (use str(id)), got {i!r}")
-    kind = res["kind"].to_numpy(dtype=object)
+        missing = [w for w in wanted if w not in lookup_all]
+        if missing:
+            raise PlannerInputError(
+                f"resource {missing[0]!r} is not in resources; add it or remove it from the request"
+            )
+        pos = np.array([lookup_all[w] for w in wanted], dtype=np.int64)
+    else:
+        pos = np.arange(len(all_ids))
+    ids = np.array(all_ids, dtype=object)[pos]
+    kind = resources["kind"].to_numpy(dtype=object)[pos]
     bad_kind = ~np.isin(kind, np.array(["member", "room"], dtype=object))
     if bad_kind.any():
         raise PlannerInputError(f"resources.kind must be 'member' or 'room', got {kind[bad_kind][0]!r}")
-    zone = res["zone"].to_numpy(dtype=object)
+    zone = resources["zone"].to_numpy(dtype=object)[pos]
     for z in set(zone.tolist()):
         check_zone(z, "resources.zone")
-    if "capacity" in res.columns:
-        capacity = _int_column(res, "resources", "capacity")
+    if "capacity" in resources.columns:
+        capacity = _int_column(resources, "resources", "capacity")[pos]
     else:
         capacity = np.ones(ids.size, dtype=np.int64)
+    lookup = {rid: i for i, rid in enumerate(ids.tolist())}
 
     strict = only is None
 
     # --- weekly hours ---------------------------------------------------------
-    h_res = resource_rows(index, hours["resource_id"], "hours.resource_id", strict)
+    h_res = resource_rows(ids, hours["resource_id"], "hours.resource_id", strict)
     keep = h_res >= 0
     h_wd = _int_column(hours, "hours", "weekday")[keep]
     h_start = _int_column(hours, "hours", "start")[keep]
@@ -232,7 +242,7 @@ def prepare(
 
     # --- overrides --------------------------------------------------------------
     if overrides is not None and len(overrides):
-        o_res = resource_rows(index, overrides["resource_id"], "overrides.resource_id", strict)
+        o_res = resource_rows(ids, overrides["resource_id"], "overrides.resource_id", strict)
         keep = o_res >= 0
         o_start = _int_column(overrides, "overrides", "start", allow_na=True)[keep]
         o_end = _int_column(overrides, "overrides", "end", allow_na=True)[keep]
@@ -249,7 +259,7 @@ def prepare(
         o_res = o_day = o_start = o_end = np.zeros(0, np.int64)
 
     # --- busy -------------------------------------------------------------------------
-    b_res = resource_rows(index, busy["resource_id"], "busy.resource_id", strict)
+    b_res = resource_rows(ids, busy["resource_id"], "busy.resource_id", strict)
     b_start = timestamps_ns(busy["start"], "busy.start")
     b_end = timestamps_ns(busy["end"], "busy.end")
     keep = b_res >= 0
@@ -268,7 +278,7 @@ def prepare(
         kind=kind,
         zone=zone,
         capacity=capacity,
-        index=index,
+        lookup=lookup,
         hours_res=h_res[order],
         hours_weekday=h_wd[order],
         hours_start=h_start[order],

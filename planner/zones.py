@@ -134,9 +134,17 @@ def zone_segments(zone: str, lo_ns: int, hi_ns: int) -> tuple[np.ndarray, np.nda
     offsets : ndarray of int64, shape (k,)
         UTC offset (ns) during each segment.
     """
-    first_year = pd.Timestamp(lo_ns, tz="UTC").year
-    last_year = pd.Timestamp(hi_ns, tz="UTC").year
-    return _segments_for_years(zone, first_year, last_year)
+    return _segments_for_years(zone, _year(lo_ns), _year(hi_ns))
+
+
+def _year(t_ns: int) -> int:
+    """Calendar year (UTC) of an instant, clamped to 1800..2400 for the sentinels."""
+    t_ns = min(max(int(t_ns), _YEAR_1800_NS), _YEAR_2400_NS)
+    return int(np.datetime64(t_ns, "ns").astype("datetime64[Y]").astype(np.int64)) + 1970
+
+
+_YEAR_1800_NS = -5_364_662_400 * _NS_PER_SECOND
+_YEAR_2400_NS = 13_569_465_600 * _NS_PER_SECOND - 1
 
 
 def utc_offsets(t_ns: np.ndarray, zone: str) -> np.ndarray:
@@ -194,4 +202,72 @@ def wall_to_utc(
         inside = w < local_end[j]
         nxt = np.minimum(j + 1, starts.size - 1)
         return np.where(inside, w - offsets[j], starts[nxt])
+    raise PlannerInputError(f"side must be 'start' or 'end', got {side!r}")
+
+
+_KEY_SHIFT = 34  # zone code in the bits above, seconds (offset by 2**33) below
+_SECONDS_BIAS = 2**33
+
+
+@lru_cache(maxsize=256)
+def _keyed_table(zones: tuple[str, ...], first_year: int, last_year: int) -> tuple[np.ndarray, ...]:
+    """Segment tables of several zones, concatenated and keyed by zone code.
+
+    Keys are ``code << 34 | (seconds + 2**33)``, so one ``searchsorted``
+    serves every zone at once (seconds cover the years 1698 to 2242).
+    """
+    parts = [[], [], [], [], []]
+    for code, zone in enumerate(zones):
+        starts, offsets = _segments_for_years(zone, first_year, last_year)
+        ends = np.append(starts[1:], _FAR_FUTURE)
+        base = code << _KEY_SHIFT
+        top = base + (1 << _KEY_SHIFT) - 1
+        local_start = np.clip((starts + offsets) // _NS_PER_SECOND + _SECONDS_BIAS + base, base, top)
+        local_end = np.clip((ends + offsets) // _NS_PER_SECOND + _SECONDS_BIAS + base, base, top)
+        local_start[0] = base
+        local_end[-1] = top
+        nxt = np.append(starts[1:], starts[-1])  # transition that ends each segment
+        for part, values in zip(parts, (local_start, local_end, starts, offsets, nxt)):
+            part.append(values)
+    return tuple(np.concatenate(p) for p in parts)
+
+
+def wall_to_utc_zones(
+    wall_min: np.ndarray,
+    zone_code: np.ndarray,
+    zones: tuple[str, ...],
+    side: Literal["start", "end"] = "start",
+) -> np.ndarray:
+    """Like :func:`wall_to_utc` for wall times in several zones at once.
+
+    Parameters
+    ----------
+    wall_min : ndarray of int64
+        Wall-clock minutes since 1970-01-01 00:00 local.
+    zone_code : ndarray of int64
+        Index into ``zones`` of each wall time's zone.
+    zones : tuple of str
+        IANA zone names.
+    side : {"start", "end"}
+        See :func:`wall_to_utc`.
+
+    Returns
+    -------
+    ndarray of int64
+        UTC instants, ns since the epoch.
+    """
+    w = np.asarray(wall_min, dtype=np.int64)
+    if w.size == 0:
+        return np.zeros(0, np.int64)
+    lo = int(w.min()) * NS_PER_MINUTE - 2 * 86_400 * _NS_PER_SECOND
+    hi = int(w.max()) * NS_PER_MINUTE + 2 * 86_400 * _NS_PER_SECOND
+    local_start, local_end, starts, offsets, nxt = _keyed_table(tuple(zones), _year(lo), _year(hi))
+    key = (np.asarray(zone_code, dtype=np.int64) << _KEY_SHIFT) + w * 60 + _SECONDS_BIAS
+    w_ns = w * NS_PER_MINUTE
+    if side == "start":
+        i = np.searchsorted(local_end, key, side="right")
+        return np.where(local_start[i] <= key, w_ns - offsets[i], starts[i])
+    if side == "end":
+        j = np.searchsorted(local_start, key, side="right") - 1
+        return np.where(key < local_end[j], w_ns - offsets[j], nxt[j])
     raise PlannerInputError(f"side must be 'start' or 'end', got {side!r}")
