@@ -1,6 +1,6 @@
 """Slotwise scheduler dashboard: ``streamlit run streamlit_app.py`` (or ``slotwise dashboard``).
 
-A slim router: the page configuration, then ``st.navigation`` over the page scripts in
+A slim router: the page configuration, the sign-in gate, then ``st.navigation`` over the page scripts in
 ``dashboard/pages/``. The database comes from the settings (``DATABASE_URL``).
 """
 
@@ -8,6 +8,12 @@ import streamlit as st
 
 st.set_page_config(page_title="Slotwise", page_icon=":material/event_available:", layout="wide")
 
+# --- sign-in gate (dashboard/auth.py): nothing below renders until a user has signed in ----------
+from dashboard.auth import admin_pages, require_sign_in  # noqa: E402 - set_page_config must come first
+
+user = require_sign_in()
+# -------------------------------------------------------------------------------------------------
+
 from dashboard.navigation import pages  # noqa: E402 - set_page_config must come first
 
-st.navigation(pages()).run()
+st.navigation(pages() | admin_pages(user)).run()
