@@ -81,6 +81,21 @@ Availability grids for analysis
 ``index``, ``to_frame()`` (tidy) and ``pivot(resource_id)`` (local day x time
 of day, for heatmaps).
 
+Capacity analytics
+------------------
+:mod:`planner.analytics` answers capacity questions on the same grids and
+slot counts (the notebooks and the dashboard's Capacity page call these):
+:func:`utilization` (hours booked / busy / free / outside hours per resource
+and local day or week), :func:`free_capacity` and :func:`pack_meetings` (how
+many more meetings of a request fit per day, packed greedily),
+:func:`bottlenecks` and :func:`bottleneck_summary` (slots gained if one
+resource were always free), :func:`what_if` and :func:`what_if_table` with
+the changes :class:`AddRoom`, :class:`AddPoolMember`, :class:`ExtendHours`,
+:class:`ChangeRequest` and :class:`AlwaysFree`, :func:`contention` and
+:func:`invitation_contention` (active invitations competing per
+resource-hour), and :func:`availability_by_hour` / :func:`free_count_by_hour`
+for heatmaps.
+
 Errors
 ------
 Every bad input raises :class:`PlannerInputError` (a ``ValueError``) naming
@@ -92,6 +107,26 @@ Synthetic data
 rooms, pools, calendars), deterministic for a seed.
 """
 
+from planner.analytics import (
+    AddPoolMember,
+    AddRoom,
+    AlwaysFree,
+    ChangeRequest,
+    ExtendHours,
+    WhatIf,
+    availability_by_hour,
+    bottleneck_summary,
+    bottlenecks,
+    contention,
+    free_capacity,
+    free_count_by_hour,
+    invitation_contention,
+    invitation_requests,
+    pack_meetings,
+    utilization,
+    what_if,
+    what_if_table,
+)
 from planner.availability import DEFAULT_QUANTUM, AvailabilityGrid, build_grid
 from planner.errors import PlannerInputError
 from planner.grid import OrgGrid
@@ -100,6 +135,24 @@ from planner.slots import SLOT_COLUMNS, SlotCheck, check_slot, count_slots, find
 from planner.synthetic import DEFAULT_ZONES, Organisation, generate_organisation
 
 __all__ = [
+    "AddPoolMember",
+    "AddRoom",
+    "AlwaysFree",
+    "ChangeRequest",
+    "ExtendHours",
+    "WhatIf",
+    "availability_by_hour",
+    "bottleneck_summary",
+    "bottlenecks",
+    "contention",
+    "free_capacity",
+    "free_count_by_hour",
+    "invitation_contention",
+    "invitation_requests",
+    "pack_meetings",
+    "utilization",
+    "what_if",
+    "what_if_table",
     "DEFAULT_QUANTUM",
     "DEFAULT_ZONES",
     "SLOT_COLUMNS",
