@@ -1,0 +1,366 @@
+"""The customer's booking pages: open the link, see times, pick one, confirm, get the invite.
+
+Routes (``<token>`` is the invitation link's token):
+
+- ``GET /i/<token>``: the invitation: its promoted slots that are still available and a "More
+  times" link, or the full list of times; or "already scheduled", "cancelled", "expired".
+- ``GET /i/<token>/times?zone=&week=``: every available time, grouped by day in the viewer's
+  zone, paged by week within the frame.
+- ``GET /i/<token>/slot?start=&zone=``: re-checks one time; gone: back to the times with a
+  message; available: the confirmation page.
+- ``POST /i/<token>/confirm``: books it (CSRF-protected, rate-limited).
+- ``GET /i/<token>/scheduled`` and ``GET /i/<token>/invite.ics``: the booked meeting.
+
+Views parse and validate (malformed starts, zones and week numbers get a 400 page), call one
+service function, then render or redirect. An unknown token is a 404, whatever the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from urllib.parse import quote, urlencode
+
+import numpy as np
+import pandas as pd
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from .. import availability, display
+from ..app import db_session, limiter, settings_of
+from ..booking import UNAVAILABLE_MESSAGE, confirm_slot, meeting_invite_for
+from ..db import session_scope
+from ..invitations import booking_link, effective_status, find_by_token
+from ..mail import register_filters
+from ..models import Invitation
+
+bp = Blueprint("booking", __name__)
+
+
+@bp.record_once
+def _register_filters(state) -> None:
+    # Pages and mails format times with the same filters.
+    register_filters(state.app.jinja_env.filters)
+
+
+DEFAULT_PAGE_LIMIT = "300 per minute"
+DEFAULT_CONFIRM_LIMIT = "30 per minute"
+
+
+def _page_limit() -> str:
+    return current_app.config.get("BOOKING_PAGE_RATE_LIMIT", DEFAULT_PAGE_LIMIT)
+
+
+def _confirm_limit() -> str:
+    return current_app.config.get("BOOKING_CONFIRM_RATE_LIMIT", DEFAULT_CONFIRM_LIMIT)
+
+
+# --- request parsing ---------------------------------------------------------------------------
+
+
+def _invitation(token: str) -> Invitation:
+    invitation = find_by_token(db_session(), token)
+    if invitation is None:
+        abort(404)
+    return invitation
+
+
+def _zone(invitation: Invitation) -> str:
+    zone = request.args.get("zone")
+    if zone is None or zone == "":
+        return invitation.customer_zone or invitation.zone
+    if not display.is_zone(zone):
+        abort(400, description="That time zone is not known. Pick one from the list of zones.")
+    return zone
+
+
+def _start(raw: str | None) -> dt.datetime:
+    try:
+        return display.parse_instant(raw or "")
+    except ValueError:
+        abort(400, description="That link is damaged: the time in it cannot be read. Go back and pick a time again.")
+
+
+def _week(raw: str | None, pages: int) -> int | None:
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or len(raw) > 4 or int(raw) >= pages:
+        abort(400, description=f"There is no such page of times. Pages go from 0 to {pages - 1}.")
+    return int(raw)
+
+
+# --- what the pages show -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlotLink:
+    """One time on a page: its label in the viewer's zone and the link to its confirmation."""
+
+    start: dt.datetime
+    end: dt.datetime
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Day:
+    """The times of one local date."""
+
+    date: dt.date
+    label: str
+    slots: list[SlotLink]
+
+
+def _slot_url(token: str, start: pd.Timestamp, zone: str) -> str:
+    return f"{url_for('booking.slot', token=token)}?start={display.iso_utc(start)}&zone={quote(zone, safe='')}"
+
+
+def _weeks(invitation: Invitation) -> tuple[dt.date, int]:
+    """Monday of the frame's first week and the number of week pages.
+
+    Weeks are the invitation zone's calendar weeks, so a page holds the same slots whichever
+    zone the customer reads them in (only the day headings follow the viewer's zone).
+    """
+    monday = invitation.frame_start - dt.timedelta(days=invitation.frame_start.weekday())
+    return monday, (invitation.frame_end - monday).days // 7 + 1
+
+
+def _days(slots: pd.DataFrame, token: str, zone: str) -> list[Day]:
+    if slots.empty:
+        return []
+    starts = pd.DatetimeIndex(slots["start"]).tz_convert(zone)
+    ends = pd.DatetimeIndex(slots["end"]).tz_convert(zone)
+    days: dict[dt.date, list[SlotLink]] = {}
+    for start, end in zip(starts, ends, strict=True):
+        days.setdefault(start.date(), []).append(
+            SlotLink(start.to_pydatetime(), end.to_pydatetime(), f"{start:%H:%M}", _slot_url(token, start, zone))
+        )
+    return [Day(day, display.format_day(day), links) for day, links in days.items()]
+
+
+def _times_context(invitation: Invitation, token: str, zone: str, week_raw: str | None) -> dict:
+    slots = availability.find_slots_for(db_session(), invitation)
+    monday, pages = _weeks(invitation)
+    week = _week(week_raw, pages)
+    frame_empty = slots.empty
+    if not frame_empty:
+        local_dates = pd.DatetimeIndex(slots["start"]).tz_convert(invitation.zone).date
+        page_of = np.array([(d - monday).days // 7 for d in local_dates])
+        if week is None:
+            week = int(page_of[0])
+        slots = slots[page_of == week]
+    week = week if week is not None else 0
+    week_start = monday + dt.timedelta(days=7 * week)
+    return {
+        "invitation": invitation,
+        "token": token,
+        "zone": zone,
+        "zones": display.zone_names(),
+        "days": _days(slots, token, zone),
+        "week": week,
+        "pages": pages,
+        "week_label": f"Week of {display.format_day(week_start)}",
+        "frame_empty": frame_empty,
+        "team": availability.team_names(invitation),
+    }
+
+
+def _closed_page(invitation: Invitation, token: str, status: str):
+    if status == "scheduled":
+        return _scheduled_page(invitation, token, just_booked=False)
+    return render_template("booking/closed.html", invitation=invitation, status=status), 410
+
+
+def _calendar_links(invitation: Invitation, start: dt.datetime, end: dt.datetime) -> dict[str, str]:
+    fmt = "%Y%m%dT%H%M%SZ"
+    details = invitation.description or ""
+    location = invitation.conferencing or ""
+    google = "https://calendar.google.com/calendar/render?" + urlencode(
+        {
+            "action": "TEMPLATE",
+            "text": invitation.subject,
+            "dates": f"{start.astimezone(dt.UTC):{fmt}}/{end.astimezone(dt.UTC):{fmt}}",
+            "details": details,
+            "location": location,
+        }
+    )
+    outlook = "https://outlook.live.com/calendar/0/deeplink/compose?" + urlencode(
+        {
+            "path": "/calendar/action/compose",
+            "rru": "addevent",
+            "subject": invitation.subject,
+            "startdt": display.iso_utc(start),
+            "enddt": display.iso_utc(end),
+            "body": details,
+            "location": location,
+        }
+    )
+    return {"google": google, "outlook": outlook}
+
+
+def _scheduled_page(invitation: Invitation, token: str, *, just_booked: bool):
+    meeting = invitation.meeting
+    if meeting is None:  # scheduled without a meeting cannot happen; treat as closed
+        return render_template("booking/closed.html", invitation=invitation, status="cancelled"), 410
+    zone = request.args.get("zone") or meeting.customer_zone or invitation.customer_zone or invitation.zone
+    if not display.is_zone(zone):
+        abort(400, description="That time zone is not known. Pick one from the list of zones.")
+    return render_template(
+        "booking/scheduled.html",
+        invitation=invitation,
+        meeting=meeting,
+        token=token,
+        zone=zone,
+        just_booked=just_booked,
+        team=availability.team_names(invitation),
+        links=_calendar_links(invitation, meeting.start, meeting.end),
+    )
+
+
+# --- routes ------------------------------------------------------------------------------------
+
+
+@bp.get("/i/<token>")
+@limiter.limit(_page_limit)
+def invitation(token: str):
+    """The invitation page: promoted slots still available, or the full list, or its state."""
+    invitation = _invitation(token)
+    status = effective_status(invitation)
+    if status != "active":
+        return _closed_page(invitation, token, status)
+    zone = _zone(invitation)
+    if invitation.promote and invitation.promoted_slots:
+        slots = availability.find_slots_for(db_session(), invitation)
+        promoted = invitation.promoted_slots
+        flags = availability.still_available(slots, [p.start for p in promoted])
+        offered = [
+            SlotLink(p.start, p.end, display.format_when(p.start, p.end, zone), _slot_url(token, pd.Timestamp(p.start), zone))
+            for p, ok in zip(promoted, flags, strict=True)
+            if ok
+        ]
+        return render_template(
+            "booking/invitation.html",
+            invitation=invitation,
+            token=token,
+            zone=zone,
+            zones=display.zone_names(),
+            offered=offered,
+            any_slots=not slots.empty,
+            team=availability.team_names(invitation),
+        )
+    return render_template("booking/times.html", **_times_context(invitation, token, zone, request.args.get("week")))
+
+
+@bp.get("/i/<token>/times")
+@limiter.limit(_page_limit)
+def times(token: str):
+    """All available times, by day in the viewer's zone, one week per page."""
+    invitation = _invitation(token)
+    status = effective_status(invitation)
+    if status != "active":
+        return _closed_page(invitation, token, status)
+    zone = _zone(invitation)
+    return render_template("booking/times.html", **_times_context(invitation, token, zone, request.args.get("week")))
+
+
+@bp.get("/i/<token>/slot")
+@limiter.limit(_page_limit)
+def slot(token: str):
+    """Re-check one time; show its confirmation page, or send the customer back to the times."""
+    invitation = _invitation(token)
+    status = effective_status(invitation)
+    if status != "active":
+        return _closed_page(invitation, token, status)
+    zone = _zone(invitation)
+    start = _start(request.args.get("start"))
+    check = availability.check_slot_for(db_session(), invitation, start)
+    if not check.available:
+        flash(UNAVAILABLE_MESSAGE, "warning")
+        return redirect(url_for("booking.times", token=token, zone=zone))
+    end = pd.Timestamp(check.end).to_pydatetime()
+    return render_template(
+        "booking/confirm.html",
+        invitation=invitation,
+        token=token,
+        zone=zone,
+        start=start,
+        end=end,
+        when=display.format_when(start, end, zone),
+        team=availability.team_names(invitation),
+    )
+
+
+@bp.post("/i/<token>/confirm")
+@limiter.limit(_confirm_limit)
+def confirm(token: str):
+    """Book the chosen time in one locked transaction (see :mod:`booking_service.booking`)."""
+    raw_zone = request.form.get("zone", "")
+    if raw_zone and not display.is_zone(raw_zone):
+        abort(400, description="That time zone is not known. Pick one from the list of zones.")
+    start = _start(request.form.get("start"))
+    settings = settings_of(current_app)
+    engine = current_app.extensions["slotwise"]["engine"]
+    with session_scope(engine, write=True) as session:
+        invitation = find_by_token(session, token)
+        if invitation is None:
+            abort(404)
+        zone = raw_zone or invitation.customer_zone or invitation.zone
+        result = confirm_slot(
+            session,
+            invitation.id,
+            start,
+            customer_zone=zone,
+            link=booking_link(settings.public_url, token),
+            settings=settings,
+        )
+    if result.outcome in ("booked", "already_scheduled"):
+        return redirect(url_for("booking.scheduled", token=token), code=303)
+    if result.outcome == "unavailable":
+        flash(UNAVAILABLE_MESSAGE, "warning")
+        return redirect(url_for("booking.times", token=token, zone=zone), code=303)
+    return redirect(url_for("booking.invitation", token=token), code=303)
+
+
+@bp.get("/i/<token>/scheduled")
+@limiter.limit(_page_limit)
+def scheduled(token: str):
+    """The booked meeting, with its calendar invite and add-to-calendar links."""
+    invitation = _invitation(token)
+    status = effective_status(invitation)
+    if status != "scheduled":
+        return redirect(url_for("booking.invitation", token=token))
+    return _scheduled_page(invitation, token, just_booked=True)
+
+
+@bp.get("/i/<token>/invite.ics")
+@limiter.limit(_page_limit)
+def invite_ics(token: str):
+    """The booked meeting's ``.ics`` (the same UID as the mailed invite)."""
+    invitation = _invitation(token)
+    if invitation.meeting is None:
+        abort(404)
+    settings = settings_of(current_app)
+    body = meeting_invite_for(
+        db_session(), invitation.meeting, settings=settings, url=booking_link(settings.public_url, token)
+    )
+    return Response(
+        body,
+        mimetype="text/calendar",
+        headers={"Content-Disposition": 'attachment; filename="invite.ics"', "Cache-Control": "no-store"},
+    )
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    # Booking pages hold personal details behind a secret link: never cache them in shared caches.
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response

@@ -1,0 +1,362 @@
+"""The customer's pages: invitation, times, slot re-check, confirmation, scheduled; errors and security."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from html import unescape
+from zoneinfo import ZoneInfo
+
+import icalendar
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from booking_service import availability
+from booking_service.booking import confirm_slot
+from booking_service.db import session_scope
+from booking_service.invitations import create_invitation, resend_invitation, slot_link
+from booking_service.models import Invitation, Meeting, OutboxMessage, User
+
+from .factories import ZONE, add_busy, berlin, draft, make_org
+
+UTC = dt.UTC
+PUBLIC = "http://localhost"
+GONE = "That time is no longer available, please pick another"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(UTC)
+
+
+def _engine(app):
+    return app.extensions["slotwise"]["engine"]
+
+
+@pytest.fixture
+def org(app):
+    with Session(_engine(app), expire_on_commit=False) as session:
+        return make_org(session)
+
+
+def _invite(app, org, **changes) -> tuple[str, int]:
+    with session_scope(_engine(app)) as session:
+        user = session.get(User, org.scheduler)
+        created = create_invitation(session, draft(org, _now(), **changes), by=user, public_url=PUBLIC)
+        return created.token, created.invitation.id
+
+
+def _frame_start(app, invitation_id: int) -> dt.date:
+    with session_scope(_engine(app)) as session:
+        return session.get(Invitation, invitation_id).frame_start
+
+
+def _book(app, invitation_id: int, start: dt.datetime) -> str:
+    with session_scope(_engine(app), write=True) as session:
+        return confirm_slot(session, invitation_id, start).outcome
+
+
+def _text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def _slot_path(html: str) -> str:
+    return unescape(re.search(r'class="slot" href="([^"]+)"', html).group(1))
+
+
+# --- invitation page ---------------------------------------------------------------------------
+
+
+def test_invitation_without_promoted_slots_lists_every_time_by_day(client, app, org):
+    token, invitation_id = _invite(app, org)
+    response = client.get(f"/i/{token}")
+    assert response.status_code == 200
+    html = _text(response)
+    assert "Intro call" in html and "Hello Ada Customer," in html
+    assert "Times are shown in <strong class=\"zone-name\">Europe/Berlin</strong>" in html
+    monday = _frame_start(app, invitation_id)
+    assert html.count('<div class="day">') == 5
+    assert f"<h3>Monday {monday.day} {monday:%B %Y}</h3>" in html
+    assert html.count('class="slot"') == 31 * 5
+    assert ">09:00<" in html and ">16:30<" in html and ">16:45<" not in html
+
+
+def test_invitation_with_promoted_slots_shows_those_still_available(client, app, org):
+    token, invitation_id = _invite(app, org, promote=True, promote_count=3)
+    html = _text(client.get(f"/i/{token}"))
+    assert "Suggested times" in html and "More times" in html
+    with session_scope(_engine(app)) as session:
+        promoted = session.get(Invitation, invitation_id).promoted_slots
+        first = promoted[0]
+    assert html.count('class="slot"') == 3
+    assert f"{first.start.astimezone(ZoneInfo(ZONE)):%H:%M}–" in html
+    # Another invitation with the same member takes the first promoted slot: it disappears.
+    _, other = _invite(app, org)
+    assert _book(app, other, first.start) == "booked"
+    html = _text(client.get(f"/i/{token}"))
+    assert html.count('class="slot"') == 2
+    more = re.search(r'class="more[^"]*" href="([^"]+)"', html).group(1)
+    assert unescape(more).startswith(f"/i/{token}/times?zone=Europe")
+
+
+def test_unknown_and_revoked_tokens_get_the_same_404(client, app, org):
+    token, invitation_id = _invite(app, org)
+    with session_scope(_engine(app)) as session:
+        resend_invitation(session, invitation_id, by=None, public_url=PUBLIC)
+    revoked = client.get(f"/i/{token}")
+    never = client.get("/i/" + "A" * len(token))
+    assert revoked.status_code == never.status_code == 404
+    assert _text(revoked) == _text(never)
+    assert "This link is not valid" in _text(never)
+    for path in ("times", "slot?start=2030-01-01T10:00:00Z", "scheduled", "invite.ics"):
+        assert client.get(f"/i/{token}/{path}").status_code == 404
+
+
+def test_scheduled_invitation_says_so_with_the_time(client, app, org):
+    token, invitation_id = _invite(app, org)
+    start = berlin(_frame_start(app, invitation_id), 10)
+    assert _book(app, invitation_id, start) == "booked"
+    html = _text(client.get(f"/i/{token}"))
+    assert "Your meeting has already been scheduled" in html
+    assert "10:00–10:30 (Europe/Berlin)" in html
+    html = _text(client.get(f"/i/{token}?zone=Asia/Kolkata"))
+    local = start.astimezone(ZoneInfo("Asia/Kolkata"))
+    assert f"{local:%H:%M}–" in html and "(Asia/Kolkata)" in html
+
+
+def test_cancelled_and_expired_invitations_say_so(client, app, org):
+    token, invitation_id = _invite(app, org)
+    with session_scope(_engine(app)) as session:
+        session.get(Invitation, invitation_id).status = "cancelled"
+    response = client.get(f"/i/{token}")
+    assert response.status_code == 410 and "This invitation has been cancelled" in _text(response)
+    token, invitation_id = _invite(app, org)
+    with session_scope(_engine(app)) as session:
+        invitation = session.get(Invitation, invitation_id)
+        invitation.frame_start = invitation.frame_end = _now().date() - dt.timedelta(days=2)
+    for path in ("", "/times", "/slot?start=2030-01-01T10:00:00Z"):
+        response = client.get(f"/i/{token}{path}")
+        assert response.status_code == 410 and "This invitation has expired" in _text(response)
+
+
+# --- times page --------------------------------------------------------------------------------
+
+
+def test_times_are_shown_in_the_chosen_zone_and_paged_by_week(client, app, org):
+    monday = draft(org, _now()).frame_start
+    token, invitation_id = _invite(app, org, frame_end=monday + dt.timedelta(days=11))
+    html = _text(client.get(f"/i/{token}/times?zone=America/New_York"))
+    assert "Times are shown in <strong class=\"zone-name\">America/New_York</strong>" in html
+    first = berlin(monday, 9).astimezone(ZoneInfo("America/New_York"))
+    assert f">{first:%H:%M}<" in html
+    assert "Week of Monday" in html and "Next week" in html and "Previous week" not in html
+    week2 = _text(client.get(f"/i/{token}/times?zone=America/New_York&week=1"))
+    assert "Previous week" in week2 and "Next week" not in week2
+    assert week2.count('<div class="day">') == 5
+    assert client.get(f"/i/{token}/times?zone=America/New_York&week=2").status_code == 400
+
+
+def test_a_frame_with_no_times_left_says_so(client, app, org):
+    token, invitation_id = _invite(app, org)
+    monday = _frame_start(app, invitation_id)
+    with Session(_engine(app)) as session:
+        add_busy(session, org.ana, berlin(monday, 0), berlin(monday + dt.timedelta(days=5), 0))
+    for path in ("", "/times"):
+        html = _text(client.get(f"/i/{token}{path}"))
+        assert "There are no times left in this invitation" in html
+        assert 'class="slot"' not in html
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/times?zone=Mars/Olympus",
+        "/times?zone=%3Cscript%3E",
+        "/times?week=abc",
+        "/times?week=-1",
+        "/times?week=99999",
+        "/times?week=7",
+        "/slot?start=yesterday",
+        "/slot?start=2030-01-01T10:00:00",
+        "/slot?start=",
+        "/slot",
+        "/slot?start=2030-13-01T10:00:00Z",
+        "/slot?start=2030-01-01T10:00:00Z&zone=Nowhere",
+        "?zone=Nowhere",
+    ],
+)
+def test_malformed_input_gets_a_400_page(client, app, org, query):
+    token, _ = _invite(app, org)
+    response = client.get(f"/i/{token}{query}")
+    assert response.status_code == 400
+    html = _text(response)
+    assert "Bad request" in html and "Traceback" not in html and "<script>" not in html
+
+
+def test_malformed_confirmation_gets_a_400_page(client, app, org):
+    token, invitation_id = _invite(app, org)
+    page = _text(client.get(_slot_path(_text(client.get(f"/i/{token}")))))
+    for form in ({"start": "nonsense"}, {"start": "2030-01-01T10:00:00Z", "zone": "Bad/Zone"}):
+        response = client.post(f"/i/{token}/confirm", data={"csrf_token": _csrf(page), **form})
+        assert response.status_code == 400
+
+
+# --- pick, re-check, confirm ------------------------------------------------------------------
+
+
+def test_pick_confirm_and_see_the_scheduled_page(client, app, org):
+    token, invitation_id = _invite(app, org)
+    slot_path = _slot_path(_text(client.get(f"/i/{token}")))
+    page = client.get(slot_path)
+    assert page.status_code == 200
+    html = _text(page)
+    assert "Confirm your meeting" in html and "View other available times" in html
+    assert "09:00–09:30 (Europe/Berlin)" in html
+    start = re.search(r'name="start" value="([^"]+)"', html).group(1)
+    response = client.post(f"/i/{token}/confirm", data={"csrf_token": _csrf(html), "start": start, "zone": ZONE})
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"/i/{token}/scheduled")
+    html = _text(client.get(f"/i/{token}/scheduled"))
+    assert "Your meeting is scheduled" in html
+    assert f'href="/i/{token}/invite.ics"' in html
+    assert "calendar.google.com/calendar/render?action=TEMPLATE" in html
+    assert "outlook.live.com/calendar/0/deeplink/compose" in html
+    # A double submit lands on the same page, and still one meeting exists.
+    again = client.post(f"/i/{token}/confirm", data={"csrf_token": _csrf(page.get_data(as_text=True)), "start": start})
+    assert again.status_code == 303 and again.headers["Location"].endswith(f"/i/{token}/scheduled")
+    with session_scope(_engine(app)) as session:
+        (meeting,) = session.scalars(select(Meeting)).all()
+        assert meeting.customer_zone == ZONE
+    ics = client.get(f"/i/{token}/invite.ics")
+    assert ics.mimetype == "text/calendar"
+    event = icalendar.Calendar.from_ical(ics.data).walk("VEVENT")[0]
+    assert str(event["UID"]) == meeting.uid
+
+
+def test_a_time_that_is_gone_redirects_back_with_the_message(client, app, org):
+    token, invitation_id = _invite(app, org)
+    start = berlin(_frame_start(app, invitation_id), 10)
+    _, other = _invite(app, org)
+    assert _book(app, other, start) == "booked"
+    response = client.get(f"/i/{token}/slot?start={start:%Y-%m-%dT%H:%M:%SZ}&zone=Europe/Berlin")
+    assert response.status_code == 302 and "/times" in response.headers["Location"]
+    html = _text(client.get(response.headers["Location"]))
+    assert GONE in html
+
+
+def test_losing_the_race_at_confirmation_redirects_with_the_message(client, app, org):
+    token, invitation_id = _invite(app, org)
+    slot_path = _slot_path(_text(client.get(f"/i/{token}")))
+    html = _text(client.get(slot_path))
+    start = re.search(r'name="start" value="([^"]+)"', html).group(1)
+    _, other = _invite(app, org)
+    assert _book(app, other, dt.datetime.fromisoformat(start)) == "booked"
+    response = client.post(f"/i/{token}/confirm", data={"csrf_token": _csrf(html), "start": start, "zone": ZONE})
+    assert response.status_code == 303 and "/times" in response.headers["Location"]
+    assert GONE in _text(client.get(response.headers["Location"]))
+    with session_scope(_engine(app)) as session:
+        assert session.get(Invitation, invitation_id).status == "active"
+
+
+def test_links_in_the_email_open_the_pages(client, app, org):
+    token, invitation_id = _invite(app, org)
+    start = berlin(_frame_start(app, invitation_id), 11)
+    link = slot_link(PUBLIC, token, start, "Asia/Kolkata")
+    response = client.get(link.removeprefix(PUBLIC))
+    assert response.status_code == 200 and "(Asia/Kolkata)" in _text(response)
+
+
+# --- security ----------------------------------------------------------------------------------
+
+
+def test_confirmation_without_csrf_token_is_refused(client, app, org):
+    token, invitation_id = _invite(app, org)
+    start = berlin(_frame_start(app, invitation_id), 10)
+    response = client.post(f"/i/{token}/confirm", data={"start": f"{start:%Y-%m-%dT%H:%M:%SZ}"})
+    assert response.status_code == 400 and "This form has expired" in _text(response)
+    with session_scope(_engine(app)) as session:
+        assert session.scalars(select(Meeting)).all() == []
+
+
+def test_script_in_the_customer_name_is_escaped_on_every_page_and_in_the_mail(client, app, org):
+    evil = "<script>alert(1)</script>"
+    token, invitation_id = _invite(app, org, customer_name=evil, subject="Intro <b>bold</b>")
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    pages = [_text(client.get(f"/i/{token}")), _text(client.get(f"/i/{token}/times"))]
+    slot_path = _slot_path(pages[0])
+    confirm_page = _text(client.get(slot_path))
+    pages.append(confirm_page)
+    start = re.search(r'name="start" value="([^"]+)"', confirm_page).group(1)
+    client.post(f"/i/{token}/confirm", data={"csrf_token": _csrf(confirm_page), "start": start})
+    pages += [_text(client.get(f"/i/{token}/scheduled")), _text(client.get(f"/i/{token}"))]
+    for html in pages:
+        assert evil not in html and "<b>bold</b>" not in html
+        assert escaped in html
+    with session_scope(_engine(app)) as session:
+        mails = session.scalars(select(OutboxMessage)).all()
+    assert {m.kind for m in mails} == {"invitation", "confirmation", "notification"}
+    for mail in mails:
+        assert evil not in mail.body_html and escaped in mail.body_html
+
+
+def test_security_headers_and_no_inline_script(client, app, org):
+    token, _ = _invite(app, org)
+    response = client.get(f"/i/{token}")
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Cache-Control"] == "no-store"
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", _text(response), flags=re.S)
+    assert scripts and all("src=" in attrs and body.strip() == "" for attrs, body in scripts)
+
+
+def test_no_stack_trace_or_sql_reaches_a_response(client, app, org, monkeypatch):
+    token, _ = _invite(app, org)
+
+    def broken(*_args, **_kwargs):
+        raise OperationalError("SELECT token_hash FROM invitations WHERE secret", {}, Exception("db down"))
+
+    monkeypatch.setattr(availability, "find_slots_for", broken)
+    response = client.get(f"/i/{token}/times")
+    assert response.status_code == 500
+    html = _text(response)
+    assert "Something went wrong" in html
+    for leak in ("SELECT", "Traceback", "token_hash", "OperationalError", "db down"):
+        assert leak not in html
+
+
+def test_rate_limit_on_token_pages(database_url, tmp_path):
+    from booking_service.app import create_app
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "k",
+            "SLOTWISE_VAR_DIR": str(tmp_path / "var"),
+            "BOOKING_PAGE_RATE_LIMIT": "3 per minute",
+            "BOOKING_CONFIRM_RATE_LIMIT": "1 per minute",
+        }
+    )
+    client = app.test_client()
+    codes = [client.get("/i/" + "B" * 43).status_code for _ in range(4)]
+    assert codes == [404, 404, 404, 429]
+    response = client.get("/i/" + "B" * 43)
+    assert "Too many requests" in _text(response)
+    # Confirmation has its own limit (a new client address, so pages are not limited yet).
+    with Session(_engine(app), expire_on_commit=False) as session:
+        org = make_org(session)
+    token, _ = _invite(app, org)
+    other = app.test_client()
+    environ = {"REMOTE_ADDR": "127.0.0.9"}
+    page = _text(other.get(_slot_path(_text(other.get(f"/i/{token}", environ_base=environ))), environ_base=environ))
+    form = {"csrf_token": _csrf(page), "start": re.search(r'name="start" value="([^"]+)"', page).group(1)}
+    first = other.post(f"/i/{token}/confirm", data=form, environ_base=environ)
+    second = other.post(f"/i/{token}/confirm", data=form, environ_base=environ)
+    assert (first.status_code, second.status_code) == (303, 429)
