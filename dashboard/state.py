@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -147,17 +147,10 @@ class LiveView:
     why: str
 
 
-def _names(spec) -> dict[str, str]:
-    names = {str(m.id): m.name for m in spec.members}
-    names |= {str(m.id): m.name for p in spec.pools for m in p.members}
-    names |= {str(r.id): r.name for r in spec.rooms}
-    return names
-
-
 def _validated(draft: invitations.InvitationDraft, user: User | None, now: dt.datetime):
     with session() as s:
         spec = invitations.validate_draft(s, draft, by=user, now=now, default_zone=settings().default_zone)
-        return spec, availability.slot_request(spec, now), _names(spec)
+        return spec, availability.slot_request(spec, now)
 
 
 def _tables_kwargs() -> dict[str, pd.DataFrame]:
@@ -165,31 +158,20 @@ def _tables_kwargs() -> dict[str, pd.DataFrame]:
     return {"resources": tables.resources, "hours": tables.hours, "overrides": tables.overrides, "busy": tables.busy}
 
 
-def explain_no_slots(request: planner.SlotRequest, names: dict[str, str]) -> str:
-    """Name the member or room that keeps a request at zero slots (the planner's bottleneck analysis)."""
+def explain_no_slots(request: planner.SlotRequest) -> str:
+    """Which member or room keeps a request at zero slots: the planner's bottleneck analysis."""
     from planner import analytics
 
-    table = analytics.bottlenecks(org_tables(), request)
-    table = table[table["gain"] > 0].sort_values("gain", ascending=False)
-    if table.empty:
-        return (
-            "No single member or room is the cause: even with everyone free, the frame, the duration "
-            "or the minimum notice leaves no start time."
-        )
-    parts = [
-        f"**{names.get(str(row.resource_id), row.resource_id)}** (free, there would be {int(row.slots_if_free)} slots)"
-        for row in table.head(3).itertuples()
-    ]
-    return "The bottleneck: " + "; ".join(parts) + "."
+    return analytics.bottleneck_summary(analytics.bottlenecks(org_tables(), request))
 
 
 @st.cache_data(show_spinner=False, max_entries=256, ttl=600)
 def _live_view(key: str, _draft: invitations.InvitationDraft, _user: User | None, _now: dt.datetime) -> LiveView:
-    spec, request, names = _validated(_draft, _user, _now)
+    _spec, request = _validated(_draft, _user, _now)
     tables = _tables_kwargs()
     count = int(planner.count_slots(request, **tables))
     starts = planner.find_slots(request, **tables)["start"] if count else pd.Series([], dtype="datetime64[ns, UTC]")
-    return LiveView(count=count, starts=starts.reset_index(drop=True), why="" if count else explain_no_slots(request, names))
+    return LiveView(count=count, starts=starts.reset_index(drop=True), why="" if count else explain_no_slots(request))
 
 
 def _key(draft: invitations.InvitationDraft, user: User | None, now: dt.datetime, *extra: object) -> str:
@@ -221,32 +203,9 @@ def promoted_picks(draft: invitations.InvitationDraft, user: User | None, now: d
     return _promoted(_key(draft, user, now, draft.promote_count), draft, user, now)
 
 
-def preview_mail(
-    draft: invitations.InvitationDraft, user: User | None, promoted: Sequence[pd.Timestamp]
-) -> mail.RenderedMail:
-    """The invitation email as the customer will read it (the link is a placeholder)."""
+def preview_mail(draft: invitations.InvitationDraft, user: User | None) -> mail.RenderedMail:
+    """The invitation email as the customer will read it (the service's rendering; placeholder link)."""
     with session() as s:
-        preview = getattr(invitations, "preview_invitation_mail", None)
-        if preview is not None:
-            return preview(s, draft, by=user, public_url=settings().public_url,
-                           promoted=[t.to_pydatetime() for t in promoted])
-        spec = invitations.validate_draft(s, draft, by=user, default_zone=settings().default_zone)
-        zone = spec.customer_zone or spec.zone
-        link = invitations.booking_link(settings().public_url, "(link)")
-        return mail.render_mail(
-            "invitation",
-            f"Please pick a time: {spec.subject}",
-            customer_name=spec.customer_name,
-            organizer_name=user.name if user is not None else "Our team",
-            team=availability.team_names(spec),
-            duration_minutes=spec.duration_minutes,
-            description=spec.description,
-            promoted=[
-                {"start": t.to_pydatetime(), "end": (t + pd.Timedelta(minutes=spec.duration_minutes)).to_pydatetime(),
-                 "url": link}
-                for t in promoted
-            ],
-            zone=zone,
-            link=link,
-            more_link=link,
+        return invitations.preview_invitation_mail(
+            s, draft, by=user, public_url=settings().public_url, default_zone=settings().default_zone
         )

@@ -8,7 +8,6 @@ the step whose field they name.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import time
 from zoneinfo import ZoneInfo
@@ -75,9 +74,6 @@ def current_draft(promoted_starts: tuple[dt.datetime, ...] | None = None) -> ser
     """The draft as the inputs say now."""
     ss = st.session_state
     first, last = frame_dates() or (ss["inv-frame"][0], ss["inv-frame"][0])
-    extra = {}
-    if promoted_starts is not None and "promoted_starts" in {f.name for f in dataclasses.fields(service.InvitationDraft)}:
-        extra["promoted_starts"] = promoted_starts
     return service.InvitationDraft(
         customer_name=ss["inv-name"],
         customer_email=ss["inv-email"],
@@ -98,7 +94,7 @@ def current_draft(promoted_starts: tuple[dt.datetime, ...] | None = None) -> ser
         zone=ss["inv-zone"],
         promote=bool(ss["inv-promote"]),
         promote_count=int(ss["inv-k"]),
-        **extra,
+        promoted_starts=promoted_starts,
     )
 
 
@@ -294,7 +290,7 @@ else:
     draft = current_draft(tuple(t.to_pydatetime() for t in chosen) if chosen else None)
     st.markdown("**Preview of the email**")
     with st.container(border=True):
-        preview = state.preview_mail(draft, me, chosen)
+        preview = state.preview_mail(draft, me)
         st.markdown(f"**Subject:** {preview.subject}  \n**To:** {draft.customer_name} <{draft.customer_email}>")
         st.html(preview.html)
 

@@ -1,0 +1,96 @@
+"""The invitation wizard: the whole flow, validation messages, the zero-slot case."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from booking_service.db import session_scope
+from booking_service.models import Invitation, OutboxMessage
+
+from .conftest import open_page
+
+
+def _who(at, name="Grace Hopper", email="grace@example.com"):
+    at.text_input(key="inv-name").input(name)
+    at.text_input(key="inv-email").input(email)
+    return at.button(key="inv-next-0").click().run()
+
+
+def _details(at, members=(), pools=(), subject="Introduction call"):
+    at.text_input(key="inv-subject").input(subject)
+    at.multiselect(key="inv-members").set_value(list(members))
+    at.multiselect(key="inv-pools").set_value(list(pools))
+    return at.button(key="inv-next-1").click().run()
+
+
+def _step(at) -> int:
+    return at.session_state["inv-step"]
+
+
+def test_whole_flow_stores_the_invitation_and_queues_the_email(org, engine):
+    at = open_page(org, "invite")
+    _who(at)
+    assert not at.exception and _step(at) == 1
+    _details(at, members=[org.ada], pools=[org.sales])
+    assert not at.exception and _step(at) == 2
+    count = at.metric[0].value
+    assert int(count) > 0
+    assert at.get("vega_lite_chart"), "the heatmap of where the slots are"
+    at.button(key="inv-next-2").click().run()
+    assert _step(at) == 3
+    assert "Please pick a time: Introduction call" in at.markdown[-1].value or any(
+        "Please pick a time: Introduction call" in m.value for m in at.markdown
+    )
+    invite = at.button(key="inv-invite")
+    assert not invite.disabled
+    invite.click().run()
+    assert not at.exception, at.exception
+    assert "Invitation sent to Grace Hopper (grace@example.com)" in at.success[0].value
+    link = at.code[0].value
+    assert link.startswith("http://booking.test/i/")
+    with session_scope(engine) as s:
+        invitation = s.scalars(select(Invitation)).one()
+        assert (invitation.customer_email, invitation.subject, invitation.status) == (
+            "grace@example.com", "Introduction call", "active",
+        )
+        assert [m.id for m in invitation.members] == [org.ada] and [p.id for p in invitation.pools] == [org.sales]
+        assert invitation.zone == "Europe/London"  # the scheduler profile's zone
+        message = s.scalars(select(OutboxMessage)).one()
+        assert (message.kind, message.to_addr, message.status) == ("invitation", "grace@example.com", "pending")
+        assert link in message.body_text
+    # The new invitation is on the Invitations page, with its link.
+    at.switch_page("dashboard/pages/invitations.py").run()
+    table = at.dataframe[0].value
+    assert list(table["Customer"]) == ["Grace Hopper <grace@example.com>"]
+    assert table.loc[0, "Link"] == link and table.loc[0, "Slots now"] > 0
+
+
+def test_bad_email_is_refused_with_the_services_message(org):
+    at = open_page(org, "invite")
+    _who(at, email="grace@")
+    assert _step(at) == 0
+    assert [e.value for e in at.error] == ["customer email 'grace@' is not an email address like ada@example.com"]
+
+
+def test_empty_team_is_refused(org):
+    at = open_page(org, "invite")
+    _who(at)
+    _details(at)
+    assert _step(at) == 1
+    assert [e.value for e in at.error] == ["the team is empty: choose at least one member or one pool"]
+
+
+def test_zero_slots_disables_invite_and_names_the_bottleneck(org, engine):
+    at = open_page(org, "invite")
+    _who(at)
+    _details(at, members=[org.ada, org.nobody])
+    assert _step(at) == 2
+    assert at.metric[0].value == "0"
+    warning = at.warning[0].value
+    assert "No slots in this frame" in warning and "Nora Nohours" in warning and "Ada" not in warning.split("Widen")[0]
+    at.button(key="inv-next-2").click().run()
+    invite = at.button(key="inv-invite")
+    assert invite.disabled
+    assert any("Invite is disabled: No slot is available" in c.value for c in at.caption)
+    with session_scope(engine) as s:
+        assert s.scalars(select(Invitation)).all() == []
