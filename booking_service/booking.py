@@ -42,13 +42,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import availability, ics
+from . import audit, availability, ics
 from .calendars.writeback import queue_meeting_writeback
 from .config import Settings
 from .db import write_lock
 from .invitations import effective_status
 from .mail import queue_mail, render_mail
 from .models import Invitation, Meeting, Reservation, Resource, Room, TeamMember, User, utcnow
+from .permissions import require_meeting
 
 Outcome = Literal["booked", "already_scheduled", "unavailable", "closed"]
 UNAVAILABLE_MESSAGE = "That time is no longer available, please pick another"
@@ -230,12 +231,20 @@ def cancel_meeting(
     The meeting keeps its ``uid``; its ``sequence`` goes up and the cancellation mails carry a
     ``METHOD:CANCEL`` invite, so calendars remove the same entry they added.
 
+    ``by`` is the dashboard user cancelling; it must have the meeting in its scope
+    (:mod:`booking_service.permissions`). ``None`` means the system or the customer acting through
+    their own link, whose token the caller has checked. The cancellation is audited.
+
     Raises
     ------
     BookingError
         If the meeting does not exist or is already cancelled.
+    booking_service.permissions.PermissionDenied
+        If ``by`` may not act on this meeting (nothing is changed).
     """
     now = now or utcnow()
+    if by is not None:
+        require_meeting(session, by, meeting_id, "cancel")
     meeting = session.scalars(
         select(Meeting).where(Meeting.id == meeting_id).with_for_update()
     ).one_or_none()
@@ -268,6 +277,8 @@ def cancel_meeting(
         )
         queue_mail(session, kind="cancellation", to=email, mail=mail, ics=invite,
                    invitation_id=invitation.id, meeting_id=meeting.id, now=now)
+    audit.record(session, by, "meeting.cancelled", meeting, invitation_id=invitation.id,
+                 start=meeting.start, reason=reason.strip(), by_customer=by is None)
     return meeting
 
 

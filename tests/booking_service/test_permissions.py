@@ -6,6 +6,7 @@ import datetime as dt
 import itertools
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from booking_service.models import Invitation, Meeting, ResourcePool, Room, TeamMember, User
@@ -174,3 +175,91 @@ def test_rule_is_one_query(session, org):
     assert [i.id for i in session.scalars(query)] == sorted(
         org["invs"][k].id for k in ("ana_m1", "ana_m4", "bo_pool", "system_m1")
     )
+
+
+# --- the checks inside the services ---------------------------------------------------------
+
+SERVICE_NOW = dt.datetime(2030, 1, 2, 10, 0, tzinfo=dt.UTC)
+PUBLIC = "https://book.example"
+
+
+@pytest.fixture
+def booked(engine):
+    """Sam (scheduler) invited with Ana and the customer booked; Olga (scheduler) and Root (admin)."""
+    from booking_service.booking import confirm_slot
+    from booking_service.db import session_scope
+    from booking_service.invitations import create_invitation
+
+    from .factories import berlin, draft, make_org, next_monday
+
+    with Session(engine) as s:
+        org = make_org(s)
+    with session_scope(engine) as s:
+        olga = _user(s, "olga@example.com")
+        root = _user(s, "root@example.com", "admin")
+        created = create_invitation(s, draft(org, SERVICE_NOW), by=s.get(User, org.scheduler),
+                                    public_url=PUBLIC, now=SERVICE_NOW)
+        invitation_id = created.invitation.id
+    with session_scope(engine, write=True) as s:
+        result = confirm_slot(s, invitation_id, berlin(next_monday(SERVICE_NOW), 10), now=SERVICE_NOW)
+        assert result.outcome == "booked"
+    return dict(org=org, olga=olga.id, root=root.id, sam=org.scheduler, meeting=result.meeting.id,
+                invitation=invitation_id)
+
+
+def _cancel(engine, meeting_id: int, user_id: int):
+    from booking_service.booking import cancel_meeting
+    from booking_service.db import session_scope
+
+    with session_scope(engine) as s:
+        return cancel_meeting(s, meeting_id, by=s.get(User, user_id), reason="Clash", now=SERVICE_NOW)
+
+
+def _state(engine, meeting_id: int) -> tuple[str, list[str], list[str]]:
+    from booking_service.models import AuditEntry, OutboxMessage
+
+    with Session(engine) as s:
+        return (
+            s.get(Meeting, meeting_id).status,
+            list(s.scalars(select(OutboxMessage.to_addr).where(OutboxMessage.kind == "cancellation"))),
+            list(s.scalars(select(AuditEntry.action).where(AuditEntry.action == "meeting.cancelled"))),
+        )
+
+
+def test_service_refuses_a_scheduler_cancelling_another_schedulers_meeting(engine, booked):
+    with pytest.raises(PermissionDenied, match=r"olga@example.com may not cancel meeting \d+"):
+        _cancel(engine, booked["meeting"], booked["olga"])
+    # Nothing happened: still confirmed, no cancellation mail, nothing audited.
+    assert _state(engine, booked["meeting"]) == ("confirmed", [], [])
+
+
+def test_owner_cancels_and_the_cancellation_is_audited(engine, booked):
+    from booking_service.models import AuditEntry
+
+    _cancel(engine, booked["meeting"], booked["sam"])
+    status, mails, actions = _state(engine, booked["meeting"])
+    assert status == "cancelled" and mails and actions == ["meeting.cancelled"]
+    with Session(engine) as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "meeting.cancelled")).one()
+        assert (entry.user_id, entry.target_type, entry.target_id) == (booked["sam"], "meeting", booked["meeting"])
+        assert entry.details["reason"] == "Clash" and entry.details["by_customer"] is False
+        assert entry.details["invitation_id"] == booked["invitation"]
+
+
+def test_admin_cancels_anyones_meeting(engine, booked):
+    _cancel(engine, booked["meeting"], booked["root"])
+    assert _state(engine, booked["meeting"])[0] == "cancelled"
+
+
+def test_a_colleague_inviting_with_the_same_member_may_cancel(engine, booked):
+    from booking_service.db import session_scope
+
+    # Olga invites with Ana too: Ana is now on Olga's team, so Sam's meeting with Ana is in scope.
+    with session_scope(engine) as s:
+        s.add(Invitation(
+            token_hash="f" * 64, created_by_id=booked["olga"], customer_name="C", customer_email="c@example.com",
+            subject="Other", duration_minutes=30, frame_start=dt.date(2030, 2, 4), frame_end=dt.date(2030, 2, 8),
+            zone="Europe/Berlin", members=[s.get(TeamMember, booked["org"].ana)],
+        ))
+    _cancel(engine, booked["meeting"], booked["olga"])
+    assert _state(engine, booked["meeting"])[0] == "cancelled"
