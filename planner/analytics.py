@@ -471,14 +471,23 @@ class ChangeRequest:
 
 @dataclasses.dataclass(frozen=True)
 class AlwaysFree:
-    """Make ``resource_id`` always free: no busy time and available around the clock every day."""
+    """Make ``resource_id`` always free: no busy time and available around the clock every day.
+
+    With ``keep_hours=True`` only its busy time (calendar and reservations) is cleared; its
+    working/opening hours and dated overrides stay as they are ("what if their calendar were
+    empty?").
+    """
 
     resource_id: str
+    keep_hours: bool = False
 
     def apply(self, tables: Organisation, request: SlotRequest) -> tuple[Organisation, SlotRequest]:
         """Return the changed tables and the request unchanged."""
         _resource_row(tables, self.resource_id)
         rid = self.resource_id
+        busy = tables.busy.loc[tables.busy["resource_id"] != rid]
+        if self.keep_hours:
+            return dataclasses.replace(tables, busy=busy), request
         hours = tables.hours.loc[tables.hours["resource_id"] != rid]
         day = pd.DataFrame({"resource_id": rid, "weekday": np.arange(7, dtype=np.int64), "start": 0, "end": 1440})
         return (
@@ -486,7 +495,7 @@ class AlwaysFree:
                 tables,
                 hours=pd.concat([hours, day.astype(tables.hours.dtypes.to_dict())], ignore_index=True),
                 overrides=tables.overrides.loc[tables.overrides["resource_id"] != rid],
-                busy=tables.busy.loc[tables.busy["resource_id"] != rid],
+                busy=busy,
             ),
             request,
         )
@@ -848,7 +857,7 @@ def _roles(request: SlotRequest) -> dict[str, str]:
     return roles
 
 
-def bottlenecks(org: PlannerTables, request: SlotRequest) -> pd.DataFrame:
+def bottlenecks(org: PlannerTables, request: SlotRequest, *, keep_hours: bool = False) -> pd.DataFrame:
     """How many more slots each resource of the request would allow if it were always free.
 
     For every required member, pool member and candidate room ``r``, the slots are counted again
@@ -859,6 +868,9 @@ def bottlenecks(org: PlannerTables, request: SlotRequest) -> pd.DataFrame:
     ----------
     org : Organisation-like
     request : SlotRequest
+    keep_hours : bool
+        Clear only each resource's busy time and keep its working/opening hours: "how many more
+        slots if this calendar were empty". Default: free around the clock.
 
     Returns
     -------
@@ -889,7 +901,7 @@ def bottlenecks(org: PlannerTables, request: SlotRequest) -> pd.DataFrame:
     info = tables.resources.set_index(tables.resources["resource_id"].astype(str))
     rows = []
     for order, (rid, role) in enumerate(roles.items()):
-        changed, _ = AlwaysFree(rid).apply(tables, request)
+        changed, _ = AlwaysFree(rid, keep_hours=keep_hours).apply(tables, request)
         free = _count(changed, request)
         rows.append(
             {
@@ -910,8 +922,11 @@ def bottlenecks(org: PlannerTables, request: SlotRequest) -> pd.DataFrame:
     return table.drop(columns="_order").reset_index(drop=True)
 
 
-def bottleneck_summary(table: pd.DataFrame) -> str:
+def bottleneck_summary(table: pd.DataFrame, *, keep_hours: bool = False) -> str:
     """One sentence naming what limits a request, from :func:`bottlenecks`' table.
+
+    Pass the same ``keep_hours`` as to :func:`bottlenecks` so that the sentence says what was
+    freed ("always free" or "with an empty calendar").
 
     Examples
     --------
@@ -936,7 +951,8 @@ def bottleneck_summary(table: pd.DataFrame) -> str:
     who = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
     verb = "limits" if len(names) == 1 else "each limit"
     after = base + best
-    return f"{who} {verb} this request most: always free, there would be {after} slots instead of {base}."
+    freed = "with an empty calendar" if keep_hours else "always free"
+    return f"{who} {verb} this request most: {freed}, there would be {after} slots instead of {base}."
 
 
 # --- free capacity ------------------------------------------------------------------------------

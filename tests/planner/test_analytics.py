@@ -491,6 +491,16 @@ def test_bottlenecks_rank_the_pool_members_above_the_member():
     )
 
 
+def test_bottlenecks_with_calendars_cleared_keep_working_hours():
+    (row,) = bottlenecks(TEAM, ANN, keep_hours=True).to_dict("records")
+    assert (row["slots"], row["slots_if_free"]) == (7, 8)  # 12:00 opens up; nothing outside 09-17
+    table = bottlenecks(TEAM, ANN_AND_POOL, keep_hours=True)
+    assert table[["resource_id", "gained"]].values.tolist() == [["bob", 1], ["ann", 0], ["cat", 0]]
+    assert bottleneck_summary(table, keep_hours=True) == (
+        "BOB (pool) limits this request most: with an empty calendar, there would be 7 slots instead of 6."
+    )
+
+
 def test_bottlenecks_with_rooms_ignore_rooms_too_small():
     req = request(rooms=("blue", "green", "tiny"), min_capacity=4)
     table = bottlenecks(TEAM, req).set_index("resource_id")
@@ -622,6 +632,8 @@ def test_making_a_resource_always_free_never_lowers_the_count(case):
     for rid in involved:
         result = what_if(org, req, AlwaysFree(rid))
         assert result.after >= result.before, (rid, result)
+        cleared = what_if(org, req, AlwaysFree(rid, keep_hours=True))
+        assert result.after >= cleared.after >= cleared.before == result.before, (rid, result, cleared)
     # The bottleneck table reports the same counts.
     table = bottlenecks(org, req)
     assert (table["gained"] >= 0).all()
