@@ -5,6 +5,10 @@ so the demo, the benchmarks and the notebooks speak of the same kind of company:
 London, Berlin, New York and Kolkata (+5:30), two pools, five rooms of different sizes, and eight
 weeks of calendars with stand-ups, lunches, meetings and all-day absences. It is deterministic
 for a seed and a start date.
+
+It also creates the installation's first admin (:func:`booking_service.accounts.create_first_admin`)
+with a freshly generated password, which the summary prints once: no default password is ever
+shared between installations.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from planner.synthetic import generate_organisation
 
+from .accounts import create_first_admin
 from .config import check_zone
 from .models import (
     Base,
@@ -52,6 +57,9 @@ class SeedSummary:
     invitations: int = 0
     meetings: int = 0
     lines: list[str] = field(default_factory=list)
+    admin_email: str | None = None
+    #: The first admin's generated password: printed once by ``describe()``, never stored in clear.
+    admin_password: str | None = field(default=None, repr=False)
 
     def describe(self) -> str:
         """A few lines for the terminal."""
@@ -61,7 +69,16 @@ class SeedSummary:
             f"{self.busy_blocks} busy blocks over {DEMO_DAYS // 7} weeks, "
             f"{self.invitations} active invitations, {self.meetings} confirmed meetings."
         )
-        return "\n".join([head, *self.lines])
+        lines = [head, *self.lines]
+        if self.admin_email and self.admin_password:
+            lines += [
+                "",
+                "Dashboard sign-in (shown this once; keep it safe):",
+                f"  email:    {self.admin_email}",
+                f"  password: {self.admin_password}",
+                "Change it with `slotwise reset-password --email " + self.admin_email + "`.",
+            ]
+        return "\n".join(lines)
 
 
 def database_is_empty(session: Session) -> bool:
@@ -113,6 +130,8 @@ def seed_demo(
         clear_database(session)
     for zone in (*DEMO_MEMBER_ZONES, *DEMO_ROOM_ZONES):
         check_zone(zone, "seed data zone")
+    # The first admin, with a password generated for this installation (printed once).
+    admin, admin_password = create_first_admin(session, zone=DEMO_MEMBER_ZONES[0])
     today = today or dt.datetime.now(dt.UTC).date()
     org = generate_organisation(
         n_members=14,
@@ -136,6 +155,8 @@ def seed_demo(
         pools=len(pools),
         busy_blocks=busy,
         zones=sorted(set(org.resources.loc[org.resources["kind"] == "member", "zone"])),
+        admin_email=admin.email,
+        admin_password=admin_password,
     )
     return summary
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 
 import pytest
 from argon2 import PasswordHasher
@@ -343,3 +344,21 @@ def test_cli_reset_password(database_url, engine):
     with Session(engine) as s:
         assert authenticate(s, "ana@example.com", "the new password", client="c", now=NOW).ok
         assert not authenticate(s, "ana@example.com", PASSWORD, client="c", now=NOW).ok
+
+
+def test_first_run_seed_prints_a_working_admin_password_once(sqlite_url, sqlite_engine, caplog):
+    caplog.set_level(logging.DEBUG)
+    first = _cli(sqlite_url, ["seed-demo", "--if-empty"])
+    assert first.exit_code == 0, first.output
+    match = re.search(r"email:\s+(\S+)\n\s+password:\s+(\S+)", first.output)
+    assert match, first.output
+    email, password = match.groups()
+    assert email == accounts.FIRST_ADMIN_EMAIL
+    with Session(sqlite_engine) as s:
+        assert s.scalars(select(User.role)).all() == ["admin"]
+        assert password not in _all_text(s)
+        assert authenticate(s, email, password, client="c", now=NOW).ok
+    assert password not in caplog.text
+    # The next `make run` finds data and prints no password.
+    again = _cli(sqlite_url, ["seed-demo", "--if-empty"])
+    assert again.exit_code == 0 and "password" not in again.output
