@@ -40,7 +40,7 @@ table = pd.DataFrame(
             "Frame": f"{views.frame_text(i.frame_start, i.frame_end)} ({i.zone})",
             "Slots now": counts.get(i.id, 0),
             "Promoted": f"{len(i.promoted_slots)} slots" if i.promote else "no",
-            "Link": links.get(i.id, "— (Resend for a new link)"),
+            "Link": links.get(i.id),
         }
         for i in active
     ]
@@ -57,6 +57,11 @@ st.dataframe(
         ),
     },
 )
+if any(i.id not in links for i in active):
+    st.caption(
+        "Links are stored only as a hash, so an empty link means it was sent before this session: "
+        "**Resend** mails a new link and shows it here."
+    )
 empty = [i for i in active if counts.get(i.id, 0) == 0]
 if empty:
     st.warning(

@@ -275,9 +275,10 @@ else:
         st.caption("The optimizer's picks and why; swap any of them for another available slot.")
         for rank, row in enumerate(picks.itertuples(index=False), start=1):
             left, right = st.columns([2, 3])
-            key = f"inv-pick-{rank}"
-            if st.session_state.get(key) not in labels:
-                st.session_state[key] = row.start
+            key, base = f"inv-pick-{rank}", f"inv-pick-{rank}-was"
+            # A new set of picks (other k, frame or team) replaces earlier swaps.
+            if st.session_state.get(base) != row.start or st.session_state.get(key) not in labels:
+                st.session_state[key] = st.session_state[base] = row.start
             picked = left.selectbox(f"Slot {rank}", options, format_func=labels.get, key=key)
             right.caption(
                 f"Optimizer's pick: {labels.get(row.start, row.start)} — {row.reason}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 from sqlalchemy import select
 
 from booking_service.db import session_scope
@@ -94,3 +95,36 @@ def test_zero_slots_disables_invite_and_names_the_bottleneck(org, engine):
     assert any("Invite is disabled: No slot is available" in c.value for c in at.caption)
     with session_scope(engine) as s:
         assert s.scalars(select(Invitation)).all() == []
+
+
+
+def test_promoted_slots_show_reasons_and_a_swap_is_what_gets_stored(org, engine):
+    at = open_page(org, "invite")
+    _who(at)
+    _details(at, members=[org.ada])
+    at.button(key="inv-next-2").click().run()
+    at.checkbox(key="inv-promote").check().run()
+    at.number_input(key="inv-k").set_value(2).run()
+    assert not at.exception, at.exception
+    first, second = at.selectbox(key="inv-pick-1"), at.selectbox(key="inv-pick-2")
+    optimizer = [first.value, second.value]
+    assert optimizer[0] != optimizer[1]
+    assert len([c for c in at.caption if c.value.startswith("Optimizer's pick:")]) == 2
+    # Swap the second pick for another available slot, not one of the optimizer's.
+    taken = {first.format_func(first.value), second.format_func(second.value)}
+    label = next(label for label in second.options if label not in taken)
+    today = pd.Timestamp.now(tz="Europe/London").normalize()
+    candidates = pd.date_range(today, today + pd.Timedelta(days=16), freq="15min").tz_convert("UTC")
+    second.set_value(next(t for t in candidates if second.format_func(t) == label)).run()
+    swapped = at.selectbox(key="inv-pick-2").value
+    assert swapped not in optimizer
+    assert [c.value for c in at.caption if c.value.startswith("Chosen by you instead of")]
+    assert "/i/PREVIEW/slot?" in at.get("html")[0].proto.body
+    at.button(key="inv-invite").click().run()
+    assert not at.exception, at.exception
+    with session_scope(engine) as s:
+        invitation = s.scalars(select(Invitation)).one()
+        stored = [p.start for p in invitation.promoted_slots]
+        reasons = [p.reason for p in invitation.promoted_slots]
+    assert stored == [optimizer[0].to_pydatetime(), swapped.to_pydatetime()]
+    assert reasons[1] == "chosen by the scheduler" and reasons[0] != reasons[1]

@@ -1,0 +1,107 @@
+"""Activity stream: Invitations and Meetings pages, confirming moves an invitation, cancelling frees."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from booking_service import availability, booking
+from booking_service.db import session_scope
+from booking_service.invitations import InvitationDraft, create_invitation
+from booking_service.models import Invitation, Meeting, OutboxMessage, Reservation, User, utcnow
+
+from .conftest import open_page
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def _invite(engine, org, name="Grace Hopper", members=None, promote=False) -> int:
+    today = utcnow().astimezone(LONDON).date()
+    with session_scope(engine) as s:
+        user = s.get(User, org.admin_id)
+        created = create_invitation(
+            s,
+            InvitationDraft(
+                customer_name=name, customer_email=f"{name.split()[0].lower()}@example.com", subject="Intro",
+                duration_minutes=30, frame_start=today + dt.timedelta(days=2), frame_end=today + dt.timedelta(days=4),
+                members=tuple(members or (org.ada,)), zone="Europe/London", promote=promote, promote_count=2,
+            ),
+            by=user, public_url="http://booking.test",
+        )
+        return created.invitation.id
+
+
+def _confirm_first_slot(engine, invitation_id) -> int:
+    with session_scope(engine, write=True) as s:
+        invitation = s.get(Invitation, invitation_id)
+        first = availability.find_slots_for(s, invitation)["start"].iloc[0].to_pydatetime()
+        result = booking.confirm_slot(s, invitation_id, first)
+        assert result.outcome == "booked"
+        return result.meeting.id
+
+
+def test_invitations_list_active_ones_and_a_confirmed_one_moves_to_meetings(org, engine):
+    grace = _invite(engine, org, promote=True)
+    _invite(engine, org, name="Alan Turing", members=(org.bob,))
+    at = open_page(org, "invitations")
+    table = at.dataframe[0].value
+    assert list(table["Customer"]) == ["Alan Turing <alan@example.com>", "Grace Hopper <grace@example.com>"]
+    assert list(table["Promoted"]) == ["no", "2 slots"]
+    assert (table["Slots now"] > 0).all()
+    meeting_id = _confirm_first_slot(engine, grace)
+    at.run()  # Streamlit's normal rerun, nothing else
+    assert list(at.dataframe[0].value["Customer"]) == ["Alan Turing <alan@example.com>"]
+    at.switch_page("dashboard/pages/meetings.py").run()
+    meetings = at.dataframe[0].value
+    assert list(meetings["Customer"]) == ["Grace Hopper <grace@example.com>"]
+    assert list(meetings["Team member"]) == ["Ada"]
+    with session_scope(engine) as s:
+        start = s.get(Meeting, meeting_id).start
+    assert meetings.iloc[0]["When (Europe/London)"].startswith(f"{start.astimezone(LONDON):%a %d %b %H:%M}")
+
+
+def test_cancel_invitation_from_the_list(org, engine):
+    grace = _invite(engine, org)
+    at = open_page(org, "invitations")
+    at.button(key="invitations-cancel").click().run()
+    assert not at.exception
+    assert "Cancelled the invitation of Grace Hopper" in at.success[0].value
+    assert "No active invitations" in at.info[0].value
+    with session_scope(engine) as s:
+        assert s.get(Invitation, grace).status == "cancelled"
+
+
+def test_resend_shows_a_new_link(org, engine):
+    _invite(engine, org)
+    at = open_page(org, "invitations")
+    at.button(key="invitations-resend").click().run()
+    assert not at.exception
+    link = at.code[0].value
+    assert link.startswith("http://booking.test/i/")
+    assert at.dataframe[0].value.loc[0, "Link"] == link
+    with session_scope(engine) as s:
+        assert len(s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "invitation")).all()) == 2
+
+
+def test_cancelling_a_meeting_frees_its_reservation_and_mails_the_customer(org, engine):
+    meeting_id = _confirm_first_slot(engine, _invite(engine, org))
+    _confirm_first_slot(engine, _invite(engine, org, name="Alan Turing", members=(org.bob,)))
+    at = open_page(org, "meetings")
+    assert len(at.dataframe[0].value) == 2
+    at.selectbox(key="meetings-member").select(org.ada).run()
+    assert list(at.dataframe[0].value["Customer"]) == ["Grace Hopper <grace@example.com>"]
+    at.selectbox(key="cancel-meeting-pick").select(meeting_id)
+    at.text_input(key="cancel-meeting-reason").input("Ada is ill")
+    at.button(key="FormSubmitter:cancel-meeting-Cancel meeting").click().run()
+    assert not at.exception
+    assert "the time is free again" in at.success[0].value
+    assert "No meetings in this range for Ada" in at.info[0].value
+    with session_scope(engine) as s:
+        meeting = s.get(Meeting, meeting_id)
+        assert meeting.status == "cancelled"
+        assert s.scalars(select(Reservation).where(Reservation.meeting_id == meeting_id)).all() == []
+        mails = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "cancellation")).all()
+        assert "grace@example.com" in {m.to_addr for m in mails}
+        assert any("Ada is ill" in m.body_text for m in mails if m.to_addr == "grace@example.com")
