@@ -213,7 +213,7 @@ CUSTOMER_ZONES = (
 
 def part_b(n_invitations: int = 50, seed: int = SEED) -> dict[str, object]:
     """Simulate customers picking promoted slots; compare the optimizer with earliest-k."""
-    from planner import SlotRequest, find_slots, generate_organisation
+    from planner import OrgGrid, SlotRequest, generate_organisation
 
     rng = np.random.default_rng(seed)
     start_date = dt.date(2026, 11, 23)
@@ -235,6 +235,14 @@ def part_b(n_invitations: int = 50, seed: int = SEED) -> dict[str, object]:
 
     invitations = []
     t0 = time.perf_counter()
+    grid = OrgGrid.build(
+        org.resources,
+        org.hours,
+        org.busy,
+        org.overrides,
+        start=pd.Timestamp(frame_start, tz="UTC") - pd.Timedelta(days=1),
+        end=pd.Timestamp(frame_end, tz="UTC") + pd.Timedelta(days=2),
+    )
     for i in range(n_invitations):
         request = SlotRequest(
             members=(),
@@ -248,7 +256,7 @@ def part_b(n_invitations: int = 50, seed: int = SEED) -> dict[str, object]:
             zone=zone,
             now=now,
         )
-        slots = find_slots(org, request)
+        slots = grid.find_slots(request)
         invitations.append({"slots": slots, "customer_zone": str(rng.choice(CUSTOMER_ZONES)), "index": i})
     find_time = time.perf_counter() - t0
 

@@ -632,14 +632,12 @@ def _overlap_demand(
     out = np.zeros((len(start), len(resources)))
     if claims is None or claims.empty:
         return out
-    by_resource = dict(tuple(claims.groupby("resource_id", sort=False)))
-    for col, resource in enumerate(resources):
-        rows = by_resource.get(resource)
-        if rows is None:
-            continue
-        demand = rows["demand"].to_numpy(float)
-        r_start = rows["start"].to_numpy("datetime64[ns]").astype(np.int64)
-        r_end = rows["end"].to_numpy("datetime64[ns]").astype(np.int64)
+    owner = pd.Index(resources).get_indexer(claims["resource_id"])
+    all_start, all_end = _ns(claims["start"]), _ns(claims["end"])
+    all_demand = claims["demand"].to_numpy(float)
+    for col in np.unique(owner[owner >= 0]):
+        mine = owner == col
+        demand, r_start, r_end = all_demand[mine], all_start[mine], all_end[mine]
         by_start = np.argsort(r_start, kind="stable")
         by_end = np.argsort(r_end, kind="stable")
         cum_start = np.concatenate([[0.0], np.cumsum(demand[by_start])])
@@ -648,6 +646,11 @@ def _overlap_demand(
         ended = np.searchsorted(r_end[by_end], start, side="right")
         out[:, col] = cum_start[began] - cum_end[ended]
     return out
+
+
+def _ns(values: pd.Series) -> np.ndarray:
+    """UTC instants as int64 nanoseconds since the epoch."""
+    return values.to_numpy("datetime64[ns]").astype(np.int64)
 
 
 def _group_weights(values: pd.Series, resources: Sequence[str], mean: bool) -> np.ndarray:
@@ -698,15 +701,14 @@ def _shape_per_member(
     out = np.zeros((len(start), len(members)))
     if busy is None or busy.empty:
         return out
-    by_member = dict(tuple(busy.groupby("resource_id", sort=False)))
     tolerance = weights.adjacent_within.value
     span = weights.focus_block.value
-    for col, member in enumerate(members):
-        rows = by_member.get(member)
-        if rows is None:
-            continue
-        ends = np.sort(rows["end"].to_numpy("datetime64[ns]").astype(np.int64))
-        starts = np.sort(rows["start"].to_numpy("datetime64[ns]").astype(np.int64))
+    owner = pd.Index(members).get_indexer(busy["resource_id"])
+    all_start, all_end = _ns(busy["start"]), _ns(busy["end"])
+    for col in np.unique(owner[owner >= 0]):
+        mine = owner == col
+        ends = np.sort(all_end[mine])
+        starts = np.sort(all_start[mine])
         # Latest busy end at or before the slot start, earliest busy start at or after its end.
         before = np.searchsorted(ends, start, side="right") - 1
         after = np.searchsorted(starts, end, side="left")
