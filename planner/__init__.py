@@ -96,6 +96,19 @@ the changes :class:`AddRoom`, :class:`AddPoolMember`, :class:`ExtendHours`,
 resource-hour), and :func:`availability_by_hour` / :func:`free_count_by_hour`
 for heatmaps.
 
+Promoted slots
+--------------
+:func:`promote_slots` picks the k (default 5, 1 to 10) slots an invitation
+email promotes, from ``find_slots``' table and a :class:`PromoteContext`
+(zones, customer hours, now, meeting counts, room capacities, other
+invitations' promoted slots, busy blocks), with an OR-Tools CP-SAT model
+(deterministic, 1 s limit, greedy fallback). The :class:`Promotion` holds the
+chosen rows with ``score``, one column per score part and a ``reason``, and
+the solver status. :class:`PromoteWeights` names the weights;
+:func:`contention_claims` turns one invitation's promoted slots into the
+claims the next invitation's context lists. The model is written out in
+:mod:`planner.promote`.
+
 Errors
 ------
 Every bad input raises :class:`PlannerInputError` (a ``ValueError``) naming
@@ -130,6 +143,15 @@ from planner.analytics import (
 from planner.availability import DEFAULT_QUANTUM, AvailabilityGrid, build_grid
 from planner.errors import PlannerInputError
 from planner.grid import OrgGrid
+from planner.promote import (
+    PromoteContext,
+    PromoteWeights,
+    Promotion,
+    SolveConfig,
+    contention_claims,
+    promote_slots,
+    score_slots,
+)
 from planner.request import SlotRequest
 from planner.slots import SLOT_COLUMNS, SlotCheck, check_slot, count_slots, find_slots
 from planner.synthetic import DEFAULT_ZONES, Organisation, generate_organisation
@@ -167,4 +189,11 @@ __all__ = [
     "count_slots",
     "find_slots",
     "generate_organisation",
+    "PromoteContext",
+    "PromoteWeights",
+    "Promotion",
+    "SolveConfig",
+    "contention_claims",
+    "promote_slots",
+    "score_slots",
 ]
