@@ -65,9 +65,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _HASHER = PasswordHasher()
-# Verified against when the email is unknown, so that an unknown address costs as much time
-# as a wrong password (no timing oracle for which addresses are accounts).
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+_DUMMY: dict[str, str] = {}
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -155,8 +153,16 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 
 
 def _spend_time(password: str) -> None:
+    """Verify against a throw-away hash made with the current parameters.
+
+    Used when the email is unknown (or has no usable hash), so that such an attempt costs as much
+    time as a wrong password: the timing does not tell which addresses are accounts.
+    """
+    params = str(_HASHER.memory_cost) + "/" + str(_HASHER.time_cost)
+    if params not in _DUMMY:
+        _DUMMY[params] = _HASHER.hash(secrets.token_urlsafe(16))
     try:
-        _HASHER.verify(_DUMMY_HASH, password)
+        _HASHER.verify(_DUMMY[params], password)
     except VerificationError:
         pass
 

@@ -362,3 +362,18 @@ def test_first_run_seed_prints_a_working_admin_password_once(sqlite_url, sqlite_
     # The next `make run` finds data and prints no password.
     again = _cli(sqlite_url, ["seed-demo", "--if-empty"])
     assert again.exit_code == 0 and "password" not in again.output
+
+
+def test_unknown_email_costs_a_password_verification_too(session, monkeypatch):
+    calls = []
+
+    class Counting(PasswordHasher):
+        def verify(self, hash, password):  # noqa: A002 - argon2's own parameter name
+            calls.append(hash)
+            return super().verify(hash, password)
+
+    _user(session)
+    monkeypatch.setattr(accounts, "_HASHER", Counting(time_cost=1, memory_cost=8, parallelism=1))
+    authenticate(session, "nobody@example.com", PASSWORD, client="c1", now=NOW)
+    authenticate(session, "ana@example.com", "wrong password!", client="c1", now=NOW)
+    assert len(calls) == 2 and all(h.startswith("$argon2id$v=19$m=8,t=1") for h in calls)
