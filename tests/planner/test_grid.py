@@ -1,0 +1,175 @@
+"""Availability grids (build_grid) and the prebuilt organisation grid (OrgGrid)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import planner
+from tests.planner.helpers import UTC, Tables, request, ts
+
+START = pd.Timestamp("2026-11-02", tz="UTC")
+
+
+def small_grid() -> planner.AvailabilityGrid:
+    tables = (
+        Tables()
+        .member("a", "UTC", windows=((543, 602),))  # 09:03-10:02
+        .room("r", "Asia/Kolkata", 4, windows=((540, 600),))  # 03:30-04:30Z
+        .block("a", "2026-11-02 10:01", "2026-11-02 10:02")
+        .block("r", "2026-11-02 04:00", "2026-11-02 04:05")
+    )
+    return planner.build_grid(*tables.frames(), start=START, end=START + pd.Timedelta(days=1))
+
+
+def test_grid_shape_index_and_ids() -> None:
+    grid = small_grid()
+    assert grid.resource_ids == ("a", "r")
+    assert grid.free.shape == grid.in_hours.shape == grid.busy.shape == (2, 288)
+    assert grid.free.dtype == bool
+    assert grid.index[0] == START and grid.index.tz is not None and str(grid.index.tz) == "UTC"
+    assert (np.diff(grid.index.asi8) == pd.Timedelta(minutes=5).value).all()
+
+
+def test_hours_round_inward_and_busy_outward() -> None:
+    grid = small_grid()
+    index = list(grid.index)
+    in_hours_a = [t.strftime("%H:%M") for t, flag in zip(index, grid.in_hours[0]) if flag]
+    assert in_hours_a[0] == "09:05" and in_hours_a[-1] == "09:55"  # 09:03-10:02 covers 09:05..10:00 fully
+    busy_a = [t.strftime("%H:%M") for t, flag in zip(index, grid.busy[0]) if flag]
+    assert busy_a == ["10:00"]  # the busy minute 10:01 makes 10:00-10:05 busy
+    free_r = [t.strftime("%H:%M") for t, flag in zip(index, grid.free[1]) if flag]
+    assert free_r[0] == "03:30" and "04:00" not in free_r and free_r[-1] == "04:25"
+
+
+def test_to_frame_is_tidy() -> None:
+    grid = small_grid()
+    frame = grid.to_frame()
+    assert list(frame.columns) == ["resource_id", "start", "in_hours", "busy", "free"]
+    assert len(frame) == 2 * 288
+    assert str(frame["start"].dtype) == "datetime64[ns, UTC]"
+    row = frame[(frame["resource_id"] == "a") & (frame["start"] == ts("2026-11-02 09:30"))].iloc[0]
+    assert row["in_hours"] and not row["busy"] and row["free"]
+
+
+def test_pivot_is_local_day_by_time_of_day_across_dst() -> None:
+    tables = Tables().member("lon", "Europe/London", windows=((540, 1020),))
+    start = pd.Timestamp("2026-10-24", tz="UTC")
+    grid = planner.build_grid(*tables.frames(), start=start, end=start + pd.Timedelta(days=3))
+    table = grid.pivot("lon")
+    assert dt.date(2026, 10, 25) in table.index and dt.time(9, 0) in table.columns
+    # 09:00 local is free on each date although it is 08:00Z before the change and 09:00Z after.
+    assert bool(table.loc[dt.date(2026, 10, 24), dt.time(9, 0)]) and bool(table.loc[dt.date(2026, 10, 25), dt.time(9, 0)])
+    assert not bool(table.loc[dt.date(2026, 10, 25), dt.time(8, 55)])
+    assert table.shape[1] == 288
+    with pytest.raises(planner.PlannerInputError, match="not in this grid"):
+        grid.pivot("nobody")
+
+
+def org_and_request():
+    org = planner.generate_organisation(
+        10, 4, dt.date(2026, 10, 19), 28, seed=5, zones=("Europe/London", "America/New_York", "Asia/Kolkata")
+    )
+    req = planner.SlotRequest(
+        members=(org.member_ids[0],),
+        pools=(org.pool_members("p0"),),
+        rooms=tuple(org.room_ids),
+        min_capacity=2,
+        duration=pd.Timedelta(minutes=30),
+        buffer_before=pd.Timedelta(minutes=5),
+        buffer_after=pd.Timedelta(minutes=10),
+        minimum_notice=pd.Timedelta(hours=2),
+        interval=pd.Timedelta(minutes=15),
+        frame_start=dt.date(2026, 10, 21),
+        frame_end=dt.date(2026, 11, 4),
+        zone="Europe/London",
+        now=dt.datetime(2026, 10, 20, 9, tzinfo=UTC),
+    )
+    return org, req
+
+
+def build(org, busy=None) -> planner.OrgGrid:
+    return planner.OrgGrid.build(
+        org.resources, org.hours, org.busy if busy is None else busy, org.overrides,
+        start=pd.Timestamp("2026-10-19", tz="UTC"), end=pd.Timestamp("2026-11-16", tz="UTC"),
+    )  # fmt: skip
+
+
+def test_org_grid_answers_like_the_cold_path() -> None:
+    org, req = org_and_request()
+    grid = build(org)
+    cold = planner.find_slots(req, org.resources, org.hours, org.busy, org.overrides)
+    assert len(cold) > 0
+    pd.testing.assert_frame_equal(grid.find_slots(req), cold)
+    assert grid.count_slots(req) == len(cold)
+    assert grid.quantum == pd.Timedelta(minutes=5) and grid.n_quanta == 28 * 288
+    assert grid.nbytes < 10 * 28 * 288  # bit-packed: far below one byte per quantum
+
+
+def test_org_grid_add_and_remove_busy_without_rebuild() -> None:
+    org, req = org_and_request()
+    grid = build(org)
+    before = grid.find_slots(req)
+    first = before["start"].iloc[0]
+    member = req.members[0]
+    grid.add_busy(member, first + pd.Timedelta(minutes=29), first + pd.Timedelta(minutes=31))
+    after = grid.find_slots(req)
+    assert first not in set(after["start"]) and len(after) < len(before)
+    added = pd.concat(
+        [org.busy, pd.DataFrame({"resource_id": [member], "start": [first + pd.Timedelta(minutes=29)],
+                                 "end": [first + pd.Timedelta(minutes=31)], "source": ["calendar"]})],
+        ignore_index=True,
+    )  # fmt: skip
+    pd.testing.assert_frame_equal(after, planner.find_slots(req, org.resources, org.hours, added, org.overrides))
+    grid.remove_busy(member, first + pd.Timedelta(minutes=29), first + pd.Timedelta(minutes=31))
+    pd.testing.assert_frame_equal(grid.find_slots(req), before)
+
+
+def test_removing_one_of_two_overlapping_blocks_keeps_the_other() -> None:
+    tables = Tables().member("a", "UTC", windows=((540, 720),))
+    tables.block("a", "2026-11-02 10:00", "2026-11-02 11:00").block("a", "2026-11-02 10:30", "2026-11-02 10:40")
+    grid = planner.OrgGrid.build(*tables.frames(), start=START, end=START + pd.Timedelta(days=2))
+    req = request(("a",), duration=60)
+    assert [t.strftime("%H:%M") for t in grid.find_slots(req)["start"]] == ["09:00", "11:00"]
+    grid.remove_busy("a", ts("2026-11-02 10:30"), ts("2026-11-02 10:40"))
+    assert [t.strftime("%H:%M") for t in grid.find_slots(req)["start"]] == ["09:00", "11:00"]
+    grid.remove_busy("a", ts("2026-11-02 10:00"), ts("2026-11-02 11:00"))
+    assert [t.strftime("%H:%M") for t in grid.find_slots(req)["start"]] == ["09:00", "10:00", "11:00"]
+    assert grid.busy.empty
+
+
+def test_org_grid_update_errors() -> None:
+    tables = Tables().member("a", "UTC")
+    grid = planner.OrgGrid.build(*tables.frames(), start=START, end=START + pd.Timedelta(days=1))
+    with pytest.raises(planner.PlannerInputError, match="no busy block"):
+        grid.remove_busy("a", ts("2026-11-02 10:00"), ts("2026-11-02 11:00"))
+    with pytest.raises(planner.PlannerInputError, match="not in this grid"):
+        grid.add_busy("zz", ts("2026-11-02 10:00"), ts("2026-11-02 11:00"))
+    with pytest.raises(planner.PlannerInputError, match="tz-aware"):
+        grid.add_busy("a", dt.datetime(2026, 11, 2, 10), ts("2026-11-02 11:00"))
+    with pytest.raises(planner.PlannerInputError, match="start < end"):
+        grid.add_busy("a", ts("2026-11-02 11:00"), ts("2026-11-02 10:00"))
+
+
+def test_org_grid_falls_back_for_finer_quanta_and_frames_beyond_the_horizon() -> None:
+    org, req = org_and_request()
+    grid = build(org)
+    seven = planner.SlotRequest(**{**req.__dict__, "buffer_before": pd.Timedelta(minutes=7)})
+    pd.testing.assert_frame_equal(
+        grid.find_slots(seven), planner.find_slots(seven, org.resources, org.hours, org.busy, org.overrides)
+    )
+    beyond = planner.SlotRequest(**{**req.__dict__, "frame_end": dt.date(2026, 11, 20)})
+    assert grid.count_slots(beyond) == planner.count_slots(beyond, org.resources, org.hours, org.busy, org.overrides)
+
+
+def test_org_grid_busy_table_round_trips() -> None:
+    org, _ = org_and_request()
+    grid = build(org)
+    got = grid.busy.sort_values(["resource_id", "start", "end"], ignore_index=True)
+    want = org.busy[["resource_id", "start", "end"]].sort_values(["resource_id", "start", "end"], ignore_index=True)
+    pd.testing.assert_frame_equal(got, want)
+    snapshot = grid.availability()
+    assert snapshot.free.shape == (len(org.resources), grid.n_quanta)
