@@ -1,0 +1,115 @@
+"""The analysts' notebooks run top to bottom against a fresh demo database.
+
+The demo database is made the way a user makes it (``slotwise init-db`` then ``slotwise
+seed-demo``) in a temporary folder; each notebook then runs in a Jupyter kernel of this very
+interpreter (the ``python3`` kernel resolves to ``sys.executable``) with ``DATABASE_URL``
+pointing at that database and matplotlib on its non-interactive Agg backend. The notebooks are
+committed without outputs; the executed copies are written next to the database for reading
+when a run fails.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from click.testing import CliRunner
+from jupyter_client.manager import KernelManager
+from nbclient import NotebookClient
+
+from booking_service.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+NAMES = ("availability_explorer.ipynb", "capacity_planning.ipynb")
+# Both notebooks together, demo seed included (the product's promise to analysts).
+BUDGET_SECONDS = 120.0
+KERNEL = "python3"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo_env(tmp_path_factory) -> dict[str, str]:
+    """Environment of a fresh demo database in a temporary folder, seeded with the CLI."""
+    folder = tmp_path_factory.mktemp("notebooks")
+    env = {
+        "DATABASE_URL": f"sqlite:///{folder / 'slotwise.db'}",
+        "SLOTWISE_VAR_DIR": str(folder / "var"),
+        "SECRET_KEY": "notebook-test-secret",
+        "MPLBACKEND": "Agg",
+    }
+    started = time.perf_counter()
+    runner = CliRunner()
+    for command in (["init-db"], ["seed-demo"]):
+        result = runner.invoke(main, command, env=env, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    env["SLOTWISE_SEED_SECONDS"] = f"{time.perf_counter() - started:.3f}"
+    env["SLOTWISE_OUT_DIR"] = str(folder)
+    return env
+
+
+def _committed(name: str) -> nbformat.NotebookNode:
+    return nbformat.read(NOTEBOOKS / name, as_version=4)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_is_committed_without_outputs(name):
+    notebook = _committed(name)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert code, f"{name} has no code cells"
+    for cell in code:
+        assert cell.get("outputs", []) == [] and cell.get("execution_count") is None, (
+            f"{name} is committed with outputs; clear them (Kernel > Restart & Clear Output) before committing"
+        )
+
+
+def test_kernel_is_this_interpreter():
+    # The python3 kernel spec names "python", which jupyter_client resolves to sys.executable:
+    # the notebooks run on the project's virtualenv, not on whatever python is on PATH.
+    assert KernelManager(kernel_name=KERNEL).format_kernel_cmd()[0] == sys.executable
+
+
+def _execute(name: str, env: dict[str, str]) -> tuple[nbformat.NotebookNode, float]:
+    notebook = _committed(name)
+    client = NotebookClient(
+        notebook,
+        timeout=BUDGET_SECONDS,
+        kernel_name=KERNEL,
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    )
+    started = time.perf_counter()
+    try:
+        client.execute(env={**os.environ, **env, "PYTHONPATH": str(ROOT)})
+    finally:
+        nbformat.write(notebook, Path(env["SLOTWISE_OUT_DIR"]) / name)
+    return notebook, time.perf_counter() - started
+
+
+def _outputs(notebook: nbformat.NotebookNode, kind: str) -> list[dict]:
+    return [o for cell in notebook.cells for o in cell.get("outputs", []) if o.get("output_type") == kind]
+
+
+def test_notebooks_run_top_to_bottom_within_budget(demo_env):
+    elapsed = {}
+    executed = {}
+    for name in NAMES:
+        executed[name], elapsed[name] = _execute(name, demo_env)
+    total = sum(elapsed.values()) + float(demo_env["SLOTWISE_SEED_SECONDS"])
+    print(f"notebook timings: seed {demo_env['SLOTWISE_SEED_SECONDS']} s, {elapsed}, total {total:.1f} s")
+    assert total < BUDGET_SECONDS, f"the notebooks and the seed took {total:.1f} s (budget {BUDGET_SECONDS} s)"
+
+    for name, notebook in executed.items():
+        assert not _outputs(notebook, "error"), f"{name} raised"
+        # Every chart is rendered (as PNG by matplotlib's inline backend).
+        images = [o for o in _outputs(notebook, "display_data") if "image/png" in o.get("data", {})]
+        assert len(images) >= 3, f"{name} shows {len(images)} charts"
+
+    # The conclusion is computed, not typed: it quotes the numbers the notebook computed.
+    conclusion = executed["capacity_planning.ipynb"].cells[-1]
+    text = "".join(o.get("data", {}).get("text/markdown", "") for o in conclusion.get("outputs", []))
+    assert "slots" in text and any(ch.isdigit() for ch in text), text
