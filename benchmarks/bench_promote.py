@@ -12,6 +12,9 @@
     after the other (each sees the earlier ones' promoted slots). Customers then arrive in a
     random order (seeded) and each picks one of their promoted slots; the pick fails when the
     slot is no longer available because earlier customers booked its pool members or rooms.
+    A customer whose pick fails opens the full list and books the earliest time still free
+    there. The re-check uses the slot's free pool members and rooms as the engine reported them
+    minus this simulation's bookings (no buffers), which is the engine's own rule for them.
     The optimizer and the "earliest k" baseline run in the same simulation with the same
     arrival order and the same pick positions. Targets: the optimizer's failure share at most
     half the baseline's, and its average local-time quality higher.
