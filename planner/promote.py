@@ -808,15 +808,16 @@ def score_slots(
     weights = weights if weights is not None else PromoteWeights()
     _check_slots(slots)
     _check_context(context)
-    table = slots.copy()
     start_s = _utc_column(slots, "start", "slots")
     end_s = _utc_column(slots, "end", "slots")
     start = start_s.to_numpy("datetime64[ns]").astype(np.int64)
     end = end_s.to_numpy("datetime64[ns]").astype(np.int64)
 
     local = start_s.dt.tz_convert(_zone(context.display_zone, "customer_zone"))
-    table["local_day"] = local.dt.date
-    table["afternoon"] = (local.dt.hour * 60 + local.dt.minute >= NOON_MINUTES).to_numpy()
+    added: dict[str, object] = {
+        "local_day": local.dt.date.to_numpy(),
+        "afternoon": (local.dt.hour * 60 + local.dt.minute >= NOON_MINUTES).to_numpy(),
+    }
 
     claims = _normalised_claims(context.other_promoted)
     busy = _normalised_busy(context.busy)
@@ -837,17 +838,21 @@ def score_slots(
         "calendar_shape": _calendar_shape(slots, start, end, assignees, busy, weights),
     }
     n = len(slots)
-    table["assignees"] = list(zip(*assignees, strict=True)) if assignees else [()] * n
+    added["assignees"] = pd.Series(
+        list(zip(*assignees, strict=True)) if assignees else [()] * n, index=slots.index, dtype=object
+    )
     points = np.zeros(n, dtype=np.int64)
     for part in PART_COLUMNS:
-        table[f"f_{part}"] = raw[part]
+        added[f"f_{part}"] = raw[part]
         sign = -1.0 if part == "contention" else 1.0
         part_points = np.rint(sign * getattr(weights, part) * raw[part] * SCALE).astype(np.int64)
-        table[part] = part_points / SCALE
+        added[part] = part_points / SCALE
         points += part_points
-    table["points"] = points
-    table["score"] = points / SCALE
-    return table
+    added["points"] = points
+    added["score"] = points / SCALE
+    # One concat instead of a column insert per part; input columns of the same name give way.
+    kept = slots.drop(columns=[c for c in added if c in slots.columns])
+    return pd.concat([kept, pd.DataFrame(added, index=slots.index)], axis=1)
 
 
 def _normalised_claims(claims: pd.DataFrame | None) -> pd.DataFrame | None:
