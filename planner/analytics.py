@@ -47,6 +47,7 @@ import pandas as pd
 
 from planner.availability import DEFAULT_QUANTUM, AvailabilityGrid, build_grid
 from planner.errors import PlannerInputError
+from planner.grid import OrgGrid
 from planner.request import SlotRequest
 from planner.slots import count_slots, find_slots
 from planner.synthetic import Organisation
@@ -988,13 +989,19 @@ def pack_meetings(org: PlannerTables, request: SlotRequest, *, limit: int = 10_0
     """
     tables = _request_tables(as_organisation(org), request)
     capacity = dict(zip(tables.resources["resource_id"].astype(str), tables.resources["capacity"], strict=True))
+    # One prebuilt grid of the request's resources over its frame; each booking is added to it
+    # as busy time, so every look again is a query on the grid, not a rebuild.
+    lo, hi = request.frame
+    grid = OrgGrid.build(
+        tables.resources, tables.hours, tables.busy, tables.overrides,
+        start=lo - request.buffer_before - pd.Timedelta(days=1),
+        end=hi + request.buffer_after + pd.Timedelta(days=1),
+    )
     packed: dict[str, int] = {}
     picks: list[dict[str, object]] = []
-    added: list[pd.DataFrame] = []
     current = request
-    busy = tables.busy
     while len(picks) < limit:
-        slots = _find(dataclasses.replace(tables, busy=busy), current)
+        slots = grid.find_slots(current)
         if slots.empty:
             break
         first = slots.iloc[0]
@@ -1003,20 +1010,11 @@ def pack_meetings(org: PlannerTables, request: SlotRequest, *, limit: int = 10_0
             chosen.append(min(free, key=lambda m: (packed.get(m, 0), m)))
         if request.rooms:
             chosen.append(min(first["rooms"], key=lambda r: (capacity[r], r)))
+        start, end = first["start"], first["end"]
         for rid in chosen:
             packed[rid] = packed.get(rid, 0) + 1
-        start, end = first["start"], first["end"]
+            grid.add_busy(rid, start - request.buffer_before, end + request.buffer_after)
         picks.append({"start": start, "end": end, "resources": tuple(chosen)})
-        block = pd.DataFrame(
-            {
-                "resource_id": pd.Series(chosen, dtype=object),
-                "start": pd.DatetimeIndex([start - request.buffer_before] * len(chosen)).as_unit("ns"),
-                "end": pd.DatetimeIndex([end + request.buffer_after] * len(chosen)).as_unit("ns"),
-                "source": "reservation",
-            }
-        )
-        added.append(block)
-        busy = pd.concat([tables.busy, *added], ignore_index=True)
         # Booking only removes slots, so the next pick starts no earlier: look from its date on.
         pick_date = pd.Timestamp(start).tz_convert(request.zone).date()
         if pick_date > current.frame_start:

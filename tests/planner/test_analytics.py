@@ -623,7 +623,7 @@ def organisations_and_requests(draw):
     return org, req
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(organisations_and_requests())
 def test_making_a_resource_always_free_never_lowers_the_count(case):
     org, req = case
