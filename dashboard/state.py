@@ -114,11 +114,16 @@ def invitation_slot_counts(invitation_ids: tuple[int, ...]) -> dict[int, int]:
 
 # --- the organisation's availability, cached -------------------------------------------------------
 
+#: Days of past busy time kept in the cached tables (the Capacity page looks back this far).
+HISTORY_DAYS = 28
+#: Days ahead the prebuilt grid covers; a frame reaching further is counted on the tables.
+GRID_DAYS = 120
+
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _org_tables(version: tuple) -> loader.PlannerInputs:
     del version  # cache key only
-    since = utcnow() - dt.timedelta(days=2)  # frames start today at the earliest; buffers reach back a little
+    since = utcnow() - dt.timedelta(days=HISTORY_DAYS + 1)
     with session() as s:
         return loader.load_planner_inputs(s, start=since)
 
@@ -158,6 +163,45 @@ def _tables_kwargs() -> dict[str, pd.DataFrame]:
     return {"resources": tables.resources, "hours": tables.hours, "overrides": tables.overrides, "busy": tables.busy}
 
 
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _org_grid(version: tuple) -> planner.OrgGrid:
+    tables = _org_tables(version)
+    today = pd.Timestamp(utcnow()).floor("D")
+    return planner.OrgGrid.build(
+        tables.resources, tables.hours, tables.busy, tables.overrides,
+        start=today - pd.Timedelta(days=2), end=today + pd.Timedelta(days=GRID_DAYS),
+    )
+
+
+def org_grid() -> planner.OrgGrid:
+    """The organisation's prebuilt availability grid, built once per data version and shared.
+
+    Only read from (``count_slots`` / ``find_slots``), so sharing it between sessions is safe.
+    """
+    return _org_grid(data_version())
+
+
+def _grid_for(request: planner.SlotRequest) -> planner.OrgGrid | None:
+    """The shared grid when it covers the request's frame (with buffers), else ``None``."""
+    grid = org_grid()
+    lo, hi = request.frame
+    if lo - request.buffer_before >= grid.origin and hi + request.buffer_after <= grid.end:
+        return grid
+    return None
+
+
+def count_slots(request: planner.SlotRequest) -> int:
+    """Available slots of ``request``: on the prebuilt grid, or on the tables for a frame beyond it."""
+    grid = _grid_for(request)
+    return int(grid.count_slots(request) if grid is not None else planner.count_slots(request, **_tables_kwargs()))
+
+
+def find_slots(request: planner.SlotRequest) -> pd.DataFrame:
+    """The slot table of ``request`` (same source as :func:`count_slots`)."""
+    grid = _grid_for(request)
+    return grid.find_slots(request) if grid is not None else planner.find_slots(request, **_tables_kwargs())
+
+
 def explain_no_slots(request: planner.SlotRequest) -> str:
     """Which member or room keeps a request at zero slots: the planner's bottleneck analysis."""
     from planner import analytics
@@ -168,9 +212,8 @@ def explain_no_slots(request: planner.SlotRequest) -> str:
 @st.cache_data(show_spinner=False, max_entries=256, ttl=600)
 def _live_view(key: str, _draft: invitations.InvitationDraft, _user: User | None, _now: dt.datetime) -> LiveView:
     _spec, request = _validated(_draft, _user, _now)
-    tables = _tables_kwargs()
-    count = int(planner.count_slots(request, **tables))
-    starts = planner.find_slots(request, **tables)["start"] if count else pd.Series([], dtype="datetime64[ns, UTC]")
+    count = count_slots(request)
+    starts = find_slots(request)["start"] if count else pd.Series([], dtype="datetime64[ns, UTC]")
     return LiveView(count=count, starts=starts.reset_index(drop=True), why="" if count else explain_no_slots(request))
 
 
@@ -193,7 +236,7 @@ def live_view(draft: invitations.InvitationDraft, user: User | None, now: dt.dat
 def _promoted(key: str, _draft: invitations.InvitationDraft, _user: User | None, _now: dt.datetime) -> pd.DataFrame:
     with session() as s:
         spec = invitations.validate_draft(s, _draft, by=_user, now=_now, default_zone=settings().default_zone)
-        slots = planner.find_slots(availability.slot_request(spec, _now), **_tables_kwargs())
+        slots = find_slots(availability.slot_request(spec, _now))
         picks = availability.promote(s, spec, slots, now=_now)
     return picks[["start", "end", "score", "reason"]].reset_index(drop=True)
 
@@ -209,3 +252,31 @@ def preview_mail(draft: invitations.InvitationDraft, user: User | None) -> mail.
         return invitations.preview_invitation_mail(
             s, draft, by=user, public_url=settings().public_url, default_zone=settings().default_zone
         )
+
+
+# --- capacity ---------------------------------------------------------------------------------------
+
+
+@st.cache_data(show_spinner=False, max_entries=16, ttl=600)
+def _utilization(version: tuple, first: dt.date, last: dt.date) -> pd.DataFrame:
+    from planner import analytics
+
+    del version  # cache key only
+    return analytics.utilization(org_tables(), first, last, by="day")
+
+
+def utilization(first: dt.date, last: dt.date) -> pd.DataFrame:
+    """Hours booked / busy / free / outside per resource and local day (:func:`planner.analytics.utilization`)."""
+    return _utilization(data_version(), first, last)
+
+
+@st.cache_data(show_spinner=False, max_entries=32, ttl=600)
+def _free_capacity(key: str, _request: planner.SlotRequest) -> pd.DataFrame:
+    from planner import analytics
+
+    return analytics.free_capacity(org_tables(), _request)
+
+
+def free_capacity(request: planner.SlotRequest) -> pd.DataFrame:
+    """Meetings of ``request`` that still fit per date of its frame (:func:`planner.analytics.free_capacity`)."""
+    return _free_capacity(repr((data_version(), request)), request)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -18,6 +19,7 @@ from booking_service.models import User, utcnow
 from dashboard import state
 from dashboard.auth import LAST_ACTIVITY_KEY
 
+LONDON = ZoneInfo("Europe/London")
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "streamlit_app.py"
 EVERY_DAY = {d: "08:00-18:00" for d in range(7)}

@@ -1,0 +1,31 @@
+"""Capacity page: utilization figures and meetings that still fit, from the planner's analytics."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from booking_service.models import utcnow
+
+from .conftest import LONDON, open_page
+
+
+def test_capacity_of_a_week_of_free_working_days(org):
+    at = open_page(org, "capacity")
+    tomorrow = utcnow().astimezone(LONDON).date() + dt.timedelta(days=1)
+    at.date_input(key="capacity-dates").set_value((tomorrow, tomorrow + dt.timedelta(days=6))).run()
+    assert not at.exception, at.exception
+    hours, free, utilization, fits = (m.value for m in at.metric)
+    # Ada and Bob work 08:00-18:00 every day and nobody is busy; Nora has no hours.
+    assert (hours, free, utilization) == ("140 h", "140 h", "0%")
+    assert fits == "140"  # Ada alone: 20 half-hour meetings a day, 7 days
+    assert len(at.get("vega_lite_chart")) == 3
+    at.multiselect(key="capacity-members").set_value([str(org.ada), str(org.nobody)]).run()
+    assert at.metric[3].value == "0"
+    at.segmented_control(key="capacity-kind").set_value("Rooms").run()
+    assert at.metric[0].value == "70 h"
+
+
+def test_capacity_asks_for_a_team(org):
+    at = open_page(org, "capacity")
+    at.multiselect(key="capacity-members").set_value([]).run()
+    assert "Choose team members or a pool" in at.info[0].value
