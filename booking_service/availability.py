@@ -96,13 +96,9 @@ def load_inputs(session: Session, request: planner.SlotRequest) -> PlannerInputs
     which is what the booking re-check relies on.
     """
     ids = involved_ids(request)
-    wanted = {str(i) for i in ids}
-    resources = load_resources(session)
-    resources = resources[resources["resource_id"].isin(wanted)].reset_index(drop=True)
-    hours = load_hours(session)
-    hours = hours[hours["resource_id"].isin(wanted)].reset_index(drop=True)
-    overrides = load_overrides(session)
-    overrides = overrides[overrides["resource_id"].isin(wanted)].reset_index(drop=True)
+    resources = load_resources(session, resource_ids=ids)
+    hours = load_hours(session, resource_ids=ids)
+    overrides = load_overrides(session, resource_ids=ids)
     start, end = request_window(request)
     busy = load_busy(session, start, end, resource_ids=ids)
     empty_pools = pd.DataFrame({"pool_id": pd.Series(dtype=str), "name": pd.Series(dtype=str),

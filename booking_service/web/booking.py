@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import quote, urlencode
 
 import numpy as np
@@ -34,6 +35,7 @@ from flask import (
     request,
     url_for,
 )
+from markupsafe import Markup
 
 from .. import availability, display
 from ..app import db_session, limiter, settings_of
@@ -120,6 +122,15 @@ class Day:
     slots: list[SlotLink]
 
 
+@lru_cache(maxsize=128)
+def _zone_options(selected: str) -> Markup:
+    """The ``<option>`` list of every zone with ``selected`` chosen (rendered once per zone)."""
+    return Markup("").join(
+        Markup('<option value="{0}"{1}>{0}</option>').format(name, Markup(" selected") if name == selected else "")
+        for name in display.zone_names()
+    )
+
+
 def _slot_url(token: str, start: pd.Timestamp, zone: str) -> str:
     return f"{url_for('booking.slot', token=token)}?start={display.iso_utc(start)}&zone={quote(zone, safe='')}"
 
@@ -137,13 +148,16 @@ def _weeks(invitation: Invitation) -> tuple[dt.date, int]:
 def _days(slots: pd.DataFrame, token: str, zone: str) -> list[Day]:
     if slots.empty:
         return []
-    starts = pd.DatetimeIndex(slots["start"]).tz_convert(zone)
+    utc = pd.DatetimeIndex(slots["start"]).tz_convert("UTC")
+    starts = utc.tz_convert(zone)
     ends = pd.DatetimeIndex(slots["end"]).tz_convert(zone)
+    # One URL prefix and one vectorized format for every slot on the page.
+    prefix = f"{url_for('booking.slot', token=token)}?zone={quote(zone, safe='')}&start="
+    isos = utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    labels = starts.strftime("%H:%M")
     days: dict[dt.date, list[SlotLink]] = {}
-    for start, end in zip(starts, ends, strict=True):
-        days.setdefault(start.date(), []).append(
-            SlotLink(start.to_pydatetime(), end.to_pydatetime(), f"{start:%H:%M}", _slot_url(token, start, zone))
-        )
+    for start, end, iso, label in zip(starts, ends, isos, labels, strict=True):
+        days.setdefault(start.date(), []).append(SlotLink(start, end, label, prefix + iso))
     return [Day(day, display.format_day(day), links) for day, links in days.items()]
 
 
@@ -164,7 +178,7 @@ def _times_context(invitation: Invitation, token: str, zone: str, week_raw: str 
         "invitation": invitation,
         "token": token,
         "zone": zone,
-        "zones": display.zone_names(),
+        "zone_options": _zone_options(zone),
         "days": _days(slots, token, zone),
         "week": week,
         "pages": pages,
@@ -252,7 +266,7 @@ def invitation(token: str):
             invitation=invitation,
             token=token,
             zone=zone,
-            zones=display.zone_names(),
+            zone_options=_zone_options(zone),
             offered=offered,
             any_slots=not slots.empty,
             team=availability.team_names(invitation),
