@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import availability, display
-from .mail import queue_mail, render_mail
+from .mail import RenderedMail, queue_mail, render_mail
 from .models import Invitation, PromotedSlot, ResourcePool, Room, TeamMember, User, utcnow
 
 TOKEN_BYTES = 32
@@ -114,6 +114,8 @@ class InvitationDraft:
     Minutes are whole minutes; ``frame_start``/``frame_end`` are dates in ``zone`` (inclusive);
     ``zone`` defaults to the scheduler profile's zone. ``members``, ``pools`` and ``rooms`` are
     database ids. ``promote_count`` is the number of promoted slots (k) when ``promote`` is on.
+    ``promoted_starts`` (tz-aware starts, in order) replaces the optimizer's picks when the
+    scheduler swapped some of them; each must be an available slot.
     """
 
     customer_name: str
@@ -136,6 +138,7 @@ class InvitationDraft:
     customer_zone: str | None = None
     promote: bool = False
     promote_count: int = 5
+    promoted_starts: tuple[dt.datetime, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,7 @@ class ValidatedDraft:
     members: list[TeamMember] = field(default_factory=list)
     pools: list[ResourcePool] = field(default_factory=list)
     rooms: list[Room] = field(default_factory=list)
+    promoted_starts: tuple[dt.datetime, ...] | None = None
 
 
 def _text(name: str, value: object, limit: int, *, required: bool, one_line: bool = True) -> str:
@@ -300,6 +304,7 @@ def validate_draft(
         raise InvitationError(
             "rooms", f"no chosen room seats {draft.min_capacity} people (the largest seats {biggest})"
         )
+    promoted_starts = _promoted_starts(draft) if draft.promote else None
     return ValidatedDraft(
         customer_name=customer_name,
         customer_email=email,
@@ -321,7 +326,24 @@ def validate_draft(
         members=members,
         pools=pools,
         rooms=rooms,
+        promoted_starts=promoted_starts,
     )
+
+
+def _promoted_starts(draft: InvitationDraft) -> tuple[dt.datetime, ...] | None:
+    """The scheduler's own promoted slots, checked for form (availability is checked on sending)."""
+    if draft.promoted_starts is None:
+        return None
+    starts = tuple(draft.promoted_starts)
+    if not 1 <= len(starts) <= 10:
+        raise InvitationError("promoted_starts", f"promote between 1 and 10 slots, not {len(starts)}")
+    for start in starts:
+        if not isinstance(start, dt.datetime) or start.tzinfo is None or start.utcoffset() is None:
+            raise InvitationError("promoted_starts", f"promoted start {start!r} must be a tz-aware datetime")
+    utc = tuple(start.astimezone(dt.UTC) for start in starts)
+    if len(set(utc)) != len(utc):
+        raise InvitationError("promoted_starts", "the same slot is promoted twice; pick different slots")
+    return utc
 
 
 def _load(session: Session, model: type, ids: list[int], name: str, noun: str) -> list:
@@ -364,21 +386,24 @@ def _store_promoted(invitation: Invitation, promoted) -> None:
         )
 
 
-def _queue_invitation_mail(
-    session: Session, invitation: Invitation, token: str, public_url: str, now: dt.datetime
-) -> None:
+def _invitation_mail(
+    invitation: Invitation | ValidatedDraft,
+    token: str,
+    public_url: str,
+    promoted_slots: list[tuple[dt.datetime, dt.datetime]],
+    organizer: User | None,
+) -> RenderedMail:
     zone = invitation.customer_zone or invitation.zone
     promoted = [
-        {"start": p.start, "end": p.end, "url": slot_link(public_url, token, p.start, zone)}
-        for p in invitation.promoted_slots
+        {"start": start, "end": end, "url": slot_link(public_url, token, start, zone)}
+        for start, end in promoted_slots
     ]
-    organizer = invitation.created_by.name if invitation.created_by is not None else "Our team"
-    mail = render_mail(
+    return render_mail(
         "invitation",
         f"Please pick a time: {invitation.subject}",
         customer_name=invitation.customer_name,
         subject=invitation.subject,
-        organizer_name=organizer,
+        organizer_name=organizer.name if organizer is not None else "Our team",
         team=availability.team_names(invitation),
         duration_minutes=invitation.duration_minutes,
         description=invitation.description,
@@ -387,9 +412,62 @@ def _queue_invitation_mail(
         link=booking_link(public_url, token),
         more_link=times_link(public_url, token, zone),
     )
+
+
+def _queue_invitation_mail(
+    session: Session, invitation: Invitation, token: str, public_url: str, now: dt.datetime
+) -> None:
+    promoted = [(p.start, p.end) for p in invitation.promoted_slots]
+    mail = _invitation_mail(invitation, token, public_url, promoted, invitation.created_by)
     session.flush()
     queue_mail(session, kind="invitation", to=invitation.customer_email, mail=mail,
                invitation_id=invitation.id, now=now)
+
+
+def _chosen_promoted(slots, picks, starts: tuple[dt.datetime, ...]):
+    """The rows of ``slots`` at ``starts``, with the optimizer's score and reason where it chose the same."""
+    import pandas as pd
+
+    table = slots.set_index(pd.DatetimeIndex(slots["start"]).as_unit("ns"), drop=False)
+    wanted = pd.DatetimeIndex([pd.Timestamp(s) for s in starts]).tz_convert("UTC").as_unit("ns")
+    missing = wanted.difference(table.index)
+    if len(missing):
+        raise InvitationError(
+            "promoted_starts",
+            f"the promoted slot at {display.iso_utc(missing[0].to_pydatetime())} is no longer available; pick another",
+        )
+    chosen = table.loc[wanted].reset_index(drop=True)
+    reasons = {}
+    if picks is not None:
+        reasons = {pd.Timestamp(r.start).value: (float(r.score), str(r.reason)) for r in picks.itertuples(index=False)}
+    chosen["score"] = [reasons.get(t.value, (0.0, ""))[0] for t in wanted]
+    chosen["reason"] = [reasons.get(t.value, (0.0, "chosen by the scheduler"))[1] for t in wanted]
+    return chosen
+
+
+def preview_invitation_mail(
+    session: Session,
+    draft: InvitationDraft,
+    *,
+    by: User | None,
+    public_url: str,
+    now: dt.datetime | None = None,
+    default_zone: str = "Europe/London",
+) -> RenderedMail:
+    """The invitation email exactly as :func:`create_invitation` would queue it, for a preview.
+
+    The promoted slots are ``draft.promoted_starts`` (when ``promote`` is on); the links carry the
+    placeholder token ``PREVIEW``. Nothing is stored.
+
+    Raises
+    ------
+    InvitationError
+        When the draft is not valid.
+    """
+    spec = validate_draft(session, draft, by=by, now=now or utcnow(), default_zone=default_zone)
+    duration = dt.timedelta(minutes=spec.duration_minutes)
+    promoted = [(start, start + duration) for start in spec.promoted_starts or ()]
+    return _invitation_mail(spec, "PREVIEW", public_url, promoted, by)
 
 
 def _slots_and_promotion(session: Session, spec, now: dt.datetime):
@@ -445,6 +523,8 @@ def create_invitation(
     now = now or utcnow()
     spec = validate_draft(session, draft, by=by, now=now, default_zone=default_zone)
     slots, promoted = _slots_and_promotion(session, spec, now)
+    if spec.promoted_starts is not None:
+        promoted = _chosen_promoted(slots, promoted, spec.promoted_starts)
     token = new_token()
     invitation = Invitation(
         token_hash=hash_token(token),

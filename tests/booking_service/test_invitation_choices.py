@@ -1,0 +1,90 @@
+"""Invitations with promoted slots chosen (swapped) by the scheduler, and the email preview."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from booking_service.invitations import (
+    InvitationError,
+    create_invitation,
+    preview_invitation_mail,
+    validate_draft,
+)
+from booking_service.models import OutboxMessage, User
+
+from .factories import berlin, draft, make_org, next_monday
+
+NOW = dt.datetime(2030, 1, 2, 10, 0, tzinfo=dt.UTC)  # a Wednesday
+PUBLIC = "https://book.example"
+
+
+@pytest.fixture
+def org(session):
+    return make_org(session)
+
+
+def test_the_schedulers_promoted_slots_are_stored_and_mailed_in_order(session, org):
+    monday = next_monday(NOW)
+    mine = (berlin(monday + dt.timedelta(days=2), 14), berlin(monday, 9, 30))
+    created = create_invitation(
+        session, draft(org, NOW, promote=True, promote_count=2, promoted_starts=mine),
+        by=None, public_url=PUBLIC, now=NOW,
+    )
+    session.commit()
+    stored = created.invitation.promoted_slots
+    assert [(p.rank, p.start) for p in stored] == [(1, mine[0]), (2, mine[1])]
+    assert all(p.end - p.start == dt.timedelta(minutes=30) for p in stored)
+    assert all(p.reason for p in stored)
+    mail = session.scalars(select(OutboxMessage)).one()
+    assert "start=" + mine[0].strftime("%Y-%m-%dT%H:%M:%SZ").replace(":", "%3A") in mail.body_text
+
+
+def test_a_promoted_slot_that_is_not_available_is_refused(session, org):
+    monday = next_monday(NOW)
+    night = berlin(monday, 3)  # outside working hours
+    with pytest.raises(InvitationError, match="is no longer available") as caught:
+        create_invitation(
+            session, draft(org, NOW, promote=True, promoted_starts=(night,)), by=None, public_url=PUBLIC, now=NOW,
+        )
+    assert caught.value.field == "promoted_starts"
+
+
+@pytest.mark.parametrize(
+    ("starts", "message"),
+    [
+        ((), "between 1 and 10 slots, not 0"),
+        ((dt.datetime(2030, 1, 7, 9),), "must be a tz-aware datetime"),
+        ((dt.datetime(2030, 1, 7, 9, tzinfo=dt.UTC),) * 2, "promoted twice"),
+    ],
+)
+def test_promoted_starts_are_checked_for_form(session, org, starts, message):
+    with pytest.raises(InvitationError, match=message):
+        validate_draft(session, draft(org, NOW, promote=True, promoted_starts=starts), now=NOW)
+
+
+def test_promoted_starts_are_ignored_when_promotion_is_off(session, org):
+    spec = validate_draft(session, draft(org, NOW, promote=False, promoted_starts=()), now=NOW)
+    assert spec.promoted_starts is None
+
+
+def test_preview_is_the_mail_that_would_be_queued(session, org):
+    user = session.get(User, org.scheduler)
+    monday = next_monday(NOW)
+    starts = (berlin(monday, 10),)
+    preview = preview_invitation_mail(
+        session, draft(org, NOW, promote=True, promote_count=1, promoted_starts=starts),
+        by=user, public_url=PUBLIC, now=NOW,
+    )
+    assert preview.subject == "Please pick a time: Intro call"
+    assert "Sam Scheduler invites you" in preview.text
+    assert f"{PUBLIC}/i/PREVIEW/slot?" in preview.text
+    created = create_invitation(
+        session, draft(org, NOW, promote=True, promote_count=1, promoted_starts=starts),
+        by=user, public_url=PUBLIC, now=NOW,
+    )
+    queued = session.scalars(select(OutboxMessage)).one()
+    assert queued.body_text == preview.text.replace("PREVIEW", created.token)
+    assert session.scalars(select(OutboxMessage)).all() == [queued]  # the preview stored nothing
