@@ -54,6 +54,10 @@ Interval = tuple[dt.datetime, dt.datetime]
 
 UTC = dt.UTC
 
+MAX_OCCURRENCES = 20_000
+"""Most event occurrences read from one calendar over a sync window (a guard against runaway
+rules; a very busy person has a few thousand in a year)."""
+
 # Date-time properties whose TZID must resolve for an event to be read correctly.
 _DATETIME_PROPERTIES = ("DTSTART", "DTEND", "RECURRENCE-ID", "EXDATE", "RDATE")
 
@@ -325,6 +329,28 @@ def _check_event(event: icalendar.Event, block: Sequence[_SourceLine] | None) ->
             line=_property_line(block, "BEGIN"),
             property="DTSTART",
         )
+    uid = str(event.get("UID", "?"))
+    rules = event.get("RRULE", [])
+    for rule in rules if isinstance(rules, list) else [rules]:
+        frequency = rule.get("FREQ")
+        if not frequency:
+            raise CalendarParseError(
+                f"the event {uid!r} has an RRULE without FREQ", line=_property_line(block, "RRULE"), property="RRULE"
+            )
+        if str(frequency[0]).upper() in ("SECONDLY", "MINUTELY"):
+            raise CalendarParseError(
+                f"the event {uid!r} repeats {str(frequency[0]).lower()}; meetings do not, and expanding "
+                "it would take too long",
+                line=_property_line(block, "RRULE"),
+                property="RRULE",
+            )
+    start, end = event.get("DTSTART"), event.get("DTEND")
+    if end is not None and type(start.dt) is type(end.dt) and _comparable(start.dt, end.dt) and end.dt < start.dt:
+        raise CalendarParseError(
+            f"the event {uid!r} ends ({end.to_ical().decode()}) before it starts ({start.to_ical().decode()})",
+            line=_property_line(block, "DTEND"),
+            property="DTEND",
+        )
     for name in _DATETIME_PROPERTIES:
         if name not in event:
             continue
@@ -344,6 +370,13 @@ def _check_event(event: icalendar.Event, block: Sequence[_SourceLine] | None) ->
                         line=_property_line(block, name),
                         property=name,
                     )
+
+
+def _comparable(a: dt.date, b: dt.date) -> bool:
+    """Whether two values of one type can be ordered (not one floating, one aware)."""
+    if isinstance(a, dt.datetime):
+        return (a.tzinfo is None) == (b.tzinfo is None)
+    return True
 
 
 class _FloatingToZone(x_wr_timezone.CalendarWalker):
@@ -465,25 +498,35 @@ def _calendar_busy(
     ignore_uids: Container[str],
 ) -> list[Interval]:
     events = calendar.walk("VEVENT")
-    kept: set[int] = set()
+    readable_events: dict[int, icalendar.Event] = {}
     for index, event in enumerate(events):
         block = blocks[index] if index < len(blocks) else None
         if str(event.get("UID", "")) in ignore_uids:
             continue
-        is_override = "RECURRENCE-ID" in event
-        # A transparent or cancelled series cannot make anyone busy, however broken
-        # it is; an override can (it may make one occurrence opaque), so it is kept
-        # and filtered after expansion like every occurrence.
-        if not is_override and not _blocks_time(event):
+        if "RECURRENCE-ID" not in event:
+            # A transparent or cancelled series cannot make anyone busy, however broken
+            # it is: leave it out (an opaque override of one of its occurrences still
+            # counts, as an event of its own).
+            if _blocks_time(event):
+                _check_event(event, block)
+                readable_events[id(event)] = event
             continue
         _check_event(event, block)
-        kept.add(id(event))
+        if _blocks_time(event):
+            readable_events[id(event)] = event
+        else:
+            # A transparent or cancelled override must still replace its occurrence of
+            # the series: keep it, but make it last no time, so it blocks nothing.
+            free = event.copy()
+            free.pop("DURATION", None)
+            free["DTEND"] = free["DTSTART"]
+            readable_events[id(event)] = free
 
     readable = calendar.copy()  # properties only; the subcomponents are chosen here
     readable.subcomponents = [
-        component
+        readable_events[id(component)] if component.name == "VEVENT" else component
         for component in calendar.subcomponents
-        if component.name != "VEVENT" or id(component) in kept
+        if component.name != "VEVENT" or id(component) in readable_events
     ]
     readable = _FloatingToZone(tz).walk(readable)
 
@@ -492,16 +535,28 @@ def _calendar_busy(
     # 14 hours from UTC. The exact cut happens below, in UTC.
     margin = dt.timedelta(days=1)
     try:
-        occurrences = recurring_ical_events.of(readable).between(lo - margin, hi + margin)
+        query = recurring_ical_events.of(readable)
         result: list[Interval] = []
-        for occurrence in occurrences:
-            if not _blocks_time(occurrence):
-                continue
-            start = _instant(occurrence.start, tz)
-            end = _instant(occurrence.end, tz)
-            start, end = max(start, lo), min(end, hi)
-            if end > start:
-                result.append((start, end))
+        count = 0
+        # Series by series (what CalendarQuery.between does), counting as we go so that a
+        # runaway rule is refused instead of filling memory, and reading each occurrence's
+        # start and end without building a component for it.
+        for series in query.series:
+            for occurrence in series.between(lo - margin, hi + margin):
+                count += 1
+                if count > MAX_OCCURRENCES:
+                    raise CalendarParseError(
+                        f"the calendar has more than {MAX_OCCURRENCES:,} event occurrences in the "
+                        f"sync window ({lo:%Y-%m-%d} to {hi:%Y-%m-%d}); shorten the window or "
+                        "remove the runaway recurring event"
+                    )
+                end = occurrence.end
+                if isinstance(end, dt.timedelta):
+                    end = occurrence.start + end
+                start, end = _instant(occurrence.start, tz), _instant(end, tz)
+                start, end = max(start, lo), min(end, hi)
+                if end > start:
+                    result.append((start, end))
     except (recurring_ical_events.InvalidCalendar, icalendar.InvalidCalendar) as error:
         raise CalendarParseError(f"cannot expand the calendar's events: {error}") from error
     return result

@@ -193,3 +193,27 @@ def test_bad_arguments_name_the_value(kwargs, message):
 def test_merge_intervals_joins_overlaps_and_drops_empty():
     a, b, c, d = (utc(f"2024-06-10 0{h}:00") for h in (1, 2, 3, 4))
     assert merge_intervals([(c, d), (a, c), (b, b), (b, c)]) == [(a, d)]
+
+
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        (("DTSTART:20240610T090000Z", "DTEND:20240610T080000Z"), "line 8, DTEND: the event 'e1' ends"),
+        (("DTSTART:20240610T090000Z", "DTEND:20240610T100000Z", "RRULE:GARBAGE"), "line 9, RRULE: .* without FREQ"),
+        (("DTSTART:20240610T090000Z", "DTEND:20240610T100000Z", "RRULE:FREQ=MINUTELY"), "repeats minutely"),
+    ],
+)
+def test_impossible_events_are_refused(props, message):
+    with pytest.raises(CalendarParseError, match=message):
+        read(calendar(*event(*props)))
+
+
+def test_runaway_recurrence_is_refused(monkeypatch):
+    from booking_service.calendars import ics as ics_module
+
+    monkeypatch.setattr(ics_module, "MAX_OCCURRENCES", 100)
+    text = calendar(*event("DTSTART:20240101T000000Z", "DTEND:20240101T001000Z", "RRULE:FREQ=HOURLY"))
+    with pytest.raises(CalendarParseError, match="more than 100 event occurrences"):
+        read(text)
+    # A shorter window stays under the limit (48 occurrences read, with the one-day margin).
+    assert len(read(text, end="2024-01-02 00:00")) == 24
