@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from booking_service import queries
+from booking_service.calendars.writeback import writeback_problems
 from dashboard import state, views
 
 KINDS = {"ics_url": "ICS link", "ics_file": "ICS file", "caldav": "CalDAV", "demo": "Demo"}
@@ -38,3 +39,32 @@ failing = table["Status"].isin(["error", "failed"]).sum()
 if failing:
     st.warning(f"{failing} calendar(s) failed at their last sync; their busy time may be out of date.")
 st.dataframe(table, hide_index=True, width="stretch")
+
+# Meetings that could not be written to (or removed from) a CalDAV calendar yet. Bookings are
+# never held up by this; Slotwise retries, and a later success clears the row.
+with state.session() as s:
+    write_problems = writeback_problems(s)
+if write_problems:
+    st.subheader("Meetings not yet written to calendars")
+    st.warning(
+        f"{len(write_problems)} calendar write(s) failed. The bookings stand; Slotwise retries with "
+        "backoff (`slotwise sync-calendars` delivers them)."
+    )
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "Meeting": p.meeting_id,
+                    "Calendar": p.connection_name,
+                    "Change": "add meeting" if p.action == "put" else "remove meeting",
+                    "Status": "retrying" if p.status == "pending" else p.status,
+                    "Attempts": p.attempts,
+                    f"Next attempt ({zone})": views.short_when(p.next_attempt_at, zone) if p.status == "pending" else "",
+                    "Last error": p.last_error or "",
+                }
+                for p in write_problems
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
