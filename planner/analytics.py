@@ -5,8 +5,8 @@ These are the functions behind the analysts' notebooks and the dashboard's Capac
 take the planner's input tables (any object with ``resources``, ``hours``, ``overrides`` and
 ``busy`` DataFrames, such as :class:`planner.Organisation` or the database loader's
 ``OrganisationData``) and :class:`planner.SlotRequest` objects, and they count slots with the
-engine itself (:func:`planner.count_slots` / :func:`planner.find_slots`): no slot rule is
-implemented twice.
+engine itself (:func:`planner.count_slots`, :func:`planner.find_slots`,
+:class:`planner.OrgGrid`): no slot rule is implemented twice. Inputs are never modified.
 
 What each function counts
 -------------------------
@@ -17,22 +17,25 @@ What each function counts
     not booked) and ``free``. Measured on the engine's availability grid: a busy block that
     covers part of a quantum (5 minutes by default) takes the whole quantum, exactly as the
     engine sees it. Busy time outside the hours counts as ``outside``.
-:func:`free_capacity`
-    How many more meetings of one request still fit per local day (request zone), by greedy
+:func:`free_capacity` (and :func:`pack_meetings`, the meetings themselves)
+    How many more meetings of one request still fit per local date (request zone), by greedy
     packing: repeatedly book the earliest available slot, reserve what it uses (meeting plus
-    buffers, DESIGN rule 6: for a pool the free member with the fewest packed meetings, for
+    buffers, DESIGN rule 6; for a pool the free member with the fewest packed meetings, for
     rooms the smallest free room that fits, ties by id) and look again. Earliest-first is
-    optimal when only required members are involved; with pools and rooms it is a good lower
+    optimal when only required members are involved; with pools and rooms it is a lower
     bound, not necessarily the maximum.
-:func:`bottlenecks`
+:func:`bottlenecks` (and :func:`bottleneck_summary`, one sentence)
     For each resource of a request, how many slots there would be if that resource were always
-    free (no busy time, available around the clock), and the gain over the real count.
-:func:`what_if`
+    free (no busy time, available around the clock; or, with ``keep_hours=True``, only its
+    calendar emptied), and the gain over the real count.
+:func:`what_if` / :func:`what_if_table`
     Slot count before and after a list of changes (:class:`AddRoom`, :class:`AddPoolMember`,
     :class:`ExtendHours`, :class:`ChangeRequest`, :class:`AlwaysFree`).
-:func:`contention`
+:func:`contention` / :func:`invitation_contention`
     For each resource and UTC hour, how many invitations have at least one available slot that
     would use the resource during that hour.
+:func:`availability_by_hour` / :func:`free_count_by_hour`
+    Heatmap tables: share of each local hour a resource is free; how many of a team are free.
 """
 
 from __future__ import annotations
@@ -66,13 +69,13 @@ __all__ = [
     "availability_by_hour",
     "bottleneck_summary",
     "bottlenecks",
-    "partition_hours",
     "contention",
     "free_capacity",
     "free_count_by_hour",
     "invitation_contention",
     "invitation_requests",
     "pack_meetings",
+    "partition_hours",
     "utilization",
     "what_if",
     "what_if_table",
@@ -105,7 +108,7 @@ def as_organisation(org: PlannerTables) -> Organisation:
     optional). The tables are shared, not copied; the analytics never modify them.
     """
     for name, columns in (
-        ("resources", ("resource_id", "kind", "zone", "capacity")),
+        ("resources", ("resource_id", "kind", "zone")),
         ("hours", ("resource_id", "weekday", "start", "end")),
         ("overrides", ("resource_id", "date", "start", "end")),
         ("busy", ("resource_id", "start", "end")),
@@ -239,11 +242,13 @@ def contention(slots_by_invitation: Mapping[Hashable, pd.DataFrame]) -> pd.DataF
 # --- requests from the invitations table ----------------------------------------------------
 
 
-def _minutes(row: Mapping[str, object], column: str, default: int = 0) -> pd.Timedelta:
+def _number(row: Mapping[str, object], column: str, default: int) -> int:
     value = row.get(column, default)
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        value = default
-    return pd.Timedelta(minutes=int(value))
+    return default if value is None or pd.isna(value) else int(value)
+
+
+def _minutes(row: Mapping[str, object], column: str, default: int = 0) -> pd.Timedelta:
+    return pd.Timedelta(minutes=_number(row, column, default))
 
 
 def invitation_requests(invitations: pd.DataFrame, now: dt.datetime) -> dict[Hashable, SlotRequest]:
@@ -277,7 +282,7 @@ def invitation_requests(invitations: pd.DataFrame, now: dt.datetime) -> dict[Has
                 members=tuple(row["members"]),
                 pools=tuple(tuple(p) for p in (row.get("pools") or ())),
                 rooms=tuple(row.get("rooms") or ()),
-                min_capacity=int(row.get("min_capacity") or 1),
+                min_capacity=_number(row, "min_capacity", 1),
                 duration=_minutes(row, "duration_minutes"),
                 buffer_before=_minutes(row, "buffer_before_minutes"),
                 buffer_after=_minutes(row, "buffer_after_minutes"),
@@ -988,7 +993,8 @@ def pack_meetings(org: PlannerTables, request: SlotRequest, *, limit: int = 10_0
         reserves: required members, one member per pool, one room when rooms are listed).
     """
     tables = _request_tables(as_organisation(org), request)
-    capacity = dict(zip(tables.resources["resource_id"].astype(str), tables.resources["capacity"], strict=True))
+    seats = tables.resources["capacity"].to_numpy() if "capacity" in tables.resources.columns else 1
+    capacity = pd.Series(seats, index=tables.resources["resource_id"].astype(str)).to_dict()
     # One prebuilt grid of the request's resources over its frame; each booking is added to it
     # as busy time, so every look again is a query on the grid, not a rebuild.
     lo, hi = request.frame
