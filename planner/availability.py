@@ -187,30 +187,27 @@ def busy_intervals(
 
 
 def _merge_quanta(k: np.ndarray, a: np.ndarray, b: np.ndarray, n_quanta: int):
-    """Sort quantum ranges by (k, a) and merge overlapping/touching ones."""
+    """Sort quantum ranges by (k, a) and merge overlapping/touching ones.
+
+    Keys ``k << w | a`` order the ranges by row then start; busy tables usually
+    arrive sorted that way (by resource, then start), and then no sort runs.
+    A running maximum of ``k << w | b`` is each row's furthest end so far; a
+    range whose key start exceeds it opens a new merged range.
+    """
     if k.size == 0:
         return k, a, b
     width = int(n_quanta + 1).bit_length()
-    if int(k.max() if k.size else 0).bit_length() + 2 * width <= 62:
-        # One packed int64 key per range sorts (k, a, b) together, and a
-        # (SIMD) sort of int64 is much faster than a lexsort or an argsort.
-        key = (k << (2 * width)) | (a << width) | b
-        if (key[1:] < key[:-1]).any():
-            key = np.sort(key)
-        mask = (1 << width) - 1
-        k, a, b = key >> (2 * width), (key >> width) & mask, key & mask
-    else:  # pragma: no cover - more than ~2**20 rows over ~2**20 quanta
-        order = np.lexsort((b, a, k))
-        k, a, b = k[order], a[order], b[order]
-    width_k = int(n_quanta + 1).bit_length()
-    key_a = (k << width_k) + a
-    key_b = np.maximum.accumulate((k << width_k) + b)
+    key_a = (k << width) | a
+    if (key_a[1:] < key_a[:-1]).any():
+        order = np.argsort(key_a, kind="stable")
+        k, a, b, key_a = k[order], a[order], b[order], key_a[order]
+    reach = np.maximum.accumulate((k << width) | b)
     new = np.empty(k.size, dtype=bool)
     new[0] = True
-    new[1:] = key_a[1:] > key_b[:-1]
+    np.greater(key_a[1:], reach[:-1], out=new[1:])
     first = np.flatnonzero(new)
     last = np.append(first[1:] - 1, k.size - 1)
-    return k[first], a[first], key_b[last] - (k[last] << width_k)
+    return k[first], a[first], reach[last] - (k[last] << width)
 
 
 def rasterize(

@@ -33,6 +33,7 @@ __all__ = [
 _ONE = np.uint64(1)
 _ALL = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
 # _LOW[n] has the n lowest bits set, n = 0..64.
+_SHIFTS = tuple(np.uint64(i) for i in range(65))
 _LOW = np.array([(1 << n) - 1 for n in range(65)], dtype=np.uint64)
 
 
@@ -50,16 +51,18 @@ def shift_down(x: np.ndarray, m: int) -> np.ndarray:
         return x
     wq, r = divmod(int(m), 64)
     width = x.shape[-1]
-    if wq >= width:
-        return np.zeros_like(x)
-    src = x[..., wq:]
-    out = np.zeros_like(x)
-    if r == 0:
-        out[..., : width - wq] = src
+    out = np.empty_like(x)
+    n = width - wq
+    if n <= 0:
+        out[...] = 0
         return out
-    lo = out[..., : width - wq]
-    np.right_shift(src, np.uint64(r), out=lo)
-    lo[..., :-1] |= src[..., 1:] << np.uint64(64 - r)
+    src = x[..., wq:]
+    if r == 0:
+        out[..., :n] = src
+    else:
+        np.right_shift(src, _SHIFTS[r], out=out[..., :n])
+        out[..., : n - 1] |= src[..., 1:] << _SHIFTS[64 - r]
+    out[..., n:] = 0
     return out
 
 
@@ -69,16 +72,18 @@ def shift_up(x: np.ndarray, m: int) -> np.ndarray:
         return x
     wq, r = divmod(int(m), 64)
     width = x.shape[-1]
-    if wq >= width:
-        return np.zeros_like(x)
-    src = x[..., : width - wq]
-    out = np.zeros_like(x)
+    out = np.empty_like(x)
+    n = width - wq
+    if n <= 0:
+        out[...] = 0
+        return out
+    src = x[..., :n]
     if r == 0:
         out[..., wq:] = src
-        return out
-    hi = out[..., wq:]
-    np.left_shift(src, np.uint64(r), out=hi)
-    hi[..., 1:] |= src[..., :-1] >> np.uint64(64 - r)
+    else:
+        np.left_shift(src, _SHIFTS[r], out=out[..., wq:])
+        out[..., wq + 1 :] |= src[..., :-1] >> _SHIFTS[64 - r]
+    out[..., :wq] = 0
     return out
 
 

@@ -79,9 +79,13 @@ class OrgGrid:
         # Busy blocks per resource, as a CSR base (rows sorted by resource)
         # plus copies of the rows that have been changed since the build.
         res = tables.busy_res
-        order = np.argsort(res.astype(np.int32 if tables.n < 2**31 else np.int64), kind="stable")
-        self._base_start = tables.busy_start[order]
-        self._base_end = tables.busy_end[order]
+        if res.size and (res[1:] < res[:-1]).any():
+            order = np.argsort(res, kind="stable")
+            self._base_start = tables.busy_start[order]
+            self._base_end = tables.busy_end[order]
+        else:  # already grouped by resource (the usual order of busy tables)
+            self._base_start = tables.busy_start
+            self._base_end = tables.busy_end
         counts = np.bincount(res, minlength=tables.n)
         self._base_offsets = np.concatenate(([0], np.cumsum(counts)))
         self._changed: dict[int, np.ndarray] = {}

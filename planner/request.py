@@ -126,6 +126,9 @@ class SlotRequest:
     buffer_after: pd.Timedelta = field(default_factory=lambda: pd.Timedelta(0))
     minimum_notice: pd.Timedelta = field(default_factory=lambda: pd.Timedelta(0))
     interval: pd.Timedelta = field(default_factory=lambda: pd.Timedelta(minutes=15))
+    # Derived in __post_init__: frame and now as ns (UTC).
+    _frame: tuple[int, int] = field(init=False, repr=False, compare=False, default=(0, 0))
+    _now: int = field(init=False, repr=False, compare=False, default=0)
 
     def __post_init__(self) -> None:
         put = object.__setattr__
@@ -162,7 +165,12 @@ class SlotRequest:
             raise PlannerInputError(f"now must be a tz-aware datetime, got {self.now!r}")
         if self.now.tzinfo is None or self.now.utcoffset() is None:
             raise PlannerInputError(f"now must be tz-aware (e.g. datetime.now(timezone.utc)), got naive {self.now!r}")
-        lo, hi = self.frame_ns
+        first = self.frame_start.toordinal() - _EPOCH_ORDINAL
+        last = self.frame_end.toordinal() - _EPOCH_ORDINAL + 1
+        lo = int(wall_to_utc([first * 1440], self.zone, side="start")[0])
+        hi = int(wall_to_utc([last * 1440], self.zone, side="end")[0])
+        put(self, "_frame", (lo, hi))
+        put(self, "_now", int(pd.Timestamp(self.now).as_unit("ns").value))
         if self.duration.value > hi - lo:
             raise PlannerInputError(
                 f"duration {self.duration} is longer than the frame {self.frame_start}..{self.frame_end} "
@@ -172,11 +180,7 @@ class SlotRequest:
     @property
     def frame_ns(self) -> tuple[int, int]:
         """Frame as UTC instants (ns): first date 00:00 to last date 24:00 in ``zone``."""
-        first = self.frame_start.toordinal() - _EPOCH_ORDINAL
-        last = self.frame_end.toordinal() - _EPOCH_ORDINAL + 1
-        lo = wall_to_utc([first * 1440], self.zone, side="start")[0]
-        hi = wall_to_utc([last * 1440], self.zone, side="end")[0]
-        return int(lo), int(hi)
+        return self._frame
 
     @property
     def frame(self) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -187,7 +191,7 @@ class SlotRequest:
     @property
     def now_ns(self) -> int:
         """``now`` as ns since the epoch (UTC)."""
-        return int(pd.Timestamp(self.now).as_unit("ns").value)
+        return self._now
 
     @property
     def all_members(self) -> tuple[str, ...]:

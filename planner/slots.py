@@ -190,11 +190,27 @@ def _ok_rows(in_hours: np.ndarray, busy: np.ndarray, d: int, bb: int, ba: int) -
 
     In hours on quanta ``[j, j + d)`` and not busy on ``[j - bb, j + d + ba)``:
     the AND of the not-busy window of length ``bb + d + ba`` starting at
-    ``j - bb`` is shifted up by ``bb`` so that its bit lands on ``j``.
+    ``j - bb`` is shifted up by ``bb`` so that its bit lands on ``j``. Both
+    sliding ANDs double their window together while it fits the shorter one
+    (see :func:`planner.bits.all_window`).
     """
-    hours_ok = bits.all_window(in_hours, d)
-    free_ok = bits.shift_up(bits.all_window(~busy, bb + d + ba), bb)
-    return hours_ok & free_ok
+    k = in_hours.shape[0]
+    span = bb + d + ba
+    acc = np.concatenate([in_hours, ~busy])
+    p = 1
+    while 2 * p <= d:
+        acc = acc & bits.shift_down(acc, p)
+        p *= 2
+    hours = acc[:k]
+    if p < d:
+        hours = hours & bits.shift_down(hours, d - p)
+    free = acc[k:]
+    while 2 * p <= span:
+        free = free & bits.shift_down(free, p)
+        p *= 2
+    if p < span:
+        free = free & bits.shift_down(free, span - p)
+    return hours & bits.shift_up(free, bb)
 
 
 @dataclass(frozen=True)

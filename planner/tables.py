@@ -90,6 +90,8 @@ def _int_column(df: pd.DataFrame, name: str, col: str, allow_na: bool = False) -
     dtype = values.dtype
     if isinstance(dtype, np.dtype) and dtype.kind in "iu":
         return values.to_numpy(dtype=np.int64)  # numpy ints cannot be missing
+    if allow_na and isinstance(dtype, pd.api.extensions.ExtensionDtype) and pd.api.types.is_integer_dtype(dtype):
+        return values.to_numpy(dtype=np.int64, na_value=-1)  # nullable ints (Int64): missing -> -1
     if values.isna().any():
         if not allow_na:
             raise PlannerInputError(f"{name}.{col} has missing values; give whole minutes")
@@ -260,9 +262,9 @@ def prepare(
 
     # --- busy -------------------------------------------------------------------------
     b_res = resource_rows(ids, busy["resource_id"], "busy.resource_id", strict)
+    keep = b_res >= 0
     b_start = timestamps_ns(busy["start"], "busy.start")
     b_end = timestamps_ns(busy["end"], "busy.end")
-    keep = b_res >= 0
     if not keep.all():
         b_res, b_start, b_end = b_res[keep], b_start[keep], b_end[keep]
     bad = b_end <= b_start

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -157,11 +158,11 @@ def test_org_grid_update_errors() -> None:
 def test_org_grid_falls_back_for_finer_quanta_and_frames_beyond_the_horizon() -> None:
     org, req = org_and_request()
     grid = build(org)
-    seven = planner.SlotRequest(**{**req.__dict__, "buffer_before": pd.Timedelta(minutes=7)})
+    seven = dataclasses.replace(req, buffer_before=pd.Timedelta(minutes=7))
     pd.testing.assert_frame_equal(
         grid.find_slots(seven), planner.find_slots(seven, org.resources, org.hours, org.busy, org.overrides)
     )
-    beyond = planner.SlotRequest(**{**req.__dict__, "frame_end": dt.date(2026, 11, 20)})
+    beyond = dataclasses.replace(req, frame_end=dt.date(2026, 11, 20))
     assert grid.count_slots(beyond) == planner.count_slots(beyond, org.resources, org.hours, org.busy, org.overrides)
 
 

@@ -141,11 +141,9 @@ def test_org_grid_matches_the_oracle(instance, start_shift: int, extra_days: int
     # Horizons that cover the frame and horizons that cut it (cold fallback).
     tables, request = instance
     frames = tables.frames()
-    grid = planner.OrgGrid.build(
-        *frames,
-        start=pd.Timestamp(request.frame_start, tz="UTC") + pd.Timedelta(days=start_shift),
-        end=pd.Timestamp(request.frame_end, tz="UTC") + pd.Timedelta(days=1 + extra_days),
-    )
+    start = pd.Timestamp(request.frame_start, tz="UTC") + pd.Timedelta(days=start_shift)
+    end = max(pd.Timestamp(request.frame_end, tz="UTC") + pd.Timedelta(days=extra_days), start + pd.Timedelta(days=1))
+    grid = planner.OrgGrid.build(*frames, start=start, end=end)
     expected = oracle_rows(Oracle(*frames), request)
     assert engine_rows(grid.find_slots(request)) == expected
     assert grid.count_slots(request) == len(expected)
