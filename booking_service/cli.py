@@ -287,5 +287,33 @@ def sync_calendars(connection_ids: tuple[int, ...], every) -> None:
         engine.dispose()
 
 
+@main.command("calendar-feed")
+@click.argument("resource_id", type=int)
+@click.option("--revoke", is_flag=True, help="Remove the feed instead: its URL stops working.")
+def calendar_feed(resource_id: int, revoke: bool) -> None:
+    """Print a new private calendar feed URL of a team member or room (the previous one stops working)."""
+    from .calendars.feeds import feed_url, issue_feed_token, revoke_feed_token
+    from .models import Resource
+
+    engine = _engine()
+    try:
+        with session_scope(engine) as session:
+            resource = session.get(Resource, resource_id)
+            if resource is None:
+                raise click.ClickException(f"there is no team member or room with id {resource_id}")
+            name = resource.name
+            if revoke:
+                revoke_feed_token(session, resource)
+            else:
+                token = issue_feed_token(session, resource)
+    finally:
+        engine.dispose()
+    if revoke:
+        click.echo(f"The calendar feed of {name} is revoked; its URL no longer works.")
+    else:
+        click.echo(f"Calendar feed of {name} (subscribe to it in any calendar app; keep it private):")
+        click.echo(feed_url(settings().public_url, token))
+
+
 if __name__ == "__main__":
     main()

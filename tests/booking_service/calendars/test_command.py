@@ -99,3 +99,27 @@ def test_every_repeats_until_interrupted(engine, connections):
 def test_interval_rejects_bad_values_through_click():
     with pytest.raises(click.BadParameter):
         Interval().convert("abc", None, None)
+
+
+def test_calendar_feed_prints_a_working_url_and_revokes_it(engine):
+    from booking_service.calendars.feeds import resource_for_feed_token
+
+    with Session(engine) as session, session.begin():
+        member_id = add_member(session).id
+    env = {"DATABASE_URL": engine.url.render_as_string(hide_password=False), "SECRET_KEY": SECRET_KEY,
+           "PUBLIC_URL": "https://book.example.com"}
+    result = CliRunner().invoke(main, ["calendar-feed", str(member_id)], env=env)
+    assert result.exit_code == 0, result.output
+    url = result.output.strip().splitlines()[-1]
+    assert url.startswith("https://book.example.com/feeds/") and url.endswith(".ics")
+    token = url.removeprefix("https://book.example.com/feeds/").removesuffix(".ics")
+    with Session(engine) as session:
+        assert resource_for_feed_token(session, token).id == member_id
+
+    revoked = CliRunner().invoke(main, ["calendar-feed", str(member_id), "--revoke"], env=env)
+    assert revoked.exit_code == 0 and "revoked" in revoked.output
+    with Session(engine) as session:
+        assert resource_for_feed_token(session, token) is None
+
+    missing = CliRunner().invoke(main, ["calendar-feed", "999"], env=env)
+    assert missing.exit_code == 1 and "no team member or room with id 999" in missing.output
