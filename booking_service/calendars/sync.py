@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, delete, or_, select
 from sqlalchemy.orm import Session
 
+from ..config import Settings
 from ..crypto import SecretDecryptionError
 from ..db import session_scope
 from ..models import BusyBlock, CalendarConnection, CalendarWrite, Invitation, Meeting, Reservation, utcnow
@@ -46,6 +47,7 @@ __all__ = [
     "RefreshOutcome",
     "SyncResult",
     "invitation_resource_ids",
+    "refresh_invitation_calendars",
     "refresh_stale_calendars",
     "sync_connection",
     "sync_connections",
@@ -417,3 +419,19 @@ def refresh_stale_calendars(
     finished = not any(thread.is_alive() for thread in threads)
     done = tuple(results[cid] for cid in started if cid in results)
     return RefreshOutcome(stale=tuple(stale), started=tuple(started), results=done, finished=finished)
+
+
+def refresh_invitation_calendars(engine: Engine, invitation: Invitation, settings: Settings) -> RefreshOutcome:
+    """:func:`refresh_stale_calendars` for an invitation's resources, with the configured limits.
+
+    The booking page calls this when a customer opens an invitation link, before it computes
+    the slots: calendars older than ``Settings.calendar_max_age_minutes`` are re-synced, and
+    the page waits at most ``Settings.calendar_refresh_budget_seconds``.
+    """
+    return refresh_stale_calendars(
+        engine,
+        invitation_resource_ids(invitation),
+        secret_key=settings.secret_key,
+        max_age=dt.timedelta(minutes=settings.calendar_max_age_minutes),
+        budget=settings.calendar_refresh_budget_seconds,
+    )

@@ -260,3 +260,29 @@ def test_refresh_never_waits_longer_than_its_budget(engine, ics_server):
     while conn_id in sync_module._IN_FLIGHT and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(blocks(engine, conn_id)) == 2
+
+
+def test_refresh_invitation_calendars_uses_the_configured_age_and_budget(engine):
+    from booking_service.calendars.sync import refresh_invitation_calendars
+    from booking_service.config import Settings
+
+    with Session(engine) as session, session.begin():
+        ada, bo = add_member(session), add_member(session, name="Bo")
+        ada_conn = add_ics_file_connection(session, ada.id, "Work", TWO_EVENTS)
+        bo_conn = add_ics_file_connection(session, bo.id, "Work", TWO_EVENTS)
+        bo_conn.last_synced_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=20)
+        meeting = add_meeting(session, [ada], utc(2030, 1, 7, 9), utc(2030, 1, 7, 10))
+        meeting.invitation.members = [ada, bo]
+        invitation_id, ada_id, bo_id = meeting.invitation.id, ada_conn.id, bo_conn.id
+
+    def refresh(max_age_minutes: int):
+        settings = Settings(secret_key=SECRET_KEY, calendar_max_age_minutes=max_age_minutes,
+                            calendar_refresh_budget_seconds=5.0)
+        with Session(engine) as session:
+            from booking_service.models import Invitation
+
+            return refresh_invitation_calendars(engine, session.get(Invitation, invitation_id), settings)
+
+    assert refresh(30).stale == (ada_id,)  # never synced; Bo's is 20 minutes old
+    assert refresh(10).stale == (bo_id,)  # Ada's is now fresh, Bo's older than 10 minutes
+    assert refresh(10).stale == ()
