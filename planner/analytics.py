@@ -835,6 +835,20 @@ def what_if_table(
     -------
     DataFrame
         ``scenario``, ``before``, ``after``, ``gained`` (ints), in the order given.
+
+    Examples
+    --------
+    >>> import datetime as dt, pandas as pd
+    >>> from planner import SlotRequest, generate_organisation
+    >>> org = generate_organisation(n_members=6, n_rooms=2, start_date=dt.date(2026, 10, 5), days=7, seed=1)
+    >>> request = SlotRequest(members=(), pools=(org.pool_members("p0"),), rooms=tuple(org.room_ids),
+    ...                       min_capacity=4, duration=pd.Timedelta(minutes=60),
+    ...                       frame_start=dt.date(2026, 10, 5), frame_end=dt.date(2026, 10, 9),
+    ...                       zone="Europe/London", now=dt.datetime(2026, 10, 1, tzinfo=dt.UTC))
+    >>> table = what_if_table(org, request, {"one more room": AddRoom(capacity=8),
+    ...                                       "hours end 1 h later": ExtendHours(later=pd.Timedelta(hours=1))})
+    >>> list(table["scenario"]), bool((table["gained"] >= 0).all())
+    (['one more room', 'hours end 1 h later'], True)
     """
     tables = _request_tables(as_organisation(org), request)
     before = _count(tables, request)
@@ -991,6 +1005,25 @@ def pack_meetings(org: PlannerTables, request: SlotRequest, *, limit: int = 10_0
         One row per packed meeting, by start: ``start``, ``end`` (datetime64[ns, UTC]),
         ``date`` (local date in the request zone), ``resources`` (tuple of the resource ids it
         reserves: required members, one member per pool, one room when rooms are listed).
+
+    Examples
+    --------
+    >>> from planner import SlotRequest
+    >>> from types import SimpleNamespace
+    >>> org = SimpleNamespace(  # any object with the four tables will do
+    ...     resources=pd.DataFrame({"resource_id": ["ann"], "kind": ["member"], "zone": ["Europe/London"],
+    ...                             "capacity": [1]}),
+    ...     hours=pd.DataFrame({"resource_id": ["ann"], "weekday": [0], "start": [540], "end": [1020]}),
+    ...     overrides=pd.DataFrame(columns=["resource_id", "date", "start", "end"]),
+    ...     busy=pd.DataFrame({"resource_id": ["ann"], "start": [pd.Timestamp("2026-11-02 12:00", tz="UTC")],
+    ...                        "end": [pd.Timestamp("2026-11-02 13:00", tz="UTC")]}))
+    >>> request = SlotRequest(members=("ann",), duration=pd.Timedelta(minutes=60),
+    ...                       buffer_after=pd.Timedelta(minutes=15),
+    ...                       frame_start=dt.date(2026, 11, 2), frame_end=dt.date(2026, 11, 2),
+    ...                       zone="Europe/London", now=dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+    >>> packed = pack_meetings(org, request)
+    >>> [t.strftime("%H:%M") for t in packed["start"]]  # London is on UTC in November
+    ['09:00', '10:15', '13:00', '14:15', '15:30']
     """
     tables = _request_tables(as_organisation(org), request)
     seats = tables.resources["capacity"].to_numpy() if "capacity" in tables.resources.columns else 1
@@ -1092,6 +1125,12 @@ def invitation_contention(org: PlannerTables, invitations: pd.DataFrame, now: dt
     -------
     DataFrame
         As :func:`contention`.
+
+    Examples
+    --------
+    >>> from booking_service.loader import open_organisation  # doctest: +SKIP
+    >>> org = open_organisation("sqlite:///var/slotwise.db")  # doctest: +SKIP
+    >>> invitation_contention(org, org.invitations, dt.datetime.now(dt.UTC)).head()  # doctest: +SKIP
     """
     tables = as_organisation(org)
     requests = invitation_requests(invitations, now)
@@ -1184,6 +1223,16 @@ def free_count_by_hour(
         Index: local dates (datetime.date); columns ``0 .. 23``; values: the mean number of
         the resources free during that local hour (a resource free for half the hour counts
         0.5). Hours the grid does not cover are missing.
+
+    Examples
+    --------
+    >>> from planner import build_grid, generate_organisation
+    >>> org = generate_organisation(n_members=4, n_rooms=0, start_date=dt.date(2026, 10, 5), days=7)
+    >>> grid = build_grid(org.resources, org.hours, org.busy, org.overrides,
+    ...                   start=pd.Timestamp("2026-10-05", tz="UTC"), end=pd.Timestamp("2026-10-10", tz="UTC"))
+    >>> table = free_count_by_hour(grid, org.member_ids, zone="Europe/London")
+    >>> float(table.max().max()) <= 4
+    True
     """
     check_zone(zone, "zone")
     rows = _grid_rows(grid, resource_ids)
