@@ -362,6 +362,9 @@ def print_b(res: dict[str, object]) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=["a", "b", "all"], default="all")
+    parser.add_argument(
+        "--extra-seeds", type=int, default=2, help="repeat (b) with this many further seeds (summary lines)"
+    )
     args = parser.parse_args(argv)
     import ortools
 
@@ -374,6 +377,15 @@ def main(argv: list[str] | None = None) -> None:
         print_a(part_a())
     if args.part in ("b", "all"):
         print_b(part_b())
+        for offset in range(1, args.extra_seeds + 1):
+            res = part_b(seed=SEED + offset)
+            opt, base = res["worlds"]["optimizer"], res["worlds"]["earliest k"]
+            print(
+                f"    seed {SEED + offset}: unavailable {100 * opt['failed_share']:.0f}% (optimizer) vs "
+                f"{100 * base['failed_share']:.0f}% (earliest k); local-time quality of picked "
+                f"{opt['picked_quality']:.2f} vs {base['picked_quality']:.2f}; statuses {'/'.join(res['statuses'])}; "
+                f"median {res['candidates_median']} candidates, rooms {', '.join(res['rooms'])}"
+            )
 
 
 if __name__ == "__main__":
