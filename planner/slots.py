@@ -50,6 +50,7 @@ __all__ = [
 SLOT_COLUMNS = ("start", "end", "members", "pool_members", "rooms")
 _BASE_QUANTUM_NS = 5 * NS_PER_MINUTE
 _FAR_FUTURE = 2**62
+_UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
 
 
 @dataclass(frozen=True)
@@ -231,10 +232,12 @@ def _evaluate(
 ) -> _Evaluation:
     """Combine resources' ok rows with the candidate row.
 
-    Required members come first. Pool members and rooms are then evaluated
-    only on the span of words that still holds a surviving start (plus the
-    reach of the windows: ``bb`` quanta back, ``d + ba`` forward), in one
-    call for all of them.
+    Required members come first. Pool members and rooms (all of them in one
+    call) are then evaluated only where a start survives: on the words (64
+    quanta) that still hold a surviving start, each with the neighbouring
+    words its windows reach (``bb`` quanta back, ``d + ba`` forward), or on
+    the one span of words from the first to the last survivor when that is
+    smaller.
     """
     width = cand.shape[-1]
     no_rows = np.zeros((0, width), dtype=np.uint64)
@@ -248,10 +251,20 @@ def _evaluate(
     survivors = np.flatnonzero(final)
     if survivors.size == 0 or others.size == 0:
         return _Evaluation(final, tuple(no_rows for _ in layout.pool_rows), no_rows)
-    a = max(int(survivors[0]) - (bb >> 6) - 1, 0)
-    b = min(int(survivors[-1]) + ((d + ba) >> 6) + 2, width)
+    back = (bb + 63) >> 6
+    ahead = (d + ba + 63) >> 6
+    a = max(int(survivors[0]) - back, 0)
+    b = min(int(survivors[-1]) + ahead + 1, width)
     ok = np.zeros((others.size, width), dtype=np.uint64)
-    ok[:, a:b] = _ok_rows(in_hours[others, a:b], busy[others, a:b], d, bb, ba)
+    if survivors.size * (back + 1 + ahead) < b - a:
+        # Each surviving word with its neighbours becomes a short row of its
+        # own; neighbours clipped at the grid's edges only feed windows that
+        # leave the grid, which are never candidates.
+        cols = np.clip(survivors[:, None] + np.arange(-back, ahead + 1), 0, width - 1)
+        sub = _ok_rows(in_hours[others][:, cols], busy[others][:, cols], d, bb, ba)
+        ok[:, survivors] = sub[:, :, back]
+    else:
+        ok[:, a:b] = _ok_rows(in_hours[others, a:b], busy[others, a:b], d, bb, ba)
     pool_ok = []
     at = 0
     for rows in layout.pool_rows:
@@ -314,11 +327,11 @@ def _assemble(
         room_objs[i] = tuple(sorted(r for r, f in zip(room_ids, pattern[at:]) if f))
     members = np.empty(pos.size, dtype=object)
     members[:] = [request.members] * pos.size
-    start_idx = pd.DatetimeIndex(start.view("datetime64[ns]"), tz="UTC")
+    end = start + request.duration.value
     return pd.DataFrame(
         {
-            "start": start_idx,
-            "end": start_idx + request.duration,
+            "start": pd.array(start.view("datetime64[ns]"), dtype=_UTC_NS),
+            "end": pd.array(end.view("datetime64[ns]"), dtype=_UTC_NS),
             "members": members,
             "pool_members": pool_objs[inverse],
             "rooms": room_objs[inverse],

@@ -174,3 +174,46 @@ def test_org_grid_busy_table_round_trips() -> None:
     pd.testing.assert_frame_equal(got, want)
     snapshot = grid.availability()
     assert snapshot.free.shape == (len(org.resources), grid.n_quanta)
+
+
+def test_pool_and_room_rows_are_evaluated_only_around_surviving_starts(monkeypatch) -> None:
+    from planner import slots
+
+    calls: list[tuple[int, ...]] = []
+    real = slots._ok_rows
+
+    def spy(in_hours, busy, d, bb, ba):
+        calls.append(in_hours.shape)
+        return real(in_hours, busy, d, bb, ba)
+
+    monkeypatch.setattr(slots, "_ok_rows", spy)
+    # The required member is free one hour in a 60-day frame; the pool member and room always.
+    tables = (
+        Tables()
+        .member("a", "UTC", days=[], windows=())
+        .override("a", dt.date(2026, 11, 20), 600, 660)
+        .member("p", "UTC", windows=((0, 1440),))
+        .room("r", "UTC", 4)
+    )
+    frames = tables.frames()
+    grid = planner.OrgGrid.build(*frames, start=START, end=START + pd.Timedelta(days=61))
+    req = request(("a",), pools=[("p",)], rooms=("r",), first=dt.date(2026, 11, 2), last=dt.date(2026, 12, 31))
+    assert [t.strftime("%m-%d %H:%M") for t in grid.find_slots(req)["start"]] == ["11-20 10:00"]
+    full_words = calls[0][-1]
+    assert calls[0][0] == 1  # the required member alone, over the whole frame
+    assert len(calls) == 2 and calls[1][0] == 2  # then the pool member and the room together ...
+    assert int(np.prod(calls[1][1:])) <= 4 < full_words  # ... on the few words around the survivor
+    calls.clear()
+    assert [t.strftime("%m-%d %H:%M") for t in planner.find_slots(req, *frames)["start"]] == ["11-20 10:00"]
+    assert len(calls) == 2 and int(np.prod(calls[1][1:])) <= 4
+
+
+def test_no_surviving_start_skips_pools_and_rooms(monkeypatch) -> None:
+    from planner import slots
+
+    calls: list[tuple[int, ...]] = []
+    real = slots._ok_rows
+    monkeypatch.setattr(slots, "_ok_rows", lambda *a: calls.append(a[0].shape) or real(*a))
+    tables = Tables().member("a", "UTC", days=[]).member("p", "UTC").room("r", "UTC", 4)
+    assert planner.count_slots(request(("a",), pools=[("p",)], rooms=("r",)), *tables.frames()) == 0
+    assert len(calls) == 1
