@@ -193,3 +193,16 @@ def test_open_organisation_names_a_database_without_schema(tmp_path):
 def test_open_organisation_refuses_naive_bounds(sqlite_url):
     with pytest.raises(ConfigError, match="naive"):
         open_organisation(sqlite_url, start=dt.datetime(2026, 12, 1))
+
+
+def test_open_organisation_defaults_to_the_configured_database(sqlite_url, monkeypatch, tmp_path):
+    engine = make_engine(sqlite_url)
+    ids = _fill(engine)
+    engine.dispose()
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("SECRET_KEY", "test-secret-key")
+    monkeypatch.setenv("SLOTWISE_VAR_DIR", str(tmp_path / "var"))
+
+    org = open_organisation()
+
+    assert str(ids["room"]) in set(org.resources["resource_id"])
