@@ -9,7 +9,10 @@ and calls :func:`create_invitation`, which
 3. stores the invitation under a fresh token: 256 random bits, of which only the SHA-256 hash
    is stored, so a database leak does not leak working links,
 4. stores the promoted slots chosen by the optimizer when asked,
-5. queues the invitation email in the outbox (same transaction) and returns the booking link.
+5. delivers it the way the scheduler chose (``deliver``): ``"email"`` queues the invitation
+   email in the outbox (same transaction); ``"links"`` queues nothing and the scheduler pastes
+   the returned links (the booking link and one per promoted slot) into their own message,
+6. checks who acts (:mod:`booking_service.permissions`) and writes the audit log.
 
 A resend issues a *new* token (the old link stops working: only hashes are stored, so the old
 link cannot be mailed again) and a fresh set of promoted slots. An invitation whose frame has
@@ -29,15 +32,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import availability, display
+from . import audit, availability, display
 from .mail import RenderedMail, queue_mail, render_mail
 from .models import Invitation, PromotedSlot, ResourcePool, Room, TeamMember, User, utcnow
+from .permissions import require_invitation
 
 TOKEN_BYTES = 32
 """Random bytes per link token (256 bits; the design asks for at least 128)."""
 
 EMAIL_RE = re.compile(r"^[^@\s<>,;\"']+@[^@\s<>,;\"']+\.[^@\s<>,;\"'.]+$")
 MAX_FRAME_DAYS = 366
+DELIVERIES = ("email", "links")
+"""How an invitation reaches the customer: Slotwise sends the email, or the scheduler pastes the links."""
 MAX_BUFFER_MINUTES = 24 * 60
 
 
@@ -364,12 +370,29 @@ def _load(session: Session, model: type, ids: list[int], name: str, noun: str) -
 
 @dataclass(frozen=True)
 class CreatedInvitation:
-    """The result of creating or resending: the stored invitation, its token and link."""
+    """The result of creating or resending: the stored invitation, its token and links.
+
+    ``slot_links`` holds, for each promoted slot in rank order, ``(start, end, url)``: the link
+    that books that slot directly, as in the email, ready to paste when the scheduler sends the
+    invitation themself.
+    """
 
     invitation: Invitation
     token: str
     link: str
     slot_count: int
+    slot_links: tuple[tuple[dt.datetime, dt.datetime, str], ...] = ()
+
+
+def _slot_links(invitation: Invitation, token: str, public_url: str) -> tuple[tuple[dt.datetime, dt.datetime, str], ...]:
+    zone = invitation.customer_zone or invitation.zone
+    return tuple((p.start, p.end, slot_link(public_url, token, p.start, zone)) for p in invitation.promoted_slots)
+
+
+def _check_delivery(deliver: str) -> str:
+    if deliver not in DELIVERIES:
+        raise InvitationError("deliver", f"delivery {deliver!r} is not one of {', '.join(DELIVERIES)}")
+    return deliver
 
 
 def _store_promoted(invitation: Invitation, promoted) -> None:
@@ -490,8 +513,9 @@ def create_invitation(
     public_url: str,
     now: dt.datetime | None = None,
     default_zone: str = "Europe/London",
+    deliver: str = "email",
 ) -> CreatedInvitation:
-    """Validate, compute slots, store the invitation and queue its email; return the link.
+    """Validate, compute slots, store the invitation and deliver it; return the links.
 
     Parameters
     ----------
@@ -507,11 +531,15 @@ def create_invitation(
         Time of sending, tz-aware (default: now).
     default_zone : str
         Frame zone when neither the draft nor the scheduler names one.
+    deliver : {"email", "links"}
+        ``"email"``: queue the personalized invitation email. ``"links"``: queue no email; the
+        scheduler sends the returned links themself. Stored as ``Invitation.delivery``.
 
     Returns
     -------
     CreatedInvitation
-        The invitation, the raw token (never stored), the booking link and the slot count.
+        The invitation, the raw token (never stored), the booking link, the slot count and the
+        link of each promoted slot.
 
     Raises
     ------
@@ -521,6 +549,7 @@ def create_invitation(
         No slot is available at the time of sending; nothing is stored.
     """
     now = now or utcnow()
+    _check_delivery(deliver)
     spec = validate_draft(session, draft, by=by, now=now, default_zone=default_zone)
     slots, promoted = _slots_and_promotion(session, spec, now)
     if spec.promoted_starts is not None:
@@ -546,6 +575,7 @@ def create_invitation(
         zone=spec.zone,
         promote=spec.promote,
         promote_count=spec.promote_count,
+        delivery=deliver,
         status="active",
         created_at=now,
         updated_at=now,
@@ -557,8 +587,13 @@ def create_invitation(
     session.add(invitation)
     if promoted is not None:
         _store_promoted(invitation, promoted)
-    _queue_invitation_mail(session, invitation, token, public_url, now)
-    return CreatedInvitation(invitation, token, booking_link(public_url, token), len(slots))
+    if deliver == "email":
+        _queue_invitation_mail(session, invitation, token, public_url, now)
+    session.flush()
+    audit.record(session, by, "invitation.created", invitation, subject=invitation.subject,
+                 customer_email=invitation.customer_email, delivery=deliver, slots=len(slots))
+    return CreatedInvitation(invitation, token, booking_link(public_url, token), len(slots),
+                             _slot_links(invitation, token, public_url))
 
 
 def resend_invitation(
@@ -568,10 +603,13 @@ def resend_invitation(
     by: User | None,
     public_url: str,
     now: dt.datetime | None = None,
+    deliver: str | None = None,
 ) -> CreatedInvitation:
     """Send an active invitation again under a new link (the old link stops working).
 
-    Slots are recomputed and the promoted slots chosen afresh.
+    Slots are recomputed and the promoted slots chosen afresh. ``deliver`` (default: how the
+    invitation was delivered before) chooses between queueing the email again and returning
+    only the new links. ``by`` must have the invitation in its scope; the resend is audited.
 
     Raises
     ------
@@ -579,11 +617,16 @@ def resend_invitation(
         If the invitation does not exist or is not active.
     NoAvailableSlots
         If no slot is available any more; the old link keeps working.
+    booking_service.permissions.PermissionDenied
+        If ``by`` may not act on this invitation.
     """
     now = now or utcnow()
     invitation = session.get(Invitation, invitation_id)
     if invitation is None:
         raise InvitationStateError(f"invitation {invitation_id} does not exist")
+    if by is not None:
+        require_invitation(session, by, invitation_id, "resend")
+    deliver = _check_delivery(deliver or invitation.delivery or "email")
     status = effective_status(invitation, now)
     if status != "active":
         raise InvitationStateError(f"invitation {invitation_id} is {status}; only an active invitation can be resent")
@@ -593,10 +636,18 @@ def resend_invitation(
     invitation.sent_at = now
     invitation.updated_at = now
     if promoted is not None:
+        # Delete the old promoted slots first: one flush would insert the new ranks before
+        # deleting the old ones and trip the unique (invitation, rank) constraint.
+        invitation.promoted_slots.clear()
+        session.flush()
         _store_promoted(invitation, promoted)
         session.flush()
-    _queue_invitation_mail(session, invitation, token, public_url, now)
-    return CreatedInvitation(invitation, token, booking_link(public_url, token), len(slots))
+    invitation.delivery = deliver
+    if deliver == "email":
+        _queue_invitation_mail(session, invitation, token, public_url, now)
+    audit.record(session, by, "invitation.resent", invitation, delivery=deliver, slots=len(slots))
+    return CreatedInvitation(invitation, token, booking_link(public_url, token), len(slots),
+                             _slot_links(invitation, token, public_url))
 
 
 def cancel_invitation(
@@ -605,12 +656,15 @@ def cancel_invitation(
     """Withdraw an invitation: its link then shows "cancelled".
 
     An invitation that was already booked has its meeting cancelled too (with the cancellation
-    mails), through :func:`booking_service.booking.cancel_meeting`.
+    mails), through :func:`booking_service.booking.cancel_meeting`. ``by`` must have the
+    invitation in its scope; the cancellation is audited.
 
     Raises
     ------
     InvitationStateError
         If the invitation does not exist or is already cancelled or expired.
+    booking_service.permissions.PermissionDenied
+        If ``by`` may not act on this invitation.
     """
     from .booking import cancel_meeting
 
@@ -618,15 +672,19 @@ def cancel_invitation(
     invitation = session.get(Invitation, invitation_id)
     if invitation is None:
         raise InvitationStateError(f"invitation {invitation_id} does not exist")
+    if by is not None:
+        require_invitation(session, by, invitation_id, "cancel")
     status = effective_status(invitation, now)
     if status == "scheduled" and invitation.meeting is not None:
         cancel_meeting(session, invitation.meeting.id, by=by, now=now)
+        audit.record(session, by, "invitation.cancelled", invitation, meeting_id=invitation.meeting.id)
         return invitation
     if status != "active":
         raise InvitationStateError(f"invitation {invitation_id} is already {status}")
     invitation.status = "cancelled"
     invitation.cancelled_at = now
     invitation.updated_at = now
+    audit.record(session, by, "invitation.cancelled", invitation)
     return invitation
 
 
