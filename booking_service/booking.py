@@ -123,6 +123,7 @@ def confirm_slot(
     link: str | None = None,
     settings: Settings | None = None,
     now: dt.datetime | None = None,
+    require_write_lock: bool = True,
 ) -> BookingResult:
     """Book ``start`` for an invitation, race-free, in the caller's (locked) transaction.
 
@@ -142,6 +143,10 @@ def confirm_slot(
         For the mail sender address (organizer fallback).
     now : datetime.datetime, optional
         The instant of booking (default: now).
+    require_write_lock : bool
+        On SQLite, refuse a transaction not opened with ``write=True``. Pass False only for a
+        transaction that has already written (so it holds SQLite's write lock), such as the
+        demo seed's; PostgreSQL row locks are taken either way.
 
     Returns
     -------
@@ -156,7 +161,8 @@ def confirm_slot(
     now = now or utcnow()
     if start.tzinfo is None or start.utcoffset() is None:
         raise ValueError(f"start {start!r} is naive; pass a tz-aware instant")
-    write_lock(session)
+    if require_write_lock:
+        write_lock(session)
     invitation = _lock_invitation(session, invitation_id)
     if invitation is None:
         raise BookingError(f"invitation {invitation_id} does not exist")

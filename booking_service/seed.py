@@ -158,6 +158,10 @@ def seed_demo(
         admin_email=admin.email,
         admin_password=admin_password,
     )
+    # --- Demo invitations and meetings, made by the booking services themselves ------------
+    summary.invitations, summary.meetings = add_demo_bookings(
+        session, admin, seed=seed, today=today, public_url=public_url
+    )
     return summary
 
 
@@ -243,3 +247,94 @@ def _add_calendars(
     return len(rows)
 
 
+
+
+# --- Demo invitations and meetings (booking service) ------------------------------------------
+
+DEMO_CUSTOMERS = (
+    ("Grace Hopper", "grace@customer.example", "America/New_York"),
+    ("Alan Turing", "alan@customer.example", "Europe/London"),
+    ("Ada Lovelace", "ada@customer.example", "Europe/London"),
+    ("Srinivasa Ramanujan", "srinivasa@customer.example", "Asia/Kolkata"),
+    ("Emmy Noether", "emmy@customer.example", "Europe/Berlin"),
+    ("Katherine Johnson", "katherine@customer.example", "America/New_York"),
+    ("Hedy Lamarr", "hedy@customer.example", None),
+)
+DEMO_SUBJECTS = ("Intro call", "Product demo", "Contract review", "Onboarding session", "Quarterly check-in")
+
+
+def add_demo_bookings(
+    session: Session,
+    scheduler,
+    *,
+    seed: int,
+    today: dt.date,
+    public_url: str,
+    invitations: int = 4,
+    meetings: int = 3,
+) -> tuple[int, int]:
+    """A few active invitations and a few confirmed meetings, through the real services.
+
+    Uses :func:`booking_service.invitations.create_invitation` and
+    :func:`booking_service.booking.confirm_slot`, so the demo holds exactly what the product
+    makes (promoted slots, queued mails, reservations). Deterministic for ``seed`` and
+    ``today``: "now" is the start of ``today`` (UTC) and every choice comes from ``seed``.
+
+    Returns
+    -------
+    tuple of int
+        Active invitations and confirmed meetings created.
+    """
+    import random
+
+    from .availability import find_slots_for
+    from .booking import confirm_slot
+    from .invitations import InvitationDraft, NoAvailableSlots, create_invitation
+
+    rng = random.Random(seed)
+    now = dt.datetime.combine(today, dt.time(), dt.UTC)
+    members = session.scalars(select(TeamMember).order_by(TeamMember.id)).all()
+    rooms = session.scalars(select(Room).order_by(Room.id)).all()
+    pools = session.scalars(select(ResourcePool).order_by(ResourcePool.id)).all()
+    active = booked = 0
+    for i in range(invitations + meetings):
+        name, email, customer_zone = DEMO_CUSTOMERS[i % len(DEMO_CUSTOMERS)]
+        required = rng.sample(members, 1)
+        with_pool = bool(pools) and i % 2 == 1
+        with_room = bool(rooms) and i % 3 == 0
+        frame_start = today + dt.timedelta(days=1 + i % 3)
+        draft = InvitationDraft(
+            customer_name=name,
+            customer_email=email,
+            customer_zone=customer_zone,
+            subject=DEMO_SUBJECTS[i % len(DEMO_SUBJECTS)],
+            description="A demo invitation.",
+            conferencing="https://meet.example/demo-" + str(i + 1),
+            duration_minutes=rng.choice((30, 45, 60)),
+            buffer_after_minutes=rng.choice((0, 10)),
+            frame_start=frame_start,
+            frame_end=frame_start + dt.timedelta(days=13),
+            members=tuple(m.id for m in required),
+            pools=(pools[i % len(pools)].id,) if with_pool else (),
+            rooms=tuple(r.id for r in rooms if r.capacity >= 4) if with_room else (),
+            min_capacity=4 if with_room else 1,
+            zone=required[0].zone,
+            promote=i % 2 == 0,
+            promote_count=3,
+        )
+        try:
+            created = create_invitation(session, draft, by=scheduler, public_url=public_url, now=now)
+        except NoAvailableSlots:
+            continue
+        session.flush()
+        if i < invitations:
+            active += 1
+            continue
+        slots = find_slots_for(session, created.invitation, now)
+        start = slots["start"].iloc[rng.randrange(len(slots))].to_pydatetime()
+        # This transaction has already written the organisation, so on SQLite it holds the
+        # write lock the booking needs.
+        result = confirm_slot(session, created.invitation.id, start, customer_zone=customer_zone,
+                              link=created.link, now=now, require_write_lock=False)
+        booked += result.outcome == "booked"
+    return active, booked
