@@ -593,21 +593,25 @@ def _pool_assignees(
 
 def _room_fit(rooms: pd.Series, capacities: Mapping[str, int], min_capacity: int) -> np.ndarray:
     n = len(rooms)
-    if not capacities:
-        return np.zeros(n)
     codes, uniques = pd.factorize(rooms)
-    unknown = sorted({r for u in uniques for r in u} - set(capacities))
+    listed = {r for u in uniques for r in u}
+    if not capacities or not listed:
+        # Capacities unknown, or no slot needs a room: the part is 0 everywhere.
+        return np.zeros(n)
+    unknown = sorted(listed - set(capacities))
     if unknown:
         raise PlannerInputError(
             f"room_capacities has no capacity for rooms {unknown}; give every candidate room's "
             "capacity, or an empty mapping to skip the room part"
         )
-    adequate = [c for c in capacities.values() if c >= min_capacity]
-    if not adequate:
+    # The engine lists only rooms big enough for the meeting, so an adequate room must exist;
+    # if none does, min_capacity and the capacities do not belong to these slots.
+    smallest = min((c for c in capacities.values() if c >= min_capacity), default=None)
+    if smallest is None:
         raise PlannerInputError(
-            f"no room in room_capacities holds min_capacity={min_capacity}; lower it or add a room"
+            f"no room in room_capacities holds min_capacity={min_capacity}, yet slots list rooms; "
+            "pass the meeting's min_capacity and the capacities of its candidate rooms"
         )
-    smallest = min(adequate)
     fit = np.array(
         [
             smallest / min(caps)
@@ -653,41 +657,45 @@ def _ns(values: pd.Series) -> np.ndarray:
     return values.to_numpy("datetime64[ns]").astype(np.int64)
 
 
-def _group_weights(values: pd.Series, resources: Sequence[str], mean: bool) -> np.ndarray:
-    """Per-slot weights (n, R) of a tuple column over ``resources``: 1 (sum) or 1/len (mean)."""
-    codes, uniques = pd.factorize(values)
+def _weights_table(groups: Sequence[tuple[str, ...]], resources: Sequence[str], mean: bool) -> np.ndarray:
+    """Weights (len(groups), R) of resource groups over ``resources``: 1 (sum) or 1/len (mean)."""
     index = {r: i for i, r in enumerate(resources)}
-    table = np.zeros((max(len(uniques), 1), len(resources)))
-    for u, members in enumerate(uniques):
+    table = np.zeros((max(len(groups), 1), len(resources)))
+    for u, members in enumerate(groups):
         for m in members:
             if m in index:
                 table[u, index[m]] += 1.0 / len(members) if mean else 1.0
-    return table[codes] if len(values) else np.zeros((0, len(resources)))
+    return table
+
+
+def _group_weights(values: pd.Series, resources: Sequence[str], mean: bool) -> np.ndarray:
+    """Per-slot weights (n, R) of a tuple column over ``resources``: 1 (sum) or 1/len (mean)."""
+    codes, uniques = pd.factorize(values)
+    return _weights_table(list(uniques), resources, mean)[codes]
 
 
 def _contention(
     slots: pd.DataFrame, start: np.ndarray, end: np.ndarray, claims: pd.DataFrame | None
 ) -> np.ndarray:
     n = len(slots)
-    if claims is None or claims.empty:
+    if n == 0 or claims is None or claims.empty:
         return np.zeros(n)
-    claimed = set(claims["resource_id"].astype(str))
+    pool_codes, pool_uniques = pd.factorize(slots["pool_members"])
+    claimed = set(claims["resource_id"])
     involved = (
         {m for t in pd.unique(slots["members"]) for m in t}
-        | {m for t in pd.unique(slots["pool_members"]) for p in t for m in p}
+        | {m for t in pool_uniques for p in t for m in p}
         | {r for t in pd.unique(slots["rooms"]) for r in t}
     )
     resources = sorted(claimed & involved)
     if not resources:
         return np.zeros(n)
     overlap = _overlap_demand(start, end, claims, resources)
-    pressure = (overlap * _group_weights(slots["members"], resources, mean=False)).sum(axis=1)
-    n_pools = len(slots["pool_members"].iloc[0])
-    for j in range(n_pools):
-        pool = slots["pool_members"].map(lambda v, j=j: v[j])
-        pressure += (overlap * _group_weights(pool, resources, mean=True)).sum(axis=1)
-    pressure += (overlap * _group_weights(slots["rooms"], resources, mean=True)).sum(axis=1)
-    return pressure
+    weights = _group_weights(slots["members"], resources, mean=False)
+    for j in range(len(pool_uniques[0])):
+        weights += _weights_table([u[j] for u in pool_uniques], resources, mean=True)[pool_codes]
+    weights += _group_weights(slots["rooms"], resources, mean=True)
+    return np.einsum("ij,ij->i", overlap, weights)
 
 
 def _shape_per_member(
@@ -1066,7 +1074,7 @@ def greedy_select(table: pd.DataFrame, k: int, cap: int | None = None) -> tuple[
 # --------------------------------------------------------------------------------------------
 
 
-def _describe(row: pd.Series, context: PromoteContext, spread: Mapping[str, float]) -> str:
+def _describe(row: Mapping[str, object], context: PromoteContext, spread: Mapping[str, float]) -> str:
     """Reason for one chosen slot: day and half, local time, then what set it apart.
 
     A part is mentioned only when it separated candidates (some candidate scored lower on it),
@@ -1110,7 +1118,7 @@ def _result_frame(
         "room_min": table["f_room"].min(),
         "contention_max": table["f_contention"].max(),
     }
-    out["reason"] = [_describe(row, context, spread) for _, row in chosen.iterrows()]
+    out["reason"] = [_describe(row, context, spread) for row in chosen.to_dict("records")]
     return out
 
 

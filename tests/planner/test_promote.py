@@ -212,6 +212,18 @@ def test_unknown_room_capacity_is_named():
         promote_slots(slots, context(room_capacities={"r1": 4}), k=1)
 
 
+def test_room_capacities_without_listed_rooms_are_ignored():
+    slots = make_slots(["2026-11-24 10:00", "2026-11-25 10:00"])
+    table = score_slots(slots, context(room_capacities={"r1": 2}, min_capacity=6))
+    assert (table["f_room"] == 0).all()
+
+
+def test_rooms_listed_but_none_adequate_is_named():
+    slots = make_slots(["2026-11-24 10:00", "2026-11-25 10:00"], rooms=[("r1",), ("r1",)])
+    with pytest.raises(PlannerInputError, match="no room in room_capacities holds min_capacity=6"):
+        promote_slots(slots, context(room_capacities={"r1": 2}, min_capacity=6), k=1)
+
+
 def test_bad_weights_and_config_are_named():
     with pytest.raises(PlannerInputError, match="weight soonness=-1"):
         PromoteWeights(soonness=-1)
@@ -588,6 +600,15 @@ def test_at_most_k_slots_are_all_returned(n):
     assert result.solver_status is None and not result.used_fallback
     assert starts_of(result) == list(slots["start"])
     assert len(result.slots) == n
+
+
+def test_no_slots_with_a_full_context_gives_an_empty_promotion():
+    slots = make_slots([], pool_members=[], rooms=[])
+    busy = intervals([("m1", "2026-11-24 09:00", "2026-11-24 10:00")])
+    other = intervals([("m1", "2026-11-24 10:00", "2026-11-24 11:00")])
+    ctx = context(busy=busy, other_promoted=other, meeting_counts={"m1": 2}, room_capacities={"r1": 4})
+    result = promote_slots(slots, ctx)
+    assert result.status == "ALL" and result.slots.empty and result.objective == 0
 
 
 def test_fallback_answers_when_the_solver_has_no_time():
