@@ -37,7 +37,9 @@ Constraints.
 
 (C1)-(C3) are always jointly satisfiable when ``n > k``: (C2) admits k slots by the choice of
 ``c``, and swapping one promoted slot for a slot of the missing half on its own day (or on a
-day with room) keeps (C2) and fixes (C3).
+day with room) keeps (C2) and fixes (C3). (C2) and (C3) are hard rules: when the only slots
+of one half are poor (weeks away, or at night for the customer), the best of them is still
+promoted.
 
 Objective. ``maximize sum_p sum_i s_ip x_i``. The score parts ``f_p`` (weights ``w_p`` in
 :class:`PromoteWeights`) are:
