@@ -40,6 +40,7 @@ from markupsafe import Markup
 from .. import availability, display
 from ..app import db_session, limiter, settings_of
 from ..booking import UNAVAILABLE_MESSAGE, confirm_slot, meeting_invite_for
+from ..calendars.sync import refresh_invitation_calendars
 from ..db import session_scope
 from ..invitations import booking_link, effective_status, find_by_token
 from ..mail import register_filters
@@ -74,6 +75,20 @@ def _invitation(token: str) -> Invitation:
     if invitation is None:
         abort(404)
     return invitation
+
+
+def _refresh_calendars(invitation: Invitation) -> None:
+    """Re-sync the invitation's calendars that are older than the configured age.
+
+    Waits at most ``calendar_refresh_budget_seconds``; slower syncs finish in the background.
+    """
+    outcome = refresh_invitation_calendars(
+        current_app.extensions["slotwise"]["engine"], invitation, settings_of(current_app)
+    )
+    if outcome.results:
+        # End this request's read transaction: on SQLite it keeps reading the snapshot taken
+        # before the sync committed, and the slots must see the new busy blocks.
+        db_session().commit()
 
 
 def _zone(invitation: Invitation) -> str:
@@ -251,6 +266,7 @@ def invitation(token: str):
     status = effective_status(invitation)
     if status != "active":
         return _closed_page(invitation, token, status)
+    _refresh_calendars(invitation)
     zone = _zone(invitation)
     if invitation.promote and invitation.promoted_slots:
         slots = availability.find_slots_for(db_session(), invitation)
