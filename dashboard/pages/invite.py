@@ -151,9 +151,20 @@ initial = defaults(profile_zone, today)
 
 done = st.session_state.get(DONE_KEY)
 if done:
-    st.success(f"Invitation sent to {done['customer']} ({done['email']}). The email is in the outbox.")
-    st.caption("Booking link (copy it with the button at the right; it is shown only now):")
-    st.code(done["link"], language=None)
+    if done.get("delivery", "email") == "email":
+        st.success(f"Invitation sent to {done['customer']} ({done['email']}). The email is in the outbox.")
+        st.caption("Booking link (copy it with the button at the right; it is shown only now):")
+        st.code(done["link"], language=None)
+    else:
+        st.success(
+            f"Invitation for {done['customer']} ({done['email']}) created. No email was sent: copy the "
+            "links below into your own message (they are shown only now)."
+        )
+        st.caption("The customer's link (all available times):")
+        st.code(done["link"], language=None)
+        for when_text, url in done.get("slot_links", []):
+            st.caption(f"Book {when_text} directly:")
+            st.code(url, language=None)
     st.caption(f"{done['slots']} slot(s) available when it was sent.")
     if st.button("Invite someone else", key="inv-again", type="primary"):
         del st.session_state[DONE_KEY]
@@ -300,6 +311,14 @@ else:
         reason = "No slot is available in this frame, so the customer could not pick a time. " + view.why
     elif len(set(chosen)) != len(chosen):
         reason = "The same slot is promoted twice."
+    delivery = st.radio(
+        "Delivery",
+        ["email", "links"],
+        format_func={"email": "Slotwise sends the personalized email",
+                     "links": "I'll copy the links and send them myself"}.get,
+        key="inv-delivery",
+        horizontal=True,
+    )
     back_col, invite_col, _ = st.columns([1, 1, 4])
     if back_col.button("Back", key="inv-back-3", width="stretch"):
         go(2)
@@ -313,8 +332,11 @@ else:
             with st.spinner("Sending…"), state.session() as s:
                 created = service.create_invitation(
                     s, draft, by=me, public_url=settings.public_url, default_zone=settings.default_zone,
+                    deliver=delivery,
                 )
                 link, slots, invitation_id = created.link, created.slot_count, created.invitation.id
+                link_zone = created.invitation.customer_zone or created.invitation.zone
+                slot_links = [(views.when(start, end, link_zone), url) for start, end, url in created.slot_links]
         except service.InvitationError as exc:
             owner = FIELD_STEP.get(exc.field, 3)
             if owner == 3:
@@ -329,7 +351,7 @@ else:
             st.session_state.setdefault(state.LINKS_KEY, {})[invitation_id] = link
             st.session_state[DONE_KEY] = {
                 "customer": draft.customer_name.strip(), "email": draft.customer_email.strip(),
-                "link": link, "slots": slots,
+                "link": link, "slots": slots, "delivery": delivery, "slot_links": slot_links,
             }
             reset(initial)
             st.rerun()

@@ -1,0 +1,52 @@
+"""Invite to self-schedule, delivered by the scheduler: the links are shown, no email is created."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from booking_service.db import session_scope
+from booking_service.invitations import find_by_token
+from booking_service.models import AuditEntry, Invitation, OutboxMessage
+
+from .conftest import open_page
+from .test_invite import _details, _who
+
+
+def test_copy_links_shows_the_link_and_each_promoted_slots_link_and_sends_nothing(org, engine):
+    at = open_page(org, "invite")
+    _who(at)
+    _details(at, members=[org.ada])
+    at.button(key="inv-next-2").click().run()
+    at.checkbox(key="inv-promote").check().run()
+    at.number_input(key="inv-k").set_value(2).run()
+    assert at.radio(key="inv-delivery").options == [
+        "Slotwise sends the personalized email", "I'll copy the links and send them myself"]
+    at.radio(key="inv-delivery").set_value("links").run()
+    at.button(key="inv-invite").click().run()
+    assert not at.exception, at.exception
+    assert "No email was sent" in at.success[0].value
+    link, *slot_links = [c.value for c in at.code]
+    assert link.startswith("http://booking.test/i/") and len(slot_links) == 2
+    token = link.rsplit("/", 1)[1]
+    with session_scope(engine) as s:
+        assert s.scalars(select(OutboxMessage)).all() == []  # the copy-links path creates no email
+        invitation = s.scalars(select(Invitation)).one()
+        assert invitation.delivery == "links" and find_by_token(s, token).id == invitation.id
+        starts = [p.start for p in invitation.promoted_slots]
+        assert s.scalars(select(AuditEntry.action).where(AuditEntry.action.like("invitation.%"))).all() == [
+            "invitation.created"]
+    for url, start in zip(slot_links, starts, strict=True):
+        assert url.startswith(f"{link}/slot?start=") and start.strftime("%Y-%m-%dT%H%%3A%M") in url
+    captions = [c.value for c in at.caption if c.value.startswith("Book ")]
+    assert len(captions) == 2
+
+
+def test_email_delivery_stays_the_default(org, engine):
+    at = open_page(org, "invite")
+    _who(at)
+    _details(at, members=[org.ada])
+    at.button(key="inv-next-2").click().run()
+    assert at.radio(key="inv-delivery").value == "email"
+    at.button(key="inv-invite").click().run()
+    with session_scope(engine) as s:
+        assert [m.kind for m in s.scalars(select(OutboxMessage))] == ["invitation"]
