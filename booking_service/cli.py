@@ -266,9 +266,9 @@ def send_mail(loop_seconds: float | None, limit: int) -> None:
 def _duration(ctx: click.Context, param: click.Parameter, value: str | None):
     if value is None:
         return None
-    from .calendars.command import Interval
+    from .calendars.command import Duration
 
-    return Interval().convert(value, param, ctx)
+    return Duration().convert(value, param, ctx)
 
 
 @main.command("sync-calendars")

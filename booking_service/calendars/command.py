@@ -19,15 +19,15 @@ from ..models import CalendarConnection, Resource, utcnow
 from .sync import SyncResult, connection_ids, sync_connection
 from .writeback import deliver_due_writes
 
-__all__ = ["Interval", "run_sync", "sync_once"]
+__all__ = ["Duration", "run_sync", "sync_once"]
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-class Interval(click.ParamType):
+class Duration(click.ParamType):
     """A duration such as ``90s``, ``10m``, ``1h`` or ``1d`` (click parameter type)."""
 
-    name = "interval"
+    name = "duration"
 
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> dt.timedelta:
         if isinstance(value, dt.timedelta):

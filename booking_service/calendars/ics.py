@@ -444,8 +444,8 @@ def busy_intervals(
     Parameters
     ----------
     data : bytes or str
-        iCalendar data (a whole ``.ics`` file, a subscription's body, or the
-        concatenated results of a CalDAV time-range query).
+        iCalendar data: a whole ``.ics`` file, a subscription's body, or one calendar
+        object returned by a CalDAV time-range query.
     zone : str
         IANA zone of the team member or room the calendar belongs to: floating times
         and all-day events are read in it.

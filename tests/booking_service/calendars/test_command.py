@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from booking_service.calendars.command import Interval, run_sync
+from booking_service.calendars.command import Duration, run_sync
 from booking_service.calendars.connections import add_ics_file_connection
 from booking_service.cli import main
 from booking_service.models import BusyBlock
@@ -76,8 +76,8 @@ def test_every_needs_a_duration(value):
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("10m", 600), ("1h", 3600), ("1d", 86400)])
-def test_interval_parses_durations(text, seconds):
-    assert Interval().convert(text, None, None) == dt.timedelta(seconds=seconds)
+def test_duration_parses(text, seconds):
+    assert Duration().convert(text, None, None) == dt.timedelta(seconds=seconds)
 
 
 def test_every_repeats_until_interrupted(engine, connections):
@@ -96,9 +96,9 @@ def test_every_repeats_until_interrupted(engine, connections):
     assert all(590 < w <= 600 for w in waits)
 
 
-def test_interval_rejects_bad_values_through_click():
+def test_duration_rejects_bad_values_through_click():
     with pytest.raises(click.BadParameter):
-        Interval().convert("abc", None, None)
+        Duration().convert("abc", None, None)
 
 
 def test_calendar_feed_prints_a_working_url_and_revokes_it(engine):
