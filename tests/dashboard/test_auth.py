@@ -199,11 +199,40 @@ def test_audit_page_lists_changes_with_who_and_when(db):
 
 def test_openid_connect_replaces_the_password_form(db):
     at = _app()
-    at.secrets["auth"] = {
-        "redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "s", "client_id": "c",
-        "client_secret": "x", "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
-    }
+    at.secrets["auth"] = OIDC_SECRETS
     at.run()
     assert not at.exception
     assert [b.label for b in at.button] == ["Sign in with your organisation account"]
     assert len(at.text_input) == 0 and "user_id" not in at.session_state
+
+
+class _OidcUser(dict):
+    """Stands in for ``st.user`` after a provider signed someone in."""
+
+    is_logged_in = True
+
+
+OIDC_SECRETS = {
+    "redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "s", "client_id": "c",
+    "client_secret": "x", "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
+}
+
+
+@pytest.mark.parametrize(("email", "signed_in"), [("SAM@example.com", True), ("stranger@example.com", False)])
+def test_openid_connect_identity_must_be_a_slotwise_user(db, monkeypatch, email, signed_in):
+    import streamlit
+
+    _, ids = db
+    monkeypatch.setattr(streamlit, "user", _OidcUser(email=email))
+    at = _app()
+    at.secrets["auth"] = OIDC_SECRETS
+    at.run()
+    assert not at.exception
+    if signed_in:
+        assert at.session_state["user_id"] == ids["scheduler"]
+        assert any("Signed in as **Sam Scheduler**" in c.value for c in at.sidebar.caption)
+    else:
+        assert "user_id" not in at.session_state
+        assert [e.value for e in at.error] == [
+            "stranger@example.com has no active Slotwise account. Ask an admin to create one."]
+        assert [t.value for t in at.title] == ["Sign in to Slotwise"] and len(at.dataframe) == 0
