@@ -6,13 +6,18 @@ import pandas as pd
 import streamlit as st
 
 from booking_service import accounts, audit
-from booking_service.permissions import PermissionDenied
+from booking_service.permissions import PermissionDenied, require_admin
 from dashboard import state, views
 
 ALL = ""
 
 st.title("Audit log")
 me = state.current_user()
+try:
+    require_admin(me, "read the audit log")
+except PermissionDenied as exc:
+    st.error(str(exc))
+    st.stop()
 zone = state.user_zone()
 
 with state.session() as s:
