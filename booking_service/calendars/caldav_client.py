@@ -49,7 +49,9 @@ class CalDAVAccount:
     calendar_url: str | None = None
 
     def __repr__(self) -> str:  # never print the password
-        return f"CalDAVAccount(url={self.url!r}, username={self.username!r}, calendar_url={self.calendar_url!r})"
+        return (
+            f"CalDAVAccount(url={self.url!r}, username={self.username!r}, calendar_url={self.calendar_url!r})"
+        )
 
 
 @dataclass(frozen=True)

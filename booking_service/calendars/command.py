@@ -29,7 +29,9 @@ class Duration(click.ParamType):
 
     name = "duration"
 
-    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> dt.timedelta:
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> dt.timedelta:
         if isinstance(value, dt.timedelta):
             return value
         match = re.fullmatch(r"\s*(\d+)\s*([smhd])\s*", str(value).lower())
@@ -48,8 +50,9 @@ def _labels(engine: Engine, ids: Sequence[int]) -> dict[int, str]:
         return {cid: f"#{cid} {resource} / {name}" for cid, name, resource in rows}
 
 
-def sync_once(engine: Engine, ids: Sequence[int] | None, *, secret_key: str, echo: Callable[[str], None] = click.echo
-              ) -> list[SyncResult]:
+def sync_once(
+    engine: Engine, ids: Sequence[int] | None, *, secret_key: str, echo: Callable[[str], None] = click.echo
+) -> list[SyncResult]:
     """Sync the connections (all but demo ones when ``ids`` is None) with a progress bar,
     then deliver due calendar writes; report on ``echo``.
 
@@ -66,15 +69,18 @@ def sync_once(engine: Engine, ids: Sequence[int] | None, *, secret_key: str, ech
             f"no calendar connection with id {', '.join(map(str, unknown))}; the dashboard's Calendars page lists them"
         )
     results: list[SyncResult] = []
-    with click.progressbar(targets, label="Syncing calendars", item_show_func=lambda c: labels.get(c) if c else None
-                           ) as bar:
+    with click.progressbar(
+        targets, label="Syncing calendars", item_show_func=lambda c: labels.get(c) if c else None
+    ) as bar:
         for cid in bar:
             results.append(sync_connection(engine, cid, secret_key=secret_key))
     synced = sum(r.status == "ok" for r in results)
     failed = [r for r in results if r.status == "error"]
     skipped = sum(r.status == "skipped" for r in results)
-    echo(f"Calendars: {synced} synced, {len(failed)} failed, {skipped} skipped "
-         f"({sum(r.blocks for r in results)} busy blocks).")
+    echo(
+        f"Calendars: {synced} synced, {len(failed)} failed, {skipped} skipped "
+        f"({sum(r.blocks for r in results)} busy blocks)."
+    )
     for result in failed:
         echo(f"  {labels[result.connection_id]}: {result.error}")
     report = deliver_due_writes(engine, secret_key=secret_key)

@@ -2,16 +2,19 @@
 
 A connection is where a resource's busy time comes from: an uploaded ``.ics`` file, an
 ``http(s)``/``webcal`` subscription, or a CalDAV calendar (which can also receive the
-meetings Slotwise books). These service functions check their input where it enters and
-leave the transaction to the caller; they do no network I/O (the first sync does).
+meetings Slotwise books). These service functions check their input where it enters, are
+for admins only (``by``), write an audit entry, and leave the transaction to the caller;
+they do no network I/O (the first sync does).
 """
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from .. import audit
 from ..crypto import decrypt_secret, encrypt_secret
-from ..models import CalendarConnection, Resource
+from ..models import CalendarConnection, Resource, User
+from ..permissions import require_admin
 from .caldav_client import CalDAVAccount
 from .fetch import normalise_ics_url
 from .ics import parse_calendar
@@ -55,7 +58,9 @@ def _ics_text(data: bytes | str) -> str:
     return text
 
 
-def add_ics_url_connection(session: Session, resource_id: int, name: str, url: str) -> CalendarConnection:
+def add_ics_url_connection(
+    session: Session, resource_id: int, name: str, url: str, *, by: User | None
+) -> CalendarConnection:
     """Subscribe a resource to an iCalendar URL.
 
     Parameters
@@ -67,18 +72,19 @@ def add_ics_url_connection(session: Session, resource_id: int, name: str, url: s
     ------
     ValueError
         For an unknown resource, an empty name or a URL that is not http(s)/webcal.
+    PermissionDenied
+        Unless ``by`` is an admin.
     """
+    require_admin(by, "connect calendars")
     resource = _resource(session, resource_id)
     connection = CalendarConnection(
         resource=resource, kind="ics_url", name=_name(name), url=normalise_ics_url(url)
     )
-    session.add(connection)
-    session.flush()
-    return connection
+    return _added(session, connection, by)
 
 
 def add_ics_file_connection(
-    session: Session, resource_id: int, name: str, data: bytes | str
+    session: Session, resource_id: int, name: str, data: bytes | str, *, by: User | None
 ) -> CalendarConnection:
     """Store an uploaded ``.ics`` file as a resource's calendar.
 
@@ -88,19 +94,28 @@ def add_ics_file_connection(
         If the file is not iCalendar data (with line and property where known).
     ValueError
         For an unknown resource, an empty name or a file over :data:`MAX_FILE_BYTES`.
+    PermissionDenied
+        Unless ``by`` is an admin.
     """
+    require_admin(by, "connect calendars")
     resource = _resource(session, resource_id)
-    connection = CalendarConnection(resource=resource, kind="ics_file", name=_name(name), ics_data=_ics_text(data))
-    session.add(connection)
-    session.flush()
-    return connection
+    connection = CalendarConnection(
+        resource=resource, kind="ics_file", name=_name(name), ics_data=_ics_text(data)
+    )
+    return _added(session, connection, by)
 
 
-def replace_ics_file(session: Session, connection: CalendarConnection, data: bytes | str) -> None:
-    """Replace the file of an ``ics_file`` connection (the next sync reads it)."""
+def replace_ics_file(
+    session: Session, connection: CalendarConnection, data: bytes | str, *, by: User | None
+) -> None:
+    """Replace the file of an ``ics_file`` connection (the next sync reads it; admins only)."""
+    require_admin(by, "change calendar connections")
     if connection.kind != "ics_file":
-        raise ValueError(f"connection {connection.id} is a {connection.kind!r} connection, not an uploaded file")
+        raise ValueError(
+            f"connection {connection.id} is a {connection.kind!r} connection, not an uploaded file"
+        )
     connection.ics_data = _ics_text(data)
+    audit.record(session, by, "calendar.updated", ("calendar", connection.id), change="new file")
 
 
 def add_caldav_connection(
@@ -113,8 +128,9 @@ def add_caldav_connection(
     *,
     secret_key: str,
     write_back: bool = True,
+    by: User | None,
 ) -> CalendarConnection:
-    """Connect a resource's CalDAV calendar.
+    """Connect a resource's CalDAV calendar (admins only).
 
     Parameters
     ----------
@@ -131,11 +147,16 @@ def add_caldav_connection(
     ------
     ValueError
         For an unknown resource, an empty name, or a URL that is not http(s).
+    PermissionDenied
+        Unless ``by`` is an admin.
     """
+    require_admin(by, "connect calendars")
     resource = _resource(session, resource_id)
     checked = normalise_ics_url(url)
     if url.strip().lower().startswith("webcal:"):
-        raise ValueError(f"{url!r} is a subscription link, not a CalDAV URL; add it as a subscription instead")
+        raise ValueError(
+            f"{url!r} is a subscription link, not a CalDAV URL; add it as a subscription instead"
+        )
     connection = CalendarConnection(
         resource=resource,
         kind="caldav",
@@ -145,16 +166,18 @@ def add_caldav_connection(
         password_encrypted=encrypt_secret(password, secret_key) if password else None,
         write_back=write_back,
     )
-    session.add(connection)
-    session.flush()
-    return connection
+    return _added(session, connection, by)
 
 
-def set_caldav_password(session: Session, connection: CalendarConnection, password: str, *, secret_key: str) -> None:
-    """Store a new password for a CalDAV connection (encrypted)."""
+def set_caldav_password(
+    session: Session, connection: CalendarConnection, password: str, *, secret_key: str, by: User | None
+) -> None:
+    """Store a new password for a CalDAV connection, encrypted (admins only)."""
+    require_admin(by, "change calendar connections")
     if connection.kind != "caldav":
         raise ValueError(f"connection {connection.id} is a {connection.kind!r} connection, not CalDAV")
     connection.password_encrypted = encrypt_secret(password, secret_key) if password else None
+    audit.record(session, by, "calendar.updated", ("calendar", connection.id), change="new password")
 
 
 def caldav_account(connection: CalendarConnection, secret_key: str) -> CalDAVAccount:
@@ -167,7 +190,9 @@ def caldav_account(connection: CalendarConnection, secret_key: str) -> CalDAVAcc
     """
     if connection.kind != "caldav":
         raise ValueError(f"connection {connection.id} is a {connection.kind!r} connection, not CalDAV")
-    password = decrypt_secret(connection.password_encrypted, secret_key) if connection.password_encrypted else None
+    password = (
+        decrypt_secret(connection.password_encrypted, secret_key) if connection.password_encrypted else None
+    )
     return CalDAVAccount(
         url=connection.url or "",
         username=connection.username,
@@ -176,7 +201,31 @@ def caldav_account(connection: CalendarConnection, secret_key: str) -> CalDAVAcc
     )
 
 
-def remove_connection(session: Session, connection: CalendarConnection) -> None:
-    """Remove a connection with its busy blocks (and queued writes to it)."""
+def remove_connection(session: Session, connection: CalendarConnection, *, by: User | None) -> None:
+    """Remove a connection with its busy blocks and queued writes to it (admins only)."""
+    require_admin(by, "remove calendar connections")
+    audit.record(
+        session,
+        by,
+        "calendar.deleted",
+        ("calendar", connection.id),
+        name=connection.name,
+        resource_id=connection.resource_id,
+    )
     session.delete(connection)
     session.flush()
+
+
+def _added(session: Session, connection: CalendarConnection, by: User | None) -> CalendarConnection:
+    session.add(connection)
+    session.flush()
+    audit.record(
+        session,
+        by,
+        "calendar.created",
+        ("calendar", connection.id),
+        kind=connection.kind,
+        name=connection.name,
+        resource_id=connection.resource_id,
+    )
+    return connection

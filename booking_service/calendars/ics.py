@@ -81,9 +81,7 @@ class CalendarParseError(ValueError):
         Name of the offending iCalendar property (``"DTSTART"``), when known.
     """
 
-    def __init__(
-        self, message: str, *, line: int | None = None, property: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, line: int | None = None, property: str | None = None) -> None:
         self.line = line
         self.property = property
         where = []
@@ -229,9 +227,7 @@ def _zone(zone: str) -> zoneinfo.ZoneInfo:
     try:
         return zoneinfo.ZoneInfo(zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
-        raise ValueError(
-            f"{zone!r} is not an IANA time zone name (e.g. 'Europe/Berlin')"
-        ) from error
+        raise ValueError(f"{zone!r} is not an IANA time zone name (e.g. 'Europe/Berlin')") from error
 
 
 def parse_calendar(data: bytes | str) -> list[icalendar.Calendar]:
@@ -335,7 +331,9 @@ def _check_event(event: icalendar.Event, block: Sequence[_SourceLine] | None) ->
         frequency = rule.get("FREQ")
         if not frequency:
             raise CalendarParseError(
-                f"the event {uid!r} has an RRULE without FREQ", line=_property_line(block, "RRULE"), property="RRULE"
+                f"the event {uid!r} has an RRULE without FREQ",
+                line=_property_line(block, "RRULE"),
+                property="RRULE",
             )
         if str(frequency[0]).upper() in ("SECONDLY", "MINUTELY"):
             raise CalendarParseError(
@@ -345,7 +343,12 @@ def _check_event(event: icalendar.Event, block: Sequence[_SourceLine] | None) ->
                 property="RRULE",
             )
     start, end = event.get("DTSTART"), event.get("DTEND")
-    if end is not None and type(start.dt) is type(end.dt) and _comparable(start.dt, end.dt) and end.dt < start.dt:
+    if (
+        end is not None
+        and type(start.dt) is type(end.dt)
+        and _comparable(start.dt, end.dt)
+        and end.dt < start.dt
+    ):
         raise CalendarParseError(
             f"the event {uid!r} ends ({end.to_ical().decode()}) before it starts ({start.to_ical().decode()})",
             line=_property_line(block, "DTEND"),

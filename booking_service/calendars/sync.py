@@ -118,7 +118,9 @@ def sync_window(now: dt.datetime, days: int) -> tuple[dt.datetime, dt.datetime]:
     return now - PAST_MARGIN, now + dt.timedelta(days=days)
 
 
-def _own_meeting_uids(session: Session, connection: CalendarConnection, lo: dt.datetime, hi: dt.datetime) -> frozenset[str]:
+def _own_meeting_uids(
+    session: Session, connection: CalendarConnection, lo: dt.datetime, hi: dt.datetime
+) -> frozenset[str]:
     """UIDs of Slotwise meetings this resource holds, or that were written to this calendar."""
     reserved = (
         select(Meeting.uid)
@@ -161,7 +163,9 @@ def _read(
     lo, hi = sync_window(now, source.sync_days)
 
     def parse(data: bytes | str) -> list[Interval]:
-        return busy_intervals(data, zone=source.zone, window_start=lo, window_end=hi, ignore_uids=source.ignore_uids)
+        return busy_intervals(
+            data, zone=source.zone, window_start=lo, window_end=hi, ignore_uids=source.ignore_uids
+        )
 
     if source.kind == "ics_url":
         if not source.url:
@@ -179,13 +183,21 @@ def _read(
             try:
                 intervals.extend(parse(text))
             except CalendarParseError as error:
-                raise CalendarParseError(f"event {number} of {len(data.objects)} on the server: {error}") from error
+                raise CalendarParseError(
+                    f"event {number} of {len(data.objects)} on the server: {error}"
+                ) from error
         return merge_intervals(intervals), data.calendar_url
     raise ValueError(f"connection {source.id} has unknown kind {source.kind!r}")
 
 
-def _store(engine: Engine, source: _Source, now: dt.datetime, intervals: Sequence[Interval] | None,
-           calendar_url: str | None, error: str | None) -> SyncResult:
+def _store(
+    engine: Engine,
+    source: _Source,
+    now: dt.datetime,
+    intervals: Sequence[Interval] | None,
+    calendar_url: str | None,
+    error: str | None,
+) -> SyncResult:
     """Replace the busy blocks (or record the error) in one write transaction."""
     with session_scope(engine, write=True) as session:
         # Lock the connection row so that two syncs of one connection (the periodic command
@@ -255,7 +267,9 @@ def sync_connection(
     if source.kind == "demo":
         return SyncResult(connection_id, "skipped")
     try:
-        intervals, calendar_url = _read(source, now, secret_key=secret_key, timeout=timeout, max_bytes=max_bytes)
+        intervals, calendar_url = _read(
+            source, now, secret_key=secret_key, timeout=timeout, max_bytes=max_bytes
+        )
     except _READ_ERRORS as error:
         return _store(engine, source, now, None, None, str(error))
     return _store(engine, source, now, intervals, calendar_url, None)
@@ -344,7 +358,9 @@ def stale_connection_ids(
         .where(
             CalendarConnection.resource_id.in_(resource_ids),
             CalendarConnection.kind != "demo",
-            or_(CalendarConnection.last_synced_at.is_(None), CalendarConnection.last_synced_at < now - max_age),
+            or_(
+                CalendarConnection.last_synced_at.is_(None), CalendarConnection.last_synced_at < now - max_age
+            ),
         )
         .order_by(CalendarConnection.id)
     )
@@ -410,7 +426,8 @@ def refresh_stale_calendars(
                 _IN_FLIGHT.discard(connection_id)
 
     threads = [
-        threading.Thread(target=run, args=(cid,), name=f"calendar-refresh-{cid}", daemon=True) for cid in started
+        threading.Thread(target=run, args=(cid,), name=f"calendar-refresh-{cid}", daemon=True)
+        for cid in started
     ]
     for thread in threads:
         thread.start()
@@ -421,7 +438,9 @@ def refresh_stale_calendars(
     return RefreshOutcome(stale=tuple(stale), started=tuple(started), results=done, finished=finished)
 
 
-def refresh_invitation_calendars(engine: Engine, invitation: Invitation, settings: Settings) -> RefreshOutcome:
+def refresh_invitation_calendars(
+    engine: Engine, invitation: Invitation, settings: Settings
+) -> RefreshOutcome:
     """:func:`refresh_stale_calendars` for an invitation's resources, with the configured limits.
 
     The booking page calls this when a customer opens an invitation link, before it computes

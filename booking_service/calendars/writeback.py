@@ -139,7 +139,9 @@ def queue_meeting_writeback(
             write.status = "superseded"
             write.done_at = now
     queued = [
-        CalendarWrite(meeting_id=meeting.id, connection_id=cid, action=action, status="pending", next_attempt_at=now)
+        CalendarWrite(
+            meeting_id=meeting.id, connection_id=cid, action=action, status="pending", next_attempt_at=now
+        )
         for cid in sorted(targets)
     ]
     session.add_all(queued)
@@ -167,8 +169,12 @@ def meeting_vevent(meeting: Meeting, *, now: dt.datetime | None = None) -> icale
     event.add("dtend", meeting.end.astimezone(dt.UTC))
     event.add("sequence", meeting.sequence)
     event.add("summary", f"{invitation.subject} — {meeting.customer_name}")
-    details = [invitation.description.strip(), invitation.conferencing.strip(),
-               f"Customer: {meeting.customer_name} <{meeting.customer_email}>", "Booked with Slotwise."]
+    details = [
+        invitation.description.strip(),
+        invitation.conferencing.strip(),
+        f"Customer: {meeting.customer_name} <{meeting.customer_email}>",
+        "Booked with Slotwise.",
+    ]
     event.add("description", "\n\n".join(part for part in details if part))
     if invitation.conferencing.strip():
         event.add("location", invitation.conferencing.strip().splitlines()[0])
@@ -333,8 +339,10 @@ def deliver_in_background(engine: Engine, *, secret_key: str) -> threading.Threa
     The periodic ``slotwise sync-calendars`` pass delivers anything this misses.
     """
     thread = threading.Thread(
-        target=deliver_due_writes, kwargs={"engine": engine, "secret_key": secret_key},
-        name="calendar-writeback", daemon=True,
+        target=deliver_due_writes,
+        kwargs={"engine": engine, "secret_key": secret_key},
+        name="calendar-writeback",
+        daemon=True,
     )
     thread.start()
     return thread
@@ -371,8 +379,18 @@ def writeback_problems(session: Session) -> list[WriteProblem]:
         .order_by(CalendarWrite.id.desc())
     )
     return [
-        WriteProblem(w.id, w.meeting_id, w.connection_id, c.name, c.resource_id, w.action, w.status,
-                     w.attempts, w.next_attempt_at, w.last_error)
+        WriteProblem(
+            w.id,
+            w.meeting_id,
+            w.connection_id,
+            c.name,
+            c.resource_id,
+            w.action,
+            w.status,
+            w.attempts,
+            w.next_attempt_at,
+            w.last_error,
+        )
         for w, c in rows
     ]
 

@@ -68,16 +68,27 @@ def radicale(tmp_path_factory) -> Iterator[RadicaleServer]:
     port = _free_loopback_port()
     log = root / "radicale.log"
     command = [
-        sys.executable, "-m", "radicale",
-        "--config", str(config),
-        "--server-hosts", f"127.0.0.1:{port}",
-        "--storage-filesystem-folder", str(root / "storage"),
-        "--auth-type", "htpasswd",
-        "--auth-htpasswd-filename", str(htpasswd),
-        "--auth-htpasswd-encryption", "plain",
-        "--rights-type", "owner_only",
-        "--web-type", "none",
-        "--logging-level", "warning",
+        sys.executable,
+        "-m",
+        "radicale",
+        "--config",
+        str(config),
+        "--server-hosts",
+        f"127.0.0.1:{port}",
+        "--storage-filesystem-folder",
+        str(root / "storage"),
+        "--auth-type",
+        "htpasswd",
+        "--auth-htpasswd-filename",
+        str(htpasswd),
+        "--auth-htpasswd-encryption",
+        "plain",
+        "--rights-type",
+        "owner_only",
+        "--web-type",
+        "none",
+        "--logging-level",
+        "warning",
     ]
     with log.open("w") as log_file:
         process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)

@@ -7,7 +7,7 @@ import uuid
 
 from sqlalchemy.orm import Session
 
-from booking_service.models import Invitation, Meeting, Reservation, Room, TeamMember
+from booking_service.models import Invitation, Meeting, Reservation, Room, TeamMember, User
 
 UTC = dt.UTC
 SECRET_KEY = "test-secret-key"
@@ -19,18 +19,29 @@ def utc(*args: int) -> dt.datetime:
 
 def ics(*events: str) -> str:
     """A calendar holding the given VEVENT blocks."""
-    return "\r\n".join(["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Slotwise tests//EN", *events, "END:VCALENDAR", ""])
+    return "\r\n".join(
+        ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Slotwise tests//EN", *events, "END:VCALENDAR", ""]
+    )
 
 
 def vevent(uid: str, start: dt.datetime, end: dt.datetime, *props: str) -> str:
     fmt = "%Y%m%dT%H%M%SZ"
     return "\r\n".join(
-        ["BEGIN:VEVENT", f"UID:{uid}", "DTSTAMP:20300101T000000Z", f"DTSTART:{start.strftime(fmt)}",
-         f"DTEND:{end.strftime(fmt)}", *props, "END:VEVENT"]
+        [
+            "BEGIN:VEVENT",
+            f"UID:{uid}",
+            "DTSTAMP:20300101T000000Z",
+            f"DTSTART:{start.strftime(fmt)}",
+            f"DTEND:{end.strftime(fmt)}",
+            *props,
+            "END:VEVENT",
+        ]
     )
 
 
-def add_member(session: Session, name: str = "Ada", zone: str = "Europe/Berlin", email: str | None = None) -> TeamMember:
+def add_member(
+    session: Session, name: str = "Ada", zone: str = "Europe/Berlin", email: str | None = None
+) -> TeamMember:
     member = TeamMember(name=name, zone=zone, email=email or f"{name.lower()}@example.com")
     session.add(member)
     session.flush()
@@ -82,3 +93,15 @@ def add_meeting(
     session.add(meeting)
     session.flush()
     return meeting
+
+
+def admin(session: Session) -> User:
+    """The test organisation's admin (created on first use)."""
+    from sqlalchemy import select
+
+    user = session.scalars(select(User).where(User.email == "admin@example.com")).one_or_none()
+    if user is None:
+        user = User(email="admin@example.com", name="Sam Admin", zone="Europe/London", role="admin")
+        session.add(user)
+        session.flush()
+    return user

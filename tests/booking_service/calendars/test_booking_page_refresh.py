@@ -13,7 +13,7 @@ from booking_service.calendars.connections import add_ics_url_connection
 from booking_service.invitations import hash_token
 from booking_service.models import BusyBlock, CalendarConnection, Invitation, WorkingHours
 
-from .helpers import add_member, ics, vevent
+from .helpers import add_member, admin, ics, vevent
 
 TOKEN = "t" * 43
 
@@ -44,13 +44,23 @@ def setup_invitation(engine, url: str) -> tuple[int, dt.datetime]:
     busy_start = dt.datetime.combine(tomorrow, dt.time(10), tzinfo=dt.UTC)
     with Session(engine) as session, session.begin():
         member = add_member(session, zone="UTC")
-        session.add_all(WorkingHours(resource_id=member.id, weekday=d, start_minute=540, end_minute=1020)
-                        for d in range(7))
-        conn = add_ics_url_connection(session, member.id, "Work", url)
+        session.add_all(
+            WorkingHours(resource_id=member.id, weekday=d, start_minute=540, end_minute=1020)
+            for d in range(7)
+        )
+        conn = add_ics_url_connection(session, member.id, "Work", url, by=admin(session))
         invitation = Invitation(
-            token_hash=hash_token(TOKEN), customer_name="Grace", customer_email="grace@example.com",
-            customer_zone="UTC", subject="Intro", duration_minutes=60, slot_interval_minutes=60,
-            frame_start=tomorrow, frame_end=tomorrow, zone="UTC", status="active",
+            token_hash=hash_token(TOKEN),
+            customer_name="Grace",
+            customer_email="grace@example.com",
+            customer_zone="UTC",
+            subject="Intro",
+            duration_minutes=60,
+            slot_interval_minutes=60,
+            frame_start=tomorrow,
+            frame_end=tomorrow,
+            zone="UTC",
+            status="active",
         )
         invitation.members = [member]
         session.add(invitation)

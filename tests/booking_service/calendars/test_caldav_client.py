@@ -25,15 +25,26 @@ def utc(*args: int) -> dt.datetime:
 
 def vevent(uid: str, *props: str) -> str:
     return "\r\n".join(
-        ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Slotwise tests//EN", "BEGIN:VEVENT", f"UID:{uid}",
-         "DTSTAMP:20300101T000000Z", *props, "END:VEVENT", "END:VCALENDAR", ""]
+        [
+            "BEGIN:VCALENDAR",
+            "VERSION:2.0",
+            "PRODID:-//Slotwise tests//EN",
+            "BEGIN:VEVENT",
+            f"UID:{uid}",
+            "DTSTAMP:20300101T000000Z",
+            *props,
+            "END:VEVENT",
+            "END:VCALENDAR",
+            "",
+        ]
     )
 
 
 @pytest.fixture
 def account(caldav_calendar) -> CalDAVAccount:
-    return CalDAVAccount(url=caldav_calendar.url, username=caldav_calendar.username,
-                         password=caldav_calendar.password)
+    return CalDAVAccount(
+        url=caldav_calendar.url, username=caldav_calendar.username, password=caldav_calendar.password
+    )
 
 
 def test_put_read_and_delete(account):
@@ -59,8 +70,11 @@ def test_put_twice_replaces_the_event(account):
 def test_recurring_series_read_back_through_the_ics_reader(account):
     # A weekly series in Berlin (CET, +1) with one occurrence moved and one excluded.
     master = vevent(
-        "series", "DTSTART;TZID=Europe/Berlin:20300107T090000", "DTEND;TZID=Europe/Berlin:20300107T100000",
-        "RRULE:FREQ=WEEKLY;COUNT=4", "EXDATE;TZID=Europe/Berlin:20300121T090000",
+        "series",
+        "DTSTART;TZID=Europe/Berlin:20300107T090000",
+        "DTEND;TZID=Europe/Berlin:20300107T100000",
+        "RRULE:FREQ=WEEKLY;COUNT=4",
+        "EXDATE;TZID=Europe/Berlin:20300121T090000",
     )
     override = (
         "BEGIN:VEVENT\r\nUID:series\r\nDTSTAMP:20300101T000000Z\r\n"
@@ -71,7 +85,8 @@ def test_recurring_series_read_back_through_the_ics_reader(account):
     window = (utc(2030, 1, 1), utc(2030, 2, 1))
     objects = read_calendar(account, *window).objects
     busy = sorted(
-        span for text in objects
+        span
+        for text in objects
         for span in busy_intervals(text, zone="Europe/Berlin", window_start=window[0], window_end=window[1])
     )
     assert busy == [
@@ -83,7 +98,9 @@ def test_recurring_series_read_back_through_the_ics_reader(account):
 
 def test_server_url_finds_the_user_calendar(radicale):
     password = radicale.users["bob"]
-    with caldav.DAVClient(url=radicale.url, username="bob", password=password, enable_rfc6764=False) as client:
+    with caldav.DAVClient(
+        url=radicale.url, username="bob", password=password, enable_rfc6764=False
+    ) as client:
         made = client.principal().make_calendar(name="Bob's work")
     account = CalDAVAccount(url=radicale.url, username="bob", password=password)
     put_event(account, vevent("b-1", "DTSTART:20300107T090000Z", "DTEND:20300107T100000Z"))

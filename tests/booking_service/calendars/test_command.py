@@ -16,7 +16,7 @@ from booking_service.calendars.connections import add_ics_file_connection
 from booking_service.cli import main
 from booking_service.models import BusyBlock
 
-from .helpers import SECRET_KEY, add_member, ics, vevent
+from .helpers import SECRET_KEY, add_member, admin, ics, vevent
 
 CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "ics-corpus"
 
@@ -30,10 +30,19 @@ def soon(hours: int) -> dt.datetime:
 def connections(engine) -> dict[str, int]:
     with Session(engine) as session, session.begin():
         ada, bo = add_member(session), add_member(session, name="Bo")
-        good = add_ics_file_connection(session, ada.id, "Work", ics(vevent("a", soon(1), soon(2))))
-        other = add_ics_file_connection(session, bo.id, "Home", ics(vevent("b", soon(3), soon(4))))
-        bad = add_ics_file_connection(session, bo.id, "Exchange",
-                                      (CORPUS / "exchange-undefined-tzid-malformed.ics").read_text())
+        good = add_ics_file_connection(
+            session, ada.id, "Work", ics(vevent("a", soon(1), soon(2))), by=admin(session)
+        )
+        other = add_ics_file_connection(
+            session, bo.id, "Home", ics(vevent("b", soon(3), soon(4))), by=admin(session)
+        )
+        bad = add_ics_file_connection(
+            session,
+            bo.id,
+            "Exchange",
+            (CORPUS / "exchange-undefined-tzid-malformed.ics").read_text(),
+            by=admin(session),
+        )
         return {"good": good.id, "other": other.id, "bad": bad.id}
 
 
@@ -51,7 +60,9 @@ def test_syncs_every_connection_and_reports_failures(engine, connections):
     result = invoke(engine)
     assert result.exit_code == 0, result.output
     assert "Calendars: 2 synced, 1 failed, 0 skipped (2 busy blocks)." in result.output
-    assert f"#{connections['bad']} Bo / Exchange: line 38, DTSTART: TZID 'Customized Time Zone'" in result.output
+    assert (
+        f"#{connections['bad']} Bo / Exchange: line 38, DTSTART: TZID 'Customized Time Zone'" in result.output
+    )
     assert block_count(engine) == 2
 
 
@@ -89,8 +100,14 @@ def test_every_repeats_until_interrupted(engine, connections):
         if len(waits) == 2:
             raise KeyboardInterrupt
 
-    run_sync(engine, [connections["good"]], secret_key=SECRET_KEY, every=dt.timedelta(minutes=10),
-             echo=lines.append, sleep=fake_sleep)
+    run_sync(
+        engine,
+        [connections["good"]],
+        secret_key=SECRET_KEY,
+        every=dt.timedelta(minutes=10),
+        echo=lines.append,
+        sleep=fake_sleep,
+    )
     assert sum(line.startswith("Calendars: 1 synced") for line in lines) == 2
     assert lines[-1] == "Stopped."
     assert all(590 < w <= 600 for w in waits)
@@ -106,8 +123,11 @@ def test_calendar_feed_prints_a_working_url_and_revokes_it(engine):
 
     with Session(engine) as session, session.begin():
         member_id = add_member(session).id
-    env = {"DATABASE_URL": engine.url.render_as_string(hide_password=False), "SECRET_KEY": SECRET_KEY,
-           "PUBLIC_URL": "https://book.example.com"}
+    env = {
+        "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+        "SECRET_KEY": SECRET_KEY,
+        "PUBLIC_URL": "https://book.example.com",
+    }
     result = CliRunner().invoke(main, ["calendar-feed", str(member_id)], env=env)
     assert result.exit_code == 0, result.output
     url = result.output.strip().splitlines()[-1]

@@ -18,12 +18,14 @@ from booking_service.calendars.ics import CalendarParseError
 from booking_service.crypto import SecretDecryptionError
 from booking_service.models import BusyBlock, CalendarConnection
 
-from .helpers import SECRET_KEY, add_member, ics, utc, vevent
+from .helpers import SECRET_KEY, add_member, admin, ics, utc, vevent
 
 
 def test_subscription_url_is_normalised(session):
     member = add_member(session)
-    conn = add_ics_url_connection(session, member.id, " Google ", "webcal://calendar.example/ada.ics")
+    conn = add_ics_url_connection(
+        session, member.id, " Google ", "webcal://calendar.example/ada.ics", by=admin(session)
+    )
     assert (conn.kind, conn.name, conn.url) == ("ics_url", "Google", "https://calendar.example/ada.ics")
 
 
@@ -38,52 +40,90 @@ def test_subscription_url_is_normalised(session):
 def test_subscription_input_is_checked(session, name, url, message):
     member = add_member(session)
     with pytest.raises(ValueError, match=message):
-        add_ics_url_connection(session, member.id, name, url)
+        add_ics_url_connection(session, member.id, name, url, by=admin(session))
 
 
 def test_unknown_resource_is_named(session):
     with pytest.raises(ValueError, match="no team member or room with id 4242"):
-        add_ics_url_connection(session, 4242, "Work", "https://x/a.ics")
+        add_ics_url_connection(session, 4242, "Work", "https://x/a.ics", by=admin(session))
 
 
 def test_uploaded_file_is_checked_and_stored(session):
     member = add_member(session)
     data = ics(vevent("a", utc(2030, 1, 7, 9), utc(2030, 1, 7, 10))).encode()
-    conn = add_ics_file_connection(session, member.id, "Export", data)
+    conn = add_ics_file_connection(session, member.id, "Export", data, by=admin(session))
     assert conn.kind == "ics_file" and "UID:a" in conn.ics_data
     with pytest.raises(CalendarParseError, match="not iCalendar data"):
-        add_ics_file_connection(session, member.id, "Photo", b"\x89PNG\r\n")
+        add_ics_file_connection(session, member.id, "Photo", b"\x89PNG\r\n", by=admin(session))
     with pytest.raises(CalendarParseError, match="never closed"):
-        replace_ics_file(session, conn, "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\n")
+        replace_ics_file(session, conn, "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\n", by=admin(session))
 
 
 def test_caldav_password_is_encrypted_and_decrypted_with_the_secret_key(session):
     member = add_member(session)
     conn = add_caldav_connection(
-        session, member.id, "Work", "https://dav.example/ada/", "ada", "pa55word", secret_key=SECRET_KEY
+        session,
+        member.id,
+        "Work",
+        "https://dav.example/ada/",
+        "ada",
+        "pa55word",
+        secret_key=SECRET_KEY,
+        by=admin(session),
     )
     assert conn.password_encrypted and "pa55word" not in conn.password_encrypted
     assert conn.write_back is True
     account = caldav_account(conn, SECRET_KEY)
-    assert (account.url, account.username, account.password) == ("https://dav.example/ada/", "ada", "pa55word")
+    assert (account.url, account.username, account.password) == (
+        "https://dav.example/ada/",
+        "ada",
+        "pa55word",
+    )
     with pytest.raises(SecretDecryptionError):
         caldav_account(conn, "other-key")
-    set_caldav_password(session, conn, "new-one", secret_key=SECRET_KEY)
+    set_caldav_password(session, conn, "new-one", secret_key=SECRET_KEY, by=admin(session))
     assert caldav_account(conn, SECRET_KEY).password == "new-one"
 
 
 def test_caldav_refuses_a_subscription_link(session):
     member = add_member(session)
     with pytest.raises(ValueError, match="subscription link"):
-        add_caldav_connection(session, member.id, "Work", "webcal://x/a.ics", "u", "p", secret_key=SECRET_KEY)
+        add_caldav_connection(
+            session, member.id, "Work", "webcal://x/a.ics", "u", "p", secret_key=SECRET_KEY, by=admin(session)
+        )
 
 
 def test_remove_connection_removes_its_busy_blocks(session):
     member = add_member(session)
-    conn = add_ics_url_connection(session, member.id, "Work", "https://x/a.ics")
-    session.add(BusyBlock(connection_id=conn.id, resource_id=member.id, start=utc(2030, 1, 1), end=utc(2030, 1, 2)))
+    conn = add_ics_url_connection(session, member.id, "Work", "https://x/a.ics", by=admin(session))
+    session.add(
+        BusyBlock(connection_id=conn.id, resource_id=member.id, start=utc(2030, 1, 1), end=utc(2030, 1, 2))
+    )
     session.commit()
-    remove_connection(session, conn)
+    remove_connection(session, conn, by=admin(session))
     session.commit()
     assert session.scalars(select(BusyBlock)).all() == []
     assert session.scalars(select(CalendarConnection)).all() == []
+
+
+def test_only_admins_connect_calendars_and_changes_are_audited(session):
+    from booking_service.models import AuditEntry, User
+    from booking_service.permissions import PermissionDenied
+
+    member = add_member(session)
+    scheduler = User(email="sched@example.com", name="Sched", zone="UTC", role="scheduler")
+    session.add(scheduler)
+    session.flush()
+    for by in (scheduler, None):
+        with pytest.raises(PermissionDenied, match="only an admin may connect calendars"):
+            add_ics_url_connection(session, member.id, "Work", "https://x/a.ics", by=by)
+
+    conn = add_ics_url_connection(session, member.id, "Work", "https://x/a.ics", by=admin(session))
+    with pytest.raises(PermissionDenied):
+        remove_connection(session, conn, by=scheduler)
+    remove_connection(session, conn, by=admin(session))
+    actions = [
+        (e.action, e.target_type, e.details.get("name"))
+        for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))
+    ]
+    assert actions == [("calendar.created", "calendar", "Work"), ("calendar.deleted", "calendar", "Work")]

@@ -105,7 +105,9 @@ def test_normalise_accepts_http_https_and_webcal(url, expected):
     assert normalise_ics_url(url) == expected
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com/a.ics", "file:///etc/passwd", "example.com/a.ics", "https://"])
+@pytest.mark.parametrize(
+    "url", ["ftp://example.com/a.ics", "file:///etc/passwd", "example.com/a.ics", "https://"]
+)
 def test_normalise_refuses_other_urls(url):
     with pytest.raises(ValueError, match="URL|host"):
         normalise_ics_url(url)

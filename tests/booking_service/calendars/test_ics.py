@@ -22,23 +22,36 @@ def event(*props: str, uid: str = "e1") -> list[str]:
     return ["BEGIN:VEVENT", f"UID:{uid}", "DTSTAMP:20240101T000000Z", *props, "END:VEVENT"]
 
 
-def read(text: str, zone: str = "Europe/Berlin", start: str = "2024-01-01 00:00", end: str = "2025-01-01 00:00",
-         **kwargs):
+def read(
+    text: str,
+    zone: str = "Europe/Berlin",
+    start: str = "2024-01-01 00:00",
+    end: str = "2025-01-01 00:00",
+    **kwargs,
+):
     return busy_intervals(text, zone=zone, window_start=utc(start), window_end=utc(end), **kwargs)
 
 
 def test_windows_zone_name_without_vtimezone_maps_to_iana():
     # "Tokyo Standard Time" is Asia/Tokyo (+09, no DST) in the CLDR mapping.
-    text = calendar(*event("DTSTART;TZID=Tokyo Standard Time:20240610T090000",
-                           "DTEND;TZID=Tokyo Standard Time:20240610T100000"))
+    text = calendar(
+        *event(
+            "DTSTART;TZID=Tokyo Standard Time:20240610T090000",
+            "DTEND;TZID=Tokyo Standard Time:20240610T100000",
+        )
+    )
     assert read(text) == [(utc("2024-06-10 00:00"), utc("2024-06-10 01:00"))]
 
 
 def test_windows_zone_follows_its_iana_zone_across_dst():
     # "W. Europe Standard Time" -> Europe/Berlin: +2 in July, +1 in December.
-    text = calendar(*event("DTSTART;TZID=W. Europe Standard Time:20240701T090000",
-                           "DTEND;TZID=W. Europe Standard Time:20240701T100000",
-                           "RRULE:FREQ=MONTHLY;COUNT=6"))
+    text = calendar(
+        *event(
+            "DTSTART;TZID=W. Europe Standard Time:20240701T090000",
+            "DTEND;TZID=W. Europe Standard Time:20240701T100000",
+            "RRULE:FREQ=MONTHLY;COUNT=6",
+        )
+    )
     got = read(text)
     assert got[0] == (utc("2024-07-01 07:00"), utc("2024-07-01 08:00"))
     assert got[-1] == (utc("2024-12-01 08:00"), utc("2024-12-01 09:00"))
@@ -48,11 +61,18 @@ def test_vtimezone_in_the_file_wins_over_the_name():
     # A file that defines "W. Europe Standard Time" as a fixed +05:00 zone is read with its own
     # definition: the producer's meaning, not the name's usual one.
     text = calendar(
-        "BEGIN:VTIMEZONE", "TZID:W. Europe Standard Time",
-        "BEGIN:STANDARD", "DTSTART:16010101T000000", "TZOFFSETFROM:+0500", "TZOFFSETTO:+0500", "END:STANDARD",
+        "BEGIN:VTIMEZONE",
+        "TZID:W. Europe Standard Time",
+        "BEGIN:STANDARD",
+        "DTSTART:16010101T000000",
+        "TZOFFSETFROM:+0500",
+        "TZOFFSETTO:+0500",
+        "END:STANDARD",
         "END:VTIMEZONE",
-        *event("DTSTART;TZID=W. Europe Standard Time:20240610T090000",
-               "DTEND;TZID=W. Europe Standard Time:20240610T100000"),
+        *event(
+            "DTSTART;TZID=W. Europe Standard Time:20240610T090000",
+            "DTEND;TZID=W. Europe Standard Time:20240610T100000",
+        ),
     )
     assert read(text) == [(utc("2024-06-10 04:00"), utc("2024-06-10 05:00"))]
 
@@ -60,8 +80,13 @@ def test_vtimezone_in_the_file_wins_over_the_name():
 def test_custom_vtimezone_placed_after_the_events_is_used():
     text = calendar(
         *event("DTSTART;TZID=Office:20240610T090000", "DTEND;TZID=Office:20240610T100000"),
-        "BEGIN:VTIMEZONE", "TZID:Office",
-        "BEGIN:STANDARD", "DTSTART:16010101T000000", "TZOFFSETFROM:-0300", "TZOFFSETTO:-0300", "END:STANDARD",
+        "BEGIN:VTIMEZONE",
+        "TZID:Office",
+        "BEGIN:STANDARD",
+        "DTSTART:16010101T000000",
+        "TZOFFSETFROM:-0300",
+        "TZOFFSETTO:-0300",
+        "END:STANDARD",
         "END:VTIMEZONE",
     )
     assert read(text) == [(utc("2024-06-10 12:00"), utc("2024-06-10 13:00"))]
@@ -95,10 +120,18 @@ def test_duration_instead_of_dtend():
 
 def test_transparent_series_with_an_opaque_override_blocks_only_the_override():
     text = calendar(
-        *event("DTSTART:20240610T090000Z", "DTEND:20240610T100000Z", "RRULE:FREQ=DAILY;COUNT=3",
-               "TRANSP:TRANSPARENT"),
-        *event("RECURRENCE-ID:20240611T090000Z", "DTSTART:20240611T120000Z", "DTEND:20240611T130000Z",
-               "TRANSP:OPAQUE"),
+        *event(
+            "DTSTART:20240610T090000Z",
+            "DTEND:20240610T100000Z",
+            "RRULE:FREQ=DAILY;COUNT=3",
+            "TRANSP:TRANSPARENT",
+        ),
+        *event(
+            "RECURRENCE-ID:20240611T090000Z",
+            "DTSTART:20240611T120000Z",
+            "DTEND:20240611T130000Z",
+            "TRANSP:OPAQUE",
+        ),
     )
     assert read(text) == [(utc("2024-06-11 12:00"), utc("2024-06-11 13:00"))]
 
@@ -129,7 +162,9 @@ def test_ignored_uids_leave_out_the_whole_series():
         *event("DTSTART:20240610T090000Z", "DTEND:20240610T100000Z", uid="slotwise-meeting-1"),
         *event("DTSTART:20240610T110000Z", "DTEND:20240610T120000Z", uid="other"),
     )
-    assert read(text, ignore_uids={"slotwise-meeting-1"}) == [(utc("2024-06-10 11:00"), utc("2024-06-10 12:00"))]
+    assert read(text, ignore_uids={"slotwise-meeting-1"}) == [
+        (utc("2024-06-10 11:00"), utc("2024-06-10 12:00"))
+    ]
 
 
 def test_bare_lf_line_ends_and_folded_lines_are_read():
@@ -154,7 +189,11 @@ def test_event_without_dtstart_is_refused():
 
 def test_broken_todo_does_not_refuse_the_calendar():
     text = calendar(
-        "BEGIN:VTODO", "UID:t", "DTSTAMP:20240101T000000Z", "DUE:not-a-date", "END:VTODO",
+        "BEGIN:VTODO",
+        "UID:t",
+        "DTSTAMP:20240101T000000Z",
+        "DUE:not-a-date",
+        "END:VTODO",
         *event("DTSTART:20240610T090000Z", "DTEND:20240610T100000Z"),
     )
     assert read(text) == [(utc("2024-06-10 09:00"), utc("2024-06-10 10:00"))]
@@ -165,7 +204,10 @@ def test_broken_todo_does_not_refuse_the_calendar():
     [
         ("<html><body>Sign in</body></html>", "not iCalendar data"),
         ("", "not iCalendar data"),
-        ("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nEND:VCALENDAR\r\n", "line 3, END: END:VCALENDAR where END:VEVENT"),
+        (
+            "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nEND:VCALENDAR\r\n",
+            "line 3, END: END:VCALENDAR where END:VEVENT",
+        ),
         ("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\n", "line 2, BEGIN: BEGIN:VEVENT is never closed"),
         ("BEGIN:VCALENDAR\r\nVERSION\r\nEND:VCALENDAR\r\n", "cannot parse"),
     ],
@@ -184,7 +226,11 @@ def test_data_that_is_not_a_calendar_is_refused(data, message):
     ],
 )
 def test_bad_arguments_name_the_value(kwargs, message):
-    arguments = {"zone": "UTC", "window_start": utc("2024-01-01 00:00"), "window_end": utc("2024-02-01 00:00")}
+    arguments = {
+        "zone": "UTC",
+        "window_start": utc("2024-01-01 00:00"),
+        "window_end": utc("2024-02-01 00:00"),
+    }
     arguments.update(kwargs)
     with pytest.raises(ValueError, match=message):
         busy_intervals(calendar(), **arguments)
@@ -199,7 +245,10 @@ def test_merge_intervals_joins_overlaps_and_drops_empty():
     ("props", "message"),
     [
         (("DTSTART:20240610T090000Z", "DTEND:20240610T080000Z"), "line 8, DTEND: the event 'e1' ends"),
-        (("DTSTART:20240610T090000Z", "DTEND:20240610T100000Z", "RRULE:GARBAGE"), "line 9, RRULE: .* without FREQ"),
+        (
+            ("DTSTART:20240610T090000Z", "DTEND:20240610T100000Z", "RRULE:GARBAGE"),
+            "line 9, RRULE: .* without FREQ",
+        ),
         (("DTSTART:20240610T090000Z", "DTEND:20240610T100000Z", "RRULE:FREQ=MINUTELY"), "repeats minutely"),
     ],
 )

@@ -40,8 +40,10 @@ CASES = [
         # (2024-10-27), +01:00 after. Biweekly Tuesdays 15:00-16:00 from 2024-05-21:
         # 10-08 and 10-22 at +02 -> 13:00Z; 11-05 ... at +01 -> 14:00Z. EXDATE removes
         # 2024-12-31 and 2025-02-25. The Thursday series ended on 2024-05-02 (UNTIL).
-        "outlook-windows-tz-recurring-exdate.ics", "Europe/Warsaw",
-        "2024-10-01 00:00", "2025-03-01 00:00",
+        "outlook-windows-tz-recurring-exdate.ics",
+        "Europe/Warsaw",
+        "2024-10-01 00:00",
+        "2025-03-01 00:00",
         spans(
             ("2024-10-08 13:00", "2024-10-08 14:00"),
             ("2024-10-22 13:00", "2024-10-22 14:00"),
@@ -59,16 +61,20 @@ CASES = [
         # Thursday series: DTSTART 2024-05-02 11:00 (+02) = 09:00Z, UNTIL=20240502T090000Z is
         # that very start (UNTIL is inclusive): exactly one occurrence. Tuesday series starts
         # 2024-05-21 15:00 (+02) = 13:00Z.
-        "outlook-windows-tz-recurring-exdate.ics", "Europe/Warsaw",
-        "2024-04-25 00:00", "2024-05-25 00:00",
+        "outlook-windows-tz-recurring-exdate.ics",
+        "Europe/Warsaw",
+        "2024-04-25 00:00",
+        "2024-05-25 00:00",
         spans(("2024-05-02 09:00", "2024-05-02 10:00"), ("2024-05-21 13:00", "2024-05-21 14:00")),
         id="outlook-until-equal-to-start",
     ),
     pytest.param(
         # UNTIL=20260505T130000Z is the occurrence of 2026-05-05 15:00 (+02): 714 days after
         # 2024-05-21 = 51 fortnights, so it is on the series and included; 05-19 is not.
-        "outlook-windows-tz-recurring-exdate.ics", "Europe/Warsaw",
-        "2026-04-20 00:00", "2026-05-31 00:00",
+        "outlook-windows-tz-recurring-exdate.ics",
+        "Europe/Warsaw",
+        "2026-04-20 00:00",
+        "2026-05-31 00:00",
         spans(("2026-04-21 13:00", "2026-04-21 14:00"), ("2026-05-05 13:00", "2026-05-05 14:00")),
         id="outlook-until-inclusive",
     ),
@@ -77,8 +83,10 @@ CASES = [
         # April 2009 (04-05) 03:00, then +10. Weekdays 09:30-09:45 local from 2009-03-10.
         # Tue 03-31 .. Fri 04-03 at +11 -> 22:30Z the day before (Mon 03-30 is 03-29 22:30Z,
         # before the window); Mon 04-06 .. Fri 04-10 at +10 -> 23:30Z the day before.
-        "outlook11-display-name-tz-dst.ics", "Australia/Sydney",
-        "2009-03-30 00:00", "2009-04-10 00:00",
+        "outlook11-display-name-tz-dst.ics",
+        "Australia/Sydney",
+        "2009-03-30 00:00",
+        "2009-04-10 00:00",
         spans(
             ("2009-03-30 22:30", "2009-03-30 22:45"),
             ("2009-03-31 22:30", "2009-03-31 22:45"),
@@ -94,8 +102,10 @@ CASES = [
     ),
     pytest.param(
         # Every event (series and moved occurrences) is TRANSP:TRANSPARENT: no busy time.
-        "exchange-allday-moved-transparent.ics", "Europe/London",
-        "2020-04-01 00:00", "2020-10-01 00:00",
+        "exchange-allday-moved-transparent.ics",
+        "Europe/London",
+        "2020-04-01 00:00",
+        "2020-10-01 00:00",
         [],
         id="exchange-all-transparent",
     ),
@@ -103,8 +113,10 @@ CASES = [
         # Opaque: 2020-09-10 09:00-09:30 "W. Europe Standard Time" (+02) = 07:00Z, and
         # 2020-09-15 08:30-09:30 "Pacific Standard Time" (-07) = 15:30Z. Both series
         # (including the one whose DTSTART is swallowed by a stray quote) are transparent.
-        "exchange-many-windows-tz-broken-quote.ics", "Europe/Berlin",
-        "2020-09-01 00:00", "2020-10-01 00:00",
+        "exchange-many-windows-tz-broken-quote.ics",
+        "Europe/Berlin",
+        "2020-09-01 00:00",
+        "2020-10-01 00:00",
         spans(("2020-09-10 07:00", "2020-09-10 07:30"), ("2020-09-15 15:30", "2020-09-15 16:30")),
         id="exchange-windows-zones-broken-quote",
     ),
@@ -112,8 +124,10 @@ CASES = [
         # Tuesdays 14:00-15:00 Australia/Sydney (+10 in August) from 08-08, UNTIL 08-28 13:59:59Z:
         # 08-08, 08-15, 08-22. The 08-15 occurrence is moved to Monday 08-14. The all-day
         # Thursday series is transparent.
-        "google-moved-occurrence-allday.ics", "Australia/Sydney",
-        "2023-08-01 00:00", "2023-09-01 00:00",
+        "google-moved-occurrence-allday.ics",
+        "Australia/Sydney",
+        "2023-08-01 00:00",
+        "2023-09-01 00:00",
         spans(
             ("2023-08-08 04:00", "2023-08-08 05:00"),
             ("2023-08-14 04:00", "2023-08-14 05:00"),
@@ -127,8 +141,10 @@ CASES = [
         # Fri 10-30 10:15 (p1lc8) and 14:15 (m4dpn70, no BYDAY: weekday of its Friday start).
         # Mon 11-02 10:15; Tue 11-03 10:15, 12:30 (m0lbs), 14:15 (2n0o); Thu 11-05 10:15 and
         # 12:30 (7l8ium); Fri 11-06 10:15 only: 12:30 (mji2s) and 14:15 (m4dpn70) are EXDATEs.
-        "google-weekly-exdate-dst.ics", "America/Chicago",
-        "2020-10-26 00:00", "2020-11-07 00:00",
+        "google-weekly-exdate-dst.ics",
+        "America/Chicago",
+        "2020-10-26 00:00",
+        "2020-11-07 00:00",
         spans(
             ("2020-10-26 15:15", "2020-10-26 15:30"),
             ("2020-10-27 15:15", "2020-10-27 15:30"),
@@ -148,8 +164,10 @@ CASES = [
     pytest.param(
         # CST (-6). Mon 11-23: 08:15 (c4p6, from 11-16), 10:15, 12:30 (u81j). Tue 11-24: 08:15,
         # 10:15, 12:30, 14:15. Thanksgiving Thu 11-26 and Fri 11-27: every series has an EXDATE.
-        "google-weekly-exdate-dst.ics", "America/Chicago",
-        "2020-11-23 00:00", "2020-11-28 00:00",
+        "google-weekly-exdate-dst.ics",
+        "America/Chicago",
+        "2020-11-23 00:00",
+        "2020-11-28 00:00",
         spans(
             ("2020-11-23 14:15", "2020-11-23 14:30"),
             ("2020-11-23 16:15", "2020-11-23 16:30"),
@@ -165,8 +183,10 @@ CASES = [
         # p1lg: weekdays 08:15 CDT from Tue 09-15, EXDATE 09-16, UNTIL 09-23 04:59:59Z
         # (= 09-22 23:59:59 local): 09-15, 09-17, 09-18, 09-21, 09-22. Fri 09-25 starts the
         # 10:15 and 14:15 weekly series.
-        "google-weekly-exdate-dst.ics", "America/Chicago",
-        "2020-09-14 00:00", "2020-09-28 00:00",
+        "google-weekly-exdate-dst.ics",
+        "America/Chicago",
+        "2020-09-14 00:00",
+        "2020-09-28 00:00",
         spans(
             ("2020-09-15 13:15", "2020-09-15 13:30"),
             ("2020-09-17 13:15", "2020-09-17 13:30"),
@@ -183,8 +203,10 @@ CASES = [
         # Daily 02:00-03:00 from 03-07 UNTIL 03-10 01:00Z: 03-07 as is; 03-08 lengthened to
         # 01:00-03:00; 03-09 moved to 03:00-03:30; 03-10 turned into a transparent all-day event.
         # Daily 04:00-05:00 from 03-18 UNTIL 03-20 03:00Z: 03-18, 03-19 (override, same time), 03-20.
-        "thunderbird-moved-and-resized.ics", "Europe/Berlin",
-        "2019-03-01 00:00", "2019-03-31 00:00",
+        "thunderbird-moved-and-resized.ics",
+        "Europe/Berlin",
+        "2019-03-01 00:00",
+        "2019-03-31 00:00",
         spans(
             ("2019-03-07 01:00", "2019-03-07 02:00"),
             ("2019-03-08 00:00", "2019-03-08 02:00"),
@@ -198,16 +220,20 @@ CASES = [
     pytest.param(
         # Daily 22:00-23:00 Europe/Berlin (+1), COUNT=3 from 01-28; the 01-29 occurrence is
         # STATUS:CANCELLED.
-        "thunderbird-cancelled-occurrence.ics", "Europe/Berlin",
-        "2020-01-27 00:00", "2020-02-01 00:00",
+        "thunderbird-cancelled-occurrence.ics",
+        "Europe/Berlin",
+        "2020-01-27 00:00",
+        "2020-02-01 00:00",
         spans(("2020-01-28 21:00", "2020-01-28 22:00"), ("2020-01-30 21:00", "2020-01-30 22:00")),
         id="thunderbird-cancelled-occurrence",
     ),
     pytest.param(
         # TENTATIVE 23:00-23:50Z counts as busy; CONFIRMED 07-05 09:00 America/Vancouver (-7)
         # and the event without STATUS on 07-07 are busy; the CANCELLED one on 07-06 is not.
-        "apple-macos-cancelled-tentative.ics", "America/Vancouver",
-        "2022-07-01 00:00", "2022-07-10 00:00",
+        "apple-macos-cancelled-tentative.ics",
+        "America/Vancouver",
+        "2022-07-01 00:00",
+        "2022-07-10 00:00",
         spans(
             ("2022-07-04 23:00", "2022-07-04 23:50"),
             ("2022-07-05 16:00", "2022-07-05 17:00"),
@@ -220,8 +246,10 @@ CASES = [
         # 09:00-11:00 on 09-20; a daily 09:00-10:00 series 09-13 .. 09-25 (UNTIL 09-26 15:59:59Z
         # is 08:59:59 local, just before the 09-26 start) and an endless one from 09-26.
         # Overlapping events are joined: 09-20 is 16:00-18:00Z.
-        "apple-icloud-multiday-allday.ics", "America/Los_Angeles",
-        "2022-09-10 00:00", "2022-09-30 00:00",
+        "apple-icloud-multiday-allday.ics",
+        "America/Los_Angeles",
+        "2022-09-10 00:00",
+        "2022-09-30 00:00",
         spans(
             *[
                 (f"2022-09-{day:02d} 16:00", f"2022-09-{day:02d} {'18' if day == 20 else '17'}:00")
@@ -233,8 +261,10 @@ CASES = [
     pytest.param(
         # The endless daily series across the US DST end (2022-11-06 02:00): 09:00 PDT = 16:00Z
         # before, 09:00 PST = 17:00Z from 11-06 on.
-        "apple-icloud-multiday-allday.ics", "America/Los_Angeles",
-        "2022-11-04 00:00", "2022-11-09 00:00",
+        "apple-icloud-multiday-allday.ics",
+        "America/Los_Angeles",
+        "2022-11-04 00:00",
+        "2022-11-09 00:00",
         spans(
             ("2022-11-04 16:00", "2022-11-04 17:00"),
             ("2022-11-05 16:00", "2022-11-05 17:00"),
@@ -248,8 +278,10 @@ CASES = [
         # All-day 10-11..10-13 (exclusive) and 10-15..10-18 block whole local days of a member in
         # Los Angeles: local midnight PDT = 07:00Z. The daily 09:00 PDT series (16:00Z) runs on;
         # on the all-day dates it lies inside the all-day block.
-        "apple-icloud-multiday-allday.ics", "America/Los_Angeles",
-        "2023-10-10 00:00", "2023-10-20 00:00",
+        "apple-icloud-multiday-allday.ics",
+        "America/Los_Angeles",
+        "2023-10-10 00:00",
+        "2023-10-20 00:00",
         spans(
             ("2023-10-10 16:00", "2023-10-10 17:00"),
             ("2023-10-11 07:00", "2023-10-13 07:00"),
@@ -264,15 +296,19 @@ CASES = [
     pytest.param(
         # Weekly all-day Wednesdays from 2020-04-01, no TRANSP (opaque). Member in Berlin,
         # CEST (+2) since 03-29: the local day 04-01 is 03-31 22:00Z .. 04-01 22:00Z.
-        "nextcloud-weekly-allday.ics", "Europe/Berlin",
-        "2020-03-30 00:00", "2020-04-13 00:00",
+        "nextcloud-weekly-allday.ics",
+        "Europe/Berlin",
+        "2020-03-30 00:00",
+        "2020-04-13 00:00",
         spans(("2020-03-31 22:00", "2020-04-01 22:00"), ("2020-04-07 22:00", "2020-04-08 22:00")),
         id="nextcloud-all-day-opaque-by-default",
     ),
     pytest.param(
         # The series has no end: Wednesday 2026-11-25 in CET (+1).
-        "nextcloud-weekly-allday.ics", "Europe/Berlin",
-        "2026-11-23 00:00", "2026-11-30 00:00",
+        "nextcloud-weekly-allday.ics",
+        "Europe/Berlin",
+        "2026-11-23 00:00",
+        "2026-11-30 00:00",
         spans(("2026-11-24 23:00", "2026-11-25 23:00")),
         id="nextcloud-endless-series",
     ),
@@ -282,8 +318,10 @@ CASES = [
         # 2005-01-01; the floating meeting 2004-12-20 15:10-16:10 = 04:10Z. The zero-length
         # "MCSD Due Date" blocks nothing, the cancelled competition on 12-08 neither; the VTODOs
         # (one with a broken DTSTART) are not events.
-        "mozilla-floating-allday-cancelled.ics", "Australia/Sydney",
-        "2004-12-01 00:00", "2005-01-10 00:00",
+        "mozilla-floating-allday-cancelled.ics",
+        "Australia/Sydney",
+        "2004-12-01 00:00",
+        "2005-01-10 00:00",
         spans(
             ("2004-12-02 13:00", "2004-12-03 13:00"),
             ("2004-12-20 04:10", "2004-12-20 05:10"),
@@ -296,8 +334,10 @@ CASES = [
     ),
     pytest.param(
         # The same file read for a member in Berlin (CET, +1): the same wall clock, other instants.
-        "mozilla-floating-allday-cancelled.ics", "Europe/Berlin",
-        "2004-12-19 00:00", "2004-12-27 00:00",
+        "mozilla-floating-allday-cancelled.ics",
+        "Europe/Berlin",
+        "2004-12-19 00:00",
+        "2004-12-27 00:00",
         spans(("2004-12-20 14:10", "2004-12-20 15:10"), ("2004-12-24 23:00", "2004-12-25 23:00")),
         id="mozilla-floating-in-another-zone",
     ),
@@ -305,8 +345,10 @@ CASES = [
         # Custom "Eastern" VTIMEZONE with the pre-2007 US rules: DST from the first Sunday of
         # April (2005-04-03), so -4 on 04-25..04-29. The RDATE periods give 09:00-09:15 on five
         # days; the first repeats DTSTART and must not count twice.
-        "lotus-notes-rdate-period.ics", "America/New_York",
-        "2005-04-24 00:00", "2005-05-01 00:00",
+        "lotus-notes-rdate-period.ics",
+        "America/New_York",
+        "2005-04-24 00:00",
+        "2005-05-01 00:00",
         spans(
             ("2005-04-25 13:00", "2005-04-25 13:15"),
             ("2005-04-26 13:00", "2005-04-26 13:15"),

@@ -31,30 +31,46 @@ CASES = [
     pytest.param(
         # "Central European Standard Time": +2 until 2024-10-27, +1 after. Biweekly Tuesdays
         # 15:00-16:00 local from 2024-05-21; EXDATEs 2024-12-31 and 2025-02-25.
-        "outlook-windows-tz-recurring-exdate.ics", "Europe/Warsaw", "2024-10-01 00:00", "2025-03-01 00:00",
+        "outlook-windows-tz-recurring-exdate.ics",
+        "Europe/Warsaw",
+        "2024-10-01 00:00",
+        "2025-03-01 00:00",
         spans(
-            ("2024-10-08 13:00", "2024-10-08 14:00"), ("2024-10-22 13:00", "2024-10-22 14:00"),
-            ("2024-11-05 14:00", "2024-11-05 15:00"), ("2024-11-19 14:00", "2024-11-19 15:00"),
-            ("2024-12-03 14:00", "2024-12-03 15:00"), ("2024-12-17 14:00", "2024-12-17 15:00"),
-            ("2025-01-14 14:00", "2025-01-14 15:00"), ("2025-01-28 14:00", "2025-01-28 15:00"),
+            ("2024-10-08 13:00", "2024-10-08 14:00"),
+            ("2024-10-22 13:00", "2024-10-22 14:00"),
+            ("2024-11-05 14:00", "2024-11-05 15:00"),
+            ("2024-11-19 14:00", "2024-11-19 15:00"),
+            ("2024-12-03 14:00", "2024-12-03 15:00"),
+            ("2024-12-17 14:00", "2024-12-17 15:00"),
+            ("2025-01-14 14:00", "2025-01-14 15:00"),
+            ("2025-01-28 14:00", "2025-01-28 15:00"),
             ("2025-02-11 14:00", "2025-02-11 15:00"),
         ),
         id="outlook",
     ),
     pytest.param(
         # Opaque singles only: 09:00 W. Europe (+2) and 08:30 Pacific (-7); series transparent.
-        "exchange-many-windows-tz-broken-quote.ics", "Europe/Berlin", "2020-09-01 00:00", "2020-10-01 00:00",
+        "exchange-many-windows-tz-broken-quote.ics",
+        "Europe/Berlin",
+        "2020-09-01 00:00",
+        "2020-10-01 00:00",
         spans(("2020-09-10 07:00", "2020-09-10 07:30"), ("2020-09-15 15:30", "2020-09-15 16:30")),
         id="exchange",
     ),
     pytest.param(
         # Member in Los Angeles (PDT, -7): all-day 10-11..10-12 and 10-15..10-17 from local
         # midnight (07:00Z); the endless daily 09:00 PDT series (16:00Z) on the other days.
-        "apple-icloud-multiday-allday.ics", "America/Los_Angeles", "2023-10-10 00:00", "2023-10-20 00:00",
+        "apple-icloud-multiday-allday.ics",
+        "America/Los_Angeles",
+        "2023-10-10 00:00",
+        "2023-10-20 00:00",
         spans(
-            ("2023-10-10 16:00", "2023-10-10 17:00"), ("2023-10-11 07:00", "2023-10-13 07:00"),
-            ("2023-10-13 16:00", "2023-10-13 17:00"), ("2023-10-14 16:00", "2023-10-14 17:00"),
-            ("2023-10-15 07:00", "2023-10-18 07:00"), ("2023-10-18 16:00", "2023-10-18 17:00"),
+            ("2023-10-10 16:00", "2023-10-10 17:00"),
+            ("2023-10-11 07:00", "2023-10-13 07:00"),
+            ("2023-10-13 16:00", "2023-10-13 17:00"),
+            ("2023-10-14 16:00", "2023-10-14 17:00"),
+            ("2023-10-15 07:00", "2023-10-18 07:00"),
+            ("2023-10-18 16:00", "2023-10-18 17:00"),
             ("2023-10-19 16:00", "2023-10-19 17:00"),
         ),
         id="icloud",
@@ -65,12 +81,19 @@ CASES = [
         # excluded, 03-16 moved to Tue 03-17 15:00 EDT = 19:00Z, 03-18 at 14:00Z.
         # "Dentist" 03-04 17:00-17:30Z. "Standup" daily 09:00 EST x3 from Thu 03-05: 03-05 and
         # 03-07 at 14:00Z, 03-06 cancelled. "Working from home" is transparent.
-        "google-weekly-moved-exdate.ics", "America/New_York", "2026-03-01 00:00", "2026-03-21 00:00",
+        "google-weekly-moved-exdate.ics",
+        "America/New_York",
+        "2026-03-01 00:00",
+        "2026-03-21 00:00",
         spans(
-            ("2026-03-02 15:00", "2026-03-02 16:00"), ("2026-03-04 15:00", "2026-03-04 16:00"),
-            ("2026-03-04 17:00", "2026-03-04 17:30"), ("2026-03-05 14:00", "2026-03-05 14:30"),
-            ("2026-03-07 14:00", "2026-03-07 14:30"), ("2026-03-09 14:00", "2026-03-09 15:00"),
-            ("2026-03-17 19:00", "2026-03-17 20:00"), ("2026-03-18 14:00", "2026-03-18 15:00"),
+            ("2026-03-02 15:00", "2026-03-02 16:00"),
+            ("2026-03-04 15:00", "2026-03-04 16:00"),
+            ("2026-03-04 17:00", "2026-03-04 17:30"),
+            ("2026-03-05 14:00", "2026-03-05 14:30"),
+            ("2026-03-07 14:00", "2026-03-07 14:30"),
+            ("2026-03-09 14:00", "2026-03-09 15:00"),
+            ("2026-03-17 19:00", "2026-03-17 20:00"),
+            ("2026-03-18 14:00", "2026-03-18 15:00"),
         ),
         id="google",
     ),
@@ -80,10 +103,15 @@ CASES = [
         # 19:00-20:00 GMT; Tue 03-31 excluded; Thu 04-02 (07:00Z) falls inside the holiday;
         # Tue 04-07 cancelled; Thu 04-09 at 07:00Z (BST). Holiday: all-day 04-01 and 04-02,
         # London midnights (BST) = 03-31 23:00Z .. 04-02 23:00Z.
-        "apple-allday-recurring-exceptions.ics", "Europe/London", "2026-03-23 00:00", "2026-04-10 00:00",
+        "apple-allday-recurring-exceptions.ics",
+        "Europe/London",
+        "2026-03-23 00:00",
+        "2026-04-10 00:00",
         spans(
-            ("2026-03-24 08:00", "2026-03-24 08:30"), ("2026-03-26 19:00", "2026-03-26 20:00"),
-            ("2026-03-31 23:00", "2026-04-02 23:00"), ("2026-04-09 07:00", "2026-04-09 07:30"),
+            ("2026-03-24 08:00", "2026-03-24 08:30"),
+            ("2026-03-26 19:00", "2026-03-26 20:00"),
+            ("2026-03-31 23:00", "2026-04-02 23:00"),
+            ("2026-04-09 07:00", "2026-04-09 07:30"),
         ),
         id="apple",
     ),
@@ -91,7 +119,9 @@ CASES = [
 
 
 def read(name: str, zone: str, start: str, end: str):
-    return busy_intervals((FILES / name).read_bytes(), zone=zone, window_start=utc(start), window_end=utc(end))
+    return busy_intervals(
+        (FILES / name).read_bytes(), zone=zone, window_start=utc(start), window_end=utc(end)
+    )
 
 
 @pytest.mark.parametrize(("name", "zone", "start", "end", "expected"), CASES)
@@ -112,7 +142,9 @@ def test_every_file_is_covered():
 def _slot_starts(start: dt.datetime, end: dt.datetime, busy: list[tuple[dt.datetime, dt.datetime]]) -> set:
     """30-minute slots on a 15-minute UTC grid over a member free around the clock."""
     resources = pd.DataFrame({"resource_id": ["m1"], "kind": ["member"], "zone": ["UTC"], "capacity": [1]})
-    hours = pd.DataFrame({"resource_id": ["m1"] * 7, "weekday": range(7), "start": [0] * 7, "end": [1440] * 7})
+    hours = pd.DataFrame(
+        {"resource_id": ["m1"] * 7, "weekday": range(7), "start": [0] * 7, "end": [1440] * 7}
+    )
     table = pd.DataFrame(
         {
             "resource_id": ["m1"] * len(busy),

@@ -25,7 +25,7 @@ from booking_service.calendars.sync import (
 )
 from booking_service.models import BusyBlock, CalendarConnection, ResourcePool
 
-from .helpers import SECRET_KEY, add_meeting, add_member, add_room, ics, utc, vevent
+from .helpers import SECRET_KEY, add_meeting, add_member, add_room, admin, ics, utc, vevent
 
 NOW = utc(2030, 1, 6, 12)  # a Sunday
 CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "ics-corpus"
@@ -47,7 +47,7 @@ def connection(engine, connection_id: int) -> CalendarConnection:
 def file_connection(engine, data: str, zone: str = "Europe/Berlin") -> tuple[int, int]:
     with Session(engine) as session, session.begin():
         member = add_member(session, zone=zone)
-        conn = add_ics_file_connection(session, member.id, "Work", data)
+        conn = add_ics_file_connection(session, member.id, "Work", data, by=admin(session))
         return member.id, conn.id
 
 
@@ -67,7 +67,10 @@ def test_file_sync_stores_busy_blocks_and_status(engine):
     member_id, conn_id = file_connection(engine, TWO_EVENTS)
     result = sync_connection(engine, conn_id, secret_key=SECRET_KEY, now=NOW)
     assert result.ok and result.blocks == 2
-    assert blocks(engine, conn_id) == [(utc(2030, 1, 7, 9), utc(2030, 1, 7, 10)), (utc(2030, 1, 8, 14), utc(2030, 1, 8, 15))]
+    assert blocks(engine, conn_id) == [
+        (utc(2030, 1, 7, 9), utc(2030, 1, 7, 10)),
+        (utc(2030, 1, 8, 14), utc(2030, 1, 8, 15)),
+    ]
     stored = connection(engine, conn_id)
     assert (stored.last_status, stored.last_error, stored.last_synced_at) == ("ok", None, NOW)
     with Session(engine) as session:
@@ -78,7 +81,9 @@ def test_resync_replaces_the_blocks(engine):
     _, conn_id = file_connection(engine, TWO_EVENTS)
     sync_connection(engine, conn_id, secret_key=SECRET_KEY, now=NOW)
     with Session(engine) as session, session.begin():
-        session.get(CalendarConnection, conn_id).ics_data = ics(vevent("c", utc(2030, 1, 9, 8), utc(2030, 1, 9, 9)))
+        session.get(CalendarConnection, conn_id).ics_data = ics(
+            vevent("c", utc(2030, 1, 9, 8), utc(2030, 1, 9, 9))
+        )
     assert sync_connection(engine, conn_id, secret_key=SECRET_KEY, now=NOW).blocks == 1
     assert blocks(engine, conn_id) == [(utc(2030, 1, 9, 8), utc(2030, 1, 9, 9))]
 
@@ -87,7 +92,9 @@ def test_malformed_calendar_keeps_previous_blocks_and_records_the_error(engine):
     _, conn_id = file_connection(engine, TWO_EVENTS)
     sync_connection(engine, conn_id, secret_key=SECRET_KEY, now=NOW)
     with Session(engine) as session, session.begin():
-        session.get(CalendarConnection, conn_id).ics_data = (CORPUS / "exchange-undefined-tzid-malformed.ics").read_text()
+        session.get(CalendarConnection, conn_id).ics_data = (
+            CORPUS / "exchange-undefined-tzid-malformed.ics"
+        ).read_text()
     later = NOW + dt.timedelta(hours=1)
     result = sync_connection(engine, conn_id, secret_key=SECRET_KEY, now=later)
     assert result.status == "error"
@@ -100,7 +107,9 @@ def test_malformed_calendar_keeps_previous_blocks_and_records_the_error(engine):
 def test_subscription_error_then_recovery(engine, ics_server):
     url = ics_server.publish("/ada.ics", TWO_EVENTS)
     with Session(engine) as session, session.begin():
-        conn_id = add_ics_url_connection(session, add_member(session).id, "Ada's Google", url).id
+        conn_id = add_ics_url_connection(
+            session, add_member(session).id, "Ada's Google", url, by=admin(session)
+        ).id
     assert sync_connection(engine, conn_id, secret_key=SECRET_KEY, now=NOW).blocks == 2
 
     ics_server.publish("/ada.ics", "Service unavailable", status=503)
@@ -122,17 +131,20 @@ def test_subscription_error_then_recovery(engine, ics_server):
 def test_subscription_timeout_is_an_error(engine, ics_server):
     url = ics_server.publish("/slow.ics", TWO_EVENTS, delay=1.0)
     with Session(engine) as session, session.begin():
-        conn_id = add_ics_url_connection(session, add_member(session).id, "Slow", url).id
+        conn_id = add_ics_url_connection(session, add_member(session).id, "Slow", url, by=admin(session)).id
     result = sync_connection(engine, conn_id, secret_key=SECRET_KEY, now=NOW, timeout=0.2)
     assert result.status == "error" and ("did not answer" in result.error or "timed out" in result.error)
 
 
 def test_events_outside_the_window_are_not_stored(engine):
-    _, conn_id = file_connection(engine, ics(
-        vevent("past", utc(2030, 1, 1, 9), utc(2030, 1, 1, 10)),
-        vevent("far", utc(2031, 1, 1, 9), utc(2031, 1, 1, 10)),
-        vevent("edge", utc(2030, 1, 5, 11), utc(2030, 1, 5, 13)),
-    ))
+    _, conn_id = file_connection(
+        engine,
+        ics(
+            vevent("past", utc(2030, 1, 1, 9), utc(2030, 1, 1, 10)),
+            vevent("far", utc(2031, 1, 1, 9), utc(2031, 1, 1, 10)),
+            vevent("edge", utc(2030, 1, 5, 11), utc(2030, 1, 5, 13)),
+        ),
+    )
     sync_connection(engine, conn_id, secret_key=SECRET_KEY, now=NOW)
     assert blocks(engine, conn_id) == [(utc(2030, 1, 5, 12), utc(2030, 1, 5, 13))]
 
@@ -147,7 +159,7 @@ def test_own_meetings_in_the_calendar_are_not_busy_twice(engine):
             vevent(own.uid, own.start, own.end),
             vevent(not_ours.uid, not_ours.start, not_ours.end),  # the member really attends this one
         )
-        conn_id = add_ics_file_connection(session, member.id, "Work", data).id
+        conn_id = add_ics_file_connection(session, member.id, "Work", data, by=admin(session)).id
     sync_connection(engine, conn_id, secret_key=SECRET_KEY, now=NOW)
     assert blocks(engine, conn_id) == [(utc(2030, 1, 7, 11), utc(2030, 1, 7, 12))]
 
@@ -160,8 +172,14 @@ def test_caldav_connection_reads_busy_time(engine, caldav_calendar):
     with Session(engine) as session, session.begin():
         member = add_member(session)
         conn = add_caldav_connection(
-            session, member.id, "Work", caldav_calendar.server_url + "alice/", "alice", caldav_calendar.password,
+            session,
+            member.id,
+            "Work",
+            caldav_calendar.server_url + "alice/",
+            "alice",
+            caldav_calendar.password,
             secret_key=SECRET_KEY,
+            by=admin(session),
         )
         conn.calendar_url = caldav_calendar.url
         conn_id = conn.id
@@ -178,7 +196,14 @@ def test_caldav_connection_reads_busy_time(engine, caldav_calendar):
 def test_caldav_wrong_password_is_recorded(engine, caldav_calendar):
     with Session(engine) as session, session.begin():
         conn_id = add_caldav_connection(
-            session, add_member(session).id, "Work", caldav_calendar.url, "alice", "wrong", secret_key=SECRET_KEY
+            session,
+            add_member(session).id,
+            "Work",
+            caldav_calendar.url,
+            "alice",
+            "wrong",
+            secret_key=SECRET_KEY,
+            by=admin(session),
         ).id
     result = sync_connection(engine, conn_id, secret_key=SECRET_KEY, now=NOW)
     assert result.status == "error" and "refused the user name or password" in result.error
@@ -223,10 +248,12 @@ def test_invitation_resource_ids_cover_members_pools_and_rooms(engine):
 def test_refresh_syncs_only_stale_calendars(engine):
     member_id, stale_id = file_connection(engine, TWO_EVENTS)
     with Session(engine) as session, session.begin():
-        fresh = add_ics_file_connection(session, member_id, "Fresh", TWO_EVENTS)
+        fresh = add_ics_file_connection(session, member_id, "Fresh", TWO_EVENTS, by=admin(session))
         fresh.last_synced_at = NOW - dt.timedelta(minutes=5)
         fresh_id = fresh.id
-        other_id = add_ics_file_connection(session, add_member(session, name="Bo").id, "Other", TWO_EVENTS).id
+        other_id = add_ics_file_connection(
+            session, add_member(session, name="Bo").id, "Other", TWO_EVENTS, by=admin(session)
+        ).id
     outcome = refresh_stale_calendars(
         engine, [member_id], secret_key=SECRET_KEY, max_age=dt.timedelta(minutes=15), budget=10, now=NOW
     )
@@ -240,7 +267,7 @@ def test_refresh_never_waits_longer_than_its_budget(engine, ics_server):
     url = ics_server.publish("/slow.ics", TWO_EVENTS, delay=1.5)
     with Session(engine) as session, session.begin():
         member_id = add_member(session).id
-        conn_id = add_ics_url_connection(session, member_id, "Slow", url).id
+        conn_id = add_ics_url_connection(session, member_id, "Slow", url, by=admin(session)).id
     began = time.monotonic()
     outcome = refresh_stale_calendars(
         engine, [member_id], secret_key=SECRET_KEY, max_age=dt.timedelta(minutes=15), budget=0.3, now=NOW
@@ -268,16 +295,19 @@ def test_refresh_invitation_calendars_uses_the_configured_age_and_budget(engine)
 
     with Session(engine) as session, session.begin():
         ada, bo = add_member(session), add_member(session, name="Bo")
-        ada_conn = add_ics_file_connection(session, ada.id, "Work", TWO_EVENTS)
-        bo_conn = add_ics_file_connection(session, bo.id, "Work", TWO_EVENTS)
+        ada_conn = add_ics_file_connection(session, ada.id, "Work", TWO_EVENTS, by=admin(session))
+        bo_conn = add_ics_file_connection(session, bo.id, "Work", TWO_EVENTS, by=admin(session))
         bo_conn.last_synced_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=20)
         meeting = add_meeting(session, [ada], utc(2030, 1, 7, 9), utc(2030, 1, 7, 10))
         meeting.invitation.members = [ada, bo]
         invitation_id, ada_id, bo_id = meeting.invitation.id, ada_conn.id, bo_conn.id
 
     def refresh(max_age_minutes: int):
-        settings = Settings(secret_key=SECRET_KEY, calendar_max_age_minutes=max_age_minutes,
-                            calendar_refresh_budget_seconds=5.0)
+        settings = Settings(
+            secret_key=SECRET_KEY,
+            calendar_max_age_minutes=max_age_minutes,
+            calendar_refresh_budget_seconds=5.0,
+        )
         with Session(engine) as session:
             from booking_service.models import Invitation
 

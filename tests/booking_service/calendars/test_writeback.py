@@ -24,7 +24,7 @@ from booking_service.calendars.writeback import (
 )
 from booking_service.models import BusyBlock, CalendarWrite, Meeting
 
-from .helpers import SECRET_KEY, add_meeting, add_member, add_room, utc
+from .helpers import SECRET_KEY, add_meeting, add_member, add_room, admin, utc
 
 NOW = utc(2030, 1, 6, 12)
 START, END = utc(2030, 1, 7, 9), utc(2030, 1, 7, 10)
@@ -36,7 +36,9 @@ def account_of(cal) -> CalDAVAccount:
 
 def uids_in(cal) -> list[str]:
     objects = read_calendar(account_of(cal), utc(2030, 1, 1), utc(2030, 2, 1)).objects
-    return sorted(str(e["UID"]) for text in objects for e in icalendar.Calendar.from_ical(text).walk("VEVENT"))
+    return sorted(
+        str(e["UID"]) for text in objects for e in icalendar.Calendar.from_ical(text).walk("VEVENT")
+    )
 
 
 def writes(engine) -> list[CalendarWrite]:
@@ -54,7 +56,9 @@ def second_calendar(radicale):
     from .conftest import CalDAVCalendar
 
     password = radicale.users["alice"]
-    with caldav.DAVClient(url=radicale.url, username="alice", password=password, enable_rfc6764=False) as client:
+    with caldav.DAVClient(
+        url=radicale.url, username="alice", password=password, enable_rfc6764=False
+    ) as client:
         url = str(client.principal().make_calendar(name=f"room-{uuid.uuid4().hex[:6]}").url)
     return CalDAVCalendar(server_url=radicale.url, url=url, username="alice", password=password)
 
@@ -69,8 +73,17 @@ def setup_meeting(engine, member_cal, room_cal, *, member_password=None) -> tupl
             ("read_only", member, member_cal, False, member_cal.password),
             ("other", other, member_cal, True, member_cal.password),
         ):
-            conn = add_caldav_connection(session, resource.id, key, cal.url, cal.username, password,
-                                         secret_key=SECRET_KEY, write_back=write_back)
+            conn = add_caldav_connection(
+                session,
+                resource.id,
+                key,
+                cal.url,
+                cal.username,
+                password,
+                secret_key=SECRET_KEY,
+                write_back=write_back,
+                by=admin(session),
+            )
             conn.calendar_url = cal.url
             ids[key] = conn.id
         meeting = add_meeting(session, [member, room], START, END)
@@ -98,7 +111,9 @@ def test_confirmed_meeting_is_written_to_member_and_room_calendars(engine, calda
         assert session.scalars(select(BusyBlock)).all() == []
 
 
-def test_cancelled_meeting_is_removed_after_its_reservations_are_released(engine, caldav_calendar, second_calendar):
+def test_cancelled_meeting_is_removed_after_its_reservations_are_released(
+    engine, caldav_calendar, second_calendar
+):
     meeting_id, _ = setup_meeting(engine, caldav_calendar, second_calendar)
     deliver_due_writes(engine, secret_key=SECRET_KEY, now=NOW)
     with Session(engine) as session, session.begin():
@@ -112,7 +127,9 @@ def test_cancelled_meeting_is_removed_after_its_reservations_are_released(engine
     assert uids_in(caldav_calendar) == [] and uids_in(second_calendar) == []
 
 
-def test_queueing_does_no_network_io_and_failures_retry_with_backoff(engine, caldav_calendar, second_calendar):
+def test_queueing_does_no_network_io_and_failures_retry_with_backoff(
+    engine, caldav_calendar, second_calendar
+):
     began = time.monotonic()
     meeting_id, ids = setup_meeting(engine, caldav_calendar, second_calendar, member_password="wrong")
     assert time.monotonic() - began < 5  # only rows were added; nothing was sent
@@ -133,8 +150,13 @@ def test_queueing_does_no_network_io_and_failures_retry_with_backoff(engine, cal
     with Session(engine) as session, session.begin():
         from booking_service.models import CalendarConnection
 
-        set_caldav_password(session, session.get(CalendarConnection, ids["member"]), caldav_calendar.password,
-                            secret_key=SECRET_KEY)
+        set_caldav_password(
+            session,
+            session.get(CalendarConnection, ids["member"]),
+            caldav_calendar.password,
+            secret_key=SECRET_KEY,
+            by=admin(session),
+        )
     assert deliver_due_writes(engine, secret_key=SECRET_KEY, now=NOW + dt.timedelta(minutes=2)).done == 1
     fixed = next(w for w in writes(engine) if w.connection_id == ids["member"])
     assert (fixed.status, fixed.last_error, fixed.attempts) == ("done", None, 2)
@@ -165,7 +187,10 @@ def test_a_newer_write_supersedes_an_unsent_one(engine, caldav_calendar, second_
         session.flush()
         queue_meeting_writeback(session, meeting, "delete", now=NOW)
     assert [(w.action, w.status) for w in writes(engine)] == [
-        ("put", "superseded"), ("put", "superseded"), ("delete", "pending"), ("delete", "pending"),
+        ("put", "superseded"),
+        ("put", "superseded"),
+        ("delete", "pending"),
+        ("delete", "pending"),
     ]
     assert deliver_due_writes(engine, secret_key=SECRET_KEY, now=NOW).done == 2
     assert uids_in(caldav_calendar) == []
