@@ -330,7 +330,8 @@ class AvailabilityGrid:
         return pd.DataFrame(
             {
                 "resource_id": pd.array(np.repeat(np.array(self.resource_ids, dtype=object), self.n_quanta), dtype="str"),
-                "start": np.tile(self.index, n_res),
+                "start": pd.array(np.tile(self.index.asi8, n_res).view("datetime64[ns]"),
+                                  dtype=pd.DatetimeTZDtype("ns", "UTC")),  # fmt: skip
                 "in_hours": in_hours.reshape(-1),
                 "busy": busy.reshape(-1),
                 "free": (in_hours & ~busy).reshape(-1),

@@ -89,6 +89,9 @@ class OrgGrid:
         counts = np.bincount(res, minlength=tables.n)
         self._base_offsets = np.concatenate(([0], np.cumsum(counts)))
         self._changed: dict[int, np.ndarray] = {}
+        # Row layout per (members, pools, rooms, capacity): resources never
+        # change in a grid, so the dashboard's repeated queries reuse it.
+        self._layouts: dict[tuple, object] = {}
 
     # -- construction ---------------------------------------------------------------
     @classmethod
@@ -300,7 +303,12 @@ class OrgGrid:
     # -- queries -----------------------------------------------------------------------------
     def _solve(self, request: SlotRequest):
         request = _check_request(request)
-        layout = _layout(request, self._tables)
+        key = (request.members, request.pools, request.rooms, request.min_capacity)
+        layout = self._layouts.get(key)
+        if layout is None:
+            if len(self._layouts) >= 1024:
+                self._layouts.clear()
+            layout = self._layouts[key] = _layout(request, self._tables)
         cands = candidate_starts(request)
         if cands.size == 0:
             return layout, None, 0, 0

@@ -134,7 +134,11 @@ def _request_quantum(request: SlotRequest, cands: np.ndarray) -> int:
     for td in (request.duration, request.buffer_before, request.buffer_after, request.interval):
         q = gcd(q, int(td.value))
     if cands.size:
-        q = int(np.gcd.reduce(np.append(cands % q, q)))
+        # Candidates are progressions with step ``interval`` (a multiple of q),
+        # so only the first instant of each progression can lower the gcd.
+        firsts = cands[np.flatnonzero(np.diff(cands) != request.interval.value) + 1]
+        for t in (int(cands[0]), *firsts.tolist()):
+            q = gcd(q, t)
     return q
 
 
@@ -194,24 +198,30 @@ def _ok_rows(in_hours: np.ndarray, busy: np.ndarray, d: int, bb: int, ba: int) -
     ``j - bb`` is shifted up by ``bb`` so that its bit lands on ``j``. Both
     sliding ANDs double their window together while it fits the shorter one
     (see :func:`planner.bits.all_window`).
+
+    Rows are shifted as one stream (:func:`planner.bits.stream_shift_down`):
+    the bits of a row's last (first) quanta then come from the next
+    (previous) row, which only matters for starts whose windows leave the
+    row, and callers lay rows out so that no candidate start does.
     """
     k = in_hours.shape[0]
     span = bb + d + ba
-    acc = np.concatenate([in_hours, ~busy])
+    acc = np.concatenate([in_hours, ~busy])  # a fresh array: the ANDs below work in place
+    and_ = np.bitwise_and
     p = 1
     while 2 * p <= d:
-        acc = acc & bits.shift_down(acc, p)
+        and_(acc, bits.stream_shift_down(acc, p), out=acc)
         p *= 2
     hours = acc[:k]
     if p < d:
-        hours = hours & bits.shift_down(hours, d - p)
+        and_(hours, bits.stream_shift_down(hours, d - p), out=hours)
     free = acc[k:]
     while 2 * p <= span:
-        free = free & bits.shift_down(free, p)
+        and_(free, bits.stream_shift_down(free, p), out=free)
         p *= 2
     if p < span:
-        free = free & bits.shift_down(free, span - p)
-    return hours & bits.shift_up(free, bb)
+        and_(free, bits.stream_shift_down(free, span - p), out=free)
+    return and_(hours, bits.stream_shift_up(free, bb), out=hours)
 
 
 @dataclass(frozen=True)
@@ -307,7 +317,7 @@ def _assemble(
     # per (pool member or room); identical patterns share one tuple object.
     groups: list[tuple[str, ...]] = []
     flags = []
-    for rows, ok in zip(layout.pool_rows, ev.pool_ok):
+    for rows, ok in zip(layout.pool_rows, ev.pool_ok, strict=True):
         groups.append(tuple(layout.ids[r] for r in rows))
         flags.append(bits.bits_at(ok, pos))
     room_ids = tuple(layout.ids[r] for r in layout.room_rows)
@@ -320,11 +330,11 @@ def _assemble(
     for i, pattern in enumerate(patterns):
         at = 0
         chosen = []
-        for group, n in zip(groups, n_pool_cols):
-            chosen.append(tuple(sorted(m for m, f in zip(group, pattern[at : at + n]) if f)))
+        for group, n in zip(groups, n_pool_cols, strict=True):
+            chosen.append(tuple(sorted(m for m, f in zip(group, pattern[at : at + n], strict=True) if f)))
             at += n
         pool_objs[i] = tuple(chosen)
-        room_objs[i] = tuple(sorted(r for r, f in zip(room_ids, pattern[at:]) if f))
+        room_objs[i] = tuple(sorted(r for r, f in zip(room_ids, pattern[at:], strict=True) if f))
     members = np.empty(pos.size, dtype=object)
     members[:] = [request.members] * pos.size
     end = start + request.duration.value

@@ -16,8 +16,8 @@ second.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -215,8 +215,8 @@ def generate_organisation(
     first = [_FIRST_NAMES[combos[i % combos.size] // len(_LAST_NAMES)] for i in range(n_members)]
     last = [_LAST_NAMES[combos[i % combos.size] % len(_LAST_NAMES)] for i in range(n_members)]
     wrap = [i // combos.size for i in range(n_members)]
-    names = [f"{f} {l}" + (f" {w + 1}" if w else "") for f, l, w in zip(first, last, wrap)]
-    emails = [f"{f}.{l}{w + 1 if w else ''}@example.com".lower() for f, l, w in zip(first, last, wrap)]
+    names = [f"{f} {s}" + (f" {w + 1}" if w else "") for f, s, w in zip(first, last, wrap, strict=True)]
+    emails = [f"{f}.{s}{w + 1 if w else ''}@example.com".lower() for f, s, w in zip(first, last, wrap, strict=True)]
     room_zone_idx = np.arange(n_rooms) % len(room_zones)
     room_caps = rng.choice(_ROOM_CAPACITIES, size=n_rooms)
     room_names = [

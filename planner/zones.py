@@ -227,7 +227,7 @@ def _keyed_table(zones: tuple[str, ...], first_year: int, last_year: int) -> tup
         local_start[0] = base
         local_end[-1] = top
         nxt = np.append(starts[1:], starts[-1])  # transition that ends each segment
-        for part, values in zip(parts, (local_start, local_end, starts, offsets, nxt)):
+        for part, values in zip(parts, (local_start, local_end, starts, offsets, nxt), strict=True):
             part.append(values)
     return tuple(np.concatenate(p) for p in parts)
 

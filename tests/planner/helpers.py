@@ -9,7 +9,7 @@ import pandas as pd
 
 import planner
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def ts(text: str, zone: str = "UTC") -> pd.Timestamp:

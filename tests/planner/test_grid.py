@@ -38,11 +38,11 @@ def test_grid_shape_index_and_ids() -> None:
 def test_hours_round_inward_and_busy_outward() -> None:
     grid = small_grid()
     index = list(grid.index)
-    in_hours_a = [t.strftime("%H:%M") for t, flag in zip(index, grid.in_hours[0]) if flag]
+    in_hours_a = [t.strftime("%H:%M") for t, flag in zip(index, grid.in_hours[0], strict=True) if flag]
     assert in_hours_a[0] == "09:05" and in_hours_a[-1] == "09:55"  # 09:03-10:02 covers 09:05..10:00 fully
-    busy_a = [t.strftime("%H:%M") for t, flag in zip(index, grid.busy[0]) if flag]
+    busy_a = [t.strftime("%H:%M") for t, flag in zip(index, grid.busy[0], strict=True) if flag]
     assert busy_a == ["10:00"]  # the busy minute 10:01 makes 10:00-10:05 busy
-    free_r = [t.strftime("%H:%M") for t, flag in zip(index, grid.free[1]) if flag]
+    free_r = [t.strftime("%H:%M") for t, flag in zip(index, grid.free[1], strict=True) if flag]
     assert free_r[0] == "03:30" and "04:00" not in free_r and free_r[-1] == "04:25"
 
 

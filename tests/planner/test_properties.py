@@ -122,7 +122,7 @@ def oracle_rows(oracle: Oracle, request: planner.SlotRequest) -> list[tuple]:
 
 
 def engine_rows(slots: pd.DataFrame) -> list[tuple]:
-    return [(t.to_pydatetime(), p, r) for t, p, r in zip(slots["start"], slots["pool_members"], slots["rooms"])]
+    return [(t.to_pydatetime(), p, r) for t, p, r in zip(slots["start"], slots["pool_members"], slots["rooms"], strict=True)]
 
 
 @SETTINGS

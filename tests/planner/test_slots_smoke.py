@@ -30,7 +30,7 @@ def test_find_slots_matches_oracle_on_synthetic_organisation(seed: int) -> None:
         frame_start=dt.date(2026, 10, 22),
         frame_end=dt.date(2026, 11, 4),
         zone="America/New_York",
-        now=dt.datetime(2026, 10, 22, 13, 7, tzinfo=dt.timezone.utc),
+        now=dt.datetime(2026, 10, 22, 13, 7, tzinfo=dt.UTC),
     )
     got = planner.find_slots(request, org.resources, org.hours, org.busy, org.overrides)
     want = Oracle(org.resources, org.hours, org.busy, org.overrides).slots(request)
