@@ -30,7 +30,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from . import audit, availability, display
 from .mail import RenderedMail, queue_mail, render_mail
@@ -90,7 +90,17 @@ def find_by_token(session: Session, token: str) -> Invitation | None:
     was replaced by a resend, or is malformed, so the answer time does not tell them apart.
     """
     digest = hash_token(token[:200])
-    return session.scalars(select(Invitation).where(Invitation.token_hash == digest)).one_or_none()
+    query = (
+        select(Invitation)
+        .where(Invitation.token_hash == digest)
+        # Every booking page needs the team and rooms: load them with the invitation.
+        .options(
+            selectinload(Invitation.members),
+            selectinload(Invitation.pools).selectinload(ResourcePool.members),
+            selectinload(Invitation.rooms),
+        )
+    )
+    return session.scalars(query).one_or_none()
 
 
 def booking_link(public_url: str, token: str) -> str:

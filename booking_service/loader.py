@@ -85,7 +85,7 @@ def load_resources(
         query = query.where(Resource.active.is_(True))
     if resource_ids is not None:
         query = query.where(Resource.id.in_(resource_ids))
-    rows = session.execute(query).all()
+    rows = session.connection().execute(query).all()
     return pd.DataFrame(
         {
             "resource_id": _ids(rows),
@@ -108,7 +108,7 @@ def load_hours(session: Session, resource_ids: list[int] | None = None) -> pd.Da
     ).order_by(WorkingHours.resource_id, WorkingHours.weekday, WorkingHours.start_minute)
     if resource_ids is not None:
         query = query.where(WorkingHours.resource_id.in_(resource_ids))
-    rows = session.execute(query).all()
+    rows = session.connection().execute(query).all()
     return pd.DataFrame(
         {
             "resource_id": _ids(rows),
@@ -129,7 +129,7 @@ def load_overrides(session: Session, resource_ids: list[int] | None = None) -> p
     ).order_by(HoursOverride.resource_id, HoursOverride.date)
     if resource_ids is not None:
         query = query.where(HoursOverride.resource_id.in_(resource_ids))
-    rows = session.execute(query).all()
+    rows = session.connection().execute(query).all()
     return pd.DataFrame(
         {
             "resource_id": _ids(rows),
@@ -162,7 +162,7 @@ def load_busy(
             query = query.where(model.start < end)
         if resource_ids is not None:
             query = query.where(model.resource_id.in_(resource_ids))
-        rows = session.execute(query).all()
+        rows = session.connection().execute(query).all()
         parts.append((rows, source))
     every = [r for rows, _ in parts for r in rows]
     frame = pd.DataFrame(

@@ -1,0 +1,285 @@
+"""Benchmark of the customer's booking pages on the demo organisation with 1,000 active invitations.
+
+Measures the median and 95th percentile server time of
+
+- the invitation page (``GET /i/<token>``),
+- the available-times page (``GET /i/<token>/times``),
+- a confirmation (``POST /i/<token>/confirm``: lock, re-check, assign, insert, queue mail),
+
+twice: through Flask's test client (in process, no network) and through a real threaded server on
+loopback (werkzeug, one HTTP connection per request, so the figure includes the loopback round
+trip). Targets: p95 under 30 ms for the pages and under 60 ms for a confirmation.
+
+Usage::
+
+    python benchmarks/bench_booking.py [--invitations 1000] [--requests 200] [--database-url URL]
+
+Without ``--database-url`` a fresh SQLite file in a temporary folder is used. The invitations are
+created with the real service (:func:`booking_service.invitations.create_invitation`), so every
+one has computed slots; the set-up time is printed but not measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.cookiejar
+import os
+import random
+import re
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from html import unescape
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import select  # noqa: E402
+
+from booking_service.db import make_engine, session_scope  # noqa: E402
+from booking_service.invitations import InvitationDraft, NoAvailableSlots, create_invitation  # noqa: E402
+from booking_service.models import Base, ResourcePool, Room, TeamMember, User  # noqa: E402
+from booking_service.seed import seed_demo  # noqa: E402
+
+PAGE_TARGET_MS = 30.0
+CONFIRM_TARGET_MS = 60.0
+
+
+def build(database_url: str, invitations: int, seed: int = 7) -> tuple[list[str], str]:
+    """Seed the demo organisation and add ``invitations`` active invitations; return their tokens."""
+    engine = make_engine(database_url)
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy import text
+
+        with engine.begin() as connection:
+            connection.execute(text("CREATE EXTENSION IF NOT EXISTS btree_gist"))
+    Base.metadata.drop_all(engine)
+    Base.metadata.create_all(engine)
+    today = dt.datetime.now(dt.UTC).date()
+    now = dt.datetime.now(dt.UTC)
+    rng = random.Random(seed)
+    tokens: list[str] = []
+    with session_scope(engine) as session:
+        seed_demo(session, seed=seed, today=today, public_url="http://127.0.0.1")
+    with session_scope(engine) as session:
+        members = session.scalars(select(TeamMember).order_by(TeamMember.id)).all()
+        rooms = session.scalars(select(Room).order_by(Room.id)).all()
+        pools = session.scalars(select(ResourcePool).order_by(ResourcePool.id)).all()
+        scheduler = session.scalars(select(User)).first()
+        member_ids = [m.id for m in members]
+        zones = {m.id: m.zone for m in members}
+        room_ids = [r.id for r in rooms if r.capacity >= 4]
+        pool_ids = [p.id for p in pools]
+    for i in range(invitations):
+        required = rng.sample(member_ids, rng.choice((1, 1, 2)))
+        start = today + dt.timedelta(days=rng.randrange(1, 35))
+        draft = InvitationDraft(
+            customer_name=f"Customer {i}",
+            customer_email=f"customer{i}@bench.example",
+            subject=f"Meeting {i}",
+            duration_minutes=rng.choice((30, 45, 60)),
+            buffer_after_minutes=rng.choice((0, 5, 10)),
+            frame_start=start,
+            frame_end=start + dt.timedelta(days=rng.choice((4, 6, 13))),
+            members=tuple(required),
+            pools=(rng.choice(pool_ids),) if pool_ids and i % 3 == 0 else (),
+            rooms=tuple(room_ids) if room_ids and i % 4 == 0 else (),
+            min_capacity=4 if i % 4 == 0 else 1,
+            zone=zones[required[0]],
+        )
+        with session_scope(engine) as session:
+            try:
+                tokens.append(create_invitation(session, draft, by=scheduler, public_url="http://127.0.0.1", now=now).token)
+            except NoAvailableSlots:
+                continue
+    engine.dispose()
+    return tokens, database_url
+
+
+def _app(database_url: str, var_dir: str):
+    from booking_service.app import create_app
+
+    return create_app(
+        {
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "bench",
+            "SLOTWISE_VAR_DIR": var_dir,
+            "BOOKING_PAGE_RATE_LIMIT": "1000000 per minute",
+            "BOOKING_CONFIRM_RATE_LIMIT": "1000000 per minute",
+        }
+    )
+
+
+def _summary(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return statistics.median(ordered) * 1000, p95 * 1000
+
+
+def _form(html: str) -> dict[str, str]:
+    return {
+        "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', html).group(1),
+        "start": unescape(re.search(r'name="start" value="([^"]+)"', html).group(1)),
+    }
+
+
+def _first_slot(html: str) -> str | None:
+    found = re.search(r'class="slot" href="([^"]+)"', html)
+    return unescape(found.group(1)) if found else None
+
+
+class TestClientDriver:
+    """Requests through Flask's test client."""
+
+    label = "Flask test client"
+
+    def __init__(self, app) -> None:
+        self.client = app.test_client()
+
+    def get(self, path: str) -> tuple[int, str]:
+        response = self.client.get(path)
+        return response.status_code, response.get_data(as_text=True)
+
+    def post(self, path: str, data: dict[str, str]) -> int:
+        return self.client.post(path, data=data).status_code
+
+
+class HttpDriver:
+    """Requests to a real server on loopback (a new connection per request, cookies kept)."""
+
+    label = "real server on loopback"
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), _NoRedirect()
+        )
+
+    def get(self, path: str) -> tuple[int, str]:
+        with self.opener.open(self.base + path, timeout=30) as response:
+            return response.status, response.read().decode()
+
+    def post(self, path: str, data: dict[str, str]) -> int:
+        body = urllib.parse.urlencode(data).encode()
+        try:
+            with self.opener.open(self.base + path, data=body, timeout=30) as response:
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def measure(
+    driver, tokens: list[str], requests: int, confirmations: int, rng: random.Random
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Time the three requests (wall clock and this process's CPU time).
+
+    Every confirmation books a different invitation.
+    """
+    names = ("invitation page", "available-times page", "confirmation")
+    results: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
+    for name, suffix in (("invitation page", ""), ("available-times page", "/times")):
+        for _ in range(requests):
+            token = rng.choice(tokens)
+            begin, begin_cpu = time.perf_counter(), time.process_time()
+            status, _ = driver.get(f"/i/{token}{suffix}")
+            results[name].append(time.perf_counter() - begin)
+            cpu[name].append(time.process_time() - begin_cpu)
+            assert status in (200, 410), status
+    booked = 0
+    for token in tokens:
+        if booked >= confirmations:
+            break
+        status, html = driver.get(f"/i/{token}/times")
+        slot = _first_slot(html) if status == 200 else None
+        if slot is None:
+            continue
+        status, html = driver.get(slot)
+        if status != 200 or "csrf_token" not in html:
+            continue
+        form = _form(html)
+        begin, begin_cpu = time.perf_counter(), time.process_time()
+        status = driver.post(f"/i/{token}/confirm", form)
+        results["confirmation"].append(time.perf_counter() - begin)
+        cpu["confirmation"].append(time.process_time() - begin_cpu)
+        assert status == 303, status
+        tokens.remove(token)
+        booked += 1
+    return results, cpu
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--invitations", type=int, default=1000)
+    parser.add_argument("--requests", type=int, default=200, help="page requests per page and driver")
+    parser.add_argument("--confirmations", type=int, default=100, help="confirmations per driver")
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args(argv)
+
+    workdir = tempfile.mkdtemp(prefix="slotwise-bench-")
+    database_url = args.database_url or f"sqlite:///{workdir}/bench.db"
+    print(f"Setting up the demo organisation and {args.invitations} invitations on "
+          f"{make_engine(database_url).url.render_as_string(hide_password=True)} ...", flush=True)
+    began = time.perf_counter()
+    tokens, _ = build(database_url, args.invitations)
+    print(f"  {len(tokens)} active invitations in {time.perf_counter() - began:.0f} s", flush=True)
+
+    app = _app(database_url, os.path.join(workdir, "var"))
+    rng = random.Random(1)
+    rows = []
+    # Warm up (imports, template compilation, connection pool).
+    warm = TestClientDriver(app)
+    for token in tokens[:5]:
+        warm.get(f"/i/{token}")
+        warm.get(f"/i/{token}/times")
+
+    import logging
+
+    from werkzeug.serving import make_server
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log lines in the output
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        for driver in (TestClientDriver(app), HttpDriver(base)):
+            results, cpu = measure(driver, tokens, args.requests, args.confirmations, rng)
+            for name, samples in results.items():
+                median, p95 = _summary(samples)
+                cpu_median, cpu_p95 = _summary(cpu[name])
+                target = CONFIRM_TARGET_MS if name == "confirmation" else PAGE_TARGET_MS
+                rows.append((driver.label, name, len(samples), median, p95, cpu_median, cpu_p95, target))
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+    load = os.getloadavg()
+    print()
+    print(f"Load average during the run: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
+          f"on {os.cpu_count()} CPUs; {len(tokens)} invitations still active.")
+    print()
+    print("| driver | request | n | median (ms) | p95 (ms) | CPU median (ms) | CPU p95 (ms) | target p95 (ms) | met |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    for label, name, n, median, p95, cpu_median, cpu_p95, target in rows:
+        print(
+            f"| {label} | {name} | {n} | {median:.1f} | {p95:.1f} | {cpu_median:.1f} | {cpu_p95:.1f} "
+            f"| {target:.0f} | {'yes' if p95 < target else 'no'} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
