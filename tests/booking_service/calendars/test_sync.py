@@ -316,3 +316,26 @@ def test_refresh_invitation_calendars_uses_the_configured_age_and_budget(engine)
     assert refresh(30).stale == (ada_id,)  # never synced; Bo's is 20 minutes old
     assert refresh(10).stale == (bo_id,)  # Ada's is now fresh, Bo's older than 10 minutes
     assert refresh(10).stale == ()
+
+
+def test_concurrent_syncs_of_one_connection_leave_one_set_of_blocks(engine):
+    import threading
+
+    _, conn_id = file_connection(engine, TWO_EVENTS)
+    results = []
+    barrier = threading.Barrier(4)
+
+    def run():
+        barrier.wait()
+        results.append(sync_connection(engine, conn_id, secret_key=SECRET_KEY, now=NOW))
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert [r.status for r in results] == ["ok"] * 4
+    assert blocks(engine, conn_id) == [
+        (utc(2030, 1, 7, 9), utc(2030, 1, 7, 10)),
+        (utc(2030, 1, 8, 14), utc(2030, 1, 8, 15)),
+    ]
