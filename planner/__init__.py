@@ -73,6 +73,27 @@ removed without a rebuild:
 ...     start=pd.Timestamp("2026-10-12", tz="UTC"), end=pd.Timestamp("2026-11-09", tz="UTC"))
 >>> grid.count_slots(request) == len(slots)
 True
+>>> first = slots["start"].iloc[0]
+>>> grid.add_busy("m0000", first, first + pd.Timedelta(minutes=45))  # e.g. a new reservation
+>>> grid.count_slots(request) < len(slots)
+True
+>>> grid.remove_busy("m0000", first, first + pd.Timedelta(minutes=45))
+>>> grid.count_slots(request) == len(slots)
+True
+
+The grid keeps two bit layers (in hours, busy) of 5-minute quanta, 64 per
+word. A request whose duration, buffers or interval are not multiples of the
+grid's quantum (a 7-minute buffer), or whose frame leaves the horizon, is
+answered by the cold path on the grid's tables, so the answer is always
+exact. The grid serves listing and counting; a booking re-checks its start
+with :func:`check_slot` on freshly read data, never on a grid.
+
+Engine in short: slot starts, durations and buffers fall on quantum
+boundaries (the cold path picks the largest quantum <= 5 minutes dividing
+them all), working hours are rounded inward and busy time outward to quanta,
+so a slot is exact to the minute. "Free for the next d quanta" is a sliding
+AND over bit rows by doubling; required members are evaluated first, pools
+and rooms only on the words that still hold a surviving start.
 
 Availability grids for analysis
 -------------------------------
