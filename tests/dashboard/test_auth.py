@@ -236,3 +236,28 @@ def test_openid_connect_identity_must_be_a_slotwise_user(db, monkeypatch, email,
         assert [e.value for e in at.error] == [
             "stranger@example.com has no active Slotwise account. Ask an admin to create one."]
         assert [t.value for t in at.title] == ["Sign in to Slotwise"] and len(at.dataframe) == 0
+
+
+def test_admin_resets_a_password_and_disables_a_user(db):
+    engine, ids = db
+    at = sign_in(_app(), ids["admin"]).run()
+    at.switch_page("dashboard/pages/users.py").run()
+    at.selectbox(key="edit-user").set_value(ids["scheduler"]).run()
+    at.button(key=f"reset-password-{ids['scheduler']}").click().run()
+    assert not at.exception, at.exception
+    password = at.code[0].value
+    with session_scope(engine) as s:
+        assert accounts.authenticate(s, "sam@example.com", password, client="t").ok
+        assert not accounts.authenticate(s, "sam@example.com", SCHEDULER_PASSWORD, client="t").ok
+    at.checkbox(key=f"edit-user-active-{ids['scheduler']}").uncheck()
+    at.button(key=f"FormSubmitter:edit-user-{ids['scheduler']}-Save").click().run()
+    assert not at.exception, at.exception
+    with session_scope(engine) as s:
+        assert s.get(User, ids["scheduler"]).active is False
+        actions = s.scalars(select(AuditEntry.action).where(AuditEntry.user_id == ids["admin"])).all()
+        assert {"user.password_reset", "user.updated"} <= set(actions)
+    # The last admin cannot take away their own access.
+    at.selectbox(key="edit-user").set_value(ids["admin"]).run()
+    at.selectbox(key=f"edit-user-role-{ids['admin']}").set_value("scheduler")
+    at.button(key=f"FormSubmitter:edit-user-{ids['admin']}-Save").click().run()
+    assert [e.value for e in at.error] == ["this is the last active admin; make another user admin first"]
