@@ -7,12 +7,13 @@ import streamlit as st
 
 from booking_service import queries
 from booking_service.calendars.writeback import writeback_problems
-from dashboard import state, views
+from dashboard import calendar_admin, state, views
 
 KINDS = {"ics_url": "ICS link", "ics_file": "ICS file", "caldav": "CalDAV", "demo": "Demo"}
 
 st.title("Calendars")
 views.show_flash()
+calendar_admin.render(state.current_user())
 zone = state.user_zone()
 with state.session() as s:
     connections = queries.calendar_connections(s)

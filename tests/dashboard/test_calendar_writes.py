@@ -47,3 +47,17 @@ def test_failed_calendar_write_is_listed_until_it_succeeds(org, engine):
     at.run()
     assert not any("calendar write" in w.value for w in at.warning)
     assert len(at.dataframe) == 1  # only the connections table
+
+
+def test_failed_writes_can_be_queued_again(org, engine):
+    write_id = _meeting_with_failed_write(engine, org)
+    at = open_page(org, "calendars")
+    assert not [b for b in at.button if b.key == "retry-writes"]  # still retrying: nothing to do
+    with session_scope(engine) as s:
+        s.get(CalendarWrite, write_id).status = "failed"
+    at.run()
+    at.button(key="retry-writes").click().run()
+    assert "1 calendar write(s) queued again." in [m.value for m in at.success]
+    with session_scope(engine) as s:
+        write = s.get(CalendarWrite, write_id)
+        assert (write.status, write.attempts) == ("pending", 0)

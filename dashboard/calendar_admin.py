@@ -1,0 +1,142 @@
+"""Calendar management on the Calendars page: connect, sync and remove calendars; private feeds.
+
+Admins only (the services refuse everyone else too). Every action calls one service of
+:mod:`booking_service.calendars` and reports its outcome as a flash message:
+
+- connect an ``.ics`` subscription link, an uploaded ``.ics`` file or a CalDAV calendar, and
+  sync it at once so its busy time counts from now on;
+- sync a calendar now, or remove it with its busy blocks;
+- give a team member or room a new private feed URL (the old one stops working), or revoke it;
+- queue failed meeting writes again (after fixing a password, say).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from booking_service import queries
+from booking_service.calendars.connections import (
+    add_caldav_connection,
+    add_ics_file_connection,
+    add_ics_url_connection,
+    remove_connection,
+)
+from booking_service.calendars.feeds import feed_url, issue_feed_token, revoke_feed_token
+from booking_service.calendars.sync import SyncResult, sync_connection
+from booking_service.calendars.writeback import retry_failed_writes, writeback_problems
+from booking_service.models import CalendarConnection, Resource, User
+from booking_service.permissions import PermissionDenied, is_admin
+from dashboard import state, views
+
+KINDS = {"ics_url": "Subscription link", "ics_file": ".ics file", "caldav": "CalDAV"}
+FEED_URL_KEY = "calendar-feed-url"
+
+
+def _sync_message(name: str, result: SyncResult) -> tuple[str, str]:
+    if result.ok:
+        return "success", f"Synced {name}: {result.blocks} busy block(s)."
+    return "warning", f"{name} could not be synced: {result.error}"
+
+
+def _run(action: Callable, done: Callable[[object], None]) -> None:
+    """Run ``action(session)`` in one transaction; on refusal show the service's message."""
+    try:
+        with state.session() as s:
+            outcome = action(s)
+    except (ValueError, PermissionDenied) as exc:
+        st.error(str(exc))
+        return
+    done(outcome)
+    state.data_changed()
+    st.rerun()
+
+
+def _sync_and_report(connection_id: int, name: str, prefix: str = "") -> None:
+    kind, message = _sync_message(name, sync_connection(state.engine(), connection_id,
+                                                         secret_key=state.settings().secret_key))
+    views.flash(prefix + message, kind)
+
+
+def render(me: User | None) -> None:
+    """Draw the management forms (nothing but a note for non-admins)."""
+    if not is_admin(me):
+        st.caption("Only an admin can connect, sync or remove calendars.")
+        return
+    with state.session() as s:
+        resources: list[Resource] = [*queries.team_members(s), *queries.rooms(s)]
+        connections: list[CalendarConnection] = queries.calendar_connections(s)
+    if not resources:
+        return
+    labels = {r.id: f"{r.name} ({'room' if r.kind == 'room' else 'team member'})" for r in resources}
+    secret_key = state.settings().secret_key
+
+    with st.expander("Connect a calendar", expanded=not connections):
+        kind = st.radio("Kind", list(KINDS), format_func=KINDS.get, horizontal=True, key="connect-kind")
+        with st.form("connect-calendar"):
+            resource_id = st.selectbox("Team member or room", list(labels), format_func=labels.get,
+                                       key="connect-resource")
+            name = st.text_input("Name", value="Work calendar", key="connect-name")
+            url = username = password = ""
+            upload = None
+            write_back = False
+            if kind == "ics_url":
+                url = st.text_input("Subscription link (https:// or webcal://)", key="connect-url")
+            elif kind == "ics_file":
+                upload = st.file_uploader("Calendar file (.ics)", type=["ics"], key="connect-file")
+            else:
+                url = st.text_input("CalDAV URL (the calendar's, or the server's)", key="connect-caldav-url")
+                username = st.text_input("User name", key="connect-username")
+                password = st.text_input("Password", type="password", key="connect-password")
+                write_back = st.checkbox("Write booked meetings into this calendar", value=True,
+                                         key="connect-write-back")
+            if st.form_submit_button("Connect and sync", type="primary"):
+
+                def connect(s):
+                    if kind == "ics_url":
+                        return add_ics_url_connection(s, resource_id, name, url, by=me)
+                    if kind == "ics_file":
+                        if upload is None:
+                            raise ValueError("choose the .ics file to upload")
+                        return add_ics_file_connection(s, resource_id, name, upload.getvalue(), by=me)
+                    return add_caldav_connection(s, resource_id, name, url, username, password,
+                                                 secret_key=secret_key, write_back=write_back, by=me)
+
+                _run(connect, lambda c: _sync_and_report(c.id, c.name, f"Connected {c.name}. "))
+
+    if connections:
+        by_id = {c.id: c for c in connections}
+        with st.expander("Sync or remove a calendar"):
+            chosen = st.selectbox("Calendar", list(by_id), key="manage-connection",
+                                  format_func=lambda i: f"{by_id[i].resource.name}: {by_id[i].name}")
+            sync_column, remove_column = st.columns(2)
+            if sync_column.button("Sync now", key="sync-connection"):
+                _sync_and_report(chosen, by_id[chosen].name)
+                st.rerun()
+            if remove_column.button("Remove", key="remove-connection"):
+                _run(lambda s: remove_connection(s, s.get(CalendarConnection, chosen), by=me),
+                     lambda _: views.flash(f"Removed {by_id[chosen].name} and its busy time."))
+
+    with st.expander("Private calendar feeds"):
+        st.caption("A feed lists a team member's or room's Slotwise meetings for calendar apps that "
+                   "subscribe to it. Anyone with the URL can read it: a new URL revokes the old one.")
+        feed_resource = st.selectbox("Team member or room", list(labels), format_func=labels.get, key="feed-resource")
+        new_column, revoke_column = st.columns(2)
+        if new_column.button("New feed URL", key="feed-new"):
+
+            def issue(s):
+                return feed_url(state.settings().public_url, issue_feed_token(s, s.get(Resource, feed_resource)))
+
+            _run(issue, lambda link: st.session_state.__setitem__(FEED_URL_KEY, (feed_resource, link)))
+        if revoke_column.button("Revoke feed", key="feed-revoke"):
+            _run(lambda s: revoke_feed_token(s, s.get(Resource, feed_resource)),
+                 lambda _: views.flash(f"The feed of {labels[feed_resource]} is revoked."))
+        shown = st.session_state.get(FEED_URL_KEY)
+        if shown and shown[0] == feed_resource:
+            st.code(shown[1], language=None)
+
+    with state.session() as s:
+        gave_up = any(p.status == "failed" for p in writeback_problems(s))
+    if gave_up and st.button("Retry failed calendar writes", key="retry-writes"):
+        _run(lambda s: retry_failed_writes(s), lambda n: views.flash(f"{n} calendar write(s) queued again."))

@@ -1,0 +1,96 @@
+"""Calendars page management: connect and sync a subscription, sync again, remove, feeds."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from booking_service.calendars.feeds import resource_for_feed_token
+from booking_service.db import session_scope
+from booking_service.models import AuditEntry, BusyBlock, CalendarConnection, User
+from tests.booking_service.calendars.conftest import IcsServer
+
+from .conftest import open_page
+
+
+def _calendar(start: dt.datetime) -> str:
+    end = start + dt.timedelta(hours=1)
+    return "\r\n".join(
+        [
+            "BEGIN:VCALENDAR", "VERSION:2.0", "BEGIN:VEVENT", "UID:e1", "DTSTAMP:20260101T000000Z",
+            f"DTSTART:{start:%Y%m%dT%H%M%SZ}", f"DTEND:{end:%Y%m%dT%H%M%SZ}", "END:VEVENT", "END:VCALENDAR", "",
+        ]
+    )
+
+
+def test_connect_a_subscription_syncs_it_at_once_then_remove_it(org, engine):
+    server = IcsServer()
+    try:
+        start = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) + dt.timedelta(days=2)
+        url = server.publish("/ada.ics", _calendar(start))
+        at = open_page(org, "calendars")
+        at.radio(key="connect-kind").set_value("ics_url").run()
+        at.selectbox(key="connect-resource").select(org.ada)
+        at.text_input(key="connect-name").input("Ada's Google")
+        at.text_input(key="connect-url").input(url)
+        at.button(key="FormSubmitter:connect-calendar-Connect and sync").click().run()
+        assert not at.exception
+        assert "Connected Ada's Google. Synced Ada's Google: 1 busy block(s)." in [s.value for s in at.success]
+        with session_scope(engine) as s:
+            (block,) = s.scalars(select(BusyBlock)).all()
+            assert (block.resource_id, block.start) == (org.ada, start)
+            connection = s.scalars(select(CalendarConnection)).one()
+            assert connection.last_status == "ok"
+        assert list(at.dataframe[0].value["Calendar"]) == ["Ada's Google"]
+
+        server.publish("/ada.ics", "nope", status=500)
+        at.button(key="sync-connection").click().run()
+        assert any("could not be synced" in w.value and "HTTP 500" in w.value for w in at.warning)
+
+        at.button(key="remove-connection").click().run()
+        assert "Removed Ada's Google and its busy time." in [s.value for s in at.success]
+        with session_scope(engine) as s:
+            assert s.scalars(select(CalendarConnection)).all() == []
+            assert s.scalars(select(BusyBlock)).all() == []
+            assert [e.action for e in s.scalars(select(AuditEntry).order_by(AuditEntry.id))][-2:] == [
+                "calendar.created", "calendar.deleted",
+            ]
+    finally:
+        server.close()
+
+
+def test_bad_subscription_link_is_refused_with_the_services_message(org, engine):
+    at = open_page(org, "calendars")
+    at.radio(key="connect-kind").set_value("ics_url").run()
+    at.text_input(key="connect-url").input("ftp://example.com/cal.ics")
+    at.button(key="FormSubmitter:connect-calendar-Connect and sync").click().run()
+    assert any("is not an http(s) or webcal URL" in e.value for e in at.error)
+    with session_scope(engine) as s:
+        assert s.scalars(select(CalendarConnection)).all() == []
+
+
+def test_new_feed_url_then_revoke(org, engine):
+    at = open_page(org, "calendars")
+    at.selectbox(key="feed-resource").select(org.bob)
+    at.button(key="feed-new").click().run()
+    assert not at.exception
+    (shown,) = [c.value for c in at.code]
+    assert shown.startswith("http://booking.test/feeds/")
+    token = shown.removeprefix("http://booking.test/feeds/").removesuffix(".ics")
+    with session_scope(engine) as s:
+        assert resource_for_feed_token(s, token).id == org.bob
+    at.button(key="feed-revoke").click().run()
+    with session_scope(engine) as s:
+        assert resource_for_feed_token(s, token) is None
+
+
+def test_schedulers_see_no_management(org, engine):
+    with session_scope(engine) as s:
+        scheduler = User(email="sc@example.com", name="Sc", zone="Europe/London", role="scheduler")
+        s.add(scheduler)
+        s.flush()
+        scheduler_id = scheduler.id
+    at = open_page(org, "calendars", user_id=scheduler_id)
+    assert any("Only an admin can connect" in c.value for c in at.caption)
+    assert [b.key for b in at.button] == ["sign-out"]
