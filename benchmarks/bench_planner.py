@@ -527,10 +527,36 @@ def main() -> None:
     if args.quick:
         run_workload("A", 45, 10, reps=10, n_invitations=2, scan_reps=1)
         return
-    run_workload("A", 45, 10, reps=60, n_invitations=6, scan_reps=3)
+    a = run_workload("A", 45, 10, reps=60, n_invitations=6, scan_reps=3)
     run_workload("M", 200, 40, reps=30, n_invitations=6, scan_reps=2)
-    run_workload("B", 1000, 200, reps=20, n_invitations=20, scan_reps=1)
+    b = run_workload("B", 1000, 200, reps=20, n_invitations=20, scan_reps=1)
     print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
+    print_targets(a, b)
+
+
+def print_targets(a: dict, b: dict) -> None:
+    """The product targets against this run's figures (wall medians, CPU medians in brackets)."""
+    cold, warm = a["cold"], a["warm"]
+    engine = cold["engine find_slots"]
+    rows = [
+        ("(a) cold find_slots < 4 ms", f"{engine[0] * 1e3:.2f} ms [{engine[2] * 1e3:.2f}]", engine[0] < 0.004),
+        ("(a) >= 2x interval algebra", f"x{cold['interval algebra'][0] / engine[0]:.1f}",
+         cold["interval algebra"][0] / engine[0] >= 2),
+        ("(a) >= 15x per-candidate scan", f"x{cold['per-candidate scan'][0] / engine[0]:.1f}",
+         cold["per-candidate scan"][0] / engine[0] >= 15),
+        ("(b) warm count_slots < 0.3 ms", f"{warm['engine count_slots'][0] * 1e3:.3f} ms "
+         f"[{warm['engine count_slots'][2] * 1e3:.3f}]", warm["engine count_slots"][0] < 0.0003),
+        ("(b) >= 4x interval algebra (precomputed)", f"x{warm['interval algebra'][0] / warm['engine count_slots'][0]:.1f}",
+         warm["interval algebra"][0] / warm["engine count_slots"][0] >= 4),
+        ("(c) organisation grid build < 150 ms", f"{b['build'][0] * 1e3:.1f} ms [{b['build'][2] * 1e3:.1f}]",
+         b["build"][0] < 0.150),
+        ("(c) peak memory < 128 MiB", f"{b['build_mem']:.1f} MiB", b["build_mem"] < 128),
+        ("(d) add one busy block < 1 ms", f"{b['add'] * 1e3:.3f} ms", b["add"] < 0.001),
+        ("(d) remove one busy block < 1 ms", f"{b['remove'] * 1e3:.3f} ms", b["remove"] < 0.001),
+    ]  # fmt: skip
+    print("\ntargets (workload A for (a) and (b), B for (c) and (d)):")
+    for label, value, ok in rows:
+        print(f"  {label:42s} {value:>22s}  {'met' if ok else 'MISSED'}")
 
 
 if __name__ == "__main__":
