@@ -32,6 +32,8 @@ class Settings:
     smtp_url: str | None = None
     mail_from: str = "Slotwise <no-reply@slotwise.local>"
     ratelimit_storage_uri: str = "memory://"
+    booking_page_rate_limit: str = "300 per minute"
+    booking_confirm_rate_limit: str = "30 per minute"
     default_zone: str = "Europe/London"
     calendar_max_age_minutes: int = 15
     calendar_refresh_budget_seconds: float = 0.5
@@ -53,6 +55,18 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name}={raw!r} is not a whole number; set it to e.g. {default}") from None
     if name.endswith("_PORT") and not 1 <= value <= 65535:
         raise ConfigError(f"{name}={value} is not a TCP port; use a number from 1 to 65535")
+    return value
+
+
+def _rate_limit(env: dict[str, str], name: str, default: str) -> str:
+    """A Flask-Limiter rate limit string (``"300 per minute"``), checked now rather than per request."""
+    from limits import parse_many
+
+    value = env.get(name) or default
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not a rate limit; use e.g. '300 per minute' or '10/second'") from None
     return value
 
 
@@ -103,6 +117,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         smtp_url=env.get("SMTP_URL") or None,
         mail_from=env.get("MAIL_FROM", Settings.mail_from),
         ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI") or "memory://",
+        booking_page_rate_limit=_rate_limit(env, "BOOKING_PAGE_RATE_LIMIT", Settings.booking_page_rate_limit),
+        booking_confirm_rate_limit=_rate_limit(
+            env, "BOOKING_CONFIRM_RATE_LIMIT", Settings.booking_confirm_rate_limit
+        ),
         default_zone=check_zone(env.get("DEFAULT_ZONE", "Europe/London"), "DEFAULT_ZONE"),
         calendar_max_age_minutes=_int(env, "CALENDAR_MAX_AGE_MINUTES", 15),
         calendar_refresh_budget_seconds=float(env.get("CALENDAR_REFRESH_BUDGET_SECONDS", "0.5")),

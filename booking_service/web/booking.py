@@ -55,16 +55,13 @@ def _register_filters(state) -> None:
     register_filters(state.app.jinja_env.filters)
 
 
-DEFAULT_PAGE_LIMIT = "300 per minute"
-DEFAULT_CONFIRM_LIMIT = "30 per minute"
-
-
 def _page_limit() -> str:
-    return current_app.config.get("BOOKING_PAGE_RATE_LIMIT", DEFAULT_PAGE_LIMIT)
+    # BOOKING_PAGE_RATE_LIMIT (environment or create_app config), per client address.
+    return settings_of(current_app).booking_page_rate_limit
 
 
 def _confirm_limit() -> str:
-    return current_app.config.get("BOOKING_CONFIRM_RATE_LIMIT", DEFAULT_CONFIRM_LIMIT)
+    return settings_of(current_app).booking_confirm_rate_limit
 
 
 # --- request parsing ---------------------------------------------------------------------------

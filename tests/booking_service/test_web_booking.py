@@ -360,3 +360,13 @@ def test_rate_limit_on_token_pages(database_url, tmp_path):
     first = other.post(f"/i/{token}/confirm", data=form, environ_base=environ)
     second = other.post(f"/i/{token}/confirm", data=form, environ_base=environ)
     assert (first.status_code, second.status_code) == (303, 429)
+
+
+@pytest.mark.parametrize("name", ["BOOKING_PAGE_RATE_LIMIT", "BOOKING_CONFIRM_RATE_LIMIT"])
+def test_a_malformed_rate_limit_setting_is_refused_when_loading(name, tmp_path):
+    from booking_service.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match=f"{name}='lots' is not a rate limit"):
+        load_settings({name: "lots", "SECRET_KEY": "k", "SLOTWISE_VAR_DIR": str(tmp_path)})
+    settings = load_settings({name: "5/second", "SECRET_KEY": "k", "SLOTWISE_VAR_DIR": str(tmp_path)})
+    assert "5/second" in (settings.booking_page_rate_limit, settings.booking_confirm_rate_limit)
