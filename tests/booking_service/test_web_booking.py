@@ -312,6 +312,7 @@ def test_security_headers_and_no_inline_script(client, app, org):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "no-referrer"
     assert response.headers["Cache-Control"] == "no-store"
+    assert re.fullmatch(r"app;dur=\d+\.\d", response.headers["Server-Timing"])
     scripts = re.findall(r"<script([^>]*)>(.*?)</script>", _text(response), flags=re.S)
     assert scripts and all("src=" in attrs and body.strip() == "" for attrs, body in scripts)
 
