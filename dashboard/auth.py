@@ -7,7 +7,8 @@
   limits and its one message for every failure), then stops the script;
 - once signed in, keeps the user's id in ``st.session_state`` and the time of the last
   interaction; after ``SESSION_IDLE_MINUTES`` without one the session ends and the form is shown
-  again. A disabled or deleted account is signed out at its next interaction;
+  again (a fragment checks once a minute, so an idle screen locks by itself). A disabled or
+  deleted account is signed out at its next interaction;
 - puts the signed-in name and a "Sign out" button in the sidebar.
 
 The sign-in lives in the browser session: reloading the page or opening a new tab asks again.
@@ -156,11 +157,20 @@ def _oidc_gate() -> None:
     st.rerun()
 
 
+@st.fragment(run_every=dt.timedelta(seconds=60))
+def _idle_watch() -> None:
+    """Once a minute, without counting as activity: lock an idle screen as soon as it expires."""
+    idle = dt.timedelta(minutes=state.settings().session_idle_minutes)
+    if accounts.session_expired(st.session_state.get(LAST_ACTIVITY_KEY), idle):
+        st.rerun(scope="app")
+
+
 def _sidebar(user: User) -> None:
     with st.sidebar:
         st.caption(f"Signed in as **{user.name}** ({user.role})")
         st.button("Sign out", key="sign-out", on_click=sign_out, kwargs={"reason": "signed out"},
                   icon=":material/logout:")
+        _idle_watch()
 
 
 def require_sign_in() -> User:
