@@ -106,10 +106,16 @@ def load_inputs(session: Session, request: planner.SlotRequest) -> PlannerInputs
     return PlannerInputs(resources=resources, hours=hours, overrides=overrides, busy=busy, pools=empty_pools)
 
 
-def _required_present(request: planner.SlotRequest, inputs: PlannerInputs) -> bool:
-    """False when a required member or every pool member / room is gone (deactivated)."""
+def _required_present(spec: InvitationLike, request: planner.SlotRequest, inputs: PlannerInputs) -> bool:
+    """False when a required member, every member of a pool, or every room is gone (deactivated).
+
+    An invitation that needs a room must not lose that need because its rooms were deactivated:
+    an empty room list would mean "no room needed" to the planner.
+    """
     present = set(inputs.resources["resource_id"])
     if not set(request.members) <= present:
+        return False
+    if spec.rooms and not request.rooms:
         return False
     return all(pool for pool in request.pools)
 
@@ -129,24 +135,24 @@ def _empty_slots() -> pd.DataFrame:
 # --- finding, counting, checking ---------------------------------------------------------------
 
 
-def find_slots(session: Session, request: planner.SlotRequest) -> pd.DataFrame:
-    """Every available start for ``request`` on fresh data (the planner's slot table)."""
+def find_slots_for(session: Session, spec: InvitationLike, now: dt.datetime | None = None) -> pd.DataFrame:
+    """Every available slot of an invitation (or validated draft) at ``now``, on fresh data.
+
+    Returns the planner's slot table: ``start``, ``end`` (datetime64[ns, UTC]), ``members``,
+    ``pool_members``, ``rooms``.
+    """
+    request = slot_request(spec, now)
     inputs = load_inputs(session, request)
-    if not _required_present(request, inputs):
+    if not _required_present(spec, request, inputs):
         return _empty_slots()
     return planner.find_slots(request, inputs.resources, inputs.hours, inputs.busy, inputs.overrides)
-
-
-def find_slots_for(session: Session, spec: InvitationLike, now: dt.datetime | None = None) -> pd.DataFrame:
-    """Every available slot of an invitation (or validated draft) at ``now``."""
-    return find_slots(session, slot_request(spec, now))
 
 
 def count_slots_for(session: Session, spec: InvitationLike, now: dt.datetime | None = None) -> int:
     """How many slots an invitation (or validated draft) has at ``now`` (the wizard's live count)."""
     request = slot_request(spec, now)
     inputs = load_inputs(session, request)
-    if not _required_present(request, inputs):
+    if not _required_present(spec, request, inputs):
         return 0
     return int(planner.count_slots(request, inputs.resources, inputs.hours, inputs.busy, inputs.overrides))
 
@@ -161,11 +167,11 @@ def check_slot_for(
     """
     request = slot_request(spec, now)
     inputs = load_inputs(session, request)
-    if not _required_present(request, inputs):
+    if not _required_present(spec, request, inputs):
         return planner.SlotCheck(
             available=False, start=pd.Timestamp(start), end=pd.Timestamp(start) + request.duration,
             members=request.members, pool_members=(), rooms=(),
-            reason="a required member or every member of a pool is no longer active",
+            reason="a required member, every member of a pool or every room is no longer active",
         )
     return planner.check_slot(
         request, inputs.resources, inputs.hours, inputs.busy, inputs.overrides, start=pd.Timestamp(start)
@@ -261,23 +267,32 @@ def promote(
     Returns the chosen rows of ``slots`` (sorted by start) with ``score`` and ``reason``.
     """
     now = now or utcnow()
-    request = slot_request(spec, now)
-    inputs = load_inputs(session, request)
-    lo, hi = request.frame
-    member_ids = [int(i) for i in request.all_members]
-    context = promote_context(session, spec, request, inputs, member_ids, lo, hi, exclude_invitation)
+    if exclude_invitation is None:
+        # A stored invitation being re-promoted (resend) does not compete with itself.
+        exclude_invitation = getattr(spec, "id", None)
+    context = promote_context(session, spec, now=now, exclude_invitation=exclude_invitation)
     result = promote_slots(slots, context, k or spec.promote_count)
     return result.slots
 
 
-def promote_context(session, spec, request, inputs, member_ids, lo, hi, exclude_invitation) -> PromoteContext:
-    """The optimizer's context for one invitation: zones, counts, capacities, contention, busy."""
+def promote_context(
+    session: Session, spec: InvitationLike, *, now: dt.datetime, exclude_invitation: int | None = None
+) -> PromoteContext:
+    """The optimizer's context for one invitation: zones, counts, capacities, contention, busy.
+
+    ``exclude_invitation``: an invitation whose promoted slots are not counted as contention.
+    """
+    request = slot_request(spec, now)
+    inputs = load_inputs(session, request)
+    lo, hi = request.frame
     members = set(request.all_members)
     return PromoteContext(
         zone=spec.zone,
         now=request.now,
         customer_zone=spec.customer_zone,
-        meeting_counts=meeting_counts(session, member_ids, lo.to_pydatetime(), hi.to_pydatetime()),
+        meeting_counts=meeting_counts(
+            session, [int(i) for i in request.all_members], lo.to_pydatetime(), hi.to_pydatetime()
+        ),
         room_capacities={str(r.id): int(r.capacity) for r in spec.rooms},
         min_capacity=spec.min_capacity,
         other_promoted=_claims_of_others(session, request, exclude_invitation),
@@ -299,7 +314,6 @@ def team_names(spec: InvitationLike) -> list[str]:
 __all__ = [
     "check_slot_for",
     "count_slots_for",
-    "find_slots",
     "find_slots_for",
     "involved_ids",
     "load_inputs",

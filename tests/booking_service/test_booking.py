@@ -287,3 +287,16 @@ def test_smtp_down_the_booking_stands_and_the_mail_is_retried(engine, org):
     with smtp_server(port) as (_url, received):
         report = deliver_due(engine, sender, mail_from="x@example.com", now=NOW + dt.timedelta(minutes=5))
     assert report.sent >= 2 and {r[0] for r in received.recipients} >= {"ada@customer.example", "ana@team.example"}
+
+
+def test_deactivated_rooms_do_not_turn_into_no_room_needed(engine, org):
+    from booking_service.models import Resource
+
+    a = _invite(engine, org, rooms=(org.small_room, org.large_room))
+    with session_scope(engine) as session:
+        for room_id in (org.small_room, org.large_room):
+            session.get(Resource, room_id).active = False
+    outcome, _, reason = _confirm(engine, a, berlin(MONDAY, 10))
+    assert outcome == "unavailable" and "no longer active" in reason
+    with session_scope(engine) as session:
+        assert availability.find_slots_for(session, session.get(Invitation, a), NOW).empty
