@@ -86,13 +86,17 @@ if resend.button("Resend with a new link", key="invitations-resend", width="stre
     try:
         with state.session() as s:
             created = service.resend_invitation(s, chosen, by=me, public_url=state.settings().public_url)
-            link = created.link
+            link, delivery = created.link, created.invitation.delivery
     except (service.InvitationError, service.InvitationStateError, PermissionDenied) as exc:
         st.error(str(exc))
     else:
         links[chosen] = link
         state.data_changed()
-        views.flash(f"Sent again to {by_id[chosen].customer_email} with a new link; the old link no longer works.")
+        if delivery == "links":  # the scheduler delivers this invitation: no email was queued
+            views.flash("Made a new link (the old one no longer works); no email was sent. "
+                        "Copy the link below and send it yourself.")
+        else:
+            views.flash(f"Sent again to {by_id[chosen].customer_email} with a new link; the old link no longer works.")
         st.rerun()
 if cancel.button("Cancel invitation", key="invitations-cancel", type="primary", width="stretch"):
     try:

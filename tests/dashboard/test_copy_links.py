@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 
 from booking_service.db import session_scope
-from booking_service.invitations import find_by_token
-from booking_service.models import AuditEntry, Invitation, OutboxMessage
+from booking_service.invitations import InvitationDraft, create_invitation, find_by_token
+from booking_service.models import AuditEntry, Invitation, OutboxMessage, User
+from tests.booking_service.factories import next_monday
 
 from .conftest import open_page
 from .test_invite import _details, _who
@@ -50,3 +53,24 @@ def test_email_delivery_stays_the_default(org, engine):
     at.button(key="inv-invite").click().run()
     with session_scope(engine) as s:
         assert [m.kind for m in s.scalars(select(OutboxMessage))] == ["invitation"]
+
+
+def test_resending_a_copy_links_invitation_shows_the_new_link_and_sends_nothing(org, engine):
+    monday = next_monday(dt.datetime.now(dt.UTC))
+    with session_scope(engine) as s:
+        created = create_invitation(
+            s,
+            InvitationDraft(customer_name="Grace", customer_email="grace@example.com", subject="Call",
+                            duration_minutes=30, frame_start=monday, frame_end=monday + dt.timedelta(days=4),
+                            members=(org.ada,), zone="Europe/London"),
+            by=s.get(User, org.admin_id), public_url="http://booking.test", deliver="links",
+        )
+        old_link = created.link
+    at = open_page(org, "invitations")
+    at.button(key="invitations-resend").click().run()
+    assert not at.exception, at.exception
+    assert "no email was sent" in at.success[0].value
+    new_link = at.code[0].value
+    assert new_link.startswith("http://booking.test/i/") and new_link != old_link
+    with session_scope(engine) as s:
+        assert s.scalars(select(OutboxMessage)).all() == []
