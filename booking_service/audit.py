@@ -29,6 +29,7 @@ ACTIONS: dict[str, str] = {
     "invitation.cancelled": "cancelled an invitation",
     "invitation.resent": "resent an invitation",
     "meeting.cancelled": "cancelled a meeting",
+    "meeting.confirmation_resent": "resent a meeting's confirmation",
     "settings.changed": "changed their settings",
     "user.created": "created a user",
     "user.updated": "changed a user",

@@ -288,6 +288,40 @@ def cancel_meeting(
     return meeting
 
 
+def resend_confirmation(
+    session: Session,
+    meeting_id: int,
+    *,
+    by: User | None,
+    link: str | None = None,
+    settings: Settings | None = None,
+    now: dt.datetime | None = None,
+) -> None:
+    """Queue the customer's confirmation mail again, with the same invite (same ``UID``).
+
+    For a customer who lost the first mail. The invite is attached whatever the scheduler's
+    ``attach_invite`` setting, because resending is an explicit request for it.
+
+    Raises
+    ------
+    BookingError
+        If the meeting does not exist or is cancelled.
+    booking_service.permissions.PermissionDenied
+        If ``by`` may not act on this meeting.
+    """
+    now = now or utcnow()
+    if by is not None:
+        require_meeting(session, by, meeting_id, "resend the confirmation of")
+    meeting = session.get(Meeting, meeting_id)
+    if meeting is None:
+        raise BookingError(f"meeting {meeting_id} does not exist")
+    if meeting.status != "confirmed":
+        raise BookingError(f"meeting {meeting_id} is {meeting.status}; only a confirmed meeting's mail is resent")
+    _queue_customer_confirmation(session, meeting.invitation, meeting, _attendees(session, meeting),
+                                 _room_of(session, meeting), link=link, settings=settings, now=now, attach=True)
+    audit.record(session, by, "meeting.confirmation_resent", meeting, invitation_id=meeting.invitation_id)
+
+
 # --- mail and invites -------------------------------------------------------------------------
 
 
@@ -357,6 +391,38 @@ def meeting_invite_for(session: Session, meeting: Meeting, *, settings: Settings
                           settings=settings, method=method, url=url)
 
 
+def _queue_customer_confirmation(
+    session: Session,
+    invitation: Invitation,
+    meeting: Meeting,
+    members: list[TeamMember],
+    room: Room | None,
+    *,
+    link: str | None,
+    settings: Settings | None,
+    now: dt.datetime,
+    attach: bool,
+) -> None:
+    invite = meeting_invite(meeting, members, room, settings=settings, url=link, now=now)
+    mail = render_mail(
+        "confirmation",
+        f"Confirmed: {invitation.subject}",
+        customer_name=meeting.customer_name,
+        zone=_customer_zone(meeting),
+        description=invitation.description,
+        ics_attached=attach,
+        link=link or "",
+        subject=invitation.subject,
+        start=meeting.start,
+        end=meeting.end,
+        team=[m.name for m in members],
+        room=room.name if room is not None else "",
+        conferencing=invitation.conferencing,
+    )
+    queue_mail(session, kind="confirmation", to=meeting.customer_email, mail=mail,
+               ics=invite if attach else None, invitation_id=invitation.id, meeting_id=meeting.id, now=now)
+
+
 def _queue_booking_mail(
     session: Session,
     invitation: Invitation,
@@ -382,18 +448,8 @@ def _queue_booking_mail(
         "conferencing": invitation.conferencing,
     }
     if send_confirmation:
-        mail = render_mail(
-            "confirmation",
-            f"Confirmed: {invitation.subject}",
-            customer_name=meeting.customer_name,
-            zone=_customer_zone(meeting),
-            description=invitation.description,
-            ics_attached=attach,
-            link=link or "",
-            **common,
-        )
-        queue_mail(session, kind="confirmation", to=meeting.customer_email, mail=mail,
-                   ics=invite if attach else None, invitation_id=invitation.id, meeting_id=meeting.id, now=now)
+        _queue_customer_confirmation(session, invitation, meeting, members, room, link=link,
+                                     settings=settings, now=now, attach=attach)
     for member in members:
         if not member.email:
             continue

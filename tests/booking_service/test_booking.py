@@ -10,7 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from booking_service import availability
-from booking_service.booking import BookingError, cancel_meeting, confirm_slot, meeting_invite_for
+from booking_service.booking import (
+    BookingError,
+    cancel_meeting,
+    confirm_slot,
+    meeting_invite_for,
+    resend_confirmation,
+)
 from booking_service.db import session_scope
 from booking_service.invitations import create_invitation
 from booking_service.mail import SmtpSender, deliver_due
@@ -251,7 +257,14 @@ def test_mail_reaches_a_real_smtp_server_with_a_valid_invite(engine, org):
     _, meeting_id, _ = _confirm(engine, a, berlin(MONDAY, 10))
     with smtp_server() as (url, received):
         deliver_due(engine, SmtpSender.from_url(url), mail_from="Slotwise <no-reply@x.example>", now=NOW)
-    by_to = {r[0]: m for r, m in zip(received.recipients, received.messages, strict=True)}
+        with session_scope(engine) as session:
+            resend_confirmation(session, meeting_id, by=session.get(User, org.scheduler), link=f"{PUBLIC}/i/tok",
+                                now=NOW + dt.timedelta(hours=1))
+        deliver_due(engine, SmtpSender.from_url(url), mail_from="Slotwise <no-reply@x.example>",
+                    now=NOW + dt.timedelta(hours=1))
+    resent = received.messages[-1]
+    assert received.recipients[-1] == ["ada@customer.example"]
+    by_to = {r[0]: m for r, m in zip(received.recipients[:-1], received.messages[:-1], strict=True)}
     customer = by_to["ada@customer.example"]
     assert customer["Subject"] == "Confirmed: Intro call"
     assert f"{PUBLIC}/i/tok" in customer.get_body(("plain",)).get_content()
@@ -270,7 +283,11 @@ def test_mail_reaches_a_real_smtp_server_with_a_valid_invite(engine, org):
     ).walk("VEVENT")[0]
     with session_scope(engine) as session:
         downloaded = icalendar.Calendar.from_ical(meeting_invite_for(session, session.get(Meeting, meeting_id)))
-    uids = {str(event["UID"]), str(member_event["UID"]), str(downloaded.walk("VEVENT")[0]["UID"])}
+    resent_event = icalendar.Calendar.from_ical(
+        next(p for p in resent.iter_attachments() if p.get_content_type() == "text/calendar").get_content()
+    ).walk("VEVENT")[0]
+    uids = {str(event["UID"]), str(member_event["UID"]), str(downloaded.walk("VEVENT")[0]["UID"]),
+            str(resent_event["UID"])}
     assert len(uids) == 1
 
 
