@@ -583,6 +583,19 @@ def test_same_input_same_output_regardless_of_row_order():
     assert starts_of(promote_slots(shuffled, ctx, k=5)) == starts_of(first)
 
 
+def test_time_resolution_and_zone_of_the_input_do_not_matter():
+    slots, ctx = random_instance(2, n=30)
+    expected = promote_slots(slots, ctx, k=4)
+    other = slots.assign(
+        start=slots["start"].astype("datetime64[us, UTC]").dt.tz_convert("Asia/Tokyo"),
+        end=slots["end"].astype("datetime64[s, UTC]"),
+    )
+    busy = ctx.busy.assign(start=ctx.busy["start"].astype("datetime64[ms, UTC]"))
+    got = promote_slots(other, PromoteContext(**{**vars(ctx), "busy": busy}), k=4)
+    assert [s.tz_convert("UTC") for s in got.slots["start"]] == starts_of(expected)
+    np.testing.assert_allclose(got.slots["score"], expected.slots["score"])
+
+
 def test_many_equal_slots_give_a_stable_choice():
     # Every slot scores the same: any choice is optimal, the solver must still repeat itself.
     slots = make_slots([f"2026-11-{d} {h}:00" for d in (24, 25, 26, 27) for h in (10, 11, 14, 15)])
