@@ -313,28 +313,28 @@ def _assemble(
     if pos.size == 0:
         return _empty_slots()
     start = origin + pos * q
-    # Which pool members / rooms are free at each start, as one bool column
-    # per (pool member or room); identical patterns share one tuple object.
-    groups: list[tuple[str, ...]] = []
-    flags = []
+    # Who is free at each start: per pool and for the rooms, the distinct
+    # patterns of free resources become one shared tuple each.
+    pool_parts = []
     for rows, ok in zip(layout.pool_rows, ev.pool_ok, strict=True):
-        groups.append(tuple(layout.ids[r] for r in rows))
-        flags.append(bits.bits_at(ok, pos))
-    room_ids = tuple(layout.ids[r] for r in layout.room_rows)
-    flags.append(bits.bits_at(ev.room_ok, pos) if layout.rooms_needed else np.zeros((0, pos.size), bool))
-    table = np.concatenate(flags, axis=0) if flags else np.zeros((0, pos.size), bool)
-    patterns, inverse = _patterns(table)
-    n_pool_cols = [len(g) for g in groups]
-    pool_objs = np.empty(len(patterns), dtype=object)
-    room_objs = np.empty(len(patterns), dtype=object)
-    for i, pattern in enumerate(patterns):
-        at = 0
+        pool_parts.append(_free_tuples(tuple(layout.ids[r] for r in rows), bits.bits_at(ok, pos)))
+    if layout.rooms_needed:
+        rooms_uniq, rooms_inv = _free_tuples(tuple(layout.ids[r] for r in layout.room_rows), bits.bits_at(ev.room_ok, pos))
+    else:
+        rooms_uniq, rooms_inv = np.empty(1, dtype=object), np.zeros(pos.size, dtype=np.int64)
+        rooms_uniq[0] = ()
+    # Combine the pools' pattern numbers (mixed radix) into one tuple of tuples per slot.
+    key = np.zeros(pos.size, dtype=np.int64)
+    for uniq, inv in pool_parts:
+        key = key * len(uniq) + inv
+    keys, pool_inv = np.unique(key, return_inverse=True)
+    pool_objs = np.empty(len(keys), dtype=object)
+    for i, code in enumerate(keys.tolist()):
         chosen = []
-        for group, n in zip(groups, n_pool_cols, strict=True):
-            chosen.append(tuple(sorted(m for m, f in zip(group, pattern[at : at + n], strict=True) if f)))
-            at += n
-        pool_objs[i] = tuple(chosen)
-        room_objs[i] = tuple(sorted(r for r, f in zip(room_ids, pattern[at:], strict=True) if f))
+        for uniq, _ in reversed(pool_parts):
+            code, digit = divmod(code, len(uniq))
+            chosen.append(uniq[digit])
+        pool_objs[i] = tuple(reversed(chosen))
     members = np.empty(pos.size, dtype=object)
     members[:] = [request.members] * pos.size
     end = start + request.duration.value
@@ -343,24 +343,31 @@ def _assemble(
             "start": pd.array(start.view("datetime64[ns]"), dtype=_UTC_NS),
             "end": pd.array(end.view("datetime64[ns]"), dtype=_UTC_NS),
             "members": members,
-            "pool_members": pool_objs[inverse],
-            "rooms": room_objs[inverse],
+            "pool_members": pool_objs[pool_inv],
+            "rooms": rooms_uniq[rooms_inv],
         }
     )
 
 
-def _patterns(table: np.ndarray) -> tuple[list[tuple[bool, ...]], np.ndarray]:
-    """Distinct columns of a bool table (k, n) and each column's pattern number."""
-    k, n = table.shape
-    if k == 0:
-        return [()], np.zeros(n, dtype=np.int64)
-    if k <= 63:
-        codes = (table.astype(np.uint64) << np.arange(k, dtype=np.uint64)[:, None]).sum(axis=0, dtype=np.uint64)
+def _free_tuples(ids: tuple[str, ...], flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct sets of free resources among ``ids`` (flags: bool (len(ids), n)).
+
+    Returns an object array of sorted id tuples and, per column, its index.
+    """
+    order = sorted(range(len(ids)), key=ids.__getitem__)
+    ids = tuple(ids[j] for j in order)
+    flags = flags[order]
+    k, n = flags.shape
+    if k <= 62:
+        codes = (flags.astype(np.int64) << np.arange(k, dtype=np.int64)[:, None]).sum(axis=0)
         uniq, inverse = np.unique(codes, return_inverse=True)
-        patterns = [tuple(bool((int(c) >> b) & 1) for b in range(k)) for c in uniq]
-        return patterns, inverse
-    uniq, inverse = np.unique(table.T, axis=0, return_inverse=True)
-    return [tuple(bool(x) for x in row) for row in uniq], inverse.reshape(-1)
+        patterns = ((uniq[:, None] >> np.arange(k, dtype=np.int64)) & 1).astype(bool)
+    else:
+        patterns, inverse = np.unique(flags.T, axis=0, return_inverse=True)
+    out = np.empty(len(patterns), dtype=object)
+    for i, row in enumerate(patterns.tolist()):
+        out[i] = tuple(rid for rid, free in zip(ids, row, strict=True) if free)
+    return out, inverse.reshape(-1)
 
 
 def _prepare_for(request: SlotRequest, resources, hours, busy, overrides) -> Tables:
