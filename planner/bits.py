@@ -192,23 +192,50 @@ def mask_intervals(rows: np.ndarray, a: np.ndarray, b: np.ndarray, shape: tuple[
     ----------
     rows, a, b : ndarray of int64, shape (n,)
         Row and half-open quantum range of each interval, ``0 <= a < b``,
-        ``b <= 64 * (shape[1] - 1)``. Intervals must be sorted by ``(row, a)``
-        and must not overlap within a row (touching is fine): then every word
-        piece comes in row-major order, so one ``bitwise_or.reduceat``
-        combines the pieces that share a word.
+        ``b <= 64 * (shape[1] - 1)``. Within a row the intervals must neither
+        overlap nor touch (merge them first), in any order.
     shape : (n_rows, n_words)
 
     Returns
     -------
     ndarray of uint64, shape ``shape``
+
+    Notes
+    -----
+    Each interval toggles the bit at its start and at its end; a prefix XOR
+    over the bits of each row then sets exactly the bits inside intervals.
+    Because intervals neither overlap nor touch, no two toggles share a bit,
+    so adding the toggle bits of a word is the same as XOR-ing them, and two
+    ``bincount`` calls (low and high 32 bits, exact in float64) place them
+    without sorting. The prefix XOR runs inside each word by doubling shifts
+    and across words through each word's parity (its top bit afterwards);
+    every row holds an even number of toggles, so no parity leaks from one
+    row into the next.
     """
     out = np.zeros(shape, dtype=np.uint64)
     if a.size == 0:
         return out
-    owner, word, masks = segments(a, b)
-    flat = rows[owner] * shape[1] + word
-    starts = np.flatnonzero(np.concatenate(([True], flat[1:] != flat[:-1])))
-    out.reshape(-1)[flat[starts]] = np.bitwise_or.reduceat(masks, starts)
+    n_rows, width = shape
+    pos = np.concatenate([a, b])
+    row = np.concatenate([rows, rows])
+    word = row * width + (pos >> 6)
+    bit = pos & 63
+    low = bit < 32
+    size = n_rows * width
+    lo_sum = np.bincount(word[low], weights=np.ldexp(1.0, bit[low]), minlength=size)
+    hi_sum = np.bincount(word[~low], weights=np.ldexp(1.0, bit[~low] - 32), minlength=size)
+    flat = out.reshape(-1)
+    flat[:] = lo_sum.astype(np.uint64)
+    flat |= hi_sum.astype(np.uint64) << _SHIFTS[32]
+    tmp = np.empty_like(flat)
+    for step in (1, 2, 4, 8, 16, 32):  # inclusive prefix XOR inside each word
+        np.left_shift(flat, _SHIFTS[step], out=tmp)
+        flat ^= tmp
+    parity = (flat >> _SHIFTS[63]).astype(np.uint8)
+    carry = np.bitwise_xor.accumulate(parity)  # inclusive over words, across rows
+    carry[1:] = carry[:-1]
+    carry[0] = 0
+    flat ^= carry.astype(np.uint64) * _ALL  # invert the words after an odd number of toggles
     return out
 
 
