@@ -277,9 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     base = f"http://127.0.0.1:{server.server_port}"
     try:
         for driver in (TestClientDriver(app), HttpDriver(base)):
-            results, cpu, server = measure(driver, tokens, args.requests, args.confirmations, rng)
+            results, cpu, served = measure(driver, tokens, args.requests, args.confirmations, rng)
             for name, samples in results.items():
-                median, p95 = _summary(server[name])
+                median, p95 = _summary(served[name])
                 wall_median, wall_p95 = _summary(samples)
                 cpu_median, cpu_p95 = _summary(cpu[name])
                 target = CONFIRM_TARGET_MS if name == "confirmation" else PAGE_TARGET_MS
