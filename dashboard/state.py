@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -102,7 +103,12 @@ def _slot_counts(version: tuple, user_id: int | None, invitation_ids: tuple[int,
     with session() as s:
         user = s.get(User, user_id) if user_id is not None else None
         for invitation in queries.invitations(s, user, status=None, ids=invitation_ids):
-            counts[invitation.id] = availability.count_slots_for(s, invitation, now=now)
+            try:
+                counts[invitation.id] = count_slots(availability.slot_request(invitation, now))
+            except planner.PlannerInputError:
+                # A member or room it needs is no longer active (not on the grid): the service
+                # knows what that means for the invitation.
+                counts[invitation.id] = availability.count_slots_for(s, invitation, now=now)
     return counts
 
 
@@ -145,11 +151,14 @@ class LiveView:
         Their start instants.
     why : str
         When ``count`` is 0: which member or room is the bottleneck, from the planner's analytics.
+    count_ms : float
+        How long the count took (milliseconds, when it was computed).
     """
 
     count: int
     starts: pd.Series
     why: str
+    count_ms: float
 
 
 def _validated(draft: invitations.InvitationDraft, user: User | None, now: dt.datetime):
@@ -212,9 +221,13 @@ def explain_no_slots(request: planner.SlotRequest) -> str:
 @st.cache_data(show_spinner=False, max_entries=256, ttl=600)
 def _live_view(key: str, _draft: invitations.InvitationDraft, _user: User | None, _now: dt.datetime) -> LiveView:
     _spec, request = _validated(_draft, _user, _now)
+    org_grid()  # built (once per data version) before the clock starts
+    started = time.perf_counter()
     count = count_slots(request)
+    count_ms = (time.perf_counter() - started) * 1000
     starts = find_slots(request)["start"] if count else pd.Series([], dtype="datetime64[ns, UTC]")
-    return LiveView(count=count, starts=starts.reset_index(drop=True), why="" if count else explain_no_slots(request))
+    why = "" if count else explain_no_slots(request)
+    return LiveView(count=count, starts=starts.reset_index(drop=True), why=why, count_ms=count_ms)
 
 
 def _key(draft: invitations.InvitationDraft, user: User | None, now: dt.datetime, *extra: object) -> str:

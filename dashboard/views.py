@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -52,8 +51,11 @@ def names(items: Iterable[object]) -> str:
     return ", ".join(getattr(i, "name", str(i)) for i in items)
 
 
-def slot_heatmap(starts: pd.Series, zone: str, interval_minutes: int = 60) -> alt.Chart:
-    """Day x time-of-day heatmap of slot start times, wall clock in ``zone``.
+def slot_heatmap(starts: pd.Series, zone: str, interval_minutes: int = 60) -> tuple[pd.DataFrame, dict]:
+    """Day x time-of-day heatmap of slot start times, wall clock in ``zone``, for ``st.vega_lite_chart``.
+
+    A plain Vega-Lite spec rather than an Altair chart: the wizard redraws it on every change,
+    and Altair's schema validation would cost more than finding the slots.
 
     Parameters
     ----------
@@ -63,26 +65,31 @@ def slot_heatmap(starts: pd.Series, zone: str, interval_minutes: int = 60) -> al
         Zone whose wall clock the axes show.
     interval_minutes : int
         Height of one cell (start times are grouped by hour by default).
+
+    Returns
+    -------
+    (DataFrame, dict)
+        ``day``, ``time``, ``slots`` per cell, and the Vega-Lite spec.
     """
     local = pd.DatetimeIndex(starts).tz_convert(zone)
-    minutes = (local.hour * 60 + local.minute) // interval_minutes * interval_minutes
-    table = pd.DataFrame(
+    # Group on plain integers, then format one label per cell rather than per slot.
+    keys = pd.DataFrame(
         {
-            "day": local.strftime("%a %d %b"),
-            "order": local.normalize().tz_localize(None),
-            "time": [f"{m // 60:02d}:{m % 60:02d}" for m in minutes],
+            "order": local.tz_localize(None).normalize(),
+            "minute": (local.hour * 60 + local.minute) // interval_minutes * interval_minutes,
         }
     )
-    counts = table.groupby(["order", "day", "time"], as_index=False).size().rename(columns={"size": "slots"})
-    days = list(dict.fromkeys(counts.sort_values("order")["day"]))
-    return (
-        alt.Chart(counts)
-        .mark_rect()
-        .encode(
-            x=alt.X("day:O", sort=days, title=None, axis=alt.Axis(labelAngle=-45)),
-            y=alt.Y("time:O", title=f"start ({zone})", sort="ascending"),
-            color=alt.Color("slots:Q", scale=alt.Scale(scheme="greens"), title="slots"),
-            tooltip=["day", "time", "slots"],
-        )
-        .properties(height=max(160, 14 * counts["time"].nunique()))
-    )
+    counts = keys.groupby(["order", "minute"], as_index=False).size().rename(columns={"size": "slots"})
+    counts["day"] = counts["order"].dt.strftime("%a %d %b")
+    counts["time"] = [f"{m // 60:02d}:{m % 60:02d}" for m in counts["minute"]]
+    days = list(dict.fromkeys(counts["day"]))
+    spec = {
+        "mark": {"type": "rect", "tooltip": True},
+        "height": max(200, 24 * int(counts["time"].nunique())),
+        "encoding": {
+            "x": {"field": "day", "type": "ordinal", "sort": days, "title": None, "axis": {"labelAngle": -45}},
+            "y": {"field": "time", "type": "ordinal", "sort": "ascending", "title": None},
+            "color": {"field": "slots", "type": "quantitative", "scale": {"scheme": "greens"}, "title": "slots"},
+        },
+    }
+    return counts[["day", "time", "slots"]], spec

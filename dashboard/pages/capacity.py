@@ -64,11 +64,11 @@ heatmap = (
     .mark_rect()
     .encode(
         x=alt.X("day:O", sort=days, title=None, axis=alt.Axis(labelAngle=-45)),
-        y=alt.Y("name:N", title=None),
+        y=alt.Y("name:N", title=None, axis=alt.Axis(labelLimit=220, labelOverlap=False)),
         color=alt.Color("utilization:Q", scale=alt.Scale(scheme="blues", domain=[0, 1]), title="utilization"),
         tooltip=["name", "day", alt.Tooltip("utilization:Q", format=".0%"), "booked", "busy", "free"],
     )
-    .properties(height=max(120, 22 * table["name"].nunique()))
+    .properties(height=max(120, 26 * table["name"].nunique()))
 )
 st.altair_chart(heatmap, width="stretch")
 
@@ -78,11 +78,12 @@ bars = (
     .mark_bar()
     .encode(
         x=alt.X("h:Q", title="hours", stack="zero"),
-        y=alt.Y("name:N", title=None, sort=alt.EncodingSortField("h", op="sum", order="descending")),
+        y=alt.Y("name:N", title=None, sort=alt.EncodingSortField("h", op="sum", order="descending"),
+                axis=alt.Axis(labelLimit=220, labelOverlap=False)),
         color=alt.Color("category:N", scale=CATEGORY_COLORS, title=None),
         tooltip=["name", "category", alt.Tooltip("h:Q", format=".1f")],
     )
-    .properties(height=max(120, 22 * len(totals)))
+    .properties(height=max(120, 26 * len(totals)))
 )
 st.altair_chart(bars, width="stretch")
 

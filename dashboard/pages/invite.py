@@ -9,7 +9,6 @@ the step whose field they name.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -222,47 +221,51 @@ elif step == 1:
         continue_if_valid(1)
 
 elif step == 2:
-    st.subheader("Step 2 · Time frame")
-    zones = display.zone_names()
-    left, right = st.columns([2, 1])
-    left.date_input("Dates (first and last day)", key="inv-frame", min_value=today)
-    right.selectbox("Zone", zones, key="inv-zone", help="The frame's dates and the slot grid are in this zone.")
-    c1, c2, c3, c4, c5 = st.columns(5)
-    c1.selectbox("Duration (minutes)", DURATIONS, key="inv-duration")
-    c2.selectbox("Slot interval (minutes)", INTERVALS, key="inv-interval")
-    c3.number_input("Buffer before (min)", min_value=0, max_value=240, step=5, key="inv-before")
-    c4.number_input("Buffer after (min)", min_value=0, max_value=240, step=5, key="inv-after")
-    c5.number_input("Minimum notice (hours)", min_value=0, max_value=24 * 30, step=1, key="inv-notice")
 
-    count = None
-    if frame_dates() is None:
-        st.info("Pick the last day of the frame too.")
-    else:
-        error = check(current_draft(), 2)
-        if error is not None:
-            st.error(str(error))
+    @st.fragment
+    def time_frame_step() -> None:
+        """Step 2 reruns on its own while its fields change: the count is all that must update."""
+        st.subheader("Step 2 · Time frame")
+        zones = display.zone_names()
+        left, right = st.columns([2, 1])
+        left.date_input("Dates (first and last day)", key="inv-frame", min_value=today)
+        right.selectbox("Zone", zones, key="inv-zone", help="The frame's dates and the slot grid are in this zone.")
+        c1, c2, c3, c4, c5 = st.columns(5)
+        c1.selectbox("Duration (minutes)", DURATIONS, key="inv-duration")
+        c2.selectbox("Slot interval (minutes)", INTERVALS, key="inv-interval")
+        c3.number_input("Buffer before (min)", min_value=0, max_value=240, step=5, key="inv-before")
+        c4.number_input("Buffer after (min)", min_value=0, max_value=240, step=5, key="inv-after")
+        c5.number_input("Minimum notice (hours)", min_value=0, max_value=24 * 30, step=1, key="inv-notice")
+
+        if frame_dates() is None:
+            st.info("Pick the last day of the frame too.")
         else:
-            started = time.perf_counter()
-            with st.spinner("Looking for free time…"):
-                view = state.live_view(current_draft(), me, utcnow())
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            count = view.count
-            zone = st.session_state["inv-zone"]
-            st.metric("Available slots", count)
-            st.caption(f"Counted in {elapsed_ms:.0f} ms on the team's availability grid.")
-            if count:
-                st.altair_chart(views.slot_heatmap(view.starts, zone), width="stretch")
+            error = check(current_draft(), 2)
+            if error is not None:
+                st.error(str(error))
             else:
-                st.warning(
-                    "**No slots in this frame.** " + view.why
-                    + "\n\nWiden the frame, shorten the meeting, lower the buffers or the minimum notice, "
-                    "or change the team members (a pool instead of one person, fewer rooms constraints)."
-                )
-    back, forward = nav(2, can_continue=frame_dates() is not None)
-    if back:
-        go(1)
-    if forward:
-        continue_if_valid(2)
+                with st.spinner("Looking for free time…"):
+                    view = state.live_view(current_draft(), me, utcnow())
+                st.metric("Available slots", view.count)
+                st.caption(f"Counted in {view.count_ms:.1f} ms on the organisation's availability grid.")
+                if view.count:
+                    zone = st.session_state["inv-zone"]
+                    data, spec = views.slot_heatmap(view.starts, zone)
+                    st.caption(f"Where the slots are: start times by day and hour ({zone}).")
+                    st.vega_lite_chart(data, spec, width="stretch", height=spec["height"])
+                else:
+                    st.warning(
+                        "**No slots in this frame.** " + view.why
+                        + "\n\nWiden the frame, shorten the meeting, lower the buffers or the minimum notice, "
+                        "or change the team members (a pool instead of one person, fewer room constraints)."
+                    )
+        back, forward = nav(2, can_continue=frame_dates() is not None)
+        if back:
+            go(1)
+        if forward:
+            continue_if_valid(2)
+
+    time_frame_step()
 
 else:
     st.subheader("Step 3 · External participant notifications")

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from booking_service import availability, booking
 from booking_service.db import session_scope
 from booking_service.invitations import InvitationDraft, create_invitation
-from booking_service.models import Invitation, Meeting, OutboxMessage, Reservation, User, utcnow
+from booking_service.models import Invitation, Meeting, OutboxMessage, Reservation, TeamMember, User, utcnow
 
 from .conftest import open_page
 
@@ -105,3 +105,13 @@ def test_cancelling_a_meeting_frees_its_reservation_and_mails_the_customer(org, 
         mails = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "cancellation")).all()
         assert "grace@example.com" in {m.to_addr for m in mails}
         assert any("Ada is ill" in m.body_text for m in mails if m.to_addr == "grace@example.com")
+
+
+def test_an_invitation_whose_member_left_has_no_slots_now(org, engine):
+    _invite(engine, org)
+    with session_scope(engine) as s:
+        s.get(TeamMember, org.ada).active = False
+    at = open_page(org, "invitations")
+    assert not at.exception, at.exception
+    assert at.dataframe[0].value.loc[0, "Slots now"] == 0
+    assert "1 invitation(s) have no slot left right now: Grace Hopper (Intro)" in at.warning[0].value
