@@ -47,7 +47,7 @@ message = by_id[picked]
 with st.container(border=True):
     st.markdown(f"**{message.subject}**")
     st.caption(f"To: {message.to_addr} · queued {views.short_when(message.created_at, zone)} ({zone})")
-    html_tab, text_tab = st.tabs(["As the customer sees it", "Plain text"])
+    html_tab, text_tab = st.tabs(["As the recipient reads it", "Plain text"])
     with html_tab:
         if message.body_html:
             st.html(message.body_html)

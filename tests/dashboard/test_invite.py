@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 from sqlalchemy import select
 
 from booking_service.db import session_scope
-from booking_service.models import Invitation, OutboxMessage
+from booking_service.models import BusyBlock, CalendarConnection, Invitation, OutboxMessage, utcnow
 
 from .conftest import open_page
 
@@ -128,3 +130,21 @@ def test_promoted_slots_show_reasons_and_a_swap_is_what_gets_stored(org, engine)
         reasons = [p.reason for p in invitation.promoted_slots]
     assert stored == [optimizer[0].to_pydatetime(), swapped.to_pydatetime()]
     assert reasons[1] == "chosen by the scheduler" and reasons[0] != reasons[1]
+
+
+def test_the_live_count_follows_data_changed_elsewhere(org, engine):
+    """A calendar sync (or a booking) made outside the dashboard shows at the next rerun."""
+    at = open_page(org, "invite")
+    _who(at)
+    _details(at, members=[org.ada])
+    before = int(at.metric[0].value)
+    assert before > 0
+    with session_scope(engine) as s:  # what a calendar sync writes: Ada busy for the whole frame
+        connection = CalendarConnection(resource_id=org.ada, kind="demo", name="Holiday")
+        s.add(connection)
+        s.flush()
+        start = utcnow() - dt.timedelta(days=1)
+        s.add(BusyBlock(connection_id=connection.id, resource_id=org.ada, start=start, end=start + dt.timedelta(days=30)))
+    at.run()
+    assert at.metric[0].value == "0"
+    assert "Ada (required member) limits this request most" in at.warning[0].value
