@@ -281,7 +281,9 @@ else:
     st.checkbox("Promote specific time slots in the email", key="inv-promote")
     chosen: list[pd.Timestamp] = []
     if st.session_state["inv-promote"] and view.count:
-        st.number_input("How many slots to promote", min_value=1, max_value=min(10, view.count), step=1, key="inv-k")
+        most = min(10, view.count)
+        st.session_state["inv-k"] = min(st.session_state["inv-k"], most)  # the frame may have shrunk
+        st.number_input("How many slots to promote", min_value=1, max_value=most, step=1, key="inv-k")
         with st.spinner("Choosing the best slots…"):
             picks = state.promoted_picks(current_draft(), me, now)
         options = list(view.starts)
@@ -302,7 +304,8 @@ else:
         if len(set(chosen)) != len(chosen):
             st.warning("The same slot is promoted twice; pick different slots.")
 
-    draft = current_draft(tuple(t.to_pydatetime() for t in chosen) if chosen else None)
+    distinct = len(set(chosen)) == len(chosen)
+    draft = current_draft(tuple(t.to_pydatetime() for t in chosen) if chosen and distinct else None)
     st.markdown("**Preview of the email**")
     with st.container(border=True):
         preview = state.preview_mail(draft, me)
@@ -312,7 +315,7 @@ else:
     reason = None
     if not view.count:
         reason = "No slot is available in this frame, so the customer could not pick a time. " + view.why
-    elif len(set(chosen)) != len(chosen):
+    elif not distinct:
         reason = "The same slot is promoted twice."
     delivery = st.radio(
         "Delivery",

@@ -148,3 +148,16 @@ def test_the_live_count_follows_data_changed_elsewhere(org, engine):
     at.run()
     assert at.metric[0].value == "0"
     assert "Ada (required member) limits this request most" in at.warning[0].value
+
+
+def test_promoting_one_slot_twice_disables_invite(org):
+    at = open_page(org, "invite")
+    _who(at)
+    _details(at, members=[org.ada])
+    at.button(key="inv-next-2").click().run()
+    at.checkbox(key="inv-promote").check().run()
+    at.number_input(key="inv-k").set_value(2).run()
+    at.selectbox(key="inv-pick-2").set_value(at.selectbox(key="inv-pick-1").value).run()
+    assert not at.exception, at.exception
+    assert "The same slot is promoted twice; pick different slots." in [w.value for w in at.warning]
+    assert at.button(key="inv-invite").disabled
