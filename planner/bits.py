@@ -17,6 +17,8 @@ import numpy as np
 
 __all__ = [
     "all_window",
+    "and_shifted_down",
+    "and_shifted_up",
     "bits_at",
     "interval_words",
     "segments",
@@ -134,6 +136,47 @@ def stream_shift_up(x: np.ndarray, m: int) -> np.ndarray:
         out[wq + 1 :] |= flat[: n - 1] >> _SHIFTS[64 - r]
     out[:wq] = 0
     return out.reshape(x.shape)
+
+
+def and_shifted_down(flat: np.ndarray, m: int) -> None:
+    """In place: ``flat &= stream_shift_down(flat, m)`` for a contiguous 1-D row stream.
+
+    Three or four numpy calls instead of a shift and an AND (the hot step of
+    the sliding windows).
+    """
+    wq, r = divmod(int(m), 64)
+    n = flat.size - wq
+    if n <= 0:
+        flat[:] = 0
+        return
+    if m == 0:
+        return
+    if r == 0:
+        flat[:n] &= flat[wq:]  # numpy copies overlapping operands first
+    else:
+        t = flat[wq:] >> _SHIFTS[r]
+        t[:-1] |= flat[wq + 1 :] << _SHIFTS[64 - r]
+        flat[:n] &= t
+    flat[n:] = 0
+
+
+def and_shifted_up(dst: np.ndarray, src: np.ndarray, m: int) -> None:
+    """In place: ``dst &= stream_shift_up(src, m)`` for contiguous 1-D row streams of one size."""
+    wq, r = divmod(int(m), 64)
+    n = src.size - wq
+    if n <= 0:
+        dst[:] = 0
+        return
+    if m == 0:
+        dst &= src
+        return
+    if r == 0:
+        dst[wq:] &= src[:n]
+    else:
+        t = src[:n] << _SHIFTS[r]
+        t[1:] |= src[: n - 1] >> _SHIFTS[64 - r]
+        dst[wq:] &= t
+    dst[:wq] = 0
 
 
 def all_window(x: np.ndarray, length: int) -> np.ndarray:

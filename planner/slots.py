@@ -206,22 +206,27 @@ def _ok_rows(in_hours: np.ndarray, busy: np.ndarray, d: int, bb: int, ba: int) -
     """
     k = in_hours.shape[0]
     span = bb + d + ba
-    acc = np.concatenate([in_hours, ~busy])  # a fresh array: the ANDs below work in place
-    and_ = np.bitwise_and
+    # A fresh C-ordered array, so that the flat views below share its memory
+    # and the steps work in place (fancy-indexed inputs need not be C-ordered).
+    acc = np.empty((2 * k, *in_hours.shape[1:]), dtype=np.uint64)
+    acc[:k] = in_hours
+    np.invert(busy, out=acc[k:])
+    both = acc.reshape(-1)
     p = 1
     while 2 * p <= d:
-        and_(acc, bits.stream_shift_down(acc, p), out=acc)
+        bits.and_shifted_down(both, p)
         p *= 2
-    hours = acc[:k]
+    hours = acc[:k].reshape(-1)
     if p < d:
-        and_(hours, bits.stream_shift_down(hours, d - p), out=hours)
-    free = acc[k:]
+        bits.and_shifted_down(hours, d - p)
+    free = acc[k:].reshape(-1)
     while 2 * p <= span:
-        and_(free, bits.stream_shift_down(free, p), out=free)
+        bits.and_shifted_down(free, p)
         p *= 2
     if p < span:
-        and_(free, bits.stream_shift_down(free, span - p), out=free)
-    return and_(hours, bits.stream_shift_up(free, bb), out=hours)
+        bits.and_shifted_down(free, span - p)
+    bits.and_shifted_up(hours, free, bb)
+    return acc[:k]
 
 
 @dataclass(frozen=True)

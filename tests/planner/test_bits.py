@@ -67,3 +67,19 @@ def test_positions_bits_at_and_popcount() -> None:
     assert bits.positions(row).tolist() == pos.tolist()
     assert bits.popcount(row) == 5
     assert bits.bits_at(row[None, :], np.array([3, 4, 64])).tolist() == [[True, False, True]]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_in_place_window_steps_match_shift_then_and(seed: int) -> None:
+    rng = np.random.default_rng(200 + seed)
+    for _ in range(40):
+        n = int(rng.integers(1, 500))
+        x = rng.integers(0, 2**63, n).astype(np.uint64) | rng.integers(0, 2, n).astype(np.uint64) << np.uint64(63)
+        y = rng.integers(0, 2**63, n).astype(np.uint64)
+        m = int(rng.integers(0, 200))
+        got = x.copy()
+        bits.and_shifted_down(got, m)
+        assert np.array_equal(got, x & bits.stream_shift_down(x, m))
+        got = x.copy()
+        bits.and_shifted_up(got, y, m)
+        assert np.array_equal(got, x & bits.stream_shift_up(y, m))
