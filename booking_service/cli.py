@@ -202,6 +202,9 @@ def up(ctx: click.Context) -> None:
     _check_port_free("127.0.0.1", cfg.dashboard_port, "DASHBOARD_PORT")
     ctx.invoke(init_db)
     ctx.invoke(seed_demo_command, seed=7, reset=False, if_empty=True)
+    # A shell that starts us in the background may have left SIGINT ignored, and children inherit
+    # that; restore Ctrl-C for this process and both services.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     booking = subprocess.Popen([sys.executable, "-m", "booking_service.cli", "serve"])
     board = subprocess.Popen(_dashboard_command(cfg.dashboard_port), stdout=subprocess.DEVNULL)
     children = [booking, board]
