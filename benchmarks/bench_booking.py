@@ -175,9 +175,13 @@ class HttpDriver:
         )
 
     def get(self, path: str) -> tuple[int, str]:
-        with self.opener.open(self.base + path, timeout=30) as response:
-            self.server_ms = _server_ms(response.headers.get("Server-Timing"))
-            return response.status, response.read().decode()
+        try:
+            with self.opener.open(self.base + path, timeout=30) as response:
+                self.server_ms = _server_ms(response.headers.get("Server-Timing"))
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:  # redirects are not followed
+            self.server_ms = _server_ms(exc.headers.get("Server-Timing"))
+            return exc.code, ""
 
     def post(self, path: str, data: dict[str, str]) -> int:
         body = urllib.parse.urlencode(data).encode()

@@ -30,7 +30,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from . import audit, availability, display
 from .mail import RenderedMail, queue_mail, render_mail
@@ -93,14 +93,15 @@ def find_by_token(session: Session, token: str) -> Invitation | None:
     query = (
         select(Invitation)
         .where(Invitation.token_hash == digest)
-        # Every booking page needs the team and rooms: load them with the invitation.
+        # Every booking page needs the team and rooms: load them with the invitation, in one
+        # query (the collections are small, so the joined rows stay few).
         .options(
-            selectinload(Invitation.members),
-            selectinload(Invitation.pools).selectinload(ResourcePool.members),
-            selectinload(Invitation.rooms),
+            joinedload(Invitation.members),
+            joinedload(Invitation.pools).joinedload(ResourcePool.members),
+            joinedload(Invitation.rooms),
         )
     )
-    return session.scalars(query).one_or_none()
+    return session.scalars(query).unique().one_or_none()
 
 
 def booking_link(public_url: str, token: str) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import literal, select, union_all
 from sqlalchemy.orm import Session
 
 from .models import (
@@ -155,22 +155,22 @@ def load_busy(
     """
     parts = []
     for model, source in ((BusyBlock, "calendar"), (Reservation, "reservation")):
-        query = select(model.resource_id, model.start, model.end)
+        query = select(model.resource_id, model.start, model.end, literal(source).label("source"))
         if start is not None:
             query = query.where(model.end > start)
         if end is not None:
             query = query.where(model.start < end)
         if resource_ids is not None:
             query = query.where(model.resource_id.in_(resource_ids))
-        rows = session.connection().execute(query).all()
-        parts.append((rows, source))
-    every = [r for rows, _ in parts for r in rows]
+        parts.append(query)
+    # One round trip for both kinds of busy time.
+    every = session.connection().execute(union_all(*parts)).all()
     frame = pd.DataFrame(
         {
             "resource_id": _ids(every),
             "start": _utc([r[1] for r in every]),
             "end": _utc([r[2] for r in every]),
-            "source": np.array([s for rows, s in parts for _ in rows], dtype=object),
+            "source": _column(every, 3, object),
         }
     )
     return frame.sort_values(["resource_id", "start"], kind="stable").reset_index(drop=True)
