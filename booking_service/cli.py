@@ -193,9 +193,9 @@ def dashboard(port: int | None) -> None:
 @main.command()
 @click.pass_context
 def up(ctx: click.Context) -> None:
-    """Migrate, seed the demo on first run, and run the booking service and the dashboard together.
+    """Migrate, seed the demo on first run, run the booking service, dashboard and worker together.
 
-    Ctrl-C stops both.
+    The worker delivers mail and calendar writes in the background. Ctrl-C stops all three.
     """
     cfg = settings()
     _check_port_free(cfg.booking_host, cfg.booking_port, "BOOKING_PORT")
@@ -207,11 +207,12 @@ def up(ctx: click.Context) -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     booking = subprocess.Popen([sys.executable, "-m", "booking_service.cli", "serve"])
     board = subprocess.Popen(_dashboard_command(cfg.dashboard_port), stdout=subprocess.DEVNULL)
-    children = [booking, board]
+    background = subprocess.Popen([sys.executable, "-m", "booking_service.cli", "worker"])
+    children = [booking, board, background]
     click.echo("")
     click.echo(f"  Booking service: http://{cfg.booking_host}:{cfg.booking_port}")
     click.echo(f"  Dashboard:       http://127.0.0.1:{cfg.dashboard_port}")
-    click.echo("  Press Ctrl-C to stop both.")
+    click.echo("  Mail and calendar work runs in the background. Press Ctrl-C to stop.")
     click.echo("")
 
     def _stop(*_args: object) -> None:
@@ -236,6 +237,28 @@ def up(ctx: click.Context) -> None:
     if failed:
         raise click.ClickException("a service stopped unexpectedly; see the messages above")
     click.echo("Stopped.")
+
+
+@main.command()
+@click.option("--every", default=10.0, show_default=True, help="Seconds between passes.")
+@click.option("--once", is_flag=True, help="Run one pass and exit.")
+def worker(every: float, once: bool) -> None:
+    """Deliver queued mail and calendar writes, and re-sync stale calendars, every few seconds."""
+    from .worker import run_pass
+
+    cfg = settings()
+    engine = _engine()
+    try:
+        while True:
+            for line in run_pass(engine, cfg).lines:
+                click.echo(line)
+            if once:
+                return
+            time.sleep(every)
+    except KeyboardInterrupt:
+        return
+    finally:
+        engine.dispose()
 
 
 @main.command("send-mail")

@@ -1,0 +1,52 @@
+"""Background work of one installation: deliver mail, write meetings to calendars, re-sync calendars.
+
+The booking path only *queues* this work (outbox rows, calendar writes), so a slow mail server or
+calendar never delays or undoes a booking. ``slotwise worker`` (started by ``slotwise up``) runs
+:func:`run_pass` every few seconds; each pass is safe to run from several processes at once,
+because every row is claimed before it is worked on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from .calendars.sync import stale_connection_ids, sync_connections
+from .calendars.writeback import deliver_due_writes
+from .config import Settings
+from .mail import deliver_due, sender_for
+from .models import Resource, utcnow
+
+
+@dataclass
+class PassReport:
+    """What one pass did, as lines for the terminal (empty when there was nothing to do)."""
+
+    lines: list[str] = field(default_factory=list)
+
+
+def run_pass(engine: Engine, settings: Settings, now: dt.datetime | None = None) -> PassReport:
+    """Deliver due mail and calendar writes, then re-sync calendars older than the configured age."""
+    now = now or utcnow()
+    report = PassReport()
+    mail = deliver_due(
+        engine, sender_for(settings.smtp_url, settings.var_dir), mail_from=settings.mail_from, now=now
+    )
+    if mail.sent or mail.retrying or mail.failed:
+        report.lines.append(mail.describe())
+    writes = deliver_due_writes(engine, secret_key=settings.secret_key, now=now)
+    if writes.done or writes.retrying or writes.failed:
+        report.lines.append(writes.describe())
+    with Session(engine) as session:
+        resource_ids = session.scalars(select(Resource.id).where(Resource.active.is_(True))).all()
+        stale = stale_connection_ids(
+            session, resource_ids, dt.timedelta(minutes=settings.calendar_max_age_minutes), now
+        )
+    if stale:
+        results = list(sync_connections(engine, stale, secret_key=settings.secret_key, now=now))
+        failed = sum(r.status == "error" for r in results)
+        report.lines.append(f"Calendars: {len(results) - failed} re-synced, {failed} failed.")
+    return report
