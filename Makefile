@@ -7,12 +7,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV := $(BIN)/uv
 
-.PHONY: run test lint bench clean help
+.PHONY: run test lint bench notebooks clean help
 
 help:
 	@echo "make run    set up, migrate, seed demo data on first run, start booking service + dashboard"
 	@echo "make test   set up test dependencies, lint, run the test suite"
 	@echo "make bench  run the benchmarks (figures go to benchmarks/RESULTS.md by hand)"
+	@echo "make notebooks  open the analysts' notebooks in JupyterLab"
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +40,12 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_planner.py
 	$(BIN)/python benchmarks/bench_promote.py
 	$(BIN)/python benchmarks/bench_booking.py
+
+notebooks: $(VENV)/.installed-run
+	$(UV) pip install --quiet --python $(BIN)/python -e '.[notebooks]'
+	$(BIN)/slotwise init-db
+	$(BIN)/slotwise seed-demo --if-empty
+	$(BIN)/jupyter lab notebooks/
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
