@@ -29,8 +29,21 @@ left, right = st.columns([2, 1])
 picked_dates = left.date_input(
     f"Dates ({zone})", value=(today, today + dt.timedelta(days=27)), key="meetings-dates",
 )
+if "meetings-member" not in st.session_state:  # a shared link names the member: ?member=<id>
+    wanted = st.query_params.get("member", "")
+    st.session_state["meetings-member"] = int(wanted) if wanted.isdigit() and int(wanted) in member_names else ALL
+
+
+def _share_member() -> None:
+    chosen = st.session_state["meetings-member"]
+    if chosen:
+        st.query_params["member"] = str(chosen)
+    else:
+        st.query_params.pop("member", None)
+
+
 member_id = right.selectbox(
-    "Team member", list(member_names), format_func=member_names.get, key="meetings-member"
+    "Team member", list(member_names), format_func=member_names.get, key="meetings-member", on_change=_share_member
 )
 if not isinstance(picked_dates, tuple | list) or len(picked_dates) != 2:
     st.info("Pick the last date of the range too.")

@@ -12,7 +12,7 @@ from booking_service.db import session_scope
 from booking_service.invitations import InvitationDraft, create_invitation
 from booking_service.models import Invitation, Meeting, OutboxMessage, Reservation, TeamMember, User, utcnow
 
-from .conftest import open_page
+from .conftest import open_page, signed_in_app
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -115,3 +115,18 @@ def test_an_invitation_whose_member_left_has_no_slots_now(org, engine):
     assert not at.exception, at.exception
     assert at.dataframe[0].value.loc[0, "Slots now"] == 0
     assert "1 invitation(s) have no slot left right now: Grace Hopper (Intro)" in at.warning[0].value
+
+
+def test_meetings_filter_is_shareable_as_a_link(org, engine):
+    _confirm_first_slot(engine, _invite(engine, org))
+    _confirm_first_slot(engine, _invite(engine, org, name="Alan Turing", members=(org.bob,)))
+    at = open_page(org, "meetings")
+    at.selectbox(key="meetings-member").select(org.bob).run()
+    assert at.query_params["member"] == str(org.bob)
+    assert list(at.dataframe[0].value["Customer"]) == ["Alan Turing <alan@example.com>"]
+    shared = signed_in_app(org.admin_id)
+    shared.query_params["member"] = str(org.ada)
+    shared.run()
+    shared.switch_page("dashboard/pages/meetings.py").run()
+    assert shared.selectbox(key="meetings-member").value == org.ada
+    assert list(shared.dataframe[0].value["Customer"]) == ["Grace Hopper <grace@example.com>"]
