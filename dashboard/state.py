@@ -1,12 +1,18 @@
-"""Shared state of the dashboard: settings, the database engine, sessions, the signed-in user.
+"""Shared state of the dashboard: settings, engine, sessions, the signed-in user, cached availability.
 
 - The engine is a process-wide resource (``st.cache_resource``), one per database URL, so tests
   that point ``DATABASE_URL`` at their own file each get their own engine.
 - :func:`session` opens one transaction around service calls (commit on success).
 - :func:`data_version` is the cheap fingerprint (:func:`booking_service.queries.data_version`)
-  that keys every cached grid: a booking made on the customer side or a calendar sync changes
+  that keys everything cached: a booking made on the customer side or a calendar sync changes
   it, so the next rerun rebuilds what depends on it.
-- :func:`data_changed` is what a page calls after it changed data itself.
+- :func:`data_changed` is what a page calls after it changed data itself (it also covers edits
+  the fingerprint cannot see, such as a member's new zone).
+- :func:`org_tables` (the organisation as planner tables) and :func:`org_grid` (the planner's
+  prebuilt :class:`planner.OrgGrid`) are shared by every session and rebuilt once per data
+  version; the wizard's live count (:func:`live_view`) runs on the grid, the Capacity page's
+  figures (:func:`utilization`, :func:`free_capacity`) and the zero-slot explanation
+  (:func:`explain_no_slots`) on the tables, through :mod:`planner.analytics`.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from booking_service import availability, invitations, loader, mail, queries
 from booking_service.config import Settings, load_settings
 from booking_service.db import make_engine, session_scope
 from booking_service.models import User, utcnow
+from planner import analytics
 
 #: Key in ``st.session_state`` holding the signed-in user's id (set by the sign-in gate).
 USER_KEY = "user_id"
@@ -213,8 +220,6 @@ def find_slots(request: planner.SlotRequest) -> pd.DataFrame:
 
 def explain_no_slots(request: planner.SlotRequest) -> str:
     """Which member or room keeps a request at zero slots: the planner's bottleneck analysis."""
-    from planner import analytics
-
     return analytics.bottleneck_summary(analytics.bottlenecks(org_tables(), request))
 
 
@@ -272,8 +277,6 @@ def preview_mail(draft: invitations.InvitationDraft, user: User | None) -> mail.
 
 @st.cache_data(show_spinner=False, max_entries=16, ttl=600)
 def _utilization(version: tuple, first: dt.date, last: dt.date) -> pd.DataFrame:
-    from planner import analytics
-
     del version  # cache key only
     return analytics.utilization(org_tables(), first, last, by="day")
 
@@ -285,8 +288,7 @@ def utilization(first: dt.date, last: dt.date) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=32, ttl=600)
 def _free_capacity(key: str, _request: planner.SlotRequest) -> pd.DataFrame:
-    from planner import analytics
-
+    del key  # cache key only
     return analytics.free_capacity(org_tables(), _request)
 
 
