@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from booking_service import accounts, display
+from booking_service.models import User
 from dashboard import state, views
 
 st.title("Profile")
@@ -35,7 +36,7 @@ with st.form(f"profile-{user.id}"):
     if st.form_submit_button("Save profile", type="primary"):
         try:
             with state.session() as s:
-                me = s.get(type(user), user.id)
+                me = s.get(User, user.id)
                 accounts.update_user(
                     s, user.id, by=me, name=name, zone=zone,
                     send_confirmation=send_confirmation, attach_invite=attach_invite,

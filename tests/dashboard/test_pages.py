@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import delete, select
-
-from booking_service.calendars import connections as calendar_connections
 from booking_service.db import session_scope
-from booking_service.models import BusyBlock, CalendarConnection, OutboxMessage, User, utcnow
+from booking_service.models import CalendarConnection, OutboxMessage, User
 
 from .conftest import open_page
 
@@ -88,35 +85,3 @@ def test_calendars_list_status_and_last_error(org, engine):
     assert table.loc[0, "Last sync (Europe/London)"] == "Tue 01 Dec 09:00"
     assert "1 calendar(s) failed at their last sync" in at.warning[0].value
 
-
-ICS = """BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:busy-1@test\r\n\
-DTSTAMP:20261101T000000Z\r\nDTSTART:{start}\r\nDTEND:{end}\r\nSUMMARY:Busy\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"""
-
-
-def test_connect_a_subscription_and_sync_an_uploaded_file(org, engine):
-    at = open_page(org, "calendars")
-    at.selectbox(key="calendars-owner").select(org.bob)
-    at.text_input(key="calendars-url").input("webcal://cal.test/bob.ics")
-    at.button(key="FormSubmitter:calendars-add-Connect").click().run()
-    assert not at.exception, at.exception
-    assert "Connected Work calendar for Bob" in at.success[0].value
-    table = at.dataframe[0].value
-    assert (table.loc[0, "Member or room"], table.loc[0, "Kind"], table.loc[0, "Status"]) == ("Bob", "ICS link", "never")
-
-    tomorrow = (utcnow() + dt.timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)
-    fmt = "%Y%m%dT%H%M%SZ"
-    with session_scope(engine) as s:
-        s.execute(delete(CalendarConnection))  # no network in tests: keep only the file
-        admin = s.get(User, org.admin_id)
-        calendar_connections.add_ics_file_connection(
-            s, org.ada, "Ada file",
-            ICS.format(start=tomorrow.strftime(fmt), end=(tomorrow + dt.timedelta(hours=2)).strftime(fmt)), by=admin,
-        )
-    at.run()
-    at.button(key="calendars-sync").click().run()
-    assert not at.exception, at.exception
-    assert "Synced 1 calendar(s)." in at.success[0].value
-    assert at.dataframe[0].value.loc[0, "Status"] == "ok"
-    with session_scope(engine) as s:
-        blocks = s.scalars(select(BusyBlock)).all()
-        assert [(b.resource_id, b.start, b.end) for b in blocks] == [(org.ada, tomorrow, tomorrow + dt.timedelta(hours=2))]
