@@ -33,12 +33,12 @@ from planner.errors import PlannerInputError
 from planner.request import SlotRequest
 from planner.slots import (
     _assemble,
+    _candidates,
     _check_request,
     _empty_slots,
     _evaluate,
     _layout,
     _request_quantum,
-    candidate_starts,
     solve_tables,
 )
 from planner.tables import Tables, prepare
@@ -309,10 +309,10 @@ class OrgGrid:
             if len(self._layouts) >= 1024:
                 self._layouts.clear()
             layout = self._layouts[key] = _layout(request, self._tables)
-        cands = candidate_starts(request)
+        cands, firsts = _candidates(request)
         if cands.size == 0:
             return layout, None, 0, 0
-        q_req = _request_quantum(request, cands)
+        q_req = _request_quantum(request, firsts)
         q = self._q
         d, bb, ba = (request.duration.value // q, request.buffer_before.value // q, request.buffer_after.value // q)
         first = int(cands[0]) - bb * q

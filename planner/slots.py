@@ -105,40 +105,46 @@ def candidate_starts(request: SlotRequest) -> np.ndarray:
     ndarray of int64
         Instants in ns since the epoch (UTC), ascending.
     """
+    return _candidates(request)[0]
+
+
+def _candidates(request: SlotRequest) -> tuple[np.ndarray, list[int]]:
+    """Candidate starts and the first instant of each of their progressions."""
     lo, hi = request.frame_ns
     first = max(lo, request.now_ns + request.minimum_notice.value)
     last = hi - request.duration.value  # inclusive
     if last < first:
-        return np.zeros(0, np.int64)
+        return np.zeros(0, np.int64), []
     iv = request.interval.value
     starts, offsets = zone_segments(request.zone, first, last)
-    ends = np.append(starts[1:], _FAR_FUTURE)
-    sel = np.flatnonzero((ends > first) & (starts <= last))
     parts = []
+    firsts = []
     # One arithmetic progression per constant-offset segment (a handful).
-    for i in sel:
+    for i in range(int(np.searchsorted(starts, first, side="right")) - 1, starts.size):
         s0 = max(first, int(starts[i]))
-        s1 = min(last, int(ends[i]) - 1)
-        off = int(offsets[i])
-        t0 = s0 + (-(s0 + off)) % iv  # local time t + off is a multiple of iv
+        if s0 > last:
+            break
+        s1 = min(last, int(starts[i + 1]) - 1) if i + 1 < starts.size else last
+        t0 = s0 + (-(s0 + int(offsets[i]))) % iv  # local time t + offset is a multiple of iv
         if t0 <= s1:
             parts.append(np.arange(t0, s1 + 1, iv, dtype=np.int64))
+            firsts.append(t0)
     if not parts:
-        return np.zeros(0, np.int64)
-    return np.concatenate(parts)
+        return np.zeros(0, np.int64), []
+    return (parts[0] if len(parts) == 1 else np.concatenate(parts)), firsts
 
 
-def _request_quantum(request: SlotRequest, cands: np.ndarray) -> int:
-    """Largest quantum (<= 5 min) dividing duration, buffers, interval and the candidate instants."""
+def _request_quantum(request: SlotRequest, firsts: list[int]) -> int:
+    """Largest quantum (<= 5 min) dividing duration, buffers, interval and the candidate instants.
+
+    ``firsts`` are the first instants of the candidates' progressions (step
+    ``interval``, a multiple of the quantum): only they can lower the gcd.
+    """
     q = _BASE_QUANTUM_NS
     for td in (request.duration, request.buffer_before, request.buffer_after, request.interval):
         q = gcd(q, int(td.value))
-    if cands.size:
-        # Candidates are progressions with step ``interval`` (a multiple of q),
-        # so only the first instant of each progression can lower the gcd.
-        firsts = cands[np.flatnonzero(np.diff(cands) != request.interval.value) + 1]
-        for t in (int(cands[0]), *firsts.tolist()):
-            q = gcd(q, t)
+    for t in firsts:
+        q = gcd(q, t)
     return q
 
 
@@ -152,6 +158,7 @@ class _Layout:
     pool_rows: tuple[np.ndarray, ...]  # grid rows of each pool's members
     room_rows: np.ndarray  # grid rows of eligible rooms
     rooms_needed: bool
+    other_rows: np.ndarray  # pool rows then room rows, evaluated together
 
 
 def _layout(request: SlotRequest, tab: Tables) -> _Layout:
@@ -187,6 +194,7 @@ def _layout(request: SlotRequest, tab: Tables) -> _Layout:
         pool_rows=tuple(to_grid(p) for p in pools),
         room_rows=to_grid(rooms),
         rooms_needed=bool(request.rooms),
+        other_rows=np.concatenate([*(to_grid(p) for p in pools), to_grid(rooms)]).astype(np.int64),
     )
 
 
@@ -262,7 +270,7 @@ def _evaluate(
         final &= np.bitwise_and.reduce(ok, axis=0)
     if layout.rooms_needed and not layout.room_rows.size:
         final[:] = 0
-    others = np.concatenate([*layout.pool_rows, layout.room_rows])
+    others = layout.other_rows
     survivors = np.flatnonzero(final)
     if survivors.size == 0 or others.size == 0:
         return _Evaluation(final, tuple(no_rows for _ in layout.pool_rows), no_rows)
@@ -275,8 +283,8 @@ def _evaluate(
         # Each surviving word with its neighbours becomes a short row of its
         # own; neighbours clipped at the grid's edges only feed windows that
         # leave the grid, which are never candidates.
-        cols = np.clip(survivors[:, None] + np.arange(-back, ahead + 1), 0, width - 1)
-        sub = _ok_rows(in_hours[others][:, cols], busy[others][:, cols], d, bb, ba)
+        cols = np.minimum(np.maximum(survivors[:, None] + np.arange(-back, ahead + 1), 0), width - 1)
+        sub = _ok_rows(in_hours[others[:, None, None], cols], busy[others[:, None, None], cols], d, bb, ba)
         ok[:, survivors] = sub[:, :, back]
     else:
         ok[:, a:b] = _ok_rows(in_hours[others, a:b], busy[others, a:b], d, bb, ba)
@@ -390,10 +398,10 @@ def _solve(request: SlotRequest, resources, hours, busy, overrides):
 def solve_tables(request: SlotRequest, tab: Tables) -> tuple[_Layout, _Evaluation | None, int, int]:
     """Evaluate ``request`` on prepared tables; returns (layout, evaluation, origin_ns, quantum_ns)."""
     layout = _layout(request, tab)
-    cands = candidate_starts(request)
+    cands, firsts = _candidates(request)
     if cands.size == 0:
         return layout, None, 0, 0
-    q = _request_quantum(request, cands)
+    q = _request_quantum(request, firsts)
     d = request.duration.value // q
     bb = request.buffer_before.value // q
     ba = request.buffer_after.value // q

@@ -140,7 +140,7 @@ def zone_segments(zone: str, lo_ns: int, hi_ns: int) -> tuple[np.ndarray, np.nda
 def _year(t_ns: int) -> int:
     """Calendar year (UTC) of an instant, clamped to 1800..2400 for the sentinels."""
     t_ns = min(max(int(t_ns), _YEAR_1800_NS), _YEAR_2400_NS)
-    return int(np.datetime64(t_ns, "ns").astype("datetime64[Y]").astype(np.int64)) + 1970
+    return dt.datetime.fromtimestamp(t_ns // _NS_PER_SECOND, dt.UTC).year
 
 
 _YEAR_1800_NS = -5_364_662_400 * _NS_PER_SECOND
