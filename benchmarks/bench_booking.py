@@ -78,7 +78,12 @@ def build(database_url: str, invitations: int, seed: int = 7) -> tuple[list[str]
         zones = {m.id: m.zone for m in members}
         room_ids = [r.id for r in rooms if r.capacity >= 4]
         pool_ids = [p.id for p in pools]
-    for i in range(invitations):
+    i = 0
+    while len(tokens) < invitations:
+        # Drafts with no available slot are refused by the service; draw until enough are active.
+        i += 1
+        if i > 3 * invitations:
+            raise RuntimeError(f"only {len(tokens)} of {invitations} drafts had available slots")
         required = rng.sample(member_ids, rng.choice((1, 1, 2)))
         start = today + dt.timedelta(days=rng.randrange(1, 35))
         draft = InvitationDraft(
