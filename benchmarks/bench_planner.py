@@ -31,9 +31,9 @@ Measured, per workload:
 * ``check_slot`` (the booking re-check) on the raw tables.
 
 Before any time is printed, the engine (cold and warm) and both baselines must return the same
-slot starts. Times are medians (and minimums) of repeated runs in this process; ratios compare
-medians measured in the same run. Peak memory is the tracemalloc peak (numpy buffers included)
-of one separate run.
+slot starts. Times are medians (and minimums) of repeated runs in this process, with the garbage
+collector paused while timing as :mod:`timeit` does; ratios compare medians measured in the same
+run. Peak memory is the tracemalloc peak (numpy buffers included) of one separate run.
 """
 
 from __future__ import annotations
@@ -345,16 +345,22 @@ def make_request(org: planner.Organisation, k: int = 0) -> planner.SlotRequest:
 def timeit(fn: Callable[[], object], repeat: int) -> tuple[float, float, float]:
     """(median wall, min wall, median process CPU) seconds over ``repeat`` runs after a warm-up.
 
-    The machine is shared: wall time includes waiting for a core, CPU time does not.
+    The machine is shared: wall time includes waiting for a core, CPU time does not. As
+    :mod:`timeit` does, the garbage collector is paused while timing (it runs in between).
     """
     fn()
     walls, cpus = [], []
-    for _ in range(repeat):
-        c0 = time.process_time()
-        t0 = time.perf_counter()
-        fn()
-        walls.append(time.perf_counter() - t0)
-        cpus.append(time.process_time() - c0)
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            c0 = time.process_time()
+            t0 = time.perf_counter()
+            fn()
+            walls.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
+    finally:
+        gc.enable()
     return statistics.median(walls), min(walls), statistics.median(cpus)
 
 
