@@ -47,6 +47,7 @@ __all__ = [
 NS_PER_DAY = 86_400 * 1_000_000_000
 _NS_PER_SECOND = 1_000_000_000
 DEFAULT_QUANTUM = pd.Timedelta(minutes=5)
+_ONE_PASS_WORDS = 1 << 16  # rasterize both layers in one pass up to this many words per layer
 
 
 def hours_intervals(
@@ -242,16 +243,25 @@ def rasterize(
     qa = -((origin_ns - hs) // quantum_ns)  # ceil((hs - origin) / q)
     qb = (he - origin_ns) // quantum_ns
     keep = qb > qa
-    in_hours = bits.mask_intervals(hk[keep], qa[keep], qb[keep], shape)
+    hk, ha, hb = hk[keep], qa[keep], qb[keep]
 
     bk, bs, be = busy_intervals(tab, rows, origin_ns, hi_ns)
     # Outward rounding: a quantum touched by a busy minute is busy.
     qa = np.maximum((bs - origin_ns) // quantum_ns, 0)
     qb = np.minimum(-((origin_ns - be) // quantum_ns), n_quanta)
     keep = qb > qa
-    bk, qa, qb = _merge_quanta(bk[keep], qa[keep], qb[keep], n_quanta)
-    busy = bits.mask_intervals(bk, qa, qb, shape)
-    return in_hours, busy
+    bk, ba, bb = _merge_quanta(bk[keep], qa[keep], qb[keep], n_quanta)
+    if rows.size * shape[1] > _ONE_PASS_WORDS:  # large grids: two passes, half the peak memory
+        return bits.mask_intervals(hk, ha, hb, shape), bits.mask_intervals(bk, ba, bb, shape)
+    # Small grids (one invitation's rows): both layers in one pass, busy rows after hours rows,
+    # since the fixed cost per numpy call dominates there.
+    both = bits.mask_intervals(
+        np.concatenate([hk, bk + rows.size]),
+        np.concatenate([ha, ba]),
+        np.concatenate([hb, bb]),
+        (2 * rows.size, shape[1]),
+    )
+    return both[: rows.size], both[rows.size :]
 
 
 @dataclass

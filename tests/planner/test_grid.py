@@ -217,3 +217,14 @@ def test_no_surviving_start_skips_pools_and_rooms(monkeypatch) -> None:
     tables = Tables().member("a", "UTC", days=[]).member("p", "UTC").room("r", "UTC", 4)
     assert planner.count_slots(request(("a",), pools=[("p",)], rooms=("r",)), *tables.frames()) == 0
     assert len(calls) == 1
+
+
+def test_one_pass_and_two_pass_rasterization_agree(monkeypatch) -> None:
+    from planner import availability
+
+    org, _ = org_and_request()
+    one = build(org).availability()
+    monkeypatch.setattr(availability, "_ONE_PASS_WORDS", 0)  # as for a large organisation
+    two = build(org).availability()
+    assert np.array_equal(one.in_hours, two.in_hours) and np.array_equal(one.busy, two.busy)
+    assert one.busy.any() and one.in_hours.any()
