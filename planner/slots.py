@@ -358,7 +358,9 @@ def _assemble(
             "members": members,
             "pool_members": pool_objs[pool_inv],
             "rooms": rooms_uniq[rooms_inv],
-        }
+        },
+        index=pd.RangeIndex(pos.size),
+        copy=False,  # every column is a fresh array made here
     )
 
 
