@@ -32,6 +32,7 @@ FIELD_STEP = {
     "promote": 3, "promote_count": 3, "promoted_starts": 3,
 }
 ERROR_KEY = "inv-error"
+SAME_ZONE = "Same as the meeting's zone"
 DURATIONS = (15, 20, 30, 45, 60, 90, 120, 180, 240)
 INTERVALS = (5, 10, 15, 20, 30, 45, 60, 90, 120)
 
@@ -39,7 +40,7 @@ INTERVALS = (5, 10, 15, 20, 30, 45, 60, 90, 120)
 def defaults(zone: str, today: dt.date) -> dict[str, object]:
     """Initial values of the wizard's inputs (a new invitation)."""
     return {
-        "inv-name": "", "inv-email": "",
+        "inv-name": "", "inv-email": "", "inv-customer-zone": SAME_ZONE,
         "inv-subject": "", "inv-members": [], "inv-pools": [], "inv-rooms": [],
         "inv-description": "", "inv-conferencing": "", "inv-capacity": 2,
         "inv-frame": (today + dt.timedelta(days=1), today + dt.timedelta(days=14)),
@@ -91,6 +92,7 @@ def current_draft(promoted_starts: tuple[dt.datetime, ...] | None = None) -> ser
         slot_interval_minutes=int(ss["inv-interval"]),
         min_capacity=int(ss["inv-capacity"]),
         zone=ss["inv-zone"],
+        customer_zone=None if ss["inv-customer-zone"] == SAME_ZONE else ss["inv-customer-zone"],
         promote=bool(ss["inv-promote"]),
         promote_count=int(ss["inv-k"]),
         promoted_starts=promoted_starts,
@@ -187,6 +189,10 @@ if step == 0:
     st.subheader("Who are you inviting?")
     st.text_input("Participant name", key="inv-name", placeholder="Ada Lovelace")
     st.text_input("Email", key="inv-email", placeholder="ada@example.com")
+    st.selectbox(
+        "Their zone, if you know it", (SAME_ZONE, *display.zone_names()), key="inv-customer-zone",
+        help="The email shows times in this zone, and the promoted slots favour its business hours.",
+    )
     _, forward = nav(0)
     if forward:
         continue_if_valid(0)

@@ -13,9 +13,11 @@ from booking_service.models import BusyBlock, CalendarConnection, Invitation, Ou
 from .conftest import open_page
 
 
-def _who(at, name="Grace Hopper", email="grace@example.com"):
+def _who(at, name="Grace Hopper", email="grace@example.com", zone=None):
     at.text_input(key="inv-name").input(name)
     at.text_input(key="inv-email").input(email)
+    if zone is not None:
+        at.selectbox(key="inv-customer-zone").select(zone)
     return at.button(key="inv-next-0").click().run()
 
 
@@ -32,7 +34,7 @@ def _step(at) -> int:
 
 def test_whole_flow_stores_the_invitation_and_queues_the_email(org, engine):
     at = open_page(org, "invite")
-    _who(at)
+    _who(at, zone="America/New_York")
     assert not at.exception and _step(at) == 1
     _details(at, members=[org.ada], pools=[org.sales])
     assert not at.exception and _step(at) == 2
@@ -58,6 +60,7 @@ def test_whole_flow_stores_the_invitation_and_queues_the_email(org, engine):
         )
         assert [m.id for m in invitation.members] == [org.ada] and [p.id for p in invitation.pools] == [org.sales]
         assert invitation.zone == "Europe/London"  # the scheduler profile's zone
+        assert invitation.customer_zone == "America/New_York"
         message = s.scalars(select(OutboxMessage)).one()
         assert (message.kind, message.to_addr, message.status) == ("invitation", "grace@example.com", "pending")
         assert link in message.body_text
@@ -128,6 +131,7 @@ def test_promoted_slots_show_reasons_and_a_swap_is_what_gets_stored(org, engine)
         invitation = s.scalars(select(Invitation)).one()
         stored = [p.start for p in invitation.promoted_slots]
         reasons = [p.reason for p in invitation.promoted_slots]
+        assert invitation.customer_zone is None  # "same as the meeting's zone"
     assert stored == [optimizer[0].to_pydatetime(), swapped.to_pydatetime()]
     assert reasons[1] == "chosen by the scheduler" and reasons[0] != reasons[1]
 
