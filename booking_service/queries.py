@@ -78,11 +78,12 @@ def data_version(session: Session) -> tuple:
 
 
 def team_members(session: Session, *, include_inactive: bool = False) -> list[TeamMember]:
-    """Team members by name, with their hours, pools and calendar connections loaded."""
+    """Team members by name, with their weekly and per-date hours, pools and calendar connections loaded."""
     query = (
         select(TeamMember)
         .options(
             selectinload(TeamMember.hours),
+            selectinload(TeamMember.overrides),
             selectinload(TeamMember.pools),
             selectinload(TeamMember.connections),
         )
@@ -94,8 +95,8 @@ def team_members(session: Session, *, include_inactive: bool = False) -> list[Te
 
 
 def rooms(session: Session, *, include_inactive: bool = False) -> list[Room]:
-    """Rooms by name, with their opening hours loaded."""
-    query = select(Room).options(selectinload(Room.hours)).order_by(Room.name, Room.id)
+    """Rooms by name, with their weekly and per-date opening hours loaded."""
+    query = select(Room).options(selectinload(Room.hours), selectinload(Room.overrides)).order_by(Room.name, Room.id)
     if not include_inactive:
         query = query.where(Room.active.is_(True))
     return list(session.scalars(query))

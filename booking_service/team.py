@@ -15,6 +15,7 @@ text a person types into those minutes.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from . import audit
 from .config import ConfigError, check_zone
-from .models import Resource, ResourcePool, Room, TeamMember, User, WorkingHours
+from .models import HoursOverride, Resource, ResourcePool, Room, TeamMember, User, WorkingHours
 from .permissions import require_admin
 
 __all__ = [
@@ -37,6 +38,9 @@ __all__ = [
     "update_room",
     "set_weekly_hours",
     "weekly_hours",
+    "set_date_hours",
+    "clear_date_hours",
+    "date_hours",
     "create_pool",
     "update_pool",
     "delete_pool",
@@ -208,6 +212,76 @@ def set_weekly_hours(
     if after != before:
         changed = {WEEKDAYS[d]: format_hours(after[d]) for d in range(7) if after[d] != before[d]}
         audit.record(session, by, f"{resource.kind}.updated", resource, hours=changed)
+    return resource
+
+
+# --- per-date hours (days off, special days) ----------------------------------------------------
+
+
+def date_hours(resource: Resource) -> dict[dt.date, list[tuple[int, int]]]:
+    """The resource's per-date hours: date -> sorted ``(start, end)`` minutes; ``[]`` = unavailable."""
+    result: dict[dt.date, list[tuple[int, int]]] = {}
+    for row in resource.overrides:
+        intervals = result.setdefault(row.date, [])
+        if row.start_minute is not None:
+            intervals.append((row.start_minute, row.end_minute))
+    return {day: sorted(result[day]) for day in sorted(result)}
+
+
+def set_date_hours(
+    session: Session, resource_id: int, date: dt.date, hours: str, *, note: str = "", by: User | None
+) -> Resource:
+    """Give one date its own hours, replacing the weekly pattern on that date (admins only).
+
+    Parameters
+    ----------
+    date : datetime.date
+        The local date, in the resource's zone.
+    hours : str
+        Intervals as :func:`parse_hours` reads them (``"12:00-20:00"``); empty or ``"off"`` makes
+        the resource unavailable all that date (holiday, leave).
+    note : str
+        Why (shown to schedulers), e.g. "public holiday".
+
+    Raises
+    ------
+    PermissionDenied
+        Unless ``by`` is an active admin.
+    TeamError
+        Unknown resource, or hours that cannot be read.
+    """
+    require_admin(by, "change working or opening hours")
+    resource = session.get(Resource, resource_id)
+    if resource is None:
+        raise TeamError(f"there is no team member or room with id {resource_id}")
+    if not isinstance(date, dt.date) or isinstance(date, dt.datetime):
+        raise TeamError(f"{date!r} is not a date")
+    intervals = parse_hours(hours)
+    note = (note or "").strip()[:200] or None
+    resource.overrides[:] = [row for row in resource.overrides if row.date != date]
+    session.flush()
+    rows = [HoursOverride(date=date, start_minute=a, end_minute=b, note=note) for a, b in intervals]
+    resource.overrides.extend(rows or [HoursOverride(date=date, start_minute=None, end_minute=None, note=note)])
+    session.flush()
+    audit.record(
+        session, by, f"{resource.kind}.updated", resource,
+        date=date.isoformat(), hours=format_hours(intervals) or "unavailable",
+    )
+    return resource
+
+
+def clear_date_hours(session: Session, resource_id: int, date: dt.date, *, by: User | None) -> Resource:
+    """Let ``date`` follow the weekly pattern again (admins only)."""
+    require_admin(by, "change working or opening hours")
+    resource = session.get(Resource, resource_id)
+    if resource is None:
+        raise TeamError(f"there is no team member or room with id {resource_id}")
+    kept = [row for row in resource.overrides if row.date != date]
+    if len(kept) == len(resource.overrides):
+        raise TeamError(f"{resource.name} has no special hours on {date.isoformat()}")
+    resource.overrides[:] = kept
+    session.flush()
+    audit.record(session, by, f"{resource.kind}.updated", resource, date=date.isoformat(), hours="weekly pattern")
     return resource
 
 

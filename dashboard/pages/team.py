@@ -41,6 +41,43 @@ def apply(action, success: str) -> None:
     st.rerun()
 
 
+def date_hours_editor(prefix: str, resources: list, what: str) -> None:
+    """Days off and special days of one member or room (per-date hours replace the weekly pattern)."""
+    by_id = {r.id: r for r in resources}
+    chosen = by_id[
+        st.selectbox(what, list(by_id), format_func=lambda i: by_id[i].name, key=f"{prefix}-dates-pick")
+    ]
+    special = team.date_hours(chosen)
+    if special:
+        st.dataframe(
+            pd.DataFrame(
+                [{"Date": day, "Hours": team.format_hours(hours) or "unavailable"} for day, hours in special.items()]
+            ),
+            hide_index=True,
+        )
+    else:
+        st.caption(f"{chosen.name} follows the weekly pattern on every date.")
+    with st.form(f"{prefix}-dates-{chosen.id}"):
+        left, middle, right = st.columns([1, 2, 2])
+        day = left.date_input("Date", key=f"{prefix}-dates-{chosen.id}-day")
+        hours = middle.text_input(
+            f"Hours ({chosen.zone})", key=f"{prefix}-dates-{chosen.id}-hours",
+            placeholder="empty = unavailable all day; or e.g. 12:00-20:00",
+        )
+        note = right.text_input("Note", key=f"{prefix}-dates-{chosen.id}-note", placeholder="public holiday")
+        save, clear = st.columns(2)
+        if save.form_submit_button("Save this date", type="primary"):
+            apply(
+                lambda s, rid=chosen.id: team.set_date_hours(s, rid, day, hours, note=note, by=me),
+                f"Saved {day:%d %b %Y} for {chosen.name}.",
+            )
+        if clear.form_submit_button("Back to the weekly pattern on this date"):
+            apply(
+                lambda s, rid=chosen.id: team.clear_date_hours(s, rid, day, by=me),
+                f"{chosen.name} follows the weekly pattern on {day:%d %b %Y} again.",
+            )
+
+
 def hours_columns(resource) -> dict[str, str]:
     weekly = team.weekly_hours(resource)
     return {team.WEEKDAYS[d][:3]: team.format_hours(weekly[d]) or "—" for d in range(7)}
@@ -116,6 +153,10 @@ with tab_members:
                 if st.form_submit_button("Save team member", type="primary"):
                     apply(save_member, f"Saved {name.strip()}.")
 
+    if members:
+        with st.expander("Days off and special hours"):
+            date_hours_editor("member", members, "Team member")
+
 with tab_rooms:
     if not rooms:
         st.info("No rooms yet: meetings can still be booked without a room; add rooms below.")
@@ -164,6 +205,10 @@ with tab_rooms:
 
                 if st.form_submit_button("Save room", type="primary"):
                     apply(save_room, f"Saved {name.strip()}.")
+
+    if rooms:
+        with st.expander("Closed days and special opening hours"):
+            date_hours_editor("room", rooms, "Room")
 
 with tab_pools:
     st.caption("A resource pool is a set of team members of whom any one attends a meeting.")

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import select
 
 from booking_service import team
-from booking_service.models import AuditEntry, ResourcePool, Room, TeamMember, User, WorkingHours
+from booking_service.models import (
+    AuditEntry,
+    HoursOverride,
+    ResourcePool,
+    Room,
+    TeamMember,
+    User,
+    WorkingHours,
+)
 from booking_service.permissions import PermissionDenied
 
 
@@ -152,3 +162,33 @@ def test_pools(session, admin):
     assert session.get(TeamMember, b.id) is not None
     actions = session.scalars(select(AuditEntry.action).where(AuditEntry.target_type == "pool")).all()
     assert actions == ["pool.created", "pool.updated", "pool.deleted"]
+
+
+def test_date_hours_replace_the_weekly_pattern_on_that_date(session, admin):
+    member = team.create_member(session, "Ada", "Europe/Berlin", hours={0: "09:00-17:00"}, by=admin)
+    holiday, late = dt.date(2026, 12, 25), dt.date(2026, 12, 28)
+    team.set_date_hours(session, member.id, holiday, "off", note="public holiday", by=admin)
+    team.set_date_hours(session, member.id, late, "12:00-20:00", by=admin)
+    team.set_date_hours(session, member.id, late, "13:00-21:00, 22:00-23:00", by=admin)  # replaces
+    session.commit()
+    assert team.date_hours(member) == {holiday: [], late: [(780, 1260), (1320, 1380)]}
+    rows = session.scalars(select(HoursOverride).where(HoursOverride.date == holiday)).all()
+    assert [(r.start_minute, r.end_minute, r.note) for r in rows] == [(None, None, "public holiday")]
+    team.clear_date_hours(session, member.id, holiday, by=admin)
+    session.commit()
+    assert list(team.date_hours(member)) == [late]
+    with pytest.raises(team.TeamError, match="Ada has no special hours on 2026-12-25"):
+        team.clear_date_hours(session, member.id, holiday, by=admin)
+    with pytest.raises(team.TeamError, match="is not a time"):
+        team.set_date_hours(session, member.id, holiday, "noon-ish", by=admin)
+
+
+def test_date_hours_are_what_the_planner_reads(session, admin):
+    from booking_service.loader import load_overrides
+
+    member = team.create_member(session, "Ada", "Europe/Berlin", by=admin)
+    team.set_date_hours(session, member.id, dt.date(2026, 12, 24), "", by=admin)
+    session.commit()
+    table = load_overrides(session)
+    assert list(table["resource_id"]) == [str(member.id)] and list(table["date"]) == [dt.date(2026, 12, 24)]
+    assert table["start"].isna().all() and table["end"].isna().all()  # unavailable all that date

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 
 from booking_service import team
@@ -70,3 +72,24 @@ def test_a_scheduler_is_refused_by_the_service(org, engine):
     at.text_input(key="add-member-name").input("Cleo")
     at.button(key="FormSubmitter:add-member-Add team member").click().run()
     assert [e.value for e in at.error] == ["only an admin may add team members; sam@example.com (scheduler) may not"]
+
+
+def test_a_day_off_and_back_to_the_weekly_pattern(org, engine):
+    day = dt.date(2026, 12, 25)
+    at = open_page(org, "team")
+    at.selectbox(key="member-dates-pick").select(org.ada).run()
+    assert "Ada follows the weekly pattern on every date." in [c.value for c in at.caption]
+    at.date_input(key=f"member-dates-{org.ada}-day").set_value(day)
+    at.text_input(key=f"member-dates-{org.ada}-note").input("Christmas")
+    at.button(key=f"FormSubmitter:member-dates-{org.ada}-Save this date").click().run()
+    assert not at.exception, at.exception
+    assert "Saved 25 Dec 2026 for Ada." in [s.value for s in at.success]
+    special = next(df.value for df in at.dataframe if "Date" in df.value.columns)
+    assert special.to_dict("records") == [{"Date": day, "Hours": "unavailable"}]
+    with session_scope(engine) as s:
+        assert team.date_hours(s.get(TeamMember, org.ada)) == {day: []}
+    at.date_input(key=f"member-dates-{org.ada}-day").set_value(day)
+    at.button(key=f"FormSubmitter:member-dates-{org.ada}-Back to the weekly pattern on this date").click().run()
+    assert "Ada follows the weekly pattern on 25 Dec 2026 again." in [s.value for s in at.success]
+    with session_scope(engine) as s:
+        assert team.date_hours(s.get(TeamMember, org.ada)) == {}
