@@ -50,7 +50,18 @@ class OrgGrid:
     """Availability of every resource over a horizon, with incremental updates.
 
     Build it with :meth:`OrgGrid.build`. Attributes are read-only views;
-    change busy time only through :meth:`add_busy` / :meth:`remove_busy`.
+    change busy time only through :meth:`add_busy` / :meth:`remove_busy`
+    (a reservation is a busy block widened by its meeting's buffers).
+    Queries may run from several threads; updates must not run concurrently
+    with queries or with each other (hold a lock, or rebuild per data version).
+
+    Examples
+    --------
+    >>> grid = OrgGrid.build(resources, hours, busy, overrides,
+    ...                      start=pd.Timestamp("2026-10-01", tz="UTC"),
+    ...                      end=pd.Timestamp("2027-01-01", tz="UTC"))  # doctest: +SKIP
+    >>> grid.count_slots(request)  # doctest: +SKIP
+    >>> grid.add_busy("m0001", start, end)  # doctest: +SKIP
 
     Attributes
     ----------
