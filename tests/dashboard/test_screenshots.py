@@ -62,7 +62,8 @@ def _seed(url: str) -> list[str]:
         seed_demo(s, seed=7, public_url="http://127.0.0.1:5000")
         user = accounts.create_user(s, email=EMAIL, name="Sam Scheduler", password=PASSWORD, role="admin")
         members, pool = team_members(s), pools(s)[0]
-        london = [f"{m.name} ({m.zone})" for m in members if m.zone == "Europe/London"][:2]
+        same_zone = [m for m in members if m.zone == members[0].zone]  # people who share working hours
+        london = [f"{m.name} ({m.zone})" for m in (same_zone if len(same_zone) > 1 else members)[:2]]
         today = utcnow().date()
         created = []
         for n, (name, team) in enumerate(
