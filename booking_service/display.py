@@ -85,4 +85,7 @@ def parse_instant(text: str) -> dt.datetime:
         raise ValueError(f"start {text!r} is not an ISO 8601 instant like 2026-12-01T09:30:00Z") from None
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"start {text!r} has no zone offset; add Z or +01:00")
+    if not 1971 <= value.year <= 2200:
+        # Far outside any frame, and outside what pandas timestamps can hold.
+        raise ValueError(f"start {text!r} is not a plausible meeting time")
     return value.astimezone(dt.UTC)
