@@ -109,7 +109,7 @@ def _start(raw: str | None) -> dt.datetime:
 def _week(raw: str | None, pages: int) -> int | None:
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or len(raw) > 4 or int(raw) >= pages:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 4 or int(raw) >= pages:
         abort(400, description=f"There is no such page of times. Pages go from 0 to {pages - 1}.")
     return int(raw)
 

@@ -181,6 +181,7 @@ def test_a_frame_with_no_times_left_says_so(client, app, org):
         "/times?week=-1",
         "/times?week=99999",
         "/times?week=7",
+        "/times?week=%C2%B2",
         "/slot?start=yesterday",
         "/slot?start=2030-01-01T10:00:00",
         "/slot?start=",
