@@ -375,3 +375,27 @@ def test_a_malformed_rate_limit_setting_is_refused_when_loading(name, tmp_path):
         load_settings({name: "lots", "SECRET_KEY": "k", "SLOTWISE_VAR_DIR": str(tmp_path)})
     settings = load_settings({name: "5/second", "SECRET_KEY": "k", "SLOTWISE_VAR_DIR": str(tmp_path)})
     assert "5/second" in (settings.booking_page_rate_limit, settings.booking_confirm_rate_limit)
+
+
+def test_no_query_string_makes_a_page_fail(sqlite_url, tmp_path):
+    """Whatever the customer (or a scanner) puts in the query, the answer is a page, never a 500."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from booking_service.app import create_app
+
+    app = create_app({"TESTING": True, "DATABASE_URL": sqlite_url, "SECRET_KEY": "k",
+                      "SLOTWISE_VAR_DIR": str(tmp_path / "var"), "BOOKING_PAGE_RATE_LIMIT": "100000/minute"})
+    with Session(_engine(app), expire_on_commit=False) as session:
+        org = make_org(session)
+    token, _ = _invite(app, org)
+    client = app.test_client()
+    values = st.one_of(st.text(max_size=30), st.sampled_from(["0", "1", "-1", "Europe/Berlin", "2030-01-01T10:00:00Z"]))
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(path=st.sampled_from(["", "/times", "/slot", "/scheduled"]), week=values, zone=values, start=values)
+    def check(path, week, zone, start):
+        response = client.get(f"/i/{token}{path}", query_string={"week": week, "zone": zone, "start": start})
+        assert response.status_code in (200, 302, 400), (path, week, zone, start, response.status_code)
+
+    check()
