@@ -399,3 +399,30 @@ def test_no_query_string_makes_a_page_fail(sqlite_url, tmp_path):
         assert response.status_code in (200, 302, 400), (path, week, zone, start, response.status_code)
 
     check()
+
+
+def test_no_confirmation_form_makes_the_confirmation_fail(sqlite_url, tmp_path):
+    """Whatever a confirmation form holds, the answer is a redirect or a 400 page, never a 500."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from booking_service.app import create_app
+
+    app = create_app({"TESTING": True, "DATABASE_URL": sqlite_url, "SECRET_KEY": "k",
+                      "SLOTWISE_VAR_DIR": str(tmp_path / "var"), "BOOKING_PAGE_RATE_LIMIT": "100000/minute",
+                      "BOOKING_CONFIRM_RATE_LIMIT": "100000/minute"})
+    with Session(_engine(app), expire_on_commit=False) as session:
+        org = make_org(session)
+    token, _ = _invite(app, org)
+    client = app.test_client()
+    page = _text(client.get(_slot_path(_text(client.get(f"/i/{token}")))))
+    csrf = _csrf(page)
+    values = st.one_of(st.text(max_size=30), st.sampled_from(["Europe/Berlin", "2030-01-01T10:00:00Z", ""]))
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(start=values, zone=values)
+    def check(start, zone):
+        response = client.post(f"/i/{token}/confirm", data={"csrf_token": csrf, "start": start, "zone": zone})
+        assert response.status_code in (303, 400), (start, zone, response.status_code)
+
+    check()
