@@ -181,8 +181,9 @@ def _times_context(invitation: Invitation, token: str, zone: str, week_raw: str 
     week = _week(week_raw, pages)
     frame_empty = slots.empty
     if not frame_empty:
-        local_dates = pd.DatetimeIndex(slots["start"]).tz_convert(invitation.zone).date
-        page_of = np.array([(d - monday).days // 7 for d in local_dates])
+        # Local midnight of each start in the invitation zone, as naive wall-clock days.
+        local_days = pd.DatetimeIndex(slots["start"]).tz_convert(invitation.zone).tz_localize(None).normalize()
+        page_of = np.asarray((local_days - pd.Timestamp(monday)).days // 7)
         if week is None:
             week = int(page_of[0])
         slots = slots[page_of == week]
