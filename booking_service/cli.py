@@ -176,6 +176,10 @@ def _dashboard_command(port: int) -> list[str]:
         sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
         "--server.port", str(port), "--server.address", "127.0.0.1",
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        # Code is not edited under a running dashboard; reloading modules would leave cached
+        # grids holding objects of the old classes.
+        "--server.fileWatcherType", "none",
+        "--client.toolbarMode", "minimal",
     ]
 
 
