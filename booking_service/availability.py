@@ -158,14 +158,21 @@ def count_slots_for(session: Session, spec: InvitationLike, now: dt.datetime | N
 
 
 def check_slot_for(
-    session: Session, spec: InvitationLike, start: dt.datetime, now: dt.datetime | None = None
+    session: Session,
+    spec: InvitationLike,
+    start: dt.datetime,
+    now: dt.datetime | None = None,
+    *,
+    request: planner.SlotRequest | None = None,
 ) -> planner.SlotCheck:
     """Is ``start`` available for the invitation right now? (planner's ``check_slot``, fresh data).
 
     The booking re-check calls this inside its locked transaction, so the answer is about the
-    latest committed reservations and busy blocks of every resource involved.
+    latest committed reservations and busy blocks of every resource involved. ``request``, when
+    given, must be :func:`slot_request` of the same ``spec`` and ``now`` (the caller has built it
+    already); the tables are read fresh either way.
     """
-    request = slot_request(spec, now)
+    request = request or slot_request(spec, now)
     inputs = load_inputs(session, request)
     if not _required_present(spec, request, inputs):
         return planner.SlotCheck(

@@ -174,7 +174,7 @@ def confirm_slot(
 
     request = availability.slot_request(invitation, now)
     _lock_resources(session, availability.involved_ids(request))
-    check = availability.check_slot_for(session, invitation, start, now)
+    check = availability.check_slot_for(session, invitation, start, now, request=request)
     if not check.available:
         return BookingResult("unavailable", invitation, reason=check.reason)
 
@@ -402,8 +402,10 @@ def _queue_customer_confirmation(
     settings: Settings | None,
     now: dt.datetime,
     attach: bool,
+    invite: str | None = None,
 ) -> None:
-    invite = meeting_invite(meeting, members, room, settings=settings, url=link, now=now)
+    if invite is None:
+        invite = meeting_invite(meeting, members, room, settings=settings, url=link, now=now)
     mail = render_mail(
         "confirmation",
         f"Confirmed: {invitation.subject}",
@@ -448,8 +450,9 @@ def _queue_booking_mail(
         "conferencing": invitation.conferencing,
     }
     if send_confirmation:
+        # The same invite as the team's (same arguments), built once.
         _queue_customer_confirmation(session, invitation, meeting, members, room, link=link,
-                                     settings=settings, now=now, attach=attach)
+                                     settings=settings, now=now, attach=attach, invite=invite)
     for member in members:
         if not member.email:
             continue

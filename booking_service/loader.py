@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import literal, select, union_all
+from sqlalchemy import Select, String, bindparam, literal, select, type_coerce, union_all
 from sqlalchemy.orm import Session
 
 from .models import (
@@ -63,12 +64,94 @@ def _utc(values: list[dt.datetime]) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(naive.astype("datetime64[ns]")).tz_localize("UTC")
 
 
+def _instants(values: list) -> pd.DatetimeIndex:
+    """Instants as read by the busy query: naive-UTC text (SQLite) or datetimes."""
+    if values and isinstance(values[0], str):
+        # SQLite stores UTCDateTime as naive UTC text "YYYY-MM-DD HH:MM:SS[.ffffff]"
+        # (models.UTCDateTime), which numpy parses as UTC; anything else raises.
+        naive = np.array(values, dtype="datetime64[us]")
+        return pd.DatetimeIndex(naive.astype("datetime64[ns]")).tz_localize("UTC")
+    return _utc(values)
+
+
 def _column(rows, i: int, dtype) -> np.ndarray:
     return np.array([r[i] for r in rows], dtype=dtype)
 
 
 def _ids(rows, i: int = 0) -> np.ndarray:
     return np.array([str(r[i]) for r in rows], dtype=object)
+
+
+# The statements below are built once per process (``cache``) with bound parameters, not per
+# call: constructing a ``select()`` costs more Python time than SQLite takes to run it, and these
+# loaders run on every booking page. ``resource_ids`` is an expanding ``IN`` parameter.
+_RESOURCE_IDS = "resource_ids"
+
+
+@cache
+def _resources_query(include_inactive: bool, restricted: bool) -> Select:
+    query = select(
+        Resource.id, Resource.kind, Resource.zone, Resource.capacity, Resource.name, Resource.email
+    ).order_by(Resource.id)
+    if not include_inactive:
+        query = query.where(Resource.active.is_(True))
+    if restricted:
+        query = query.where(Resource.id.in_(bindparam(_RESOURCE_IDS, expanding=True)))
+    return query
+
+
+@cache
+def _hours_query(restricted: bool) -> Select:
+    query = select(
+        WorkingHours.resource_id,
+        WorkingHours.weekday,
+        WorkingHours.start_minute,
+        WorkingHours.end_minute,
+    ).order_by(WorkingHours.resource_id, WorkingHours.weekday, WorkingHours.start_minute)
+    if restricted:
+        query = query.where(WorkingHours.resource_id.in_(bindparam(_RESOURCE_IDS, expanding=True)))
+    return query
+
+
+@cache
+def _overrides_query(restricted: bool) -> Select:
+    query = select(
+        HoursOverride.resource_id,
+        HoursOverride.date,
+        HoursOverride.start_minute,
+        HoursOverride.end_minute,
+    ).order_by(HoursOverride.resource_id, HoursOverride.date)
+    if restricted:
+        query = query.where(HoursOverride.resource_id.in_(bindparam(_RESOURCE_IDS, expanding=True)))
+    return query
+
+
+@cache
+def _busy_query(bounded_start: bool, bounded_end: bool, restricted: bool):
+    parts = []
+    for model, source in ((BusyBlock, "calendar"), (Reservation, "reservation")):
+        # The instants come back as the driver gives them (type_coerce skips the UTCDateTime
+        # result processing): SQLite's stored naive-UTC text, which numpy parses in one call
+        # (see _instants), or PostgreSQL's aware datetimes.
+        query = select(
+            model.resource_id,
+            type_coerce(model.start, String),
+            type_coerce(model.end, String),
+            literal(source).label("source"),
+        )
+        if bounded_start:
+            query = query.where(model.end > bindparam("busy_from"))
+        if bounded_end:
+            query = query.where(model.start < bindparam("busy_to"))
+        if restricted:
+            query = query.where(model.resource_id.in_(bindparam(_RESOURCE_IDS, expanding=True)))
+        parts.append(query)
+    # One round trip for both kinds of busy time.
+    return union_all(*parts)
+
+
+def _restriction(resource_ids: list[int] | None) -> dict[str, list[int]]:
+    return {} if resource_ids is None else {_RESOURCE_IDS: list(resource_ids)}
 
 
 def load_resources(
@@ -78,14 +161,8 @@ def load_resources(
 
     ``resource_ids`` restricts the table to those resources.
     """
-    query = select(
-        Resource.id, Resource.kind, Resource.zone, Resource.capacity, Resource.name, Resource.email
-    ).order_by(Resource.id)
-    if not include_inactive:
-        query = query.where(Resource.active.is_(True))
-    if resource_ids is not None:
-        query = query.where(Resource.id.in_(resource_ids))
-    rows = session.connection().execute(query).all()
+    query = _resources_query(include_inactive, resource_ids is not None)
+    rows = session.connection().execute(query, _restriction(resource_ids)).all()
     return pd.DataFrame(
         {
             "resource_id": _ids(rows),
@@ -100,15 +177,8 @@ def load_resources(
 
 def load_hours(session: Session, resource_ids: list[int] | None = None) -> pd.DataFrame:
     """Weekly hours: ``resource_id``, ``weekday``, ``start``, ``end`` (minutes)."""
-    query = select(
-        WorkingHours.resource_id,
-        WorkingHours.weekday,
-        WorkingHours.start_minute,
-        WorkingHours.end_minute,
-    ).order_by(WorkingHours.resource_id, WorkingHours.weekday, WorkingHours.start_minute)
-    if resource_ids is not None:
-        query = query.where(WorkingHours.resource_id.in_(resource_ids))
-    rows = session.connection().execute(query).all()
+    query = _hours_query(resource_ids is not None)
+    rows = session.connection().execute(query, _restriction(resource_ids)).all()
     return pd.DataFrame(
         {
             "resource_id": _ids(rows),
@@ -121,15 +191,8 @@ def load_hours(session: Session, resource_ids: list[int] | None = None) -> pd.Da
 
 def load_overrides(session: Session, resource_ids: list[int] | None = None) -> pd.DataFrame:
     """Per-date hours: ``resource_id``, ``date``, ``start``, ``end`` (Int64, NA = unavailable)."""
-    query = select(
-        HoursOverride.resource_id,
-        HoursOverride.date,
-        HoursOverride.start_minute,
-        HoursOverride.end_minute,
-    ).order_by(HoursOverride.resource_id, HoursOverride.date)
-    if resource_ids is not None:
-        query = query.where(HoursOverride.resource_id.in_(resource_ids))
-    rows = session.connection().execute(query).all()
+    query = _overrides_query(resource_ids is not None)
+    rows = session.connection().execute(query, _restriction(resource_ids)).all()
     return pd.DataFrame(
         {
             "resource_id": _ids(rows),
@@ -151,29 +214,30 @@ def load_busy(
     Returns
     -------
     DataFrame
-        ``resource_id`` (str), ``start``, ``end`` (datetime64[ns, UTC]), ``source``.
+        ``resource_id`` (str), ``start``, ``end`` (datetime64[ns, UTC]), ``source``; sorted by
+        ``resource_id`` (as str) then ``start``, calendar blocks before reservations on ties.
     """
-    parts = []
-    for model, source in ((BusyBlock, "calendar"), (Reservation, "reservation")):
-        query = select(model.resource_id, model.start, model.end, literal(source).label("source"))
-        if start is not None:
-            query = query.where(model.end > start)
-        if end is not None:
-            query = query.where(model.start < end)
-        if resource_ids is not None:
-            query = query.where(model.resource_id.in_(resource_ids))
-        parts.append(query)
-    # One round trip for both kinds of busy time.
-    every = session.connection().execute(union_all(*parts)).all()
-    frame = pd.DataFrame(
+    query = _busy_query(start is not None, end is not None, resource_ids is not None)
+    params: dict[str, object] = _restriction(resource_ids)
+    if start is not None:
+        params["busy_from"] = start
+    if end is not None:
+        params["busy_to"] = end
+    rows = session.connection().execute(query, params).all()
+    ids = _ids(rows)
+    starts = _instants([r[1] for r in rows])
+    ends = _instants([r[2] for r in rows])
+    # By resource (as str) then start. lexsort is stable, so ties keep the union's order
+    # (calendar blocks first); sorting the arrays is cheaper than sorting a DataFrame.
+    order = np.lexsort((starts.asi8, ids)) if rows else np.zeros(0, dtype=np.int64)
+    return pd.DataFrame(
         {
-            "resource_id": _ids(every),
-            "start": _utc([r[1] for r in every]),
-            "end": _utc([r[2] for r in every]),
-            "source": _column(every, 3, object),
+            "resource_id": ids[order],
+            "start": starts[order],
+            "end": ends[order],
+            "source": _column(rows, 3, object)[order],
         }
     )
-    return frame.sort_values(["resource_id", "start"], kind="stable").reset_index(drop=True)
 
 
 def load_pools(session: Session) -> pd.DataFrame:
