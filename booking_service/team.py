@@ -300,16 +300,28 @@ def create_member(
     """Add a team member (zone is the IANA zone their working hours are in; admins only)."""
     require_admin(by, "add team members")
     member = TeamMember(name=_name(name, "Team member"), email=_email(email), zone=_zone(zone), capacity=1)
-    if hours:
-        for intervals in hours.values():  # check before anything is written
-            if isinstance(intervals, str):
-                parse_hours(intervals)
-    session.add(member)
-    session.flush()
-    audit.record(session, by, "member.created", member, name=member.name, zone=member.zone)
-    if hours:
-        set_weekly_hours(session, member.id, hours, by=by)
+    _add_resource(session, member, hours, by=by, action="member.created", zone=member.zone)
     return member
+
+
+def _add_resource(
+    session: Session,
+    resource: TeamMember | Room,
+    hours: Mapping[int, Sequence[tuple[int, int]] | str] | None,
+    *,
+    by: User | None,
+    action: str,
+    **details: object,
+) -> None:
+    """Store a new member or room with its weekly hours, checking the hours before any write."""
+    for intervals in (hours or {}).values():
+        if isinstance(intervals, str):
+            parse_hours(intervals)
+    session.add(resource)
+    session.flush()
+    audit.record(session, by, action, resource, name=resource.name, **details)
+    if hours:
+        set_weekly_hours(session, resource.id, hours, by=by)
 
 
 def update_member(
@@ -359,15 +371,7 @@ def create_room(
     """Add a room with ``capacity`` seats; ``hours`` are its opening hours in ``zone`` (admins only)."""
     require_admin(by, "add rooms")
     room = Room(name=_name(name, "Room"), zone=_zone(zone), capacity=_capacity(capacity))
-    if hours:
-        for intervals in hours.values():  # check before anything is written
-            if isinstance(intervals, str):
-                parse_hours(intervals)
-    session.add(room)
-    session.flush()
-    audit.record(session, by, "room.created", room, name=room.name, capacity=room.capacity)
-    if hours:
-        set_weekly_hours(session, room.id, hours, by=by)
+    _add_resource(session, room, hours, by=by, action="room.created", capacity=room.capacity)
     return room
 
 
