@@ -280,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log lines in the output
 
+    load_before = os.getloadavg()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -300,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
 
     load = os.getloadavg()
     print()
-    print(f"Load average during the run: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
+    print(f"Load average (1 / 5 / 15 min) before the timed part: {load_before[0]:.1f} / {load_before[1]:.1f} / "
+          f"{load_before[2]:.1f}, after it: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
           f"on {os.cpu_count()} CPUs; {len(tokens)} invitations still active.")
     print()
     print("| driver | request | n | server median (ms) | server p95 (ms) | target p95 (ms) | met "

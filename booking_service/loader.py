@@ -171,7 +171,8 @@ def load_resources(
             "capacity": _column(rows, 3, np.int64),
             "name": _column(rows, 4, object),
             "email": _column(rows, 5, object),
-        }
+        },
+        copy=False,  # fresh arrays: no need to copy them again
     )
 
 
@@ -185,7 +186,8 @@ def load_hours(session: Session, resource_ids: list[int] | None = None) -> pd.Da
             "weekday": _column(rows, 1, np.int64),
             "start": _column(rows, 2, np.int64),
             "end": _column(rows, 3, np.int64),
-        }
+        },
+        copy=False,  # fresh arrays: no need to copy them again
     )
 
 
@@ -199,7 +201,8 @@ def load_overrides(session: Session, resource_ids: list[int] | None = None) -> p
             "date": _column(rows, 1, object),
             "start": pd.array([r[2] for r in rows], dtype="Int64"),
             "end": pd.array([r[3] for r in rows], dtype="Int64"),
-        }
+        },
+        copy=False,  # fresh arrays: no need to copy them again
     )
 
 
@@ -236,7 +239,8 @@ def load_busy(
             "start": starts[order],
             "end": ends[order],
             "source": _column(rows, 3, object)[order],
-        }
+        },
+        copy=False,  # fresh arrays: no need to copy them again
     )
 
 

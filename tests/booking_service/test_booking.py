@@ -75,6 +75,8 @@ def test_confirm_books_reserves_with_buffers_and_queues_mail(engine, org):
     notes = _outbox(engine, "notification")
     assert sorted(n.to_addr for n in notes) == ["ana@team.example", "ben@team.example"]
     assert all("(Europe/Berlin)" in n.body_text and "Ada Customer" in n.body_text for n in notes)
+    # One invite per booking: the customer and the team get the very same calendar entry.
+    assert all(n.ics == confirmation.ics for n in notes)
 
 
 def test_double_submit_returns_the_same_meeting(engine, org):
