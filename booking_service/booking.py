@@ -258,8 +258,7 @@ def cancel_meeting(
         raise BookingError(f"meeting {meeting_id} does not exist")
     if meeting.status == "cancelled":
         raise BookingError(f"meeting {meeting_id} is already cancelled")
-    people = _attendees(session, meeting)
-    room = _room_of(session, meeting)
+    people, room = _attendees_and_room(session, meeting)
     meeting.status = "cancelled"
     meeting.cancelled_at = now
     meeting.sequence += 1
@@ -317,8 +316,9 @@ def resend_confirmation(
         raise BookingError(f"meeting {meeting_id} does not exist")
     if meeting.status != "confirmed":
         raise BookingError(f"meeting {meeting_id} is {meeting.status}; only a confirmed meeting's mail is resent")
-    _queue_customer_confirmation(session, meeting.invitation, meeting, _attendees(session, meeting),
-                                 _room_of(session, meeting), link=link, settings=settings, now=now, attach=True)
+    people, room = _attendees_and_room(session, meeting)
+    _queue_customer_confirmation(session, meeting.invitation, meeting, people, room,
+                                 link=link, settings=settings, now=now, attach=True)
     audit.record(session, by, "meeting.confirmation_resent", meeting, invitation_id=meeting.invitation_id)
 
 
@@ -329,18 +329,14 @@ def _customer_zone(meeting: Meeting) -> str:
     return meeting.customer_zone or meeting.invitation.customer_zone or meeting.invitation.zone
 
 
-def _attendees(session: Session, meeting: Meeting) -> list[TeamMember]:
+def _attendees_and_room(session: Session, meeting: Meeting) -> tuple[list[TeamMember], Room | None]:
+    """The reserved members (by id) and the reserved room, in one query."""
     ids = [r.resource_id for r in meeting.reservations]
     if not ids:
-        return []
-    return list(session.scalars(select(TeamMember).where(TeamMember.id.in_(ids)).order_by(TeamMember.id)))
-
-
-def _room_of(session: Session, meeting: Meeting) -> Room | None:
-    ids = [r.resource_id for r in meeting.reservations]
-    if not ids:
-        return None
-    return session.scalars(select(Room).where(Room.id.in_(ids))).first()
+        return [], None
+    reserved = session.scalars(select(Resource).where(Resource.id.in_(ids)).order_by(Resource.id)).all()
+    rooms = [r for r in reserved if isinstance(r, Room)]
+    return [r for r in reserved if isinstance(r, TeamMember)], (rooms[0] if rooms else None)
 
 
 def meeting_invite(
@@ -387,8 +383,8 @@ def meeting_invite_for(session: Session, meeting: Meeting, *, settings: Settings
                        url: str | None = None) -> str:
     """The current ``.ics`` of a meeting (REQUEST, or CANCEL once cancelled)."""
     method = "CANCEL" if meeting.status == "cancelled" else "REQUEST"
-    return meeting_invite(meeting, _attendees(session, meeting), _room_of(session, meeting),
-                          settings=settings, method=method, url=url)
+    people, room = _attendees_and_room(session, meeting)
+    return meeting_invite(meeting, people, room, settings=settings, method=method, url=url)
 
 
 def _queue_customer_confirmation(
@@ -434,8 +430,7 @@ def _queue_booking_mail(
     settings: Settings | None,
     now: dt.datetime,
 ) -> None:
-    members = _attendees(session, meeting)
-    room = _room_of(session, meeting)
+    members, room = _attendees_and_room(session, meeting)
     creator = invitation.created_by
     send_confirmation = creator.send_confirmation if creator is not None else True
     attach = creator.attach_invite if creator is not None else True
