@@ -16,7 +16,8 @@ Usage::
 
     python benchmarks/bench_booking.py [--invitations 1000] [--requests 200] [--database-url URL]
 
-Without ``--database-url`` a fresh SQLite file in a temporary folder is used. The invitations are
+Without ``--database-url`` a fresh SQLite file in a temporary folder is used. A given database
+has every Slotwise table dropped and recreated: give the benchmark a database of its own. The invitations are
 created with the real service (:func:`booking_service.invitations.create_invitation`), so every
 one has computed slots; the set-up time is printed but not measured.
 """
