@@ -41,6 +41,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_promote.py
 	$(BIN)/python benchmarks/bench_booking.py
 	$(BIN)/python benchmarks/bench_dashboard.py
+	$(BIN)/python benchmarks/bench_dashboard_browser.py
 
 notebooks: $(VENV)/.installed-run
 	$(UV) pip install --quiet --python $(BIN)/python -e '.[notebooks]'
