@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 from . import display
 from .db import session_scope
 from .models import OutboxMessage, utcnow
+from .retry import claim_due, record_outcome
 
 log = logging.getLogger(__name__)
 
@@ -304,14 +305,9 @@ def _claim(engine: Engine, message_id: int, now: dt.datetime) -> OutboxMessage |
     message while this one talks to the server; the claim itself is one short write transaction.
     """
     with session_scope(engine, write=True) as session:
-        query = select(OutboxMessage).where(OutboxMessage.id == message_id)
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        message = session.scalars(query).one_or_none()
-        if message is None or message.status != "pending" or message.next_attempt_at > now:
+        message = claim_due(session, OutboxMessage, message_id, now, LEASE)
+        if message is None:
             return None
-        message.attempts += 1
-        message.next_attempt_at = now + LEASE
         session.flush()
         session.expunge(message)
         return message
@@ -322,17 +318,9 @@ def _record(engine: Engine, message_id: int, error: str | None, now: dt.datetime
         message = session.get(OutboxMessage, message_id)
         if message is None:
             return "gone"
-        if error is None:
-            message.status = "sent"
-            message.sent_at = now
-            message.last_error = None
-            return "sent"
-        message.last_error = error[:2000]
-        if message.attempts >= MAX_ATTEMPTS:
-            message.status = "failed"
-            return "failed"
-        message.next_attempt_at = now + backoff(message.attempts)
-        return "retrying"
+        return record_outcome(
+            message, error, now, done_status="sent", done_at="sent_at", max_attempts=MAX_ATTEMPTS, backoff=backoff
+        )
 
 
 def deliver_due(

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from ..crypto import SecretDecryptionError
 from ..db import session_scope
 from ..models import CalendarConnection, CalendarWrite, Meeting, Reservation, utcnow
+from ..retry import claim_due, record_outcome
 from .caldav_client import DEFAULT_TIMEOUT, CalDAVError, delete_event, put_event
 from .connections import caldav_account
 
@@ -229,16 +230,11 @@ class _Claimed:
 def _claim(engine: Engine, write_id: int, now: dt.datetime) -> _Claimed | None:
     """Take a due write: count the attempt and lease it, in one short write transaction."""
     with session_scope(engine, write=True) as session:
-        query = select(CalendarWrite).where(CalendarWrite.id == write_id)
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        write = session.scalars(query).one_or_none()
-        if write is None or write.status != "pending" or write.next_attempt_at > now:
+        write = claim_due(session, CalendarWrite, write_id, now, LEASE)
+        if write is None:
             return None
         meeting = session.get(Meeting, write.meeting_id)
         connection = session.get(CalendarConnection, write.connection_id)
-        write.attempts += 1
-        write.next_attempt_at = now + LEASE
         body = meeting_event(meeting, now=now) if write.action == "put" else None
         session.flush()
         session.expunge(connection)
@@ -258,19 +254,9 @@ def _record(engine: Engine, write_id: int, error: str | None, now: dt.datetime) 
         write = session.get(CalendarWrite, write_id)
         if write is None:
             return "gone"
-        if write.status != "pending":
-            return write.status  # superseded while it was being sent; the newer write decides
-        if error is None:
-            write.status = "done"
-            write.done_at = now
-            write.last_error = None
-            return "done"
-        write.last_error = error[:2000]
-        if write.attempts >= MAX_ATTEMPTS:
-            write.status = "failed"
-            return "failed"
-        write.next_attempt_at = now + backoff(write.attempts)
-        return "retrying"
+        return record_outcome(
+            write, error, now, done_status="done", done_at="done_at", max_attempts=MAX_ATTEMPTS, backoff=backoff
+        )
 
 
 def deliver_due_writes(
