@@ -17,6 +17,16 @@ def utc(*args: int) -> dt.datetime:
     return dt.datetime(*args, tzinfo=UTC)
 
 
+def at(text: str) -> dt.datetime:
+    """``"2024-10-08 13:00"`` as an aware UTC datetime."""
+    return dt.datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+
+
+def spans(*pairs: tuple[str, str]) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Busy intervals written as ``("start", "end")`` UTC text pairs."""
+    return [(at(start), at(end)) for start, end in pairs]
+
+
 def ics(*events: str) -> str:
     """A calendar holding the given VEVENT blocks."""
     return "\r\n".join(

@@ -8,9 +8,7 @@ import pytest
 
 from booking_service.calendars.ics import CalendarParseError, busy_intervals, merge_intervals
 
-
-def utc(text: str) -> dt.datetime:
-    return dt.datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=dt.UTC)
+from .helpers import at as utc
 
 
 def calendar(*body: str, line_end: str = "\r\n") -> str:

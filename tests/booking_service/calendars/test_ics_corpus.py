@@ -15,17 +15,13 @@ import pytest
 
 from booking_service.calendars.ics import CalendarParseError, busy_intervals
 
+from .helpers import at as utc
+from .helpers import spans
+
 # ``../shared/ics-corpus`` relative to the repository root (CI places it there too).
 CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "ics-corpus"
 
 
-def utc(text: str) -> dt.datetime:
-    """``"2024-10-08 13:00"`` as an aware UTC datetime."""
-    return dt.datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=dt.UTC)
-
-
-def spans(*pairs: tuple[str, str]) -> list[tuple[dt.datetime, dt.datetime]]:
-    return [(utc(start), utc(end)) for start, end in pairs]
 
 
 def read(name: str, zone: str, start: str, end: str) -> list[tuple[dt.datetime, dt.datetime]]:

@@ -16,15 +16,12 @@ import pytest
 import planner
 from booking_service.calendars.ics import CalendarParseError, busy_intervals
 
+from .helpers import at as utc
+from .helpers import spans
+
 FILES = Path(__file__).with_name("ics")
 
 
-def utc(text: str) -> dt.datetime:
-    return dt.datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=dt.UTC)
-
-
-def spans(*pairs: tuple[str, str]) -> list[tuple[dt.datetime, dt.datetime]]:
-    return [(utc(a), utc(b)) for a, b in pairs]
 
 
 CASES = [
