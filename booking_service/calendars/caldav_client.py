@@ -14,6 +14,8 @@ returned so that the caller can remember it.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import caldav
@@ -110,6 +112,18 @@ def _calendar(client: caldav.DAVClient, account: CalDAVAccount) -> caldav.Calend
     return calendars[0]
 
 
+@contextmanager
+def _open_calendar(account: CalDAVAccount, timeout: float) -> Iterator[caldav.Calendar]:
+    """The account's calendar, with network, authentication and server errors as CalDAVError."""
+    try:
+        with _client(account, timeout) as client:
+            yield _calendar(client, account)
+    except CalDAVError:
+        raise
+    except _ERRORS as exc:
+        raise CalDAVError(_describe(account, exc)) from exc
+
+
 def read_calendar(
     account: CalDAVAccount, start: dt.datetime, end: dt.datetime, *, timeout: float = DEFAULT_TIMEOUT
 ) -> CalendarData:
@@ -123,17 +137,11 @@ def read_calendar(
     CalDAVError
         On network, authentication or server errors.
     """
-    try:
-        with _client(account, timeout) as client:
-            calendar = _calendar(client, account)
-            # post_filter=False: let the server pick the objects and leave every rule about
-            # what is busy to the iCalendar reader.
-            found = calendar.search(event=True, start=start, end=end, expand=False, post_filter=False)
-            return CalendarData(calendar_url=str(calendar.url), objects=[str(obj.data) for obj in found])
-    except CalDAVError:
-        raise
-    except _ERRORS as exc:
-        raise CalDAVError(_describe(account, exc)) from exc
+    with _open_calendar(account, timeout) as calendar:
+        # post_filter=False: let the server pick the objects and leave every rule about
+        # what is busy to the iCalendar reader.
+        found = calendar.search(event=True, start=start, end=end, expand=False, post_filter=False)
+        return CalendarData(calendar_url=str(calendar.url), objects=[str(obj.data) for obj in found])
 
 
 def put_event(account: CalDAVAccount, ics: str, *, timeout: float = DEFAULT_TIMEOUT) -> str:
@@ -151,15 +159,9 @@ def put_event(account: CalDAVAccount, ics: str, *, timeout: float = DEFAULT_TIME
     CalDAVError
         On network, authentication or server errors.
     """
-    try:
-        with _client(account, timeout) as client:
-            calendar = _calendar(client, account)
-            calendar.save_event(ical=ics, increase_seqno=False)
-            return str(calendar.url)
-    except CalDAVError:
-        raise
-    except _ERRORS as exc:
-        raise CalDAVError(_describe(account, exc)) from exc
+    with _open_calendar(account, timeout) as calendar:
+        calendar.save_event(ical=ics, increase_seqno=False)
+        return str(calendar.url)
 
 
 def delete_event(account: CalDAVAccount, uid: str, *, timeout: float = DEFAULT_TIMEOUT) -> bool:
@@ -175,16 +177,10 @@ def delete_event(account: CalDAVAccount, uid: str, *, timeout: float = DEFAULT_T
     CalDAVError
         On network, authentication or server errors.
     """
-    try:
-        with _client(account, timeout) as client:
-            calendar = _calendar(client, account)
-            try:
-                event = calendar.get_event_by_uid(uid)
-            except caldav_error.NotFoundError:
-                return False
-            event.delete()
-            return True
-    except CalDAVError:
-        raise
-    except _ERRORS as exc:
-        raise CalDAVError(_describe(account, exc)) from exc
+    with _open_calendar(account, timeout) as calendar:
+        try:
+            event = calendar.get_event_by_uid(uid)
+        except caldav_error.NotFoundError:
+            return False
+        event.delete()
+        return True
