@@ -376,6 +376,7 @@ def refresh_stale_calendars(
     budget: float,
     now: dt.datetime | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    session: Session | None = None,
 ) -> RefreshOutcome:
     """Re-sync the resources' calendars that are older than ``max_age``, waiting at most ``budget``.
 
@@ -398,6 +399,9 @@ def refresh_stale_calendars(
         Calendars synced more recently than this are left alone.
     budget : float
         Seconds this call may wait for the syncs.
+    session : Session, optional
+        Where to look for stale connections: the caller's open session saves a connection and a
+        transaction (a page asks on every request). The syncs always use sessions of their own.
 
     Returns
     -------
@@ -407,7 +411,10 @@ def refresh_stale_calendars(
         raise ValueError(f"budget must be >= 0 seconds, got {budget}")
     deadline = time.monotonic() + budget
     now = now or utcnow()
-    with Session(engine) as session:
+    if session is None:
+        with Session(engine) as own:
+            stale = stale_connection_ids(own, resource_ids, max_age, now)
+    else:
         stale = stale_connection_ids(session, resource_ids, max_age, now)
     if not stale:
         return RefreshOutcome()
@@ -439,7 +446,7 @@ def refresh_stale_calendars(
 
 
 def refresh_invitation_calendars(
-    engine: Engine, invitation: Invitation, settings: Settings
+    engine: Engine, invitation: Invitation, settings: Settings, *, session: Session | None = None
 ) -> RefreshOutcome:
     """:func:`refresh_stale_calendars` for an invitation's resources, with the configured limits.
 
@@ -453,4 +460,5 @@ def refresh_invitation_calendars(
         secret_key=settings.secret_key,
         max_age=dt.timedelta(minutes=settings.calendar_max_age_minutes),
         budget=settings.calendar_refresh_budget_seconds,
+        session=session,
     )

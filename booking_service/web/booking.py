@@ -18,7 +18,6 @@ service function, then render or redirect. An unknown token is a 404, whatever t
 from __future__ import annotations
 
 import datetime as dt
-import time
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import quote, urlencode
@@ -31,7 +30,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    g,
     redirect,
     render_template,
     request,
@@ -82,7 +80,7 @@ def _refresh_calendars(invitation: Invitation) -> None:
     Waits at most ``calendar_refresh_budget_seconds``; slower syncs finish in the background.
     """
     outcome = refresh_invitation_calendars(
-        current_app.extensions["slotwise"]["engine"], invitation, settings_of(current_app)
+        current_app.extensions["slotwise"]["engine"], invitation, settings_of(current_app), session=db_session()
     )
     if outcome.results:
         # End this request's read transaction: on SQLite it keeps reading the snapshot taken
@@ -389,17 +387,8 @@ def invite_ics(token: str):
     )
 
 
-@bp.before_request
-def _start_clock() -> None:
-    g.booking_started = time.perf_counter()
-
-
 @bp.after_request
 def _no_store(response: Response) -> Response:
     # Booking pages hold personal details behind a secret link: never cache them in shared caches.
     response.headers.setdefault("Cache-Control", "no-store")
-    started = g.get("booking_started")
-    if started is not None:
-        # Server time of the view (W3C Server-Timing), for monitoring and the benchmark.
-        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
     return response

@@ -302,7 +302,7 @@ def test_refresh_invitation_calendars_uses_the_configured_age_and_budget(engine)
         meeting.invitation.members = [ada, bo]
         invitation_id, ada_id, bo_id = meeting.invitation.id, ada_conn.id, bo_conn.id
 
-    def refresh(max_age_minutes: int):
+    def refresh(max_age_minutes: int, *, own_session: bool = False):
         settings = Settings(
             secret_key=SECRET_KEY,
             calendar_max_age_minutes=max_age_minutes,
@@ -311,10 +311,12 @@ def test_refresh_invitation_calendars_uses_the_configured_age_and_budget(engine)
         with Session(engine) as session:
             from booking_service.models import Invitation
 
-            return refresh_invitation_calendars(engine, session.get(Invitation, invitation_id), settings)
+            invitation = session.get(Invitation, invitation_id)
+            # The page passes its own session for the stale query; the syncs commit on theirs.
+            return refresh_invitation_calendars(engine, invitation, settings, session=None if own_session else session)
 
     assert refresh(30).stale == (ada_id,)  # never synced; Bo's is 20 minutes old
-    assert refresh(10).stale == (bo_id,)  # Ada's is now fresh, Bo's older than 10 minutes
+    assert refresh(10, own_session=True).stale == (bo_id,)  # Ada's is now fresh, Bo's older than 10 minutes
     assert refresh(10).stale == ()
 
 
