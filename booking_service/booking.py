@@ -40,13 +40,13 @@ from typing import Literal
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from . import audit, availability, ics
 from .calendars.writeback import queue_meeting_writeback
 from .config import Settings
 from .db import write_lock
-from .invitations import effective_status
+from .invitations import TEAM_AND_ROOMS, effective_status
 from .mail import queue_mail, render_mail
 from .models import Invitation, Meeting, Reservation, Resource, Room, TeamMember, User, utcnow
 from .permissions import require_meeting
@@ -81,8 +81,19 @@ class BookingResult:
 
 
 def _lock_invitation(session: Session, invitation_id: int) -> Invitation | None:
-    query = select(Invitation).where(Invitation.id == invitation_id).with_for_update()
-    return session.scalars(query.execution_options(populate_existing=True)).one_or_none()
+    """The invitation, locked and read fresh, with everything the booking reads in the same query.
+
+    Its team, rooms, meeting (for a double submit) and creator (for the mail settings) come in
+    one statement; on PostgreSQL ``FOR UPDATE OF invitations`` locks its row only.
+    """
+    query = (
+        select(Invitation)
+        .where(Invitation.id == invitation_id)
+        .options(*TEAM_AND_ROOMS, joinedload(Invitation.meeting), joinedload(Invitation.created_by))
+        .with_for_update(of=Invitation)
+        .execution_options(populate_existing=True)
+    )
+    return session.scalars(query).unique().one_or_none()
 
 
 def _lock_resources(session: Session, ids: list[int]) -> None:
@@ -105,12 +116,9 @@ def _assign(
         )
         for free in pool_candidates:
             chosen.append(min(free, key=lambda i: (counts.get(str(i), 0), i)))
-    room_id = None
-    if check.rooms:
-        rooms = session.scalars(select(Room).where(Room.id.in_([int(r) for r in check.rooms]))).all()
-        fitting = [r for r in rooms if r.capacity >= invitation.min_capacity]
-        if fitting:
-            room_id = min(fitting, key=lambda r: (r.capacity, r.id)).id
+    free_rooms = set(check.rooms)
+    fitting = [r for r in invitation.rooms if str(r.id) in free_rooms and r.capacity >= invitation.min_capacity]
+    room_id = min(fitting, key=lambda r: (r.capacity, r.id)).id if fitting else None
     return list(dict.fromkeys(chosen)), room_id
 
 
@@ -193,7 +201,7 @@ def confirm_slot(
         sequence=0,
         customer_name=invitation.customer_name,
         customer_email=invitation.customer_email,
-        customer_zone=customer_zone or invitation.customer_zone,
+        customer_zone=customer_zone or invitation.customer_zone or invitation.zone,
         created_at=now,
     )
     meeting.reservations = [
@@ -215,7 +223,11 @@ def confirm_slot(
     invitation.status = "scheduled"
     invitation.updated_at = now
     invitation.meeting = meeting
-    _queue_booking_mail(session, invitation, meeting, link=link, settings=settings, now=now)
+    # The reserved people and room are among those loaded with the invitation: no query.
+    loaded = {r.id: r for r in (*invitation.members, *(m for p in invitation.pools for m in p.members))}
+    members = sorted((loaded[i] for i in member_ids), key=lambda m: m.id)
+    room = next((r for r in invitation.rooms if r.id == room_id), None)
+    _queue_booking_mail(session, invitation, meeting, members, room, link=link, settings=settings, now=now)
     _queue_writeback(session, meeting, "put", now)
     return BookingResult("booked", invitation, meeting)
 
@@ -425,12 +437,13 @@ def _queue_booking_mail(
     session: Session,
     invitation: Invitation,
     meeting: Meeting,
+    members: list[TeamMember],
+    room: Room | None,
     *,
     link: str | None,
     settings: Settings | None,
     now: dt.datetime,
 ) -> None:
-    members, room = _attendees_and_room(session, meeting)
     creator = invitation.created_by
     send_confirmation = creator.send_confirmation if creator is not None else True
     attach = creator.attach_invite if creator is not None else True

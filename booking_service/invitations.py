@@ -83,25 +83,37 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+# Every booking page and the booking itself need the team and the rooms: loaded with the
+# invitation in one query (the collections are small, so the joined rows stay few).
+TEAM_AND_ROOMS = (
+    joinedload(Invitation.members),
+    joinedload(Invitation.pools).joinedload(ResourcePool.members),
+    joinedload(Invitation.rooms),
+)
+
+
 def find_by_token(session: Session, token: str) -> Invitation | None:
-    """The invitation a link token opens, or ``None``.
+    """The invitation a link token opens (team and rooms loaded), or ``None``.
 
     The same work is done for every token (hash, one indexed lookup), whether it never existed,
     was replaced by a resend, or is malformed, so the answer time does not tell them apart.
     """
-    digest = hash_token(token[:200])
-    query = (
-        select(Invitation)
-        .where(Invitation.token_hash == digest)
-        # Every booking page needs the team and rooms: load them with the invitation, in one
-        # query (the collections are small, so the joined rows stay few).
-        .options(
-            joinedload(Invitation.members),
-            joinedload(Invitation.pools).joinedload(ResourcePool.members),
-            joinedload(Invitation.rooms),
-        )
-    )
+    query = select(Invitation).where(Invitation.token_hash == _lookup_hash(token)).options(*TEAM_AND_ROOMS)
     return session.scalars(query).unique().one_or_none()
+
+
+def invitation_id_for_token(session: Session, token: str) -> int | None:
+    """The id of the invitation a link token opens, or ``None`` (one indexed lookup, nothing loaded).
+
+    For the booking, which loads and locks the invitation itself.
+    """
+    return session.scalar(select(Invitation.id).where(Invitation.token_hash == _lookup_hash(token)))
+
+
+def _lookup_hash(token: str) -> str:
+    # Tokens are 43 characters; a longer one cannot match, and hashing at most 200 keeps the
+    # work the same for absurd input.
+    return hash_token(token[:200])
 
 
 def booking_link(public_url: str, token: str) -> str:

@@ -42,7 +42,7 @@ from ..app import db_session, limiter, settings_of
 from ..booking import UNAVAILABLE_MESSAGE, confirm_slot, meeting_invite_for
 from ..calendars.sync import refresh_invitation_calendars
 from ..db import session_scope
-from ..invitations import booking_link, effective_status, find_by_token
+from ..invitations import booking_link, effective_status, find_by_token, invitation_id_for_token
 from ..mail import register_filters
 from ..models import Invitation
 
@@ -338,18 +338,18 @@ def confirm(token: str):
     settings = settings_of(current_app)
     engine = current_app.extensions["slotwise"]["engine"]
     with session_scope(engine, write=True) as session:
-        invitation = find_by_token(session, token)
-        if invitation is None:
+        invitation_id = invitation_id_for_token(session, token)
+        if invitation_id is None:
             abort(404)
-        zone = raw_zone or invitation.customer_zone or invitation.zone
         result = confirm_slot(
             session,
-            invitation.id,
+            invitation_id,
             start,
-            customer_zone=zone,
+            customer_zone=raw_zone or None,
             link=booking_link(settings.public_url, token),
             settings=settings,
         )
+        zone = raw_zone or result.invitation.customer_zone or result.invitation.zone
     if result.outcome in ("booked", "already_scheduled"):
         return redirect(url_for("booking.scheduled", token=token), code=303)
     if result.outcome == "unavailable":
