@@ -159,6 +159,28 @@ def test_busy_pool_member_is_skipped(engine, org, session):
         assert [r.resource_id for r in s.get(Meeting, meeting_id).reservations] == [org.dan]
 
 
+def test_the_mails_and_invite_name_the_assigned_pool_member_and_room(engine, org, session):
+    # Cleo is busy, so Dan is assigned; the small room fits. Only those assigned are told,
+    # and the invite lists exactly them. No zone from the customer: the invitation's is kept.
+    add_busy(session, org.cleo, berlin(MONDAY, 9), berlin(MONDAY, 12))
+    a = _invite(engine, org, members=(org.ana,), pools=(org.pool,), rooms=(org.small_room, org.large_room),
+                min_capacity=2)
+    outcome, meeting_id, _ = _confirm(engine, a, berlin(MONDAY, 10))
+    assert outcome == "booked"
+    with session_scope(engine) as s:
+        meeting = s.get(Meeting, meeting_id)
+        assert {r.resource_id for r in meeting.reservations} == {org.ana, org.dan, org.small_room}
+        assert meeting.customer_zone == s.get(Invitation, a).zone == "Europe/Berlin"
+    notes = _outbox(engine, "notification")
+    assert sorted(n.to_addr for n in notes) == ["ana@team.example", "dan@team.example"]
+    (confirmation,) = _outbox(engine, "confirmation")
+    assert "Small room" in confirmation.body_text and "Dan" in confirmation.body_text
+    event = icalendar.Calendar.from_ical(confirmation.ics).walk("VEVENT")[0]
+    attendees = sorted(str(a).removeprefix("mailto:").removeprefix("MAILTO:") for a in event["ATTENDEE"])
+    assert attendees == ["ada@customer.example", "ana@team.example", "dan@team.example", "small@rooms.example"]
+    assert str(event["LOCATION"]).startswith("Small room")
+
+
 def test_smallest_fitting_room_is_assigned_then_the_next(engine, org):
     rooms = (org.small_room, org.large_room)
     a = _invite(engine, org, members=(org.ana,), rooms=rooms, min_capacity=2)
