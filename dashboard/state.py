@@ -104,14 +104,14 @@ def user_zone() -> str:
 
 @st.cache_data(ttl=60, show_spinner=False, max_entries=64)
 def _slot_counts(version: tuple, user_id: int | None, invitation_ids: tuple[int, ...], minute: str) -> dict[int, int]:
-    del version, minute  # cache keys only: new data, or a minute later, counts again
+    del minute  # cache key only: a minute later, counts again
     now = utcnow()
     counts = {}
     with session() as s:
         user = s.get(User, user_id) if user_id is not None else None
         for invitation in queries.invitations(s, user, status=None, ids=invitation_ids):
             try:
-                counts[invitation.id] = count_slots(availability.slot_request(invitation, now))
+                counts[invitation.id] = count_slots(availability.slot_request(invitation, now), version)
             except planner.PlannerInputError:
                 # A member or room it needs is no longer active (not on the grid): the service
                 # knows what that means for the invitation.
@@ -141,9 +141,12 @@ def _org_tables(version: tuple) -> loader.PlannerInputs:
         return loader.load_planner_inputs(s, start=since)
 
 
-def org_tables() -> loader.PlannerInputs:
-    """The whole organisation as planner tables, loaded once per data version and shared."""
-    return _org_tables(data_version())
+def org_tables(version: tuple | None = None) -> loader.PlannerInputs:
+    """The whole organisation as planner tables, loaded once per data version and shared.
+
+    ``version``: the :func:`data_version` the caller has just read (saves reading it again).
+    """
+    return _org_tables(version if version is not None else data_version())
 
 
 @dataclass(frozen=True)
@@ -174,8 +177,8 @@ def _validated(draft: invitations.InvitationDraft, user: User | None, now: dt.da
         return spec, availability.slot_request(spec, now)
 
 
-def _tables_kwargs() -> dict[str, pd.DataFrame]:
-    tables = org_tables()
+def _tables_kwargs(version: tuple | None) -> dict[str, pd.DataFrame]:
+    tables = org_tables(version)
     return {"resources": tables.resources, "hours": tables.hours, "overrides": tables.overrides, "busy": tables.busy}
 
 
@@ -189,33 +192,39 @@ def _org_grid(version: tuple) -> planner.OrgGrid:
     )
 
 
-def org_grid() -> planner.OrgGrid:
+def org_grid(version: tuple | None = None) -> planner.OrgGrid:
     """The organisation's prebuilt availability grid, built once per data version and shared.
 
     Only read from (``count_slots`` / ``find_slots``), so sharing it between sessions is safe.
+    ``version``: the :func:`data_version` the caller has just read (saves reading it again).
     """
-    return _org_grid(data_version())
+    return _org_grid(version if version is not None else data_version())
 
 
-def _grid_for(request: planner.SlotRequest) -> planner.OrgGrid | None:
+def _grid_for(request: planner.SlotRequest, version: tuple | None) -> planner.OrgGrid | None:
     """The shared grid when it covers the request's frame (with buffers), else ``None``."""
-    grid = org_grid()
+    grid = org_grid(version)
     lo, hi = request.frame
     if lo - request.buffer_before >= grid.origin and hi + request.buffer_after <= grid.end:
         return grid
     return None
 
 
-def count_slots(request: planner.SlotRequest) -> int:
-    """Available slots of ``request``: on the prebuilt grid, or on the tables for a frame beyond it."""
-    grid = _grid_for(request)
-    return int(grid.count_slots(request) if grid is not None else planner.count_slots(request, **_tables_kwargs()))
+def count_slots(request: planner.SlotRequest, version: tuple | None = None) -> int:
+    """Available slots of ``request``: on the prebuilt grid, or on the tables for a frame beyond it.
+
+    ``version``: the :func:`data_version` the caller has just read; read here when not given.
+    """
+    grid = _grid_for(request, version)
+    if grid is not None:
+        return int(grid.count_slots(request))
+    return int(planner.count_slots(request, **_tables_kwargs(version)))
 
 
-def find_slots(request: planner.SlotRequest) -> pd.DataFrame:
-    """The slot table of ``request`` (same source as :func:`count_slots`)."""
-    grid = _grid_for(request)
-    return grid.find_slots(request) if grid is not None else planner.find_slots(request, **_tables_kwargs())
+def find_slots(request: planner.SlotRequest, version: tuple | None = None) -> pd.DataFrame:
+    """The slot table of ``request`` (same source and ``version`` as :func:`count_slots`)."""
+    grid = _grid_for(request, version)
+    return grid.find_slots(request) if grid is not None else planner.find_slots(request, **_tables_kwargs(version))
 
 
 def explain_no_slots(request: planner.SlotRequest) -> str:
@@ -224,19 +233,23 @@ def explain_no_slots(request: planner.SlotRequest) -> str:
 
 
 @st.cache_data(show_spinner=False, max_entries=256, ttl=600)
-def _live_view(key: str, _draft: invitations.InvitationDraft, _user: User | None, _now: dt.datetime) -> LiveView:
+def _live_view(
+    key: str, _version: tuple, _draft: invitations.InvitationDraft, _user: User | None, _now: dt.datetime
+) -> LiveView:
     _spec, request = _validated(_draft, _user, _now)
-    org_grid()  # built (once per data version) before the clock starts
+    org_grid(_version)  # built (once per data version) before the clock starts
     started = time.perf_counter()
-    count = count_slots(request)
+    count = count_slots(request, _version)
     count_ms = (time.perf_counter() - started) * 1000
-    starts = find_slots(request)["start"] if count else pd.Series([], dtype="datetime64[ns, UTC]")
+    starts = find_slots(request, _version)["start"] if count else pd.Series([], dtype="datetime64[ns, UTC]")
     why = "" if count else explain_no_slots(request)
     return LiveView(count=count, starts=starts.reset_index(drop=True), why=why, count_ms=count_ms)
 
 
-def _key(draft: invitations.InvitationDraft, user: User | None, now: dt.datetime, *extra: object) -> str:
-    return repr((data_version(), draft, user.id if user else None, f"{now:%Y%m%d%H%M}", extra))
+def _key(
+    version: tuple, draft: invitations.InvitationDraft, user: User | None, now: dt.datetime, *extra: object
+) -> str:
+    return repr((version, draft, user.id if user else None, f"{now:%Y%m%d%H%M}", extra))
 
 
 def live_view(draft: invitations.InvitationDraft, user: User | None, now: dt.datetime) -> LiveView:
@@ -247,21 +260,25 @@ def live_view(draft: invitations.InvitationDraft, user: User | None, now: dt.dat
     InvitationError
         When the draft is not valid (the caller checks first).
     """
-    return _live_view(_key(draft, user, now), draft, user, now)
+    version = data_version()  # read once: the cache key and the grid of this update
+    return _live_view(_key(version, draft, user, now), version, draft, user, now)
 
 
 @st.cache_data(show_spinner=False, max_entries=64, ttl=600)
-def _promoted(key: str, _draft: invitations.InvitationDraft, _user: User | None, _now: dt.datetime) -> pd.DataFrame:
+def _promoted(
+    key: str, _version: tuple, _draft: invitations.InvitationDraft, _user: User | None, _now: dt.datetime
+) -> pd.DataFrame:
     with session() as s:
         spec = invitations.validate_draft(s, _draft, by=_user, now=_now, default_zone=settings().default_zone)
-        slots = find_slots(availability.slot_request(spec, _now))
+        slots = find_slots(availability.slot_request(spec, _now), _version)
         picks = availability.promote(s, spec, slots, now=_now)
     return picks[["start", "end", "score", "reason"]].reset_index(drop=True)
 
 
 def promoted_picks(draft: invitations.InvitationDraft, user: User | None, now: dt.datetime) -> pd.DataFrame:
     """The optimizer's picks for a draft: ``start``, ``end``, ``score``, ``reason`` (cached)."""
-    return _promoted(_key(draft, user, now, draft.promote_count), draft, user, now)
+    version = data_version()
+    return _promoted(_key(version, draft, user, now, draft.promote_count), version, draft, user, now)
 
 
 def preview_mail(draft: invitations.InvitationDraft, user: User | None) -> mail.RenderedMail:
