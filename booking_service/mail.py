@@ -313,16 +313,6 @@ def _claim(engine: Engine, message_id: int, now: dt.datetime) -> OutboxMessage |
         return message
 
 
-def _record(engine: Engine, message_id: int, error: str | None, now: dt.datetime) -> str:
-    with session_scope(engine) as session:
-        message = session.get(OutboxMessage, message_id)
-        if message is None:
-            return "gone"
-        return record_outcome(
-            message, error, now, done_status="sent", done_at="sent_at", max_attempts=MAX_ATTEMPTS, backoff=backoff
-        )
-
-
 def deliver_due(
     engine: Engine,
     sender: Sender,
@@ -377,7 +367,10 @@ def deliver_due(
             error = f"{type(exc).__name__}: {exc}"
             log.warning("mail %s to %s not sent: %s", message.id, message.to_addr, error)
             report.errors.append(error)
-        outcome = _record(engine, message_id, error, clock() if now is None else now)
+        outcome = record_outcome(
+            engine, OutboxMessage, message_id, error, clock() if now is None else now,
+            done_status="sent", done_at="sent_at", max_attempts=MAX_ATTEMPTS, backoff=backoff,
+        )
         if outcome == "sent":
             report.sent += 1
         elif outcome == "retrying":

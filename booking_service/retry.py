@@ -14,7 +14,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+
+from .db import session_scope
 
 Row = TypeVar("Row")
 
@@ -37,7 +40,9 @@ def claim_due(session: Session, model: type[Row], row_id: int, now: dt.datetime,
 
 
 def record_outcome(
-    row: Any,
+    engine: Engine,
+    model: type[Row],
+    row_id: int,
     error: str | None,
     now: dt.datetime,
     *,
@@ -46,22 +51,27 @@ def record_outcome(
     max_attempts: int,
     backoff: Callable[[int], dt.timedelta],
 ) -> str:
-    """Record one attempt's outcome on a claimed row and return the row's new state.
+    """Record one attempt's outcome on a claimed row, in a transaction of its own; return its new state.
 
     Returns ``done_status`` on success (and sets the ``done_at`` attribute), ``"retrying"`` with
     the next attempt after ``backoff(attempts)``, or ``"failed"`` after ``max_attempts``. A row
-    that is no longer pending (superseded while it was worked on) keeps its status.
+    that is no longer pending (superseded while it was worked on) keeps its status; one that no
+    longer exists is ``"gone"``.
     """
-    if row.status != "pending":
-        return row.status
-    if error is None:
-        row.status = done_status
-        setattr(row, done_at, now)
-        row.last_error = None
-        return done_status
-    row.last_error = error[:2000]
-    if row.attempts >= max_attempts:
-        row.status = "failed"
-        return "failed"
-    row.next_attempt_at = now + backoff(row.attempts)
-    return "retrying"
+    with session_scope(engine) as session:
+        row: Any = session.get(model, row_id)
+        if row is None:
+            return "gone"
+        if row.status != "pending":
+            return row.status
+        if error is None:
+            row.status = done_status
+            setattr(row, done_at, now)
+            row.last_error = None
+            return done_status
+        row.last_error = error[:2000]
+        if row.attempts >= max_attempts:
+            row.status = "failed"
+            return "failed"
+        row.next_attempt_at = now + backoff(row.attempts)
+        return "retrying"

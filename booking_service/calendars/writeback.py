@@ -249,16 +249,6 @@ def _send(claimed: _Claimed, secret_key: str, timeout: float) -> None:
         delete_event(account, claimed.uid, timeout=timeout)
 
 
-def _record(engine: Engine, write_id: int, error: str | None, now: dt.datetime) -> str:
-    with session_scope(engine) as session:
-        write = session.get(CalendarWrite, write_id)
-        if write is None:
-            return "gone"
-        return record_outcome(
-            write, error, now, done_status="done", done_at="done_at", max_attempts=MAX_ATTEMPTS, backoff=backoff
-        )
-
-
 def deliver_due_writes(
     engine: Engine,
     *,
@@ -309,7 +299,10 @@ def deliver_due_writes(
             error = str(exc)
             log.warning("calendar write %s (%s) not done: %s", write_id, claimed.action, error)
             report.errors.append(error)
-        outcome = _record(engine, write_id, error, now)
+        outcome = record_outcome(
+            engine, CalendarWrite, write_id, error, now,
+            done_status="done", done_at="done_at", max_attempts=MAX_ATTEMPTS, backoff=backoff,
+        )
         if outcome == "done":
             report.done += 1
         elif outcome == "retrying":
