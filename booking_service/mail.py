@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 from . import display
 from .db import session_scope
 from .models import OutboxMessage, utcnow
-from .retry import claim_due, record_outcome
+from .retry import claim_due, exponential_backoff, record_outcome
 
 log = logging.getLogger(__name__)
 
@@ -280,7 +280,7 @@ def sender_for(smtp_url: str | None, var_dir: Path) -> Sender:
 
 def backoff(attempts: int) -> dt.timedelta:
     """Wait before the next attempt after ``attempts`` failures: 1, 2, 4 ... minutes, at most 1 h."""
-    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+    return exponential_backoff(attempts, BACKOFF_BASE, BACKOFF_MAX)
 
 
 @dataclass

@@ -22,6 +22,11 @@ from .db import session_scope
 Row = TypeVar("Row")
 
 
+def exponential_backoff(attempts: int, base: dt.timedelta, cap: dt.timedelta) -> dt.timedelta:
+    """Wait before the next attempt after ``attempts`` failures: ``base``, 2x, 4x ... at most ``cap``."""
+    return min(base * (2 ** max(attempts - 1, 0)), cap)
+
+
 def claim_due(session: Session, model: type[Row], row_id: int, now: dt.datetime, lease: dt.timedelta) -> Row | None:
     """Take row ``row_id`` of ``model`` if it is pending and due; ``None`` when another has it.
 

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from ..crypto import SecretDecryptionError
 from ..db import session_scope
 from ..models import CalendarConnection, CalendarWrite, Meeting, Reservation, utcnow
-from ..retry import claim_due, record_outcome
+from ..retry import claim_due, exponential_backoff, record_outcome
 from .caldav_client import DEFAULT_TIMEOUT, CalDAVError, delete_event, put_event
 from .connections import caldav_account
 
@@ -63,7 +63,7 @@ PRODID = "-//Slotwise//Calendar write-back//EN"
 
 def backoff(attempts: int) -> dt.timedelta:
     """Wait after ``attempts`` failures: 1, 2, 4 ... minutes, at most 4 hours."""
-    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+    return exponential_backoff(attempts, BACKOFF_BASE, BACKOFF_MAX)
 
 
 def _write_back_connections(session: Session, resource_ids: set[int]) -> list[CalendarConnection]:
