@@ -24,7 +24,7 @@ Usage::
 
 Without ``--database-url`` a fresh SQLite file in a temporary folder is used. A given database
 has every Slotwise table dropped and recreated: give the benchmark a database of its own. The invitations are
-created with the real service (:func:`booking_service.invitations.create_invitation`), so every
+created with the real service (:func:`booking_service.services.invitations.create_invitation`), so every
 one has computed slots; the set-up time is printed but not measured.
 """
 
@@ -51,10 +51,10 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import select  # noqa: E402
 
-from booking_service.db import make_engine, session_scope  # noqa: E402
-from booking_service.invitations import InvitationDraft, NoAvailableSlots, create_invitation  # noqa: E402
-from booking_service.models import Base, ResourcePool, Room, TeamMember, User  # noqa: E402
 from booking_service.seed import seed_demo  # noqa: E402
+from booking_service.services.invitations import InvitationDraft, NoAvailableSlots, create_invitation  # noqa: E402
+from booking_service.store.db import make_engine, session_scope  # noqa: E402
+from booking_service.store.models import Base, ResourcePool, Room, TeamMember, User  # noqa: E402
 
 PAGE_TARGET_MS = 30.0
 CONFIRM_TARGET_MS = 60.0
@@ -117,7 +117,7 @@ def build(database_url: str, invitations: int, seed: int = 7) -> tuple[list[str]
 
 
 def _app(database_url: str, var_dir: str):
-    from booking_service.app import create_app
+    from booking_service.web.app import create_app
 
     return create_app(
         {

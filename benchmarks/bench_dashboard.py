@@ -15,7 +15,7 @@ cache hit; the grid build, done once per data version, is timed separately. Medi
 percentiles are printed; the target is the whole update under 300 ms.
 
 The baseline, measured in the same rounds, is the count without the kept grid: the booking
-service's :func:`booking_service.availability.count_slots_for`, which reads the draft's tables
+service's :func:`booking_service.services.availability.count_slots_for`, which reads the draft's tables
 from the database and counts on them (what the customer pages do). Both counts must agree in
 every round; the ratio of the medians says what keeping the grid saves.
 
@@ -61,14 +61,14 @@ def main() -> None:
     os.environ.setdefault("SLOTWISE_VAR_DIR", folder)
     logging.disable(logging.WARNING)  # st.cache_* outside a running app says so on every call
 
-    from booking_service import availability, invitations, queries
-    from booking_service.db import make_engine, session_scope
-    from booking_service.models import utcnow
+    from booking_service.services import availability, invitations, queries
+    from booking_service.store.db import make_engine, session_scope
+    from booking_service.store.models import utcnow
     from dashboard import state, views
 
     if args.database_url is None:
-        from booking_service.migrate import upgrade
         from booking_service.seed import seed_demo
+        from booking_service.store.migrate import upgrade
 
         engine = make_engine(url)
         upgrade(engine)

@@ -54,11 +54,11 @@ WATCH = """() => { window.__slotwiseRerun = new Promise(resolve => {
 
 
 def _seed(url: str) -> list[str]:
-    from booking_service import accounts
-    from booking_service.db import make_engine, session_scope
-    from booking_service.migrate import upgrade
-    from booking_service.queries import team_members
     from booking_service.seed import seed_demo
+    from booking_service.services import accounts
+    from booking_service.services.queries import team_members
+    from booking_service.store.db import make_engine, session_scope
+    from booking_service.store.migrate import upgrade
 
     engine = make_engine(url)
     upgrade(engine)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import click
 
-from .config import ConfigError, Settings, load_settings
-from .db import check_connection, make_engine, session_scope
+from .core.config import ConfigError, Settings, load_settings
+from .store.db import check_connection, make_engine, session_scope
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,7 +55,7 @@ def _engine():
 @main.command("init-db")
 def init_db() -> None:
     """Create or upgrade the database schema (Alembic migrations to the newest revision)."""
-    from .migrate import current_revision, upgrade
+    from .store.migrate import current_revision, upgrade
 
     engine = _engine()
     before = current_revision(engine)
@@ -107,7 +107,7 @@ def _read_password(from_stdin: bool) -> str:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of prompting.")
 def create_user_command(email: str, name: str, role: str, zone: str | None, password_stdin: bool) -> None:
     """Create a dashboard user. The password is prompted for (or read from stdin), never an argument."""
-    from .accounts import AccountError, create_user
+    from .services.accounts import AccountError, create_user
 
     password = _read_password(password_stdin)
     engine = _engine()
@@ -127,7 +127,7 @@ def create_user_command(email: str, name: str, role: str, zone: str | None, pass
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of prompting.")
 def reset_password_command(email: str, password_stdin: bool) -> None:
     """Set a new password for a dashboard user (prompted, or read from stdin)."""
-    from .accounts import AccountError, reset_password
+    from .services.accounts import AccountError, reset_password
 
     password = _read_password(password_stdin)
     engine = _engine()
@@ -159,7 +159,7 @@ def serve(host: str | None, port: int | None) -> None:
     """Run the booking service (customer pages) on one process with threads."""
     from werkzeug.serving import run_simple
 
-    from .app import create_app
+    from .web.app import create_app
 
     cfg = settings()
     host = host or cfg.booking_host
@@ -248,7 +248,7 @@ def up(ctx: click.Context) -> None:
 @click.option("--once", is_flag=True, help="Run one pass and exit.")
 def worker(every: float, once: bool) -> None:
     """Deliver queued mail and calendar writes, and re-sync stale calendars, every few seconds."""
-    from .worker import run_pass
+    from .delivery.worker import run_pass
 
     cfg = settings()
     engine = _engine()
@@ -271,7 +271,7 @@ def worker(every: float, once: bool) -> None:
 @click.option("--limit", default=100, show_default=True, help="At most this many messages per pass.")
 def send_mail(loop_seconds: float | None, limit: int) -> None:
     """Deliver due mail from the outbox: over SMTP_URL, or as .eml files under var/outbox/."""
-    from .mail import MailConfigError, deliver_due, sender_for
+    from .delivery.mail import MailConfigError, deliver_due, sender_for
 
     cfg = settings()
     try:
@@ -323,7 +323,7 @@ def sync_calendars(connection_ids: tuple[int, ...], every) -> None:
 def calendar_feed(resource_id: int, revoke: bool) -> None:
     """Print a new private calendar feed URL of a team member or room (the previous one stops working)."""
     from .calendars.feeds import feed_url, issue_feed_token, revoke_feed_token
-    from .models import Resource
+    from .store.models import Resource
 
     engine = _engine()
     try:

@@ -6,7 +6,7 @@ London, Berlin, New York and Kolkata (+5:30), two pools, five rooms of different
 weeks of calendars with stand-ups, lunches, meetings and all-day absences. It is deterministic
 for a seed and a start date.
 
-It also creates the installation's first admin (:func:`booking_service.accounts.create_first_admin`)
+It also creates the installation's first admin (:func:`booking_service.services.accounts.create_first_admin`)
 with a freshly generated password, which the summary prints once: no default password is ever
 shared between installations.
 """
@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 
 from planner.synthetic import generate_organisation
 
-from .accounts import create_first_admin
-from .config import check_zone
-from .models import (
+from .core.config import check_zone
+from .services.accounts import create_first_admin
+from .store.models import (
     Base,
     BusyBlock,
     CalendarConnection,
@@ -275,8 +275,8 @@ def add_demo_bookings(
 ) -> tuple[int, int]:
     """A few active invitations and a few confirmed meetings, through the real services.
 
-    Uses :func:`booking_service.invitations.create_invitation` and
-    :func:`booking_service.booking.confirm_slot`, so the demo holds exactly what the product
+    Uses :func:`booking_service.services.invitations.create_invitation` and
+    :func:`booking_service.services.booking.confirm_slot`, so the demo holds exactly what the product
     makes (promoted slots, queued mails, reservations). Deterministic for ``seed`` and
     ``today``: "now" is the start of ``today`` (UTC) and every choice comes from ``seed``.
 
@@ -287,9 +287,9 @@ def add_demo_bookings(
     """
     import random
 
-    from .availability import find_slots_for
-    from .booking import confirm_slot
-    from .invitations import InvitationDraft, NoAvailableSlots, create_invitation
+    from .services.availability import find_slots_for
+    from .services.booking import confirm_slot
+    from .services.invitations import InvitationDraft, NoAvailableSlots, create_invitation
 
     rng = random.Random(seed)
     now = dt.datetime.combine(today, dt.time(), dt.UTC)

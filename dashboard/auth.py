@@ -3,7 +3,7 @@
 ``streamlit_app.py`` calls :func:`require_sign_in` before it builds the navigation. The gate
 
 - shows the password form (email and password, checked by
-  :func:`booking_service.accounts.authenticate` with its per-account and per-client rate
+  :func:`booking_service.services.accounts.authenticate` with its per-account and per-client rate
   limits and its one message for every failure), then stops the script;
 - once signed in, keeps the user's id in ``st.session_state`` and the time of the last
   interaction; after ``SESSION_IDLE_MINUTES`` without one the session ends and the form is shown
@@ -35,8 +35,8 @@ import secrets
 
 import streamlit as st
 
-from booking_service import accounts, audit
-from booking_service.models import User, utcnow
+from booking_service.services import accounts, audit
+from booking_service.store.models import User, utcnow
 from dashboard import state
 
 __all__ = ["require_sign_in", "sign_out", "client_id", "oidc_configured", "admin_pages", "LAST_ACTIVITY_KEY"]

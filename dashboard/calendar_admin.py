@@ -16,7 +16,6 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from booking_service import queries
 from booking_service.calendars.connections import (
     add_caldav_connection,
     add_ics_file_connection,
@@ -26,8 +25,9 @@ from booking_service.calendars.connections import (
 from booking_service.calendars.feeds import feed_url, issue_feed_token, revoke_feed_token
 from booking_service.calendars.sync import SyncResult, sync_connection
 from booking_service.calendars.writeback import retry_failed_writes, writeback_problems
-from booking_service.models import CalendarConnection, Resource, User
-from booking_service.permissions import PermissionDenied, is_admin
+from booking_service.services import queries
+from booking_service.services.permissions import PermissionDenied, is_admin
+from booking_service.store.models import CalendarConnection, Resource, User
 from dashboard import state, views
 
 KINDS = {"ics_url": "Subscription link", "ics_file": ".ics file", "caldav": "CalDAV"}

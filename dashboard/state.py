@@ -3,7 +3,7 @@
 - The engine is a process-wide resource (``st.cache_resource``), one per database URL, so tests
   that point ``DATABASE_URL`` at their own file each get their own engine.
 - :func:`session` opens one transaction around service calls (commit on success).
-- :func:`data_version` is the cheap fingerprint (:func:`booking_service.queries.data_version`)
+- :func:`data_version` is the cheap fingerprint (:func:`booking_service.services.queries.data_version`)
   that keys everything cached: a booking made on the customer side or a calendar sync changes
   it, so the next rerun rebuilds what depends on it.
 - :func:`data_changed` is what a page calls after it changed data itself (it also covers edits
@@ -29,10 +29,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 import planner
-from booking_service import availability, invitations, loader, mail, queries
-from booking_service.config import Settings, load_settings
-from booking_service.db import make_engine, session_scope
-from booking_service.models import User, utcnow
+from booking_service.core.config import Settings, load_settings
+from booking_service.delivery import mail
+from booking_service.services import availability, invitations, queries
+from booking_service.store import loader
+from booking_service.store.db import make_engine, session_scope
+from booking_service.store.models import User, utcnow
 from planner import analytics
 
 #: Key in ``st.session_state`` holding the signed-in user's id (set by the sign-in gate).

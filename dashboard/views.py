@@ -11,7 +11,7 @@ from collections.abc import Iterable
 import pandas as pd
 import streamlit as st
 
-from booking_service import display
+from booking_service.core import display
 
 FLASH_KEY = "_flash"
 

@@ -18,8 +18,8 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from booking_service.db import make_engine
-from booking_service.models import Base
+from booking_service.store.db import make_engine
+from booking_service.store.models import Base
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -121,7 +121,7 @@ def session(engine) -> Iterator[Session]:
 @pytest.fixture
 def app(database_url, tmp_path):
     """The booking service configured for tests (CSRF on, mail to files under tmp_path)."""
-    from booking_service.app import create_app
+    from booking_service.web.app import create_app
 
     return create_app(
         {

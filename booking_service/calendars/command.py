@@ -15,7 +15,7 @@ import click
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from ..models import CalendarConnection, Resource, utcnow
+from ..store.models import CalendarConnection, Resource, utcnow
 from .sync import SyncResult, connection_ids, sync_connection
 from .writeback import deliver_due_writes
 

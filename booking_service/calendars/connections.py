@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from .. import audit
-from ..crypto import decrypt_secret, encrypt_secret
-from ..models import CalendarConnection, Resource, User
-from ..permissions import require_admin
+from ..core.crypto import decrypt_secret, encrypt_secret
+from ..services import audit
+from ..services.permissions import require_admin
+from ..store.models import CalendarConnection, Resource, User
 from .caldav_client import CalDAVAccount
 from .fetch import normalise_ics_url
 from .ics import parse_calendar

@@ -20,7 +20,7 @@ import icalendar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Meeting, Reservation, Resource, utcnow
+from ..store.models import Meeting, Reservation, Resource, utcnow
 from .writeback import meeting_vevent
 
 __all__ = [

@@ -34,10 +34,18 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, delete, or_, select
 from sqlalchemy.orm import Session
 
-from ..config import Settings
-from ..crypto import SecretDecryptionError
-from ..db import session_scope
-from ..models import BusyBlock, CalendarConnection, CalendarWrite, Invitation, Meeting, Reservation, utcnow
+from ..core.config import Settings
+from ..core.crypto import SecretDecryptionError
+from ..store.db import session_scope
+from ..store.models import (
+    BusyBlock,
+    CalendarConnection,
+    CalendarWrite,
+    Invitation,
+    Meeting,
+    Reservation,
+    utcnow,
+)
 from .caldav_client import CalDAVError, read_calendar
 from .connections import caldav_account
 from .fetch import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, FetchError, fetch_ics

@@ -1,7 +1,7 @@
 """Write confirmed meetings into CalDAV calendars, and remove cancelled ones.
 
 Writing back never blocks or undoes a booking. The booking transaction only *queues* the work
-(:func:`queue_meeting_writeback` adds :class:`~booking_service.models.CalendarWrite` rows, like
+(:func:`queue_meeting_writeback` adds :class:`~booking_service.store.models.CalendarWrite` rows, like
 the mail outbox); :func:`deliver_due_writes` later does the network I/O outside any
 transaction, retries failures with exponential backoff, and gives up after
 :data:`MAX_ATTEMPTS`. A write that failed keeps its ``last_error`` for the dashboard
@@ -26,10 +26,10 @@ import icalendar
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from ..crypto import SecretDecryptionError
-from ..db import session_scope
-from ..models import CalendarConnection, CalendarWrite, Meeting, Reservation, utcnow
-from ..retry import claim_due, exponential_backoff, record_outcome
+from ..core.crypto import SecretDecryptionError
+from ..store.db import session_scope
+from ..store.models import CalendarConnection, CalendarWrite, Meeting, Reservation, utcnow
+from ..store.queue import claim_due, exponential_backoff, record_outcome
 from .caldav_client import DEFAULT_TIMEOUT, CalDAVError, delete_event, put_event
 from .connections import caldav_account
 

@@ -37,14 +37,15 @@ from flask import (
 )
 from markupsafe import Markup
 
-from .. import availability, display
-from ..app import db_session, limiter, settings_of
-from ..booking import UNAVAILABLE_MESSAGE, confirm_slot, meeting_invite_for
 from ..calendars.sync import refresh_invitation_calendars
-from ..db import session_scope
-from ..invitations import booking_link, effective_status, find_by_token, invitation_id_for_token
-from ..mail import register_filters
-from ..models import Invitation
+from ..core import display
+from ..delivery.mail import register_filters
+from ..services import availability
+from ..services.booking import UNAVAILABLE_MESSAGE, confirm_slot, meeting_invite_for
+from ..services.invitations import booking_link, effective_status, find_by_token, invitation_id_for_token
+from ..store.db import session_scope
+from ..store.models import Invitation
+from .app import db_session, limiter, settings_of
 
 bp = Blueprint("booking", __name__)
 
@@ -330,7 +331,7 @@ def slot(token: str):
 @bp.post("/i/<token>/confirm")
 @limiter.limit(_confirm_limit)
 def confirm(token: str):
-    """Book the chosen time in one locked transaction (see :mod:`booking_service.booking`)."""
+    """Book the chosen time in one locked transaction (see :mod:`booking_service.services.booking`)."""
     raw_zone = request.form.get("zone", "")
     if raw_zone and not display.is_zone(raw_zone):
         abort(400, description="That time zone is not known. Pick one from the list of zones.")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort
 
-from ..app import db_session, limiter
 from ..calendars.feeds import feed_ics, resource_for_feed_token
+from .app import db_session, limiter
 
 bp = Blueprint("feeds", __name__)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from booking_service import accounts, audit
-from booking_service.permissions import PermissionDenied, require_admin
+from booking_service.services import accounts, audit
+from booking_service.services.permissions import PermissionDenied, require_admin
 from dashboard import state, views
 
 ALL = ""

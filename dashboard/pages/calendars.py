@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from booking_service import queries
 from booking_service.calendars.writeback import writeback_problems
+from booking_service.services import queries
 from dashboard import calendar_admin, state, views
 
 KINDS = {"ics_url": "ICS link", "ics_file": "ICS file", "caldav": "CalDAV", "demo": "Demo"}

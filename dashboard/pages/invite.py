@@ -2,7 +2,7 @@
 
 Who → Step 1 meeting details → Step 2 time frame (live slot count and heatmap) → Step 3
 notifications (email preview, promoted slots) → Invite. Every check is the invitation
-service's (:func:`booking_service.invitations.validate_draft`); the page shows its messages next to
+service's (:func:`booking_service.services.invitations.validate_draft`); the page shows its messages next to
 the step whose field they name.
 """
 
@@ -14,10 +14,11 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import streamlit as st
 
-from booking_service import display, queries
-from booking_service import invitations as service
-from booking_service.models import utcnow
-from booking_service.permissions import PermissionDenied
+from booking_service.core import display
+from booking_service.services import invitations as service
+from booking_service.services import queries
+from booking_service.services.permissions import PermissionDenied
+from booking_service.store.models import utcnow
 from dashboard import state, views
 
 STEPS = ("Who", "1 · Meeting details", "2 · Time frame", "3 · Notifications")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from booking_service import queries
+from booking_service.services import queries
 from dashboard import state, views
 
 STATUSES = {"All": None, "Waiting": "pending", "Sent": "sent", "Failed": "failed"}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from booking_service import accounts, display
-from booking_service.models import User
+from booking_service.core import display
+from booking_service.services import accounts
+from booking_service.store.models import User
 from dashboard import state, views
 
 st.title("Profile")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from booking_service import display, queries, team
-from booking_service.permissions import PermissionDenied, is_admin
+from booking_service.core import display
+from booking_service.services import queries, team
+from booking_service.services.permissions import PermissionDenied, is_admin
 from dashboard import state, views
 
 DEFAULT_HOURS = {d: ("09:00-17:00" if d < 5 else "") for d in range(7)}

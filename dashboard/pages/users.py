@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from booking_service import accounts, display
-from booking_service.models import ROLES, User
-from booking_service.permissions import is_admin
+from booking_service.core import display
+from booking_service.services import accounts
+from booking_service.services.permissions import is_admin
+from booking_service.store.models import ROLES, User
 from dashboard import state, views
 
 _SHOW_ONCE = "users-show-password"

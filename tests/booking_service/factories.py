@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session
 
-from booking_service.invitations import InvitationDraft
-from booking_service.models import (
+from booking_service.services.invitations import InvitationDraft
+from booking_service.store.models import (
     BusyBlock,
     CalendarConnection,
     ResourcePool,

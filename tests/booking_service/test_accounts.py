@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from booking_service import accounts
-from booking_service.accounts import (
+from booking_service.services import accounts
+from booking_service.services.accounts import (
     ACCOUNT_LIMIT,
     CLIENT_LIMIT,
     SIGN_IN_FAILED_MESSAGE,
@@ -25,7 +25,7 @@ from booking_service.accounts import (
     session_expired,
     update_user,
 )
-from booking_service.models import AuditEntry, SignInFailure, User
+from booking_service.store.models import AuditEntry, SignInFailure, User
 
 PASSWORD = "correct horse battery"
 NOW = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)
@@ -278,7 +278,7 @@ def test_first_admin_gets_a_fresh_password_that_works(session, caplog):
 
 
 def test_first_admin_password_differs_between_installations(tmp_path):
-    from booking_service.db import make_engine
+    from booking_service.store.db import make_engine
     from tests.conftest import create_schema
 
     passwords = []

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from booking_service import audit
-from booking_service.models import AuditEntry, User
-from booking_service.permissions import PermissionDenied
+from booking_service.services import audit
+from booking_service.services.permissions import PermissionDenied
+from booking_service.store.models import AuditEntry, User
 
 
 def _user(session: Session, email: str, role: str = "scheduler") -> User:

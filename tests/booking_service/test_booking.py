@@ -9,18 +9,18 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from booking_service import availability
-from booking_service.booking import (
+from booking_service.delivery.mail import SmtpSender, deliver_due
+from booking_service.services import availability
+from booking_service.services.booking import (
     BookingError,
     cancel_meeting,
     confirm_slot,
     meeting_invite_for,
     resend_confirmation,
 )
-from booking_service.db import session_scope
-from booking_service.invitations import create_invitation
-from booking_service.mail import SmtpSender, deliver_due
-from booking_service.models import Invitation, Meeting, OutboxMessage, Reservation, User
+from booking_service.services.invitations import create_invitation
+from booking_service.store.db import session_scope
+from booking_service.store.models import Invitation, Meeting, OutboxMessage, Reservation, User
 
 from .factories import add_busy, berlin, draft, make_org, next_monday
 from .smtp_server import free_port, smtp_server
@@ -268,7 +268,7 @@ def test_cancel_frees_the_time_and_sends_cancel_invites_with_the_same_uid(engine
 
 
 def test_cancelled_invitation_cannot_be_booked(engine, org):
-    from booking_service.invitations import cancel_invitation
+    from booking_service.services.invitations import cancel_invitation
 
     a = _invite(engine, org)
     with session_scope(engine) as session:
@@ -331,7 +331,7 @@ def test_smtp_down_the_booking_stands_and_the_mail_is_retried(engine, org):
 
 
 def test_deactivated_rooms_do_not_turn_into_no_room_needed(engine, org):
-    from booking_service.models import Resource
+    from booking_service.store.models import Resource
 
     a = _invite(engine, org, rooms=(org.small_room, org.large_room))
     with session_scope(engine) as session:

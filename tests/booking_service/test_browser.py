@@ -18,9 +18,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from booking_service.db import make_engine, session_scope
-from booking_service.invitations import create_invitation
-from booking_service.models import Meeting
+from booking_service.services.invitations import create_invitation
+from booking_service.store.db import make_engine, session_scope
+from booking_service.store.models import Meeting
 
 from .factories import draft, make_org
 from .smtp_server import free_port
@@ -56,7 +56,7 @@ def live(sqlite_url, tmp_path) -> Iterator[tuple[str, str]]:
     """The booking service on a free loopback port; yields its URL and the database URL."""
     from werkzeug.serving import make_server
 
-    from booking_service.app import create_app
+    from booking_service.web.app import create_app
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"

@@ -21,9 +21,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from booking_service.db import make_engine, session_scope
-from booking_service.invitations import create_invitation, hash_token, new_token
-from booking_service.models import Invitation, Meeting, Reservation
+from booking_service.services.invitations import create_invitation, hash_token, new_token
+from booking_service.store.db import make_engine, session_scope
+from booking_service.store.models import Invitation, Meeting, Reservation
 
 from .factories import berlin, draft, make_org
 
@@ -39,7 +39,7 @@ COPIED = (
 
 
 def _app(database_url: str, var_dir: str, csrf: bool = True):
-    from booking_service.app import create_app
+    from booking_service.web.app import create_app
 
     return create_app(
         {

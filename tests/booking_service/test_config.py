@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from booking_service.config import ConfigError, load_settings
-from booking_service.db import check_connection, make_engine
+from booking_service.core.config import ConfigError, load_settings
+from booking_service.store.db import check_connection, make_engine
 
 
 def test_defaults_use_sqlite_under_var(tmp_path):

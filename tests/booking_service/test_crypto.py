@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from booking_service.crypto import SecretDecryptionError, decrypt_secret, encrypt_secret
+from booking_service.core.crypto import SecretDecryptionError, decrypt_secret, encrypt_secret
 
 
 def test_round_trip_and_no_plaintext_in_the_token():

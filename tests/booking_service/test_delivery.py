@@ -8,8 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from booking_service.db import session_scope
-from booking_service.invitations import (
+from booking_service.services.invitations import (
     InvitationError,
     cancel_invitation,
     create_invitation,
@@ -17,8 +16,9 @@ from booking_service.invitations import (
     resend_invitation,
     slot_link,
 )
-from booking_service.models import AuditEntry, Invitation, OutboxMessage, User
-from booking_service.permissions import PermissionDenied
+from booking_service.services.permissions import PermissionDenied
+from booking_service.store.db import session_scope
+from booking_service.store.models import AuditEntry, Invitation, OutboxMessage, User
 
 from .factories import draft, make_org
 

@@ -7,13 +7,13 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from booking_service.invitations import (
+from booking_service.services.invitations import (
     InvitationError,
     create_invitation,
     preview_invitation_mail,
     validate_draft,
 )
-from booking_service.models import OutboxMessage, User
+from booking_service.store.models import OutboxMessage, User
 
 from .factories import berlin, draft, make_org, next_monday
 

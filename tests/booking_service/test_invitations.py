@@ -10,8 +10,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from booking_service import invitations as inv
-from booking_service.invitations import (
+from booking_service.services import invitations as inv
+from booking_service.services.invitations import (
     InvitationError,
     InvitationStateError,
     NoAvailableSlots,
@@ -25,7 +25,7 @@ from booking_service.invitations import (
     resend_invitation,
     validate_draft,
 )
-from booking_service.models import Invitation, OutboxMessage, PromotedSlot, User
+from booking_service.store.models import Invitation, OutboxMessage, PromotedSlot, User
 
 from .factories import ZONE, add_busy, berlin, draft, make_org, next_monday
 
@@ -100,7 +100,7 @@ def test_duration_longer_than_the_frame_is_refused(session, org):
 
 
 def test_pool_without_active_members_is_an_empty_team(session, org):
-    from booking_service.models import ResourcePool
+    from booking_service.store.models import ResourcePool
 
     empty = ResourcePool(name="Nobody")
     session.add(empty)
@@ -226,7 +226,7 @@ def test_invitations_expire_when_their_frame_ends(session, org):
 
 
 def test_invitation_mail_parses_as_a_real_message(session, org, tmp_path):
-    from booking_service.mail import FileSender, deliver_due
+    from booking_service.delivery.mail import FileSender, deliver_due
 
     create_invitation(session, draft(org, NOW, promote=True, promote_count=2), by=None, public_url=PUBLIC, now=NOW)
     session.commit()

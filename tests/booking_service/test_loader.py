@@ -6,9 +6,9 @@ import datetime as dt
 
 import pandas as pd
 
-from booking_service.db import session_scope
-from booking_service.loader import load_busy, load_hours, load_overrides, load_resources
-from booking_service.models import (
+from booking_service.store.db import session_scope
+from booking_service.store.loader import load_busy, load_hours, load_overrides, load_resources
+from booking_service.store.models import (
     BusyBlock,
     CalendarConnection,
     HoursOverride,

@@ -8,9 +8,7 @@ import icalendar
 import pytest
 from sqlalchemy import select
 
-from booking_service import ics
-from booking_service.db import session_scope
-from booking_service.mail import (
+from booking_service.delivery.mail import (
     BACKOFF_MAX,
     MAX_ATTEMPTS,
     FileSender,
@@ -23,7 +21,9 @@ from booking_service.mail import (
     render_mail,
     sender_for,
 )
-from booking_service.models import OutboxMessage
+from booking_service.services import invites as ics
+from booking_service.store.db import session_scope
+from booking_service.store.models import OutboxMessage
 
 from .smtp_server import free_port, smtp_server
 

@@ -10,9 +10,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
-from booking_service.db import make_engine
-from booking_service.migrate import current_revision, upgrade
-from booking_service.models import Base
+from booking_service.store.db import make_engine
+from booking_service.store.migrate import current_revision, upgrade
+from booking_service.store.models import Base
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from booking_service.models import (
+from booking_service.store.models import (
     Invitation,
     Meeting,
     Reservation,

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from booking_service.config import ConfigError
-from booking_service.db import make_engine, read_only_session, session_scope
-from booking_service.loader import OrganisationData, open_organisation
-from booking_service.models import (
+from booking_service.core.config import ConfigError
+from booking_service.store.db import make_engine, read_only_session, session_scope
+from booking_service.store.loader import OrganisationData, open_organisation
+from booking_service.store.models import (
     BusyBlock,
     CalendarConnection,
     HoursOverride,

@@ -9,8 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from booking_service.models import Invitation, Meeting, ResourcePool, Room, TeamMember, User
-from booking_service.permissions import (
+from booking_service.services.permissions import (
     PermissionDenied,
     can_access_invitation,
     can_access_meeting,
@@ -20,6 +19,7 @@ from booking_service.permissions import (
     visible_invitations,
     visible_meetings,
 )
+from booking_service.store.models import Invitation, Meeting, ResourcePool, Room, TeamMember, User
 
 _ids = itertools.count()
 
@@ -186,9 +186,9 @@ PUBLIC = "https://book.example"
 @pytest.fixture
 def booked(engine):
     """Sam (scheduler) invited with Ana and the customer booked; Olga (scheduler) and Root (admin)."""
-    from booking_service.booking import confirm_slot
-    from booking_service.db import session_scope
-    from booking_service.invitations import create_invitation
+    from booking_service.services.booking import confirm_slot
+    from booking_service.services.invitations import create_invitation
+    from booking_service.store.db import session_scope
 
     from .factories import berlin, draft, make_org, next_monday
 
@@ -208,15 +208,15 @@ def booked(engine):
 
 
 def _cancel(engine, meeting_id: int, user_id: int):
-    from booking_service.booking import cancel_meeting
-    from booking_service.db import session_scope
+    from booking_service.services.booking import cancel_meeting
+    from booking_service.store.db import session_scope
 
     with session_scope(engine) as s:
         return cancel_meeting(s, meeting_id, by=s.get(User, user_id), reason="Clash", now=SERVICE_NOW)
 
 
 def _state(engine, meeting_id: int) -> tuple[str, list[str], list[str]]:
-    from booking_service.models import AuditEntry, OutboxMessage
+    from booking_service.store.models import AuditEntry, OutboxMessage
 
     with Session(engine) as s:
         return (
@@ -234,7 +234,7 @@ def test_service_refuses_a_scheduler_cancelling_another_schedulers_meeting(engin
 
 
 def test_owner_cancels_and_the_cancellation_is_audited(engine, booked):
-    from booking_service.models import AuditEntry
+    from booking_service.store.models import AuditEntry
 
     _cancel(engine, booked["meeting"], booked["sam"])
     status, mails, actions = _state(engine, booked["meeting"])
@@ -252,7 +252,7 @@ def test_admin_cancels_anyones_meeting(engine, booked):
 
 
 def test_a_colleague_inviting_with_the_same_member_may_cancel(engine, booked):
-    from booking_service.db import session_scope
+    from booking_service.store.db import session_scope
 
     # Olga invites with Ana too: Ana is now on Olga's team, so Sam's meeting with Ana is in scope.
     with session_scope(engine) as s:

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from booking_service import queries
-from booking_service.models import (
+from booking_service.services import queries
+from booking_service.store.models import (
     BusyBlock,
     CalendarConnection,
     Invitation,

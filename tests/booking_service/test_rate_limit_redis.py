@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from booking_service.app import create_app
+from booking_service.web.app import create_app
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -40,7 +40,7 @@ def _config(database_url: str, tmp_path, prefix: str) -> dict[str, str]:
 
 OTHER_WORKER = """
 import sys, json
-from booking_service.app import create_app
+from booking_service.web.app import create_app
 app = create_app(json.loads(sys.argv[1]))
 client = app.test_client()
 print(",".join(str(client.get("/i/" + "x" * 43).status_code) for _ in range(2)))

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from booking_service.loader import load_planner_inputs
-from booking_service.models import BusyBlock, HoursOverride, Resource, ResourcePool
 from booking_service.seed import DatabaseNotEmpty, seed_demo
+from booking_service.store.loader import load_planner_inputs
+from booking_service.store.models import BusyBlock, HoursOverride, Resource, ResourcePool
 
 TODAY = dt.date(2026, 11, 23)
 
@@ -53,7 +53,7 @@ def test_demo_organisation_is_realistic(session):
 def test_seed_is_deterministic(tmp_path):
     from sqlalchemy.orm import Session
 
-    from booking_service.db import make_engine
+    from booking_service.store.db import make_engine
     from tests.conftest import create_schema
 
     frames = []

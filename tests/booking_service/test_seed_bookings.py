@@ -6,8 +6,8 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from booking_service.models import Invitation, Meeting, OutboxMessage, PromotedSlot, Reservation
 from booking_service.seed import seed_demo
+from booking_service.store.models import Invitation, Meeting, OutboxMessage, PromotedSlot, Reservation
 
 TODAY = dt.date(2026, 11, 23)
 

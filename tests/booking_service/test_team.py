@@ -7,8 +7,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from booking_service import team
-from booking_service.models import (
+from booking_service.services import team
+from booking_service.services.permissions import PermissionDenied
+from booking_service.store.models import (
     AuditEntry,
     HoursOverride,
     ResourcePool,
@@ -17,7 +18,6 @@ from booking_service.models import (
     User,
     WorkingHours,
 )
-from booking_service.permissions import PermissionDenied
 
 
 @pytest.fixture
@@ -184,7 +184,7 @@ def test_date_hours_replace_the_weekly_pattern_on_that_date(session, admin):
 
 
 def test_date_hours_are_what_the_planner_reads(session, admin):
-    from booking_service.loader import load_overrides
+    from booking_service.store.loader import load_overrides
 
     member = team.create_member(session, "Ada", "Europe/Berlin", by=admin)
     team.set_date_hours(session, member.id, dt.date(2026, 12, 24), "", by=admin)

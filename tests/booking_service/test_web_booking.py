@@ -13,11 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from booking_service import availability
-from booking_service.booking import confirm_slot
-from booking_service.db import session_scope
-from booking_service.invitations import create_invitation, resend_invitation, slot_link
-from booking_service.models import Invitation, Meeting, OutboxMessage, User
+from booking_service.services import availability
+from booking_service.services.booking import confirm_slot
+from booking_service.services.invitations import create_invitation, resend_invitation, slot_link
+from booking_service.store.db import session_scope
+from booking_service.store.models import Invitation, Meeting, OutboxMessage, User
 
 from .factories import ZONE, add_busy, berlin, draft, make_org
 
@@ -337,7 +337,7 @@ def test_no_stack_trace_or_sql_reaches_a_response(client, app, org, monkeypatch)
 
 
 def test_rate_limit_on_token_pages(database_url, tmp_path):
-    from booking_service.app import create_app
+    from booking_service.web.app import create_app
 
     app = create_app(
         {
@@ -369,7 +369,7 @@ def test_rate_limit_on_token_pages(database_url, tmp_path):
 
 @pytest.mark.parametrize("name", ["BOOKING_PAGE_RATE_LIMIT", "BOOKING_CONFIRM_RATE_LIMIT"])
 def test_a_malformed_rate_limit_setting_is_refused_when_loading(name, tmp_path):
-    from booking_service.config import ConfigError, load_settings
+    from booking_service.core.config import ConfigError, load_settings
 
     with pytest.raises(ConfigError, match=f"{name}='lots' is not a rate limit"):
         load_settings({name: "lots", "SECRET_KEY": "k", "SLOTWISE_VAR_DIR": str(tmp_path)})
@@ -382,7 +382,7 @@ def test_no_query_string_makes_a_page_fail(sqlite_url, tmp_path):
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    from booking_service.app import create_app
+    from booking_service.web.app import create_app
 
     app = create_app({"TESTING": True, "DATABASE_URL": sqlite_url, "SECRET_KEY": "k",
                       "SLOTWISE_VAR_DIR": str(tmp_path / "var"), "BOOKING_PAGE_RATE_LIMIT": "100000/minute"})
@@ -406,7 +406,7 @@ def test_no_confirmation_form_makes_the_confirmation_fail(sqlite_url, tmp_path):
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    from booking_service.app import create_app
+    from booking_service.web.app import create_app
 
     app = create_app({"TESTING": True, "DATABASE_URL": sqlite_url, "SECRET_KEY": "k",
                       "SLOTWISE_VAR_DIR": str(tmp_path / "var"), "BOOKING_PAGE_RATE_LIMIT": "100000/minute",

@@ -9,11 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from booking_service.cli import main
-from booking_service.config import load_settings
-from booking_service.db import make_engine
-from booking_service.mail import RenderedMail, queue_mail
-from booking_service.models import CalendarConnection, OutboxMessage, TeamMember
-from booking_service.worker import run_pass
+from booking_service.core.config import load_settings
+from booking_service.delivery.mail import RenderedMail, queue_mail
+from booking_service.delivery.worker import run_pass
+from booking_service.store.db import make_engine
+from booking_service.store.models import CalendarConnection, OutboxMessage, TeamMember
 
 ICS = """BEGIN:VCALENDAR\r
 VERSION:2.0\r

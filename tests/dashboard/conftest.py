@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from booking_service import team
-from booking_service.db import make_engine, session_scope
-from booking_service.models import User, utcnow
+from booking_service.services import team
+from booking_service.store.db import make_engine, session_scope
+from booking_service.store.models import User, utcnow
 from dashboard import state
 from dashboard.auth import LAST_ACTIVITY_KEY
 

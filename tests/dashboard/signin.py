@@ -7,8 +7,8 @@ import os
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from booking_service.db import make_engine, session_scope
-from booking_service.models import User, utcnow
+from booking_service.store.db import make_engine, session_scope
+from booking_service.store.models import User, utcnow
 
 
 def first_admin_id(database_url: str | None = None) -> int:

@@ -7,10 +7,18 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from booking_service import availability, booking
-from booking_service.db import session_scope
-from booking_service.invitations import InvitationDraft, create_invitation
-from booking_service.models import Invitation, Meeting, OutboxMessage, Reservation, TeamMember, User, utcnow
+from booking_service.services import availability, booking
+from booking_service.services.invitations import InvitationDraft, create_invitation
+from booking_service.store.db import session_scope
+from booking_service.store.models import (
+    Invitation,
+    Meeting,
+    OutboxMessage,
+    Reservation,
+    TeamMember,
+    User,
+    utcnow,
+)
 
 from .conftest import open_page, signed_in_app
 

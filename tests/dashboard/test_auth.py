@@ -11,10 +11,10 @@ from argon2 import PasswordHasher
 from sqlalchemy import select, text
 from streamlit.testing.v1 import AppTest
 
-from booking_service import accounts
-from booking_service.accounts import ACCOUNT_LIMIT, SIGN_IN_FAILED_MESSAGE, create_user
-from booking_service.db import make_engine, session_scope
-from booking_service.models import AuditEntry, User, utcnow
+from booking_service.services import accounts
+from booking_service.services.accounts import ACCOUNT_LIMIT, SIGN_IN_FAILED_MESSAGE, create_user
+from booking_service.store.db import make_engine, session_scope
+from booking_service.store.models import AuditEntry, User, utcnow
 
 from .signin import sign_in
 

@@ -7,8 +7,8 @@ import datetime as dt
 from sqlalchemy import select
 
 from booking_service.calendars.feeds import resource_for_feed_token
-from booking_service.db import session_scope
-from booking_service.models import AuditEntry, BusyBlock, CalendarConnection, User
+from booking_service.store.db import session_scope
+from booking_service.store.models import AuditEntry, BusyBlock, CalendarConnection, User
 from tests.booking_service.calendars.conftest import IcsServer
 
 from .conftest import open_page

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from booking_service.db import session_scope
-from booking_service.models import CalendarConnection, CalendarWrite, Invitation, Meeting
+from booking_service.store.db import session_scope
+from booking_service.store.models import CalendarConnection, CalendarWrite, Invitation, Meeting
 
 from .conftest import open_page
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from booking_service.models import utcnow
+from booking_service.store.models import utcnow
 
 from .conftest import LONDON, open_page
 

@@ -6,9 +6,9 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from booking_service.db import session_scope
-from booking_service.invitations import InvitationDraft, create_invitation, find_by_token
-from booking_service.models import AuditEntry, Invitation, OutboxMessage, User
+from booking_service.services.invitations import InvitationDraft, create_invitation, find_by_token
+from booking_service.store.db import session_scope
+from booking_service.store.models import AuditEntry, Invitation, OutboxMessage, User
 from tests.booking_service.factories import next_monday
 
 from .conftest import open_page

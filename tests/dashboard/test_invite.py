@@ -7,8 +7,8 @@ import datetime as dt
 import pandas as pd
 from sqlalchemy import select
 
-from booking_service.db import session_scope
-from booking_service.models import BusyBlock, CalendarConnection, Invitation, OutboxMessage, utcnow
+from booking_service.store.db import session_scope
+from booking_service.store.models import BusyBlock, CalendarConnection, Invitation, OutboxMessage, utcnow
 
 from .conftest import open_page
 

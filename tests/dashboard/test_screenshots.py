@@ -21,12 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from booking_service import accounts, availability, booking
-from booking_service.db import make_engine, session_scope
-from booking_service.invitations import InvitationDraft, create_invitation
-from booking_service.models import Invitation, utcnow
-from booking_service.queries import pools, team_members
 from booking_service.seed import seed_demo
+from booking_service.services import accounts, availability, booking
+from booking_service.services.invitations import InvitationDraft, create_invitation
+from booking_service.services.queries import pools, team_members
+from booking_service.store.db import make_engine, session_scope
+from booking_service.store.models import Invitation, utcnow
 
 from .conftest import APP, ROOT
 

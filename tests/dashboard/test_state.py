@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from types import SimpleNamespace
 
-from booking_service import availability, invitations, queries
-from booking_service.db import make_engine, session_scope
-from booking_service.models import User, utcnow
+from booking_service.services import availability, invitations, queries
+from booking_service.store.db import make_engine, session_scope
+from booking_service.store.models import User, utcnow
 from dashboard import state
 
 

@@ -6,9 +6,9 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from booking_service import team
-from booking_service.db import session_scope
-from booking_service.models import ResourcePool, Room, TeamMember, User
+from booking_service.services import team
+from booking_service.store.db import session_scope
+from booking_service.store.models import ResourcePool, Room, TeamMember, User
 
 from .conftest import open_page
 

@@ -7,7 +7,7 @@ import uuid
 
 from sqlalchemy.orm import Session
 
-from booking_service.models import Invitation, Meeting, Reservation, Room, TeamMember, User
+from booking_service.store.models import Invitation, Meeting, Reservation, Room, TeamMember, User
 
 UTC = dt.UTC
 SECRET_KEY = "test-secret-key"

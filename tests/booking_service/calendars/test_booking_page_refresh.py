@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from booking_service.calendars.connections import add_ics_url_connection
-from booking_service.invitations import hash_token
-from booking_service.models import BusyBlock, CalendarConnection, Invitation, WorkingHours
+from booking_service.services.invitations import hash_token
+from booking_service.store.models import BusyBlock, CalendarConnection, Invitation, WorkingHours
 
 from .helpers import add_member, admin, ics, vevent
 
@@ -20,7 +20,7 @@ TOKEN = "t" * 43
 
 @pytest.fixture
 def make_app(database_url, tmp_path):
-    from booking_service.app import create_app
+    from booking_service.web.app import create_app
 
     def make(budget: float):
         return create_app(

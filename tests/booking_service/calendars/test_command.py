@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from booking_service.calendars.command import Duration, run_sync
 from booking_service.calendars.connections import add_ics_file_connection
 from booking_service.cli import main
-from booking_service.models import BusyBlock
+from booking_service.store.models import BusyBlock
 
 from .helpers import SECRET_KEY, add_member, admin, ics, vevent
 

@@ -15,8 +15,8 @@ from booking_service.calendars.connections import (
     set_caldav_password,
 )
 from booking_service.calendars.ics import CalendarParseError
-from booking_service.crypto import SecretDecryptionError
-from booking_service.models import BusyBlock, CalendarConnection
+from booking_service.core.crypto import SecretDecryptionError
+from booking_service.store.models import BusyBlock, CalendarConnection
 
 from .helpers import SECRET_KEY, add_member, admin, ics, utc, vevent
 
@@ -107,8 +107,8 @@ def test_remove_connection_removes_its_busy_blocks(session):
 
 
 def test_only_admins_connect_calendars_and_changes_are_audited(session):
-    from booking_service.models import AuditEntry, User
-    from booking_service.permissions import PermissionDenied
+    from booking_service.services.permissions import PermissionDenied
+    from booking_service.store.models import AuditEntry, User
 
     member = add_member(session)
     scheduler = User(email="sched@example.com", name="Sched", zone="UTC", role="scheduler")

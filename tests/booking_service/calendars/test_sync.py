@@ -23,7 +23,7 @@ from booking_service.calendars.sync import (
     sync_connections,
     sync_window,
 )
-from booking_service.models import BusyBlock, CalendarConnection, ResourcePool
+from booking_service.store.models import BusyBlock, CalendarConnection, ResourcePool
 
 from .helpers import SECRET_KEY, add_meeting, add_member, add_room, admin, ics, utc, vevent
 
@@ -291,7 +291,7 @@ def test_refresh_never_waits_longer_than_its_budget(engine, ics_server):
 
 def test_refresh_invitation_calendars_uses_the_configured_age_and_budget(engine):
     from booking_service.calendars.sync import refresh_invitation_calendars
-    from booking_service.config import Settings
+    from booking_service.core.config import Settings
 
     with Session(engine) as session, session.begin():
         ada, bo = add_member(session), add_member(session, name="Bo")
@@ -309,7 +309,7 @@ def test_refresh_invitation_calendars_uses_the_configured_age_and_budget(engine)
             calendar_refresh_budget_seconds=5.0,
         )
         with Session(engine) as session:
-            from booking_service.models import Invitation
+            from booking_service.store.models import Invitation
 
             invitation = session.get(Invitation, invitation_id)
             # The page passes its own session for the stale query; the syncs commit on theirs.

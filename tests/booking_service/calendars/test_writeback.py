@@ -22,7 +22,7 @@ from booking_service.calendars.writeback import (
     retry_failed_writes,
     writeback_problems,
 )
-from booking_service.models import BusyBlock, CalendarWrite, Meeting
+from booking_service.store.models import BusyBlock, CalendarWrite, Meeting
 
 from .helpers import SECRET_KEY, add_meeting, add_member, add_room, admin, utc
 
@@ -148,7 +148,7 @@ def test_queueing_does_no_network_io_and_failures_retry_with_backoff(
     assert deliver_due_writes(engine, secret_key=SECRET_KEY, now=NOW + dt.timedelta(seconds=30)).retrying == 0
     # The password is fixed; the retry succeeds and the error is cleared.
     with Session(engine) as session, session.begin():
-        from booking_service.models import CalendarConnection
+        from booking_service.store.models import CalendarConnection
 
         set_caldav_password(
             session,

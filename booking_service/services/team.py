@@ -5,11 +5,11 @@ function takes a ``session`` and leaves the transaction to the caller. Input pro
 :class:`TeamError` with a message that names the bad value and what to do.
 
 Managing the team is an admin's job: every function that changes something takes ``by`` (the
-user acting), refuses with :class:`booking_service.permissions.PermissionDenied` unless ``by`` is
+user acting), refuses with :class:`booking_service.services.permissions.PermissionDenied` unless ``by`` is
 an active admin, and writes an audit entry in the same transaction.
 
 Hours are wall-clock minutes after local midnight in the resource's own zone (see
-:class:`booking_service.models.WorkingHours`); :func:`parse_hours` turns the ``"09:00-17:00"``
+:class:`booking_service.store.models.WorkingHours`); :func:`parse_hours` turns the ``"09:00-17:00"``
 text a person types into those minutes.
 """
 
@@ -22,9 +22,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..core.config import ConfigError, check_zone
+from ..store.models import HoursOverride, Resource, ResourcePool, Room, TeamMember, User, WorkingHours
 from . import audit
-from .config import ConfigError, check_zone
-from .models import HoursOverride, Resource, ResourcePool, Room, TeamMember, User, WorkingHours
 from .permissions import require_admin
 
 __all__ = [
@@ -483,7 +483,7 @@ def update_pool(
 
 def delete_pool(session: Session, pool_id: int, *, by: User | None) -> None:
     """Delete a pool that no invitation uses; its members stay (admins only)."""
-    from .models import invitation_pools
+    from ..store.models import invitation_pools
 
     require_admin(by, "delete pools")
     pool = session.get(ResourcePool, pool_id)

@@ -2,7 +2,7 @@
 
 The planner (:mod:`planner`) computes on plain tables; this module turns an invitation (or a
 validated draft, which reads the same) into a :class:`planner.SlotRequest`, loads the planner's
-input tables for just the resources involved (:mod:`booking_service.loader`), and asks the
+input tables for just the resources involved (:mod:`booking_service.store.loader`), and asks the
 planner to find, count or check slots, or to promote a few (:func:`planner.promote_slots`).
 The customer pages, the booking re-check, the invitation wizard and the dashboard all come
 here, so a slot means the same thing everywhere.
@@ -24,8 +24,17 @@ from sqlalchemy.orm import Session, selectinload
 import planner
 from planner.promote import PromoteContext, contention_claims, promote_slots
 
-from .loader import PlannerInputs, load_busy, load_hours, load_overrides, load_resources
-from .models import Invitation, Meeting, PromotedSlot, Reservation, ResourcePool, Room, TeamMember, utcnow
+from ..store.loader import PlannerInputs, load_busy, load_hours, load_overrides, load_resources
+from ..store.models import (
+    Invitation,
+    Meeting,
+    PromotedSlot,
+    Reservation,
+    ResourcePool,
+    Room,
+    TeamMember,
+    utcnow,
+)
 
 SLOT_COLUMNS = ["start", "end", "members", "pool_members", "rooms"]
 

@@ -4,7 +4,7 @@ The dashboard's invitation wizard fills an :class:`InvitationDraft` with the sch
 and calls :func:`create_invitation`, which
 
 1. validates everything and names what is wrong (:class:`InvitationError` with the field),
-2. computes the slots with the planner (:mod:`booking_service.availability`) and refuses to
+2. computes the slots with the planner (:mod:`booking_service.services.availability`) and refuses to
    send when none is available at the time of sending (:class:`NoAvailableSlots`),
 3. stores the invitation under a fresh token: 256 random bits, of which only the SHA-256 hash
    is stored, so a database leak does not leak working links,
@@ -12,7 +12,7 @@ and calls :func:`create_invitation`, which
 5. delivers it the way the scheduler chose (``deliver``): ``"email"`` queues the invitation
    email in the outbox (same transaction); ``"links"`` queues nothing and the scheduler pastes
    the returned links (the booking link and one per promoted slot) into their own message,
-6. checks who acts (:mod:`booking_service.permissions`) and writes the audit log.
+6. checks who acts (:mod:`booking_service.services.permissions`) and writes the audit log.
 
 A resend issues a *new* token (the old link stops working: only hashes are stored, so the old
 link cannot be mailed again) and a fresh set of promoted slots. An invitation whose frame has
@@ -32,9 +32,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from . import audit, availability, display
-from .mail import RenderedMail, queue_mail, render_mail
-from .models import Invitation, PromotedSlot, ResourcePool, Room, TeamMember, User, utcnow
+from ..core import display
+from ..delivery.mail import RenderedMail, queue_mail, render_mail
+from ..store.models import Invitation, PromotedSlot, ResourcePool, Room, TeamMember, User, utcnow
+from . import audit, availability
 from .permissions import require_invitation
 
 TOKEN_BYTES = 32
@@ -174,8 +175,8 @@ class InvitationDraft:
 class ValidatedDraft:
     """A checked draft with its resources loaded; reads like an :class:`Invitation`.
 
-    It has the attribute names of :class:`~booking_service.models.Invitation` that the planner
-    request needs, so :func:`booking_service.availability.slot_request` serves both.
+    It has the attribute names of :class:`~booking_service.store.models.Invitation` that the planner
+    request needs, so :func:`booking_service.services.availability.slot_request` serves both.
     """
 
     customer_name: str
@@ -640,7 +641,7 @@ def resend_invitation(
         If the invitation does not exist or is not active.
     NoAvailableSlots
         If no slot is available any more; the old link keeps working.
-    booking_service.permissions.PermissionDenied
+    booking_service.services.permissions.PermissionDenied
         If ``by`` may not act on this invitation.
     """
     now = now or utcnow()
@@ -679,14 +680,14 @@ def cancel_invitation(
     """Withdraw an invitation: its link then shows "cancelled".
 
     An invitation that was already booked has its meeting cancelled too (with the cancellation
-    mails), through :func:`booking_service.booking.cancel_meeting`. ``by`` must have the
+    mails), through :func:`booking_service.services.booking.cancel_meeting`. ``by`` must have the
     invitation in its scope; the cancellation is audited.
 
     Raises
     ------
     InvitationStateError
         If the invitation does not exist or is already cancelled or expired.
-    booking_service.permissions.PermissionDenied
+    booking_service.services.permissions.PermissionDenied
         If ``by`` may not act on this invitation.
     """
     from .booking import cancel_meeting

@@ -1,12 +1,12 @@
 """Alembic environment: runs Slotwise's migrations on the engine it is handed.
 
-``booking_service.migrate.upgrade`` passes its connection in ``config.attributes``; the plain
+``booking_service.store.migrate.upgrade`` passes its connection in ``config.attributes``; the plain
 ``alembic`` command falls back to ``DATABASE_URL`` through Slotwise's settings.
 """
 
 from alembic import context
 
-from booking_service.models import Base
+from booking_service.store.models import Base
 
 target_metadata = Base.metadata
 
@@ -26,8 +26,8 @@ connection = context.config.attributes.get("connection")
 if connection is not None:
     _run(connection)
 else:
-    from booking_service.config import load_settings
-    from booking_service.db import make_engine
+    from booking_service.core.config import load_settings
+    from booking_service.store.db import make_engine
 
     engine = make_engine(load_settings().database_url)
     with engine.connect() as conn:

@@ -413,7 +413,7 @@ def open_organisation(
     from sqlalchemy import inspect
     from sqlalchemy.engine import make_url
 
-    from .config import ConfigError, load_settings
+    from ..core.config import ConfigError, load_settings
     from .db import check_connection, make_engine, read_only_session
 
     for bound, label in ((start, "start"), (end, "end")):

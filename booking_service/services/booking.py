@@ -5,14 +5,14 @@ transaction that holds the locks before it re-checks:
 
 - SQLite: the caller opens the transaction with ``session_scope(engine, write=True)``
   (``BEGIN IMMEDIATE``), so the whole read-check-write sequence holds the database write lock;
-  :func:`booking_service.db.write_lock` refuses a transaction opened any other way.
+  :func:`booking_service.store.db.write_lock` refuses a transaction opened any other way.
 - PostgreSQL: ``SELECT ... FOR UPDATE`` on the invitation row, then on every resource row the
   invitation may use, in id order (two bookings that share resources queue up instead of
   deadlocking). The exclusion constraint on reservations is the backstop: an overlap that got
   past the check raises ``IntegrityError`` inside a savepoint and becomes "no longer available".
 
 The re-check is the planner's ``check_slot`` on busy time freshly read for the involved
-resources (:func:`booking_service.availability.check_slot_for`): one rule, one place.
+resources (:func:`booking_service.services.availability.check_slot_for`): one rule, one place.
 
 Assignment policy
 -----------------
@@ -42,13 +42,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from . import audit, availability, ics
-from .calendars.writeback import queue_meeting_writeback
-from .config import Settings
-from .db import write_lock
+from ..calendars.writeback import queue_meeting_writeback
+from ..core.config import Settings
+from ..delivery.mail import queue_mail, render_mail
+from ..store.db import write_lock
+from ..store.models import Invitation, Meeting, Reservation, Resource, Room, TeamMember, User, utcnow
+from . import audit, availability
+from . import invites as ics
 from .invitations import TEAM_AND_ROOMS, effective_status
-from .mail import queue_mail, render_mail
-from .models import Invitation, Meeting, Reservation, Resource, Room, TeamMember, User, utcnow
 from .permissions import require_meeting
 
 Outcome = Literal["booked", "already_scheduled", "unavailable", "closed"]
@@ -250,14 +251,14 @@ def cancel_meeting(
     ``METHOD:CANCEL`` invite, so calendars remove the same entry they added.
 
     ``by`` is the dashboard user cancelling; it must have the meeting in its scope
-    (:mod:`booking_service.permissions`). ``None`` means the system or the customer acting through
+    (:mod:`booking_service.services.permissions`). ``None`` means the system or the customer acting through
     their own link, whose token the caller has checked. The cancellation is audited.
 
     Raises
     ------
     BookingError
         If the meeting does not exist or is already cancelled.
-    booking_service.permissions.PermissionDenied
+    booking_service.services.permissions.PermissionDenied
         If ``by`` may not act on this meeting (nothing is changed).
     """
     now = now or utcnow()
@@ -317,7 +318,7 @@ def resend_confirmation(
     ------
     BookingError
         If the meeting does not exist or is cancelled.
-    booking_service.permissions.PermissionDenied
+    booking_service.services.permissions.PermissionDenied
         If ``by`` may not act on this meeting.
     """
     now = now or utcnow()
@@ -361,7 +362,7 @@ def meeting_invite(
     url: str | None = None,
     now: dt.datetime | None = None,
 ) -> str:
-    """The meeting's ``.ics`` (see :mod:`booking_service.ics`): same ``UID`` in every message."""
+    """The meeting's ``.ics`` (see :mod:`booking_service.services.invites`): same ``UID`` in every message."""
     invitation = meeting.invitation
     creator = invitation.created_by
     mail_from = (settings or Settings()).mail_from

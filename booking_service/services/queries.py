@@ -1,7 +1,7 @@
 """Read-only queries for the scheduler dashboard: lists of what is in the database.
 
 Nothing here changes data; the services that change data live in their own modules
-(:mod:`booking_service.team`, :mod:`booking_service.invitations`, ...). Every function takes a
+(:mod:`booking_service.services.team`, :mod:`booking_service.services.invitations`, ...). Every function takes a
 ``session`` and returns model objects with the relationships the dashboard shows already loaded,
 so that the page can render them after the session closes.
 
@@ -18,7 +18,7 @@ from collections.abc import Collection
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from .models import (
+from ..store.models import (
     BusyBlock,
     CalendarConnection,
     HoursOverride,
@@ -136,7 +136,7 @@ def invitations(
     Parameters
     ----------
     user : User or None
-        Whose view: an admin sees all, a scheduler their scope (:mod:`booking_service.permissions`),
+        Whose view: an admin sees all, a scheduler their scope (:mod:`booking_service.services.permissions`),
         nobody signed in sees nothing.
     status : str or None
         Only invitations with this status (``"active"``, ``"scheduled"``, ...); ``None`` for all.

@@ -35,9 +35,9 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from ..core.config import ConfigError, check_zone
+from ..store.models import ROLES, SignInFailure, User, utcnow
 from . import audit
-from .config import ConfigError, check_zone
-from .models import ROLES, SignInFailure, User, utcnow
 
 __all__ = [
     "AccountError",

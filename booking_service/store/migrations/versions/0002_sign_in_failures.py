@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import booking_service.models
+import booking_service.store.models
 
 revision: str = '0002'
 down_revision: str | None = '0001'
@@ -23,7 +23,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=False),
     sa.Column('client', sa.String(length=128), nullable=False),
-    sa.Column('at', booking_service.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', booking_service.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('sign_in_failures', schema=None) as batch_op:

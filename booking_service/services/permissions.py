@@ -34,7 +34,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, Select, false, or_, select, true, union
 from sqlalchemy.orm import Session
 
-from .models import Invitation, Meeting, User, invitation_members, invitation_pools, pool_members
+from ..store.models import Invitation, Meeting, User, invitation_members, invitation_pools, pool_members
 
 __all__ = [
     "PermissionDenied",

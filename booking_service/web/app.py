@@ -1,7 +1,7 @@
 """The booking service's Flask application factory.
 
 ``create_app(config)`` takes defaults, then the environment (through
-:func:`booking_service.config.load_settings`), then the ``config`` mapping (tests). The web layer
+:func:`booking_service.core.config.load_settings`), then the ``config`` mapping (tests). The web layer
 is thin: blueprints in :mod:`booking_service.web` parse requests, call one service function and
 render a template.
 """
@@ -20,8 +20,8 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from .config import Settings, load_settings
-from .db import get_engine, session_factory
+from ..core.config import Settings, load_settings
+from ..store.db import get_engine, session_factory
 
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
@@ -70,7 +70,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
 
-    from .web import register_blueprints
+    from . import register_blueprints
 
     register_blueprints(app)
     _register_error_pages(app)

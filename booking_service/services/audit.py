@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from .models import AuditEntry, Base, User, utcnow
+from ..store.models import AuditEntry, Base, User, utcnow
 
 __all__ = ["ACTIONS", "record", "entries", "entry_rows"]
 
@@ -80,7 +80,7 @@ def record(
     action : str
         One of :data:`ACTIONS`, e.g. ``"meeting.cancelled"``.
     target : model instance or (type, id)
-        What was changed, e.g. the :class:`~booking_service.models.Meeting` (its id must be set:
+        What was changed, e.g. the :class:`~booking_service.store.models.Meeting` (its id must be set:
         flush first) or ``("meeting", 12)``.
     **details
         JSON-able facts about the change. Keys mentioning passwords, secrets, tokens or hashes
@@ -92,7 +92,7 @@ def record(
         On an unknown action or a secret-looking detail key.
     """
     if action not in ACTIONS:
-        raise ValueError(f"unknown audit action {action!r}; add it to booking_service.audit.ACTIONS")
+        raise ValueError(f"unknown audit action {action!r}; add it to booking_service.services.audit.ACTIONS")
     _check_details(details)
     if isinstance(target, tuple):
         target_type, target_id = target
@@ -134,7 +134,7 @@ def entries(
 
     Raises
     ------
-    booking_service.permissions.PermissionDenied
+    booking_service.services.permissions.PermissionDenied
         When ``viewer`` is not an admin.
     """
     from .permissions import require_admin

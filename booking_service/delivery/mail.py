@@ -1,6 +1,6 @@
 """Outgoing mail: the outbox, message rendering, and delivery over SMTP or to ``.eml`` files.
 
-Every message is first a row in the outbox (:class:`~booking_service.models.OutboxMessage`),
+Every message is first a row in the outbox (:class:`~booking_service.store.models.OutboxMessage`),
 written in the same transaction as the change it reports (an invitation created, a meeting
 booked or cancelled). Delivery is a separate step, :func:`deliver_due` (``slotwise send-mail``),
 so a slow or broken mail server never slows down or undoes a booking:
@@ -39,14 +39,14 @@ import jinja2
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from . import display
-from .db import session_scope
-from .models import OutboxMessage, utcnow
-from .retry import claim_due, exponential_backoff, record_outcome
+from ..core import display
+from ..store.db import session_scope
+from ..store.models import OutboxMessage, utcnow
+from ..store.queue import claim_due, exponential_backoff, record_outcome
 
 log = logging.getLogger(__name__)
 
-TEMPLATES = Path(__file__).with_name("templates")
+TEMPLATES = Path(__file__).parents[1] / "services" / "templates"
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = dt.timedelta(minutes=1)
 BACKOFF_MAX = dt.timedelta(hours=1)

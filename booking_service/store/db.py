@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
-from .config import ConfigError
+from ..core.config import ConfigError
 
 _ENGINES: dict[str, Engine] = {}
 

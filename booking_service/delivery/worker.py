@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from .calendars.sync import stale_connection_ids, sync_connections
-from .calendars.writeback import deliver_due_writes
-from .config import Settings
+from ..calendars.sync import stale_connection_ids, sync_connections
+from ..calendars.writeback import deliver_due_writes
+from ..core.config import Settings
+from ..store.models import Resource, utcnow
 from .mail import deliver_due, sender_for
-from .models import Resource, utcnow
 
 
 @dataclass
