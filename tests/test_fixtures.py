@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGET = "tests/booking_service/test_models.py::test_instants_come_back_tz_aware_utc"
+TARGET = "tests/booking_service/store/test_models.py::test_instants_come_back_tz_aware_utc"
 
 
 def _run(ci: str) -> subprocess.CompletedProcess[str]:

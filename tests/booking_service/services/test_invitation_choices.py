@@ -15,7 +15,7 @@ from booking_service.services.invitations import (
 )
 from booking_service.store.models import OutboxMessage, User
 
-from .factories import berlin, draft, make_org, next_monday
+from ..factories import berlin, draft, make_org, next_monday
 
 NOW = dt.datetime(2030, 1, 2, 10, 0, tzinfo=dt.UTC)  # a Wednesday
 PUBLIC = "https://book.example"

@@ -25,7 +25,7 @@ from booking_service.services import invites as ics
 from booking_service.store.db import session_scope
 from booking_service.store.models import OutboxMessage
 
-from .smtp_server import free_port, smtp_server
+from ..smtp_server import free_port, smtp_server
 
 UTC = dt.UTC
 NOW = dt.datetime(2030, 1, 7, 8, 0, tzinfo=UTC)

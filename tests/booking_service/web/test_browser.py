@@ -22,8 +22,8 @@ from booking_service.services.invitations import create_invitation
 from booking_service.store.db import make_engine, session_scope
 from booking_service.store.models import Meeting
 
-from .factories import draft, make_org
-from .smtp_server import free_port
+from ..factories import draft, make_org
+from ..smtp_server import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -32,7 +32,7 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
-SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "browser"
+SHOTS = Path(__file__).resolve().parents[3] / "test-output" / "browser"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 

@@ -25,7 +25,7 @@ from booking_service.services.invitations import create_invitation, hash_token, 
 from booking_service.store.db import make_engine, session_scope
 from booking_service.store.models import Invitation, Meeting, Reservation
 
-from .factories import berlin, draft, make_org
+from ..factories import berlin, draft, make_org
 
 UTC = dt.UTC
 THREADS = 50

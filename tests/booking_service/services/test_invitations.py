@@ -27,7 +27,7 @@ from booking_service.services.invitations import (
 )
 from booking_service.store.models import Invitation, OutboxMessage, PromotedSlot, User
 
-from .factories import ZONE, add_busy, berlin, draft, make_org, next_monday
+from ..factories import ZONE, add_busy, berlin, draft, make_org, next_monday
 
 UTC = dt.UTC
 NOW = dt.datetime(2030, 1, 2, 10, 0, tzinfo=UTC)  # a Wednesday

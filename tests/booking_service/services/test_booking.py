@@ -22,8 +22,8 @@ from booking_service.services.invitations import create_invitation
 from booking_service.store.db import session_scope
 from booking_service.store.models import Invitation, Meeting, OutboxMessage, Reservation, User
 
-from .factories import add_busy, berlin, draft, make_org, next_monday
-from .smtp_server import free_port, smtp_server
+from ..factories import add_busy, berlin, draft, make_org, next_monday
+from ..smtp_server import free_port, smtp_server
 
 UTC = dt.UTC
 NOW = dt.datetime(2030, 1, 2, 10, 0, tzinfo=UTC)

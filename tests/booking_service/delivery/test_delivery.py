@@ -20,7 +20,7 @@ from booking_service.services.permissions import PermissionDenied
 from booking_service.store.db import session_scope
 from booking_service.store.models import AuditEntry, Invitation, OutboxMessage, User
 
-from .factories import draft, make_org
+from ..factories import draft, make_org
 
 NOW = dt.datetime(2030, 1, 2, 10, 0, tzinfo=dt.UTC)
 PUBLIC = "https://book.example"

@@ -190,7 +190,7 @@ def booked(engine):
     from booking_service.services.invitations import create_invitation
     from booking_service.store.db import session_scope
 
-    from .factories import berlin, draft, make_org, next_monday
+    from ..factories import berlin, draft, make_org, next_monday
 
     with Session(engine) as s:
         org = make_org(s)

@@ -19,7 +19,7 @@ from booking_service.services.invitations import create_invitation, resend_invit
 from booking_service.store.db import session_scope
 from booking_service.store.models import Invitation, Meeting, OutboxMessage, User
 
-from .factories import ZONE, add_busy, berlin, draft, make_org
+from ..factories import ZONE, add_busy, berlin, draft, make_org
 
 UTC = dt.UTC
 PUBLIC = "http://localhost"
