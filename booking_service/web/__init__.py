@@ -1,16 +1,18 @@
-"""The web layer: one blueprint per user-facing flow."""
+"""The web layer: the Flask app factory and one blueprint per user-facing flow.
 
-from __future__ import annotations
+- :mod:`.app`: ``create_app(config=None)``, error pages, security headers, Server-Timing;
+- :mod:`.extensions`: what the factory and the blueprints share (CSRF, the rate limiter, the
+  request's database session, the settings);
+- :mod:`.booking`: the customer's booking pages; :mod:`.feeds`: private calendar feeds;
+  :mod:`.health`: liveness for load balancers.
 
-from flask import Flask
+Views parse and validate, call one service function, then render or redirect. Templates live in
+``templates/<blueprint>/`` and extend ``templates/base.html``.
 
+May import :mod:`booking_service.calendars`, :mod:`booking_service.services`,
+:mod:`booking_service.store` and :mod:`booking_service.core`; never :mod:`booking_service.delivery`.
+"""
 
-def register_blueprints(app: Flask) -> None:
-    """Import and register every blueprint (imported here so the factory stays cheap)."""
-    from .booking import bp as booking_bp
-    from .feeds import bp as feeds_bp
-    from .health import bp as health_bp
+from .app import create_app
 
-    app.register_blueprint(health_bp)
-    app.register_blueprint(booking_bp)
-    app.register_blueprint(feeds_bp)
+__all__ = ["create_app"]

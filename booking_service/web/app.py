@@ -14,17 +14,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, g, render_template
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-from flask_wtf.csrf import CSRFError, CSRFProtect
-from sqlalchemy.orm import Session
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from ..core.config import Settings, load_settings
+from ..core.config import load_settings
 from ..store.db import get_engine, session_factory
-
-csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+from .extensions import csrf, limiter
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +65,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
 
-    from . import register_blueprints
-
-    register_blueprints(app)
+    _register_blueprints(app)
     _register_error_pages(app)
     _register_security_headers(app)
     _register_server_timing(app)
@@ -80,18 +73,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-def settings_of(app: Flask) -> Settings:
-    """The resolved :class:`Settings` of ``app``."""
-    return app.config["SLOTWISE"]
+def _register_blueprints(app: Flask) -> None:
+    """One blueprint per user-facing flow, imported here so that importing the factory stays cheap."""
+    from .booking import bp as booking_bp
+    from .feeds import bp as feeds_bp
+    from .health import bp as health_bp
 
-
-def db_session() -> Session:
-    """The request's database session (opened on first use, closed at teardown)."""
-    from flask import current_app
-
-    if "db_session" not in g:
-        g.db_session = current_app.extensions["slotwise"]["sessions"]()
-    return g.db_session
+    app.register_blueprint(health_bp)
+    app.register_blueprint(booking_bp)
+    app.register_blueprint(feeds_bp)
 
 
 def _register_session_teardown(app: Flask) -> None:

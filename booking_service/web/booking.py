@@ -45,7 +45,7 @@ from ..services.booking import UNAVAILABLE_MESSAGE, confirm_slot, meeting_invite
 from ..services.invitations import booking_link, effective_status, find_by_token, invitation_id_for_token
 from ..store.db import session_scope
 from ..store.models import Invitation
-from .app import db_session, limiter, settings_of
+from .extensions import db_session, limiter, settings_of
 
 bp = Blueprint("booking", __name__)
 

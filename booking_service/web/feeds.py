@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort
 
 from ..calendars.feeds import feed_ics, resource_for_feed_token
-from .app import db_session, limiter
+from .extensions import db_session, limiter
 
 bp = Blueprint("feeds", __name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 
-from .app import db_session
+from .extensions import db_session
 
 bp = Blueprint("health", __name__)
 
