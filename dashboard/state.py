@@ -30,8 +30,7 @@ from sqlalchemy.orm import Session
 
 import planner
 from booking_service.core.config import Settings, load_settings
-from booking_service.delivery import mail
-from booking_service.services import availability, invitations, queries
+from booking_service.services import availability, invitations, outbox, queries
 from booking_service.store import loader
 from booking_service.store.db import make_engine, session_scope
 from booking_service.store.models import User, utcnow
@@ -283,7 +282,7 @@ def promoted_picks(draft: invitations.InvitationDraft, user: User | None, now: d
     return _promoted(_key(version, draft, user, now, draft.promote_count), version, draft, user, now)
 
 
-def preview_mail(draft: invitations.InvitationDraft, user: User | None) -> mail.RenderedMail:
+def preview_mail(draft: invitations.InvitationDraft, user: User | None) -> outbox.RenderedMail:
     """The invitation email as the customer will read it (the service's rendering; placeholder link)."""
     with session() as s:
         return invitations.preview_invitation_mail(

@@ -44,12 +44,12 @@ from sqlalchemy.orm import Session, joinedload
 
 from ..calendars.writeback import queue_meeting_writeback
 from ..core.config import Settings
-from ..delivery.mail import queue_mail, render_mail
 from ..store.db import write_lock
 from ..store.models import Invitation, Meeting, Reservation, Resource, Room, TeamMember, User, utcnow
 from . import audit, availability
 from . import invites as ics
 from .invitations import TEAM_AND_ROOMS, effective_status
+from .outbox import queue_mail, render_mail
 from .permissions import require_meeting
 
 Outcome = Literal["booked", "already_scheduled", "unavailable", "closed"]

@@ -33,9 +33,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from ..core import display
-from ..delivery.mail import RenderedMail, queue_mail, render_mail
 from ..store.models import Invitation, PromotedSlot, ResourcePool, Room, TeamMember, User, utcnow
 from . import audit, availability
+from .outbox import RenderedMail, queue_mail, render_mail
 from .permissions import require_invitation
 
 TOKEN_BYTES = 32

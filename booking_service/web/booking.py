@@ -39,10 +39,10 @@ from markupsafe import Markup
 
 from ..calendars.sync import refresh_invitation_calendars
 from ..core import display
-from ..delivery.mail import register_filters
 from ..services import availability
 from ..services.booking import UNAVAILABLE_MESSAGE, confirm_slot, meeting_invite_for
 from ..services.invitations import booking_link, effective_status, find_by_token, invitation_id_for_token
+from ..services.outbox import register_filters
 from ..store.db import session_scope
 from ..store.models import Invitation
 from .extensions import db_session, limiter, settings_of

@@ -1,4 +1,4 @@
-"""Mail: rendering, the outbox, SMTP delivery to a real server, retries, .eml files."""
+"""Sending mail: SMTP delivery to a real server, retries, .eml files, the send-mail command."""
 
 from __future__ import annotations
 
@@ -13,15 +13,13 @@ from booking_service.delivery.mail import (
     MAX_ATTEMPTS,
     FileSender,
     MailConfigError,
-    RenderedMail,
     SmtpSender,
     backoff,
     deliver_due,
-    queue_mail,
-    render_mail,
     sender_for,
 )
 from booking_service.services import invites as ics
+from booking_service.services.outbox import RenderedMail, queue_mail
 from booking_service.store.db import session_scope
 from booking_service.store.models import OutboxMessage
 
@@ -57,23 +55,6 @@ def _queue(engine, *, ics_text: str | None = None, to: str = "ada@example.com", 
 def _message(engine, message_id: int) -> OutboxMessage:
     with session_scope(engine) as session:
         return session.scalars(select(OutboxMessage).where(OutboxMessage.id == message_id)).one()
-
-
-def test_render_mail_escapes_html_but_not_text():
-    mail = render_mail(
-        "cancellation", "Cancelled: Intro", subject="Intro", recipient_name="<script>alert(1)</script>",
-        start=NOW, end=NOW + dt.timedelta(minutes=30), zone="Europe/Berlin", reason="",
-    )
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in mail.html
-    assert "<script>" not in mail.html
-    assert "Hello <script>alert(1)</script>," in mail.text
-    assert "Monday 7 January 2030, 09:00–09:30 (Europe/Berlin)" in mail.text
-
-
-def test_render_mail_refuses_line_breaks_in_subject():
-    with pytest.raises(ValueError, match="line break"):
-        render_mail("cancellation", "Bad\r\nBcc: x@example.com", subject="x", recipient_name="x",
-                    start=NOW, end=NOW, zone="UTC", reason="")
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from booking_service.cli import main
 from booking_service.core.config import load_settings
-from booking_service.delivery.mail import RenderedMail, queue_mail
 from booking_service.delivery.worker import run_pass
+from booking_service.services.outbox import RenderedMail, queue_mail
 from booking_service.store.db import make_engine
 from booking_service.store.models import CalendarConnection, OutboxMessage, TeamMember
 
