@@ -1,8 +1,9 @@
 """Write confirmed meetings into CalDAV calendars, and remove cancelled ones.
 
 Writing back never blocks or undoes a booking. The booking transaction only *queues* the work
-(:func:`queue_meeting_writeback` adds :class:`~booking_service.store.models.CalendarWrite` rows, like
-the mail outbox); :func:`deliver_due_writes` later does the network I/O outside any
+(:func:`booking_service.services.calendar_writes.queue_meeting_writeback` adds
+:class:`~booking_service.store.models.CalendarWrite` rows, like the mail outbox);
+:func:`deliver_due_writes` later does the network I/O outside any
 transaction, retries failures with exponential backoff, and gives up after
 :data:`MAX_ATTEMPTS`. A write that failed keeps its ``last_error`` for the dashboard
 (:func:`writeback_problems`); a later success clears it, and so does a newer write of the same
@@ -28,13 +29,12 @@ from sqlalchemy.orm import Session
 
 from ..core.crypto import SecretDecryptionError
 from ..store.db import session_scope
-from ..store.models import CalendarConnection, CalendarWrite, Meeting, Reservation, utcnow
+from ..store.models import CalendarConnection, CalendarWrite, Meeting, utcnow
 from ..store.queue import claim_due, exponential_backoff, record_outcome
 from .caldav_client import DEFAULT_TIMEOUT, CalDAVError, delete_event, put_event
 from .connections import caldav_account
 
 __all__ = [
-    "ACTIONS",
     "MAX_ATTEMPTS",
     "WriteReport",
     "backoff",
@@ -42,14 +42,12 @@ __all__ = [
     "deliver_in_background",
     "meeting_event",
     "meeting_vevent",
-    "queue_meeting_writeback",
     "retry_failed_writes",
     "writeback_problems",
 ]
 
 log = logging.getLogger(__name__)
 
-ACTIONS = ("put", "delete")
 MAX_ATTEMPTS = 10
 """Attempts before a write is marked ``failed`` (about 17 hours with :func:`backoff`)."""
 
@@ -64,90 +62,6 @@ PRODID = "-//Slotwise//Calendar write-back//EN"
 def backoff(attempts: int) -> dt.timedelta:
     """Wait after ``attempts`` failures: 1, 2, 4 ... minutes, at most 4 hours."""
     return exponential_backoff(attempts, BACKOFF_BASE, BACKOFF_MAX)
-
-
-def _write_back_connections(session: Session, resource_ids: set[int]) -> list[CalendarConnection]:
-    if not resource_ids:
-        return []
-    return list(
-        session.scalars(
-            select(CalendarConnection)
-            .where(
-                CalendarConnection.resource_id.in_(resource_ids),
-                CalendarConnection.kind == "caldav",
-                CalendarConnection.write_back.is_(True),
-            )
-            .order_by(CalendarConnection.id)
-        )
-    )
-
-
-def queue_meeting_writeback(
-    session: Session, meeting: Meeting, action: str, *, now: dt.datetime | None = None
-) -> list[CalendarWrite]:
-    """Queue writing a meeting to its resources' CalDAV calendars, or removing it.
-
-    Call it in the transaction that confirms (``"put"``) or cancels (``"delete"``) the
-    meeting. It only adds rows; nothing is sent until :func:`deliver_due_writes` runs, so a
-    slow or broken calendar server can never delay or undo the booking.
-
-    Targets: for ``"put"``, every write-back CalDAV connection of each resource the meeting
-    reserves; for ``"delete"``, every connection the meeting was written to (found from the
-    earlier writes, so it works after the reservations are released) plus those of any
-    resource still reserved. Earlier unfinished writes of the meeting to the same connection
-    are superseded.
-
-    Parameters
-    ----------
-    session : Session
-        The caller's session; the caller commits.
-    meeting : Meeting
-        The meeting (flushed: it needs its id).
-    action : {"put", "delete"}
-
-    Returns
-    -------
-    list of CalendarWrite
-        The queued writes (empty when no resource has a write-back calendar).
-
-    Raises
-    ------
-    ValueError
-        If ``action`` is not ``"put"`` or ``"delete"``.
-    """
-    if action not in ACTIONS:
-        raise ValueError(f"{action!r} is not a write-back action; use 'put' or 'delete'")
-    now = now or utcnow()
-    if meeting.id is None:
-        session.flush()
-    reserved = set(
-        session.scalars(select(Reservation.resource_id).where(Reservation.meeting_id == meeting.id))
-    )
-    targets = {c.id: c for c in _write_back_connections(session, reserved)}
-    earlier = list(
-        session.scalars(
-            select(CalendarWrite).where(CalendarWrite.meeting_id == meeting.id).order_by(CalendarWrite.id)
-        )
-    )
-    if action == "delete":
-        for write in earlier:
-            if write.action == "put" and write.connection_id not in targets:
-                connection = session.get(CalendarConnection, write.connection_id)
-                if connection is not None:
-                    targets[connection.id] = connection
-    for write in earlier:
-        if write.connection_id in targets and write.status in ("pending", "failed"):
-            write.status = "superseded"
-            write.done_at = now
-    queued = [
-        CalendarWrite(
-            meeting_id=meeting.id, connection_id=cid, action=action, status="pending", next_attempt_at=now
-        )
-        for cid in sorted(targets)
-    ]
-    session.add_all(queued)
-    session.flush()
-    return queued
 
 
 def meeting_vevent(meeting: Meeting, *, now: dt.datetime | None = None) -> icalendar.Event:

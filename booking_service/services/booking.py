@@ -42,12 +42,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from ..calendars.writeback import queue_meeting_writeback
 from ..core.config import Settings
 from ..store.db import write_lock
 from ..store.models import Invitation, Meeting, Reservation, Resource, Room, TeamMember, User, utcnow
 from . import audit, availability
 from . import invites as ics
+from .calendar_writes import queue_meeting_writeback
 from .invitations import TEAM_AND_ROOMS, effective_status
 from .outbox import queue_mail, render_mail
 from .permissions import require_meeting

@@ -18,10 +18,10 @@ from booking_service.calendars.writeback import (
     backoff,
     deliver_due_writes,
     meeting_event,
-    queue_meeting_writeback,
     retry_failed_writes,
     writeback_problems,
 )
+from booking_service.services.calendar_writes import queue_meeting_writeback
 from booking_service.store.models import BusyBlock, CalendarWrite, Meeting
 
 from .helpers import SECRET_KEY, add_meeting, add_member, add_room, admin, utc
@@ -194,14 +194,6 @@ def test_a_newer_write_supersedes_an_unsent_one(engine, caldav_calendar, second_
     ]
     assert deliver_due_writes(engine, secret_key=SECRET_KEY, now=NOW).done == 2
     assert uids_in(caldav_calendar) == []
-
-
-def test_no_write_back_calendar_queues_nothing(session):
-    member = add_member(session)
-    meeting = add_meeting(session, [member], START, END)
-    assert queue_meeting_writeback(session, meeting, "put") == []
-    with pytest.raises(ValueError, match="'move' is not a write-back action"):
-        queue_meeting_writeback(session, meeting, "move")
 
 
 def test_meeting_event_has_the_meeting_uid_and_no_attendees(session):

@@ -1,0 +1,105 @@
+"""The calendar write queue: meetings to write to, or remove from, team members' and rooms' calendars.
+
+Called in the transaction that confirms or cancels a meeting, :func:`queue_meeting_writeback`
+only adds :class:`~booking_service.store.models.CalendarWrite` rows, like the mail outbox;
+:mod:`booking_service.calendars.writeback` delivers them later, so a slow or broken calendar
+server can never delay or undo a booking.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..store.models import CalendarConnection, CalendarWrite, Meeting, Reservation, utcnow
+
+__all__ = ["ACTIONS", "queue_meeting_writeback"]
+
+ACTIONS = ("put", "delete")
+
+
+def _write_back_connections(session: Session, resource_ids: set[int]) -> list[CalendarConnection]:
+    if not resource_ids:
+        return []
+    return list(
+        session.scalars(
+            select(CalendarConnection)
+            .where(
+                CalendarConnection.resource_id.in_(resource_ids),
+                CalendarConnection.kind == "caldav",
+                CalendarConnection.write_back.is_(True),
+            )
+            .order_by(CalendarConnection.id)
+        )
+    )
+
+
+def queue_meeting_writeback(
+    session: Session, meeting: Meeting, action: str, *, now: dt.datetime | None = None
+) -> list[CalendarWrite]:
+    """Queue writing a meeting to its resources' CalDAV calendars, or removing it.
+
+    Call it in the transaction that confirms (``"put"``) or cancels (``"delete"``) the
+    meeting. It only adds rows; nothing is sent until
+    :func:`booking_service.calendars.writeback.deliver_due_writes` runs, so a
+    slow or broken calendar server can never delay or undo the booking.
+
+    Targets: for ``"put"``, every write-back CalDAV connection of each resource the meeting
+    reserves; for ``"delete"``, every connection the meeting was written to (found from the
+    earlier writes, so it works after the reservations are released) plus those of any
+    resource still reserved. Earlier unfinished writes of the meeting to the same connection
+    are superseded.
+
+    Parameters
+    ----------
+    session : Session
+        The caller's session; the caller commits.
+    meeting : Meeting
+        The meeting (flushed: it needs its id).
+    action : {"put", "delete"}
+
+    Returns
+    -------
+    list of CalendarWrite
+        The queued writes (empty when no resource has a write-back calendar).
+
+    Raises
+    ------
+    ValueError
+        If ``action`` is not ``"put"`` or ``"delete"``.
+    """
+    if action not in ACTIONS:
+        raise ValueError(f"{action!r} is not a write-back action; use 'put' or 'delete'")
+    now = now or utcnow()
+    if meeting.id is None:
+        session.flush()
+    reserved = set(
+        session.scalars(select(Reservation.resource_id).where(Reservation.meeting_id == meeting.id))
+    )
+    targets = {c.id: c for c in _write_back_connections(session, reserved)}
+    earlier = list(
+        session.scalars(
+            select(CalendarWrite).where(CalendarWrite.meeting_id == meeting.id).order_by(CalendarWrite.id)
+        )
+    )
+    if action == "delete":
+        for write in earlier:
+            if write.action == "put" and write.connection_id not in targets:
+                connection = session.get(CalendarConnection, write.connection_id)
+                if connection is not None:
+                    targets[connection.id] = connection
+    for write in earlier:
+        if write.connection_id in targets and write.status in ("pending", "failed"):
+            write.status = "superseded"
+            write.done_at = now
+    queued = [
+        CalendarWrite(
+            meeting_id=meeting.id, connection_id=cid, action=action, status="pending", next_attempt_at=now
+        )
+        for cid in sorted(targets)
+    ]
+    session.add_all(queued)
+    session.flush()
+    return queued
