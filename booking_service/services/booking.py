@@ -48,7 +48,7 @@ from ..store.models import Invitation, Meeting, Reservation, Resource, Room, Tea
 from . import audit, availability
 from . import invites as ics
 from .calendar_writes import queue_meeting_writeback
-from .invitations import TEAM_AND_ROOMS, effective_status
+from .lifecycle import TEAM_AND_ROOMS, effective_status
 from .outbox import queue_mail, render_mail
 from .permissions import require_meeting
 

@@ -16,7 +16,8 @@ and calls :func:`create_invitation`, which
 
 A resend issues a *new* token (the old link stops working: only hashes are stored, so the old
 link cannot be mailed again) and a fresh set of promoted slots. An invitation whose frame has
-ended reads as ``expired`` (:func:`effective_status`); :func:`expire_invitations` records it.
+ended reads as ``expired`` (:func:`booking_service.services.lifecycle.effective_status`);
+:func:`expire_invitations` records it.
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from ..core import display
 from ..store.models import Invitation, PromotedSlot, ResourcePool, Room, TeamMember, User, utcnow
 from . import audit, availability
+from .booking import cancel_meeting
+from .lifecycle import TEAM_AND_ROOMS, effective_status
 from .outbox import RenderedMail, queue_mail, render_mail
 from .permissions import require_invitation
 
@@ -82,15 +85,6 @@ def new_token() -> str:
 def hash_token(token: str) -> str:
     """The SHA-256 hex digest stored for ``token``."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-# Every booking page and the booking itself need the team and the rooms: loaded with the
-# invitation in one query (the collections are small, so the joined rows stay few).
-TEAM_AND_ROOMS = (
-    joinedload(Invitation.members),
-    joinedload(Invitation.pools).joinedload(ResourcePool.members),
-    joinedload(Invitation.rooms),
-)
 
 
 def find_by_token(session: Session, token: str) -> Invitation | None:
@@ -690,8 +684,6 @@ def cancel_invitation(
     booking_service.services.permissions.PermissionDenied
         If ``by`` may not act on this invitation.
     """
-    from .booking import cancel_meeting
-
     now = now or utcnow()
     invitation = session.get(Invitation, invitation_id)
     if invitation is None:
@@ -710,19 +702,6 @@ def cancel_invitation(
     invitation.updated_at = now
     audit.record(session, by, "invitation.cancelled", invitation)
     return invitation
-
-
-def frame_end_instant(invitation: Invitation | ValidatedDraft) -> dt.datetime:
-    """The end of the frame: 24:00 of its last date in its zone, as UTC."""
-    end = dt.datetime.combine(invitation.frame_end + dt.timedelta(days=1), dt.time(), ZoneInfo(invitation.zone))
-    return end.astimezone(dt.UTC)
-
-
-def effective_status(invitation: Invitation, now: dt.datetime | None = None) -> str:
-    """The status the customer sees: an active invitation whose frame has ended is ``expired``."""
-    if invitation.status == "active" and frame_end_instant(invitation) <= (now or utcnow()):
-        return "expired"
-    return invitation.status
 
 
 def expire_invitations(session: Session, now: dt.datetime | None = None) -> int:

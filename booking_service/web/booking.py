@@ -41,7 +41,8 @@ from ..calendars.sync import refresh_invitation_calendars
 from ..core import display
 from ..services import availability
 from ..services.booking import UNAVAILABLE_MESSAGE, confirm_slot, meeting_invite_for
-from ..services.invitations import booking_link, effective_status, find_by_token, invitation_id_for_token
+from ..services.invitations import booking_link, find_by_token, invitation_id_for_token
+from ..services.lifecycle import effective_status
 from ..services.outbox import register_filters
 from ..store.db import session_scope
 from ..store.models import Invitation

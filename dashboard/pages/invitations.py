@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from booking_service.services import invitations as service
-from booking_service.services import queries
+from booking_service.services import lifecycle, queries
 from booking_service.services.permissions import PermissionDenied
 from booking_service.store.models import utcnow
 from dashboard import state, views
@@ -19,7 +19,7 @@ now = utcnow()
 links: dict[int, str] = st.session_state.setdefault(state.LINKS_KEY, {})
 
 with state.session() as s:
-    active = [i for i in queries.invitations(s, me, "active") if service.effective_status(i, now) == "active"]
+    active = [i for i in queries.invitations(s, me, "active") if lifecycle.effective_status(i, now) == "active"]
 
 if not active:
     st.info(

@@ -17,7 +17,6 @@ from booking_service.services.invitations import (
     NoAvailableSlots,
     cancel_invitation,
     create_invitation,
-    effective_status,
     expire_invitations,
     find_by_token,
     hash_token,
@@ -25,6 +24,7 @@ from booking_service.services.invitations import (
     resend_invitation,
     validate_draft,
 )
+from booking_service.services.lifecycle import effective_status, frame_end_instant
 from booking_service.store.models import Invitation, OutboxMessage, PromotedSlot, User
 
 from ..factories import ZONE, add_busy, berlin, draft, make_org, next_monday
@@ -215,7 +215,7 @@ def test_invitations_expire_when_their_frame_ends(session, org):
     created = create_invitation(session, draft(org, NOW), by=None, public_url=PUBLIC, now=NOW)
     session.commit()
     invitation = session.get(Invitation, created.invitation.id)
-    end = inv.frame_end_instant(invitation)
+    end = frame_end_instant(invitation)
     assert end == berlin(invitation.frame_end + dt.timedelta(days=1), 0)
     assert effective_status(invitation, end - dt.timedelta(seconds=1)) == "active"
     assert effective_status(invitation, end) == "expired"
