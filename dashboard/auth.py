@@ -32,12 +32,17 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
+from booking_service.core.clock import utcnow
 from booking_service.services import accounts, audit
-from booking_service.store.models import User, utcnow
 from dashboard import state
+
+if TYPE_CHECKING:
+    from booking_service.store.models import User
+
 
 __all__ = ["require_sign_in", "sign_out", "client_id", "oidc_configured", "admin_pages", "LAST_ACTIVITY_KEY"]
 
@@ -77,7 +82,7 @@ def _signed_in_user() -> User | None:
                         "activity. Please sign in again.", reason="idle")
         return None
     with state.session() as s:
-        user = s.get(User, user_id)
+        user = accounts.user_by_id(s, user_id)
     if user is None or not user.active:
         sign_out(notice="Your account is no longer active. Ask an admin.", reason="disabled")
         return None
@@ -90,7 +95,7 @@ def sign_out(*, notice: str | None = None, reason: str = "signed out") -> None:
     st.session_state.pop(LAST_ACTIVITY_KEY, None)
     if user_id is not None:
         with state.session() as s:
-            user = s.get(User, user_id)
+            user = accounts.user_by_id(s, user_id)
             if user is not None:
                 audit.record(s, user, "user.signed_out", user, reason=reason)
     if notice:
@@ -145,11 +150,8 @@ def _oidc_gate() -> None:
         return
     email = str(st.user.get("email") or "")
     with state.session() as s:
-        user = accounts.get_user(s, email) if email else None
-        if user is not None and user.active:
-            user.last_login_at = utcnow()
-            audit.record(s, user, "user.signed_in", user, client=client_id(), via="openid connect")
-    if user is None or not user.active:
+        user = accounts.record_external_sign_in(s, email, client=client_id(), via="openid connect")
+    if user is None:
         st.error(f"{email or 'This account'} has no active Slotwise account. Ask an admin to create one.")
         st.button("Sign out", on_click=st.logout)
         return

@@ -13,6 +13,7 @@ Admins only (the services refuse everyone else too). Every action calls one serv
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
@@ -27,8 +28,11 @@ from booking_service.calendars.sync import SyncResult, sync_connection
 from booking_service.calendars.writeback import retry_failed_writes, writeback_problems
 from booking_service.services import queries
 from booking_service.services.permissions import PermissionDenied, is_admin
-from booking_service.store.models import CalendarConnection, Resource, User
 from dashboard import state, views
+
+if TYPE_CHECKING:
+    from booking_service.store.models import CalendarConnection, Resource, User
+
 
 KINDS = {"ics_url": "Subscription link", "ics_file": ".ics file", "caldav": "CalDAV"}
 FEED_URL_KEY = "calendar-feed-url"
@@ -115,7 +119,7 @@ def render(me: User | None) -> None:
                 _sync_and_report(chosen, by_id[chosen].name)
                 st.rerun()
             if remove_column.button("Remove", key="remove-connection"):
-                _run(lambda s: remove_connection(s, s.get(CalendarConnection, chosen), by=me),
+                _run(lambda s: remove_connection(s, queries.calendar_connection(s, chosen), by=me),
                      lambda _: views.flash(f"Removed {by_id[chosen].name} and its busy time."))
 
     with st.expander("Private calendar feeds"):
@@ -126,11 +130,11 @@ def render(me: User | None) -> None:
         if new_column.button("New feed URL", key="feed-new"):
 
             def issue(s):
-                return feed_url(state.settings().public_url, issue_feed_token(s, s.get(Resource, feed_resource)))
+                return feed_url(state.settings().public_url, issue_feed_token(s, queries.resource(s, feed_resource)))
 
             _run(issue, lambda link: st.session_state.__setitem__(FEED_URL_KEY, (feed_resource, link)))
         if revoke_column.button("Revoke feed", key="feed-revoke"):
-            _run(lambda s: revoke_feed_token(s, s.get(Resource, feed_resource)),
+            _run(lambda s: revoke_feed_token(s, queries.resource(s, feed_resource)),
                  lambda _: views.flash(f"The feed of {labels[feed_resource]} is revoked."))
         shown = st.session_state.get(FEED_URL_KEY)
         if shown and shown[0] == feed_resource:

@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
@@ -29,12 +30,15 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 import planner
+from booking_service.core.clock import utcnow
 from booking_service.core.config import Settings, load_settings
-from booking_service.services import availability, invitations, outbox, queries
-from booking_service.store import loader
+from booking_service.services import accounts, availability, invitations, outbox, queries
 from booking_service.store.db import make_engine, session_scope
-from booking_service.store.models import User, utcnow
 from planner import analytics
+
+if TYPE_CHECKING:
+    from booking_service.store.models import User
+
 
 #: Key in ``st.session_state`` holding the signed-in user's id (set by the sign-in gate).
 USER_KEY = "user_id"
@@ -93,7 +97,7 @@ def current_user() -> User | None:
     if user_id is None:
         return None
     with session() as s:
-        user = s.get(User, user_id)
+        user = accounts.user_by_id(s, user_id)
     return user if user is not None and user.active else None
 
 
@@ -109,7 +113,7 @@ def _slot_counts(version: tuple, user_id: int | None, invitation_ids: tuple[int,
     now = utcnow()
     counts = {}
     with session() as s:
-        user = s.get(User, user_id) if user_id is not None else None
+        user = accounts.user_by_id(s, user_id) if user_id is not None else None
         for invitation in queries.invitations(s, user, status=None, ids=invitation_ids):
             try:
                 counts[invitation.id] = count_slots(availability.slot_request(invitation, now), version)
@@ -135,14 +139,14 @@ GRID_DAYS = 120
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
-def _org_tables(version: tuple) -> loader.PlannerInputs:
+def _org_tables(version: tuple) -> queries.PlannerInputs:
     del version  # cache key only
     since = utcnow() - dt.timedelta(days=HISTORY_DAYS + 1)
     with session() as s:
-        return loader.load_planner_inputs(s, start=since)
+        return queries.planner_inputs(s, start=since)
 
 
-def org_tables(version: tuple | None = None) -> loader.PlannerInputs:
+def org_tables(version: tuple | None = None) -> queries.PlannerInputs:
     """The whole organisation as planner tables, loaded once per data version and shared.
 
     ``version``: the :func:`data_version` the caller has just read (saves reading it again).

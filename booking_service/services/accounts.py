@@ -214,6 +214,25 @@ def get_user(session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(User.email == normalize_email(email)))
 
 
+def user_by_id(session: Session, user_id: int) -> User | None:
+    """The user with this id, or ``None``."""
+    return session.get(User, user_id)
+
+
+def record_external_sign_in(session: Session, email: str, *, client: str, via: str) -> User | None:
+    """Sign in a user whom an identity provider has vouched for (OpenID Connect).
+
+    Returns the active user with ``email`` after stamping ``last_login_at`` and auditing the
+    sign-in, or ``None`` when no active account has that address (nothing is written then).
+    """
+    user = get_user(session, email) if email else None
+    if user is None or not user.active:
+        return None
+    user.last_login_at = utcnow()
+    audit.record(session, user, "user.signed_in", user, client=client, via=via)
+    return user
+
+
 def list_users(session: Session) -> list[User]:
     """Every user, admins first, then by name."""
     return list(session.scalars(select(User).order_by(User.role, User.name, User.id)))

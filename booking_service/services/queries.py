@@ -18,6 +18,7 @@ from collections.abc import Collection
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from ..store.loader import PlannerInputs, load_planner_inputs
 from ..store.models import (
     BusyBlock,
     CalendarConnection,
@@ -46,6 +47,9 @@ __all__ = [
     "invitations",
     "meetings",
     "outbox_messages",
+    "resource",
+    "calendar_connection",
+    "planner_inputs",
 ]
 
 
@@ -214,3 +218,22 @@ def outbox_messages(session: Session, status: str | None = None, limit: int = 20
     if status is not None:
         query = query.where(OutboxMessage.status == status)
     return list(session.scalars(query.limit(limit)))
+
+
+def resource(session: Session, resource_id: int) -> Resource | None:
+    """The team member or room with this id, or ``None``."""
+    return session.get(Resource, resource_id)
+
+
+def calendar_connection(session: Session, connection_id: int) -> CalendarConnection | None:
+    """The calendar connection with this id, or ``None``."""
+    return session.get(CalendarConnection, connection_id)
+
+
+def planner_inputs(session: Session, *, start: dt.datetime) -> PlannerInputs:
+    """The whole organisation as the planner's input tables, busy time from ``start`` on.
+
+    For pages that analyse the organisation (capacity, the invitation wizard's heatmap); see
+    :func:`booking_service.store.loader.load_planner_inputs`.
+    """
+    return load_planner_inputs(session, start=start)

@@ -38,6 +38,8 @@ from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from ..core.clock import utcnow
+
 UTC = dt.UTC
 
 
@@ -65,11 +67,6 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
-
-
-def utcnow() -> dt.datetime:
-    """The current instant, tz-aware UTC."""
-    return dt.datetime.now(UTC)
 
 
 class Base(DeclarativeBase):

@@ -13,8 +13,8 @@ import pandas as pd
 import streamlit as st
 
 import planner
+from booking_service.core.clock import utcnow
 from booking_service.services import queries
-from booking_service.store.models import utcnow
 from dashboard import state, views
 
 KINDS = {"Team members": "member", "Rooms": "room"}

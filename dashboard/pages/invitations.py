@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from booking_service.core.clock import utcnow
 from booking_service.services import invitations as service
 from booking_service.services import lifecycle, queries
 from booking_service.services.permissions import PermissionDenied
-from booking_service.store.models import utcnow
 from dashboard import state, views
 
 st.title("Invitations")

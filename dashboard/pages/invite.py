@@ -15,10 +15,10 @@ import pandas as pd
 import streamlit as st
 
 from booking_service.core import display
+from booking_service.core.clock import utcnow
 from booking_service.services import invitations as service
 from booking_service.services import queries
 from booking_service.services.permissions import PermissionDenied
-from booking_service.store.models import utcnow
 from dashboard import state, views
 
 STEPS = ("Who", "1 · Meeting details", "2 · Time frame", "3 · Notifications")

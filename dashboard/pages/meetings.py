@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import streamlit as st
 
+from booking_service.core.clock import utcnow
 from booking_service.services import booking, queries
 from booking_service.services.permissions import PermissionDenied
-from booking_service.store.models import utcnow
 from dashboard import state, views
 
 ALL = 0

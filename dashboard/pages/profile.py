@@ -6,7 +6,6 @@ import streamlit as st
 
 from booking_service.core import display
 from booking_service.services import accounts
-from booking_service.store.models import User
 from dashboard import state, views
 
 st.title("Profile")
@@ -37,7 +36,7 @@ with st.form(f"profile-{user.id}"):
     if st.form_submit_button("Save profile", type="primary"):
         try:
             with state.session() as s:
-                me = s.get(User, user.id)
+                me = accounts.user_by_id(s, user.id)
                 accounts.update_user(
                     s, user.id, by=me, name=name, zone=zone,
                     send_confirmation=send_confirmation, attach_invite=attach_invite,

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 import streamlit as st
 
 from booking_service.core import display
 from booking_service.services import accounts
 from booking_service.services.permissions import is_admin
-from booking_service.store.models import ROLES, User
 from dashboard import state, views
+
+if TYPE_CHECKING:
+    from booking_service.store.models import User
+
 
 _SHOW_ONCE = "users-show-password"
 
@@ -50,7 +55,7 @@ st.dataframe(
 
 
 def _acting(s) -> User:
-    return s.get(User, me.id)
+    return accounts.user_by_id(s, me.id)
 
 
 zones = display.zone_names()
@@ -59,7 +64,7 @@ with st.form("add-user", clear_on_submit=True):
     left, right = st.columns(2)
     new_name = left.text_input("Name", key="add-user-name")
     new_email = right.text_input("Email", key="add-user-email")
-    new_role = left.selectbox("Role", ROLES, index=ROLES.index("scheduler"), key="add-user-role")
+    new_role = left.selectbox("Role", accounts.ROLES, index=accounts.ROLES.index("scheduler"), key="add-user-role")
     new_zone = right.selectbox("Zone", zones, index=zones.index(zone) if zone in zones else 0, key="add-user-zone")
     new_password = st.text_input(
         "Password", type="password", key="add-user-password",
@@ -87,7 +92,7 @@ picked = st.selectbox("User", list(by_id), format_func=lambda i: f"{by_id[i].nam
                       key="edit-user")
 target = by_id[picked]
 with st.form(f"edit-user-{picked}"):
-    role = st.selectbox("Role", ROLES, index=ROLES.index(target.role), key=f"edit-user-role-{picked}")
+    role = st.selectbox("Role", accounts.ROLES, index=accounts.ROLES.index(target.role), key=f"edit-user-role-{picked}")
     active = st.checkbox("May sign in", value=target.active, key=f"edit-user-active-{picked}")
     if st.form_submit_button("Save"):
         try:

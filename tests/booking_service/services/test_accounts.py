@@ -165,6 +165,21 @@ def test_sign_in_succeeds_with_any_case_email_and_stamps_login(session):
     assert session.scalars(select(AuditEntry.action)).all()[-1] == "user.signed_in"
 
 
+def test_external_sign_in_stamps_and_audits_only_an_active_user(session):
+    user = _user(session)
+    assert accounts.user_by_id(session, user.id) is user and accounts.user_by_id(session, user.id + 99) is None
+    signed = accounts.record_external_sign_in(session, "ANA@example.com", client="c1", via="openid connect")
+    assert signed is user and user.last_login_at is not None
+    entry = session.scalars(select(AuditEntry)).all()[-1]
+    assert (entry.action, entry.user_id, entry.details["via"]) == ("user.signed_in", user.id, "openid connect")
+    user.active = False
+    session.flush()
+    before = session.scalars(select(AuditEntry)).all()
+    assert accounts.record_external_sign_in(session, "ana@example.com", client="c1", via="openid connect") is None
+    assert accounts.record_external_sign_in(session, "", client="c1", via="openid connect") is None
+    assert session.scalars(select(AuditEntry)).all() == before
+
+
 @pytest.mark.parametrize("case", ["wrong password", "unknown email", "disabled account", "empty"])
 def test_failure_message_does_not_reveal_whether_the_email_exists(session, case):
     user = _user(session)

@@ -111,3 +111,13 @@ def test_listings(session):
     session.commit()
     assert [m.subject for m in queries.outbox_messages(session)] == ["s2", "s1"]
     assert [m.subject for m in queries.outbox_messages(session, status="pending")] == ["s1"]
+
+
+def test_lookups_by_id_and_planner_inputs(session):
+    ada, bob, blue = _org(session)
+    session.commit()
+    assert queries.resource(session, ada.id) is ada and queries.resource(session, blue.id) is blue
+    assert queries.resource(session, 10_000) is None and queries.calendar_connection(session, 10_000) is None
+    inputs = queries.planner_inputs(session, start=T0)
+    # Inactive members (Bob) are left out of availability.
+    assert set(inputs.resources["resource_id"]) == {str(ada.id), str(blue.id)}
