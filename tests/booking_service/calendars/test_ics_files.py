@@ -15,14 +15,16 @@ import pandas as pd
 import pytest
 
 import planner
-from booking_service.calendars.ics import busy_intervals
+from booking_service.calendars.ics import CalendarParseError, busy_intervals
 
+from .helpers import ICS_FILES as FILES
+from .helpers import UNDEFINED_ZONE_ICS, spans
 from .helpers import at as utc
-from .helpers import spans
 from .test_ics_corpus import CASES as CORPUS_CASES
 from .test_ics_corpus import CORPUS
 
-FILES = Path(__file__).with_name("ics")
+# The one file that must be refused rather than read.
+MALFORMED = UNDEFINED_ZONE_ICS.name
 
 CASES = [
     pytest.param(
@@ -65,6 +67,112 @@ CASES = [
         ),
         id="apple",
     ),
+    pytest.param(
+        # Windows zone names, each defined by the file's VTIMEZONE.
+        # "W. Europe Standard Time": +02 until the last Sunday of October 2027 (10-31) 03:00,
+        # +01 after. "Project review" every other Tuesday 15:00-16:00 from 09-14, UNTIL
+        # 12-07 14:00Z (that day's 15:00 +01, so it is included): 09-14 and 09-28 at 13:00Z;
+        # 10-12 in the EXDATE list; 10-26 still +02 -> 13:00Z; 11-09 at +01 -> 14:00Z; 11-23 in
+        # the EXDATE list; 12-07 at 14:00Z.
+        # "Customized Time Zone" ends DST on the 4th Sunday of October (10-24), a week before
+        # W. Europe does: "Budget call" Tue 10-26 10:00-11:00 there is +01 -> 09:00Z.
+        # "Lunch" 10-26 12:00-13:00 W. Europe is transparent (it would have joined the budget
+        # call's 10:00Z end).
+        # "Eastern Standard Time": -04 until the first Sunday of November (11-07) 02:00, -05
+        # after. "Sync with Boston" Thursdays 09:00-09:30 from 10-28, UNTIL 11-11 14:00Z (that
+        # day's 09:00 -05): 10-28 and 11-04 at 13:00Z, 11-11 at 14:00Z.
+        # "India Standard Time" (+05:30 all year): Wed 11-17 14:00-15:30 -> 08:30-10:00Z.
+        "exchange-windows-zones-exdate.ics",
+        "Europe/Berlin",
+        "2027-09-01 00:00",
+        "2028-01-01 00:00",
+        spans(
+            ("2027-09-14 13:00", "2027-09-14 14:00"),
+            ("2027-09-28 13:00", "2027-09-28 14:00"),
+            ("2027-10-26 09:00", "2027-10-26 10:00"),
+            ("2027-10-26 13:00", "2027-10-26 14:00"),
+            ("2027-10-28 13:00", "2027-10-28 13:30"),
+            ("2027-11-04 13:00", "2027-11-04 13:30"),
+            ("2027-11-09 14:00", "2027-11-09 15:00"),
+            ("2027-11-11 14:00", "2027-11-11 14:30"),
+            ("2027-11-17 08:30", "2027-11-17 10:00"),
+            ("2027-12-07 14:00", "2027-12-07 15:00"),
+        ),
+        id="exchange-windows-zones-exdate",
+    ),
+    pytest.param(
+        # All-day "Site visits" (opaque: out of office) every other Thursday from 2025-03-06:
+        # 03-06, 03-20, 04-03, ... The overrides name their occurrence with a DATE-TIME
+        # RECURRENCE-ID in "GMT Standard Time" although the series is all-day: 03-20 moves to
+        # Fri 03-21, 04-03 becomes Wed 04-02 and Thu 04-03. Days are London days of the member:
+        # GMT until 03-30, BST after. "Payroll reminder" (and its moved occurrence) is
+        # transparent.
+        "exchange-allday-moved-recurrence-id.ics",
+        "Europe/London",
+        "2025-03-01 00:00",
+        "2025-04-10 00:00",
+        spans(
+            ("2025-03-06 00:00", "2025-03-07 00:00"),
+            ("2025-03-21 00:00", "2025-03-22 00:00"),
+            ("2025-04-01 23:00", "2025-04-03 23:00"),
+        ),
+        id="exchange-allday-moved-by-datetime-recurrence-id",
+    ),
+    pytest.param(
+        # The same series ends with UNTIL 04-16 23:00Z: Exchange writes the start of the last
+        # occurrence, here the London midnight (BST) that begins Thu 04-17, so 04-17 is the
+        # last occurrence (and 05-01 is not one).
+        "exchange-allday-moved-recurrence-id.ics",
+        "Europe/London",
+        "2025-04-10 00:00",
+        "2025-05-10 00:00",
+        spans(("2025-04-16 23:00", "2025-04-17 23:00")),
+        id="exchange-allday-until-is-the-last-local-midnight",
+        marks=pytest.mark.xfail(
+            strict=True,
+            reason="the reader cuts a DATE-TIME UNTIL of an all-day series to its UTC date "
+            "(recurring-ical-events), so 2025-04-16 23:00Z ends the series on 04-16 and loses 04-17",
+        ),
+    ),
+    pytest.param(
+        # "Design review" Wed 2026-06-10 09:00-09:30 W. Europe (+02) -> 07:00Z; "Call with
+        # Seattle" Thu 06-11 08:30-09:30 Pacific (-07) -> 15:30Z. The weekday series whose
+        # DTSTART;TZID="W. Europe Standard Time:20260601T090000" swallows its value in the quote
+        # is transparent, as is the Pacific series with the folded EXDATE list: neither is busy,
+        # and neither stops the calendar from being read.
+        "exchange-broken-tzid-quote.ics",
+        "Europe/Berlin",
+        "2026-06-01 00:00",
+        "2026-07-01 00:00",
+        spans(("2026-06-10 07:00", "2026-06-10 07:30"), ("2026-06-11 15:30", "2026-06-11 16:30")),
+        id="exchange-broken-tzid-quote",
+    ),
+    pytest.param(
+        # "Canberra, Melbourne, Sydney" is defined only by the file: +11 until the first Sunday
+        # of April 2010 (04-04) 03:00, +10 after. "Morning briefing" weekdays 08:30-08:45, no end:
+        # Mon 03-29 .. Fri 04-02 at +11 -> 21:30Z the day before; Mon 04-05 .. Fri 04-09 at +10
+        # -> 22:30Z the day before. "Project steering" Tuesdays 16:00-17:00, COUNT=4 from 03-16:
+        # 03-30 at +11 -> 05:00Z, 04-06 at +10 -> 06:00Z (03-16 and 03-23 are before the window).
+        "outlook2003-display-name-zone.ics",
+        "Australia/Sydney",
+        "2010-03-28 00:00",
+        "2010-04-10 00:00",
+        spans(
+            ("2010-03-28 21:30", "2010-03-28 21:45"),
+            ("2010-03-29 21:30", "2010-03-29 21:45"),
+            ("2010-03-30 05:00", "2010-03-30 06:00"),
+            ("2010-03-30 21:30", "2010-03-30 21:45"),
+            ("2010-03-31 21:30", "2010-03-31 21:45"),
+            ("2010-04-01 21:30", "2010-04-01 21:45"),
+            ("2010-04-04 22:30", "2010-04-04 22:45"),
+            ("2010-04-05 22:30", "2010-04-05 22:45"),
+            ("2010-04-06 06:00", "2010-04-06 07:00"),
+            ("2010-04-06 22:30", "2010-04-06 22:45"),
+            ("2010-04-07 22:30", "2010-04-07 22:45"),
+            ("2010-04-08 22:30", "2010-04-08 22:45"),
+        ),
+        id="outlook2003-display-name-zone-dst-end",
+    ),
 ]
 
 
@@ -80,7 +188,26 @@ def test_file_busy_intervals(name, zone, start, end, expected):
 
 
 def test_every_file_is_covered():
-    assert {case.values[0] for case in CASES} == {path.name for path in FILES.glob("*.ics")}
+    covered = {case.values[0] for case in CASES} | {MALFORMED}
+    assert covered == {path.name for path in FILES.glob("*.ics")}
+
+
+def test_undefined_zone_is_refused_with_line_and_property():
+    with pytest.raises(CalendarParseError) as caught:
+        read(MALFORMED, "Europe/Berlin", "2026-04-01 00:00", "2026-05-01 00:00")
+    error = caught.value
+    assert error.line == 60  # DTSTART;TZID=Customized Time Zone:20260424T140000
+    assert error.property == "DTSTART"
+    assert "'Customized Time Zone'" in str(error)
+    assert str(error).startswith("line 60, DTSTART: ")
+
+
+def test_zone_defined_by_another_calendar_does_not_leak():
+    # The Windows-zones file defines a VTIMEZONE named "Customized Time Zone"; reading it first
+    # must not make the malformed file's undefined "Customized Time Zone" readable.
+    read("exchange-windows-zones-exdate.ics", "Europe/Berlin", "2027-10-01 00:00", "2027-11-01 00:00")
+    with pytest.raises(CalendarParseError, match="Customized Time Zone"):
+        read(MALFORMED, "Europe/Berlin", "2026-04-01 00:00", "2026-05-01 00:00")
 
 
 def _slot_starts(start: dt.datetime, end: dt.datetime, busy: list[tuple[dt.datetime, dt.datetime]]) -> set:
