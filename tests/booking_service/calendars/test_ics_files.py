@@ -173,6 +173,208 @@ CASES = [
         ),
         id="outlook2003-display-name-zone-dst-end",
     ),
+    pytest.param(
+        # America/Chicago: CDT (-5) until Sunday 2025-11-02 02:00, CST (-6) after.
+        # "Office hours" Mon/Wed 10:15-10:30 from 10-20, two EXDATE lines (10-27, 11-05), and
+        # Mon 11-03 moved to Tue 11-04: 10-20, 10-22, 10-29 at 15:15Z; 11-04, 11-10, 11-12 at
+        # 16:15Z. "Lab check-in" weekly with no BYDAY, so on its start's Friday, 14:15-14:30:
+        # 10-24 at 19:15Z, 10-31 (inside the field trip), 11-07 excluded, 11-14 at 20:15Z.
+        # "Tutoring" weekdays 08:15-08:30 from Mon 10-27, UNTIL 10-30 04:59:59Z = 10-29
+        # 23:59:59 local: 10-27, 10-28, 10-29 at 13:15Z. "Faculty meeting" 11-04 18:00-19:00Z.
+        # "Field trip" all-day Thursdays, opaque, UNTIL 11-13 (a date, inclusive), the 10-30 one
+        # moved to Fri 10-31 by a VALUE=DATE RECURRENCE-ID: Chicago days 10-23 and 10-31
+        # (midnight 05:00Z), 11-06 and 11-13 (midnight 06:00Z). "Recycling" is transparent.
+        "google-until-exdates-moved-allday.ics",
+        "America/Chicago",
+        "2025-10-20 00:00",
+        "2025-11-15 00:00",
+        spans(
+            ("2025-10-20 15:15", "2025-10-20 15:30"),
+            ("2025-10-22 15:15", "2025-10-22 15:30"),
+            ("2025-10-23 05:00", "2025-10-24 05:00"),
+            ("2025-10-24 19:15", "2025-10-24 19:30"),
+            ("2025-10-27 13:15", "2025-10-27 13:30"),
+            ("2025-10-28 13:15", "2025-10-28 13:30"),
+            ("2025-10-29 13:15", "2025-10-29 13:30"),
+            ("2025-10-29 15:15", "2025-10-29 15:30"),
+            ("2025-10-31 05:00", "2025-11-01 05:00"),
+            ("2025-11-04 16:15", "2025-11-04 16:30"),
+            ("2025-11-04 18:00", "2025-11-04 19:00"),
+            ("2025-11-06 06:00", "2025-11-07 06:00"),
+            ("2025-11-10 16:15", "2025-11-10 16:30"),
+            ("2025-11-12 16:15", "2025-11-12 16:30"),
+            ("2025-11-13 06:00", "2025-11-14 06:00"),
+            ("2025-11-14 20:15", "2025-11-14 20:30"),
+        ),
+        id="google-until-exdates-moved-all-day-dst-end",
+    ),
+    pytest.param(
+        # Europe/Berlin: CET (+1) until Sunday 2026-03-29 01:00Z, CEST (+2) after.
+        # "Early shift" daily 06:00-07:00 from Mon 03-23, UNTIL 03-27 05:00Z (that day's 06:00,
+        # included): 03-23 as is; 03-24 lengthened to 05:00-07:00; 03-25 moved to 09:00-09:30;
+        # 03-26 shortened to 06:00-06:30; 03-27 turned into a transparent all-day event (with
+        # both DTEND and DURATION:PT0S). "Night watch" daily 22:00-23:00, COUNT=4 from 03-27:
+        # 03-27 at 21:00Z, 03-28 cancelled, 03-29 and 03-30 at 20:00Z (CEST).
+        "thunderbird-moved-resized-cancelled.ics",
+        "Europe/Berlin",
+        "2026-03-22 00:00",
+        "2026-04-01 00:00",
+        spans(
+            ("2026-03-23 05:00", "2026-03-23 06:00"),
+            ("2026-03-24 04:00", "2026-03-24 06:00"),
+            ("2026-03-25 08:00", "2026-03-25 08:30"),
+            ("2026-03-26 05:00", "2026-03-26 05:30"),
+            ("2026-03-27 21:00", "2026-03-27 22:00"),
+            ("2026-03-29 20:00", "2026-03-29 21:00"),
+            ("2026-03-30 20:00", "2026-03-30 21:00"),
+        ),
+        id="thunderbird-moved-resized-cancelled",
+    ),
+    pytest.param(
+        # America/Vancouver (PDT, -7), named by TZID and X-WR-TIMEZONE with no VTIMEZONE.
+        # TENTATIVE 06-03 23:00-23:45Z is busy; CONFIRMED 06-04 09:00-10:00 -> 16:00Z; the
+        # CANCELLED event on 06-05 is not; the event without STATUS on 06-06 -> 16:00Z; the
+        # transparent one on 06-07 is not.
+        "apple-macos-tentative-cancelled.ics",
+        "America/Vancouver",
+        "2024-06-01 00:00",
+        "2024-06-10 00:00",
+        spans(
+            ("2024-06-03 23:00", "2024-06-03 23:45"),
+            ("2024-06-04 16:00", "2024-06-04 17:00"),
+            ("2024-06-06 16:00", "2024-06-06 17:00"),
+        ),
+        id="apple-tentative-and-cancelled",
+    ),
+    pytest.param(
+        # America/Los_Angeles (from the VTIMEZONE written after the events): PDT (-7) until
+        # Sunday 2025-11-02 02:00, PST (-8) after. All-day events block the member's local days.
+        # "Team retreat" 10-27 and 10-28 (DTEND 10-29): 10-27 07:00Z .. 10-29 07:00Z. "Trip to
+        # Portland" 11-01 .. 11-03 across the DST end: 11-01 07:00Z .. 11-04 08:00Z. "Standup"
+        # daily 09:00-09:15 from 10-20, UNTIL 10-29 15:59:59Z (08:59:59 local, just before that
+        # day's start): 10-25 and 10-26 at 16:00Z; 10-27 and 10-28 lie inside the retreat.
+        # "Focus time" daily 13:00-14:00 from 10-29, no end: 20:00Z until 11-01 (inside the
+        # trip from 11-01 to 11-03), 21:00Z on 11-04 and 11-05. "Dentist" 10-31 13:30-15:00 ->
+        # 20:30-22:00Z joins that day's focus time.
+        "icloud-multiday-allday-dst.ics",
+        "America/Los_Angeles",
+        "2025-10-25 00:00",
+        "2025-11-06 00:00",
+        spans(
+            ("2025-10-25 16:00", "2025-10-25 16:15"),
+            ("2025-10-26 16:00", "2025-10-26 16:15"),
+            ("2025-10-27 07:00", "2025-10-29 07:00"),
+            ("2025-10-29 20:00", "2025-10-29 21:00"),
+            ("2025-10-30 20:00", "2025-10-30 21:00"),
+            ("2025-10-31 20:00", "2025-10-31 22:00"),
+            ("2025-11-01 07:00", "2025-11-04 08:00"),
+            ("2025-11-04 21:00", "2025-11-04 22:00"),
+            ("2025-11-05 21:00", "2025-11-05 22:00"),
+        ),
+        id="icloud-multi-day-all-day-across-dst-end",
+    ),
+    pytest.param(
+        # The endless "Focus time" across the US DST start (Sunday 2026-03-08 02:00): 13:00 PST
+        # = 21:00Z on 03-06 and 03-07, 13:00 PDT = 20:00Z from 03-08.
+        "icloud-multiday-allday-dst.ics",
+        "America/Los_Angeles",
+        "2026-03-06 00:00",
+        "2026-03-10 00:00",
+        spans(
+            ("2026-03-06 21:00", "2026-03-06 22:00"),
+            ("2026-03-07 21:00", "2026-03-07 22:00"),
+            ("2026-03-08 20:00", "2026-03-08 21:00"),
+            ("2026-03-09 20:00", "2026-03-09 21:00"),
+        ),
+        id="icloud-endless-daily-across-dst-start",
+    ),
+    pytest.param(
+        # "Home office" all-day Fridays from 2026-03-06, no TRANSP (opaque), no end. Member in
+        # Berlin: Fri 03-27 in CET = 03-26 23:00Z .. 03-27 23:00Z; Fri 04-03 in CEST (since
+        # 03-29) = 04-02 22:00Z .. 04-03 22:00Z. "Dentist" Tue 03-31 10:00-11:00 CEST -> 08:00Z.
+        "nextcloud-weekly-allday-opaque.ics",
+        "Europe/Berlin",
+        "2026-03-23 00:00",
+        "2026-04-06 00:00",
+        spans(
+            ("2026-03-26 23:00", "2026-03-27 23:00"),
+            ("2026-03-31 08:00", "2026-03-31 09:00"),
+            ("2026-04-02 22:00", "2026-04-03 22:00"),
+        ),
+        id="nextcloud-weekly-all-day-opaque-across-dst",
+    ),
+    pytest.param(
+        # The series has no end: Friday 2030-11-01 in CET (+1).
+        "nextcloud-weekly-allday-opaque.ics",
+        "Europe/Berlin",
+        "2030-10-28 00:00",
+        "2030-11-04 00:00",
+        spans(("2030-10-31 23:00", "2030-11-01 23:00")),
+        id="nextcloud-weekly-all-day-no-end",
+    ),
+    pytest.param(
+        # Floating times and dates read for a member in Sydney (AEDT, +11): local midnight is
+        # 13:00Z the day before. "Piano lesson" 2005-12-14 16:30-17:15 floating -> 05:30Z.
+        # "Family day" all-day Sundays from 12-18: 12-18, 12-25, 2006-01-01. "Boxing Day"
+        # yearly all-day from 2005-12-26 joins the 12-25 Sunday. The zero-length "Tax return
+        # due" blocks nothing, the cancelled "Office party" neither; the to-do (with a broken
+        # DTSTART) is not an event.
+        "mozilla-floating-folded.ics",
+        "Australia/Sydney",
+        "2005-12-10 00:00",
+        "2006-01-05 00:00",
+        spans(
+            ("2005-12-14 05:30", "2005-12-14 06:15"),
+            ("2005-12-17 13:00", "2005-12-18 13:00"),
+            ("2005-12-24 13:00", "2005-12-26 13:00"),
+            ("2005-12-31 13:00", "2006-01-01 13:00"),
+        ),
+        id="mozilla-folded-floating-and-all-day-sydney",
+    ),
+    pytest.param(
+        # The same file for a member in Berlin (CET, +1): the same wall clock, other instants.
+        "mozilla-floating-folded.ics",
+        "Europe/Berlin",
+        "2005-12-12 00:00",
+        "2005-12-27 00:00",
+        spans(
+            ("2005-12-14 15:30", "2005-12-14 16:15"),
+            ("2005-12-17 23:00", "2005-12-18 23:00"),
+            ("2005-12-24 23:00", "2005-12-26 23:00"),
+        ),
+        id="mozilla-folded-floating-berlin",
+    ),
+    pytest.param(
+        # Three years on, in Berlin: Boxing Day on Friday 2008-12-26, Sundays 12-21 and 12-28.
+        "mozilla-floating-folded.ics",
+        "Europe/Berlin",
+        "2008-12-20 00:00",
+        "2008-12-31 00:00",
+        spans(
+            ("2008-12-20 23:00", "2008-12-21 23:00"),
+            ("2008-12-25 23:00", "2008-12-26 23:00"),
+            ("2008-12-27 23:00", "2008-12-28 23:00"),
+        ),
+        id="mozilla-yearly-and-weekly-all-day",
+    ),
+    pytest.param(
+        # The file's own "Eastern" keeps the pre-2007 US rules: DST from the first Sunday of
+        # April (2007-04-01), so 2007-03-12 .. 03-16 are still -5 there, although New York
+        # itself moved its clocks on 03-11. The RDATE periods give 09:00-09:15 -> 14:00Z on
+        # Mon .. Thu and 09:00-10:00 on Fri; the first period repeats DTSTART and counts once.
+        "lotus-notes-rdate-period-pre2007-zone.ics",
+        "America/New_York",
+        "2007-03-11 00:00",
+        "2007-03-18 00:00",
+        spans(
+            ("2007-03-12 14:00", "2007-03-12 14:15"),
+            ("2007-03-13 14:00", "2007-03-13 14:15"),
+            ("2007-03-14 14:00", "2007-03-14 14:15"),
+            ("2007-03-15 14:00", "2007-03-15 14:15"),
+            ("2007-03-16 14:00", "2007-03-16 15:00"),
+        ),
+        id="lotus-rdate-periods-pre2007-zone",
+    ),
 ]
 
 
