@@ -412,6 +412,39 @@ def test_zone_defined_by_another_calendar_does_not_leak():
         read(MALFORMED, "Europe/Berlin", "2026-04-01 00:00", "2026-05-01 00:00")
 
 
+# What each file must keep byte for byte (.gitattributes stops git from touching them; this
+# stops an editor): its line ends and the quirk it is there for.
+LAYOUTS = [
+    ("google-weekly-moved-exdate.ics", b"\r\n", b"X-WR-TIMEZONE:America/New_York\r\n"),
+    ("apple-allday-recurring-exceptions.ics", b"\r\n", b"PRODID:-//Apple Inc.//macOS 15.3//EN\r\n"),
+    ("exchange-windows-zones-exdate.ics", b"\r\n", b"EXDATE;TZID=W. Europe Standard Time:20271012T150000,"),
+    ("exchange-allday-moved-recurrence-id.ics", b"\r\n", b"RECURRENCE-ID;TZID=GMT Standard Time:20250320T000000\r\n"),
+    ("exchange-broken-tzid-quote.ics", b"\n", b'DTSTART;TZID="W. Europe Standard Time:20260601T090000"\n'),
+    ("exchange-undefined-tzid.ics", b"\n", b"DTSTART;TZID=Customized Time Zone:20260424T140000\n"),
+    ("outlook2003-display-name-zone.ics", b"\r\n", b'DTSTART;TZID="Canberra, Melbourne, Sydney":'),
+    ("google-until-exdates-moved-allday.ics", b"\n", b"RECURRENCE-ID;VALUE=DATE:20251030\n"),
+    ("thunderbird-moved-resized-cancelled.ics", b"\r\n", b"DTEND;VALUE=DATE:20260328\r\nTRANSP:TRANSPARENT"),
+    ("apple-macos-tentative-cancelled.ics", b"\r\n", b"STATUS:TENTATIVE\r\n"),
+    ("icloud-multiday-allday-dst.ics", b"\n", b"END:VEVENT\nBEGIN:VTIMEZONE\n"),
+    ("nextcloud-weekly-allday-opaque.ics", b"\n", b"RRULE:FREQ=WEEKLY;BYDAY=FR\n"),
+    ("mozilla-floating-folded.ics", b"\r\n", b"DTSTART\r\n ;VALUE=DATE\r\n :20051226\r\n"),
+    ("lotus-notes-rdate-period-pre2007-zone.ics", b"\n", b"RDATE;TZID=Eastern;VALUE=PERIOD:20070312T090000/"),
+]
+
+
+@pytest.mark.parametrize(("name", "line_end", "quirk"), LAYOUTS, ids=[layout[0] for layout in LAYOUTS])
+def test_files_keep_their_bytes(name, line_end, quirk):
+    data = (FILES / name).read_bytes()
+    lines = data.split(b"\n")
+    assert lines[-1] == b"", "the file ends with a line end"
+    assert all(line.endswith(b"\r") == (line_end == b"\r\n") for line in lines[:-1])
+    assert quirk in data
+
+
+def test_every_file_has_its_layout_checked():
+    assert {layout[0] for layout in LAYOUTS} == {path.name for path in FILES.glob("*.ics")}
+
+
 def _slot_starts(start: dt.datetime, end: dt.datetime, busy: list[tuple[dt.datetime, dt.datetime]]) -> set:
     """30-minute slots on a 15-minute UTC grid over a member free around the clock."""
     resources = pd.DataFrame({"resource_id": ["m1"], "kind": ["member"], "zone": ["UTC"], "capacity": [1]})
