@@ -4,6 +4,10 @@ For each file: the busy intervals it must produce over a window, worked out by h
 file (the reasoning is next to each case). For these files and every case of the shared corpus
 (:mod:`.test_ics_corpus`): importing the intervals removes exactly the slots they overlap, as
 the planner computes them.
+
+The files are written in the layouts of the programs named in their PRODID, one for each quirk
+the real-world corpus in ``../shared/ics-corpus`` covers, so that a clone of the repository on
+its own tests all of them; the corpus cases run too wherever the corpus is present.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ from .helpers import ICS_FILES as FILES
 from .helpers import UNDEFINED_ZONE_ICS, spans
 from .helpers import at as utc
 from .test_ics_corpus import CASES as CORPUS_CASES
-from .test_ics_corpus import CORPUS
 
 # The one file that must be refused rather than read.
 MALFORMED = UNDEFINED_ZONE_ICS.name
@@ -472,15 +475,17 @@ def _slot_starts(start: dt.datetime, end: dt.datetime, busy: list[tuple[dt.datet
     return {ts.to_pydatetime() for ts in slots["start"]}
 
 
+# The corpus cases need the corpus (the ``ics_corpus`` fixture skips them without it).
 SLOT_CASES = [
-    pytest.param(folder, *case.values[:4], id=case.id)
-    for folder, cases in ((FILES, CASES), (CORPUS, CORPUS_CASES))
+    pytest.param(source, *case.values[:4], id=case.id)
+    for source, cases in (("files", CASES), ("corpus", CORPUS_CASES))
     for case in cases
 ]
 
 
-@pytest.mark.parametrize(("folder", "name", "zone", "start", "end"), SLOT_CASES)
-def test_imported_busy_time_removes_exactly_the_overlapping_slots(folder, name, zone, start, end):
+@pytest.mark.parametrize(("source", "name", "zone", "start", "end"), SLOT_CASES)
+def test_imported_busy_time_removes_exactly_the_overlapping_slots(request, source, name, zone, start, end):
+    folder = FILES if source == "files" else request.getfixturevalue("ics_corpus")
     window_start, window_end = utc(start), utc(end)
     busy = read(name, zone, start, end, folder)
     free_everywhere = _slot_starts(window_start, window_end, [])
