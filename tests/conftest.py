@@ -1,10 +1,16 @@
-"""Shared fixtures: databases (SQLite always, PostgreSQL when reachable), Flask app and client.
+"""Shared fixtures: databases (SQLite always, PostgreSQL when reachable), the real-world
+calendar corpus (when present), Flask app and client.
 
 Every database test runs on both SQLite and PostgreSQL. PostgreSQL is the server named by
 ``TEST_DATABASE_URL`` (default: the CI machine's ``postgresql://postgres@127.0.0.1:5432/test``);
 each pytest run creates a database of its own there and drops it at the end, and each test starts
 on empty tables. When PostgreSQL is unreachable its tests skip, except with ``CI=true``, where they
 fail: CI must exercise both databases.
+
+The real-world calendar corpus is the folder named by ``TEST_ICS_CORPUS`` (default:
+``../shared/ics-corpus`` beside the checkout, where CI places it). It is not part of the
+repository, so a clone on its own lacks it: its tests then skip, except with ``CI=true``, where
+they fail, by the same rule (:func:`skip_or_fail_in_ci`).
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -22,7 +30,19 @@ from booking_service.store.db import make_engine
 from booking_service.store.models import Base
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+DEFAULT_ICS_CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "ics-corpus"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def skip_or_fail_in_ci(message: str) -> NoReturn:
+    """Skip the test for want of something outside the repository; with ``CI=true``, fail it.
+
+    CI provides everything the tests use, so there a missing server or folder is a broken
+    set-up to report, not a reason to run fewer tests.
+    """
+    if IN_CI:
+        pytest.fail(message + " (CI=true requires it)")
+    pytest.skip(message)
 
 
 def _admin_url() -> str:
@@ -50,10 +70,9 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception as exc:  # noqa: BLE001 - any connection failure means "no PostgreSQL here"
-        message = f"PostgreSQL not reachable at {make_url(admin_url).render_as_string()}: {exc.__class__.__name__}"
-        if IN_CI:
-            pytest.fail(message + " (CI=true requires it)")
-        pytest.skip(message)
+        skip_or_fail_in_ci(
+            f"PostgreSQL not reachable at {make_url(admin_url).render_as_string()}: {exc.__class__.__name__}"
+        )
     name = f"slotwise_test_{uuid.uuid4().hex[:12]}"
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
@@ -65,6 +84,18 @@ def postgres_url() -> Iterator[str]:
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def ics_corpus() -> Path:
+    """The folder of real-world calendars (skips, or fails with ``CI=true``, when it is absent)."""
+    folder = Path(os.environ.get("TEST_ICS_CORPUS") or DEFAULT_ICS_CORPUS)
+    if not folder.is_dir():
+        skip_or_fail_in_ci(
+            f"no real-world calendar corpus at {folder}: it lives outside the repository, in "
+            "../shared/ics-corpus beside the checkout (or where TEST_ICS_CORPUS says)"
+        )
+    return folder
 
 
 def _truncate_all(engine: Engine) -> None:

@@ -1,4 +1,5 @@
-"""The test set-up itself: PostgreSQL skips on a laptop without it, but fails the run in CI."""
+"""The test set-up itself: what lives outside the repository (PostgreSQL, the real-world calendar
+corpus) skips its tests on a laptop without it, but fails the run in CI."""
 
 from __future__ import annotations
 
@@ -10,20 +11,30 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGET = "tests/booking_service/store/test_models.py::test_instants_come_back_tz_aware_utc"
+POSTGRES_TARGET = "tests/booking_service/store/test_models.py::test_instants_come_back_tz_aware_utc"
+CORPUS_TARGET = (
+    "tests/booking_service/calendars/test_ics_corpus.py::test_malformed_calendar_is_refused_with_line_and_property"
+)
 
 
-def _run(ci: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TEST_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none", "CI": ci}
+def _run(target: str, ci: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", TARGET],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", target],
+        cwd=ROOT, env={**os.environ, **env, "CI": ci}, capture_output=True, text=True, timeout=120,
     )
+
+
+def _run_without_postgres(ci: str) -> subprocess.CompletedProcess[str]:
+    return _run(POSTGRES_TARGET, ci, TEST_DATABASE_URL="postgresql://nobody@127.0.0.1:1/none")
+
+
+def _run_without_corpus(ci: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    return _run(CORPUS_TARGET, ci, TEST_ICS_CORPUS=str(tmp_path / "no-corpus"))
 
 
 @pytest.mark.slow
 def test_unreachable_postgres_skips_outside_ci():
-    result = _run("")
+    result = _run_without_postgres("")
     assert result.returncode == 0, result.stdout
     assert "1 passed, 1 skipped" in result.stdout
     assert "PostgreSQL not reachable at postgresql+psycopg://nobody@127.0.0.1:1/none" in result.stdout
@@ -31,6 +42,21 @@ def test_unreachable_postgres_skips_outside_ci():
 
 @pytest.mark.slow
 def test_unreachable_postgres_fails_in_ci():
-    result = _run("true")
+    result = _run_without_postgres("true")
+    assert result.returncode == 1, result.stdout
+    assert "CI=true requires it" in result.stdout
+
+
+@pytest.mark.slow
+def test_missing_ics_corpus_skips_outside_ci(tmp_path):
+    result = _run_without_corpus("", tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert "1 skipped" in result.stdout
+    assert f"no real-world calendar corpus at {tmp_path / 'no-corpus'}" in result.stdout
+
+
+@pytest.mark.slow
+def test_missing_ics_corpus_fails_in_ci(tmp_path):
+    result = _run_without_corpus("true", tmp_path)
     assert result.returncode == 1, result.stdout
     assert "CI=true requires it" in result.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -11,6 +12,12 @@ from booking_service.store.models import Invitation, Meeting, Reservation, Room,
 
 UTC = dt.UTC
 SECRET_KEY = "test-secret-key"
+
+ICS_FILES = Path(__file__).with_name("ics")
+"""The calendars kept in the repository, in the layouts of real programs (see its README)."""
+
+UNDEFINED_ZONE_ICS = ICS_FILES / "exchange-undefined-tzid.ics"
+"""An Exchange calendar refused at line 60, DTSTART: TZID 'Customized Time Zone' is not defined."""
 
 
 def utc(*args: int) -> dt.datetime:

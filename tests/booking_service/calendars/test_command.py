@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import click
 import pytest
@@ -16,9 +15,7 @@ from booking_service.calendars.connections import add_ics_file_connection
 from booking_service.cli import main
 from booking_service.store.models import BusyBlock
 
-from .helpers import SECRET_KEY, add_member, admin, ics, vevent
-
-CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "ics-corpus"
+from .helpers import SECRET_KEY, UNDEFINED_ZONE_ICS, add_member, admin, ics, vevent
 
 
 def soon(hours: int) -> dt.datetime:
@@ -40,7 +37,7 @@ def connections(engine) -> dict[str, int]:
             session,
             bo.id,
             "Exchange",
-            (CORPUS / "exchange-undefined-tzid-malformed.ics").read_text(),
+            UNDEFINED_ZONE_ICS.read_text(),
             by=admin(session),
         )
         return {"good": good.id, "other": other.id, "bad": bad.id}
@@ -61,7 +58,7 @@ def test_syncs_every_connection_and_reports_failures(engine, connections):
     assert result.exit_code == 0, result.output
     assert "Calendars: 2 synced, 1 failed, 0 skipped (2 busy blocks)." in result.output
     assert (
-        f"#{connections['bad']} Bo / Exchange: line 38, DTSTART: TZID 'Customized Time Zone'" in result.output
+        f"#{connections['bad']} Bo / Exchange: line 60, DTSTART: TZID 'Customized Time Zone'" in result.output
     )
     assert block_count(engine) == 2
 

@@ -4,6 +4,10 @@ Every expected interval below was worked out by reading the file by hand: the ev
 clock, its zone's offset on that date (from the file's VTIMEZONE or the IANA zone), the
 recurrence rule, its exceptions and overrides. The reasoning is written next to each case so
 that a reader can check it against the file.
+
+The corpus is not part of the repository: the ``ics_corpus`` fixture finds it beside the checkout
+and skips these tests when it is absent (fails them with ``CI=true``). Every quirk it covers is
+also covered by the repository's own files in ``ics/`` (:mod:`.test_ics_files`).
 """
 
 from __future__ import annotations
@@ -18,15 +22,10 @@ from booking_service.calendars.ics import CalendarParseError, busy_intervals
 from .helpers import at as utc
 from .helpers import spans
 
-# ``../shared/ics-corpus`` relative to the repository root (CI places it there too).
-CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "ics-corpus"
 
-
-
-
-def read(name: str, zone: str, start: str, end: str) -> list[tuple[dt.datetime, dt.datetime]]:
+def read(corpus: Path, name: str, zone: str, start: str, end: str) -> list[tuple[dt.datetime, dt.datetime]]:
     return busy_intervals(
-        (CORPUS / name).read_bytes(), zone=zone, window_start=utc(start), window_end=utc(end)
+        (corpus / name).read_bytes(), zone=zone, window_start=utc(start), window_end=utc(end)
     )
 
 
@@ -358,18 +357,20 @@ CASES = [
 
 
 @pytest.mark.parametrize(("name", "zone", "start", "end", "expected"), CASES)
-def test_corpus_busy_intervals(name, zone, start, end, expected):
-    assert read(name, zone, start, end) == expected
+def test_corpus_busy_intervals(ics_corpus, name, zone, start, end, expected):
+    assert read(ics_corpus, name, zone, start, end) == expected
 
 
-def test_every_corpus_file_is_covered():
+def test_every_corpus_file_is_covered(ics_corpus):
     covered = {case.values[0] for case in CASES} | {"exchange-undefined-tzid-malformed.ics"}
-    assert covered == {path.name for path in CORPUS.glob("*.ics")}
+    assert covered == {path.name for path in ics_corpus.glob("*.ics")}
 
 
-def test_malformed_calendar_is_refused_with_line_and_property():
+def test_malformed_calendar_is_refused_with_line_and_property(ics_corpus):
     with pytest.raises(CalendarParseError) as caught:
-        read("exchange-undefined-tzid-malformed.ics", "Europe/Berlin", "2024-04-01 00:00", "2024-05-01 00:00")
+        read(
+            ics_corpus, "exchange-undefined-tzid-malformed.ics", "Europe/Berlin", "2024-04-01 00:00", "2024-05-01 00:00"
+        )
     error = caught.value
     assert error.line == 38  # DTSTART;TZID=Customized Time Zone:20240426T140000
     assert error.property == "DTSTART"
@@ -377,9 +378,11 @@ def test_malformed_calendar_is_refused_with_line_and_property():
     assert str(error).startswith("line 38, DTSTART: ")
 
 
-def test_zone_defined_by_another_calendar_does_not_leak():
+def test_zone_defined_by_another_calendar_does_not_leak(ics_corpus):
     # The Outlook file defines a VTIMEZONE named "Customized Time Zone"; reading it first must
     # not make the malformed file's undefined "Customized Time Zone" readable.
-    read("outlook-windows-tz-recurring-exdate.ics", "Europe/Warsaw", "2024-04-25 00:00", "2024-05-25 00:00")
+    read(ics_corpus, "outlook-windows-tz-recurring-exdate.ics", "Europe/Warsaw", "2024-04-25 00:00", "2024-05-25 00:00")
     with pytest.raises(CalendarParseError, match="Customized Time Zone"):
-        read("exchange-undefined-tzid-malformed.ics", "Europe/Berlin", "2024-04-01 00:00", "2024-05-01 00:00")
+        read(
+            ics_corpus, "exchange-undefined-tzid-malformed.ics", "Europe/Berlin", "2024-04-01 00:00", "2024-05-01 00:00"
+        )

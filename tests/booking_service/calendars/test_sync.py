@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -25,10 +24,19 @@ from booking_service.calendars.sync import (
 )
 from booking_service.store.models import BusyBlock, CalendarConnection, ResourcePool
 
-from .helpers import SECRET_KEY, add_meeting, add_member, add_room, admin, ics, utc, vevent
+from .helpers import (
+    SECRET_KEY,
+    UNDEFINED_ZONE_ICS,
+    add_meeting,
+    add_member,
+    add_room,
+    admin,
+    ics,
+    utc,
+    vevent,
+)
 
 NOW = utc(2030, 1, 6, 12)  # a Sunday
-CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "ics-corpus"
 
 
 def blocks(engine, connection_id: int) -> list[tuple[dt.datetime, dt.datetime]]:
@@ -92,13 +100,11 @@ def test_malformed_calendar_keeps_previous_blocks_and_records_the_error(engine):
     _, conn_id = file_connection(engine, TWO_EVENTS)
     sync_connection(engine, conn_id, secret_key=SECRET_KEY, now=NOW)
     with Session(engine) as session, session.begin():
-        session.get(CalendarConnection, conn_id).ics_data = (
-            CORPUS / "exchange-undefined-tzid-malformed.ics"
-        ).read_text()
+        session.get(CalendarConnection, conn_id).ics_data = UNDEFINED_ZONE_ICS.read_text()
     later = NOW + dt.timedelta(hours=1)
     result = sync_connection(engine, conn_id, secret_key=SECRET_KEY, now=later)
     assert result.status == "error"
-    assert result.error.startswith("line 38, DTSTART: TZID 'Customized Time Zone'")
+    assert result.error.startswith("line 60, DTSTART: TZID 'Customized Time Zone'")
     assert len(blocks(engine, conn_id)) == 2
     stored = connection(engine, conn_id)
     assert (stored.last_status, stored.last_error, stored.last_synced_at) == ("error", result.error, later)
@@ -225,7 +231,7 @@ def test_demo_connections_are_skipped_and_unknown_ids_reported(engine):
 
 def test_sync_connections_goes_on_after_a_failure(engine):
     _, good = file_connection(engine, TWO_EVENTS)
-    _, bad = file_connection(engine, (CORPUS / "exchange-undefined-tzid-malformed.ics").read_text())
+    _, bad = file_connection(engine, UNDEFINED_ZONE_ICS.read_text())
     results = {r.connection_id: r.status for r in sync_connections(engine, secret_key=SECRET_KEY, now=NOW)}
     assert results == {good: "ok", bad: "error"}
 
