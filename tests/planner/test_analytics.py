@@ -642,11 +642,20 @@ def test_making_a_resource_always_free_never_lowers_the_count(case):
 
 def test_examples_in_the_docstrings_hold():
     import doctest
+    import importlib
+    import pkgutil
 
     import planner.analytics
 
-    result = doctest.testmod(planner.analytics, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted >= 6 and result.failed == 0
+    # The module and, when it is a package, each of its modules.
+    modules = [planner.analytics] + [
+        importlib.import_module(info.name)
+        for info in pkgutil.iter_modules(getattr(planner.analytics, "__path__", []), "planner.analytics.")
+    ]
+    results = [doctest.testmod(m, optionflags=doctest.NORMALIZE_WHITESPACE) for m in modules]
+    attempted = sum(r.attempted for r in results)
+    failed = sum(r.failed for r in results)
+    assert attempted >= 6 and failed == 0
 
 
 # --- availability by hour ---------------------------------------------------------------------
