@@ -34,58 +34,7 @@ from planner.analytics import (
     what_if_table,
 )
 from planner.errors import PlannerInputError
-
-UTC = dt.UTC
-NOW = dt.datetime(2026, 11, 1, tzinfo=UTC)
-MON = dt.date(2026, 11, 2)  # a Monday; Europe/London is on UTC (GMT) then
-
-
-def ts(text: str) -> pd.Timestamp:
-    return pd.Timestamp(text, tz="UTC")
-
-
-def make_tables(
-    resources: list[tuple[str, str, str, int]],
-    hours: list[tuple[str, int, int, int]],
-    busy: list[tuple[str, str, str, str]] = (),
-    overrides: list[tuple[str, dt.date, int | None, int | None]] = (),
-) -> Organisation:
-    """Tables from literal rows: resources (id, kind, zone, capacity), hours, busy (id, start, end, source)."""
-    return Organisation(
-        resources=pd.DataFrame(resources, columns=["resource_id", "kind", "zone", "capacity"]).assign(
-            name=lambda f: f["resource_id"].str.upper()
-        ),
-        hours=pd.DataFrame(hours, columns=["resource_id", "weekday", "start", "end"]).astype(
-            {"weekday": "int64", "start": "int64", "end": "int64"}
-        ),
-        overrides=pd.DataFrame(list(overrides), columns=["resource_id", "date", "start", "end"]).astype(
-            {"start": "Int64", "end": "Int64"}
-        ),
-        busy=pd.DataFrame(
-            {
-                "resource_id": pd.Series([b[0] for b in busy], dtype=object),
-                "start": pd.DatetimeIndex([ts(b[1]) for b in busy], dtype="datetime64[ns, UTC]"),
-                "end": pd.DatetimeIndex([ts(b[2]) for b in busy], dtype="datetime64[ns, UTC]"),
-                "source": pd.Series([b[3] for b in busy], dtype=object),
-            }
-        ),
-        pools=pd.DataFrame({"pool_id": [], "name": [], "member_id": []}, dtype=object),
-    )
-
-
-def request(**fields) -> SlotRequest:
-    base = dict(
-        members=("ann",),
-        duration=pd.Timedelta(minutes=60),
-        frame_start=MON,
-        frame_end=MON,
-        zone="Europe/London",
-        now=NOW,
-        interval=pd.Timedelta(minutes=60),
-    )
-    base.update(fields)
-    return SlotRequest(**base)
-
+from tests.planner.analytics.helpers import MON, NOW, ORG, TEAM, make_tables, request, ts
 
 # --- contention ------------------------------------------------------------------------------
 
@@ -197,18 +146,6 @@ def test_invitation_requests_name_the_bad_invitation():
 # --- what-if changes ----------------------------------------------------------------------
 
 
-ORG = make_tables(
-    resources=[
-        ("ann", "member", "Europe/London", 1),
-        ("bob", "member", "Europe/Berlin", 1),
-        ("blue", "room", "Europe/London", 6),
-    ],
-    hours=[("ann", 0, 540, 1020), ("bob", 0, 480, 720), ("bob", 0, 780, 960), ("blue", 0, 420, 1140)],
-    busy=[("ann", "2026-11-02 10:00", "2026-11-02 11:00", "calendar")],
-    overrides=[("bob", dt.date(2026, 11, 9), 600, 660), ("ann", dt.date(2026, 11, 16), None, None)],
-)
-
-
 def test_add_room_copies_the_first_rooms_hours_and_zone():
     req = request(rooms=("blue",))
     tables, changed = apply_changes(ORG, req, [AddRoom(capacity=10)])
@@ -288,7 +225,6 @@ def test_as_organisation_names_a_missing_column():
     broken = Organisation(ORG.resources.drop(columns=["zone"]), ORG.hours, ORG.overrides, ORG.busy, ORG.pools)
     with pytest.raises(PlannerInputError, match="zone"):
         as_organisation(broken)
-
 
 
 # --- utilization from masks -----------------------------------------------------------------
@@ -391,29 +327,6 @@ def test_utilization_rejects_a_bad_period_and_grouping():
 
 # --- counting scenarios: one London Monday (UTC+0), hourly slots ---------------------------
 
-TEAM = make_tables(
-    resources=[
-        ("ann", "member", "Europe/London", 1),
-        ("bob", "member", "Europe/London", 1),
-        ("cat", "member", "Europe/London", 1),
-        ("blue", "room", "Europe/London", 6),
-        ("green", "room", "Europe/London", 12),
-        ("tiny", "room", "Europe/London", 2),
-    ],
-    hours=[
-        ("ann", 0, 540, 1020),  # 09-17
-        ("bob", 0, 540, 720),  # 09-12
-        ("cat", 0, 780, 1020),  # 13-17
-        ("blue", 0, 480, 1080),  # 08-18
-        ("green", 0, 480, 1080),
-        ("tiny", 0, 480, 1080),
-    ],
-    busy=[
-        ("ann", "2026-11-02 12:00", "2026-11-02 13:00", "calendar"),
-        ("bob", "2026-11-02 10:00", "2026-11-02 11:00", "calendar"),
-        ("blue", "2026-11-02 09:00", "2026-11-02 10:00", "reservation"),
-    ],
-)
 # Ann alone: 09, 10, 11, 13, 14, 15, 16 -> 7 slots.
 ANN = request()
 # Ann with one of Bob (09, 11) or Cat (13-16): 09, 11, 13, 14, 15, 16 -> 6 slots.
