@@ -1,15 +1,14 @@
 """Capacity analytics on the engine's grids and tables (see :mod:`planner.analytics.whatif`)."""
 
+from planner.analytics.inputs import PlannerTables, as_organisation
 from planner.analytics.whatif import (
     AddPoolMember,
     AddRoom,
     AlwaysFree,
     ChangeRequest,
     ExtendHours,
-    PlannerTables,
     WhatIf,
     apply_changes,
-    as_organisation,
     availability_by_hour,
     bottleneck_summary,
     bottlenecks,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from planner import Organisation, SlotRequest, build_grid
+from planner import SlotRequest, build_grid
 from planner.analytics import (
     AddPoolMember,
     AddRoom,
@@ -18,7 +18,6 @@ from planner.analytics import (
     ChangeRequest,
     ExtendHours,
     apply_changes,
-    as_organisation,
     availability_by_hour,
     bottleneck_summary,
     bottlenecks,
@@ -219,12 +218,6 @@ def test_always_free_removes_busy_overrides_and_opens_every_day():
 def test_apply_changes_refuses_what_is_not_a_change():
     with pytest.raises(PlannerInputError, match="not a what-if change"):
         apply_changes(ORG, request(), ["add a room"])
-
-
-def test_as_organisation_names_a_missing_column():
-    broken = Organisation(ORG.resources.drop(columns=["zone"]), ORG.hours, ORG.overrides, ORG.busy, ORG.pools)
-    with pytest.raises(PlannerInputError, match="zone"):
-        as_organisation(broken)
 
 
 # --- utilization from masks -----------------------------------------------------------------
