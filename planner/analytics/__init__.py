@@ -1,6 +1,7 @@
 """Capacity analytics on the engine's grids and tables (see :mod:`planner.analytics.whatif`)."""
 
 from planner.analytics.inputs import PlannerTables, as_organisation
+from planner.analytics.invitations import contention, invitation_contention, invitation_requests
 from planner.analytics.whatif import (
     AddPoolMember,
     AddRoom,
@@ -12,11 +13,8 @@ from planner.analytics.whatif import (
     availability_by_hour,
     bottleneck_summary,
     bottlenecks,
-    contention,
     free_capacity,
     free_count_by_hour,
-    invitation_contention,
-    invitation_requests,
     pack_meetings,
     partition_hours,
     utilization,
