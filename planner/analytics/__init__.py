@@ -2,6 +2,7 @@
 
 from planner.analytics.inputs import PlannerTables, as_organisation
 from planner.analytics.invitations import contention, invitation_contention, invitation_requests
+from planner.analytics.usage import availability_by_hour, free_count_by_hour, partition_hours, utilization
 from planner.analytics.whatif import (
     AddPoolMember,
     AddRoom,
@@ -10,14 +11,10 @@ from planner.analytics.whatif import (
     ExtendHours,
     WhatIf,
     apply_changes,
-    availability_by_hour,
     bottleneck_summary,
     bottlenecks,
     free_capacity,
-    free_count_by_hour,
     pack_meetings,
-    partition_hours,
-    utilization,
     what_if,
     what_if_table,
 )
