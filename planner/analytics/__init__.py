@@ -1,5 +1,6 @@
 """Capacity analytics on the engine's grids and tables (see :mod:`planner.analytics.whatif`)."""
 
+from planner.analytics.capacity import free_capacity, pack_meetings
 from planner.analytics.inputs import PlannerTables, as_organisation
 from planner.analytics.invitations import contention, invitation_contention, invitation_requests
 from planner.analytics.usage import availability_by_hour, free_count_by_hour, partition_hours, utilization
@@ -13,8 +14,6 @@ from planner.analytics.whatif import (
     apply_changes,
     bottleneck_summary,
     bottlenecks,
-    free_capacity,
-    pack_meetings,
     what_if,
     what_if_table,
 )
