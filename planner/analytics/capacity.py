@@ -24,9 +24,6 @@ from planner.request import SlotRequest
 __all__ = ["free_capacity", "pack_meetings"]
 
 
-# --- free capacity ------------------------------------------------------------------------------
-
-
 def pack_meetings(org: PlannerTables, request: SlotRequest, *, limit: int = 10_000) -> pd.DataFrame:
     """Greedily book as many meetings of ``request`` as still fit, earliest first.
 

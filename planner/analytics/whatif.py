@@ -1,41 +1,13 @@
-"""Capacity analytics on the engine's grids and tables: utilization, free capacity, bottlenecks,
-what-if scenarios and contention between invitations.
+"""What-if scenarios and bottlenecks: slot counts of a request before and after changes.
 
-These are the functions behind the analysts' notebooks and the dashboard's Capacity page. They
-take the planner's input tables (any object with ``resources``, ``hours``, ``overrides`` and
-``busy`` DataFrames, such as :class:`planner.Organisation` or the database loader's
-``OrganisationData``) and :class:`planner.SlotRequest` objects, and they count slots with the
-engine itself (:func:`planner.count_slots`, :func:`planner.find_slots`,
-:class:`planner.OrgGrid`): no slot rule is implemented twice. Inputs are never modified.
-
-What each function counts
--------------------------
-:func:`utilization`
-    Per resource and local day (in the resource's own zone) or local week (Monday to Sunday),
-    hours split into four categories that partition the day: ``outside`` (not working/opening
-    hours), and within the hours ``booked`` (Slotwise reservations), ``busy`` (calendar busy,
-    not booked) and ``free``. Measured on the engine's availability grid: a busy block that
-    covers part of a quantum (5 minutes by default) takes the whole quantum, exactly as the
-    engine sees it. Busy time outside the hours counts as ``outside``.
-:func:`free_capacity` (and :func:`pack_meetings`, the meetings themselves)
-    How many more meetings of one request still fit per local date (request zone), by greedy
-    packing: repeatedly book the earliest available slot, reserve what it uses (meeting plus
-    buffers, DESIGN rule 6; for a pool the free member with the fewest packed meetings, for
-    rooms the smallest free room that fits, ties by id) and look again. Earliest-first is
-    optimal when only required members are involved; with pools and rooms it is a lower
-    bound, not necessarily the maximum.
+:func:`what_if` / :func:`what_if_table`
+    Slot count before and after a list of changes (:class:`AddRoom`, :class:`AddPoolMember`,
+    :class:`ExtendHours`, :class:`ChangeRequest`, :class:`AlwaysFree`), applied in order by
+    :func:`apply_changes` to new tables and a new request; the inputs are not modified.
 :func:`bottlenecks` (and :func:`bottleneck_summary`, one sentence)
     For each resource of a request, how many slots there would be if that resource were always
     free (no busy time, available around the clock; or, with ``keep_hours=True``, only its
     calendar emptied), and the gain over the real count.
-:func:`what_if` / :func:`what_if_table`
-    Slot count before and after a list of changes (:class:`AddRoom`, :class:`AddPoolMember`,
-    :class:`ExtendHours`, :class:`ChangeRequest`, :class:`AlwaysFree`).
-:func:`contention` / :func:`invitation_contention`
-    For each resource and UTC hour, how many invitations have at least one available slot that
-    would use the resource during that hour.
-:func:`availability_by_hour` / :func:`free_count_by_hour`
-    Heatmap tables: share of each local hour a resource is free; how many of a team are free.
 """
 
 from __future__ import annotations
