@@ -1,0 +1,39 @@
+"""Promoted slots: pick the k best available slots of one invitation (see :mod:`planner.promote.scoring`)."""
+
+from planner.promote.scoring import (
+    PART_COLUMNS,
+    PromoteContext,
+    PromoteModel,
+    PromoteWeights,
+    Promotion,
+    SolveConfig,
+    SolveOutcome,
+    build_model,
+    contention_claims,
+    day_cap,
+    greedy_select,
+    local_time_quality,
+    prefilter,
+    promote_slots,
+    score_slots,
+    solve,
+)
+
+__all__ = [
+    "PART_COLUMNS",
+    "PromoteContext",
+    "PromoteModel",
+    "PromoteWeights",
+    "Promotion",
+    "SolveConfig",
+    "SolveOutcome",
+    "build_model",
+    "contention_claims",
+    "day_cap",
+    "greedy_select",
+    "local_time_quality",
+    "prefilter",
+    "promote_slots",
+    "score_slots",
+    "solve",
+]
