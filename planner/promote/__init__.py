@@ -1,8 +1,8 @@
 """Promoted slots: pick the k best available slots of one invitation (see :mod:`planner.promote.scoring`)."""
 
+from planner.promote.context import PromoteContext
 from planner.promote.scoring import (
     PART_COLUMNS,
-    PromoteContext,
     PromoteModel,
     PromoteWeights,
     Promotion,
