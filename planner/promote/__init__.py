@@ -1,11 +1,11 @@
 """Promoted slots: pick the k best available slots of one invitation (see :mod:`planner.promote.scoring`)."""
 
 from planner.promote.context import PromoteContext
+from planner.promote.pipeline import Promotion, promote_slots
 from planner.promote.scoring import (
     PART_COLUMNS,
     PromoteModel,
     PromoteWeights,
-    Promotion,
     SolveConfig,
     SolveOutcome,
     build_model,
@@ -14,7 +14,6 @@ from planner.promote.scoring import (
     greedy_select,
     local_time_quality,
     prefilter,
-    promote_slots,
     score_slots,
     solve,
 )
