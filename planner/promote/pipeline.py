@@ -11,11 +11,12 @@
 4. :func:`solve` runs CP-SAT with a time limit, one worker and a fixed seed (deterministic) and
    reports the status. If CP-SAT returns no solution in time, :func:`greedy_select` answers with
    the same scores and the result says so (``status == "FALLBACK"``).
+5. The chosen slots keep their score parts and get a short reason each
+   (:mod:`planner.promote.explain`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -24,8 +25,8 @@ import pandas as pd
 
 from planner.errors import PlannerInputError
 from planner.promote.context import PromoteContext
+from planner.promote.explain import _result_frame
 from planner.promote.scoring import (
-    PART_COLUMNS,
     SCALE,
     PromoteWeights,
     SolveConfig,
@@ -88,59 +89,6 @@ class Promotion:
 def _check_k(k: int) -> None:
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k <= MAX_K:
         raise PlannerInputError(f"k={k!r} must be an int from 1 to {MAX_K}")
-
-
-# --------------------------------------------------------------------------------------------
-# Reasons and the public entry point
-# --------------------------------------------------------------------------------------------
-
-
-def _describe(row: Mapping[str, object], context: PromoteContext, spread: Mapping[str, float]) -> str:
-    """Reason for one chosen slot: day and half, local time, then what set it apart.
-
-    A part is mentioned only when it separated candidates (some candidate scored lower on it),
-    so the reason names what decided the choice rather than listing every part.
-    """
-    local = pd.Timestamp(row["start"]).tz_convert(context.display_zone)
-    parts = [f"{local.strftime('%a')} {'afternoon' if row['afternoon'] else 'morning'}"]
-    if local.weekday() not in context.customer_weekdays:
-        parts.append("outside the customer's business days")
-    elif row["f_local_time"] >= 1.0:
-        parts.append("inside customer hours")
-    else:
-        minutes = local.hour * 60 + local.minute
-        parts.append(f"{'early' if minutes < context.customer_hours[0] else 'late'} for the customer")
-    if row["start"] == spread["earliest"]:
-        parts.append("earliest available time")
-    if row["assignees"] and row["f_fairness"] >= 1.0 and spread["fairness_min"] < 1.0:
-        parts.append("least-booked pool member free")
-    if row["f_room"] >= 1.0 and spread["room_min"] < 1.0:
-        parts.append("smallest adequate room free")
-    if row["f_contention"] == 0.0 and spread["contention_max"] > 0.0:
-        parts.append("offered to no other customer")
-    if row["f_calendar_shape"] >= 1.0:
-        parts.append("next to existing meeting")
-    elif row["f_calendar_shape"] >= 0.5:
-        parts.append("close to existing meeting")
-    return ", ".join(parts)
-
-
-def _result_frame(
-    slots: pd.DataFrame, chosen: pd.DataFrame, context: PromoteContext, table: pd.DataFrame
-) -> pd.DataFrame:
-    chosen = chosen.sort_values("start", kind="stable")
-    out = slots.loc[chosen.index].copy()
-    out["score"] = chosen["score"]
-    for part in PART_COLUMNS:
-        out[part] = chosen[part]
-    spread = {
-        "earliest": table["start"].min(),
-        "fairness_min": table["f_fairness"].min(),
-        "room_min": table["f_room"].min(),
-        "contention_max": table["f_contention"].max(),
-    }
-    out["reason"] = [_describe(row, context, spread) for row in chosen.to_dict("records")]
-    return out
 
 
 def promote_slots(
