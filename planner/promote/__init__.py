@@ -1,21 +1,23 @@
 """Promoted slots: pick the k best available slots of one invitation (see :mod:`planner.promote.scoring`)."""
 
 from planner.promote.context import PromoteContext
-from planner.promote.pipeline import Promotion, promote_slots
-from planner.promote.scoring import (
-    PART_COLUMNS,
+from planner.promote.model import (
     PromoteModel,
-    PromoteWeights,
     SolveConfig,
     SolveOutcome,
     build_model,
-    contention_claims,
     day_cap,
     greedy_select,
-    local_time_quality,
     prefilter,
-    score_slots,
     solve,
+)
+from planner.promote.pipeline import Promotion, promote_slots
+from planner.promote.scoring import (
+    PART_COLUMNS,
+    PromoteWeights,
+    contention_claims,
+    local_time_quality,
+    score_slots,
 )
 
 __all__ = [

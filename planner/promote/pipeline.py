@@ -5,7 +5,7 @@
 1. :func:`score_slots` computes every score part for every candidate, vectorized in pandas.
 2. The table is pre-filtered to the best ``min(k, c)`` candidates of each (local day,
    morning/afternoon) group; this never loses the optimum (see *Pre-filter* in
-   :mod:`planner.promote.scoring`).
+   :mod:`planner.promote.model`).
 3. :func:`build_model` builds the CP-SAT model from that table only: one small function per
    constraint, one objective term per score part.
 4. :func:`solve` runs CP-SAT with a time limit, one worker and a fixed seed (deterministic) and
@@ -26,17 +26,8 @@ import pandas as pd
 from planner.errors import PlannerInputError
 from planner.promote.context import PromoteContext
 from planner.promote.explain import _result_frame
-from planner.promote.scoring import (
-    SCALE,
-    PromoteWeights,
-    SolveConfig,
-    build_model,
-    day_cap,
-    greedy_select,
-    prefilter,
-    score_slots,
-    solve,
-)
+from planner.promote.model import SolveConfig, build_model, day_cap, greedy_select, prefilter, solve
+from planner.promote.scoring import SCALE, PromoteWeights, score_slots
 
 __all__ = ["Promotion", "promote_slots"]
 
