@@ -1,9 +1,10 @@
-"""Promoted slots: pick the k best available slots of one invitation, and say why.
+"""Score parts: how good each available slot of an invitation is, part by part.
 
-The invitation email lists a handful of times the customer can take with one click. This
-module chooses them from the slots the engine found (the planner's slot DataFrame: ``start``,
-``end``, ``members``, ``pool_members``, ``rooms``) with an OR-Tools CP-SAT model, scores each
-chosen slot part by part and writes a short reason for it.
+:func:`score_slots` computes every score part for every candidate, vectorized in pandas, from
+the planner's slot table (``start``, ``end``, ``members``, ``pool_members``, ``rooms``) and a
+:class:`planner.promote.PromoteContext`; :class:`PromoteWeights` names the weights.
+:func:`local_time_quality` is the local-time part on its own, and :func:`contention_claims`
+turns one invitation's promoted slots into the claims another invitation's context lists.
 
 Score parts
 -----------
