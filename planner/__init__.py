@@ -128,7 +128,8 @@ chosen rows with ``score``, one column per score part and a ``reason``, and
 the solver status. :class:`PromoteWeights` names the weights;
 :func:`contention_claims` turns one invitation's promoted slots into the
 claims the next invitation's context lists. The model is written out in
-:mod:`planner.promote`.
+:mod:`planner.promote.model`, the score parts in
+:mod:`planner.promote.scoring`.
 
 Errors
 ------

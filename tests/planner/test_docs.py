@@ -22,7 +22,8 @@ def test_planner_imports_no_service_or_ui_code() -> None:
     from pathlib import Path
 
     forbidden = {"booking_service", "flask", "streamlit", "sqlalchemy"}
-    for path in Path(planner.__file__).parent.glob("*.py"):
+    root = Path(planner.__file__).parent
+    for path in sorted(root.rglob("*.py")):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             names = []
@@ -31,4 +32,4 @@ def test_planner_imports_no_service_or_ui_code() -> None:
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             for name in names:
-                assert name.split(".")[0].lower() not in forbidden, f"{path.name} imports {name}"
+                assert name.split(".")[0].lower() not in forbidden, f"{path.relative_to(root)} imports {name}"
