@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import PlannerInputError
-from planner.zones import check_zone, wall_to_utc
+from planner.zones import NS_PER_MINUTE, check_zone, wall_to_utc
 
 __all__ = ["DEFAULT_ZONES", "Organisation", "generate_organisation"]
 
@@ -82,8 +82,6 @@ _ROOM_PATTERNS: tuple[tuple[tuple[int, int], float], ...] = (
 _ROOM_CAPACITIES = np.array([2, 4, 4, 6, 6, 8, 10, 12, 16, 20, 40])
 _MEETING_MINUTES = np.array([15, 30, 30, 30, 45, 60, 60, 60, 90, 120])
 _MINUTE_EDGE_MINUTES = np.array([5, 7, 10, 20, 25, 50, 55])
-
-_NS_PER_MINUTE = 60_000_000_000
 
 
 @dataclass(frozen=True)
@@ -350,7 +348,7 @@ def generate_organisation(
             if all_day_sel.any():
                 end_ns[all_day_sel] = wall_to_utc((day[all_day_sel] + 1) * 1440, str(zone), side="end")
         timed = length >= 0
-        end_ns[timed] = start_ns[timed] + length[timed] * _NS_PER_MINUTE
+        end_ns[timed] = start_ns[timed] + length[timed] * NS_PER_MINUTE
 
     order = np.lexsort((end_ns, start_ns, res))
     res, start_ns, end_ns = res[order], start_ns[order], end_ns[order]

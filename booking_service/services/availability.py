@@ -36,8 +36,6 @@ from ..store.models import (
     utcnow,
 )
 
-SLOT_COLUMNS = ["start", "end", "members", "pool_members", "rooms"]
-
 
 class InvitationLike(Protocol):
     """What slot finding reads: an :class:`Invitation` or a validated draft."""
@@ -271,7 +269,7 @@ def _claims_of_others(session: Session, request: planner.SlotRequest, exclude: i
         )
     if not rows:
         return None
-    frame = pd.DataFrame(rows, columns=SLOT_COLUMNS)
+    frame = pd.DataFrame(rows, columns=list(planner.SLOT_COLUMNS))
     for column in ("start", "end"):
         frame[column] = pd.to_datetime(frame[column], utc=True).astype("datetime64[ns, UTC]")
     return contention_claims(frame)

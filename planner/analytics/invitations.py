@@ -21,11 +21,11 @@ import pandas as pd
 from planner.analytics.inputs import PlannerTables, _find, _request_tables, as_organisation
 from planner.errors import PlannerInputError
 from planner.request import SlotRequest
+from planner.zones import NS_PER_MINUTE
 
 __all__ = ["contention", "invitation_contention", "invitation_requests"]
 
-_NS_PER_MINUTE = 60_000_000_000
-_NS_PER_HOUR = 60 * _NS_PER_MINUTE
+_NS_PER_HOUR = 60 * NS_PER_MINUTE
 
 
 # --- contention between invitations ---------------------------------------------------------
@@ -214,7 +214,7 @@ def invitation_contention(org: PlannerTables, invitations: pd.DataFrame, now: dt
 
     Examples
     --------
-    >>> from booking_service.loader import open_organisation  # doctest: +SKIP
+    >>> from booking_service.store.loader import open_organisation  # doctest: +SKIP
     >>> org = open_organisation("sqlite:///var/slotwise.db")  # doctest: +SKIP
     >>> invitation_contention(org, org.invitations, dt.datetime.now(dt.UTC)).head()  # doctest: +SKIP
     """

@@ -23,7 +23,7 @@ from planner.analytics.inputs import PlannerTables, _count, _request_tables, as_
 from planner.errors import PlannerInputError
 from planner.request import SlotRequest
 from planner.synthetic import Organisation
-from planner.zones import check_zone
+from planner.zones import NS_PER_MINUTE, check_zone
 
 __all__ = [
     "AddPoolMember",
@@ -39,7 +39,6 @@ __all__ = [
     "what_if_table",
 ]
 
-_NS_PER_MINUTE = 60_000_000_000
 
 
 # --- what-if changes ------------------------------------------------------------------------
@@ -186,10 +185,10 @@ class ExtendHours:
         """Return the changed tables and request."""
         earlier, later = pd.Timedelta(self.earlier), pd.Timedelta(self.later)
         for label, value in (("earlier", earlier), ("later", later)):
-            if value < pd.Timedelta(0) or value.value % _NS_PER_MINUTE:
+            if value < pd.Timedelta(0) or value.value % NS_PER_MINUTE:
                 raise PlannerInputError(f"ExtendHours.{label} must be whole minutes >= 0, got {value}")
         ids = set(self.resource_ids) if self.resource_ids is not None else {*request.all_members, *request.rooms}
-        e, lt = earlier.value // _NS_PER_MINUTE, later.value // _NS_PER_MINUTE
+        e, lt = earlier.value // NS_PER_MINUTE, later.value // NS_PER_MINUTE
         return (
             dataclasses.replace(
                 tables,

@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import PlannerInputError
+from planner.slots import SLOT_COLUMNS
 
 __all__ = ["PromoteContext"]
 
-SLOT_COLUMNS = ("start", "end", "members", "pool_members", "rooms")
 """Columns a slot DataFrame must have (planner data contract)."""
 
 
