@@ -1,4 +1,8 @@
-"""Outbox: every message sent or waiting, readable as the customer sees it."""
+"""Outbox: every message sent or waiting, readable as the recipient sees it.
+
+Each message is shown as stored for reading: with every link replaced by "link sent". The
+message with its working links exists only encrypted, and only until it is sent.
+"""
 
 from __future__ import annotations
 
@@ -46,7 +50,10 @@ picked = st.selectbox(
 message = by_id[picked]
 with st.container(border=True):
     st.markdown(f"**{message.subject}**")
-    st.caption(f"To: {message.to_addr} · queued {views.short_when(message.created_at, zone)} ({zone})")
+    st.caption(
+        f"To: {message.to_addr} · queued {views.short_when(message.created_at, zone)} ({zone}) · links read "
+        "“link sent”: the working links go only to the recipient and are not kept"
+    )
     html_tab, text_tab = st.tabs(["As the recipient reads it", "Plain text"])
     with html_tab:
         if message.body_html:

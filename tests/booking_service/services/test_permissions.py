@@ -190,18 +190,18 @@ def booked(engine):
     from booking_service.services.invitations import create_invitation
     from booking_service.store.db import session_scope
 
-    from ..factories import berlin, draft, make_org, next_monday
+    from ..factories import SECRET_KEY, berlin, draft, make_org, next_monday
 
     with Session(engine) as s:
         org = make_org(s)
     with session_scope(engine) as s:
         olga = _user(s, "olga@example.com")
         root = _user(s, "root@example.com", "admin")
-        created = create_invitation(s, draft(org, SERVICE_NOW), by=s.get(User, org.scheduler),
+        created = create_invitation(s, draft(org, SERVICE_NOW), secret_key=SECRET_KEY, by=s.get(User, org.scheduler),
                                     public_url=PUBLIC, now=SERVICE_NOW)
         invitation_id = created.invitation.id
     with session_scope(engine, write=True) as s:
-        result = confirm_slot(s, invitation_id, berlin(next_monday(SERVICE_NOW), 10), now=SERVICE_NOW)
+        result = confirm_slot(s, invitation_id, berlin(next_monday(SERVICE_NOW), 10), secret_key=SECRET_KEY, now=SERVICE_NOW)
         assert result.outcome == "booked"
     return dict(org=org, olga=olga.id, root=root.id, sam=org.scheduler, meeting=result.meeting.id,
                 invitation=invitation_id)
@@ -211,8 +211,10 @@ def _cancel(engine, meeting_id: int, user_id: int):
     from booking_service.services.booking import cancel_meeting
     from booking_service.store.db import session_scope
 
+    from ..factories import SECRET_KEY
+
     with session_scope(engine) as s:
-        return cancel_meeting(s, meeting_id, by=s.get(User, user_id), reason="Clash", now=SERVICE_NOW)
+        return cancel_meeting(s, meeting_id, secret_key=SECRET_KEY, by=s.get(User, user_id), reason="Clash", now=SERVICE_NOW)
 
 
 def _state(engine, meeting_id: int) -> tuple[str, list[str], list[str]]:
