@@ -19,7 +19,17 @@ from booking_service.services.permissions import (
     visible_invitations,
     visible_meetings,
 )
-from booking_service.store.models import Invitation, Meeting, ResourcePool, Room, TeamMember, User
+from booking_service.store.models import (
+    CalendarConnection,
+    CalendarWrite,
+    Invitation,
+    Meeting,
+    OutboxMessage,
+    ResourcePool,
+    Room,
+    TeamMember,
+    User,
+)
 
 _ids = itertools.count()
 
@@ -175,6 +185,49 @@ def test_rule_is_one_query(session, org):
     assert [i.id for i in session.scalars(query)] == sorted(
         org["invs"][k].id for k in ("ana_m1", "ana_m4", "bo_pool", "system_m1")
     )
+
+
+def test_every_dashboard_list_shows_a_user_only_their_scope(session, org):
+    """Invitations, meetings, outbox messages and failed calendar writes follow the one rule."""
+    from booking_service.calendars.writeback import writeback_problems
+    from booking_service.services import queries
+
+    at = dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)
+    calendar = CalendarConnection(resource_id=org["m2"].id, kind="caldav", name="Cal", write_back=True)
+    session.add(calendar)
+    session.flush()
+    for key, inv in org["invs"].items():
+        meeting = org["meetings"][key]
+        session.add_all([
+            OutboxMessage(kind="invitation", to_addr="c@example.com", subject=f"invitation {key}",
+                          body_text="t", invitation_id=inv.id, created_at=at),
+            # A notification whose invitation link is gone (SET NULL): its meeting decides.
+            OutboxMessage(kind="notification", to_addr="m@example.com", subject=f"meeting {key}",
+                          body_text="t", meeting_id=meeting.id, created_at=at),
+            CalendarWrite(meeting_id=meeting.id, connection_id=calendar.id, action="put", status="failed",
+                          attempts=10, last_error="401"),
+        ])
+    session.add(OutboxMessage(kind="notification", to_addr="ops@example.com", subject="about nothing",
+                              body_text="t", created_at=at))
+    session.commit()
+
+    everything = set(org["invs"])
+    for who, keys in {
+        "admin": everything,
+        "ana": {"ana_m1", "ana_m4", "bo_pool", "system_m1"},
+        "bo": {"bo_m2", "bo_pool", "ana_m4"},
+        "cy": set(),
+        "off": set(),
+        None: set(),
+    }.items():
+        user = org[who] if who else None
+        assert _names(org, (i.id for i in queries.invitations(session, user, status=None))) == keys, who
+        assert _names(org, (m.id for m in queries.meetings(session, user)), "meetings") == keys, who
+        subjects = {m.subject for m in queries.outbox_messages(session, user)}
+        expected = {f"invitation {k}" for k in keys} | {f"meeting {k}" for k in keys}
+        assert subjects == expected | ({"about nothing"} if who == "admin" else set()), who
+        problems = {p.meeting_id for p in writeback_problems(session, user)}
+        assert _names(org, problems, "meetings") == keys, who
 
 
 # --- the checks inside the services ---------------------------------------------------------
