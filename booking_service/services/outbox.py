@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -108,6 +108,14 @@ class MailContent:
     html: str | None
     ics: str | None
 
+    def redacted(self) -> MailContent:
+        """The same message with every link replaced by "link sent" (:mod:`booking_service.core.redact`)."""
+        return MailContent(
+            text=redact_text(self.text),
+            html=redact_html(self.html) if self.html is not None else None,
+            ics=redact_ics(self.ics) if self.ics is not None else None,
+        )
+
 
 def queue_mail(
     session: Session,
@@ -148,15 +156,16 @@ def queue_mail(
         If ``secret_key`` is empty.
     """
     now = now or utcnow()
-    content = json.dumps({"text": mail.text, "html": mail.html, "ics": ics})
+    content = MailContent(mail.text, mail.html, ics)
+    kept = content.redacted()
     message = OutboxMessage(
         kind=kind,
         to_addr=to,
         subject=mail.subject,
-        body_text=redact_text(mail.text),
-        body_html=redact_html(mail.html),
-        ics=redact_ics(ics) if ics is not None else None,
-        content_encrypted=encrypt_secret(content, secret_key, OUTBOX_MAIL),
+        body_text=kept.text,
+        body_html=kept.html,
+        ics=kept.ics,
+        content_encrypted=encrypt_secret(json.dumps(asdict(content)), secret_key, OUTBOX_MAIL),
         invitation_id=invitation_id,
         meeting_id=meeting_id,
         status="pending",
@@ -180,8 +189,7 @@ def message_content(message: OutboxMessage, secret_key: str) -> MailContent:
     if message.content_encrypted is None:
         # Queued before messages were encrypted (migration 0003): the columns hold it as written.
         return MailContent(message.body_text, message.body_html, message.ics)
-    content = json.loads(decrypt_secret(message.content_encrypted, secret_key, OUTBOX_MAIL))
-    return MailContent(text=content["text"], html=content["html"], ics=content["ics"])
+    return MailContent(**json.loads(decrypt_secret(message.content_encrypted, secret_key, OUTBOX_MAIL)))
 
 
 def forget_content(message: OutboxMessage) -> None:
@@ -191,7 +199,6 @@ def forget_content(message: OutboxMessage) -> None:
     nothing for messages queued by :func:`queue_mail`; it removes the links from one queued
     before messages were encrypted.
     """
+    kept = MailContent(message.body_text, message.body_html, message.ics).redacted()
     message.content_encrypted = None
-    message.body_text = redact_text(message.body_text)
-    message.body_html = redact_html(message.body_html) if message.body_html is not None else None
-    message.ics = redact_ics(message.ics) if message.ics is not None else None
+    message.body_text, message.body_html, message.ics = kept.text, kept.html, kept.ics
