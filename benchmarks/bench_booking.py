@@ -75,7 +75,7 @@ def build(database_url: str, invitations: int, seed: int = 7) -> tuple[list[str]
     rng = random.Random(seed)
     tokens: list[str] = []
     with session_scope(engine) as session:
-        seed_demo(session, seed=seed, today=today, public_url="http://127.0.0.1")
+        seed_demo(session, seed=seed, today=today, public_url="http://127.0.0.1", secret_key="bench")
     with session_scope(engine) as session:
         members = session.scalars(select(TeamMember).order_by(TeamMember.id)).all()
         rooms = session.scalars(select(Room).order_by(Room.id)).all()
@@ -109,7 +109,8 @@ def build(database_url: str, invitations: int, seed: int = 7) -> tuple[list[str]
         )
         with session_scope(engine) as session:
             try:
-                tokens.append(create_invitation(session, draft, by=scheduler, public_url="http://127.0.0.1", now=now).token)
+                tokens.append(create_invitation(session, draft, by=scheduler, public_url="http://127.0.0.1",
+                                                secret_key="bench", now=now).token)
             except NoAvailableSlots:
                 continue
     engine.dispose()

@@ -73,7 +73,7 @@ def main() -> None:
         engine = make_engine(url)
         upgrade(engine)
         with session_scope(engine) as s:
-            seed_demo(s, seed=7)
+            seed_demo(s, seed=7, secret_key="bench")
         engine.dispose()
 
     with state.session() as s:

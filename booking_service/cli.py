@@ -79,7 +79,8 @@ def seed_demo_command(seed: int, reset: bool, if_empty: bool) -> None:
     engine = _engine()
     try:
         with session_scope(engine) as session:
-            summary = seed_demo(session, seed=seed, reset=reset, public_url=settings().public_url)
+            cfg = settings()
+            summary = seed_demo(session, seed=seed, reset=reset, public_url=cfg.public_url, secret_key=cfg.secret_key)
     except DatabaseNotEmpty as exc:
         if if_empty:
             click.echo("Demo data: the database already holds data; leaving it as it is.")
@@ -281,7 +282,7 @@ def send_mail(loop_seconds: float | None, limit: int) -> None:
     engine = _engine()
     try:
         while True:
-            report = deliver_due(engine, sender, mail_from=cfg.mail_from, limit=limit)
+            report = deliver_due(engine, sender, mail_from=cfg.mail_from, secret_key=cfg.secret_key, limit=limit)
             if loop_seconds is None or report.sent or report.retrying or report.failed:
                 click.echo(report.describe())
             if loop_seconds is None:

@@ -102,6 +102,7 @@ def seed_demo(
     today: dt.date | None = None,
     reset: bool = False,
     public_url: str = "http://127.0.0.1:5000",
+    secret_key: str,
 ) -> SeedSummary:
     """Create the demo organisation in the caller's transaction.
 
@@ -115,6 +116,8 @@ def seed_demo(
         Delete all existing data first. Without it, a database that holds data is refused.
     public_url : str
         Base URL of the booking service, for the links of the demo invitations.
+    secret_key : str
+        The installation's ``SECRET_KEY``, which encrypts the demo's queued mails.
 
     Raises
     ------
@@ -160,7 +163,7 @@ def seed_demo(
     )
     # --- Demo invitations and meetings, made by the booking services themselves ------------
     summary.invitations, summary.meetings = add_demo_bookings(
-        session, admin, seed=seed, today=today, public_url=public_url
+        session, admin, seed=seed, today=today, public_url=public_url, secret_key=secret_key
     )
     return summary
 
@@ -270,6 +273,7 @@ def add_demo_bookings(
     seed: int,
     today: dt.date,
     public_url: str,
+    secret_key: str,
     invitations: int = 4,
     meetings: int = 3,
 ) -> tuple[int, int]:
@@ -323,7 +327,8 @@ def add_demo_bookings(
             promote_count=3,
         )
         try:
-            created = create_invitation(session, draft, by=scheduler, public_url=public_url, now=now)
+            created = create_invitation(session, draft, by=scheduler, public_url=public_url,
+                                        secret_key=secret_key, now=now)
         except NoAvailableSlots:
             continue
         session.flush()
@@ -334,7 +339,7 @@ def add_demo_bookings(
         start = slots["start"].iloc[rng.randrange(len(slots))].to_pydatetime()
         # This transaction has already written the organisation, so on SQLite it holds the
         # write lock the booking needs.
-        result = confirm_slot(session, created.invitation.id, start, customer_zone=customer_zone,
-                              link=created.link, now=now, require_write_lock=False)
+        result = confirm_slot(session, created.invitation.id, start, secret_key=secret_key,
+                              customer_zone=customer_zone, link=created.link, now=now, require_write_lock=False)
         booked += result.outcome == "booked"
     return active, booked

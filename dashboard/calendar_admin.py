@@ -141,6 +141,6 @@ def render(me: User | None) -> None:
             st.code(shown[1], language=None)
 
     with state.session() as s:
-        gave_up = any(p.status == "failed" for p in writeback_problems(s))
+        gave_up = any(p.status == "failed" for p in writeback_problems(s, me))
     if gave_up and st.button("Retry failed calendar writes", key="retry-writes"):
         _run(lambda s: retry_failed_writes(s), lambda n: views.flash(f"{n} calendar write(s) queued again."))

@@ -28,8 +28,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from ..core.crypto import SecretDecryptionError
+from ..services.permissions import meeting_scope
 from ..store.db import session_scope
-from ..store.models import CalendarConnection, CalendarWrite, Meeting, utcnow
+from ..store.models import CalendarConnection, CalendarWrite, Meeting, User, utcnow
 from ..store.queue import claim_due, exponential_backoff, record_outcome
 from .caldav_client import DEFAULT_TIMEOUT, CalDAVError, delete_event, put_event
 from .connections import caldav_account
@@ -260,8 +261,12 @@ class WriteProblem:
     last_error: str | None
 
 
-def writeback_problems(session: Session) -> list[WriteProblem]:
-    """Writes that failed or are waiting to retry after an error, newest first."""
+def writeback_problems(session: Session, user: User | None) -> list[WriteProblem]:
+    """Writes that failed or are waiting to retry after an error, newest first.
+
+    Only writes of meetings ``user`` may see
+    (:func:`booking_service.services.permissions.meeting_scope`).
+    """
     rows = session.execute(
         select(CalendarWrite, CalendarConnection)
         .join(CalendarConnection, CalendarConnection.id == CalendarWrite.connection_id)
@@ -269,6 +274,7 @@ def writeback_problems(session: Session) -> list[WriteProblem]:
             (CalendarWrite.status == "failed")
             | ((CalendarWrite.status == "pending") & CalendarWrite.last_error.is_not(None))
         )
+        .where(CalendarWrite.meeting_id.in_(select(Meeting.id).where(meeting_scope(user))))
         .order_by(CalendarWrite.id.desc())
     )
     return [

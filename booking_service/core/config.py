@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field, replace
+from email.utils import parseaddr
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -82,6 +83,24 @@ def _secret_key(var_dir: Path) -> str:
     return key
 
 
+def mail_domain(mail_from: str) -> str:
+    """The domain of the ``MAIL_FROM`` address (``Slotwise <no-reply@example.com>``: ``example.com``).
+
+    Every ``Message-ID`` Slotwise makes is on this domain.
+
+    Raises
+    ------
+    ConfigError
+        If ``mail_from`` holds no address with a domain.
+    """
+    local, _at, domain = parseaddr(mail_from)[1].rpartition("@")
+    if not local or not domain:
+        raise ConfigError(
+            f"MAIL_FROM={mail_from!r} has no address with a domain; use e.g. 'Slotwise <no-reply@example.com>'"
+        )
+    return domain
+
+
 def check_zone(name: str, what: str = "zone") -> str:
     """Return ``name`` if it is a known IANA zone, else raise :class:`ConfigError`."""
     try:
@@ -106,6 +125,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     database_url = env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'slotwise.db'}"
     booking_port = _int(env, "BOOKING_PORT", 5000)
     host = env.get("BOOKING_HOST", "127.0.0.1")
+    mail_from = env.get("MAIL_FROM", Settings.mail_from)
+    mail_domain(mail_from)
     return Settings(
         var_dir=var_dir,
         database_url=database_url,
@@ -115,7 +136,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         booking_port=booking_port,
         dashboard_port=_int(env, "DASHBOARD_PORT", 8501),
         smtp_url=env.get("SMTP_URL") or None,
-        mail_from=env.get("MAIL_FROM", Settings.mail_from),
+        mail_from=mail_from,
         ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI") or "memory://",
         booking_page_rate_limit=_rate_limit(env, "BOOKING_PAGE_RATE_LIMIT", Settings.booking_page_rate_limit),
         booking_confirm_rate_limit=_rate_limit(

@@ -14,6 +14,17 @@ slows down or undoes a booking:
 
 ``SMTP_URL`` forms: ``smtp://host:port`` (plain), ``smtp+starttls://user:password@host:587``
 (STARTTLS), ``smtps://user:password@host:465`` (TLS from the start).
+
+Delivery is at least once: when the server's reply to a message is lost, or a worker stops
+between sending and recording it, the message is sent again. Every attempt of one outbox row
+carries the same ``Message-ID`` (made at the first attempt, on the ``MAIL_FROM`` domain, and
+stored with the row), so mail clients fold such duplicates into one message.
+
+The message is decrypted right before it is sent (:func:`booking_service.services.outbox.message_content`)
+and, once it is sent or has failed for good, only its redacted copy is kept
+(:func:`booking_service.services.outbox.forget_content`). A message that cannot be decrypted,
+because ``SECRET_KEY`` has changed since it was queued, is marked failed at once with an error
+that says so: no retry can mend that.
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import secrets
 import smtplib
 import ssl
 from collections.abc import Callable, Iterable
@@ -33,6 +45,9 @@ from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import Engine, select
 
+from ..core.config import mail_domain
+from ..core.crypto import SecretDecryptionError
+from ..services.outbox import MailContent, forget_content, message_content
 from ..store.db import session_scope
 from ..store.models import OutboxMessage, utcnow
 from ..store.queue import claim_due, exponential_backoff, record_outcome
@@ -55,21 +70,41 @@ def _ics_method(ics: str) -> str:
     return found.group(1) if found else "PUBLISH"
 
 
-def build_email(message: OutboxMessage, mail_from: str, domain: str = "slotwise.local") -> EmailMessage:
-    """The MIME message for an outbox row: text and HTML alternatives, ``invite.ics`` attached."""
+def new_message_id(message_id: int, domain: str) -> str:
+    """A fresh ``Message-ID`` for outbox row ``message_id`` on ``domain``: ``<slotwise.<id>.<random>@<domain>>``.
+
+    96 random bits make it unique across rows and installations (two databases both have a row
+    1); short enough that the header is not folded for any ordinary domain.
+    """
+    return f"<slotwise.{message_id}.{secrets.token_hex(12)}@{domain}>"
+
+
+def build_email(message: OutboxMessage, content: MailContent, mail_from: str) -> EmailMessage:
+    """The MIME message for an outbox row: text and HTML alternatives, ``invite.ics`` attached.
+
+    ``content`` is the message as it is sent (:func:`booking_service.services.outbox.message_content`);
+    the ``Message-ID`` is the row's own (every attempt carries the same one).
+
+    Raises
+    ------
+    ValueError
+        If the row has no ``Message-ID`` yet (delivery sets it when it first claims the row).
+    """
+    if not message.message_id_header:
+        raise ValueError(f"outbox message {message.id} has no Message-ID yet; claim it for delivery first")
     email = EmailMessage()
     email["Subject"] = message.subject
     email["From"] = mail_from
     email["To"] = formataddr(("", message.to_addr)) if "<" not in message.to_addr else message.to_addr
     email["Date"] = format_datetime(message.created_at.astimezone(dt.UTC))
-    email["Message-ID"] = f"<outbox-{message.id}-{message.created_at:%Y%m%d%H%M%S}@{domain}>"
-    email.set_content(message.body_text)
-    if message.body_html:
-        email.add_alternative(message.body_html, subtype="html")
-    if message.ics:
-        method = _ics_method(message.ics)
+    email["Message-ID"] = message.message_id_header
+    email.set_content(content.text)
+    if content.html:
+        email.add_alternative(content.html, subtype="html")
+    if content.ics:
+        method = _ics_method(content.ics)
         email.add_attachment(
-            message.ics.encode("utf-8"),
+            content.ics.encode("utf-8"),
             maintype="text",
             subtype="calendar",
             filename="invite.ics" if method != "CANCEL" else "cancel.ics",
@@ -189,16 +224,20 @@ class DeliveryReport:
         return text + ("" if not self.errors else f" Last error: {self.errors[-1]}")
 
 
-def _claim(engine: Engine, message_id: int, now: dt.datetime) -> OutboxMessage | None:
+def _claim(engine: Engine, message_id: int, now: dt.datetime, domain: str) -> OutboxMessage | None:
     """Take a due message for this sender: count the attempt and lease it for a while.
 
     The lease (``next_attempt_at`` moved ahead) keeps a second sender from sending the same
     message while this one talks to the server; the claim itself is one short write transaction.
+    It also gives the message its ``Message-ID`` on the first attempt, stored before anything is
+    sent, so that every later attempt carries the same one.
     """
     with session_scope(engine, write=True) as session:
         message = claim_due(session, OutboxMessage, message_id, now, LEASE)
         if message is None:
             return None
+        if message.message_id_header is None:
+            message.message_id_header = new_message_id(message.id, domain)
         session.flush()
         session.expunge(message)
         return message
@@ -209,6 +248,7 @@ def deliver_due(
     sender: Sender,
     *,
     mail_from: str,
+    secret_key: str,
     now: dt.datetime | None = None,
     limit: int = 100,
     only: Iterable[int] | None = None,
@@ -216,9 +256,10 @@ def deliver_due(
 ) -> DeliveryReport:
     """Send every pending message whose next attempt is due; return what happened.
 
-    Each message is claimed, sent outside any database transaction, and its outcome recorded:
-    sent, waiting for a retry after :func:`backoff`, or failed after :data:`MAX_ATTEMPTS`.
-    The change that queued a message is never touched, whatever the mail server does.
+    Each message is claimed, decrypted and sent outside any database transaction, and its
+    outcome recorded: sent, waiting for a retry after :func:`backoff`, or failed after
+    :data:`MAX_ATTEMPTS` (at once when it cannot be decrypted). The change that queued a message
+    is never touched, whatever the mail server does.
 
     Parameters
     ----------
@@ -227,14 +268,22 @@ def deliver_due(
     sender : Sender
         :class:`SmtpSender` or :class:`FileSender` (see :func:`sender_for`).
     mail_from : str
-        The ``From`` header.
+        The ``From`` header; its domain is the domain of every ``Message-ID``.
+    secret_key : str
+        The installation's ``SECRET_KEY``, to decrypt the messages.
     now : datetime.datetime, optional
         Which messages are due (default: the current instant).
     limit : int
         At most this many messages per pass.
     only : iterable of int, optional
         Restrict the pass to these outbox ids.
+
+    Raises
+    ------
+    booking_service.core.config.ConfigError
+        If ``mail_from`` has no address with a domain (nothing is sent then).
     """
+    domain = mail_domain(mail_from)
     now = now or clock()
     query = (
         select(OutboxMessage.id)
@@ -248,12 +297,17 @@ def deliver_due(
         due = list(session.scalars(query))
     report = DeliveryReport()
     for message_id in due:
-        message = _claim(engine, message_id, now)
+        message = _claim(engine, message_id, now, domain)
         if message is None:
             continue
         error: str | None = None
+        undecryptable = False
         try:
-            sender.send(message, build_email(message, mail_from))
+            sender.send(message, build_email(message, message_content(message, secret_key), mail_from))
+        except SecretDecryptionError as exc:
+            error, undecryptable = str(exc), True
+            log.error("mail %s to %s cannot be sent: %s", message.id, message.to_addr, error)
+            report.errors.append(error)
         except (OSError, smtplib.SMTPException) as exc:
             error = f"{type(exc).__name__}: {exc}"
             log.warning("mail %s to %s not sent: %s", message.id, message.to_addr, error)
@@ -261,6 +315,8 @@ def deliver_due(
         outcome = record_outcome(
             engine, OutboxMessage, message_id, error, clock() if now is None else now,
             done_status="sent", done_at="sent_at", max_attempts=MAX_ATTEMPTS, backoff=backoff,
+            give_up=undecryptable,
+            finish=forget_content,
         )
         if outcome == "sent":
             report.sent += 1

@@ -33,7 +33,8 @@ def run_pass(engine: Engine, settings: Settings, now: dt.datetime | None = None)
     now = now or utcnow()
     report = PassReport()
     mail = deliver_due(
-        engine, sender_for(settings.smtp_url, settings.var_dir), mail_from=settings.mail_from, now=now
+        engine, sender_for(settings.smtp_url, settings.var_dir), mail_from=settings.mail_from,
+        secret_key=settings.secret_key, now=now,
     )
     if mail.sent or mail.retrying or mail.failed:
         report.lines.append(mail.describe())

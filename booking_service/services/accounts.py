@@ -13,7 +13,10 @@ their key). This module is the one place that knows how:
 - **Rate limits**: failed attempts are stored in the database (table ``sign_in_failures``), so the
   limit holds across dashboard reruns, restarts and processes. Two sliding windows apply: per
   account (the email typed, whether it exists or not) and per client (IP address, else browser
-  session). While either window is full, even a correct password is refused.
+  session). While either window is full, even a correct password is refused. An attempt counts
+  the failures, checks the password and records the outcome while it holds a lock of its account
+  and of its client (:func:`_lock_attempt`), so concurrent attempts (many browser tabs, many
+  processes) queue up, and of any number of them at most the limit get a password checked.
 - **Idle expiry** (:func:`session_expired`): a signed-in dashboard session ends after
   ``SESSION_IDLE_MINUTES`` without activity.
 - **First admin** (:func:`create_first_admin`): the demo seed creates one admin with a freshly
@@ -25,6 +28,7 @@ Every function takes a ``session`` and leaves the transaction to the caller.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import re
 import secrets
@@ -371,6 +375,30 @@ def update_user(session: Session, user_id: int, *, by: User, **changes: object) 
 # --- sign-in --------------------------------------------------------------------------------
 
 
+def _lock_key(kind: str, value: str) -> int:
+    """A 64-bit PostgreSQL advisory lock key for one account or client (the same in every process)."""
+    digest = hashlib.blake2b(f"slotwise sign-in {kind}:{value}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _lock_attempt(session: Session, address: str, client: str, horizon: dt.datetime) -> None:
+    """Hold the locks under which one attempt counts, checks and records, until the transaction ends.
+
+    Counting the failures, checking the password and recording a failure must be one step:
+    otherwise ten attempts at once all count four failures and all get checked. On PostgreSQL
+    the attempt takes a transaction-scoped advisory lock of its account and of its client (in
+    one order, so two attempts never wait for each other in a circle); attempts that share
+    neither run side by side. On SQLite the first write of the transaction, the removal of
+    failures older than ``horizon`` done here, takes the database write lock, which serializes
+    every attempt until it commits. Call it first in the transaction.
+    """
+    if session.connection().dialect.name == "postgresql":
+        for key in sorted({_lock_key("account", address), _lock_key("client", client)}):
+            session.execute(select(func.pg_advisory_xact_lock(key)))
+    # Old rows are useless to both windows; drop them while here so the table stays small.
+    session.execute(delete(SignInFailure).where(SignInFailure.at <= horizon))
+
+
 def _failures_since(session: Session, column, key: str, since: dt.datetime) -> list[dt.datetime]:
     return list(
         session.scalars(
@@ -404,6 +432,10 @@ def authenticate(
     failed, which is why this returns a result instead of raising). A success clears the
     account's failures, stamps ``last_login_at`` and upgrades an outdated hash.
 
+    Call it first in a transaction of its own: the attempt holds a lock of its account and
+    client until the caller commits (see :func:`_lock_attempt`), so that concurrent attempts
+    are counted one after the other.
+
     Parameters
     ----------
     email, password : str
@@ -422,6 +454,7 @@ def authenticate(
     now = now or utcnow()
     address = normalize_email(email)[:254]
     client = (client or "unknown")[:128]
+    _lock_attempt(session, address, client, now - max(account_limit.window, client_limit.window))
     waits = [
         _retry_after(_failures_since(session, SignInFailure.email, address, now - account_limit.window),
                      account_limit, now),
@@ -446,9 +479,6 @@ def authenticate(
         ok = verify_password(user.password_hash, password)
     if not ok:
         session.add(SignInFailure(email=address, client=client, at=now))
-        # Old rows are useless to both windows; drop them while here so the table stays small.
-        horizon = now - max(account_limit.window, client_limit.window)
-        session.execute(delete(SignInFailure).where(SignInFailure.at <= horizon))
         log.info("failed sign-in (client %s)", client)
         return SignInResult(None, SIGN_IN_FAILED_MESSAGE)
     session.execute(delete(SignInFailure).where(SignInFailure.email == address))

@@ -128,6 +128,7 @@ def confirm_slot(
     invitation_id: int,
     start: dt.datetime,
     *,
+    secret_key: str,
     customer_zone: str | None = None,
     link: str | None = None,
     settings: Settings | None = None,
@@ -144,6 +145,8 @@ def confirm_slot(
         The invitation being booked.
     start : datetime.datetime
         The chosen start, tz-aware.
+    secret_key : str
+        The installation's ``SECRET_KEY``: the queued mails are encrypted with it until sent.
     customer_zone : str, optional
         The zone the customer read times in (kept on the meeting for its mails).
     link : str, optional
@@ -228,7 +231,8 @@ def confirm_slot(
     loaded = {r.id: r for r in (*invitation.members, *(m for p in invitation.pools for m in p.members))}
     members = sorted((loaded[i] for i in member_ids), key=lambda m: m.id)
     room = next((r for r in invitation.rooms if r.id == room_id), None)
-    _queue_booking_mail(session, invitation, meeting, members, room, link=link, settings=settings, now=now)
+    _queue_booking_mail(session, invitation, meeting, members, room, link=link, settings=settings,
+                        secret_key=secret_key, now=now)
     _queue_writeback(session, meeting, "put", now)
     return BookingResult("booked", invitation, meeting)
 
@@ -241,6 +245,7 @@ def cancel_meeting(
     meeting_id: int,
     *,
     by: User | None,
+    secret_key: str,
     reason: str = "",
     settings: Settings | None = None,
     now: dt.datetime | None = None,
@@ -252,7 +257,8 @@ def cancel_meeting(
 
     ``by`` is the dashboard user cancelling; it must have the meeting in its scope
     (:mod:`booking_service.services.permissions`). ``None`` means the system or the customer acting through
-    their own link, whose token the caller has checked. The cancellation is audited.
+    their own link, whose token the caller has checked. The cancellation is audited. The mails
+    are encrypted with ``secret_key`` (the installation's ``SECRET_KEY``) until they are sent.
 
     Raises
     ------
@@ -293,7 +299,7 @@ def cancel_meeting(
             start=meeting.start, end=meeting.end,
             zone=zone, reason=reason.strip(),
         )
-        queue_mail(session, kind="cancellation", to=email, mail=mail, ics=invite,
+        queue_mail(session, kind="cancellation", to=email, mail=mail, ics=invite, secret_key=secret_key,
                    invitation_id=invitation.id, meeting_id=meeting.id, now=now)
     audit.record(session, by, "meeting.cancelled", meeting, invitation_id=invitation.id,
                  start=meeting.start, reason=reason.strip(), by_customer=by is None)
@@ -305,6 +311,7 @@ def resend_confirmation(
     meeting_id: int,
     *,
     by: User | None,
+    secret_key: str,
     link: str | None = None,
     settings: Settings | None = None,
     now: dt.datetime | None = None,
@@ -312,7 +319,8 @@ def resend_confirmation(
     """Queue the customer's confirmation mail again, with the same invite (same ``UID``).
 
     For a customer who lost the first mail. The invite is attached whatever the scheduler's
-    ``attach_invite`` setting, because resending is an explicit request for it.
+    ``attach_invite`` setting, because resending is an explicit request for it. The mail is
+    encrypted with ``secret_key`` until it is sent.
 
     Raises
     ------
@@ -331,7 +339,7 @@ def resend_confirmation(
         raise BookingError(f"meeting {meeting_id} is {meeting.status}; only a confirmed meeting's mail is resent")
     people, room = _attendees_and_room(session, meeting)
     _queue_customer_confirmation(session, meeting.invitation, meeting, people, room,
-                                 link=link, settings=settings, now=now, attach=True)
+                                 link=link, settings=settings, secret_key=secret_key, now=now, attach=True)
     audit.record(session, by, "meeting.confirmation_resent", meeting, invitation_id=meeting.invitation_id)
 
 
@@ -409,6 +417,7 @@ def _queue_customer_confirmation(
     *,
     link: str | None,
     settings: Settings | None,
+    secret_key: str,
     now: dt.datetime,
     attach: bool,
     invite: str | None = None,
@@ -430,7 +439,7 @@ def _queue_customer_confirmation(
         room=room.name if room is not None else "",
         conferencing=invitation.conferencing,
     )
-    queue_mail(session, kind="confirmation", to=meeting.customer_email, mail=mail,
+    queue_mail(session, kind="confirmation", to=meeting.customer_email, mail=mail, secret_key=secret_key,
                ics=invite if attach else None, invitation_id=invitation.id, meeting_id=meeting.id, now=now)
 
 
@@ -443,6 +452,7 @@ def _queue_booking_mail(
     *,
     link: str | None,
     settings: Settings | None,
+    secret_key: str,
     now: dt.datetime,
 ) -> None:
     creator = invitation.created_by
@@ -460,8 +470,8 @@ def _queue_booking_mail(
     }
     if send_confirmation:
         # The same invite as the team's (same arguments), built once.
-        _queue_customer_confirmation(session, invitation, meeting, members, room, link=link,
-                                     settings=settings, now=now, attach=attach, invite=invite)
+        _queue_customer_confirmation(session, invitation, meeting, members, room, link=link, settings=settings,
+                                     secret_key=secret_key, now=now, attach=attach, invite=invite)
     for member in members:
         if not member.email:
             continue
@@ -475,7 +485,7 @@ def _queue_booking_mail(
             ics_attached=True,
             **common,
         )
-        queue_mail(session, kind="notification", to=member.email, mail=mail, ics=invite,
+        queue_mail(session, kind="notification", to=member.email, mail=mail, ics=invite, secret_key=secret_key,
                    invitation_id=invitation.id, meeting_id=meeting.id, now=now)
 
 

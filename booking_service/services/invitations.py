@@ -456,12 +456,12 @@ def _invitation_mail(
 
 
 def _queue_invitation_mail(
-    session: Session, invitation: Invitation, token: str, public_url: str, now: dt.datetime
+    session: Session, invitation: Invitation, token: str, public_url: str, secret_key: str, now: dt.datetime
 ) -> None:
     promoted = [(p.start, p.end) for p in invitation.promoted_slots]
     mail = _invitation_mail(invitation, token, public_url, promoted, invitation.created_by)
     session.flush()
-    queue_mail(session, kind="invitation", to=invitation.customer_email, mail=mail,
+    queue_mail(session, kind="invitation", to=invitation.customer_email, mail=mail, secret_key=secret_key,
                invitation_id=invitation.id, now=now)
 
 
@@ -529,6 +529,7 @@ def create_invitation(
     *,
     by: User | None,
     public_url: str,
+    secret_key: str,
     now: dt.datetime | None = None,
     default_zone: str = "Europe/London",
     deliver: str = "email",
@@ -545,6 +546,8 @@ def create_invitation(
         The scheduler sending it (organizer, default zone).
     public_url : str
         Base of the customer's links (``PUBLIC_URL``).
+    secret_key : str
+        The installation's ``SECRET_KEY``: the queued email is encrypted with it until it is sent.
     now : datetime.datetime, optional
         Time of sending, tz-aware (default: now).
     default_zone : str
@@ -606,7 +609,7 @@ def create_invitation(
     if promoted is not None:
         _store_promoted(invitation, promoted)
     if deliver == "email":
-        _queue_invitation_mail(session, invitation, token, public_url, now)
+        _queue_invitation_mail(session, invitation, token, public_url, secret_key, now)
     session.flush()
     audit.record(session, by, "invitation.created", invitation, subject=invitation.subject,
                  customer_email=invitation.customer_email, delivery=deliver, slots=len(slots))
@@ -620,6 +623,7 @@ def resend_invitation(
     *,
     by: User | None,
     public_url: str,
+    secret_key: str,
     now: dt.datetime | None = None,
     deliver: str | None = None,
 ) -> CreatedInvitation:
@@ -628,6 +632,7 @@ def resend_invitation(
     Slots are recomputed and the promoted slots chosen afresh. ``deliver`` (default: how the
     invitation was delivered before) chooses between queueing the email again and returning
     only the new links. ``by`` must have the invitation in its scope; the resend is audited.
+    ``secret_key`` encrypts the queued email (see :func:`create_invitation`).
 
     Raises
     ------
@@ -662,20 +667,21 @@ def resend_invitation(
         session.flush()
     invitation.delivery = deliver
     if deliver == "email":
-        _queue_invitation_mail(session, invitation, token, public_url, now)
+        _queue_invitation_mail(session, invitation, token, public_url, secret_key, now)
     audit.record(session, by, "invitation.resent", invitation, delivery=deliver, slots=len(slots))
     return CreatedInvitation(invitation, token, booking_link(public_url, token), len(slots),
                              _slot_links(invitation, token, public_url))
 
 
 def cancel_invitation(
-    session: Session, invitation_id: int, *, by: User | None, now: dt.datetime | None = None
+    session: Session, invitation_id: int, *, by: User | None, secret_key: str, now: dt.datetime | None = None
 ) -> Invitation:
     """Withdraw an invitation: its link then shows "cancelled".
 
     An invitation that was already booked has its meeting cancelled too (with the cancellation
-    mails), through :func:`booking_service.services.booking.cancel_meeting`. ``by`` must have the
-    invitation in its scope; the cancellation is audited.
+    mails, encrypted with ``secret_key`` until sent), through
+    :func:`booking_service.services.booking.cancel_meeting`. ``by`` must have the invitation in its
+    scope; the cancellation is audited.
 
     Raises
     ------
@@ -692,7 +698,7 @@ def cancel_invitation(
         require_invitation(session, by, invitation_id, "cancel")
     status = effective_status(invitation, now)
     if status == "scheduled" and invitation.meeting is not None:
-        cancel_meeting(session, invitation.meeting.id, by=by, now=now)
+        cancel_meeting(session, invitation.meeting.id, by=by, secret_key=secret_key, now=now)
         audit.record(session, by, "invitation.cancelled", invitation, meeting_id=invitation.meeting.id)
         return invitation
     if status != "active":

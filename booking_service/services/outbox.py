@@ -8,13 +8,26 @@ server never slows down or undoes a booking.
 
 Bodies are rendered from Jinja templates under ``templates/mail/``: ``<name>.txt`` for the plain
 text part and ``<name>.html`` (autoescaped) for the HTML part.
+
+No working link at rest
+-----------------------
+A message carries booking links, which are keys to a customer's booking. The row keeps:
+
+- ``content_encrypted``: the message as it is to be sent (text, HTML, ``.ics``), encrypted with
+  a key derived from ``SECRET_KEY`` for :data:`~booking_service.core.crypto.OUTBOX_MAIL`;
+  written by :func:`queue_mail`, read only by delivery (:func:`message_content`), and dropped
+  (:func:`forget_content`) in the same transaction that records the message sent or failed;
+- ``body_text``, ``body_html``, ``ics``: the same message with every link replaced by "link
+  sent" (:mod:`booking_service.core.redact`), written by :func:`queue_mail` and kept: what the
+  dashboard's Outbox shows, before and after sending.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -23,6 +36,8 @@ import jinja2
 from sqlalchemy.orm import Session
 
 from ..core import display
+from ..core.crypto import OUTBOX_MAIL, decrypt_secret, encrypt_secret
+from ..core.redact import redact_html, redact_ics, redact_text
 from ..store.models import OutboxMessage, utcnow
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -85,18 +100,38 @@ def render_mail(name: str, mail_subject: str, /, **context: Any) -> RenderedMail
 # --- the outbox -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class MailContent:
+    """A message as it is sent: plain text part, HTML part and the attached invite."""
+
+    text: str
+    html: str | None
+    ics: str | None
+
+    def redacted(self) -> MailContent:
+        """The same message with every link replaced by "link sent" (:mod:`booking_service.core.redact`)."""
+        return MailContent(
+            text=redact_text(self.text),
+            html=redact_html(self.html) if self.html is not None else None,
+            ics=redact_ics(self.ics) if self.ics is not None else None,
+        )
+
+
 def queue_mail(
     session: Session,
     *,
     kind: str,
     to: str,
     mail: RenderedMail,
+    secret_key: str,
     ics: str | None = None,
     invitation_id: int | None = None,
     meeting_id: int | None = None,
     now: dt.datetime | None = None,
 ) -> OutboxMessage:
     """Add one message to the outbox (in the caller's transaction) and return it.
+
+    The message is stored encrypted, beside a copy without its links (see the module docstring).
 
     Parameters
     ----------
@@ -107,17 +142,30 @@ def queue_mail(
         Recipient address.
     mail : RenderedMail
         Subject and bodies.
+    secret_key : str
+        The installation's ``SECRET_KEY``: the message is encrypted with a key derived from it.
     ics : str, optional
         An iCalendar document to attach as ``invite.ics``.
+    invitation_id, meeting_id : int, optional
+        What the message is about; who may read it in the dashboard follows from them
+        (:func:`booking_service.services.permissions.message_scope`).
+
+    Raises
+    ------
+    ValueError
+        If ``secret_key`` is empty.
     """
     now = now or utcnow()
+    content = MailContent(mail.text, mail.html, ics)
+    kept = content.redacted()
     message = OutboxMessage(
         kind=kind,
         to_addr=to,
         subject=mail.subject,
-        body_text=mail.text,
-        body_html=mail.html,
-        ics=ics,
+        body_text=kept.text,
+        body_html=kept.html,
+        ics=kept.ics,
+        content_encrypted=encrypt_secret(json.dumps(asdict(content)), secret_key, OUTBOX_MAIL),
         invitation_id=invitation_id,
         meeting_id=meeting_id,
         status="pending",
@@ -127,3 +175,30 @@ def queue_mail(
     )
     session.add(message)
     return message
+
+
+def message_content(message: OutboxMessage, secret_key: str) -> MailContent:
+    """The message as it is to be sent, links and all; for delivery, right before sending.
+
+    Raises
+    ------
+    booking_service.core.crypto.SecretDecryptionError
+        When ``SECRET_KEY`` has changed since the message was queued (or the row was altered):
+        the message cannot be sent, and the error says so.
+    """
+    if message.content_encrypted is None:
+        # Queued before messages were encrypted (migration 0003): the columns hold it as written.
+        return MailContent(message.body_text, message.body_html, message.ics)
+    return MailContent(**json.loads(decrypt_secret(message.content_encrypted, secret_key, OUTBOX_MAIL)))
+
+
+def forget_content(message: OutboxMessage) -> None:
+    """Keep only the redacted copy of a message that is out of the queue (sent or failed).
+
+    Called in the transaction that records the outcome. Redacting the columns again changes
+    nothing for messages queued by :func:`queue_mail`; it removes the links from one queued
+    before messages were encrypted.
+    """
+    kept = MailContent(message.body_text, message.body_html, message.ics).redacted()
+    message.content_encrypted = None
+    message.body_text, message.body_html, message.ics = kept.text, kept.html, kept.ics

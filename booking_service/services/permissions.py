@@ -23,6 +23,10 @@ scheduler's scope when
 when the scheduler created it (``Meeting.created_by_id``) or its invitation is in scope. The rule
 is evaluated when asked, against current pool membership.
 
+Whatever belongs to an invitation or a meeting is seen by exactly those who may see it: an
+outbox message (:func:`message_scope`) when its invitation or its meeting is in scope, a
+calendar write when its meeting is. A message about neither is for admins only.
+
 The same SQL expression (:func:`invitation_scope`, :func:`meeting_scope`) filters the listing
 queries and decides the action checks (:func:`require_invitation`, :func:`require_meeting`), so
 what a scheduler is shown and what they may do can never drift apart. Services call the checks
@@ -34,7 +38,15 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, Select, false, or_, select, true, union
 from sqlalchemy.orm import Session
 
-from ..store.models import Invitation, Meeting, User, invitation_members, invitation_pools, pool_members
+from ..store.models import (
+    Invitation,
+    Meeting,
+    OutboxMessage,
+    User,
+    invitation_members,
+    invitation_pools,
+    pool_members,
+)
 
 __all__ = [
     "PermissionDenied",
@@ -43,6 +55,7 @@ __all__ = [
     "team_member_ids",
     "invitation_scope",
     "meeting_scope",
+    "message_scope",
     "visible_invitations",
     "visible_meetings",
     "can_access_invitation",
@@ -108,6 +121,22 @@ def meeting_scope(user: User | None) -> ColumnElement[bool]:
         return true()
     in_scope = select(Invitation.id).where(invitation_scope(user))
     return or_(Meeting.created_by_id == user.id, Meeting.invitation_id.in_(in_scope))
+
+
+def message_scope(user: User | None) -> ColumnElement[bool]:
+    """SQL condition on :class:`OutboxMessage`: true for the messages ``user`` may read.
+
+    A message may be read by whoever may see its invitation or its meeting; one about neither
+    (nothing links it to a booking) by admins only.
+    """
+    if user is None or not user.active:
+        return false()
+    if user.role == "admin":
+        return true()
+    return or_(
+        OutboxMessage.invitation_id.in_(select(Invitation.id).where(invitation_scope(user))),
+        OutboxMessage.meeting_id.in_(select(Meeting.id).where(meeting_scope(user))),
+    )
 
 
 def visible_invitations(user: User | None) -> Select:

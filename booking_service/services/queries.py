@@ -35,7 +35,7 @@ from ..store.models import (
     WorkingHours,
     pool_members,
 )
-from .permissions import invitation_scope, meeting_scope
+from .permissions import invitation_scope, meeting_scope, message_scope
 
 __all__ = [
     "data_version",
@@ -212,9 +212,26 @@ def meetings(
     return list(session.scalars(query))
 
 
-def outbox_messages(session: Session, status: str | None = None, limit: int = 200) -> list[OutboxMessage]:
-    """Outbox messages, newest first (``status``: ``"pending"``, ``"sent"``, ``"failed"`` or ``None``)."""
-    query = select(OutboxMessage).order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+def outbox_messages(
+    session: Session, user: User | None, status: str | None = None, limit: int = 200
+) -> list[OutboxMessage]:
+    """The outbox messages ``user`` may read, newest first.
+
+    Parameters
+    ----------
+    user : User or None
+        Whose view: a message is shown to whoever may see its invitation or meeting
+        (:func:`booking_service.services.permissions.message_scope`); one about neither to admins only.
+    status : str or None
+        ``"pending"``, ``"sent"``, ``"failed"`` or ``None`` for all.
+    limit : int
+        At most this many.
+    """
+    query = (
+        select(OutboxMessage)
+        .where(message_scope(user))
+        .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+    )
     if status is not None:
         query = query.where(OutboxMessage.status == status)
     return list(session.scalars(query.limit(limit)))

@@ -449,10 +449,19 @@ OUTBOX_STATUSES = ("pending", "sent", "failed")
 
 
 class OutboxMessage(Base):
-    """An email, stored before it is sent so that a failed send never loses it."""
+    """An email, stored before it is sent so that a failed send never loses it.
+
+    The message as sent (with its working booking links) is only in ``content_encrypted``, and
+    only while it waits to be sent; ``body_text``, ``body_html`` and ``ics`` hold the copy with
+    its links redacted, for reading in the dashboard (:mod:`booking_service.services.outbox`).
+    ``message_id_header`` is the ``Message-ID`` every attempt to send it carries, set at the first.
+    """
 
     __tablename__ = "outbox_messages"
-    __table_args__ = (Index("ix_outbox_messages_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_messages_due", "status", "next_attempt_at"),
+        UniqueConstraint("message_id_header", name="uq_outbox_messages_message_id_header"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
@@ -461,6 +470,8 @@ class OutboxMessage(Base):
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
     ics: Mapped[str | None] = mapped_column(Text)
+    content_encrypted: Mapped[str | None] = mapped_column(Text)
+    message_id_header: Mapped[str | None] = mapped_column(String(255))
     invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitations.id", ondelete="SET NULL"))
     meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(16), default="pending")

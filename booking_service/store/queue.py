@@ -55,28 +55,35 @@ def record_outcome(
     done_at: str,
     max_attempts: int,
     backoff: Callable[[int], dt.timedelta],
+    give_up: bool = False,
+    finish: Callable[[Any], None] | None = None,
 ) -> str:
     """Record one attempt's outcome on a claimed row, in a transaction of its own; return its new state.
 
     Returns ``done_status`` on success (and sets the ``done_at`` attribute), ``"retrying"`` with
-    the next attempt after ``backoff(attempts)``, or ``"failed"`` after ``max_attempts``. A row
-    that is no longer pending (superseded while it was worked on) keeps its status; one that no
-    longer exists is ``"gone"``.
+    the next attempt after ``backoff(attempts)``, or ``"failed"`` after ``max_attempts`` (at once
+    with ``give_up``: an error that no retry can mend). A row that is no longer pending
+    (superseded while it was worked on) keeps its status; one that no longer exists is ``"gone"``.
+
+    ``finish``, when given, is called with the row in the same transaction whenever the row is
+    out of the queue for good (done, failed or superseded), to drop what only an attempt needed.
     """
     with session_scope(engine) as session:
         row: Any = session.get(model, row_id)
         if row is None:
             return "gone"
-        if row.status != "pending":
-            return row.status
-        if error is None:
-            row.status = done_status
-            setattr(row, done_at, now)
-            row.last_error = None
-            return done_status
-        row.last_error = error[:2000]
-        if row.attempts >= max_attempts:
-            row.status = "failed"
-            return "failed"
-        row.next_attempt_at = now + backoff(row.attempts)
-        return "retrying"
+        if row.status == "pending":
+            if error is None:
+                row.status = done_status
+                setattr(row, done_at, now)
+                row.last_error = None
+            else:
+                row.last_error = error[:2000]
+                if give_up or row.attempts >= max_attempts:
+                    row.status = "failed"
+                else:
+                    row.next_attempt_at = now + backoff(row.attempts)
+                    return "retrying"
+        if finish is not None:
+            finish(row)
+        return row.status

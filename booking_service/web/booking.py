@@ -347,6 +347,7 @@ def confirm(token: str):
             session,
             invitation_id,
             start,
+            secret_key=settings.secret_key,
             customer_zone=raw_zone or None,
             link=booking_link(settings.public_url, token),
             settings=settings,

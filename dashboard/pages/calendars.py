@@ -13,7 +13,8 @@ KINDS = {"ics_url": "ICS link", "ics_file": "ICS file", "caldav": "CalDAV", "dem
 
 st.title("Calendars")
 views.show_flash()
-calendar_admin.render(state.current_user())
+me = state.current_user()
+calendar_admin.render(me)
 zone = state.user_zone()
 with state.session() as s:
     connections = queries.calendar_connections(s)
@@ -44,7 +45,7 @@ st.dataframe(table, hide_index=True, width="stretch")
 # Meetings that could not be written to (or removed from) a CalDAV calendar yet. Bookings are
 # never held up by this; Slotwise retries, and a later success clears the row.
 with state.session() as s:
-    write_problems = writeback_problems(s)
+    write_problems = writeback_problems(s, me)
 if write_problems:
     st.subheader("Meetings not yet written to calendars")
     st.warning(

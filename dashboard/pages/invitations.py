@@ -85,7 +85,9 @@ resend, cancel = st.columns(2)
 if resend.button("Resend with a new link", key="invitations-resend", width="stretch"):
     try:
         with state.session() as s:
-            created = service.resend_invitation(s, chosen, by=me, public_url=state.settings().public_url)
+            settings = state.settings()
+            created = service.resend_invitation(s, chosen, by=me, public_url=settings.public_url,
+                                                secret_key=settings.secret_key)
             link, delivery = created.link, created.invitation.delivery
     except (service.InvitationError, service.InvitationStateError, PermissionDenied) as exc:
         st.error(str(exc))
@@ -101,7 +103,7 @@ if resend.button("Resend with a new link", key="invitations-resend", width="stre
 if cancel.button("Cancel invitation", key="invitations-cancel", type="primary", width="stretch"):
     try:
         with state.session(write=True) as s:
-            service.cancel_invitation(s, chosen, by=me)
+            service.cancel_invitation(s, chosen, by=me, secret_key=state.settings().secret_key)
     except (service.InvitationStateError, PermissionDenied) as exc:
         st.error(str(exc))
     else:

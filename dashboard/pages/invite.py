@@ -344,8 +344,8 @@ else:
         try:
             with st.spinner("Sending…"), state.session() as s:
                 created = service.create_invitation(
-                    s, draft, by=me, public_url=settings.public_url, default_zone=settings.default_zone,
-                    deliver=delivery,
+                    s, draft, by=me, public_url=settings.public_url, secret_key=settings.secret_key,
+                    default_zone=settings.default_zone, deliver=delivery,
                 )
                 link, slots, invitation_id = created.link, created.slot_count, created.invitation.id
                 link_zone = created.invitation.customer_zone or created.invitation.zone

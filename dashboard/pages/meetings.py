@@ -97,7 +97,9 @@ with st.form("cancel-meeting"):
         meeting = by_id[chosen]
         try:
             with state.session(write=True) as s:
-                booking.cancel_meeting(s, chosen, by=me, reason=reason, settings=state.settings())
+                settings = state.settings()
+                booking.cancel_meeting(s, chosen, by=me, secret_key=settings.secret_key, reason=reason,
+                                       settings=settings)
         except (booking.BookingError, PermissionDenied) as exc:
             st.error(str(exc))
         else:

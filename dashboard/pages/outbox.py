@@ -1,4 +1,8 @@
-"""Outbox: every message sent or waiting, readable as the customer sees it."""
+"""Outbox: the messages sent or waiting about what the user may see, readable as the recipient sees them.
+
+Each message is shown as stored for reading: with every link replaced by "link sent". The
+message with its working links exists only encrypted, and only until it is sent.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,11 @@ from dashboard import state, views
 STATUSES = {"All": None, "Waiting": "pending", "Sent": "sent", "Failed": "failed"}
 
 st.title("Outbox")
+me = state.current_user()
 zone = state.user_zone()
 choice = st.segmented_control("Show", list(STATUSES), default="All", key="outbox-status")
 with state.session() as s:
-    messages = queries.outbox_messages(s, status=STATUSES[choice or "All"])
+    messages = queries.outbox_messages(s, me, status=STATUSES[choice or "All"])
 
 if not messages:
     st.info("No messages here yet. Invitations, confirmations and cancellations appear as they are queued.")
@@ -46,7 +51,10 @@ picked = st.selectbox(
 message = by_id[picked]
 with st.container(border=True):
     st.markdown(f"**{message.subject}**")
-    st.caption(f"To: {message.to_addr} · queued {views.short_when(message.created_at, zone)} ({zone})")
+    st.caption(
+        f"To: {message.to_addr} · queued {views.short_when(message.created_at, zone)} ({zone}) · links read "
+        "“link sent”: the working links go only to the recipient and are not kept"
+    )
     html_tab, text_tab = st.tabs(["As the recipient reads it", "Plain text"])
     with html_tab:
         if message.body_html:

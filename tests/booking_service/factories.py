@@ -24,6 +24,8 @@ from booking_service.store.models import (
 )
 
 ZONE = "Europe/Berlin"
+SECRET_KEY = "test-secret-key"
+"""The ``SECRET_KEY`` of the tests' installation (the ``app`` fixture's too): queued mail is encrypted with it."""
 
 
 @dataclass(frozen=True)

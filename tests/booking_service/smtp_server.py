@@ -22,22 +22,33 @@ def free_port() -> int:
 
 @dataclass
 class Received:
-    """Messages the server accepted, parsed, with their envelope recipients."""
+    """Messages the server received, parsed, with their envelope recipients.
+
+    ``refuse`` messages are received in full and then answered with a temporary error, as when
+    the server's reply is lost: the sender must try again, and the message arrives twice.
+    """
 
     messages: list[EmailMessage] = field(default_factory=list)
     recipients: list[list[str]] = field(default_factory=list)
+    refuse: int = 0
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
         self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
         self.recipients.append(list(envelope.rcpt_tos))
+        if self.refuse > 0:
+            self.refuse -= 1
+            return "451 4.3.0 Temporary failure, try again later"
         return "250 Message accepted for delivery"
 
 
 @contextmanager
-def smtp_server(port: int | None = None) -> Iterator[tuple[str, Received]]:
-    """Run an SMTP server on 127.0.0.1; yield its ``smtp://`` URL and the received messages."""
+def smtp_server(port: int | None = None, *, refuse: int = 0) -> Iterator[tuple[str, Received]]:
+    """Run an SMTP server on 127.0.0.1; yield its ``smtp://`` URL and the received messages.
+
+    ``refuse``: answer the first that many messages with a temporary error after receiving them.
+    """
     port = port or free_port()
-    received = Received()
+    received = Received(refuse=refuse)
     controller = Controller(received, hostname="127.0.0.1", port=port)
     controller.start()
     try:

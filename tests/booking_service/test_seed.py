@@ -13,11 +13,13 @@ from booking_service.seed import DatabaseNotEmpty, seed_demo
 from booking_service.store.loader import load_planner_inputs
 from booking_service.store.models import BusyBlock, HoursOverride, Resource, ResourcePool
 
+from .factories import SECRET_KEY
+
 TODAY = dt.date(2026, 11, 23)
 
 
 def _seed(session, **kwargs):
-    summary = seed_demo(session, seed=kwargs.pop("seed", 7), today=TODAY, **kwargs)
+    summary = seed_demo(session, secret_key=SECRET_KEY, seed=kwargs.pop("seed", 7), today=TODAY, **kwargs)
     session.commit()
     return summary
 
@@ -73,7 +75,7 @@ def test_seed_refuses_a_database_with_data_unless_reset(session):
     _seed(session)
     names = session.scalars(select(Resource.name).order_by(Resource.id)).all()
     with pytest.raises(DatabaseNotEmpty, match="Use --reset"):
-        seed_demo(session, today=TODAY)
+        seed_demo(session, secret_key=SECRET_KEY, today=TODAY)
     session.rollback()
     _seed(session, seed=99, reset=True)
     assert session.scalars(select(Resource.name).order_by(Resource.id)).all() != names

@@ -9,11 +9,13 @@ from sqlalchemy import func, select
 from booking_service.seed import seed_demo
 from booking_service.store.models import Invitation, Meeting, OutboxMessage, PromotedSlot, Reservation
 
+from .factories import SECRET_KEY
+
 TODAY = dt.date(2026, 11, 23)
 
 
 def test_demo_has_active_invitations_and_confirmed_meetings(session):
-    summary = seed_demo(session, seed=7, today=TODAY, public_url="http://demo.example")
+    summary = seed_demo(session, secret_key=SECRET_KEY, seed=7, today=TODAY, public_url="http://demo.example")
     session.commit()
     assert (summary.invitations, summary.meetings) == (4, 3)
     assert "4 active invitations, 3 confirmed meetings" in summary.describe()

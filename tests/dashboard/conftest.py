@@ -23,6 +23,7 @@ LONDON = ZoneInfo("Europe/London")
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "streamlit_app.py"
 EVERY_DAY = {d: "08:00-18:00" for d in range(7)}
+SECRET_KEY = "test-secret"
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ def org(sqlite_url, tmp_path, monkeypatch) -> Org:
     """A small organisation, with the environment pointing the dashboard at it."""
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
     monkeypatch.setenv("SLOTWISE_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("SECRET_KEY", "test-secret")
+    monkeypatch.setenv("SECRET_KEY", SECRET_KEY)
     monkeypatch.setenv("PUBLIC_URL", "http://booking.test")
     engine = make_engine(sqlite_url)
     with session_scope(engine) as s:

@@ -20,15 +20,15 @@ from booking_service.store.models import (
     utcnow,
 )
 
-from .conftest import open_page, signed_in_app
+from .conftest import SECRET_KEY, open_page, signed_in_app
 
 LONDON = ZoneInfo("Europe/London")
 
 
-def _invite(engine, org, name="Grace Hopper", members=None, promote=False) -> int:
+def _invite(engine, org, name="Grace Hopper", members=None, promote=False, by: int | None = None) -> int:
     today = utcnow().astimezone(LONDON).date()
     with session_scope(engine) as s:
-        user = s.get(User, org.admin_id)
+        user = s.get(User, org.admin_id if by is None else by)
         created = create_invitation(
             s,
             InvitationDraft(
@@ -36,7 +36,7 @@ def _invite(engine, org, name="Grace Hopper", members=None, promote=False) -> in
                 duration_minutes=30, frame_start=today + dt.timedelta(days=2), frame_end=today + dt.timedelta(days=4),
                 members=tuple(members or (org.ada,)), zone="Europe/London", promote=promote, promote_count=2,
             ),
-            by=user, public_url="http://booking.test",
+            secret_key=SECRET_KEY, by=user, public_url="http://booking.test",
         )
         return created.invitation.id
 
@@ -45,7 +45,7 @@ def _confirm_first_slot(engine, invitation_id) -> int:
     with session_scope(engine, write=True) as s:
         invitation = s.get(Invitation, invitation_id)
         first = availability.find_slots_for(s, invitation)["start"].iloc[0].to_pydatetime()
-        result = booking.confirm_slot(s, invitation_id, first)
+        result = booking.confirm_slot(s, invitation_id, first, secret_key=SECRET_KEY)
         assert result.outcome == "booked"
         return result.meeting.id
 

@@ -11,7 +11,7 @@ from booking_service.store.db import session_scope
 from booking_service.store.models import AuditEntry, Invitation, OutboxMessage, User
 from tests.booking_service.factories import next_monday
 
-from .conftest import open_page
+from .conftest import SECRET_KEY, open_page
 from .test_invite import _details, _who
 
 
@@ -63,7 +63,7 @@ def test_resending_a_copy_links_invitation_shows_the_new_link_and_sends_nothing(
             InvitationDraft(customer_name="Grace", customer_email="grace@example.com", subject="Call",
                             duration_minutes=30, frame_start=monday, frame_end=monday + dt.timedelta(days=4),
                             members=(org.ada,), zone="Europe/London"),
-            by=s.get(User, org.admin_id), public_url="http://booking.test", deliver="links",
+            secret_key=SECRET_KEY, by=s.get(User, org.admin_id), public_url="http://booking.test", deliver="links",
         )
         old_link = created.link
     at = open_page(org, "invitations")

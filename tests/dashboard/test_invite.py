@@ -7,10 +7,11 @@ import datetime as dt
 import pandas as pd
 from sqlalchemy import select
 
+from booking_service.services.outbox import message_content
 from booking_service.store.db import session_scope
 from booking_service.store.models import BusyBlock, CalendarConnection, Invitation, OutboxMessage, utcnow
 
-from .conftest import open_page
+from .conftest import SECRET_KEY, open_page
 
 
 def _who(at, name="Grace Hopper", email="grace@example.com", zone=None):
@@ -63,7 +64,8 @@ def test_whole_flow_stores_the_invitation_and_queues_the_email(org, engine):
         assert invitation.customer_zone == "America/New_York"
         message = s.scalars(select(OutboxMessage)).one()
         assert (message.kind, message.to_addr, message.status) == ("invitation", "grace@example.com", "pending")
-        assert link in message.body_text
+        assert link in message_content(message, SECRET_KEY).text  # sent with the link
+        assert link not in message.body_text  # kept readable without it
     # The new invitation is on the Invitations page, with its link.
     at.switch_page("dashboard/pages/invitations.py").run()
     table = at.dataframe[0].value

@@ -28,7 +28,7 @@ from booking_service.services.queries import pools, team_members
 from booking_service.store.db import make_engine, session_scope
 from booking_service.store.models import Invitation, utcnow
 
-from .conftest import APP, ROOT
+from .conftest import APP, ROOT, SECRET_KEY
 
 CHROMIUM = Path("/usr/bin/chromium")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -59,7 +59,7 @@ def _seed(url: str) -> list[str]:
     started = time.perf_counter()
     engine = make_engine(url)
     with session_scope(engine) as s:
-        seed_demo(s, seed=7, public_url="http://127.0.0.1:5000")
+        seed_demo(s, secret_key=SECRET_KEY, seed=7, public_url="http://127.0.0.1:5000")
         user = accounts.create_user(s, email=EMAIL, name="Sam Scheduler", password=PASSWORD, role="admin")
         members, pool = team_members(s), pools(s)[0]
         same_zone = [m for m in members if m.zone == members[0].zone]  # people who share working hours
@@ -78,12 +78,12 @@ def _seed(url: str) -> list[str]:
                     frame_start=today + dt.timedelta(days=1), frame_end=today + dt.timedelta(days=10),
                     promote=n == 0, promote_count=3, zone="Europe/London", **team,
                 ),
-                by=user, public_url="http://127.0.0.1:5000",
+                secret_key=SECRET_KEY, by=user, public_url="http://127.0.0.1:5000",
             ).invitation.id)
     with session_scope(engine, write=True) as s:
         invitation = s.get(Invitation, created[-1])
         first = availability.find_slots_for(s, invitation)["start"].iloc[3].to_pydatetime()
-        assert booking.confirm_slot(s, invitation.id, first).outcome == "booked"
+        assert booking.confirm_slot(s, invitation.id, first, secret_key=SECRET_KEY).outcome == "booked"
     engine.dispose()
     print(f"seeded in {time.perf_counter() - started:.1f} s")
     return london

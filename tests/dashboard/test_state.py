@@ -10,6 +10,8 @@ from booking_service.store.db import make_engine, session_scope
 from booking_service.store.models import User, utcnow
 from dashboard import state
 
+from .conftest import SECRET_KEY
+
 
 def _draft(org, **changes) -> invitations.InvitationDraft:
     today = utcnow().date()
@@ -56,7 +58,7 @@ def test_the_invitation_list_reads_the_data_version_once(org, monkeypatch):
         ids = tuple(
             invitations.create_invitation(
                 s, _draft(org, customer_email=f"c{n}@example.com", duration_minutes=30 + 15 * n),
-                by=admin, public_url="http://booking.test",
+                secret_key=SECRET_KEY, by=admin, public_url="http://booking.test",
             ).invitation.id
             for n in range(3)
         )

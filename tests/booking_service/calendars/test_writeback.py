@@ -22,7 +22,7 @@ from booking_service.calendars.writeback import (
     writeback_problems,
 )
 from booking_service.services.calendar_writes import queue_meeting_writeback
-from booking_service.store.models import BusyBlock, CalendarWrite, Meeting
+from booking_service.store.models import BusyBlock, CalendarWrite, Meeting, User
 
 from .helpers import SECRET_KEY, add_meeting, add_member, add_room, admin, utc
 
@@ -141,8 +141,16 @@ def test_queueing_does_no_network_io_and_failures_retry_with_backoff(
     assert failing.next_attempt_at == NOW + backoff(1) == NOW + dt.timedelta(minutes=1)
     assert "refused the user name or password" in failing.last_error
     with Session(engine) as session:
-        problems = writeback_problems(session)
-    assert [(p.connection_id, p.status) for p in problems] == [(ids["member"], "pending")]
+        problems = writeback_problems(session, admin(session))
+        assert [(p.connection_id, p.status) for p in problems] == [(ids["member"], "pending")]
+        # A scheduler sees the problems of the meetings they may see, no others.
+        olga = User(email="olga@example.com", name="Olga", zone="UTC", role="scheduler")
+        session.add(olga)
+        session.flush()
+        assert writeback_problems(session, olga) == [] and writeback_problems(session, None) == []
+        session.get(Meeting, meeting_id).created_by_id = olga.id
+        assert [p.meeting_id for p in writeback_problems(session, olga)] == [meeting_id]
+        session.rollback()
 
     # Not due yet: nothing happens.
     assert deliver_due_writes(engine, secret_key=SECRET_KEY, now=NOW + dt.timedelta(seconds=30)).retrying == 0
@@ -161,7 +169,7 @@ def test_queueing_does_no_network_io_and_failures_retry_with_backoff(
     fixed = next(w for w in writes(engine) if w.connection_id == ids["member"])
     assert (fixed.status, fixed.last_error, fixed.attempts) == ("done", None, 2)
     with Session(engine) as session:
-        assert writeback_problems(session) == []
+        assert writeback_problems(session, admin(session)) == []
 
 
 def test_write_fails_after_max_attempts_and_can_be_retried(engine, caldav_calendar, second_calendar):
@@ -173,7 +181,7 @@ def test_write_fails_after_max_attempts_and_can_be_retried(engine, caldav_calend
     failed = [w for w in writes(engine) if w.status == "failed"]
     assert len(failed) == 1 and failed[0].attempts == MAX_ATTEMPTS
     with Session(engine) as session, session.begin():
-        assert [p.status for p in writeback_problems(session)] == ["failed"]
+        assert [p.status for p in writeback_problems(session, admin(session))] == ["failed"]
         assert retry_failed_writes(session, now=moment) == 1
     again = next(w for w in writes(engine) if w.id == failed[0].id)
     assert (again.status, again.attempts, again.next_attempt_at) == ("pending", 0, moment)

@@ -44,6 +44,8 @@ def test_environment_overrides(tmp_path):
         ({"BOOKING_PORT": "http"}, "BOOKING_PORT='http' is not a whole number"),
         ({"DASHBOARD_PORT": "70000"}, "DASHBOARD_PORT=70000 is not a TCP port"),
         ({"DEFAULT_ZONE": "Mars/Olympus"}, "'Mars/Olympus' is not an IANA time zone"),
+        ({"MAIL_FROM": "Slotwise"}, "MAIL_FROM='Slotwise' has no address with a domain"),
+        ({"MAIL_FROM": "Slotwise <no-reply@>"}, "has no address with a domain; use e.g."),
     ],
 )
 def test_bad_values_name_the_variable(tmp_path, env, message):

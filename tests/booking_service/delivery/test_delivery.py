@@ -16,11 +16,12 @@ from booking_service.services.invitations import (
     resend_invitation,
     slot_link,
 )
+from booking_service.services.outbox import message_content
 from booking_service.services.permissions import PermissionDenied
 from booking_service.store.db import session_scope
 from booking_service.store.models import AuditEntry, Invitation, OutboxMessage, User
 
-from ..factories import draft, make_org
+from ..factories import SECRET_KEY, draft, make_org
 
 NOW = dt.datetime(2030, 1, 2, 10, 0, tzinfo=dt.UTC)
 PUBLIC = "https://book.example"
@@ -41,7 +42,7 @@ def _olga(s: Session) -> User:
 
 def _create(engine, org, deliver: str, **changes):
     with session_scope(engine) as s:
-        created = create_invitation(s, draft(org, NOW, **changes), by=s.get(User, org.scheduler),
+        created = create_invitation(s, draft(org, NOW, **changes), secret_key=SECRET_KEY, by=s.get(User, org.scheduler),
                                     public_url=PUBLIC, now=NOW, deliver=deliver)
         return created
 
@@ -60,10 +61,11 @@ def test_email_delivery_queues_the_personalized_email(engine, org):
     created = _create(engine, org, "email", promote=True, promote_count=3)
     (mail,) = _outbox(engine)
     assert (mail.kind, mail.to_addr, mail.invitation_id) == ("invitation", "ada@customer.example", created.invitation.id)
-    assert created.link in mail.body_text
+    sent = message_content(mail, SECRET_KEY)
+    assert created.link in sent.text
     assert len(created.slot_links) == 3
     for _, _, url in created.slot_links:
-        assert url.replace("&", "&amp;") in mail.body_html or url in mail.body_text
+        assert url.replace("&", "&amp;") in sent.html or url in sent.text
 
 
 def test_copy_links_delivery_creates_no_email_and_returns_every_link(engine, org):
@@ -94,10 +96,10 @@ def test_unknown_delivery_is_refused_before_anything_is_stored(engine, org):
 def test_resend_keeps_the_delivery_unless_told(engine, org):
     created = _create(engine, org, "links", promote=True, promote_count=2)
     with session_scope(engine) as s:
-        again = resend_invitation(s, created.invitation.id, by=s.get(User, org.scheduler), public_url=PUBLIC, now=NOW)
+        again = resend_invitation(s, created.invitation.id, secret_key=SECRET_KEY, by=s.get(User, org.scheduler), public_url=PUBLIC, now=NOW)
     assert _outbox(engine) == [] and again.token != created.token and len(again.slot_links) == 2
     with session_scope(engine) as s:
-        resend_invitation(s, created.invitation.id, by=s.get(User, org.scheduler), public_url=PUBLIC, now=NOW,
+        resend_invitation(s, created.invitation.id, secret_key=SECRET_KEY, by=s.get(User, org.scheduler), public_url=PUBLIC, now=NOW,
                           deliver="email")
     assert [m.kind for m in _outbox(engine)] == ["invitation"]
     assert [a for a, _, _ in _audit(engine)] == ["invitation.created", "invitation.resent", "invitation.resent"]
@@ -106,9 +108,9 @@ def test_resend_keeps_the_delivery_unless_told(engine, org):
 def test_another_scheduler_may_not_resend_or_cancel(engine, org):
     created = _create(engine, org, "email")
     with session_scope(engine) as s, pytest.raises(PermissionDenied, match="olga@example.com may not resend"):
-        resend_invitation(s, created.invitation.id, by=_olga(s), public_url=PUBLIC, now=NOW)
+        resend_invitation(s, created.invitation.id, secret_key=SECRET_KEY, by=_olga(s), public_url=PUBLIC, now=NOW)
     with session_scope(engine) as s, pytest.raises(PermissionDenied, match="olga@example.com may not cancel"):
-        cancel_invitation(s, created.invitation.id, by=_olga(s), now=NOW)
+        cancel_invitation(s, created.invitation.id, secret_key=SECRET_KEY, by=_olga(s), now=NOW)
     with Session(engine) as s:
         assert s.get(Invitation, created.invitation.id).status == "active"
     assert len(_outbox(engine)) == 1
@@ -118,5 +120,5 @@ def test_another_scheduler_may_not_resend_or_cancel(engine, org):
 def test_cancel_is_audited_with_who(engine, org):
     created = _create(engine, org, "email")
     with session_scope(engine) as s:
-        cancel_invitation(s, created.invitation.id, by=s.get(User, org.scheduler), now=NOW)
+        cancel_invitation(s, created.invitation.id, secret_key=SECRET_KEY, by=s.get(User, org.scheduler), now=NOW)
     assert _audit(engine)[-1] == ("invitation.cancelled", org.scheduler, created.invitation.id)

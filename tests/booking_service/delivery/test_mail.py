@@ -23,6 +23,7 @@ from booking_service.services.outbox import RenderedMail, queue_mail
 from booking_service.store.db import session_scope
 from booking_service.store.models import OutboxMessage
 
+from ..factories import SECRET_KEY
 from ..smtp_server import free_port, smtp_server
 
 UTC = dt.UTC
@@ -47,7 +48,7 @@ def _invite() -> str:
 def _queue(engine, *, ics_text: str | None = None, to: str = "ada@example.com", now: dt.datetime = NOW) -> int:
     mail = RenderedMail("Hello there", "plain body https://x.example/i/tok", "<p>html <a href='https://x.example/i/tok'>link</a></p>")
     with session_scope(engine) as session:
-        message = queue_mail(session, kind="confirmation", to=to, mail=mail, ics=ics_text, now=now)
+        message = queue_mail(session, secret_key=SECRET_KEY, kind="confirmation", to=to, mail=mail, ics=ics_text, now=now)
         session.flush()
         return message.id
 
@@ -90,7 +91,7 @@ def test_without_smtp_messages_become_eml_files(engine, tmp_path):
     message_id = _queue(engine, ics_text=_invite())
     sender = sender_for(None, tmp_path / "var")
     assert isinstance(sender, FileSender)
-    report = deliver_due(engine, sender, mail_from=FROM, now=NOW)
+    report = deliver_due(engine, sender, secret_key=SECRET_KEY, mail_from=FROM, now=NOW)
     assert (report.sent, report.retrying, report.failed) == (1, 0, 0)
     files = list((tmp_path / "var" / "outbox").glob("*.eml"))
     assert [f.name for f in files] == [f"{message_id:06d}-confirmation.eml"]
@@ -107,7 +108,7 @@ def test_without_smtp_messages_become_eml_files(engine, tmp_path):
 def test_smtp_delivery_to_a_real_server_with_parts_and_invite(engine):
     message_id = _queue(engine, ics_text=_invite())
     with smtp_server() as (url, received):
-        report = deliver_due(engine, SmtpSender.from_url(url), mail_from=FROM, now=NOW)
+        report = deliver_due(engine, SmtpSender.from_url(url), secret_key=SECRET_KEY, mail_from=FROM, now=NOW)
     assert report.sent == 1
     assert received.recipients == [["ada@example.com"]]
     msg = received.messages[0]
@@ -130,7 +131,7 @@ def test_smtp_down_keeps_the_message_and_retries_with_backoff(engine):
     message_id = _queue(engine)
     port = free_port()
     sender = SmtpSender.from_url(f"smtp://127.0.0.1:{port}", timeout=2)
-    report = deliver_due(engine, sender, mail_from=FROM, now=NOW)
+    report = deliver_due(engine, sender, secret_key=SECRET_KEY, mail_from=FROM, now=NOW)
     assert (report.sent, report.retrying) == (0, 1)
     stored = _message(engine, message_id)
     assert stored.status == "pending" and stored.attempts == 1
@@ -138,11 +139,11 @@ def test_smtp_down_keeps_the_message_and_retries_with_backoff(engine):
     assert "ConnectionRefused" in (stored.last_error or "")
 
     # Not due yet: nothing is attempted.
-    assert deliver_due(engine, sender, mail_from=FROM, now=NOW + dt.timedelta(seconds=30)).retrying == 0
+    assert deliver_due(engine, sender, secret_key=SECRET_KEY, mail_from=FROM, now=NOW + dt.timedelta(seconds=30)).retrying == 0
     assert _message(engine, message_id).attempts == 1
 
     with smtp_server(port) as (_url, received):
-        report = deliver_due(engine, sender, mail_from=FROM, now=NOW + dt.timedelta(minutes=1))
+        report = deliver_due(engine, sender, secret_key=SECRET_KEY, mail_from=FROM, now=NOW + dt.timedelta(minutes=1))
     assert report.sent == 1 and len(received.messages) == 1
     stored = _message(engine, message_id)
     assert stored.status == "sent" and stored.attempts == 2
@@ -153,18 +154,18 @@ def test_message_fails_after_max_attempts(engine):
     sender = SmtpSender.from_url(f"smtp://127.0.0.1:{free_port()}", timeout=2)
     when = NOW
     for _ in range(MAX_ATTEMPTS):
-        deliver_due(engine, sender, mail_from=FROM, now=when)
+        deliver_due(engine, sender, secret_key=SECRET_KEY, mail_from=FROM, now=when)
         when = _message(engine, message_id).next_attempt_at
     stored = _message(engine, message_id)
     assert stored.status == "failed" and stored.attempts == MAX_ATTEMPTS
-    assert deliver_due(engine, sender, mail_from=FROM, now=when + BACKOFF_MAX).failed == 0
+    assert deliver_due(engine, sender, secret_key=SECRET_KEY, mail_from=FROM, now=when + BACKOFF_MAX).failed == 0
 
 
 def test_a_claimed_message_is_not_sent_twice(engine, tmp_path):
     message_id = _queue(engine)
     sender = FileSender(tmp_path)
-    assert deliver_due(engine, sender, mail_from=FROM, now=NOW).sent == 1
-    assert deliver_due(engine, sender, mail_from=FROM, now=NOW + dt.timedelta(hours=2)).sent == 0
+    assert deliver_due(engine, sender, secret_key=SECRET_KEY, mail_from=FROM, now=NOW).sent == 1
+    assert deliver_due(engine, sender, secret_key=SECRET_KEY, mail_from=FROM, now=NOW + dt.timedelta(hours=2)).sent == 0
     assert _message(engine, message_id).attempts == 1
 
 
@@ -176,7 +177,7 @@ def test_send_mail_command_writes_eml_files(engine, tmp_path, monkeypatch):
     _queue(engine, now=dt.datetime.now(UTC) - dt.timedelta(seconds=1))
     monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
     monkeypatch.setenv("SLOTWISE_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("SECRET_KEY", "x")
+    monkeypatch.setenv("SECRET_KEY", SECRET_KEY)
     monkeypatch.delenv("SMTP_URL", raising=False)
     result = CliRunner().invoke(main, ["send-mail"])
     assert result.exit_code == 0, result.output
@@ -196,3 +197,82 @@ def test_send_mail_command_reports_a_bad_smtp_url(engine, tmp_path, monkeypatch)
     result = CliRunner().invoke(main, ["send-mail"])
     assert result.exit_code != 0
     assert "not supported" in result.output and "Traceback" not in result.output
+
+
+# --- the stored message: decrypted to send, redacted once sent --------------------------------
+
+
+def test_after_sending_only_the_copy_without_links_is_kept(engine, tmp_path):
+    message_id = _queue(engine, ics_text=_invite())
+    pending = _message(engine, message_id)
+    assert pending.content_encrypted and "x.example" not in pending.body_text + pending.body_html
+    assert deliver_due(engine, FileSender(tmp_path), mail_from=FROM, secret_key=SECRET_KEY, now=NOW).sent == 1
+    sent = _message(engine, message_id)
+    assert sent.status == "sent" and sent.content_encrypted is None
+    assert (sent.body_text, sent.body_html) == ("plain body link sent", "<p>html link (link sent)</p>")
+    assert "https://x.example/i/tok" in (tmp_path / f"{message_id:06d}-confirmation.eml").read_text()
+
+
+def test_a_message_that_cannot_be_decrypted_fails_at_once_and_says_why(engine, tmp_path):
+    message_id = _queue(engine)
+    # SECRET_KEY was changed after the message was queued.
+    outbox = tmp_path / "outbox"
+    report = deliver_due(engine, FileSender(outbox), mail_from=FROM, secret_key="a-new-key", now=NOW)
+    assert (report.sent, report.retrying, report.failed) == (0, 0, 1)
+    stored = _message(engine, message_id)
+    assert (stored.status, stored.attempts, stored.content_encrypted) == ("failed", 1, None)
+    assert stored.last_error.startswith("the queued message cannot be decrypted: SECRET_KEY has changed")
+    assert "resend the invitation" in stored.last_error
+    assert not outbox.exists()  # nothing was sent
+    # It is not tried again, not even with the old key back.
+    assert deliver_due(engine, FileSender(outbox), mail_from=FROM, secret_key=SECRET_KEY,
+                       now=NOW + BACKOFF_MAX).failed == 0
+
+
+def test_failing_for_good_drops_the_encrypted_copy_too(engine):
+    message_id = _queue(engine)
+    sender = SmtpSender.from_url(f"smtp://127.0.0.1:{free_port()}", timeout=2)
+    when = NOW
+    for _ in range(MAX_ATTEMPTS):
+        assert _message(engine, message_id).content_encrypted is not None  # kept while retries remain
+        deliver_due(engine, sender, secret_key=SECRET_KEY, mail_from=FROM, now=when)
+        when = _message(engine, message_id).next_attempt_at
+    stored = _message(engine, message_id)
+    assert stored.status == "failed" and stored.content_encrypted is None
+
+
+# --- Message-ID: the same on every attempt of one message ------------------------------------
+
+
+def test_a_retry_after_a_lost_reply_carries_the_same_message_id(engine):
+    first, second = _queue(engine), _queue(engine, to="bo@example.com")
+    sender = SmtpSender.from_url(f"smtp://127.0.0.1:{free_port()}", timeout=5)
+    port = sender.port
+    # The server receives the first message whole, then answers with a temporary error.
+    with smtp_server(port, refuse=1) as (_url, received):
+        report = deliver_due(engine, sender, secret_key=SECRET_KEY, mail_from=FROM, now=NOW)
+        assert (report.sent, report.retrying) == (1, 1)
+        assert "SMTPDataError" in _message(engine, first).last_error
+        again = deliver_due(engine, sender, secret_key=SECRET_KEY, mail_from=FROM, now=NOW + dt.timedelta(minutes=1))
+        assert again.sent == 1
+    assert [r[0] for r in received.recipients] == ["ada@example.com", "bo@example.com", "ada@example.com"]
+    ids = [m["Message-ID"] for m in received.messages]
+    assert ids[0] == ids[2] == _message(engine, first).message_id_header  # one message, delivered twice
+    assert ids[1] == _message(engine, second).message_id_header != ids[0]
+    assert all(i.startswith("<") and i.endswith("@slotwise.test>") for i in ids)  # the MAIL_FROM domain
+
+
+def test_message_ids_differ_between_installations(engine, tmp_path):
+    from booking_service.store.db import make_engine
+    from tests.conftest import create_schema
+
+    other = make_engine(f"sqlite:///{tmp_path / 'other.db'}")
+    create_schema(other)
+    ids = []
+    for database in (engine, other):
+        message_id = _queue(database)
+        assert message_id == 1  # the same row id in both
+        deliver_due(database, FileSender(tmp_path / str(len(ids))), mail_from=FROM, secret_key=SECRET_KEY, now=NOW)
+        ids.append(_message(database, message_id).message_id_header)
+    other.dispose()
+    assert ids[0] != ids[1]

@@ -15,6 +15,8 @@ from booking_service.services.outbox import RenderedMail, queue_mail
 from booking_service.store.db import make_engine
 from booking_service.store.models import CalendarConnection, OutboxMessage, TeamMember
 
+from ..factories import SECRET_KEY
+
 ICS = """BEGIN:VCALENDAR\r
 VERSION:2.0\r
 PRODID:-//Test//EN\r
@@ -29,7 +31,7 @@ END:VCALENDAR\r
 
 
 def test_one_pass_delivers_mail_and_resyncs_stale_calendars(database_url, tmp_path):
-    settings = load_settings({"SLOTWISE_VAR_DIR": str(tmp_path), "DATABASE_URL": database_url, "SECRET_KEY": "k"})
+    settings = load_settings({"SLOTWISE_VAR_DIR": str(tmp_path), "DATABASE_URL": database_url, "SECRET_KEY": SECRET_KEY})
     engine = make_engine(database_url)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     start = (now + dt.timedelta(days=1)).strftime("%Y%m%dT%H%M%SZ")
@@ -45,7 +47,7 @@ def test_one_pass_delivers_mail_and_resyncs_stale_calendars(database_url, tmp_pa
                 last_synced_at=now - dt.timedelta(hours=2), last_status="ok",
             )
         )
-        queue_mail(session, kind="notification", to="ada@example.com",
+        queue_mail(session, secret_key=SECRET_KEY, kind="notification", to="ada@example.com",
                    mail=RenderedMail(subject="Hello", text="Hello Ada", html="<p>Hello Ada</p>"), now=now)
     report = run_pass(engine, settings, now=now)
     assert report.lines == ["Mail: 1 sent, 0 waiting to retry, 0 failed.", "Calendars: 1 re-synced, 0 failed."]

@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from argon2 import PasswordHasher
@@ -25,6 +28,7 @@ from booking_service.services.accounts import (
     session_expired,
     update_user,
 )
+from booking_service.store.db import make_engine
 from booking_service.store.models import AuditEntry, SignInFailure, User
 
 PASSWORD = "correct horse battery"
@@ -392,3 +396,77 @@ def test_unknown_email_costs_a_password_verification_too(session, monkeypatch):
     authenticate(session, "nobody@example.com", PASSWORD, client="c1", now=NOW)
     authenticate(session, "ana@example.com", "wrong password!", client="c1", now=NOW)
     assert len(calls) == 2 and all(h.startswith("$argon2id$v=19$m=8,t=1") for h in calls)
+
+
+# --- concurrent attempts ----------------------------------------------------------------------
+
+
+class _SlowCountingHasher(PasswordHasher):
+    """Cheap Argon2 whose every verification is counted and takes 50 ms.
+
+    The pause holds each check open long enough for the other threads' attempts to arrive in
+    the middle of it, which is when counting without a lock lets them all through.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(time_cost=1, memory_cost=8, parallelism=1)
+        self.checks = 0
+        self._lock = threading.Lock()
+
+    def verify(self, hash, password):  # noqa: A002 - argon2's own parameter name
+        with self._lock:
+            self.checks += 1
+        time.sleep(0.05)
+        return super().verify(hash, password)
+
+
+def _attempt_at_once(database_url: str, attempts: list[tuple[str, str]]) -> list[accounts.SignInResult]:
+    """Run every (email, client) attempt with a wrong password at the same moment, one thread and
+    one database connection each; return the results."""
+    engine = make_engine(database_url, pool_size=len(attempts))
+    start = threading.Barrier(len(attempts))
+
+    def attempt(email: str, client: str) -> accounts.SignInResult:
+        with Session(engine) as s:
+            start.wait()
+            with s.begin():
+                return authenticate(s, email, "wrong password!", client=client, now=NOW)
+
+    try:
+        with ThreadPoolExecutor(max_workers=len(attempts)) as pool:
+            return list(pool.map(lambda a: attempt(*a), attempts))
+    finally:
+        engine.dispose()
+
+
+def _refused(results: list[accounts.SignInResult]) -> list[accounts.SignInResult]:
+    return [r for r in results if r.message.startswith("Too many failed sign-in attempts. Try again in")]
+
+
+def test_concurrent_wrong_passwords_check_at_most_the_account_limit(database_url, monkeypatch):
+    engine = make_engine(database_url)
+    with Session(engine) as s, s.begin():
+        create_user(s, email="ana@example.com", name="Ana", password=PASSWORD)
+    engine.dispose()
+    hasher = _SlowCountingHasher()
+    monkeypatch.setattr(accounts, "_HASHER", hasher)
+
+    # Ten browser tabs, each its own client, submit a wrong password for one account at once.
+    results = _attempt_at_once(database_url, [("ana@example.com", f"tab-{i}") for i in range(10)])
+
+    assert hasher.checks == ACCOUNT_LIMIT.attempts == 5
+    assert len(_refused(results)) == 10 - ACCOUNT_LIMIT.attempts
+    assert [r.message for r in results].count(SIGN_IN_FAILED_MESSAGE) == ACCOUNT_LIMIT.attempts
+    assert not any(r.ok for r in results)
+
+
+def test_concurrent_wrong_passwords_check_at_most_the_client_limit(database_url, monkeypatch):
+    hasher = _SlowCountingHasher()
+    monkeypatch.setattr(accounts, "_HASHER", hasher)
+
+    # One client guesses 25 different addresses at once: the per-client window holds 20.
+    attempts = [(f"guess{i}@example.com", "ip:10.0.0.7") for i in range(CLIENT_LIMIT.attempts + 5)]
+    results = _attempt_at_once(database_url, attempts)
+
+    assert hasher.checks == CLIENT_LIMIT.attempts
+    assert len(_refused(results)) == 5

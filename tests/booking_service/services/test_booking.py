@@ -22,7 +22,7 @@ from booking_service.services.invitations import create_invitation
 from booking_service.store.db import session_scope
 from booking_service.store.models import Invitation, Meeting, OutboxMessage, Reservation, User
 
-from ..factories import add_busy, berlin, draft, make_org, next_monday
+from ..factories import SECRET_KEY, add_busy, berlin, draft, make_org, next_monday
 from ..smtp_server import free_port, smtp_server
 
 UTC = dt.UTC
@@ -39,13 +39,13 @@ def org(session):
 def _invite(engine, org, by_scheduler: bool = True, **changes) -> int:
     with session_scope(engine) as session:
         user = session.get(User, org.scheduler) if by_scheduler else None
-        created = create_invitation(session, draft(org, NOW, **changes), by=user, public_url=PUBLIC, now=NOW)
+        created = create_invitation(session, draft(org, NOW, **changes), secret_key=SECRET_KEY, by=user, public_url=PUBLIC, now=NOW)
         return created.invitation.id
 
 
 def _confirm(engine, invitation_id: int, start: dt.datetime, now: dt.datetime = NOW, **kwargs):
     with session_scope(engine, write=True) as session:
-        result = confirm_slot(session, invitation_id, start, now=now, link=f"{PUBLIC}/i/tok", **kwargs)
+        result = confirm_slot(session, invitation_id, start, secret_key=SECRET_KEY, now=now, link=f"{PUBLIC}/i/tok", **kwargs)
         return result.outcome, (result.meeting.id if result.meeting is not None else None), result.reason
 
 
@@ -201,7 +201,7 @@ def test_smallest_fitting_room_is_assigned_then_the_next(engine, org):
 def test_sqlite_confirmation_must_hold_the_write_lock(sqlite_engine):
     with Session(sqlite_engine) as session, session.begin():
         with pytest.raises(RuntimeError, match="write=True"):
-            confirm_slot(session, 1, berlin(MONDAY, 10), now=NOW)
+            confirm_slot(session, 1, berlin(MONDAY, 10), secret_key=SECRET_KEY, now=NOW)
 
 
 def test_exclusion_constraint_is_the_backstop_on_postgres(engine, org, monkeypatch):
@@ -248,13 +248,13 @@ def test_cancel_frees_the_time_and_sends_cancel_invites_with_the_same_uid(engine
     _, meeting_id, _ = _confirm(engine, a, berlin(MONDAY, 10))
     with session_scope(engine) as session:
         uid = session.get(Meeting, meeting_id).uid
-        cancel_meeting(session, meeting_id, by=None, reason="Customer asked", now=NOW)
+        cancel_meeting(session, meeting_id, secret_key=SECRET_KEY, by=None, reason="Customer asked", now=NOW)
     with session_scope(engine) as session:
         meeting = session.get(Meeting, meeting_id)
         assert meeting.status == "cancelled" and meeting.sequence == 1 and meeting.reservations == []
         assert session.get(Invitation, a).status == "cancelled"
         with pytest.raises(BookingError, match="already cancelled"):
-            cancel_meeting(session, meeting_id, by=None, now=NOW)
+            cancel_meeting(session, meeting_id, secret_key=SECRET_KEY, by=None, now=NOW)
     cancellations = _outbox(engine, "cancellation")
     assert sorted(m.to_addr for m in cancellations) == ["ada@customer.example", "ana@team.example"]
     for message in cancellations:
@@ -272,7 +272,7 @@ def test_cancelled_invitation_cannot_be_booked(engine, org):
 
     a = _invite(engine, org)
     with session_scope(engine) as session:
-        cancel_invitation(session, a, by=None, now=NOW)
+        cancel_invitation(session, a, secret_key=SECRET_KEY, by=None, now=NOW)
     assert _confirm(engine, a, berlin(MONDAY, 10))[0] == "closed"
 
 
@@ -280,11 +280,11 @@ def test_mail_reaches_a_real_smtp_server_with_a_valid_invite(engine, org):
     a = _invite(engine, org, members=(org.ana,), rooms=(org.small_room,))
     _, meeting_id, _ = _confirm(engine, a, berlin(MONDAY, 10))
     with smtp_server() as (url, received):
-        deliver_due(engine, SmtpSender.from_url(url), mail_from="Slotwise <no-reply@x.example>", now=NOW)
+        deliver_due(engine, SmtpSender.from_url(url), secret_key=SECRET_KEY, mail_from="Slotwise <no-reply@x.example>", now=NOW)
         with session_scope(engine) as session:
-            resend_confirmation(session, meeting_id, by=session.get(User, org.scheduler), link=f"{PUBLIC}/i/tok",
+            resend_confirmation(session, meeting_id, secret_key=SECRET_KEY, by=session.get(User, org.scheduler), link=f"{PUBLIC}/i/tok",
                                 now=NOW + dt.timedelta(hours=1))
-        deliver_due(engine, SmtpSender.from_url(url), mail_from="Slotwise <no-reply@x.example>",
+        deliver_due(engine, SmtpSender.from_url(url), secret_key=SECRET_KEY, mail_from="Slotwise <no-reply@x.example>",
                     now=NOW + dt.timedelta(hours=1))
     resent = received.messages[-1]
     assert received.recipients[-1] == ["ada@customer.example"]
@@ -320,13 +320,13 @@ def test_smtp_down_the_booking_stands_and_the_mail_is_retried(engine, org):
     port = free_port()
     sender = SmtpSender.from_url(f"smtp://127.0.0.1:{port}", timeout=2)
     assert _confirm(engine, a, berlin(MONDAY, 10))[0] == "booked"
-    report = deliver_due(engine, sender, mail_from="x@example.com", now=NOW)
+    report = deliver_due(engine, sender, secret_key=SECRET_KEY, mail_from="x@example.com", now=NOW)
     assert report.sent == 0 and report.retrying >= 2
     with session_scope(engine) as session:
         assert session.get(Invitation, a).status == "scheduled"
         assert len(session.scalars(select(Meeting)).all()) == 1
     with smtp_server(port) as (_url, received):
-        report = deliver_due(engine, sender, mail_from="x@example.com", now=NOW + dt.timedelta(minutes=5))
+        report = deliver_due(engine, sender, secret_key=SECRET_KEY, mail_from="x@example.com", now=NOW + dt.timedelta(minutes=5))
     assert report.sent >= 2 and {r[0] for r in received.recipients} >= {"ada@customer.example", "ana@team.example"}
 
 

@@ -25,7 +25,7 @@ from booking_service.services.invitations import create_invitation, hash_token, 
 from booking_service.store.db import make_engine, session_scope
 from booking_service.store.models import Invitation, Meeting, Reservation
 
-from ..factories import berlin, draft, make_org
+from ..factories import SECRET_KEY, berlin, draft, make_org
 
 UTC = dt.UTC
 THREADS = 50
@@ -64,7 +64,7 @@ def _setup(database_url: str, invitations: int) -> tuple[list[str], list[int], d
         now = dt.datetime.now(UTC)
         with session_scope(engine) as session:
             first = create_invitation(
-                session, draft(org, now, members=(org.ana,), rooms=(org.small_room,)), by=None,
+                session, draft(org, now, members=(org.ana,), rooms=(org.small_room,)), secret_key=SECRET_KEY, by=None,
                 public_url="http://localhost",
             )
             tokens, ids = [first.token], [first.invitation.id]

@@ -13,9 +13,10 @@ from booking_service.services.invitations import (
     preview_invitation_mail,
     validate_draft,
 )
+from booking_service.services.outbox import message_content
 from booking_service.store.models import OutboxMessage, User
 
-from ..factories import berlin, draft, make_org, next_monday
+from ..factories import SECRET_KEY, berlin, draft, make_org, next_monday
 
 NOW = dt.datetime(2030, 1, 2, 10, 0, tzinfo=dt.UTC)  # a Wednesday
 PUBLIC = "https://book.example"
@@ -31,7 +32,7 @@ def test_the_schedulers_promoted_slots_are_stored_and_mailed_in_order(session, o
     mine = (berlin(monday + dt.timedelta(days=2), 14), berlin(monday, 9, 30))
     created = create_invitation(
         session, draft(org, NOW, promote=True, promote_count=2, promoted_starts=mine),
-        by=None, public_url=PUBLIC, now=NOW,
+        secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=NOW,
     )
     session.commit()
     stored = created.invitation.promoted_slots
@@ -39,7 +40,7 @@ def test_the_schedulers_promoted_slots_are_stored_and_mailed_in_order(session, o
     assert all(p.end - p.start == dt.timedelta(minutes=30) for p in stored)
     assert all(p.reason for p in stored)
     mail = session.scalars(select(OutboxMessage)).one()
-    assert "start=" + mine[0].strftime("%Y-%m-%dT%H:%M:%SZ").replace(":", "%3A") in mail.body_text
+    assert "start=" + mine[0].strftime("%Y-%m-%dT%H:%M:%SZ").replace(":", "%3A") in message_content(mail, SECRET_KEY).text
 
 
 def test_a_promoted_slot_that_is_not_available_is_refused(session, org):
@@ -47,7 +48,7 @@ def test_a_promoted_slot_that_is_not_available_is_refused(session, org):
     night = berlin(monday, 3)  # outside working hours
     with pytest.raises(InvitationError, match="is no longer available") as caught:
         create_invitation(
-            session, draft(org, NOW, promote=True, promoted_starts=(night,)), by=None, public_url=PUBLIC, now=NOW,
+            session, draft(org, NOW, promote=True, promoted_starts=(night,)), secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=NOW,
         )
     assert caught.value.field == "promoted_starts"
 
@@ -83,8 +84,8 @@ def test_preview_is_the_mail_that_would_be_queued(session, org):
     assert f"{PUBLIC}/i/PREVIEW/slot?" in preview.text
     created = create_invitation(
         session, draft(org, NOW, promote=True, promote_count=1, promoted_starts=starts),
-        by=user, public_url=PUBLIC, now=NOW,
+        secret_key=SECRET_KEY, by=user, public_url=PUBLIC, now=NOW,
     )
     queued = session.scalars(select(OutboxMessage)).one()
-    assert queued.body_text == preview.text.replace("PREVIEW", created.token)
+    assert message_content(queued, SECRET_KEY).text == preview.text.replace("PREVIEW", created.token)
     assert session.scalars(select(OutboxMessage)).all() == [queued]  # the preview stored nothing

@@ -25,9 +25,10 @@ from booking_service.services.invitations import (
     validate_draft,
 )
 from booking_service.services.lifecycle import effective_status, frame_end_instant
+from booking_service.services.outbox import message_content
 from booking_service.store.models import Invitation, OutboxMessage, PromotedSlot, User
 
-from ..factories import ZONE, add_busy, berlin, draft, make_org, next_monday
+from ..factories import SECRET_KEY, ZONE, add_busy, berlin, draft, make_org, next_monday
 
 UTC = dt.UTC
 NOW = dt.datetime(2030, 1, 2, 10, 0, tzinfo=UTC)  # a Wednesday
@@ -135,7 +136,7 @@ def _mail_of(session, invitation_id: int) -> OutboxMessage:
 
 def test_create_stores_the_hash_queues_the_mail_and_returns_the_link(session, org):
     user = session.get(User, org.scheduler)
-    created = create_invitation(session, draft(org, NOW), by=user, public_url=PUBLIC, now=NOW)
+    created = create_invitation(session, draft(org, NOW), secret_key=SECRET_KEY, by=user, public_url=PUBLIC, now=NOW)
     session.commit()
     assert created.link == f"{PUBLIC}/i/{created.token}"
     stored = session.get(Invitation, created.invitation.id)
@@ -146,14 +147,18 @@ def test_create_stores_the_hash_queues_the_mail_and_returns_the_link(session, or
     mail = _mail_of(session, stored.id)
     assert mail.to_addr == "ada@customer.example"
     assert mail.subject == "Please pick a time: Intro call"
-    assert created.link in mail.body_text and created.link in mail.body_html
-    assert "Pick a time" in mail.body_html and "More times" not in mail.body_html
-    assert "Sam Scheduler invites you" in mail.body_text
-    assert "With: Ana" in mail.body_text and "Duration: 30 minutes" in mail.body_text
+    sent = message_content(mail, SECRET_KEY)
+    assert created.link in sent.text and created.link in sent.html
+    assert "Pick a time" in sent.html and "More times" not in sent.html
+    assert "Sam Scheduler invites you" in sent.text
+    assert "With: Ana" in sent.text and "Duration: 30 minutes" in sent.text
+    # What is stored readable is the same mail without its link.
+    assert mail.body_text == sent.text.replace(created.link, "link sent")
+    assert created.token not in mail.body_html and "Pick a time (link sent)" in mail.body_html
 
 
 def test_slot_count_matches_the_working_hours(session, org):
-    created = create_invitation(session, draft(org, NOW), by=None, public_url=PUBLIC, now=NOW)
+    created = create_invitation(session, draft(org, NOW), secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=NOW)
     # 09:00 to 16:30 starts every 15 minutes = 31 per day, 5 days.
     assert created.slot_count == 31 * 5
 
@@ -162,7 +167,7 @@ def test_no_available_slot_refuses_to_send_and_stores_nothing(session, org):
     monday = next_monday(NOW)
     add_busy(session, org.ana, berlin(monday, 0), berlin(monday + dt.timedelta(days=5), 0))
     with pytest.raises(NoAvailableSlots, match="no slot is available"):
-        create_invitation(session, draft(org, NOW), by=None, public_url=PUBLIC, now=NOW)
+        create_invitation(session, draft(org, NOW), secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=NOW)
     session.rollback()
     assert session.scalars(select(Invitation)).all() == []
     assert session.scalars(select(OutboxMessage)).all() == []
@@ -171,7 +176,7 @@ def test_no_available_slot_refuses_to_send_and_stores_nothing(session, org):
 def test_promote_stores_the_optimizer_choice_and_mails_direct_links(session, org):
     created = create_invitation(
         session, draft(org, NOW, promote=True, promote_count=3, customer_zone="America/New_York"),
-        by=None, public_url=PUBLIC, now=NOW,
+        secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=NOW,
     )
     session.commit()
     promoted = session.scalars(
@@ -179,40 +184,40 @@ def test_promote_stores_the_optimizer_choice_and_mails_direct_links(session, org
     ).all()
     assert [p.rank for p in promoted] == [1, 2, 3]
     assert all(p.reason for p in promoted)
-    mail = _mail_of(session, created.invitation.id)
-    text = mail.body_text
+    sent = message_content(_mail_of(session, created.invitation.id), SECRET_KEY)
+    text = sent.text
     assert "(shown in America/New_York)" in text
     for p in promoted:
         assert inv.slot_link(PUBLIC, created.token, p.start, "America/New_York") in text
     assert ">>> More times: " + inv.times_link(PUBLIC, created.token, "America/New_York") in text
-    assert "&gt;&gt;&gt; More times" in mail.body_html
+    assert "&gt;&gt;&gt; More times" in sent.html
 
 
 def test_resend_issues_a_new_link_and_revokes_the_old(session, org):
-    created = create_invitation(session, draft(org, NOW), by=None, public_url=PUBLIC, now=NOW)
+    created = create_invitation(session, draft(org, NOW), secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=NOW)
     session.commit()
-    again = resend_invitation(session, created.invitation.id, by=None, public_url=PUBLIC, now=NOW + dt.timedelta(hours=1))
+    again = resend_invitation(session, created.invitation.id, secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=NOW + dt.timedelta(hours=1))
     session.commit()
     assert again.token != created.token
     assert find_by_token(session, created.token) is None
     assert find_by_token(session, again.token).id == created.invitation.id
-    assert again.link in _mail_of(session, created.invitation.id).body_text
+    assert again.link in message_content(_mail_of(session, created.invitation.id), SECRET_KEY).text
 
 
 def test_cancel_closes_an_active_invitation_once(session, org):
-    created = create_invitation(session, draft(org, NOW), by=None, public_url=PUBLIC, now=NOW)
+    created = create_invitation(session, draft(org, NOW), secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=NOW)
     session.commit()
-    cancel_invitation(session, created.invitation.id, by=None, now=NOW)
+    cancel_invitation(session, created.invitation.id, secret_key=SECRET_KEY, by=None, now=NOW)
     session.commit()
     assert session.get(Invitation, created.invitation.id).status == "cancelled"
     with pytest.raises(InvitationStateError, match="already cancelled"):
-        cancel_invitation(session, created.invitation.id, by=None, now=NOW)
+        cancel_invitation(session, created.invitation.id, secret_key=SECRET_KEY, by=None, now=NOW)
     with pytest.raises(InvitationStateError, match="only an active invitation can be resent"):
-        resend_invitation(session, created.invitation.id, by=None, public_url=PUBLIC, now=NOW)
+        resend_invitation(session, created.invitation.id, secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=NOW)
 
 
 def test_invitations_expire_when_their_frame_ends(session, org):
-    created = create_invitation(session, draft(org, NOW), by=None, public_url=PUBLIC, now=NOW)
+    created = create_invitation(session, draft(org, NOW), secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=NOW)
     session.commit()
     invitation = session.get(Invitation, created.invitation.id)
     end = frame_end_instant(invitation)
@@ -228,9 +233,9 @@ def test_invitations_expire_when_their_frame_ends(session, org):
 def test_invitation_mail_parses_as_a_real_message(session, org, tmp_path):
     from booking_service.delivery.mail import FileSender, deliver_due
 
-    create_invitation(session, draft(org, NOW, promote=True, promote_count=2), by=None, public_url=PUBLIC, now=NOW)
+    create_invitation(session, draft(org, NOW, promote=True, promote_count=2), secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=NOW)
     session.commit()
-    deliver_due(session.get_bind(), FileSender(tmp_path), mail_from="x@example.com", now=NOW)
+    deliver_due(session.get_bind(), FileSender(tmp_path), secret_key=SECRET_KEY, mail_from="x@example.com", now=NOW)
     (path,) = tmp_path.glob("*.eml")
     msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     html = msg.get_body(("html",)).get_content()

@@ -19,7 +19,17 @@ from booking_service.services.permissions import (
     visible_invitations,
     visible_meetings,
 )
-from booking_service.store.models import Invitation, Meeting, ResourcePool, Room, TeamMember, User
+from booking_service.store.models import (
+    CalendarConnection,
+    CalendarWrite,
+    Invitation,
+    Meeting,
+    OutboxMessage,
+    ResourcePool,
+    Room,
+    TeamMember,
+    User,
+)
 
 _ids = itertools.count()
 
@@ -177,6 +187,49 @@ def test_rule_is_one_query(session, org):
     )
 
 
+def test_every_dashboard_list_shows_a_user_only_their_scope(session, org):
+    """Invitations, meetings, outbox messages and failed calendar writes follow the one rule."""
+    from booking_service.calendars.writeback import writeback_problems
+    from booking_service.services import queries
+
+    at = dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)
+    calendar = CalendarConnection(resource_id=org["m2"].id, kind="caldav", name="Cal", write_back=True)
+    session.add(calendar)
+    session.flush()
+    for key, inv in org["invs"].items():
+        meeting = org["meetings"][key]
+        session.add_all([
+            OutboxMessage(kind="invitation", to_addr="c@example.com", subject=f"invitation {key}",
+                          body_text="t", invitation_id=inv.id, created_at=at),
+            # A notification whose invitation link is gone (SET NULL): its meeting decides.
+            OutboxMessage(kind="notification", to_addr="m@example.com", subject=f"meeting {key}",
+                          body_text="t", meeting_id=meeting.id, created_at=at),
+            CalendarWrite(meeting_id=meeting.id, connection_id=calendar.id, action="put", status="failed",
+                          attempts=10, last_error="401"),
+        ])
+    session.add(OutboxMessage(kind="notification", to_addr="ops@example.com", subject="about nothing",
+                              body_text="t", created_at=at))
+    session.commit()
+
+    everything = set(org["invs"])
+    for who, keys in {
+        "admin": everything,
+        "ana": {"ana_m1", "ana_m4", "bo_pool", "system_m1"},
+        "bo": {"bo_m2", "bo_pool", "ana_m4"},
+        "cy": set(),
+        "off": set(),
+        None: set(),
+    }.items():
+        user = org[who] if who else None
+        assert _names(org, (i.id for i in queries.invitations(session, user, status=None))) == keys, who
+        assert _names(org, (m.id for m in queries.meetings(session, user)), "meetings") == keys, who
+        subjects = {m.subject for m in queries.outbox_messages(session, user)}
+        expected = {f"invitation {k}" for k in keys} | {f"meeting {k}" for k in keys}
+        assert subjects == expected | ({"about nothing"} if who == "admin" else set()), who
+        problems = {p.meeting_id for p in writeback_problems(session, user)}
+        assert _names(org, problems, "meetings") == keys, who
+
+
 # --- the checks inside the services ---------------------------------------------------------
 
 SERVICE_NOW = dt.datetime(2030, 1, 2, 10, 0, tzinfo=dt.UTC)
@@ -190,18 +243,18 @@ def booked(engine):
     from booking_service.services.invitations import create_invitation
     from booking_service.store.db import session_scope
 
-    from ..factories import berlin, draft, make_org, next_monday
+    from ..factories import SECRET_KEY, berlin, draft, make_org, next_monday
 
     with Session(engine) as s:
         org = make_org(s)
     with session_scope(engine) as s:
         olga = _user(s, "olga@example.com")
         root = _user(s, "root@example.com", "admin")
-        created = create_invitation(s, draft(org, SERVICE_NOW), by=s.get(User, org.scheduler),
+        created = create_invitation(s, draft(org, SERVICE_NOW), secret_key=SECRET_KEY, by=s.get(User, org.scheduler),
                                     public_url=PUBLIC, now=SERVICE_NOW)
         invitation_id = created.invitation.id
     with session_scope(engine, write=True) as s:
-        result = confirm_slot(s, invitation_id, berlin(next_monday(SERVICE_NOW), 10), now=SERVICE_NOW)
+        result = confirm_slot(s, invitation_id, berlin(next_monday(SERVICE_NOW), 10), secret_key=SECRET_KEY, now=SERVICE_NOW)
         assert result.outcome == "booked"
     return dict(org=org, olga=olga.id, root=root.id, sam=org.scheduler, meeting=result.meeting.id,
                 invitation=invitation_id)
@@ -211,8 +264,10 @@ def _cancel(engine, meeting_id: int, user_id: int):
     from booking_service.services.booking import cancel_meeting
     from booking_service.store.db import session_scope
 
+    from ..factories import SECRET_KEY
+
     with session_scope(engine) as s:
-        return cancel_meeting(s, meeting_id, by=s.get(User, user_id), reason="Clash", now=SERVICE_NOW)
+        return cancel_meeting(s, meeting_id, secret_key=SECRET_KEY, by=s.get(User, user_id), reason="Clash", now=SERVICE_NOW)
 
 
 def _state(engine, meeting_id: int) -> tuple[str, list[str], list[str]]:

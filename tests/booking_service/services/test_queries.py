@@ -109,8 +109,8 @@ def test_listings(session):
         ]
     )
     session.commit()
-    assert [m.subject for m in queries.outbox_messages(session)] == ["s2", "s1"]
-    assert [m.subject for m in queries.outbox_messages(session, status="pending")] == ["s1"]
+    assert [m.subject for m in queries.outbox_messages(session, admin)] == ["s2", "s1"]
+    assert [m.subject for m in queries.outbox_messages(session, admin, status="pending")] == ["s1"]
 
 
 def test_lookups_by_id_and_planner_inputs(session):

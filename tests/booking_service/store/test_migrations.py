@@ -59,3 +59,27 @@ def test_postgres_migration_adds_no_overlap_constraint(empty_url):
     assert "EXCLUDE USING gist" in definition
     assert "tstzrange(start_at, end_at" in definition
     engine.dispose()
+
+
+def test_outbox_migration_redacts_mail_already_sent_and_keeps_waiting_mail(empty_url):
+    engine = make_engine(empty_url)
+    upgrade(engine, "0002")
+    link = "https://book.example/i/Zk3x9Q_aB-0123456789abcdefghijklmnopqrstuvw"
+    insert = text(
+        "INSERT INTO outbox_messages (kind, to_addr, subject, body_text, body_html, ics, status, attempts, "
+        "next_attempt_at, created_at) VALUES (:kind, 'a@example.com', 's', :text, :html, :ics, :status, 1, "
+        "'2030-01-01 00:00:00', '2030-01-01 00:00:00')"
+    )
+    with engine.begin() as connection:
+        for status in ("sent", "failed", "pending"):
+            connection.execute(insert, {"kind": status, "text": f"Go: {link}", "html": f'<a href="{link}">Go</a>',
+                                        "ics": f"BEGIN:VEVENT\r\nURL:{link}\r\nEND:VEVENT\r\n", "status": status})
+    upgrade(engine)
+    with engine.connect() as connection:
+        rows = {r.kind: r for r in connection.execute(text("SELECT * FROM outbox_messages"))}
+    for status in ("sent", "failed"):
+        assert (rows[status].body_text, rows[status].body_html) == ("Go: link sent", "Go (link sent)")
+        assert rows[status].ics == "BEGIN:VEVENT\r\nEND:VEVENT\r\n"
+    # Waiting mail is sent as it was written (delivery redacts it then).
+    assert rows["pending"].body_text == f"Go: {link}" and rows["pending"].content_encrypted is None
+    engine.dispose()

@@ -22,7 +22,7 @@ from booking_service.services.invitations import create_invitation
 from booking_service.store.db import make_engine, session_scope
 from booking_service.store.models import Meeting
 
-from ..factories import draft, make_org
+from ..factories import SECRET_KEY, draft, make_org
 from ..smtp_server import free_port
 
 pytestmark = pytest.mark.browser
@@ -81,7 +81,7 @@ def _invitation(database_url: str, base: str, **changes) -> str:
             org = make_org(session)
         with session_scope(engine) as session:
             created = create_invitation(
-                session, draft(org, dt.datetime.now(dt.UTC), **changes), by=None, public_url=base
+                session, draft(org, dt.datetime.now(dt.UTC), **changes), secret_key=SECRET_KEY, by=None, public_url=base
             )
             return created.link
     finally:

@@ -19,7 +19,7 @@ from booking_service.services.invitations import create_invitation, resend_invit
 from booking_service.store.db import session_scope
 from booking_service.store.models import Invitation, Meeting, OutboxMessage, User
 
-from ..factories import ZONE, add_busy, berlin, draft, make_org
+from ..factories import SECRET_KEY, ZONE, add_busy, berlin, draft, make_org
 
 UTC = dt.UTC
 PUBLIC = "http://localhost"
@@ -43,7 +43,7 @@ def org(app):
 def _invite(app, org, **changes) -> tuple[str, int]:
     with session_scope(_engine(app)) as session:
         user = session.get(User, org.scheduler)
-        created = create_invitation(session, draft(org, _now(), **changes), by=user, public_url=PUBLIC)
+        created = create_invitation(session, draft(org, _now(), **changes), secret_key=SECRET_KEY, by=user, public_url=PUBLIC)
         return created.token, created.invitation.id
 
 
@@ -54,7 +54,7 @@ def _frame_start(app, invitation_id: int) -> dt.date:
 
 def _book(app, invitation_id: int, start: dt.datetime) -> str:
     with session_scope(_engine(app), write=True) as session:
-        return confirm_slot(session, invitation_id, start).outcome
+        return confirm_slot(session, invitation_id, start, secret_key=SECRET_KEY).outcome
 
 
 def _text(response) -> str:
@@ -107,7 +107,7 @@ def test_invitation_with_promoted_slots_shows_those_still_available(client, app,
 def test_unknown_and_revoked_tokens_get_the_same_404(client, app, org):
     token, invitation_id = _invite(app, org)
     with session_scope(_engine(app)) as session:
-        resend_invitation(session, invitation_id, by=None, public_url=PUBLIC)
+        resend_invitation(session, invitation_id, secret_key=SECRET_KEY, by=None, public_url=PUBLIC)
     revoked = client.get(f"/i/{token}")
     never = client.get("/i/" + "A" * len(token))
     assert revoked.status_code == never.status_code == 404
