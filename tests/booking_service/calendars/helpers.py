@@ -8,7 +8,16 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from booking_service.store.models import Invitation, Meeting, Reservation, Room, TeamMember, User
+from booking_service.store.models import (
+    CalendarConnection,
+    Invitation,
+    Meeting,
+    Reservation,
+    Resource,
+    Room,
+    TeamMember,
+    User,
+)
 
 UTC = dt.UTC
 SECRET_KEY = "test-secret-key"
@@ -122,3 +131,12 @@ def admin(session: Session) -> User:
         session.add(user)
         session.flush()
     return user
+
+
+def stored_file(session: Session, resource: Resource, data: str, name: str = "Exchange") -> CalendarConnection:
+    """An ``.ics`` file connection stored as it is, unread, as a file kept from before uploads
+    were read: the way to give a sync a file that the upload itself would refuse."""
+    connection = CalendarConnection(resource=resource, kind="ics_file", name=name, ics_data=data)
+    session.add(connection)
+    session.flush()
+    return connection

@@ -15,7 +15,7 @@ from booking_service.calendars.connections import add_ics_file_connection
 from booking_service.cli import main
 from booking_service.store.models import BusyBlock
 
-from .helpers import SECRET_KEY, UNDEFINED_ZONE_ICS, add_member, admin, ics, vevent
+from .helpers import SECRET_KEY, UNDEFINED_ZONE_ICS, add_member, admin, ics, stored_file, vevent
 
 
 def soon(hours: int) -> dt.datetime:
@@ -33,13 +33,7 @@ def connections(engine) -> dict[str, int]:
         other = add_ics_file_connection(
             session, bo.id, "Home", ics(vevent("b", soon(3), soon(4))), by=admin(session)
         )
-        bad = add_ics_file_connection(
-            session,
-            bo.id,
-            "Exchange",
-            UNDEFINED_ZONE_ICS.read_text(),
-            by=admin(session),
-        )
+        bad = stored_file(session, bo, UNDEFINED_ZONE_ICS.read_text())
         return {"good": good.id, "other": other.id, "bad": bad.id}
 
 

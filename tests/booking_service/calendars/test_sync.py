@@ -32,6 +32,7 @@ from .helpers import (
     add_room,
     admin,
     ics,
+    stored_file,
     utc,
     vevent,
 )
@@ -231,7 +232,8 @@ def test_demo_connections_are_skipped_and_unknown_ids_reported(engine):
 
 def test_sync_connections_goes_on_after_a_failure(engine):
     _, good = file_connection(engine, TWO_EVENTS)
-    _, bad = file_connection(engine, UNDEFINED_ZONE_ICS.read_text())
+    with Session(engine) as session, session.begin():
+        bad = stored_file(session, add_member(session, name="Bo"), UNDEFINED_ZONE_ICS.read_text()).id
     results = {r.connection_id: r.status for r in sync_connections(engine, secret_key=SECRET_KEY, now=NOW)}
     assert results == {good: "ok", bad: "error"}
 
