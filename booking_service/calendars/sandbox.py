@@ -74,6 +74,9 @@ class _Request:
     window_start: dt.datetime
     window_end: dt.datetime
     ignore_uids: frozenset[str]
+    memory_limit: int
+    cpu_seconds: int
+    wall_seconds: int
 
 
 def read(
@@ -110,7 +113,9 @@ def read_with_usage(
     # The cheap argument checks happen here, so that a programming error is a ValueError in
     # the caller's process rather than a calendar error.
     read_calendars([], zone=zone, window_start=window_start, window_end=window_end)
-    request = _Request(tuple(texts), zone, window_start, window_end, frozenset(ignore_uids))
+    request = _Request(
+        tuple(texts), zone, window_start, window_end, frozenset(ignore_uids), MEMORY_LIMIT, CPU_SECONDS, WALL_SECONDS
+    )
     payload = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
     with _connect() as connection:
         with connection.makefile("wb") as outgoing:
@@ -222,15 +227,15 @@ def _answer(connection: socket.socket) -> None:
     status = 0
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        with connection.makefile("rb") as incoming:
+            request: _Request = pickle.load(incoming)
         usage_before = resource.getrusage(resource.RUSAGE_SELF)
         with open("/proc/self/statm") as statm:
             address_space = int(statm.read().split()[0]) * resource.getpagesize()
-        resource.setrlimit(resource.RLIMIT_AS, (address_space + MEMORY_LIMIT, resource.RLIM_INFINITY))
+        resource.setrlimit(resource.RLIMIT_AS, (address_space + request.memory_limit, resource.RLIM_INFINITY))
         cpu_used = int(usage_before.ru_utime + usage_before.ru_stime)
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_used + CPU_SECONDS, resource.RLIM_INFINITY))
-        signal.alarm(WALL_SECONDS)
-        with connection.makefile("rb") as incoming:
-            request: _Request = pickle.load(incoming)
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_used + request.cpu_seconds, resource.RLIM_INFINITY))
+        signal.alarm(request.wall_seconds)
         try:
             reading = read_calendars(
                 request.texts,
@@ -246,7 +251,7 @@ def _answer(connection: socket.socket) -> None:
             outcome = (
                 "error",
                 CalendarParseError(
-                    f"reading the calendar needs more than {MEMORY_LIMIT // 2**20:,} MB of memory; the file "
+                    f"reading the calendar needs more than {request.memory_limit // 2**20:,} MB of memory; the file "
                     "is too large or malformed (shorten the exported date range)"
                 ),
             )

@@ -140,3 +140,13 @@ def stored_file(session: Session, resource: Resource, data: str, name: str = "Ex
     session.add(connection)
     session.flush()
     return connection
+
+
+def busy_calendar(events: int, first: dt.datetime) -> str:
+    """A calendar of ``events`` back-to-back 30-minute events from ``first`` on: all of them in
+    any window that covers them, so a reader has to parse every one (a large, slow read)."""
+    blocks = [
+        vevent(f"busy-{n}", first + dt.timedelta(minutes=30 * n), first + dt.timedelta(minutes=30 * (n + 1)))
+        for n in range(events)
+    ]
+    return ics(*blocks)
