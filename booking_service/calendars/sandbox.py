@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 from .ics import CalendarParseError, CalendarReading, read_calendars
 
-__all__ = ["CPU_SECONDS", "MEMORY_LIMIT", "WALL_SECONDS", "Usage", "read", "read_with_usage"]
+__all__ = ["CPU_SECONDS", "MEMORY_LIMIT", "WALL_SECONDS", "Usage", "peak_rss_bytes", "read", "read_with_usage"]
 
 MEMORY_LIMIT = 1024 * 1024 * 1024
 """Bytes of address space one read may add to the helper's (1 GiB; a 10 MB file of 50,000
@@ -136,6 +136,16 @@ def read_with_usage(
     return value, usage
 
 
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory (``VmHWM``: unlike ``ru_maxrss``, not carried over
+    from the process that started this one)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 # --- the helper, on the asking side ---------------------------------------------------------
 
 _HELPER_LOCK = threading.Lock()
@@ -168,6 +178,8 @@ def _helper_address(*, restart: bool = False) -> str:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
+                # The helper imports the reader from where this process found it.
+                env={**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)},
             )
             address = process.stdout.readline().strip()
             if not address:
@@ -258,7 +270,7 @@ def _answer(connection: socket.socket) -> None:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         cost = Usage(
             cpu_seconds=usage.ru_utime + usage.ru_stime - usage_before.ru_utime - usage_before.ru_stime,
-            peak_rss_bytes=usage.ru_maxrss * 1024,
+            peak_rss_bytes=peak_rss_bytes(),
         )
         with connection.makefile("wb") as outgoing:
             pickle.dump((*outcome, cost), outgoing, protocol=pickle.HIGHEST_PROTOCOL)
