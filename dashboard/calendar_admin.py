@@ -75,6 +75,7 @@ def render(me: User | None) -> None:
         return
     labels = {r.id: f"{r.name} ({'room' if r.kind == 'room' else 'team member'})" for r in resources}
     secret_key = state.settings().secret_key
+    max_mb = state.settings().calendar_max_mb
 
     with st.expander("Connect a calendar", expanded=not connections):
         kind = st.radio("Kind", list(KINDS), format_func=KINDS.get, horizontal=True, key="connect-kind")
@@ -88,7 +89,8 @@ def render(me: User | None) -> None:
             if kind == "ics_url":
                 url = st.text_input("Subscription link (https:// or webcal://)", key="connect-url")
             elif kind == "ics_file":
-                upload = st.file_uploader("Calendar file (.ics)", type=["ics"], key="connect-file")
+                upload = st.file_uploader(f"Calendar file (.ics, up to {max_mb} MB)", type=["ics"],
+                                          max_upload_size=max_mb, key="connect-file")
             else:
                 url = st.text_input("CalDAV URL (the calendar's, or the server's)", key="connect-caldav-url")
                 username = st.text_input("User name", key="connect-username")
@@ -103,7 +105,8 @@ def render(me: User | None) -> None:
                     if kind == "ics_file":
                         if upload is None:
                             raise ValueError("choose the .ics file to upload")
-                        return add_ics_file_connection(s, resource_id, name, upload.getvalue(), by=me)
+                        return add_ics_file_connection(s, resource_id, name, upload.getvalue(), by=me,
+                                                       max_mb=max_mb)
                     return add_caldav_connection(s, resource_id, name, url, username, password,
                                                  secret_key=secret_key, write_back=write_back, by=me)
 

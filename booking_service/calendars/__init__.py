@@ -1,6 +1,7 @@
 """Calendar connectors: the calendars people already keep, read as busy time and written to.
 
 - :mod:`.ics` reads iCalendar data into busy intervals (no I/O);
+- :mod:`.sandbox` runs that reading in a child process, with limits on memory and time;
 - :mod:`.fetch` downloads ``.ics`` subscriptions with a timeout and a size limit;
 - :mod:`.caldav_client` talks to CalDAV servers (time-range reads, event writes);
 - :mod:`.connections` adds, changes and removes calendar connections;

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sys
 import time
 from collections.abc import Callable, Sequence
 
@@ -50,11 +51,21 @@ def _labels(engine: Engine, ids: Sequence[int]) -> dict[int, str]:
         return {cid: f"#{cid} {resource} / {name}" for cid, name, resource in rows}
 
 
+def _line(label: str, result: SyncResult) -> str:
+    """One calendar's outcome: name, events, busy blocks, time, error."""
+    if result.status == "ok":
+        return f"{label}: {result.events:,} events, {result.blocks:,} busy blocks, {result.seconds:.1f} s"
+    return f"{label}: {result.status} after {result.seconds:.1f} s: {result.error or 'nothing to read'}"
+
+
 def sync_once(
     engine: Engine, ids: Sequence[int] | None, *, secret_key: str, echo: Callable[[str], None] = click.echo
 ) -> list[SyncResult]:
-    """Sync the connections (all but demo ones when ``ids`` is None) with a progress bar,
-    then deliver due calendar writes; report on ``echo``.
+    """Sync the connections (all but demo ones when ``ids`` is None), then deliver due calendar
+    writes; report on ``echo``.
+
+    On a terminal a progress bar shows the sync; otherwise (piped, logged, cron) each calendar
+    gets a line when it is done: its name, events, busy blocks and time, or its error.
 
     Raises
     ------
@@ -69,11 +80,16 @@ def sync_once(
             f"no calendar connection with id {', '.join(map(str, unknown))}; the dashboard's Calendars page lists them"
         )
     results: list[SyncResult] = []
-    with click.progressbar(
-        targets, label="Syncing calendars", item_show_func=lambda c: labels.get(c) if c else None
-    ) as bar:
-        for cid in bar:
+    if sys.stdout.isatty():
+        with click.progressbar(
+            targets, label="Syncing calendars", item_show_func=lambda c: labels.get(c) if c else None
+        ) as bar:
+            for cid in bar:
+                results.append(sync_connection(engine, cid, secret_key=secret_key))
+    else:  # piped or logged: a line per calendar, as it is done
+        for cid in targets:
             results.append(sync_connection(engine, cid, secret_key=secret_key))
+            echo(_line(labels[cid], results[-1]))
     synced = sum(r.status == "ok" for r in results)
     failed = [r for r in results if r.status == "error"]
     skipped = sum(r.status == "skipped" for r in results)

@@ -9,15 +9,19 @@ they do no network I/O (the first sync does).
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy.orm import Session
 
+from ..core.clock import utcnow
 from ..core.crypto import decrypt_secret, encrypt_secret
 from ..services import audit
 from ..services.permissions import require_admin
 from ..store.models import CalendarConnection, Resource, User
+from . import sandbox
 from .caldav_client import CalDAVAccount
 from .fetch import normalise_ics_url
-from .ics import parse_calendar
+from .ics import decode_calendar
 
 __all__ = [
     "add_caldav_connection",
@@ -27,10 +31,30 @@ __all__ = [
     "remove_connection",
     "replace_ics_file",
     "set_caldav_password",
+    "sync_window",
 ]
 
-MAX_FILE_BYTES = 10 * 1024 * 1024
-"""Largest ``.ics`` upload accepted."""
+DEFAULT_MAX_MB = 10
+"""Largest ``.ics`` upload accepted, in MB (``CALENDAR_MAX_MB`` sets it; 1 MB = 1,048,576 bytes)."""
+
+PAST_MARGIN = dt.timedelta(days=1)
+"""How far back a sync reads: meetings are booked from now on, a day covers every zone."""
+
+
+def sync_window(now: dt.datetime, days: int) -> tuple[dt.datetime, dt.datetime]:
+    """The window a connection's sync reads: ``[now - 1 day, now + days)``.
+
+    Raises
+    ------
+    ValueError
+        If ``now`` is naive or ``days`` is not positive.
+    """
+    if now.tzinfo is None:
+        raise ValueError(f"now must be tz-aware, got {now!r}")
+    if days < 1:
+        raise ValueError(f"sync_days must be at least 1, got {days}")
+    now = now.astimezone(dt.UTC)
+    return now - PAST_MARGIN, now + dt.timedelta(days=days)
 
 
 def _resource(session: Session, resource_id: int) -> Resource:
@@ -49,12 +73,17 @@ def _name(name: str) -> str:
     return name
 
 
-def _ics_text(data: bytes | str) -> str:
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    if len(raw) > MAX_FILE_BYTES:
-        raise ValueError(f"the file is {len(raw):,} bytes; the limit is {MAX_FILE_BYTES:,} bytes")
-    text = raw.decode("utf-8-sig", errors="replace")
-    parse_calendar(text)  # refuse a file that is not a calendar now, not at the next sync
+def _ics_text(data: bytes | str, zone: str, sync_days: int, max_mb: int) -> str:
+    """The text to store for an upload, once the first sync's read of it has succeeded."""
+    size = len(data.encode("utf-8") if isinstance(data, str) else data)
+    if size > max_mb * 1024 * 1024:
+        raise ValueError(
+            f"the file is {size / 1024 / 1024:.1f} MB; calendar files up to {max_mb} MB can be uploaded "
+            "(CALENDAR_MAX_MB): export a shorter date range, or subscribe to the calendar's link instead"
+        )
+    text = decode_calendar(data)
+    window_start, window_end = sync_window(utcnow(), sync_days)
+    sandbox.read([text], zone=zone, window_start=window_start, window_end=window_end)
     return text
 
 
@@ -84,37 +113,63 @@ def add_ics_url_connection(
 
 
 def add_ics_file_connection(
-    session: Session, resource_id: int, name: str, data: bytes | str, *, by: User | None
+    session: Session,
+    resource_id: int,
+    name: str,
+    data: bytes | str,
+    *,
+    by: User | None,
+    max_mb: int = DEFAULT_MAX_MB,
 ) -> CalendarConnection:
-    """Store an uploaded ``.ics`` file as a resource's calendar.
+    """Store an uploaded ``.ics`` file as a resource's calendar, once it has been read.
+
+    Parameters
+    ----------
+    data : bytes or str
+        The file as uploaded (any encoding :func:`.ics.decode_calendar` reads).
+    max_mb : int
+        Largest file accepted, in MB (``Settings.calendar_max_mb``).
 
     Raises
     ------
     CalendarParseError
-        If the file is not iCalendar data (with line and property where known).
+        If the first sync could not read the file: not iCalendar data (the message says what it
+        is), or an event it cannot read (with line and property).
     ValueError
-        For an unknown resource, an empty name or a file over :data:`MAX_FILE_BYTES`.
+        For an unknown resource, an empty name or a file over ``max_mb``.
     PermissionDenied
         Unless ``by`` is an admin.
     """
     require_admin(by, "connect calendars")
     resource = _resource(session, resource_id)
+    name = _name(name)
+    sync_days = CalendarConnection.sync_days.default.arg
+    text = _ics_text(data, resource.zone, sync_days, max_mb)
     connection = CalendarConnection(
-        resource=resource, kind="ics_file", name=_name(name), ics_data=_ics_text(data)
+        resource=resource, kind="ics_file", name=name, ics_data=text, sync_days=sync_days
     )
     return _added(session, connection, by)
 
 
 def replace_ics_file(
-    session: Session, connection: CalendarConnection, data: bytes | str, *, by: User | None
+    session: Session,
+    connection: CalendarConnection,
+    data: bytes | str,
+    *,
+    by: User | None,
+    max_mb: int = DEFAULT_MAX_MB,
 ) -> None:
-    """Replace the file of an ``ics_file`` connection (the next sync reads it; admins only)."""
+    """Replace the file of an ``ics_file`` connection (the next sync reads it; admins only).
+
+    The new file is read first, as :func:`add_ics_file_connection` reads it; a file that is
+    refused leaves the old one in place.
+    """
     require_admin(by, "change calendar connections")
     if connection.kind != "ics_file":
         raise ValueError(
             f"connection {connection.id} is a {connection.kind!r} connection, not an uploaded file"
         )
-    connection.ics_data = _ics_text(data)
+    connection.ics_data = _ics_text(data, connection.resource.zone, connection.sync_days, max_mb)
     audit.record(session, by, "calendar.updated", ("calendar", connection.id), change="new file")
 
 

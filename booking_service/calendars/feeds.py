@@ -114,5 +114,5 @@ def feed_ics(session: Session, resource: Resource, *, now: dt.datetime | None = 
     calendar.add("refresh-interval", dt.timedelta(minutes=15), parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", REFRESH)
     for meeting in meetings:
-        calendar.add_component(meeting_vevent(meeting, now=now))
+        calendar.add_component(meeting_vevent(session, meeting, now=now))
     return calendar.to_ical().decode("utf-8")

@@ -3,7 +3,7 @@
 This is the one place that turns a calendar people keep elsewhere (an uploaded ``.ics``
 file, an ``http(s)`` subscription, a CalDAV time-range report) into the busy time the
 planner reads. It does no I/O and touches no database: it takes bytes and returns
-UTC intervals.
+UTC intervals. :mod:`.sandbox` runs it in a process of its own, with limits.
 
 What counts as busy (DESIGN.md, slot semantics rule 5):
 
@@ -15,38 +15,82 @@ What counts as busy (DESIGN.md, slot semantics rule 5):
 - all-day events (``DATE`` values) block the member's whole local day(s), from local
   midnight of the first day to local midnight after the last, in the member's zone;
 - floating times (no ``TZID``, no ``Z``) are read in the member's zone;
-- ``TZID`` values are resolved per calendar: a ``VTIMEZONE`` in the file is honoured,
-  otherwise IANA names and the Windows zone names Outlook and Exchange write
-  ("W. Europe Standard Time") are looked up with ``icalendar``'s CLDR-based mapping;
 - times in UTC in a calendar that declares ``X-WR-TIMEZONE`` (Google) recur in that zone,
-  as ``x-wr-timezone`` defines.
+  as ``x-wr-timezone`` defines;
+- a ``DURATION`` adds its weeks and days on the wall clock (``P1D`` ends at the same local
+  time the next day, 23 or 25 hours later across a DST change) and its hours, minutes and
+  seconds as exact time (``PT24H`` is 24 hours), as RFC 5545 section 3.3.6 says;
+- ``UNTIL`` is read as the big calendar programs read it where producers get it wrong: a
+  date on a timed series keeps that whole day (the occurrences on it are included), and a
+  date-time on an all-day series ends the series on the member's local date of that instant
+  (Exchange writes the last day's local midnight in UTC; an occurrence's day starts at the
+  member's local midnight, so it is in the series when that midnight is not after UNTIL).
+
+Time zones (``TZID``), one rule per calendar:
+
+- a ``TZID`` that names an IANA zone (``Europe/Berlin``, also behind a globally unique
+  prefix such as ``/freeassociation.sourceforge.net/Europe/Berlin``) means that zone as the
+  IANA database defines it, even when the file carries a ``VTIMEZONE`` of that name. Such a
+  block is a copy of the producer's zone data on the day it wrote the file, and copies go
+  stale: São Paulo stopped DST in 2019, Montevideo in 2015, and files written before (or by
+  servers that truncate their copies, as iCloud does) still describe the old DST for every
+  later year. The person who typed "10:00 America/Sao_Paulo" meant 10:00 on the clocks of
+  São Paulo. Google Calendar keeps every event in an IANA zone by name, Apple's calendars
+  read a zone by its name from the system's database, and Cyrus IMAP (Fastmail) switched to
+  its own IANA data over embedded blocks because Apple clients send stale ones;
+- any other ``TZID`` (Windows names such as "W. Europe Standard Time", Outlook display names,
+  "Customized Time Zone", Lotus Notes' "Eastern") means exactly the file's ``VTIMEZONE`` of
+  that name, as Outlook and Exchange mean it when they write one (MS-OXCICAL: the zone is
+  imported from the ``VTIMEZONE`` the ``TZID`` references); only without one is a Windows
+  name looked up in ``icalendar``'s CLDR-based mapping;
+- a ``TZID`` that is neither refuses the calendar. Each calendar is read with its own zones
+  only: a zone one calendar defines never leaks into another, with no lock between reads.
 
 A calendar the reader cannot trust raises :class:`CalendarParseError`, which names the
 line and property when they are known. Only the parts that can produce busy time are
 checked: a broken ``VTODO`` or a broken property of a transparent event does not refuse
 an otherwise good calendar.
+
+Large calendars are read in two passes. The first works on the text: it finds the
+components, decides for each series (a ``UID`` with its overrides) from its dates alone
+whether it can reach the window, and checks the busy-capable events of the whole file for
+what makes them unreadable (values, ``TZID``, ``RRULE``). Only the series that can reach the
+window, and events that failed that check, are parsed and expanded by ``icalendar`` and
+``recurring-ical-events``, which give the final word. A file of 50,000 events, most of them
+in past years, is thereby read in a few seconds, and a broken event refuses the calendar
+whether or not it falls in the window.
 """
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
+import hashlib
+import html
+import json
 import re
-import threading
 import zoneinfo
-from collections.abc import Container, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Container, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cache
 
+import filetype
 import icalendar
 import recurring_ical_events
 import x_wr_timezone
-from icalendar.timezone import tzp
+from icalendar.prop import vRecur
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+from recurring_ical_events import ComponentsWithName, EventAdapter, Occurrence
 
 __all__ = [
     "CalendarParseError",
+    "CalendarReading",
     "Interval",
     "busy_intervals",
+    "decode_calendar",
     "merge_intervals",
-    "parse_calendar",
+    "read_calendar",
+    "read_calendars",
 ]
 
 Interval = tuple[dt.datetime, dt.datetime]
@@ -61,11 +105,9 @@ rules; a very busy person has a few thousand in a year)."""
 # Date-time properties whose TZID must resolve for an event to be read correctly.
 _DATETIME_PROPERTIES = ("DTSTART", "DTEND", "RECURRENCE-ID", "EXDATE", "RDATE")
 
-# icalendar keeps one process-wide cache of the VTIMEZONEs it has seen, keyed by TZID.
-# Without care, a custom "Customized Time Zone" defined by one calendar would be used to
-# read another calendar that names it without defining it. Each parse therefore clears
-# the cache under this lock, so a calendar is read with its own VTIMEZONEs only.
-_PARSE_LOCK = threading.Lock()
+# How far a value's wall-clock date may lie from the UTC window and still matter: zone offsets
+# reach 14 hours, and the expansion itself is queried a day wider (see _calendar_busy).
+_SLACK = dt.timedelta(days=3)
 
 
 class CalendarParseError(ValueError):
@@ -82,6 +124,7 @@ class CalendarParseError(ValueError):
     """
 
     def __init__(self, message: str, *, line: int | None = None, property: str | None = None) -> None:
+        self.reason = message
         self.line = line
         self.property = property
         where = []
@@ -92,254 +135,612 @@ class CalendarParseError(ValueError):
         prefix = f"{', '.join(where)}: " if where else ""
         super().__init__(prefix + message)
 
+    def __reduce__(self):  # keep line and property when sent between processes
+        return (_rebuild_error, (self.reason, self.line, self.property))
+
+
+def _rebuild_error(reason: str, line: int | None, property: str | None) -> CalendarParseError:
+    return CalendarParseError(reason, line=line, property=property)
+
 
 @dataclass(frozen=True)
-class _SourceLine:
-    """One unfolded content line and the physical line number it starts on."""
+class CalendarReading:
+    """What reading a calendar over a window gave.
 
-    number: int
-    text: str
-
-    @property
-    def name(self) -> str:
-        """Property name (the part before the first ``;`` or ``:``), upper case."""
-        return re.split(r"[;:]", self.text, maxsplit=1)[0].strip().upper()
-
-
-def _source_lines(text: str) -> list[_SourceLine]:
-    """Unfold content lines (RFC 5545 section 3.1), keeping their starting line number.
-
-    Accepts CRLF and bare LF line ends: many stored calendars use LF.
-    """
-    lines: list[_SourceLine] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if raw[:1] in (" ", "\t") and lines:
-            previous = lines[-1]
-            lines[-1] = _SourceLine(previous.number, previous.text + raw[1:])
-        else:
-            lines.append(_SourceLine(number, raw))
-    return lines
-
-
-def _event_blocks(lines: Sequence[_SourceLine]) -> list[list[_SourceLine]]:
-    """The content lines of each ``VEVENT``, in document order.
-
-    ``icalendar``'s ``walk("VEVENT")`` yields events in the same order, so the n-th
-    block belongs to the n-th parsed event; that is how an error found on a parsed
-    event is traced back to a line.
-    """
-    blocks: list[list[_SourceLine]] = []
-    current: list[_SourceLine] | None = None
-    for line in lines:
-        upper = line.text.strip().upper()
-        if upper == "BEGIN:VEVENT":
-            current = [line]
-        elif upper == "END:VEVENT" and current is not None:
-            current.append(line)
-            blocks.append(current)
-            current = None
-        elif current is not None:
-            current.append(line)
-    return blocks
-
-
-# Components that can carry busy time or the zones to read it; everything else in a
-# VCALENDAR (VTODO, VJOURNAL, VFREEBUSY, X- components) is dropped before parsing, so
-# that a broken to-do cannot refuse a calendar whose events are fine.
-_READ_COMPONENTS = frozenset({"VEVENT", "VTIMEZONE"})
-
-
-def _relevant_text(lines: Sequence[_SourceLine]) -> str:
-    """The calendar re-serialised with only the components busy time depends on."""
-    kept: list[str] = []
-    depth = 0
-    skipping: str | None = None  # name of the top-level component being dropped
-    for line in lines:
-        upper = line.text.strip().upper()
-        if upper.startswith("BEGIN:"):
-            depth += 1
-            name = upper[len("BEGIN:") :]
-            if depth == 2 and skipping is None and name not in _READ_COMPONENTS:
-                skipping = name
-        if skipping is None:
-            kept.append(line.text)
-        if upper.startswith("END:"):
-            if depth == 2 and skipping is not None and upper == f"END:{skipping}":
-                skipping = None
-            depth -= 1
-    return "\r\n".join(kept) + "\r\n"
-
-
-def _check_nesting(lines: Sequence[_SourceLine]) -> None:
-    """Refuse components that are not closed, or closed by the wrong END line.
-
-    A truncated download (a feed cut off mid-way) looks like this; reading it would
-    silently lose every event after the cut.
-    """
-    stack: list[tuple[str, int]] = []
-    for line in lines:
-        upper = line.text.strip().upper()
-        if upper.startswith("BEGIN:"):
-            stack.append((upper[len("BEGIN:") :], line.number))
-        elif upper.startswith("END:"):
-            name = upper[len("END:") :]
-            if not stack or stack[-1][0] != name:
-                expected = f"END:{stack[-1][0]}" if stack else "no END line"
-                raise CalendarParseError(
-                    f"END:{name} where {expected} was expected", line=line.number, property="END"
-                )
-            stack.pop()
-    if stack:
-        name, number = stack[-1]
-        raise CalendarParseError(
-            f"BEGIN:{name} is never closed (the data may be cut off)", line=number, property="BEGIN"
-        )
-
-
-def _line_quoted_by(lines: Sequence[_SourceLine], message: str) -> _SourceLine | None:
-    """The content line whose value a parser error message quotes, if any.
-
-    ``icalendar`` names the bad value ("Wrong datetime format: 2024-13-01") but not
-    its line; the first line holding that value is almost always the culprit.
-    """
-    _, sep, quoted = message.rpartition(": ")
-    quoted = quoted.strip().strip("'\"")
-    if not sep or len(quoted) < 3:
-        return None
-    for line in lines:
-        if quoted in line.text:
-            return line
-    return None
-
-
-def _decode(data: bytes | str) -> str:
-    if isinstance(data, str):
-        return data
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        # Old producers (Lotus Notes, Outlook 2003) write Windows-1252; no byte
-        # sequence is invalid there, so this cannot fail.
-        return data.decode("cp1252", errors="replace")
-
-
-def _zone(zone: str) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
-        raise ValueError(f"{zone!r} is not an IANA time zone name (e.g. 'Europe/Berlin')") from error
-
-
-def parse_calendar(data: bytes | str) -> list[icalendar.Calendar]:
-    """Parse iCalendar data, resolving each ``TZID`` with this calendar's own zones.
-
-    Parameters
+    Attributes
     ----------
-    data : bytes or str
-        The calendar text (CRLF or LF line ends; UTF-8, or Windows-1252 from old
-        producers).
+    intervals : list of (datetime, datetime)
+        Disjoint busy ``[start, end)`` intervals in UTC, sorted.
+    events : int
+        ``VEVENT`` components in the data (series, single events and overrides, in or out of
+        the window): how big the calendar is.
+    """
 
-    Returns
-    -------
-    list of icalendar.Calendar
-        The ``VCALENDAR`` objects in the data (almost always exactly one).
+    intervals: list[Interval]
+    events: int
+
+
+# --- bytes to text --------------------------------------------------------------------------
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le", "UTF-32"),
+    (codecs.BOM_UTF32_BE, "utf-32-be", "UTF-32"),
+    (codecs.BOM_UTF8, "utf-8", "UTF-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16"),
+)
+
+
+def decode_calendar(data: bytes | str) -> str:
+    """The text of calendar data, by the one rule the upload and the reader share.
+
+    A byte order mark decides (UTF-8, UTF-16 as Outlook on Windows may save, UTF-32); text
+    without one is UTF-8 when it decodes as such, otherwise Windows-1252 (old Lotus Notes and
+    Outlook 2003 exports), where only five byte values are undefined and become U+FFFD.
 
     Raises
     ------
     CalendarParseError
-        If the data is not iCalendar at all, or a line cannot be split into a property.
+        If the data announces an encoding by its byte order mark and does not follow it.
     """
-    text = _decode(data)
-    if "BEGIN:VCALENDAR" not in text.upper():
-        snippet = text.strip()[:60].replace("\n", " ")
-        raise CalendarParseError(
-            f"this is not iCalendar data (no BEGIN:VCALENDAR); it starts with {snippet!r}"
-        )
-    lines = _source_lines(text)
-    _check_nesting(lines)
-    text = _relevant_text(lines)
-    with _PARSE_LOCK:
-        tzp.use_zoneinfo()  # forget VTIMEZONEs cached from earlier calendars
+    if isinstance(data, str):
+        return data.removeprefix("\ufeff")
+    for bom, encoding, name in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data[len(bom) :].decode(encoding)
+            except UnicodeDecodeError as error:
+                raise CalendarParseError(
+                    f"the file starts with a {name} byte order mark but byte {error.start + len(bom):,} "
+                    f"is not {name} text; save the calendar again as UTF-8"
+                ) from None
+    # UTF-16 without a byte order mark still shows itself by the zero bytes of "BEGIN".
+    for prefix, encoding in ((b"B\x00E\x00G\x00", "utf-16-le"), (b"\x00B\x00E\x00G", "utf-16-be")):
+        if data.startswith(prefix):
+            return data.decode(encoding, errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def _what_it_is(data: bytes | str, text: str) -> str:
+    """Say what data that is not a calendar is, for the message that refuses it."""
+    if isinstance(data, bytes):
+        kind = filetype.guess(data[:8192])
+        if kind is not None:
+            return f"a {kind.extension.upper()} file ({kind.mime})"
+    start = text.lstrip()
+    if not start:
+        return "empty"
+    head = start[:2048].lower()
+    if head.startswith(("<!doctype html", "<html")) or "<html" in head or "<body" in head:
+        title = re.search(r"<title[^>]*>(.*?)</title>", start[:8192], re.I | re.S)
+        named = f" titled {html.unescape(' '.join(title.group(1).split()))[:80]!r}" if title else ""
+        return f"an HTML page{named}, such as a sign-in or error page"
+    if head.startswith("<?xml") or head.startswith("<"):
+        return "XML or HTML markup"
+    if start[0] in "{[":
         try:
-            calendars = icalendar.Calendar.from_ical(text, multiple=True)
-            upper = text.upper()
-            first_event = upper.find("BEGIN:VEVENT")
-            if 0 <= first_event < upper.rfind("BEGIN:VTIMEZONE"):
-                # A VTIMEZONE after the events that use it (iCloud writes them last)
-                # is only known once it has been read: read the calendar again.
-                calendars = icalendar.Calendar.from_ical(text, multiple=True)
-        except ValueError as error:
-            culprit = _line_quoted_by(lines, str(error))
+            json.loads(start)
+        except ValueError:
+            pass
+        else:
+            return "JSON data"
+    if head.startswith("begin:vcard"):
+        return "a contact card (vCard)"
+    snippet = " ".join(start[:60].split())
+    return f"text that starts with {snippet!r}"
+
+
+def _not_a_calendar(data: bytes | str, text: str) -> CalendarParseError:
+    return CalendarParseError(
+        f"this is not iCalendar data (no BEGIN:VCALENDAR): it is {_what_it_is(data, text)}; "
+        "give the calendar's .ics export or its iCal/ICS address"
+    )
+
+
+# --- the text pass: components, properties, zones --------------------------------------------
+
+_COMPONENT_LINE = re.compile(r"^(BEGIN|END)[ \t]*:([^\r\n]*)", re.M | re.I)
+_FOLD = re.compile(r"\r?\n[ \t]")
+_EVENT_PROPERTY = re.compile(
+    r"^(UID|DTSTART|DTEND|DURATION|RRULE|RDATE|EXDATE|RECURRENCE-ID|STATUS|TRANSP)(?=[;:])"
+    r"([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)",
+    re.M | re.I,
+)
+_TZID_LINE = re.compile(r"^TZID[;:][^\r\n]*(?:\r?\n[ \t][^\r\n]*)*", re.M | re.I)
+_DATE_VALUE = re.compile(r"(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})Z?)?\Z")
+_DURATION_VALUE = re.compile(r"([-+]?)P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?\Z")
+_FREQUENCIES = frozenset({"YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY"})
+
+
+def _line_number(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def _unfold(text: str) -> str:
+    return _FOLD.sub("", text) if "\n" in text else text
+
+
+_CONTENT_LINE = re.compile(r'([A-Za-z0-9-]+)[ \t]*((?:;(?:[^";:]|"[^"]*")*)*):(.*)', re.S)
+
+
+def _split_content_line(line: str) -> tuple[str, str, str | None]:
+    """``(NAME, ";params", value)`` of an unfolded content line; ``value`` is None without a colon.
+
+    The colon that ends the parameters is the first one outside double quotes.
+    """
+    match = _CONTENT_LINE.match(line)
+    if match:
+        return match.group(1).upper(), match.group(2), match.group(3)
+    # No colon after the parameters (an unclosed quote, a bare name): no value.
+    name = re.match(r"[^;:]*", line).group(0)
+    return name.strip().upper(), line[len(name) :], None
+
+
+_PARAMETER = re.compile(r';([A-Za-z0-9-]+)=("[^"]*"|[^;]*)')
+
+
+def _parameter(params: str, name: str) -> str | None:
+    for match in _PARAMETER.finditer(params):
+        if match.group(1).upper() == name:
+            return match.group(2).strip('"')
+    return None
+
+
+@dataclass(slots=True)
+class _Component:
+    """A component of a calendar as offsets into the text (its BEGIN line to its END line)."""
+
+    name: str
+    start: int
+    end: int
+    holes: list[tuple[int, int]] = field(default_factory=list)  # nested components (VALARM)
+
+    def own_ranges(self) -> Iterator[tuple[int, int]]:
+        """The stretches of text that hold this component's own properties."""
+        position = self.start
+        for hole_start, hole_end in self.holes:
+            yield position, hole_start
+            position = hole_end
+        yield position, self.end
+
+
+@dataclass
+class _CalendarText:
+    """One VCALENDAR of the data: its own property lines, zones and events."""
+
+    header: list[tuple[int, int]] = field(default_factory=list)
+    timezones: list[_Component] = field(default_factory=list)
+    events: list[_Component] = field(default_factory=list)
+
+
+def _line_end(text: str, offset: int) -> int:
+    end = text.find("\n", offset)
+    return len(text) if end < 0 else end + 1
+
+
+def _scan(text: str) -> list[_CalendarText]:
+    """Find the calendars, their zones and events; refuse components not closed in order.
+
+    A truncated download (a feed cut off mid-way) shows up here; reading it would silently
+    lose every event after the cut.
+    """
+    calendars: list[_CalendarText] = []
+    stack: list[tuple[str, int]] = []  # (name, offset of its BEGIN line)
+    current: _CalendarText | None = None
+    gap = 0  # start of the VCALENDAR's property lines since the last component
+    top: _Component | None = None  # the component directly inside VCALENDAR being read
+    for match in _COMPONENT_LINE.finditer(text):
+        keyword, name = match.group(1).upper(), match.group(2).strip().upper()
+        line_start = match.start()
+        if keyword == "BEGIN":
+            depth = len(stack)
+            if depth == 0 and name != "VCALENDAR":
+                raise CalendarParseError(
+                    f"BEGIN:{name} outside any VCALENDAR", line=_line_number(text, line_start), property="BEGIN"
+                )
+            if depth == 0:
+                current = _CalendarText()
+                calendars.append(current)
+                gap = _line_end(text, match.end())
+            elif depth == 1 and current is not None:
+                current.header.append((gap, line_start))
+                top = _Component(name, line_start, line_start)
+            stack.append((name, line_start))
+            continue
+        if not stack or stack[-1][0] != name:
+            expected = f"END:{stack[-1][0]}" if stack else "no END line"
             raise CalendarParseError(
-                f"cannot parse the calendar: {error}",
-                line=culprit.number if culprit else None,
-                property=culprit.name if culprit else None,
-            ) from error
-        finally:
-            tzp.use_zoneinfo()
-    if not calendars:
-        raise CalendarParseError("the data holds no VCALENDAR component")
+                f"END:{name} where {expected} was expected", line=_line_number(text, line_start), property="END"
+            )
+        _, begun = stack.pop()
+        after = _line_end(text, match.end())
+        depth = len(stack)
+        if depth == 1 and top is not None and current is not None:
+            top.end = after
+            if name == "VEVENT":
+                current.events.append(top)
+            elif name == "VTIMEZONE":
+                current.timezones.append(top)
+            gap = after
+            top = None
+        elif depth == 2 and top is not None:
+            top.holes.append((begun, after))
+        elif depth == 0 and current is not None:
+            current.header.append((gap, line_start))
+    if stack:
+        name, begun = stack[-1]
+        raise CalendarParseError(
+            f"BEGIN:{name} is never closed (the data may be cut off)",
+            line=_line_number(text, begun),
+            property="BEGIN",
+        )
     return calendars
 
 
-def _blocks_time(event: icalendar.Event) -> bool:
-    """Whether this component, by its own properties, can make anyone busy."""
-    transparent = str(event.get("TRANSP", "OPAQUE")).strip().upper() == "TRANSPARENT"
-    cancelled = str(event.get("STATUS", "")).strip().upper() == "CANCELLED"
-    return not (transparent or cancelled)
+@dataclass
+class _Event:
+    """What the text pass knows of a VEVENT: its busy-relevant properties, unfolded."""
+
+    component: _Component
+    properties: dict[str, list[tuple[str, str | None]]]  # NAME -> [(";params", value)]
+
+    def first(self, name: str) -> tuple[str, str | None] | None:
+        values = self.properties.get(name)
+        return values[0] if values else None
+
+    def value(self, name: str) -> str | None:
+        found = self.first(name)
+        return found[1] if found else None
+
+    @property
+    def uid(self) -> str | None:
+        uid = self.value("UID")
+        return uid.strip() if uid else None
+
+    @property
+    def is_override(self) -> bool:
+        return "RECURRENCE-ID" in self.properties
+
+    @property
+    def blocks_time(self) -> bool:
+        """Whether the event, by its own properties, can make anyone busy."""
+        transparent = (self.value("TRANSP") or "").strip().upper() == "TRANSPARENT"
+        cancelled = (self.value("STATUS") or "").strip().upper() == "CANCELLED"
+        return not (transparent or cancelled)
 
 
-def _property_line(block: Sequence[_SourceLine] | None, name: str) -> int | None:
-    if not block:
+def _read_event(text: str, component: _Component) -> _Event:
+    properties: dict[str, list[tuple[str, str | None]]] = {}
+    for range_start, range_end in component.own_ranges():
+        for match in _EVENT_PROPERTY.finditer(text, range_start, range_end):
+            name, params, value = _split_content_line(_unfold(match.group(0)))
+            properties.setdefault(name, []).append((params, value))
+    return _Event(component, properties)
+
+
+@cache
+def _iana_name(tzid: str) -> str | None:
+    """The IANA zone a TZID names, also behind a globally unique ``/vendor/`` prefix."""
+    candidates = [tzid.strip()]
+    if tzid.startswith("/"):
+        parts = tzid.strip("/").split("/")
+        candidates += ["/".join(parts[index:]) for index in range(len(parts))]
+    for candidate in candidates:
+        if not candidate or candidate.startswith(".") or "//" in candidate:
+            continue
+        try:
+            zoneinfo.ZoneInfo(candidate)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+            continue
+        return candidate
+    return None
+
+
+class _Zones:
+    """How this calendar's TZIDs resolve (the module docstring's rule)."""
+
+    def __init__(self, text: str, timezones: Sequence[_Component]) -> None:
+        self.text = text
+        self.defined: dict[str, _Component] = {}
+        for component in timezones:
+            found = _TZID_LINE.search(text, component.start, component.end)
+            if found:
+                _, _, value = _split_content_line(_unfold(found.group(0)))
+                if value and value.strip() not in self.defined:
+                    self.defined[value.strip()] = component
+        self._resolved: dict[str, str | None] = {}
+        self.used: dict[str, _Component] = {}  # unique name -> definition, for the parse text
+
+    def resolve(self, tzid: str) -> str | None:
+        """The name to read ``tzid`` by: an IANA name, this file's own definition, or None."""
+        tzid = tzid.strip()
+        if tzid not in self._resolved:
+            self._resolved[tzid] = self._resolve(tzid)
+        return self._resolved[tzid]
+
+    def _resolve(self, tzid: str) -> str | None:
+        iana = _iana_name(tzid)
+        if iana is not None:
+            return iana
+        definition = self.defined.get(tzid)
+        if definition is not None and '"' not in tzid:
+            # Named after its content, so that icalendar's process-wide cache of zones can
+            # only ever hand out this very definition under this name.
+            block = self.text[definition.start : definition.end].encode()
+            digest = hashlib.sha1(block, usedforsecurity=False).hexdigest()[:16]
+            unique = f"{tzid} #{digest}"
+            self.used[unique] = definition
+            return unique
+        return WINDOWS_TO_OLSON.get(tzid.strip("/"))
+
+    def timezone_text(self, unique: str) -> str:
+        """The VTIMEZONE block of a used definition, renamed to its unique name."""
+        definition = self.used[unique]
+        block = _unfold(self.text[definition.start : definition.end])
+        return _TZID_LINE.sub(lambda _: f"TZID:{unique}", block, count=1)
+
+
+# --- the text pass: which series to read, which events to check --------------------------------
+
+
+def _date_key(value: str | None) -> str | None:
+    """The ``YYYYMMDD`` a date or date-time value starts with, or None if it does not."""
+    if value is None:
         return None
-    for line in block:
-        if line.name == name:
-            return line.number
-    return block[0].number
+    key = value.strip()[:8]
+    return key if len(key) == 8 and key.isdigit() else None
 
 
-def _tzid_values(value: object) -> Iterable[object]:
-    """The date/date-time values of a property (lists for EXDATE/RDATE)."""
-    values = value if isinstance(value, list) else [value]
-    for item in values:
-        dts = getattr(item, "dts", None)
-        if dts is not None:  # vDDDLists
-            for ddd in dts:
-                yield ddd.dt
-        else:
-            yield getattr(item, "dt", None)
+def _parse_key(key: str) -> dt.date | None:
+    try:
+        return dt.date(int(key[:4]), int(key[4:6]), int(key[6:8]))
+    except ValueError:
+        return None
 
 
-def _check_event(event: icalendar.Event, block: Sequence[_SourceLine] | None) -> None:
+def _duration_days(value: str | None) -> int | None:
+    """Whole days (rounded up) a DURATION value spans, or None if it is not one."""
+    match = _DURATION_VALUE.match((value or "").strip())
+    if not match or match.group(1) == "-":
+        return None
+    weeks, days, hours, minutes, seconds = (int(part or 0) for part in match.groups()[1:])
+    return weeks * 7 + days + -(-(hours * 3600 + minutes * 60 + seconds) // 86400)
+
+
+def _may_reach(event: _Event, low: str, high: str) -> bool:
+    """Whether the event could put busy time in ``[low, high]`` (``YYYYMMDD`` keys, wall clock).
+
+    Conservative: anything it cannot tell from the text alone counts as reaching.
+    """
+    start = _date_key(event.value("DTSTART"))
+    if start is None or "RDATE" in event.properties:
+        return True
+    start_date = _parse_key(start)
+    if start_date is None:
+        return True
+    end_value = event.value("DTEND")
+    if end_value is not None:
+        end_key = _date_key(end_value)
+        end_date = _parse_key(end_key) if end_key else None
+        if end_date is None:
+            return True
+        span = max((end_date - start_date).days, 0)
+    elif "DURATION" in event.properties:
+        days = _duration_days(event.value("DURATION"))
+        if days is None:
+            return True
+        span = days
+    else:
+        span = 1
+    rule = event.value("RRULE")
+    if rule is not None:
+        if start > high:
+            return False
+        until = re.search(r"UNTIL=([0-9TZ]+)", rule, re.I)
+        if until is None:
+            return True  # no end, or COUNT (whose end the text alone cannot bound)
+        until_date = _parse_key(_date_key(until.group(1)) or "")
+        if until_date is None:
+            return True
+        return (until_date + dt.timedelta(days=span)).strftime("%Y%m%d") >= low
+    end = (start_date + dt.timedelta(days=span)).strftime("%Y%m%d")
+    return end >= low and start <= high
+
+
+def _valid_moment(value: str) -> bool:
+    match = _DATE_VALUE.match(value.strip())
+    if not match:
+        return False
+    year, month, day, hour, minute, second = match.groups()
+    try:
+        dt.date(int(year), int(month), int(day))
+        if hour is not None:
+            dt.time(int(hour), int(minute), min(int(second), 59))
+    except ValueError:
+        return False
+    return True
+
+
+def _looks_unreadable(event: _Event, zones: _Zones) -> bool:
+    """Whether a busy-capable event shows, in its text, a fault that would refuse the calendar.
+
+    A quick triage of every event in the file, in or out of the window: an event it flags is
+    parsed and checked in full (:func:`_check_event`), which decides and names the fault.
+    """
+    if "DTSTART" not in event.properties:
+        return True
+    for name in _DATETIME_PROPERTIES:
+        for params, value in event.properties.get(name, ()):
+            if value is None:
+                return True
+            tzid = _parameter(params, "TZID")
+            if tzid is not None and zones.resolve(tzid) is None:
+                return True
+            for item in value.split(","):
+                parts = item.split("/") if name == "RDATE" else [item]
+                if not _valid_moment(parts[0]) or len(parts) > 2:
+                    return True
+                if len(parts) == 2 and not (_valid_moment(parts[1]) or _DURATION_VALUE.match(parts[1].strip())):
+                    return True
+    duration = event.value("DURATION")
+    if "DURATION" in event.properties and (duration is None or not _DURATION_VALUE.match(duration.strip())):
+        return True
+    for _, rule in event.properties.get("RRULE", ()):
+        try:
+            parsed = vRecur.from_ical(rule or "")
+        except ValueError:
+            return True
+        frequency = parsed.get("FREQ")
+        if not frequency or str(frequency[0]).upper() not in _FREQUENCIES:
+            return True
+    start, end = event.first("DTSTART"), event.first("DTEND")
+    if start and end and start[1] and end[1]:
+        same_zone = _parameter(start[0], "TZID") == _parameter(end[0], "TZID")
+        if same_zone and len(start[1].strip()) == len(end[1].strip()) and end[1].strip() < start[1].strip():
+            return True
+    return False
+
+
+def _chosen_events(
+    text: str, components: Sequence[_Component], zones: _Zones, lo: dt.datetime, hi: dt.datetime
+) -> list[_Event]:
+    """The events to parse: every series (with its overrides) that may reach the window, and
+    every busy-capable event whose text looks unreadable, in document order.
+
+    Two passes, so that only a few small facts per event are held at once, however big the file.
+    """
+    low, high = (lo - _SLACK).strftime("%Y%m%d"), (hi + _SLACK).strftime("%Y%m%d")
+    facts: list[tuple[str | None, bool, bool]] = []  # (UID, may reach the window, looks unreadable)
+    for component in components:
+        event = _read_event(text, component)
+        suspect = (event.is_override or event.blocks_time) and _looks_unreadable(event, zones)
+        facts.append((event.uid, _may_reach(event, low, high), suspect))
+    reaching = {uid for uid, reaches, _ in facts if reaches and uid is not None}
+    return [
+        _read_event(text, component)
+        for component, (uid, reaches, suspect) in zip(components, facts, strict=True)
+        if suspect or uid in reaching or (uid is None and reaches)
+    ]
+
+
+def _parse_text(text: str, calendar: _CalendarText, events: Sequence[_Event], zones: _Zones) -> str:
+    """The calendar re-serialised with its property lines, the chosen events and their zones.
+
+    TZID parameters are rewritten to the name they resolve to (see :class:`_Zones`), so that
+    ``icalendar`` reads each with the right zone; zones come before the events that use them.
+    """
+    event_texts = [_event_text(text, event.component, zones) for event in events]
+    header = [_unfold(text[start:end]).strip("\r\n") for start, end in calendar.header]
+    parts = ["BEGIN:VCALENDAR", *(part for part in header if part)]
+    parts += [zones.timezone_text(unique).strip("\r\n") for unique in zones.used]
+    parts += event_texts
+    parts.append("END:VCALENDAR")
+    return "\r\n".join(parts) + "\r\n"
+
+
+_TZID_PARAMETER = re.compile(r'(;TZID=)("[^"]*"|[^;:"]*)', re.I)
+
+
+def _event_text(text: str, component: _Component, zones: _Zones) -> str:
+    lines = _unfold(text[component.start : component.end]).split("\n")
+
+    def rewrite(match: re.Match) -> str:
+        resolved = zones.resolve(match.group(2).strip('"'))
+        return match.group(0) if resolved is None else f'{match.group(1)}"{resolved}"'
+
+    for index, line in enumerate(lines):
+        line = lines[index] = line.removesuffix("\r")
+        name, params, value = _split_content_line(line)
+        if name in _DATETIME_PROPERTIES and "TZID=" in params.upper():
+            lines[index] = name + _TZID_PARAMETER.sub(rewrite, params) + ("" if value is None else ":" + value)
+    return "\r\n".join(line for line in lines if line)
+
+
+# --- the full check, on parsed events ---------------------------------------------------------
+
+
+@dataclass
+class _Source:
+    """Where a parsed event's lines are in the original data, for messages."""
+
+    text: str
+    component: _Component | None
+
+    def lines(self) -> Iterator[tuple[int, str]]:
+        """``(line number, unfolded line)`` of the event's own content lines."""
+        if self.component is None:
+            return
+        for range_start, range_end in self.component.own_ranges():
+            number = _line_number(self.text, range_start)
+            logical: tuple[int, str] | None = None
+            for raw in self.text[range_start:range_end].split("\n"):
+                raw = raw.removesuffix("\r")
+                if raw[:1] in (" ", "\t") and logical is not None:
+                    logical = (logical[0], logical[1] + raw[1:])
+                else:
+                    if logical is not None:
+                        yield logical
+                    logical = (number, raw)
+                number += 1
+            if logical is not None and logical[1]:
+                yield logical
+
+    def line(self, name: str) -> tuple[int | None, str | None]:
+        """The first line of property ``name`` (number and text), else the event's first line."""
+        first: tuple[int, str] | None = None
+        for number, line in self.lines():
+            first = first or (number, line)
+            if _split_content_line(line)[0] == name:
+                return number, line
+        return (first[0], None) if first else (None, None)
+
+
+def _broken_quote(line: str | None) -> str | None:
+    """Advice for a TZID whose closing quote swallowed the value (Exchange writes these)."""
+    if not line:
+        return None
+    name, params, value = _split_content_line(line)
+    tzid = _parameter(params, "TZID")
+    if value or tzid is None:
+        return None
+    match = re.fullmatch(r"(.*):(\d{8}(?:T\d{6}Z?)?)", tzid)
+    if not match:
+        return None
+    return (
+        f'the value is inside the quotes of TZID="{tzid}", so the property has no value; the '
+        f'closing quote belongs before the colon: {name};TZID="{match.group(1)}":{match.group(2)}'
+    )
+
+
+def _check_event(event: icalendar.Event, source: _Source, zones: _Zones) -> None:
     """Refuse an event whose busy time cannot be read correctly."""
+    uid = str(event.get("UID", "?"))
     for name, message in getattr(event, "errors", []):
         prop = str(name).upper() if name else None
+        line, text = source.line(prop or "")
+        advice = _broken_quote(text) if prop else None
         raise CalendarParseError(
-            f"cannot read the event {str(event.get('UID', '?'))!r}: {message}",
-            line=_property_line(block, prop) if prop else _property_line(block, ""),
-            property=prop,
+            f"cannot read the event {uid!r}: {advice or message}", line=line, property=prop
         )
     if "DTSTART" not in event:
         raise CalendarParseError(
-            f"the event {str(event.get('UID', '?'))!r} has no DTSTART",
-            line=_property_line(block, "BEGIN"),
-            property="DTSTART",
+            f"the event {uid!r} has no DTSTART", line=source.line("BEGIN")[0], property="DTSTART"
         )
-    uid = str(event.get("UID", "?"))
     rules = event.get("RRULE", [])
     for rule in rules if isinstance(rules, list) else [rules]:
         frequency = rule.get("FREQ")
         if not frequency:
             raise CalendarParseError(
-                f"the event {uid!r} has an RRULE without FREQ",
-                line=_property_line(block, "RRULE"),
-                property="RRULE",
+                f"the event {uid!r} has an RRULE without FREQ", line=source.line("RRULE")[0], property="RRULE"
             )
         if str(frequency[0]).upper() in ("SECONDLY", "MINUTELY"):
             raise CalendarParseError(
                 f"the event {uid!r} repeats {str(frequency[0]).lower()}; meetings do not, and expanding "
                 "it would take too long",
-                line=_property_line(block, "RRULE"),
+                line=source.line("RRULE")[0],
                 property="RRULE",
             )
     start, end = event.get("DTSTART"), event.get("DTEND")
@@ -351,7 +752,7 @@ def _check_event(event: icalendar.Event, block: Sequence[_SourceLine] | None) ->
     ):
         raise CalendarParseError(
             f"the event {uid!r} ends ({end.to_ical().decode()}) before it starts ({start.to_ical().decode()})",
-            line=_property_line(block, "DTEND"),
+            line=source.line("DTEND")[0],
             property="DTEND",
         )
     for name in _DATETIME_PROPERTIES:
@@ -362,17 +763,31 @@ def _check_event(event: icalendar.Event, block: Sequence[_SourceLine] | None) ->
             tzid = getattr(value, "params", {}).get("TZID")
             if tzid is None:
                 continue
-            for moment in _tzid_values(value):
-                period_start = moment[0] if isinstance(moment, tuple) else moment
-                if isinstance(period_start, dt.datetime) and period_start.tzinfo is None:
-                    raise CalendarParseError(
-                        f"TZID {tzid!r} is neither defined by a VTIMEZONE in this "
-                        "calendar nor a known IANA or Windows time zone name; the "
-                        "producer must include its VTIMEZONE or use a standard "
-                        "zone name",
-                        line=_property_line(block, name),
-                        property=name,
-                    )
+            unknown = tzid not in zones.used and _iana_name(tzid) is None and zones.resolve(tzid) is None
+            naive = any(
+                isinstance(moment, dt.datetime) and moment.tzinfo is None
+                for item in _tzid_values(value)
+                for moment in [item[0] if isinstance(item, tuple) else item]
+            )
+            if unknown or naive:
+                raise CalendarParseError(
+                    f"TZID {tzid!r} is neither defined by a VTIMEZONE in this "
+                    "calendar nor a known IANA or Windows time zone name; the "
+                    "producer must include its VTIMEZONE or use a standard "
+                    "zone name",
+                    line=source.line(name)[0],
+                    property=name,
+                )
+
+
+def _tzid_values(value: object) -> Iterator[object]:
+    """The date/date-time values of a property (lists for EXDATE/RDATE)."""
+    dts = getattr(value, "dts", None)
+    if dts is not None:  # vDDDLists
+        for ddd in dts:
+            yield ddd.dt
+    else:
+        yield getattr(value, "dt", None)
 
 
 def _comparable(a: dt.date, b: dt.date) -> bool:
@@ -380,6 +795,26 @@ def _comparable(a: dt.date, b: dt.date) -> bool:
     if isinstance(a, dt.datetime):
         return (a.tzinfo is None) == (b.tzinfo is None)
     return True
+
+
+def _line_quoted_by(text: str, events: Sequence[_Event], message: str) -> tuple[int | None, str | None]:
+    """The line (number, property) whose value a parser error message quotes, if any.
+
+    ``icalendar`` names the bad value ("Wrong datetime format: 2024-13-01") but not its line;
+    the first line of the parsed events holding that value is almost always the culprit.
+    """
+    _, sep, quoted = message.rpartition(": ")
+    quoted = quoted.strip().strip("'\"")
+    if not sep or len(quoted) < 3:
+        return None, None
+    for event in events:
+        for number, line in _Source(text, event.component).lines():
+            if quoted in line:
+                return number, _split_content_line(line)[0]
+    return None, None
+
+
+# --- expansion -----------------------------------------------------------------------------
 
 
 class _FloatingToZone(x_wr_timezone.CalendarWalker):
@@ -399,6 +834,79 @@ class _FloatingToZone(x_wr_timezone.CalendarWalker):
         return tuple(self.walk_value(part) for part in value)
 
 
+class _Duration(icalendar.vDuration):
+    """A ``DURATION`` that keeps its nominal part (weeks, days) apart from its exact part.
+
+    ``datetime.timedelta`` cannot: ``P1D`` and ``PT24H`` are the same timedelta, but not the
+    same duration across a DST change (RFC 5545 section 3.3.6).
+    """
+
+    def __init__(self, text: str, params: dict | None = None) -> None:
+        super().__init__(text, params=params)
+        sign, weeks, days, hours, minutes, seconds = _DURATION_VALUE.match(text.strip()).groups()
+        factor = -1 if sign == "-" else 1
+        self.days = factor * (int(weeks or 0) * 7 + int(days or 0))
+        self.exact = factor * dt.timedelta(hours=int(hours or 0), minutes=int(minutes or 0), seconds=int(seconds or 0))
+
+    def end_from(self, start: dt.date) -> dt.date:
+        """The end of an occurrence starting at ``start``: days on the wall clock, then exact time."""
+        end = start + dt.timedelta(days=self.days)  # aware datetimes add on their wall clock
+        if not self.exact:
+            return end
+        if isinstance(end, dt.datetime):
+            return end.astimezone(UTC) + self.exact if end.tzinfo else end + self.exact
+        return dt.datetime.combine(end, dt.time()) + self.exact  # a date with hours: from its midnight
+
+
+class _EventAdapter(EventAdapter):
+    """``recurring-ical-events``' view of a VEVENT, knowing its :class:`_Duration`."""
+
+    @property
+    def split_duration(self) -> _Duration | None:
+        duration = self._component.get("DURATION")
+        if "DTEND" in self._component or not isinstance(duration, _Duration):
+            return None
+        return duration
+
+
+class _Occurrence(Occurrence):
+    """An occurrence whose end follows its component's DURATION exactly (see :class:`_Duration`)."""
+
+    def __init__(self, adapter, start=None, end=None, sequence: int = -1) -> None:
+        super().__init__(adapter, start, end, sequence)
+        duration = adapter.split_duration if isinstance(adapter, _EventAdapter) else None
+        # An RDATE period brings its own end; every other occurrence lasts the DURATION.
+        if duration is not None and (end is None or end == self.start + duration.dt):
+            self.end = duration.end_from(self.start)
+
+
+_EVENTS = ComponentsWithName("VEVENT", adapter=_EventAdapter, occurrence=_Occurrence)
+
+
+def _normalise_until(event: icalendar.Event, tz: dt.tzinfo) -> None:
+    """Read UNTIL as the big calendar programs do where producers write the wrong type.
+
+    RFC 5545 wants UNTIL of the same type as DTSTART. A date on a timed series (common)
+    keeps that whole day, in the series' own zone; a date-time on an all-day series (Exchange:
+    the last day's local midnight, in UTC) ends on the member's local date of that instant.
+    Without this, ``recurring-ical-events`` ends the first at the date's UTC midnight and cuts
+    the second to its UTC date, each losing the last occurrence.
+    """
+    start = event["DTSTART"].dt
+    rules = event.get("RRULE", [])
+    for rule in rules if isinstance(rules, list) else [rules]:
+        until = rule.get("UNTIL")
+        if not until:
+            continue
+        value = until[0]
+        if isinstance(start, dt.datetime) and not isinstance(value, dt.datetime):
+            last = dt.datetime.combine(value, dt.time(23, 59, 59), tzinfo=start.tzinfo or tz)
+            rule["UNTIL"] = [last.astimezone(UTC)]
+        elif not isinstance(start, dt.datetime) and isinstance(value, dt.datetime):
+            instant = value if value.tzinfo else value.replace(tzinfo=tz)
+            rule["UNTIL"] = [instant.astimezone(tz).date()]
+
+
 def _instant(value: dt.date | dt.datetime, tz: zoneinfo.ZoneInfo) -> dt.datetime:
     """An occurrence boundary as a UTC instant: dates mean local midnight in ``tz``."""
     if isinstance(value, dt.datetime):
@@ -411,7 +919,7 @@ def _instant(value: dt.date | dt.datetime, tz: zoneinfo.ZoneInfo) -> dt.datetime
     return dt.datetime.combine(value, dt.time(0), tzinfo=tz).astimezone(UTC)
 
 
-def merge_intervals(intervals: Iterable[Interval]) -> list[Interval]:
+def merge_intervals(intervals) -> list[Interval]:
     """Union of half-open intervals: sorted, overlapping or touching ones joined.
 
     Parameters
@@ -434,21 +942,43 @@ def merge_intervals(intervals: Iterable[Interval]) -> list[Interval]:
     return merged
 
 
-def busy_intervals(
+def _zone(zone: str) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
+        raise ValueError(f"{zone!r} is not an IANA time zone name (e.g. 'Europe/Berlin')") from error
+
+
+def _window(
+    zone: str, window_start: dt.datetime, window_end: dt.datetime
+) -> tuple[zoneinfo.ZoneInfo, dt.datetime, dt.datetime]:
+    """The member's zone and the window in UTC, checked."""
+    tz = _zone(zone)
+    for name, bound in (("window_start", window_start), ("window_end", window_end)):
+        if bound.tzinfo is None:
+            raise ValueError(f"{name} must be tz-aware, got naive {bound!r}")
+    lo, hi = window_start.astimezone(UTC), window_end.astimezone(UTC)
+    if hi <= lo:
+        raise ValueError(f"window_end {window_end} must be after window_start {window_start}")
+    return tz, lo, hi
+
+
+def read_calendar(
     data: bytes | str,
     *,
     zone: str,
     window_start: dt.datetime,
     window_end: dt.datetime,
     ignore_uids: Container[str] = frozenset(),
-) -> list[Interval]:
-    """Busy time of one calendar over a window, as merged UTC intervals.
+) -> CalendarReading:
+    """Busy time of one calendar over a window, and how many events the calendar has.
 
     Parameters
     ----------
     data : bytes or str
         iCalendar data: a whole ``.ics`` file, a subscription's body, or one calendar
-        object returned by a CalDAV time-range query.
+        object returned by a CalDAV time-range query (bytes are decoded with
+        :func:`decode_calendar`).
     zone : str
         IANA zone of the team member or room the calendar belongs to: floating times
         and all-day events are read in it.
@@ -461,61 +991,122 @@ def busy_intervals(
 
     Returns
     -------
-    list of (datetime, datetime)
-        Disjoint ``[start, end)`` intervals in UTC, sorted; overlapping and touching
-        events are joined (busy is busy).
+    CalendarReading
+        The merged busy intervals (overlapping and touching events are joined: busy is busy)
+        and the number of events in the data.
 
     Raises
     ------
     CalendarParseError
-        If the calendar is malformed in a way that changes its busy time (for
-        example an event whose ``TZID`` is not defined anywhere), with the line and
+        If the data is not iCalendar, or is malformed in a way that changes its busy time
+        (for example an event whose ``TZID`` is not defined anywhere), with the line and
         property.
     ValueError
         If ``zone`` is not an IANA zone or the window is not tz-aware and ordered.
     """
-    tz = _zone(zone)
-    for name, bound in (("window_start", window_start), ("window_end", window_end)):
-        if bound.tzinfo is None:
-            raise ValueError(f"{name} must be tz-aware, got naive {bound!r}")
-    lo, hi = window_start.astimezone(UTC), window_end.astimezone(UTC)
-    if hi <= lo:
-        raise ValueError(f"window_end {window_end} must be after window_start {window_start}")
-
-    text = _decode(data)
-    blocks = _event_blocks(_source_lines(text))
+    tz, lo, hi = _window(zone, window_start, window_end)
+    text = decode_calendar(data)
+    if "\n" not in text and "\r" in text:
+        text = text.replace("\r", "\n")  # classic Mac OS line ends
+    if not re.search("BEGIN:VCALENDAR", text, re.I):
+        raise _not_a_calendar(data, text)
+    calendars = _scan(text)
+    if not calendars:
+        raise CalendarParseError("the data holds no VCALENDAR component")
     intervals: list[Interval] = []
-    for calendar in parse_calendar(text):
-        intervals.extend(_calendar_busy(calendar, blocks, tz, lo, hi, ignore_uids))
-        # Events of a second VCALENDAR in the same data follow the first one's.
-        blocks = blocks[len(calendar.walk("VEVENT")) :]
-    return merge_intervals(intervals)
+    events = 0
+    for calendar in calendars:
+        events += len(calendar.events)
+        intervals.extend(_calendar_busy(text, calendar, tz, lo, hi, ignore_uids))
+    return CalendarReading(merge_intervals(intervals), events)
+
+
+def read_calendars(
+    texts: Sequence[bytes | str],
+    *,
+    zone: str,
+    window_start: dt.datetime,
+    window_end: dt.datetime,
+    ignore_uids: Container[str] = frozenset(),
+) -> CalendarReading:
+    """:func:`read_calendar` over several objects of one calendar (a CalDAV calendar's events).
+
+    The intervals are merged across objects and the events added up. An object that cannot be
+    read refuses them all, its message saying which one it is (``object 3 of 12: ...``).
+    """
+    _window(zone, window_start, window_end)  # checked even when there is nothing to read
+    intervals: list[Interval] = []
+    events = 0
+    for number, text in enumerate(texts, start=1):
+        try:
+            reading = read_calendar(
+                text, zone=zone, window_start=window_start, window_end=window_end, ignore_uids=ignore_uids
+            )
+        except CalendarParseError as error:
+            if len(texts) == 1:
+                raise
+            raise CalendarParseError(f"object {number} of {len(texts)}: {error}") from error
+        intervals.extend(reading.intervals)
+        events += reading.events
+    return CalendarReading(merge_intervals(intervals), events)
+
+
+def busy_intervals(
+    data: bytes | str,
+    *,
+    zone: str,
+    window_start: dt.datetime,
+    window_end: dt.datetime,
+    ignore_uids: Container[str] = frozenset(),
+) -> list[Interval]:
+    """The busy intervals of :func:`read_calendar` (same parameters and errors).
+
+    Returns
+    -------
+    list of (datetime, datetime)
+        Disjoint ``[start, end)`` intervals in UTC, sorted.
+    """
+    return read_calendar(
+        data, zone=zone, window_start=window_start, window_end=window_end, ignore_uids=ignore_uids
+    ).intervals
 
 
 def _calendar_busy(
-    calendar: icalendar.Calendar,
-    blocks: Sequence[Sequence[_SourceLine]],
+    text: str,
+    calendar_text: _CalendarText,
     tz: zoneinfo.ZoneInfo,
     lo: dt.datetime,
     hi: dt.datetime,
     ignore_uids: Container[str],
 ) -> list[Interval]:
+    zones = _Zones(text, calendar_text.timezones)
+    chosen = _chosen_events(text, calendar_text.events, zones, lo, hi)
+    source = _parse_text(text, calendar_text, chosen, zones)
+    try:
+        calendar = icalendar.Calendar.from_ical(source)
+    except ValueError as error:
+        line, prop = _line_quoted_by(text, chosen, str(error))
+        raise CalendarParseError(f"cannot parse the calendar: {error}", line=line, property=prop) from error
+
     events = calendar.walk("VEVENT")
     readable_events: dict[int, icalendar.Event] = {}
     for index, event in enumerate(events):
-        block = blocks[index] if index < len(blocks) else None
+        origin = chosen[index] if index < len(chosen) else None
+        where = _Source(text, origin.component if origin else None)
         if str(event.get("UID", "")) in ignore_uids:
             continue
-        if "RECURRENCE-ID" not in event:
+        blocks_time = _blocks_time(event)
+        if "RECURRENCE-ID" not in event and not blocks_time:
             # A transparent or cancelled series cannot make anyone busy, however broken
             # it is: leave it out (an opaque override of one of its occurrences still
             # counts, as an event of its own).
-            if _blocks_time(event):
-                _check_event(event, block)
-                readable_events[id(event)] = event
             continue
-        _check_event(event, block)
-        if _blocks_time(event):
+        _check_event(event, where, zones)
+        raw_duration = origin.value("DURATION") if origin is not None else None
+        if raw_duration and isinstance(getattr(event.get("DURATION"), "dt", None), dt.timedelta):
+            if _DURATION_VALUE.match(raw_duration.strip()):
+                event["DURATION"] = _Duration(raw_duration, params=event["DURATION"].params)
+        if blocks_time:
             readable_events[id(event)] = event
         else:
             # A transparent or cancelled override must still replace its occurrence of
@@ -532,13 +1123,15 @@ def _calendar_busy(
         if component.name != "VEVENT" or id(component) in readable_events
     ]
     readable = _FloatingToZone(tz).walk(readable)
+    for event in readable.walk("VEVENT"):
+        _normalise_until(event, tz)
 
     # Widen the query by a day on each side: all-day and floating events are
     # matched by recurring-ical-events on their own wall clock, which can be up to
     # 14 hours from UTC. The exact cut happens below, in UTC.
     margin = dt.timedelta(days=1)
     try:
-        query = recurring_ical_events.of(readable)
+        query = recurring_ical_events.of(readable, components=[_EVENTS])
         result: list[Interval] = []
         count = 0
         # Series by series (what CalendarQuery.between does), counting as we go so that a
@@ -563,3 +1156,10 @@ def _calendar_busy(
     except (recurring_ical_events.InvalidCalendar, icalendar.InvalidCalendar) as error:
         raise CalendarParseError(f"cannot expand the calendar's events: {error}") from error
     return result
+
+
+def _blocks_time(event: icalendar.Event) -> bool:
+    """Whether this component, by its own properties, can make anyone busy."""
+    transparent = str(event.get("TRANSP", "OPAQUE")).strip().upper() == "TRANSPARENT"
+    cancelled = str(event.get("STATUS", "")).strip().upper() == "CANCELLED"
+    return not (transparent or cancelled)

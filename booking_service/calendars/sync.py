@@ -3,7 +3,9 @@
 A sync reads one connection's calendar over its sync window (from a day ago to
 ``sync_days`` ahead) and replaces that connection's busy blocks **in one transaction**. The
 network and parsing happen before the transaction starts, so a slow calendar never holds the
-database's write lock. If the calendar cannot be read (unreachable, refused, malformed), the
+database's write lock. Parsing happens in a process of its own (:mod:`.sandbox`), with limits
+on memory and time: no calendar waits for another's parse, and a huge or hostile file cannot
+exhaust the process that asked. If the calendar cannot be read (unreachable, refused, malformed), the
 previous busy blocks stay as they were and the error is recorded on the connection
 (``last_status = "error"``, ``last_error`` says what is wrong, with line and property for a
 malformed file), where the dashboard shows it.
@@ -25,10 +27,11 @@ through the private feed) are left out: their reservations already make the reso
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, delete, or_, select
@@ -46,10 +49,11 @@ from ..store.models import (
     Reservation,
     utcnow,
 )
+from . import sandbox
 from .caldav_client import CalDAVError, read_calendar
-from .connections import caldav_account
+from .connections import caldav_account, sync_window
 from .fetch import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, FetchError, fetch_ics
-from .ics import CalendarParseError, Interval, busy_intervals, merge_intervals
+from .ics import CalendarParseError, CalendarReading
 
 __all__ = [
     "RefreshOutcome",
@@ -61,9 +65,6 @@ __all__ = [
     "sync_connections",
     "sync_window",
 ]
-
-PAST_MARGIN = dt.timedelta(days=1)
-"""How far back a sync reads: meetings are booked from now on, a day covers every zone."""
 
 # Errors that mean "this calendar cannot be read now"; anything else is a bug and propagates.
 _READ_ERRORS = (CalendarParseError, FetchError, CalDAVError, SecretDecryptionError)
@@ -82,12 +83,18 @@ class SyncResult:
     blocks : int
         Number of busy blocks stored (``ok`` only).
     error : str or None
+    events : int
+        Events the calendar holds (``ok`` only; for CalDAV, those in the window).
+    seconds : float
+        Wall time of the sync (download, parse, store).
     """
 
     connection_id: int
     status: str
     blocks: int = 0
     error: str | None = None
+    events: int = 0
+    seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -108,22 +115,6 @@ class _Source:
     sync_days: int
     connection: CalendarConnection  # detached copy, for caldav_account()
     ignore_uids: frozenset[str]
-
-
-def sync_window(now: dt.datetime, days: int) -> tuple[dt.datetime, dt.datetime]:
-    """The window a sync reads: ``[now - 1 day, now + days)``.
-
-    Raises
-    ------
-    ValueError
-        If ``now`` is naive or ``days`` is not positive.
-    """
-    if now.tzinfo is None:
-        raise ValueError(f"now must be tz-aware, got {now!r}")
-    if days < 1:
-        raise ValueError(f"sync_days must be at least 1, got {days}")
-    now = now.astimezone(dt.UTC)
-    return now - PAST_MARGIN, now + dt.timedelta(days=days)
 
 
 def _own_meeting_uids(
@@ -166,35 +157,28 @@ def _load_source(engine: Engine, connection_id: int, now: dt.datetime) -> _Sourc
 
 def _read(
     source: _Source, now: dt.datetime, *, secret_key: str, timeout: float, max_bytes: int
-) -> tuple[list[Interval], str | None]:
-    """Busy intervals of a connection's calendar (network and parsing; no database)."""
+) -> tuple[CalendarReading, str | None]:
+    """What a connection's calendar holds over its window (network and parsing; no database)."""
     lo, hi = sync_window(now, source.sync_days)
 
-    def parse(data: bytes | str) -> list[Interval]:
-        return busy_intervals(
-            data, zone=source.zone, window_start=lo, window_end=hi, ignore_uids=source.ignore_uids
-        )
+    def parse(texts: list[bytes | str]) -> CalendarReading:
+        return sandbox.read(texts, zone=source.zone, window_start=lo, window_end=hi, ignore_uids=source.ignore_uids)
 
     if source.kind == "ics_url":
         if not source.url:
             raise FetchError("the subscription has no URL; edit the connection and paste its link")
-        return parse(fetch_ics(source.url, timeout=timeout, max_bytes=max_bytes)), None
+        return parse([fetch_ics(source.url, timeout=timeout, max_bytes=max_bytes)]), None
     if source.kind == "ics_file":
         if not source.ics_data:
             raise CalendarParseError("no file has been uploaded for this calendar; upload its .ics file")
-        return parse(source.ics_data), None
+        return parse([source.ics_data]), None
     if source.kind == "caldav":
         account = caldav_account(source.connection, secret_key)
         data = read_calendar(account, lo, hi, timeout=timeout)
-        intervals: list[Interval] = []
-        for number, text in enumerate(data.objects, start=1):
-            try:
-                intervals.extend(parse(text))
-            except CalendarParseError as error:
-                raise CalendarParseError(
-                    f"event {number} of {len(data.objects)} on the server: {error}"
-                ) from error
-        return merge_intervals(intervals), data.calendar_url
+        try:
+            return parse(data.objects), data.calendar_url
+        except CalendarParseError as error:
+            raise CalendarParseError(f"on the server, {error}") from error
     raise ValueError(f"connection {source.id} has unknown kind {source.kind!r}")
 
 
@@ -202,7 +186,7 @@ def _store(
     engine: Engine,
     source: _Source,
     now: dt.datetime,
-    intervals: Sequence[Interval] | None,
+    reading: CalendarReading | None,
     calendar_url: str | None,
     error: str | None,
 ) -> SyncResult:
@@ -217,20 +201,20 @@ def _store(
         if connection is None:
             return SyncResult(source.id, "skipped", error="the connection was removed during the sync")
         connection.last_synced_at = now
-        if intervals is None:
+        if reading is None:
             connection.last_status = "error"
             connection.last_error = error
             return SyncResult(source.id, "error", error=error)
         session.execute(delete(BusyBlock).where(BusyBlock.connection_id == source.id))
         session.add_all(
             BusyBlock(connection_id=source.id, resource_id=source.resource_id, start=start, end=end)
-            for start, end in intervals
+            for start, end in reading.intervals
         )
         connection.last_status = "ok"
         connection.last_error = None
         if calendar_url and not connection.calendar_url:
             connection.calendar_url = calendar_url
-        return SyncResult(source.id, "ok", blocks=len(intervals))
+        return SyncResult(source.id, "ok", blocks=len(reading.intervals), events=reading.events)
 
 
 def sync_connection(
@@ -268,6 +252,7 @@ def sync_connection(
         ``ok``, ``error`` (previous busy blocks untouched; the message is also stored on the
         connection) or ``skipped`` (demo connection, or unknown id).
     """
+    began = time.monotonic()
     now = now or utcnow()
     source = _load_source(engine, connection_id, now)
     if source is None:
@@ -275,12 +260,12 @@ def sync_connection(
     if source.kind == "demo":
         return SyncResult(connection_id, "skipped")
     try:
-        intervals, calendar_url = _read(
-            source, now, secret_key=secret_key, timeout=timeout, max_bytes=max_bytes
-        )
+        reading, calendar_url = _read(source, now, secret_key=secret_key, timeout=timeout, max_bytes=max_bytes)
     except _READ_ERRORS as error:
-        return _store(engine, source, now, None, None, str(error))
-    return _store(engine, source, now, intervals, calendar_url, None)
+        result = _store(engine, source, now, None, None, str(error))
+    else:
+        result = _store(engine, source, now, reading, calendar_url, None)
+    return dataclasses.replace(result, seconds=time.monotonic() - began)
 
 
 def connection_ids(engine: Engine, *, include_demo: bool = False) -> list[int]:

@@ -11,9 +11,13 @@ meeting to the same calendar (which supersedes it).
 
 What is written: one ``VEVENT`` whose ``UID`` is the meeting's, so a second write replaces it
 and a cancellation removes exactly it, into every CalDAV calendar with write-back enabled of
-each resource the meeting reserves (the assigned members and the room). The event carries no
-``ATTENDEE``/``ORGANIZER``: servers with implicit scheduling would otherwise send invitations
-of their own (the customer's invite is mailed by Slotwise).
+each resource the meeting reserves (the assigned members and the room). The event names its
+``ORGANIZER`` and every ``ATTENDEE`` (the customer, the members, the room) as the customer's
+invite does, so that team members see in their own calendar apps whom they meet. Each address
+carries ``SCHEDULE-AGENT=CLIENT`` (RFC 6638): a server that schedules implicitly (sends
+invitations for events with attendees) leaves this one alone, because Slotwise mails the
+customer's invite itself. A re-sync of the calendar does not count the event as busy time a
+second time: its ``UID`` is a Slotwise meeting's, and the sync leaves those out.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from ..core.crypto import SecretDecryptionError
+from ..services.booking import meeting_people
+from ..services.invites import add_people
 from ..services.permissions import meeting_scope
 from ..store.db import session_scope
 from ..store.models import CalendarConnection, CalendarWrite, Meeting, User, utcnow
@@ -65,15 +71,20 @@ def backoff(attempts: int) -> dt.timedelta:
     return exponential_backoff(attempts, BACKOFF_BASE, BACKOFF_MAX)
 
 
-def meeting_vevent(meeting: Meeting, *, now: dt.datetime | None = None) -> icalendar.Event:
+def meeting_vevent(session: Session, meeting: Meeting, *, now: dt.datetime | None = None) -> icalendar.Event:
     """The ``VEVENT`` that stands for a meeting in people's calendars.
 
     ``UID`` and ``SEQUENCE`` are the meeting's, times are UTC, the event is opaque and
-    confirmed; the summary names the subject and the customer. No ``ATTENDEE`` or
-    ``ORGANIZER`` (see the module docstring). Used for write-back and for the private feeds.
+    confirmed; the summary names the subject and the customer. ``ORGANIZER`` and ``ATTENDEE``
+    are those of the customer's invite (:func:`booking_service.services.booking.meeting_people`),
+    every attendee ``ACCEPTED`` (they are booked) and every address with
+    ``SCHEDULE-AGENT=CLIENT`` (see the module docstring). Used for write-back and for the
+    private feeds.
 
     Parameters
     ----------
+    session : Session
+        To look up the meeting's reserved members and room.
     meeting : Meeting
         With its invitation loaded (for the subject, description and conferencing).
     """
@@ -96,10 +107,12 @@ def meeting_vevent(meeting: Meeting, *, now: dt.datetime | None = None) -> icale
         event.add("location", invitation.conferencing.strip().splitlines()[0])
     event.add("status", "CONFIRMED")
     event.add("transp", "OPAQUE")
+    organizer, attendees = meeting_people(session, meeting)
+    add_people(event, organizer, attendees, partstat="ACCEPTED", schedule_agent="CLIENT")
     return event
 
 
-def meeting_event(meeting: Meeting, *, now: dt.datetime | None = None) -> str:
+def meeting_event(session: Session, meeting: Meeting, *, now: dt.datetime | None = None) -> str:
     """The iCalendar object stored in a CalDAV calendar for a meeting.
 
     Returns
@@ -111,7 +124,7 @@ def meeting_event(meeting: Meeting, *, now: dt.datetime | None = None) -> str:
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
-    calendar.add_component(meeting_vevent(meeting, now=now))
+    calendar.add_component(meeting_vevent(session, meeting, now=now))
     return calendar.to_ical().decode("utf-8")
 
 
@@ -150,7 +163,7 @@ def _claim(engine: Engine, write_id: int, now: dt.datetime) -> _Claimed | None:
             return None
         meeting = session.get(Meeting, write.meeting_id)
         connection = session.get(CalendarConnection, write.connection_id)
-        body = meeting_event(meeting, now=now) if write.action == "put" else None
+        body = meeting_event(session, meeting, now=now) if write.action == "put" else None
         session.flush()
         session.expunge(connection)
         return _Claimed(write.id, write.action, meeting.uid, body, connection)

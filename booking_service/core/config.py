@@ -38,6 +38,7 @@ class Settings:
     default_zone: str = "Europe/London"
     calendar_max_age_minutes: int = 15
     calendar_refresh_budget_seconds: float = 0.5
+    calendar_max_mb: int = 10
     session_idle_minutes: int = 60
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -56,6 +57,13 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name}={raw!r} is not a whole number; set it to e.g. {default}") from None
     if name.endswith("_PORT") and not 1 <= value <= 65535:
         raise ConfigError(f"{name}={value} is not a TCP port; use a number from 1 to 65535")
+    return value
+
+
+def _positive(env: dict[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise ConfigError(f"{name}={value} must be at least 1; set it to e.g. {default}")
     return value
 
 
@@ -145,5 +153,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         default_zone=check_zone(env.get("DEFAULT_ZONE", "Europe/London"), "DEFAULT_ZONE"),
         calendar_max_age_minutes=_int(env, "CALENDAR_MAX_AGE_MINUTES", 15),
         calendar_refresh_budget_seconds=float(env.get("CALENDAR_REFRESH_BUDGET_SECONDS", "0.5")),
+        calendar_max_mb=_positive(env, "CALENDAR_MAX_MB", 10),
         session_idle_minutes=_int(env, "SESSION_IDLE_MINUTES", 60),
     )

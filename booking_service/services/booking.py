@@ -360,6 +360,37 @@ def _attendees_and_room(session: Session, meeting: Meeting) -> tuple[list[TeamMe
     return [r for r in reserved if isinstance(r, TeamMember)], (rooms[0] if rooms else None)
 
 
+def _people(
+    meeting: Meeting, members: list[TeamMember], room: Room | None, mail_from: str
+) -> tuple[ics.Person, list[ics.Person]]:
+    """Organizer and attendees: the invitation's creator (or the sender address); the customer,
+    the members and the room that have an email address."""
+    creator = meeting.invitation.created_by
+    organizer = ics.organizer_from(
+        mail_from,
+        name=creator.name if creator is not None else None,
+        email=creator.email if creator is not None else None,
+    )
+    people = [ics.Person(meeting.customer_name, meeting.customer_email)]
+    people += [ics.Person(m.name, m.email) for m in members if m.email]
+    if room is not None and room.email:
+        people.append(ics.Person(room.name, room.email, cutype="ROOM"))
+    return organizer, people
+
+
+def meeting_people(
+    session: Session, meeting: Meeting, *, settings: Settings | None = None
+) -> tuple[ics.Person, list[ics.Person]]:
+    """Who is on a meeting, as its invites name them: ``(organizer, attendees)``.
+
+    The organizer is the scheduler who created the invitation, else the service's sender
+    address (``MAIL_FROM``); the attendees are the customer, the reserved team members and the
+    reserved room (those with an email address).
+    """
+    members, room = _attendees_and_room(session, meeting)
+    return _people(meeting, members, room, (settings or Settings()).mail_from)
+
+
 def meeting_invite(
     meeting: Meeting,
     members: list[TeamMember],
@@ -372,17 +403,7 @@ def meeting_invite(
 ) -> str:
     """The meeting's ``.ics`` (see :mod:`booking_service.services.invites`): same ``UID`` in every message."""
     invitation = meeting.invitation
-    creator = invitation.created_by
-    mail_from = (settings or Settings()).mail_from
-    organizer = ics.organizer_from(
-        mail_from,
-        name=creator.name if creator is not None else None,
-        email=creator.email if creator is not None else None,
-    )
-    people = [ics.Person(meeting.customer_name, meeting.customer_email)]
-    people += [ics.Person(m.name, m.email) for m in members if m.email]
-    if room is not None and room.email:
-        people.append(ics.Person(room.name, room.email, cutype="ROOM"))
+    organizer, people = _people(meeting, members, room, (settings or Settings()).mail_from)
     location = ", ".join(x for x in (room.name if room is not None else "", invitation.conferencing) if x)
     return ics.build_invite(
         uid=meeting.uid,

@@ -38,15 +38,43 @@ class Person:
     cutype: str = "INDIVIDUAL"
 
 
-def _address(person: Person, *, attendee: bool) -> icalendar.vCalAddress:
+def _address(
+    person: Person, *, attendee: bool, partstat: str, schedule_agent: str | None
+) -> icalendar.vCalAddress:
     address = icalendar.vCalAddress(f"mailto:{person.email}")
     address.params["CN"] = person.name
     if attendee:
         address.params["CUTYPE"] = person.cutype
         address.params["ROLE"] = "REQ-PARTICIPANT" if person.cutype == "INDIVIDUAL" else "NON-PARTICIPANT"
-        address.params["PARTSTAT"] = "NEEDS-ACTION"
+        address.params["PARTSTAT"] = partstat
         address.params["RSVP"] = "FALSE"
+    if schedule_agent is not None:
+        address.params["SCHEDULE-AGENT"] = schedule_agent
     return address
+
+
+def add_people(
+    event: icalendar.Event,
+    organizer: Person,
+    attendees: Sequence[Person],
+    *,
+    partstat: str = "NEEDS-ACTION",
+    schedule_agent: str | None = None,
+) -> None:
+    """Add the ``ORGANIZER`` and one ``ATTENDEE`` per person to ``event``.
+
+    Parameters
+    ----------
+    partstat : str
+        Every attendee's ``PARTSTAT`` (``NEEDS-ACTION`` in an invite; ``ACCEPTED`` in a copy
+        stored in a booked person's calendar).
+    schedule_agent : str, optional
+        ``SCHEDULE-AGENT`` on every address (RFC 6638). ``"CLIENT"`` tells a CalDAV server that
+        schedules implicitly to send no invitations of its own for an event written to it.
+    """
+    event.add("organizer", _address(organizer, attendee=False, partstat=partstat, schedule_agent=schedule_agent))
+    for person in attendees:
+        event.add("attendee", _address(person, attendee=True, partstat=partstat, schedule_agent=schedule_agent))
 
 
 def build_invite(
@@ -119,9 +147,7 @@ def build_invite(
         event.add("url", url)
     event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
     event.add("transp", "OPAQUE")
-    event.add("organizer", _address(organizer, attendee=False))
-    for person in attendees:
-        event.add("attendee", _address(person, attendee=True))
+    add_people(event, organizer, attendees)
     calendar.add_component(event)
     return calendar.to_ical().decode("utf-8")
 

@@ -11,7 +11,7 @@ from booking_service.store.db import session_scope
 from booking_service.store.models import AuditEntry, BusyBlock, CalendarConnection, User
 from tests.booking_service.calendars.conftest import IcsServer
 
-from .conftest import open_page
+from .conftest import ROOT, open_page
 
 
 def _calendar(start: dt.datetime) -> str:
@@ -94,3 +94,35 @@ def test_schedulers_see_no_management(org, engine):
     at = open_page(org, "calendars", user_id=scheduler_id)
     assert any("Only an admin can connect" in c.value for c in at.caption)
     assert [b.key for b in at.button] == ["sign-out"]
+
+
+def _upload(org, data: bytes, filename: str = "calendar.ics"):
+    at = open_page(org, "calendars")
+    at.radio(key="connect-kind").set_value("ics_file").run()
+    at.selectbox(key="connect-resource").select(org.ada)
+    at.file_uploader(key="connect-file").set_value((filename, data, "text/calendar"))
+    at.button(key="FormSubmitter:connect-calendar-Connect and sync").click().run()
+    assert not at.exception
+    return at
+
+
+def test_a_file_the_sync_would_refuse_is_refused_at_the_upload(org, engine):
+    malformed = ROOT / "tests/booking_service/calendars/ics/exchange-undefined-tzid.ics"
+    at = _upload(org, malformed.read_bytes())
+    assert any(e.value.startswith("line 60, DTSTART: TZID 'Customized Time Zone'") for e in at.error)
+    with session_scope(engine) as s:
+        assert s.scalars(select(CalendarConnection)).all() == []
+
+
+def test_the_upload_limit_is_shown_and_kept(org, engine, monkeypatch):
+    monkeypatch.setenv("CALENDAR_MAX_MB", "1")
+    events = "".join(
+        f"BEGIN:VEVENT\r\nUID:e{n}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20300107T090000Z\r\n"
+        f"DTEND:20300107T100000Z\r\nX-FILLER:{'x' * 80}\r\nEND:VEVENT\r\n"
+        for n in range(9_000)
+    )
+    at = _upload(org, f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\n{events}END:VCALENDAR\r\n".encode())
+    assert at.file_uploader(key="connect-file").label == "Calendar file (.ics, up to 1 MB)"
+    assert any("calendar files up to 1 MB can be uploaded (CALENDAR_MAX_MB)" in e.value for e in at.error)
+    with session_scope(engine) as s:
+        assert s.scalars(select(CalendarConnection)).all() == []

@@ -8,7 +8,16 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from booking_service.store.models import Invitation, Meeting, Reservation, Room, TeamMember, User
+from booking_service.store.models import (
+    CalendarConnection,
+    Invitation,
+    Meeting,
+    Reservation,
+    Resource,
+    Room,
+    TeamMember,
+    User,
+)
 
 UTC = dt.UTC
 SECRET_KEY = "test-secret-key"
@@ -122,3 +131,22 @@ def admin(session: Session) -> User:
         session.add(user)
         session.flush()
     return user
+
+
+def stored_file(session: Session, resource: Resource, data: str, name: str = "Exchange") -> CalendarConnection:
+    """An ``.ics`` file connection stored as it is, unread, as a file kept from before uploads
+    were read: the way to give a sync a file that the upload itself would refuse."""
+    connection = CalendarConnection(resource=resource, kind="ics_file", name=name, ics_data=data)
+    session.add(connection)
+    session.flush()
+    return connection
+
+
+def busy_calendar(events: int, first: dt.datetime) -> str:
+    """A calendar of ``events`` back-to-back 30-minute events from ``first`` on: all of them in
+    any window that covers them, so a reader has to parse every one (a large, slow read)."""
+    blocks = [
+        vevent(f"busy-{n}", first + dt.timedelta(minutes=30 * n), first + dt.timedelta(minutes=30 * (n + 1)))
+        for n in range(events)
+    ]
+    return ics(*blocks)

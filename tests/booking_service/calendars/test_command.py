@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import click
 import pytest
@@ -15,7 +16,7 @@ from booking_service.calendars.connections import add_ics_file_connection
 from booking_service.cli import main
 from booking_service.store.models import BusyBlock
 
-from .helpers import SECRET_KEY, UNDEFINED_ZONE_ICS, add_member, admin, ics, vevent
+from .helpers import SECRET_KEY, UNDEFINED_ZONE_ICS, add_member, admin, ics, stored_file, vevent
 
 
 def soon(hours: int) -> dt.datetime:
@@ -33,13 +34,7 @@ def connections(engine) -> dict[str, int]:
         other = add_ics_file_connection(
             session, bo.id, "Home", ics(vevent("b", soon(3), soon(4))), by=admin(session)
         )
-        bad = add_ics_file_connection(
-            session,
-            bo.id,
-            "Exchange",
-            UNDEFINED_ZONE_ICS.read_text(),
-            by=admin(session),
-        )
+        bad = stored_file(session, bo, UNDEFINED_ZONE_ICS.read_text())
         return {"good": good.id, "other": other.id, "bad": bad.id}
 
 
@@ -140,3 +135,49 @@ def test_calendar_feed_prints_a_working_url_and_revokes_it(engine):
 
     missing = CliRunner().invoke(main, ["calendar-feed", "999"], env=env)
     assert missing.exit_code == 1 and "no team member or room with id 999" in missing.output
+
+
+def test_piped_output_has_a_line_per_calendar(engine, connections):
+    result = invoke(engine)
+    lines = result.output.splitlines()
+    good = next(line for line in lines if line.startswith(f"#{connections['good']} Ada / Work: "))
+    assert re.fullmatch(rf"#{connections['good']} Ada / Work: 1 events, 1 busy blocks, \d+\.\d s", good)
+    bad = next(line for line in lines if line.startswith(f"#{connections['bad']} Bo / Exchange: "))
+    assert re.fullmatch(
+        rf"#{connections['bad']} Bo / Exchange: error after \d+\.\d s: line 60, DTSTART: TZID 'Customized Time Zone'.*",
+        bad,
+    )
+    assert "Syncing calendars" not in result.output
+
+
+def test_a_terminal_gets_a_progress_bar(engine, connections):
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+        "SECRET_KEY": SECRET_KEY,
+    }
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from booking_service.cli import main; main()", "sync-calendars"],
+        stdin=subprocess.DEVNULL, stdout=follower, stderr=follower, env=env,
+    )
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(leader)
+    assert process.wait(timeout=60) == 0, output
+    text = output.decode()
+    assert "Syncing calendars" in text and "Calendars: 2 synced, 1 failed" in text
+    assert "busy blocks, " not in text  # no per-calendar lines: the bar shows the progress

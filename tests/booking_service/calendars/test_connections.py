@@ -14,11 +14,11 @@ from booking_service.calendars.connections import (
     replace_ics_file,
     set_caldav_password,
 )
-from booking_service.calendars.ics import CalendarParseError
+from booking_service.calendars.ics import CalendarParseError, decode_calendar
 from booking_service.core.crypto import SecretDecryptionError
-from booking_service.store.models import BusyBlock, CalendarConnection
+from booking_service.store.models import AuditEntry, BusyBlock, CalendarConnection
 
-from .helpers import SECRET_KEY, add_member, admin, ics, utc, vevent
+from .helpers import SECRET_KEY, UNDEFINED_ZONE_ICS, add_member, admin, ics, utc, vevent
 
 
 def test_subscription_url_is_normalised(session):
@@ -127,3 +127,44 @@ def test_only_admins_connect_calendars_and_changes_are_audited(session):
         for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))
     ]
     assert actions == [("calendar.created", "calendar", "Work"), ("calendar.deleted", "calendar", "Work")]
+
+
+def test_upload_is_refused_as_the_first_sync_would_refuse_it_and_nothing_is_stored(session):
+    member = add_member(session)
+    session.commit()
+    with pytest.raises(CalendarParseError) as caught:
+        add_ics_file_connection(session, member.id, "Exchange", UNDEFINED_ZONE_ICS.read_bytes(), by=admin(session))
+    assert (caught.value.line, caught.value.property) == (60, "DTSTART")
+    assert str(caught.value).startswith("line 60, DTSTART: TZID 'Customized Time Zone' is neither defined")
+    session.rollback()
+    assert session.scalars(select(CalendarConnection)).all() == []
+    assert session.scalars(select(AuditEntry)).all() == []
+
+
+def test_replacing_a_file_with_a_bad_one_keeps_the_old_one(session):
+    member = add_member(session)
+    good = ics(vevent("a", utc(2030, 1, 7, 9), utc(2030, 1, 7, 10)))
+    conn = add_ics_file_connection(session, member.id, "Export", good, by=admin(session))
+    with pytest.raises(CalendarParseError, match="this is not iCalendar data .* it is an HTML page"):
+        replace_ics_file(session, conn, b"<html><body>Please sign in</body></html>", by=admin(session))
+    assert conn.ics_data == good
+
+
+@pytest.mark.parametrize("max_mb", [1, 2])
+def test_upload_over_the_size_limit_is_refused_with_the_limit(session, max_mb):
+    member = add_member(session)
+    padding = "X-FILLER:" + "x" * 60
+    data = ics(*[vevent(f"e{n}", utc(2030, 1, 7, 9), utc(2030, 1, 7, 10), padding) for n in range(8_000 * max_mb)])
+    with pytest.raises(ValueError) as caught:
+        add_ics_file_connection(session, member.id, "Big", data, by=admin(session), max_mb=max_mb)
+    assert f"calendar files up to {max_mb} MB can be uploaded (CALENDAR_MAX_MB)" in str(caught.value)
+    assert str(caught.value).startswith("the file is ")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "cp1252"])
+def test_upload_keeps_the_characters_the_reader_reads(session, encoding):
+    member = add_member(session)
+    data = ics(vevent("a", utc(2030, 1, 7, 9), utc(2030, 1, 7, 10), "SUMMARY:Café with Müller")).encode(encoding)
+    conn = add_ics_file_connection(session, member.id, "Export", data, by=admin(session))
+    assert "SUMMARY:Café with Müller" in conn.ics_data
+    assert conn.ics_data == decode_calendar(data)

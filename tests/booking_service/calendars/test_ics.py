@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 
 import pytest
 
-from booking_service.calendars.ics import CalendarParseError, busy_intervals, merge_intervals
+from booking_service.calendars.ics import CalendarParseError, busy_intervals, decode_calendar, merge_intervals
 
 from .helpers import at as utc
 
@@ -264,3 +265,252 @@ def test_runaway_recurrence_is_refused(monkeypatch):
         read(text)
     # A shorter window stays under the limit (48 occurrences read, with the one-day margin).
     assert len(read(text, end="2024-01-02 00:00")) == 24
+
+
+# --- durations, UNTIL, zones, encodings, messages ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("start", "duration", "end"),
+    [
+        # Europe/Berlin moves from +01 to +02 at 2026-03-29 01:00Z and back at 10-25 01:00Z.
+        ("20260328T120000", "PT24H", "2026-03-29 11:00"),  # exact: 24 real hours
+        ("20260328T120000", "P1D", "2026-03-29 10:00"),  # nominal: 12:00 the next day, 23 hours
+        ("20260328T120000", "P1DT1H", "2026-03-29 11:00"),  # the day on the wall clock, then an hour
+        ("20261024T120000", "PT24H", "2026-10-25 10:00"),
+        ("20261024T120000", "P1D", "2026-10-25 11:00"),  # 25 hours
+        ("20261024T120000", "PT1440M", "2026-10-25 10:00"),
+    ],
+)
+def test_duration_in_hours_is_exact_and_in_days_is_nominal_across_dst(start, duration, end):
+    text = calendar(*event(f"DTSTART;TZID=Europe/Berlin:{start}", f"DURATION:{duration}"))
+    (busy,) = read(text, start="2026-03-01 00:00", end="2026-12-01 00:00")
+    assert busy[1] == utc(end)
+
+
+def test_exact_duration_holds_for_every_occurrence_of_a_series():
+    # Daily 12:00 Berlin for PT24H: the occurrence that starts the day before the change ends
+    # 24 real hours later (13:00 CEST), the others at 12:00 the next day; they join into one block.
+    text = calendar(
+        *event("DTSTART;TZID=Europe/Berlin:20260327T120000", "DURATION:PT24H", "RRULE:FREQ=WEEKLY;COUNT=2")
+    )
+    assert read(text, start="2026-03-01 00:00", end="2026-05-01 00:00") == [
+        (utc("2026-03-27 11:00"), utc("2026-03-28 11:00")),
+        (utc("2026-04-03 10:00"), utc("2026-04-04 10:00")),
+    ]
+    across = calendar(*event("DTSTART;TZID=Europe/Berlin:20260321T120000", "DURATION:PT24H", "RRULE:FREQ=WEEKLY;COUNT=2"))
+    assert read(across, start="2026-03-01 00:00", end="2026-05-01 00:00")[-1] == (
+        utc("2026-03-28 11:00"),
+        utc("2026-03-29 11:00"),
+    )
+
+
+def test_date_until_on_a_timed_series_keeps_that_whole_day():
+    # Invalid (UNTIL must be a date-time like DTSTART) but common: 03-11 is the last day.
+    text = calendar(
+        *event(
+            "DTSTART;TZID=Europe/Berlin:20260309T090000",
+            "DTEND;TZID=Europe/Berlin:20260309T100000",
+            "RRULE:FREQ=DAILY;UNTIL=20260311",
+        )
+    )
+    assert read(text, start="2026-03-01 00:00", end="2026-04-01 00:00") == [
+        (utc("2026-03-09 08:00"), utc("2026-03-09 09:00")),
+        (utc("2026-03-10 08:00"), utc("2026-03-10 09:00")),
+        (utc("2026-03-11 08:00"), utc("2026-03-11 09:00")),
+    ]
+
+
+def test_date_time_until_on_an_all_day_series_ends_on_the_member_local_date():
+    # Exchange writes the last day's local midnight in UTC: 2026-06-11 00:00 in Tokyo (+09) is
+    # 06-10 15:00Z. The series runs 06-09 .. 06-11 for a member in Tokyo.
+    text = calendar(
+        *event("DTSTART;VALUE=DATE:20260609", "DTEND;VALUE=DATE:20260610", "RRULE:FREQ=DAILY;UNTIL=20260610T150000Z")
+    )
+    assert read(text, zone="Asia/Tokyo", start="2026-06-01 00:00", end="2026-07-01 00:00") == [
+        (utc("2026-06-08 15:00"), utc("2026-06-11 15:00"))
+    ]
+
+
+SAO_PAULO_WITH_OLD_DST = [
+    # Brazil's rules until 2019: -03 in standard time, -02 from the first Sunday of November to
+    # the third Sunday of February. São Paulo has kept -03 all year since 2019.
+    "BEGIN:VTIMEZONE",
+    "TZID:{tzid}",
+    "BEGIN:STANDARD",
+    "DTSTART:19700215T000000",
+    "TZOFFSETFROM:-0200",
+    "TZOFFSETTO:-0300",
+    "RRULE:FREQ=YEARLY;BYMONTH=2;BYDAY=3SU",
+    "END:STANDARD",
+    "BEGIN:DAYLIGHT",
+    "DTSTART:19701101T000000",
+    "TZOFFSETFROM:-0300",
+    "TZOFFSETTO:-0200",
+    "RRULE:FREQ=YEARLY;BYMONTH=11;BYDAY=1SU",
+    "END:DAYLIGHT",
+    "END:VTIMEZONE",
+]
+
+
+@pytest.mark.parametrize(
+    ("tzid", "start"),
+    [
+        # An IANA name means today's IANA rules, whatever the file's block says: 10:00 at -03.
+        ("America/Sao_Paulo", "2026-01-12 13:00"),
+        ("/freeassociation.sourceforge.net/America/Sao_Paulo", "2026-01-12 13:00"),
+        ("/mozilla.org/20070129_1/America/Sao_Paulo", "2026-01-12 13:00"),
+        # Any other name means exactly the file's definition: 10:00 at -02 in its January.
+        ("Brasilia Standard Time", "2026-01-12 12:00"),
+    ],
+)
+def test_iana_names_follow_the_iana_database_and_other_names_the_file(tzid, start):
+    text = calendar(
+        *(line.format(tzid=tzid) for line in SAO_PAULO_WITH_OLD_DST),
+        *event(f"DTSTART;TZID={tzid}:20260112T100000", f"DTEND;TZID={tzid}:20260112T110000"),
+    )
+    assert read(text, zone="America/Sao_Paulo", start="2026-01-01 00:00", end="2026-02-01 00:00") == [
+        (utc(start), utc(start) + dt.timedelta(hours=1))
+    ]
+
+
+def test_a_zone_one_calendar_defines_never_serves_another_read_at_the_same_time():
+    # No lock between reads: calendars read at once in threads each see their own zones only.
+    import threading
+
+    defines = calendar(
+        "BEGIN:VTIMEZONE",
+        "TZID:Customized Time Zone",
+        "BEGIN:STANDARD",
+        "DTSTART:16010101T000000",
+        "TZOFFSETFROM:+0500",
+        "TZOFFSETTO:+0500",
+        "END:STANDARD",
+        "END:VTIMEZONE",
+        *event("DTSTART;TZID=Customized Time Zone:20240610T090000", "DTEND;TZID=Customized Time Zone:20240610T100000"),
+    )
+    lacks = calendar(
+        *event("DTSTART;TZID=Customized Time Zone:20240610T090000", "DTEND;TZID=Customized Time Zone:20240610T100000")
+    )
+    outcomes: list[object] = []
+
+    def run(text: str) -> None:
+        for _ in range(20):
+            try:
+                outcomes.append(read(text))
+            except CalendarParseError as error:
+                outcomes.append(error.property)
+
+    threads = [threading.Thread(target=run, args=(text,)) for text in (defines, lacks, defines, lacks)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(map(str, outcomes)) == sorted(
+        [str([(utc("2024-06-10 04:00"), utc("2024-06-10 05:00"))])] * 40 + ["DTSTART"] * 40
+    )
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-8-sig", "cp1252"])
+def test_encodings_are_read(encoding):
+    text = calendar(*event("DTSTART:20240610T090000Z", "DTEND:20240610T100000Z", "SUMMARY:Café with Müller"))
+    data = text.encode(encoding)
+    if encoding == "utf-16-be":
+        data = codecs.BOM_UTF16_BE + data
+    assert read(data) == [(utc("2024-06-10 09:00"), utc("2024-06-10 10:00"))]
+    assert "Café with Müller" in decode_calendar(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "found"),
+    [
+        (
+            b"<!DOCTYPE html><html><head><title>Sign in - Google Accounts</title></head><body></body></html>",
+            "an HTML page titled 'Sign in - Google Accounts', such as a sign-in or error page",
+        ),
+        (b'{"error": {"code": 401, "message": "Unauthorized"}}', "JSON data"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(64), "a PNG file (image/png)"),
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(64), "a JPG file (image/jpeg)"),
+        (b"%PDF-1.7\n" + bytes(64), "a PDF file (application/pdf)"),
+        (b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ada\r\nEND:VCARD\r\n", "a contact card (vCard)"),
+        (b"   \r\n", "empty"),
+    ],
+)
+def test_data_that_is_not_a_calendar_is_named(data, found):
+    with pytest.raises(CalendarParseError) as caught:
+        read(data)
+    assert str(caught.value).startswith(f"this is not iCalendar data (no BEGIN:VCALENDAR): it is {found}; ")
+
+
+def test_busy_event_whose_tzid_quote_swallows_the_value_points_at_the_quote():
+    text = calendar(
+        *event(
+            'DTSTART;TZID="W. Europe Standard Time:20200609T090000"',
+            "DTEND;TZID=W. Europe Standard Time:20200609T100000",
+            uid="quoted",
+        )
+    )
+    with pytest.raises(CalendarParseError) as caught:
+        read(text, start="2020-06-01 00:00", end="2020-07-01 00:00")
+    assert (caught.value.line, caught.value.property) == (7, "DTSTART")
+    assert str(caught.value) == (
+        "line 7, DTSTART: cannot read the event 'quoted': the value is inside the quotes of "
+        'TZID="W. Europe Standard Time:20200609T090000", so the property has no value; the closing quote '
+        'belongs before the colon: DTSTART;TZID="W. Europe Standard Time":20200609T090000'
+    )
+
+
+BROKEN_EVENTS = [
+    (("DTSTART;TZID=Nowhere Time:{day}T090000", "DTEND;TZID=Nowhere Time:{day}T100000"), "line 7, DTSTART: TZID 'Nowhere Time'"),
+    (("DTSTART:{day}T090000Z", "DTEND:{day}T080000Z"), "line 8, DTEND: the event 'e1' ends"),
+    (("DTSTART:{day}T090000Z", "DTEND:{day}T100000Z", "RRULE:FREQ=MINUTELY"), "line 9, RRULE: .* repeats minutely"),
+    (("DTSTART:{day}T090000Z", "DTEND:{day}T100000Z", "RRULE:BYDAY=XX"), "line 9, RRULE: cannot read the event"),
+    (("DTSTART:{month}40T090000Z", "DTEND:{day}T100000Z"), "line 7, DTSTART: cannot read the event"),
+    (("DTSTART:{day}T090000Z", "DURATION:1 hour"), "line 8, DURATION: cannot read the event"),
+    (('DTSTART;TZID="W. Europe Standard Time:{day}T090000"',), "line 7, DTSTART: .* the closing quote"),
+]
+
+
+@pytest.mark.parametrize(("props", "message"), BROKEN_EVENTS)
+@pytest.mark.parametrize("day", ["20240610", "20190610"], ids=["in-the-window", "years-before-it"])
+def test_a_broken_busy_event_refuses_the_calendar_wherever_it_is(props, message, day):
+    # Only the events that can reach the window are expanded; every busy event is checked.
+    lines = [prop.format(day=day, month=day[:6]) for prop in props]
+    with pytest.raises(CalendarParseError, match=message):
+        read(calendar(*event(*lines)))
+    # The same event made transparent blocks nothing and refuses nothing.
+    assert read(calendar(*event(*lines, "TRANSP:TRANSPARENT"))) == []
+
+
+def test_large_calendar_reads_what_reaches_the_window_and_nothing_else():
+    window = ("2026-06-01 00:00", "2026-07-01 00:00")
+    past = [
+        event(f"DTSTART:2019{month:02}{day:02}T090000Z", f"DTEND:2019{month:02}{day:02}T100000Z", uid=f"p{month}-{day}")
+        for month in range(1, 13)
+        for day in range(1, 29)
+    ]
+    reaching = [
+        # An endless weekly series from years ago: Mondays 06-01 .. 06-29.
+        *event("DTSTART:20200106T070000Z", "DTEND:20200106T073000Z", "RRULE:FREQ=WEEKLY;BYDAY=MO", uid="weekly"),
+        # A series that ended before the window, one of whose occurrences was moved into it.
+        *event("DTSTART:20190101T120000Z", "DTEND:20190101T130000Z", "RRULE:FREQ=DAILY;UNTIL=20190110T120000Z", uid="moved"),
+        *event("RECURRENCE-ID:20190105T120000Z", "DTSTART:20260610T120000Z", "DTEND:20260610T130000Z", uid="moved"),
+        # Counted occurrences from long ago that still reach the window: every 6 months from 2016.
+        *event("DTSTART:20160615T150000Z", "DTEND:20160615T160000Z", "RRULE:FREQ=MONTHLY;INTERVAL=6;COUNT=30", uid="count"),
+        # A fortnight away that started before the window and ends inside it.
+        *event("DTSTART;VALUE=DATE:20260520", "DTEND;VALUE=DATE:20260603", uid="trip"),
+        # Days long, given by DURATION.
+        *event("DTSTART:20260525T000000Z", "DURATION:P10D", uid="long"),
+        # After the window.
+        *event("DTSTART:20270101T090000Z", "DTEND:20270101T100000Z", uid="later"),
+    ]
+    text = calendar(*(line for block in past for line in block), *reaching)
+    assert read(text, zone="UTC", start=window[0], end=window[1]) == [
+        (utc("2026-06-01 00:00"), utc("2026-06-04 00:00")),
+        (utc("2026-06-08 07:00"), utc("2026-06-08 07:30")),
+        (utc("2026-06-10 12:00"), utc("2026-06-10 13:00")),
+        (utc("2026-06-15 07:00"), utc("2026-06-15 07:30")),
+        (utc("2026-06-15 15:00"), utc("2026-06-15 16:00")),
+        (utc("2026-06-22 07:00"), utc("2026-06-22 07:30")),
+        (utc("2026-06-29 07:00"), utc("2026-06-29 07:30")),
+    ]

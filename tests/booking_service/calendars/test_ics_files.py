@@ -131,11 +131,6 @@ CASES = [
         "2025-05-10 00:00",
         spans(("2025-04-16 23:00", "2025-04-17 23:00")),
         id="exchange-allday-until-is-the-last-local-midnight",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="the reader cuts a DATE-TIME UNTIL of an all-day series to its UTC date "
-            "(recurring-ical-events), so 2025-04-16 23:00Z ends the series on 04-16 and loses 04-17",
-        ),
     ),
     pytest.param(
         # "Design review" Wed 2026-06-10 09:00-09:30 W. Europe (+02) -> 07:00Z; "Call with

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 
 import pytest
@@ -31,7 +32,9 @@ from .helpers import (
     add_member,
     add_room,
     admin,
+    busy_calendar,
     ics,
+    stored_file,
     utc,
     vevent,
 )
@@ -231,7 +234,8 @@ def test_demo_connections_are_skipped_and_unknown_ids_reported(engine):
 
 def test_sync_connections_goes_on_after_a_failure(engine):
     _, good = file_connection(engine, TWO_EVENTS)
-    _, bad = file_connection(engine, UNDEFINED_ZONE_ICS.read_text())
+    with Session(engine) as session, session.begin():
+        bad = stored_file(session, add_member(session, name="Bo"), UNDEFINED_ZONE_ICS.read_text()).id
     results = {r.connection_id: r.status for r in sync_connections(engine, secret_key=SECRET_KEY, now=NOW)}
     assert results == {good: "ok", bad: "error"}
 
@@ -327,8 +331,6 @@ def test_refresh_invitation_calendars_uses_the_configured_age_and_budget(engine)
 
 
 def test_concurrent_syncs_of_one_connection_leave_one_set_of_blocks(engine):
-    import threading
-
     _, conn_id = file_connection(engine, TWO_EVENTS)
     results = []
     barrier = threading.Barrier(4)
@@ -347,3 +349,30 @@ def test_concurrent_syncs_of_one_connection_leave_one_set_of_blocks(engine):
         (utc(2030, 1, 7, 9), utc(2030, 1, 7, 10)),
         (utc(2030, 1, 8, 14), utc(2030, 1, 8, 15)),
     ]
+
+
+def test_a_small_calendar_syncs_while_a_huge_one_is_being_parsed(sqlite_engine, monkeypatch):
+    engine = sqlite_engine
+    with Session(engine) as session, session.begin():
+        huge = stored_file(session, add_member(session), busy_calendar(8_000, NOW)).id
+        small = stored_file(session, add_member(session, name="Bo"), TWO_EVENTS).id
+    started = threading.Event()
+    read = sync_module.sandbox.read
+
+    def observed_read(texts, **kwargs):
+        if len(texts[0]) > 100_000:
+            started.set()
+        return read(texts, **kwargs)
+
+    monkeypatch.setattr(sync_module.sandbox, "read", observed_read)
+    results = {}
+    thread = threading.Thread(
+        target=lambda: results.setdefault(huge, sync_connection(engine, huge, secret_key=SECRET_KEY, now=NOW))
+    )
+    thread.start()
+    assert started.wait(30)
+    time.sleep(0.3)  # the huge file is being parsed in its child process
+    assert sync_connection(engine, small, secret_key=SECRET_KEY, now=NOW).blocks == 2
+    assert thread.is_alive(), "the small calendar waited for the huge one"
+    thread.join(timeout=120)
+    assert results[huge].ok and results[huge].events == 8_000 and results[huge].blocks == 1

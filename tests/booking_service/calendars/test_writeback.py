@@ -204,14 +204,44 @@ def test_a_newer_write_supersedes_an_unsent_one(engine, caldav_calendar, second_
     assert uids_in(caldav_calendar) == []
 
 
-def test_meeting_event_has_the_meeting_uid_and_no_attendees(session):
+def people_of(event: icalendar.Event) -> tuple[tuple[str, dict], list[tuple[str, dict]]]:
+    attendees = event.get("ATTENDEE", [])
+    attendees = attendees if isinstance(attendees, list) else [attendees]
+    organizer = event["ORGANIZER"]
+    return (str(organizer), dict(organizer.params)), [(str(a), dict(a.params)) for a in attendees]
+
+
+def test_meeting_event_names_organizer_and_attendees_for_the_client_only(session):
     member = add_member(session)
-    meeting = add_meeting(session, [member], START, END, subject="Demo")
-    text = meeting_event(meeting, now=NOW)
+    meeting = add_meeting(session, [member, add_room(session)], START, END, subject="Demo")
+    meeting.invitation.created_by = admin(session)
+    text = meeting_event(session, meeting, now=NOW)
     parsed = icalendar.Calendar.from_ical(text)
     (event,) = parsed.walk("VEVENT")
     assert str(event["UID"]) == meeting.uid
     assert (event.start, event.end) == (START, END)
     assert str(event["SUMMARY"]) == "Demo — Grace Customer"
     assert "https://meet.example/abc" in str(event["DESCRIPTION"])
-    assert "ATTENDEE" not in event and "ORGANIZER" not in event and "METHOD" not in parsed
+    assert "METHOD" not in parsed
+    organizer, attendees = people_of(event)
+    assert organizer == ("mailto:admin@example.com", {"CN": "Sam Admin", "SCHEDULE-AGENT": "CLIENT"})
+    assert [(address, params["CN"], params["PARTSTAT"], params["SCHEDULE-AGENT"]) for address, params in attendees] == [
+        ("mailto:grace@customer.example", "Grace Customer", "ACCEPTED", "CLIENT"),
+        ("mailto:ada@example.com", "Ada", "ACCEPTED", "CLIENT"),
+    ]
+
+
+def test_written_meeting_keeps_its_people_on_the_server_and_is_not_busy_twice(engine, caldav_calendar, second_calendar):
+    meeting_id, ids = setup_meeting(engine, caldav_calendar, second_calendar)
+    assert deliver_due_writes(engine, secret_key=SECRET_KEY, now=NOW).done == 2
+    (stored,) = read_calendar(account_of(caldav_calendar), utc(2030, 1, 1), utc(2030, 2, 1)).objects
+    (event,) = icalendar.Calendar.from_ical(stored).walk("VEVENT")
+    organizer, attendees = people_of(event)
+    assert organizer[0] == "mailto:no-reply@slotwise.local" and organizer[1]["SCHEDULE-AGENT"] == "CLIENT"
+    assert [(address, params["SCHEDULE-AGENT"]) for address, params in attendees] == [
+        ("mailto:grace@customer.example", "CLIENT"),
+        ("mailto:ada@example.com", "CLIENT"),
+    ]
+    # The member's own calendar holds the meeting, with its people; a re-sync leaves it out.
+    result = sync_connection(engine, ids["member"], secret_key=SECRET_KEY, now=NOW)
+    assert result.ok and result.events == 1 and result.blocks == 0

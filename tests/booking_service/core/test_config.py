@@ -46,6 +46,8 @@ def test_environment_overrides(tmp_path):
         ({"DEFAULT_ZONE": "Mars/Olympus"}, "'Mars/Olympus' is not an IANA time zone"),
         ({"MAIL_FROM": "Slotwise"}, "MAIL_FROM='Slotwise' has no address with a domain"),
         ({"MAIL_FROM": "Slotwise <no-reply@>"}, "has no address with a domain; use e.g."),
+        ({"CALENDAR_MAX_MB": "ten"}, "CALENDAR_MAX_MB='ten' is not a whole number"),
+        ({"CALENDAR_MAX_MB": "0"}, "CALENDAR_MAX_MB=0 must be at least 1; set it to e.g. 10"),
     ],
 )
 def test_bad_values_name_the_variable(tmp_path, env, message):
@@ -72,3 +74,9 @@ def test_unreachable_database_is_one_line():
     text = str(info.value)
     assert "\n" not in text
     assert text.startswith("cannot connect to the database postgresql+psycopg://nobody@127.0.0.1:1/none")
+
+
+def test_calendar_upload_limit(tmp_path):
+    base = {"SLOTWISE_VAR_DIR": str(tmp_path), "SECRET_KEY": "k"}
+    assert load_settings(base).calendar_max_mb == 10
+    assert load_settings({**base, "CALENDAR_MAX_MB": "25"}).calendar_max_mb == 25
