@@ -78,7 +78,7 @@ def seed_demo_command(seed: int, reset: bool, if_empty: bool) -> None:
 
     engine = _engine()
     try:
-        with session_scope(engine) as session:
+        with session_scope(engine, write=True) as session:
             summary = seed_demo(session, seed=seed, reset=reset, public_url=settings().public_url)
     except DatabaseNotEmpty as exc:
         if if_empty:

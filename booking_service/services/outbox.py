@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from ..core import display
@@ -94,6 +95,7 @@ def queue_mail(
     ics: str | None = None,
     invitation_id: int | None = None,
     meeting_id: int | None = None,
+    link_hash: str | None = None,
     now: dt.datetime | None = None,
 ) -> OutboxMessage:
     """Add one message to the outbox (in the caller's transaction) and return it.
@@ -109,6 +111,9 @@ def queue_mail(
         Subject and bodies.
     ics : str, optional
         An iCalendar document to attach as ``invite.ics``.
+    link_hash : str, optional
+        The hash of the booking link's token the message carries (invitation mails), so that
+        :func:`supersede_invitation_mail` and the invariant check know which link it is for.
     """
     now = now or utcnow()
     message = OutboxMessage(
@@ -120,6 +125,7 @@ def queue_mail(
         ics=ics,
         invitation_id=invitation_id,
         meeting_id=meeting_id,
+        link_hash=link_hash,
         status="pending",
         attempts=0,
         next_attempt_at=now,
@@ -127,3 +133,24 @@ def queue_mail(
     )
     session.add(message)
     return message
+
+
+def supersede_invitation_mail(session: Session, invitation_id: int) -> int:
+    """Withdraw the invitation mails of ``invitation_id`` still waiting to go out; return how many.
+
+    Called when the link they carry stops working (a resend) or their invitation stops being
+    active (booked, cancelled, expired), in the same transaction. They become ``superseded``:
+    kept, readable in the outbox, never sent. A mail a worker is sending at that very moment
+    may still go out; its outcome then leaves the status alone
+    (:func:`booking_service.store.queue.record_outcome`).
+    """
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.invitation_id == invitation_id,
+            OutboxMessage.kind == "invitation",
+            OutboxMessage.status == "pending",
+        )
+        .values(status="superseded")
+    )
+    return result.rowcount

@@ -213,7 +213,7 @@ def meetings(
 
 
 def outbox_messages(session: Session, status: str | None = None, limit: int = 200) -> list[OutboxMessage]:
-    """Outbox messages, newest first (``status``: ``"pending"``, ``"sent"``, ``"failed"`` or ``None``)."""
+    """Outbox messages, newest first (``status``: ``"pending"``, ``"sent"``, ``"failed"``, ``"superseded"`` or ``None``)."""
     query = select(OutboxMessage).order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
     if status is not None:
         query = query.where(OutboxMessage.status == status)

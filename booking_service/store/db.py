@@ -98,6 +98,14 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def write_bind(engine: Engine) -> Engine:
+    """``engine`` with transactions that take the write lock when they begin (SQLite ``BEGIN IMMEDIATE``).
+
+    What :func:`session_scope` binds with ``write=True``; for a session the caller manages itself.
+    """
+    return engine.execution_options(sqlite_begin="IMMEDIATE")
+
+
 @contextmanager
 def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
     """One transaction: commit on success, roll back on error.
@@ -108,7 +116,7 @@ def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
         Take the database write lock when the transaction begins (SQLite ``BEGIN IMMEDIATE``).
         Use it for read-check-write sequences such as confirming a booking.
     """
-    bind = engine.execution_options(sqlite_begin="IMMEDIATE") if write else engine
+    bind = write_bind(engine) if write else engine
     with Session(bind, expire_on_commit=False) as session, session.begin():
         yield session
 

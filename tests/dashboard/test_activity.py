@@ -27,7 +27,7 @@ LONDON = ZoneInfo("Europe/London")
 
 def _invite(engine, org, name="Grace Hopper", members=None, promote=False) -> int:
     today = utcnow().astimezone(LONDON).date()
-    with session_scope(engine) as s:
+    with session_scope(engine, write=True) as s:
         user = s.get(User, org.admin_id)
         created = create_invitation(
             s,

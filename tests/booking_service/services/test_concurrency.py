@@ -62,7 +62,7 @@ def _setup(database_url: str, invitations: int) -> tuple[list[str], list[int], d
         with Session(engine, expire_on_commit=False) as session:
             org = make_org(session)
         now = dt.datetime.now(UTC)
-        with session_scope(engine) as session:
+        with session_scope(engine, write=True) as session:
             first = create_invitation(
                 session, draft(org, now, members=(org.ana,), rooms=(org.small_room,)), by=None,
                 public_url="http://localhost",

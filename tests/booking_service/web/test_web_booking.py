@@ -41,7 +41,7 @@ def org(app):
 
 
 def _invite(app, org, **changes) -> tuple[str, int]:
-    with session_scope(_engine(app)) as session:
+    with session_scope(_engine(app), write=True) as session:
         user = session.get(User, org.scheduler)
         created = create_invitation(session, draft(org, _now(), **changes), by=user, public_url=PUBLIC)
         return created.token, created.invitation.id
@@ -106,7 +106,7 @@ def test_invitation_with_promoted_slots_shows_those_still_available(client, app,
 
 def test_unknown_and_revoked_tokens_get_the_same_404(client, app, org):
     token, invitation_id = _invite(app, org)
-    with session_scope(_engine(app)) as session:
+    with session_scope(_engine(app), write=True) as session:
         resend_invitation(session, invitation_id, by=None, public_url=PUBLIC)
     revoked = client.get(f"/i/{token}")
     never = client.get("/i/" + "A" * len(token))
