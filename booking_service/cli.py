@@ -345,5 +345,28 @@ def calendar_feed(resource_id: int, revoke: bool) -> None:
         click.echo(feed_url(settings().public_url, token))
 
 
+@main.command("check")
+def check() -> None:
+    """Check the database's invariants (invitations, meetings, reservations, invitation mail).
+
+    Prints "no problems found" and exits 0, or one line per problem and exits 1.
+    """
+    from .services.integrity import check_invariants
+    from .store.db import read_only_session
+
+    engine = _engine()
+    try:
+        with read_only_session(engine) as session:
+            violations = check_invariants(session)
+    finally:
+        engine.dispose()
+    if not violations:
+        click.echo("no problems found")
+        return
+    for violation in violations:
+        click.echo(violation.message)
+    click.get_current_context().exit(1)
+
+
 if __name__ == "__main__":
     main()
