@@ -26,6 +26,9 @@ from ..core.config import ConfigError
 
 _ENGINES: dict[str, Engine] = {}
 
+SQLITE_BUSY_TIMEOUT = 30.0
+"""Seconds a SQLite connection waits for another's write lock before "database is locked"."""
+
 
 def make_engine(url: str, **kwargs: object) -> Engine:
     """Create an engine for ``url`` with Slotwise's connection settings.
@@ -63,7 +66,7 @@ def _sqlite_engine(url, **kwargs: object) -> Engine:
     database = url.database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
+    kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT, "check_same_thread": False})
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -73,7 +76,7 @@ def _sqlite_engine(url, **kwargs: object) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT * 1000)}")
         if database and database != ":memory:":
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
