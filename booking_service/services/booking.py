@@ -311,24 +311,26 @@ def resend_confirmation(
     For a customer who lost the first mail. The invite is attached whatever the scheduler's
     ``attach_invite`` setting, because resending is an explicit request for it.
 
+    It is a transition of the state machine that changes no state: the meeting is locked and
+    re-read, so a cancellation a moment before is never followed by a "confirmed" mail. On
+    SQLite the session must come from ``session_scope(engine, write=True)``.
+
     Raises
     ------
-    BookingError
-        If the meeting does not exist or is cancelled.
+    MeetingStateError
+        If the meeting does not exist or, under its lock, is cancelled.
     booking_service.services.permissions.PermissionDenied
         If ``by`` may not act on this meeting.
     """
     now = now or utcnow()
     if by is not None:
         require_meeting(session, by, meeting_id, "resend the confirmation of")
-    meeting = session.get(Meeting, meeting_id)
-    if meeting is None:
-        raise BookingError(f"meeting {meeting_id} does not exist")
-    if meeting.status != "confirmed":
-        raise BookingError(f"meeting {meeting_id} is {meeting.status}; only a confirmed meeting's mail is resent")
+    locked = lifecycle.enter(session, "resend_confirmation", meeting_id=meeting_id, now=now)
+    meeting = locked.meeting
     people, room = _attendees_and_room(session, meeting)
-    _queue_customer_confirmation(session, meeting.invitation, meeting, people, room,
+    _queue_customer_confirmation(session, locked.invitation, meeting, people, room,
                                  link=link, settings=settings, now=now, attach=True)
+    lifecycle.finish(locked)
     audit.record(session, by, "meeting.confirmation_resent", meeting, invitation_id=meeting.invitation_id)
 
 

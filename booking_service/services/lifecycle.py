@@ -104,6 +104,8 @@ TRANSITIONS: dict[str, Transition] = {
                    ("invitation", "resources")),
         Transition("cancel_meeting", "meeting", ("scheduled", "cancelled"), ("confirmed", "cancelled"), "any",
                    ("invitation", "meeting")),
+        Transition("resend_confirmation", "meeting", ("scheduled", "scheduled"), ("confirmed", "confirmed"), "any",
+                   ("invitation", "meeting")),
     )
 }
 """Every allowed change of state; :func:`enter` refuses anything else."""
@@ -126,6 +128,8 @@ REFUSALS: dict[tuple[str, str], str] = {
     ("confirm", "cancelled"): "This invitation was cancelled, so it can no longer be booked.",
     ("confirm", "expired"): "This invitation has expired (its time frame is over), so it can no longer be booked.",
     ("cancel_meeting", "cancelled"): "This meeting is already cancelled.",
+    ("resend_confirmation", "cancelled"): "This meeting was cancelled, so its confirmation is not sent again; "
+                                          "the customer has been sent the cancellation.",
 }
 LINK_REPLACED = "This link was replaced by a newer one; use the link in the most recent email."
 
@@ -168,6 +172,8 @@ class Locked:
     meeting : Meeting or None
     now : datetime.datetime
         The instant the state was checked at.
+    session : Session
+        The transaction holding the locks.
     """
 
     transition: Transition

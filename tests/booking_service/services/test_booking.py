@@ -281,7 +281,7 @@ def test_mail_reaches_a_real_smtp_server_with_a_valid_invite(engine, org):
     _, meeting_id, _ = _confirm(engine, a, berlin(MONDAY, 10))
     with smtp_server() as (url, received):
         deliver_due(engine, SmtpSender.from_url(url), mail_from="Slotwise <no-reply@x.example>", now=NOW)
-        with session_scope(engine) as session:
+        with session_scope(engine, write=True) as session:
             resend_confirmation(session, meeting_id, by=session.get(User, org.scheduler), link=f"{PUBLIC}/i/tok",
                                 now=NOW + dt.timedelta(hours=1))
         deliver_due(engine, SmtpSender.from_url(url), mail_from="Slotwise <no-reply@x.example>",

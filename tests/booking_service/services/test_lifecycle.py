@@ -165,6 +165,34 @@ def test_a_cancel_waits_for_a_booking_in_progress_and_sees_it(engine, org):
     assert outcome == [BOOKED_MESSAGE]
 
 
+def test_resending_a_confirmation_waits_for_a_cancellation_in_progress(engine, org):
+    from booking_service.services.booking import resend_confirmation
+
+    invitation_id = _invite(engine, org).invitation.id
+    meeting_id = _confirm(engine, invitation_id).meeting.id
+    outcome: list[str] = []
+
+    def resend():
+        try:
+            with session_scope(engine, write=True) as session:
+                resend_confirmation(session, meeting_id, by=None, now=NOW)
+            outcome.append("resent")
+        except TransitionRefused as refused:
+            outcome.append(refused.state)
+
+    with session_scope(engine, write=True) as session:
+        cancel_meeting(session, meeting_id, by=None, now=NOW)
+        other = threading.Thread(target=resend)
+        other.start()
+        other.join(timeout=0.5)
+        assert other.is_alive() and outcome == []
+    other.join(timeout=30)
+    assert outcome == ["cancelled"]
+    with session_scope(engine) as session:
+        kinds = session.scalars(select(OutboxMessage.kind).where(OutboxMessage.meeting_id == meeting_id)).all()
+        assert kinds.count("confirmation") == 1  # the booking's, none after the cancellation
+
+
 def test_a_cancel_meeting_waits_for_another_and_is_refused(engine, org):
     invitation_id = _invite(engine, org).invitation.id
     meeting_id = _confirm(engine, invitation_id).meeting.id
