@@ -661,6 +661,7 @@ def resend_invitation(
     token = new_token()
     invitation.token_hash = hash_token(token)
     invitation.sent_at = now
+    invitation.updated_at = now
     if promoted is not None:
         # Delete the old promoted slots first: one flush would insert the new ranks before
         # deleting the old ones and trip the unique (invitation, rank) constraint.

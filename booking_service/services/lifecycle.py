@@ -345,9 +345,9 @@ def finish(locked: Locked, *, invitation: Invitation | None = None, meeting: Mee
         raise RuntimeError(f"transition {rule.name!r} finished without the rows its row names")
     if invitation.status != rule.invitation[1]:
         invitation.status = rule.invitation[1]
+        invitation.updated_at = now
         if invitation.status == "cancelled":
             invitation.cancelled_at = now
-    invitation.updated_at = now
     if meeting is not None and meeting.status != rule.meeting[1]:
         meeting.status = rule.meeting[1]
         if meeting.status == "cancelled":
