@@ -142,78 +142,61 @@ def test_on_sqlite_every_transition_needs_the_write_transaction(sqlite_engine, t
 # --- locks: a transition waits for one in progress, then re-reads ------------------------------
 
 
-def test_a_cancel_waits_for_a_booking_in_progress_and_sees_it(engine, org):
-    invitation_id = _invite(engine, org).invitation.id
+def _waits(engine, first, second) -> list[str]:
+    """Run ``first`` in a transition's transaction and, before it commits, ``second`` in another.
+
+    ``second`` must wait for ``first`` (PostgreSQL: the rows; SQLite: the database); what it
+    ended in once ``first`` committed is returned: ``"done"``, or the refusal's message.
+    """
     outcome: list[str] = []
 
-    def cancel():
+    def other():
         try:
             with session_scope(engine, write=True) as session:
-                cancel_invitation(session, invitation_id, by=None, now=NOW)
-            outcome.append("cancelled")
+                second(session)
+            outcome.append("done")
         except TransitionRefused as refused:
             outcome.append(str(refused))
 
     with session_scope(engine, write=True) as session:
-        assert confirm_slot(session, invitation_id, berlin(MONDAY, 10), now=NOW).outcome == "booked"
-        other = threading.Thread(target=cancel)
-        other.start()
-        other.join(timeout=0.5)
-        # Still waiting for the booking's lock (PostgreSQL: the row; SQLite: the database).
-        assert other.is_alive() and outcome == []
-    other.join(timeout=30)
+        first(session)
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join(timeout=0.5)
+        assert thread.is_alive() and outcome == [], "the second transition did not wait for the first"
+    thread.join(timeout=30)
+    return outcome
+
+
+def test_a_cancel_waits_for_a_booking_in_progress_and_sees_it(engine, org):
+    invitation_id = _invite(engine, org).invitation.id
+    outcome = _waits(
+        engine,
+        lambda s: confirm_slot(s, invitation_id, berlin(MONDAY, 10), now=NOW),
+        lambda s: cancel_invitation(s, invitation_id, by=None, now=NOW),
+    )
     assert outcome == [BOOKED_MESSAGE]
 
 
 def test_resending_a_confirmation_waits_for_a_cancellation_in_progress(engine, org):
     from booking_service.services.booking import resend_confirmation
 
-    invitation_id = _invite(engine, org).invitation.id
-    meeting_id = _confirm(engine, invitation_id).meeting.id
-    outcome: list[str] = []
-
-    def resend():
-        try:
-            with session_scope(engine, write=True) as session:
-                resend_confirmation(session, meeting_id, by=None, now=NOW)
-            outcome.append("resent")
-        except TransitionRefused as refused:
-            outcome.append(refused.state)
-
-    with session_scope(engine, write=True) as session:
-        cancel_meeting(session, meeting_id, by=None, now=NOW)
-        other = threading.Thread(target=resend)
-        other.start()
-        other.join(timeout=0.5)
-        assert other.is_alive() and outcome == []
-    other.join(timeout=30)
-    assert outcome == ["cancelled"]
+    meeting_id = _confirm(engine, _invite(engine, org).invitation.id).meeting.id
+    outcome = _waits(
+        engine,
+        lambda s: cancel_meeting(s, meeting_id, by=None, now=NOW),
+        lambda s: resend_confirmation(s, meeting_id, by=None, now=NOW),
+    )
+    assert outcome == [lifecycle.REFUSALS["resend_confirmation", "cancelled"]]
     with session_scope(engine) as session:
         kinds = session.scalars(select(OutboxMessage.kind).where(OutboxMessage.meeting_id == meeting_id)).all()
         assert kinds.count("confirmation") == 1  # the booking's, none after the cancellation
 
 
 def test_a_cancel_meeting_waits_for_another_and_is_refused(engine, org):
-    invitation_id = _invite(engine, org).invitation.id
-    meeting_id = _confirm(engine, invitation_id).meeting.id
-    outcome: list[str] = []
-
-    def cancel():
-        try:
-            with session_scope(engine, write=True) as session:
-                cancel_meeting(session, meeting_id, by=None, now=NOW)
-            outcome.append("cancelled")
-        except TransitionRefused as refused:
-            outcome.append(str(refused))
-
-    with session_scope(engine, write=True) as session:
-        cancel_meeting(session, meeting_id, by=None, now=NOW)
-        other = threading.Thread(target=cancel)
-        other.start()
-        other.join(timeout=0.5)
-        assert other.is_alive() and outcome == []
-    other.join(timeout=30)
-    assert outcome == ["This meeting is already cancelled."]
+    meeting_id = _confirm(engine, _invite(engine, org).invitation.id).meeting.id
+    cancel = lambda s: cancel_meeting(s, meeting_id, by=None, now=NOW)  # noqa: E731
+    assert _waits(engine, cancel, cancel) == ["This meeting is already cancelled."]
     with session_scope(engine) as session:
         assert len(session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "cancellation")).all()) == 2
 
