@@ -74,7 +74,7 @@ def build(database_url: str, invitations: int, seed: int = 7) -> tuple[list[str]
     now = dt.datetime.now(dt.UTC)
     rng = random.Random(seed)
     tokens: list[str] = []
-    with session_scope(engine) as session:
+    with session_scope(engine, write=True) as session:
         seed_demo(session, seed=seed, today=today, public_url="http://127.0.0.1", secret_key="bench")
     with session_scope(engine) as session:
         members = session.scalars(select(TeamMember).order_by(TeamMember.id)).all()
@@ -107,7 +107,7 @@ def build(database_url: str, invitations: int, seed: int = 7) -> tuple[list[str]
             min_capacity=4 if i % 4 == 0 else 1,
             zone=zones[required[0]],
         )
-        with session_scope(engine) as session:
+        with session_scope(engine, write=True) as session:
             try:
                 tokens.append(create_invitation(session, draft, by=scheduler, public_url="http://127.0.0.1",
                                                 secret_key="bench", now=now).token)

@@ -72,7 +72,7 @@ def main() -> None:
 
         engine = make_engine(url)
         upgrade(engine)
-        with session_scope(engine) as s:
+        with session_scope(engine, write=True) as s:
             seed_demo(s, seed=7, secret_key="bench")
         engine.dispose()
 

@@ -62,7 +62,7 @@ def _seed(url: str) -> list[str]:
 
     engine = make_engine(url)
     upgrade(engine)
-    with session_scope(engine) as s:
+    with session_scope(engine, write=True) as s:
         seed_demo(s, seed=7, secret_key="bench")
         accounts.create_user(s, email=EMAIL, name="Sam Scheduler", password=PASSWORD, role="admin")
         members = team_members(s)

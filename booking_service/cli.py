@@ -78,7 +78,7 @@ def seed_demo_command(seed: int, reset: bool, if_empty: bool) -> None:
 
     engine = _engine()
     try:
-        with session_scope(engine) as session:
+        with session_scope(engine, write=True) as session:
             cfg = settings()
             summary = seed_demo(session, seed=seed, reset=reset, public_url=cfg.public_url, secret_key=cfg.secret_key)
     except DatabaseNotEmpty as exc:
@@ -344,6 +344,29 @@ def calendar_feed(resource_id: int, revoke: bool) -> None:
     else:
         click.echo(f"Calendar feed of {name} (subscribe to it in any calendar app; keep it private):")
         click.echo(feed_url(settings().public_url, token))
+
+
+@main.command("check")
+def check() -> None:
+    """Check the database's invariants (invitations, meetings, reservations, invitation mail).
+
+    Prints "no problems found" and exits 0, or one line per problem and exits 1.
+    """
+    from .services.integrity import check_invariants
+    from .store.db import read_only_session
+
+    engine = _engine()
+    try:
+        with read_only_session(engine) as session:
+            violations = check_invariants(session)
+    finally:
+        engine.dispose()
+    if not violations:
+        click.echo("no problems found")
+        return
+    for violation in violations:
+        click.echo(violation.message)
+    click.get_current_context().exit(1)
 
 
 if __name__ == "__main__":

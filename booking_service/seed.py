@@ -327,8 +327,10 @@ def add_demo_bookings(
             promote_count=3,
         )
         try:
+            # This transaction has already written the organisation, so on SQLite it holds the
+            # write lock that creating and booking need.
             created = create_invitation(session, draft, by=scheduler, public_url=public_url,
-                                        secret_key=secret_key, now=now)
+                                        secret_key=secret_key, now=now, require_write_lock=False)
         except NoAvailableSlots:
             continue
         session.flush()
@@ -337,8 +339,6 @@ def add_demo_bookings(
             continue
         slots = find_slots_for(session, created.invitation, now)
         start = slots["start"].iloc[rng.randrange(len(slots))].to_pydatetime()
-        # This transaction has already written the organisation, so on SQLite it holds the
-        # write lock the booking needs.
         result = confirm_slot(session, created.invitation.id, start, secret_key=secret_key,
                               customer_zone=customer_zone, link=created.link, now=now, require_write_lock=False)
         booked += result.outcome == "booked"

@@ -2,7 +2,9 @@
 
 - The engine is a process-wide resource (``st.cache_resource``), one per database URL, so tests
   that point ``DATABASE_URL`` at their own file each get their own engine.
-- :func:`session` opens one transaction around service calls (commit on success).
+- :func:`session` opens one transaction around service calls (commit on success); a change a
+  person asks for uses ``session(write=True)`` and ends, when it cannot be made, in one of
+  :data:`REFUSED`, each with a message in words (never a traceback).
 - :func:`data_version` is the cheap fingerprint (:func:`booking_service.services.queries.data_version`)
   that keys everything cached: a booking made on the customer side or a calendar sync changes
   it, so the next rerun rebuilds what depends on it.
@@ -27,12 +29,15 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 import planner
 from booking_service.core.clock import utcnow
 from booking_service.core.config import Settings, load_settings
 from booking_service.services import accounts, availability, invitations, outbox, queries
+from booking_service.services.lifecycle import TransitionRefused
+from booking_service.services.permissions import PermissionDenied
 from booking_service.store.db import make_engine, session_scope
 from planner import analytics
 
@@ -61,11 +66,48 @@ def engine() -> Engine:
     return _engine(settings().database_url)
 
 
+# PostgreSQL's codes for a transaction that lost a wait for locks: serialization failure,
+# deadlock, lock not available, statement cancelled by a timeout.
+_BUSY_SQLSTATES = {"40001", "40P01", "55P03", "57014"}
+
+
+def _busy(error: OperationalError) -> bool:
+    """Whether the driver error says the database was busy (locked), not broken."""
+    if getattr(error.orig, "sqlstate", None) in _BUSY_SQLSTATES:
+        return True
+    text = str(error.orig).lower()
+    return "database is locked" in text or "database is busy" in text
+
+
+class DatabaseBusy(RuntimeError):
+    """A change could not be saved because other changes kept the database busy past the wait."""
+
+
+#: What a change a person asks for may end in instead of success, each with a message to show
+#: as it is: the state machine's refusal, a permission refusal, or a database too busy to wait for.
+REFUSED = (TransitionRefused, PermissionDenied, DatabaseBusy)
+
+
 @contextmanager
 def session(*, write: bool = False) -> Iterator[Session]:
-    """One transaction on the dashboard's database: commit on success, roll back on error."""
-    with session_scope(engine(), write=write) as s:
-        yield s
+    """One transaction on the dashboard's database: commit on success, roll back on error.
+
+    ``write=True`` takes the write lock when the transaction begins (SQLite waits there, up to
+    its busy timeout, for other writers), as every change of state requires. A write that still
+    finds the database locked, or loses to a lock timeout on PostgreSQL, raises
+    :class:`DatabaseBusy` with a message for the person instead of the driver's error.
+    """
+    try:
+        with session_scope(engine(), write=write) as s:
+            yield s
+    except OperationalError as exc:
+        if not (write and _busy(exc)):
+            raise
+        reason = str(exc.orig).strip().splitlines()[0]
+        raise DatabaseBusy(
+            f"Nothing was changed: the database stayed busy with other changes for too long ({reason}). "
+            "Try again in a moment."
+        ) from exc
 
 
 def data_version() -> tuple:

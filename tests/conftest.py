@@ -26,7 +26,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from booking_service.store.db import make_engine
+from booking_service.store.db import make_engine, write_bind
 from booking_service.store.models import Base
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
@@ -146,6 +146,17 @@ def sqlite_engine(sqlite_url) -> Iterator[Engine]:
 def session(engine) -> Iterator[Session]:
     """A session on the test database; the test commits what it wants to keep."""
     with Session(engine, expire_on_commit=False) as s:
+        yield s
+
+
+@pytest.fixture
+def write_session(engine) -> Iterator[Session]:
+    """A session whose transactions take the write lock as they begin, as every change of state needs.
+
+    On SQLite it holds the database's write lock from its first statement to each commit, so
+    commit before anything else (a request, another session) writes.
+    """
+    with Session(write_bind(engine), expire_on_commit=False) as s:
         yield s
 
 

@@ -1,4 +1,4 @@
-"""Background work of one installation: deliver mail, write meetings to calendars, re-sync calendars.
+"""Background work of one installation: expire invitations, deliver mail, write meetings to calendars, re-sync calendars.
 
 The booking path only *queues* this work (outbox rows, calendar writes), so a slow mail server or
 calendar never delays or undoes a booking. ``slotwise worker`` (started by ``slotwise up``) runs
@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 from ..calendars.sync import stale_connection_ids, sync_connections
 from ..calendars.writeback import deliver_due_writes
 from ..core.config import Settings
+from ..services.invitations import expire_invitations
+from ..store.db import session_scope
 from ..store.models import Resource, utcnow
 from .mail import deliver_due, sender_for
 
@@ -29,9 +31,17 @@ class PassReport:
 
 
 def run_pass(engine: Engine, settings: Settings, now: dt.datetime | None = None) -> PassReport:
-    """Deliver due mail and calendar writes, then re-sync calendars older than the configured age."""
+    """Record expired invitations, deliver due mail and calendar writes, re-sync stale calendars.
+
+    Expiring comes first, so that the invitation mails of an invitation whose frame has ended
+    are withdrawn before this pass would send them.
+    """
     now = now or utcnow()
     report = PassReport()
+    with session_scope(engine, write=True) as session:
+        expired = expire_invitations(session, now)
+    if expired:
+        report.lines.append(f"Invitations: {expired} expired.")
     mail = deliver_due(
         engine, sender_for(settings.smtp_url, settings.var_dir), mail_from=settings.mail_from,
         secret_key=settings.secret_key, now=now,

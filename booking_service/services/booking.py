@@ -1,15 +1,17 @@
 """Booking: confirm a slot of an invitation, and cancel a meeting.
 
-No double booking, ever (DESIGN.md "Persistence"). :func:`confirm_slot` runs inside one
-transaction that holds the locks before it re-checks:
+No double booking, ever (DESIGN.md "Persistence"). Confirming and cancelling are transitions of
+the state machine in :mod:`booking_service.services.lifecycle`, which takes the locks before
+anything is re-checked:
 
 - SQLite: the caller opens the transaction with ``session_scope(engine, write=True)``
   (``BEGIN IMMEDIATE``), so the whole read-check-write sequence holds the database write lock;
   :func:`booking_service.store.db.write_lock` refuses a transaction opened any other way.
-- PostgreSQL: ``SELECT ... FOR UPDATE`` on the invitation row, then on every resource row the
-  invitation may use, in id order (two bookings that share resources queue up instead of
-  deadlocking). The exclusion constraint on reservations is the backstop: an overlap that got
-  past the check raises ``IntegrityError`` inside a savepoint and becomes "no longer available".
+- PostgreSQL: ``SELECT ... FOR UPDATE`` on the invitation row (then, to cancel, its meeting),
+  then on every resource row the invitation may use, in id order (two bookings that share
+  resources queue up instead of deadlocking). The exclusion constraint on reservations is the
+  backstop: an overlap that got past the check raises ``IntegrityError`` inside a savepoint and
+  becomes "no longer available".
 
 The re-check is the planner's ``check_slot`` on busy time freshly read for the involved
 resources (:func:`booking_service.services.availability.check_slot_for`): one rule, one place.
@@ -43,21 +45,24 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from ..core.config import Settings
-from ..store.db import write_lock
 from ..store.models import Invitation, Meeting, Reservation, Resource, Room, TeamMember, User, utcnow
-from . import audit, availability
+from . import audit, availability, lifecycle
 from . import invites as ics
 from .calendar_writes import queue_meeting_writeback
-from .lifecycle import TEAM_AND_ROOMS, effective_status
-from .outbox import queue_mail, render_mail
+from .lifecycle import TEAM_AND_ROOMS, TransitionRefused
+from .outbox import queue_mail, render_mail, supersede_invitation_mail
 from .permissions import require_meeting
 
-Outcome = Literal["booked", "already_scheduled", "unavailable", "closed"]
+Outcome = Literal["booked", "already_scheduled", "unavailable", "closed", "replaced"]
 UNAVAILABLE_MESSAGE = "That time is no longer available, please pick another"
 
 
 class BookingError(ValueError):
-    """A booking action cannot be done (unknown meeting, already cancelled ...)."""
+    """A booking cannot be made at all (unknown invitation, unknown meeting ...).
+
+    A meeting whose state does not allow an action is refused with
+    :class:`~booking_service.services.lifecycle.MeetingStateError` instead.
+    """
 
 
 @dataclass(frozen=True)
@@ -66,10 +71,11 @@ class BookingResult:
 
     Attributes
     ----------
-    outcome : {"booked", "already_scheduled", "unavailable", "closed"}
+    outcome : {"booked", "already_scheduled", "unavailable", "closed", "replaced"}
         ``booked``: this call created the meeting. ``already_scheduled``: the invitation was
         booked before (a double submit); ``meeting`` is that booking. ``unavailable``: the slot
         is gone (taken, busy, too late). ``closed``: the invitation is cancelled or expired.
+        ``replaced``: the link used was replaced by a resend meanwhile.
     meeting : Meeting or None
     reason : str or None
         Why the slot is unavailable (from the planner's check), for logs.
@@ -79,27 +85,6 @@ class BookingResult:
     invitation: Invitation
     meeting: Meeting | None = None
     reason: str | None = None
-
-
-def _lock_invitation(session: Session, invitation_id: int) -> Invitation | None:
-    """The invitation, locked and read fresh, with everything the booking reads in the same query.
-
-    Its team, rooms, meeting (for a double submit) and creator (for the mail settings) come in
-    one statement; on PostgreSQL ``FOR UPDATE OF invitations`` locks its row only.
-    """
-    query = (
-        select(Invitation)
-        .where(Invitation.id == invitation_id)
-        .options(*TEAM_AND_ROOMS, joinedload(Invitation.meeting), joinedload(Invitation.created_by))
-        .with_for_update(of=Invitation)
-        .execution_options(populate_existing=True)
-    )
-    return session.scalars(query).unique().one_or_none()
-
-
-def _lock_resources(session: Session, ids: list[int]) -> None:
-    if ids:
-        session.execute(select(Resource.id).where(Resource.id.in_(ids)).order_by(Resource.id).with_for_update())
 
 
 def _assign(
@@ -133,6 +118,7 @@ def confirm_slot(
     link: str | None = None,
     settings: Settings | None = None,
     now: dt.datetime | None = None,
+    link_hash: str | None = None,
     require_write_lock: bool = True,
 ) -> BookingResult:
     """Book ``start`` for an invitation, race-free, in the caller's (locked) transaction.
@@ -155,6 +141,10 @@ def confirm_slot(
         For the mail sender address (organizer fallback).
     now : datetime.datetime, optional
         The instant of booking (default: now).
+    link_hash : str, optional
+        The hash of the link token the customer booked with
+        (:func:`booking_service.services.invitations.hash_token`): when a resend has replaced the
+        link meanwhile, the outcome is ``replaced`` and nothing is booked.
     require_write_lock : bool
         On SQLite, refuse a transaction not opened with ``write=True``. Pass False only for a
         transaction that has already written (so it holds SQLite's write lock), such as the
@@ -167,25 +157,28 @@ def confirm_slot(
 
     Raises
     ------
+    BookingError
+        When the invitation does not exist.
     RuntimeError
         On SQLite, when the transaction does not hold the write lock.
     """
     now = now or utcnow()
     if start.tzinfo is None or start.utcoffset() is None:
         raise ValueError(f"start {start!r} is naive; pass a tz-aware instant")
-    if require_write_lock:
-        write_lock(session)
-    invitation = _lock_invitation(session, invitation_id)
-    if invitation is None:
-        raise BookingError(f"invitation {invitation_id} does not exist")
-    status = effective_status(invitation, now)
-    if status == "scheduled":
-        return BookingResult("already_scheduled", invitation, invitation.meeting)
-    if status != "active":
-        return BookingResult("closed", invitation)
+    try:
+        # The invitation is read with everything the booking reads next, in one statement:
+        # its team and rooms, and its creator (for the mail settings).
+        locked = lifecycle.enter(
+            session, "confirm", invitation_id=invitation_id, now=now, require_write_lock=require_write_lock,
+            link_hash=link_hash,
+            load=(*TEAM_AND_ROOMS, joinedload(Invitation.created_by)),
+        )
+    except TransitionRefused as refused:
+        return _refused(session, invitation_id, refused)
+    invitation = locked.invitation
 
     request = availability.slot_request(invitation, now)
-    _lock_resources(session, availability.involved_ids(request))
+    locked.lock_resources(availability.involved_ids(request))
     check = availability.check_slot_for(session, invitation, start, now, request=request)
     if not check.available:
         return BookingResult("unavailable", invitation, reason=check.reason)
@@ -200,7 +193,7 @@ def confirm_slot(
         created_by_id=invitation.created_by_id,
         start=start_utc,
         end=end_utc,
-        status="confirmed",
+        status=locked.transition.meeting[1],
         uid=f"{uuid.uuid4()}@slotwise",
         sequence=0,
         customer_name=invitation.customer_name,
@@ -224,9 +217,9 @@ def confirm_slot(
             return BookingResult("already_scheduled", invitation, invitation.meeting)
         return BookingResult("unavailable", invitation, reason="overlaps a reservation made at the same time")
 
-    invitation.status = "scheduled"
-    invitation.updated_at = now
+    lifecycle.finish(locked, meeting=meeting)
     invitation.meeting = meeting
+    supersede_invitation_mail(session, invitation.id)
     # The reserved people and room are among those loaded with the invitation: no query.
     loaded = {r.id: r for r in (*invitation.members, *(m for p in invitation.pools for m in p.members))}
     members = sorted((loaded[i] for i in member_ids), key=lambda m: m.id)
@@ -235,6 +228,18 @@ def confirm_slot(
                         secret_key=secret_key, now=now)
     _queue_writeback(session, meeting, "put", now)
     return BookingResult("booked", invitation, meeting)
+
+
+def _refused(session: Session, invitation_id: int, refused: TransitionRefused) -> BookingResult:
+    """The outcome of a confirmation the state machine refused (the invitation, read as it is)."""
+    if refused.state == "missing":
+        raise BookingError(f"invitation {invitation_id} does not exist") from None
+    invitation = session.get(Invitation, invitation_id)
+    if refused.state == "scheduled":
+        return BookingResult("already_scheduled", invitation, invitation.meeting)
+    if refused.state == "replaced":
+        return BookingResult("replaced", invitation, reason=str(refused))
+    return BookingResult("closed", invitation, reason=str(refused))
 
 
 # --- cancellation -----------------------------------------------------------------------------
@@ -258,36 +263,28 @@ def cancel_meeting(
     ``by`` is the dashboard user cancelling; it must have the meeting in its scope
     (:mod:`booking_service.services.permissions`). ``None`` means the system or the customer acting through
     their own link, whose token the caller has checked. The cancellation is audited. The mails
-    are encrypted with ``secret_key`` (the installation's ``SECRET_KEY``) until they are sent.
+    are encrypted with ``secret_key`` (the installation's ``SECRET_KEY``) until they are sent. On
+    SQLite the session must come from ``session_scope(engine, write=True)``.
 
     Raises
     ------
-    BookingError
-        If the meeting does not exist or is already cancelled.
+    MeetingStateError
+        If the meeting does not exist or, under its lock, is already cancelled (nothing is
+        changed).
     booking_service.services.permissions.PermissionDenied
         If ``by`` may not act on this meeting (nothing is changed).
     """
     now = now or utcnow()
     if by is not None:
         require_meeting(session, by, meeting_id, "cancel")
-    meeting = session.scalars(
-        select(Meeting).where(Meeting.id == meeting_id).with_for_update()
-    ).one_or_none()
-    if meeting is None:
-        raise BookingError(f"meeting {meeting_id} does not exist")
-    if meeting.status == "cancelled":
-        raise BookingError(f"meeting {meeting_id} is already cancelled")
+    locked = lifecycle.enter(session, "cancel_meeting", meeting_id=meeting_id, now=now)
+    meeting, invitation = locked.meeting, locked.invitation
     people, room = _attendees_and_room(session, meeting)
-    meeting.status = "cancelled"
-    meeting.cancelled_at = now
     meeting.sequence += 1
+    lifecycle.finish(locked)
     # Write-back is queued while the reservations still name the resources.
     _queue_writeback(session, meeting, "delete", now)
     meeting.reservations.clear()
-    invitation = meeting.invitation
-    invitation.status = "cancelled"
-    invitation.cancelled_at = now
-    invitation.updated_at = now
     session.flush()
     invite = meeting_invite(meeting, people, room, settings=settings, method="CANCEL", now=now)
     mail_subject = f"Cancelled: {invitation.subject}"
@@ -322,24 +319,26 @@ def resend_confirmation(
     ``attach_invite`` setting, because resending is an explicit request for it. The mail is
     encrypted with ``secret_key`` until it is sent.
 
+    It is a transition of the state machine that changes no state: the meeting is locked and
+    re-read, so a cancellation a moment before is never followed by a "confirmed" mail. On
+    SQLite the session must come from ``session_scope(engine, write=True)``.
+
     Raises
     ------
-    BookingError
-        If the meeting does not exist or is cancelled.
+    MeetingStateError
+        If the meeting does not exist or, under its lock, is cancelled.
     booking_service.services.permissions.PermissionDenied
         If ``by`` may not act on this meeting.
     """
     now = now or utcnow()
     if by is not None:
         require_meeting(session, by, meeting_id, "resend the confirmation of")
-    meeting = session.get(Meeting, meeting_id)
-    if meeting is None:
-        raise BookingError(f"meeting {meeting_id} does not exist")
-    if meeting.status != "confirmed":
-        raise BookingError(f"meeting {meeting_id} is {meeting.status}; only a confirmed meeting's mail is resent")
+    locked = lifecycle.enter(session, "resend_confirmation", meeting_id=meeting_id, now=now)
+    meeting = locked.meeting
     people, room = _attendees_and_room(session, meeting)
-    _queue_customer_confirmation(session, meeting.invitation, meeting, people, room,
-                                 link=link, settings=settings, secret_key=secret_key, now=now, attach=True)
+    _queue_customer_confirmation(session, locked.invitation, meeting, people, room, link=link,
+                                 settings=settings, secret_key=secret_key, now=now, attach=True)
+    lifecycle.finish(locked)
     audit.record(session, by, "meeting.confirmation_resent", meeting, invitation_id=meeting.invitation_id)
 
 

@@ -1,4 +1,4 @@
-"""Invitations: create, resend and cancel them; their link tokens; their booking links.
+"""Invitations: create, resend, cancel and expire them; their link tokens; their booking links.
 
 The dashboard's invitation wizard fills an :class:`InvitationDraft` with the scheduler's input
 and calls :func:`create_invitation`, which
@@ -15,9 +15,17 @@ and calls :func:`create_invitation`, which
 6. checks who acts (:mod:`booking_service.services.permissions`) and writes the audit log.
 
 A resend issues a *new* token (the old link stops working: only hashes are stored, so the old
-link cannot be mailed again) and a fresh set of promoted slots. An invitation whose frame has
-ended reads as ``expired`` (:func:`booking_service.services.lifecycle.effective_status`);
-:func:`expire_invitations` records it.
+link cannot be mailed again) and a fresh set of promoted slots; invitation mails of the old link
+that are still waiting to go out are withdrawn (``superseded``), as they are when the invitation
+is cancelled, expires or is booked. An invitation whose frame has ended reads as ``expired``
+(:func:`booking_service.services.lifecycle.effective_status`); :func:`expire_invitations`
+records it (the worker calls it on every pass).
+
+Every change of state here (create, resend, cancel, expire) goes through the state machine in
+:mod:`booking_service.services.lifecycle`: on SQLite the caller's transaction must come from
+``session_scope(engine, write=True)``; the invitation row is locked and its state re-read before
+anything changes, and a state the table does not allow is refused with
+:class:`InvitationStateError`, whose message says what to do instead.
 """
 
 from __future__ import annotations
@@ -35,10 +43,9 @@ from sqlalchemy.orm import Session
 
 from ..core import display
 from ..store.models import Invitation, PromotedSlot, ResourcePool, Room, TeamMember, User, utcnow
-from . import audit, availability
-from .booking import cancel_meeting
-from .lifecycle import TEAM_AND_ROOMS, effective_status
-from .outbox import RenderedMail, queue_mail, render_mail
+from . import audit, availability, lifecycle
+from .lifecycle import TEAM_AND_ROOMS, InvitationStateError
+from .outbox import RenderedMail, queue_mail, render_mail, supersede_invitation_mail
 from .permissions import require_invitation
 
 TOKEN_BYTES = 32
@@ -68,10 +75,6 @@ class InvitationError(ValueError):
 
 class NoAvailableSlots(InvitationError):
     """Nobody needed is free at any time in the frame right now: the invitation is not sent."""
-
-
-class InvitationStateError(ValueError):
-    """The invitation is not in a state that allows the action (e.g. resending a scheduled one)."""
 
 
 # --- tokens and links ------------------------------------------------------------------------
@@ -462,7 +465,7 @@ def _queue_invitation_mail(
     mail = _invitation_mail(invitation, token, public_url, promoted, invitation.created_by)
     session.flush()
     queue_mail(session, kind="invitation", to=invitation.customer_email, mail=mail, secret_key=secret_key,
-               invitation_id=invitation.id, now=now)
+               invitation_id=invitation.id, link_hash=invitation.token_hash, now=now)
 
 
 def _chosen_promoted(slots, picks, starts: tuple[dt.datetime, ...]):
@@ -533,13 +536,15 @@ def create_invitation(
     now: dt.datetime | None = None,
     default_zone: str = "Europe/London",
     deliver: str = "email",
+    require_write_lock: bool = True,
 ) -> CreatedInvitation:
     """Validate, compute slots, store the invitation and deliver it; return the links.
 
     Parameters
     ----------
     session : Session
-        The caller's transaction; everything is added to it (nothing is committed here).
+        The caller's transaction; everything is added to it (nothing is committed here). On
+        SQLite it must come from ``session_scope(engine, write=True)``.
     draft : InvitationDraft
         The scheduler's input.
     by : User or None
@@ -555,6 +560,10 @@ def create_invitation(
     deliver : {"email", "links"}
         ``"email"``: queue the personalized invitation email. ``"links"``: queue no email; the
         scheduler sends the returned links themself. Stored as ``Invitation.delivery``.
+    require_write_lock : bool
+        On SQLite, refuse a transaction not opened with ``write=True``. Pass False only for a
+        transaction that has already written (so it holds SQLite's write lock), such as the
+        demo seed's.
 
     Returns
     -------
@@ -571,6 +580,7 @@ def create_invitation(
     """
     now = now or utcnow()
     _check_delivery(deliver)
+    locked = lifecycle.enter(session, "create", now=now, require_write_lock=require_write_lock)
     spec = validate_draft(session, draft, by=by, now=now, default_zone=default_zone)
     slots, promoted = _slots_and_promotion(session, spec, now)
     if spec.promoted_starts is not None:
@@ -597,7 +607,6 @@ def create_invitation(
         promote=spec.promote,
         promote_count=spec.promote_count,
         delivery=deliver,
-        status="active",
         created_at=now,
         updated_at=now,
         sent_at=now,
@@ -606,6 +615,7 @@ def create_invitation(
         rooms=list(spec.rooms),
     )
     session.add(invitation)
+    lifecycle.finish(locked, invitation=invitation)
     if promoted is not None:
         _store_promoted(invitation, promoted)
     if deliver == "email":
@@ -629,30 +639,29 @@ def resend_invitation(
 ) -> CreatedInvitation:
     """Send an active invitation again under a new link (the old link stops working).
 
-    Slots are recomputed and the promoted slots chosen afresh. ``deliver`` (default: how the
-    invitation was delivered before) chooses between queueing the email again and returning
-    only the new links. ``by`` must have the invitation in its scope; the resend is audited.
-    ``secret_key`` encrypts the queued email (see :func:`create_invitation`).
+    Slots are recomputed and the promoted slots chosen afresh; invitation mails of the old link
+    still waiting in the outbox are withdrawn. ``deliver`` (default: how the invitation was
+    delivered before) chooses between queueing the email again and returning only the new
+    links. ``by`` must have the invitation in its scope; the resend is audited. ``secret_key``
+    encrypts the queued email (see :func:`create_invitation`). On SQLite the session must come
+    from ``session_scope(engine, write=True)``.
 
     Raises
     ------
     InvitationStateError
-        If the invitation does not exist or is not active.
+        If the invitation does not exist or, under its lock, is no longer active (booked a
+        moment ago, cancelled, expired); the message says what to do instead.
     NoAvailableSlots
         If no slot is available any more; the old link keeps working.
     booking_service.services.permissions.PermissionDenied
         If ``by`` may not act on this invitation.
     """
     now = now or utcnow()
-    invitation = session.get(Invitation, invitation_id)
-    if invitation is None:
-        raise InvitationStateError(f"invitation {invitation_id} does not exist")
     if by is not None:
         require_invitation(session, by, invitation_id, "resend")
+    locked = lifecycle.enter(session, "resend", invitation_id=invitation_id, now=now, load=TEAM_AND_ROOMS)
+    invitation = locked.invitation
     deliver = _check_delivery(deliver or invitation.delivery or "email")
-    status = effective_status(invitation, now)
-    if status != "active":
-        raise InvitationStateError(f"invitation {invitation_id} is {status}; only an active invitation can be resent")
     slots, promoted = _slots_and_promotion(session, invitation, now)
     token = new_token()
     invitation.token_hash = hash_token(token)
@@ -666,8 +675,10 @@ def resend_invitation(
         _store_promoted(invitation, promoted)
         session.flush()
     invitation.delivery = deliver
+    supersede_invitation_mail(session, invitation.id)
     if deliver == "email":
         _queue_invitation_mail(session, invitation, token, public_url, secret_key, now)
+    lifecycle.finish(locked)
     audit.record(session, by, "invitation.resent", invitation, delivery=deliver, slots=len(slots))
     return CreatedInvitation(invitation, token, booking_link(public_url, token), len(slots),
                              _slot_links(invitation, token, public_url))
@@ -676,49 +687,54 @@ def resend_invitation(
 def cancel_invitation(
     session: Session, invitation_id: int, *, by: User | None, secret_key: str, now: dt.datetime | None = None
 ) -> Invitation:
-    """Withdraw an invitation: its link then shows "cancelled".
+    """Withdraw an active invitation: its link then shows "cancelled".
 
-    An invitation that was already booked has its meeting cancelled too (with the cancellation
-    mails, encrypted with ``secret_key`` until sent), through
-    :func:`booking_service.services.booking.cancel_meeting`. ``by`` must have the invitation in its
-    scope; the cancellation is audited.
+    Its invitation mails still waiting in the outbox are withdrawn. An invitation that is
+    already booked is refused (its meeting is what to cancel:
+    :func:`booking_service.services.booking.cancel_meeting`). ``by`` must have the invitation in
+    its scope; the cancellation is audited. On SQLite the session must come from
+    ``session_scope(engine, write=True)``.
 
     Raises
     ------
     InvitationStateError
-        If the invitation does not exist or is already cancelled or expired.
+        If the invitation does not exist or, under its lock, is not active: booked a moment
+        ago ("cancel the meeting instead"), already cancelled, or expired.
     booking_service.services.permissions.PermissionDenied
         If ``by`` may not act on this invitation.
     """
     now = now or utcnow()
-    invitation = session.get(Invitation, invitation_id)
-    if invitation is None:
-        raise InvitationStateError(f"invitation {invitation_id} does not exist")
     if by is not None:
         require_invitation(session, by, invitation_id, "cancel")
-    status = effective_status(invitation, now)
-    if status == "scheduled" and invitation.meeting is not None:
-        cancel_meeting(session, invitation.meeting.id, by=by, secret_key=secret_key, now=now)
-        audit.record(session, by, "invitation.cancelled", invitation, meeting_id=invitation.meeting.id)
-        return invitation
-    if status != "active":
-        raise InvitationStateError(f"invitation {invitation_id} is already {status}")
-    invitation.status = "cancelled"
-    invitation.cancelled_at = now
-    invitation.updated_at = now
-    audit.record(session, by, "invitation.cancelled", invitation)
-    return invitation
+    locked = lifecycle.enter(session, "cancel_invitation", invitation_id=invitation_id, now=now)
+    supersede_invitation_mail(session, invitation_id)
+    lifecycle.finish(locked)
+    audit.record(session, by, "invitation.cancelled", locked.invitation)
+    return locked.invitation
 
 
 def expire_invitations(session: Session, now: dt.datetime | None = None) -> int:
-    """Mark active invitations whose frame has ended as expired; return how many."""
+    """Record as expired every active invitation whose frame has ended; return how many.
+
+    Each one is locked and re-checked (:func:`booking_service.services.lifecycle.enter`), so one
+    booked or cancelled meanwhile is left alone; its waiting invitation mails are withdrawn. On
+    SQLite the session must come from ``session_scope(engine, write=True)``.
+    """
     now = now or utcnow()
+    # The frame ends at 24:00 of its last date in its own zone, at most 14 hours either side of
+    # UTC midnight: every ended frame has frame_end <= today (UTC); enter() checks exactly.
+    candidates = session.scalars(
+        select(Invitation.id)
+        .where(Invitation.status == "active", Invitation.frame_end < now.date() + dt.timedelta(days=1))
+        .order_by(Invitation.id)
+    ).all()
     count = 0
-    for invitation in session.scalars(
-        select(Invitation).where(Invitation.status == "active", Invitation.frame_end < now.date() + dt.timedelta(days=1))
-    ):
-        if effective_status(invitation, now) == "expired":
-            invitation.status = "expired"
-            invitation.updated_at = now
-            count += 1
+    for invitation_id in candidates:
+        try:
+            locked = lifecycle.enter(session, "expire", invitation_id=invitation_id, now=now)
+        except InvitationStateError:
+            continue  # booked, cancelled or its frame not over after all: nothing to record
+        supersede_invitation_mail(session, invitation_id)
+        lifecycle.finish(locked)
+        count += 1
     return count

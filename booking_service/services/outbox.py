@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from ..core import display
@@ -127,6 +128,7 @@ def queue_mail(
     ics: str | None = None,
     invitation_id: int | None = None,
     meeting_id: int | None = None,
+    link_hash: str | None = None,
     now: dt.datetime | None = None,
 ) -> OutboxMessage:
     """Add one message to the outbox (in the caller's transaction) and return it.
@@ -149,6 +151,9 @@ def queue_mail(
     invitation_id, meeting_id : int, optional
         What the message is about; who may read it in the dashboard follows from them
         (:func:`booking_service.services.permissions.message_scope`).
+    link_hash : str, optional
+        The hash of the booking link's token the message carries (invitation mails), so that
+        :func:`supersede_invitation_mail` and the invariant check know which link it is for.
 
     Raises
     ------
@@ -168,6 +173,7 @@ def queue_mail(
         content_encrypted=encrypt_secret(json.dumps(asdict(content)), secret_key, OUTBOX_MAIL),
         invitation_id=invitation_id,
         meeting_id=meeting_id,
+        link_hash=link_hash,
         status="pending",
         attempts=0,
         next_attempt_at=now,
@@ -202,3 +208,24 @@ def forget_content(message: OutboxMessage) -> None:
     kept = MailContent(message.body_text, message.body_html, message.ics).redacted()
     message.content_encrypted = None
     message.body_text, message.body_html, message.ics = kept.text, kept.html, kept.ics
+def supersede_invitation_mail(session: Session, invitation_id: int) -> int:
+    """Withdraw the invitation mails of ``invitation_id`` still waiting to go out; return how many.
+
+    Called when the link they carry stops working (a resend) or their invitation stops being
+    active (booked, cancelled, expired), in the same transaction. They become ``superseded``:
+    kept, readable in the outbox as their redacted copy, never sent; their encrypted content is
+    dropped at once. A mail a worker is sending at that very moment
+    may still go out; its outcome then leaves the status alone
+    (:func:`booking_service.store.queue.record_outcome`).
+    """
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.invitation_id == invitation_id,
+            OutboxMessage.kind == "invitation",
+            OutboxMessage.status == "pending",
+        )
+        # Never to be sent: the encrypted copy goes now, the redacted one stays for the outbox view.
+        .values(status="superseded", content_encrypted=None)
+    )
+    return result.rowcount

@@ -223,7 +223,7 @@ def outbox_messages(
         Whose view: a message is shown to whoever may see its invitation or meeting
         (:func:`booking_service.services.permissions.message_scope`); one about neither to admins only.
     status : str or None
-        ``"pending"``, ``"sent"``, ``"failed"`` or ``None`` for all.
+        ``"pending"``, ``"sent"``, ``"failed"``, ``"superseded"`` or ``None`` for all.
     limit : int
         At most this many.
     """

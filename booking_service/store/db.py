@@ -26,6 +26,9 @@ from ..core.config import ConfigError
 
 _ENGINES: dict[str, Engine] = {}
 
+SQLITE_BUSY_TIMEOUT = 30.0
+"""Seconds a SQLite connection waits for another's write lock before "database is locked"."""
+
 
 def make_engine(url: str, **kwargs: object) -> Engine:
     """Create an engine for ``url`` with Slotwise's connection settings.
@@ -63,7 +66,7 @@ def _sqlite_engine(url, **kwargs: object) -> Engine:
     database = url.database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
+    kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT, "check_same_thread": False})
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -73,7 +76,7 @@ def _sqlite_engine(url, **kwargs: object) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT * 1000)}")
         if database and database != ":memory:":
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
@@ -98,6 +101,14 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def write_bind(engine: Engine) -> Engine:
+    """``engine`` with transactions that take the write lock when they begin (SQLite ``BEGIN IMMEDIATE``).
+
+    What :func:`session_scope` binds with ``write=True``; for a session the caller manages itself.
+    """
+    return engine.execution_options(sqlite_begin="IMMEDIATE")
+
+
 @contextmanager
 def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
     """One transaction: commit on success, roll back on error.
@@ -108,7 +119,7 @@ def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
         Take the database write lock when the transaction begins (SQLite ``BEGIN IMMEDIATE``).
         Use it for read-check-write sequences such as confirming a booking.
     """
-    bind = engine.execution_options(sqlite_begin="IMMEDIATE") if write else engine
+    bind = write_bind(engine) if write else engine
     with Session(bind, expire_on_commit=False) as session, session.begin():
         yield session
 

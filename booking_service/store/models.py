@@ -445,7 +445,8 @@ class Reservation(Base):
 
 # --- outgoing work --------------------------------------------------------------------------
 
-OUTBOX_STATUSES = ("pending", "sent", "failed")
+OUTBOX_STATUSES = ("pending", "sent", "failed", "superseded")
+"""``superseded``: withdrawn before it was sent (its link was replaced, or its invitation closed)."""
 
 
 class OutboxMessage(Base):
@@ -474,6 +475,9 @@ class OutboxMessage(Base):
     message_id_header: Mapped[str | None] = mapped_column(String(255))
     invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitations.id", ondelete="SET NULL"))
     meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id", ondelete="SET NULL"))
+    # The SHA-256 of the booking link's token an invitation mail carries, so that a mail whose
+    # link a resend replaced can be told apart (only the hash, as on the invitation).
+    link_hash: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -8,7 +8,9 @@ Routes (``<token>`` is the invitation link's token):
   zone, paged by week within the frame.
 - ``GET /i/<token>/slot?start=&zone=``: re-checks one time; gone: back to the times with a
   message; available: the confirmation page.
-- ``POST /i/<token>/confirm``: books it (CSRF-protected, rate-limited).
+- ``POST /i/<token>/confirm``: books it (CSRF-protected, rate-limited). A confirmation that loses
+  to a cancellation lands on the "cancelled" page; one whose link a resend replaced meanwhile
+  is a 404, as that link now is everywhere.
 - ``GET /i/<token>/scheduled`` and ``GET /i/<token>/invite.ics``: the booked meeting.
 
 Views parse and validate (malformed starts, zones and week numbers get a 400 page), call one
@@ -41,7 +43,7 @@ from ..calendars.sync import refresh_invitation_calendars
 from ..core import display
 from ..services import availability
 from ..services.booking import UNAVAILABLE_MESSAGE, confirm_slot, meeting_invite_for
-from ..services.invitations import booking_link, find_by_token, invitation_id_for_token
+from ..services.invitations import booking_link, find_by_token, hash_token, invitation_id_for_token
 from ..services.lifecycle import effective_status
 from ..services.outbox import register_filters
 from ..store.db import session_scope
@@ -351,8 +353,13 @@ def confirm(token: str):
             customer_zone=raw_zone or None,
             link=booking_link(settings.public_url, token),
             settings=settings,
+            link_hash=hash_token(token),
         )
         zone = raw_zone or result.invitation.customer_zone or result.invitation.zone
+    if result.outcome == "replaced":
+        # A resend replaced this link while the confirmation waited: it is now an unknown
+        # link like any other (the new one is in the customer's mail).
+        abort(404)
     if result.outcome in ("booked", "already_scheduled"):
         return redirect(url_for("booking.scheduled", token=token), code=303)
     if result.outcome == "unavailable":

@@ -1,4 +1,9 @@
-"""Invitations: the active invitations, how many slots each still has, resend or cancel one."""
+"""Invitations: the active invitations, how many slots each still has, resend or cancel one.
+
+The buttons act through callbacks bound to the invitation shown when they were drawn, so an
+invitation that changes before the click (booked by its customer, cancelled by a colleague) is
+refused with what happened, never swapped for another one of the list.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,6 @@ import streamlit as st
 from booking_service.core.clock import utcnow
 from booking_service.services import invitations as service
 from booking_service.services import lifecycle, queries
-from booking_service.services.permissions import PermissionDenied
 from dashboard import state, views
 
 st.title("Invitations")
@@ -81,33 +85,41 @@ chosen = st.selectbox(
 if chosen in links:
     st.caption("Booking link (copy with the button at the right):")
     st.code(links[chosen], language=None)
-resend, cancel = st.columns(2)
-if resend.button("Resend with a new link", key="invitations-resend", width="stretch"):
-    try:
-        with state.session() as s:
-            settings = state.settings()
-            created = service.resend_invitation(s, chosen, by=me, public_url=settings.public_url,
-                                                secret_key=settings.secret_key)
-            link, delivery = created.link, created.invitation.delivery
-    except (service.InvitationError, service.InvitationStateError, PermissionDenied) as exc:
-        st.error(str(exc))
-    else:
-        links[chosen] = link
-        state.data_changed()
-        if delivery == "links":  # the scheduler delivers this invitation: no email was queued
-            views.flash("Made a new link (the old one no longer works); no email was sent. "
-                        "Copy the link below and send it yourself.")
-        else:
-            views.flash(f"Sent again to {by_id[chosen].customer_email} with a new link; the old link no longer works.")
-        st.rerun()
-if cancel.button("Cancel invitation", key="invitations-cancel", type="primary", width="stretch"):
+
+
+def _resend(invitation_id: int, email: str) -> None:
     try:
         with state.session(write=True) as s:
-            service.cancel_invitation(s, chosen, by=me, secret_key=state.settings().secret_key)
-    except (service.InvitationStateError, PermissionDenied) as exc:
-        st.error(str(exc))
+            created = service.resend_invitation(s, invitation_id, by=state.current_user(),
+                                                public_url=state.settings().public_url,
+                                                secret_key=state.settings().secret_key)
+            link, delivery = created.link, created.invitation.delivery
+    except (service.InvitationError, *state.REFUSED) as exc:
+        views.flash(str(exc), "error")
+        return
+    st.session_state.setdefault(state.LINKS_KEY, {})[invitation_id] = link
+    state.data_changed()
+    if delivery == "links":  # the scheduler delivers this invitation: no email was queued
+        views.flash("Made a new link (the old one no longer works); no email was sent. "
+                    "Copy the link below and send it yourself.")
     else:
-        links.pop(chosen, None)
-        state.data_changed()
-        views.flash(f"Cancelled the invitation of {by_id[chosen].customer_name}; its link now says so.")
-        st.rerun()
+        views.flash(f"Sent again to {email} with a new link; the old link no longer works.")
+
+
+def _cancel(invitation_id: int, customer: str) -> None:
+    try:
+        with state.session(write=True) as s:
+            service.cancel_invitation(s, invitation_id, by=state.current_user(), secret_key=state.settings().secret_key)
+    except state.REFUSED as exc:
+        views.flash(str(exc), "error")
+        return
+    st.session_state.setdefault(state.LINKS_KEY, {}).pop(invitation_id, None)
+    state.data_changed()
+    views.flash(f"Cancelled the invitation of {customer}; its link now says so.")
+
+
+resend, cancel = st.columns(2)
+resend.button("Resend with a new link", key="invitations-resend", width="stretch",
+              on_click=_resend, args=(chosen, by_id[chosen].customer_email))
+cancel.button("Cancel invitation", key="invitations-cancel", type="primary", width="stretch",
+              on_click=_cancel, args=(chosen, by_id[chosen].customer_name))

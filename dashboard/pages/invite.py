@@ -18,7 +18,6 @@ from booking_service.core import display
 from booking_service.core.clock import utcnow
 from booking_service.services import invitations as service
 from booking_service.services import queries
-from booking_service.services.permissions import PermissionDenied
 from dashboard import state, views
 
 STEPS = ("Who", "1 · Meeting details", "2 · Time frame", "3 · Notifications")
@@ -342,7 +341,7 @@ else:
         st.caption(f"Invite is disabled: {reason}")
     if clicked:
         try:
-            with st.spinner("Sending…"), state.session() as s:
+            with st.spinner("Sending…"), state.session(write=True) as s:
                 created = service.create_invitation(
                     s, draft, by=me, public_url=settings.public_url, secret_key=settings.secret_key,
                     default_zone=settings.default_zone, deliver=delivery,
@@ -357,7 +356,7 @@ else:
             else:
                 st.session_state[ERROR_KEY] = str(exc)
                 go(owner)
-        except PermissionDenied as exc:
+        except state.REFUSED as exc:
             st.error(str(exc))
         else:
             state.data_changed()

@@ -1,4 +1,9 @@
-"""Meetings: the scheduled meetings, filtered by date and team member; cancel one."""
+"""Meetings: the scheduled meetings, filtered by date and team member; cancel one.
+
+Cancelling acts through the form's callback on the meeting that was picked, so a meeting a
+colleague cancelled a moment before is refused with what happened (not a traceback, and never
+another meeting of the list).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,6 @@ import streamlit as st
 
 from booking_service.core.clock import utcnow
 from booking_service.services import booking, queries
-from booking_service.services.permissions import PermissionDenied
 from dashboard import state, views
 
 ALL = 0
@@ -85,27 +89,35 @@ st.dataframe(table, hide_index=True, width="stretch")
 
 st.subheader("Cancel a meeting")
 by_id = {m.id: m for m in meetings}
+
+
+def _cancel(who: dict[int, tuple[str, str]]) -> None:
+    chosen = st.session_state["cancel-meeting-pick"]
+    reason = st.session_state["cancel-meeting-reason"]
+    try:
+        with state.session(write=True) as s:
+            settings = state.settings()
+            booking.cancel_meeting(s, chosen, by=state.current_user(), secret_key=settings.secret_key,
+                                   reason=reason, settings=settings)
+    except state.REFUSED as exc:
+        views.flash(str(exc), "error")
+        return
+    state.data_changed()
+    name, email = who[chosen]
+    views.flash(
+        f"Cancelled the meeting with {name}; the time is free again and the cancellation is in the outbox for {email}."
+    )
+
+
 with st.form("cancel-meeting"):
-    chosen = st.selectbox(
+    st.selectbox(
         "Meeting",
         list(by_id),
         format_func=lambda i: f"{by_id[i].customer_name} — {views.when(by_id[i].start, by_id[i].end, zone)}",
         key="cancel-meeting-pick",
     )
-    reason = st.text_input("Reason (sent to the customer)", key="cancel-meeting-reason")
-    if st.form_submit_button("Cancel meeting", type="primary"):
-        meeting = by_id[chosen]
-        try:
-            with state.session(write=True) as s:
-                settings = state.settings()
-                booking.cancel_meeting(s, chosen, by=me, secret_key=settings.secret_key, reason=reason,
-                                       settings=settings)
-        except (booking.BookingError, PermissionDenied) as exc:
-            st.error(str(exc))
-        else:
-            state.data_changed()
-            views.flash(
-                f"Cancelled the meeting with {meeting.customer_name}; the time is free again and "
-                f"the cancellation is in the outbox for {meeting.customer_email}."
-            )
-            st.rerun()
+    st.text_input("Reason (sent to the customer)", key="cancel-meeting-reason")
+    st.form_submit_button(
+        "Cancel meeting", type="primary", on_click=_cancel,
+        args=({m.id: (m.customer_name, m.customer_email) for m in meetings},),
+    )

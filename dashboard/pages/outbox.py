@@ -12,7 +12,10 @@ import streamlit as st
 from booking_service.services import queries
 from dashboard import state, views
 
-STATUSES = {"All": None, "Waiting": "pending", "Sent": "sent", "Failed": "failed"}
+STATUSES = {"All": None, "Waiting": "pending", "Sent": "sent", "Failed": "failed", "Withdrawn": "superseded"}
+#: How a status reads: a withdrawn invitation mail carried a link that was replaced, or its
+#: invitation was booked, cancelled or expired before it went out.
+STATUS_WORDS = {"pending": "waiting", "superseded": "withdrawn (link replaced or invitation closed)"}
 
 st.title("Outbox")
 me = state.current_user()
@@ -32,7 +35,7 @@ table = pd.DataFrame(
             "To": m.to_addr,
             "Subject": m.subject,
             "Kind": m.kind,
-            "Status": {"pending": "waiting"}.get(m.status, m.status),
+            "Status": STATUS_WORDS.get(m.status, m.status),
             "Attempts": m.attempts,
             "Last error": m.last_error or "",
         }

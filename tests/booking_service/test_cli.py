@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import socket
@@ -16,7 +17,7 @@ from click.testing import CliRunner
 from booking_service import seed as seed_module
 from booking_service.cli import main
 
-COMMANDS = ["init-db", "seed-demo", "serve", "dashboard", "up"]
+COMMANDS = ["init-db", "seed-demo", "serve", "dashboard", "up", "check"]
 
 
 @pytest.fixture
@@ -147,3 +148,39 @@ def test_up_starts_both_services_and_stops_them_on_ctrl_c(env):
     for port in (booking_port, dashboard_port):
         with pytest.raises(OSError):
             _get(f"http://127.0.0.1:{port}/")
+
+
+def test_check_says_no_problems_or_names_each_one(env):
+    from sqlalchemy import update
+    from sqlalchemy.orm import Session
+
+    from booking_service.store.db import make_engine
+    from booking_service.store.models import Invitation, OutboxMessage, TeamMember, WorkingHours
+
+    assert run(env, "init-db").exit_code == 0
+    assert "check" in CliRunner().invoke(main, ["--help"]).output
+    clean = run(env, "check")
+    assert (clean.exit_code, clean.output) == (0, "no problems found\n")
+    engine = make_engine(env["DATABASE_URL"])
+    with Session(engine) as session, session.begin():
+        ana = TeamMember(name="Ana", zone="Europe/Berlin", hours=[WorkingHours(weekday=0, start_minute=540, end_minute=1020)])
+        session.add(ana)
+        for n in (1, 2):
+            invitation = Invitation(token_hash=f"{n}" * 64, customer_name="Ada", customer_email="ada@example.com",
+                                    subject="Intro", duration_minutes=30, frame_start=dt.date(2030, 1, 7),
+                                    frame_end=dt.date(2030, 1, 11), zone="Europe/Berlin", status="active", members=[ana])
+            session.add(invitation)
+            session.flush()
+            session.add(OutboxMessage(kind="invitation", to_addr="ada@example.com", subject="Pick a time",
+                                      body_text="…", invitation_id=invitation.id, link_hash=invitation.token_hash))
+        # Two broken rows: a scheduled invitation without a meeting, a cancelled one whose mail waits.
+        session.execute(update(Invitation).where(Invitation.id == 1).values(status="scheduled"))
+        session.execute(update(Invitation).where(Invitation.id == 2).values(status="cancelled"))
+    engine.dispose()
+    broken = run(env, "check")
+    assert broken.exit_code == 1
+    assert broken.output.splitlines() == [
+        "invitation 1 is scheduled but has no confirmed meeting (no meeting)",
+        "outbox message 1 waits to mail invitation 1, which is scheduled",
+        "outbox message 2 waits to mail invitation 2, which is cancelled",
+    ]

@@ -27,7 +27,7 @@ LONDON = ZoneInfo("Europe/London")
 
 def _invite(engine, org, name="Grace Hopper", members=None, promote=False, by: int | None = None) -> int:
     today = utcnow().astimezone(LONDON).date()
-    with session_scope(engine) as s:
+    with session_scope(engine, write=True) as s:
         user = s.get(User, org.admin_id if by is None else by)
         created = create_invitation(
             s,
@@ -138,3 +138,65 @@ def test_meetings_filter_is_shareable_as_a_link(org, engine):
     shared.switch_page("dashboard/pages/meetings.py").run()
     assert shared.selectbox(key="meetings-member").value == org.ada
     assert list(shared.dataframe[0].value["Customer"]) == ["Grace Hopper <grace@example.com>"]
+
+
+# --- an action that loses says what happened -----------------------------------------------------
+
+
+def test_cancelling_an_invitation_booked_a_moment_ago_says_to_cancel_the_meeting(org, engine):
+    grace = _invite(engine, org)
+    at = open_page(org, "invitations")
+    meeting_id = _confirm_first_slot(engine, grace)  # the customer books while the page is open
+    at.button(key="invitations-cancel").click().run()
+    assert not at.exception, at.exception
+    assert [e.value for e in at.error] == ["This invitation was booked a moment ago; cancel the meeting instead."]
+    with session_scope(engine) as s:
+        assert s.get(Invitation, grace).status == "scheduled"
+        assert s.get(Meeting, meeting_id).status == "confirmed"
+    # The list now shows what is true: the booked invitation is gone from it.
+    assert "No active invitations" in at.info[0].value
+
+
+def test_resending_an_invitation_booked_a_moment_ago_says_where_it_went(org, engine):
+    grace = _invite(engine, org)
+    alan = _invite(engine, org, name="Alan Turing", members=(org.bob,))
+    at = open_page(org, "invitations")
+    at.selectbox(key="invitations-pick").select(grace).run()
+    _confirm_first_slot(engine, grace)
+    at.button(key="invitations-resend").click().run()
+    assert not at.exception, at.exception
+    assert [e.value for e in at.error] == [
+        "This invitation was booked a moment ago, so there is nothing to resend; its meeting is under Meetings."]
+    with session_scope(engine) as s:
+        # Nothing was resent, to Grace or to the other customer the list now shows first.
+        mails = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "invitation")).all()
+        assert sorted((m.invitation_id, m.status) for m in mails) == [(grace, "superseded"), (alan, "pending")]
+
+
+def test_cancelling_a_meeting_a_colleague_just_cancelled_says_so(org, engine):
+    meeting_id = _confirm_first_slot(engine, _invite(engine, org))
+    at = open_page(org, "meetings")
+    with session_scope(engine, write=True) as s:
+        booking.cancel_meeting(s, meeting_id, secret_key=SECRET_KEY, by=None)
+    at.button(key="FormSubmitter:cancel-meeting-Cancel meeting").click().run()
+    assert not at.exception, at.exception
+    assert [e.value for e in at.error] == ["This meeting is already cancelled."]
+    with session_scope(engine) as s:
+        assert len(s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "cancellation")).all()) == 2
+
+
+def test_a_database_still_locked_after_the_wait_is_said_in_words(org, engine, monkeypatch):
+    from booking_service.store import db
+
+    monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT", 0.3)
+    grace = _invite(engine, org)
+    at = open_page(org, "invitations")
+    with session_scope(engine, write=True) as blocker:
+        blocker.connection()  # BEGIN IMMEDIATE: another writer that does not let go
+        at.button(key="invitations-cancel").click().run()
+    assert not at.exception, at.exception
+    assert [e.value for e in at.error] == [
+        "Nothing was changed: the database stayed busy with other changes for too long (database is locked). "
+        "Try again in a moment."]
+    with session_scope(engine) as s:
+        assert s.get(Invitation, grace).status == "active"

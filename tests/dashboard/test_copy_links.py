@@ -57,7 +57,7 @@ def test_email_delivery_stays_the_default(org, engine):
 
 def test_resending_a_copy_links_invitation_shows_the_new_link_and_sends_nothing(org, engine):
     monday = next_monday(dt.datetime.now(dt.UTC))
-    with session_scope(engine) as s:
+    with session_scope(engine, write=True) as s:
         created = create_invitation(
             s,
             InvitationDraft(customer_name="Grace", customer_email="grace@example.com", subject="Call",

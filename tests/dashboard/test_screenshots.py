@@ -58,7 +58,7 @@ def _seed(url: str) -> list[str]:
     """Seed the demo organisation plus invitations and a meeting; return two members' labels."""
     started = time.perf_counter()
     engine = make_engine(url)
-    with session_scope(engine) as s:
+    with session_scope(engine, write=True) as s:
         seed_demo(s, secret_key=SECRET_KEY, seed=7, public_url="http://127.0.0.1:5000")
         user = accounts.create_user(s, email=EMAIL, name="Sam Scheduler", password=PASSWORD, role="admin")
         members, pool = team_members(s), pools(s)[0]

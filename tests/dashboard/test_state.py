@@ -53,7 +53,7 @@ def test_a_live_update_reads_the_data_version_once_and_counts_like_the_service(o
 
 def test_the_invitation_list_reads_the_data_version_once(org, monkeypatch):
     engine = make_engine(org.url)
-    with session_scope(engine) as s:
+    with session_scope(engine, write=True) as s:
         admin = s.get(User, org.admin_id)
         ids = tuple(
             invitations.create_invitation(

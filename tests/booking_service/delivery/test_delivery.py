@@ -41,7 +41,7 @@ def _olga(s: Session) -> User:
 
 
 def _create(engine, org, deliver: str, **changes):
-    with session_scope(engine) as s:
+    with session_scope(engine, write=True) as s:
         created = create_invitation(s, draft(org, NOW, **changes), secret_key=SECRET_KEY, by=s.get(User, org.scheduler),
                                     public_url=PUBLIC, now=NOW, deliver=deliver)
         return created
@@ -95,10 +95,10 @@ def test_unknown_delivery_is_refused_before_anything_is_stored(engine, org):
 
 def test_resend_keeps_the_delivery_unless_told(engine, org):
     created = _create(engine, org, "links", promote=True, promote_count=2)
-    with session_scope(engine) as s:
+    with session_scope(engine, write=True) as s:
         again = resend_invitation(s, created.invitation.id, secret_key=SECRET_KEY, by=s.get(User, org.scheduler), public_url=PUBLIC, now=NOW)
     assert _outbox(engine) == [] and again.token != created.token and len(again.slot_links) == 2
-    with session_scope(engine) as s:
+    with session_scope(engine, write=True) as s:
         resend_invitation(s, created.invitation.id, secret_key=SECRET_KEY, by=s.get(User, org.scheduler), public_url=PUBLIC, now=NOW,
                           deliver="email")
     assert [m.kind for m in _outbox(engine)] == ["invitation"]
@@ -107,9 +107,9 @@ def test_resend_keeps_the_delivery_unless_told(engine, org):
 
 def test_another_scheduler_may_not_resend_or_cancel(engine, org):
     created = _create(engine, org, "email")
-    with session_scope(engine) as s, pytest.raises(PermissionDenied, match="olga@example.com may not resend"):
+    with session_scope(engine, write=True) as s, pytest.raises(PermissionDenied, match="olga@example.com may not resend"):
         resend_invitation(s, created.invitation.id, secret_key=SECRET_KEY, by=_olga(s), public_url=PUBLIC, now=NOW)
-    with session_scope(engine) as s, pytest.raises(PermissionDenied, match="olga@example.com may not cancel"):
+    with session_scope(engine, write=True) as s, pytest.raises(PermissionDenied, match="olga@example.com may not cancel"):
         cancel_invitation(s, created.invitation.id, secret_key=SECRET_KEY, by=_olga(s), now=NOW)
     with Session(engine) as s:
         assert s.get(Invitation, created.invitation.id).status == "active"
@@ -119,6 +119,6 @@ def test_another_scheduler_may_not_resend_or_cancel(engine, org):
 
 def test_cancel_is_audited_with_who(engine, org):
     created = _create(engine, org, "email")
-    with session_scope(engine) as s:
+    with session_scope(engine, write=True) as s:
         cancel_invitation(s, created.invitation.id, secret_key=SECRET_KEY, by=s.get(User, org.scheduler), now=NOW)
     assert _audit(engine)[-1] == ("invitation.cancelled", org.scheduler, created.invitation.id)

@@ -67,3 +67,32 @@ def test_worker_command_runs_one_pass(tmp_path):
     assert runner.invoke(main, ["init-db"], env=env).exit_code == 0
     result = runner.invoke(main, ["worker", "--once"], env=env)
     assert result.exit_code == 0, result.output
+
+
+def test_a_pass_records_expired_invitations_and_withdraws_their_mail(database_url, tmp_path):
+    from booking_service.services.invitations import create_invitation
+    from booking_service.services.lifecycle import frame_end_instant
+    from booking_service.store.db import session_scope
+    from booking_service.store.models import Invitation
+
+    from ..factories import draft, make_org
+
+    settings = load_settings({"SLOTWISE_VAR_DIR": str(tmp_path), "DATABASE_URL": database_url, "SECRET_KEY": SECRET_KEY})
+    engine = make_engine(database_url)
+    now = dt.datetime(2030, 1, 2, 10, 0, tzinfo=dt.UTC)
+    with Session(engine) as session:
+        org = make_org(session)
+    with session_scope(engine, write=True) as session:
+        ending = create_invitation(session, draft(org, now), secret_key=SECRET_KEY, by=None, public_url="http://x", now=now).invitation
+        later = create_invitation(session, draft(org, now, frame_end=ending.frame_end + dt.timedelta(days=7)),
+                                  secret_key=SECRET_KEY, by=None, public_url="http://x", now=now).invitation
+    # Nobody opens the link: the worker's pass at the end of the frame records it, before it
+    # would send the invitation mail that still waits.
+    report = run_pass(engine, settings, now=frame_end_instant(ending))
+    assert report.lines[0] == "Invitations: 1 expired."
+    assert report.lines[1] == "Mail: 1 sent, 0 waiting to retry, 0 failed."
+    with Session(engine) as session:
+        assert [session.get(Invitation, i).status for i in (ending.id, later.id)] == ["expired", "active"]
+        statuses = {m.invitation_id: m.status for m in session.scalars(select(OutboxMessage))}
+        assert statuses == {ending.id: "superseded", later.id: "sent"}
+    engine.dispose()

@@ -12,13 +12,13 @@ from sqlalchemy.orm import Session
 from booking_service.delivery.mail import SmtpSender, deliver_due
 from booking_service.services import availability
 from booking_service.services.booking import (
-    BookingError,
     cancel_meeting,
     confirm_slot,
     meeting_invite_for,
     resend_confirmation,
 )
 from booking_service.services.invitations import create_invitation
+from booking_service.services.lifecycle import MeetingStateError
 from booking_service.store.db import session_scope
 from booking_service.store.models import Invitation, Meeting, OutboxMessage, Reservation, User
 
@@ -37,7 +37,7 @@ def org(session):
 
 
 def _invite(engine, org, by_scheduler: bool = True, **changes) -> int:
-    with session_scope(engine) as session:
+    with session_scope(engine, write=True) as session:
         user = session.get(User, org.scheduler) if by_scheduler else None
         created = create_invitation(session, draft(org, NOW, **changes), secret_key=SECRET_KEY, by=user, public_url=PUBLIC, now=NOW)
         return created.invitation.id
@@ -246,14 +246,14 @@ def test_confirmation_settings_of_the_scheduler_are_followed(engine, org):
 def test_cancel_frees_the_time_and_sends_cancel_invites_with_the_same_uid(engine, org):
     a = _invite(engine, org)
     _, meeting_id, _ = _confirm(engine, a, berlin(MONDAY, 10))
-    with session_scope(engine) as session:
+    with session_scope(engine, write=True) as session:
         uid = session.get(Meeting, meeting_id).uid
         cancel_meeting(session, meeting_id, secret_key=SECRET_KEY, by=None, reason="Customer asked", now=NOW)
-    with session_scope(engine) as session:
+    with session_scope(engine, write=True) as session:
         meeting = session.get(Meeting, meeting_id)
         assert meeting.status == "cancelled" and meeting.sequence == 1 and meeting.reservations == []
         assert session.get(Invitation, a).status == "cancelled"
-        with pytest.raises(BookingError, match="already cancelled"):
+        with pytest.raises(MeetingStateError, match="This meeting is already cancelled."):
             cancel_meeting(session, meeting_id, secret_key=SECRET_KEY, by=None, now=NOW)
     cancellations = _outbox(engine, "cancellation")
     assert sorted(m.to_addr for m in cancellations) == ["ada@customer.example", "ana@team.example"]
@@ -271,7 +271,7 @@ def test_cancelled_invitation_cannot_be_booked(engine, org):
     from booking_service.services.invitations import cancel_invitation
 
     a = _invite(engine, org)
-    with session_scope(engine) as session:
+    with session_scope(engine, write=True) as session:
         cancel_invitation(session, a, secret_key=SECRET_KEY, by=None, now=NOW)
     assert _confirm(engine, a, berlin(MONDAY, 10))[0] == "closed"
 
@@ -281,7 +281,7 @@ def test_mail_reaches_a_real_smtp_server_with_a_valid_invite(engine, org):
     _, meeting_id, _ = _confirm(engine, a, berlin(MONDAY, 10))
     with smtp_server() as (url, received):
         deliver_due(engine, SmtpSender.from_url(url), secret_key=SECRET_KEY, mail_from="Slotwise <no-reply@x.example>", now=NOW)
-        with session_scope(engine) as session:
+        with session_scope(engine, write=True) as session:
             resend_confirmation(session, meeting_id, secret_key=SECRET_KEY, by=session.get(User, org.scheduler), link=f"{PUBLIC}/i/tok",
                                 now=NOW + dt.timedelta(hours=1))
         deliver_due(engine, SmtpSender.from_url(url), secret_key=SECRET_KEY, mail_from="Slotwise <no-reply@x.example>",

@@ -6,6 +6,9 @@ Two situations, on SQLite and on PostgreSQL:
     submit lands on the scheduled page;
 (b) different invitations that share one member and one room, all confirming the same start:
     one meeting, every loser is sent back to the times with "no longer available".
+
+Each test ends with the invariant check finding nothing. The races of the other transitions
+(cancel, resend, expire) are in :mod:`.test_races`.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from booking_service.store.db import make_engine, session_scope
 from booking_service.store.models import Invitation, Meeting, Reservation
 
 from ..factories import SECRET_KEY, berlin, draft, make_org
+from .racing import invariants
 
 UTC = dt.UTC
 THREADS = 50
@@ -62,7 +66,7 @@ def _setup(database_url: str, invitations: int) -> tuple[list[str], list[int], d
         with Session(engine, expire_on_commit=False) as session:
             org = make_org(session)
         now = dt.datetime.now(UTC)
-        with session_scope(engine) as session:
+        with session_scope(engine, write=True) as session:
             first = create_invitation(
                 session, draft(org, now, members=(org.ana,), rooms=(org.small_room,)), secret_key=SECRET_KEY, by=None,
                 public_url="http://localhost",
@@ -138,6 +142,7 @@ def test_fifty_threads_confirm_the_same_invitation(database_url, tmp_path):
     assert all(location.endswith(f"/i/{tokens[0]}/scheduled") for _, location, _ in results)
     assert all("Your meeting is scheduled" in page for _, _, page in results[:FOLLOW])
     assert _count(database_url, start) == (1, 2)  # one meeting: Ana and the room
+    assert invariants(database_url) == []
 
 
 @pytest.mark.timeout(120)
@@ -152,6 +157,7 @@ def test_fifty_threads_confirm_invitations_sharing_a_member_and_a_room(database_
     followed = [page for _, _, page in losers if page]
     assert followed and all(GONE in page for page in followed)
     assert _count(database_url, start) == (1, 2)
+    assert invariants(database_url) == []
 
 
 # --- several processes -------------------------------------------------------------------------
@@ -189,6 +195,7 @@ def test_several_processes_confirm_at_once(database_url, tmp_path):
     assert sum("/times" in location for _, location in own_results) == PROCESSES - 1
     assert _count(database_url, start) == (1, 2)
     assert _count(database_url, later) == (1, 2)
+    assert invariants(database_url) == []
 
 
 def _process_worker_two_starts(

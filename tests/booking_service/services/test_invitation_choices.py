@@ -23,6 +23,12 @@ PUBLIC = "https://book.example"
 
 
 @pytest.fixture
+def session(write_session):
+    """Creating an invitation is a change of state: it needs the write lock."""
+    return write_session
+
+
+@pytest.fixture
 def org(session):
     return make_org(session)
 

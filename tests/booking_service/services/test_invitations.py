@@ -36,6 +36,12 @@ PUBLIC = "https://book.example"
 
 
 @pytest.fixture
+def session(write_session):
+    """Creating, resending, cancelling and expiring are changes of state: they need the write lock."""
+    return write_session
+
+
+@pytest.fixture
 def org(session):
     return make_org(session)
 
@@ -210,9 +216,9 @@ def test_cancel_closes_an_active_invitation_once(session, org):
     cancel_invitation(session, created.invitation.id, secret_key=SECRET_KEY, by=None, now=NOW)
     session.commit()
     assert session.get(Invitation, created.invitation.id).status == "cancelled"
-    with pytest.raises(InvitationStateError, match="already cancelled"):
+    with pytest.raises(InvitationStateError, match="This invitation is already cancelled."):
         cancel_invitation(session, created.invitation.id, secret_key=SECRET_KEY, by=None, now=NOW)
-    with pytest.raises(InvitationStateError, match="only an active invitation can be resent"):
+    with pytest.raises(InvitationStateError, match="was cancelled, so it cannot be resent; create a new invitation"):
         resend_invitation(session, created.invitation.id, secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=NOW)
 
 

@@ -247,7 +247,7 @@ def booked(engine):
 
     with Session(engine) as s:
         org = make_org(s)
-    with session_scope(engine) as s:
+    with session_scope(engine, write=True) as s:
         olga = _user(s, "olga@example.com")
         root = _user(s, "root@example.com", "admin")
         created = create_invitation(s, draft(org, SERVICE_NOW), secret_key=SECRET_KEY, by=s.get(User, org.scheduler),
@@ -266,7 +266,7 @@ def _cancel(engine, meeting_id: int, user_id: int):
 
     from ..factories import SECRET_KEY
 
-    with session_scope(engine) as s:
+    with session_scope(engine, write=True) as s:
         return cancel_meeting(s, meeting_id, secret_key=SECRET_KEY, by=s.get(User, user_id), reason="Clash", now=SERVICE_NOW)
 
 

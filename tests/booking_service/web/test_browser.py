@@ -79,7 +79,7 @@ def _invitation(database_url: str, base: str, **changes) -> str:
     try:
         with Session(engine, expire_on_commit=False) as session:
             org = make_org(session)
-        with session_scope(engine) as session:
+        with session_scope(engine, write=True) as session:
             created = create_invitation(
                 session, draft(org, dt.datetime.now(dt.UTC), **changes), secret_key=SECRET_KEY, by=None, public_url=base
             )

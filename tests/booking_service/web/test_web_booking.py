@@ -15,7 +15,12 @@ from sqlalchemy.orm import Session
 
 from booking_service.services import availability
 from booking_service.services.booking import confirm_slot
-from booking_service.services.invitations import create_invitation, resend_invitation, slot_link
+from booking_service.services.invitations import (
+    cancel_invitation,
+    create_invitation,
+    resend_invitation,
+    slot_link,
+)
 from booking_service.store.db import session_scope
 from booking_service.store.models import Invitation, Meeting, OutboxMessage, User
 
@@ -41,7 +46,7 @@ def org(app):
 
 
 def _invite(app, org, **changes) -> tuple[str, int]:
-    with session_scope(_engine(app)) as session:
+    with session_scope(_engine(app), write=True) as session:
         user = session.get(User, org.scheduler)
         created = create_invitation(session, draft(org, _now(), **changes), secret_key=SECRET_KEY, by=user, public_url=PUBLIC)
         return created.token, created.invitation.id
@@ -106,7 +111,7 @@ def test_invitation_with_promoted_slots_shows_those_still_available(client, app,
 
 def test_unknown_and_revoked_tokens_get_the_same_404(client, app, org):
     token, invitation_id = _invite(app, org)
-    with session_scope(_engine(app)) as session:
+    with session_scope(_engine(app), write=True) as session:
         resend_invitation(session, invitation_id, secret_key=SECRET_KEY, by=None, public_url=PUBLIC)
     revoked = client.get(f"/i/{token}")
     never = client.get("/i/" + "A" * len(token))
@@ -263,6 +268,37 @@ def test_losing_the_race_at_confirmation_redirects_with_the_message(client, app,
     assert response.status_code == 303 and "/times" in response.headers["Location"]
     assert GONE in _text(client.get(response.headers["Location"]))
     with session_scope(_engine(app)) as session:
+        assert session.get(Invitation, invitation_id).status == "active"
+
+
+def _confirm_page(client, token: str) -> tuple[str, str]:
+    """The customer has the confirmation page of the first time open: its form's token and start."""
+    html = _text(client.get(_slot_path(_text(client.get(f"/i/{token}")))))
+    return _csrf(html), re.search(r'name="start" value="([^"]+)"', html).group(1)
+
+
+def test_a_confirmation_that_loses_to_a_cancellation_shows_the_cancelled_page(client, app, org):
+    token, invitation_id = _invite(app, org)
+    csrf, start = _confirm_page(client, token)
+    with session_scope(_engine(app), write=True) as session:
+        cancel_invitation(session, invitation_id, secret_key=SECRET_KEY, by=None)
+    response = client.post(f"/i/{token}/confirm", data={"csrf_token": csrf, "start": start, "zone": ZONE})
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"])
+    assert page.status_code == 410 and "This invitation has been cancelled" in _text(page)
+    with session_scope(_engine(app)) as session:
+        assert session.scalars(select(Meeting)).all() == []
+
+
+def test_a_confirmation_whose_link_was_replaced_books_nothing(client, app, org):
+    token, invitation_id = _invite(app, org)
+    csrf, start = _confirm_page(client, token)
+    with session_scope(_engine(app), write=True) as session:
+        resend_invitation(session, invitation_id, secret_key=SECRET_KEY, by=None, public_url=PUBLIC)
+    response = client.post(f"/i/{token}/confirm", data={"csrf_token": csrf, "start": start, "zone": ZONE})
+    assert response.status_code == 404 and "This link is not valid" in _text(response)
+    with session_scope(_engine(app)) as session:
+        assert session.scalars(select(Meeting)).all() == []
         assert session.get(Invitation, invitation_id).status == "active"
 
 

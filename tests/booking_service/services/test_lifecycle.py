@@ -1,0 +1,264 @@
+"""The state machine: its table, its refusals, its locks, and what each transition does to waiting mail."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from booking_service.services import lifecycle
+from booking_service.services.booking import cancel_meeting, confirm_slot
+from booking_service.services.invitations import (
+    InvitationStateError,
+    cancel_invitation,
+    create_invitation,
+    expire_invitations,
+    hash_token,
+    resend_invitation,
+)
+from booking_service.services.lifecycle import TRANSITIONS, TransitionRefused, frame_end_instant
+from booking_service.store.db import session_scope
+from booking_service.store.models import Invitation, Meeting, OutboxMessage
+
+from ..factories import SECRET_KEY, berlin, draft, make_org, next_monday
+
+ROOT = Path(__file__).resolve().parents[3]
+NOW = dt.datetime(2030, 1, 2, 10, 0, tzinfo=dt.UTC)
+MONDAY = next_monday(NOW)
+PUBLIC = "https://book.example"
+BOOKED_MESSAGE = "This invitation was booked a moment ago; cancel the meeting instead."
+
+
+@pytest.fixture
+def org(engine):
+    with Session(engine) as session:
+        return make_org(session)
+
+
+def _invite(engine, org, **changes):
+    with session_scope(engine, write=True) as session:
+        return create_invitation(session, draft(org, NOW, **changes), secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=NOW)
+
+
+def _confirm(engine, invitation_id: int, hour: int = 10, **kwargs):
+    with session_scope(engine, write=True) as session:
+        return confirm_slot(session, invitation_id, berlin(MONDAY, hour), secret_key=SECRET_KEY, now=NOW, **kwargs)
+
+
+def _mails(engine, invitation_id: int) -> list[tuple[str, str | None]]:
+    with session_scope(engine) as session:
+        return [(m.status, m.link_hash) for m in session.scalars(
+            select(OutboxMessage).where(OutboxMessage.invitation_id == invitation_id, OutboxMessage.kind == "invitation")
+            .order_by(OutboxMessage.id))]
+
+
+# --- the table ---------------------------------------------------------------------------------
+
+
+def _doc_table() -> list[tuple[str, ...]]:
+    lines = (ROOT / "docs" / "lifecycle.md").read_text(encoding="utf-8").splitlines()
+    start = lines.index("| transition | invitation | meeting | frame | locks |")
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        if set(line) <= {"|", "-", " "}:
+            continue
+        rows.append(tuple(cell.strip() for cell in line.strip("|").split("|")))
+    return rows
+
+
+def test_the_documented_table_is_the_table_in_the_code():
+    assert _doc_table() == lifecycle.table_rows()
+
+
+def test_every_transition_locks_in_the_one_order_and_every_refusal_names_a_transition():
+    for transition in TRANSITIONS.values():
+        assert list(transition.locks) == sorted(transition.locks, key=lifecycle.LOCK_ORDER.index)
+        states = {"active", "scheduled", "cancelled", "expired", "confirmed", lifecycle.NONE}
+        assert {*transition.invitation, *transition.meeting} <= states
+    assert {name for name, _ in lifecycle.REFUSALS} <= set(TRANSITIONS)
+
+
+# --- refusals ----------------------------------------------------------------------------------
+
+
+def test_cancelling_a_booked_invitation_is_refused_and_its_meeting_stands(engine, org):
+    invitation_id = _invite(engine, org).invitation.id
+    meeting_id = _confirm(engine, invitation_id).meeting.id
+    with session_scope(engine, write=True) as session, pytest.raises(InvitationStateError) as refused:
+        cancel_invitation(session, invitation_id, secret_key=SECRET_KEY, by=None, now=NOW)
+    assert str(refused.value) == BOOKED_MESSAGE
+    assert (refused.value.transition, refused.value.state) == ("cancel_invitation", "scheduled")
+    with session_scope(engine) as session:
+        assert session.get(Invitation, invitation_id).status == "scheduled"
+        meeting = session.get(Meeting, meeting_id)
+        assert meeting.status == "confirmed" and len(meeting.reservations) == 1
+        assert session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "cancellation")).all() == []
+
+
+def test_resending_a_booked_invitation_is_refused_with_where_to_look(engine, org):
+    invitation_id = _invite(engine, org).invitation.id
+    _confirm(engine, invitation_id)
+    with session_scope(engine, write=True) as session, pytest.raises(InvitationStateError, match="its meeting is under Meetings"):
+        resend_invitation(session, invitation_id, secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=NOW)
+
+
+def test_an_invitation_whose_frame_is_over_is_refused_as_expired(engine, org):
+    created = _invite(engine, org)
+    over = frame_end_instant(created.invitation)
+    with session_scope(engine, write=True) as session, pytest.raises(InvitationStateError, match="has expired"):
+        cancel_invitation(session, created.invitation.id, secret_key=SECRET_KEY, by=None, now=over)
+    with session_scope(engine, write=True) as session, pytest.raises(InvitationStateError, match="cannot be resent"):
+        resend_invitation(session, created.invitation.id, secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=over)
+
+
+def test_a_missing_row_is_refused_too(engine, org):
+    with session_scope(engine, write=True) as session, pytest.raises(InvitationStateError, match="no longer exists"):
+        cancel_invitation(session, 999, secret_key=SECRET_KEY, by=None, now=NOW)
+    with session_scope(engine, write=True) as session, pytest.raises(lifecycle.MeetingStateError,
+                                                                     match="no longer exists"):
+        cancel_meeting(session, 999, secret_key=SECRET_KEY, by=None, now=NOW)
+
+
+def test_a_transition_without_resource_locks_may_not_take_them(engine, org):
+    invitation_id = _invite(engine, org).invitation.id
+    with session_scope(engine, write=True) as session:
+        locked = lifecycle.enter(session, "cancel_invitation", invitation_id=invitation_id, now=NOW)
+        with pytest.raises(RuntimeError, match="takes no resource locks"):
+            locked.lock_resources([org.ana])
+
+
+@pytest.mark.parametrize("transition", ["create", "resend", "cancel_invitation", "expire", "cancel_meeting"])
+def test_on_sqlite_every_transition_needs_the_write_transaction(sqlite_engine, transition):
+    with Session(sqlite_engine) as session, pytest.raises(RuntimeError, match="session_scope\\(engine, write=True\\)"):
+        lifecycle.enter(session, transition, invitation_id=1, now=NOW)
+
+
+# --- locks: a transition waits for one in progress, then re-reads ------------------------------
+
+
+def _waits(engine, first, second) -> list[str]:
+    """Run ``first`` in a transition's transaction and, before it commits, ``second`` in another.
+
+    ``second`` must wait for ``first`` (PostgreSQL: the rows; SQLite: the database); what it
+    ended in once ``first`` committed is returned: ``"done"``, or the refusal's message.
+    """
+    outcome: list[str] = []
+
+    def other():
+        try:
+            with session_scope(engine, write=True) as session:
+                second(session)
+            outcome.append("done")
+        except TransitionRefused as refused:
+            outcome.append(str(refused))
+
+    with session_scope(engine, write=True) as session:
+        first(session)
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join(timeout=0.5)
+        assert thread.is_alive() and outcome == [], "the second transition did not wait for the first"
+    thread.join(timeout=30)
+    return outcome
+
+
+def test_a_cancel_waits_for_a_booking_in_progress_and_sees_it(engine, org):
+    invitation_id = _invite(engine, org).invitation.id
+    outcome = _waits(
+        engine,
+        lambda s: confirm_slot(s, invitation_id, berlin(MONDAY, 10), secret_key=SECRET_KEY, now=NOW),
+        lambda s: cancel_invitation(s, invitation_id, secret_key=SECRET_KEY, by=None, now=NOW),
+    )
+    assert outcome == [BOOKED_MESSAGE]
+
+
+def test_resending_a_confirmation_waits_for_a_cancellation_in_progress(engine, org):
+    from booking_service.services.booking import resend_confirmation
+
+    meeting_id = _confirm(engine, _invite(engine, org).invitation.id).meeting.id
+    outcome = _waits(
+        engine,
+        lambda s: cancel_meeting(s, meeting_id, secret_key=SECRET_KEY, by=None, now=NOW),
+        lambda s: resend_confirmation(s, meeting_id, secret_key=SECRET_KEY, by=None, now=NOW),
+    )
+    assert outcome == [lifecycle.REFUSALS["resend_confirmation", "cancelled"]]
+    with session_scope(engine) as session:
+        kinds = session.scalars(select(OutboxMessage.kind).where(OutboxMessage.meeting_id == meeting_id)).all()
+        assert kinds.count("confirmation") == 1  # the booking's, none after the cancellation
+
+
+def test_a_cancel_meeting_waits_for_another_and_is_refused(engine, org):
+    meeting_id = _confirm(engine, _invite(engine, org).invitation.id).meeting.id
+    cancel = lambda s: cancel_meeting(s, meeting_id, secret_key=SECRET_KEY, by=None, now=NOW)  # noqa: E731
+    assert _waits(engine, cancel, cancel) == ["This meeting is already cancelled."]
+    with session_scope(engine) as session:
+        assert len(session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "cancellation")).all()) == 2
+
+
+# --- waiting invitation mail -------------------------------------------------------------------
+
+
+def test_a_resend_withdraws_the_mail_of_the_replaced_link(engine, org):
+    created = _invite(engine, org)
+    invitation_id = created.invitation.id
+    assert _mails(engine, invitation_id) == [("pending", hash_token(created.token))]
+    with session_scope(engine, write=True) as session:
+        again = resend_invitation(session, invitation_id, secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=NOW)
+    assert _mails(engine, invitation_id) == [("superseded", hash_token(created.token)),
+                                             ("pending", hash_token(again.token))]
+    with session_scope(engine, write=True) as session:
+        # Sent by the scheduler this time: no new mail, and the previous link's mail is withdrawn.
+        last = resend_invitation(session, invitation_id, secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=NOW, deliver="links")
+    assert [status for status, _ in _mails(engine, invitation_id)] == ["superseded", "superseded"]
+    assert last.token not in (created.token, again.token)
+
+
+def test_a_mail_already_sent_stays_sent(engine, org):
+    invitation_id = _invite(engine, org).invitation.id
+    with session_scope(engine) as session:
+        session.scalars(select(OutboxMessage)).one().status = "sent"
+    with session_scope(engine, write=True) as session:
+        cancel_invitation(session, invitation_id, secret_key=SECRET_KEY, by=None, now=NOW)
+    assert [status for status, _ in _mails(engine, invitation_id)] == ["sent"]
+
+
+@pytest.mark.parametrize("change", ["cancel", "expire", "confirm"])
+def test_an_invitation_that_stops_being_active_withdraws_its_waiting_mail(engine, org, change):
+    created = _invite(engine, org)
+    invitation_id = created.invitation.id
+    with session_scope(engine, write=True) as session:
+        if change == "cancel":
+            cancel_invitation(session, invitation_id, secret_key=SECRET_KEY, by=None, now=NOW)
+        elif change == "expire":
+            assert expire_invitations(session, frame_end_instant(created.invitation)) == 1
+        else:
+            assert confirm_slot(session, invitation_id, berlin(MONDAY, 10), secret_key=SECRET_KEY, now=NOW).outcome == "booked"
+    assert [status for status, _ in _mails(engine, invitation_id)] == ["superseded"]
+
+
+def test_expiry_leaves_booked_and_open_invitations_alone(engine, org):
+    booked = _invite(engine, org).invitation
+    _confirm(engine, booked.id)
+    later = _invite(engine, org, frame_end=MONDAY + dt.timedelta(days=11)).invitation
+    with session_scope(engine, write=True) as session:
+        assert expire_invitations(session, frame_end_instant(booked)) == 0
+    with session_scope(engine) as session:
+        assert [session.get(Invitation, i).status for i in (booked.id, later.id)] == ["scheduled", "active"]
+
+
+def test_a_confirmation_with_a_replaced_link_books_nothing(engine, org):
+    created = _invite(engine, org)
+    invitation_id = created.invitation.id
+    with session_scope(engine, write=True) as session:
+        resend_invitation(session, invitation_id, secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=NOW)
+    result = _confirm(engine, invitation_id, link_hash=hash_token(created.token))
+    assert (result.outcome, result.reason) == ("replaced", lifecycle.LINK_REPLACED)
+    with session_scope(engine) as session:
+        assert session.get(Invitation, invitation_id).status == "active"
+        assert session.scalars(select(Meeting)).all() == []

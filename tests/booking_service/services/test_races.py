@@ -1,0 +1,158 @@
+"""Every pair of transitions that can meet, raced many times: one winner, a refusal for the loser.
+
+Each test races two sides over :data:`ROUNDS` invitations (see :mod:`.racing`: processes on
+PostgreSQL, threads on SQLite), checks each round's pair of outcomes and what it left in the
+database, and ends with the invariant check finding nothing. No side may end in an exception:
+a loser is refused by the state machine.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import func, select
+
+from booking_service.services.invitations import hash_token
+from booking_service.store.db import make_engine, session_scope
+from booking_service.store.models import Invitation, Meeting, OutboxMessage, Reservation
+
+from . import racing
+
+ROUNDS = 40
+
+
+@dataclass(frozen=True)
+class Left:
+    """What one round's invitation looks like after the race."""
+
+    status: str
+    link_kept: bool
+    meeting: str | None
+    reservations: int
+    waiting_mail: tuple[bool, ...]  # per pending invitation mail: does it carry the current link?
+    superseded_mail: int
+    cancellation_mail: int
+
+
+def _left(database_url: str, world: list[racing.Round]) -> list[Left]:
+    engine = make_engine(database_url)
+    try:
+        with session_scope(engine) as session:
+            result = []
+            for r in world:
+                invitation = session.get(Invitation, r.invitation_id)
+                meeting = session.scalars(select(Meeting).where(Meeting.invitation_id == r.invitation_id)).one_or_none()
+                mails = session.scalars(select(OutboxMessage).where(OutboxMessage.invitation_id == r.invitation_id)).all()
+                reservations = 0 if meeting is None else session.scalar(
+                    select(func.count()).select_from(Reservation).where(Reservation.meeting_id == meeting.id))
+                result.append(Left(
+                    status=invitation.status,
+                    link_kept=invitation.token_hash == hash_token(r.token),
+                    meeting=None if meeting is None else meeting.status,
+                    reservations=reservations,
+                    waiting_mail=tuple(m.link_hash == invitation.token_hash for m in mails
+                                       if m.kind == "invitation" and m.status == "pending"),
+                    superseded_mail=sum(m.kind == "invitation" and m.status == "superseded" for m in mails),
+                    cancellation_mail=sum(m.kind == "cancellation" for m in mails),
+                ))
+            return result
+    finally:
+        engine.dispose()
+
+
+def _race(database_url, left, right, *, booked=False):
+    world = racing.make_world(database_url, ROUNDS, booked=booked)
+    outcomes = racing.race(database_url, world, left, right)
+    errors = [o for pair in outcomes for o in pair if o.startswith("error")]
+    assert errors == [], errors[:3]
+    print(f"{left.__name__} x {right.__name__}: {dict(Counter(outcomes))}")
+    return outcomes, _left(database_url, world)
+
+
+def _end(database_url):
+    assert racing.invariants(database_url) == []
+
+
+@pytest.mark.timeout(180)
+def test_confirm_races_cancel_invitation(database_url):
+    outcomes, left = _race(database_url, racing.confirm, racing.cancel_invitation)
+    for pair, state in zip(outcomes, left, strict=True):
+        if pair == ("booked", "refused: scheduled"):
+            assert (state.status, state.meeting, state.reservations) == ("scheduled", "confirmed", 1)
+        else:
+            assert pair == ("closed", "cancelled")
+            assert (state.status, state.meeting, state.reservations) == ("cancelled", None, 0)
+        assert state.waiting_mail == () and state.superseded_mail == 1
+    _end(database_url)
+
+
+@pytest.mark.timeout(180)
+def test_confirm_races_resend(database_url):
+    outcomes, left = _race(database_url, racing.confirm, racing.resend)
+    for pair, state in zip(outcomes, left, strict=True):
+        if pair == ("booked", "refused: scheduled"):
+            assert (state.status, state.link_kept, state.meeting, state.waiting_mail) == ("scheduled", True, "confirmed", ())
+            assert state.superseded_mail == 1  # the first mail, withdrawn by the booking
+        else:
+            # The resend came first: the customer's link was replaced, so nothing was booked
+            # with it, and only the new link's mail waits to go out.
+            assert pair == ("replaced", "resent")
+            assert (state.status, state.link_kept, state.meeting, state.waiting_mail) == ("active", False, None, (True,))
+            assert state.superseded_mail == 1
+    _end(database_url)
+
+
+@pytest.mark.timeout(180)
+def test_confirm_races_expire(database_url):
+    outcomes, left = _race(database_url, racing.confirm, racing.expire)
+    for pair, state in zip(outcomes, left, strict=True):
+        if pair == ("booked", "not expired"):
+            assert (state.status, state.meeting) == ("scheduled", "confirmed")
+        else:
+            assert pair == ("closed", "expired")
+            assert (state.status, state.meeting) == ("expired", None)
+        assert state.waiting_mail == ()
+    _end(database_url)
+
+
+@pytest.mark.timeout(180)
+def test_cancel_races_cancel(database_url):
+    outcomes, left = _race(database_url, racing.cancel_invitation, racing.cancel_invitation)
+    for pair, state in zip(outcomes, left, strict=True):
+        assert sorted(pair) == ["cancelled", "refused: cancelled"]
+        assert (state.status, state.waiting_mail, state.superseded_mail) == ("cancelled", (), 1)
+    _end(database_url)
+
+
+@pytest.mark.timeout(180)
+def test_cancel_meeting_races_cancel_meeting(database_url):
+    outcomes, left = _race(database_url, racing.cancel_meeting, racing.cancel_meeting, booked=True)
+    for pair, state in zip(outcomes, left, strict=True):
+        assert sorted(pair) == ["cancelled", "refused: cancelled"]
+        assert (state.status, state.meeting, state.reservations) == ("cancelled", "cancelled", 0)
+        assert state.cancellation_mail == 2  # the customer and Ana, once
+    _end(database_url)
+
+
+@pytest.mark.timeout(180)
+def test_resend_races_cancel(database_url):
+    outcomes, left = _race(database_url, racing.resend, racing.cancel_invitation)
+    for pair, state in zip(outcomes, left, strict=True):
+        assert pair in {("resent", "cancelled"), ("refused: cancelled", "cancelled")}
+        assert (state.status, state.waiting_mail) == ("cancelled", ())
+        # The first mail, and the resend's when it came first: withdrawn, never sent.
+        assert state.superseded_mail == (2 if pair[0] == "resent" else 1)
+    _end(database_url)
+
+
+@pytest.mark.timeout(180)
+def test_resend_races_resend(database_url):
+    outcomes, left = _race(database_url, racing.resend, racing.resend)
+    for pair, state in zip(outcomes, left, strict=True):
+        # Both may win, one after the other: the later link is the one that works and the
+        # only one whose mail waits to go out.
+        assert pair == ("resent", "resent")
+        assert (state.status, state.link_kept, state.waiting_mail, state.superseded_mail) == ("active", False, (True,), 2)
+    _end(database_url)
