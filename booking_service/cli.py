@@ -248,16 +248,24 @@ def up(ctx: click.Context) -> None:
 @click.option("--every", default=10.0, show_default=True, help="Seconds between passes.")
 @click.option("--once", is_flag=True, help="Run one pass and exit.")
 def worker(every: float, once: bool) -> None:
-    """Deliver queued mail and calendar writes, and re-sync stale calendars, every few seconds."""
+    """Deliver queued mail and calendar writes, and re-sync stale calendars, every few seconds.
+
+    Each pass ends within WORKER_BUDGET_SECONDS. With --once, the pass ends with a one-line
+    summary, and the exit status is 1 when any item failed.
+    """
     from .delivery.worker import run_pass
 
     cfg = settings()
     engine = _engine()
     try:
         while True:
-            for line in run_pass(engine, cfg).lines:
+            report = run_pass(engine, cfg)
+            for line in report.lines:
                 click.echo(line)
             if once:
+                click.echo(report.summary())
+                if report.failed:
+                    sys.exit(1)
                 return
             time.sleep(every)
     except KeyboardInterrupt:
@@ -308,14 +316,23 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None):
 @click.option("--every", callback=_duration, default=None, metavar="DURATION",
               help="Keep running, syncing every DURATION (e.g. 10m, 1h). Ctrl-C stops.")
 def sync_calendars(connection_ids: tuple[int, ...], every) -> None:
-    """Read every connected calendar into busy blocks, then deliver queued calendar writes."""
+    """Read every connected calendar into busy blocks, then deliver queued calendar writes.
+
+    Without --every, the exit status is 1 when any calendar or write failed.
+    """
     from .calendars.command import run_sync
 
+    cfg = settings()
     engine = _engine()
     try:
-        run_sync(engine, connection_ids or None, secret_key=settings().secret_key, every=every)
+        report = run_sync(
+            engine, connection_ids or None, secret_key=cfg.secret_key, every=every,
+            deadline=cfg.calendar_deadline_seconds,
+        )
     finally:
         engine.dispose()
+    if report is not None and report.failed:
+        sys.exit(1)
 
 
 @main.command("calendar-feed")

@@ -6,6 +6,10 @@ A thin layer over the ``caldav`` library. It knows nothing of the database: it t
 :mod:`booking_service.calendars.ics`'s job, so CalDAV and ``.ics`` calendars follow the very
 same rules.
 
+Every request runs in a child process (:mod:`booking_service.core.sandbox`) that is stopped at a
+total ``deadline``, so a server that answers one byte at a time cannot hold up its caller for
+longer than that.
+
 The account URL may be the calendar collection itself or any URL of the server (its root or the
 user's principal); in the second case the user's first calendar is used, and its URL is
 returned so that the caller can remember it.
@@ -21,10 +25,18 @@ from dataclasses import dataclass
 import caldav
 from caldav.lib import error as caldav_error
 
+from ..core import sandbox
+
 __all__ = ["CalDAVAccount", "CalDAVError", "delete_event", "put_event", "read_calendar"]
 
 DEFAULT_TIMEOUT = 15
-"""Seconds allowed for each request to the CalDAV server."""
+"""Seconds allowed for each read from the CalDAV server."""
+
+DEFAULT_DEADLINE = 60.0
+"""Seconds a whole read, write or removal may take (``CALENDAR_DEADLINE_SECONDS``)."""
+
+# Children start with the CalDAV library imported.
+sandbox.preload(__name__)
 
 
 class CalDAVError(OSError):
@@ -124,8 +136,26 @@ def _open_calendar(account: CalDAVAccount, timeout: float) -> Iterator[caldav.Ca
         raise CalDAVError(_describe(account, exc)) from exc
 
 
+def _in_child(function, account: CalDAVAccount, args: tuple, timeout: float, deadline: float):
+    """``function(account, *args, timeout)`` in a child process stopped at ``deadline``."""
+    try:
+        return sandbox.call(function, (account, *args, min(timeout, deadline)), seconds=deadline)
+    except sandbox.DeadlineExceeded:
+        raise CalDAVError(
+            f"{account.calendar_url or account.url} did not finish answering within {deadline:g} s; the server is "
+            "too slow (try again later, or raise CALENDAR_DEADLINE_SECONDS)"
+        ) from None
+    except sandbox.SandboxError as error:
+        raise CalDAVError(f"talking to {account.calendar_url or account.url} was stopped: {error}") from None
+
+
 def read_calendar(
-    account: CalDAVAccount, start: dt.datetime, end: dt.datetime, *, timeout: float = DEFAULT_TIMEOUT
+    account: CalDAVAccount,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    deadline: float = DEFAULT_DEADLINE,
 ) -> CalendarData:
     """Read the events that overlap ``[start, end)`` (a CalDAV ``time-range`` report).
 
@@ -135,8 +165,12 @@ def read_calendar(
     Raises
     ------
     CalDAVError
-        On network, authentication or server errors.
+        On network, authentication or server errors, or when ``deadline`` seconds have passed.
     """
+    return _in_child(_read, account, (start, end), timeout, deadline)
+
+
+def _read(account: CalDAVAccount, start: dt.datetime, end: dt.datetime, timeout: float) -> CalendarData:
     with _open_calendar(account, timeout) as calendar:
         # post_filter=False: let the server pick the objects and leave every rule about
         # what is busy to the iCalendar reader.
@@ -144,7 +178,9 @@ def read_calendar(
         return CalendarData(calendar_url=str(calendar.url), objects=[str(obj.data) for obj in found])
 
 
-def put_event(account: CalDAVAccount, ics: str, *, timeout: float = DEFAULT_TIMEOUT) -> str:
+def put_event(
+    account: CalDAVAccount, ics: str, *, timeout: float = DEFAULT_TIMEOUT, deadline: float = DEFAULT_DEADLINE
+) -> str:
     """Create or replace the event of ``ics`` (one ``VCALENDAR`` with one ``VEVENT``).
 
     The object is stored under its UID, so writing the same meeting twice replaces it.
@@ -157,14 +193,20 @@ def put_event(account: CalDAVAccount, ics: str, *, timeout: float = DEFAULT_TIME
     Raises
     ------
     CalDAVError
-        On network, authentication or server errors.
+        On network, authentication or server errors, or when ``deadline`` seconds have passed.
     """
+    return _in_child(_put, account, (ics,), timeout, deadline)
+
+
+def _put(account: CalDAVAccount, ics: str, timeout: float) -> str:
     with _open_calendar(account, timeout) as calendar:
         calendar.save_event(ical=ics, increase_seqno=False)
         return str(calendar.url)
 
 
-def delete_event(account: CalDAVAccount, uid: str, *, timeout: float = DEFAULT_TIMEOUT) -> bool:
+def delete_event(
+    account: CalDAVAccount, uid: str, *, timeout: float = DEFAULT_TIMEOUT, deadline: float = DEFAULT_DEADLINE
+) -> bool:
     """Remove the event with ``uid``.
 
     Returns
@@ -175,8 +217,12 @@ def delete_event(account: CalDAVAccount, uid: str, *, timeout: float = DEFAULT_T
     Raises
     ------
     CalDAVError
-        On network, authentication or server errors.
+        On network, authentication or server errors, or when ``deadline`` seconds have passed.
     """
+    return _in_child(_delete, account, (uid,), timeout, deadline)
+
+
+def _delete(account: CalDAVAccount, uid: str, timeout: float) -> bool:
     with _open_calendar(account, timeout) as calendar:
         try:
             event = calendar.get_event_by_uid(uid)

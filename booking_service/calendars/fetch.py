@@ -1,9 +1,10 @@
 """Download an iCalendar subscription (``http(s)://`` or ``webcal://``) safely.
 
 A subscription URL points at someone else's server: it may be slow, huge, or answer with a
-sign-in page. :func:`fetch_ics` bounds the wait (``timeout``) and the size (``max_bytes``) and
-turns every failure into a :class:`FetchError` that says what went wrong in words a scheduler
-can act on.
+sign-in page. :func:`fetch_ics` bounds the size (``max_bytes``), each wait (``timeout``) and the
+whole download (``deadline``: the download runs in a child process that is killed at that
+instant, so a server that sends one byte every few seconds is cut off too), and turns every
+failure into a :class:`FetchError` that says what went wrong in words a scheduler can act on.
 """
 
 from __future__ import annotations
@@ -12,10 +13,15 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_TIMEOUT", "FetchError", "fetch_ics", "normalise_ics_url"]
+from ..core import sandbox
+
+__all__ = ["DEFAULT_DEADLINE", "DEFAULT_MAX_BYTES", "DEFAULT_TIMEOUT", "FetchError", "fetch_ics", "normalise_ics_url"]
 
 DEFAULT_TIMEOUT = 10.0
 """Seconds to wait for the server to connect and for each read."""
+
+DEFAULT_DEADLINE = 60.0
+"""Seconds the whole download may take (``CALENDAR_DEADLINE_SECONDS``)."""
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 """Largest calendar accepted (10 MiB: years of a busy person's calendar)."""
@@ -49,8 +55,14 @@ def normalise_ics_url(url: str) -> str:
     return urllib.parse.urlunsplit(parts)
 
 
-def fetch_ics(url: str, *, timeout: float = DEFAULT_TIMEOUT, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
-    """Download a calendar.
+def fetch_ics(
+    url: str,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    deadline: float = DEFAULT_DEADLINE,
+) -> bytes:
+    """Download a calendar, in a child process that is stopped at ``deadline``.
 
     Parameters
     ----------
@@ -60,6 +72,8 @@ def fetch_ics(url: str, *, timeout: float = DEFAULT_TIMEOUT, max_bytes: int = DE
         Seconds allowed for connecting and for each read.
     max_bytes : int
         Larger bodies are refused rather than read.
+    deadline : float
+        Seconds the whole download may take, however the server paces its answer.
 
     Returns
     -------
@@ -69,11 +83,24 @@ def fetch_ics(url: str, *, timeout: float = DEFAULT_TIMEOUT, max_bytes: int = DE
     Raises
     ------
     FetchError
-        On a network error, a timeout, an HTTP error status or an oversized body.
+        On a network error, a timeout, the deadline, an HTTP error status or an oversized body.
     ValueError
         If the URL is not an ``http(s)``/``webcal`` URL.
     """
     url = normalise_ics_url(url)
+    try:
+        return sandbox.call(_download, (url, min(timeout, deadline), max_bytes), seconds=deadline)
+    except sandbox.DeadlineExceeded:
+        raise FetchError(
+            f"{_without_credentials(url)} did not send the whole calendar within {deadline:g} s; "
+            "the server is too slow (try again later, or raise CALENDAR_DEADLINE_SECONDS)"
+        ) from None
+    except sandbox.SandboxError as error:
+        raise FetchError(f"downloading {_without_credentials(url)} was stopped: {error}") from None
+
+
+def _download(url: str, timeout: float, max_bytes: int) -> bytes:
+    """:func:`fetch_ics`'s work, in the child process."""
     request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT, "Accept": "text/calendar, */*"})
     shown = _without_credentials(url)
     try:

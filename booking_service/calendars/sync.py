@@ -10,6 +10,11 @@ previous busy blocks stay as they were and the error is recorded on the connecti
 (``last_status = "error"``, ``last_error`` says what is wrong, with line and property for a
 malformed file), where the dashboard shows it.
 
+Talking to the calendar's server (an ``.ics`` download, a CalDAV read) has a total deadline
+(``CALENDAR_DEADLINE_SECONDS``; it runs in a child process that is stopped then), so a server
+that sends one byte every few seconds costs at most that long, and the sync records it as an
+error like any other.
+
 ``last_synced_at`` is the time of the last attempt, successful or not, so that a failing
 calendar is retried at the same pace as a working one.
 
@@ -32,11 +37,13 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, delete, or_, select
 from sqlalchemy.orm import Session
 
+from ..core import sandbox as child
 from ..core.config import Settings
 from ..core.crypto import SecretDecryptionError
 from ..store.db import session_scope
@@ -50,7 +57,7 @@ from ..store.models import (
     utcnow,
 )
 from . import sandbox
-from .caldav_client import CalDAVError, read_calendar
+from .caldav_client import DEFAULT_DEADLINE, CalDAVError, read_calendar
 from .connections import caldav_account, sync_window
 from .fetch import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, FetchError, fetch_ics
 from .ics import CalendarParseError, CalendarReading
@@ -156,7 +163,7 @@ def _load_source(engine: Engine, connection_id: int, now: dt.datetime) -> _Sourc
 
 
 def _read(
-    source: _Source, now: dt.datetime, *, secret_key: str, timeout: float, max_bytes: int
+    source: _Source, now: dt.datetime, *, secret_key: str, timeout: float, max_bytes: int, deadline: float
 ) -> tuple[CalendarReading, str | None]:
     """What a connection's calendar holds over its window (network and parsing; no database)."""
     lo, hi = sync_window(now, source.sync_days)
@@ -167,14 +174,14 @@ def _read(
     if source.kind == "ics_url":
         if not source.url:
             raise FetchError("the subscription has no URL; edit the connection and paste its link")
-        return parse([fetch_ics(source.url, timeout=timeout, max_bytes=max_bytes)]), None
+        return parse([fetch_ics(source.url, timeout=timeout, max_bytes=max_bytes, deadline=deadline)]), None
     if source.kind == "ics_file":
         if not source.ics_data:
             raise CalendarParseError("no file has been uploaded for this calendar; upload its .ics file")
         return parse([source.ics_data]), None
     if source.kind == "caldav":
         account = caldav_account(source.connection, secret_key)
-        data = read_calendar(account, lo, hi, timeout=timeout)
+        data = read_calendar(account, lo, hi, timeout=timeout, deadline=deadline)
         try:
             return parse(data.objects), data.calendar_url
         except CalendarParseError as error:
@@ -225,6 +232,7 @@ def sync_connection(
     now: dt.datetime | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    deadline: float = DEFAULT_DEADLINE,
 ) -> SyncResult:
     """Read one connection's calendar and replace its busy blocks in one transaction.
 
@@ -242,9 +250,11 @@ def sync_connection(
     now : datetime, optional
         The current instant (tz-aware); the sync window starts from it.
     timeout : float
-        Seconds allowed for each network request.
+        Seconds allowed for each read from the network.
     max_bytes : int
         Largest subscription body accepted.
+    deadline : float
+        Seconds the download or CalDAV read may take in all (``CALENDAR_DEADLINE_SECONDS``).
 
     Returns
     -------
@@ -260,7 +270,9 @@ def sync_connection(
     if source.kind == "demo":
         return SyncResult(connection_id, "skipped")
     try:
-        reading, calendar_url = _read(source, now, secret_key=secret_key, timeout=timeout, max_bytes=max_bytes)
+        reading, calendar_url = _read(
+            source, now, secret_key=secret_key, timeout=timeout, max_bytes=max_bytes, deadline=deadline
+        )
     except _READ_ERRORS as error:
         result = _store(engine, source, now, None, None, str(error))
     else:
@@ -285,16 +297,37 @@ def sync_connections(
     now: dt.datetime | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    deadline: float = DEFAULT_DEADLINE,
+    until: float | None = None,
+    concurrency: int = 4,
 ) -> Iterator[SyncResult]:
-    """Sync several connections one after the other (all but demo ones by default).
+    """Sync several connections, ``concurrency`` at a time (all but demo ones by default).
 
-    Yields each :class:`SyncResult` as soon as that connection is done (for a progress bar);
-    one calendar's failure does not stop the others.
+    Yields each :class:`SyncResult` as soon as that connection is done (for a progress bar), in
+    the order they finish; one calendar's failure does not stop the others, and a slow one
+    holds up only its own thread. Each talks to its server for at most ``deadline`` seconds;
+    with ``until`` (a :func:`time.monotonic` instant) none is started after it, and none may
+    take longer than what is left before it: those not started are not yielded.
     """
-    for connection_id in connection_ids(engine) if ids is None else ids:
-        yield sync_connection(
-            engine, connection_id, secret_key=secret_key, now=now, timeout=timeout, max_bytes=max_bytes
+    targets = connection_ids(engine) if ids is None else list(ids)
+    if not targets:
+        return
+
+    def run(connection_id: int) -> SyncResult | None:
+        seconds = child.seconds_left(until, deadline)
+        if seconds <= 0:
+            return None
+        return sync_connection(
+            engine, connection_id, secret_key=secret_key, now=now, timeout=timeout, max_bytes=max_bytes,
+            deadline=seconds,
         )
+
+    workers = max(1, min(concurrency, len(targets)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="calendar-sync") as pool:
+        for future in as_completed([pool.submit(run, cid) for cid in targets]):
+            result = future.result()
+            if result is not None:
+                yield result
 
 
 # --- refresh when a booking page opens ------------------------------------------------------
@@ -369,6 +402,7 @@ def refresh_stale_calendars(
     budget: float,
     now: dt.datetime | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    deadline: float = DEFAULT_DEADLINE,
     session: Session | None = None,
 ) -> RefreshOutcome:
     """Re-sync the resources' calendars that are older than ``max_age``, waiting at most ``budget``.
@@ -392,6 +426,9 @@ def refresh_stale_calendars(
         Calendars synced more recently than this are left alone.
     budget : float
         Seconds this call may wait for the syncs.
+    deadline : float
+        Seconds each sync may spend on its server, also in the background
+        (``CALENDAR_DEADLINE_SECONDS``).
     session : Session, optional
         Where to look for stale connections: the caller's open session saves a connection and a
         transaction (a page asks on every request). The syncs always use sessions of their own.
@@ -402,7 +439,7 @@ def refresh_stale_calendars(
     """
     if budget < 0:
         raise ValueError(f"budget must be >= 0 seconds, got {budget}")
-    deadline = time.monotonic() + budget
+    wait_until = time.monotonic() + budget
     now = now or utcnow()
     if session is None:
         with Session(engine) as own:
@@ -419,7 +456,7 @@ def refresh_stale_calendars(
     def run(connection_id: int) -> None:
         try:
             results[connection_id] = sync_connection(
-                engine, connection_id, secret_key=secret_key, now=now, timeout=timeout
+                engine, connection_id, secret_key=secret_key, now=now, timeout=timeout, deadline=deadline
             )
         finally:
             with _IN_FLIGHT_LOCK:
@@ -432,7 +469,7 @@ def refresh_stale_calendars(
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
+        thread.join(max(0.0, wait_until - time.monotonic()))
     finished = not any(thread.is_alive() for thread in threads)
     done = tuple(results[cid] for cid in started if cid in results)
     return RefreshOutcome(stale=tuple(stale), started=tuple(started), results=done, finished=finished)
@@ -453,5 +490,6 @@ def refresh_invitation_calendars(
         secret_key=settings.secret_key,
         max_age=dt.timedelta(minutes=settings.calendar_max_age_minutes),
         budget=settings.calendar_refresh_budget_seconds,
+        deadline=settings.calendar_deadline_seconds,
         session=session,
     )

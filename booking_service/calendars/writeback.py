@@ -31,6 +31,7 @@ import icalendar
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from ..core import sandbox
 from ..core.crypto import SecretDecryptionError
 from ..services.booking import meeting_people
 from ..services.invites import add_people
@@ -38,7 +39,7 @@ from ..services.permissions import meeting_scope
 from ..store.db import session_scope
 from ..store.models import CalendarConnection, CalendarWrite, Meeting, User, utcnow
 from ..store.queue import claim_due, exponential_backoff, record_outcome
-from .caldav_client import DEFAULT_TIMEOUT, CalDAVError, delete_event, put_event
+from .caldav_client import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, CalDAVError, delete_event, put_event
 from .connections import caldav_account
 
 __all__ = [
@@ -139,10 +140,14 @@ class WriteReport:
     retrying: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    left: int = 0
+    """Due writes not tried because the pass's time was up."""
 
     def describe(self) -> str:
         """One line for the CLI."""
         text = f"Calendar writes: {self.done} done, {self.retrying} waiting to retry, {self.failed} failed."
+        if self.left:
+            text += f" {self.left} left for the next pass (out of time)."
         return text + ("" if not self.errors else f" Last error: {self.errors[-1]}")
 
 
@@ -169,12 +174,12 @@ def _claim(engine: Engine, write_id: int, now: dt.datetime) -> _Claimed | None:
         return _Claimed(write.id, write.action, meeting.uid, body, connection)
 
 
-def _send(claimed: _Claimed, secret_key: str, timeout: float) -> None:
+def _send(claimed: _Claimed, secret_key: str, timeout: float, deadline: float) -> None:
     account = caldav_account(claimed.connection, secret_key)
     if claimed.action == "put":
-        put_event(account, claimed.ics, timeout=timeout)
+        put_event(account, claimed.ics, timeout=timeout, deadline=deadline)
     else:
-        delete_event(account, claimed.uid, timeout=timeout)
+        delete_event(account, claimed.uid, timeout=timeout, deadline=deadline)
 
 
 def deliver_due_writes(
@@ -184,6 +189,8 @@ def deliver_due_writes(
     now: dt.datetime | None = None,
     limit: int = 100,
     timeout: float = DEFAULT_TIMEOUT,
+    deadline: float = DEFAULT_DEADLINE,
+    until: float | None = None,
 ) -> WriteReport:
     """Send every pending calendar write that is due; return what happened.
 
@@ -203,7 +210,12 @@ def deliver_due_writes(
     limit : int
         At most this many writes per pass.
     timeout : float
-        Seconds allowed for each CalDAV request.
+        Seconds allowed for each read from the CalDAV server.
+    deadline : float
+        Seconds one write may take in all (``CALENDAR_DEADLINE_SECONDS``).
+    until : float, optional
+        A :func:`time.monotonic` instant: no write is started after it, and none may take
+        longer than what is left before it. The writes not reached stay due.
     """
     now = now or utcnow()
     with Session(engine) as session:
@@ -216,13 +228,17 @@ def deliver_due_writes(
             )
         )
     report = WriteReport()
-    for write_id in due:
+    for position, write_id in enumerate(due):
+        seconds = sandbox.seconds_left(until, deadline)
+        if seconds <= 0:
+            report.left = len(due) - position
+            break
         claimed = _claim(engine, write_id, now)
         if claimed is None:
             continue
         error: str | None = None
         try:
-            _send(claimed, secret_key, timeout)
+            _send(claimed, secret_key, timeout, seconds)
         except (CalDAVError, SecretDecryptionError) as exc:
             error = str(exc)
             log.warning("calendar write %s (%s) not done: %s", write_id, claimed.action, error)

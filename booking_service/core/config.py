@@ -39,6 +39,9 @@ class Settings:
     calendar_max_age_minutes: int = 15
     calendar_refresh_budget_seconds: float = 0.5
     calendar_max_mb: int = 10
+    calendar_deadline_seconds: float = 60.0
+    smtp_deadline_seconds: float = 30.0
+    worker_budget_seconds: float = 120.0
     session_idle_minutes: int = 60
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -64,6 +67,20 @@ def _positive(env: dict[str, str], name: str, default: int) -> int:
     value = _int(env, name, default)
     if value < 1:
         raise ConfigError(f"{name}={value} must be at least 1; set it to e.g. {default}")
+    return value
+
+
+def _seconds(env: dict[str, str], name: str, default: float) -> float:
+    """A positive number of seconds (``30``, ``2.5``)."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number of seconds; set it to e.g. {default:g}") from None
+    if not 0 < value < float("inf"):
+        raise ConfigError(f"{name}={raw} must be more than 0 seconds; set it to e.g. {default:g}")
     return value
 
 
@@ -154,5 +171,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         calendar_max_age_minutes=_int(env, "CALENDAR_MAX_AGE_MINUTES", 15),
         calendar_refresh_budget_seconds=float(env.get("CALENDAR_REFRESH_BUDGET_SECONDS", "0.5")),
         calendar_max_mb=_positive(env, "CALENDAR_MAX_MB", 10),
+        calendar_deadline_seconds=_seconds(env, "CALENDAR_DEADLINE_SECONDS", Settings.calendar_deadline_seconds),
+        smtp_deadline_seconds=_seconds(env, "SMTP_DEADLINE_SECONDS", Settings.smtp_deadline_seconds),
+        worker_budget_seconds=_seconds(env, "WORKER_BUDGET_SECONDS", Settings.worker_budget_seconds),
         session_idle_minutes=_int(env, "SESSION_IDLE_MINUTES", 60),
     )

@@ -12,6 +12,13 @@ slows down or undoes a booking:
 - without ``SMTP_URL``, each message is written as ``var/outbox/<id>-<kind>.eml`` (readable by any
   mail client) and marked sent.
 
+Every SMTP conversation runs in a child process (:mod:`booking_service.core.sandbox`) that is
+stopped at a total deadline (``SMTP_DEADLINE_SECONDS``): a server that never answers, or answers
+one byte at a time, costs one message that long and never more. :func:`deliver_due` also takes
+the instant by which a whole pass must end (the worker's ``WORKER_BUDGET_SECONDS``): it starts
+no message after it, and no message's deadline reaches past it; what is left waits for the next
+pass.
+
 ``SMTP_URL`` forms: ``smtp://host:port`` (plain), ``smtp+starttls://user:password@host:587``
 (STARTTLS), ``smtps://user:password@host:465`` (TLS from the start).
 
@@ -45,6 +52,7 @@ from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import Engine, select
 
+from ..core import sandbox
 from ..core.config import mail_domain
 from ..core.crypto import SecretDecryptionError
 from ..services.outbox import MailContent, forget_content, message_content
@@ -59,6 +67,8 @@ BACKOFF_BASE = dt.timedelta(minutes=1)
 BACKOFF_MAX = dt.timedelta(hours=1)
 LEASE = dt.timedelta(minutes=5)
 SMTP_SCHEMES = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
+DEFAULT_DEADLINE = 30.0
+"""Seconds one message's whole SMTP conversation may take (``SMTP_DEADLINE_SECONDS``)."""
 
 
 class MailConfigError(ValueError):
@@ -117,9 +127,9 @@ def build_email(message: OutboxMessage, content: MailContent, mail_from: str) ->
 
 
 class Sender(Protocol):
-    """Delivers one message; raises on failure."""
+    """Delivers one message within ``seconds``; raises on failure."""
 
-    def send(self, message: OutboxMessage, email: EmailMessage) -> None: ...  # pragma: no cover
+    def send(self, message: OutboxMessage, email: EmailMessage, *, seconds: float) -> None: ...  # pragma: no cover
 
 
 @dataclass(frozen=True)
@@ -163,20 +173,40 @@ class SmtpSender:
             timeout=timeout,
         )
 
-    def send(self, message: OutboxMessage, email: EmailMessage) -> None:
-        """Send ``email`` to ``message.to_addr``; any SMTP or network error propagates."""
-        if self.scheme == "smtps":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(
-                self.host, self.port, timeout=self.timeout, context=ssl.create_default_context()
-            )
-        else:
-            client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-        with client:
-            if self.scheme == "smtp+starttls":
-                client.starttls(context=ssl.create_default_context())
-            if self.username:
-                client.login(self.username, self.password or "")
-            client.send_message(email, to_addrs=[message.to_addr])
+    def send(self, message: OutboxMessage, email: EmailMessage, *, seconds: float = DEFAULT_DEADLINE) -> None:
+        """Send ``email`` to ``message.to_addr`` in a child process stopped after ``seconds``.
+
+        Raises
+        ------
+        TimeoutError
+            The conversation did not end within ``seconds``.
+        OSError, smtplib.SMTPException
+            Any SMTP or network error.
+        """
+        try:
+            sandbox.call(_smtp_send, (self, message.to_addr, email), seconds=seconds)
+        except sandbox.DeadlineExceeded:
+            raise TimeoutError(
+                f"{self.host}:{self.port} did not finish the SMTP conversation within {seconds:g} s"
+            ) from None
+        except sandbox.SandboxError as error:
+            raise OSError(f"sending to {self.host}:{self.port} was stopped: {error}") from None
+
+
+def _smtp_send(sender: SmtpSender, to_addr: str, email: EmailMessage) -> None:
+    """:meth:`SmtpSender.send`'s conversation, in the child process."""
+    if sender.scheme == "smtps":
+        client: smtplib.SMTP = smtplib.SMTP_SSL(
+            sender.host, sender.port, timeout=sender.timeout, context=ssl.create_default_context()
+        )
+    else:
+        client = smtplib.SMTP(sender.host, sender.port, timeout=sender.timeout)
+    with client:
+        if sender.scheme == "smtp+starttls":
+            client.starttls(context=ssl.create_default_context())
+        if sender.username:
+            client.login(sender.username, sender.password or "")
+        client.send_message(email, to_addrs=[to_addr])
 
 
 @dataclass(frozen=True)
@@ -185,8 +215,8 @@ class FileSender:
 
     directory: Path
 
-    def send(self, message: OutboxMessage, email: EmailMessage) -> None:
-        """Write the message file (atomically: a reader never sees half a message)."""
+    def send(self, message: OutboxMessage, email: EmailMessage, *, seconds: float = DEFAULT_DEADLINE) -> None:
+        """Write the message file (atomically: a reader never sees half a message); ``seconds`` is not needed."""
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / f"{message.id:06d}-{message.kind}.eml"
         partial = path.with_suffix(".eml.part")
@@ -217,10 +247,16 @@ class DeliveryReport:
     retrying: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    skipped: int = 0
+    """Due messages another sender had taken."""
+    left: int = 0
+    """Due messages not tried because the pass's time was up."""
 
     def describe(self) -> str:
         """One line for the CLI."""
         text = f"Mail: {self.sent} sent, {self.retrying} waiting to retry, {self.failed} failed."
+        if self.left:
+            text += f" {self.left} left for the next pass (out of time)."
         return text + ("" if not self.errors else f" Last error: {self.errors[-1]}")
 
 
@@ -253,6 +289,8 @@ def deliver_due(
     limit: int = 100,
     only: Iterable[int] | None = None,
     clock: Callable[[], dt.datetime] = utcnow,
+    deadline: float = DEFAULT_DEADLINE,
+    until: float | None = None,
 ) -> DeliveryReport:
     """Send every pending message whose next attempt is due; return what happened.
 
@@ -277,6 +315,11 @@ def deliver_due(
         At most this many messages per pass.
     only : iterable of int, optional
         Restrict the pass to these outbox ids.
+    deadline : float
+        Seconds one message may take (``SMTP_DEADLINE_SECONDS``).
+    until : float, optional
+        A :func:`time.monotonic` instant: no message is started after it, and none may take
+        longer than what is left before it. The messages not reached stay due.
 
     Raises
     ------
@@ -296,14 +339,21 @@ def deliver_due(
     with session_scope(engine) as session:
         due = list(session.scalars(query))
     report = DeliveryReport()
-    for message_id in due:
+    for position, message_id in enumerate(due):
+        seconds = sandbox.seconds_left(until, deadline)
+        if seconds <= 0:
+            report.left = len(due) - position
+            break
         message = _claim(engine, message_id, now, domain)
         if message is None:
+            report.skipped += 1
             continue
         error: str | None = None
         undecryptable = False
         try:
-            sender.send(message, build_email(message, message_content(message, secret_key), mail_from))
+            sender.send(
+                message, build_email(message, message_content(message, secret_key), mail_from), seconds=seconds
+            )
         except SecretDecryptionError as exc:
             error, undecryptable = str(exc), True
             log.error("mail %s to %s cannot be sent: %s", message.id, message.to_addr, error)

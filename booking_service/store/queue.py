@@ -68,7 +68,9 @@ def record_outcome(
     ``finish``, when given, is called with the row in the same transaction whenever the row is
     out of the queue for good (done, failed or superseded), to drop what only an attempt needed.
     """
-    with session_scope(engine) as session:
+    # The write lock from the start: a read that later turns into a write fails at once on
+    # SQLite ("database is locked") when another writer went first, busy timeout or not.
+    with session_scope(engine, write=True) as session:
         row: Any = session.get(model, row_id)
         if row is None:
             return "gone"

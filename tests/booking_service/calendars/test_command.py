@@ -50,11 +50,10 @@ def invoke(engine, *args: str):
 
 def test_syncs_every_connection_and_reports_failures(engine, connections):
     result = invoke(engine)
-    assert result.exit_code == 0, result.output
-    assert "Calendars: 2 synced, 1 failed, 0 skipped (2 busy blocks)." in result.output
-    assert (
-        f"#{connections['bad']} Bo / Exchange: line 60, DTSTART: TZID 'Customized Time Zone'" in result.output
-    )
+    assert result.exit_code == 1, result.output  # one calendar failed
+    assert result.output.splitlines()[-1] == "Calendars: 2 synced, 1 failed, 0 skipped (2 busy blocks)."
+    assert f"#{connections['bad']} Bo / Exchange: error after " in result.output
+    assert "line 60, DTSTART: TZID 'Customized Time Zone'" in result.output
     assert block_count(engine) == 2
 
 
@@ -177,7 +176,7 @@ def test_a_terminal_gets_a_progress_bar(engine, connections):
             break
         output += chunk
     os.close(leader)
-    assert process.wait(timeout=60) == 0, output
+    assert process.wait(timeout=60) == 1, output  # one calendar failed
     text = output.decode()
     assert "Syncing calendars" in text and "Calendars: 2 synced, 1 failed" in text
     assert "busy blocks, " not in text  # no per-calendar lines: the bar shows the progress

@@ -10,6 +10,7 @@ import pytest
 
 from booking_service.calendars import sandbox
 from booking_service.calendars.ics import CalendarParseError, read_calendars
+from booking_service.core import sandbox as core_sandbox
 
 from .helpers import ICS_FILES, UNDEFINED_ZONE_ICS, at, busy_calendar
 
@@ -71,11 +72,11 @@ def test_a_small_read_does_not_wait_for_a_large_one():
 def test_the_helper_is_started_again_when_it_has_gone():
     data = [(ICS_FILES / "nextcloud-weekly-allday-opaque.ics").read_bytes()]
     sandbox.read(data, **WINDOW)
-    process = sandbox._helper[1]
+    process = core_sandbox._helper[1]
     process.kill()
     process.wait()
     assert sandbox.read(data, **WINDOW) == read_calendars(data, **WINDOW)
-    assert sandbox._helper[1] is not process
+    assert core_sandbox._helper[1] is not process
 
 
 def test_usage_is_reported():
