@@ -128,3 +128,24 @@ def test_unreachable_server_is_reported():
 
 def test_account_repr_hides_the_password():
     assert "s3cret" not in repr(CalDAVAccount(url="http://x/", username="u", password="s3cret"))
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("action", ["read", "put", "delete"])
+def test_a_server_that_sends_one_byte_a_second_is_cut_off_at_the_deadline(action):
+    import time
+
+    from ..slow_servers import HTTP_DRIP, SLACK, slow_server
+
+    with slow_server(HTTP_DRIP, interval=1.0) as server:
+        account = CalDAVAccount(url=f"{server.url}/alice/cal/", username="alice", password="x")
+        calls = {
+            "read": lambda: read_calendar(account, utc(2030, 1, 1), utc(2030, 2, 1), timeout=10, deadline=3),
+            "put": lambda: put_event(account, vevent("drip@test"), timeout=10, deadline=3),
+            "delete": lambda: delete_event(account, "drip@test", timeout=10, deadline=3),
+        }
+        began = time.monotonic()
+        with pytest.raises(CalDAVError, match=r"did not finish answering within 3 s; .*CALENDAR_DEADLINE_SECONDS"):
+            calls[action]()
+        assert 3 <= time.monotonic() - began < 3 + SLACK
+        assert server.connections  # it did talk to the server

@@ -111,3 +111,15 @@ def test_normalise_accepts_http_https_and_webcal(url, expected):
 def test_normalise_refuses_other_urls(url):
     with pytest.raises(ValueError, match="URL|host"):
         normalise_ics_url(url)
+
+
+@pytest.mark.timeout(60)
+def test_a_server_that_sends_one_byte_a_second_is_cut_off_at_the_deadline():
+    """Every read gets its byte well within the 10 s timeout; only the total deadline ends it."""
+    from ..slow_servers import HTTP_DRIP, SLACK, slow_server
+
+    with slow_server(HTTP_DRIP, interval=1.0) as server:
+        began = time.monotonic()
+        with pytest.raises(FetchError, match=r"did not send the whole calendar within 3 s; .*CALENDAR_DEADLINE_SECONDS"):
+            fetch_ics(server.url + "/cal.ics", timeout=10, deadline=3)
+        assert 3 <= time.monotonic() - began < 3 + SLACK

@@ -276,3 +276,46 @@ def test_message_ids_differ_between_installations(engine, tmp_path):
         ids.append(_message(database, message_id).message_id_header)
     other.dispose()
     assert ids[0] != ids[1]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("payload", ["silent", "drip"], ids=["never-answers", "one-byte-a-second"])
+def test_an_smtp_server_that_does_not_answer_costs_one_deadline(engine, payload):
+    """Silent: the 10 s per-read timeout would stop it, later; dripping: no per-read timeout ever would."""
+    import time
+
+    from ..slow_servers import SLACK, SMTP_DRIP, slow_server
+
+    message_id = _queue(engine)
+    with slow_server(b"" if payload == "silent" else SMTP_DRIP, interval=1.0, scheme="smtp") as server:
+        sender = SmtpSender.from_url(server.url, timeout=10)
+        began = time.monotonic()
+        report = deliver_due(engine, sender, secret_key=SECRET_KEY, mail_from=FROM, now=NOW, deadline=2)
+        assert 2 <= time.monotonic() - began < 2 + SLACK
+    assert (report.sent, report.retrying) == (0, 1)
+    stored = _message(engine, message_id)
+    assert stored.status == "pending" and stored.attempts == 1
+    assert "did not finish the SMTP conversation within 2 s" in stored.last_error
+
+
+@pytest.mark.timeout(60)
+def test_a_pass_stops_starting_messages_when_its_time_is_up(engine):
+    import time
+
+    from ..slow_servers import SLACK, slow_server
+
+    ids = [_queue(engine, to=f"person{i}@example.com") for i in range(5)]
+    with slow_server(b"", scheme="smtp") as server:
+        began = time.monotonic()
+        report = deliver_due(
+            engine, SmtpSender.from_url(server.url), secret_key=SECRET_KEY, mail_from=FROM, now=NOW,
+            deadline=2, until=began + 5,
+        )
+        took = time.monotonic() - began
+    # Two messages get their 2 s each; less than a second of the 5 is left for a third, which
+    # is not started, nor are the others: they wait for the next pass, their attempts uncounted.
+    assert 4 <= took < 5 + SLACK
+    assert (report.sent, report.retrying, report.left) == (0, 2, 3)
+    assert "3 left for the next pass (out of time)" in report.describe()
+    untouched = [_message(engine, i) for i in ids[2:]]
+    assert all(m.status == "pending" and m.attempts == 0 for m in untouched)

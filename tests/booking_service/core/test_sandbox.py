@@ -1,0 +1,105 @@
+"""Calls in a child process: answers and errors come back, limits and the total deadline hold."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+
+from booking_service.core import sandbox
+
+from ..slow_servers import HTTP_DRIP, SLACK, slow_server
+
+
+def add(a: int, b: int, *, c: int = 0) -> int:
+    return a + b + c
+
+
+def fail(message: str) -> None:
+    raise LookupError(message)
+
+
+def sleep_for(seconds: float) -> str:
+    time.sleep(seconds)
+    return "woke"
+
+
+def read_everything(port: int) -> bytes:
+    """Read from a server with a per-read timeout of 10 s until it closes: never, with a drip."""
+    received = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        while chunk := connection.recv(1024):
+            received += chunk
+    return received
+
+
+def spin() -> None:
+    while True:
+        pass
+
+
+def allocate(megabytes: int) -> int:
+    return len(bytearray(megabytes * 2**20))
+
+
+def test_the_answer_and_the_arguments_travel():
+    assert sandbox.call(add, (1, 2), {"c": 3}, seconds=10) == 6
+
+
+def test_what_the_function_raises_is_raised_in_the_caller():
+    with pytest.raises(LookupError, match="no such thing"):
+        sandbox.call(fail, ("no such thing",), seconds=10)
+
+
+def test_a_call_ends_at_its_deadline_whatever_the_function_does():
+    began = time.monotonic()
+    with pytest.raises(sandbox.DeadlineExceeded, match="no answer within 1.5 s"):
+        sandbox.call(sleep_for, (60,), seconds=1.5)
+    assert 1.5 <= time.monotonic() - began < 1.5 + SLACK
+    assert sandbox.call(sleep_for, (0.1,), seconds=5) == "woke"
+
+
+@pytest.mark.timeout(60)
+def test_a_server_that_sends_a_byte_a_second_is_cut_off_at_the_deadline():
+    with slow_server(HTTP_DRIP, interval=0.5) as server:
+        began = time.monotonic()
+        with pytest.raises(sandbox.DeadlineExceeded):
+            sandbox.call(read_everything, (server.port,), seconds=2)
+        assert 2 <= time.monotonic() - began < 2 + SLACK
+        assert len(server.connections) == 1
+
+
+def test_processor_and_memory_limits_stop_the_child():
+    with pytest.raises(sandbox.LimitExceeded, match="1 s of processor time"):
+        sandbox.call(spin, seconds=30, cpu_seconds=1)
+    with pytest.raises(sandbox.MemoryLimitExceeded, match="more than 64 MB"):
+        sandbox.call(allocate, (256,), seconds=30, memory_bytes=64 * 2**20)
+    assert sandbox.call(allocate, (16,), seconds=30, memory_bytes=64 * 2**20) == 16 * 2**20
+
+
+def test_calls_do_not_wait_for_each_other():
+    """A call stuck until its deadline leaves the others free: each has its own child."""
+    stuck = threading.Thread(
+        target=lambda: pytest.raises(sandbox.DeadlineExceeded, sandbox.call, sleep_for, (60,), seconds=10)
+    )
+    stuck.start()
+    time.sleep(0.2)
+    assert [sandbox.call(add, (i, 1), seconds=5) for i in range(5)] == [1, 2, 3, 4, 5]
+    assert stuck.is_alive()  # the five calls came back while the first one was still waiting
+    stuck.join(timeout=10 + SLACK)
+
+
+def test_seconds_left_within_a_budget():
+    assert sandbox.seconds_left(None, 30) == 30
+    assert sandbox.seconds_left(time.monotonic() + 100, 30) == 30
+    assert 9 < sandbox.seconds_left(time.monotonic() + 10, 30) <= 10
+    assert sandbox.seconds_left(time.monotonic() + 0.5, 30) == 0  # not worth starting
+    assert sandbox.seconds_left(time.monotonic() - 1, 30) == 0
+
+
+def test_a_deadline_must_be_positive():
+    with pytest.raises(ValueError, match="seconds must be more than 0"):
+        sandbox.call(add, (1, 2), seconds=0)
