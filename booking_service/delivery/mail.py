@@ -41,7 +41,6 @@ import logging
 import re
 import secrets
 import smtplib
-import ssl
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -59,6 +58,10 @@ from ..services.outbox import MailContent, forget_content, message_content
 from ..store.db import session_scope
 from ..store.models import OutboxMessage, utcnow
 from ..store.queue import claim_due, exponential_backoff, record_outcome
+from . import smtp
+
+# Children that send mail start with the SMTP conversation imported.
+sandbox.preload(smtp.__name__)
 
 log = logging.getLogger(__name__)
 
@@ -184,29 +187,18 @@ class SmtpSender:
             Any SMTP or network error.
         """
         try:
-            sandbox.call(_smtp_send, (self, message.to_addr, email), seconds=seconds)
+            sandbox.call(
+                smtp.send,
+                (self.host, self.port, self.scheme, self.username, self.password,
+                 min(self.timeout, seconds), message.to_addr, email),
+                seconds=seconds,
+            )
         except sandbox.DeadlineExceeded:
             raise TimeoutError(
                 f"{self.host}:{self.port} did not finish the SMTP conversation within {seconds:g} s"
             ) from None
         except sandbox.SandboxError as error:
             raise OSError(f"sending to {self.host}:{self.port} was stopped: {error}") from None
-
-
-def _smtp_send(sender: SmtpSender, to_addr: str, email: EmailMessage) -> None:
-    """:meth:`SmtpSender.send`'s conversation, in the child process."""
-    if sender.scheme == "smtps":
-        client: smtplib.SMTP = smtplib.SMTP_SSL(
-            sender.host, sender.port, timeout=sender.timeout, context=ssl.create_default_context()
-        )
-    else:
-        client = smtplib.SMTP(sender.host, sender.port, timeout=sender.timeout)
-    with client:
-        if sender.scheme == "smtp+starttls":
-            client.starttls(context=ssl.create_default_context())
-        if sender.username:
-            client.login(sender.username, sender.password or "")
-        client.send_message(email, to_addrs=[to_addr])
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Servers on loopback that never finish answering: one sends a byte at a time, one says nothing.
+"""Servers on loopback that never finish answering (one sends a byte at a time, one says nothing),
+and one that answers at once, for comparison.
 
 A per-read timeout cannot stop a client talking to :class:`DripServer` (every read gets its byte
 well within any timeout), which is what a total deadline is for.
@@ -91,3 +92,36 @@ def slow_server(payload: bytes, *, interval: float = 1.0, scheme: str = "http") 
         listener.close()
         for thread in threads:
             thread.join(timeout=5)
+
+
+@contextmanager
+def prompt_server(body: bytes) -> Iterator[SlowServer]:
+    """An HTTP server on 127.0.0.1 that answers every GET with ``body`` at once (``text/calendar``)."""
+    import http.server
+
+    server = SlowServer(url="", port=0)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            server.connections.append(time.monotonic())
+            self.send_response(200)
+            self.send_header("Content-Type", "text/calendar")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    server.port = httpd.server_address[1]
+    server.url = f"http://127.0.0.1:{server.port}"
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
