@@ -290,7 +290,10 @@ def send_mail(loop_seconds: float | None, limit: int) -> None:
     engine = _engine()
     try:
         while True:
-            report = deliver_due(engine, sender, mail_from=cfg.mail_from, secret_key=cfg.secret_key, limit=limit)
+            report = deliver_due(
+                engine, sender, mail_from=cfg.mail_from, secret_key=cfg.secret_key, limit=limit,
+                deadline=cfg.smtp_deadline_seconds,
+            )
             if loop_seconds is None or report.sent or report.retrying or report.failed:
                 click.echo(report.describe())
             if loop_seconds is None:

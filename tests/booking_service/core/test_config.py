@@ -48,6 +48,10 @@ def test_environment_overrides(tmp_path):
         ({"MAIL_FROM": "Slotwise <no-reply@>"}, "has no address with a domain; use e.g."),
         ({"CALENDAR_MAX_MB": "ten"}, "CALENDAR_MAX_MB='ten' is not a whole number"),
         ({"CALENDAR_MAX_MB": "0"}, "CALENDAR_MAX_MB=0 must be at least 1; set it to e.g. 10"),
+        ({"CALENDAR_DEADLINE_SECONDS": "a minute"}, "CALENDAR_DEADLINE_SECONDS='a minute' is not a number of seconds; set it to e.g. 60"),
+        ({"SMTP_DEADLINE_SECONDS": "0"}, "SMTP_DEADLINE_SECONDS=0 must be more than 0 seconds; set it to e.g. 30"),
+        ({"WORKER_BUDGET_SECONDS": "-5"}, "WORKER_BUDGET_SECONDS=-5 must be more than 0 seconds; set it to e.g. 120"),
+        ({"WORKER_BUDGET_SECONDS": "inf"}, "WORKER_BUDGET_SECONDS=inf must be more than 0 seconds"),
     ],
 )
 def test_bad_values_name_the_variable(tmp_path, env, message):
@@ -80,3 +84,17 @@ def test_calendar_upload_limit(tmp_path):
     base = {"SLOTWISE_VAR_DIR": str(tmp_path), "SECRET_KEY": "k"}
     assert load_settings(base).calendar_max_mb == 10
     assert load_settings({**base, "CALENDAR_MAX_MB": "25"}).calendar_max_mb == 25
+
+
+def test_deadlines_and_the_worker_budget(tmp_path):
+    base = {"SLOTWISE_VAR_DIR": str(tmp_path), "SECRET_KEY": "k"}
+    defaults = load_settings(base)
+    assert (defaults.calendar_deadline_seconds, defaults.smtp_deadline_seconds, defaults.worker_budget_seconds) == (
+        60, 30, 120
+    )
+    changed = load_settings(
+        {**base, "CALENDAR_DEADLINE_SECONDS": "20", "SMTP_DEADLINE_SECONDS": "7.5", "WORKER_BUDGET_SECONDS": "45"}
+    )
+    assert (changed.calendar_deadline_seconds, changed.smtp_deadline_seconds, changed.worker_budget_seconds) == (
+        20, 7.5, 45
+    )
