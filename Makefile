@@ -43,6 +43,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_dashboard.py
 	$(BIN)/python benchmarks/bench_dashboard_browser.py
 	$(BIN)/python benchmarks/bench_calendars.py
+	$(BIN)/python benchmarks/bench_deadlines.py
 
 notebooks: $(VENV)/.installed-run
 	$(UV) pip install --quiet --python $(BIN)/python -e '.[notebooks]'

@@ -35,8 +35,9 @@ DEFAULT_TIMEOUT = 15
 DEFAULT_DEADLINE = 60.0
 """Seconds a whole read, write or removal may take (``CALENDAR_DEADLINE_SECONDS``)."""
 
-# Children start with the CalDAV library imported.
-sandbox.preload(__name__)
+# Children start with the CalDAV library imported, also what it imports only when a client is
+# first made (its HTTP library: a second or two that would otherwise come out of every deadline).
+sandbox.preload(__name__, "caldav.davclient", "caldav.collection")
 
 
 class CalDAVError(OSError):

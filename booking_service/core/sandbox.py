@@ -171,10 +171,12 @@ def call_with_usage(
     """:func:`call`, and what the call cost (for benchmarks and logs)."""
     if not seconds > 0:
         raise ValueError(f"seconds must be more than 0, got {seconds!r}")
-    deadline = time.monotonic() + seconds
-    request = _Request(function, tuple(args), dict(kwargs or {}), deadline, cpu_seconds, memory_bytes)
-    payload = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
     with _connect() as connection:
+        # The deadline counts from when the helper is ready: starting it (once per process,
+        # importing what was preloaded) is this process's own cost, not the call's.
+        deadline = time.monotonic() + seconds
+        request = _Request(function, tuple(args), dict(kwargs or {}), deadline, cpu_seconds, memory_bytes)
+        payload = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
         try:
             connection.settimeout(_left(deadline) + GRACE_SECONDS)
             connection.sendall(payload)
@@ -188,10 +190,11 @@ def call_with_usage(
             # The child is gone without answering: killed by its timer, or over a limit.
             if time.monotonic() >= deadline - 0.05:
                 raise DeadlineExceeded(f"no answer within {seconds:g} s") from None
-            raise LimitExceeded(
-                f"stopped: it needed more than {cpu_seconds} s of processor time or "
-                f"{(memory_bytes or 0) // 2**20:,} MB of memory"
-            ) from None
+            limits = [f"{cpu_seconds} s of processor time"] if cpu_seconds is not None else []
+            limits += [f"{memory_bytes // 2**20:,} MB of memory"] if memory_bytes is not None else []
+            if not limits:
+                raise LimitExceeded("stopped: the child process ended without answering") from None
+            raise LimitExceeded(f"stopped: it needed more than {' or '.join(limits)}") from None
     status, value, usage = outcome
     if status == "memory":
         raise MemoryLimitExceeded(f"it needs more than {(memory_bytes or 0) // 2**20:,} MB of memory")
@@ -322,7 +325,11 @@ def _answer(connection: socket.socket) -> None:
         # a few seconds is stuck and is ended by this first timer.
         signal.setitimer(signal.ITIMER_REAL, 10)
         with connection.makefile("rb") as incoming:
-            request: _Request = pickle.load(incoming)
+            try:
+                request: _Request = pickle.load(incoming)
+            except Exception as error:  # noqa: BLE001 - e.g. a function that cannot be imported by its name
+                connection.sendall(pickle.dumps(("error", RuntimeError(f"the child cannot read the call: {error}"), None)))
+                raise
         left = request.deadline - time.monotonic()
         if left <= 0:
             raise TimeoutError("the deadline passed before the child started")

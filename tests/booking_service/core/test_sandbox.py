@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pickle
 import socket
+import sys
 import threading
 import time
+import types
 
 import pytest
 
@@ -34,6 +37,13 @@ def read_everything(port: int) -> bytes:
         while chunk := connection.recv(1024):
             received += chunk
     return received
+
+
+# A function of a module that exists only in this process: its name means nothing in the child.
+_ONLY_HERE = types.ModuleType("only_here_module")
+exec("def greet():\n    return 'hello'", _ONLY_HERE.__dict__)  # noqa: S102 - a module made for the test
+sys.modules["only_here_module"] = _ONLY_HERE
+_NOT_IN_THE_CHILD = _ONLY_HERE.greet
 
 
 def spin() -> None:
@@ -98,6 +108,16 @@ def test_seconds_left_within_a_budget():
     assert 9 < sandbox.seconds_left(time.monotonic() + 10, 30) <= 10
     assert sandbox.seconds_left(time.monotonic() + 0.5, 30) == 0  # not worth starting
     assert sandbox.seconds_left(time.monotonic() - 1, 30) == 0
+
+
+def test_a_function_the_child_cannot_import_is_an_error_that_says_so():
+    def local() -> None:  # not importable by its name
+        pass
+
+    with pytest.raises((AttributeError, pickle.PicklingError)):
+        sandbox.call(local, seconds=10)
+    with pytest.raises(RuntimeError, match="the child cannot read the call"):
+        sandbox.call(_NOT_IN_THE_CHILD, seconds=10)
 
 
 def test_a_deadline_must_be_positive():
