@@ -58,8 +58,9 @@ def _run(action: Callable, done: Callable[[object], None]) -> None:
 
 
 def _sync_and_report(connection_id: int, name: str, prefix: str = "") -> None:
-    kind, message = _sync_message(name, sync_connection(state.engine(), connection_id,
-                                                         secret_key=state.settings().secret_key))
+    settings = state.settings()
+    kind, message = _sync_message(name, sync_connection(state.engine(), connection_id, secret_key=settings.secret_key,
+                                                         deadline=settings.calendar_deadline_seconds))
     views.flash(prefix + message, kind)
 
 

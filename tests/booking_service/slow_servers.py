@@ -28,6 +28,18 @@ SMTP_DRIP = b"220-slow.example ESMTP " + b"." * 100_000 + b"\r\n220 ready\r\n"
 """An SMTP greeting that never quite ends."""
 
 
+def read_until_closed(port: int) -> bytes:
+    """Read from a server with a per-read timeout of 10 s until it closes: never, with a drip.
+
+    Here rather than in a test module so that a child process imports it quickly."""
+    received = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        while chunk := connection.recv(1024):
+            received += chunk
+    return received
+
+
 @dataclass
 class SlowServer:
     """What a slow server saw: when each connection came (``time.monotonic()``)."""

@@ -180,3 +180,27 @@ def test_a_terminal_gets_a_progress_bar(engine, connections):
     text = output.decode()
     assert "Syncing calendars" in text and "Calendars: 2 synced, 1 failed" in text
     assert "busy blocks, " not in text  # no per-calendar lines: the bar shows the progress
+
+
+def test_a_failed_calendar_write_makes_the_exit_status_non_zero(engine, connections):
+    from booking_service.calendars.connections import add_caldav_connection
+    from booking_service.services.calendar_writes import queue_meeting_writeback
+
+    from ..smtp_server import free_port
+    from .helpers import add_meeting
+
+    with Session(engine) as session, session.begin():
+        member = add_member(session, name="Cy")
+        add_caldav_connection(
+            session, member.id, "Cy's calendar", f"http://127.0.0.1:{free_port()}/cy/cal/", "cy", "pw",
+            secret_key=SECRET_KEY, by=admin(session),
+        )
+        meeting = add_meeting(session, [member], soon(5), soon(6))
+        queue_meeting_writeback(session, meeting, "put", now=dt.datetime.now(dt.UTC))
+    # Only a calendar that reads well is synced; the write to the unreachable server fails.
+    result = invoke(engine, "--connection", str(connections["good"]))
+    assert result.exit_code == 1, result.output
+    assert result.output.splitlines()[-1] == (
+        "Calendars: 1 synced, 0 failed, 0 skipped (1 busy blocks). Calendar writes: 0 done, 1 failed (1 to retry)."
+    )
+    assert "Last calendar write error: cannot reach http://127.0.0.1:" in result.output
