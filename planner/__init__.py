@@ -165,6 +165,7 @@ from planner.analytics import (
 from planner.availability import DEFAULT_QUANTUM, AvailabilityGrid, build_grid
 from planner.errors import PlannerInputError
 from planner.grid import OrgGrid
+from planner.index import OrgTables
 from planner.promote import (
     PromoteContext,
     PromoteWeights,
@@ -203,6 +204,7 @@ __all__ = [
     "AvailabilityGrid",
     "Organisation",
     "OrgGrid",
+    "OrgTables",
     "PlannerInputError",
     "SlotCheck",
     "SlotRequest",

@@ -492,6 +492,11 @@ def check_slot(
         resource that fails; ``pool_members`` and ``rooms`` list who is free.
     """
     request = _check_request(request)
+    return check_tables(request, _prepare_for(request, resources, hours, busy, overrides), start)
+
+
+def check_tables(request: SlotRequest, tab: Tables, start: dt.datetime | pd.Timestamp) -> SlotCheck:
+    """:func:`check_slot` on prepared tables holding (at least) the request's resources."""
     if not isinstance(start, (dt.datetime, pd.Timestamp)):
         raise PlannerInputError(f"start must be a tz-aware datetime, got {start!r}")
     ts = pd.Timestamp(start)
@@ -500,7 +505,6 @@ def check_slot(
     ts = ts.tz_convert("UTC").as_unit("ns")
     t = int(ts.value)
     end = ts + request.duration
-    tab = _prepare_for(request, resources, hours, busy, overrides)
     layout = _layout(request, tab)
     empty_pools = tuple(() for _ in request.pools)
 
