@@ -148,7 +148,9 @@ def hours_intervals(
     return _merge(w_k[keep], start[keep], end[keep], lo_ns)
 
 
-def _merge(k: np.ndarray, start: np.ndarray, end: np.ndarray, lo_ns: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _merge(
+    k: np.ndarray, start: np.ndarray, end: np.ndarray, lo_ns: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Merge overlapping or touching intervals, given sorted by (k, start), all >= lo_ns.
 
     A running maximum of the end per row finds where a new interval starts a
@@ -212,7 +214,12 @@ def _merge_quanta(k: np.ndarray, a: np.ndarray, b: np.ndarray, n_quanta: int):
 
 
 def rasterize(
-    tab: Tables, rows: np.ndarray, origin_ns: int, quantum_ns: int, n_quanta: int
+    tab: Tables,
+    rows: np.ndarray,
+    origin_ns: int,
+    quantum_ns: int,
+    n_quanta: int,
+    out: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bit rows of in-hours and busy quanta for ``rows`` over a horizon.
 
@@ -227,6 +234,9 @@ def rasterize(
         Quantum length in ns.
     n_quanta : int
         Number of quanta.
+    out : (ndarray, ndarray), optional
+        C-contiguous uint64 arrays of the output shape to write into (e.g.
+        row slices of a larger grid); returned.
 
     Returns
     -------
@@ -251,6 +261,10 @@ def rasterize(
     qb = np.minimum(-((origin_ns - be) // quantum_ns), n_quanta)
     keep = qb > qa
     bk, ba, bb = _merge_quanta(bk[keep], qa[keep], qb[keep], n_quanta)
+    if out is not None:
+        return bits.mask_intervals(hk, ha, hb, shape, out=out[0]), bits.mask_intervals(
+            bk, ba, bb, shape, out=out[1]
+        )
     if rows.size * shape[1] > _ONE_PASS_WORDS:  # large grids: two passes, half the peak memory
         return bits.mask_intervals(hk, ha, hb, shape), bits.mask_intervals(bk, ba, bb, shape)
     # Small grids (one invitation's rows): both layers in one pass, busy rows after hours rows,
@@ -339,9 +353,13 @@ class AvailabilityGrid:
         busy = self.busy
         return pd.DataFrame(
             {
-                "resource_id": pd.array(np.repeat(np.array(self.resource_ids, dtype=object), self.n_quanta), dtype="str"),
-                "start": pd.array(np.tile(self.index.asi8, n_res).view("datetime64[ns]"),
-                                  dtype=pd.DatetimeTZDtype("ns", "UTC")),  # fmt: skip
+                "resource_id": pd.array(
+                    np.repeat(np.array(self.resource_ids, dtype=object), self.n_quanta), dtype="str"
+                ),
+                "start": pd.array(
+                    np.tile(self.index.asi8, n_res).view("datetime64[ns]"),
+                    dtype=pd.DatetimeTZDtype("ns", "UTC"),
+                ),  # fmt: skip
                 "in_hours": in_hours.reshape(-1),
                 "busy": busy.reshape(-1),
                 "free": (in_hours & ~busy).reshape(-1),
@@ -458,6 +476,7 @@ def _instant_ns(value: object, name: str) -> int:
         raise PlannerInputError(f"{name} must be a tz-aware datetime, got {value!r}")
     ts = pd.Timestamp(value)
     if ts.tzinfo is None:
-        raise PlannerInputError(f"{name} must be tz-aware (e.g. pd.Timestamp(..., tz='UTC')), got naive {value!r}")
+        raise PlannerInputError(
+            f"{name} must be tz-aware (e.g. pd.Timestamp(..., tz='UTC')), got naive {value!r}"
+        )
     return int(ts.as_unit("ns").value)
-

@@ -229,7 +229,9 @@ def interval_words(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
     return word, mask
 
 
-def mask_intervals(rows: np.ndarray, a: np.ndarray, b: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def mask_intervals(
+    rows: np.ndarray, a: np.ndarray, b: np.ndarray, shape: tuple[int, int], out: np.ndarray | None = None
+) -> np.ndarray:
     """Rows of bits with quanta ``[a_i, b_i)`` of row ``rows_i`` set.
 
     Parameters
@@ -239,6 +241,8 @@ def mask_intervals(rows: np.ndarray, a: np.ndarray, b: np.ndarray, shape: tuple[
         ``b <= 64 * (shape[1] - 1)``. Within a row the intervals must not
         overlap (touching is fine). Sorted by ``(row, a)`` is fastest.
     shape : (n_rows, n_words)
+    out : ndarray of uint64, optional
+        C-contiguous array of ``shape`` to write into (overwritten).
 
     Returns
     -------
@@ -256,7 +260,12 @@ def mask_intervals(rows: np.ndarray, a: np.ndarray, b: np.ndarray, shape: tuple[
     (its top bit afterwards); every row holds an even number of toggles, so
     no parity leaks from one row into the next.
     """
-    out = np.zeros(shape, dtype=np.uint64)
+    if out is None:
+        out = np.zeros(shape, dtype=np.uint64)
+    else:
+        if out.shape != tuple(shape) or out.dtype != np.uint64 or not out.flags.c_contiguous:
+            raise ValueError(f"out must be a C-contiguous uint64 array of shape {shape}")
+        out[...] = 0
     if a.size == 0:
         return out
     width = shape[1]

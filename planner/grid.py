@@ -23,6 +23,7 @@ Design notes
 from __future__ import annotations
 
 import datetime as dt
+from collections import OrderedDict
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,7 @@ import pandas as pd
 from planner import bits
 from planner.availability import DEFAULT_QUANTUM, AvailabilityGrid, _instant_ns, _quantum_ns, rasterize
 from planner.errors import PlannerInputError
+from planner.index import OrgTables
 from planner.request import SlotRequest
 from planner.slots import (
     _assemble,
@@ -37,11 +39,18 @@ from planner.slots import (
     _check_request,
     _empty_slots,
     _evaluate,
+    _Evaluation,
     _layout,
+    _ok_rows,
     _request_quantum,
     solve_tables,
 )
-from planner.tables import Tables, prepare
+from planner.tables import Tables
+
+#: Resources rasterized together when a grid is built: bounds the build's transient memory.
+DEFAULT_CHUNK = 256
+#: Default memory bound of the per-shape cache of "ok to start here" rows, in bytes.
+DEFAULT_CACHE_BYTES = 64 * 2**20
 
 __all__ = ["OrgGrid"]
 
@@ -74,35 +83,38 @@ class OrgGrid:
 
     def __init__(
         self,
-        tables: Tables,
+        tables: Tables | OrgTables,
         origin_ns: int,
         quantum_ns: int,
         n_quanta: int,
         in_hours: np.ndarray,
         busy: np.ndarray,
+        *,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
     ) -> None:
+        index = tables if isinstance(tables, OrgTables) else OrgTables(tables)
+        tables = index.tables
+        self._index = index
         self._tables = tables
         self._origin = int(origin_ns)
         self._q = int(quantum_ns)
         self._n = int(n_quanta)
         self._in_hours = in_hours
         self._busy = busy
-        # Busy blocks per resource, as a CSR base (rows sorted by resource)
+        # Busy blocks per resource: the index's CSR arrays (sorted by resource, then start)
         # plus copies of the rows that have been changed since the build.
-        res = tables.busy_res
-        if res.size and (res[1:] < res[:-1]).any():
-            order = np.argsort(res, kind="stable")
-            self._base_start = tables.busy_start[order]
-            self._base_end = tables.busy_end[order]
-        else:  # already grouped by resource (the usual order of busy tables)
-            self._base_start = tables.busy_start
-            self._base_end = tables.busy_end
-        counts = np.bincount(res, minlength=tables.n)
-        self._base_offsets = np.concatenate(([0], np.cumsum(counts)))
         self._changed: dict[int, np.ndarray] = {}
         # Row layout per (members, pools, rooms, capacity): resources never
         # change in a grid, so the dashboard's repeated queries reuse it.
         self._layouts: dict[tuple, object] = {}
+        # Per meeting shape (duration, buffers in quanta) and resource row: the bit row of
+        # starts that are ok for the resource over the whole horizon (rule 2 of the slot
+        # semantics), least recently used first; dropped for a row when its busy time changes.
+        self._ok_cache: OrderedDict[tuple[int, int, int, int], np.ndarray] = OrderedDict()
+        self._ok_shapes: dict[tuple[int, int, int], int] = {}
+        self._cache_bytes = int(cache_bytes)
+        # Candidate starts per (zone, interval, frame, duration): positions on the grid.
+        self._cands: OrderedDict[tuple, tuple[np.ndarray, list[int]]] = OrderedDict()
 
     # -- construction ---------------------------------------------------------------
     @classmethod
@@ -116,6 +128,8 @@ class OrgGrid:
         start: dt.datetime | pd.Timestamp,
         end: dt.datetime | pd.Timestamp,
         quantum: pd.Timedelta | str = DEFAULT_QUANTUM,
+        chunk: int = DEFAULT_CHUNK,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
     ) -> OrgGrid:
         """Rasterize every resource of the tables over ``[start, end)``.
 
@@ -128,21 +142,62 @@ class OrgGrid:
             Unix epoch).
         quantum : pandas.Timedelta
             Default 5 minutes.
+        chunk : int
+            Resources rasterized at a time (bounds the build's transient memory).
+        cache_bytes : int
+            Memory bound of the per-shape cache of repeated queries (see
+            :attr:`cache_nbytes`); 0 turns the cache off.
 
         Returns
         -------
         OrgGrid
         """
+        cls._horizon(start, end, quantum)  # refuse a bad horizon before loading the tables
+        return cls.from_tables(OrgTables.load(resources, hours, busy, overrides), start=start, end=end,
+                               quantum=quantum, chunk=chunk, cache_bytes=cache_bytes)  # fmt: skip
+
+    @classmethod
+    def from_tables(
+        cls,
+        tables: OrgTables,
+        *,
+        start: dt.datetime | pd.Timestamp,
+        end: dt.datetime | pd.Timestamp,
+        quantum: pd.Timedelta | str = DEFAULT_QUANTUM,
+        chunk: int = DEFAULT_CHUNK,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
+    ) -> OrgGrid:
+        """Rasterize every resource of already loaded :class:`~planner.OrgTables` (see :meth:`build`).
+
+        Resources are rasterized ``chunk`` at a time straight into the two
+        layers, so the build needs little memory beyond what the grid keeps.
+        """
+        if not isinstance(tables, OrgTables):
+            raise PlannerInputError(f"tables must be a planner.OrgTables, got {type(tables).__name__}")
+        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+            raise PlannerInputError(f"chunk must be a positive number of resources, got {chunk!r}")
+        q, lo, hi = cls._horizon(start, end, quantum)
+        origin = (lo // q) * q
+        n_quanta = int(-((origin - hi) // q))
+        n = tables.tables.n
+        shape = (n, bits.n_words(n_quanta))
+        in_hours = np.empty(shape, dtype=np.uint64)
+        busy_bits = np.empty(shape, dtype=np.uint64)
+        top = origin + n_quanta * q
+        for a in range(0, n, chunk):
+            b = min(a + chunk, n)
+            sub = tables.subset_rows(np.arange(a, b), origin, top)
+            rasterize(sub, np.arange(b - a), origin, q, n_quanta, out=(in_hours[a:b], busy_bits[a:b]))
+        return cls(tables, origin, q, n_quanta, in_hours, busy_bits, cache_bytes=cache_bytes)
+
+    @staticmethod
+    def _horizon(start: object, end: object, quantum: object) -> tuple[int, int, int]:
         q = _quantum_ns(quantum)
         lo = _instant_ns(start, "start")
         hi = _instant_ns(end, "end")
         if hi <= lo:
             raise PlannerInputError(f"end {end} must be after start {start}")
-        tab = prepare(resources, hours, busy, overrides)
-        origin = (lo // q) * q
-        n_quanta = int(-((origin - hi) // q))
-        in_hours, busy_bits = rasterize(tab, np.arange(tab.n), origin, q, n_quanta)
-        return cls(tab, origin, q, n_quanta, in_hours, busy_bits)
+        return q, lo, hi
 
     # -- read access -----------------------------------------------------------------
     @property
@@ -191,8 +246,7 @@ class OrgGrid:
         """Busy blocks of one resource row as an (n, 2) int64 array of ns (start, end)."""
         if row in self._changed:
             return self._changed[row]
-        a, b = self._base_offsets[row], self._base_offsets[row + 1]
-        return np.stack([self._base_start[a:b], self._base_end[a:b]], axis=1)
+        return np.stack(self._index.busy_of(row), axis=1)
 
     @property
     def busy(self) -> pd.DataFrame:
@@ -207,18 +261,18 @@ class OrgGrid:
         )
 
     def _busy_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        counts = np.diff(self._base_offsets)
-        base_res = np.repeat(np.arange(self._tables.n), counts)
+        base_res = self._tables.busy_res
+        offsets = self._index._b_off
         keep = np.ones(base_res.size, dtype=bool)
         res_parts, start_parts, end_parts = [], [], []
         for row, blocks in self._changed.items():
-            keep[self._base_offsets[row] : self._base_offsets[row + 1]] = False
+            keep[offsets[row] : offsets[row + 1]] = False
             res_parts.append(np.full(len(blocks), row, dtype=np.int64))
             start_parts.append(blocks[:, 0])
             end_parts.append(blocks[:, 1])
         res = np.concatenate([base_res[keep], *res_parts])
-        start = np.concatenate([self._base_start[keep], *start_parts])
-        end = np.concatenate([self._base_end[keep], *end_parts])
+        start = np.concatenate([self._tables.busy_start[keep], *start_parts])
+        end = np.concatenate([self._tables.busy_end[keep], *end_parts])
         return res, start, end
 
     def _current_tables(self) -> Tables:
@@ -235,7 +289,9 @@ class OrgGrid:
     def _row_of(self, resource_id: str) -> int:
         row = self._tables.lookup.get(resource_id)
         if row is None:
-            raise PlannerInputError(f"resource {resource_id!r} is not in this grid; rebuild it with the resource")
+            raise PlannerInputError(
+                f"resource {resource_id!r} is not in this grid; rebuild it with the resource"
+            )
         return row
 
     @staticmethod
@@ -259,7 +315,9 @@ class OrgGrid:
         b = min(-((self._origin - e) // self._q), self._n)
         return int(a), int(b)
 
-    def add_busy(self, resource_id: str, start: dt.datetime | pd.Timestamp, end: dt.datetime | pd.Timestamp) -> None:
+    def add_busy(
+        self, resource_id: str, start: dt.datetime | pd.Timestamp, end: dt.datetime | pd.Timestamp
+    ) -> None:
         """Add one busy block (or reservation, already widened by its buffers).
 
         Parameters
@@ -277,6 +335,7 @@ class OrgGrid:
         if b > a:
             words, masks = bits.interval_words(a, b)
             self._busy[row, words] |= masks
+            self._forget(row)
 
     def remove_busy(
         self, resource_id: str, start: dt.datetime | pd.Timestamp, end: dt.datetime | pd.Timestamp
@@ -299,6 +358,7 @@ class OrgGrid:
         a, b = self._quanta(s, e)
         if b <= a:
             return
+        self._forget(row)
         w0, w1 = a >> 6, ((b - 1) >> 6) + 1
         lo_q, hi_q = w0 * 64, w1 * 64
         # Remaining blocks touching those words, in quanta clipped to them.
@@ -311,6 +371,88 @@ class OrgGrid:
             np.bitwise_or.at(fresh, words, masks)  # overlapping blocks share words
         self._busy[row, w0:w1] = fresh
 
+    # -- the per-shape cache ----------------------------------------------------------------
+    @property
+    def cache_nbytes(self) -> int:
+        """Memory held by the per-shape cache of "ok to start here" rows, in bytes (<= ``cache_bytes``)."""
+        return len(self._ok_cache) * self._in_hours.shape[1] * 8
+
+    def clear_cache(self) -> None:
+        """Drop every cached row (the next query of each shape runs the sliding windows again)."""
+        self._ok_cache.clear()
+        self._ok_shapes.clear()
+        self._cands.clear()
+
+    def _forget(self, row: int) -> None:
+        """Busy time of ``row`` changed: drop its cached rows of every shape."""
+        for shape in list(self._ok_shapes):
+            if self._ok_cache.pop((*shape, row), None) is not None:
+                self._ok_shapes[shape] -= 1
+                if not self._ok_shapes[shape]:
+                    del self._ok_shapes[shape]
+
+    def _ok_for(self, rows: np.ndarray, d: int, bb: int, ba: int) -> np.ndarray | None:
+        """Cached "ok to start" bit rows of ``rows`` for one shape over the horizon; None if they do not fit."""
+        width = self._in_hours.shape[1]
+        if len(rows) * width * 8 > self._cache_bytes:
+            return None
+        cache = self._ok_cache
+        out = np.empty((len(rows), width), dtype=np.uint64)
+        missing = []
+        for i, r in enumerate(rows.tolist()):
+            key = (d, bb, ba, r)
+            row = cache.get(key)
+            if row is None:
+                missing.append(i)
+            else:
+                cache.move_to_end(key)
+                out[i] = row
+        if missing:
+            miss = np.asarray(missing, dtype=np.int64)
+            fresh = _ok_rows(self._in_hours[rows[miss]], self._busy[rows[miss]], d, bb, ba)
+            # Rows are shifted as one stream, so a row's first bb and last quanta hold bits of
+            # its neighbours; queries only read starts whose windows lie inside the horizon.
+            out[miss] = fresh
+            shape = (d, bb, ba)
+            for k, r in enumerate(rows[miss].tolist()):
+                if (d, bb, ba, r) not in cache:  # a row listed twice is cached once
+                    cache[(d, bb, ba, r)] = fresh[k].copy()
+                    self._ok_shapes[shape] = self._ok_shapes.get(shape, 0) + 1
+            limit = self._cache_bytes // (width * 8)
+            while len(cache) > limit:
+                (d0, b0, a0, _), _ = cache.popitem(last=False)
+                self._ok_shapes[(d0, b0, a0)] -= 1
+                if not self._ok_shapes[(d0, b0, a0)]:
+                    del self._ok_shapes[(d0, b0, a0)]
+        return out
+
+    def _candidate_positions(self, request: SlotRequest) -> tuple[np.ndarray, list[int]]:
+        """Candidate starts (ns) and their progressions' firsts, cached without the notice cut."""
+        key = (request.zone, request.interval.value, request.frame_ns, request.duration.value)
+        hit = self._cands.get(key)
+        if hit is None:
+            unlimited = SlotRequest(
+                members=(), pools=(), rooms=(), min_capacity=1, duration=request.duration,
+                buffer_before=pd.Timedelta(0), buffer_after=pd.Timedelta(0), minimum_notice=pd.Timedelta(0),
+                interval=request.interval, frame_start=request.frame_start, frame_end=request.frame_end,
+                zone=request.zone, now=dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
+            )  # fmt: skip
+            hit = self._cands[key] = _candidates(unlimited)
+            if len(self._cands) > 256:
+                self._cands.popitem(last=False)
+        cands, firsts = hit
+        cut = request.now_ns + request.minimum_notice.value
+        if cands.size and cands[0] < cut:
+            # Starts before now + notice are dropped; the progression of the first kept start
+            # then starts there (the quantum only depends on where progressions begin).
+            at = int(np.searchsorted(cands, cut))
+            cands = cands[at:]
+            if cands.size:
+                firsts = [int(cands[0])] + [f for f in firsts if f > cands[0]]
+            else:
+                firsts = []
+        return cands, firsts
+
     # -- queries -----------------------------------------------------------------------------
     def _solve(self, request: SlotRequest):
         request = _check_request(request)
@@ -320,12 +462,16 @@ class OrgGrid:
             if len(self._layouts) >= 1024:
                 self._layouts.clear()
             layout = self._layouts[key] = _layout(request, self._tables)
-        cands, firsts = _candidates(request)
+        cands, firsts = self._candidate_positions(request)
         if cands.size == 0:
             return layout, None, 0, 0
         q_req = _request_quantum(request, firsts)
         q = self._q
-        d, bb, ba = (request.duration.value // q, request.buffer_before.value // q, request.buffer_after.value // q)
+        d, bb, ba = (
+            request.duration.value // q,
+            request.buffer_before.value // q,
+            request.buffer_after.value // q,
+        )
         first = int(cands[0]) - bb * q
         last = int(cands[-1]) + (d + ba) * q
         if q_req % q or first < self._origin or last > self._origin + self._n * q:
@@ -334,12 +480,15 @@ class OrgGrid:
         pos = (cands - self._origin) // q
         w_lo = int(pos[0] - bb) >> 6
         w_hi = (int(pos[-1] + d + ba) >> 6) + 1
-        cols = slice(w_lo, w_hi)
-        in_hours = self._in_hours[layout.rows, cols]
-        busy = self._busy[layout.rows, cols]
         cand = bits.from_positions(pos - w_lo * 64, w_hi - w_lo)
-        ev = _evaluate(layout, in_hours, busy, cand, int(d), int(bb), int(ba))
-        return layout, ev, self._origin + w_lo * 64 * q, q
+        origin = self._origin + w_lo * 64 * q
+        ok = self._ok_for(layout.rows, int(d), int(bb), int(ba)) if self._cache_bytes else None
+        if ok is None:
+            cols = slice(w_lo, w_hi)
+            ev = _evaluate(layout, self._in_hours[layout.rows, cols], self._busy[layout.rows, cols], cand,
+                           int(d), int(bb), int(ba))  # fmt: skip
+            return layout, ev, origin, q
+        return layout, _combine(layout, ok[:, w_lo:w_hi], cand), origin, q
 
     def find_slots(self, request: SlotRequest) -> pd.DataFrame:
         """Available slots for ``request`` on the grid; same result as :func:`planner.find_slots`."""
@@ -352,3 +501,23 @@ class OrgGrid:
         """Number of available slots for ``request`` on the grid; same as :func:`planner.count_slots`."""
         _, ev, _, _ = self._solve(request)
         return 0 if ev is None else bits.popcount(ev.final)
+
+
+def _combine(layout, ok: np.ndarray, cand: np.ndarray) -> _Evaluation:
+    """Slot rules 2-4 from each resource's "ok to start" row (the shape's cached rows)."""
+    final = cand
+    if layout.member_rows.size:
+        final = final & np.bitwise_and.reduce(ok[layout.member_rows], axis=0)
+    if layout.rooms_needed and not layout.room_rows.size:
+        final = np.zeros_like(cand)
+    pool_ok = []
+    for rows in layout.pool_rows:
+        block = ok[rows]
+        pool_ok.append(block)
+        final = final & np.bitwise_or.reduce(block, axis=0)
+    if layout.rooms_needed and layout.room_rows.size:
+        room_ok = ok[layout.room_rows]
+        final = final & np.bitwise_or.reduce(room_ok, axis=0)
+    else:
+        room_ok = np.zeros((0, cand.shape[-1]), dtype=np.uint64)
+    return _Evaluation(final, tuple(pool_ok), room_ok)

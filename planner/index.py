@@ -25,6 +25,8 @@ from planner.tables import Tables, prepare
 
 __all__ = ["OrgTables"]
 
+_EMPTY = np.zeros(0, np.int64)
+
 
 def _offsets(res: np.ndarray, n: int) -> np.ndarray:
     return np.concatenate(([0], np.cumsum(np.bincount(res, minlength=n)))).astype(np.int64)
@@ -132,25 +134,31 @@ class OrgTables:
         overlap ``[lo_ns, hi_ns)`` (a superset: the rasterizer clips them).
         Costs O(rows of these resources), not O(rows of the organisation).
         """
-        ids = list(dict.fromkeys(ids))
-        rows = self.rows_of(ids)
+        return self.subset_rows(self.rows_of(list(dict.fromkeys(ids))), lo_ns, hi_ns)
+
+    def subset_rows(self, rows: np.ndarray, lo_ns: int | None = None, hi_ns: int | None = None) -> Tables:
+        """Like :meth:`subset` for resource rows (positions in :attr:`resource_ids`)."""
         t = self._tables
+        rows = np.asarray(rows, dtype=np.int64)
         pos, owner = _gather(self._h_off, rows)
         h_res, h_wd, h_s, h_e = owner, t.hours_weekday[pos], t.hours_start[pos], t.hours_end[pos]
-        pos, owner = _gather(self._o_off, rows)
-        o_res, o_day, o_s, o_e = owner, t.ov_day[pos], t.ov_start[pos], t.ov_end[pos]
+        if self._o_off[-1]:
+            pos, owner = _gather(self._o_off, rows)
+            o_res, o_day, o_s, o_e = owner, t.ov_day[pos], t.ov_start[pos], t.ov_end[pos]
+        else:
+            o_res = o_day = o_s = o_e = _EMPTY
         a, b = self._b_off[rows], self._b_off[rows + 1]
         if lo_ns is not None or hi_ns is not None:
-            a2, b2 = a.copy(), b.copy()
-            for i in range(rows.size):
-                s, e = int(a[i]), int(b[i])
+            a, b = a.tolist(), b.tolist()
+            reach, starts = self._reach, t.busy_start
+            for i, (s, e) in enumerate(zip(a, b, strict=True)):
                 if s == e:
                     continue
                 if lo_ns is not None:
-                    a2[i] = s + int(np.searchsorted(self._reach[s:e], lo_ns, side="right"))
+                    a[i] = s + int(reach[s:e].searchsorted(lo_ns, side="right"))
                 if hi_ns is not None:
-                    b2[i] = s + int(np.searchsorted(t.busy_start[s:e], hi_ns, side="left"))
-            a, b = a2, b2
+                    b[i] = s + int(starts[s:e].searchsorted(hi_ns, side="left"))
+            a, b = np.array(a, dtype=np.int64), np.array(b, dtype=np.int64)
         pos, owner = _gather(self._b_off, rows, a, b)
         sub_ids = t.ids[rows]
         return Tables(
@@ -160,6 +168,11 @@ class OrgTables:
             ov_res=o_res, ov_day=o_day, ov_start=o_s, ov_end=o_e,
             busy_res=owner, busy_start=t.busy_start[pos], busy_end=t.busy_end[pos],
         )  # fmt: skip
+
+    def busy_of(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """Busy blocks (start, end ns) of one resource row, sorted by start (views)."""
+        a, b = self._b_off[row], self._b_off[row + 1]
+        return self._tables.busy_start[a:b], self._tables.busy_end[a:b]
 
     # -- queries ---------------------------------------------------------------------------
     def _request_tables(self, request: SlotRequest) -> Tables:
