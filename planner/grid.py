@@ -391,13 +391,17 @@ class OrgGrid:
                 if not self._ok_shapes[shape]:
                     del self._ok_shapes[shape]
 
-    def _ok_for(self, rows: np.ndarray, d: int, bb: int, ba: int) -> np.ndarray | None:
-        """Cached "ok to start" bit rows of ``rows`` for one shape over the horizon; None if they do not fit."""
+    def _ok_for(self, rows: np.ndarray, d: int, bb: int, ba: int, w_lo: int, w_hi: int) -> np.ndarray | None:
+        """Words ``[w_lo, w_hi)`` of the cached "ok to start" rows of ``rows`` for one shape.
+
+        Missing rows are computed over the whole horizon and cached; None when the
+        request's rows alone would not fit the cache.
+        """
         width = self._in_hours.shape[1]
         if len(rows) * width * 8 > self._cache_bytes:
             return None
         cache = self._ok_cache
-        out = np.empty((len(rows), width), dtype=np.uint64)
+        out = np.empty((len(rows), w_hi - w_lo), dtype=np.uint64)
         missing = []
         for i, r in enumerate(rows.tolist()):
             key = (d, bb, ba, r)
@@ -406,13 +410,13 @@ class OrgGrid:
                 missing.append(i)
             else:
                 cache.move_to_end(key)
-                out[i] = row
+                out[i] = row[w_lo:w_hi]
         if missing:
             miss = np.asarray(missing, dtype=np.int64)
             fresh = _ok_rows(self._in_hours[rows[miss]], self._busy[rows[miss]], d, bb, ba)
             # Rows are shifted as one stream, so a row's first bb and last quanta hold bits of
             # its neighbours; queries only read starts whose windows lie inside the horizon.
-            out[miss] = fresh
+            out[miss] = fresh[:, w_lo:w_hi]
             shape = (d, bb, ba)
             for k, r in enumerate(rows[miss].tolist()):
                 if (d, bb, ba, r) not in cache:  # a row listed twice is cached once
@@ -426,9 +430,14 @@ class OrgGrid:
                     del self._ok_shapes[(d0, b0, a0)]
         return out
 
-    def _candidate_positions(self, request: SlotRequest) -> tuple[np.ndarray, list[int]]:
-        """Candidate starts (ns) and their progressions' firsts, cached without the notice cut."""
-        key = (request.zone, request.interval.value, request.frame_ns, request.duration.value)
+    def _candidate_bits(self, request: SlotRequest, d: int, bb: int, ba: int):
+        """Candidate starts of ``request`` on the grid: (starts ns, firsts, w_lo, w_hi, bit row).
+
+        Cached per (zone, interval, frame, shape) without the notice cut, which is applied
+        to a copy of the cached row. The row is None when the starts are off the grid's
+        quanta or their windows leave the horizon.
+        """
+        key = (request.zone, request.interval.value, request.frame_ns, request.duration.value, bb, ba)
         hit = self._cands.get(key)
         if hit is None:
             unlimited = SlotRequest(
@@ -437,23 +446,37 @@ class OrgGrid:
                 interval=request.interval, frame_start=request.frame_start, frame_end=request.frame_end,
                 zone=request.zone, now=dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
             )  # fmt: skip
-            hit = self._cands[key] = _candidates(unlimited)
+            cands, firsts = _candidates(unlimited)
+            q = self._q
+            pos = (cands - self._origin) // q
+            on_grid = all((f - self._origin) % q == 0 for f in firsts)
+            if pos.size and on_grid and pos[0] >= bb and pos[-1] + d + ba <= self._n:
+                w_lo = int(pos[0] - bb) >> 6
+                w_hi = (int(pos[-1] + d + ba) >> 6) + 1
+                hit = (cands, firsts, pos, w_lo, w_hi, bits.from_positions(pos - w_lo * 64, w_hi - w_lo))
+            else:
+                hit = (cands, firsts, pos, 0, 0, None)
+            self._cands[key] = hit
             if len(self._cands) > 256:
                 self._cands.popitem(last=False)
-        cands, firsts = hit
+        cands, firsts, pos, w_lo, w_hi, row = hit
         cut = request.now_ns + request.minimum_notice.value
         if cands.size and cands[0] < cut:
             # Starts before now + notice are dropped; the progression of the first kept start
-            # then starts there (the quantum only depends on where progressions begin).
+            # then begins there.
             at = int(np.searchsorted(cands, cut))
             cands = cands[at:]
-            if cands.size:
-                firsts = [int(cands[0])] + [f for f in firsts if f > cands[0]]
-            else:
-                firsts = []
-        return cands, firsts
+            firsts = [int(cands[0])] + [f for f in firsts if f > cands[0]] if cands.size else []
+            if row is not None:
+                row = row.copy()
+                if at < pos.size:
+                    p = int(pos[at]) - w_lo * 64
+                    row[: p >> 6] = 0
+                    row[p >> 6] &= ~bits._LOW[p & 63]
+                else:
+                    row[:] = 0
+        return cands, firsts, w_lo, w_hi, row
 
-    # -- queries -----------------------------------------------------------------------------
     def _solve(self, request: SlotRequest):
         request = _check_request(request)
         key = (request.members, request.pools, request.rooms, request.min_capacity)
@@ -462,33 +485,26 @@ class OrgGrid:
             if len(self._layouts) >= 1024:
                 self._layouts.clear()
             layout = self._layouts[key] = _layout(request, self._tables)
-        cands, firsts = self._candidate_positions(request)
-        if cands.size == 0:
-            return layout, None, 0, 0
-        q_req = _request_quantum(request, firsts)
         q = self._q
         d, bb, ba = (
             request.duration.value // q,
             request.buffer_before.value // q,
             request.buffer_after.value // q,
         )
-        first = int(cands[0]) - bb * q
-        last = int(cands[-1]) + (d + ba) * q
-        if q_req % q or first < self._origin or last > self._origin + self._n * q:
+        cands, firsts, w_lo, w_hi, cand = self._candidate_bits(request, int(d), int(bb), int(ba))
+        if cands.size == 0:
+            return layout, None, 0, 0
+        if cand is None or _request_quantum(request, firsts) % q:
             # Finer quantum needed, or the frame leaves the horizon: exact cold path.
             return solve_tables(request, self._current_tables())
-        pos = (cands - self._origin) // q
-        w_lo = int(pos[0] - bb) >> 6
-        w_hi = (int(pos[-1] + d + ba) >> 6) + 1
-        cand = bits.from_positions(pos - w_lo * 64, w_hi - w_lo)
         origin = self._origin + w_lo * 64 * q
-        ok = self._ok_for(layout.rows, int(d), int(bb), int(ba)) if self._cache_bytes else None
+        ok = self._ok_for(layout.rows, int(d), int(bb), int(ba), w_lo, w_hi) if self._cache_bytes else None
         if ok is None:
             cols = slice(w_lo, w_hi)
             ev = _evaluate(layout, self._in_hours[layout.rows, cols], self._busy[layout.rows, cols], cand,
                            int(d), int(bb), int(ba))  # fmt: skip
             return layout, ev, origin, q
-        return layout, _combine(layout, ok[:, w_lo:w_hi], cand), origin, q
+        return layout, _combine(layout, ok, cand), origin, q
 
     def find_slots(self, request: SlotRequest) -> pd.DataFrame:
         """Available slots for ``request`` on the grid; same result as :func:`planner.find_slots`."""
