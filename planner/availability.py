@@ -136,9 +136,10 @@ def hours_intervals(
         w_k, w_start, w_end = w_k[order], w_start[order], w_end[order]
 
     # Wall clock -> UTC, all zones in one vectorized lookup.
-    zones, zone_idx = np.unique(tab.zone[rows].astype(str), return_inverse=True)
-    zones_t = tuple(str(z) for z in zones)
-    code = zone_idx.reshape(-1)[w_k]
+    names = [str(z) for z in tab.zone[rows].tolist()]
+    zones_t = tuple(sorted(set(names)))
+    number = {z: i for i, z in enumerate(zones_t)}
+    code = np.array([number[z] for z in names], dtype=np.int64)[w_k]
     start = wall_to_utc_zones(w_start, code, zones_t, "start")
     end = wall_to_utc_zones(w_end, code, zones_t, "end")
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from itertools import compress
 from math import gcd
 
 import numpy as np
@@ -351,15 +352,45 @@ def _assemble(
     members = np.empty(pos.size, dtype=object)
     members[:] = [request.members] * pos.size
     end = start + request.duration.value
+    return _slot_frame(start, end, members, pool_objs[pool_inv], rooms_uniq[rooms_inv])
+
+
+_SLOT_INDEX = pd.Index(SLOT_COLUMNS)
+
+
+def _slot_frame(start: np.ndarray, end: np.ndarray, members, pool_members, rooms) -> pd.DataFrame:
+    """The slot table from fresh arrays (start/end: int64 ns UTC; the rest object arrays).
+
+    pandas' public constructors validate and infer every column, which costs more than
+    finding the slots on a small request; the arrays here are already of the final dtypes,
+    so the frame is assembled without those checks, falling back to the public
+    constructor should a pandas version lack the shortcut.
+    """
+    n = start.size
+    try:
+        cols = [
+            pd.arrays.DatetimeArray._simple_new(start.view("datetime64[ns]"), dtype=_UTC_NS),
+            pd.arrays.DatetimeArray._simple_new(end.view("datetime64[ns]"), dtype=_UTC_NS),
+            members,
+            pool_members,
+            rooms,
+        ]
+        return pd.DataFrame._from_arrays(cols, columns=_SLOT_INDEX, index=pd.RangeIndex(n), verify_integrity=False)
+    except (AttributeError, TypeError):  # pragma: no cover - a pandas without the private shortcut
+        return _slot_frame_public(start, end, members, pool_members, rooms)
+
+
+def _slot_frame_public(start: np.ndarray, end: np.ndarray, members, pool_members, rooms) -> pd.DataFrame:
+    """:func:`_slot_frame` through pandas' public constructor (the reference)."""
     return pd.DataFrame(
         {
             "start": pd.array(start.view("datetime64[ns]"), dtype=_UTC_NS),
             "end": pd.array(end.view("datetime64[ns]"), dtype=_UTC_NS),
             "members": members,
-            "pool_members": pool_objs[pool_inv],
-            "rooms": rooms_uniq[rooms_inv],
+            "pool_members": pool_members,
+            "rooms": rooms,
         },
-        index=pd.RangeIndex(pos.size),
+        index=pd.RangeIndex(start.size),
         copy=False,  # every column is a fresh array made here
     )
 
@@ -381,7 +412,7 @@ def _free_tuples(ids: tuple[str, ...], flags: np.ndarray) -> tuple[np.ndarray, n
         patterns, inverse = np.unique(flags.T, axis=0, return_inverse=True)
     out = np.empty(len(patterns), dtype=object)
     for i, row in enumerate(patterns.tolist()):
-        out[i] = tuple(rid for rid, free in zip(ids, row, strict=True) if free)
+        out[i] = tuple(compress(ids, row))
     return out, inverse.reshape(-1)
 
 
