@@ -504,7 +504,11 @@ def run_workload(w: Workload, reps: int, n_invitations: int, *, shape_grid: bool
 
     # ---- build --------------------------------------------------------------------------------
     build = interleaved(
-        {"OrgGrid.from_tables": lambda: planner.OrgGrid.from_tables(index, start=w.horizon[0], end=w.horizon[1])},
+        {
+            "OrgGrid.from_tables": lambda: planner.OrgGrid.from_tables(
+                index, start=w.horizon[0], end=w.horizon[1]
+            )
+        },
         3,
     )["OrgGrid.from_tables"]
     peak = peak_mib(lambda: planner.OrgGrid.from_tables(index, start=w.horizon[0], end=w.horizon[1]))
@@ -527,7 +531,9 @@ def run_workload(w: Workload, reps: int, n_invitations: int, *, shape_grid: bool
         removes.append(time.perf_counter() - t2)
     if starts_of(grid.find_slots(request)) != starts_of(index.find_slots(request)):
         raise SystemExit("MISMATCH after add/remove")
-    print(f"add one busy block {ms(statistics.median(adds))} ms, remove one {ms(statistics.median(removes))} ms")
+    print(
+        f"add one busy block {ms(statistics.median(adds))} ms, remove one {ms(statistics.median(removes))} ms"
+    )
 
     # ---- booking re-check -----------------------------------------------------------------------
     slots = index.find_slots(request)
@@ -539,31 +545,37 @@ def run_workload(w: Workload, reps: int, n_invitations: int, *, shape_grid: bool
     return out
 
 
+def scale_one(n: int, days: int, reps: int) -> dict:
+    w = Workload(f"{n}x{days}", n - n // 6, n // 6, dt.date(2026, 1, 5), days)
+    org = planner.generate_organisation(w.n_members, w.n_rooms, w.start, w.days, seed=2026)
+    index = planner.OrgTables.load(org.resources, org.hours, org.busy, org.overrides)
+    req = make_request(org, w, 0)
+    grid = planner.OrgGrid.from_tables(index, start=w.horizon[0], end=w.horizon[1])
+    if starts_of(grid.find_slots(req)) != starts_of(index.find_slots(req)):
+        raise SystemExit(f"MISMATCH in {w.name}")
+    t = interleaved({"cold": lambda: index.find_slots(req), "warm": lambda: grid.count_slots(req)}, reps)
+
+    def build():
+        return planner.OrgGrid.from_tables(index, start=w.horizon[0], end=w.horizon[1])
+
+    b = interleaved({"build": build}, 3)["build"]
+    peak = peak_mib(build)
+    row = dict(n=n, days=days, busy=len(org.busy), cold=t["cold"], warm=t["warm"], build=b, peak=peak,
+               kept=grid.nbytes / 2**20, frame=(w.frame[1] - w.frame[0]).days + 1)  # fmt: skip
+    print(f"  {n:5d} x {days:3d} days ({len(org.busy):>9,} busy, {row['frame']}-day frame): "
+          f"cold find {ms(t['cold'].med)} / {ms(t['cold'].cpu_med)}, "
+          f"warm count {ms(t['warm'].med)} / {ms(t['warm'].cpu_med)}, "
+          f"build {ms(b.med)} / {ms(b.cpu_med)}, peak {peak:6.0f} MiB, kept {row['kept']:5.0f} MiB, "
+          f"load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+    return row
+
+
 def scaling(reps: int) -> list[dict]:
     print("\n=== scaling: cold and warm query, build, peak (wall median / CPU median, ms) ===")
     rows = []
     for n in (100, 1000, 5000):
         for days in (30, 90, 365):
-            w = Workload(f"{n}x{days}", n - n // 6, n // 6, dt.date(2026, 1, 5), days)
-            org = planner.generate_organisation(w.n_members, w.n_rooms, w.start, w.days, seed=2026)
-            index = planner.OrgTables.load(org.resources, org.hours, org.busy, org.overrides)
-            req = make_request(org, w, 0)
-            grid = planner.OrgGrid.from_tables(index, start=w.horizon[0], end=w.horizon[1])
-            if starts_of(grid.find_slots(req)) != starts_of(index.find_slots(req)):
-                raise SystemExit(f"MISMATCH in {w.name}")
-            t = interleaved({"cold": lambda: index.find_slots(req), "warm": lambda: grid.count_slots(req)}, reps)
-            b = interleaved({"build": lambda: planner.OrgGrid.from_tables(index, start=w.horizon[0],
-                                                                          end=w.horizon[1])}, 3)["build"]  # fmt: skip
-            peak = peak_mib(lambda: planner.OrgGrid.from_tables(index, start=w.horizon[0], end=w.horizon[1]))
-            row = dict(n=n, days=days, busy=len(org.busy), cold=t["cold"], warm=t["warm"], build=b, peak=peak,
-                       kept=grid.nbytes / 2**20, frame=(w.frame[1] - w.frame[0]).days + 1)  # fmt: skip
-            rows.append(row)
-            print(f"  {n:5d} x {days:3d} days ({len(org.busy):>9,} busy, {row['frame']}-day frame): "
-                  f"cold find {ms(t['cold'].med)} / {ms(t['cold'].cpu_med)}, "
-                  f"warm count {ms(t['warm'].med)} / {ms(t['warm'].cpu_med)}, "
-                  f"build {ms(b.med)} / {ms(b.cpu_med)}, peak {peak:6.0f} MiB, kept {row['kept']:5.0f} MiB, "
-                  f"load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
-            del org, index, grid
+            rows.append(scale_one(n, days, reps))
             gc.collect()
     return rows
 
@@ -592,7 +604,9 @@ def print_targets(a: dict, b: dict, big: dict | None) -> None:
                      cold.med < 0.010))  # fmt: skip
         rows.append(("(L) 5,000 x 365 build < 600 ms", f"{big['build'].med * 1e3:.0f} ms [CPU {big['build'].cpu_med * 1e3:.0f}]",
                      big["build"].med < 0.600))  # fmt: skip
-        rows.append(("(L) build peak < 300 MiB", f"{big['peak']:.0f} MiB (kept {big['kept']:.0f})", big["peak"] < 300))
+        rows.append(
+            ("(L) build peak < 300 MiB", f"{big['peak']:.0f} MiB (kept {big['kept']:.0f})", big["peak"] < 300)
+        )
     print(f"\ntargets (wall medians; CPU in brackets), load average {os.getloadavg()[0]:.1f}:")
     for label, value, ok in rows:
         print(f"  {label:52s} {value:>40s}  {'met' if ok else 'MISSED'}")
