@@ -163,10 +163,10 @@ def _merge(
     """
     if k.size == 0:
         return k, start, end
-    s_rel = (start - lo_ns) // _NS_PER_SECOND
-    e_rel = (end - lo_ns) // _NS_PER_SECOND
+    s_rel, s_rem = np.divmod(start - lo_ns, _NS_PER_SECOND)
+    e_rel, e_rem = np.divmod(end - lo_ns, _NS_PER_SECOND)
     # Windows whose edges are not whole seconds would not merge exactly.
-    if ((start - lo_ns) % _NS_PER_SECOND).any() or ((end - lo_ns) % _NS_PER_SECOND).any():
+    if s_rem.any() or e_rem.any():
         raise PlannerInputError("hours window edges must fall on whole seconds")
     key_s = (k << 34) + s_rel
     key_e = np.maximum.accumulate((k << 34) + e_rel)
@@ -221,6 +221,7 @@ def rasterize(
     quantum_ns: int,
     n_quanta: int,
     out: tuple[np.ndarray, np.ndarray] | None = None,
+    zeroed: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bit rows of in-hours and busy quanta for ``rows`` over a horizon.
 
@@ -237,7 +238,8 @@ def rasterize(
         Number of quanta.
     out : (ndarray, ndarray), optional
         C-contiguous uint64 arrays of the output shape to write into (e.g.
-        row slices of a larger grid); returned.
+        row slices of a larger grid); returned. ``zeroed``: they hold zeros
+        already (fresh ``np.zeros``), so they are not cleared first.
 
     Returns
     -------
@@ -263,9 +265,11 @@ def rasterize(
     keep = qb > qa
     bk, ba, bb = _merge_quanta(bk[keep], qa[keep], qb[keep], n_quanta)
     if out is not None:
-        return bits.mask_intervals(hk, ha, hb, shape, out=out[0]), bits.mask_intervals(
-            bk, ba, bb, shape, out=out[1]
+        return (
+            bits.mask_intervals(hk, ha, hb, shape, out=out[0], zeroed=zeroed),
+            bits.mask_intervals(bk, ba, bb, shape, out=out[1], zeroed=zeroed),
         )
+
     if rows.size * shape[1] > _ONE_PASS_WORDS:  # large grids: two passes, half the peak memory
         return bits.mask_intervals(hk, ha, hb, shape), bits.mask_intervals(bk, ba, bb, shape)
     # Small grids (one invitation's rows): both layers in one pass, busy rows after hours rows,

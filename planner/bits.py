@@ -230,7 +230,12 @@ def interval_words(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def mask_intervals(
-    rows: np.ndarray, a: np.ndarray, b: np.ndarray, shape: tuple[int, int], out: np.ndarray | None = None
+    rows: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    shape: tuple[int, int],
+    out: np.ndarray | None = None,
+    zeroed: bool = False,
 ) -> np.ndarray:
     """Rows of bits with quanta ``[a_i, b_i)`` of row ``rows_i`` set.
 
@@ -242,7 +247,8 @@ def mask_intervals(
         overlap (touching is fine). Sorted by ``(row, a)`` is fastest.
     shape : (n_rows, n_words)
     out : ndarray of uint64, optional
-        C-contiguous array of ``shape`` to write into (overwritten).
+        C-contiguous array of ``shape`` to write into (overwritten; with
+        ``zeroed`` it must hold zeros already and is not cleared again).
 
     Returns
     -------
@@ -267,7 +273,8 @@ def mask_intervals(
     else:
         if out.shape != tuple(shape) or out.dtype != np.uint64 or not out.flags.c_contiguous:
             raise ValueError(f"out must be a C-contiguous uint64 array of shape {shape}")
-        out[...] = 0
+        if not zeroed:
+            out[...] = 0
     if a.size == 0:
         return out
     width = shape[1]

@@ -181,13 +181,16 @@ class OrgGrid:
         n_quanta = int(-((origin - hi) // q))
         n = tables.tables.n
         shape = (n, bits.n_words(n_quanta))
-        in_hours = np.empty(shape, dtype=np.uint64)
-        busy_bits = np.empty(shape, dtype=np.uint64)
+        # Fresh zeros (pages the system hands out zeroed), filled chunk by chunk.
+        in_hours = np.zeros(shape, dtype=np.uint64)
+        busy_bits = np.zeros(shape, dtype=np.uint64)
         top = origin + n_quanta * q
         for a in range(0, n, chunk):
             b = min(a + chunk, n)
             sub = tables.subset_rows(np.arange(a, b), origin, top)
-            rasterize(sub, np.arange(b - a), origin, q, n_quanta, out=(in_hours[a:b], busy_bits[a:b]))
+            rasterize(
+                sub, np.arange(b - a), origin, q, n_quanta, out=(in_hours[a:b], busy_bits[a:b]), zeroed=True
+            )
         return cls(tables, origin, q, n_quanta, in_hours, busy_bits, cache_bytes=cache_bytes)
 
     @staticmethod

@@ -333,7 +333,9 @@ def _assemble(
     for rows, ok in zip(layout.pool_rows, ev.pool_ok, strict=True):
         pool_parts.append(_free_tuples(tuple(layout.ids[r] for r in rows), bits.bits_at(ok, pos)))
     if layout.rooms_needed:
-        rooms_uniq, rooms_inv = _free_tuples(tuple(layout.ids[r] for r in layout.room_rows), bits.bits_at(ev.room_ok, pos))
+        rooms_uniq, rooms_inv = _free_tuples(
+            tuple(layout.ids[r] for r in layout.room_rows), bits.bits_at(ev.room_ok, pos)
+        )
     else:
         rooms_uniq, rooms_inv = np.empty(1, dtype=object), np.zeros(pos.size, dtype=np.int64)
         rooms_uniq[0] = ()
@@ -375,7 +377,9 @@ def _slot_frame(start: np.ndarray, end: np.ndarray, members, pool_members, rooms
             pool_members,
             rooms,
         ]
-        return pd.DataFrame._from_arrays(cols, columns=_SLOT_INDEX, index=pd.RangeIndex(n), verify_integrity=False)
+        return pd.DataFrame._from_arrays(
+            cols, columns=_SLOT_INDEX, index=pd.RangeIndex(n), verify_integrity=False
+        )
     except (AttributeError, TypeError):  # pragma: no cover - a pandas without the private shortcut
         return _slot_frame_public(start, end, members, pool_members, rooms)
 
@@ -547,7 +551,9 @@ def check_tables(request: SlotRequest, tab: Tables, start: dt.datetime | pd.Time
         return no(f"{ts} is outside the frame {request.frame_start}..{request.frame_end} ({request.zone})")
     local = t + int(utc_offsets(np.array([t]), request.zone)[0])
     if local % request.interval.value:
-        return no(f"{ts} is not on the slot grid (every {_minutes(request.interval)} from local midnight in {request.zone})")
+        return no(
+            f"{ts} is not on the slot grid (every {_minutes(request.interval)} from local midnight in {request.zone})"
+        )
     if t < request.now_ns + request.minimum_notice.value:
         return no(f"{ts} starts sooner than the minimum notice ({request.minimum_notice}) from now")
 
@@ -574,5 +580,7 @@ def check_tables(request: SlotRequest, tab: Tables, start: dt.datetime | pd.Time
                 reason = f"no member of pool {i} {request.pools[i]!r} is free for this slot"
                 break
     if reason is None and request.rooms and not rooms_free:
-        reason = f"no room among {request.rooms!r} with capacity >= {request.min_capacity} is free for this slot"
+        reason = (
+            f"no room among {request.rooms!r} with capacity >= {request.min_capacity} is free for this slot"
+        )
     return SlotCheck(reason is None, ts, end, request.members, pool_free, rooms_free, reason)
