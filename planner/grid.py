@@ -23,6 +23,7 @@ Design notes
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -61,8 +62,9 @@ class OrgGrid:
     Build it with :meth:`OrgGrid.build`. Attributes are read-only views;
     change busy time only through :meth:`add_busy` / :meth:`remove_busy`
     (a reservation is a busy block widened by its meeting's buffers).
-    Queries may run from several threads; updates must not run concurrently
-    with queries or with each other (hold a lock, or rebuild per data version).
+    Queries may run from several threads (their caches are shared under a
+    lock); updates must not run concurrently with queries or with each other
+    (hold a lock, or rebuild per data version).
 
     Examples
     --------
@@ -113,6 +115,9 @@ class OrgGrid:
         self._ok_cache: OrderedDict[tuple[int, int, int, int], np.ndarray] = OrderedDict()
         self._ok_shapes: dict[tuple[int, int, int], int] = {}
         self._cache_bytes = int(cache_bytes)
+        # Queries may run from several threads (the dashboard shares one grid): the caches
+        # are read and changed under this lock.
+        self._lock = threading.Lock()
         # Candidate starts per (zone, interval, frame, duration): positions on the grid.
         self._cands: OrderedDict[tuple, tuple[np.ndarray, list[int]]] = OrderedDict()
 
@@ -382,19 +387,26 @@ class OrgGrid:
 
     def clear_cache(self) -> None:
         """Drop every cached row (the next query of each shape runs the sliding windows again)."""
-        self._ok_cache.clear()
-        self._ok_shapes.clear()
-        self._cands.clear()
+        with self._lock:
+            self._ok_cache.clear()
+            self._ok_shapes.clear()
+            self._cands.clear()
 
     def _forget(self, row: int) -> None:
         """Busy time of ``row`` changed: drop its cached rows of every shape."""
+        with self._lock:
+            self._forget_unlocked(row)
+
+    def _forget_unlocked(self, row: int) -> None:
         for shape in list(self._ok_shapes):
             if self._ok_cache.pop((*shape, row), None) is not None:
                 self._ok_shapes[shape] -= 1
                 if not self._ok_shapes[shape]:
                     del self._ok_shapes[shape]
 
-    def _ok_for(self, rows: np.ndarray, d: int, bb: int, ba: int, w_lo: int, w_hi: int) -> np.ndarray | None:
+    def _ok_for_unlocked(
+        self, rows: np.ndarray, d: int, bb: int, ba: int, w_lo: int, w_hi: int
+    ) -> np.ndarray | None:
         """Words ``[w_lo, w_hi)`` of the cached "ok to start" rows of ``rows`` for one shape.
 
         Missing rows are computed over the whole horizon and cached; None when the
@@ -433,7 +445,7 @@ class OrgGrid:
                     del self._ok_shapes[(d0, b0, a0)]
         return out
 
-    def _candidate_bits(self, request: SlotRequest, d: int, bb: int, ba: int):
+    def _candidate_bits_unlocked(self, request: SlotRequest, d: int, bb: int, ba: int):
         """Candidate starts of ``request`` on the grid: (starts ns, firsts, w_lo, w_hi, bit row).
 
         Cached per (zone, interval, frame, shape) without the notice cut, which is applied
@@ -479,6 +491,14 @@ class OrgGrid:
                 else:
                     row[:] = 0
         return cands, firsts, w_lo, w_hi, row
+
+    def _ok_for(self, rows: np.ndarray, d: int, bb: int, ba: int, w_lo: int, w_hi: int) -> np.ndarray | None:
+        with self._lock:
+            return self._ok_for_unlocked(rows, d, bb, ba, w_lo, w_hi)
+
+    def _candidate_bits(self, request: SlotRequest, d: int, bb: int, ba: int):
+        with self._lock:
+            return self._candidate_bits_unlocked(request, d, bb, ba)
 
     def _solve(self, request: SlotRequest):
         request = _check_request(request)

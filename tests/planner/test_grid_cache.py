@@ -126,3 +126,32 @@ def test_cache_memory_is_bounded_and_reported() -> None:
     grid.clear_cache()
     assert grid.cache_nbytes == 0
     pd.testing.assert_frame_equal(grid.find_slots(req), cold)
+
+
+def test_threads_sharing_a_grid_get_the_cold_answers() -> None:
+    import concurrent.futures
+
+    org = planner.generate_organisation(30, 6, dt.date(2026, 10, 19), 28, seed=9)
+    frames = (org.resources, org.hours, org.busy, org.overrides)
+    start = pd.Timestamp("2026-10-19", tz="UTC")
+    # A cache of a few rows, so that threads evict each other's rows all the time.
+    grid = planner.OrgGrid.build(*frames, start=start, end=start + pd.Timedelta(days=28), cache_bytes=1)
+    row_bytes = grid.nbytes // (2 * len(org.resources))
+    grid = planner.OrgGrid.build(
+        *frames, start=start, end=start + pd.Timedelta(days=28), cache_bytes=12 * row_bytes
+    )
+    requests = [
+        planner.SlotRequest(
+            members=(org.member_ids[i],), pools=(tuple(org.member_ids[i + 1 : i + 4]),), rooms=tuple(org.room_ids[:3]),
+            duration=pd.Timedelta(minutes=minutes), buffer_after=pd.Timedelta(minutes=5),
+            interval=pd.Timedelta(minutes=15), frame_start=dt.date(2026, 10, 20), frame_end=dt.date(2026, 11, 6),
+            zone="Europe/Berlin", now=dt.datetime(2026, 10, 19, tzinfo=dt.UTC),
+        )
+        for i in range(6)
+        for minutes in (30, 60)
+    ]  # fmt: skip
+    expected = [planner.count_slots(r, *frames) for r in requests]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        for _ in range(5):
+            assert list(pool.map(grid.count_slots, requests)) == expected
+    assert grid.cache_nbytes <= 12 * row_bytes
