@@ -119,7 +119,8 @@ class OrgGrid:
         # are read and changed under this lock.
         self._lock = threading.Lock()
         # Candidate starts per (zone, interval, frame, duration): positions on the grid.
-        self._cands: OrderedDict[tuple, tuple[np.ndarray, list[int]]] = OrderedDict()
+        self._cands: OrderedDict[tuple, tuple] = OrderedDict()
+        self._cands_nbytes = 0
 
     # -- construction ---------------------------------------------------------------
     @classmethod
@@ -382,8 +383,12 @@ class OrgGrid:
     # -- the per-shape cache ----------------------------------------------------------------
     @property
     def cache_nbytes(self) -> int:
-        """Memory held by the per-shape cache of "ok to start here" rows, in bytes (<= ``cache_bytes``)."""
-        return len(self._ok_cache) * self._in_hours.shape[1] * 8
+        """Memory held by the caches of repeated queries, in bytes (at most ``cache_bytes``).
+
+        The "ok to start here" rows per shape and resource, and the candidate
+        starts per (zone, interval, frame, shape).
+        """
+        return len(self._ok_cache) * self._in_hours.shape[1] * 8 + self._cands_nbytes
 
     def clear_cache(self) -> None:
         """Drop every cached row (the next query of each shape runs the sliding windows again)."""
@@ -391,6 +396,7 @@ class OrgGrid:
             self._ok_cache.clear()
             self._ok_shapes.clear()
             self._cands.clear()
+            self._cands_nbytes = 0
 
     def _forget(self, row: int) -> None:
         """Busy time of ``row`` changed: drop its cached rows of every shape."""
@@ -437,7 +443,7 @@ class OrgGrid:
                 if (d, bb, ba, r) not in cache:  # a row listed twice is cached once
                     cache[(d, bb, ba, r)] = fresh[k].copy()
                     self._ok_shapes[shape] = self._ok_shapes.get(shape, 0) + 1
-            limit = self._cache_bytes // (width * 8)
+            limit = (self._cache_bytes - self._cands_nbytes) // (width * 8)
             while len(cache) > limit:
                 (d0, b0, a0, _), _ = cache.popitem(last=False)
                 self._ok_shapes[(d0, b0, a0)] -= 1
@@ -471,9 +477,9 @@ class OrgGrid:
                 hit = (cands, firsts, pos, w_lo, w_hi, bits.from_positions(pos - w_lo * 64, w_hi - w_lo))
             else:
                 hit = (cands, firsts, pos, 0, 0, None)
-            self._cands[key] = hit
-            if len(self._cands) > 256:
-                self._cands.popitem(last=False)
+            self._remember_candidates(key, hit)
+        else:
+            self._cands.move_to_end(key)
         cands, firsts, pos, w_lo, w_hi, row = hit
         cut = request.now_ns + request.minimum_notice.value
         if cands.size and cands[0] < cut:
@@ -499,6 +505,26 @@ class OrgGrid:
     def _candidate_bits(self, request: SlotRequest, d: int, bb: int, ba: int):
         with self._lock:
             return self._candidate_bits_unlocked(request, d, bb, ba)
+
+    def _remember_candidates(self, key: tuple, hit: tuple) -> None:
+        """Cache one entry of candidate starts if it fits the bound, evicting the oldest entries."""
+        size = _candidate_nbytes(hit)
+        width_bytes = self._in_hours.shape[1] * 8
+        while (
+            self._cands and self._cands_nbytes + size + len(self._ok_cache) * width_bytes > self._cache_bytes
+        ):
+            if len(self._cands) * 4 < len(self._ok_cache) + 4 and self._ok_cache:
+                # Make room in the rows first while they hold most of the memory.
+                (d0, b0, a0, _), _ = self._ok_cache.popitem(last=False)
+                self._ok_shapes[(d0, b0, a0)] -= 1
+                if not self._ok_shapes[(d0, b0, a0)]:
+                    del self._ok_shapes[(d0, b0, a0)]
+            else:
+                _, old = self._cands.popitem(last=False)
+                self._cands_nbytes -= _candidate_nbytes(old)
+        if self._cands_nbytes + size + len(self._ok_cache) * width_bytes <= self._cache_bytes:
+            self._cands[key] = hit
+            self._cands_nbytes += size
 
     def _solve(self, request: SlotRequest):
         request = _check_request(request)
@@ -560,3 +586,8 @@ def _combine(layout, ok: np.ndarray, cand: np.ndarray) -> _Evaluation:
     else:
         room_ok = np.zeros((0, cand.shape[-1]), dtype=np.uint64)
     return _Evaluation(final, tuple(pool_ok), room_ok)
+
+
+def _candidate_nbytes(hit: tuple) -> int:
+    cands, _firsts, pos, _w_lo, _w_hi, row = hit
+    return int(cands.nbytes + pos.nbytes + (row.nbytes if row is not None else 0))
