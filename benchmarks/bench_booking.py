@@ -21,6 +21,13 @@ confirmation.
 Usage::
 
     python benchmarks/bench_booking.py [--invitations 1000] [--requests 200] [--database-url URL]
+                                       [--large-organisation 5000]
+
+With ``--large-organisation N`` the pages are measured twice in the same run: on the demo
+organisation, then again after N more resources (members and rooms, five in six members) with
+eight weeks of calendars (about 20 busy blocks per resource per week) have been added to the
+same database. The invitations stay the same; a page reads only its invitation's resources, so
+its times should not grow with the organisation.
 
 Without ``--database-url`` a fresh SQLite file in a temporary folder is used. A given database
 has every Slotwise table dropped and recreated: give the benchmark a database of its own. The invitations are
@@ -109,12 +116,75 @@ def build(database_url: str, invitations: int, seed: int = 7) -> tuple[list[str]
         )
         with session_scope(engine, write=True) as session:
             try:
-                tokens.append(create_invitation(session, draft, by=scheduler, public_url="http://127.0.0.1",
-                                                secret_key="bench", now=now).token)
+                tokens.append(
+                    create_invitation(
+                        session,
+                        draft,
+                        by=scheduler,
+                        public_url="http://127.0.0.1",
+                        secret_key="bench",
+                        now=now,
+                    ).token
+                )
             except NoAvailableSlots:
                 continue
     engine.dispose()
     return tokens, database_url
+
+
+def add_large_organisation(database_url: str, n_resources: int, seed: int = 11) -> int:
+    """Add ``n_resources`` members and rooms with hours and eight weeks of busy time; return busy rows."""
+    from sqlalchemy import insert
+
+    import planner
+    from booking_service.store.models import (
+        BusyBlock,
+        CalendarConnection,
+        HoursOverride,
+        Resource,
+        WorkingHours,
+    )
+
+    today = dt.datetime.now(dt.UTC).date()
+    n_rooms = n_resources // 6
+    org = planner.generate_organisation(n_resources - n_rooms, n_rooms, today, 56, seed=seed)
+    engine = make_engine(database_url)
+    res = org.resources
+    with session_scope(engine, write=True) as session:
+        rows = [{"kind": k, "name": f"Large {rid}", "email": None, "zone": z, "capacity": int(c), "active": True}
+                for rid, k, z, c in zip(res["resource_id"], res["kind"], res["zone"], res["capacity"], strict=True)]  # fmt: skip
+        ids = session.scalars(insert(Resource).returning(Resource.id), rows).all()
+        db_id = dict(zip(res["resource_id"].tolist(), ids, strict=True))
+        conns = session.scalars(
+            insert(CalendarConnection).returning(CalendarConnection.id),
+            [{"resource_id": i, "kind": "demo", "name": "Work", "last_status": "ok"} for i in ids],
+        ).all()
+        conn_of = dict(zip(ids, conns, strict=True))
+        h = org.hours
+        session.execute(insert(WorkingHours), [
+            {"resource_id": db_id[r], "weekday": int(w), "start_minute": int(a), "end_minute": int(b)}
+            for r, w, a, b in zip(h["resource_id"], h["weekday"], h["start"], h["end"], strict=True)
+        ])  # fmt: skip
+        o = org.overrides
+        if len(o):
+            session.execute(insert(HoursOverride), [
+                {"resource_id": db_id[r], "date": d, "start_minute": None, "end_minute": None}
+                for r, d in zip(o["resource_id"], o["date"], strict=True)
+            ])  # fmt: skip
+        b = org.busy
+        starts = b["start"].dt.to_pydatetime()
+        ends = b["end"].dt.to_pydatetime()
+        batch = []
+        for r, s, e in zip(b["resource_id"].tolist(), starts, ends, strict=True):
+            i = db_id[r]
+            batch.append({"connection_id": conn_of[i], "resource_id": i, "start": s, "end": e})
+            if len(batch) == 50_000:
+                session.execute(insert(BusyBlock), batch)
+                batch = []
+        if batch:
+            session.execute(insert(BusyBlock), batch)
+    engine.dispose()
+    return len(org.busy)
 
 
 def _app(database_url: str, var_dir: str):
@@ -215,7 +285,9 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 PAGES = (("baseline (GET /healthz)", None), ("invitation page", ""), ("available-times page", "/times"))
 
 
-def measure(driver, tokens: list[str], requests: int, confirmations: int, rng: random.Random) -> dict[str, dict]:
+def measure(
+    driver, tokens: list[str], requests: int, confirmations: int, rng: random.Random
+) -> dict[str, dict]:
     """Time the baseline, the two pages and confirmations; every confirmation books another invitation.
 
     Returns ``{request name: {"client": [...], "server": [...], "cpu": [...]}}`` in seconds.
@@ -289,13 +361,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=200, help="page requests per page and driver")
     parser.add_argument("--confirmations", type=int, default=100, help="confirmations per driver")
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--large-organisation", type=int, default=0, metavar="N",
+                        help="measure again after adding N resources with calendars")  # fmt: skip
     args = parser.parse_args(argv)
 
     workdir = tempfile.mkdtemp(prefix="slotwise-bench-")
     database_url = args.database_url or f"sqlite:///{workdir}/bench.db"
     var_dir = os.path.join(workdir, "var")
-    print(f"Setting up the demo organisation and {args.invitations} invitations on "
-          f"{make_engine(database_url).url.render_as_string(hide_password=True)} ...", flush=True)
+    print(
+        f"Setting up the demo organisation and {args.invitations} invitations on "
+        f"{make_engine(database_url).url.render_as_string(hide_password=True)} ...",
+        flush=True,
+    )
     began = time.perf_counter()
     tokens, _ = build(database_url, args.invitations)
     print(f"  {len(tokens)} active invitations in {time.perf_counter() - began:.0f} s", flush=True)
@@ -317,15 +394,37 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         process.terminate()
         process.join(timeout=10)
+    if args.large_organisation:
+        began = time.perf_counter()
+        n_busy = add_large_organisation(database_url, args.large_organisation)
+        print(f"  added {args.large_organisation} resources and {n_busy:,} busy blocks in "
+              f"{time.perf_counter() - began:.0f} s", flush=True)  # fmt: skip
+        app = _app(database_url, var_dir)
+        warm = TestClientDriver(app)
+        for token in tokens[:5]:
+            warm.get(f"/i/{token}")
+            warm.get(f"/i/{token}/times")
+        process, base = _start_server(database_url, var_dir)
+        try:
+            for driver in (TestClientDriver(app), HttpDriver(base)):
+                label = f"{driver.label}, +{args.large_organisation} resources"
+                results.append((label, measure(driver, tokens, args.requests, args.confirmations, rng)))
+        finally:
+            process.terminate()
+            process.join(timeout=10)
     load = os.getloadavg()
 
     print()
-    print(f"Load average (1 / 5 / 15 min) before the timed part: {load_before[0]:.1f} / {load_before[1]:.1f} / "
-          f"{load_before[2]:.1f}, after it: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
-          f"on {os.cpu_count()} CPUs; {len(tokens)} invitations still active.")
+    print(
+        f"Load average (1 / 5 / 15 min) before the timed part: {load_before[0]:.1f} / {load_before[1]:.1f} / "
+        f"{load_before[2]:.1f}, after it: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
+        f"on {os.cpu_count()} CPUs; {len(tokens)} invitations still active."
+    )
     print()
-    print("| driver | request | n | server median (ms) | server p95 (ms) | target p95 (ms) | met "
-          "| × baseline (median) | server CPU median / p95 (ms) | client median / p95 (ms) |")
+    print(
+        "| driver | request | n | server median (ms) | server p95 (ms) | target p95 (ms) | met "
+        "| × baseline (median) | server CPU median / p95 (ms) | client median / p95 (ms) |"
+    )
     print("| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |")
     for label, samples in results:
         floor, _ = _summary(samples[PAGES[0][0]]["server"])
@@ -338,8 +437,10 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 limit = CONFIRM_TARGET_MS if name == "confirmation" else PAGE_TARGET_MS
                 target, met, ratio = f"{limit:.0f}", "yes" if p95 < limit else "no", f"{median / floor:.1f}"
-            print(f"| {label} | {name} | {len(times['server'])} | {median:.1f} | {p95:.1f} | {target} | {met} "
-                  f"| {ratio} | {cpu_median:.1f} / {cpu_p95:.1f} | {client_median:.1f} / {client_p95:.1f} |")
+            print(
+                f"| {label} | {name} | {len(times['server'])} | {median:.1f} | {p95:.1f} | {target} | {met} "
+                f"| {ratio} | {cpu_median:.1f} / {cpu_p95:.1f} | {client_median:.1f} / {client_p95:.1f} |"
+            )
     return 0
 
 

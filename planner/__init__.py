@@ -63,6 +63,26 @@ True
 free and big enough). ``count_slots`` is the cheaper count. ``check_slot``
 re-checks one start against the latest tables and says why it fails.
 
+Organisation tables loaded once
+-------------------------------
+``find_slots`` reads the DataFrames it is given on every call, so it suits
+tables that hold only the request's resources (the booking service loads
+those). For a whole organisation, :class:`OrgTables` validates the tables
+once and indexes every table by resource (busy blocks sorted by resource and
+start, with offsets); its queries read only the request's rows, so their cost
+does not grow with the organisation:
+
+>>> org_tables = planner.OrgTables.load(org.resources, org.hours, org.busy, org.overrides)
+>>> org_tables.find_slots(request)["start"].equals(slots["start"])
+True
+>>> org_tables.count_slots(request) == len(slots)
+True
+>>> org_tables.check_slot(request, start=slots["start"].iloc[0]).available
+True
+
+It is immutable: load it again when the data changes (or keep an
+:class:`OrgGrid`, which takes updates).
+
 Prebuilt organisation grid
 --------------------------
 :class:`OrgGrid` rasterizes every resource once over a horizon; queries for
@@ -80,6 +100,20 @@ True
 >>> grid.remove_busy("m0000", first, first + pd.Timedelta(minutes=45))
 >>> grid.count_slots(request) == len(slots)
 True
+
+``OrgGrid.from_tables(org_tables, start=..., end=...)`` builds it from loaded
+tables; the build rasterizes ``chunk`` resources at a time (default 256)
+straight into the layers, so its peak memory stays close to what the grid
+keeps. Repeated request shapes (the dashboard's live count) are served from a
+per-shape cache: for each meeting shape (duration and buffers) and resource,
+the bit row of starts that are ok for that resource, computed once over the
+horizon; a query then only ANDs and ORs its resources' rows with its
+candidate starts. ``add_busy``/``remove_busy`` drop the changed resource's
+cached rows, and the cache holds at most ``cache_bytes`` (default 64 MiB,
+least recently used rows go first; ``grid.cache_nbytes`` says how much it
+holds). Constraints that combine resources differently (for example "k of
+these n members") can reuse the same per-resource rows: they change how rows
+are combined, not what a row says.
 
 The grid keeps two bit layers (in hours, busy) of 5-minute quanta, 64 per
 word. A request whose duration, buffers or interval are not multiples of the
@@ -165,6 +199,7 @@ from planner.analytics import (
 from planner.availability import DEFAULT_QUANTUM, AvailabilityGrid, build_grid
 from planner.errors import PlannerInputError
 from planner.grid import OrgGrid
+from planner.index import OrgTables
 from planner.promote import (
     PromoteContext,
     PromoteWeights,
@@ -203,6 +238,7 @@ __all__ = [
     "AvailabilityGrid",
     "Organisation",
     "OrgGrid",
+    "OrgTables",
     "PlannerInputError",
     "SlotCheck",
     "SlotRequest",

@@ -136,9 +136,10 @@ def hours_intervals(
         w_k, w_start, w_end = w_k[order], w_start[order], w_end[order]
 
     # Wall clock -> UTC, all zones in one vectorized lookup.
-    zones, zone_idx = np.unique(tab.zone[rows].astype(str), return_inverse=True)
-    zones_t = tuple(str(z) for z in zones)
-    code = zone_idx.reshape(-1)[w_k]
+    names = [str(z) for z in tab.zone[rows].tolist()]
+    zones_t = tuple(sorted(set(names)))
+    number = {z: i for i, z in enumerate(zones_t)}
+    code = np.array([number[z] for z in names], dtype=np.int64)[w_k]
     start = wall_to_utc_zones(w_start, code, zones_t, "start")
     end = wall_to_utc_zones(w_end, code, zones_t, "end")
 
@@ -148,7 +149,9 @@ def hours_intervals(
     return _merge(w_k[keep], start[keep], end[keep], lo_ns)
 
 
-def _merge(k: np.ndarray, start: np.ndarray, end: np.ndarray, lo_ns: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _merge(
+    k: np.ndarray, start: np.ndarray, end: np.ndarray, lo_ns: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Merge overlapping or touching intervals, given sorted by (k, start), all >= lo_ns.
 
     A running maximum of the end per row finds where a new interval starts a
@@ -160,10 +163,10 @@ def _merge(k: np.ndarray, start: np.ndarray, end: np.ndarray, lo_ns: int) -> tup
     """
     if k.size == 0:
         return k, start, end
-    s_rel = (start - lo_ns) // _NS_PER_SECOND
-    e_rel = (end - lo_ns) // _NS_PER_SECOND
+    s_rel, s_rem = np.divmod(start - lo_ns, _NS_PER_SECOND)
+    e_rel, e_rem = np.divmod(end - lo_ns, _NS_PER_SECOND)
     # Windows whose edges are not whole seconds would not merge exactly.
-    if ((start - lo_ns) % _NS_PER_SECOND).any() or ((end - lo_ns) % _NS_PER_SECOND).any():
+    if s_rem.any() or e_rem.any():
         raise PlannerInputError("hours window edges must fall on whole seconds")
     key_s = (k << 34) + s_rel
     key_e = np.maximum.accumulate((k << 34) + e_rel)
@@ -212,7 +215,13 @@ def _merge_quanta(k: np.ndarray, a: np.ndarray, b: np.ndarray, n_quanta: int):
 
 
 def rasterize(
-    tab: Tables, rows: np.ndarray, origin_ns: int, quantum_ns: int, n_quanta: int
+    tab: Tables,
+    rows: np.ndarray,
+    origin_ns: int,
+    quantum_ns: int,
+    n_quanta: int,
+    out: tuple[np.ndarray, np.ndarray] | None = None,
+    zeroed: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bit rows of in-hours and busy quanta for ``rows`` over a horizon.
 
@@ -227,6 +236,10 @@ def rasterize(
         Quantum length in ns.
     n_quanta : int
         Number of quanta.
+    out : (ndarray, ndarray), optional
+        C-contiguous uint64 arrays of the output shape to write into (e.g.
+        row slices of a larger grid); returned. ``zeroed``: they hold zeros
+        already (fresh ``np.zeros``), so they are not cleared first.
 
     Returns
     -------
@@ -251,6 +264,12 @@ def rasterize(
     qb = np.minimum(-((origin_ns - be) // quantum_ns), n_quanta)
     keep = qb > qa
     bk, ba, bb = _merge_quanta(bk[keep], qa[keep], qb[keep], n_quanta)
+    if out is not None:
+        return (
+            bits.mask_intervals(hk, ha, hb, shape, out=out[0], zeroed=zeroed),
+            bits.mask_intervals(bk, ba, bb, shape, out=out[1], zeroed=zeroed),
+        )
+
     if rows.size * shape[1] > _ONE_PASS_WORDS:  # large grids: two passes, half the peak memory
         return bits.mask_intervals(hk, ha, hb, shape), bits.mask_intervals(bk, ba, bb, shape)
     # Small grids (one invitation's rows): both layers in one pass, busy rows after hours rows,
@@ -339,9 +358,13 @@ class AvailabilityGrid:
         busy = self.busy
         return pd.DataFrame(
             {
-                "resource_id": pd.array(np.repeat(np.array(self.resource_ids, dtype=object), self.n_quanta), dtype="str"),
-                "start": pd.array(np.tile(self.index.asi8, n_res).view("datetime64[ns]"),
-                                  dtype=pd.DatetimeTZDtype("ns", "UTC")),  # fmt: skip
+                "resource_id": pd.array(
+                    np.repeat(np.array(self.resource_ids, dtype=object), self.n_quanta), dtype="str"
+                ),
+                "start": pd.array(
+                    np.tile(self.index.asi8, n_res).view("datetime64[ns]"),
+                    dtype=pd.DatetimeTZDtype("ns", "UTC"),
+                ),  # fmt: skip
                 "in_hours": in_hours.reshape(-1),
                 "busy": busy.reshape(-1),
                 "free": (in_hours & ~busy).reshape(-1),
@@ -458,6 +481,7 @@ def _instant_ns(value: object, name: str) -> int:
         raise PlannerInputError(f"{name} must be a tz-aware datetime, got {value!r}")
     ts = pd.Timestamp(value)
     if ts.tzinfo is None:
-        raise PlannerInputError(f"{name} must be tz-aware (e.g. pd.Timestamp(..., tz='UTC')), got naive {value!r}")
+        raise PlannerInputError(
+            f"{name} must be tz-aware (e.g. pd.Timestamp(..., tz='UTC')), got naive {value!r}"
+        )
     return int(ts.as_unit("ns").value)
-

@@ -229,7 +229,14 @@ def interval_words(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
     return word, mask
 
 
-def mask_intervals(rows: np.ndarray, a: np.ndarray, b: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def mask_intervals(
+    rows: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    shape: tuple[int, int],
+    out: np.ndarray | None = None,
+    zeroed: bool = False,
+) -> np.ndarray:
     """Rows of bits with quanta ``[a_i, b_i)`` of row ``rows_i`` set.
 
     Parameters
@@ -239,6 +246,9 @@ def mask_intervals(rows: np.ndarray, a: np.ndarray, b: np.ndarray, shape: tuple[
         ``b <= 64 * (shape[1] - 1)``. Within a row the intervals must not
         overlap (touching is fine). Sorted by ``(row, a)`` is fastest.
     shape : (n_rows, n_words)
+    out : ndarray of uint64, optional
+        C-contiguous array of ``shape`` to write into (overwritten; with
+        ``zeroed`` it must hold zeros already and is not cleared again).
 
     Returns
     -------
@@ -250,13 +260,21 @@ def mask_intervals(rows: np.ndarray, a: np.ndarray, b: np.ndarray, shape: tuple[
     over the bits of each row then sets exactly the bits inside intervals.
     For sorted, non-overlapping intervals the toggle positions ``a1 <= b1 <=
     a2 <= b2 ...`` are already in order, so the toggles of each word combine
-    by XOR (a shared position of two touching
-    intervals cancels out, as it should). The prefix XOR runs inside each
-    word by doubling shifts and across words through each word's parity
-    (its top bit afterwards); every row holds an even number of toggles, so
-    no parity leaks from one row into the next.
+    by XOR (a shared position of two touching intervals cancels out, as it
+    should). Only the words holding a toggle are worked on: their prefix XOR
+    runs inside the word by doubling shifts and across words through each
+    word's parity (its top bit afterwards); every row holds an even number of
+    toggles, so no parity leaks from one row into the next. The words
+    strictly between two toggled words are whole: all ones when an odd
+    number of toggles precedes them, and they are filled as runs.
     """
-    out = np.zeros(shape, dtype=np.uint64)
+    if out is None:
+        out = np.zeros(shape, dtype=np.uint64)
+    else:
+        if out.shape != tuple(shape) or out.dtype != np.uint64 or not out.flags.c_contiguous:
+            raise ValueError(f"out must be a C-contiguous uint64 array of shape {shape}")
+        if not zeroed:
+            out[...] = 0
     if a.size == 0:
         return out
     width = shape[1]
@@ -271,17 +289,28 @@ def mask_intervals(rows: np.ndarray, a: np.ndarray, b: np.ndarray, shape: tuple[
     # word boundaries (cheaper than a reduceat with many small groups).
     running = np.bitwise_xor.accumulate(_BIT[toggles & 63])
     last = np.flatnonzero(np.concatenate((word[1:] != word[:-1], [True])))
-    before = np.concatenate(([np.uint64(0)], running[last[:-1]]))
+    vals = running[last]
+    vals[1:] ^= running[last[:-1]]
+    words = word[last]
+    for step in (1, 2, 4, 8, 16, 32):  # inclusive prefix XOR inside each toggled word
+        vals ^= vals << _SHIFTS[step]
+    parity = (vals >> _SHIFTS[63]).astype(np.int64)
+    after = np.cumsum(parity) & 1  # inside an interval after this word?
+    # A toggled word entered inside an interval is inverted.
+    vals ^= np.negative(np.concatenate(([0], after[:-1])).astype(np.uint64))
     flat = out.reshape(-1)
-    flat[word[last]] = running[last] ^ before
-    tmp = np.empty_like(flat)
-    for step in (1, 2, 4, 8, 16, 32):  # inclusive prefix XOR inside each word
-        np.left_shift(flat, _SHIFTS[step], out=tmp)
-        flat ^= tmp
-    parity = (flat >> _SHIFTS[63]).astype(np.uint8)
-    # Words after an odd number of toggles are inside an interval: invert them.
-    odd = (np.cumsum(parity, dtype=np.uint8) ^ parity) & 1  # exclusive prefix parity
-    flat ^= np.negative(odd.astype(np.uint64))  # 0 -> 0, 1 -> all ones
+    flat[words] = vals
+    # Whole words between a toggled word left inside an interval and the next toggled word.
+    inside = np.flatnonzero(after[:-1])
+    if inside.size:
+        lo = words[inside] + 1
+        n = words[inside + 1] - lo
+        keep = n > 0
+        lo, n = lo[keep], n[keep]
+        if n.size:
+            total = int(n.sum())
+            idx = np.arange(total, dtype=np.int64) + np.repeat(lo - (np.cumsum(n) - n), n)
+            flat[idx] = _ALL
     return out
 
 

@@ -23,6 +23,8 @@ Design notes
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections import OrderedDict
 
 import numpy as np
 import pandas as pd
@@ -30,6 +32,7 @@ import pandas as pd
 from planner import bits
 from planner.availability import DEFAULT_QUANTUM, AvailabilityGrid, _instant_ns, _quantum_ns, rasterize
 from planner.errors import PlannerInputError
+from planner.index import OrgTables
 from planner.request import SlotRequest
 from planner.slots import (
     _assemble,
@@ -37,11 +40,18 @@ from planner.slots import (
     _check_request,
     _empty_slots,
     _evaluate,
+    _Evaluation,
     _layout,
+    _ok_rows,
     _request_quantum,
     solve_tables,
 )
-from planner.tables import Tables, prepare
+from planner.tables import Tables
+
+#: Resources rasterized together when a grid is built: bounds the build's transient memory.
+DEFAULT_CHUNK = 256
+#: Default memory bound of the per-shape cache of "ok to start here" rows, in bytes.
+DEFAULT_CACHE_BYTES = 64 * 2**20
 
 __all__ = ["OrgGrid"]
 
@@ -52,8 +62,9 @@ class OrgGrid:
     Build it with :meth:`OrgGrid.build`. Attributes are read-only views;
     change busy time only through :meth:`add_busy` / :meth:`remove_busy`
     (a reservation is a busy block widened by its meeting's buffers).
-    Queries may run from several threads; updates must not run concurrently
-    with queries or with each other (hold a lock, or rebuild per data version).
+    Queries may run from several threads (their caches are shared under a
+    lock); updates must not run concurrently with queries or with each other
+    (hold a lock, or rebuild per data version).
 
     Examples
     --------
@@ -74,35 +85,42 @@ class OrgGrid:
 
     def __init__(
         self,
-        tables: Tables,
+        tables: Tables | OrgTables,
         origin_ns: int,
         quantum_ns: int,
         n_quanta: int,
         in_hours: np.ndarray,
         busy: np.ndarray,
+        *,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
     ) -> None:
+        index = tables if isinstance(tables, OrgTables) else OrgTables(tables)
+        tables = index.tables
+        self._index = index
         self._tables = tables
         self._origin = int(origin_ns)
         self._q = int(quantum_ns)
         self._n = int(n_quanta)
         self._in_hours = in_hours
         self._busy = busy
-        # Busy blocks per resource, as a CSR base (rows sorted by resource)
+        # Busy blocks per resource: the index's CSR arrays (sorted by resource, then start)
         # plus copies of the rows that have been changed since the build.
-        res = tables.busy_res
-        if res.size and (res[1:] < res[:-1]).any():
-            order = np.argsort(res, kind="stable")
-            self._base_start = tables.busy_start[order]
-            self._base_end = tables.busy_end[order]
-        else:  # already grouped by resource (the usual order of busy tables)
-            self._base_start = tables.busy_start
-            self._base_end = tables.busy_end
-        counts = np.bincount(res, minlength=tables.n)
-        self._base_offsets = np.concatenate(([0], np.cumsum(counts)))
         self._changed: dict[int, np.ndarray] = {}
         # Row layout per (members, pools, rooms, capacity): resources never
         # change in a grid, so the dashboard's repeated queries reuse it.
         self._layouts: dict[tuple, object] = {}
+        # Per meeting shape (duration, buffers in quanta) and resource row: the bit row of
+        # starts that are ok for the resource over the whole horizon (rule 2 of the slot
+        # semantics), least recently used first; dropped for a row when its busy time changes.
+        self._ok_cache: OrderedDict[tuple[int, int, int, int], np.ndarray] = OrderedDict()
+        self._ok_shapes: dict[tuple[int, int, int], int] = {}
+        self._cache_bytes = int(cache_bytes)
+        # Queries may run from several threads (the dashboard shares one grid): the caches
+        # are read and changed under this lock.
+        self._lock = threading.Lock()
+        # Candidate starts per (zone, interval, frame, duration): positions on the grid.
+        self._cands: OrderedDict[tuple, tuple] = OrderedDict()
+        self._cands_nbytes = 0
 
     # -- construction ---------------------------------------------------------------
     @classmethod
@@ -116,6 +134,8 @@ class OrgGrid:
         start: dt.datetime | pd.Timestamp,
         end: dt.datetime | pd.Timestamp,
         quantum: pd.Timedelta | str = DEFAULT_QUANTUM,
+        chunk: int = DEFAULT_CHUNK,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
     ) -> OrgGrid:
         """Rasterize every resource of the tables over ``[start, end)``.
 
@@ -128,21 +148,65 @@ class OrgGrid:
             Unix epoch).
         quantum : pandas.Timedelta
             Default 5 minutes.
+        chunk : int
+            Resources rasterized at a time (bounds the build's transient memory).
+        cache_bytes : int
+            Memory bound of the per-shape cache of repeated queries (see
+            :attr:`cache_nbytes`); 0 turns the cache off.
 
         Returns
         -------
         OrgGrid
         """
+        cls._horizon(start, end, quantum)  # refuse a bad horizon before loading the tables
+        return cls.from_tables(OrgTables.load(resources, hours, busy, overrides), start=start, end=end,
+                               quantum=quantum, chunk=chunk, cache_bytes=cache_bytes)  # fmt: skip
+
+    @classmethod
+    def from_tables(
+        cls,
+        tables: OrgTables,
+        *,
+        start: dt.datetime | pd.Timestamp,
+        end: dt.datetime | pd.Timestamp,
+        quantum: pd.Timedelta | str = DEFAULT_QUANTUM,
+        chunk: int = DEFAULT_CHUNK,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
+    ) -> OrgGrid:
+        """Rasterize every resource of already loaded :class:`~planner.OrgTables` (see :meth:`build`).
+
+        Resources are rasterized ``chunk`` at a time straight into the two
+        layers, so the build needs little memory beyond what the grid keeps.
+        """
+        if not isinstance(tables, OrgTables):
+            raise PlannerInputError(f"tables must be a planner.OrgTables, got {type(tables).__name__}")
+        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+            raise PlannerInputError(f"chunk must be a positive number of resources, got {chunk!r}")
+        q, lo, hi = cls._horizon(start, end, quantum)
+        origin = (lo // q) * q
+        n_quanta = int(-((origin - hi) // q))
+        n = tables.tables.n
+        shape = (n, bits.n_words(n_quanta))
+        # Fresh zeros (pages the system hands out zeroed), filled chunk by chunk.
+        in_hours = np.zeros(shape, dtype=np.uint64)
+        busy_bits = np.zeros(shape, dtype=np.uint64)
+        top = origin + n_quanta * q
+        for a in range(0, n, chunk):
+            b = min(a + chunk, n)
+            sub = tables.subset_rows(np.arange(a, b), origin, top)
+            rasterize(
+                sub, np.arange(b - a), origin, q, n_quanta, out=(in_hours[a:b], busy_bits[a:b]), zeroed=True
+            )
+        return cls(tables, origin, q, n_quanta, in_hours, busy_bits, cache_bytes=cache_bytes)
+
+    @staticmethod
+    def _horizon(start: object, end: object, quantum: object) -> tuple[int, int, int]:
         q = _quantum_ns(quantum)
         lo = _instant_ns(start, "start")
         hi = _instant_ns(end, "end")
         if hi <= lo:
             raise PlannerInputError(f"end {end} must be after start {start}")
-        tab = prepare(resources, hours, busy, overrides)
-        origin = (lo // q) * q
-        n_quanta = int(-((origin - hi) // q))
-        in_hours, busy_bits = rasterize(tab, np.arange(tab.n), origin, q, n_quanta)
-        return cls(tab, origin, q, n_quanta, in_hours, busy_bits)
+        return q, lo, hi
 
     # -- read access -----------------------------------------------------------------
     @property
@@ -191,8 +255,7 @@ class OrgGrid:
         """Busy blocks of one resource row as an (n, 2) int64 array of ns (start, end)."""
         if row in self._changed:
             return self._changed[row]
-        a, b = self._base_offsets[row], self._base_offsets[row + 1]
-        return np.stack([self._base_start[a:b], self._base_end[a:b]], axis=1)
+        return np.stack(self._index.busy_of(row), axis=1)
 
     @property
     def busy(self) -> pd.DataFrame:
@@ -207,18 +270,18 @@ class OrgGrid:
         )
 
     def _busy_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        counts = np.diff(self._base_offsets)
-        base_res = np.repeat(np.arange(self._tables.n), counts)
+        base_res = self._tables.busy_res
+        offsets = self._index._b_off
         keep = np.ones(base_res.size, dtype=bool)
         res_parts, start_parts, end_parts = [], [], []
         for row, blocks in self._changed.items():
-            keep[self._base_offsets[row] : self._base_offsets[row + 1]] = False
+            keep[offsets[row] : offsets[row + 1]] = False
             res_parts.append(np.full(len(blocks), row, dtype=np.int64))
             start_parts.append(blocks[:, 0])
             end_parts.append(blocks[:, 1])
         res = np.concatenate([base_res[keep], *res_parts])
-        start = np.concatenate([self._base_start[keep], *start_parts])
-        end = np.concatenate([self._base_end[keep], *end_parts])
+        start = np.concatenate([self._tables.busy_start[keep], *start_parts])
+        end = np.concatenate([self._tables.busy_end[keep], *end_parts])
         return res, start, end
 
     def _current_tables(self) -> Tables:
@@ -235,7 +298,9 @@ class OrgGrid:
     def _row_of(self, resource_id: str) -> int:
         row = self._tables.lookup.get(resource_id)
         if row is None:
-            raise PlannerInputError(f"resource {resource_id!r} is not in this grid; rebuild it with the resource")
+            raise PlannerInputError(
+                f"resource {resource_id!r} is not in this grid; rebuild it with the resource"
+            )
         return row
 
     @staticmethod
@@ -259,7 +324,9 @@ class OrgGrid:
         b = min(-((self._origin - e) // self._q), self._n)
         return int(a), int(b)
 
-    def add_busy(self, resource_id: str, start: dt.datetime | pd.Timestamp, end: dt.datetime | pd.Timestamp) -> None:
+    def add_busy(
+        self, resource_id: str, start: dt.datetime | pd.Timestamp, end: dt.datetime | pd.Timestamp
+    ) -> None:
         """Add one busy block (or reservation, already widened by its buffers).
 
         Parameters
@@ -277,6 +344,7 @@ class OrgGrid:
         if b > a:
             words, masks = bits.interval_words(a, b)
             self._busy[row, words] |= masks
+            self._forget(row)
 
     def remove_busy(
         self, resource_id: str, start: dt.datetime | pd.Timestamp, end: dt.datetime | pd.Timestamp
@@ -299,6 +367,7 @@ class OrgGrid:
         a, b = self._quanta(s, e)
         if b <= a:
             return
+        self._forget(row)
         w0, w1 = a >> 6, ((b - 1) >> 6) + 1
         lo_q, hi_q = w0 * 64, w1 * 64
         # Remaining blocks touching those words, in quanta clipped to them.
@@ -311,7 +380,152 @@ class OrgGrid:
             np.bitwise_or.at(fresh, words, masks)  # overlapping blocks share words
         self._busy[row, w0:w1] = fresh
 
-    # -- queries -----------------------------------------------------------------------------
+    # -- the per-shape cache ----------------------------------------------------------------
+    @property
+    def cache_nbytes(self) -> int:
+        """Memory held by the caches of repeated queries, in bytes (at most ``cache_bytes``).
+
+        The "ok to start here" rows per shape and resource, and the candidate
+        starts per (zone, interval, frame, shape).
+        """
+        return len(self._ok_cache) * self._in_hours.shape[1] * 8 + self._cands_nbytes
+
+    def clear_cache(self) -> None:
+        """Drop every cached row (the next query of each shape runs the sliding windows again)."""
+        with self._lock:
+            self._ok_cache.clear()
+            self._ok_shapes.clear()
+            self._cands.clear()
+            self._cands_nbytes = 0
+
+    def _forget(self, row: int) -> None:
+        """Busy time of ``row`` changed: drop its cached rows of every shape."""
+        with self._lock:
+            self._forget_unlocked(row)
+
+    def _forget_unlocked(self, row: int) -> None:
+        for shape in list(self._ok_shapes):
+            if self._ok_cache.pop((*shape, row), None) is not None:
+                self._ok_shapes[shape] -= 1
+                if not self._ok_shapes[shape]:
+                    del self._ok_shapes[shape]
+
+    def _ok_for_unlocked(
+        self, rows: np.ndarray, d: int, bb: int, ba: int, w_lo: int, w_hi: int
+    ) -> np.ndarray | None:
+        """Words ``[w_lo, w_hi)`` of the cached "ok to start" rows of ``rows`` for one shape.
+
+        Missing rows are computed over the whole horizon and cached; None when the
+        request's rows alone would not fit the cache.
+        """
+        width = self._in_hours.shape[1]
+        if len(rows) * width * 8 > self._cache_bytes:
+            return None
+        cache = self._ok_cache
+        out = np.empty((len(rows), w_hi - w_lo), dtype=np.uint64)
+        missing = []
+        for i, r in enumerate(rows.tolist()):
+            key = (d, bb, ba, r)
+            row = cache.get(key)
+            if row is None:
+                missing.append(i)
+            else:
+                cache.move_to_end(key)
+                out[i] = row[w_lo:w_hi]
+        if missing:
+            miss = np.asarray(missing, dtype=np.int64)
+            fresh = _ok_rows(self._in_hours[rows[miss]], self._busy[rows[miss]], d, bb, ba)
+            # Rows are shifted as one stream, so a row's first bb and last quanta hold bits of
+            # its neighbours; queries only read starts whose windows lie inside the horizon.
+            out[miss] = fresh[:, w_lo:w_hi]
+            shape = (d, bb, ba)
+            for k, r in enumerate(rows[miss].tolist()):
+                if (d, bb, ba, r) not in cache:  # a row listed twice is cached once
+                    cache[(d, bb, ba, r)] = fresh[k].copy()
+                    self._ok_shapes[shape] = self._ok_shapes.get(shape, 0) + 1
+            limit = (self._cache_bytes - self._cands_nbytes) // (width * 8)
+            while len(cache) > limit:
+                (d0, b0, a0, _), _ = cache.popitem(last=False)
+                self._ok_shapes[(d0, b0, a0)] -= 1
+                if not self._ok_shapes[(d0, b0, a0)]:
+                    del self._ok_shapes[(d0, b0, a0)]
+        return out
+
+    def _candidate_bits_unlocked(self, request: SlotRequest, d: int, bb: int, ba: int):
+        """Candidate starts of ``request`` on the grid: (starts ns, firsts, w_lo, w_hi, bit row).
+
+        Cached per (zone, interval, frame, shape) without the notice cut, which is applied
+        to a copy of the cached row. The row is None when the starts are off the grid's
+        quanta or their windows leave the horizon.
+        """
+        key = (request.zone, request.interval.value, request.frame_ns, request.duration.value, bb, ba)
+        hit = self._cands.get(key)
+        if hit is None:
+            unlimited = SlotRequest(
+                members=(), pools=(), rooms=(), min_capacity=1, duration=request.duration,
+                buffer_before=pd.Timedelta(0), buffer_after=pd.Timedelta(0), minimum_notice=pd.Timedelta(0),
+                interval=request.interval, frame_start=request.frame_start, frame_end=request.frame_end,
+                zone=request.zone, now=dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
+            )  # fmt: skip
+            cands, firsts = _candidates(unlimited)
+            q = self._q
+            pos = (cands - self._origin) // q
+            on_grid = all((f - self._origin) % q == 0 for f in firsts)
+            if pos.size and on_grid and pos[0] >= bb and pos[-1] + d + ba <= self._n:
+                w_lo = int(pos[0] - bb) >> 6
+                w_hi = (int(pos[-1] + d + ba) >> 6) + 1
+                hit = (cands, firsts, pos, w_lo, w_hi, bits.from_positions(pos - w_lo * 64, w_hi - w_lo))
+            else:
+                hit = (cands, firsts, pos, 0, 0, None)
+            self._remember_candidates(key, hit)
+        else:
+            self._cands.move_to_end(key)
+        cands, firsts, pos, w_lo, w_hi, row = hit
+        cut = request.now_ns + request.minimum_notice.value
+        if cands.size and cands[0] < cut:
+            # Starts before now + notice are dropped; the progression of the first kept start
+            # then begins there.
+            at = int(np.searchsorted(cands, cut))
+            cands = cands[at:]
+            firsts = [int(cands[0])] + [f for f in firsts if f > cands[0]] if cands.size else []
+            if row is not None:
+                row = row.copy()
+                if at < pos.size:
+                    p = int(pos[at]) - w_lo * 64
+                    row[: p >> 6] = 0
+                    row[p >> 6] &= ~bits._LOW[p & 63]
+                else:
+                    row[:] = 0
+        return cands, firsts, w_lo, w_hi, row
+
+    def _ok_for(self, rows: np.ndarray, d: int, bb: int, ba: int, w_lo: int, w_hi: int) -> np.ndarray | None:
+        with self._lock:
+            return self._ok_for_unlocked(rows, d, bb, ba, w_lo, w_hi)
+
+    def _candidate_bits(self, request: SlotRequest, d: int, bb: int, ba: int):
+        with self._lock:
+            return self._candidate_bits_unlocked(request, d, bb, ba)
+
+    def _remember_candidates(self, key: tuple, hit: tuple) -> None:
+        """Cache one entry of candidate starts if it fits the bound, evicting the oldest entries."""
+        size = _candidate_nbytes(hit)
+        width_bytes = self._in_hours.shape[1] * 8
+        while (
+            self._cands and self._cands_nbytes + size + len(self._ok_cache) * width_bytes > self._cache_bytes
+        ):
+            if len(self._cands) * 4 < len(self._ok_cache) + 4 and self._ok_cache:
+                # Make room in the rows first while they hold most of the memory.
+                (d0, b0, a0, _), _ = self._ok_cache.popitem(last=False)
+                self._ok_shapes[(d0, b0, a0)] -= 1
+                if not self._ok_shapes[(d0, b0, a0)]:
+                    del self._ok_shapes[(d0, b0, a0)]
+            else:
+                _, old = self._cands.popitem(last=False)
+                self._cands_nbytes -= _candidate_nbytes(old)
+        if self._cands_nbytes + size + len(self._ok_cache) * width_bytes <= self._cache_bytes:
+            self._cands[key] = hit
+            self._cands_nbytes += size
+
     def _solve(self, request: SlotRequest):
         request = _check_request(request)
         key = (request.members, request.pools, request.rooms, request.min_capacity)
@@ -320,26 +534,26 @@ class OrgGrid:
             if len(self._layouts) >= 1024:
                 self._layouts.clear()
             layout = self._layouts[key] = _layout(request, self._tables)
-        cands, firsts = _candidates(request)
+        q = self._q
+        d, bb, ba = (
+            request.duration.value // q,
+            request.buffer_before.value // q,
+            request.buffer_after.value // q,
+        )
+        cands, firsts, w_lo, w_hi, cand = self._candidate_bits(request, int(d), int(bb), int(ba))
         if cands.size == 0:
             return layout, None, 0, 0
-        q_req = _request_quantum(request, firsts)
-        q = self._q
-        d, bb, ba = (request.duration.value // q, request.buffer_before.value // q, request.buffer_after.value // q)
-        first = int(cands[0]) - bb * q
-        last = int(cands[-1]) + (d + ba) * q
-        if q_req % q or first < self._origin or last > self._origin + self._n * q:
+        if cand is None or _request_quantum(request, firsts) % q:
             # Finer quantum needed, or the frame leaves the horizon: exact cold path.
             return solve_tables(request, self._current_tables())
-        pos = (cands - self._origin) // q
-        w_lo = int(pos[0] - bb) >> 6
-        w_hi = (int(pos[-1] + d + ba) >> 6) + 1
-        cols = slice(w_lo, w_hi)
-        in_hours = self._in_hours[layout.rows, cols]
-        busy = self._busy[layout.rows, cols]
-        cand = bits.from_positions(pos - w_lo * 64, w_hi - w_lo)
-        ev = _evaluate(layout, in_hours, busy, cand, int(d), int(bb), int(ba))
-        return layout, ev, self._origin + w_lo * 64 * q, q
+        origin = self._origin + w_lo * 64 * q
+        ok = self._ok_for(layout.rows, int(d), int(bb), int(ba), w_lo, w_hi) if self._cache_bytes else None
+        if ok is None:
+            cols = slice(w_lo, w_hi)
+            ev = _evaluate(layout, self._in_hours[layout.rows, cols], self._busy[layout.rows, cols], cand,
+                           int(d), int(bb), int(ba))  # fmt: skip
+            return layout, ev, origin, q
+        return layout, _combine(layout, ok, cand), origin, q
 
     def find_slots(self, request: SlotRequest) -> pd.DataFrame:
         """Available slots for ``request`` on the grid; same result as :func:`planner.find_slots`."""
@@ -352,3 +566,28 @@ class OrgGrid:
         """Number of available slots for ``request`` on the grid; same as :func:`planner.count_slots`."""
         _, ev, _, _ = self._solve(request)
         return 0 if ev is None else bits.popcount(ev.final)
+
+
+def _combine(layout, ok: np.ndarray, cand: np.ndarray) -> _Evaluation:
+    """Slot rules 2-4 from each resource's "ok to start" row (the shape's cached rows)."""
+    final = cand
+    if layout.member_rows.size:
+        final = final & np.bitwise_and.reduce(ok[layout.member_rows], axis=0)
+    if layout.rooms_needed and not layout.room_rows.size:
+        final = np.zeros_like(cand)
+    pool_ok = []
+    for rows in layout.pool_rows:
+        block = ok[rows]
+        pool_ok.append(block)
+        final = final & np.bitwise_or.reduce(block, axis=0)
+    if layout.rooms_needed and layout.room_rows.size:
+        room_ok = ok[layout.room_rows]
+        final = final & np.bitwise_or.reduce(room_ok, axis=0)
+    else:
+        room_ok = np.zeros((0, cand.shape[-1]), dtype=np.uint64)
+    return _Evaluation(final, tuple(pool_ok), room_ok)
+
+
+def _candidate_nbytes(hit: tuple) -> int:
+    cands, _firsts, pos, _w_lo, _w_hi, row = hit
+    return int(cands.nbytes + pos.nbytes + (row.nbytes if row is not None else 0))

@@ -29,7 +29,9 @@ def _timedelta(value: Any, name: str) -> pd.Timedelta:
     try:
         td = pd.Timedelta(value)
     except (TypeError, ValueError) as exc:
-        raise PlannerInputError(f"{name} must be a duration such as pd.Timedelta(minutes=30), got {value!r}") from exc
+        raise PlannerInputError(
+            f"{name} must be a duration such as pd.Timedelta(minutes=30), got {value!r}"
+        ) from exc
     if pd.isna(td):
         raise PlannerInputError(f"{name} must be a duration, got a missing value")
     if td < pd.Timedelta(0):
@@ -56,7 +58,9 @@ def _ids(value: Any, name: str) -> tuple[str, ...]:
 
 def _date(value: Any, name: str) -> dt.date:
     if isinstance(value, dt.datetime) or isinstance(value, pd.Timestamp):
-        raise PlannerInputError(f"{name} must be a datetime.date (a date in the invitation zone), got {value!r}")
+        raise PlannerInputError(
+            f"{name} must be a datetime.date (a date in the invitation zone), got {value!r}"
+        )
     if not isinstance(value, dt.date):
         raise PlannerInputError(f"{name} must be a datetime.date, got {value!r}")
     return value
@@ -134,14 +138,20 @@ class SlotRequest:
         put = object.__setattr__
         put(self, "members", _ids(self.members, "members"))
         if isinstance(self.pools, str):
-            raise PlannerInputError(f"pools must be a sequence of sequences of member ids, got {self.pools!r}")
+            raise PlannerInputError(
+                f"pools must be a sequence of sequences of member ids, got {self.pools!r}"
+            )
         pools = tuple(_ids(pool, f"pools[{i}]") for i, pool in enumerate(self.pools))
         for i, pool in enumerate(pools):
             if not pool:
                 raise PlannerInputError(f"pools[{i}] is empty; a pool needs at least one member")
         put(self, "pools", pools)
         put(self, "rooms", _ids(self.rooms, "rooms"))
-        if isinstance(self.min_capacity, bool) or not isinstance(self.min_capacity, int) or self.min_capacity < 1:
+        if (
+            isinstance(self.min_capacity, bool)
+            or not isinstance(self.min_capacity, int)
+            or self.min_capacity < 1
+        ):
             raise PlannerInputError(f"min_capacity must be an int >= 1, got {self.min_capacity!r}")
         put(self, "duration", _timedelta(self.duration, "duration"))
         if self.duration <= pd.Timedelta(0):
@@ -164,7 +174,9 @@ class SlotRequest:
         if not isinstance(self.now, dt.datetime):
             raise PlannerInputError(f"now must be a tz-aware datetime, got {self.now!r}")
         if self.now.tzinfo is None or self.now.utcoffset() is None:
-            raise PlannerInputError(f"now must be tz-aware (e.g. datetime.now(timezone.utc)), got naive {self.now!r}")
+            raise PlannerInputError(
+                f"now must be tz-aware (e.g. datetime.now(timezone.utc)), got naive {self.now!r}"
+            )
         first = self.frame_start.toordinal() - _EPOCH_ORDINAL
         last = self.frame_end.toordinal() - _EPOCH_ORDINAL + 1
         lo = int(wall_to_utc([first * 1440], self.zone, side="start")[0])

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from itertools import compress
 from math import gcd
 
 import numpy as np
@@ -332,7 +333,9 @@ def _assemble(
     for rows, ok in zip(layout.pool_rows, ev.pool_ok, strict=True):
         pool_parts.append(_free_tuples(tuple(layout.ids[r] for r in rows), bits.bits_at(ok, pos)))
     if layout.rooms_needed:
-        rooms_uniq, rooms_inv = _free_tuples(tuple(layout.ids[r] for r in layout.room_rows), bits.bits_at(ev.room_ok, pos))
+        rooms_uniq, rooms_inv = _free_tuples(
+            tuple(layout.ids[r] for r in layout.room_rows), bits.bits_at(ev.room_ok, pos)
+        )
     else:
         rooms_uniq, rooms_inv = np.empty(1, dtype=object), np.zeros(pos.size, dtype=np.int64)
         rooms_uniq[0] = ()
@@ -351,15 +354,47 @@ def _assemble(
     members = np.empty(pos.size, dtype=object)
     members[:] = [request.members] * pos.size
     end = start + request.duration.value
+    return _slot_frame(start, end, members, pool_objs[pool_inv], rooms_uniq[rooms_inv])
+
+
+_SLOT_INDEX = pd.Index(SLOT_COLUMNS)
+
+
+def _slot_frame(start: np.ndarray, end: np.ndarray, members, pool_members, rooms) -> pd.DataFrame:
+    """The slot table from fresh arrays (start/end: int64 ns UTC; the rest object arrays).
+
+    pandas' public constructors validate and infer every column, which costs more than
+    finding the slots on a small request; the arrays here are already of the final dtypes,
+    so the frame is assembled without those checks, falling back to the public
+    constructor should a pandas version lack the shortcut.
+    """
+    n = start.size
+    try:
+        cols = [
+            pd.arrays.DatetimeArray._simple_new(start.view("datetime64[ns]"), dtype=_UTC_NS),
+            pd.arrays.DatetimeArray._simple_new(end.view("datetime64[ns]"), dtype=_UTC_NS),
+            members,
+            pool_members,
+            rooms,
+        ]
+        return pd.DataFrame._from_arrays(
+            cols, columns=_SLOT_INDEX, index=pd.RangeIndex(n), verify_integrity=False
+        )
+    except (AttributeError, TypeError):  # pragma: no cover - a pandas without the private shortcut
+        return _slot_frame_public(start, end, members, pool_members, rooms)
+
+
+def _slot_frame_public(start: np.ndarray, end: np.ndarray, members, pool_members, rooms) -> pd.DataFrame:
+    """:func:`_slot_frame` through pandas' public constructor (the reference)."""
     return pd.DataFrame(
         {
             "start": pd.array(start.view("datetime64[ns]"), dtype=_UTC_NS),
             "end": pd.array(end.view("datetime64[ns]"), dtype=_UTC_NS),
             "members": members,
-            "pool_members": pool_objs[pool_inv],
-            "rooms": rooms_uniq[rooms_inv],
+            "pool_members": pool_members,
+            "rooms": rooms,
         },
-        index=pd.RangeIndex(pos.size),
+        index=pd.RangeIndex(start.size),
         copy=False,  # every column is a fresh array made here
     )
 
@@ -381,7 +416,7 @@ def _free_tuples(ids: tuple[str, ...], flags: np.ndarray) -> tuple[np.ndarray, n
         patterns, inverse = np.unique(flags.T, axis=0, return_inverse=True)
     out = np.empty(len(patterns), dtype=object)
     for i, row in enumerate(patterns.tolist()):
-        out[i] = tuple(rid for rid, free in zip(ids, row, strict=True) if free)
+        out[i] = tuple(compress(ids, row))
     return out, inverse.reshape(-1)
 
 
@@ -492,6 +527,11 @@ def check_slot(
         resource that fails; ``pool_members`` and ``rooms`` list who is free.
     """
     request = _check_request(request)
+    return check_tables(request, _prepare_for(request, resources, hours, busy, overrides), start)
+
+
+def check_tables(request: SlotRequest, tab: Tables, start: dt.datetime | pd.Timestamp) -> SlotCheck:
+    """:func:`check_slot` on prepared tables holding (at least) the request's resources."""
     if not isinstance(start, (dt.datetime, pd.Timestamp)):
         raise PlannerInputError(f"start must be a tz-aware datetime, got {start!r}")
     ts = pd.Timestamp(start)
@@ -500,7 +540,6 @@ def check_slot(
     ts = ts.tz_convert("UTC").as_unit("ns")
     t = int(ts.value)
     end = ts + request.duration
-    tab = _prepare_for(request, resources, hours, busy, overrides)
     layout = _layout(request, tab)
     empty_pools = tuple(() for _ in request.pools)
 
@@ -512,7 +551,9 @@ def check_slot(
         return no(f"{ts} is outside the frame {request.frame_start}..{request.frame_end} ({request.zone})")
     local = t + int(utc_offsets(np.array([t]), request.zone)[0])
     if local % request.interval.value:
-        return no(f"{ts} is not on the slot grid (every {_minutes(request.interval)} from local midnight in {request.zone})")
+        return no(
+            f"{ts} is not on the slot grid (every {_minutes(request.interval)} from local midnight in {request.zone})"
+        )
     if t < request.now_ns + request.minimum_notice.value:
         return no(f"{ts} starts sooner than the minimum notice ({request.minimum_notice}) from now")
 
@@ -539,5 +580,7 @@ def check_slot(
                 reason = f"no member of pool {i} {request.pools[i]!r} is free for this slot"
                 break
     if reason is None and request.rooms and not rooms_free:
-        reason = f"no room among {request.rooms!r} with capacity >= {request.min_capacity} is free for this slot"
+        reason = (
+            f"no room among {request.rooms!r} with capacity >= {request.min_capacity} is free for this slot"
+        )
     return SlotCheck(reason is None, ts, end, request.members, pool_free, rooms_free, reason)

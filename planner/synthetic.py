@@ -50,16 +50,88 @@ DEFAULT_ZONES: tuple[str, ...] = (
 )
 
 _FIRST_NAMES = (
-    "Ada", "Bruno", "Chen", "Dalia", "Emeka", "Farah", "Gustav", "Hana", "Ines", "Jonas",
-    "Kavya", "Liam", "Maya", "Nikhil", "Olga", "Pablo", "Qing", "Rosa", "Sanjay", "Tomoko",
-    "Uma", "Victor", "Wen", "Ximena", "Yusuf", "Zoe", "Arjun", "Beatriz", "Carlos", "Dorothea",
-    "Elif", "Femi", "Grace", "Hiro", "Isla", "Jamal", "Kirsten", "Luca", "Mei", "Nadia",
+    "Ada",
+    "Bruno",
+    "Chen",
+    "Dalia",
+    "Emeka",
+    "Farah",
+    "Gustav",
+    "Hana",
+    "Ines",
+    "Jonas",
+    "Kavya",
+    "Liam",
+    "Maya",
+    "Nikhil",
+    "Olga",
+    "Pablo",
+    "Qing",
+    "Rosa",
+    "Sanjay",
+    "Tomoko",
+    "Uma",
+    "Victor",
+    "Wen",
+    "Ximena",
+    "Yusuf",
+    "Zoe",
+    "Arjun",
+    "Beatriz",
+    "Carlos",
+    "Dorothea",
+    "Elif",
+    "Femi",
+    "Grace",
+    "Hiro",
+    "Isla",
+    "Jamal",
+    "Kirsten",
+    "Luca",
+    "Mei",
+    "Nadia",
 )
 _LAST_NAMES = (
-    "Okafor", "Schmidt", "Tanaka", "Sharma", "Silva", "Dubois", "Novak", "Kim", "Haddad", "Larsen",
-    "Moreau", "Rossi", "Nguyen", "Kowalski", "Adeyemi", "Fischer", "Gupta", "Ito", "Jensen", "Khan",
-    "Lopez", "Murphy", "Nakamura", "Olsen", "Petrov", "Quinn", "Reyes", "Sato", "Thapa", "Usman",
-    "Varga", "Walsh", "Xu", "Yilmaz", "Zhang", "Baker", "Costa", "Diaz", "Evans", "Ferreira",
+    "Okafor",
+    "Schmidt",
+    "Tanaka",
+    "Sharma",
+    "Silva",
+    "Dubois",
+    "Novak",
+    "Kim",
+    "Haddad",
+    "Larsen",
+    "Moreau",
+    "Rossi",
+    "Nguyen",
+    "Kowalski",
+    "Adeyemi",
+    "Fischer",
+    "Gupta",
+    "Ito",
+    "Jensen",
+    "Khan",
+    "Lopez",
+    "Murphy",
+    "Nakamura",
+    "Olsen",
+    "Petrov",
+    "Quinn",
+    "Reyes",
+    "Sato",
+    "Thapa",
+    "Usman",
+    "Varga",
+    "Walsh",
+    "Xu",
+    "Yilmaz",
+    "Zhang",
+    "Baker",
+    "Costa",
+    "Diaz",
+    "Evans",
+    "Ferreira",
 )
 _POOL_NAMES = ("Sales", "Support", "Solutions", "Onboarding", "Success", "Engineering", "Legal", "Finance")
 
@@ -127,7 +199,9 @@ class Organisation:
         """Member ids of one pool, in table order."""
         rows = self.pools.loc[self.pools["pool_id"] == pool_id, "member_id"]
         if rows.empty:
-            raise PlannerInputError(f"unknown pool_id {pool_id!r}; known: {sorted(set(self.pools['pool_id']))}")
+            raise PlannerInputError(
+                f"unknown pool_id {pool_id!r}; known: {sorted(set(self.pools['pool_id']))}"
+            )
         return tuple(rows.tolist())
 
 
@@ -184,7 +258,12 @@ def generate_organisation(
     PlannerInputError
         For negative sizes, an unknown zone, or rates outside [0, 1].
     """
-    for label, value in (("n_members", n_members), ("n_rooms", n_rooms), ("days", days), ("n_pools", n_pools)):
+    for label, value in (
+        ("n_members", n_members),
+        ("n_rooms", n_rooms),
+        ("days", days),
+        ("n_pools", n_pools),
+    ):
         if int(value) < 0:
             raise PlannerInputError(f"{label} must be >= 0, got {value!r}")
     if not 0 <= absence_rate <= 1 or not 0 <= minute_edge_share <= 1:
@@ -214,7 +293,9 @@ def generate_organisation(
     last = [_LAST_NAMES[combos[i % combos.size] % len(_LAST_NAMES)] for i in range(n_members)]
     wrap = [i // combos.size for i in range(n_members)]
     names = [f"{f} {s}" + (f" {w + 1}" if w else "") for f, s, w in zip(first, last, wrap, strict=True)]
-    emails = [f"{f}.{s}{w + 1 if w else ''}@example.com".lower() for f, s, w in zip(first, last, wrap, strict=True)]
+    emails = [
+        f"{f}.{s}{w + 1 if w else ''}@example.com".lower() for f, s, w in zip(first, last, wrap, strict=True)
+    ]
     room_zone_idx = np.arange(n_rooms) % len(room_zones)
     room_caps = rng.choice(_ROOM_CAPACITIES, size=n_rooms)
     room_names = [
@@ -300,7 +381,12 @@ def generate_organisation(
         lunch_start = rng.choice(np.array([720, 735, 750]), size=n_members)
         lunch_len = rng.choice(np.array([30, 45, 60]), size=n_members)
         has_lunch = rng.random(grid_res.size) < 0.8
-        add(grid_res[has_lunch], grid_day[has_lunch], lunch_start[grid_res][has_lunch], lunch_len[grid_res][has_lunch])
+        add(
+            grid_res[has_lunch],
+            grid_day[has_lunch],
+            lunch_start[grid_res][has_lunch],
+            lunch_len[grid_res][has_lunch],
+        )
         # Other meetings, Poisson per working day, inside the working day.
         per_day = max(busy_per_week - 5 - 4, 0.0) / 5
         _add_meetings(rng, add, grid_res, grid_day, first_min, last_min, per_day, minute_edge_share)
@@ -365,7 +451,9 @@ def generate_organisation(
     ov_order = np.lexsort((ov_day, ov_res))
     overrides = pd.DataFrame(
         {
-            "resource_id": pd.array(member_ids[ov_res[ov_order]].tolist() if ov_res.size else [], dtype="str"),
+            "resource_id": pd.array(
+                member_ids[ov_res[ov_order]].tolist() if ov_res.size else [], dtype="str"
+            ),
             "date": pd.Series(
                 [dt.date.fromordinal(int(d) + _EPOCH_ORDINAL) for d in ov_day[ov_order]], dtype=object
             ),
@@ -379,7 +467,9 @@ def generate_organisation(
     pool_rows: list[tuple[str, str, str]] = []
     for k in range(n_pools if size else 0):
         chosen = np.sort(rng.choice(n_members, size=size, replace=False))
-        name = _POOL_NAMES[k % len(_POOL_NAMES)] + (f" {k // len(_POOL_NAMES) + 1}" if k >= len(_POOL_NAMES) else "")
+        name = _POOL_NAMES[k % len(_POOL_NAMES)] + (
+            f" {k // len(_POOL_NAMES) + 1}" if k >= len(_POOL_NAMES) else ""
+        )
         pool_rows.extend((f"p{k}", name, str(member_ids[i])) for i in chosen)
     pools = pd.DataFrame(
         {
@@ -420,5 +510,7 @@ def _add_meetings(
     # Starts on the quarter hour, or on any minute for the minute-edge share.
     slots = (latest - first_min) // 15 + 1
     start = first_min + (rng.random(n) * slots).astype(np.int64) * 15
-    start[odd] = first_min[odd] + (rng.random(int(odd.sum())) * (latest[odd] - first_min[odd] + 1)).astype(np.int64)
+    start[odd] = first_min[odd] + (rng.random(int(odd.sum())) * (latest[odd] - first_min[odd] + 1)).astype(
+        np.int64
+    )
     add(res, day, start, length)

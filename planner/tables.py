@@ -91,7 +91,11 @@ def _int_column(df: pd.DataFrame, name: str, col: str, allow_na: bool = False) -
     dtype = values.dtype
     if isinstance(dtype, np.dtype) and dtype.kind in "iu":
         return values.to_numpy(dtype=np.int64)  # numpy ints cannot be missing
-    if allow_na and isinstance(dtype, pd.api.extensions.ExtensionDtype) and pd.api.types.is_integer_dtype(dtype):
+    if (
+        allow_na
+        and isinstance(dtype, pd.api.extensions.ExtensionDtype)
+        and pd.api.types.is_integer_dtype(dtype)
+    ):
         return values.to_numpy(dtype=np.int64, na_value=-1)  # nullable ints (Int64): missing -> -1
     if values.isna().any():
         if not allow_na:
@@ -143,7 +147,9 @@ def resource_rows(known: np.ndarray, ids: pd.Series, what: str, strict: bool = T
                         dtype=np.int64)  # fmt: skip
     elif _pa is not None:
         # Hash lookup in Arrow: ~20x faster than pandas on Arrow-backed strings.
-        values = _pa.array(ids.array) if isinstance(ids, pd.Series) else _pa.array(np.asarray(ids, dtype=object))
+        values = (
+            _pa.array(ids.array) if isinstance(ids, pd.Series) else _pa.array(np.asarray(ids, dtype=object))
+        )
         if not _pa.types.is_string(values.type) and not _pa.types.is_large_string(values.type):
             values = values.cast(_pa.string())
         value_set = _pa.array(known.tolist(), type=values.type)
@@ -244,7 +250,9 @@ def prepare(
     h_end = _int_column(hours, "hours", "end")[keep]
     h_res = h_res[keep]
     if ((h_wd < 0) | (h_wd > 6)).any():
-        raise PlannerInputError(f"hours.weekday must be 0 (Monday) to 6 (Sunday), got {h_wd[(h_wd < 0) | (h_wd > 6)][0]}")
+        raise PlannerInputError(
+            f"hours.weekday must be 0 (Monday) to 6 (Sunday), got {h_wd[(h_wd < 0) | (h_wd > 6)][0]}"
+        )
     _check_minutes(h_start, h_end, "hours")
     order = np.lexsort((h_start, h_wd, h_res))
 
@@ -258,7 +266,9 @@ def prepare(
         o_res = o_res[keep]
         half = (o_start < 0) != (o_end < 0)
         if half.any():
-            raise PlannerInputError("overrides rows need both start and end, or neither (unavailable all day)")
+            raise PlannerInputError(
+                "overrides rows need both start and end, or neither (unavailable all day)"
+            )
         timed = o_start >= 0
         _check_minutes(o_start[timed], o_end[timed], "overrides")
         o_order = np.lexsort((o_start, o_day, o_res))

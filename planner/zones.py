@@ -183,7 +183,9 @@ def wall_to_utc(
     if w.size == 0:
         return np.zeros(0, np.int64)
     # Two days of margin cover every real UTC offset (|offset| < 26 h).
-    starts, offsets = zone_segments(zone, int(w.min()) - 2 * 86_400 * _NS_PER_SECOND, int(w.max()) + 2 * 86_400 * _NS_PER_SECOND)
+    starts, offsets = zone_segments(
+        zone, int(w.min()) - 2 * 86_400 * _NS_PER_SECOND, int(w.max()) + 2 * 86_400 * _NS_PER_SECOND
+    )
     ends = np.append(starts[1:], _FAR_FUTURE)
     local_start = starts + offsets  # wall time at which segment i begins
     local_end = ends + offsets  # wall time at which segment i ends (exclusive)

@@ -78,7 +78,10 @@ def pack_meetings(org: PlannerTables, request: SlotRequest, *, limit: int = 10_0
     # as busy time, so every look again is a query on the grid, not a rebuild.
     lo, hi = request.frame
     grid = OrgGrid.build(
-        tables.resources, tables.hours, tables.busy, tables.overrides,
+        tables.resources,
+        tables.hours,
+        tables.busy,
+        tables.overrides,
         start=lo - request.buffer_before - pd.Timedelta(days=1),
         end=hi + request.buffer_after + pd.Timedelta(days=1),
     )
@@ -147,7 +150,10 @@ def free_capacity(org: PlannerTables, request: SlotRequest) -> pd.DataFrame:
     [0, 0]
     """
     packed = pack_meetings(org, request)
-    dates = [request.frame_start + dt.timedelta(days=k) for k in range((request.frame_end - request.frame_start).days + 1)]
+    dates = [
+        request.frame_start + dt.timedelta(days=k)
+        for k in range((request.frame_end - request.frame_start).days + 1)
+    ]
     counts = packed.groupby("date").size() if len(packed) else pd.Series(dtype="int64")
     meetings = [int(counts.get(d, 0)) for d in dates]
     return pd.DataFrame({"date": dates, "meetings": np.array(meetings, dtype=np.int64)})

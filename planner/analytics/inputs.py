@@ -33,8 +33,13 @@ class PlannerTables(Protocol):
     busy: pd.DataFrame
 
 
-_EMPTY_POOLS = pd.DataFrame({"pool_id": pd.Series([], dtype=object), "name": pd.Series([], dtype=object),
-                             "member_id": pd.Series([], dtype=object)})
+_EMPTY_POOLS = pd.DataFrame(
+    {
+        "pool_id": pd.Series([], dtype=object),
+        "name": pd.Series([], dtype=object),
+        "member_id": pd.Series([], dtype=object),
+    }
+)
 
 
 def as_organisation(org: PlannerTables) -> Organisation:
@@ -57,7 +62,9 @@ def as_organisation(org: PlannerTables) -> Organisation:
             )
         missing = [c for c in columns if c not in table.columns]
         if missing:
-            raise PlannerInputError(f"the {name} table lacks the column(s) {missing}; it has {list(table.columns)}")
+            raise PlannerInputError(
+                f"the {name} table lacks the column(s) {missing}; it has {list(table.columns)}"
+            )
     if isinstance(org, Organisation):
         return org
     pools = getattr(org, "pools", None)

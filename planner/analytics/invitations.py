@@ -130,7 +130,9 @@ def contention(slots_by_invitation: Mapping[Hashable, pd.DataFrame]) -> pd.DataF
     out["invitations"] = out["invitations"].astype(np.int64)
     out["hour"] = pd.to_datetime(out["hour"].to_numpy() * _NS_PER_HOUR, unit="ns", utc=True).as_unit("ns")
     out["resource_id"] = out["resource_id"].astype(str)
-    out = out.sort_values(["invitations", "resource_id", "hour"], ascending=[False, True, True], kind="stable")
+    out = out.sort_values(
+        ["invitations", "resource_id", "hour"], ascending=[False, True, True], kind="stable"
+    )
     return out.reset_index(drop=True)[["resource_id", "hour", "invitations", "invitation_ids"]]
 
 

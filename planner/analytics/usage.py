@@ -211,13 +211,28 @@ def utilization(
     else:
         booked_rows = np.zeros(len(busy), dtype=bool)
     if ids:
-        common = dict(start=pd.Timestamp(lo, unit="ns", tz="UTC"), end=pd.Timestamp(hi, unit="ns", tz="UTC"),
-                      quantum=q, resource_ids=ids)
-        calendar = build_grid(tables.resources, tables.hours, busy.loc[~booked_rows], tables.overrides, **common)
-        reserved = build_grid(tables.resources, tables.hours, busy.loc[booked_rows], tables.overrides, **common)
+        common = dict(
+            start=pd.Timestamp(lo, unit="ns", tz="UTC"),
+            end=pd.Timestamp(hi, unit="ns", tz="UTC"),
+            quantum=q,
+            resource_ids=ids,
+        )
+        calendar = build_grid(
+            tables.resources, tables.hours, busy.loc[~booked_rows], tables.overrides, **common
+        )
+        reserved = build_grid(
+            tables.resources, tables.hours, busy.loc[booked_rows], tables.overrides, **common
+        )
         table = partition_hours(
-            calendar.resource_ids, calendar.zones, calendar.index.asi8, calendar.quantum,
-            calendar.in_hours, reserved.busy, calendar.busy, start_date, end_date,
+            calendar.resource_ids,
+            calendar.zones,
+            calendar.index.asi8,
+            calendar.quantum,
+            calendar.in_hours,
+            reserved.busy,
+            calendar.busy,
+            start_date,
+            end_date,
         )
     else:
         table = pd.DataFrame({"resource_id": [], "date": [], **{c: [] for c in CATEGORIES}})
@@ -308,8 +323,9 @@ def availability_by_hour(
         for k in positions:
             counts = np.bincount(hour, weights=free[rows[k]][include], minlength=24)
             out[k] = np.divide(counts, quanta_per_hour, out=np.zeros(24), where=quanta_per_hour > 0)
-    return pd.DataFrame(out, index=pd.Index([grid.resource_ids[r] for r in rows], name="resource_id"),
-                        columns=range(24))
+    return pd.DataFrame(
+        out, index=pd.Index([grid.resource_ids[r] for r in rows], name="resource_id"), columns=range(24)
+    )
 
 
 def free_count_by_hour(
@@ -347,4 +363,6 @@ def free_count_by_hour(
     local = grid.index.tz_convert(zone)
     free_count = grid.free[rows].sum(axis=0).astype(float)
     frame = pd.DataFrame({"date": local.date, "hour": local.hour, "free": free_count})
-    return frame.pivot_table(index="date", columns="hour", values="free", aggfunc="mean").reindex(columns=range(24))
+    return frame.pivot_table(index="date", columns="hour", values="free", aggfunc="mean").reindex(
+        columns=range(24)
+    )

@@ -40,7 +40,6 @@ __all__ = [
 ]
 
 
-
 # --- what-if changes ------------------------------------------------------------------------
 
 
@@ -84,7 +83,9 @@ def _copy_resource(
         row["name"] = name
     if "email" in row:
         row["email"] = None
-    resources = pd.concat([tables.resources, pd.DataFrame([row]).astype(tables.resources.dtypes.to_dict())], ignore_index=True)
+    resources = pd.concat(
+        [tables.resources, pd.DataFrame([row]).astype(tables.resources.dtypes.to_dict())], ignore_index=True
+    )
     if hours is None:
         new_hours = tables.hours.loc[tables.hours["resource_id"] == like].assign(resource_id=new_id)
     else:
@@ -118,8 +119,14 @@ class AddRoom:
             )
         new_id = _new_id(tables, self.room_id, "new-room")
         tables = _copy_resource(
-            tables, like, new_id, kind="room", zone=self.zone, capacity=int(self.capacity),
-            name=f"New room ({self.capacity} seats)", hours=self.hours,
+            tables,
+            like,
+            new_id,
+            kind="room",
+            zone=self.zone,
+            capacity=int(self.capacity),
+            name=f"New room ({self.capacity} seats)",
+            hours=self.hours,
         )
         return tables, dataclasses.replace(request, rooms=(*request.rooms, new_id))
 
@@ -147,7 +154,14 @@ class AddPoolMember:
         like = self.like or request.pools[self.pool][0]
         new_id = _new_id(tables, self.member_id, "new-member")
         tables = _copy_resource(
-            tables, like, new_id, kind="member", zone=self.zone, capacity=1, name="New member", hours=self.hours
+            tables,
+            like,
+            new_id,
+            kind="member",
+            zone=self.zone,
+            capacity=1,
+            name="New member",
+            hours=self.hours,
         )
         pools = list(request.pools)
         pools[self.pool] = (*pools[self.pool], new_id)
@@ -187,7 +201,11 @@ class ExtendHours:
         for label, value in (("earlier", earlier), ("later", later)):
             if value < pd.Timedelta(0) or value.value % NS_PER_MINUTE:
                 raise PlannerInputError(f"ExtendHours.{label} must be whole minutes >= 0, got {value}")
-        ids = set(self.resource_ids) if self.resource_ids is not None else {*request.all_members, *request.rooms}
+        ids = (
+            set(self.resource_ids)
+            if self.resource_ids is not None
+            else {*request.all_members, *request.rooms}
+        )
         e, lt = earlier.value // NS_PER_MINUTE, later.value // NS_PER_MINUTE
         return (
             dataclasses.replace(
@@ -214,7 +232,11 @@ class ChangeRequest:
 
     def apply(self, tables: Organisation, request: SlotRequest) -> tuple[Organisation, SlotRequest]:
         """Return the tables unchanged and the changed request (validated again)."""
-        changes = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) is not None}
+        changes = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) is not None
+        }
         return tables, dataclasses.replace(request, **changes)
 
 
@@ -238,7 +260,9 @@ class AlwaysFree:
         if self.keep_hours:
             return dataclasses.replace(tables, busy=busy), request
         hours = tables.hours.loc[tables.hours["resource_id"] != rid]
-        day = pd.DataFrame({"resource_id": rid, "weekday": np.arange(7, dtype=np.int64), "start": 0, "end": 1440})
+        day = pd.DataFrame(
+            {"resource_id": rid, "weekday": np.arange(7, dtype=np.int64), "start": 0, "end": 1440}
+        )
         return (
             dataclasses.replace(
                 tables,

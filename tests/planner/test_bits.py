@@ -83,3 +83,19 @@ def test_in_place_window_steps_match_shift_then_and(seed: int) -> None:
         got = x.copy()
         bits.and_shifted_up(got, y, m)
         assert np.array_equal(got, x & bits.stream_shift_up(y, m))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_mask_intervals_writes_into_a_given_array(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n_rows, n_quanta = 4, int(rng.integers(1, 300))
+    rows, a, b = random_disjoint(rng, n_rows, n_quanta)
+    shape = (n_rows, bits.n_words(n_quanta))
+    want = bits.mask_intervals(rows, a, b, shape)
+    dirty = np.full(shape, np.uint64(0xDEAD_BEEF))
+    assert bits.mask_intervals(rows, a, b, shape, out=dirty) is dirty  # cleared first
+    assert np.array_equal(dirty, want)
+    fresh = np.zeros(shape, dtype=np.uint64)
+    assert np.array_equal(bits.mask_intervals(rows, a, b, shape, out=fresh, zeroed=True), want)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        bits.mask_intervals(rows, a, b, shape, out=np.zeros((n_rows, shape[1] + 1), dtype=np.uint64)[:, 1:])

@@ -196,7 +196,8 @@ def test_pool_and_room_rows_are_evaluated_only_around_surviving_starts(monkeypat
         .room("r", "UTC", 4)
     )
     frames = tables.frames()
-    grid = planner.OrgGrid.build(*frames, start=START, end=START + pd.Timedelta(days=61))
+    # Without the per-shape cache (which evaluates whole rows once, to reuse them).
+    grid = planner.OrgGrid.build(*frames, start=START, end=START + pd.Timedelta(days=61), cache_bytes=0)
     req = request(("a",), pools=[("p",)], rooms=("r",), first=dt.date(2026, 11, 2), last=dt.date(2026, 12, 31))
     assert [t.strftime("%m-%d %H:%M") for t in grid.find_slots(req)["start"]] == ["11-20 10:00"]
     full_words = calls[0][-1]

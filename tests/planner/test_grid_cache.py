@@ -1,0 +1,157 @@
+"""The organisation grid's fast paths answer exactly like the cold path.
+
+* the per-shape cache: a repeated shape (cache hit), other fields changed (now, notice, frame,
+  resources), busy time added or removed between queries (the row's cached entries dropped),
+  a cache too small for every row (evictions);
+* the chunked build: any chunk size gives the same two layers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+from hypothesis import given
+from hypothesis import strategies as st
+
+import planner
+from tests.planner.oracle import Oracle
+from tests.planner.test_properties import SETTINGS, SMALL, engine_rows, instances, oracle_rows
+
+
+def horizon(request: planner.SlotRequest) -> dict:
+    return {
+        "start": pd.Timestamp(request.frame_start, tz="UTC") - pd.Timedelta(days=2),
+        "end": pd.Timestamp(request.frame_end, tz="UTC") + pd.Timedelta(days=3),
+    }
+
+
+@SETTINGS
+@given(instances(), st.integers(-600, 600), st.sampled_from([0, 30, 240]), st.sampled_from([0, 1, 2**40]))
+def test_cache_hits_equal_the_cold_result(instance, shift: int, notice: int, cache_bytes: int) -> None:
+    tables, request = instance
+    frames = tables.frames()
+    grid = planner.OrgGrid.build(*frames, **horizon(request), cache_bytes=cache_bytes)
+    expected = oracle_rows(Oracle(*frames), request)
+    assert engine_rows(grid.find_slots(request)) == expected  # miss: fills the cache
+    assert engine_rows(grid.find_slots(request)) == expected  # hit
+    assert grid.count_slots(request) == len(expected)
+    assert grid.cache_nbytes <= cache_bytes
+    # Same shape, other fields: now and notice move, the frame shrinks, a pool or room is dropped.
+    other = dataclasses.replace(
+        request, now=request.now + dt.timedelta(minutes=shift), minimum_notice=pd.Timedelta(minutes=notice)
+    )
+    assert engine_rows(grid.find_slots(other)) == engine_rows(planner.find_slots(other, *frames))
+    if request.pools:
+        fewer = dataclasses.replace(request, pools=request.pools[1:])
+        assert grid.count_slots(fewer) == planner.count_slots(fewer, *frames)
+    if request.rooms:
+        fewer = dataclasses.replace(request, rooms=request.rooms[:-1])
+        assert grid.count_slots(fewer) == planner.count_slots(fewer, *frames)
+
+
+@SMALL
+@given(instances(), st.data())
+def test_cache_follows_added_and_removed_busy_time(instance, data) -> None:
+    tables, request = instance
+    if not tables.resources:
+        return
+    resources, hours, busy, overrides = tables.frames()
+    grid = planner.OrgGrid.build(resources, hours, busy, overrides, **horizon(request))
+    grid.find_slots(request)  # cache every row of the request
+    blocks = [tuple(b) for b in busy[["resource_id", "start", "end"]].itertuples(index=False)]
+    ids = resources["resource_id"].tolist()
+    base = pd.Timestamp(request.frame_start, tz="UTC")
+    for _ in range(data.draw(st.integers(1, 4))):
+        if blocks and data.draw(st.booleans()):
+            rid, a, b = blocks.pop(data.draw(st.integers(0, len(blocks) - 1)))
+            grid.remove_busy(rid, a, b)
+        else:
+            rid = data.draw(st.sampled_from(ids))
+            a = base + pd.Timedelta(minutes=data.draw(st.integers(-600, 3 * 1440)))
+            b = a + pd.Timedelta(minutes=data.draw(st.integers(1, 300)))
+            grid.add_busy(rid, a, b)
+            blocks.append((rid, a, b))
+        current = pd.DataFrame(
+            {
+                "resource_id": pd.array([r for r, _, _ in blocks], dtype="str"),
+                "start": pd.DatetimeIndex([a for _, a, _ in blocks], dtype="datetime64[ns, UTC]"),
+                "end": pd.DatetimeIndex([b for _, _, b in blocks], dtype="datetime64[ns, UTC]"),
+            }
+        )
+        cold = planner.find_slots(request, resources, hours, current, overrides)
+        assert engine_rows(grid.find_slots(request)) == engine_rows(cold)
+
+
+@SMALL
+@given(instances(), st.integers(1, 4))
+def test_chunked_build_equals_one_chunk(instance, chunk: int) -> None:
+    tables, request = instance
+    if not tables.resources:
+        return
+    frames = tables.frames()
+    whole = planner.OrgGrid.build(*frames, **horizon(request), chunk=10_000).availability()
+    parts = planner.OrgGrid.build(*frames, **horizon(request), chunk=chunk).availability()
+    assert np.array_equal(whole.in_hours_bits, parts.in_hours_bits)
+    assert np.array_equal(whole.busy_bits, parts.busy_bits)
+    flat = planner.build_grid(*frames, **horizon(request))
+    assert np.array_equal(whole.in_hours, flat.in_hours) and np.array_equal(whole.busy, flat.busy)
+
+
+def test_cache_memory_is_bounded_and_reported() -> None:
+    org = planner.generate_organisation(40, 8, dt.date(2026, 10, 19), 28, seed=5)
+    frames = (org.resources, org.hours, org.busy, org.overrides)
+    start = pd.Timestamp("2026-10-19", tz="UTC")
+    grid = planner.OrgGrid.build(*frames, start=start, end=start + pd.Timedelta(days=28), cache_bytes=0)
+    row_bytes = grid.nbytes // (2 * len(org.resources))
+    grid = planner.OrgGrid.build(
+        *frames, start=start, end=start + pd.Timedelta(days=28), cache_bytes=10 * row_bytes
+    )
+    req = planner.SlotRequest(
+        members=("m0000",), pools=(tuple(org.member_ids[1:6]),), rooms=tuple(org.room_ids[:4]), min_capacity=1,
+        duration=pd.Timedelta(minutes=30), interval=pd.Timedelta(minutes=15),
+        frame_start=dt.date(2026, 10, 20), frame_end=dt.date(2026, 11, 10), zone="Europe/London",
+        now=dt.datetime(2026, 10, 19, tzinfo=dt.UTC),
+    )  # fmt: skip
+    cold = planner.find_slots(req, *frames)
+    pd.testing.assert_frame_equal(grid.find_slots(req), cold)  # 10 rows fit: cached
+    assert grid.cache_nbytes == 10 * row_bytes
+    for minutes in (45, 60, 90):  # other shapes push the older rows out
+        other = dataclasses.replace(req, duration=pd.Timedelta(minutes=minutes))
+        pd.testing.assert_frame_equal(grid.find_slots(other), planner.find_slots(other, *frames))
+        assert grid.cache_nbytes <= 10 * row_bytes
+    pd.testing.assert_frame_equal(grid.find_slots(req), cold)
+    grid.clear_cache()
+    assert grid.cache_nbytes == 0
+    pd.testing.assert_frame_equal(grid.find_slots(req), cold)
+
+
+def test_threads_sharing_a_grid_get_the_cold_answers() -> None:
+    import concurrent.futures
+
+    org = planner.generate_organisation(30, 6, dt.date(2026, 10, 19), 28, seed=9)
+    frames = (org.resources, org.hours, org.busy, org.overrides)
+    start = pd.Timestamp("2026-10-19", tz="UTC")
+    # A cache of a few rows, so that threads evict each other's rows all the time.
+    grid = planner.OrgGrid.build(*frames, start=start, end=start + pd.Timedelta(days=28), cache_bytes=1)
+    row_bytes = grid.nbytes // (2 * len(org.resources))
+    grid = planner.OrgGrid.build(
+        *frames, start=start, end=start + pd.Timedelta(days=28), cache_bytes=12 * row_bytes
+    )
+    requests = [
+        planner.SlotRequest(
+            members=(org.member_ids[i],), pools=(tuple(org.member_ids[i + 1 : i + 4]),), rooms=tuple(org.room_ids[:3]),
+            duration=pd.Timedelta(minutes=minutes), buffer_after=pd.Timedelta(minutes=5),
+            interval=pd.Timedelta(minutes=15), frame_start=dt.date(2026, 10, 20), frame_end=dt.date(2026, 11, 6),
+            zone="Europe/Berlin", now=dt.datetime(2026, 10, 19, tzinfo=dt.UTC),
+        )
+        for i in range(6)
+        for minutes in (30, 60)
+    ]  # fmt: skip
+    expected = [planner.count_slots(r, *frames) for r in requests]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        for _ in range(5):
+            assert list(pool.map(grid.count_slots, requests)) == expected
+    assert grid.cache_nbytes <= 12 * row_bytes
