@@ -1,4 +1,4 @@
-"""Background work of one installation: expire invitations, deliver mail, write meetings to calendars, re-sync calendars.
+"""Background work of one installation: expire invitations, deliver mail and webhooks, write meetings to calendars, re-sync calendars.
 
 The booking path only *queues* this work (outbox rows, calendar writes), so a slow mail server or
 calendar never delays or undoes a booking. ``slotwise worker`` (started by ``slotwise up``) runs
@@ -18,9 +18,11 @@ from ..calendars.sync import stale_connection_ids, sync_connections
 from ..calendars.writeback import deliver_due_writes
 from ..core.config import Settings
 from ..services.invitations import expire_invitations
+from ..services.webhooks import parse_networks
 from ..store.db import session_scope
 from ..store.models import Resource, utcnow
 from .mail import deliver_due, sender_for
+from .webhooks import deliver_due_webhooks
 
 
 @dataclass
@@ -31,7 +33,7 @@ class PassReport:
 
 
 def run_pass(engine: Engine, settings: Settings, now: dt.datetime | None = None) -> PassReport:
-    """Record expired invitations, deliver due mail and calendar writes, re-sync stale calendars.
+    """Record expired invitations, deliver due mail, webhooks and calendar writes, re-sync stale calendars.
 
     Expiring comes first, so that the invitation mails of an invitation whose frame has ended
     are withdrawn before this pass would send them.
@@ -48,6 +50,12 @@ def run_pass(engine: Engine, settings: Settings, now: dt.datetime | None = None)
     )
     if mail.sent or mail.retrying or mail.failed:
         report.lines.append(mail.describe())
+    hooks = deliver_due_webhooks(
+        engine, secret_key=settings.secret_key, deadline=settings.webhook_timeout_seconds,
+        allowed=parse_networks(settings.webhook_allowed_networks), now=now,
+    )
+    if hooks.delivered or hooks.retrying or hooks.failed:
+        report.lines.append(hooks.describe())
     writes = deliver_due_writes(engine, secret_key=settings.secret_key, now=now)
     if writes.done or writes.retrying or writes.failed:
         report.lines.append(writes.describe())
