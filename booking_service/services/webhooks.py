@@ -66,6 +66,7 @@ __all__ = [
     "TEST_EVENT",
     "TRANSITION_EVENTS",
     "WEBHOOK_SECRETS",
+    "UnknownSubscription",
     "WebhookError",
     "address_allowed",
     "create_subscription",
@@ -127,6 +128,10 @@ class WebhookError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+class UnknownSubscription(WebhookError):
+    """No subscription of that id that the user may see."""
 
 
 # --- where deliveries may go -----------------------------------------------------------------
@@ -302,7 +307,7 @@ def subscription(session: Session, user: User | None, subscription_id: int) -> W
     """
     found = session.scalar(_visible(user).where(WebhookSubscription.id == subscription_id))
     if found is None:
-        raise WebhookError("subscription", f"there is no webhook {subscription_id} of yours; list them to see their ids")
+        raise UnknownSubscription("subscription", f"there is no webhook {subscription_id} of yours; list them to see their ids")
     return found
 
 
