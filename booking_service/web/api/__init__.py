@@ -58,6 +58,7 @@ def http_problem(error: HTTPException):
     """An HTTP error (unknown route, wrong method, rate limit ...) as a problem."""
     code = error.code or 500
     details = {
+        400: "the request body is not valid JSON; send a JSON object with Content-Type: application/json",
         404: "there is nothing at this address; the API's routes are listed at " + SPEC_PATH,
         405: f"{request.method} is not allowed here; the allowed methods are in " + SPEC_PATH,
         429: "too many requests with this API key; wait a minute, or ask for a higher API_RATE_LIMIT",
@@ -126,6 +127,8 @@ def _problems_in_spec(spec: dict[str, Any]) -> dict[str, Any]:
                 for code, text in COMMON_PROBLEMS.items():
                     responses.setdefault(code, {"description": text})
                 responses.setdefault("403", {"description": "The API key lacks the scope this needs"})
+            if "requestBody" in operation:
+                responses.setdefault("400", {"description": "The body is not JSON"})
             for code, response in responses.items():
                 if str(code)[0] in "45":
                     response["content"] = {PROBLEM_MIMETYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
