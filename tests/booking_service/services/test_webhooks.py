@@ -11,7 +11,12 @@ from sqlalchemy.orm import Session
 
 from booking_service.services import lifecycle, webhooks
 from booking_service.services.booking import cancel_meeting, confirm_slot
-from booking_service.services.invitations import cancel_invitation, create_invitation, expire_invitations, resend_invitation
+from booking_service.services.invitations import (
+    cancel_invitation,
+    create_invitation,
+    expire_invitations,
+    resend_invitation,
+)
 from booking_service.store.db import session_scope
 from booking_service.store.models import User, WebhookDelivery
 
