@@ -20,7 +20,16 @@ from werkzeug.exceptions import HTTPException
 
 from ..core.config import load_settings
 from ..store.db import get_engine, session_factory
-from . import api
+from .api import (
+    API_TITLE,
+    API_VERSION,
+    DOCS_PATH,
+    SPEC_PATH,
+    http_problem,
+    init_app,
+    is_api_request,
+    unexpected_problem,
+)
 from .extensions import csrf, limiter
 
 log = logging.getLogger(__name__)
@@ -49,8 +58,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     # APIFlask is Flask plus the JSON API's OpenAPI document; the customer's pages are plain
     # Flask blueprints and keep their HTML error pages (json_errors=False).
-    app = APIFlask(__name__, title=api.API_TITLE, version=api.API_VERSION, spec_path=api.SPEC_PATH,
-                   docs_path=api.DOCS_PATH,
+    app = APIFlask(__name__, title=API_TITLE, version=API_VERSION, spec_path=SPEC_PATH,
+                   docs_path=DOCS_PATH,
                    docs_oauth2_redirect_path=None, json_errors=False)
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -88,7 +97,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(booking_bp)
     app.register_blueprint(feeds_bp)
-    api.init_app(app)
+    init_app(app)
 
 
 def _register_session_teardown(app: Flask) -> None:
@@ -143,8 +152,8 @@ def _register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):
-        if api.is_api_request():
-            return api.http_problem(error)
+        if is_api_request():
+            return http_problem(error)
         titles = {400: "Bad request", 404: "Not found", 405: "Not allowed", 429: "Too many requests"}
         messages = {
             404: "This link is not valid. Check that you copied the whole link from your email.",
@@ -162,8 +171,8 @@ def _register_error_pages(app: Flask) -> None:
     def _unexpected(error: Exception):
         # Never show a stack trace or SQL to a customer; the log keeps the details.
         log.exception("unhandled error")
-        if api.is_api_request():
-            return api.unexpected_problem(error)
+        if is_api_request():
+            return unexpected_problem(error)
         return render_template(
             "errors/error.html",
             code=500,
