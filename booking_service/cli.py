@@ -200,7 +200,7 @@ def dashboard(port: int | None) -> None:
 def up(ctx: click.Context) -> None:
     """Migrate, seed the demo on first run, run the booking service, dashboard and worker together.
 
-    The worker delivers mail and calendar writes in the background. Ctrl-C stops all three.
+    The worker delivers mail, webhooks and calendar writes in the background. Ctrl-C stops all three.
     """
     cfg = settings()
     _check_port_free(cfg.booking_host, cfg.booking_port, "BOOKING_PORT")
@@ -248,7 +248,7 @@ def up(ctx: click.Context) -> None:
 @click.option("--every", default=10.0, show_default=True, help="Seconds between passes.")
 @click.option("--once", is_flag=True, help="Run one pass and exit.")
 def worker(every: float, once: bool) -> None:
-    """Deliver queued mail and calendar writes, and re-sync stale calendars, every few seconds."""
+    """Deliver queued mail, webhooks and calendar writes, and re-sync stale calendars, every few seconds."""
     from .delivery.worker import run_pass
 
     cfg = settings()

@@ -226,3 +226,17 @@ def test_each_event_reaches_each_subscription_once_after_a_worker_is_killed_mid_
         # At least once on the wire, once by webhook-id.
         assert len(receiver.requests) > len(receiver.processed)
         assert {p["data"]["meeting"]["id"] for p in receiver.processed.values() if p["data"]["meeting"]} == {meeting_id}
+
+
+def test_the_worker_pass_delivers_webhooks(engine, database_url, org, tmp_path):
+    from booking_service.core.config import load_settings
+    from booking_service.delivery.worker import run_pass
+
+    settings = load_settings({"DATABASE_URL": database_url, "SECRET_KEY": SECRET_KEY, "SLOTWISE_VAR_DIR": str(tmp_path),
+                              "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8", "WEBHOOK_TIMEOUT_SECONDS": "5"})
+    with Receiver() as receiver:
+        receiver.secret = _subscribe(engine, org.scheduler, receiver.url, ["invitation.created"])
+        _invite(engine, org)
+        report = run_pass(engine, settings)
+    assert "Webhooks: 1 delivered, 0 to retry, 0 failed." in report.lines
+    assert len(receiver.processed) == 1
