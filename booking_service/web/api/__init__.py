@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import logging
 import warnings
 from typing import Any
 
@@ -28,8 +27,6 @@ from .auth import auth
 from .problems import PROBLEM_MIMETYPE, describe, problem, validation_errors
 
 __all__ = ["API_PREFIX", "DOCS_PATH", "SPEC_PATH", "init_app", "is_api_request", "http_problem", "unexpected_problem"]
-
-log = logging.getLogger(__name__)
 
 # APIFlask registers a response schema that is also nested in another (a meeting and a page of
 # meetings) under a second name, and apispec warns about it; the document stays valid.
