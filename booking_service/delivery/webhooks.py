@@ -18,6 +18,9 @@ row per subscription in the transaction of the change it reports; :func:`deliver
   be public (or inside ``WEBHOOK_ALLOWED_NETWORKS``); the request then goes to the checked
   address (the ``Host`` header and, for https, the certificate check keep the name), so a name
   that resolves elsewhere a moment later is never reached. Redirects are not followed.
+- **In order** within a pass: one subscription's deliveries go one after the other, oldest
+  first (different subscriptions at once). A retried delivery may arrive after later events;
+  the payload's ``timestamp`` orders them.
 - **Retried** after a failure (no 2xx answer, a timeout, a refused connection) with exponential
   backoff: 30 s, 1, 2, 4 ... minutes, at most 6 hours apart, :data:`MAX_ATTEMPTS` attempts in
   all (about two days), then ``failed``. Delivered and failed rows are the delivery log.
@@ -78,6 +81,7 @@ class WebhookReport:
 @dataclass(frozen=True)
 class _Attempt:
     delivery_id: int
+    subscription_id: int
     event_id: str
     url: str
     payload: bytes
@@ -189,18 +193,29 @@ def _claim(engine: Engine, delivery_id: int, now: dt.datetime, lease: dt.timedel
         try:
             secret = subscription_secret(subscription, secret_key)
         except SecretDecryptionError as exc:
-            return _Attempt(delivery.id, delivery.event_id, subscription.url, b"", None, str(exc))
-        return _Attempt(delivery.id, delivery.event_id, subscription.url, delivery.payload.encode("utf-8"), secret)
+            return _Attempt(delivery.id, subscription.id, delivery.event_id, subscription.url, b"", None, str(exc))
+        return _Attempt(delivery.id, subscription.id, delivery.event_id, subscription.url,
+                        delivery.payload.encode("utf-8"), secret)
 
 
 async def _send_all(attempts: list[_Attempt], deadline: float, allowed: Sequence[Network]) -> list[Outcome]:
-    async def one(attempt: _Attempt) -> Outcome:
-        if attempt.secret is None:
-            return Outcome(None, attempt.error)
-        return await send_once(attempt.url, attempt.event_id, attempt.payload, attempt.secret,
-                               deadline=deadline, allowed=allowed)
+    """Send to different subscriptions at once, and to one subscription in the order of its events."""
+    outcomes: dict[int, Outcome] = {}
 
-    return list(await asyncio.gather(*(one(a) for a in attempts)))
+    async def in_order(queue: list[_Attempt]) -> None:
+        for attempt in queue:
+            if attempt.secret is None:
+                outcomes[attempt.delivery_id] = Outcome(None, attempt.error)
+                continue
+            outcomes[attempt.delivery_id] = await send_once(
+                attempt.url, attempt.event_id, attempt.payload, attempt.secret, deadline=deadline, allowed=allowed
+            )
+
+    queues: dict[int, list[_Attempt]] = {}
+    for attempt in attempts:
+        queues.setdefault(attempt.subscription_id, []).append(attempt)
+    await asyncio.gather(*(in_order(q) for q in queues.values()))
+    return [outcomes[a.delivery_id] for a in attempts]
 
 
 def deliver_due_webhooks(
@@ -214,8 +229,9 @@ def deliver_due_webhooks(
 ) -> WebhookReport:
     """Send every due webhook delivery (at most ``limit``); return what happened.
 
-    Deliveries are claimed and sent :data:`CONCURRENCY` at a time, each attempt within
-    ``deadline`` seconds, outside any database transaction; each outcome is then recorded in a
+    Deliveries are claimed :data:`CONCURRENCY` at a time and sent outside any database
+    transaction, each attempt within ``deadline`` seconds: to different subscriptions at once,
+    to one subscription one after the other in the order of its events; each outcome is then recorded in a
     transaction of its own (delivered, retry after :func:`backoff`, or failed for good).
 
     Parameters
@@ -232,7 +248,9 @@ def deliver_due_webhooks(
     """
     given_now = now
     now = now or utcnow()
-    lease = dt.timedelta(seconds=deadline) + LEASE_MARGIN
+    # A claimed batch may all be for one subscription, sent one after the other: the lease
+    # covers the whole batch, so no second worker takes a row this one is still working on.
+    lease = dt.timedelta(seconds=deadline) * CONCURRENCY + LEASE_MARGIN
     with session_scope(engine) as session:
         due = list(session.scalars(
             select(WebhookDelivery.id)

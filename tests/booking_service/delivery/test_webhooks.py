@@ -14,7 +14,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from booking_service.delivery.webhooks import MAX_ATTEMPTS, backoff, deliver_due_webhooks
+from booking_service.delivery.webhooks import (
+    CONCURRENCY,
+    LEASE_MARGIN,
+    MAX_ATTEMPTS,
+    backoff,
+    deliver_due_webhooks,
+)
 from booking_service.services import webhooks
 from booking_service.services.booking import cancel_meeting, confirm_slot
 from booking_service.services.invitations import create_invitation
@@ -215,7 +221,9 @@ def test_each_event_reaches_each_subscription_once_after_a_worker_is_killed_mid_
         # The worker died between sending and recording: the rows stay claimed until the lease ends.
         assert {d.status for d in _deliveries(engine)} == {"pending"}
         first.hold = second.hold = 0
-        lease_over = dt.datetime.now(UTC) + dt.timedelta(seconds=60) + dt.timedelta(seconds=31)
+        during_lease = deliver_due_webhooks(engine, secret_key=SECRET_KEY, deadline=5, allowed=LOOPBACK)
+        assert (during_lease.delivered, during_lease.retrying) == (0, 0)
+        lease_over = dt.datetime.now(UTC) + dt.timedelta(seconds=60) * CONCURRENCY + LEASE_MARGIN + dt.timedelta(seconds=1)
         report = deliver_due_webhooks(engine, secret_key=SECRET_KEY, deadline=5, allowed=LOOPBACK, now=lease_over)
         time.sleep(2.5)  # the killed worker's held requests finish on the receivers' side
     assert report.delivered == 4 and {d.status for d in _deliveries(engine)} == {"delivered"}
