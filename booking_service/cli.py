@@ -200,7 +200,7 @@ def dashboard(port: int | None) -> None:
 def up(ctx: click.Context) -> None:
     """Migrate, seed the demo on first run, run the booking service, dashboard and worker together.
 
-    The worker delivers mail and calendar writes in the background. Ctrl-C stops all three.
+    The worker delivers mail, webhooks and calendar writes in the background. Ctrl-C stops all three.
     """
     cfg = settings()
     _check_port_free(cfg.booking_host, cfg.booking_port, "BOOKING_PORT")

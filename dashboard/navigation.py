@@ -21,6 +21,7 @@ LAYOUT: dict[str, list[tuple[str, str, str, str]]] = {
         ("team.py", "Team and rooms", ":material/groups:", "team"),
         ("calendars.py", "Calendars", ":material/calendar_month:", "calendars"),
         ("profile.py", "Profile", ":material/person:", "profile"),
+        ("integrations.py", "API keys and webhooks", ":material/webhook:", "integrations"),
     ],
     "Insight": [
         ("capacity.py", "Capacity", ":material/monitoring:", "capacity"),

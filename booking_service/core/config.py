@@ -43,6 +43,9 @@ class Settings:
     smtp_deadline_seconds: float = 30.0
     worker_budget_seconds: float = 120.0
     session_idle_minutes: int = 60
+    api_rate_limit: str = "120 per minute"
+    webhook_allowed_networks: str = ""
+    webhook_timeout_seconds: float = 10.0
     extra: dict[str, str] = field(default_factory=dict)
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -93,6 +96,36 @@ def _rate_limit(env: dict[str, str], name: str, default: str) -> str:
         parse_many(value)
     except ValueError:
         raise ConfigError(f"{name}={value!r} is not a rate limit; use e.g. '300 per minute' or '10/second'") from None
+    return value
+
+
+def _networks(env: dict[str, str], name: str) -> str:
+    """A comma-separated list of IP addresses or networks (``127.0.0.0/8, ::1``), checked now."""
+    import ipaddress
+
+    value = env.get(name, "")
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        try:
+            ipaddress.ip_network(part, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"{name} entry {part!r} is not an IP address or network; use e.g. '127.0.0.0/8, 10.1.2.3'"
+            ) from None
+    return value
+
+
+def _seconds(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number of seconds; set it to e.g. {default:g}") from None
+    if not 0 < value <= 300:
+        raise ConfigError(f"{name}={raw} must be more than 0 and at most 300 seconds; set it to e.g. {default:g}")
     return value
 
 
@@ -175,4 +208,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         smtp_deadline_seconds=_seconds(env, "SMTP_DEADLINE_SECONDS", Settings.smtp_deadline_seconds),
         worker_budget_seconds=_seconds(env, "WORKER_BUDGET_SECONDS", Settings.worker_budget_seconds),
         session_idle_minutes=_int(env, "SESSION_IDLE_MINUTES", 60),
+        api_rate_limit=_rate_limit(env, "API_RATE_LIMIT", Settings.api_rate_limit),
+        webhook_allowed_networks=_networks(env, "WEBHOOK_ALLOWED_NETWORKS"),
+        webhook_timeout_seconds=_seconds(env, "WEBHOOK_TIMEOUT_SECONDS", Settings.webhook_timeout_seconds),
     )

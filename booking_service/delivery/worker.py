@@ -1,4 +1,4 @@
-"""Background work of one installation: expire invitations, deliver mail, write meetings to calendars, re-sync calendars.
+"""Background work of one installation: expire invitations, deliver mail and webhooks, write meetings to calendars, re-sync calendars.
 
 The booking path only *queues* this work (outbox rows, calendar writes), so a slow mail server or
 calendar never delays or undoes a booking. ``slotwise worker`` (started by ``slotwise up``) runs
@@ -28,9 +28,11 @@ from ..calendars.writeback import deliver_due_writes
 from ..core.config import Settings
 from ..core.sandbox import GRACE_SECONDS
 from ..services.invitations import expire_invitations
+from ..services.webhooks import parse_networks
 from ..store.db import session_scope
 from ..store.models import Resource, utcnow
 from .mail import deliver_due, sender_for
+from .webhooks import deliver_due_webhooks
 
 
 @dataclass
@@ -61,7 +63,7 @@ class PassReport:
 
 def run_pass(engine: Engine, settings: Settings, now: dt.datetime | None = None) -> PassReport:
     """Record expired invitations, then deliver due mail and calendar writes and re-sync stale
-    calendars side by side, within ``settings.worker_budget_seconds``.
+    calendars side by side, within ``settings.worker_budget_seconds``, and deliver due webhooks.
 
     Expiring comes first, so that the invitation mails of an invitation whose frame has ended
     are withdrawn before this pass would send them. A kind of work still running when the
@@ -85,6 +87,15 @@ def run_pass(engine: Engine, settings: Settings, now: dt.datetime | None = None)
         if not (sent.sent or sent.retrying or sent.failed or sent.left):
             return None, 0, 0
         return sent.describe(), sent.sent, sent.retrying + sent.failed
+
+    def hooks() -> tuple[str | None, int, int]:
+        done = deliver_due_webhooks(
+            engine, secret_key=settings.secret_key, deadline=settings.webhook_timeout_seconds,
+            allowed=parse_networks(settings.webhook_allowed_networks), now=now,
+        )
+        if not (done.delivered or done.retrying or done.failed):
+            return None, 0, 0
+        return done.describe(), done.delivered, done.retrying + done.failed
 
     def writes() -> tuple[str | None, int, int]:
         done = deliver_due_writes(
@@ -118,7 +129,7 @@ def run_pass(engine: Engine, settings: Settings, now: dt.datetime | None = None)
         return line, len(results) - failed, failed
 
     kinds: dict[str, Callable[[], tuple[str | None, int, int]]] = {
-        "Mail": mail, "Calendar writes": writes, "Calendars": calendars,
+        "Mail": mail, "Webhooks": hooks, "Calendar writes": writes, "Calendars": calendars,
     }
     outcomes: dict[str, tuple[str | None, int, int] | BaseException] = {}
 

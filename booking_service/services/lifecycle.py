@@ -17,7 +17,9 @@ Every change of state is one row of :data:`TRANSITIONS` (the same table is in
 3. re-reads their state under those locks and refuses, with :class:`TransitionRefused` and a
    message a person can act on, every state the row does not list.
 
-:func:`finish` then moves the locked rows to the row's target states. The concept modules
+:func:`finish` then moves the locked rows to the row's target states and queues the
+transition's webhook event (:data:`booking_service.services.webhooks.TRANSITION_EVENTS`) in the
+same transaction. The concept modules
 (:mod:`~booking_service.services.invitations`, :mod:`~booking_service.services.booking`) do the
 concrete work in between (mails, calendar writes, audit, assignment). A new transition is one
 row in the table, its refusal messages, and one function in its concept module that calls
@@ -38,6 +40,7 @@ from sqlalchemy.orm.interfaces import ORMOption
 
 from ..store.db import write_lock
 from ..store.models import Invitation, Meeting, Resource, ResourcePool, utcnow
+from . import webhooks
 from .availability import InvitationLike
 
 # Every booking page and the booking itself need the team and the rooms: loaded with the
@@ -352,6 +355,10 @@ def finish(locked: Locked, *, invitation: Invitation | None = None, meeting: Mee
         meeting.status = rule.meeting[1]
         if meeting.status == "cancelled":
             meeting.cancelled_at = now
+    # What leaves the system is a row first: the transition's webhook event is queued in this
+    # same transaction, so it is sent exactly when the change commits.
+    webhooks.emit_transition(locked.session, rule.name, invitation, meeting, now,
+                             status=effective_status(invitation, now))
 
 
 def table_rows() -> list[tuple[str, ...]]:

@@ -13,12 +13,23 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from apiflask import APIFlask
 from flask import Flask, g, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from ..core.config import load_settings
 from ..store.db import get_engine, session_factory
+from .api import (
+    API_TITLE,
+    API_VERSION,
+    DOCS_PATH,
+    SPEC_PATH,
+    http_problem,
+    init_app,
+    is_api_request,
+    unexpected_problem,
+)
 from .extensions import csrf, limiter
 
 log = logging.getLogger(__name__)
@@ -45,7 +56,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     env.update({k: str(v) for k, v in config.items() if isinstance(v, (str, int, float))})
     settings = load_settings(env)
 
-    app = Flask(__name__)
+    # APIFlask is Flask plus the JSON API's OpenAPI document; the customer's pages are plain
+    # Flask blueprints and keep their HTML error pages (json_errors=False).
+    app = APIFlask(__name__, title=API_TITLE, version=API_VERSION, spec_path=SPEC_PATH,
+                   docs_path=DOCS_PATH,
+                   docs_oauth2_redirect_path=None, json_errors=False)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SLOTWISE=settings,
@@ -82,6 +97,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(booking_bp)
     app.register_blueprint(feeds_bp)
+    init_app(app)
 
 
 def _register_session_teardown(app: Flask) -> None:
@@ -136,6 +152,8 @@ def _register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):
+        if is_api_request():
+            return http_problem(error)
         titles = {400: "Bad request", 404: "Not found", 405: "Not allowed", 429: "Too many requests"}
         messages = {
             404: "This link is not valid. Check that you copied the whole link from your email.",
@@ -153,6 +171,8 @@ def _register_error_pages(app: Flask) -> None:
     def _unexpected(error: Exception):
         # Never show a stack trace or SQL to a customer; the log keeps the details.
         log.exception("unhandled error")
+        if is_api_request():
+            return unexpected_problem(error)
         return render_template(
             "errors/error.html",
             code=500,
