@@ -6,7 +6,10 @@ No data access and no rules here: only how things look.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import html
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -14,6 +17,8 @@ import streamlit as st
 from booking_service.core import display
 
 FLASH_KEY = "_flash"
+#: ``st.session_state`` key of the destructive action waiting for its confirmation: (what, payload).
+CONFIRM_KEY = "_confirm"
 
 
 def flash(message: str, kind: str = "success") -> None:
@@ -25,6 +30,92 @@ def show_flash() -> None:
     """Show and forget the messages remembered by :func:`flash`."""
     for kind, message in st.session_state.pop(FLASH_KEY, []):
         getattr(st, kind)(message)
+
+
+def ask_to_confirm(what: str, payload: dict[str, Any]) -> None:
+    """Callback of a button that starts a destructive action: remember it until it is confirmed.
+
+    The payload is bound when the button is drawn (``args=``), so the dialog always names the
+    row the person saw next to the button, whatever has changed in the list since.
+    """
+    st.session_state[CONFIRM_KEY] = (what, payload)
+
+
+def _forget_confirmation() -> None:
+    st.session_state.pop(CONFIRM_KEY, None)
+
+
+def confirm_dialog(
+    what: str,
+    title: str,
+    body: Callable[[dict[str, Any]], str],
+    confirm_label: str,
+    action: Callable[[dict[str, Any]], None],
+    *,
+    busy: str = "Working…",
+    inputs: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> None:
+    """Show the confirmation dialog of ``what`` when a button asked for it (:func:`ask_to_confirm`).
+
+    ``body(payload)`` says what will happen and who will be told; ``action(payload)`` runs only
+    after the person confirms, under a spinner, and the page then reruns (its messages go
+    through :func:`flash`). Closing the dialog or "Keep it" does nothing. ``inputs(payload)``,
+    when given, draws inputs inside the dialog (a reason, say) and returns their values, which
+    are added to the payload the action gets.
+    """
+    pending = st.session_state.get(CONFIRM_KEY)
+    if not pending or pending[0] != what:
+        return
+    payload = pending[1]
+
+    @st.dialog(title, on_dismiss=_forget_confirmation)
+    def _dialog() -> None:
+        st.markdown(body(payload))
+        values = inputs(payload) if inputs is not None else {}
+        yes, no = st.columns(2)
+        if yes.button(confirm_label, key=f"{what}-confirm", type="primary", width="stretch"):
+            _forget_confirmation()
+            with st.spinner(busy):
+                action({**payload, **values})
+            st.rerun()
+        if no.button("Keep it", key=f"{what}-keep", width="stretch"):
+            _forget_confirmation()
+            st.rerun()
+
+    _dialog()
+
+
+def copyable(text: str, *, key: str, label: str = "Copy link") -> None:
+    """``text`` in a code box with a "Copy link" button beside it, always visible (not on hover).
+
+    The button copies with the browser's clipboard API and says "Copied" for a moment.
+    """
+    left, right = st.columns([5, 1], vertical_alignment="center")
+    left.code(text, language=None)
+    element_id = "copy-" + "".join(c if c.isalnum() else "-" for c in key)
+    with right:
+        st.html(
+            f"""<button id="{element_id}" class="slotwise-copy" type="button" data-text="{html.escape(text, quote=True)}"
+ style="width:100%;padding:0.45rem 0.75rem;border-radius:0.5rem;border:1px solid rgba(49,51,63,0.3);
+ background:#fff;cursor:pointer;font:inherit">{html.escape(label)}</button>
+<script>
+(() => {{
+  const button = document.getElementById({json.dumps(element_id)});
+  if (!button || button.dataset.ready) return;
+  button.dataset.ready = "1";
+  button.addEventListener("click", async () => {{
+    try {{
+      await navigator.clipboard.writeText(button.dataset.text);
+      button.textContent = "Copied";
+    }} catch (error) {{
+      button.textContent = "Select the link and copy it";
+    }}
+    setTimeout(() => {{ button.textContent = {json.dumps(label)}; }}, 2000);
+  }});
+}})();
+</script>""",
+            unsafe_allow_javascript=True,
+        )
 
 
 def when(start: dt.datetime, end: dt.datetime, zone: str) -> str:
