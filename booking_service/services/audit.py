@@ -34,6 +34,7 @@ ACTIONS: dict[str, str] = {
     "user.created": "created a user",
     "user.updated": "changed a user",
     "user.password_reset": "reset a password",
+    "user.password_changed": "changed their password",
     "user.signed_in": "signed in",
     "user.signed_out": "signed out",
     "member.created": "added a team member",

@@ -85,3 +85,42 @@ def test_calendars_list_status_and_last_error(org, engine):
     assert table.loc[0, "Last sync (Europe/London)"] == "Tue 01 Dec 09:00"
     assert "1 calendar(s) failed at their last sync" in at.warning[0].value
 
+
+
+def test_profile_changes_name_zone_and_password(org, engine):
+    from booking_service.services import accounts
+
+    with session_scope(engine) as s:
+        accounts.reset_password(s, "sam@example.com", "the old password 1")
+    at = open_page(org, "profile")
+    at.text_input(key="profile-name").input("Samantha Scheduler")
+    at.selectbox(key="profile-zone").select("Asia/Kolkata")
+    at.button(key=f"FormSubmitter:profile-{org.admin_id}-Save profile").click().run()
+    assert "Profile saved." in [s.value for s in at.success]
+
+    # A wrong current password changes nothing and says so.
+    at.text_input(key="profile-password-current").input("not the password")
+    at.text_input(key="profile-password-new").input("the new password 2")
+    at.text_input(key="profile-password-again").input("the new password 2")
+    at.button(key=f"FormSubmitter:profile-password-{org.admin_id}-Change password").click().run()
+    assert [e.value for e in at.error] == ["The current password is not right; nothing was changed."]
+    # Two different new passwords: nothing is changed either.
+    at.text_input(key="profile-password-current").input("the old password 1")
+    at.text_input(key="profile-password-new").input("the new password 2")
+    at.text_input(key="profile-password-again").input("the new password 3")
+    at.button(key=f"FormSubmitter:profile-password-{org.admin_id}-Change password").click().run()
+    assert [e.value for e in at.error] == ["The two new passwords differ; nothing was changed. Type the new one twice."]
+
+    at.text_input(key="profile-password-current").input("the old password 1")
+    at.text_input(key="profile-password-new").input("the new password 2")
+    at.text_input(key="profile-password-again").input("the new password 2")
+    at.button(key=f"FormSubmitter:profile-password-{org.admin_id}-Change password").click().run()
+    assert not at.exception, at.exception
+    assert "Password changed. Use the new one next time you sign in." in [s.value for s in at.success]
+    # The typed passwords do not stay in the server's session state.
+    assert all(at.session_state[f"profile-password-{k}"] == "" for k in ("current", "new", "again"))
+    with session_scope(engine) as s:
+        user = s.get(User, org.admin_id)
+        assert (user.name, user.zone) == ("Samantha Scheduler", "Asia/Kolkata")
+        assert accounts.verify_password(user.password_hash, "the new password 2")
+        assert not accounts.verify_password(user.password_hash, "the old password 1")
