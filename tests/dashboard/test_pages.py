@@ -65,6 +65,33 @@ def test_outbox_shows_messages_as_the_customer_reads_them(org, engine):
     assert list(at.dataframe[0].value["Subject"]) == ["Cancelled: Demo"]
 
 
+def test_outbox_says_what_happened_to_mail_and_how_to_configure_smtp(org, engine, tmp_path, monkeypatch):
+    monkeypatch.delenv("SMTP_URL", raising=False)
+    with session_scope(engine) as s:
+        s.add_all(
+            [
+                OutboxMessage(kind="invitation", to_addr="ada@example.com", subject="Written", body_text="a",
+                              status="sent", delivered_via="file", sent_at=T0, created_at=T0),
+                OutboxMessage(kind="invitation", to_addr="bo@example.com", subject="Sent", body_text="b",
+                              status="sent", delivered_via="smtp", sent_at=T0, created_at=T0 + dt.timedelta(hours=1)),
+            ]
+        )
+    at = open_page(org, "outbox")
+    outbox = tmp_path / "var" / "outbox"
+    banner = at.warning[0].value
+    assert banner.startswith("**No SMTP is configured, so no email reaches anyone.**")
+    assert f"`{outbox}`" in banner and "set `SMTP_URL`" in banner
+    table = at.dataframe[0].value
+    assert dict(zip(table["Subject"], table["Status"], strict=True)) == {
+        "Written": f"written to {outbox} (no SMTP configured)", "Sent": "sent"}
+    # With SMTP configured the banner goes; what was written stays said as it happened.
+    monkeypatch.setenv("SMTP_URL", "smtp://127.0.0.1:2525")
+    at.run()
+    assert not [w for w in at.warning if "No SMTP" in w.value]
+    assert dict(zip(at.dataframe[0].value["Subject"], at.dataframe[0].value["Status"], strict=True))["Written"] == (
+        f"written to {outbox} (no SMTP configured)")
+
+
 def test_calendars_list_status_and_last_error(org, engine):
     at = open_page(org, "calendars")
     assert "No calendars connected yet" in at.info[0].value
