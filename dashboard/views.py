@@ -142,8 +142,17 @@ def names(items: Iterable[object]) -> str:
     return ", ".join(getattr(i, "name", str(i)) for i in items)
 
 
-def slot_heatmap(starts: pd.Series, zone: str, interval_minutes: int = 60) -> tuple[pd.DataFrame, dict]:
+def slot_heatmap(
+    starts: pd.Series,
+    zone: str,
+    interval_minutes: int = 60,
+    frame: tuple[dt.date, dt.date] | None = None,
+) -> tuple[pd.DataFrame, dict]:
     """Day x time-of-day heatmap of slot start times, wall clock in ``zone``, for ``st.vega_lite_chart``.
+
+    The axes are even: every day of ``frame`` (or from the first to the last day with a slot) is
+    a column, empty ones included, and every hour from the earliest to the latest slot start is
+    a row, empty ones included (0 slots), so a gap in the chart is a gap in the time.
 
     A plain Vega-Lite spec rather than an Altair chart: the wizard redraws it on every change,
     and Altair's schema validation would cost more than finding the slots.
@@ -156,11 +165,13 @@ def slot_heatmap(starts: pd.Series, zone: str, interval_minutes: int = 60) -> tu
         Zone whose wall clock the axes show.
     interval_minutes : int
         Height of one cell (start times are grouped by hour by default).
+    frame : (datetime.date, datetime.date), optional
+        First and last day to show, in ``zone``.
 
     Returns
     -------
     (DataFrame, dict)
-        ``day``, ``time``, ``slots`` per cell, and the Vega-Lite spec.
+        ``day``, ``time``, ``slots`` per cell (every cell of the grid), and the Vega-Lite spec.
     """
     local = pd.DatetimeIndex(starts).tz_convert(zone)
     # Group on plain integers, then format one label per cell rather than per slot.
@@ -170,17 +181,36 @@ def slot_heatmap(starts: pd.Series, zone: str, interval_minutes: int = 60) -> tu
             "minute": (local.hour * 60 + local.minute) // interval_minutes * interval_minutes,
         }
     )
-    counts = keys.groupby(["order", "minute"], as_index=False).size().rename(columns={"size": "slots"})
-    counts["day"] = counts["order"].dt.strftime("%a %d %b")
-    counts["time"] = [f"{m // 60:02d}:{m % 60:02d}" for m in counts["minute"]]
-    days = list(dict.fromkeys(counts["day"]))
+    counts = keys.groupby(["order", "minute"]).size()
+    if frame is not None:
+        first, last = pd.Timestamp(frame[0]), pd.Timestamp(frame[1])
+    elif len(keys):
+        first, last = keys["order"].min(), keys["order"].max()
+    else:
+        first = last = None
+    if first is None:
+        days, minutes = pd.DatetimeIndex([]), []
+    else:
+        days = pd.date_range(first, last, freq="D")
+        if len(keys):
+            minutes = list(range(int(keys["minute"].min()), int(keys["minute"].max()) + 1, interval_minutes))
+        else:
+            minutes = []
+    full = pd.MultiIndex.from_product([days, minutes], names=["order", "minute"])
+    grid = counts.reindex(full, fill_value=0).rename("slots").reset_index()
+    grid["day"] = grid["order"].dt.strftime("%a %d %b")
+    grid["time"] = [f"{m // 60:02d}:{m % 60:02d}" for m in grid["minute"]]
+    day_labels = [f"{d:%a %d %b}" for d in days]
     spec = {
-        "mark": {"type": "rect", "tooltip": True},
-        "height": max(200, 24 * int(counts["time"].nunique())),
+        "mark": {"type": "rect", "tooltip": True, "stroke": "white", "strokeWidth": 1},
+        "height": max(200, 24 * len(minutes)),
         "encoding": {
-            "x": {"field": "day", "type": "ordinal", "sort": days, "title": None, "axis": {"labelAngle": -45}},
+            "x": {"field": "day", "type": "ordinal", "sort": day_labels, "title": None, "axis": {"labelAngle": -45}},
             "y": {"field": "time", "type": "ordinal", "sort": "ascending", "title": None},
-            "color": {"field": "slots", "type": "quantitative", "scale": {"scheme": "greens"}, "title": "slots"},
+            "color": {
+                "field": "slots", "type": "quantitative", "title": "slots",
+                "scale": {"scheme": "greens", "domainMin": 0},
+            },
         },
     }
-    return counts[["day", "time", "slots"]], spec
+    return grid[["day", "time", "slots"]].astype({"slots": int}), spec

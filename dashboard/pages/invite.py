@@ -256,7 +256,7 @@ elif step == 2:
                 st.caption(f"Counted in {view.count_ms:.1f} ms on the organisation's availability grid.")
                 if view.count:
                     zone = st.session_state["inv-zone"]
-                    data, spec = views.slot_heatmap(view.starts, zone)
+                    data, spec = views.slot_heatmap(view.starts, zone, frame=frame_dates())
                     st.caption(f"Where the slots are: start times by day and hour ({zone}).")
                     st.vega_lite_chart(data, spec, width="stretch", height=spec["height"])
                 else:
