@@ -262,8 +262,8 @@ elif step == 2:
                 else:
                     st.warning(
                         "**No slots in this frame.** " + view.why
-                        + "\n\nWiden the frame, shorten the meeting, lower the buffers or the minimum notice, "
-                        "or change the team members (a pool instead of one person, fewer room constraints)."
+                        + "\n\nWhat helps: widen the frame, shorten the meeting, lower the buffers or the minimum "
+                        "notice, or change the team members (a pool instead of one person, fewer room constraints)."
                     )
         back, forward = nav(2, can_continue=frame_dates() is not None)
         if back:
@@ -320,7 +320,7 @@ else:
 
     reason = None
     if not view.count:
-        reason = "No slot is available in this frame, so the customer could not pick a time. " + view.why
+        reason = "No slot is available in this frame, so the customer could not pick a time. " + view.why.split("\n\n")[0]
     elif not distinct:
         reason = "The same slot is promoted twice."
     delivery = st.radio(
