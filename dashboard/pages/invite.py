@@ -141,6 +141,41 @@ def continue_if_valid(step: int) -> None:
     st.error(str(error))
 
 
+def send(draft: service.InvitationDraft, delivery: str, initial: dict[str, object]) -> None:
+    """The Invite button's callback: create the invitation the page showed, once.
+
+    It runs before the script reruns, so a second click that arrives while the first is being
+    handled finds the invitation already sent (the success message is up) and does nothing.
+    """
+    if st.session_state.get(DONE_KEY):
+        return
+    settings = state.settings()
+    me = state.current_user()
+    try:
+        with state.session(write=True) as s:
+            created = service.create_invitation(
+                s, draft, by=me, public_url=settings.public_url, secret_key=settings.secret_key,
+                default_zone=settings.default_zone, deliver=delivery,
+            )
+            link, slots, invitation_id = created.link, created.slot_count, created.invitation.id
+            link_zone = created.invitation.customer_zone or created.invitation.zone
+            slot_links = [(views.when(start, end, link_zone), url) for start, end, url in created.slot_links]
+    except service.InvitationError as exc:
+        st.session_state[ERROR_KEY] = str(exc)
+        st.session_state[STEP_KEY] = FIELD_STEP.get(exc.field, 3)
+        return
+    except state.REFUSED as exc:
+        st.session_state[ERROR_KEY] = str(exc)
+        return
+    state.data_changed()
+    st.session_state.setdefault(state.LINKS_KEY, {})[invitation_id] = link
+    st.session_state[DONE_KEY] = {
+        "customer": draft.customer_name.strip(), "email": draft.customer_email.strip(),
+        "link": link, "slots": slots, "delivery": delivery, "slot_links": slot_links,
+    }
+    reset(initial)
+
+
 # --- page ---------------------------------------------------------------------------------------
 
 st.title("Invite to self-schedule")
@@ -154,20 +189,24 @@ done = st.session_state.get(DONE_KEY)
 if done:
     if done.get("delivery", "email") == "email":
         st.success(f"Invitation sent to {done['customer']} ({done['email']}). The email is in the outbox.")
-        st.caption("Booking link (copy it with the button at the right; it is shown only now):")
-        st.code(done["link"], language=None)
+        st.caption("Booking link (it is shown only now):")
+        views.copyable(done["link"], key="inv-done-link")
     else:
         st.success(
             f"Invitation for {done['customer']} ({done['email']}) created. No email was sent: copy the "
             "links below into your own message (they are shown only now)."
         )
         st.caption("The customer's link (all available times):")
-        st.code(done["link"], language=None)
-        for when_text, url in done.get("slot_links", []):
+        views.copyable(done["link"], key="inv-done-link")
+        for n, (when_text, url) in enumerate(done.get("slot_links", [])):
             st.caption(f"Book {when_text} directly:")
-            st.code(url, language=None)
+            views.copyable(url, key=f"inv-done-slot-{n}")
     st.caption(f"{done['slots']} slot(s) available when it was sent.")
-    if st.button("Invite someone else", key="inv-again", type="primary"):
+    sent_col, again_col, _ = st.columns([1, 2, 3])
+    # Sent once: the Invite button stays in view but cannot send the same invitation again.
+    sent_col.button("Invite", key="inv-invite-sent", type="primary", width="stretch", disabled=True,
+                    help="This invitation is sent. Start the next one with “Invite someone else”.")
+    if again_col.button("Invite someone else", key="inv-again", width="stretch"):
         del st.session_state[DONE_KEY]
         reset(initial)
         st.rerun()
@@ -334,36 +373,9 @@ else:
     back_col, invite_col, _ = st.columns([1, 1, 4])
     if back_col.button("Back", key="inv-back-3", width="stretch"):
         go(2)
-    clicked = invite_col.button(
+    invite_col.button(
         "Invite", key="inv-invite", type="primary", width="stretch", disabled=reason is not None, help=reason,
+        on_click=send, args=(draft, delivery, initial),
     )
     if reason:
         st.caption(f"Invite is disabled: {reason}")
-    if clicked:
-        try:
-            with st.spinner("Sending…"), state.session(write=True) as s:
-                created = service.create_invitation(
-                    s, draft, by=me, public_url=settings.public_url, secret_key=settings.secret_key,
-                    default_zone=settings.default_zone, deliver=delivery,
-                )
-                link, slots, invitation_id = created.link, created.slot_count, created.invitation.id
-                link_zone = created.invitation.customer_zone or created.invitation.zone
-                slot_links = [(views.when(start, end, link_zone), url) for start, end, url in created.slot_links]
-        except service.InvitationError as exc:
-            owner = FIELD_STEP.get(exc.field, 3)
-            if owner == 3:
-                st.error(str(exc))
-            else:
-                st.session_state[ERROR_KEY] = str(exc)
-                go(owner)
-        except state.REFUSED as exc:
-            st.error(str(exc))
-        else:
-            state.data_changed()
-            st.session_state.setdefault(state.LINKS_KEY, {})[invitation_id] = link
-            st.session_state[DONE_KEY] = {
-                "customer": draft.customer_name.strip(), "email": draft.customer_email.strip(),
-                "link": link, "slots": slots, "delivery": delivery, "slot_links": slot_links,
-            }
-            reset(initial)
-            st.rerun()

@@ -54,6 +54,9 @@ def test_whole_flow_stores_the_invitation_and_queues_the_email(org, engine):
     assert "Invitation sent to Grace Hopper (grace@example.com)" in at.success[0].value
     link = at.code[0].value
     assert link.startswith("http://booking.test/i/")
+    # While the success message shows, Invite cannot send again; the link has a visible copy button.
+    assert at.button(key="inv-invite-sent").disabled
+    assert [b for b in at.get("html") if "Copy link" in b.proto.body and link in b.proto.body]
     with session_scope(engine) as s:
         invitation = s.scalars(select(Invitation)).one()
         assert (invitation.customer_email, invitation.subject, invitation.status) == (
