@@ -118,6 +118,42 @@ def copyable(text: str, *, key: str, label: str = "Copy link") -> None:
         )
 
 
+#: Streamlit commits a typed date or number only when the field loses focus (a date range only when
+#: its calendar closes), so a live count stays stale while the person looks at it. This script
+#: commits after a short pause in typing, the way a keypress would: Escape for a date field (it
+#: closes the calendar and keeps the focus), blur and focus again for a number field.
+_COMMIT_WHILE_TYPING = """<script>
+(() => {
+  if (window.__slotwiseCommitWhileTyping) return;
+  window.__slotwiseCommitWhileTyping = true;
+  let timer;
+  const commit = (el) => {
+    if (document.activeElement !== el) return;
+    if (el.closest('[data-testid="stDateInput"]')) {
+      el.dispatchEvent(new KeyboardEvent("keydown", {key: "Escape", bubbles: true}));
+    } else {
+      el.blur();
+      el.focus();
+    }
+  };
+  const typed = (event) => {
+    const el = event.target;
+    if (!(el instanceof Element) || !el.closest('[data-testid="stDateInput"], [data-testid="stNumberInput"]')) return;
+    if (event.type === "keyup" && (event.key === "Escape" || event.key === "Tab")) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => commit(el), %(pause)d);
+  };
+  document.addEventListener("input", typed, true);
+  document.addEventListener("keyup", typed, true);
+})();
+</script>"""
+
+
+def commit_while_typing(pause_ms: int = 500) -> None:
+    """Make typed dates and numbers on this page take effect after a pause in typing, not on leaving the field."""
+    st.html(_COMMIT_WHILE_TYPING % {"pause": int(pause_ms)}, unsafe_allow_javascript=True, width="content")
+
+
 def when(start: dt.datetime, end: dt.datetime, zone: str) -> str:
     """``"Tuesday 1 December 2026, 09:30–10:00 (Europe/Berlin)"``."""
     return display.format_when(start, end, zone)

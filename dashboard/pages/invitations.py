@@ -87,24 +87,30 @@ table = pd.DataFrame(
             "Customer": i.customer_name,
             "Email": i.customer_email,
             "Subject": i.subject,
-            f"Created ({zone})": views.short_when(i.created_at, zone),
-            "Frame": f"{views.frame_text(i.frame_start, i.frame_end)} ({i.zone})",
+            "Created": views.short_when(i.created_at, zone),
+            "Frame": views.frame_text(i.frame_start, i.frame_end),
+            "Zone": i.zone,
             "Slots now": counts.get(i.id, 0),
             "Promoted": f"{len(i.promoted_slots)} slots" if i.promote else "no",
         }
         for i in active
     ]
 )
+# Sized to fit the page: no column runs off the right edge, nothing needs a sideways scroll.
 st.dataframe(
     table,
     hide_index=True,
     width="stretch",
     column_config={
-        "Customer": st.column_config.TextColumn(width="medium"),
-        "Email": st.column_config.TextColumn(width="medium"),
-        "Subject": st.column_config.TextColumn(width="medium"),
-        "Slots now": st.column_config.NumberColumn(help="Available right now, for the customer to pick", width="small"),
-        "Promoted": st.column_config.TextColumn(width="small"),
+        "Customer": st.column_config.TextColumn(width=130),
+        "Email": st.column_config.TextColumn(width=170),
+        "Subject": st.column_config.TextColumn(width=130),
+        "Created": st.column_config.TextColumn(f"Created ({zone})", width=125,
+                                               help=f"When it was created, in your zone ({zone})"),
+        "Frame": st.column_config.TextColumn(width=125, help="The dates the customer may pick from, in its zone"),
+        "Zone": st.column_config.TextColumn(width=110, help="The invitation's zone: its frame and slot grid"),
+        "Slots now": st.column_config.NumberColumn(help="Available right now, for the customer to pick", width=75),
+        "Promoted": st.column_config.TextColumn(width=75),
     },
 )
 empty = [i for i in active if counts.get(i.id, 0) == 0]

@@ -271,6 +271,7 @@ elif step == 2:
     def time_frame_step() -> None:
         """Step 2 reruns on its own while its fields change: the count is all that must update."""
         st.subheader("Step 2 · Time frame")
+        views.commit_while_typing()  # the count follows typed dates and numbers as they are typed
         zones = display.zone_names()
         left, right = st.columns([2, 1])
         left.date_input("Dates (first and last day)", key="inv-frame", min_value=today)
