@@ -19,7 +19,7 @@ from booking_service.store.db import make_engine, session_scope
 from booking_service.store.models import Invitation, utcnow
 
 from .test_screenshots import CHROMIUM, EMAIL, IN_CI, PASSWORD, _settle
-from .test_screenshots import dashboard_url as _served_dashboard  # noqa: F401 - registers the fixture "dashboard_url"
+from .test_screenshots import dashboard_url  # noqa: F401 - the fixture: the dashboard served over the demo data
 
 pytestmark = pytest.mark.browser
 
@@ -96,7 +96,7 @@ def _invitations(url: str) -> int:
         engine.dispose()
 
 
-def test_a_typed_date_updates_the_count_without_leaving_the_field(dashboard_url, sqlite_url):
+def test_a_typed_date_updates_the_count_without_leaving_the_field(dashboard_url, sqlite_url):  # noqa: F811
     base, members = dashboard_url
     with _signed_in(base) as page:
         _to_time_frame(page, members)
@@ -118,7 +118,7 @@ def test_a_typed_date_updates_the_count_without_leaving_the_field(dashboard_url,
         assert "end date" in page.evaluate("document.activeElement.getAttribute('aria-label') || ''")
 
 
-def test_invite_sends_once_even_when_clicked_twice(dashboard_url, sqlite_url):
+def test_invite_sends_once_even_when_clicked_twice(dashboard_url, sqlite_url):  # noqa: F811
     base, members = dashboard_url
     with _signed_in(base) as page:
         _to_time_frame(page, members)
@@ -140,7 +140,7 @@ def test_invite_sends_once_even_when_clicked_twice(dashboard_url, sqlite_url):
         assert page.evaluate("navigator.clipboard.readText()") == link
 
 
-def test_cancelling_an_invitation_asks_in_a_dialog(dashboard_url, sqlite_url):
+def test_cancelling_an_invitation_asks_in_a_dialog(dashboard_url, sqlite_url):  # noqa: F811
     base, _members = dashboard_url
     with _signed_in(base) as page:
         _open(page, "Invitations")
