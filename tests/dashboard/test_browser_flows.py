@@ -18,8 +18,14 @@ from sqlalchemy import func, select
 from booking_service.store.db import make_engine, session_scope
 from booking_service.store.models import Invitation, utcnow
 
-from .test_screenshots import CHROMIUM, EMAIL, IN_CI, PASSWORD, _settle
-from .test_screenshots import dashboard_url  # noqa: F401 - the fixture: the dashboard served over the demo data
+from .test_screenshots import (
+    CHROMIUM,
+    EMAIL,
+    IN_CI,
+    PASSWORD,
+    _settle,
+    dashboard_url,  # noqa: F401 - the fixture: the dashboard served over the demo data
+)
 
 pytestmark = pytest.mark.browser
 
