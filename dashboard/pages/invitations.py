@@ -103,9 +103,9 @@ st.dataframe(
     width="stretch",
     column_config={
         "Customer": st.column_config.TextColumn(width=130),
-        "Email": st.column_config.TextColumn(width=170),
+        "Email": st.column_config.TextColumn(width=160),
         "Subject": st.column_config.TextColumn(width=130),
-        "Created": st.column_config.TextColumn(f"Created ({zone})", width=125,
+        "Created": st.column_config.TextColumn(f"Created ({zone})", width=140,
                                                help=f"When it was created, in your zone ({zone})"),
         "Frame": st.column_config.TextColumn(width=125, help="The dates the customer may pick from, in its zone"),
         "Zone": st.column_config.TextColumn(width=110, help="The invitation's zone: its frame and slot grid"),
