@@ -122,7 +122,8 @@ def render(me: User | None) -> None:
                     return add_caldav_connection(s, resource_id, name, url, username, password,
                                                  secret_key=secret_key, write_back=write_back, by=me)
 
-                _run(connect, lambda c: _sync_and_report(c.id, c.name, f"Connected {c.name}. "))
+                with st.spinner("Connecting and reading the calendar…"):
+                    _run(connect, lambda c: _sync_and_report(c.id, c.name, f"Connected {c.name}. "))
 
     if connections:
         by_id = {c.id: c for c in connections}
