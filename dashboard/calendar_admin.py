@@ -64,6 +64,18 @@ def _sync_and_report(connection_id: int, name: str, prefix: str = "") -> None:
     views.flash(prefix + message, kind)
 
 
+def _confirmed(action: Callable, message: str) -> None:
+    """A confirmed action (from a dialog): run it in one transaction; say what happened after the rerun."""
+    try:
+        with state.session() as s:
+            action(s)
+    except (ValueError, PermissionDenied) as exc:
+        views.flash(str(exc), "error")
+        return
+    state.data_changed()
+    views.flash(message)
+
+
 def render(me: User | None) -> None:
     """Draw the management forms (nothing but a note for non-admins)."""
     if not is_admin(me):
@@ -111,35 +123,61 @@ def render(me: User | None) -> None:
                     return add_caldav_connection(s, resource_id, name, url, username, password,
                                                  secret_key=secret_key, write_back=write_back, by=me)
 
-                _run(connect, lambda c: _sync_and_report(c.id, c.name, f"Connected {c.name}. "))
+                with st.spinner("Connecting and reading the calendar…"):
+                    _run(connect, lambda c: _sync_and_report(c.id, c.name, f"Connected {c.name}. "))
 
     if connections:
         by_id = {c.id: c for c in connections}
         with st.expander("Sync or remove a calendar"):
-            chosen = st.selectbox("Calendar", list(by_id), key="manage-connection",
+            chosen = st.selectbox("Calendar", list(by_id), key="manage-connection", index=None,
+                                  placeholder="Pick a calendar",
                                   format_func=lambda i: f"{by_id[i].resource.name}: {by_id[i].name}")
+            picked = by_id.get(chosen)
             sync_column, remove_column = st.columns(2)
-            if sync_column.button("Sync now", key="sync-connection"):
-                _sync_and_report(chosen, by_id[chosen].name)
+            # The buttons' keys name the calendar they were drawn for: a click counts only for it.
+            if sync_column.button("Sync now", key=f"sync-connection-{chosen}", disabled=picked is None):
+                with st.spinner(f"Reading {picked.name}…"):
+                    _sync_and_report(picked.id, picked.name)
                 st.rerun()
-            if remove_column.button("Remove", key="remove-connection"):
-                _run(lambda s: remove_connection(s, queries.calendar_connection(s, chosen), by=me),
-                     lambda _: views.flash(f"Removed {by_id[chosen].name} and its busy time."))
+            remove_column.button(
+                "Remove…", key=f"remove-connection-{chosen}", disabled=picked is None,
+                on_click=views.ask_to_confirm,
+                args=("remove-calendar", {"id": picked.id, "name": picked.name,
+                                          "owner": picked.resource.name}) if picked else None,
+            )
+        views.confirm_dialog(
+            "remove-calendar", "Remove this calendar?",
+            lambda p: (f"Remove **{p['name']}** of {p['owner']}? Its busy time stops counting at once, so "
+                       f"{p['owner']} may be offered for times this calendar had as busy. Nobody is emailed."),
+            "Remove calendar", lambda p: _confirmed(lambda s: remove_connection(s, queries.calendar_connection(s, p["id"]), by=me),
+                                                     f"Removed {p['name']} and its busy time."),
+            busy="Removing…",
+        )
 
     with st.expander("Private calendar feeds"):
         st.caption("A feed lists a team member's or room's Slotwise meetings for calendar apps that "
                    "subscribe to it. Anyone with the URL can read it: a new URL revokes the old one.")
-        feed_resource = st.selectbox("Team member or room", list(labels), format_func=labels.get, key="feed-resource")
+        feed_resource = st.selectbox("Team member or room", list(labels), format_func=labels.get, key="feed-resource",
+                                     index=None, placeholder="Pick a team member or room")
         new_column, revoke_column = st.columns(2)
-        if new_column.button("New feed URL", key="feed-new"):
+        if new_column.button("New feed URL", key=f"feed-new-{feed_resource}", disabled=feed_resource is None):
 
             def issue(s):
                 return feed_url(state.settings().public_url, issue_feed_token(s, queries.resource(s, feed_resource)))
 
             _run(issue, lambda link: st.session_state.__setitem__(FEED_URL_KEY, (feed_resource, link)))
-        if revoke_column.button("Revoke feed", key="feed-revoke"):
-            _run(lambda s: revoke_feed_token(s, queries.resource(s, feed_resource)),
-                 lambda _: views.flash(f"The feed of {labels[feed_resource]} is revoked."))
+        revoke_column.button(
+            "Revoke feed…", key=f"feed-revoke-{feed_resource}", disabled=feed_resource is None,
+            on_click=views.ask_to_confirm,
+            args=("revoke-feed", {"id": feed_resource, "label": labels.get(feed_resource)}),
+        )
+        views.confirm_dialog(
+            "revoke-feed", "Revoke this feed?",
+            lambda p: (f"Revoke the private calendar feed of **{p['label']}**? Calendar apps subscribed to it "
+                       "stop receiving its meetings; nobody is emailed."),
+            "Revoke feed", lambda p: _confirmed(lambda s: revoke_feed_token(s, queries.resource(s, p["id"])),
+                                                f"The feed of {p['label']} is revoked."),
+        )
         shown = st.session_state.get(FEED_URL_KEY)
         if shown and shown[0] == feed_resource:
             st.code(shown[1], language=None)

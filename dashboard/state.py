@@ -207,7 +207,8 @@ class LiveView:
     starts : Series of datetime64[ns, UTC]
         Their start instants.
     why : str
-        When ``count`` is 0: which member or room is the bottleneck, from the planner's analytics.
+        When ``count`` is 0: why, in plain words, then which member or room is the bottleneck
+        (:func:`explain_no_slots`).
     count_ms : float
         How long the count took (milliseconds, when it was computed).
     """
@@ -275,8 +276,14 @@ def find_slots(request: planner.SlotRequest, version: tuple | None = None) -> pd
 
 
 def explain_no_slots(request: planner.SlotRequest) -> str:
-    """Which member or room keeps a request at zero slots: the planner's bottleneck analysis."""
-    return analytics.bottleneck_summary(analytics.bottlenecks(org_tables(), request))
+    """Why a request has zero slots: plain words first, then the planner's bottleneck analysis.
+
+    ``"Nobody on this team works on Saturdays and Sundays (Europe/London).\n\nIn detail: ..."``
+    """
+    tables = org_tables()
+    plain = " ".join(analytics.why_no_slots(tables, request))
+    technical = analytics.bottleneck_summary(analytics.bottlenecks(tables, request))
+    return f"{plain}\n\nIn detail: {technical}" if plain else technical
 
 
 @st.cache_data(show_spinner=False, max_entries=256, ttl=600)

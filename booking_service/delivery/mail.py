@@ -130,7 +130,9 @@ def build_email(message: OutboxMessage, content: MailContent, mail_from: str) ->
 
 
 class Sender(Protocol):
-    """Delivers one message within ``seconds``; raises on failure."""
+    """Delivers one message within ``seconds``; raises on failure. ``via`` says how: ``"smtp"`` or ``"file"``."""
+
+    via: str
 
     def send(self, message: OutboxMessage, email: EmailMessage, *, seconds: float) -> None: ...  # pragma: no cover
 
@@ -145,6 +147,7 @@ class SmtpSender:
     username: str | None = None
     password: str | None = None
     timeout: float = 10.0
+    via: str = "smtp"
 
     @classmethod
     def from_url(cls, url: str, timeout: float = 10.0) -> SmtpSender:
@@ -206,6 +209,7 @@ class FileSender:
     """Writes each message as ``<directory>/<id>-<kind>.eml`` (no SMTP configured)."""
 
     directory: Path
+    via: str = "file"
 
     def send(self, message: OutboxMessage, email: EmailMessage, *, seconds: float = DEFAULT_DEADLINE) -> None:
         """Write the message file (atomically: a reader never sees half a message); ``seconds`` is not needed."""
@@ -244,9 +248,16 @@ class DeliveryReport:
     left: int = 0
     """Due messages not tried because the pass's time was up."""
 
+    #: Where the messages went when no SMTP is configured (they were written, not sent).
+    written_to: Path | None = None
+
     def describe(self) -> str:
-        """One line for the CLI."""
-        text = f"Mail: {self.sent} sent, {self.retrying} waiting to retry, {self.failed} failed."
+        """One line for the CLI: "sent" only for mail a mail server took."""
+        done = (
+            f"{self.sent} written to {self.written_to} (no SMTP configured)" if self.written_to is not None
+            else f"{self.sent} sent"
+        )
+        text = f"Mail: {done}, {self.retrying} waiting to retry, {self.failed} failed."
         if self.left:
             text += f" {self.left} left for the next pass (out of time)."
         return text + ("" if not self.errors else f" Last error: {self.errors[-1]}")
@@ -330,7 +341,13 @@ def deliver_due(
         query = query.where(OutboxMessage.id.in_(list(only)))
     with session_scope(engine) as session:
         due = list(session.scalars(query))
-    report = DeliveryReport()
+    report = DeliveryReport(written_to=getattr(sender, "directory", None) if sender.via == "file" else None)
+
+    def finish(row: OutboxMessage) -> None:
+        if row.status == "sent":
+            row.delivered_via = sender.via
+        forget_content(row)
+
     for position, message_id in enumerate(due):
         seconds = sandbox.seconds_left(until, deadline)
         if seconds <= 0:
@@ -358,7 +375,7 @@ def deliver_due(
             engine, OutboxMessage, message_id, error, clock() if now is None else now,
             done_status="sent", done_at="sent_at", max_attempts=MAX_ATTEMPTS, backoff=backoff,
             give_up=undecryptable,
-            finish=forget_content,
+            finish=finish,
         )
         if outcome == "sent":
             report.sent += 1

@@ -57,6 +57,7 @@ __all__ = [
     "normalize_email",
     "create_user",
     "reset_password",
+    "change_password",
     "update_user",
     "authenticate",
     "session_expired",
@@ -318,6 +319,70 @@ def reset_password(session: Session, email: str, password: str, *, by: User | No
                  via="dashboard" if by is not None else "command line")
     log.info("password reset for user %s", user.email)
     return user
+
+
+def change_password(
+    session: Session,
+    user_id: int,
+    current: str,
+    new: str,
+    *,
+    client: str,
+    now: dt.datetime | None = None,
+    account_limit: RateLimit | None = None,
+    client_limit: RateLimit | None = None,
+) -> SignInResult:
+    """A signed-in user changes their own password; the current one is required.
+
+    A wrong current password counts as a failed sign-in attempt of that account and client (the
+    same rate limits as :func:`authenticate`, so the form cannot be used to guess it), and is
+    recorded in the session: the caller commits even then, which is why a wrong password is a
+    result, not an exception. On success the account's failed attempts are cleared and the change
+    is audited (``user.password_changed``, without any password).
+
+    Returns
+    -------
+    SignInResult
+        ``user`` on success; otherwise the message to show.
+
+    Raises
+    ------
+    AccountError
+        When the new password is unacceptable (checked first: nothing is counted or changed),
+        or the account no longer exists or is disabled.
+    """
+    now = now or utcnow()
+    account_limit = account_limit or ACCOUNT_LIMIT
+    client_limit = client_limit or CLIENT_LIMIT
+    user = session.get(User, user_id)
+    if user is None or not user.active:
+        raise AccountError("this account is no longer active; ask an admin")
+    _check_password(new)
+    if new == current:
+        raise AccountError("the new password is the same as the current one; choose another")
+    client = (client or "unknown")[:128]
+    _lock_attempt(session, user.email, client, now - max(account_limit.window, client_limit.window))
+    waits = [
+        _retry_after(_failures_since(session, SignInFailure.email, user.email, now - account_limit.window),
+                     account_limit, now),
+        _retry_after(_failures_since(session, SignInFailure.client, client, now - client_limit.window),
+                     client_limit, now),
+    ]
+    waits = [w for w in waits if w is not None]
+    if waits:
+        minutes = max(1, -(-int(max(waits).total_seconds()) // 60))
+        return SignInResult(
+            None, f"Too many wrong passwords. Try again in {minutes} minute{'s' * (minutes != 1)}.",
+            retry_after=max(waits),
+        )
+    if not verify_password(user.password_hash, current):
+        session.add(SignInFailure(email=user.email, client=client, at=now))
+        return SignInResult(None, "The current password is not right; nothing was changed.")
+    user.password_hash = hash_password(new)
+    session.execute(delete(SignInFailure).where(SignInFailure.email == user.email))
+    audit.record(session, user, "user.password_changed", user, via="dashboard")
+    log.info("user %s changed their password", user.email)
+    return SignInResult(user)
 
 
 _PROFILE_FIELDS = {"name", "zone", "send_confirmation", "attach_invite"}

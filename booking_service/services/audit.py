@@ -19,9 +19,19 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from ..store.models import AuditEntry, Base, User, utcnow
+from ..store.models import (
+    AuditEntry,
+    Base,
+    CalendarConnection,
+    Invitation,
+    Meeting,
+    Resource,
+    ResourcePool,
+    User,
+    utcnow,
+)
 
-__all__ = ["ACTIONS", "record", "entries", "entry_rows"]
+__all__ = ["ACTIONS", "record", "entries", "entry_rows", "describe_details"]
 
 #: Every action the log knows, with the words the dashboard shows for it.
 ACTIONS: dict[str, str] = {
@@ -38,6 +48,7 @@ ACTIONS: dict[str, str] = {
     "user.created": "created a user",
     "user.updated": "changed a user",
     "user.password_reset": "reset a password",
+    "user.password_changed": "changed their password",
     "user.signed_in": "signed in",
     "user.signed_out": "signed out",
     "member.created": "added a team member",
@@ -155,16 +166,114 @@ def entries(
     return list(session.scalars(query))
 
 
-def entry_rows(items: list[AuditEntry]) -> list[dict[str, Any]]:
-    """Entries as plain rows for a table: when (UTC), who, what, target, details."""
-    return [
-        {
-            "at": e.at,
-            "who": (f"{e.user.name} <{e.user.email}>" if e.user is not None else "command line / system"),
-            "action": e.action,
-            "what": ACTIONS.get(e.action, e.action),
-            "target": f"{e.target_type} {e.target_id}" if e.target_id is not None else e.target_type,
-            "details": json.dumps(e.details, sort_keys=True, ensure_ascii=False),
-        }
-        for e in items
-    ]
+#: Detail keys that only repeat what the target column already names.
+_REDUNDANT = {"invitation_id", "meeting_id"}
+_WEEKDAY_ORDER = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _target_names(session: Session, items: list[AuditEntry]) -> dict[tuple[str, int], str]:
+    """What each entry's target is called now: ``(type, id) -> "team member Ada"``, in a few queries.
+
+    Pool members named in details (ids) are looked up too, under ``("member", id)``.
+    """
+    wanted: dict[str, set[int]] = {}
+    for e in items:
+        if e.target_id is not None:
+            wanted.setdefault(e.target_type, set()).add(e.target_id)
+        for member_id in (e.details or {}).get("members", []) or []:
+            if isinstance(member_id, int):
+                wanted.setdefault("member", set()).add(member_id)
+    names: dict[tuple[str, int], str] = {}
+    resource_ids = wanted.get("member", set()) | wanted.get("room", set()) | wanted.get("resource", set())
+    if resource_ids:
+        for r in session.scalars(select(Resource).where(Resource.id.in_(resource_ids))):
+            label = "room" if r.kind == "room" else "team member"
+            for kind in ("member", "room", "resource"):
+                names[(kind, r.id)] = f"{label} {r.name}"
+    if wanted.get("user"):
+        for u in session.scalars(select(User).where(User.id.in_(wanted["user"]))):
+            names[("user", u.id)] = f"user {u.name} <{u.email}>"
+    if wanted.get("invitation"):
+        for i in session.scalars(select(Invitation).where(Invitation.id.in_(wanted["invitation"]))):
+            names[("invitation", i.id)] = f"invitation of {i.customer_name} ({i.subject})"
+    if wanted.get("meeting"):
+        query = select(Meeting).where(Meeting.id.in_(wanted["meeting"])).options(selectinload(Meeting.invitation))
+        for m in session.scalars(query):
+            names[("meeting", m.id)] = f"meeting with {m.customer_name} ({m.invitation.subject})"
+    if wanted.get("pool"):
+        for p in session.scalars(select(ResourcePool).where(ResourcePool.id.in_(wanted["pool"]))):
+            names[("pool", p.id)] = f"pool {p.name}"
+    if wanted.get("calendar"):
+        query = select(CalendarConnection).where(CalendarConnection.id.in_(wanted["calendar"]))
+        for c in session.scalars(query.options(selectinload(CalendarConnection.resource))):
+            names[("calendar", c.id)] = f"calendar {c.name} of {c.resource.name}"
+    return names
+
+
+def _value_text(key: str, value: Any, names: dict[tuple[str, int], str]) -> str:
+    if value is None or value == "":
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if key == "members" and isinstance(value, list):
+        return ", ".join(sorted(names.get(("member", v), f"#{v}").removeprefix("team member ") for v in value)) or "none"
+    if key == "hours" and isinstance(value, dict):
+        days = sorted(value, key=lambda d: _WEEKDAY_ORDER.index(d) if d in _WEEKDAY_ORDER else 7)
+        return ", ".join(f"{d} {value[d] or 'closed'}" for d in days)
+    if isinstance(value, dict):
+        return ", ".join(f"{k.replace('_', ' ')} {_value_text(k, v, names)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(_value_text(key, v, names) for v in value) or "none"
+    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
+        try:  # an instant as stored (ISO text, UTC): read as a person would
+            instant = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if instant.tzinfo is not None:
+            return f"{instant.astimezone(dt.UTC):%a %d %b %Y %H:%M} UTC"
+    return str(value)
+
+
+def describe_details(details: dict[str, Any] | None, names: dict[tuple[str, int], str] | None = None) -> str:
+    """An entry's details as words: ``"zone: Asia/Kolkata; can be booked: no"``, never raw JSON.
+
+    ``changes`` (a user's changed fields) is spread into its fields; ids the target already
+    names are left out; pool members are named; instants read in UTC.
+    """
+    names = names or {}
+    flat: dict[str, Any] = {}
+    for key, value in (details or {}).items():
+        if key == "changes" and isinstance(value, dict):
+            flat.update(value)
+        elif key not in _REDUNDANT:
+            flat[key] = value
+    words = {"active": "can be booked / may sign in", "by_customer": "by the customer"}
+    return "; ".join(f"{words.get(k, k.replace('_', ' '))}: {_value_text(k, v, names)}" for k, v in flat.items())
+
+
+def entry_rows(items: list[AuditEntry], session: Session | None = None) -> list[dict[str, Any]]:
+    """Entries as plain rows for a table: when (UTC), who, what, target, details, all in words.
+
+    With ``session``, targets are named (``"team member Ada"``, ``"invitation of Grace (Intro)"``)
+    rather than numbered; a target deleted since is named from its details when they have a
+    name (``"pool Sales (deleted)"``).
+    """
+    names = _target_names(session, items) if session is not None else {}
+    rows = []
+    for e in items:
+        target = e.target_type if e.target_id is None else names.get((e.target_type, e.target_id))
+        if target is None:
+            old_name = (e.details or {}).get("name")
+            target = (f"{e.target_type} {old_name} (deleted)" if old_name and session is not None
+                      else f"{e.target_type} {e.target_id}")
+        rows.append(
+            {
+                "at": e.at,
+                "who": (f"{e.user.name} <{e.user.email}>" if e.user is not None else "command line / system"),
+                "action": e.action,
+                "what": ACTIONS.get(e.action, e.action),
+                "target": target,
+                "details": describe_details(e.details, names),
+            }
+        )
+    return rows

@@ -288,9 +288,7 @@ def cancel_meeting(
     session.flush()
     invite = meeting_invite(meeting, people, room, settings=settings, method="CANCEL", now=now)
     mail_subject = f"Cancelled: {invitation.subject}"
-    recipients = [(meeting.customer_name, meeting.customer_email, _customer_zone(meeting))]
-    recipients += [(m.name, m.email, m.zone) for m in people if m.email]
-    for name, email, zone in recipients:
+    for name, email, zone in _cancellation_recipients(meeting, people):
         mail = render_mail(
             "cancellation", mail_subject, subject=invitation.subject, recipient_name=name,
             start=meeting.start, end=meeting.end,
@@ -347,6 +345,24 @@ def resend_confirmation(
 
 def _customer_zone(meeting: Meeting) -> str:
     return meeting.customer_zone or meeting.invitation.customer_zone or meeting.invitation.zone
+
+
+def _cancellation_recipients(meeting: Meeting, people: list[TeamMember]) -> list[tuple[str, str, str]]:
+    """Who is told of a cancellation: the customer, then each attending member with an email."""
+    recipients = [(meeting.customer_name, meeting.customer_email, _customer_zone(meeting))]
+    return recipients + [(m.name, m.email, m.zone) for m in people if m.email]
+
+
+def cancellation_recipients(session: Session, meeting_id: int) -> list[tuple[str, str]]:
+    """``(name, email)`` of everyone :func:`cancel_meeting` would mail about this meeting now.
+
+    For a person to read before confirming a cancellation. An unknown meeting has nobody.
+    """
+    meeting = session.get(Meeting, meeting_id)
+    if meeting is None:
+        return []
+    people, _room = _attendees_and_room(session, meeting)
+    return [(name, email) for name, email, _zone in _cancellation_recipients(meeting, people)]
 
 
 def _attendees_and_room(session: Session, meeting: Meeting) -> tuple[list[TeamMember], Room | None]:

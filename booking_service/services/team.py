@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -49,7 +50,6 @@ __all__ = [
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_TIME = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?\s*$")
 
 
 class TeamError(ValueError):
@@ -91,53 +91,128 @@ def _resource(session: Session, model: type[Resource], resource_id: int) -> Reso
 
 # --- hours --------------------------------------------------------------------------------------
 
+#: What a day without hours may be written as.
+_NO_HOURS = {"", "-", "–", "off", "closed", "none", "day off", "unavailable"}
+#: One time of day as people write it: ``9``, ``09``, ``9:30``, ``9.30``, ``17h``, ``9am``, ``5 p.m.``.
+_CLOCK = re.compile(
+    r"^\s*(?P<hour>\d{1,2})(?:\s*[:.h]\s*(?P<minute>\d{2}))?\s*h?\s*(?P<meridiem>[ap])?\.?\s*(?:m\.?)?\s*$",
+    re.IGNORECASE,
+)
+#: Between the two ends of an interval: a hyphen, an en or em dash, or the word "to".
+_RANGE = re.compile(r"\s*(?:-|–|—|\bto\b|\buntil\b|\btill\b)\s*", re.IGNORECASE)
+#: How an overnight interval is marked: ``22:00-02:00 (next day)`` (also ``+1``).
+_NEXT_DAY = re.compile(r"\s*(?:\(\s*next\s+day\s*\)|next\s+day|\+\s*1(?:\s*day)?)\s*$", re.IGNORECASE)
 
-def _minute(text: str, whole: str) -> int:
-    match = _TIME.match(text)
+
+@dataclass(frozen=True)
+class _Clock:
+    """One end of an interval: minutes after midnight and how it was written."""
+
+    minute: int
+    #: Written as a bare 1..12 without am/pm and without a leading zero ("9", "5:30"): it could be
+    #: morning or afternoon; with am/pm, with a leading zero or above 12 it is unambiguous.
+    bare: bool
+    #: Written with pm.
+    pm: bool = False
+
+
+def _clock(text: str, whole: str) -> _Clock:
+    match = _CLOCK.match(text)
     if not match:
-        raise TeamError(f"{whole!r}: {text.strip()!r} is not a time; write hours like 09:00-17:00")
-    hours, minutes = int(match.group(1)), int(match.group(2) or 0)
+        raise TeamError(
+            f"{whole!r}: {text.strip()!r} is not a time; write hours like 09:00-17:00, 9-5 or 9am-5pm"
+        )
+    hour_text, minutes = match.group("hour"), int(match.group("minute") or 0)
+    hours, meridiem = int(hour_text), (match.group("meridiem") or "").lower()
+    if meridiem:
+        if not 1 <= hours <= 12 or minutes > 59:
+            raise TeamError(f"{whole!r}: {text.strip()!r} is not a time of day (1:00am to 12:59pm)")
+        hours = hours % 12 + (12 if meridiem == "p" else 0)
+        return _Clock(hours * 60 + minutes, bare=False, pm=meridiem == "p")
     if hours > 24 or minutes > 59 or (hours == 24 and minutes):
         raise TeamError(f"{whole!r}: {text.strip()!r} is not a time of day (00:00 to 24:00)")
-    return hours * 60 + minutes
+    bare = 1 <= hours <= 12 and not hour_text.startswith("0")
+    return _Clock(hours * 60 + minutes, bare=bare)
+
+
+def _clock_text(minute: int) -> str:
+    minute %= 1440
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def _interval(part: str) -> tuple[int, int]:
+    """One interval as typed -> ``(start, end)`` minutes; refuses what has two sensible readings."""
+    text = part.strip()
+    body, overnight = _NEXT_DAY.sub("", text), bool(_NEXT_DAY.search(text))
+    ends = _RANGE.split(body.strip())
+    if len(ends) != 2 or not all(e.strip() for e in ends):
+        raise TeamError(f"{text!r} is not an interval; write it like 09:00-17:00, 9-5 or 9am-5pm")
+    first, last = _clock(ends[0], text), _clock(ends[1], text)
+    start, end = first.minute, last.minute
+    if start == 1440:
+        raise TeamError(f"{text!r} starts at 24:00; start it at 00:00 of the next day")
+    if overnight:
+        if end >= start:
+            raise TeamError(
+                f"{text!r} is marked (next day) but {_clock_text(end)} is not before {_clock_text(start)}: "
+                f"it would last more than 24 hours; write {_clock_text(start)}-{_clock_text(end)} without (next day)"
+            )
+        return start, end + 1440
+    if end == 0 and start > 0:
+        return start, 1440  # "18:00-00:00": until midnight
+    if end > start:
+        if first.bare and (last.bare or last.pm) and start < 7 * 60 and start + 720 < end + (720 if last.bare else 0):
+            # "1-5": 01:00-05:00 or 13:00-17:00? Nobody's day is obvious here: ask.
+            raise TeamError(
+                f"{text!r} is ambiguous: read as {_clock_text(start)}-{_clock_text(end)}, it could also "
+                f"mean {_clock_text(start + 720)}-{_clock_text(end + (720 if last.bare else 0))}; write it on the 24-hour clock "
+                "or with am/pm"
+            )
+        return start, end
+    # The end is not after the start. "9-5" is 09:00-17:00 when the end was written the short way
+    # and the afternoon reading is the only one that makes a day; anything else is refused with
+    # how it was read, and an overnight shift must say so.
+    if last.bare and start < end + 720 <= 1440:
+        return start, end + 720
+    guess = f" (did you mean {_clock_text(start)}-{_clock_text(end + 720)}?)" if start < end + 720 <= 1440 else ""
+    raise TeamError(
+        f"{text!r} ends before it starts (read as {_clock_text(start)} to {_clock_text(end)}){guess}. For a shift "
+        f"past midnight write '{_clock_text(start)}-{_clock_text(end)} (next day)'; otherwise write the end "
+        "on the 24-hour clock, like 09:00-17:00"
+    )
 
 
 def parse_hours(text: str) -> list[tuple[int, int]]:
-    """Parse one weekday's hours, e.g. ``"09:00-12:00, 13:00-17:30"``.
+    """Parse one weekday's hours as people write them.
 
-    An empty string (or ``"-"``, ``"off"``) means no hours that day. An interval whose end is
-    not after its start crosses midnight (``"22:00-02:00"`` gives ``(1320, 1560)``).
+    Accepted: ``"09:00-17:00"``, ``"9-5"``, ``"9am-5pm"``, ``"9:30–17:30"``, ``"9 to 5"``, several
+    intervals separated by commas (``"9-12, 13:00-17:30"``), and ``""``, ``"closed"`` or ``"off"``
+    for no hours that day. An end before the start is read as the afternoon when the end was
+    written the short way and that is the only sensible reading (``"9-5"`` is 09:00-17:00);
+    ``"00:00"`` as an end is midnight (``"18:00-00:00"`` is 18:00-24:00). An interval that
+    crosses midnight must say so: ``"22:00-02:00 (next day)"``, which gives ``(1320, 1560)``.
+    Anything with two sensible readings (``"1-5"``, ``"22:00-02:00"``) is refused with how it was read.
 
     Parameters
     ----------
     text : str
-        Comma-separated ``HH:MM-HH:MM`` intervals, wall clock.
+        Comma-separated intervals, wall clock.
 
     Returns
     -------
     list of (int, int)
-        ``(start, end)`` minutes after local midnight, sorted by start.
+        ``(start, end)`` minutes after local midnight, sorted by start; an end past 1440 is on
+        the next day.
 
     Raises
     ------
     TeamError
-        When an interval cannot be read or intervals overlap.
+        When an interval cannot be read, is ambiguous, or intervals overlap.
     """
     text = (text or "").strip()
-    if text.lower() in {"", "-", "off", "closed"}:
+    if text.lower() in _NO_HOURS:
         return []
-    intervals = []
-    for part in text.split(","):
-        if part.count("-") != 1:
-            raise TeamError(f"{part.strip()!r} is not an interval; write it like 09:00-17:00")
-        left, right = part.split("-")
-        start, end = _minute(left, part.strip()), _minute(right, part.strip())
-        if start == 1440:
-            raise TeamError(f"{part.strip()!r} starts at 24:00; start it at 00:00 of the next day")
-        if end <= start:
-            end += 1440  # crosses midnight: belongs to the day it starts on
-        intervals.append((start, end))
-    intervals.sort()
+    intervals = sorted(_interval(part) for part in re.split(r"[,;]", text) if part.strip())
     for (s1, e1), (s2, e2) in zip(intervals, intervals[1:], strict=False):
         if s2 < e1:
             raise TeamError(
@@ -147,13 +222,19 @@ def parse_hours(text: str) -> list[tuple[int, int]]:
 
 
 def format_hours(intervals: Iterable[tuple[int, int]]) -> str:
-    """Format ``(start, end)`` minute pairs as ``"09:00-17:00, ..."`` (the inverse of :func:`parse_hours`)."""
+    """Format ``(start, end)`` minute pairs as ``"09:00-17:00, 22:00-02:00 (next day)"``.
 
-    def clock(minute: int) -> str:
-        minute %= 1440
-        return f"{minute // 60:02d}:{minute % 60:02d}"
-
-    return ", ".join(f"{clock(s)}-{clock(e) if e != 1440 else '24:00'}" for s, e in intervals)
+    The inverse of :func:`parse_hours`: what it writes, :func:`parse_hours` reads back unchanged.
+    """
+    parts = []
+    for start, end in intervals:
+        if end == 1440:
+            parts.append(f"{_clock_text(start)}-24:00")
+        elif end > 1440:
+            parts.append(f"{_clock_text(start)}-{_clock_text(end)} (next day)")
+        else:
+            parts.append(f"{_clock_text(start)}-{_clock_text(end)}")
+    return ", ".join(parts)
 
 
 def weekly_hours(resource: Resource) -> dict[int, list[tuple[int, int]]]:

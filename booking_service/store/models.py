@@ -484,6 +484,9 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None]
+    # How a sent message went out: "smtp" (handed to the mail server of SMTP_URL) or "file"
+    # (written as an .eml file under var/outbox because no SMTP is configured; nobody got it).
+    delivered_via: Mapped[str | None] = mapped_column(String(16))
 
 
 class CalendarWrite(Base):

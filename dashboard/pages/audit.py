@@ -33,7 +33,8 @@ try:
     with state.session() as s:
         rows = audit.entry_rows(
             audit.entries(s, viewer=s.get(type(me), me.id) if me else None,
-                          action=action or None, user_id=user_id or None)
+                          action=action or None, user_id=user_id or None),
+            session=s,
         )
 except PermissionDenied as exc:
     st.error(str(exc))
@@ -47,4 +48,7 @@ table["at"] = [views.short_when(t, zone) for t in table["at"]]
 table = table.rename(columns={"at": f"When ({zone})", "who": "Who", "what": "What", "target": "Target",
                               "details": "Details"}).drop(columns=["action"])
 st.caption(f"The newest {len(table)} entries.")
-st.dataframe(table, hide_index=True, width="stretch")
+st.dataframe(
+    table, hide_index=True, width="stretch",
+    column_config={"Details": st.column_config.TextColumn(width="large"), "Who": st.column_config.TextColumn(width="medium")},
+)

@@ -141,6 +141,41 @@ def continue_if_valid(step: int) -> None:
     st.error(str(error))
 
 
+def send(draft: service.InvitationDraft, delivery: str, initial: dict[str, object]) -> None:
+    """The Invite button's callback: create the invitation the page showed, once.
+
+    It runs before the script reruns, so a second click that arrives while the first is being
+    handled finds the invitation already sent (the success message is up) and does nothing.
+    """
+    if st.session_state.get(DONE_KEY):
+        return
+    settings = state.settings()
+    me = state.current_user()
+    try:
+        with state.session(write=True) as s:
+            created = service.create_invitation(
+                s, draft, by=me, public_url=settings.public_url, secret_key=settings.secret_key,
+                default_zone=settings.default_zone, deliver=delivery,
+            )
+            link, slots, invitation_id = created.link, created.slot_count, created.invitation.id
+            link_zone = created.invitation.customer_zone or created.invitation.zone
+            slot_links = [(views.when(start, end, link_zone), url) for start, end, url in created.slot_links]
+    except service.InvitationError as exc:
+        st.session_state[ERROR_KEY] = str(exc)
+        st.session_state[STEP_KEY] = FIELD_STEP.get(exc.field, 3)
+        return
+    except state.REFUSED as exc:
+        st.session_state[ERROR_KEY] = str(exc)
+        return
+    state.data_changed()
+    st.session_state.setdefault(state.LINKS_KEY, {})[invitation_id] = link
+    st.session_state[DONE_KEY] = {
+        "customer": draft.customer_name.strip(), "email": draft.customer_email.strip(),
+        "link": link, "slots": slots, "delivery": delivery, "slot_links": slot_links,
+    }
+    reset(initial)
+
+
 # --- page ---------------------------------------------------------------------------------------
 
 st.title("Invite to self-schedule")
@@ -154,20 +189,24 @@ done = st.session_state.get(DONE_KEY)
 if done:
     if done.get("delivery", "email") == "email":
         st.success(f"Invitation sent to {done['customer']} ({done['email']}). The email is in the outbox.")
-        st.caption("Booking link (copy it with the button at the right; it is shown only now):")
-        st.code(done["link"], language=None)
+        st.caption("Booking link (it is shown only now):")
+        views.copyable(done["link"], key="inv-done-link")
     else:
         st.success(
             f"Invitation for {done['customer']} ({done['email']}) created. No email was sent: copy the "
             "links below into your own message (they are shown only now)."
         )
         st.caption("The customer's link (all available times):")
-        st.code(done["link"], language=None)
-        for when_text, url in done.get("slot_links", []):
+        views.copyable(done["link"], key="inv-done-link")
+        for n, (when_text, url) in enumerate(done.get("slot_links", [])):
             st.caption(f"Book {when_text} directly:")
-            st.code(url, language=None)
+            views.copyable(url, key=f"inv-done-slot-{n}")
     st.caption(f"{done['slots']} slot(s) available when it was sent.")
-    if st.button("Invite someone else", key="inv-again", type="primary"):
+    sent_col, again_col, _ = st.columns([1, 2, 3])
+    # Sent once: the Invite button stays in view but cannot send the same invitation again.
+    sent_col.button("Invite", key="inv-invite-sent", type="primary", width="stretch", disabled=True,
+                    help="This invitation is sent. Start the next one with “Invite someone else”.")
+    if again_col.button("Invite someone else", key="inv-again", width="stretch"):
         del st.session_state[DONE_KEY]
         reset(initial)
         st.rerun()
@@ -232,6 +271,7 @@ elif step == 2:
     def time_frame_step() -> None:
         """Step 2 reruns on its own while its fields change: the count is all that must update."""
         st.subheader("Step 2 · Time frame")
+        views.commit_while_typing()  # the count follows typed dates and numbers as they are typed
         zones = display.zone_names()
         left, right = st.columns([2, 1])
         left.date_input("Dates (first and last day)", key="inv-frame", min_value=today)
@@ -256,14 +296,14 @@ elif step == 2:
                 st.caption(f"Counted in {view.count_ms:.1f} ms on the organisation's availability grid.")
                 if view.count:
                     zone = st.session_state["inv-zone"]
-                    data, spec = views.slot_heatmap(view.starts, zone)
+                    data, spec = views.slot_heatmap(view.starts, zone, frame=frame_dates())
                     st.caption(f"Where the slots are: start times by day and hour ({zone}).")
                     st.vega_lite_chart(data, spec, width="stretch", height=spec["height"])
                 else:
                     st.warning(
                         "**No slots in this frame.** " + view.why
-                        + "\n\nWiden the frame, shorten the meeting, lower the buffers or the minimum notice, "
-                        "or change the team members (a pool instead of one person, fewer room constraints)."
+                        + "\n\nWhat helps: widen the frame, shorten the meeting, lower the buffers or the minimum "
+                        "notice, or change the team members (a pool instead of one person, fewer room constraints)."
                     )
         back, forward = nav(2, can_continue=frame_dates() is not None)
         if back:
@@ -320,7 +360,7 @@ else:
 
     reason = None
     if not view.count:
-        reason = "No slot is available in this frame, so the customer could not pick a time. " + view.why
+        reason = "No slot is available in this frame, so the customer could not pick a time. " + view.why.split("\n\n")[0]
     elif not distinct:
         reason = "The same slot is promoted twice."
     delivery = st.radio(
@@ -334,36 +374,9 @@ else:
     back_col, invite_col, _ = st.columns([1, 1, 4])
     if back_col.button("Back", key="inv-back-3", width="stretch"):
         go(2)
-    clicked = invite_col.button(
+    invite_col.button(
         "Invite", key="inv-invite", type="primary", width="stretch", disabled=reason is not None, help=reason,
+        on_click=send, args=(draft, delivery, initial),
     )
     if reason:
         st.caption(f"Invite is disabled: {reason}")
-    if clicked:
-        try:
-            with st.spinner("Sending…"), state.session(write=True) as s:
-                created = service.create_invitation(
-                    s, draft, by=me, public_url=settings.public_url, secret_key=settings.secret_key,
-                    default_zone=settings.default_zone, deliver=delivery,
-                )
-                link, slots, invitation_id = created.link, created.slot_count, created.invitation.id
-                link_zone = created.invitation.customer_zone or created.invitation.zone
-                slot_links = [(views.when(start, end, link_zone), url) for start, end, url in created.slot_links]
-        except service.InvitationError as exc:
-            owner = FIELD_STEP.get(exc.field, 3)
-            if owner == 3:
-                st.error(str(exc))
-            else:
-                st.session_state[ERROR_KEY] = str(exc)
-                go(owner)
-        except state.REFUSED as exc:
-            st.error(str(exc))
-        else:
-            state.data_changed()
-            st.session_state.setdefault(state.LINKS_KEY, {})[invitation_id] = link
-            st.session_state[DONE_KEY] = {
-                "customer": draft.customer_name.strip(), "email": draft.customer_email.strip(),
-                "link": link, "slots": slots, "delivery": delivery, "slot_links": slot_links,
-            }
-            reset(initial)
-            st.rerun()

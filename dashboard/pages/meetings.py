@@ -1,8 +1,9 @@
 """Meetings: the scheduled meetings, filtered by date and team member; cancel one.
 
-Cancelling acts through the form's callback on the meeting that was picked, so a meeting a
-colleague cancelled a moment before is refused with what happened (not a traceback, and never
-another meeting of the list).
+Nothing is picked until the scheduler picks it. Cancelling asks first, in a dialog that names the
+meeting and everyone who will be told; the dialog acts on the meeting bound to the button when it
+was drawn, so a meeting a colleague cancelled a moment before is refused with what happened (not a
+traceback, and never another meeting of the list).
 """
 
 from __future__ import annotations
@@ -19,8 +20,41 @@ from dashboard import state, views
 
 ALL = 0
 
+
+def _cancel(payload: dict) -> None:
+    try:
+        with state.session(write=True) as s:
+            settings = state.settings()
+            booking.cancel_meeting(s, payload["id"], by=state.current_user(), secret_key=settings.secret_key,
+                                   reason=payload["reason"], settings=settings)
+    except state.REFUSED as exc:
+        views.flash(str(exc), "error")
+        return
+    state.data_changed()
+    views.flash(
+        f"Cancelled the meeting with {payload['customer']}; the time is free again and the cancellation is in the "
+        f"outbox for {', '.join(email for _, email in payload['told'])}."
+    )
+
+
+def _cancel_text(payload: dict) -> str:
+    told = "\n".join(f"- {name} <{email}>" for name, email in payload["told"])
+    return (
+        f"Cancel the meeting with **{payload['customer']}**, {payload['when']}?\n\n"
+        f"The time is freed and a cancellation email with a calendar update goes to:\n\n{told}\n\n"
+        "This cannot be undone."
+    )
+
+
+def _reason(payload: dict) -> dict:
+    reason = st.text_input("Reason (optional; everyone told reads it)", key=f"cancel-meeting-{payload['id']}-reason")
+    return {"reason": reason.strip()}
+
+
 st.title("Meetings")
 views.show_flash()
+views.confirm_dialog("cancel-meeting", "Cancel this meeting?", _cancel_text, "Cancel meeting", _cancel,
+                     busy="Cancelling…", inputs=_reason)
 me = state.current_user()
 zone = state.user_zone()
 today = utcnow().astimezone(ZoneInfo(zone)).date()
@@ -89,35 +123,25 @@ st.dataframe(table, hide_index=True, width="stretch")
 
 st.subheader("Cancel a meeting")
 by_id = {m.id: m for m in meetings}
+chosen = st.selectbox(
+    "Meeting",
+    list(by_id),
+    index=None,
+    placeholder="Pick the meeting to cancel",
+    format_func=lambda i: f"{by_id[i].customer_name} — {views.when(by_id[i].start, by_id[i].end, zone)}",
+    key="cancel-meeting-pick",
+)
+picked = by_id.get(chosen)
 
 
-def _cancel(who: dict[int, tuple[str, str]]) -> None:
-    chosen = st.session_state["cancel-meeting-pick"]
-    reason = st.session_state["cancel-meeting-reason"]
-    try:
-        with state.session(write=True) as s:
-            settings = state.settings()
-            booking.cancel_meeting(s, chosen, by=state.current_user(), secret_key=settings.secret_key,
-                                   reason=reason, settings=settings)
-    except state.REFUSED as exc:
-        views.flash(str(exc), "error")
-        return
-    state.data_changed()
-    name, email = who[chosen]
-    views.flash(
-        f"Cancelled the meeting with {name}; the time is free again and the cancellation is in the outbox for {email}."
-    )
-
-
-with st.form("cancel-meeting"):
-    st.selectbox(
-        "Meeting",
-        list(by_id),
-        format_func=lambda i: f"{by_id[i].customer_name} — {views.when(by_id[i].start, by_id[i].end, zone)}",
-        key="cancel-meeting-pick",
-    )
-    st.text_input("Reason (sent to the customer)", key="cancel-meeting-reason")
-    st.form_submit_button(
-        "Cancel meeting", type="primary", on_click=_cancel,
-        args=({m.id: (m.customer_name, m.customer_email) for m in meetings},),
-    )
+told = []
+if picked is not None:
+    with state.session() as s:
+        told = booking.cancellation_recipients(s, picked.id)
+st.button(
+    "Cancel meeting…", key="cancel-meeting", type="primary", disabled=picked is None,
+    help=None if picked is not None else "Pick a meeting first",
+    on_click=views.ask_to_confirm,
+    args=("cancel-meeting", {"id": picked.id, "customer": picked.customer_name, "told": told,
+                             "when": views.when(picked.start, picked.end, zone)}) if picked else None,
+)

@@ -12,14 +12,33 @@ import streamlit as st
 from booking_service.services import queries
 from dashboard import state, views
 
-STATUSES = {"All": None, "Waiting": "pending", "Sent": "sent", "Failed": "failed", "Withdrawn": "superseded"}
+STATUSES = {"All": None, "Waiting": "pending", "Sent or written": "sent", "Failed": "failed",
+            "Withdrawn": "superseded"}
 #: How a status reads: a withdrawn invitation mail carried a link that was replaced, or its
 #: invitation was booked, cancelled or expired before it went out.
 STATUS_WORDS = {"pending": "waiting", "superseded": "withdrawn (link replaced or invitation closed)"}
 
+
+def status_words(message) -> str:
+    """What happened to a message, in words: "sent" only when a mail server took it."""
+    if message.status == "sent" and message.delivered_via == "file":
+        return f"written to {outbox_dir} (no SMTP configured)"
+    return STATUS_WORDS.get(message.status, message.status)
+
+
 st.title("Outbox")
 me = state.current_user()
 zone = state.user_zone()
+settings = state.settings()
+outbox_dir = settings.var_dir / "outbox"
+if not settings.smtp_url:
+    st.warning(
+        f"**No SMTP is configured, so no email reaches anyone.** Messages are written as `.eml` files to "
+        f"`{outbox_dir}` instead. To send them, set `SMTP_URL` (for example "
+        "`smtp+starttls://user:password@mail.example.com:587`) in the environment of `slotwise up` or "
+        "`slotwise worker` and restart it; messages still waiting then go out by email.",
+        icon=":material/mail_lock:",
+    )
 choice = st.segmented_control("Show", list(STATUSES), default="All", key="outbox-status")
 with state.session() as s:
     messages = queries.outbox_messages(s, me, status=STATUSES[choice or "All"])
@@ -35,7 +54,7 @@ table = pd.DataFrame(
             "To": m.to_addr,
             "Subject": m.subject,
             "Kind": m.kind,
-            "Status": STATUS_WORDS.get(m.status, m.status),
+            "Status": status_words(m),
             "Attempts": m.attempts,
             "Last error": m.last_error or "",
         }

@@ -1,4 +1,4 @@
-"""Scheduler profile: the zone times are shown in and the confirmation settings."""
+"""Profile: the signed-in user's own name, zone, confirmation settings and password."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import streamlit as st
 
 from booking_service.core import display
 from booking_service.services import accounts
-from dashboard import state, views
+from dashboard import auth, state, views
 
 st.title("Profile")
 views.show_flash()
@@ -47,3 +47,33 @@ with st.form(f"profile-{user.id}"):
             state.data_changed()
             views.flash("Profile saved.")
             st.rerun()
+
+
+def _change_password(user_id: int) -> None:
+    """The password form's callback: runs before the script, so it can clear the typed passwords."""
+    typed = {k: st.session_state.get(f"profile-password-{k}", "") for k in ("current", "new", "again")}
+    for k in typed:  # the typed passwords must not linger in the server's session state
+        st.session_state[f"profile-password-{k}"] = ""
+    if typed["new"] != typed["again"]:
+        views.flash("The two new passwords differ; nothing was changed. Type the new one twice.", "error")
+        return
+    try:
+        with state.session(write=True) as s:
+            result = accounts.change_password(s, user_id, typed["current"], typed["new"], client=auth.client_id())
+    except accounts.AccountError as exc:
+        views.flash(f"{str(exc)[:1].upper()}{str(exc)[1:]}.", "error")
+        return
+    if result.ok:
+        views.flash("Password changed. Use the new one next time you sign in.")
+    else:
+        views.flash(result.message, "error")
+
+
+st.subheader("Password")
+with st.form(f"profile-password-{user.id}"):
+    st.text_input("Current password", type="password", key="profile-password-current",
+                  autocomplete="current-password")
+    st.text_input(f"New password (at least {accounts.MIN_PASSWORD_LENGTH} characters)", type="password",
+                  key="profile-password-new", autocomplete="new-password")
+    st.text_input("New password again", type="password", key="profile-password-again", autocomplete="new-password")
+    st.form_submit_button("Change password", on_click=_change_password, args=(user.id,))

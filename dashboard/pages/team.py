@@ -13,15 +13,40 @@ from dashboard import state, views
 DEFAULT_HOURS = {d: ("09:00-17:00" if d < 5 else "") for d in range(7)}
 
 
-def hours_inputs(prefix: str, current: dict[int, list[tuple[int, int]]] | None) -> dict[int, str]:
-    """One text input per weekday (inside a form); returns weekday -> typed text."""
-    st.caption("Hours per weekday, wall clock in the zone above: e.g. `09:00-12:00, 13:00-17:00`; empty = off.")
+def read_hours(text: str) -> tuple[str | None, str | None]:
+    """How the hours service reads ``text``: ``(reading, None)`` or ``(None, its message)``."""
+    try:
+        return team.format_hours(team.parse_hours(text)) or "closed", None
+    except team.TeamError as exc:
+        return None, str(exc)
+
+
+def hours_inputs(prefix: str, current: dict[int, list[tuple[int, int]]] | None) -> tuple[dict[int, str], list[str]]:
+    """One text input per weekday, each with how it was read beneath it.
+
+    Returns the typed text per weekday (0 = Monday) and the problems, one message per day that
+    cannot be read; nothing should be saved while there are any.
+    """
+    st.caption(
+        "Hours per weekday, wall clock in the zone above: `09:00-17:00`, `9-5`, `9am-5pm`, "
+        "`9-12, 13:00-17:30`; `closed` or empty = off; a shift past midnight: `22:00-02:00 (next day)`."
+    )
     columns = st.columns(7)
-    typed = {}
+    typed, problems = {}, []
     for day, column in enumerate(columns):
-        value = team.format_hours(current[day]) if current is not None else DEFAULT_HOURS[day]
-        typed[day] = column.text_input(team.WEEKDAYS[day], value=value, key=f"{prefix}-hours-{day}")
-    return typed
+        key = f"{prefix}-hours-{day}"
+        if key not in st.session_state:
+            st.session_state[key] = team.format_hours(current[day]) if current is not None else DEFAULT_HOURS[day]
+        typed[day] = column.text_input(team.WEEKDAYS[day], key=key)
+        reading, problem = read_hours(typed[day])
+        if problem is None:
+            column.caption(f"Read as **{reading}**")
+        else:
+            column.caption(":red[Not saved: see below]")
+            problems.append(f"{team.WEEKDAYS[day]}: {problem}")
+    for problem in problems:
+        st.error(problem)
+    return typed, problems
 
 
 def zone_select(label: str, value: str, key: str) -> str:
@@ -29,8 +54,12 @@ def zone_select(label: str, value: str, key: str) -> str:
     return st.selectbox(label, zones, index=zones.index(value) if value in zones else 0, key=key)
 
 
-def apply(action, success: str) -> None:
-    """Run ``action(session)`` in one transaction; show the service's message on refusal."""
+def apply(action, success: str, forget: str | None = None) -> None:
+    """Run ``action(session)`` in one transaction; show the service's message on refusal.
+
+    ``forget``: prefix of the inputs to start afresh after success (they then show what was
+    stored, as the service normalised it: ``9-5`` comes back as ``09:00-17:00``).
+    """
     try:
         with state.session() as s:
             action(s)
@@ -38,8 +67,22 @@ def apply(action, success: str) -> None:
         st.error(str(exc))
         return
     state.data_changed()
+    if forget:
+        for key in [k for k in st.session_state if str(k).startswith(forget)]:
+            del st.session_state[key]
     views.flash(success)
     st.rerun()
+
+
+def _delete_pool(pool_id: int, name: str) -> None:
+    try:
+        with state.session() as s:
+            team.delete_pool(s, pool_id, by=state.current_user())
+    except (team.TeamError, PermissionDenied) as exc:
+        views.flash(str(exc), "error")
+        return
+    state.data_changed()
+    views.flash(f"Deleted pool {name}.")
 
 
 def date_hours_editor(prefix: str, resources: list, what: str) -> None:
@@ -58,21 +101,27 @@ def date_hours_editor(prefix: str, resources: list, what: str) -> None:
         )
     else:
         st.caption(f"{chosen.name} follows the weekly pattern on every date.")
-    with st.form(f"{prefix}-dates-{chosen.id}"):
+    with st.container(border=True):
         left, middle, right = st.columns([1, 2, 2])
         day = left.date_input("Date", key=f"{prefix}-dates-{chosen.id}-day")
         hours = middle.text_input(
             f"Hours ({chosen.zone})", key=f"{prefix}-dates-{chosen.id}-hours",
             placeholder="empty = unavailable all day; or e.g. 12:00-20:00",
         )
+        reading, problem = read_hours(hours)
+        if problem is None:
+            middle.caption(f"Read as **{reading if reading != 'closed' else 'unavailable all day'}**")
+        else:
+            st.error(problem)
         note = right.text_input("Note", key=f"{prefix}-dates-{chosen.id}-note", placeholder="public holiday")
         save, clear = st.columns(2)
-        if save.form_submit_button("Save this date", type="primary"):
+        if save.button("Save this date", key=f"{prefix}-dates-{chosen.id}-save", type="primary",
+                       disabled=problem is not None):
             apply(
                 lambda s, rid=chosen.id: team.set_date_hours(s, rid, day, hours, note=note, by=me),
                 f"Saved {day:%d %b %Y} for {chosen.name}.",
             )
-        if clear.form_submit_button("Back to the weekly pattern on this date"):
+        if clear.button("Back to the weekly pattern on this date", key=f"{prefix}-dates-{chosen.id}-clear"):
             apply(
                 lambda s, rid=chosen.id: team.clear_date_hours(s, rid, day, by=me),
                 f"{chosen.name} follows the weekly pattern on {day:%d %b %Y} again.",
@@ -121,15 +170,15 @@ with tab_members:
             width="stretch",
         )
     with st.expander("Add a team member", expanded=not members):
-        with st.form("add-member", clear_on_submit=False):
+        with st.container(border=True):
             name = st.text_input("Name", key="add-member-name")
             email = st.text_input("Email", key="add-member-email")
             zone = zone_select("Zone", default_zone, "add-member-zone")
-            typed = hours_inputs("add-member", None)
-            if st.form_submit_button("Add team member", type="primary"):
+            typed, problems = hours_inputs("add-member", None)
+            if st.button("Add team member", key="add-member-save", type="primary", disabled=bool(problems)):
                 apply(
                     lambda s: team.create_member(s, name, zone, email=email, hours=typed, by=me),
-                    f"Added {name.strip()}.",
+                    f"Added {name.strip()}.", forget="add-member-",
                 )
     if members:
         with st.expander("Edit a team member"):
@@ -140,19 +189,20 @@ with tab_members:
                     key="edit-member-pick",
                 )
             ]
-            with st.form(f"edit-member-{chosen.id}"):
+            with st.container(border=True):
                 name = st.text_input("Name", value=chosen.name, key=f"edit-member-{chosen.id}-name")
                 email = st.text_input("Email", value=chosen.email or "", key=f"edit-member-{chosen.id}-email")
                 zone = zone_select("Zone", chosen.zone, f"edit-member-{chosen.id}-zone")
                 active = st.checkbox("Can be booked", value=chosen.active, key=f"edit-member-{chosen.id}-active")
-                typed = hours_inputs(f"edit-member-{chosen.id}", team.weekly_hours(chosen))
+                typed, problems = hours_inputs(f"edit-member-{chosen.id}", team.weekly_hours(chosen))
 
                 def save_member(s, member_id=chosen.id):
                     team.update_member(s, member_id, name=name, email=email, zone=zone, active=active, by=me)
                     team.set_weekly_hours(s, member_id, typed, by=me)
 
-                if st.form_submit_button("Save team member", type="primary"):
-                    apply(save_member, f"Saved {name.strip()}.")
+                if st.button("Save team member", key=f"edit-member-{chosen.id}-save", type="primary",
+                             disabled=bool(problems)):
+                    apply(save_member, f"Saved {name.strip()}.", forget=f"edit-member-{chosen.id}-")
 
     if members:
         with st.expander("Days off and special hours"):
@@ -173,13 +223,14 @@ with tab_rooms:
             width="stretch",
         )
     with st.expander("Add a room", expanded=not rooms):
-        with st.form("add-room"):
+        with st.container(border=True):
             name = st.text_input("Name", key="add-room-name")
             capacity = st.number_input("Capacity (seats)", min_value=1, value=4, step=1, key="add-room-capacity")
             zone = zone_select("Zone", default_zone, "add-room-zone")
-            typed = hours_inputs("add-room", None)
-            if st.form_submit_button("Add room", type="primary"):
-                apply(lambda s: team.create_room(s, name, zone, int(capacity), hours=typed, by=me), f"Added {name.strip()}.")
+            typed, problems = hours_inputs("add-room", None)
+            if st.button("Add room", key="add-room-save", type="primary", disabled=bool(problems)):
+                apply(lambda s: team.create_room(s, name, zone, int(capacity), hours=typed, by=me), f"Added {name.strip()}.",
+                      forget="add-room-")
     if rooms:
         with st.expander("Edit a room"):
             rooms_by_id = {r.id: r for r in rooms}
@@ -191,21 +242,21 @@ with tab_rooms:
                 )
             ]
             rid = chosen_room.id
-            with st.form(f"edit-room-{rid}"):
+            with st.container(border=True):
                 name = st.text_input("Name", value=chosen_room.name, key=f"edit-room-{rid}-name")
                 capacity = st.number_input(
                     "Capacity (seats)", min_value=1, value=chosen_room.capacity, step=1, key=f"edit-room-{rid}-cap"
                 )
                 zone = zone_select("Zone", chosen_room.zone, f"edit-room-{rid}-zone")
                 active = st.checkbox("Can be booked", value=chosen_room.active, key=f"edit-room-{rid}-active")
-                typed = hours_inputs(f"edit-room-{rid}", team.weekly_hours(chosen_room))
+                typed, problems = hours_inputs(f"edit-room-{rid}", team.weekly_hours(chosen_room))
 
                 def save_room(s, room_id=rid):
                     team.update_room(s, room_id, name=name, zone=zone, capacity=int(capacity), active=active, by=me)
                     team.set_weekly_hours(s, room_id, typed, by=me)
 
-                if st.form_submit_button("Save room", type="primary"):
-                    apply(save_room, f"Saved {name.strip()}.")
+                if st.button("Save room", key=f"edit-room-{rid}-save", type="primary", disabled=bool(problems)):
+                    apply(save_room, f"Saved {name.strip()}.", forget=f"edit-room-{rid}-")
 
     if rooms:
         with st.expander("Closed days and special opening hours"):
@@ -253,13 +304,20 @@ with tab_pools:
                     key=f"edit-pool-{pool.id}-members",
                 )
                 description = st.text_input("Description", value=pool.description, key=f"edit-pool-{pool.id}-desc")
-                save, delete = st.columns(2)
-                if save.form_submit_button("Save pool", type="primary"):
+                if st.form_submit_button("Save pool", type="primary"):
                     apply(
                         lambda s, pid=pool.id: team.update_pool(
                             s, pid, name=name, member_ids=chosen_ids, description=description, by=me
                         ),
                         f"Saved pool {name.strip()}.",
                     )
-                if delete.form_submit_button("Delete pool"):
-                    apply(lambda s, pid=pool.id: team.delete_pool(s, pid, by=me), f"Deleted pool {pool.name}.")
+            st.button(
+                "Delete pool…", key=f"delete-pool-{pool.id}", on_click=views.ask_to_confirm,
+                args=("delete-pool", {"id": pool.id, "name": pool.name, "members": views.names(pool.members)}),
+            )
+        views.confirm_dialog(
+            "delete-pool", "Delete this pool?",
+            lambda p: (f"Delete the pool **{p['name']}** ({p['members'] or 'no members'})? Its members stay on the "
+                       "team; new invitations can no longer choose the pool. Nobody is emailed."),
+            "Delete pool", lambda p: _delete_pool(p["id"], p["name"]), busy="Deleting…",
+        )

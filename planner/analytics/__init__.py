@@ -24,6 +24,8 @@ functions count.
     :class:`AddPoolMember`, :class:`ExtendHours`, :class:`ChangeRequest` and
     :class:`AlwaysFree` (:func:`apply_changes`); :func:`bottlenecks` and
     :func:`bottleneck_summary`.
+:mod:`planner.analytics.explain`
+    :func:`why_no_slots`: why a request has no slot, in plain words, from narrower counts.
 :mod:`planner.analytics.invitations`
     :func:`contention` and :func:`invitation_contention` (active invitations competing per
     resource-hour); :func:`invitation_requests`.
@@ -36,6 +38,7 @@ functions count.
 """
 
 from planner.analytics.capacity import free_capacity, pack_meetings
+from planner.analytics.explain import why_no_slots
 from planner.analytics.inputs import PlannerTables, as_organisation
 from planner.analytics.invitations import contention, invitation_contention, invitation_requests
 from planner.analytics.usage import availability_by_hour, free_count_by_hour, partition_hours, utilization
@@ -76,4 +79,5 @@ __all__ = [
     "utilization",
     "what_if",
     "what_if_table",
+    "why_no_slots",
 ]

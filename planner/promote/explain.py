@@ -3,6 +3,8 @@
 :func:`planner.promote.promote_slots` returns the chosen slots with their score, one column per
 score part (weighted points summing to the score) and a short ``reason``: the local day and
 half, the local time for the customer, then what set the slot apart from the other candidates.
+When the customer's zone differs from the invitation's, the reason gives the time in both, each
+labelled with its zone.
 """
 
 from __future__ import annotations
@@ -22,7 +24,15 @@ def _describe(row: Mapping[str, object], context: PromoteContext, spread: Mappin
     so the reason names what decided the choice rather than listing every part.
     """
     local = pd.Timestamp(row["start"]).tz_convert(context.display_zone)
-    parts = [f"{local.strftime('%a')} {'afternoon' if row['afternoon'] else 'morning'}"]
+    half = "afternoon" if row["afternoon"] else "morning"
+    if context.display_zone != context.zone:
+        # The customer reads another zone than the scheduler's: say both, each with its zone, so
+        # "morning" is never read against the wrong clock.
+        ours = pd.Timestamp(row["start"]).tz_convert(context.zone)
+        parts = [f"{local:%a %H:%M} for the customer ({half}, {context.display_zone}), "
+                 f"{ours:%a %H:%M} in {context.zone}"]
+    else:
+        parts = [f"{local.strftime('%a')} {half}"]
     if local.weekday() not in context.customer_weekdays:
         parts.append("outside the customer's business days")
     elif row["f_local_time"] >= 1.0:

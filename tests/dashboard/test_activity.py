@@ -55,12 +55,16 @@ def test_invitations_list_active_ones_and_a_confirmed_one_moves_to_meetings(org,
     _invite(engine, org, name="Alan Turing", members=(org.bob,))
     at = open_page(org, "invitations")
     table = at.dataframe[0].value
-    assert list(table["Customer"]) == ["Alan Turing <alan@example.com>", "Grace Hopper <grace@example.com>"]
+    assert list(table["Customer"]) == ["Alan Turing", "Grace Hopper"]
+    assert list(table["Email"]) == ["alan@example.com", "grace@example.com"]
     assert list(table["Promoted"]) == ["no", "2 slots"]
     assert (table["Slots now"] > 0).all()
+    # Every cell says something: no literal None, NaN or empty link column.
+    assert not table.isna().any().any() and "Link" not in table.columns
+    assert not table.astype(str).isin(["None", "nan", ""]).any().any()
     meeting_id = _confirm_first_slot(engine, grace)
     at.run()  # Streamlit's normal rerun, nothing else
-    assert list(at.dataframe[0].value["Customer"]) == ["Alan Turing <alan@example.com>"]
+    assert list(at.dataframe[0].value["Customer"]) == ["Alan Turing"]
     at.switch_page("dashboard/pages/meetings.py").run()
     meetings = at.dataframe[0].value
     assert list(meetings["Customer"]) == ["Grace Hopper <grace@example.com>"]
@@ -70,10 +74,18 @@ def test_invitations_list_active_ones_and_a_confirmed_one_moves_to_meetings(org,
     assert meetings.iloc[0]["When (Europe/London)"].startswith(f"{start.astimezone(LONDON):%a %d %b %H:%M}")
 
 
+def _cancel_invitation(at, invitation_id):
+    """Pick the invitation, press Cancel, and confirm in the dialog."""
+    at.selectbox(key="invitations-pick").select(invitation_id).run()
+    at.button(key="invitations-cancel").click().run()
+    assert not at.exception, at.exception
+    at.button(key="cancel-invitation-confirm").click().run()
+
+
 def test_cancel_invitation_from_the_list(org, engine):
     grace = _invite(engine, org)
     at = open_page(org, "invitations")
-    at.button(key="invitations-cancel").click().run()
+    _cancel_invitation(at, grace)
     assert not at.exception
     assert "Cancelled the invitation of Grace Hopper" in at.success[0].value
     assert "No active invitations" in at.info[0].value
@@ -82,13 +94,13 @@ def test_cancel_invitation_from_the_list(org, engine):
 
 
 def test_resend_shows_a_new_link(org, engine):
-    _invite(engine, org)
+    grace = _invite(engine, org)
     at = open_page(org, "invitations")
+    at.selectbox(key="invitations-pick").select(grace).run()
     at.button(key="invitations-resend").click().run()
     assert not at.exception
     link = at.code[0].value
     assert link.startswith("http://booking.test/i/")
-    assert at.dataframe[0].value.loc[0, "Link"] == link
     with session_scope(engine) as s:
         assert len(s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "invitation")).all()) == 2
 
@@ -100,9 +112,12 @@ def test_cancelling_a_meeting_frees_its_reservation_and_mails_the_customer(org, 
     assert len(at.dataframe[0].value) == 2
     at.selectbox(key="meetings-member").select(org.ada).run()
     assert list(at.dataframe[0].value["Customer"]) == ["Grace Hopper <grace@example.com>"]
-    at.selectbox(key="cancel-meeting-pick").select(meeting_id)
-    at.text_input(key="cancel-meeting-reason").input("Ada is ill")
-    at.button(key="FormSubmitter:cancel-meeting-Cancel meeting").click().run()
+    at.selectbox(key="cancel-meeting-pick").select(meeting_id).run()
+    at.button(key="cancel-meeting").click().run()
+    assert not at.exception, at.exception
+    assert "a cancellation email with a calendar update goes to:\n\n- Grace Hopper <grace@example.com>\n- Ada <ada@example.com>" in at.markdown[-1].value
+    at.text_input(key=f"cancel-meeting-{meeting_id}-reason").input("Ada is ill")
+    at.button(key="cancel-meeting-confirm").click().run()
     assert not at.exception
     assert "the time is free again" in at.success[0].value
     assert "No meetings in this range for Ada" in at.info[0].value
@@ -146,8 +161,10 @@ def test_meetings_filter_is_shareable_as_a_link(org, engine):
 def test_cancelling_an_invitation_booked_a_moment_ago_says_to_cancel_the_meeting(org, engine):
     grace = _invite(engine, org)
     at = open_page(org, "invitations")
-    meeting_id = _confirm_first_slot(engine, grace)  # the customer books while the page is open
+    at.selectbox(key="invitations-pick").select(grace).run()
     at.button(key="invitations-cancel").click().run()
+    meeting_id = _confirm_first_slot(engine, grace)  # the customer books while the dialog is open
+    at.button(key="cancel-invitation-confirm").click().run()
     assert not at.exception, at.exception
     assert [e.value for e in at.error] == ["This invitation was booked a moment ago; cancel the meeting instead."]
     with session_scope(engine) as s:
@@ -176,9 +193,11 @@ def test_resending_an_invitation_booked_a_moment_ago_says_where_it_went(org, eng
 def test_cancelling_a_meeting_a_colleague_just_cancelled_says_so(org, engine):
     meeting_id = _confirm_first_slot(engine, _invite(engine, org))
     at = open_page(org, "meetings")
+    at.selectbox(key="cancel-meeting-pick").select(meeting_id).run()
+    at.button(key="cancel-meeting").click().run()
     with session_scope(engine, write=True) as s:
         booking.cancel_meeting(s, meeting_id, secret_key=SECRET_KEY, by=None)
-    at.button(key="FormSubmitter:cancel-meeting-Cancel meeting").click().run()
+    at.button(key="cancel-meeting-confirm").click().run()
     assert not at.exception, at.exception
     assert [e.value for e in at.error] == ["This meeting is already cancelled."]
     with session_scope(engine) as s:
@@ -191,12 +210,64 @@ def test_a_database_still_locked_after_the_wait_is_said_in_words(org, engine, mo
     monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT", 0.3)
     grace = _invite(engine, org)
     at = open_page(org, "invitations")
+    at.selectbox(key="invitations-pick").select(grace).run()
+    at.button(key="invitations-cancel").click().run()
     with session_scope(engine, write=True) as blocker:
         blocker.connection()  # BEGIN IMMEDIATE: another writer that does not let go
-        at.button(key="invitations-cancel").click().run()
+        at.button(key="cancel-invitation-confirm").click().run()
     assert not at.exception, at.exception
     assert [e.value for e in at.error] == [
         "Nothing was changed: the database stayed busy with other changes for too long (database is locked). "
         "Try again in a moment."]
     with session_scope(engine) as s:
         assert s.get(Invitation, grace).status == "active"
+
+
+# --- nothing is destroyed without asking, and never another row ----------------------------------
+
+
+def test_nothing_is_picked_until_the_scheduler_picks_and_cancel_asks_first(org, engine):
+    grace = _invite(engine, org)
+    at = open_page(org, "invitations")
+    assert at.selectbox(key="invitations-pick").value is None
+    assert at.button(key="invitations-cancel").disabled and at.button(key="invitations-resend").disabled
+    at.selectbox(key="invitations-pick").select(grace).run()
+    at.button(key="invitations-cancel").click().run()
+    # One click only asks: the dialog names the invitation and says who is (not) told.
+    text = at.markdown[-1].value
+    assert "Cancel the invitation of **Grace Hopper** (grace@example.com)" in text
+    assert "No email is sent to Grace Hopper" in text
+    with session_scope(engine) as s:
+        assert s.get(Invitation, grace).status == "active"
+    at.button(key="cancel-invitation-keep").click().run()
+    assert not at.exception, at.exception
+    assert not [b for b in at.button if b.key == "cancel-invitation-confirm"]
+    with session_scope(engine) as s:
+        assert s.get(Invitation, grace).status == "active"
+
+
+def test_the_dialog_acts_on_the_row_it_names_when_the_list_changes_before_the_click(org, engine):
+    grace = _invite(engine, org)
+    at = open_page(org, "invitations")
+    at.selectbox(key="invitations-pick").select(grace).run()
+    at.button(key="invitations-cancel").click().run()
+    # A colleague creates an invitation that sorts first while the dialog is open.
+    alan = _invite(engine, org, name="Alan Turing", members=(org.bob,))
+    at.button(key="cancel-invitation-confirm").click().run()
+    assert not at.exception, at.exception
+    with session_scope(engine) as s:
+        assert s.get(Invitation, grace).status == "cancelled"
+        assert s.get(Invitation, alan).status == "active"
+
+
+def test_a_meeting_is_not_picked_for_cancelling_until_the_scheduler_picks_it(org, engine):
+    meeting_id = _confirm_first_slot(engine, _invite(engine, org))
+    at = open_page(org, "meetings")
+    assert at.selectbox(key="cancel-meeting-pick").value is None
+    assert at.button(key="cancel-meeting").disabled
+    at.selectbox(key="cancel-meeting-pick").select(meeting_id).run()
+    at.button(key="cancel-meeting").click().run()
+    at.button(key="cancel-meeting-keep").click().run()
+    with session_scope(engine) as s:
+        assert s.get(Meeting, meeting_id).status == "confirmed"
+        assert s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "cancellation")).all() == []

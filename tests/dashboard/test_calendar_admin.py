@@ -45,10 +45,17 @@ def test_connect_a_subscription_syncs_it_at_once_then_remove_it(org, engine):
         assert list(at.dataframe[0].value["Calendar"]) == ["Ada's Google"]
 
         server.publish("/ada.ics", "nope", status=500)
-        at.button(key="sync-connection").click().run()
+        with session_scope(engine) as s:
+            connection_id = s.scalars(select(CalendarConnection.id)).one()
+        at.selectbox(key="manage-connection").select(connection_id).run()
+        at.button(key=f"sync-connection-{connection_id}").click().run()
         assert any("could not be synced" in w.value and "HTTP 500" in w.value for w in at.warning)
 
-        at.button(key="remove-connection").click().run()
+        at.button(key=f"remove-connection-{connection_id}").click().run()
+        assert "Remove **Ada's Google** of Ada?" in at.markdown[-1].value
+        with session_scope(engine) as s:
+            assert len(s.scalars(select(CalendarConnection)).all()) == 1  # asking removes nothing
+        at.button(key="remove-calendar-confirm").click().run()
         assert "Removed Ada's Google and its busy time." in [s.value for s in at.success]
         with session_scope(engine) as s:
             assert s.scalars(select(CalendarConnection)).all() == []
@@ -72,15 +79,19 @@ def test_bad_subscription_link_is_refused_with_the_services_message(org, engine)
 
 def test_new_feed_url_then_revoke(org, engine):
     at = open_page(org, "calendars")
-    at.selectbox(key="feed-resource").select(org.bob)
-    at.button(key="feed-new").click().run()
+    at.selectbox(key="feed-resource").select(org.bob).run()
+    at.button(key=f"feed-new-{org.bob}").click().run()
     assert not at.exception
     (shown,) = [c.value for c in at.code]
     assert shown.startswith("http://booking.test/feeds/")
     token = shown.removeprefix("http://booking.test/feeds/").removesuffix(".ics")
     with session_scope(engine) as s:
         assert resource_for_feed_token(s, token).id == org.bob
-    at.button(key="feed-revoke").click().run()
+    at.button(key=f"feed-revoke-{org.bob}").click().run()
+    with session_scope(engine) as s:
+        assert resource_for_feed_token(s, token).id == org.bob  # asking revokes nothing
+    at.button(key="revoke-feed-confirm").click().run()
+    assert not at.exception, at.exception
     with session_scope(engine) as s:
         assert resource_for_feed_token(s, token) is None
 

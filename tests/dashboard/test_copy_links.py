@@ -67,6 +67,7 @@ def test_resending_a_copy_links_invitation_shows_the_new_link_and_sends_nothing(
         )
         old_link = created.link
     at = open_page(org, "invitations")
+    at.selectbox(key="invitations-pick").select(created.invitation.id).run()
     at.button(key="invitations-resend").click().run()
     assert not at.exception, at.exception
     assert "no email was sent" in at.success[0].value

@@ -54,6 +54,9 @@ def test_whole_flow_stores_the_invitation_and_queues_the_email(org, engine):
     assert "Invitation sent to Grace Hopper (grace@example.com)" in at.success[0].value
     link = at.code[0].value
     assert link.startswith("http://booking.test/i/")
+    # While the success message shows, Invite cannot send again; the link has a visible copy button.
+    assert at.button(key="inv-invite-sent").disabled
+    assert [b for b in at.get("html") if "Copy link" in b.proto.body and link in b.proto.body]
     with session_scope(engine) as s:
         invitation = s.scalars(select(Invitation)).one()
         assert (invitation.customer_email, invitation.subject, invitation.status) == (
@@ -69,8 +72,12 @@ def test_whole_flow_stores_the_invitation_and_queues_the_email(org, engine):
     # The new invitation is on the Invitations page, with its link.
     at.switch_page("dashboard/pages/invitations.py").run()
     table = at.dataframe[0].value
-    assert list(table["Customer"]) == ["Grace Hopper <grace@example.com>"]
-    assert table.loc[0, "Link"] == link and table.loc[0, "Slots now"] > 0
+    assert list(table["Customer"]) == ["Grace Hopper"] and list(table["Email"]) == ["grace@example.com"]
+    assert table.loc[0, "Slots now"] > 0
+    with session_scope(engine) as s:
+        invitation_id = s.scalars(select(Invitation.id)).one()
+    at.selectbox(key="invitations-pick").select(invitation_id).run()
+    assert [c.value for c in at.code] == [link]  # made in this browser session: shown, with a copy button
 
 
 def test_bad_email_is_refused_with_the_services_message(org):
@@ -95,7 +102,11 @@ def test_zero_slots_disables_invite_and_names_the_bottleneck(org, engine):
     assert _step(at) == 2
     assert at.metric[0].value == "0"
     warning = at.warning[0].value
-    assert "No slots in this frame" in warning and "Nora Nohours" in warning and "Ada" not in warning.split("Widen")[0]
+    # Plain words first, the technical breakdown after them.
+    assert warning.startswith(
+        "**No slots in this frame.** Nora Nohours has no working hours set (Europe/London): add them under "
+        "Team and rooms.\n\nIn detail: Nora Nohours (required member) limits this request most")
+    assert "Ada" not in warning.split("What helps")[0]
     at.button(key="inv-next-2").click().run()
     invite = at.button(key="inv-invite")
     assert invite.disabled
@@ -153,7 +164,27 @@ def test_the_live_count_follows_data_changed_elsewhere(org, engine):
         s.add(BusyBlock(connection_id=connection.id, resource_id=org.ada, start=start, end=start + dt.timedelta(days=30)))
     at.run()
     assert at.metric[0].value == "0"
-    assert "Ada (required member) limits this request most" in at.warning[0].value
+    assert "Ada works at these times, but their calendar is full" in at.warning[0].value
+    assert "In detail: Ada (required member) limits this request most" in at.warning[0].value
+
+
+def test_a_weekend_frame_says_nobody_works_then_in_plain_words(org, engine):
+    from booking_service.services import team
+    from booking_service.store.models import User
+
+    with session_scope(engine) as s:  # Ada and Bob work Monday to Friday only
+        admin = s.get(User, org.admin_id)
+        for member in (org.ada, org.bob):
+            team.set_weekly_hours(s, member, {d: "9-5" for d in range(5)}, by=admin)
+    at = open_page(org, "invite")
+    _who(at)
+    _details(at, members=[org.ada, org.bob])
+    today = utcnow().date()
+    saturday = today + dt.timedelta(days=(5 - today.weekday()) % 7 or 7)
+    at.date_input(key="inv-frame").set_value((saturday, saturday + dt.timedelta(days=1))).run()
+    assert at.metric[0].value == "0"
+    assert at.warning[0].value.startswith(
+        "**No slots in this frame.** Nobody on this team works on Saturdays and Sundays (Europe/London).")
 
 
 def test_promoting_one_slot_twice_disables_invite(org):

@@ -28,8 +28,10 @@ def test_add_member_with_hours(org, engine):
     at.text_input(key="add-member-name").input("Cleo")
     at.text_input(key="add-member-email").input("cleo@example.com")
     at.selectbox(key="add-member-zone").select("Asia/Kolkata")
-    at.text_input(key="add-member-hours-5").input("10:00-14:00")
-    at.button(key="FormSubmitter:add-member-Add team member").click().run()
+    at.text_input(key="add-member-hours-5").input("10am-2pm").run()
+    # What was typed is read back before anything is saved.
+    assert "Read as **10:00-14:00**" in [c.value for c in at.caption]
+    at.button(key="add-member-save").click().run()
     assert not at.exception
     assert "Added Cleo." in [s.value for s in at.success]
     with session_scope(engine) as s:
@@ -39,20 +41,59 @@ def test_add_member_with_hours(org, engine):
         assert team.weekly_hours(cleo)[0] == [(540, 1020)]  # the Mon-Fri default
 
 
-def test_bad_hours_are_refused_with_the_services_message(org, engine):
+def test_hours_are_read_as_people_write_them_and_shown_before_saving(org, engine):
     at = open_page(org, "team")
     at.text_input(key="add-member-name").input("Cleo")
-    at.text_input(key="add-member-hours-0").input("9 to 5")
-    at.button(key="FormSubmitter:add-member-Add team member").click().run()
-    assert [e.value for e in at.error] == ["'9 to 5' is not an interval; write it like 09:00-17:00"]
+    for day, typed in enumerate(["9-5", "9am-5pm", "09:00-17:00", "9:30–17:30", "closed", "22:00-02:00 (next day)", ""]):
+        at.text_input(key=f"add-member-hours-{day}").input(typed)
+    at.run()
+    readings = [c.value for c in at.caption if c.value.startswith("Read as")]
+    assert readings[:7] == ["Read as **09:00-17:00**", "Read as **09:00-17:00**", "Read as **09:00-17:00**",
+                            "Read as **09:30-17:30**", "Read as **closed**", "Read as **22:00-02:00 (next day)**",
+                            "Read as **closed**"]
+    assert not at.error and not at.button(key="add-member-save").disabled
+    at.button(key="add-member-save").click().run()
+    assert not at.exception, at.exception
+    with session_scope(engine) as s:
+        cleo = s.scalars(select(TeamMember).where(TeamMember.name == "Cleo")).one()
+        assert team.weekly_hours(cleo) == {0: [(540, 1020)], 1: [(540, 1020)], 2: [(540, 1020)], 3: [(570, 1050)],
+                                           4: [], 5: [(1320, 1560)], 6: []}
+
+
+def test_nine_to_five_is_never_a_twenty_hour_day(org, engine):
+    at = open_page(org, "team")
+    at.selectbox(key="edit-member-pick").select(org.ada).run()
+    at.text_input(key=f"edit-member-{org.ada}-hours-0").input("9-5").run()
+    assert "Read as **09:00-17:00**" in [c.value for c in at.caption]
+    at.button(key=f"edit-member-{org.ada}-save").click().run()
+    assert not at.exception, at.exception
+    with session_scope(engine) as s:
+        assert team.weekly_hours(s.get(TeamMember, org.ada))[0] == [(540, 1020)]
+    # After saving, the form shows what was stored.
+    assert at.text_input(key=f"edit-member-{org.ada}-hours-0").value == "09:00-17:00"
+
+
+def test_ambiguous_or_backwards_hours_are_refused_with_how_they_were_read(org, engine):
+    at = open_page(org, "team")
+    at.text_input(key="add-member-name").input("Cleo")
+    at.text_input(key="add-member-hours-0").input("22:00-02:00")
+    at.text_input(key="add-member-hours-1").input("1-5").run()
+    errors = [e.value for e in at.error]
+    assert errors == [
+        "Monday: '22:00-02:00' ends before it starts (read as 22:00 to 02:00). For a shift past midnight write "
+        "'22:00-02:00 (next day)'; otherwise write the end on the 24-hour clock, like 09:00-17:00",
+        "Tuesday: '1-5' is ambiguous: read as 01:00-05:00, it could also mean 13:00-17:00; write it on the "
+        "24-hour clock or with am/pm",
+    ]
+    assert at.button(key="add-member-save").disabled  # nothing to save until every day reads
     with session_scope(engine) as s:
         assert s.scalars(select(TeamMember).where(TeamMember.name == "Cleo")).all() == []
 
 
 def test_edit_room_and_create_pool(org, engine):
     at = open_page(org, "team")
-    at.number_input(key=f"edit-room-{org.blue}-cap").set_value(10)
-    at.button(key=f"FormSubmitter:edit-room-{org.blue}-Save room").click().run()
+    at.number_input(key=f"edit-room-{org.blue}-cap").set_value(10).run()
+    at.button(key=f"edit-room-{org.blue}-save").click().run()
     assert not at.exception
     at.text_input(key="add-pool-name").input("Support")
     at.multiselect(key="add-pool-members").select(org.bob)
@@ -69,8 +110,8 @@ def test_a_scheduler_is_refused_by_the_service(org, engine):
         s.get(User, org.admin_id).role = "scheduler"
     at = open_page(org, "team")
     assert "Only an admin can change the team, rooms and pools." in [c.value for c in at.caption]
-    at.text_input(key="add-member-name").input("Cleo")
-    at.button(key="FormSubmitter:add-member-Add team member").click().run()
+    at.text_input(key="add-member-name").input("Cleo").run()
+    at.button(key="add-member-save").click().run()
     assert [e.value for e in at.error] == ["only an admin may add team members; sam@example.com (scheduler) may not"]
 
 
@@ -80,16 +121,33 @@ def test_a_day_off_and_back_to_the_weekly_pattern(org, engine):
     at.selectbox(key="member-dates-pick").select(org.ada).run()
     assert "Ada follows the weekly pattern on every date." in [c.value for c in at.caption]
     at.date_input(key=f"member-dates-{org.ada}-day").set_value(day)
-    at.text_input(key=f"member-dates-{org.ada}-note").input("Christmas")
-    at.button(key=f"FormSubmitter:member-dates-{org.ada}-Save this date").click().run()
+    at.text_input(key=f"member-dates-{org.ada}-note").input("Christmas").run()
+    assert "Read as **unavailable all day**" in [c.value for c in at.caption]
+    at.button(key=f"member-dates-{org.ada}-save").click().run()
     assert not at.exception, at.exception
     assert "Saved 25 Dec 2026 for Ada." in [s.value for s in at.success]
     special = next(df.value for df in at.dataframe if "Date" in df.value.columns)
     assert special.to_dict("records") == [{"Date": day, "Hours": "unavailable"}]
     with session_scope(engine) as s:
         assert team.date_hours(s.get(TeamMember, org.ada)) == {day: []}
-    at.date_input(key=f"member-dates-{org.ada}-day").set_value(day)
-    at.button(key=f"FormSubmitter:member-dates-{org.ada}-Back to the weekly pattern on this date").click().run()
+    at.date_input(key=f"member-dates-{org.ada}-day").set_value(day).run()
+    at.button(key=f"member-dates-{org.ada}-clear").click().run()
     assert "Ada follows the weekly pattern on 25 Dec 2026 again." in [s.value for s in at.success]
     with session_scope(engine) as s:
         assert team.date_hours(s.get(TeamMember, org.ada)) == {}
+
+
+def test_deleting_a_pool_asks_first(org, engine):
+    at = open_page(org, "team")
+    at.selectbox(key="edit-pool-pick").select(org.sales).run()
+    at.button(key=f"delete-pool-{org.sales}").click().run()
+    assert "Delete the pool **Sales** (Ada, Bob)?" in at.markdown[-1].value
+    at.button(key="delete-pool-keep").click().run()
+    with session_scope(engine) as s:
+        assert s.get(ResourcePool, org.sales) is not None
+    at.button(key=f"delete-pool-{org.sales}").click().run()
+    at.button(key="delete-pool-confirm").click().run()
+    assert not at.exception, at.exception
+    assert "Deleted pool Sales." in [s.value for s in at.success]
+    with session_scope(engine) as s:
+        assert s.get(ResourcePool, org.sales) is None

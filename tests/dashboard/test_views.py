@@ -18,7 +18,8 @@ def test_heatmap_counts_starts_per_local_day_and_hour():
         )
     )
     data, spec = slot_heatmap(starts, "Europe/London")
-    assert data.to_dict("records") == [
+    cells = data[data["slots"] > 0].to_dict("records")
+    assert cells == [
         {"day": "Sat 28 Mar", "time": "09:00", "slots": 2},
         {"day": "Sat 28 Mar", "time": "10:00", "slots": 1},
         {"day": "Sun 29 Mar", "time": "10:00", "slots": 1},
@@ -26,3 +27,24 @@ def test_heatmap_counts_starts_per_local_day_and_hour():
     ]
     assert spec["encoding"]["x"]["sort"] == ["Sat 28 Mar", "Sun 29 Mar", "Mon 30 Mar"]
     assert spec["height"] >= 200
+
+
+def test_heatmap_axes_are_even_over_the_whole_frame():
+    import datetime as dt
+
+    # Slots on Tuesday 09:00 and 15:00 and Thursday 11:00 of a Monday-Sunday frame.
+    starts = pd.Series(pd.DatetimeIndex(["2026-12-08T09:00Z", "2026-12-08T15:00Z", "2026-12-10T11:00Z"]))
+    data, spec = slot_heatmap(starts, "Europe/London", frame=(dt.date(2026, 12, 7), dt.date(2026, 12, 13)))
+    days = ["Mon 07 Dec", "Tue 08 Dec", "Wed 09 Dec", "Thu 10 Dec", "Fri 11 Dec", "Sat 12 Dec", "Sun 13 Dec"]
+    hours = ["09:00", "10:00", "11:00", "12:00", "13:00", "14:00", "15:00"]
+    # Every day of the frame and every hour between the first and last start is a cell, empty or not.
+    assert spec["encoding"]["x"]["sort"] == days
+    assert list(dict.fromkeys(data["day"])) == days and sorted(set(data["time"])) == hours
+    assert len(data) == len(days) * len(hours) and data["slots"].sum() == 3
+    assert data.set_index(["day", "time"]).loc[("Wed 09 Dec", "12:00"), "slots"] == 0
+    assert spec["height"] == max(200, 24 * len(hours))
+
+
+def test_heatmap_of_no_slots_is_empty():
+    data, _spec = slot_heatmap(pd.Series(pd.DatetimeIndex([], tz="UTC")), "Europe/London")
+    assert data.empty

@@ -103,6 +103,11 @@ def test_without_smtp_messages_become_eml_files(engine, tmp_path):
     assert parsed.get_body(("plain",)).get_content().startswith("plain body")
     stored = _message(engine, message_id)
     assert stored.status == "sent" and stored.sent_at == NOW and stored.attempts == 1
+    # Nobody received it: the message and the report say it was written, not sent.
+    assert stored.delivered_via == "file"
+    assert report.describe() == (
+        f"Mail: 1 written to {tmp_path / 'var' / 'outbox'} (no SMTP configured), 0 waiting to retry, 0 failed."
+    )
 
 
 def test_smtp_delivery_to_a_real_server_with_parts_and_invite(engine):
@@ -110,6 +115,8 @@ def test_smtp_delivery_to_a_real_server_with_parts_and_invite(engine):
     with smtp_server() as (url, received):
         report = deliver_due(engine, SmtpSender.from_url(url), secret_key=SECRET_KEY, mail_from=FROM, now=NOW)
     assert report.sent == 1
+    assert report.describe() == "Mail: 1 sent, 0 waiting to retry, 0 failed."
+    assert _message(engine, message_id).delivered_via == "smtp"
     assert received.recipients == [["ada@example.com"]]
     msg = received.messages[0]
     assert msg["Subject"] == "Hello there"
@@ -181,7 +188,9 @@ def test_send_mail_command_writes_eml_files(engine, tmp_path, monkeypatch):
     monkeypatch.delenv("SMTP_URL", raising=False)
     result = CliRunner().invoke(main, ["send-mail"])
     assert result.exit_code == 0, result.output
-    assert "1 sent" in result.output
+    # The terminal says what happened: written to a file, not sent to anyone.
+    assert f"1 written to {tmp_path / 'var' / 'outbox'} (no SMTP configured)" in result.output
+    assert "sent," not in result.output
     assert len(list((tmp_path / "var" / "outbox").glob("*.eml"))) == 1
 
 

@@ -52,7 +52,10 @@ def test_one_pass_delivers_mail_and_resyncs_stale_calendars(database_url, tmp_pa
         queue_mail(session, secret_key=SECRET_KEY, kind="notification", to="ada@example.com",
                    mail=RenderedMail(subject="Hello", text="Hello Ada", html="<p>Hello Ada</p>"), now=now)
     report = run_pass(engine, settings, now=now)
-    assert report.lines == ["Mail: 1 sent, 0 waiting to retry, 0 failed.", "Calendars: 1 re-synced, 0 failed."]
+    assert report.lines == [
+        f"Mail: 1 written to {tmp_path / 'outbox'} (no SMTP configured), 0 waiting to retry, 0 failed.",
+        "Calendars: 1 re-synced, 0 failed.",
+    ]
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
     with Session(engine) as session:
         assert session.scalars(select(OutboxMessage.status)).one() == "sent"
@@ -92,7 +95,7 @@ def test_a_pass_records_expired_invitations_and_withdraws_their_mail(database_ur
     # would send the invitation mail that still waits.
     report = run_pass(engine, settings, now=frame_end_instant(ending))
     assert report.lines[0] == "Invitations: 1 expired."
-    assert report.lines[1] == "Mail: 1 sent, 0 waiting to retry, 0 failed."
+    assert report.lines[1] == f"Mail: 1 written to {tmp_path / 'outbox'} (no SMTP configured), 0 waiting to retry, 0 failed."
     with Session(engine) as session:
         assert [session.get(Invitation, i).status for i in (ending.id, later.id)] == ["expired", "active"]
         statuses = {m.invitation_id: m.status for m in session.scalars(select(OutboxMessage))}

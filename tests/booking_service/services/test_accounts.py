@@ -267,6 +267,45 @@ def test_reset_password_replaces_the_old_one_and_unlocks(session):
         reset_password(session, "bo@example.com", "a brand new password")
 
 
+def test_a_user_changes_their_own_password_with_the_current_one(session):
+    user = _user(session)
+    result = accounts.change_password(session, user.id, PASSWORD, "my new long password", client="c1", now=NOW)
+    session.commit()
+    assert result.ok
+    assert not authenticate(session, "ana@example.com", PASSWORD, client="c2", now=NOW).ok
+    assert authenticate(session, "ana@example.com", "my new long password", client="c2", now=NOW).ok
+    entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "user.password_changed")).one()
+    assert entry.user_id == user.id and "my new long password" not in _all_text(session)
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "message"),
+    [
+        (PASSWORD, "short", "the password is too short"),
+        (PASSWORD, PASSWORD, "the new password is the same as the current one"),
+    ],
+)
+def test_an_unacceptable_new_password_changes_and_counts_nothing(session, current, new, message):
+    user = _user(session)
+    with pytest.raises(AccountError, match=message):
+        accounts.change_password(session, user.id, current, new, client="c1", now=NOW)
+    assert session.scalars(select(SignInFailure)).all() == []
+
+
+def test_a_wrong_current_password_counts_as_a_failed_attempt_and_is_limited(session):
+    user = _user(session)
+    for _ in range(ACCOUNT_LIMIT.attempts):
+        result = accounts.change_password(session, user.id, "not my password", "my new long password",
+                                          client="c1", now=NOW)
+        assert result.message == "The current password is not right; nothing was changed."
+    session.commit()
+    # Now even the right current password is refused until the window has passed.
+    result = accounts.change_password(session, user.id, PASSWORD, "my new long password", client="c1", now=NOW)
+    assert not result.ok and result.message.startswith("Too many wrong passwords. Try again in")
+    assert authenticate(session, "ana@example.com", PASSWORD, client="c9",
+                        now=NOW + ACCOUNT_LIMIT.window + dt.timedelta(seconds=1)).ok
+
+
 def test_outdated_hash_is_upgraded_at_sign_in(session, monkeypatch):
     user = _user(session)
     old = user.password_hash

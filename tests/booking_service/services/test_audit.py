@@ -74,5 +74,31 @@ def test_only_admins_read_the_log_newest_first(session):
     rows = audit.entry_rows(got)
     assert rows[1] == {
         "at": t0 + dt.timedelta(hours=2), "who": "Ana <ana@example.com>", "action": "meeting.cancelled",
-        "what": "cancelled a meeting", "target": "invitation 2", "details": "{}",
+        "what": "cancelled a meeting", "target": "invitation 2", "details": "",
     }
+
+
+def test_rows_name_their_targets_and_say_the_details_in_words(session):
+    from booking_service.services import accounts, team
+
+    admin = _user(session, "root@example.com", "admin")
+    ada = team.create_member(session, "Ada", "Europe/London", hours={0: "9-5"}, by=admin)
+    bob = team.create_member(session, "Bob", "Europe/London", by=admin)
+    team.update_member(session, ada.id, zone="Asia/Kolkata", active=False, by=admin)
+    team.create_pool(session, "Sales", [ada.id, bob.id], by=admin)
+    gone = team.create_pool(session, "Old pool", [bob.id], by=admin)
+    team.delete_pool(session, gone.id, by=admin)
+    accounts.update_user(session, admin.id, by=admin, zone="Asia/Kolkata")
+    session.commit()
+    rows = audit.entry_rows(audit.entries(session, viewer=admin), session=session)
+    seen = {(r["action"], r["target"]): r["details"] for r in rows}
+    assert seen[("member.updated", "team member Ada")] in {
+        "hours: Monday 09:00-17:00", "zone: Asia/Kolkata; can be booked / may sign in: no"}
+    assert seen[("member.created", "team member Bob")] == "name: Bob; zone: Europe/London"
+    assert seen[("pool.created", "pool Sales")] == "name: Sales; members: Ada, Bob"
+    assert seen[("pool.deleted", "pool Old pool (deleted)")] == "name: Old pool"
+    assert seen[("settings.changed", "user Root <root@example.com>")] == "zone: Asia/Kolkata"
+    # Nothing reads as raw ids or JSON.
+    for row in rows:
+        assert "{" not in row["details"] and "[" not in row["details"]
+        assert not any(row["target"] == f"{kind} {n}" for kind in ("member", "pool", "user") for n in range(50))

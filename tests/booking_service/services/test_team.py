@@ -41,10 +41,28 @@ def scheduler(session) -> User:
     [
         ("09:00-17:00", [(540, 1020)]),
         ("13:00-17:30, 9-12", [(540, 720), (780, 1050)]),
-        ("22:00-02:00", [(1320, 1560)]),
+        ("22:00-02:00 (next day)", [(1320, 1560)]),
+        ("10pm-2am (next day)", [(1320, 1560)]),
         ("00:00-24:00", [(0, 1440)]),
+        ("18:00-00:00", [(1080, 1440)]),
         ("", []),
         ("off", []),
+        ("closed", []),
+        ("Closed", []),
+        # as people write them: the end before the start is the afternoon when that is the only reading
+        ("9-5", [(540, 1020)]),
+        ("9 to 5", [(540, 1020)]),
+        ("8-6", [(480, 1080)]),
+        ("12-1", [(720, 780)]),
+        ("9am-5pm", [(540, 1020)]),
+        ("9 a.m. - 5 p.m.", [(540, 1020)]),
+        ("12am-12pm", [(0, 720)]),
+        ("9-5pm", [(540, 1020)]),
+        ("9:30–17:30", [(570, 1050)]),
+        ("9:30-5:30", [(570, 1050)]),
+        ("9h-17h30", [(540, 1050)]),
+        ("6-14", [(360, 840)]),
+        ("9-12, 13:00-17:00", [(540, 720), (780, 1020)]),
     ],
 )
 def test_parse_hours_reads_intervals(text, expected):
@@ -54,8 +72,16 @@ def test_parse_hours_reads_intervals(text, expected):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("9 to 5", "is not an interval"),
+        ("9 until", "is not an interval"),
         ("09:00-17:99", "is not a time of day"),
+        ("13pm-14pm", "is not a time of day"),
+        # ambiguous or backwards: refused with how it was read
+        ("1-5", r"ambiguous: read as 01:00-05:00, it could also mean 13:00-17:00"),
+        ("1-5pm", r"ambiguous: read as 01:00-17:00, it could also mean 13:00-17:00"),
+        ("22:00-02:00", r"ends before it starts \(read as 22:00 to 02:00\).*'22:00-02:00 \(next day\)'"),
+        ("10pm-2am", r"read as 22:00 to 02:00"),
+        ("09:00-05:00", r"read as 09:00 to 05:00\) \(did you mean 09:00-17:00\?\)"),
+        ("09:00-17:00 (next day)", "more than 24 hours"),
         ("ab:00-10:00", "is not a time"),
         ("09:00-12:00, 11:00-13:00", "overlap"),
         ("24:00-02:00", "starts at 24:00"),
@@ -67,7 +93,7 @@ def test_parse_hours_names_the_bad_text(text, message):
 
 
 def test_format_hours_is_the_inverse_of_parse():
-    for text in ["09:00-12:00, 13:00-17:30", "22:00-02:00", "00:00-24:00"]:
+    for text in ["09:00-12:00, 13:00-17:30", "22:00-02:00 (next day)", "00:00-24:00", "18:00-24:00"]:
         assert team.format_hours(team.parse_hours(text)) == text
 
 
@@ -91,7 +117,7 @@ def test_create_member_with_hours_and_audit(session, admin):
         ({"name": "", "zone": "Europe/Berlin"}, "name is empty"),
         ({"name": "Ada", "zone": "Mars/Olympus"}, "'Mars/Olympus' is not an IANA time zone"),
         ({"name": "Ada", "zone": "Europe/Berlin", "email": "ada@"}, "'ada@' is not an email address"),
-        ({"name": "Ada", "zone": "Europe/Berlin", "hours": {0: "9-"}}, "is not a time"),
+        ({"name": "Ada", "zone": "Europe/Berlin", "hours": {0: "9-"}}, "is not an interval"),
     ],
 )
 def test_create_member_refuses_bad_input_and_writes_nothing(session, admin, kwargs, message):
@@ -119,10 +145,10 @@ def test_update_member_changes_only_what_differs(session, admin):
 
 def test_set_weekly_hours_replaces_the_old_rows(session, admin):
     member = team.create_member(session, "Ada", "Europe/Berlin", hours={0: "09:00-17:00"}, by=admin)
-    team.set_weekly_hours(session, member.id, {1: [(600, 660)], 2: "22:00-06:00"}, by=admin)
+    team.set_weekly_hours(session, member.id, {1: [(600, 660)], 2: "22:00-06:00 (next day)", 3: [(1320, 1800)]}, by=admin)
     session.commit()
     rows = session.execute(select(WorkingHours.weekday, WorkingHours.start_minute, WorkingHours.end_minute)).all()
-    assert sorted(rows) == [(1, 600, 660), (2, 1320, 1800)]
+    assert sorted(rows) == [(1, 600, 660), (2, 1320, 1800), (3, 1320, 1800)]
     with pytest.raises(team.TeamError, match="weekday 7"):
         team.set_weekly_hours(session, member.id, {7: "09:00-10:00"}, by=admin)
     with pytest.raises(team.TeamError, match="no team member or room with id 999"):

@@ -29,3 +29,12 @@ def test_reason_names_day_half_and_local_time():
     busy = intervals([("m1", "2026-11-24 09:00", "2026-11-24 10:00")])
     result = promote_slots(slots, context(busy=busy), k=1)
     assert result.slots["reason"].iloc[0] == "Tue morning, inside customer hours, next to existing meeting"
+
+
+def test_a_customer_in_another_zone_reads_both_times_each_labelled():
+    # 14:00 London is 09:00 in New York: the customer's morning, the scheduler's afternoon.
+    slots = make_slots(["2026-11-24 14:00"])
+    result = promote_slots(slots, context(customer_zone="America/New_York"), k=1)
+    reason = result.slots["reason"].iloc[0]
+    assert reason.startswith("Tue 09:00 for the customer (morning, America/New_York), Tue 14:00 in Europe/London")
+    assert "afternoon" not in reason

@@ -1,0 +1,180 @@
+"""What only a real browser shows: typed dates, the confirmation dialog, the copy button, a double click.
+
+The dashboard runs as a real server (the ``dashboard_url`` fixture of ``test_screenshots``: the
+demo organisation plus a few invitations on a temp database) and Playwright drives Debian's
+Chromium. Without Chromium the tests skip, except with ``CI=true``, where they fail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from booking_service.store.db import make_engine, session_scope
+from booking_service.store.models import Invitation, utcnow
+
+from .test_screenshots import (
+    CHROMIUM,
+    EMAIL,
+    IN_CI,
+    PASSWORD,
+    _settle,
+    dashboard_url,  # noqa: F401 - the fixture: the dashboard served over the demo data
+)
+
+pytestmark = pytest.mark.browser
+
+
+@contextmanager
+def _signed_in(base: str):
+    if not CHROMIUM.exists():
+        if IN_CI:
+            pytest.fail("Chromium is missing at /usr/bin/chromium (CI=true requires it)")
+        pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        context = browser.new_context(viewport={"width": 1440, "height": 1000})
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+        page = context.new_page()
+        page.goto(base)
+        page.get_by_role("textbox", name="Email").fill(EMAIL)
+        page.get_by_role("textbox", name="Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("heading", name="Invite to self-schedule").wait_for(timeout=60_000)
+        try:
+            yield page
+        except Exception:
+            page.screenshot(path=str(Path(os.environ.get("TMPDIR", "/tmp")) / "slotwise-browser-failure.png"))
+            raise
+        finally:
+            browser.close()
+
+
+def _open(page, title: str) -> None:
+    page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
+    page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
+    _settle(page)
+
+
+def _pick(page, label: str, option: str) -> None:
+    page.get_by_label(label).first.click()
+    page.get_by_role("option", name=option).first.click()
+    _settle(page)
+
+
+def _to_time_frame(page, members: list[str]) -> None:
+    _open(page, "Invite to self-schedule")
+    page.get_by_label("Participant name").fill("Ada Lovelace")
+    page.get_by_label("Email").fill("ada@example.com")
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("Subject").wait_for()
+    page.get_by_label("Subject").fill("Introduction call")
+    for label in members:
+        page.get_by_label("Team members (all attend)").click()
+        page.get_by_role("option", name=label, exact=True).click()
+        page.keyboard.press("Escape")
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_text("Available slots").wait_for(timeout=60_000)
+    _settle(page)
+
+
+def _count(page) -> int:
+    return int(page.get_by_test_id("stMetricValue").first.inner_text())
+
+
+def _invitations(url: str) -> int:
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as s:
+            return s.scalar(select(func.count()).select_from(Invitation))
+    finally:
+        engine.dispose()
+
+
+def test_a_typed_date_updates_the_count_without_leaving_the_field(dashboard_url, sqlite_url):  # noqa: F811
+    base, members = dashboard_url
+    with _signed_in(base) as page:
+        _to_time_frame(page, members)
+        before = _count(page)
+        assert before > 0
+        # Type a new last day (three days after the first) into the date field, and stay in it.
+        first = utcnow().date() + dt.timedelta(days=1)
+        last = first + dt.timedelta(days=3)
+        page.get_by_role("spinbutton", name="year, Dates (first and last day) end date").click()
+        page.keyboard.type(f"{last:%Y%m%d}", delay=40)
+        page.wait_for_function(
+            f"() => document.querySelector('[data-testid=\"stMetricValue\"]')?.innerText !== '{before}'",
+            timeout=15_000,
+        )
+        _settle(page)
+        after = _count(page)
+        assert 0 < after < before
+        # Still typing where they were: the focus did not leave the date field.
+        assert "end date" in page.evaluate("document.activeElement.getAttribute('aria-label') || ''")
+
+
+def test_invite_sends_once_even_when_clicked_twice(dashboard_url, sqlite_url):  # noqa: F811
+    base, members = dashboard_url
+    with _signed_in(base) as page:
+        _to_time_frame(page, members)
+        page.get_by_role("button", name="Continue").click()
+        page.get_by_text("Preview of the email").wait_for(timeout=60_000)
+        _settle(page)
+        before = _invitations(sqlite_url)
+        page.get_by_role("button", name="Invite", exact=True).dblclick()
+        page.get_by_text("Invitation sent to Ada Lovelace").wait_for(timeout=60_000)
+        _settle(page)
+        assert _invitations(sqlite_url) == before + 1
+        # The success message shows with the Invite button disabled, and a copy button in plain view.
+        assert page.get_by_role("button", name="Invite", exact=True).is_disabled()
+        copy = page.get_by_role("button", name="Copy link")
+        assert copy.is_visible()
+        link = page.locator('[data-testid="stCode"] code').first.inner_text().strip()
+        copy.click()
+        page.get_by_role("button", name="Copied").wait_for(timeout=5_000)
+        assert page.evaluate("navigator.clipboard.readText()") == link
+
+
+def test_cancelling_an_invitation_asks_in_a_dialog(dashboard_url, sqlite_url):  # noqa: F811
+    base, _members = dashboard_url
+    with _signed_in(base) as page:
+        _open(page, "Invitations")
+        active = _invitations(sqlite_url)
+        # The table fits the page: no column runs off to the right.
+        scroller = page.locator('[data-testid="stDataFrame"] .dvn-scroller').first
+        assert scroller.evaluate("el => el.scrollWidth <= el.clientWidth + 1"), "the table needs a sideways scroll"
+        page.locator('[data-testid="stSelectbox"]').first.click()
+        page.get_by_role("option").filter(has_text="Grace Hopper — Introduction call").first.click()
+        _settle(page)
+        page.get_by_role("button", name="Cancel invitation…").click()
+        dialog = page.get_by_role("dialog")
+        dialog.wait_for(timeout=30_000)
+        assert "Cancel the invitation of Grace Hopper (grace@example.com)" in dialog.inner_text()
+        assert "No email is sent to Grace Hopper" in dialog.inner_text()
+        dialog.get_by_role("button", name="Keep it").click()
+        dialog.wait_for(state="detached", timeout=30_000)
+        _settle(page)
+        engine = make_engine(sqlite_url)
+        try:
+            with session_scope(engine) as s:
+                grace = s.scalars(select(Invitation).where(Invitation.customer_email == "grace@example.com")).one()
+                assert grace.status == "active"
+            page.get_by_role("button", name="Cancel invitation…").click()
+            page.get_by_role("dialog").get_by_role("button", name="Cancel invitation").click()
+            page.get_by_text("Cancelled the invitation of Grace Hopper").wait_for(timeout=30_000)
+            with session_scope(engine) as s:
+                assert s.get(Invitation, grace.id).status == "cancelled"
+                assert s.scalar(select(func.count()).select_from(Invitation)) == active
+        finally:
+            engine.dispose()
