@@ -40,6 +40,10 @@ class Settings:
     calendar_refresh_budget_seconds: float = 0.5
     calendar_max_mb: int = 10
     session_idle_minutes: int = 60
+    slot_hold_minutes: int = 5
+    reminder_offsets_minutes: tuple[int, ...] = (24 * 60, 60)
+    change_cutoff_hours: int = 24
+    max_reschedules: int = 3
     extra: dict[str, str] = field(default_factory=dict)
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -67,6 +71,13 @@ def _positive(env: dict[str, str], name: str, default: int) -> int:
     return value
 
 
+def _non_negative(env: dict[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 0:
+        raise ConfigError(f"{name}={value} must be 0 or more; set it to e.g. {default}")
+    return value
+
+
 def _rate_limit(env: dict[str, str], name: str, default: str) -> str:
     """A Flask-Limiter rate limit string (``"300 per minute"``), checked now rather than per request."""
     from limits import parse_many
@@ -77,6 +88,26 @@ def _rate_limit(env: dict[str, str], name: str, default: str) -> str:
     except ValueError:
         raise ConfigError(f"{name}={value!r} is not a rate limit; use e.g. '300 per minute' or '10/second'") from None
     return value
+
+
+def _offsets(env: dict[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    """Reminder offsets such as ``"24h,1h"`` or ``"90m"``: minutes before the start, largest first.
+
+    An empty value (``REMINDER_OFFSETS=``) turns reminders off.
+    """
+    raw = env.get(name)
+    if raw is None:
+        return default
+    offsets = []
+    for part in (p.strip().lower() for p in raw.split(",")):
+        if not part:
+            continue
+        unit = {"h": 60, "m": 1, "d": 24 * 60}.get(part[-1])
+        number = part[:-1] if unit else part
+        if not (number.isascii() and number.isdigit()) or int(number) == 0:
+            raise ConfigError(f"{name}={raw!r}: {part!r} is not an offset; use e.g. '24h,1h' or '90m'")
+        offsets.append(int(number) * (unit or 1))
+    return tuple(sorted(set(offsets), reverse=True))
 
 
 def _secret_key(var_dir: Path) -> str:
@@ -155,4 +186,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         calendar_refresh_budget_seconds=float(env.get("CALENDAR_REFRESH_BUDGET_SECONDS", "0.5")),
         calendar_max_mb=_positive(env, "CALENDAR_MAX_MB", 10),
         session_idle_minutes=_int(env, "SESSION_IDLE_MINUTES", 60),
+        slot_hold_minutes=_positive(env, "SLOT_HOLD_MINUTES", Settings.slot_hold_minutes),
+        reminder_offsets_minutes=_offsets(env, "REMINDER_OFFSETS", Settings.reminder_offsets_minutes),
+        change_cutoff_hours=_non_negative(env, "CHANGE_CUTOFF_HOURS", Settings.change_cutoff_hours),
+        max_reschedules=_non_negative(env, "MAX_RESCHEDULES", Settings.max_reschedules),
     )

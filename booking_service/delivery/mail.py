@@ -98,6 +98,8 @@ def build_email(message: OutboxMessage, content: MailContent, mail_from: str) ->
     email["To"] = formataddr(("", message.to_addr)) if "<" not in message.to_addr else message.to_addr
     email["Date"] = format_datetime(message.created_at.astimezone(dt.UTC))
     email["Message-ID"] = message.message_id_header
+    if message.reply_to:
+        email["Reply-To"] = message.reply_to
     email.set_content(content.text)
     if content.html:
         email.add_alternative(content.html, subtype="html")

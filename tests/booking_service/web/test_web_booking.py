@@ -338,7 +338,7 @@ def test_script_in_the_customer_name_is_escaped_on_every_page_and_in_the_mail(cl
         assert escaped in html
     with session_scope(_engine(app)) as session:
         mails = session.scalars(select(OutboxMessage)).all()
-    assert {m.kind for m in mails} == {"invitation", "confirmation", "notification"}
+    assert {m.kind for m in mails} == {"invitation", "confirmation", "notification", "reminder"}
     for mail in mails:
         assert evil not in mail.body_html and escaped in mail.body_html
 
