@@ -777,6 +777,12 @@ def _people(
     return organizer, people
 
 
+def meeting_names(session: Session, meeting: Meeting) -> tuple[list[str], str]:
+    """Whom the customer meets, by name (the assigned members), and the assigned room's name ("" without)."""
+    members, room = _attendees_and_room(session, meeting)
+    return [m.name for m in members], room.name if room is not None else ""
+
+
 def meeting_people(
     session: Session, meeting: Meeting, *, settings: Settings | None = None
 ) -> tuple[ics.Person, list[ics.Person]]:
