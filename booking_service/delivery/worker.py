@@ -1,4 +1,4 @@
-"""Background work of one installation: expire invitations, deliver mail, write meetings to calendars, re-sync calendars.
+"""Background work of one installation: expire invitations and slot holds, deliver mail (reminders when due), write meetings to calendars, re-sync calendars.
 
 The booking path only *queues* this work (outbox rows, calendar writes), so a slow mail server or
 calendar never delays or undoes a booking. ``slotwise worker`` (started by ``slotwise up``) runs
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from ..calendars.sync import stale_connection_ids, sync_connections
 from ..calendars.writeback import deliver_due_writes
 from ..core.config import Settings
+from ..services.holds import delete_expired_holds
 from ..services.invitations import expire_invitations
 from ..store.db import session_scope
 from ..store.models import Resource, utcnow
@@ -40,6 +41,7 @@ def run_pass(engine: Engine, settings: Settings, now: dt.datetime | None = None)
     report = PassReport()
     with session_scope(engine, write=True) as session:
         expired = expire_invitations(session, now)
+        delete_expired_holds(session, now)
     if expired:
         report.lines.append(f"Invitations: {expired} expired.")
     mail = deliver_due(

@@ -30,6 +30,8 @@ ACTIONS: dict[str, str] = {
     "invitation.resent": "resent an invitation",
     "meeting.cancelled": "cancelled a meeting",
     "meeting.confirmation_resent": "resent a meeting's confirmation",
+    "meeting.moved": "moved a meeting",
+    "meeting.rebooked": "picked another time for a cancelled meeting",
     "settings.changed": "changed their settings",
     "user.created": "created a user",
     "user.updated": "changed a user",

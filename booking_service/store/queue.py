@@ -68,7 +68,9 @@ def record_outcome(
     ``finish``, when given, is called with the row in the same transaction whenever the row is
     out of the queue for good (done, failed or superseded), to drop what only an attempt needed.
     """
-    with session_scope(engine) as session:
+    # A write transaction from the start: on SQLite a read that turns into a write while another
+    # worker writes fails at once with "database is locked" instead of waiting its turn.
+    with session_scope(engine, write=True) as session:
         row: Any = session.get(model, row_id)
         if row is None:
             return "gone"
