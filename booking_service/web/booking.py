@@ -384,9 +384,7 @@ def confirm(token: str):
     engine = current_app.extensions["slotwise"]["engine"]
     with session_scope(engine, write=True) as session:
         invitation_id = invitation_id_for_token(session, token)
-        if invitation_id is None:
-            abort(404)
-        result = confirm_slot(
+        result = None if invitation_id is None else confirm_slot(
             session,
             invitation_id,
             start,
@@ -397,10 +395,10 @@ def confirm(token: str):
             link_hash=hash_token(token),
             manage_token=manage_token_for(settings.secret_key, token),
         )
-        zone = raw_zone or result.invitation.customer_zone or result.invitation.zone
-    if result.outcome == "replaced":
-        # A resend replaced this link while the confirmation waited: its page now says so
-        # (the new one is in the customer's mail).
+        zone = None if result is None else raw_zone or result.invitation.customer_zone or result.invitation.zone
+    if result is None or result.outcome == "replaced":
+        # An unknown link, or one a resend replaced (perhaps while the confirmation waited): its
+        # page says so (the new one is in the customer's mail).
         _not_found(token)
     if result.outcome in ("booked", "already_scheduled"):
         return redirect(url_for("booking.scheduled", token=token), code=303)
