@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from html import unescape
-from zoneinfo import ZoneInfo
 from urllib.parse import parse_qs, urlparse
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from booking_service.services.booking import cancel_meeting
 from booking_service.services.invitations import create_invitation, manage_token_for
 from booking_service.store.db import session_scope
-from booking_service.web.extensions import settings_of
 from booking_service.store.models import Invitation, Meeting, OutboxMessage, SlotHold, User
+from booking_service.web.extensions import settings_of
 
 from ..factories import SECRET_KEY, ZONE, draft, make_org
 
