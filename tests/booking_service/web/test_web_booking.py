@@ -303,7 +303,7 @@ def test_a_confirmation_whose_link_was_replaced_books_nothing(client, app, org):
     with session_scope(_engine(app), write=True) as session:
         resend_invitation(session, invitation_id, secret_key=SECRET_KEY, by=None, public_url=PUBLIC)
     response = client.post(f"/i/{token}/confirm", data={"csrf_token": csrf, "start": start, "zone": ZONE})
-    assert response.status_code == 404 and "This link is not valid" in _text(response)
+    assert response.status_code == 410 and "A newer invitation link was sent to you on" in _text(response)
     with session_scope(_engine(app)) as session:
         assert session.scalars(select(Meeting)).all() == []
         assert session.get(Invitation, invitation_id).status == "active"
