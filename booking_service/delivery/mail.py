@@ -49,7 +49,7 @@ from ..core.config import mail_domain
 from ..core.crypto import SecretDecryptionError
 from ..services.outbox import MailContent, forget_content, message_content
 from ..store.db import session_scope
-from ..store.models import OutboxMessage, utcnow
+from ..store.models import Meeting, OutboxMessage, utcnow
 from ..store.queue import claim_due, exponential_backoff, record_outcome
 
 log = logging.getLogger(__name__)
@@ -238,11 +238,21 @@ def _claim(engine: Engine, message_id: int, now: dt.datetime, domain: str) -> Ou
         message = claim_due(session, OutboxMessage, message_id, now, LEASE)
         if message is None:
             return None
+        if message.kind == "reminder" and _stale_reminder(session, message):
+            # Moving or cancelling withdraws reminders in its own transaction; this catches one
+            # that slipped past (a row written by hand, a restore): never remind of a wrong time.
+            message.status, message.content_encrypted = "superseded", None
+            return None
         if message.message_id_header is None:
             message.message_id_header = new_message_id(message.id, domain)
         session.flush()
         session.expunge(message)
         return message
+
+
+def _stale_reminder(session, message: OutboxMessage) -> bool:
+    meeting = session.get(Meeting, message.meeting_id) if message.meeting_id is not None else None
+    return meeting is None or meeting.status != "confirmed" or meeting.start != message.about_start
 
 
 def deliver_due(

@@ -412,3 +412,20 @@ def test_confirmation_mail_over_smtp_carries_reply_to_names_and_manage_links(eng
     assert invitation_mail["Reply-To"] == SAM and "Where: Small room" in invitation_mail.get_body(("plain",)).get_content()
     team = next(m for m in received.messages if m["To"] == "cleo@team.example")
     assert team["Reply-To"] is None
+
+
+def test_delivery_never_sends_a_reminder_of_a_time_the_meeting_no_longer_has(engine, org, tmp_path):
+    from sqlalchemy import update
+
+    from booking_service.delivery.mail import FileSender
+
+    meeting_id = _book(engine, _invite(engine, org), berlin(MONDAY, 10))
+    with session_scope(engine, write=True) as session:
+        # As a restore from an old backup could leave it: the meeting moved, its reminders not.
+        session.execute(update(Meeting).where(Meeting.id == meeting_id)
+                        .values(start=berlin(MONDAY, 12), end=berlin(MONDAY, 12, 30)))
+    report = deliver_due(engine, FileSender(tmp_path), mail_from=FROM, secret_key=SECRET_KEY,
+                         now=berlin(MONDAY, 10))
+    assert not any(m.kind == "reminder" for m in _mail(engine, status="sent"))
+    assert {m.status for m in _mail(engine, "reminder")} == {"superseded"}
+    assert report.sent == len(_mail(engine, status="sent"))
