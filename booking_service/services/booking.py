@@ -63,7 +63,7 @@ from . import audit, availability, lifecycle
 from . import invites as ics
 from .calendar_writes import queue_meeting_writeback
 from .holds import release_holds
-from .invitations import hash_token, manage_link, new_token, reply_to
+from .invitations import hash_token, manage_link, manage_token_for, reply_to
 from .lifecycle import TEAM_AND_ROOMS, MeetingStateError, TransitionRefused
 from .outbox import queue_mail, render_mail, supersede_invitation_mail, supersede_meeting_mail
 from .permissions import require_meeting
@@ -180,7 +180,6 @@ def confirm_slot(
     """
     now = now or utcnow()
     _check_aware(start)
-    manage_token = manage_token or new_token()
     try:
         # The invitation is read with everything the booking reads next, in one statement:
         # its team and rooms, and its creator (for the mail settings).
@@ -192,6 +191,7 @@ def confirm_slot(
     except TransitionRefused as refused:
         return _refused(session, invitation_id, refused)
     invitation = locked.invitation
+    manage_token = manage_token or manage_token_for(secret_key, invitation.token_hash)
 
     request = availability.slot_request(invitation, now)
     locked.lock_resources(availability.involved_ids(request))
@@ -371,8 +371,8 @@ def _cancel(
     session.flush()
     rebook = None
     if who == "scheduler" and not availability.find_slots_for(session, invitation, now).empty:
-        # The times left in the frame are offered under a fresh manage link (only its hash is kept).
-        token = new_token()
+        # The times left in the frame are offered on the meeting's manage page.
+        token = manage_token_for(secret_key, invitation.token_hash)
         meeting.manage_token_hash = hash_token(token)
         rebook = f"{manage_link((settings or Settings()).public_url, token)}/reschedule"
     invite = meeting_invite(meeting, people, room, settings=settings, method="CANCEL", now=now)
@@ -514,8 +514,9 @@ def reschedule_meeting(
     ``SEQUENCE`` goes up; the customer and each team member get one "moved" mail with the
     updated invite (a member no longer on it gets a cancellation); reminders are queued again
     for the new time; CalDAV calendars are updated (the same event, or removed where the
-    member or room changed). ``manage_token`` is put in the mails' links (default: a new one,
-    whose hash replaces the old).
+    member or room changed). ``manage_token`` is the one the customer used, put in the mails'
+    links (default: :func:`~booking_service.services.invitations.manage_token_for` the
+    invitation).
 
     Returns
     -------
@@ -548,7 +549,7 @@ def reschedule_meeting(
     meeting.sequence += 1
     meeting.reschedule_count += 1
     if manage_token is None:
-        manage_token = new_token()
+        manage_token = manage_token_for(secret_key, invitation.token_hash)
         meeting.manage_token_hash = hash_token(manage_token)
     lifecycle.finish(locked)
     release_holds(session, invitation.id)
@@ -611,7 +612,7 @@ def rebook_meeting(
     meeting.sequence += 1
     meeting.cancelled_at = meeting.cancelled_by = meeting.cancel_reason = None
     if manage_token is None:
-        manage_token = new_token()
+        manage_token = manage_token_for(secret_key, invitation.token_hash)
         meeting.manage_token_hash = hash_token(manage_token)
     lifecycle.finish(locked)
     invitation.cancelled_at = None

@@ -135,16 +135,18 @@ def replaced_link(session: Session, token: str) -> tuple[Invitation, dt.datetime
     return (invitation, invitation.sent_at or row.replaced_at) if invitation is not None else None
 
 
-def manage_token_for(secret_key: str, token: str) -> str:
-    """The manage-link token (reschedule, cancel) of the meeting booked with booking-link ``token``.
+def manage_token_for(secret_key: str, token_hash: str) -> str:
+    """The token of the manage link (reschedule, cancel) of the meeting booked through an invitation.
 
-    An HMAC-SHA256 of the booking token under ``SECRET_KEY`` (256 bits, only its hash stored):
-    the scheduled page, which has the booking token, can show the manage link without storing it,
-    and nobody without ``SECRET_KEY`` can derive it.
+    An HMAC-SHA256 under ``SECRET_KEY`` of the invitation's stored link hash: 256 bits that only
+    the installation can derive (a copy of the database alone does not give it away), so every
+    page and mail about the meeting (the scheduled page, reminders, a scheduler's cancellation
+    offering other times) carries the same link without the link being stored. The meeting
+    keeps only its SHA-256 (``Meeting.manage_token_hash``).
     """
     if not secret_key:
         raise ValueError("secret_key is empty; the manage link needs the installation's SECRET_KEY")
-    digest = hmac.new(secret_key.encode("utf-8"), b"manage:" + token.encode("utf-8"), hashlib.sha256).digest()
+    digest = hmac.new(secret_key.encode("utf-8"), b"manage:" + token_hash.encode("ascii"), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 

@@ -284,7 +284,7 @@ def _scheduled_page(invitation: Invitation, token: str, *, just_booked: bool):
         team=team,
         room=room,
         links=_calendar_links(invitation, meeting.start, meeting.end, team=team, room=room),
-        manage_token=manage_token_for(settings.secret_key, token),
+        manage_token=manage_token_for(settings.secret_key, invitation.token_hash),
         change_refusal=change_refusal(invitation, meeting, "reschedule", settings),
     )
 
@@ -393,7 +393,6 @@ def confirm(token: str):
             link=booking_link(settings.public_url, token),
             settings=settings,
             link_hash=hash_token(token),
-            manage_token=manage_token_for(settings.secret_key, token),
         )
         zone = None if result is None else raw_zone or result.invitation.customer_zone or result.invitation.zone
     if result is None or result.outcome == "replaced":

@@ -429,3 +429,17 @@ def test_delivery_never_sends_a_reminder_of_a_time_the_meeting_no_longer_has(eng
     assert not any(m.kind == "reminder" for m in _mail(engine, status="sent"))
     assert {m.status for m in _mail(engine, "reminder")} == {"superseded"}
     assert report.sent == len(_mail(engine, status="sent"))
+
+
+def test_the_manage_link_is_derived_from_the_invitation_and_survives_a_scheduler_cancel(engine, org):
+    from booking_service.services.invitations import manage_token_for
+
+    invitation_id = _invite(engine, org)
+    with session_scope(engine, write=True) as session:
+        result = confirm_slot(session, invitation_id, berlin(MONDAY, 10), secret_key=SECRET_KEY, now=NOW,
+                              settings=SETTINGS)
+        token = manage_token_for(SECRET_KEY, session.get(Invitation, invitation_id).token_hash)
+        assert len(token) >= 43 and result.meeting.manage_token_hash == hash_token(token)
+        assert manage_token_for("another-installation", session.get(Invitation, invitation_id).token_hash) != token
+        cancel_meeting(session, result.meeting.id, by=None, secret_key=SECRET_KEY, settings=SETTINGS, now=NOW)
+        assert find_meeting_by_manage_token(session, token).id == result.meeting.id
