@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from ..core import sandbox
 from ..core.crypto import SecretDecryptionError
-from ..services.booking import meeting_people
+from ..services.booking import meeting_names, meeting_people
 from ..services.invites import add_people
 from ..services.permissions import meeting_scope
 from ..store.db import session_scope
@@ -104,11 +104,14 @@ def meeting_vevent(session: Session, meeting: Meeting, *, now: dt.datetime | Non
         "Booked with Slotwise.",
     ]
     event.add("description", "\n\n".join(part for part in details if part))
-    if invitation.conferencing.strip():
-        event.add("location", invitation.conferencing.strip().splitlines()[0])
+    organizer, attendees = meeting_people(session, meeting)
+    room = meeting_names(session, meeting)[1]
+    conferencing = invitation.conferencing.strip().splitlines()[0] if invitation.conferencing.strip() else ""
+    location = ", ".join(x for x in (room, conferencing) if x)
+    if location:
+        event.add("location", location)
     event.add("status", "CONFIRMED")
     event.add("transp", "OPAQUE")
-    organizer, attendees = meeting_people(session, meeting)
     add_people(event, organizer, attendees, partstat="ACCEPTED", schedule_agent="CLIENT")
     return event
 

@@ -46,6 +46,10 @@ class Settings:
     api_rate_limit: str = "120 per minute"
     webhook_allowed_networks: str = ""
     webhook_timeout_seconds: float = 10.0
+    slot_hold_minutes: int = 5
+    reminder_offsets_minutes: tuple[int, ...] = (24 * 60, 60)
+    change_cutoff_hours: int = 24
+    max_reschedules: int = 3
     extra: dict[str, str] = field(default_factory=dict)
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -87,6 +91,13 @@ def _seconds(env: dict[str, str], name: str, default: float) -> float:
     return value
 
 
+def _non_negative(env: dict[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 0:
+        raise ConfigError(f"{name}={value} must be 0 or more; set it to e.g. {default}")
+    return value
+
+
 def _rate_limit(env: dict[str, str], name: str, default: str) -> str:
     """A Flask-Limiter rate limit string (``"300 per minute"``), checked now rather than per request."""
     from limits import parse_many
@@ -116,17 +127,24 @@ def _networks(env: dict[str, str], name: str) -> str:
     return value
 
 
-def _seconds(env: dict[str, str], name: str, default: float) -> float:
+def _offsets(env: dict[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    """Reminder offsets such as ``"24h,1h"`` or ``"90m"``: minutes before the start, largest first.
+
+    An empty value (``REMINDER_OFFSETS=``) turns reminders off.
+    """
     raw = env.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number of seconds; set it to e.g. {default:g}") from None
-    if not 0 < value <= 300:
-        raise ConfigError(f"{name}={raw} must be more than 0 and at most 300 seconds; set it to e.g. {default:g}")
-    return value
+    offsets = []
+    for part in (p.strip().lower() for p in raw.split(",")):
+        if not part:
+            continue
+        unit = {"h": 60, "m": 1, "d": 24 * 60}.get(part[-1])
+        number = part[:-1] if unit else part
+        if not (number.isascii() and number.isdigit()) or int(number) == 0:
+            raise ConfigError(f"{name}={raw!r}: {part!r} is not an offset; use e.g. '24h,1h' or '90m'")
+        offsets.append(int(number) * (unit or 1))
+    return tuple(sorted(set(offsets), reverse=True))
 
 
 def _secret_key(var_dir: Path) -> str:
@@ -211,4 +229,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         api_rate_limit=_rate_limit(env, "API_RATE_LIMIT", Settings.api_rate_limit),
         webhook_allowed_networks=_networks(env, "WEBHOOK_ALLOWED_NETWORKS"),
         webhook_timeout_seconds=_seconds(env, "WEBHOOK_TIMEOUT_SECONDS", Settings.webhook_timeout_seconds),
+        slot_hold_minutes=_positive(env, "SLOT_HOLD_MINUTES", Settings.slot_hold_minutes),
+        reminder_offsets_minutes=_offsets(env, "REMINDER_OFFSETS", Settings.reminder_offsets_minutes),
+        change_cutoff_hours=_non_negative(env, "CHANGE_CUTOFF_HOURS", Settings.change_cutoff_hours),
+        max_reschedules=_non_negative(env, "MAX_RESCHEDULES", Settings.max_reschedules),
     )

@@ -56,7 +56,7 @@ from ..core.config import mail_domain
 from ..core.crypto import SecretDecryptionError
 from ..services.outbox import MailContent, forget_content, message_content
 from ..store.db import session_scope
-from ..store.models import OutboxMessage, utcnow
+from ..store.models import Meeting, OutboxMessage, utcnow
 from ..store.queue import claim_due, exponential_backoff, record_outcome
 from . import smtp
 
@@ -111,6 +111,8 @@ def build_email(message: OutboxMessage, content: MailContent, mail_from: str) ->
     email["To"] = formataddr(("", message.to_addr)) if "<" not in message.to_addr else message.to_addr
     email["Date"] = format_datetime(message.created_at.astimezone(dt.UTC))
     email["Message-ID"] = message.message_id_header
+    if message.reply_to:
+        email["Reply-To"] = message.reply_to
     email.set_content(content.text)
     if content.html:
         email.add_alternative(content.html, subtype="html")
@@ -275,11 +277,21 @@ def _claim(engine: Engine, message_id: int, now: dt.datetime, domain: str) -> Ou
         message = claim_due(session, OutboxMessage, message_id, now, LEASE)
         if message is None:
             return None
+        if message.kind == "reminder" and _stale_reminder(session, message):
+            # Moving or cancelling withdraws reminders in its own transaction; this catches one
+            # that slipped past (a row written by hand, a restore): never remind of a wrong time.
+            message.status, message.content_encrypted = "superseded", None
+            return None
         if message.message_id_header is None:
             message.message_id_header = new_message_id(message.id, domain)
         session.flush()
         session.expunge(message)
         return message
+
+
+def _stale_reminder(session, message: OutboxMessage) -> bool:
+    meeting = session.get(Meeting, message.meeting_id) if message.meeting_id is not None else None
+    return meeting is None or meeting.status != "confirmed" or meeting.start != message.about_start
 
 
 def deliver_due(

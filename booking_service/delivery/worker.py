@@ -1,4 +1,4 @@
-"""Background work of one installation: expire invitations, deliver mail and webhooks, write meetings to calendars, re-sync calendars.
+"""Background work of one installation: expire invitations and slot holds, deliver mail (reminders when due) and webhooks, write meetings to calendars, re-sync calendars.
 
 The booking path only *queues* this work (outbox rows, calendar writes), so a slow mail server or
 calendar never delays or undoes a booking. ``slotwise worker`` (started by ``slotwise up``) runs
@@ -27,6 +27,7 @@ from ..calendars.sync import stale_connection_ids, sync_connections
 from ..calendars.writeback import deliver_due_writes
 from ..core.config import Settings
 from ..core.sandbox import GRACE_SECONDS
+from ..services.holds import delete_expired_holds
 from ..services.invitations import expire_invitations
 from ..services.webhooks import parse_networks
 from ..store.db import session_scope
@@ -76,6 +77,7 @@ def run_pass(engine: Engine, settings: Settings, now: dt.datetime | None = None)
     report = PassReport()
     with session_scope(engine, write=True) as session:
         expired = expire_invitations(session, now)
+        delete_expired_holds(session, now)
     if expired:
         report.lines.append(f"Invitations: {expired} expired.")
 

@@ -40,6 +40,8 @@ ACTIONS: dict[str, str] = {
     "invitation.resent": "resent an invitation",
     "meeting.cancelled": "cancelled a meeting",
     "meeting.confirmation_resent": "resent a meeting's confirmation",
+    "meeting.moved": "moved a meeting",
+    "meeting.rebooked": "picked another time for a cancelled meeting",
     "settings.changed": "changed their settings",
     "api_key.created": "created an API key",
     "api_key.revoked": "revoked an API key",

@@ -97,18 +97,23 @@ def request_window(request: planner.SlotRequest) -> tuple[dt.datetime, dt.dateti
     )
 
 
-def load_inputs(session: Session, request: planner.SlotRequest) -> PlannerInputs:
+def load_inputs(
+    session: Session, request: planner.SlotRequest, *, holder: int | None = None, skip_meeting: int | None = None
+) -> PlannerInputs:
     """The planner's tables for the resources of ``request`` only, busy time in its window.
 
-    Busy time is read fresh from the database (calendar busy blocks and Slotwise reservations),
-    which is what the booking re-check relies on.
+    Busy time is read fresh from the database (calendar busy blocks, Slotwise reservations, and
+    slot holds that have not expired at ``request.now``), which is what the booking re-check
+    relies on. ``holder``: the invitation asking, whose own hold does not block it;
+    ``skip_meeting``: a meeting being moved, whose own reservations do not block it.
     """
     ids = involved_ids(request)
     resources = load_resources(session, resource_ids=ids)
     hours = load_hours(session, resource_ids=ids)
     overrides = load_overrides(session, resource_ids=ids)
     start, end = request_window(request)
-    busy = load_busy(session, start, end, resource_ids=ids)
+    busy = load_busy(session, start, end, resource_ids=ids, holds_at=request.now,
+                     holder=holder, skip_meeting=skip_meeting)
     return PlannerInputs(resources=resources, hours=hours, overrides=overrides, busy=busy, pools=_empty_pools().copy())
 
 
@@ -150,14 +155,17 @@ def _empty_slots() -> pd.DataFrame:
 # --- finding, counting, checking ---------------------------------------------------------------
 
 
-def find_slots_for(session: Session, spec: InvitationLike, now: dt.datetime | None = None) -> pd.DataFrame:
+def find_slots_for(
+    session: Session, spec: InvitationLike, now: dt.datetime | None = None, *, skip_meeting: int | None = None
+) -> pd.DataFrame:
     """Every available slot of an invitation (or validated draft) at ``now``, on fresh data.
 
     Returns the planner's slot table: ``start``, ``end`` (datetime64[ns, UTC]), ``members``,
-    ``pool_members``, ``rooms``.
+    ``pool_members``, ``rooms``. Other invitations' live holds count as busy; ``skip_meeting``
+    (the invitation's own meeting, being moved) does not.
     """
     request = slot_request(spec, now)
-    inputs = load_inputs(session, request)
+    inputs = load_inputs(session, request, holder=getattr(spec, "id", None), skip_meeting=skip_meeting)
     if not _required_present(spec, request, inputs):
         return _empty_slots()
     return planner.find_slots(request, inputs.resources, inputs.hours, inputs.busy, inputs.overrides)
@@ -166,7 +174,7 @@ def find_slots_for(session: Session, spec: InvitationLike, now: dt.datetime | No
 def count_slots_for(session: Session, spec: InvitationLike, now: dt.datetime | None = None) -> int:
     """How many slots an invitation (or validated draft) has at ``now`` (the wizard's live count)."""
     request = slot_request(spec, now)
-    inputs = load_inputs(session, request)
+    inputs = load_inputs(session, request, holder=getattr(spec, "id", None))
     if not _required_present(spec, request, inputs):
         return 0
     return int(planner.count_slots(request, inputs.resources, inputs.hours, inputs.busy, inputs.overrides))
@@ -179,6 +187,7 @@ def check_slot_for(
     now: dt.datetime | None = None,
     *,
     request: planner.SlotRequest | None = None,
+    skip_meeting: int | None = None,
 ) -> planner.SlotCheck:
     """Is ``start`` available for the invitation right now? (planner's ``check_slot``, fresh data).
 
@@ -188,7 +197,7 @@ def check_slot_for(
     already); the tables are read fresh either way.
     """
     request = request or slot_request(spec, now)
-    inputs = load_inputs(session, request)
+    inputs = load_inputs(session, request, holder=getattr(spec, "id", None), skip_meeting=skip_meeting)
     if not _required_present(spec, request, inputs):
         return planner.SlotCheck(
             available=False, start=pd.Timestamp(start), end=pd.Timestamp(start) + request.duration,

@@ -44,16 +44,31 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
+from ..core import display
 from ..core.config import Settings
-from ..store.models import Invitation, Meeting, Reservation, Resource, Room, TeamMember, User, utcnow
+from ..store.models import (
+    CalendarConnection,
+    CalendarWrite,
+    Invitation,
+    Meeting,
+    Reservation,
+    Resource,
+    Room,
+    SlotHold,
+    TeamMember,
+    User,
+    utcnow,
+)
 from . import audit, availability, lifecycle
 from . import invites as ics
 from .calendar_writes import queue_meeting_writeback
-from .lifecycle import TEAM_AND_ROOMS, TransitionRefused
-from .outbox import queue_mail, render_mail, supersede_invitation_mail
+from .holds import release_holds
+from .invitations import hash_token, manage_link, manage_token_for, reply_to
+from .lifecycle import TEAM_AND_ROOMS, MeetingStateError, TransitionRefused
+from .outbox import queue_mail, render_mail, supersede_invitation_mail, supersede_meeting_mail
 from .permissions import require_meeting
 
-Outcome = Literal["booked", "already_scheduled", "unavailable", "closed", "replaced"]
+Outcome = Literal["booked", "already_scheduled", "unavailable", "closed", "replaced", "held", "moved"]
 UNAVAILABLE_MESSAGE = "That time is no longer available, please pick another"
 
 
@@ -119,6 +134,7 @@ def confirm_slot(
     settings: Settings | None = None,
     now: dt.datetime | None = None,
     link_hash: str | None = None,
+    manage_token: str | None = None,
     require_write_lock: bool = True,
 ) -> BookingResult:
     """Book ``start`` for an invitation, race-free, in the caller's (locked) transaction.
@@ -163,8 +179,7 @@ def confirm_slot(
         On SQLite, when the transaction does not hold the write lock.
     """
     now = now or utcnow()
-    if start.tzinfo is None or start.utcoffset() is None:
-        raise ValueError(f"start {start!r} is naive; pass a tz-aware instant")
+    _check_aware(start)
     try:
         # The invitation is read with everything the booking reads next, in one statement:
         # its team and rooms, and its creator (for the mail settings).
@@ -176,6 +191,7 @@ def confirm_slot(
     except TransitionRefused as refused:
         return _refused(session, invitation_id, refused)
     invitation = locked.invitation
+    manage_token = manage_token or manage_token_for(secret_key, invitation.token_hash)
 
     request = availability.slot_request(invitation, now)
     locked.lock_resources(availability.involved_ids(request))
@@ -200,6 +216,8 @@ def confirm_slot(
         customer_email=invitation.customer_email,
         customer_zone=customer_zone or invitation.customer_zone or invitation.zone,
         created_at=now,
+        manage_token_hash=hash_token(manage_token),
+        reschedule_count=0,
     )
     meeting.reservations = [
         Reservation(resource_id=rid, start=hold_start, end=hold_end)
@@ -224,10 +242,19 @@ def confirm_slot(
     loaded = {r.id: r for r in (*invitation.members, *(m for p in invitation.pools for m in p.members))}
     members = sorted((loaded[i] for i in member_ids), key=lambda m: m.id)
     room = next((r for r in invitation.rooms if r.id == room_id), None)
+    release_holds(session, invitation.id)
+    manage = manage_link((settings or Settings()).public_url, manage_token)
     _queue_booking_mail(session, invitation, meeting, members, room, link=link, settings=settings,
-                        secret_key=secret_key, now=now)
+                        secret_key=secret_key, now=now, manage=manage)
+    _queue_reminders(session, invitation, meeting, members, room, settings=settings, secret_key=secret_key,
+                     manage=manage, now=now)
     _queue_writeback(session, meeting, "put", now)
     return BookingResult("booked", invitation, meeting)
+
+
+def _check_aware(start: dt.datetime) -> None:
+    if start.tzinfo is None or start.utcoffset() is None:
+        raise ValueError(f"start {start!r} is naive; pass a tz-aware instant")
 
 
 def _refused(session: Session, invitation_id: int, refused: TransitionRefused) -> BookingResult:
@@ -258,11 +285,13 @@ def cancel_meeting(
     """Cancel a confirmed meeting: free its reservations, close its invitation, tell everyone.
 
     The meeting keeps its ``uid``; its ``sequence`` goes up and the cancellation mails carry a
-    ``METHOD:CANCEL`` invite, so calendars remove the same entry they added.
+    ``METHOD:CANCEL`` invite, so calendars remove the same entry they added. When the
+    invitation's frame still has free times, the customer's mail offers them ("pick another
+    time": a fresh manage link whose page books one, :func:`rebook_meeting`).
 
     ``by`` is the dashboard user cancelling; it must have the meeting in its scope
-    (:mod:`booking_service.services.permissions`). ``None`` means the system or the customer acting through
-    their own link, whose token the caller has checked. The cancellation is audited. The mails
+    (:mod:`booking_service.services.permissions`). ``None`` means the system. Customers cancel
+    with :func:`cancel_by_customer`. The cancellation is audited. The mails
     are encrypted with ``secret_key`` (the installation's ``SECRET_KEY``) until they are sent. On
     SQLite the session must come from ``session_scope(engine, write=True)``.
 
@@ -278,27 +307,400 @@ def cancel_meeting(
     if by is not None:
         require_meeting(session, by, meeting_id, "cancel")
     locked = lifecycle.enter(session, "cancel_meeting", meeting_id=meeting_id, now=now)
+    return _cancel(locked, by=by, who="scheduler", reason=reason, settings=settings, secret_key=secret_key)
+
+
+def cancel_by_customer(
+    session: Session,
+    meeting_id: int,
+    *,
+    secret_key: str,
+    reason: str = "",
+    settings: Settings | None = None,
+    now: dt.datetime | None = None,
+) -> Meeting:
+    """The customer cancels their meeting through their manage link (the caller checked its token).
+
+    Allowed until the policy's cutoff before the start (:func:`change_refusal`); the reason,
+    if any, is kept on the meeting and in the audit log (the dashboard's activity shows it).
+    Both sides are mailed, calendars are updated, the time is free again. On SQLite the session
+    must come from ``session_scope(engine, write=True)``.
+
+    Raises
+    ------
+    MeetingStateError
+        Already cancelled, or :class:`ChangeNotAllowed` outside the policy (the message says
+        why and whom to contact); nothing is changed.
+    """
+    now = now or utcnow()
+    settings = settings or Settings()
+    reason = _reason(reason)
+    locked = lifecycle.enter(session, "cancel_by_customer", meeting_id=meeting_id, now=now)
+    why = change_refusal(locked.invitation, locked.meeting, "cancel", settings, now)
+    if why is not None:
+        raise ChangeNotAllowed("cancel_by_customer", "policy", why)
+    return _cancel(locked, by=None, who="customer", reason=reason, settings=settings, secret_key=secret_key)
+
+
+MAX_REASON = 1000
+
+
+def _reason(reason: str) -> str:
+    if not isinstance(reason, str):
+        raise ValueError(f"the reason must be text, got {type(reason).__name__}")
+    reason = reason.strip()
+    if len(reason) > MAX_REASON:
+        raise ValueError(f"the reason is {len(reason)} characters long; at most {MAX_REASON}, please shorten it")
+    return reason
+
+
+def _cancel(
+    locked: lifecycle.Locked, *, by: User | None, who: str, reason: str, settings: Settings | None, secret_key: str
+) -> Meeting:
+    session, now = locked.session, locked.now
     meeting, invitation = locked.meeting, locked.invitation
     people, room = _attendees_and_room(session, meeting)
     meeting.sequence += 1
+    meeting.cancelled_by = who
+    meeting.cancel_reason = reason.strip() or None
     lifecycle.finish(locked)
     # Write-back is queued while the reservations still name the resources.
     _queue_writeback(session, meeting, "delete", now)
     meeting.reservations.clear()
+    supersede_meeting_mail(session, meeting.id)
     session.flush()
+    rebook = None
+    if who == "scheduler" and not availability.find_slots_for(session, invitation, now).empty:
+        # The times left in the frame are offered on the meeting's manage page.
+        token = manage_token_for(secret_key, invitation.token_hash)
+        meeting.manage_token_hash = hash_token(token)
+        rebook = f"{manage_link((settings or Settings()).public_url, token)}/reschedule"
     invite = meeting_invite(meeting, people, room, settings=settings, method="CANCEL", now=now)
     mail_subject = f"Cancelled: {invitation.subject}"
-    for name, email, zone in _cancellation_recipients(meeting, people):
+    team = [m.name for m in people]
+    contact = scheduler_contact(invitation, settings)
+    for position, (name, email, zone) in enumerate(_cancellation_recipients(meeting, people)):
+        customer = position == 0
         mail = render_mail(
             "cancellation", mail_subject, subject=invitation.subject, recipient_name=name,
-            start=meeting.start, end=meeting.end,
-            zone=zone, reason=reason.strip(),
+            start=meeting.start, end=meeting.end, team=team, room=room.name if room is not None else "",
+            zone=zone, reason=reason.strip(), by_customer=who == "customer", customer_name=meeting.customer_name,
+            rebook_link=rebook if customer else None, contact=contact if customer else "",
         )
         queue_mail(session, kind="cancellation", to=email, mail=mail, ics=invite, secret_key=secret_key,
-                   invitation_id=invitation.id, meeting_id=meeting.id, now=now)
+                   invitation_id=invitation.id, meeting_id=meeting.id, now=now,
+                   reply_to=reply_to(invitation) if customer else None)
     audit.record(session, by, "meeting.cancelled", meeting, invitation_id=invitation.id,
-                 start=meeting.start, reason=reason.strip(), by_customer=by is None)
+                 start=meeting.start, reason=reason.strip(), by_customer=who == "customer")
     return meeting
+
+
+# --- the customer's changes: policy, reschedule, rebook ---------------------------------------
+
+
+class ChangeNotAllowed(MeetingStateError):
+    """A customer's change outside the invitation's policy (too late, moved too often).
+
+    The message says why and whom to contact; nothing was changed.
+    """
+
+
+def scheduler_contact(invitation: Invitation, settings: Settings | None = None) -> str:
+    """Whom the customer contacts: the scheduler's name and address, else the sender address."""
+    creator = invitation.created_by
+    if creator is not None and creator.email:
+        return f"{creator.name} <{creator.email}>"
+    return (settings or Settings()).mail_from
+
+
+@dataclass(frozen=True)
+class ChangePolicy:
+    """Until when, and how often, a customer may change their meeting themselves."""
+
+    cutoff_hours: int
+    max_reschedules: int
+
+
+def change_policy(invitation: Invitation, settings: Settings | None = None) -> ChangePolicy:
+    """The invitation's policy, its unset parts taken from the installation's defaults."""
+    settings = settings or Settings()
+    cutoff = invitation.change_cutoff_hours
+    most = invitation.max_reschedules
+    return ChangePolicy(
+        cutoff_hours=settings.change_cutoff_hours if cutoff is None else cutoff,
+        max_reschedules=settings.max_reschedules if most is None else most,
+    )
+
+
+def change_refusal(
+    invitation: Invitation, meeting: Meeting, action: Literal["reschedule", "cancel"],
+    settings: Settings | None = None, now: dt.datetime | None = None,
+) -> str | None:
+    """Why the customer may not ``action`` the meeting themselves now, or ``None`` when they may."""
+    now = now or utcnow()
+    policy = change_policy(invitation, settings)
+    contact = scheduler_contact(invitation, settings)
+    if meeting.start - now < dt.timedelta(hours=policy.cutoff_hours):
+        return (f"This meeting can be changed online until {policy.cutoff_hours} hours before it starts, "
+                f"so it is too late to {action} it here. Please contact {contact}.")
+    if action == "reschedule" and meeting.reschedule_count >= policy.max_reschedules:
+        times = "once" if policy.max_reschedules == 1 else f"{policy.max_reschedules} times"
+        if policy.max_reschedules == 0:
+            return f"This meeting cannot be moved online. Please contact {contact}."
+        return (f"This meeting has been moved {times} already, the most allowed online. "
+                f"Please contact {contact}.")
+    return None
+
+
+def _place(
+    locked: lifecycle.Locked, start: dt.datetime
+) -> tuple[BookingResult | None, list[int], int | None, dt.datetime, dt.datetime]:
+    """Re-check ``start`` for the locked meeting's invitation (its own reservations aside) and assign."""
+    session, invitation, meeting, now = locked.session, locked.invitation, locked.meeting, locked.now
+    request = availability.slot_request(invitation, now)
+    locked.lock_resources(availability.involved_ids(request))
+    check = availability.check_slot_for(session, invitation, start, now, request=request, skip_meeting=meeting.id)
+    if not check.available:
+        return BookingResult("unavailable", invitation, meeting, reason=check.reason), [], None, start, start
+    member_ids, room_id = _assign(session, invitation, check, request.frame)
+    start_utc = pd.Timestamp(check.start).to_pydatetime().astimezone(dt.UTC)
+    end_utc = pd.Timestamp(check.end).to_pydatetime().astimezone(dt.UTC)
+    return None, member_ids, room_id, start_utc, end_utc
+
+
+def _reserve(
+    session: Session, invitation: Invitation, meeting: Meeting, member_ids: list[int], room_id: int | None,
+    start: dt.datetime, end: dt.datetime,
+) -> bool:
+    """Move the meeting's reservations to ``[start, end)`` (plus buffers) in one savepoint.
+
+    False when the database refused (a race the locks should have prevented): the savepoint is
+    rolled back and the meeting is left as it was.
+    """
+    hold_start = start - dt.timedelta(minutes=invitation.buffer_before_minutes)
+    hold_end = end + dt.timedelta(minutes=invitation.buffer_after_minutes)
+    try:
+        with session.begin_nested():
+            meeting.reservations.clear()
+            session.flush()  # the old reservations go first: the new ones may overlap them
+            meeting.reservations = [
+                Reservation(resource_id=rid, start=hold_start, end=hold_end)
+                for rid in [*member_ids, *([room_id] if room_id is not None else [])]
+            ]
+            meeting.start, meeting.end = start, end
+            session.flush()
+    except IntegrityError:
+        session.expire(meeting)
+        return False
+    return True
+
+
+def reschedule_meeting(
+    session: Session,
+    meeting_id: int,
+    start: dt.datetime,
+    *,
+    secret_key: str,
+    manage_token: str | None = None,
+    settings: Settings | None = None,
+    now: dt.datetime | None = None,
+) -> BookingResult:
+    """The customer moves their meeting to ``start``, in one transaction (the caller checked the token).
+
+    The new time is re-checked as a booking is (the meeting's own reservations do not block
+    it), the old reservations are released and new ones made, the pool member and room chosen
+    again by the assignment policy; or nothing changes. The meeting keeps its ``UID``, its
+    ``SEQUENCE`` goes up; the customer and each team member get one "moved" mail with the
+    updated invite (a member no longer on it gets a cancellation); reminders are queued again
+    for the new time; CalDAV calendars are updated (the same event, or removed where the
+    member or room changed). ``manage_token`` is the one the customer used, put in the mails'
+    links (default: :func:`~booking_service.services.invitations.manage_token_for` the
+    invitation).
+
+    Returns
+    -------
+    BookingResult
+        ``moved``, or ``unavailable`` (the old meeting intact).
+
+    Raises
+    ------
+    MeetingStateError
+        Cancelled meanwhile, or :class:`ChangeNotAllowed` outside the policy; nothing changed.
+    """
+    now = now or utcnow()
+    settings = settings or Settings()
+    _check_aware(start)
+    locked = lifecycle.enter(session, "reschedule", meeting_id=meeting_id, now=now,
+                             load=(*TEAM_AND_ROOMS, joinedload(Invitation.created_by)))
+    meeting, invitation = locked.meeting, locked.invitation
+    why = change_refusal(invitation, meeting, "reschedule", settings, now)
+    if why is not None:
+        raise ChangeNotAllowed("reschedule", "policy", why)
+    if meeting.start == start.astimezone(dt.UTC):
+        return BookingResult("unavailable", invitation, meeting, reason="that is the meeting's current time")
+    refused, member_ids, room_id, new_start, new_end = _place(locked, start)
+    if refused is not None:
+        return refused
+    old_people, old_room = _attendees_and_room(session, meeting)
+    old_start, old_end = meeting.start, meeting.end
+    if not _reserve(session, invitation, meeting, member_ids, room_id, new_start, new_end):
+        return BookingResult("unavailable", invitation, meeting, reason="overlaps a reservation made at the same time")
+    meeting.sequence += 1
+    meeting.reschedule_count += 1
+    if manage_token is None:
+        manage_token = manage_token_for(secret_key, invitation.token_hash)
+        meeting.manage_token_hash = hash_token(manage_token)
+    lifecycle.finish(locked)
+    release_holds(session, invitation.id)
+    people, room = _attendees_and_room(session, meeting)
+    _queue_move_writeback(session, meeting, now)
+    supersede_meeting_mail(session, meeting.id)
+    manage = manage_link(settings.public_url, manage_token)
+    _queue_moved_mail(session, invitation, meeting, people, room, old_people, old_room, old_start, old_end,
+                      settings=settings, secret_key=secret_key, manage=manage, now=now)
+    _queue_reminders(session, invitation, meeting, people, room, settings=settings, secret_key=secret_key,
+                     manage=manage, now=now)
+    audit.record(session, None, "meeting.moved", meeting, invitation_id=invitation.id, by_customer=True,
+                 start=meeting.start, previous_start=old_start)
+    return BookingResult("moved", invitation, meeting)
+
+
+def rebook_meeting(
+    session: Session,
+    meeting_id: int,
+    start: dt.datetime,
+    *,
+    secret_key: str,
+    manage_token: str | None = None,
+    link: str | None = None,
+    settings: Settings | None = None,
+    now: dt.datetime | None = None,
+) -> BookingResult:
+    """The customer picks another time for a meeting the scheduler cancelled ("pick another time").
+
+    Only a meeting cancelled by the scheduler is offered again (a customer who cancelled
+    contacts the scheduler). The same meeting row is booked again (same ``UID``, ``SEQUENCE``
+    + 1), its invitation scheduled again; confirmations, reminders and calendar writes follow
+    as for a first booking.
+
+    Returns
+    -------
+    BookingResult
+        ``booked``, or ``unavailable`` (nothing changed).
+
+    Raises
+    ------
+    MeetingStateError
+        Not cancelled (booked again a moment ago), the frame over, or :class:`ChangeNotAllowed`
+        when the customer cancelled it themselves.
+    """
+    now = now or utcnow()
+    settings = settings or Settings()
+    _check_aware(start)
+    locked = lifecycle.enter(session, "rebook", meeting_id=meeting_id, now=now,
+                             load=(*TEAM_AND_ROOMS, joinedload(Invitation.created_by)))
+    meeting, invitation = locked.meeting, locked.invitation
+    if meeting.cancelled_by != "scheduler":
+        raise ChangeNotAllowed("rebook", "policy", "You cancelled this meeting, so it is not offered again here. "
+                               f"Please contact {scheduler_contact(invitation, settings)}.")
+    refused, member_ids, room_id, new_start, new_end = _place(locked, start)
+    if refused is not None:
+        return refused
+    if not _reserve(session, invitation, meeting, member_ids, room_id, new_start, new_end):
+        return BookingResult("unavailable", invitation, meeting, reason="overlaps a reservation made at the same time")
+    meeting.sequence += 1
+    meeting.cancelled_at = meeting.cancelled_by = meeting.cancel_reason = None
+    if manage_token is None:
+        manage_token = manage_token_for(secret_key, invitation.token_hash)
+        meeting.manage_token_hash = hash_token(manage_token)
+    lifecycle.finish(locked)
+    invitation.cancelled_at = None
+    release_holds(session, invitation.id)
+    people, room = _attendees_and_room(session, meeting)
+    manage = manage_link(settings.public_url, manage_token)
+    _queue_booking_mail(session, invitation, meeting, people, room, link=link, settings=settings,
+                        secret_key=secret_key, now=now, manage=manage)
+    _queue_reminders(session, invitation, meeting, people, room, settings=settings, secret_key=secret_key,
+                     manage=manage, now=now)
+    _queue_writeback(session, meeting, "put", now)
+    audit.record(session, None, "meeting.rebooked", meeting, invitation_id=invitation.id, start=meeting.start)
+    return BookingResult("booked", invitation, meeting)
+
+
+def find_meeting_by_manage_token(session: Session, token: str) -> Meeting | None:
+    """The meeting a manage link's token opens, or ``None`` (one indexed lookup by hash)."""
+    return session.scalars(select(Meeting).where(Meeting.manage_token_hash == hash_token(token[:200]))).one_or_none()
+
+
+# --- slot holds --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HoldResult:
+    """What :func:`hold_slot` did: ``held`` until ``expires_at``, or why not (as :class:`BookingResult`)."""
+
+    outcome: Outcome
+    invitation: Invitation
+    expires_at: dt.datetime | None = None
+    reason: str | None = None
+
+
+def hold_slot(
+    session: Session,
+    invitation_id: int,
+    start: dt.datetime,
+    *,
+    settings: Settings | None = None,
+    now: dt.datetime | None = None,
+    link_hash: str | None = None,
+) -> HoldResult:
+    """Hold ``start`` for the invitation's customer while they confirm it (``SLOT_HOLD_MINUTES``).
+
+    The slot is re-checked as a booking is (other invitations' live holds count as busy), the
+    resources are chosen by the assignment policy and each gets a hold row covering the time a
+    reservation would. The invitation's previous hold ends (a customer holds one time). Other
+    customers' lists no longer offer the time and their re-check refuses it until the hold
+    expires; the holder's confirmation ends it. On SQLite the session must come from
+    ``session_scope(engine, write=True)``.
+
+    Returns
+    -------
+    HoldResult
+        ``held``; ``unavailable``; ``already_scheduled``, ``closed`` or ``replaced`` as for
+        :func:`confirm_slot`.
+    """
+    now = now or utcnow()
+    settings = settings or Settings()
+    _check_aware(start)
+    try:
+        locked = lifecycle.enter(session, "hold", invitation_id=invitation_id, now=now, link_hash=link_hash,
+                                 load=TEAM_AND_ROOMS)
+    except TransitionRefused as refused:
+        result = _refused(session, invitation_id, refused)
+        return HoldResult(result.outcome, result.invitation, reason=result.reason)
+    invitation = locked.invitation
+    request = availability.slot_request(invitation, now)
+    locked.lock_resources(availability.involved_ids(request))
+    release_holds(session, invitation.id)
+    check = availability.check_slot_for(session, invitation, start, now, request=request)
+    if not check.available:
+        return HoldResult("unavailable", invitation, reason=check.reason)
+    member_ids, room_id = _assign(session, invitation, check, request.frame)
+    start_utc = pd.Timestamp(check.start).to_pydatetime().astimezone(dt.UTC)
+    end_utc = pd.Timestamp(check.end).to_pydatetime().astimezone(dt.UTC)
+    expires = now + dt.timedelta(minutes=settings.slot_hold_minutes)
+    session.add_all(
+        SlotHold(
+            invitation_id=invitation.id, resource_id=rid, slot_start=start_utc,
+            start=start_utc - dt.timedelta(minutes=invitation.buffer_before_minutes),
+            end=end_utc + dt.timedelta(minutes=invitation.buffer_after_minutes),
+            expires_at=expires, created_at=now,
+        )
+        for rid in [*member_ids, *([room_id] if room_id is not None else [])]
+    )
+    session.flush()
+    lifecycle.finish(locked)
+    return HoldResult("held", invitation, expires_at=expires)
 
 
 def resend_confirmation(
@@ -393,6 +795,12 @@ def _people(
     return organizer, people
 
 
+def meeting_names(session: Session, meeting: Meeting) -> tuple[list[str], str]:
+    """Whom the customer meets, by name (the assigned members), and the assigned room's name ("" without)."""
+    members, room = _attendees_and_room(session, meeting)
+    return [m.name for m in members], room.name if room is not None else ""
+
+
 def meeting_people(
     session: Session, meeting: Meeting, *, settings: Settings | None = None
 ) -> tuple[ics.Person, list[ics.Person]]:
@@ -457,6 +865,7 @@ def _queue_customer_confirmation(
     now: dt.datetime,
     attach: bool,
     invite: str | None = None,
+    manage: str | None = None,
 ) -> None:
     if invite is None:
         invite = meeting_invite(meeting, members, room, settings=settings, url=link, now=now)
@@ -474,9 +883,11 @@ def _queue_customer_confirmation(
         team=[m.name for m in members],
         room=room.name if room is not None else "",
         conferencing=invitation.conferencing,
+        manage_link=manage or "",
     )
     queue_mail(session, kind="confirmation", to=meeting.customer_email, mail=mail, secret_key=secret_key,
-               ics=invite if attach else None, invitation_id=invitation.id, meeting_id=meeting.id, now=now)
+               ics=invite if attach else None, invitation_id=invitation.id, meeting_id=meeting.id, now=now,
+               reply_to=reply_to(invitation))
 
 
 def _queue_booking_mail(
@@ -490,6 +901,7 @@ def _queue_booking_mail(
     settings: Settings | None,
     secret_key: str,
     now: dt.datetime,
+    manage: str | None = None,
 ) -> None:
     creator = invitation.created_by
     send_confirmation = creator.send_confirmation if creator is not None else True
@@ -507,7 +919,7 @@ def _queue_booking_mail(
     if send_confirmation:
         # The same invite as the team's (same arguments), built once.
         _queue_customer_confirmation(session, invitation, meeting, members, room, link=link, settings=settings,
-                                     secret_key=secret_key, now=now, attach=attach, invite=invite)
+                                     secret_key=secret_key, now=now, attach=attach, invite=invite, manage=manage)
     for member in members:
         if not member.email:
             continue
@@ -528,3 +940,97 @@ def _queue_booking_mail(
 def _queue_writeback(session: Session, meeting: Meeting, action: str, now: dt.datetime) -> None:
     """Queue calendar write-back rows (CalDAV calendars of the reserved resources)."""
     queue_meeting_writeback(session, meeting, action, now=now)
+
+
+def _queue_move_writeback(session: Session, meeting: Meeting, now: dt.datetime) -> None:
+    """A moved meeting: the same event rewritten where it stays, removed where it no longer belongs."""
+    written = set(session.scalars(
+        select(CalendarWrite.connection_id).where(CalendarWrite.meeting_id == meeting.id, CalendarWrite.action == "put")
+    ))
+    puts = {w.connection_id for w in queue_meeting_writeback(session, meeting, "put", now=now)}
+    for connection_id in sorted(written - puts):
+        if session.get(CalendarConnection, connection_id) is None:
+            continue
+        for earlier in session.scalars(select(CalendarWrite).where(
+                CalendarWrite.meeting_id == meeting.id, CalendarWrite.connection_id == connection_id,
+                CalendarWrite.status.in_(("pending", "failed")))):
+            earlier.status, earlier.done_at = "superseded", now
+        session.add(CalendarWrite(meeting_id=meeting.id, connection_id=connection_id, action="delete",
+                                  status="pending", next_attempt_at=now))
+    session.flush()
+
+
+def _queue_moved_mail(
+    session: Session, invitation: Invitation, meeting: Meeting, people: list[TeamMember], room: Room | None,
+    old_people: list[TeamMember], old_room: Room | None, old_start: dt.datetime, old_end: dt.datetime, *,
+    settings: Settings, secret_key: str, manage: str, now: dt.datetime,
+) -> None:
+    """One "moved" mail to the customer and to each member on the meeting; a cancellation to one taken off."""
+    invite = meeting_invite(meeting, people, room, settings=settings, now=now)
+    common = {
+        "subject": invitation.subject, "start": meeting.start, "end": meeting.end, "old_start": old_start,
+        "old_end": old_end, "team": [m.name for m in people], "room": room.name if room is not None else "",
+        "conferencing": invitation.conferencing, "by_customer": True, "customer_name": meeting.customer_name,
+    }
+    mail_subject = f"Moved: {invitation.subject}"
+    mail = render_mail("moved", mail_subject, recipient_name=meeting.customer_name, zone=_customer_zone(meeting),
+                       manage_link=manage, **common)
+    queue_mail(session, kind="moved", to=meeting.customer_email, mail=mail, ics=invite, secret_key=secret_key,
+               invitation_id=invitation.id, meeting_id=meeting.id, now=now, reply_to=reply_to(invitation))
+    for member in people:
+        if member.email:
+            mail = render_mail("moved", mail_subject, recipient_name=member.name, zone=member.zone,
+                               manage_link="", **common)
+            queue_mail(session, kind="moved", to=member.email, mail=mail, ics=invite, secret_key=secret_key,
+                       invitation_id=invitation.id, meeting_id=meeting.id, now=now)
+    kept = {m.id for m in people}
+    dropped = [m for m in old_people if m.id not in kept and m.email]
+    if dropped:
+        # Their calendars drop the event: the same UID, cancelled.
+        cancel = meeting_invite(meeting, dropped, old_room, settings=settings, method="CANCEL", now=now)
+        for member in dropped:
+            mail = render_mail(
+                "cancellation", f"Cancelled: {invitation.subject}", subject=invitation.subject,
+                recipient_name=member.name, start=old_start, end=old_end, team=[member.name], room="",
+                zone=member.zone, reason="The customer moved the meeting; someone else takes it.",
+                by_customer=False, customer_name=meeting.customer_name, rebook_link=None, contact="",
+            )
+            queue_mail(session, kind="cancellation", to=member.email, mail=mail, ics=cancel, secret_key=secret_key,
+                       invitation_id=invitation.id, meeting_id=meeting.id, now=now)
+
+
+def _queue_reminders(
+    session: Session, invitation: Invitation, meeting: Meeting, members: list[TeamMember], room: Room | None, *,
+    settings: Settings | None, secret_key: str, manage: str | None, now: dt.datetime,
+) -> None:
+    """Queue the meeting's reminders (``REMINDER_OFFSETS`` before its start) to the customer and each member.
+
+    They wait in the outbox until their time (one row per message: the outbox's claims send
+    each once, whatever the number of workers), carry the meeting's start (``about_start``),
+    and are withdrawn when the meeting is moved or cancelled.
+    """
+    settings = settings or Settings()
+    common = {
+        "subject": invitation.subject, "start": meeting.start, "end": meeting.end,
+        "team": [m.name for m in members], "room": room.name if room is not None else "",
+        "conferencing": invitation.conferencing,
+    }
+    for offset in settings.reminder_offsets_minutes:
+        send_at = meeting.start - dt.timedelta(minutes=offset)
+        if send_at <= now:
+            continue
+        mail_subject = f"Reminder: {invitation.subject}"
+        ahead = display.format_duration(offset)
+        mail = render_mail("reminder", mail_subject, recipient_name=meeting.customer_name, customer_name="",
+                           zone=_customer_zone(meeting), manage_link=manage or "", ahead=ahead, **common)
+        queue_mail(session, kind="reminder", to=meeting.customer_email, mail=mail, secret_key=secret_key,
+                   invitation_id=invitation.id, meeting_id=meeting.id, now=now, send_at=send_at,
+                   about_start=meeting.start, reply_to=reply_to(invitation))
+        for member in members:
+            if member.email:
+                mail = render_mail("reminder", mail_subject, recipient_name=member.name,
+                                   customer_name=meeting.customer_name, zone=member.zone, manage_link="",
+                                   ahead=ahead, **common)
+                queue_mail(session, kind="reminder", to=member.email, mail=mail, secret_key=secret_key,
+                           invitation_id=invitation.id, meeting_id=meeting.id, now=now, send_at=send_at,
+                           about_start=meeting.start)

@@ -21,7 +21,14 @@ What it finds (each :class:`Violation` names its ``kind`` and the rows):
 - ``mail_for_replaced_link``: an invitation mail still waiting to go out with a link that a
   resend has replaced;
 - ``mail_for_closed_invitation``: an invitation mail still waiting to go out for an invitation
-  that is no longer active.
+  that is no longer active;
+- ``hold_of_closed_invitation``: a slot hold of an invitation that is no longer active (booking,
+  cancelling and expiring end the hold);
+- ``hold_overlaps_reservation``: a live hold (not expired) that overlaps a reservation of the
+  same resource — the hold promised a time someone else has;
+- ``overlapping_holds``: two live holds of one resource, of different invitations, that overlap;
+- ``stale_reminder``: a reminder still waiting to go out for a cancelled meeting, or for a start
+  the meeting no longer has (it was moved).
 
 Pools are not checked member by member: a pool's members may change after a booking, so which
 member a meeting should hold cannot be told from today's rows.
@@ -29,6 +36,7 @@ member a meeting should hold cannot be told from today's rows.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -41,8 +49,10 @@ from ..store.models import (
     OutboxMessage,
     Reservation,
     Resource,
+    SlotHold,
     invitation_members,
     invitation_rooms,
+    utcnow,
 )
 
 
@@ -68,11 +78,13 @@ class Violation:
         return self.message
 
 
-def check_invariants(session: Session) -> list[Violation]:
+def check_invariants(session: Session, now: dt.datetime | None = None) -> list[Violation]:
     """Every broken invariant in the database, in a stable order (empty when all hold).
 
-    Only reads; run it in any transaction (``slotwise check`` uses a read-only one).
+    Only reads; run it in any transaction (``slotwise check`` uses a read-only one). ``now``
+    (default: now) tells live holds from expired ones.
     """
+    now = now or utcnow()
     checks = (
         _meetings_of_closed_invitations,
         _scheduled_without_meeting,
@@ -84,8 +96,13 @@ def check_invariants(session: Session) -> list[Violation]:
         _overlapping_reservations,
         _mail_for_replaced_links,
         _mail_for_closed_invitations,
+        _holds_of_closed_invitations,
+        _stale_reminders,
     )
-    return [violation for check in checks for violation in check(session)]
+    timed = (_holds_overlapping_reservations, _overlapping_holds)
+    return [violation for check in checks for violation in check(session)] + [
+        violation for check in timed for violation in check(session, now)
+    ]
 
 
 def _meetings_of_closed_invitations(session: Session) -> Iterator[Violation]:
@@ -259,4 +276,88 @@ def _mail_for_closed_invitations(session: Session) -> Iterator[Violation]:
             "mail_for_closed_invitation",
             f"outbox message {message_id} waits to mail invitation {invitation_id}, which is {status}",
             (("outbox_messages", message_id), ("invitations", invitation_id)),
+        )
+
+
+def _holds_of_closed_invitations(session: Session) -> Iterator[Violation]:
+    rows = session.execute(
+        select(SlotHold.id, Invitation.id, Invitation.status)
+        .join(Invitation, Invitation.id == SlotHold.invitation_id)
+        .where(Invitation.status != "active")
+        .order_by(SlotHold.id)
+    )
+    for hold_id, invitation_id, status in rows:
+        yield Violation(
+            "hold_of_closed_invitation",
+            f"slot hold {hold_id} is kept for invitation {invitation_id}, which is {status}",
+            (("slot_holds", hold_id), ("invitations", invitation_id)),
+        )
+
+
+def _holds_overlapping_reservations(session: Session, now: dt.datetime) -> Iterator[Violation]:
+    rows = session.execute(
+        select(SlotHold.id, SlotHold.resource_id, Reservation.id, Reservation.meeting_id)
+        .join(
+            Reservation,
+            and_(
+                Reservation.resource_id == SlotHold.resource_id,
+                Reservation.start < SlotHold.end,
+                SlotHold.start < Reservation.end,
+            ),
+        )
+        .where(SlotHold.expires_at > now)
+        .order_by(SlotHold.id, Reservation.id)
+    )
+    for hold_id, resource_id, reservation_id, meeting_id in rows:
+        yield Violation(
+            "hold_overlaps_reservation",
+            f"slot hold {hold_id} holds resource {resource_id} at a time reservation {reservation_id} "
+            f"(meeting {meeting_id}) has",
+            (("slot_holds", hold_id), ("reservations", reservation_id)),
+        )
+
+
+def _overlapping_holds(session: Session, now: dt.datetime) -> Iterator[Violation]:
+    other = aliased(SlotHold)
+    rows = session.execute(
+        select(SlotHold.resource_id, SlotHold.id, other.id)
+        .join(
+            other,
+            and_(
+                other.resource_id == SlotHold.resource_id,
+                other.id > SlotHold.id,
+                other.invitation_id != SlotHold.invitation_id,
+                other.start < SlotHold.end,
+                SlotHold.start < other.end,
+                other.expires_at > now,
+            ),
+        )
+        .where(SlotHold.expires_at > now)
+        .order_by(SlotHold.resource_id, SlotHold.id, other.id)
+    )
+    for resource_id, first, second in rows:
+        yield Violation(
+            "overlapping_holds",
+            f"resource {resource_id} is held twice at once: slot holds {first} and {second}",
+            (("slot_holds", first), ("slot_holds", second), ("resources", resource_id)),
+        )
+
+
+def _stale_reminders(session: Session) -> Iterator[Violation]:
+    rows = session.execute(
+        select(OutboxMessage.id, Meeting.id, Meeting.status)
+        .join(Meeting, Meeting.id == OutboxMessage.meeting_id)
+        .where(
+            OutboxMessage.kind == "reminder",
+            OutboxMessage.status == "pending",
+            or_(Meeting.status != "confirmed", OutboxMessage.about_start != Meeting.start),
+        )
+        .order_by(OutboxMessage.id)
+    )
+    for message_id, meeting_id, status in rows:
+        what = "cancelled" if status != "confirmed" else "moved since"
+        yield Violation(
+            "stale_reminder",
+            f"outbox message {message_id} waits to remind of meeting {meeting_id}, which is {what}",
+            (("outbox_messages", message_id), ("meetings", meeting_id)),
         )

@@ -30,8 +30,10 @@ anything changes, and a state the table does not allow is refused with
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -42,8 +44,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..core import display
-from ..store.models import Invitation, PromotedSlot, ResourcePool, Room, TeamMember, User, utcnow
+from ..store.models import (
+    Invitation,
+    PromotedSlot,
+    ReplacedLink,
+    ResourcePool,
+    Room,
+    TeamMember,
+    User,
+    utcnow,
+)
 from . import audit, availability, lifecycle
+from .holds import release_holds
 from .lifecycle import TEAM_AND_ROOMS, InvitationStateError
 from .outbox import RenderedMail, queue_mail, render_mail, supersede_invitation_mail
 from .permissions import require_invitation
@@ -114,6 +126,35 @@ def _lookup_hash(token: str) -> str:
     return hash_token(token[:200])
 
 
+def replaced_link(session: Session, token: str) -> tuple[Invitation, dt.datetime] | None:
+    """For a link a resend replaced: its invitation and when the newer link was sent; else ``None``."""
+    row = session.get(ReplacedLink, _lookup_hash(token))
+    if row is None:
+        return None
+    invitation = session.get(Invitation, row.invitation_id)
+    return (invitation, invitation.sent_at or row.replaced_at) if invitation is not None else None
+
+
+def manage_token_for(secret_key: str, token_hash: str) -> str:
+    """The token of the manage link (reschedule, cancel) of the meeting booked through an invitation.
+
+    An HMAC-SHA256 under ``SECRET_KEY`` of the invitation's stored link hash: 256 bits that only
+    the installation can derive (a copy of the database alone does not give it away), so every
+    page and mail about the meeting (the scheduled page, reminders, a scheduler's cancellation
+    offering other times) carries the same link without the link being stored. The meeting
+    keeps only its SHA-256 (``Meeting.manage_token_hash``).
+    """
+    if not secret_key:
+        raise ValueError("secret_key is empty; the manage link needs the installation's SECRET_KEY")
+    digest = hmac.new(secret_key.encode("utf-8"), b"manage:" + token_hash.encode("ascii"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def manage_link(public_url: str, token: str) -> str:
+    """The customer's manage link: ``<PUBLIC_URL>/m/<token>`` (append ``/reschedule`` or ``/cancel``)."""
+    return f"{public_url.rstrip('/')}/m/{token}"
+
+
 def booking_link(public_url: str, token: str) -> str:
     """The customer's link: ``<PUBLIC_URL>/i/<token>`` (the ``booking.invitation`` page)."""
     return f"{public_url.rstrip('/')}/i/{token}"
@@ -166,6 +207,8 @@ class InvitationDraft:
     promote: bool = False
     promote_count: int = 5
     promoted_starts: tuple[dt.datetime, ...] | None = None
+    change_cutoff_hours: int | None = None
+    max_reschedules: int | None = None
 
 
 @dataclass(frozen=True)
@@ -197,6 +240,8 @@ class ValidatedDraft:
     pools: list[ResourcePool] = field(default_factory=list)
     rooms: list[Room] = field(default_factory=list)
     promoted_starts: tuple[dt.datetime, ...] | None = None
+    change_cutoff_hours: int | None = None
+    max_reschedules: int | None = None
 
 
 def _text(name: str, value: object, limit: int, *, required: bool, one_line: bool = True) -> str:
@@ -354,7 +399,18 @@ def validate_draft(
         pools=pools,
         rooms=rooms,
         promoted_starts=promoted_starts,
+        change_cutoff_hours=_optional_count("change_cutoff_hours", draft.change_cutoff_hours, 24 * 366),
+        max_reschedules=_optional_count("max_reschedules", draft.max_reschedules, 100),
     )
+
+
+def _optional_count(name: str, value: object, high: int) -> int | None:
+    """A policy number of the draft: ``None`` (the installation's default) or a whole number 0..high."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+        raise InvitationError(name, f"{name}={value!r} must be a whole number from 0 to {high}, or empty for the default")
+    return value
 
 
 def _promoted_starts(draft: InvitationDraft) -> tuple[dt.datetime, ...] | None:
@@ -449,6 +505,7 @@ def _invitation_mail(
         subject=invitation.subject,
         organizer_name=organizer.name if organizer is not None else "Our team",
         team=availability.team_names(invitation),
+        rooms=room_names(invitation),
         duration_minutes=invitation.duration_minutes,
         description=invitation.description,
         promoted=promoted,
@@ -458,6 +515,22 @@ def _invitation_mail(
     )
 
 
+def room_names(invitation: Invitation | ValidatedDraft) -> str:
+    """Where the meeting may be, before it is booked: the room, or "one of A, B" (empty without rooms)."""
+    rooms = [r.name for r in invitation.rooms if r.active and r.capacity >= invitation.min_capacity]
+    if len(rooms) <= 1:
+        return "".join(rooms)
+    return "one of " + ", ".join(rooms)
+
+
+def reply_to(invitation: Invitation) -> str | None:
+    """The ``Reply-To`` of mail to the invitation's customer: the scheduler who sent it, if any."""
+    creator = invitation.created_by
+    if creator is None or not creator.email:
+        return None
+    return f"{creator.name} <{creator.email}>" if creator.name else creator.email
+
+
 def _queue_invitation_mail(
     session: Session, invitation: Invitation, token: str, public_url: str, secret_key: str, now: dt.datetime
 ) -> None:
@@ -465,7 +538,8 @@ def _queue_invitation_mail(
     mail = _invitation_mail(invitation, token, public_url, promoted, invitation.created_by)
     session.flush()
     queue_mail(session, kind="invitation", to=invitation.customer_email, mail=mail, secret_key=secret_key,
-               invitation_id=invitation.id, link_hash=invitation.token_hash, now=now)
+               invitation_id=invitation.id, link_hash=invitation.token_hash, now=now,
+               reply_to=reply_to(invitation))
 
 
 def _chosen_promoted(slots, picks, starts: tuple[dt.datetime, ...]):
@@ -610,6 +684,8 @@ def create_invitation(
         created_at=now,
         updated_at=now,
         sent_at=now,
+        change_cutoff_hours=spec.change_cutoff_hours,
+        max_reschedules=spec.max_reschedules,
         members=list(spec.members),
         pools=list(spec.pools),
         rooms=list(spec.rooms),
@@ -664,6 +740,8 @@ def resend_invitation(
     deliver = _check_delivery(deliver or invitation.delivery or "email")
     slots, promoted = _slots_and_promotion(session, invitation, now)
     token = new_token()
+    # The old link's page then says when the newer one was sent.
+    session.add(ReplacedLink(token_hash=invitation.token_hash, invitation_id=invitation.id, replaced_at=now))
     invitation.token_hash = hash_token(token)
     invitation.sent_at = now
     invitation.updated_at = now
@@ -687,9 +765,10 @@ def resend_invitation(
 def cancel_invitation(
     session: Session, invitation_id: int, *, by: User | None, secret_key: str, now: dt.datetime | None = None
 ) -> Invitation:
-    """Withdraw an active invitation: its link then shows "cancelled".
+    """Withdraw an active invitation: its link then shows "cancelled", and the customer is told by mail.
 
-    Its invitation mails still waiting in the outbox are withdrawn. An invitation that is
+    Its invitation mails still waiting in the outbox are withdrawn, its slot hold ends, and a
+    mail (encrypted with ``secret_key`` until sent) tells the customer whom to contact. An invitation that is
     already booked is refused (its meeting is what to cancel:
     :func:`booking_service.services.booking.cancel_meeting`). ``by`` must have the invitation in
     its scope; the cancellation is audited. On SQLite the session must come from
@@ -707,8 +786,16 @@ def cancel_invitation(
     if by is not None:
         require_invitation(session, by, invitation_id, "cancel")
     locked = lifecycle.enter(session, "cancel_invitation", invitation_id=invitation_id, now=now)
+    invitation = locked.invitation
     supersede_invitation_mail(session, invitation_id)
+    release_holds(session, invitation_id)
     lifecycle.finish(locked)
+    creator = invitation.created_by
+    contact = f"{creator.name} <{creator.email}>" if creator is not None and creator.email else ""
+    mail = render_mail("invitation_cancelled", f"Withdrawn: {invitation.subject}",
+                       customer_name=invitation.customer_name, subject=invitation.subject, contact=contact)
+    queue_mail(session, kind="invitation_cancelled", to=invitation.customer_email, mail=mail, secret_key=secret_key,
+               invitation_id=invitation_id, now=now, reply_to=reply_to(invitation))
     audit.record(session, by, "invitation.cancelled", locked.invitation)
     return locked.invitation
 
@@ -735,6 +822,7 @@ def expire_invitations(session: Session, now: dt.datetime | None = None) -> int:
         except InvitationStateError:
             continue  # booked, cancelled or its frame not over after all: nothing to record
         supersede_invitation_mail(session, invitation_id)
+        release_holds(session, invitation_id)
         lifecycle.finish(locked)
         count += 1
     return count

@@ -109,6 +109,13 @@ TRANSITIONS: dict[str, Transition] = {
                    ("invitation", "meeting")),
         Transition("resend_confirmation", "meeting", ("scheduled", "scheduled"), ("confirmed", "confirmed"), "any",
                    ("invitation", "meeting")),
+        Transition("hold", "invitation", ("active", "active"), (NONE, NONE), "open", ("invitation", "resources")),
+        Transition("reschedule", "meeting", ("scheduled", "scheduled"), ("confirmed", "confirmed"), "open",
+                   ("invitation", "meeting", "resources")),
+        Transition("cancel_by_customer", "meeting", ("scheduled", "cancelled"), ("confirmed", "cancelled"), "any",
+                   ("invitation", "meeting")),
+        Transition("rebook", "meeting", ("cancelled", "scheduled"), ("cancelled", "confirmed"), "open",
+                   ("invitation", "meeting", "resources")),
     )
 }
 """Every allowed change of state; :func:`enter` refuses anything else."""
@@ -133,6 +140,14 @@ REFUSALS: dict[tuple[str, str], str] = {
     ("cancel_meeting", "cancelled"): "This meeting is already cancelled.",
     ("resend_confirmation", "cancelled"): "This meeting was cancelled, so its confirmation is not sent again; "
                                           "the customer has been sent the cancellation.",
+    ("hold", "scheduled"): "This invitation is already booked.",
+    ("hold", "cancelled"): "This invitation was cancelled, so it can no longer be booked.",
+    ("hold", "expired"): "This invitation has expired (its time frame is over), so it can no longer be booked.",
+    ("reschedule", "cancelled"): "This meeting was cancelled, so it can no longer be moved.",
+    ("reschedule", "confirmed"): "This invitation's time frame is over, so there is no other time to move it to.",
+    ("rebook", "cancelled"): "This invitation's time frame is over, so there is no other time to pick.",
+    ("cancel_by_customer", "cancelled"): "This meeting is already cancelled.",
+    ("rebook", "confirmed"): "This meeting is booked already; use its reschedule link to move it.",
 }
 LINK_REPLACED = "This link was replaced by a newer one; use the link in the most recent email."
 

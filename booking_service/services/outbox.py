@@ -129,6 +129,9 @@ def queue_mail(
     invitation_id: int | None = None,
     meeting_id: int | None = None,
     link_hash: str | None = None,
+    reply_to: str | None = None,
+    about_start: dt.datetime | None = None,
+    send_at: dt.datetime | None = None,
     now: dt.datetime | None = None,
 ) -> OutboxMessage:
     """Add one message to the outbox (in the caller's transaction) and return it.
@@ -154,6 +157,12 @@ def queue_mail(
     link_hash : str, optional
         The hash of the booking link's token the message carries (invitation mails), so that
         :func:`supersede_invitation_mail` and the invariant check know which link it is for.
+    reply_to : str, optional
+        The ``Reply-To`` address (the scheduler, on mail to customers).
+    about_start : datetime.datetime, optional
+        The meeting start a reminder speaks of (a reminder for another start is stale).
+    send_at : datetime.datetime, optional
+        Not before this instant (reminders); default: at once.
 
     Raises
     ------
@@ -174,9 +183,11 @@ def queue_mail(
         invitation_id=invitation_id,
         meeting_id=meeting_id,
         link_hash=link_hash,
+        reply_to=reply_to,
+        about_start=about_start,
         status="pending",
         attempts=0,
-        next_attempt_at=now,
+        next_attempt_at=max(send_at, now) if send_at is not None else now,
         created_at=now,
     )
     session.add(message)
@@ -208,6 +219,24 @@ def forget_content(message: OutboxMessage) -> None:
     kept = MailContent(message.body_text, message.body_html, message.ics).redacted()
     message.content_encrypted = None
     message.body_text, message.body_html, message.ics = kept.text, kept.html, kept.ics
+def supersede_meeting_mail(session: Session, meeting_id: int, kinds: tuple[str, ...] = ("reminder",)) -> int:
+    """Withdraw the mails of ``kinds`` about a meeting still waiting to go out; return how many.
+
+    Called when a meeting is moved or cancelled, in the same transaction, so that no reminder
+    speaks of a time the meeting no longer has.
+    """
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.meeting_id == meeting_id,
+            OutboxMessage.kind.in_(kinds),
+            OutboxMessage.status == "pending",
+        )
+        .values(status="superseded", content_encrypted=None)
+    )
+    return result.rowcount
+
+
 def supersede_invitation_mail(session: Session, invitation_id: int) -> int:
     """Withdraw the invitation mails of ``invitation_id`` still waiting to go out; return how many.
 

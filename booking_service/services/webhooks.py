@@ -102,8 +102,17 @@ TRANSITION_EVENTS: dict[str, str | None] = {
     "cancel_meeting": "meeting.cancelled",
     "resend_confirmation": None,  # a mail again, no change
     "reschedule": "meeting.rescheduled",
+    "hold": None,  # minutes while a customer confirms: subscribers act on the booking that follows
+    "cancel_by_customer": "meeting.cancelled",
+    "rebook": "meeting.confirmed",  # a customer books another time after the scheduler cancelled
 }
 """The event each transition of the state machine emits (``None``: none); every transition is listed."""
+
+TRANSITION_ACTORS: dict[str, str] = {
+    "create": "scheduler", "cancel_invitation": "scheduler", "expire": "system", "confirm": "customer",
+    "cancel_meeting": "scheduler", "reschedule": "customer", "cancel_by_customer": "customer", "rebook": "customer",
+}
+"""Who acts in each transition that emits an event: the payload's ``data.by``."""
 
 WEBHOOK_SECRETS = Purpose(
     b"slotwise webhook secrets v1",
@@ -402,7 +411,8 @@ def emit_transition(
             continue
         if data is None:
             data = {"invitation": invitation_json(invitation, status),
-                    "meeting": meeting_json(meeting) if meeting is not None else None}
+                    "meeting": meeting_json(meeting) if meeting is not None else None,
+                    "by": TRANSITION_ACTORS[transition]}
         queued.append(_queue(session, sub, event_type, data, now))
     return queued
 

@@ -26,6 +26,7 @@ from .models import (
     Reservation,
     Resource,
     ResourcePool,
+    SlotHold,
     WorkingHours,
     pool_members,
 )
@@ -127,9 +128,13 @@ def _overrides_query(restricted: bool) -> Select:
 
 
 @cache
-def _busy_query(bounded_start: bool, bounded_end: bool, restricted: bool):
+def _busy_query(bounded_start: bool, bounded_end: bool, restricted: bool, holds: bool = False,
+                holder: bool = False, skip_meeting: bool = False):
     parts = []
-    for model, source in ((BusyBlock, "calendar"), (Reservation, "reservation")):
+    sources = [(BusyBlock, "calendar"), (Reservation, "reservation")]
+    if holds:
+        sources.append((SlotHold, "hold"))
+    for model, source in sources:
         # The instants come back as the driver gives them (type_coerce skips the UTCDateTime
         # result processing): SQLite's stored naive-UTC text, which numpy parses in one call
         # (see _instants), or PostgreSQL's aware datetimes.
@@ -145,8 +150,15 @@ def _busy_query(bounded_start: bool, bounded_end: bool, restricted: bool):
             query = query.where(model.start < bindparam("busy_to"))
         if restricted:
             query = query.where(model.resource_id.in_(bindparam(_RESOURCE_IDS, expanding=True)))
+        if model is SlotHold:
+            # A hold blocks others only until it expires, and never its own invitation.
+            query = query.where(SlotHold.expires_at > bindparam("holds_at", type_=SlotHold.expires_at.type))
+            if holder:
+                query = query.where(SlotHold.invitation_id != bindparam("holder"))
+        if model is Reservation and skip_meeting:
+            query = query.where(Reservation.meeting_id != bindparam("skip_meeting"))
         parts.append(query)
-    # One round trip for both kinds of busy time.
+    # One round trip for every kind of busy time.
     return union_all(*parts)
 
 
@@ -211,8 +223,16 @@ def load_busy(
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
     resource_ids: list[int] | None = None,
+    *,
+    holds_at: dt.datetime | None = None,
+    holder: int | None = None,
+    skip_meeting: int | None = None,
 ) -> pd.DataFrame:
     """Busy time from calendars and active reservations overlapping ``[start, end)``.
+
+    With ``holds_at``, slot holds that have not expired at that instant count too (``source``
+    ``"hold"``), except those of invitation ``holder``. ``skip_meeting`` leaves out that meeting's
+    reservations (a meeting being moved does not block its own new time).
 
     Returns
     -------
@@ -220,8 +240,15 @@ def load_busy(
         ``resource_id`` (str), ``start``, ``end`` (datetime64[ns, UTC]), ``source``; sorted by
         ``resource_id`` (as str) then ``start``, calendar blocks before reservations on ties.
     """
-    query = _busy_query(start is not None, end is not None, resource_ids is not None)
+    query = _busy_query(start is not None, end is not None, resource_ids is not None, holds_at is not None,
+                        holder is not None, skip_meeting is not None)
     params: dict[str, object] = _restriction(resource_ids)
+    if holds_at is not None:
+        params["holds_at"] = holds_at
+    if holder is not None:
+        params["holder"] = holder
+    if skip_meeting is not None:
+        params["skip_meeting"] = skip_meeting
     if start is not None:
         params["busy_from"] = start
     if end is not None:

@@ -352,6 +352,10 @@ class Invitation(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     sent_at: Mapped[dt.datetime | None]
     cancelled_at: Mapped[dt.datetime | None]
+    # The customer's change policy; ``None`` takes the installation's default
+    # (``CHANGE_CUTOFF_HOURS``, ``MAX_RESCHEDULES``).
+    change_cutoff_hours: Mapped[int | None] = mapped_column(Integer)
+    max_reschedules: Mapped[int | None] = mapped_column(Integer)
 
     created_by: Mapped[User | None] = relationship()
     members: Mapped[list[TeamMember]] = relationship(secondary=invitation_members, order_by="Resource.id")
@@ -406,6 +410,11 @@ class Meeting(Base):
     customer_zone: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     cancelled_at: Mapped[dt.datetime | None]
+    # The SHA-256 of the customer's manage link (reschedule, cancel); only the hash is stored.
+    manage_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    reschedule_count: Mapped[int] = mapped_column(Integer, default=0)
+    cancelled_by: Mapped[str | None] = mapped_column(String(16))
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
 
     invitation: Mapped[Invitation] = relationship(back_populates="meeting")
     created_by: Mapped[User | None] = relationship()
@@ -443,6 +452,41 @@ class Reservation(Base):
     resource: Mapped[Resource] = relationship()
 
 
+class SlotHold(Base):
+    """A time held for a customer for a few minutes while they confirm it: one row per resource.
+
+    ``slot_start`` is the held start; ``start``/``end`` the time held like a reservation (the
+    meeting's time plus its buffers). A hold counts as busy time for every other invitation until
+    ``expires_at``; after that it blocks nothing (the worker deletes it later). An invitation
+    holds one start at a time.
+    """
+
+    __tablename__ = "slot_holds"
+    __table_args__ = (
+        CheckConstraint("end_at > start_at", name="ck_slot_holds_order"),
+        Index("ix_slot_holds_resource_time", "resource_id", "start_at", "end_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id", ondelete="CASCADE"), index=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"))
+    slot_start: Mapped[dt.datetime]
+    start: Mapped[dt.datetime] = mapped_column("start_at")
+    end: Mapped[dt.datetime] = mapped_column("end_at")
+    expires_at: Mapped[dt.datetime]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ReplacedLink(Base):
+    """The hash of an invitation link a resend replaced, so its page can point to the newer one."""
+
+    __tablename__ = "replaced_links"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id", ondelete="CASCADE"), index=True)
+    replaced_at: Mapped[dt.datetime]
+
+
 # --- outgoing work --------------------------------------------------------------------------
 
 OUTBOX_STATUSES = ("pending", "sent", "failed", "superseded")
@@ -478,6 +522,10 @@ class OutboxMessage(Base):
     # The SHA-256 of the booking link's token an invitation mail carries, so that a mail whose
     # link a resend replaced can be told apart (only the hash, as on the invitation).
     link_hash: Mapped[str | None] = mapped_column(String(64))
+    # Where replies go (the scheduler, for mail to customers).
+    reply_to: Mapped[str | None] = mapped_column(String(254))
+    # The meeting start a reminder speaks of: a reminder for any other start is stale.
+    about_start: Mapped[dt.datetime | None]
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

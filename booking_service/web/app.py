@@ -93,11 +93,13 @@ def _register_blueprints(app: Flask) -> None:
     from .booking import bp as booking_bp
     from .feeds import bp as feeds_bp
     from .health import bp as health_bp
+    from .manage import bp as manage_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(booking_bp)
     app.register_blueprint(feeds_bp)
     init_app(app)
+    app.register_blueprint(manage_bp)
 
 
 def _register_session_teardown(app: Flask) -> None:

@@ -6,8 +6,9 @@ Routes (``<token>`` is the invitation link's token):
   times" link, or the full list of times; or "already scheduled", "cancelled", "expired".
 - ``GET /i/<token>/times?zone=&week=``: every available time, grouped by day in the viewer's
   zone, paged by week within the frame.
-- ``GET /i/<token>/slot?start=&zone=``: re-checks one time; gone: back to the times with a
-  message; available: the confirmation page.
+- ``GET /i/<token>/slot?start=&zone=``: re-checks one time and holds it for the customer for
+  ``SLOT_HOLD_MINUTES`` (:func:`booking_service.services.booking.hold_slot`); gone: back to the
+  times with a message; held: the confirmation page.
 - ``POST /i/<token>/confirm``: books it (CSRF-protected, rate-limited). A confirmation that loses
   to a cancellation lands on the "cancelled" page; one whose link a resend replaced meanwhile
   is a 404, as that link now is everywhere.
@@ -42,8 +43,22 @@ from markupsafe import Markup
 from ..calendars.sync import refresh_invitation_calendars
 from ..core import display
 from ..services import availability
-from ..services.booking import UNAVAILABLE_MESSAGE, confirm_slot, meeting_invite_for
-from ..services.invitations import booking_link, find_by_token, hash_token, invitation_id_for_token
+from ..services.booking import (
+    UNAVAILABLE_MESSAGE,
+    change_refusal,
+    confirm_slot,
+    hold_slot,
+    meeting_invite_for,
+    meeting_names,
+)
+from ..services.invitations import (
+    booking_link,
+    find_by_token,
+    hash_token,
+    invitation_id_for_token,
+    manage_token_for,
+    replaced_link,
+)
 from ..services.lifecycle import effective_status
 from ..services.outbox import register_filters
 from ..store.db import session_scope
@@ -74,8 +89,19 @@ def _confirm_limit() -> str:
 def _invitation(token: str) -> Invitation:
     invitation = find_by_token(db_session(), token)
     if invitation is None:
-        abort(404)
+        _not_found(token)
     return invitation
+
+
+def _not_found(token: str):
+    """A 404; for a link a resend replaced, a page that says when the newer one was sent."""
+    replaced = replaced_link(db_session(), token)
+    if replaced is None:
+        abort(404)
+    invitation, sent_at = replaced
+    zone = invitation.customer_zone or invitation.zone
+    sent_on = display.format_day(display.local(sent_at, zone).date())
+    abort(Response(render_template("booking/replaced.html", invitation=invitation, sent_on=sent_on), status=410))
 
 
 def _refresh_calendars(invitation: Invitation) -> None:
@@ -161,14 +187,14 @@ def _weeks(invitation: Invitation) -> tuple[dt.date, int]:
     return monday, (invitation.frame_end - monday).days // 7 + 1
 
 
-def _days(slots: pd.DataFrame, token: str, zone: str) -> list[Day]:
+def _days(slots: pd.DataFrame, token: str, zone: str, endpoint: str = "booking.slot") -> list[Day]:
     if slots.empty:
         return []
     utc = pd.DatetimeIndex(slots["start"]).tz_convert("UTC")
     starts = utc.tz_convert(zone)
     ends = pd.DatetimeIndex(slots["end"]).tz_convert(zone)
     # One URL prefix and one vectorized format for every slot on the page.
-    prefix = f"{url_for('booking.slot', token=token)}?zone={quote(zone, safe='')}&start="
+    prefix = f"{url_for(endpoint, token=token)}?zone={quote(zone, safe='')}&start="
     isos = utc.strftime("%Y-%m-%dT%H:%M:%SZ")
     labels = starts.strftime("%H:%M")
     days: dict[dt.date, list[SlotLink]] = {}
@@ -211,10 +237,11 @@ def _closed_page(invitation: Invitation, token: str, status: str):
     return render_template("booking/closed.html", invitation=invitation, status=status), 410
 
 
-def _calendar_links(invitation: Invitation, start: dt.datetime, end: dt.datetime) -> dict[str, str]:
+def _calendar_links(invitation: Invitation, start: dt.datetime, end: dt.datetime, *, team: list[str],
+                    room: str) -> dict[str, str]:
     fmt = "%Y%m%dT%H%M%SZ"
-    details = invitation.description or ""
-    location = invitation.conferencing or ""
+    details = "\n\n".join(x for x in (invitation.description or "", f"With: {', '.join(team)}" if team else "") if x)
+    location = ", ".join(x for x in (room, invitation.conferencing or "") if x)
     google = "https://calendar.google.com/calendar/render?" + urlencode(
         {
             "action": "TEMPLATE",
@@ -245,6 +272,8 @@ def _scheduled_page(invitation: Invitation, token: str, *, just_booked: bool):
     zone = request.args.get("zone") or meeting.customer_zone or invitation.customer_zone or invitation.zone
     if not display.is_zone(zone):
         abort(400, description="That time zone is not known. Pick one from the list of zones.")
+    team, room = meeting_names(db_session(), meeting)
+    settings = settings_of(current_app)
     return render_template(
         "booking/scheduled.html",
         invitation=invitation,
@@ -252,8 +281,11 @@ def _scheduled_page(invitation: Invitation, token: str, *, just_booked: bool):
         token=token,
         zone=zone,
         just_booked=just_booked,
-        team=availability.team_names(invitation),
-        links=_calendar_links(invitation, meeting.start, meeting.end),
+        team=team,
+        room=room,
+        links=_calendar_links(invitation, meeting.start, meeting.end, team=team, room=room),
+        manage_token=manage_token_for(settings.secret_key, invitation.token_hash),
+        change_refusal=change_refusal(invitation, meeting, "reschedule", settings),
     )
 
 
@@ -314,11 +346,18 @@ def slot(token: str):
         return _closed_page(invitation, token, status)
     zone = _zone(invitation)
     start = _start(request.args.get("start"))
-    check = availability.check_slot_for(db_session(), invitation, start)
-    if not check.available:
-        flash(UNAVAILABLE_MESSAGE, "warning")
-        return redirect(url_for("booking.times", token=token, zone=zone))
-    end = pd.Timestamp(check.end).to_pydatetime()
+    settings = settings_of(current_app)
+    with session_scope(current_app.extensions["slotwise"]["engine"], write=True) as session:
+        held = hold_slot(session, invitation.id, start, settings=settings, link_hash=hash_token(token))
+        expires_at = held.expires_at
+    if held.outcome == "replaced":
+        _not_found(token)
+    if held.outcome != "held":
+        if held.outcome == "unavailable":
+            flash(UNAVAILABLE_MESSAGE, "warning")
+            return redirect(url_for("booking.times", token=token, zone=zone))
+        return redirect(url_for("booking.invitation", token=token))
+    end = start + dt.timedelta(minutes=invitation.duration_minutes)
     return render_template(
         "booking/confirm.html",
         invitation=invitation,
@@ -328,6 +367,8 @@ def slot(token: str):
         end=end,
         when=display.format_when(start, end, zone),
         team=availability.team_names(invitation),
+        held_until=expires_at,
+        hold_minutes=settings.slot_hold_minutes,
     )
 
 
@@ -343,9 +384,7 @@ def confirm(token: str):
     engine = current_app.extensions["slotwise"]["engine"]
     with session_scope(engine, write=True) as session:
         invitation_id = invitation_id_for_token(session, token)
-        if invitation_id is None:
-            abort(404)
-        result = confirm_slot(
+        result = None if invitation_id is None else confirm_slot(
             session,
             invitation_id,
             start,
@@ -355,11 +394,11 @@ def confirm(token: str):
             settings=settings,
             link_hash=hash_token(token),
         )
-        zone = raw_zone or result.invitation.customer_zone or result.invitation.zone
-    if result.outcome == "replaced":
-        # A resend replaced this link while the confirmation waited: it is now an unknown
-        # link like any other (the new one is in the customer's mail).
-        abort(404)
+        zone = None if result is None else raw_zone or result.invitation.customer_zone or result.invitation.zone
+    if result is None or result.outcome == "replaced":
+        # An unknown link, or one a resend replaced (perhaps while the confirmation waited): its
+        # page says so (the new one is in the customer's mail).
+        _not_found(token)
     if result.outcome in ("booked", "already_scheduled"):
         return redirect(url_for("booking.scheduled", token=token), code=303)
     if result.outcome == "unavailable":

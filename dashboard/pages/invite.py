@@ -29,6 +29,7 @@ FIELD_STEP = {
     "subject": 1, "members": 1, "pools": 1, "rooms": 1, "description": 1, "conferencing": 1, "min_capacity": 1,
     "frame_start": 2, "frame_end": 2, "zone": 2, "duration_minutes": 2, "slot_interval_minutes": 2,
     "buffer_before_minutes": 2, "buffer_after_minutes": 2, "minimum_notice_minutes": 2,
+    "change_cutoff_hours": 2, "max_reschedules": 2,
     "promote": 3, "promote_count": 3, "promoted_starts": 3,
 }
 ERROR_KEY = "inv-error"
@@ -96,6 +97,9 @@ def current_draft(promoted_starts: tuple[dt.datetime, ...] | None = None) -> ser
         promote=bool(ss["inv-promote"]),
         promote_count=int(ss["inv-k"]),
         promoted_starts=promoted_starts,
+        # The installation's defaults stay defaults (None) unless the scheduler changed them.
+        change_cutoff_hours=None if ss["inv-cutoff"] == settings.change_cutoff_hours else int(ss["inv-cutoff"]),
+        max_reschedules=None if ss["inv-moves"] == settings.max_reschedules else int(ss["inv-moves"]),
     )
 
 
@@ -183,7 +187,9 @@ settings = state.settings()
 me = state.current_user()
 profile_zone = state.user_zone()
 today = utcnow().astimezone(ZoneInfo(profile_zone)).date()
-initial = defaults(profile_zone, today)
+initial = defaults(profile_zone, today) | {
+    "inv-cutoff": settings.change_cutoff_hours, "inv-moves": settings.max_reschedules,
+}
 
 done = st.session_state.get(DONE_KEY)
 if done:
@@ -282,6 +288,10 @@ elif step == 2:
         c3.number_input("Buffer before (min)", min_value=0, max_value=240, step=5, key="inv-before")
         c4.number_input("Buffer after (min)", min_value=0, max_value=240, step=5, key="inv-after")
         c5.number_input("Minimum notice (hours)", min_value=0, max_value=24 * 30, step=1, key="inv-notice")
+        c6, c7 = st.columns(2)
+        c6.number_input("Customer may reschedule or cancel until (hours before)", min_value=0, max_value=24 * 366,
+                        step=1, key="inv-cutoff")
+        c7.number_input("Reschedules allowed", min_value=0, max_value=100, step=1, key="inv-moves")
 
         if frame_dates() is None:
             st.info("Pick the last day of the frame too.")

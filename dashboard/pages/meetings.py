@@ -1,4 +1,4 @@
-"""Meetings: the scheduled meetings, filtered by date and team member; cancel one.
+"""Meetings: the scheduled meetings, filtered by date and team member; cancel one; the cancelled ones, by whom and why.
 
 Nothing is picked until the scheduler picks it. Cancelling asks first, in a dialog that names the
 meeting and everyone who will be told; the dialog acts on the meeting bound to the button when it
@@ -92,6 +92,32 @@ end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), ZoneInfo(zone)
 
 with state.session() as s:
     meetings = queries.meetings(s, me, start=start, end=end, resource_id=member_id or None)
+    cancelled = queries.meetings(s, me, start=start, end=end, status="cancelled")
+
+
+def show_cancelled() -> None:
+    """Who cancelled, and the customer's reason: what the scheduler needs to follow up."""
+    if not cancelled:
+        return
+    with st.expander(f"Cancelled ({len(cancelled)})"):
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "Customer": f"{m.customer_name} <{m.customer_email}>",
+                        "Subject": m.invitation.subject,
+                        f"Was ({zone})": views.short_when(m.start, zone),
+                        "Cancelled by": {"customer": "the customer", "scheduler": "a scheduler"}.get(
+                            m.cancelled_by or "", "—"),
+                        "Reason": m.cancel_reason or "",
+                    }
+                    for m in cancelled
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+
 
 if not meetings:
     st.info(
@@ -99,6 +125,7 @@ if not meetings:
         + (f" for {member_names[member_id]}" if member_id else "")
         + ". Meetings appear here as soon as a customer confirms a time."
     )
+    show_cancelled()
     st.stop()
 
 
@@ -120,6 +147,7 @@ table = pd.DataFrame(
 )
 st.caption(f"{len(meetings)} meeting(s) from {views.frame_text(first, last)}.")
 st.dataframe(table, hide_index=True, width="stretch")
+show_cancelled()
 
 st.subheader("Cancel a meeting")
 by_id = {m.id: m for m in meetings}

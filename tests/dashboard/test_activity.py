@@ -271,3 +271,15 @@ def test_a_meeting_is_not_picked_for_cancelling_until_the_scheduler_picks_it(org
     with session_scope(engine) as s:
         assert s.get(Meeting, meeting_id).status == "confirmed"
         assert s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "cancellation")).all() == []
+def test_a_customers_cancellation_shows_who_cancelled_and_why(org, engine):
+    from booking_service.core.config import Settings
+
+    meeting_id = _confirm_first_slot(engine, _invite(engine, org))
+    with session_scope(engine, write=True) as s:
+        booking.cancel_by_customer(s, meeting_id, secret_key=SECRET_KEY, reason="Moving house",
+                                   settings=Settings(change_cutoff_hours=0))
+    at = open_page(org, "meetings")
+    assert not at.exception
+    assert "No meetings in this range" in at.info[0].value
+    (cancelled,) = [d.value for d in at.dataframe]
+    assert list(cancelled["Cancelled by"]) == ["the customer"] and list(cancelled["Reason"]) == ["Moving house"]

@@ -198,3 +198,19 @@ def test_promoting_one_slot_twice_disables_invite(org):
     assert not at.exception, at.exception
     assert "The same slot is promoted twice; pick different slots." in [w.value for w in at.warning]
     assert at.button(key="inv-invite").disabled
+
+
+def test_the_change_policy_keeps_the_installations_defaults_unless_changed(org, engine):
+    for moves, expected in ((None, (None, None)), (1, (None, 1))):
+        at = open_page(org, "invite")
+        _who(at, email=f"grace{moves}@example.com")
+        _details(at, members=[org.ada])
+        assert at.number_input(key="inv-cutoff").value == 24 and at.number_input(key="inv-moves").value == 3
+        if moves is not None:
+            at.number_input(key="inv-moves").set_value(moves).run()
+        at.button(key="inv-next-2").click().run()
+        at.button(key="inv-invite").click().run()
+        assert not at.exception, at.exception
+        with session_scope(engine) as s:
+            invitation = s.scalars(select(Invitation).where(Invitation.customer_email == f"grace{moves}@example.com")).one()
+            assert (invitation.change_cutoff_hours, invitation.max_reschedules) == expected

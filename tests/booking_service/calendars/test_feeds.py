@@ -55,6 +55,8 @@ def test_feed_lists_the_resource_confirmed_meetings(session):
     parsed = icalendar.Calendar.from_ical(text)
     assert [str(e["UID"]) for e in parsed.walk("VEVENT")] == [recent.uid]
     assert str(parsed["X-WR-CALNAME"]) == "Slotwise — Ada"
+    # The assigned room is named where the meeting is.
+    assert str(parsed.walk("VEVENT")[0]["LOCATION"]).startswith(room.name)
     # The room's feed has the same meeting; a calendar reading the feed sees it as busy time.
     room_feed = feed_ics(session, room, now=NOW)
     assert busy_intervals(room_feed, zone="UTC", window_start=NOW, window_end=NOW + dt.timedelta(days=7)) == [

@@ -98,3 +98,27 @@ def test_deadlines_and_the_worker_budget(tmp_path):
     assert (changed.calendar_deadline_seconds, changed.smtp_deadline_seconds, changed.worker_budget_seconds) == (
         20, 7.5, 45
     )
+def test_meeting_change_settings(tmp_path):
+    base = {"SLOTWISE_VAR_DIR": str(tmp_path), "SECRET_KEY": "k"}
+    default = load_settings(base)
+    assert (default.slot_hold_minutes, default.reminder_offsets_minutes) == (5, (1440, 60))
+    assert (default.change_cutoff_hours, default.max_reschedules) == (24, 3)
+    changed = load_settings({**base, "SLOT_HOLD_MINUTES": "10", "REMINDER_OFFSETS": "90m, 2d,1h",
+                             "CHANGE_CUTOFF_HOURS": "0", "MAX_RESCHEDULES": "0"})
+    assert (changed.slot_hold_minutes, changed.reminder_offsets_minutes) == (10, (2880, 90, 60))
+    assert (changed.change_cutoff_hours, changed.max_reschedules) == (0, 0)
+    assert load_settings({**base, "REMINDER_OFFSETS": ""}).reminder_offsets_minutes == ()
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"REMINDER_OFFSETS": "24h,soon"}, "REMINDER_OFFSETS='24h,soon': 'soon' is not an offset"),
+        ({"REMINDER_OFFSETS": "0h"}, "is not an offset"),
+        ({"SLOT_HOLD_MINUTES": "0"}, "SLOT_HOLD_MINUTES=0 must be at least 1"),
+        ({"MAX_RESCHEDULES": "-1"}, "MAX_RESCHEDULES=-1 must be 0 or more"),
+    ],
+)
+def test_bad_meeting_change_settings_name_the_variable(tmp_path, env, message):
+    with pytest.raises(ConfigError, match=message):
+        load_settings({"SLOTWISE_VAR_DIR": str(tmp_path), "SECRET_KEY": "k", **env})

@@ -148,7 +148,12 @@ def test_no_working_link_is_stored_before_or_after_delivery(engine, org, tmp_pat
         invite = next(p for p in message.iter_attachments() if p.get_content_type() == "text/calendar")
         assert link in invite.get_content().replace("\r\n ", "")
 
-    # Everything sent: only the copies without links are left, and no encrypted text either.
+    # The reminders wait for their time, encrypted (checked above: no live token at rest).
+    # Once they are sent too, only the copies without links are left, and no encrypted text.
+    later = NOW + dt.timedelta(days=30)
+    assert deliver_due(engine, FileSender(tmp_path / "later"), mail_from=FROM, secret_key=SECRET_KEY,
+                       now=later).sent == 4  # 24 h and 1 h before: the customer and Ana
+    _assert_no_live_token(engine, tokens)
     with Session(engine) as s:
         left = s.execute(select(OutboxMessage.status, OutboxMessage.content_encrypted)).all()
     # Sent, or withdrawn by the resend; either way only the redacted copy is kept.

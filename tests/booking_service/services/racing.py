@@ -5,6 +5,8 @@ has a frame of one weekday of its own (round ``i`` on the ``i``-th weekday from 
 so the rounds never compete for time with each other and expiring one round's invitation
 touches no other. Each has a pending invitation mail carrying its link, as a freshly sent one
 does; with ``booked=True`` each is already booked at 16:00 (a confirmed meeting holding Ana).
+With ``rivals=True`` each round also has a second invitation for the same day and team (another
+customer, who competes for the same times).
 
 :func:`race` runs two sides round after round: both wait at a barrier, then act at once, one
 of them after a head start of up to a few milliseconds that alternates between the sides, so
@@ -27,6 +29,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from booking_service.core.config import Settings
 from booking_service.services import booking, invitations
 from booking_service.services.integrity import check_invariants
 from booking_service.services.lifecycle import TransitionRefused, frame_end_instant
@@ -42,6 +45,8 @@ COPIED = (
     "customer_name", "customer_email", "subject", "description", "conferencing", "duration_minutes",
     "slot_interval_minutes", "zone", "delivery", "created_by_id",
 )
+SETTINGS = Settings(public_url="http://localhost", secret_key=SECRET_KEY, change_cutoff_hours=0, max_reschedules=100)
+"""Customers may change their meeting up to its start, any number of times (the races are about locks)."""
 MAIL = RenderedMail(subject="Please pick a time: Intro call", text="Pick a time", html="<p>Pick a time</p>")
 
 
@@ -61,6 +66,12 @@ class Round:
     start: dt.datetime
     over: dt.datetime
     meeting_id: int | None = None
+    rival_id: int | None = None
+
+    @property
+    def other_time(self) -> dt.datetime:
+        """14:00 that day: where a customer moves their meeting, or the rival books."""
+        return self.start - dt.timedelta(hours=2)
 
 
 def _weekdays(first: dt.date, count: int) -> list[dt.date]:
@@ -72,7 +83,7 @@ def _weekdays(first: dt.date, count: int) -> list[dt.date]:
     return days
 
 
-def make_world(database_url: str, rounds: int, *, booked: bool = False) -> list[Round]:
+def make_world(database_url: str, rounds: int, *, booked: bool = False, rivals: bool = False) -> list[Round]:
     """Create the organisation and one invitation per round (see the module docstring)."""
     engine = make_engine(database_url)
     try:
@@ -108,6 +119,18 @@ def make_world(database_url: str, rounds: int, *, booked: bool = False) -> list[
             ]
             if booked:
                 world = _book(session, world, org.ana)
+            if rivals:
+                rival_copies = [
+                    Invitation(
+                        token_hash=invitations.hash_token(invitations.new_token()), members=list(template.members),
+                        status="active", frame_start=r.start.date(), frame_end=r.start.date(), created_at=now,
+                        updated_at=now, sent_at=now, **{c: getattr(template, c) for c in COPIED},
+                    )
+                    for r in world
+                ]
+                session.add_all(rival_copies)
+                session.flush()
+                world = [replace(r, rival_id=rival.id) for r, rival in zip(world, rival_copies, strict=True)]
         return world
     finally:
         engine.dispose()
@@ -180,6 +203,78 @@ def cancel_meeting(engine, r: Round) -> str:
     return _refusal(act, "cancelled")
 
 
+def hold(engine, r: Round) -> str:
+    """The customer opens the confirmation page of ``r.start``: the time is held for them."""
+    with session_scope(engine, write=True) as session:
+        return booking.hold_slot(session, r.invitation_id, r.start, settings=SETTINGS, now=r.now).outcome
+
+
+def rival_hold(engine, r: Round) -> str:
+    """Another customer opens the confirmation page of the same time."""
+    with session_scope(engine, write=True) as session:
+        return booking.hold_slot(session, r.rival_id, r.start, settings=SETTINGS, now=r.now).outcome
+
+
+def _hold_and_confirm(engine, invitation_id: int, r: Round) -> str:
+    with session_scope(engine, write=True) as session:
+        held = booking.hold_slot(session, invitation_id, r.start, settings=SETTINGS, now=r.now).outcome
+    if held != "held":
+        return f"hold {held}"
+    with session_scope(engine, write=True) as session:
+        return booking.confirm_slot(session, invitation_id, r.start, secret_key=SECRET_KEY, settings=SETTINGS,
+                                    now=r.now + dt.timedelta(seconds=30)).outcome
+
+
+def hold_and_confirm(engine, r: Round) -> str:
+    """The customer opens the time's page (hold), then confirms it."""
+    return _hold_and_confirm(engine, r.invitation_id, r)
+
+
+def rival_hold_and_confirm(engine, r: Round) -> str:
+    """Another customer does the same for the same time."""
+    return _hold_and_confirm(engine, r.rival_id, r)
+
+
+def rival_confirm_other_time(engine, r: Round) -> str:
+    """Another customer books 14:00, the time a meeting is being moved to."""
+    with session_scope(engine, write=True) as session:
+        return booking.confirm_slot(session, r.rival_id, r.other_time, secret_key=SECRET_KEY, settings=SETTINGS,
+                                    now=r.now).outcome
+
+
+def reschedule(engine, r: Round) -> str:
+    """The customer moves the booked meeting to 14:00."""
+    def act():
+        with session_scope(engine, write=True) as session:
+            return booking.reschedule_meeting(session, r.meeting_id, r.other_time, secret_key=SECRET_KEY,
+                                              settings=SETTINGS, now=r.now).outcome
+    try:
+        return act()
+    except TransitionRefused as refused:
+        return f"refused: {refused.state}"
+
+
+def cancel_by_customer(engine, r: Round) -> str:
+    """The customer cancels the booked meeting through their manage link."""
+    def act():
+        with session_scope(engine, write=True) as session:
+            booking.cancel_by_customer(session, r.meeting_id, secret_key=SECRET_KEY, reason="Clash",
+                                       settings=SETTINGS, now=r.now)
+    return _refusal(act, "cancelled")
+
+
+def rebook(engine, r: Round) -> str:
+    """The customer picks another time (14:00) for the meeting the scheduler cancelled."""
+    def act():
+        with session_scope(engine, write=True) as session:
+            return booking.rebook_meeting(session, r.meeting_id, r.other_time, secret_key=SECRET_KEY,
+                                          settings=SETTINGS, now=r.now).outcome
+    try:
+        return act()
+    except TransitionRefused as refused:
+        return f"refused: {refused.state}"
+
+
 # --- the harness -------------------------------------------------------------------------------
 
 Side = Callable[[object, Round], str]
@@ -239,11 +334,11 @@ def race(database_url: str, world: list[Round], left: Side, right: Side) -> list
     return [(outcomes[0, r.index], outcomes[1, r.index]) for r in world]
 
 
-def invariants(database_url: str) -> list[str]:
-    """What :func:`check_invariants` finds in the database now, as lines."""
+def invariants(database_url: str, now: dt.datetime | None = None) -> list[str]:
+    """What :func:`check_invariants` finds in the database now (or at ``now``), as lines."""
     engine = make_engine(database_url)
     try:
         with session_scope(engine) as session:
-            return [str(v) for v in check_invariants(session)]
+            return [str(v) for v in check_invariants(session, now)]
     finally:
         engine.dispose()

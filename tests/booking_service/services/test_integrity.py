@@ -202,3 +202,49 @@ def test_sent_and_withdrawn_invitation_mail_is_no_problem(engine, org):
             session.scalars(select(OutboxMessage).where(OutboxMessage.invitation_id == invitation_id)).one().status = (
                 mail_status)
     assert _found(engine) == []
+
+
+# --- holds and reminders ------------------------------------------------------------------------
+
+
+def _hold(engine, invitation_id: int, now: dt.datetime, hour: int = 10) -> None:
+    from booking_service.services.booking import hold_slot
+
+    with session_scope(engine, write=True) as session:
+        assert hold_slot(session, invitation_id, berlin(MONDAY, hour), now=now).outcome == "held"
+
+
+def _found_at(engine, now) -> set[str]:
+    with session_scope(engine) as session:
+        return {v.kind for v in check_invariants(session, now)}
+
+
+def test_a_hold_of_a_closed_invitation_is_found(engine, org):
+    invitation_id = _invite(engine, org)
+    _hold(engine, invitation_id, NOW)
+    assert _found_at(engine, NOW) == set()
+    with session_scope(engine, write=True) as session:
+        session.execute(update(Invitation).where(Invitation.id == invitation_id).values(status="cancelled"))
+    assert "hold_of_closed_invitation" in _found_at(engine, NOW)
+
+
+def test_a_live_hold_over_a_reservation_and_two_live_holds_of_one_time_are_found(engine, org):
+    first, second, third = _invite(engine, org), _invite(engine, org), _invite(engine, org)
+    _hold(engine, first, NOW)
+    later = NOW + dt.timedelta(minutes=6)  # the first hold has expired by then
+    _hold(engine, second, later)
+    with session_scope(engine, write=True) as session:
+        assert confirm_slot(session, third, berlin(MONDAY, 10), secret_key=SECRET_KEY,
+                            now=later + dt.timedelta(minutes=6)).outcome == "booked"
+    # Looked at while all were live, the rows break both rules; once expired, nothing.
+    assert _found_at(engine, NOW + dt.timedelta(minutes=1)) == {"overlapping_holds", "hold_overlaps_reservation"}
+    assert _found_at(engine, later + dt.timedelta(minutes=6)) == set()
+
+
+def test_a_reminder_for_a_moved_or_cancelled_meeting_is_found(engine, org):
+    _, meeting_id = _book(engine, org)
+    assert "stale_reminder" not in _kinds(engine)
+    with session_scope(engine, write=True) as session:
+        session.execute(update(Meeting).where(Meeting.id == meeting_id)
+                        .values(start=berlin(MONDAY, 12), end=berlin(MONDAY, 12, 30)))
+    assert "stale_reminder" in _kinds(engine)

@@ -133,7 +133,8 @@ def test_a_transition_without_resource_locks_may_not_take_them(engine, org):
             locked.lock_resources([org.ana])
 
 
-@pytest.mark.parametrize("transition", ["create", "resend", "cancel_invitation", "expire", "cancel_meeting"])
+@pytest.mark.parametrize("transition", ["create", "resend", "cancel_invitation", "expire", "cancel_meeting", "hold",
+                                        "reschedule", "cancel_by_customer", "rebook"])
 def test_on_sqlite_every_transition_needs_the_write_transaction(sqlite_engine, transition):
     with Session(sqlite_engine) as session, pytest.raises(RuntimeError, match="session_scope\\(engine, write=True\\)"):
         lifecycle.enter(session, transition, invitation_id=1, now=NOW)

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from booking_service.services.invitations import hash_token
 from booking_service.store.db import make_engine, session_scope
-from booking_service.store.models import Invitation, Meeting, OutboxMessage, Reservation
+from booking_service.store.models import Invitation, Meeting, OutboxMessage, Reservation, SlotHold
 
 from . import racing
 
@@ -155,4 +155,157 @@ def test_resend_races_resend(database_url):
         # only one whose mail waits to go out.
         assert pair == ("resent", "resent")
         assert (state.status, state.link_kept, state.waiting_mail, state.superseded_mail) == ("active", False, (True,), 2)
+    _end(database_url)
+
+
+# --- after "confirmed": holds, moves, the customer's cancel, picking another time ----------------
+
+
+def _holds(database_url, world, attribute="invitation_id"):
+    engine = make_engine(database_url)
+    try:
+        with session_scope(engine) as session:
+            return [session.scalar(select(func.count()).select_from(SlotHold)
+                                   .where(SlotHold.invitation_id == getattr(r, attribute))) for r in world]
+    finally:
+        engine.dispose()
+
+
+def _race_world(database_url, world, left, right):
+    outcomes = racing.race(database_url, world, left, right)
+    errors = [o for pair in outcomes for o in pair if o.startswith("error")]
+    assert errors == [], errors[:3]
+    print(f"{left.__name__} x {right.__name__}: {dict(Counter(outcomes))}")
+    return outcomes
+
+
+@pytest.mark.timeout(180)
+def test_hold_races_hold_of_another_customer(database_url):
+    world = racing.make_world(database_url, ROUNDS, rivals=True)
+    outcomes = _race_world(database_url, world, racing.hold, racing.rival_hold)
+    mine, theirs = _holds(database_url, world), _holds(database_url, world, "rival_id")
+    for pair, held, rival_held in zip(outcomes, mine, theirs, strict=True):
+        assert sorted(pair) == ["held", "unavailable"]
+        assert (held > 0, rival_held > 0) == (pair[0] == "held", pair[1] == "held")
+    _end(database_url)
+
+
+@pytest.mark.timeout(180)
+def test_two_customers_race_for_one_slot_through_hold_and_confirm(database_url):
+    world = racing.make_world(database_url, ROUNDS, rivals=True)
+    outcomes = _race_world(database_url, world, racing.hold_and_confirm, racing.rival_hold_and_confirm)
+    engine = make_engine(database_url)
+    try:
+        with session_scope(engine) as session:
+            for pair, r in zip(outcomes, world, strict=True):
+                # One books; the other finds the time held or booked, at its hold or its confirmation.
+                assert sorted(pair)[0] == "booked" and sorted(pair)[1] in {"hold unavailable", "unavailable"}
+                booked = [i for i, o in zip((r.invitation_id, r.rival_id), pair, strict=True) if o == "booked"]
+                statuses = {i: session.get(Invitation, i).status for i in (r.invitation_id, r.rival_id)}
+                assert statuses == {i: ("scheduled" if i in booked else "active") for i in statuses}
+            assert session.scalar(select(func.count()).select_from(SlotHold)
+                                  .join(Invitation, Invitation.id == SlotHold.invitation_id)
+                                  .where(Invitation.status != "active")) == 0
+    finally:
+        engine.dispose()
+    _end(database_url)
+
+
+@pytest.mark.timeout(180)
+def test_hold_races_cancel_invitation(database_url):
+    outcomes, left = _race(database_url, racing.hold, racing.cancel_invitation)
+    for pair, state in zip(outcomes, left, strict=True):
+        assert pair in {("held", "cancelled"), ("closed", "cancelled")}
+        assert state.status == "cancelled"
+    _end(database_url)  # no hold of the cancelled invitation is left
+
+
+@pytest.mark.timeout(180)
+def test_hold_races_confirm_of_another_customer(database_url):
+    world = racing.make_world(database_url, ROUNDS, rivals=True)
+
+    def rival_confirm(engine, r):
+        with racing.session_scope(engine, write=True) as session:
+            return racing.booking.confirm_slot(session, r.rival_id, r.start, secret_key=racing.SECRET_KEY,
+                                               now=r.now).outcome
+
+    outcomes = _race_world(database_url, world, racing.hold, rival_confirm)
+    for pair in outcomes:
+        assert sorted(pair) in (["booked", "unavailable"], ["held", "unavailable"])
+    _end(database_url)
+
+
+@pytest.mark.timeout(180)
+def test_reschedule_races_cancel_meeting(database_url):
+    outcomes, left = _race(database_url, racing.reschedule, racing.cancel_meeting, booked=True)
+    for pair, state in zip(outcomes, left, strict=True):
+        assert pair in {("moved", "cancelled"), ("refused: cancelled", "cancelled")}
+        assert (state.status, state.meeting, state.reservations) == ("cancelled", "cancelled", 0)
+    _end(database_url)  # no reminder waits for the cancelled meeting
+
+
+@pytest.mark.timeout(180)
+def test_reschedule_races_reschedule(database_url):
+    outcomes, left = _race(database_url, racing.reschedule, racing.reschedule, booked=True)
+    for pair, state in zip(outcomes, left, strict=True):
+        # Both want 14:00: the first moves it there, the second finds it there already.
+        assert sorted(pair) == ["moved", "unavailable"]
+        assert (state.status, state.meeting, state.reservations) == ("scheduled", "confirmed", 1)
+    _end(database_url)  # the reminders speak of 14:00 only
+
+
+@pytest.mark.timeout(180)
+def test_reschedule_races_confirm_of_another_customer_for_the_same_time(database_url):
+    world = racing.make_world(database_url, ROUNDS, booked=True, rivals=True)
+    outcomes = _race_world(database_url, world, racing.reschedule, racing.rival_confirm_other_time)
+    for pair in outcomes:
+        assert pair in {("moved", "unavailable"), ("unavailable", "booked")}
+    _end(database_url)
+
+
+@pytest.mark.timeout(180)
+def test_cancel_by_customer_races_cancel_meeting(database_url):
+    outcomes, left = _race(database_url, racing.cancel_by_customer, racing.cancel_meeting, booked=True)
+    for pair, state in zip(outcomes, left, strict=True):
+        assert sorted(pair) == ["cancelled", "refused: cancelled"]
+        assert (state.status, state.meeting, state.reservations) == ("cancelled", "cancelled", 0)
+        assert state.cancellation_mail == 2
+    _end(database_url)
+
+
+@pytest.mark.timeout(180)
+def test_cancel_by_customer_races_reschedule(database_url):
+    outcomes, left = _race(database_url, racing.cancel_by_customer, racing.reschedule, booked=True)
+    for pair, state in zip(outcomes, left, strict=True):
+        assert pair in {("cancelled", "moved"), ("cancelled", "refused: cancelled")}
+        assert (state.status, state.meeting, state.reservations) == ("cancelled", "cancelled", 0)
+    _end(database_url)
+
+
+def _scheduler_cancels(database_url, world):
+    engine = make_engine(database_url)
+    try:
+        for r in world:
+            assert racing.cancel_meeting(engine, r) == "cancelled"
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.timeout(180)
+def test_rebook_races_confirm_of_another_customer_for_the_same_time(database_url):
+    world = racing.make_world(database_url, ROUNDS, booked=True, rivals=True)
+    _scheduler_cancels(database_url, world)
+    outcomes = _race_world(database_url, world, racing.rebook, racing.rival_confirm_other_time)
+    for pair in outcomes:
+        assert pair in {("booked", "unavailable"), ("unavailable", "booked")}
+    _end(database_url)
+
+
+@pytest.mark.timeout(180)
+def test_rebook_races_rebook(database_url):
+    world = racing.make_world(database_url, ROUNDS, booked=True)
+    _scheduler_cancels(database_url, world)
+    outcomes = _race_world(database_url, world, racing.rebook, racing.rebook)
+    for pair in outcomes:
+        assert sorted(pair) == ["booked", "refused: confirmed"]
     _end(database_url)

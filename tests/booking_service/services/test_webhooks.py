@@ -9,8 +9,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from booking_service.core.config import Settings
 from booking_service.services import lifecycle, webhooks
-from booking_service.services.booking import cancel_meeting, confirm_slot
+from booking_service.services.booking import (
+    cancel_by_customer,
+    cancel_meeting,
+    confirm_slot,
+    reschedule_meeting,
+)
 from booking_service.services.invitations import (
     cancel_invitation,
     create_invitation,
@@ -29,6 +35,9 @@ def test_every_transition_says_which_event_it_emits():
     assert set(lifecycle.TRANSITIONS) <= set(webhooks.TRANSITION_EVENTS)
     named = {e for e in webhooks.TRANSITION_EVENTS.values() if e is not None}
     assert named <= set(webhooks.EVENTS)
+    emitting = {t for t, e in webhooks.TRANSITION_EVENTS.items() if e is not None}
+    assert emitting <= set(webhooks.TRANSITION_ACTORS)
+    assert set(webhooks.TRANSITION_ACTORS.values()) <= {"customer", "scheduler", "system"}
 
 
 def test_the_events_of_each_transition(engine):
@@ -42,13 +51,17 @@ def test_the_events_of_each_transition(engine):
     ids = []
     with session_scope(engine, write=True) as session:
         me = session.get(User, org.scheduler)
-        for _ in range(3):
+        for _ in range(4):
             ids.append(create_invitation(session, draft(org, now), by=me, public_url="http://x",
                                          secret_key=SECRET_KEY, deliver="links").invitation.id)
         resend_invitation(session, ids[0], by=me, public_url="http://x", secret_key=SECRET_KEY)
         cancel_invitation(session, ids[0], by=me, secret_key=SECRET_KEY)
         meeting = confirm_slot(session, ids[1], berlin(monday, 9), secret_key=SECRET_KEY).meeting
         cancel_meeting(session, meeting.id, by=me, secret_key=SECRET_KEY)
+        anytime = Settings(change_cutoff_hours=0)
+        moved = confirm_slot(session, ids[3], berlin(monday, 9), secret_key=SECRET_KEY).meeting
+        reschedule_meeting(session, moved.id, berlin(monday, 11), secret_key=SECRET_KEY, settings=anytime)
+        cancel_by_customer(session, moved.id, secret_key=SECRET_KEY, settings=anytime)
     with session_scope(engine, write=True) as session:
         expire_invitations(session, now + dt.timedelta(days=30))
     with Session(engine) as session:
@@ -56,9 +69,13 @@ def test_the_events_of_each_transition(engine):
     found = [(r.event_type, json.loads(r.payload)["data"]["invitation"]["id"]) for r in rows]
     assert found == [
         ("invitation.created", ids[0]), ("invitation.created", ids[1]), ("invitation.created", ids[2]),
+        ("invitation.created", ids[3]),
         ("invitation.cancelled", ids[0]), ("meeting.confirmed", ids[1]), ("meeting.cancelled", ids[1]),
+        ("meeting.confirmed", ids[3]), ("meeting.rescheduled", ids[3]), ("meeting.cancelled", ids[3]),
         ("invitation.expired", ids[2]),
     ]
+    by = [json.loads(r.payload)["data"]["by"] for r in rows]
+    assert by == ["scheduler"] * 5 + ["customer", "scheduler"] + ["customer"] * 3 + ["system"]
     assert json.loads(rows[-1].payload)["data"]["invitation"]["status"] == "expired"
     assert len({r.event_id for r in rows}) == len(rows)
 

@@ -2,7 +2,7 @@
 
 Open the link, More times, pick, View other available times, pick again, confirm, see the
 scheduled page, reopen the link and see "already scheduled"; then the same pages on a phone-size
-viewport and by keyboard only. Screenshots go to ``test-output/browser/``.
+viewport and by keyboard only; then a booking moved and cancelled through the manage pages. Screenshots go to ``test-output/browser/``.
 """
 
 from __future__ import annotations
@@ -177,3 +177,53 @@ def test_phone_viewport_and_keyboard_only(browser, live):
     assert page.get_by_role("heading", name="Your meeting is scheduled").is_visible()
     _shot(page, "08-phone-scheduled")
     context.close()
+
+
+def test_customer_reschedules_then_cancels(browser, live):
+    base, database_url = live
+    link = _invitation(database_url, base, change_cutoff_hours=0)
+    context = browser.new_context(timezone_id="Europe/Berlin", locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+
+    page.goto(link)
+    page.locator("a.slot").first.click()
+    page.wait_for_url("**/slot**")
+    assert "held for you" in page.locator(".hold").inner_text()
+    page.get_by_role("button", name="Confirm this time").click()
+    page.wait_for_url("**/scheduled")
+    booked = page.locator(".when").inner_text()
+
+    page.get_by_role("link", name="Reschedule").click()
+    page.wait_for_url("**/reschedule**")
+    assert page.get_by_role("heading", name="Move your meeting").is_visible()
+    _shot(page, "09-reschedule-times")
+    page.locator("a.slot").nth(3).click()
+    page.wait_for_url("**/reschedule/slot**")
+    new_time = page.locator("dd.when").inner_text()
+    assert page.locator(".old-when").inner_text() == booked
+    page.get_by_role("button", name="Move to this time").click()
+    page.wait_for_url("**/m/*")
+    assert "Your meeting has been moved." in page.content()
+    assert page.locator(".when").inner_text() == new_time != booked
+    _shot(page, "10-moved")
+
+    page.get_by_role("link", name="Cancel").click()
+    page.wait_for_url("**/cancel**")
+    page.get_by_label("Reason (optional)").fill("Something came up")
+    page.get_by_role("button", name="Cancel the meeting").click()
+    page.wait_for_url("**/m/*")
+    assert page.get_by_role("heading", name="This meeting has been cancelled").is_visible()
+    _shot(page, "11-cancelled")
+    assert errors == []
+    page.goto(link)  # answered 410 Gone, as a closed invitation is
+    assert page.get_by_role("heading", name="This invitation has been cancelled").is_visible()
+    context.close()
+
+    engine = make_engine(database_url)
+    with session_scope(engine) as session:
+        (meeting,) = session.scalars(select(Meeting)).all()
+        assert (meeting.status, meeting.sequence, meeting.cancel_reason) == ("cancelled", 2, "Something came up")
+    engine.dispose()

@@ -57,9 +57,9 @@ def _frame_start(app, invitation_id: int) -> dt.date:
         return session.get(Invitation, invitation_id).frame_start
 
 
-def _book(app, invitation_id: int, start: dt.datetime) -> str:
+def _book(app, invitation_id: int, start: dt.datetime, now: dt.datetime | None = None) -> str:
     with session_scope(_engine(app), write=True) as session:
-        return confirm_slot(session, invitation_id, start, secret_key=SECRET_KEY).outcome
+        return confirm_slot(session, invitation_id, start, secret_key=SECRET_KEY, now=now).outcome
 
 
 def _text(response) -> str:
@@ -109,17 +109,21 @@ def test_invitation_with_promoted_slots_shows_those_still_available(client, app,
     assert unescape(more).startswith(f"/i/{token}/times?zone=Europe")
 
 
-def test_unknown_and_revoked_tokens_get_the_same_404(client, app, org):
+def test_a_replaced_link_points_to_the_newer_one_and_an_unknown_one_is_a_404(client, app, org):
     token, invitation_id = _invite(app, org)
     with session_scope(_engine(app), write=True) as session:
         resend_invitation(session, invitation_id, secret_key=SECRET_KEY, by=None, public_url=PUBLIC)
+        sent_at = session.get(Invitation, invitation_id).sent_at
     revoked = client.get(f"/i/{token}")
     never = client.get("/i/" + "A" * len(token))
-    assert revoked.status_code == never.status_code == 404
-    assert _text(revoked) == _text(never)
+    assert (revoked.status_code, never.status_code) == (410, 404)
+    day = sent_at.astimezone(ZoneInfo(ZONE)).date()
+    assert (f"A newer invitation link was sent to you on {day:%A} {day.day} {day:%B %Y}; use that one."
+            in _text(revoked))
     assert "This link is not valid" in _text(never)
     for path in ("times", "slot?start=2030-01-01T10:00:00Z", "scheduled", "invite.ics"):
-        assert client.get(f"/i/{token}/{path}").status_code == 404
+        response = client.get(f"/i/{token}/{path}")
+        assert response.status_code == 410 and "A newer invitation link" in _text(response)
 
 
 def test_scheduled_invitation_says_so_with_the_time(client, app, org):
@@ -263,7 +267,10 @@ def test_losing_the_race_at_confirmation_redirects_with_the_message(client, app,
     html = _text(client.get(slot_path))
     start = re.search(r'name="start" value="([^"]+)"', html).group(1)
     _, other = _invite(app, org)
-    assert _book(app, other, dt.datetime.fromisoformat(start)) == "booked"
+    # Opening the page held the time: another customer gets it only once the hold has expired.
+    assert _book(app, other, dt.datetime.fromisoformat(start)) == "unavailable"
+    later = _now() + dt.timedelta(minutes=6)
+    assert _book(app, other, dt.datetime.fromisoformat(start), now=later) == "booked"
     response = client.post(f"/i/{token}/confirm", data={"csrf_token": _csrf(html), "start": start, "zone": ZONE})
     assert response.status_code == 303 and "/times" in response.headers["Location"]
     assert GONE in _text(client.get(response.headers["Location"]))
@@ -296,7 +303,7 @@ def test_a_confirmation_whose_link_was_replaced_books_nothing(client, app, org):
     with session_scope(_engine(app), write=True) as session:
         resend_invitation(session, invitation_id, secret_key=SECRET_KEY, by=None, public_url=PUBLIC)
     response = client.post(f"/i/{token}/confirm", data={"csrf_token": csrf, "start": start, "zone": ZONE})
-    assert response.status_code == 404 and "This link is not valid" in _text(response)
+    assert response.status_code == 410 and "A newer invitation link was sent to you on" in _text(response)
     with session_scope(_engine(app)) as session:
         assert session.scalars(select(Meeting)).all() == []
         assert session.get(Invitation, invitation_id).status == "active"
@@ -338,7 +345,7 @@ def test_script_in_the_customer_name_is_escaped_on_every_page_and_in_the_mail(cl
         assert escaped in html
     with session_scope(_engine(app)) as session:
         mails = session.scalars(select(OutboxMessage)).all()
-    assert {m.kind for m in mails} == {"invitation", "confirmation", "notification"}
+    assert {m.kind for m in mails} == {"invitation", "confirmation", "notification", "reminder"}
     for mail in mails:
         assert evil not in mail.body_html and escaped in mail.body_html
 

@@ -1,7 +1,7 @@
 """outbox: how a sent message went out (over SMTP, or written to a file with no SMTP configured)
 
 Revision ID: 0009
-Revises: 0004
+Revises: 0008
 Create Date: 2026-12-05 08:00:00
 """
 

@@ -1,0 +1,445 @@
+"""After "confirmed": slot holds, the customer's reschedule and cancel, the change policy,
+"pick another time" after a scheduler's cancellation, reminders, Reply-To and names in mail."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import icalendar
+import pytest
+from sqlalchemy import func, select
+
+from booking_service.core.config import Settings
+from booking_service.delivery.mail import SmtpSender, deliver_due
+from booking_service.services import availability
+from booking_service.services.booking import (
+    ChangeNotAllowed,
+    cancel_by_customer,
+    cancel_meeting,
+    change_refusal,
+    confirm_slot,
+    find_meeting_by_manage_token,
+    hold_slot,
+    rebook_meeting,
+    reschedule_meeting,
+)
+from booking_service.services.holds import delete_expired_holds
+from booking_service.services.integrity import check_invariants
+from booking_service.services.invitations import cancel_invitation, create_invitation, hash_token
+from booking_service.services.lifecycle import MeetingStateError
+from booking_service.store.db import make_engine, session_scope
+from booking_service.store.models import (
+    AuditEntry,
+    Invitation,
+    Meeting,
+    OutboxMessage,
+    Reservation,
+    SlotHold,
+    User,
+)
+
+from ..factories import SECRET_KEY, berlin, draft, make_org, next_monday
+from ..smtp_server import smtp_server
+
+UTC = dt.UTC
+NOW = dt.datetime(2030, 1, 2, 10, 0, tzinfo=UTC)
+MONDAY = next_monday(NOW)
+PUBLIC = "https://book.example"
+SETTINGS = Settings(public_url=PUBLIC, secret_key=SECRET_KEY, mail_from="Slotwise <no-reply@book.example>")
+FROM = SETTINGS.mail_from
+SAM = "Sam Scheduler <sam@example.com>"
+
+
+@pytest.fixture
+def org(session):
+    return make_org(session)
+
+
+def _invite(engine, org, **changes) -> int:
+    with session_scope(engine, write=True) as session:
+        created = create_invitation(session, draft(org, NOW, **changes), secret_key=SECRET_KEY,
+                                    by=session.get(User, org.scheduler), public_url=PUBLIC, now=NOW)
+        return created.invitation.id
+
+
+def _book(engine, invitation_id, start, token="manage-token", now=NOW):
+    with session_scope(engine, write=True) as session:
+        result = confirm_slot(session, invitation_id, start, secret_key=SECRET_KEY, now=now, settings=SETTINGS,
+                              manage_token=token)
+        assert result.outcome == "booked", result.reason
+        return result.meeting.id
+
+
+def _mail(engine, kind=None, status=None):
+    with session_scope(engine) as session:
+        query = select(OutboxMessage).order_by(OutboxMessage.id)
+        if kind:
+            query = query.where(OutboxMessage.kind == kind)
+        if status:
+            query = query.where(OutboxMessage.status == status)
+        return list(session.scalars(query))
+
+
+def _reservations(engine, meeting_id):
+    with session_scope(engine) as session:
+        return sorted((r.resource_id, r.start, r.end) for r in
+                      session.scalars(select(Reservation).where(Reservation.meeting_id == meeting_id)))
+
+
+def _no_problems(engine, now=NOW):
+    with session_scope(engine) as session:
+        assert [str(v) for v in check_invariants(session, now)] == []
+
+
+# --- holds -----------------------------------------------------------------------------------
+
+
+def _hold(engine, invitation_id, start, now=NOW):
+    with session_scope(engine, write=True) as session:
+        return hold_slot(session, invitation_id, start, settings=SETTINGS, now=now)
+
+
+def _starts(engine, invitation_id, now=NOW):
+    with session_scope(engine) as session:
+        slots = availability.find_slots_for(session, session.get(Invitation, invitation_id), now)
+        return set(slots["start"])
+
+
+def test_a_hold_keeps_the_time_from_others_until_it_expires_and_never_from_its_holder(engine, org):
+    first, second = _invite(engine, org), _invite(engine, org)
+    start = berlin(MONDAY, 10)
+    held = _hold(engine, first, start)
+    assert held.outcome == "held" and held.expires_at == NOW + dt.timedelta(minutes=5)
+    # Other customers' lists no longer offer it, and their re-check (hold or confirm) refuses it.
+    assert start not in _starts(engine, second) and start in _starts(engine, first)
+    assert _hold(engine, second, start).outcome == "unavailable"
+    with session_scope(engine, write=True) as session:
+        assert confirm_slot(session, second, start, secret_key=SECRET_KEY, now=NOW).outcome == "unavailable"
+    _no_problems(engine)
+    # After expiry it blocks nobody, even before the worker deletes it.
+    later = NOW + dt.timedelta(minutes=5)
+    assert start in _starts(engine, second, later)
+    assert _hold(engine, second, start, later).outcome == "held"
+    with session_scope(engine, write=True) as session:
+        assert delete_expired_holds(session, later) == 1  # the first's; the second's is live
+    _no_problems(engine, later)
+
+
+def test_the_holder_confirms_and_the_hold_ends(engine, org):
+    first, second = _invite(engine, org), _invite(engine, org)
+    start = berlin(MONDAY, 10)
+    assert _hold(engine, first, start).outcome == "held"
+    _book(engine, first, start, now=NOW + dt.timedelta(minutes=2))
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(SlotHold)) == 0
+    assert _hold(engine, second, start).outcome == "unavailable"  # booked now, not held
+    _no_problems(engine)
+
+
+def test_picking_another_time_moves_the_hold_and_pools_hold_one_member(engine, org):
+    invitation_id = _invite(engine, org, members=(), pools=(org.pool,), rooms=(org.small_room, org.large_room))
+    assert _hold(engine, invitation_id, berlin(MONDAY, 10)).outcome == "held"
+    assert _hold(engine, invitation_id, berlin(MONDAY, 11)).outcome == "held"
+    with session_scope(engine) as session:
+        holds = session.scalars(select(SlotHold)).all()
+    # One pool member (the lowest id on a tie) and the smallest fitting room, at the new time only.
+    assert sorted(h.resource_id for h in holds) == sorted([org.cleo, org.small_room])
+    assert {h.slot_start for h in holds} == {berlin(MONDAY, 11)}
+
+
+def test_cancelling_or_expiring_an_invitation_ends_its_hold(engine, org):
+    invitation_id = _invite(engine, org)
+    assert _hold(engine, invitation_id, berlin(MONDAY, 10)).outcome == "held"
+    with session_scope(engine, write=True) as session:
+        cancel_invitation(session, invitation_id, by=None, secret_key=SECRET_KEY, now=NOW)
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(SlotHold)) == 0
+    assert _hold(engine, invitation_id, berlin(MONDAY, 10)).outcome == "closed"
+    _no_problems(engine)
+
+
+# --- the customer reschedules ------------------------------------------------------------------
+
+
+def _move(engine, meeting_id, start, now=NOW, token="manage-token"):
+    with session_scope(engine, write=True) as session:
+        result = reschedule_meeting(session, meeting_id, start, secret_key=SECRET_KEY, manage_token=token,
+                                    settings=SETTINGS, now=now)
+        return result.outcome, result.reason
+
+
+def test_reschedule_moves_reservations_keeps_the_uid_and_mails_each_side_once(engine, org):
+    invitation_id = _invite(engine, org, members=(org.ana,), rooms=(org.small_room,), buffer_after_minutes=10)
+    old = berlin(MONDAY, 10)
+    meeting_id = _book(engine, invitation_id, old)
+    with session_scope(engine) as session:
+        uid = session.get(Meeting, meeting_id).uid
+    # The meeting's own time (and buffer) do not block a move that overlaps it.
+    new = berlin(MONDAY, 10, 15)
+    assert _move(engine, meeting_id, new) == ("moved", None)
+    with session_scope(engine) as session:
+        meeting = session.get(Meeting, meeting_id)
+        assert (meeting.uid, meeting.sequence, meeting.reschedule_count) == (uid, 1, 1)
+        assert (meeting.start, meeting.status) == (new, "confirmed")
+        assert session.get(Invitation, invitation_id).status == "scheduled"
+    end = new + dt.timedelta(minutes=40)
+    assert _reservations(engine, meeting_id) == sorted([(org.ana, new, end), (org.small_room, new, end)])
+    moved = _mail(engine, "moved")
+    assert sorted(m.to_addr for m in moved) == ["ada@customer.example", "ana@team.example"]
+    customer = next(m for m in moved if m.to_addr == "ada@customer.example")
+    assert customer.reply_to == SAM and "Small room" in customer.body_text and "Ana" in customer.body_text
+    event = icalendar.Calendar.from_ical(customer.ics).walk("VEVENT")[0]
+    assert (str(event["UID"]), int(event["SEQUENCE"]), event["DTSTART"].dt) == (uid, 1, new)
+    assert "Small room" in str(event["LOCATION"])
+    # Reminders now speak of the new time only.
+    pending = _mail(engine, "reminder", "pending")
+    assert pending and {m.about_start for m in pending} == {new}
+    assert all(m.about_start == old for m in _mail(engine, "reminder", "superseded"))
+    _no_problems(engine)
+
+
+def test_a_move_to_a_taken_time_leaves_the_meeting_intact(engine, org):
+    invitation_id = _invite(engine, org)
+    meeting_id = _book(engine, invitation_id, berlin(MONDAY, 10))
+    other = _invite(engine, org)
+    _book(engine, other, berlin(MONDAY, 14), token="other-token")
+    before = _reservations(engine, meeting_id)
+    outcome, reason = _move(engine, meeting_id, berlin(MONDAY, 14))
+    assert outcome == "unavailable" and reason
+    assert _reservations(engine, meeting_id) == before
+    with session_scope(engine) as session:
+        meeting = session.get(Meeting, meeting_id)
+        assert (meeting.start, meeting.sequence, meeting.reschedule_count) == (berlin(MONDAY, 10), 0, 0)
+    assert _mail(engine, "moved") == []
+    _no_problems(engine)
+
+
+def test_a_move_reassigns_the_pool_member_by_the_policy_and_tells_the_one_taken_off(engine, org):
+    invitation_id = _invite(engine, org, members=(), pools=(org.pool,))
+    meeting_id = _book(engine, invitation_id, berlin(MONDAY, 10))
+    assert _reservations(engine, meeting_id)[0][0] == org.cleo
+    # Cleo is busy at the new time (another meeting), so Dan takes it.
+    blocker = _invite(engine, org, members=(org.cleo,))
+    _book(engine, blocker, berlin(MONDAY, 15), token="blocker")
+    assert _move(engine, meeting_id, berlin(MONDAY, 15))[0] == "moved"
+    assert _reservations(engine, meeting_id)[0][0] == org.dan
+    assert sorted(m.to_addr for m in _mail(engine, "moved")) == ["ada@customer.example", "dan@team.example"]
+    (dropped,) = [m for m in _mail(engine, "cancellation") if m.to_addr == "cleo@team.example"]
+    assert "METHOD:CANCEL" in dropped.ics
+    _no_problems(engine)
+
+
+def test_the_policy_limits_moves_and_cancels_and_names_whom_to_contact(engine, org):
+    invitation_id = _invite(engine, org, max_reschedules=1, change_cutoff_hours=48)
+    start = berlin(MONDAY, 10)
+    meeting_id = _book(engine, invitation_id, start)
+    assert _move(engine, meeting_id, berlin(MONDAY, 11))[0] == "moved"
+    with pytest.raises(ChangeNotAllowed, match=r"moved once already.*Sam Scheduler <sam@example.com>"):
+        _move(engine, meeting_id, berlin(MONDAY, 12))
+    late = berlin(MONDAY, 11) - dt.timedelta(hours=47)
+    with pytest.raises(ChangeNotAllowed, match="until 48 hours before it starts, so it is too late to cancel"), \
+            session_scope(engine, write=True) as session:
+        cancel_by_customer(session, meeting_id, secret_key=SECRET_KEY, settings=SETTINGS, now=late)
+    with session_scope(engine) as session:
+        meeting = session.get(Meeting, meeting_id)
+        assert (meeting.status, meeting.start) == ("confirmed", berlin(MONDAY, 11))
+        # The installation's defaults apply when the invitation sets none.
+        meeting.invitation.change_cutoff_hours = None
+        assert change_refusal(meeting.invitation, meeting, "cancel", Settings(change_cutoff_hours=24), late) is None
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "3"])
+def test_a_policy_number_must_be_a_whole_number(engine, org, bad):
+    from booking_service.services.invitations import InvitationError
+
+    with pytest.raises(InvitationError, match="max_reschedules"):
+        _invite(engine, org, max_reschedules=bad)
+
+
+# --- the customer cancels; the scheduler cancels --------------------------------------------------
+
+
+def test_customer_cancel_frees_the_time_mails_both_sides_and_keeps_the_reason(engine, org):
+    invitation_id = _invite(engine, org, rooms=(org.small_room,))
+    start = berlin(MONDAY, 10)
+    meeting_id = _book(engine, invitation_id, start)
+    with session_scope(engine, write=True) as session:
+        cancel_by_customer(session, meeting_id, secret_key=SECRET_KEY, reason="  Ill, sorry  ", settings=SETTINGS,
+                           now=NOW)
+    with session_scope(engine) as session:
+        meeting = session.get(Meeting, meeting_id)
+        assert (meeting.status, meeting.cancelled_by, meeting.cancel_reason) == ("cancelled", "customer", "Ill, sorry")
+        assert session.get(Invitation, invitation_id).status == "cancelled"
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "meeting.cancelled")).one()
+        assert entry.details["reason"] == "Ill, sorry" and entry.details["by_customer"] is True
+    assert _reservations(engine, meeting_id) == []
+    mails = _mail(engine, "cancellation")
+    assert sorted(m.to_addr for m in mails) == ["ada@customer.example", "ana@team.example"]
+    team = next(m for m in mails if m.to_addr == "ana@team.example")
+    assert "Ada Customer cancelled this meeting" in team.body_text and "Reason: Ill, sorry" in team.body_text
+    customer = next(m for m in mails if m.to_addr == "ada@customer.example")
+    assert customer.reply_to == SAM and "Pick another time" not in customer.body_text
+    assert _mail(engine, "reminder", "pending") == []
+    assert start in _starts(engine, _invite(engine, org))  # free again
+    with pytest.raises(MeetingStateError, match="already cancelled"), session_scope(engine, write=True) as session:
+        cancel_by_customer(session, meeting_id, secret_key=SECRET_KEY, settings=SETTINGS, now=NOW)
+    _no_problems(engine)
+
+
+def test_scheduler_cancel_offers_the_remaining_times_and_the_customer_picks_another(engine, org):
+    invitation_id = _invite(engine, org)
+    meeting_id = _book(engine, invitation_id, berlin(MONDAY, 10))
+    with session_scope(engine, write=True) as session:
+        uid = session.get(Meeting, meeting_id).uid
+        cancel_meeting(session, meeting_id, by=session.get(User, org.scheduler), secret_key=SECRET_KEY,
+                       settings=SETTINGS, now=NOW)
+    customer = next(m for m in _mail(engine, "cancellation") if m.to_addr == "ada@customer.example")
+    assert "Other times are still open. Pick another time: link sent" in customer.body_text
+    # The link in the mail as sent (decrypted) opens the meeting.
+    from booking_service.services.outbox import message_content
+
+    sent = message_content(customer, SECRET_KEY).text
+    link = next(w for w in sent.split() if w.startswith(f"{PUBLIC}/m/"))
+    token = link.removeprefix(f"{PUBLIC}/m/").removesuffix("/reschedule")
+    with session_scope(engine, write=True) as session:
+        assert find_meeting_by_manage_token(session, token).id == meeting_id
+        result = rebook_meeting(session, meeting_id, berlin(MONDAY, 13), secret_key=SECRET_KEY, manage_token=token,
+                                settings=SETTINGS, now=NOW)
+        assert result.outcome == "booked"
+    with session_scope(engine) as session:
+        meeting = session.get(Meeting, meeting_id)
+        assert (meeting.status, meeting.uid, meeting.sequence, meeting.start) == ("confirmed", uid, 2, berlin(MONDAY, 13))
+        assert session.get(Invitation, invitation_id).status == "scheduled"
+    with pytest.raises(MeetingStateError, match="booked already"), session_scope(engine, write=True) as session:
+        rebook_meeting(session, meeting_id, berlin(MONDAY, 14), secret_key=SECRET_KEY, settings=SETTINGS, now=NOW)
+    _no_problems(engine)
+
+
+def test_a_customer_who_cancelled_is_not_offered_to_rebook(engine, org):
+    invitation_id = _invite(engine, org)
+    meeting_id = _book(engine, invitation_id, berlin(MONDAY, 10))
+    with session_scope(engine, write=True) as session:
+        cancel_by_customer(session, meeting_id, secret_key=SECRET_KEY, settings=SETTINGS, now=NOW)
+    with pytest.raises(ChangeNotAllowed, match="You cancelled this meeting.*Sam Scheduler"), \
+            session_scope(engine, write=True) as session:
+        rebook_meeting(session, meeting_id, berlin(MONDAY, 13), secret_key=SECRET_KEY, settings=SETTINGS, now=NOW)
+
+
+def test_cancelling_an_invitation_mails_the_customer_whom_to_contact(engine, org):
+    invitation_id = _invite(engine, org)
+    with session_scope(engine, write=True) as session:
+        cancel_invitation(session, invitation_id, by=session.get(User, org.scheduler), secret_key=SECRET_KEY, now=NOW)
+    (mail,) = _mail(engine, "invitation_cancelled")
+    assert mail.to_addr == "ada@customer.example" and mail.reply_to == SAM
+    assert "has been withdrawn" in mail.body_text and "Contact Sam Scheduler <sam@example.com>" in mail.body_text
+
+
+# --- manage links, reminders, mail over SMTP ---------------------------------------------------------
+
+
+def test_only_the_manage_links_hash_is_stored(engine, org):
+    meeting_id = _book(engine, _invite(engine, org), berlin(MONDAY, 10), token="the-secret-manage-token")
+    with session_scope(engine) as session:
+        meeting = session.get(Meeting, meeting_id)
+        assert meeting.manage_token_hash == hash_token("the-secret-manage-token")
+        assert find_meeting_by_manage_token(session, "the-secret-manage-token").id == meeting_id
+        assert find_meeting_by_manage_token(session, "another") is None
+
+
+def test_reminders_reach_everyone_once_at_their_time_over_smtp(engine, org):
+    invitation_id = _invite(engine, org, members=(org.ana,), rooms=(org.small_room,))
+    start = berlin(MONDAY, 10)
+    _book(engine, invitation_id, start)
+    reminders = _mail(engine, "reminder")
+    assert sorted((m.to_addr, m.next_attempt_at) for m in reminders) == sorted(
+        (to, start - ahead) for to in ("ada@customer.example", "ana@team.example")
+        for ahead in (dt.timedelta(hours=24), dt.timedelta(hours=1)))
+    with smtp_server() as (url, received):
+        sender = SmtpSender.from_url(url)
+        # Nothing before its time (the booking mails go at once).
+        booking_mail = deliver_due(engine, sender, mail_from=FROM, secret_key=SECRET_KEY, now=NOW).sent
+        assert not any(m["Subject"].startswith("Reminder") for m in received.messages)
+        # Two workers at the reminder's time: each message goes out once.
+        due = start - dt.timedelta(hours=24)
+        reports = []
+        workers = [threading.Thread(target=lambda: reports.append(deliver_due(
+            make_engine(engine.url.render_as_string(hide_password=False)), sender, mail_from=FROM,
+            secret_key=SECRET_KEY, now=due))) for _ in range(2)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(60)
+        assert sum(r.sent for r in reports) == 2
+        later = deliver_due(engine, sender, mail_from=FROM, secret_key=SECRET_KEY, now=start).sent
+    assert later == 2
+    sent = [m for m in received.messages[booking_mail:]]
+    assert [m["Subject"] for m in sent] == ["Reminder: Intro call"] * 4
+    customer = [m for m in sent if m["To"] == "ada@customer.example"]
+    assert len(customer) == 2 and all(m["Reply-To"] == SAM for m in customer)
+    body = customer[0].get_body(("plain",)).get_content()
+    assert "starts in 1 day" not in body and "starts in 24 hours" in body
+    assert "Room: Small room" in body and "Join: https://meet.example/intro" in body
+    assert f"Reschedule: {PUBLIC}/m/manage-token/reschedule" in body and f"Cancel: {PUBLIC}/m/manage-token/cancel" in body
+    team = next(m for m in sent if m["To"] == "ana@team.example").get_body(("plain",)).get_content()
+    assert "Customer: Ada Customer" in team and "/m/" not in team
+
+
+def test_no_reminder_for_a_cancelled_meeting_and_none_already_due(engine, org):
+    invitation_id = _invite(engine, org)
+    start = berlin(MONDAY, 10)
+    # Booked 2 hours ahead: only the 1-hour reminder is still to come.
+    meeting_id = _book(engine, invitation_id, start, now=start - dt.timedelta(hours=2))
+    assert {m.next_attempt_at for m in _mail(engine, "reminder")} == {start - dt.timedelta(hours=1)}
+    with session_scope(engine, write=True) as session:
+        cancel_meeting(session, meeting_id, by=None, secret_key=SECRET_KEY, now=start - dt.timedelta(hours=2))
+    assert {m.status for m in _mail(engine, "reminder")} == {"superseded"}
+    _no_problems(engine)
+
+
+def test_confirmation_mail_over_smtp_carries_reply_to_names_and_manage_links(engine, org):
+    invitation_id = _invite(engine, org, members=(), pools=(org.pool,), rooms=(org.small_room,))
+    with smtp_server() as (url, received):
+        deliver_due(engine, SmtpSender.from_url(url), mail_from=FROM, secret_key=SECRET_KEY, now=NOW)
+        _book(engine, invitation_id, berlin(MONDAY, 10))
+        deliver_due(engine, SmtpSender.from_url(url), mail_from=FROM, secret_key=SECRET_KEY, now=NOW)
+    (confirmation,) = [m for m in received.messages if m["Subject"] == "Confirmed: Intro call"]
+    assert confirmation["Reply-To"] == SAM
+    body = confirmation.get_body(("plain",)).get_content()
+    assert "With: Cleo" in body and "Room: Small room" in body
+    assert f"Reschedule: {PUBLIC}/m/manage-token/reschedule" in body
+    invitation_mail = next(m for m in received.messages if m["Subject"].startswith("Please pick a time"))
+    assert invitation_mail["Reply-To"] == SAM and "Where: Small room" in invitation_mail.get_body(("plain",)).get_content()
+    team = next(m for m in received.messages if m["To"] == "cleo@team.example")
+    assert team["Reply-To"] is None
+
+
+def test_delivery_never_sends_a_reminder_of_a_time_the_meeting_no_longer_has(engine, org, tmp_path):
+    from sqlalchemy import update
+
+    from booking_service.delivery.mail import FileSender
+
+    meeting_id = _book(engine, _invite(engine, org), berlin(MONDAY, 10))
+    with session_scope(engine, write=True) as session:
+        # As a restore from an old backup could leave it: the meeting moved, its reminders not.
+        session.execute(update(Meeting).where(Meeting.id == meeting_id)
+                        .values(start=berlin(MONDAY, 12), end=berlin(MONDAY, 12, 30)))
+    report = deliver_due(engine, FileSender(tmp_path), mail_from=FROM, secret_key=SECRET_KEY,
+                         now=berlin(MONDAY, 10))
+    assert not any(m.kind == "reminder" for m in _mail(engine, status="sent"))
+    assert {m.status for m in _mail(engine, "reminder")} == {"superseded"}
+    assert report.sent == len(_mail(engine, status="sent"))
+
+
+def test_the_manage_link_is_derived_from_the_invitation_and_survives_a_scheduler_cancel(engine, org):
+    from booking_service.services.invitations import manage_token_for
+
+    invitation_id = _invite(engine, org)
+    with session_scope(engine, write=True) as session:
+        result = confirm_slot(session, invitation_id, berlin(MONDAY, 10), secret_key=SECRET_KEY, now=NOW,
+                              settings=SETTINGS)
+        token = manage_token_for(SECRET_KEY, session.get(Invitation, invitation_id).token_hash)
+        assert len(token) >= 43 and result.meeting.manage_token_hash == hash_token(token)
+        assert manage_token_for("another-installation", session.get(Invitation, invitation_id).token_hash) != token
+        cancel_meeting(session, result.meeting.id, by=None, secret_key=SECRET_KEY, settings=SETTINGS, now=NOW)
+        assert find_meeting_by_manage_token(session, token).id == result.meeting.id
