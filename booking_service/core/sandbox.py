@@ -321,6 +321,7 @@ def _answer(connection: socket.socket) -> None:
     status = 0
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)  # even if the asking process ignored it
         # The asker's pickle is small and already sent; a child that cannot read it within
         # a few seconds is stuck and is ended by this first timer.
         signal.setitimer(signal.ITIMER_REAL, 10)
