@@ -101,3 +101,21 @@ def test_segmented_cummax_restarts_per_segment(segments) -> None:
     want = np.concatenate([np.maximum.accumulate(np.array(s, dtype=np.int64)) for s in segments if s] or
                           [np.zeros(0, np.int64)])  # fmt: skip
     assert np.array_equal(_segmented_cummax(values, offsets), want)
+
+
+def test_slot_table_shortcut_equals_the_public_constructor() -> None:
+    from planner.slots import _slot_frame, _slot_frame_public
+
+    start = np.array([0, 900, 1800], dtype=np.int64) * 10**9 + pd.Timestamp("2026-10-20", tz="UTC").value
+    end = start + 45 * 60 * 10**9
+    objs = [np.empty(3, dtype=object) for _ in range(3)]
+    for i, values in enumerate(((("a",),) * 3, ((("b", "c"),),) * 3, (("r1",), (), ("r1", "r2")))):
+        objs[i][:] = list(values)
+    fast = _slot_frame(start, end, *objs)
+    pd.testing.assert_frame_equal(fast, _slot_frame_public(start, end, *objs))
+    assert list(fast.columns) == list(planner.SLOT_COLUMNS)
+    empty = np.zeros(0, dtype=np.int64)
+    pd.testing.assert_frame_equal(
+        _slot_frame(empty, empty, *(np.empty(0, dtype=object),) * 3),
+        _slot_frame_public(empty, empty, *(np.empty(0, dtype=object),) * 3),
+    )
