@@ -198,3 +198,16 @@ def test_promoting_one_slot_twice_disables_invite(org):
     assert not at.exception, at.exception
     assert "The same slot is promoted twice; pick different slots." in [w.value for w in at.warning]
     assert at.button(key="inv-invite").disabled
+
+
+def test_the_optimizers_reasons_say_both_times_each_with_its_zone(org):
+    at = open_page(org, "invite")
+    _who(at, zone="America/New_York")
+    _details(at, members=[org.ada])
+    at.button(key="inv-next-2").click().run()
+    at.checkbox(key="inv-promote").check().run()
+    picks = [c.value for c in at.caption if c.value.startswith("Optimizer's pick:")]
+    assert picks
+    for pick in picks:
+        # The label is in the invitation's zone; the reason names the customer's time and zone too.
+        assert " for the customer (" in pick and "America/New_York)" in pick and " in Europe/London" in pick
