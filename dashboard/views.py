@@ -250,3 +250,25 @@ def slot_heatmap(
         },
     }
     return grid[["day", "time", "slots"]].astype({"slots": int}), spec
+
+
+def meetings_per_day(days: Iterable[tuple[dt.date, str]], first: dt.date, last: dt.date) -> tuple[pd.DataFrame, dict]:
+    """Meetings per local day and team member, every day of ``first..last`` on the axis, for ``st.vega_lite_chart``.
+
+    ``days``: one ``(local date, team member)`` per meeting and member.
+    """
+    rows = pd.DataFrame(list(days), columns=["date", "member"])
+    counts = rows.groupby(["date", "member"], as_index=False).size().rename(columns={"size": "meetings"})
+    counts["day"] = [f"{d:%a %d %b}" for d in counts["date"]]
+    axis = [f"{d:%a %d %b}" for d in pd.date_range(first, last, freq="D")]
+    spec = {
+        "mark": {"type": "bar", "tooltip": True},
+        "height": 220,
+        "encoding": {
+            "x": {"field": "day", "type": "ordinal", "sort": axis, "scale": {"domain": axis}, "title": None,
+                  "axis": {"labelAngle": -45}},
+            "y": {"field": "meetings", "type": "quantitative", "title": "meetings", "axis": {"tickMinStep": 1}},
+            "color": {"field": "member", "type": "nominal", "title": "team member"},
+        },
+    }
+    return counts[["day", "member", "meetings"]], spec

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import streamlit as st
 
+from booking_service.core import display
 from booking_service.core.clock import utcnow
 from booking_service.services import booking, queries
 from dashboard import state, views
@@ -146,6 +147,13 @@ table = pd.DataFrame(
     ]
 )
 st.caption(f"{len(meetings)} meeting(s) from {views.frame_text(first, last)}.")
+per_day = [
+    (display.local(m.start, zone).date(), r.resource.name)
+    for m in meetings for r in m.reservations if r.resource.kind == "member"
+]
+if per_day:
+    data, spec = views.meetings_per_day(per_day, first, last)
+    st.vega_lite_chart(data, spec, width="stretch")
 st.dataframe(table, hide_index=True, width="stretch")
 show_cancelled()
 

@@ -110,6 +110,7 @@ def test_cancelling_a_meeting_frees_its_reservation_and_mails_the_customer(org, 
     _confirm_first_slot(engine, _invite(engine, org, name="Alan Turing", members=(org.bob,)))
     at = open_page(org, "meetings")
     assert len(at.dataframe[0].value) == 2
+    assert at.get("vega_lite_chart"), "meetings per day and team member, at a glance"
     at.selectbox(key="meetings-member").select(org.ada).run()
     assert list(at.dataframe[0].value["Customer"]) == ["Grace Hopper <grace@example.com>"]
     at.selectbox(key="cancel-meeting-pick").select(meeting_id).run()

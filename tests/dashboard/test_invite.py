@@ -214,3 +214,16 @@ def test_the_change_policy_keeps_the_installations_defaults_unless_changed(org, 
         with session_scope(engine) as s:
             invitation = s.scalars(select(Invitation).where(Invitation.customer_email == f"grace{moves}@example.com")).one()
             assert (invitation.change_cutoff_hours, invitation.max_reschedules) == expected
+
+
+def test_the_optimizers_reasons_say_both_times_each_with_its_zone(org):
+    at = open_page(org, "invite")
+    _who(at, zone="America/New_York")
+    _details(at, members=[org.ada])
+    at.button(key="inv-next-2").click().run()
+    at.checkbox(key="inv-promote").check().run()
+    picks = [c.value for c in at.caption if c.value.startswith("Optimizer's pick:")]
+    assert picks
+    for pick in picks:
+        # The label is in the invitation's zone; the reason names the customer's time and zone too.
+        assert " for the customer (" in pick and "America/New_York)" in pick and " in Europe/London" in pick

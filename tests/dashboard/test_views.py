@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dashboard.views import slot_heatmap
+from dashboard.views import meetings_per_day, slot_heatmap
 
 
 def test_heatmap_counts_starts_per_local_day_and_hour():
@@ -48,3 +48,15 @@ def test_heatmap_axes_are_even_over_the_whole_frame():
 def test_heatmap_of_no_slots_is_empty():
     data, _spec = slot_heatmap(pd.Series(pd.DatetimeIndex([], tz="UTC")), "Europe/London")
     assert data.empty
+
+
+def test_meetings_per_day_counts_per_member_over_every_day_of_the_range():
+    import datetime as dt
+
+    data, spec = meetings_per_day(
+        [(dt.date(2026, 12, 7), "Ada"), (dt.date(2026, 12, 7), "Ada"), (dt.date(2026, 12, 9), "Bob")],
+        dt.date(2026, 12, 7), dt.date(2026, 12, 10),
+    )
+    assert data.to_dict("records") == [
+        {"day": "Mon 07 Dec", "member": "Ada", "meetings": 2}, {"day": "Wed 09 Dec", "member": "Bob", "meetings": 1}]
+    assert spec["encoding"]["x"]["scale"]["domain"] == ["Mon 07 Dec", "Tue 08 Dec", "Wed 09 Dec", "Thu 10 Dec"]
