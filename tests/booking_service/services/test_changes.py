@@ -363,9 +363,15 @@ def test_reminders_reach_everyone_once_at_their_time_over_smtp(engine, org):
         # Two workers at the reminder's time: each message goes out once.
         due = start - dt.timedelta(hours=24)
         reports = []
-        workers = [threading.Thread(target=lambda: reports.append(deliver_due(
-            make_engine(engine.url.render_as_string(hide_password=False)), sender, mail_from=FROM,
-            secret_key=SECRET_KEY, now=due))) for _ in range(2)]
+
+        def worker():
+            own = make_engine(engine.url.render_as_string(hide_password=False))
+            try:
+                reports.append(deliver_due(own, sender, mail_from=FROM, secret_key=SECRET_KEY, now=due))
+            finally:
+                own.dispose()
+
+        workers = [threading.Thread(target=worker) for _ in range(2)]
         for w in workers:
             w.start()
         for w in workers:
