@@ -52,8 +52,9 @@ def _cancel_text(payload: dict) -> str:
     return (
         f"Cancel the invitation of **{payload['customer']}** ({payload['email']}) — *{payload['subject']}*?\n\n"
         f"Their booking link will say the invitation was cancelled and no longer offers times. "
-        f"No email is sent to {payload['customer']}: tell them yourself if they are expecting it. "
-        "An invitation email still waiting in the outbox is withdrawn. This cannot be undone."
+        f"{payload['customer']} is told by email ({payload['email']}) that the invitation was withdrawn, "
+        "with your address to reply to. An invitation email still waiting in the outbox is withdrawn. "
+        "This cannot be undone."
     )
 
 

@@ -237,7 +237,7 @@ def test_nothing_is_picked_until_the_scheduler_picks_and_cancel_asks_first(org, 
     # One click only asks: the dialog names the invitation and says who is (not) told.
     text = at.markdown[-1].value
     assert "Cancel the invitation of **Grace Hopper** (grace@example.com)" in text
-    assert "No email is sent to Grace Hopper" in text
+    assert "Grace Hopper is told by email (grace@example.com) that the invitation was withdrawn" in text
     with session_scope(engine) as s:
         assert s.get(Invitation, grace).status == "active"
     at.button(key="cancel-invitation-keep").click().run()
