@@ -177,6 +177,7 @@ from planner.promote import (
 from planner.request import SlotRequest
 from planner.slots import SLOT_COLUMNS, SlotCheck, check_slot, count_slots, find_slots
 from planner.synthetic import DEFAULT_ZONES, Organisation, generate_organisation
+from planner.teams import Limits
 
 __all__ = [
     "AddPoolMember",
@@ -204,6 +205,7 @@ __all__ = [
     "Organisation",
     "OrgGrid",
     "PlannerInputError",
+    "Limits",
     "SlotCheck",
     "SlotRequest",
     "build_grid",

@@ -34,14 +34,18 @@ from planner.request import SlotRequest
 from planner.slots import (
     _assemble,
     _candidates,
+    _check_limits,
     _check_request,
     _empty_slots,
     _evaluate,
     _layout,
     _request_quantum,
+    allowed_rows,
     solve_tables,
 )
 from planner.tables import Tables, prepare
+from planner.teams.limits import Limits
+from planner.teams.turns import resolve_turns
 
 __all__ = ["OrgGrid"]
 
@@ -312,15 +316,18 @@ class OrgGrid:
         self._busy[row, w0:w1] = fresh
 
     # -- queries -----------------------------------------------------------------------------
-    def _solve(self, request: SlotRequest):
+    def _solve(self, request: SlotRequest, limits: Limits | None = None):
         request = _check_request(request)
+        limits = _check_limits(limits)
+        cands, firsts = _candidates(request)
+        if cands.size and any(request.pool_turns):
+            request = resolve_turns(request, self._tables, cands, _request_quantum(request, firsts))
         key = (request.members, request.pools, request.rooms, request.min_capacity)
         layout = self._layouts.get(key)
         if layout is None:
             if len(self._layouts) >= 1024:
                 self._layouts.clear()
             layout = self._layouts[key] = _layout(request, self._tables)
-        cands, firsts = _candidates(request)
         if cands.size == 0:
             return layout, None, 0, 0
         q_req = _request_quantum(request, firsts)
@@ -330,7 +337,7 @@ class OrgGrid:
         last = int(cands[-1]) + (d + ba) * q
         if q_req % q or first < self._origin or last > self._origin + self._n * q:
             # Finer quantum needed, or the frame leaves the horizon: exact cold path.
-            return solve_tables(request, self._current_tables())
+            return solve_tables(request, self._current_tables(), limits)
         pos = (cands - self._origin) // q
         w_lo = int(pos[0] - bb) >> 6
         w_hi = (int(pos[-1] + d + ba) >> 6) + 1
@@ -338,17 +345,18 @@ class OrgGrid:
         in_hours = self._in_hours[layout.rows, cols]
         busy = self._busy[layout.rows, cols]
         cand = bits.from_positions(pos - w_lo * 64, w_hi - w_lo)
-        ev = _evaluate(layout, in_hours, busy, cand, int(d), int(bb), int(ba))
+        allowed = allowed_rows(layout, self._tables, limits, request, pos - w_lo * 64, cands, w_hi - w_lo)
+        ev = _evaluate(layout, in_hours, busy, cand, int(d), int(bb), int(ba), request.pool_k, allowed)
         return layout, ev, self._origin + w_lo * 64 * q, q
 
-    def find_slots(self, request: SlotRequest) -> pd.DataFrame:
+    def find_slots(self, request: SlotRequest, *, limits: Limits | None = None) -> pd.DataFrame:
         """Available slots for ``request`` on the grid; same result as :func:`planner.find_slots`."""
-        layout, ev, origin, q = self._solve(request)
+        layout, ev, origin, q = self._solve(request, limits)
         if ev is None:
             return _empty_slots()
         return _assemble(request, layout, ev, origin, q)
 
-    def count_slots(self, request: SlotRequest) -> int:
+    def count_slots(self, request: SlotRequest, *, limits: Limits | None = None) -> int:
         """Number of available slots for ``request`` on the grid; same as :func:`planner.count_slots`."""
-        _, ev, _, _ = self._solve(request)
+        _, ev, _, _ = self._solve(request, limits)
         return 0 if ev is None else bits.popcount(ev.final)

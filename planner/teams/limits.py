@@ -1,0 +1,216 @@
+"""Per-person limits: at most so many meetings, or so many meeting hours, per local day and week.
+
+A team member or a room may have a limit on the number of meetings and on the minutes of
+meetings it takes per local day and per local week (Monday to Sunday), both in its own zone.
+The meetings that count are the Slotwise meetings it already holds (``meetings`` table), each
+on the local day (and week) on which it starts, for its length without buffers.
+
+A start ``t`` of a request with duration ``d`` is *within the limits* of a resource when, on
+the local day ``D`` of ``t`` and the local week ``W`` containing ``D``::
+
+    meetings(D) + 1 <= max_meetings_day      minutes(D) + d <= max_minutes_day
+    meetings(W) + 1 <= max_meetings_week     minutes(W) + d <= max_minutes_week
+
+(a missing limit never binds). A required member or room outside its limits makes the start
+unavailable; a pool member outside them does not count for the pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from planner.errors import PlannerInputError
+from planner.tables import timestamps_ns
+from planner.zones import NS_PER_MINUTE, utc_offsets
+
+__all__ = ["LIMIT_COLUMNS", "Limits", "empty_limits", "empty_meetings"]
+
+#: Limit columns of the ``limits`` table, besides ``resource_id``.
+LIMIT_COLUMNS = ("max_meetings_day", "max_minutes_day", "max_meetings_week", "max_minutes_week")
+_DAY_NS = 86_400 * 10**9
+_NO_LIMIT = np.iinfo(np.int64).max // 4
+
+
+def empty_limits() -> pd.DataFrame:
+    """A ``limits`` table with no rows and the right dtypes."""
+    return pd.DataFrame({"resource_id": pd.Series(dtype=str), **{c: pd.array([], dtype="Int64") for c in LIMIT_COLUMNS}})
+
+
+def empty_meetings() -> pd.DataFrame:
+    """A ``meetings`` table with no rows and the right dtypes."""
+    utc = pd.DatetimeIndex([], dtype="datetime64[ns, UTC]")
+    return pd.DataFrame({"resource_id": pd.Series(dtype=str), "start": utc, "end": utc})
+
+
+@dataclass(frozen=True)
+class _Resource:
+    caps: np.ndarray  # int64 (4,): meetings/day, minutes/day, meetings/week, minutes/week
+    starts: np.ndarray  # int64 ns, the resource's meetings' starts
+    minutes: np.ndarray  # int64, their lengths in minutes
+
+
+class Limits:
+    """Per-person limits and the meetings that count against them.
+
+    Parameters
+    ----------
+    limits : pandas.DataFrame
+        ``resource_id`` (str) and any of :data:`LIMIT_COLUMNS` (nullable ints; missing or NA
+        means no such limit). One row per resource.
+    meetings : pandas.DataFrame
+        ``resource_id``, ``start``, ``end`` (tz-aware datetime64): meetings the resources
+        already hold. Only resources with a limit are read.
+
+    Raises
+    ------
+    PlannerInputError
+        Missing columns, a resource listed twice, a negative limit, naive or reversed times.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> limits = Limits(pd.DataFrame({"resource_id": ["m1"], "max_meetings_day": [2]}),
+    ...                 pd.DataFrame({"resource_id": ["m1"],
+    ...                               "start": [pd.Timestamp("2026-11-02 09:00", tz="UTC")],
+    ...                               "end": [pd.Timestamp("2026-11-02 10:00", tz="UTC")]}))
+    >>> limits.limited("m1")
+    True
+    """
+
+    def __init__(self, limits: pd.DataFrame, meetings: pd.DataFrame | None = None) -> None:
+        if not isinstance(limits, pd.DataFrame) or "resource_id" not in limits.columns:
+            raise PlannerInputError("limits must be a DataFrame with a resource_id column and limit columns")
+        unknown = set(limits.columns) - {"resource_id", *LIMIT_COLUMNS}
+        if unknown:
+            raise PlannerInputError(
+                f"limits has unknown columns {sorted(unknown)}; use resource_id and {', '.join(LIMIT_COLUMNS)}"
+            )
+        ids = limits["resource_id"].astype(str).tolist()
+        if len(set(ids)) != len(ids):
+            raise PlannerInputError("limits lists a resource twice; give one row per resource")
+        caps = np.full((len(ids), len(LIMIT_COLUMNS)), _NO_LIMIT, dtype=np.int64)
+        for j, col in enumerate(LIMIT_COLUMNS):
+            if col not in limits.columns:
+                continue
+            values = pd.to_numeric(limits[col], errors="coerce")
+            bad = values.notna() & ((values < 0) | (values != values.round()))
+            if bad.any() or (values.isna() & limits[col].notna()).any():
+                raise PlannerInputError(f"limits.{col} must hold whole numbers >= 0 (or be empty), got {limits[col].tolist()}")
+            caps[:, j] = np.where(values.notna(), values.fillna(0).to_numpy(dtype=np.int64), _NO_LIMIT)
+        if meetings is None:
+            meetings = empty_meetings()
+        for col in ("resource_id", "start", "end"):
+            if col not in meetings.columns:
+                raise PlannerInputError(f"meetings needs the column {col!r} (resource_id, start, end)")
+        m_ids = meetings["resource_id"].astype(str).to_numpy()
+        m_start = timestamps_ns(meetings["start"], "meetings.start")
+        m_end = timestamps_ns(meetings["end"], "meetings.end")
+        if (m_end <= m_start).any():
+            raise PlannerInputError("meetings has a row whose end is not after its start")
+        self._by_id: dict[str, _Resource] = {}
+        for i, rid in enumerate(ids):
+            if (caps[i] == _NO_LIMIT).all():
+                continue
+            mine = m_ids == rid
+            self._by_id[rid] = _Resource(
+                caps=caps[i],
+                starts=m_start[mine],
+                minutes=(m_end[mine] - m_start[mine]) // NS_PER_MINUTE,
+            )
+
+    def limited(self, resource_id: str) -> bool:
+        """Whether ``resource_id`` has any limit."""
+        return resource_id in self._by_id
+
+    def allowed(self, ids: Sequence[str], zones: Sequence[str], starts: np.ndarray, duration_ns: int) -> np.ndarray | None:
+        """Which starts are within each resource's limits.
+
+        Parameters
+        ----------
+        ids, zones : sequence of str
+            Resources and their IANA zones (the day and week are local there).
+        starts : ndarray of int64
+            Candidate starts, ns since the epoch (UTC).
+        duration_ns : int
+            The new meeting's length.
+
+        Returns
+        -------
+        ndarray of bool, shape (len(ids), len(starts)), or None
+            ``None`` when none of ``ids`` has a limit (everything is allowed).
+        """
+        rows = [i for i, rid in enumerate(ids) if rid in self._by_id]
+        if not rows:
+            return None
+        out = np.ones((len(ids), starts.size), dtype=bool)
+        minutes = duration_ns // NS_PER_MINUTE
+        for i in rows:
+            out[i] = self._within(self._by_id[ids[i]], zones[i], starts, minutes)
+        return out
+
+    def reason(self, resource_id: str, zone: str, start_ns: int, duration_ns: int) -> str | None:
+        """Why a start is outside ``resource_id``'s limits (``None`` when it is within them)."""
+        res = self._by_id.get(resource_id)
+        if res is None:
+            return None
+        minutes = duration_ns // NS_PER_MINUTE
+        starts = np.array([start_ns], dtype=np.int64)
+        (day,), (week,) = _day_week(starts, zone)
+        m_day, m_week = _day_week(res.starts, zone)
+        for key, keys, per, j in ((day, m_day, "day", 0), (week, m_week, "week", 2)):
+            n, total = _totals(keys, res.minutes, np.array([key]))
+            when = _label(day, per)
+            if n[0] + 1 > res.caps[j]:
+                return f"has reached the limit of {res.caps[j]} meetings per {per} ({when}, {zone})"
+            if total[0] + minutes > res.caps[j + 1]:
+                cap = res.caps[j + 1]
+                return (f"would pass the limit of {_hours(cap)} of meetings per {per} ({when}, {zone}): "
+                        f"{_hours(int(total[0]))} booked")
+        return None
+
+    @staticmethod
+    def _within(res: _Resource, zone: str, starts: np.ndarray, minutes: int) -> np.ndarray:
+        day, week = _day_week(starts, zone)
+        m_day, m_week = _day_week(res.starts, zone)
+        ok = np.ones(starts.size, dtype=bool)
+        for keys, m_keys, j in ((day, m_day, 0), (week, m_week, 2)):
+            n, total = _totals(m_keys, res.minutes, keys)
+            ok &= (n + 1 <= res.caps[j]) & (total + minutes <= res.caps[j + 1])
+        return ok
+
+
+def _day_week(t_ns: np.ndarray, zone: str) -> tuple[np.ndarray, np.ndarray]:
+    """Local day numbers (days since 1970-01-01 in ``zone``) and Monday-based week numbers."""
+    if t_ns.size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    day = (t_ns + utc_offsets(t_ns, zone)) // _DAY_NS
+    # 1970-01-01 was a Thursday: day + 3 counts from the Monday before it.
+    return day, (day + 3) // 7
+
+
+def _totals(keys: np.ndarray, minutes: np.ndarray, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per query key: how many of ``keys`` equal it, and the sum of their ``minutes``."""
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    cum = np.concatenate(([0], np.cumsum(minutes[order])))
+    lo = np.searchsorted(keys, query, side="left")
+    hi = np.searchsorted(keys, query, side="right")
+    return hi - lo, cum[hi] - cum[lo]
+
+
+def _label(day: int, per: str) -> str:
+    date = pd.Timestamp(int(day) * _DAY_NS).date()
+    if per == "day":
+        return f"{date:%a %d %b %Y}"
+    monday = date - pd.Timedelta(days=date.weekday()).to_pytimedelta()
+    return f"week of {monday:%d %b %Y}"
+
+
+def _hours(minutes: int) -> str:
+    h, m = divmod(int(minutes), 60)
+    return f"{h}h{m:02d}" if m else f"{h}h"
