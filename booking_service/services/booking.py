@@ -18,11 +18,11 @@ resources (:func:`booking_service.services.availability.check_slot_for`): one ru
 
 Assignment policy
 -----------------
-When a slot is booked the concrete people and room are chosen among those the check found free:
-
-- **pool**: the free pool member with the fewest confirmed meetings starting in the
-  invitation's frame; ties go to the lowest id;
-- **room**: the smallest free room that seats ``min_capacity``; ties go to the lowest id.
+When a slot is booked the concrete people and room are chosen among those the check found free,
+by each pool's policy (pooled, strict round robin, weighted; a panel takes ``panel_size``
+members) and, for the room, the smallest free room that seats ``min_capacity``:
+:mod:`booking_service.services.assignment`. The pools' state (rotation, shares) and the
+per-person limits are read after the resource locks, so concurrent bookings take turns.
 
 Every chosen resource gets one reservation holding ``[start - buffer_before, end + buffer_after)``
 (a member who is both required and in a pool is reserved once).
@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from ..core.config import Settings
 from ..store.models import Invitation, Meeting, Reservation, Resource, Room, TeamMember, User, utcnow
-from . import audit, availability, lifecycle
+from . import assignment, audit, availability, lifecycle
 from . import invites as ics
 from .calendar_writes import queue_meeting_writeback
 from .lifecycle import TEAM_AND_ROOMS, TransitionRefused
@@ -85,27 +85,6 @@ class BookingResult:
     invitation: Invitation
     meeting: Meeting | None = None
     reason: str | None = None
-
-
-def _assign(
-    session: Session, invitation: Invitation, check, frame: tuple[pd.Timestamp, pd.Timestamp]
-) -> tuple[list[int], int | None]:
-    """The members and room the meeting takes (policy in the module docstring)."""
-    chosen = [m.id for m in invitation.members]
-    pool_candidates = [[int(i) for i in free] for free in check.pool_members]
-    if pool_candidates:
-        counts = availability.meeting_counts(
-            session,
-            sorted({i for free in pool_candidates for i in free}),
-            frame[0].to_pydatetime(),
-            frame[1].to_pydatetime(),
-        )
-        for free in pool_candidates:
-            chosen.append(min(free, key=lambda i: (counts.get(str(i), 0), i)))
-    free_rooms = set(check.rooms)
-    fitting = [r for r in invitation.rooms if str(r.id) in free_rooms and r.capacity >= invitation.min_capacity]
-    room_id = min(fitting, key=lambda r: (r.capacity, r.id)).id if fitting else None
-    return list(dict.fromkeys(chosen)), room_id
 
 
 def confirm_slot(
@@ -179,11 +158,14 @@ def confirm_slot(
 
     request = availability.slot_request(invitation, now)
     locked.lock_resources(availability.involved_ids(request))
+    # Whose turn it is, the shares and the limits, as they are under the locks.
+    request, plans = assignment.request_under_locks(invitation, now)
     check = availability.check_slot_for(session, invitation, start, now, request=request)
     if not check.available:
         return BookingResult("unavailable", invitation, reason=check.reason)
 
-    member_ids, room_id = _assign(session, invitation, check, request.frame)
+    chosen = assignment.choose_assignment(session, invitation, check, plans, request.frame)
+    member_ids, room_id = chosen.member_ids, chosen.room_id
     start_utc = pd.Timestamp(check.start).to_pydatetime().astimezone(dt.UTC)
     end_utc = pd.Timestamp(check.end).to_pydatetime().astimezone(dt.UTC)
     hold_start = start_utc - dt.timedelta(minutes=invitation.buffer_before_minutes)
@@ -219,6 +201,7 @@ def confirm_slot(
 
     lifecycle.finish(locked, meeting=meeting)
     invitation.meeting = meeting
+    assignment.record(session, meeting, chosen, now)
     supersede_invitation_mail(session, invitation.id)
     # The reserved people and room are among those loaded with the invitation: no query.
     loaded = {r.id: r for r in (*invitation.members, *(m for p in invitation.pools for m in p.members))}
@@ -282,6 +265,7 @@ def cancel_meeting(
     people, room = _attendees_and_room(session, meeting)
     meeting.sequence += 1
     lifecycle.finish(locked)
+    assignment.meeting_cancelled(session, meeting, now)
     # Write-back is queued while the reservations still name the resources.
     _queue_writeback(session, meeting, "delete", now)
     meeting.reservations.clear()

@@ -446,3 +446,50 @@ def open_organisation(
             )
     finally:
         engine.dispose()
+
+
+def load_limits(session: Session, resource_ids: list[int] | None = None) -> pd.DataFrame:
+    """Per-person limits of the resources that have any (:class:`planner.Limits`' ``limits`` table).
+
+    ``resource_id`` (str) and the four limit columns (nullable Int64).
+    """
+    cols = (Resource.max_meetings_day, Resource.max_minutes_day, Resource.max_meetings_week, Resource.max_minutes_week)
+    query = select(Resource.id, *cols).where(
+        Resource.max_meetings_day.is_not(None) | Resource.max_minutes_day.is_not(None)
+        | Resource.max_meetings_week.is_not(None) | Resource.max_minutes_week.is_not(None)
+    ).order_by(Resource.id)
+    if resource_ids is not None:
+        query = query.where(Resource.id.in_(resource_ids))
+    rows = session.execute(query).all()
+    names = ["max_meetings_day", "max_minutes_day", "max_meetings_week", "max_minutes_week"]
+    frame = pd.DataFrame({"resource_id": pd.Series([str(r[0]) for r in rows], dtype=str)})
+    for i, name in enumerate(names, start=1):
+        frame[name] = pd.array([r[i] for r in rows], dtype="Int64")
+    return frame
+
+
+def load_held_meetings(
+    session: Session, start: dt.datetime, end: dt.datetime, resource_ids: list[int]
+) -> pd.DataFrame:
+    """Confirmed meetings starting in ``[start, end)`` per resource they reserve, for limits.
+
+    ``resource_id`` (str), ``start``, ``end`` (the meeting's own time, without buffers).
+    """
+    rows = session.execute(
+        select(Reservation.resource_id, Meeting.start, Meeting.end)
+        .join(Meeting, Meeting.id == Reservation.meeting_id)
+        .where(
+            Reservation.resource_id.in_(resource_ids),
+            Meeting.status == "confirmed",
+            Meeting.start >= start,
+            Meeting.start < end,
+        )
+        .order_by(Reservation.resource_id, Meeting.start)
+    ).all()
+    return pd.DataFrame(
+        {
+            "resource_id": pd.Series([str(r[0]) for r in rows], dtype=str),
+            "start": _utc([r[1] for r in rows]),
+            "end": _utc([r[2] for r in rows]),
+        }
+    )
