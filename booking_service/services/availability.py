@@ -369,10 +369,11 @@ def promote_context(
 
 
 def team_names(spec: InvitationLike) -> list[str]:
-    """Who the customer meets: required members by name, then each pool as "one of ..."."""
+    """Who the customer meets: required members by name, then each pool as "one of ..." (a panel: "2 of ...")."""
     names = [m.name for m in spec.members]
     for pool in spec.pools:
-        names.append(f"one of {pool.name}")
+        k = int(pool.panel_size or 1)
+        names.append(f"one of {pool.name}" if k == 1 else f"{k} of {pool.name}")
     return names
 
 

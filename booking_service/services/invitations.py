@@ -42,7 +42,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..core import display
-from ..store.models import Invitation, PromotedSlot, ResourcePool, Room, TeamMember, User, utcnow
+from ..store.models import (
+    POOL_POLICIES,
+    Invitation,
+    PromotedSlot,
+    ResourcePool,
+    Room,
+    TeamMember,
+    User,
+    utcnow,
+)
 from . import audit, availability, lifecycle
 from .lifecycle import TEAM_AND_ROOMS, InvitationStateError
 from .outbox import RenderedMail, queue_mail, render_mail, supersede_invitation_mail
@@ -142,7 +151,9 @@ class InvitationDraft:
     ``zone`` defaults to the scheduler profile's zone. ``members``, ``pools`` and ``rooms`` are
     database ids. ``promote_count`` is the number of promoted slots (k) when ``promote`` is on.
     ``promoted_starts`` (tz-aware starts, in order) replaces the optimizer's picks when the
-    scheduler swapped some of them; each must be an available slot.
+    scheduler swapped some of them; each must be an available slot. ``pool_policy`` overrides
+    the assignment policy of every chosen pool (``None``: each pool's own, see
+    :mod:`booking_service.services.pool_policy`).
     """
 
     customer_name: str
@@ -166,6 +177,7 @@ class InvitationDraft:
     promote: bool = False
     promote_count: int = 5
     promoted_starts: tuple[dt.datetime, ...] | None = None
+    pool_policy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -197,6 +209,7 @@ class ValidatedDraft:
     pools: list[ResourcePool] = field(default_factory=list)
     rooms: list[Room] = field(default_factory=list)
     promoted_starts: tuple[dt.datetime, ...] | None = None
+    pool_policy: str | None = None
 
 
 def _text(name: str, value: object, limit: int, *, required: bool, one_line: bool = True) -> str:
@@ -326,6 +339,17 @@ def validate_draft(
     for pool in pools:
         if not any(m.active for m in pool.members):
             raise InvitationError("pools", f"pool {pool.name!r} has no active members; add members or drop the pool")
+        active = sum(1 for m in pool.members if m.active)
+        if active < pool.panel_size:
+            raise InvitationError(
+                "pools", f"pool {pool.name!r} needs {pool.panel_size} members per meeting but has {active} active; "
+                "add members or lower its panel size",
+            )
+    pool_policy = draft.pool_policy or None
+    if pool_policy is not None and pool_policy not in POOL_POLICIES:
+        raise InvitationError(
+            "pool_policy", f"pool policy {pool_policy!r} is not a policy; use one of {', '.join(POOL_POLICIES)}"
+        )
     if rooms and not any(r.capacity >= draft.min_capacity for r in rooms):
         biggest = max(r.capacity for r in rooms)
         raise InvitationError(
@@ -354,6 +378,7 @@ def validate_draft(
         pools=pools,
         rooms=rooms,
         promoted_starts=promoted_starts,
+        pool_policy=pool_policy,
     )
 
 
@@ -606,6 +631,7 @@ def create_invitation(
         zone=spec.zone,
         promote=spec.promote,
         promote_count=spec.promote_count,
+        pool_policy=spec.pool_policy,
         delivery=deliver,
         created_at=now,
         updated_at=now,
