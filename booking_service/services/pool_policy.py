@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, object_session
 
-from planner.teams import POLICIES, PoolState, turn_order
+from planner.teams import POLICIES, POLICY_NAMES, PoolState, turn_order
 
 from ..store.models import (
     OutOfOffice,
@@ -42,10 +42,15 @@ from . import audit
 from .permissions import require_admin
 
 __all__ = [
+    "POLICIES",
+    "POLICY_NAMES",
+    "assignment_tables",
+    "pool_fairness",
     "PoolPlan",
     "PolicyError",
     "configure_pool",
     "effective_policy",
+    "member_weights",
     "organisation_policy",
     "pool_plans",
     "pool_state",
@@ -167,7 +172,7 @@ def configure_pool(
     return pool
 
 
-def _weights(session: Session, pool_ids: Sequence[int]) -> dict[int, dict[str, tuple[int, int]]]:
+def member_weights(session: Session, pool_ids: Sequence[int]) -> dict[int, dict[str, tuple[int, int]]]:
     rows = session.execute(
         select(pool_members.c.pool_id, pool_members.c.member_id, pool_members.c.weight, pool_members.c.priority)
         .where(pool_members.c.pool_id.in_(pool_ids))
@@ -180,7 +185,7 @@ def _weights(session: Session, pool_ids: Sequence[int]) -> dict[int, dict[str, t
 
 def pool_state(session: Session, pool: ResourcePool, members: Sequence[str]) -> PoolState:
     """Weights, priorities, counted assignments and last assignment of each member of ``pool``."""
-    wp = _weights(session, [pool.id]).get(pool.id, {})
+    wp = member_weights(session, [pool.id]).get(pool.id, {})
     rows = session.execute(
         select(PoolAssignment.member_id, func.count(PoolAssignment.id), func.max(PoolAssignment.assigned_at))
         .where(PoolAssignment.pool_id == pool.id, PoolAssignment.compensated.is_(False))
@@ -260,3 +265,53 @@ def pool_plans(spec) -> list[PoolPlan]:
             ids = list(_turn(session, pool, tuple(ids)))
         plans.append(PoolPlan(pool, policy, int(pool.panel_size or 1), tuple(ids), policy == "round_robin"))
     return plans
+
+
+def assignment_tables(session: Session) -> tuple:
+    """The fairness view's inputs (:mod:`planner.teams.fairness`): ``(assignments, targets)``.
+
+    ``assignments``: ``pool_id``, ``member_id`` (str), ``at`` (UTC), ``counted`` (False for an
+    assignment given back). ``targets``: every member of every pool with their ``weight``.
+    """
+    import pandas as pd
+
+    rows = session.execute(
+        select(PoolAssignment.pool_id, PoolAssignment.member_id, PoolAssignment.assigned_at, PoolAssignment.compensated)
+        .order_by(PoolAssignment.assigned_at, PoolAssignment.id)
+    ).all()
+    assignments = pd.DataFrame(
+        {
+            "pool_id": pd.Series([str(r[0]) for r in rows], dtype=str),
+            "member_id": pd.Series([str(r[1]) for r in rows], dtype=str),
+            "at": pd.to_datetime(pd.Series([r[2] for r in rows], dtype=object), utc=True).astype("datetime64[ns, UTC]"),
+            "counted": pd.Series([not r[3] for r in rows], dtype=bool),
+        }
+    )
+    weights = session.execute(select(pool_members.c.pool_id, pool_members.c.member_id, pool_members.c.weight)).all()
+    targets = pd.DataFrame(
+        {
+            "pool_id": pd.Series([str(r[0]) for r in weights], dtype=str),
+            "member_id": pd.Series([str(r[1]) for r in weights], dtype=str),
+            "weight": pd.Series([float(r[2]) for r in weights], dtype=float),
+        }
+    )
+    return assignments, targets
+
+
+def pool_fairness(session: Session, *, since: dt.datetime | None = None):
+    """Each pool member's bookings and share against their target share (the pools page's table).
+
+    A DataFrame of :data:`planner.teams.FAIRNESS_COLUMNS` plus ``pool`` and ``member`` (names).
+    """
+    import pandas as pd
+
+    from planner.teams import fairness
+
+    assignments, targets = assignment_tables(session)
+    table = fairness(assignments, targets, since=pd.Timestamp(since) if since is not None else None)
+    pools = dict(session.execute(select(ResourcePool.id, ResourcePool.name)).all())
+    names = dict(session.execute(select(TeamMember.id, TeamMember.name)).all())
+    return table.assign(
+        pool=[pools.get(int(p), p) for p in table["pool_id"]],
+        member=[names.get(int(m), m) for m in table["member_id"]],
+    )
