@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from booking_service.core.clock import utcnow
-from booking_service.services import booking, queries
+from booking_service.services import assignment, booking, queries
 from dashboard import state, views
 
 ALL = 0
@@ -58,6 +58,7 @@ end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), ZoneInfo(zone)
 
 with state.session() as s:
     meetings = queries.meetings(s, me, start=start, end=end, resource_id=member_id or None)
+    assigned = assignment.explanations(s, [m.id for m in meetings])
 
 if not meetings:
     st.info(
@@ -80,6 +81,7 @@ table = pd.DataFrame(
             f"When ({zone})": f"{views.short_when(m.start, zone)}–{views.short_when(m.end, zone)[-5:]}",
             "Team member": attendees(m, "member"),
             "Room": attendees(m, "room"),
+            "Assigned": "; ".join(assigned.get(m.id, [])) or "—",
         }
         for m in meetings
     ]

@@ -106,3 +106,28 @@ def test_the_wizard_shows_the_policy_in_force_and_its_effect(org, engine):
     assert f"It leaves {count} of the " in line
     without = int(line.split(" of the ")[1].split()[0])
     assert without > count
+
+
+def test_the_meetings_page_says_who_was_assigned_and_why(org, engine):
+    from booking_service.services import availability, booking
+    from booking_service.services.invitations import InvitationDraft, create_invitation
+    from booking_service.store.models import Invitation
+
+    from .conftest import SECRET_KEY
+
+    today = utcnow().date()
+    with session_scope(engine, write=True) as s:
+        pool_policy.configure_pool(s, org.sales, policy="weighted", by=s.get(User, org.admin_id))
+        invitation_id = create_invitation(
+            s, InvitationDraft(customer_name="Grace Hopper", customer_email="grace@example.com", subject="Intro",
+                               duration_minutes=30, frame_start=today + dt.timedelta(days=2),
+                               frame_end=today + dt.timedelta(days=3), pools=(org.sales,), zone="Europe/London"),
+            secret_key=SECRET_KEY, by=s.get(User, org.admin_id), public_url="http://booking.test",
+        ).invitation.id  # fmt: skip
+    with session_scope(engine, write=True) as s:
+        first = availability.find_slots_for(s, s.get(Invitation, invitation_id))["start"].iloc[0].to_pydatetime()
+        assert booking.confirm_slot(s, invitation_id, first, secret_key=SECRET_KEY).outcome == "booked"
+    at = open_page(org, "meetings")
+    assert list(at.dataframe[0].value["Assigned"]) == [
+        "assigned by weighted round robin: Ada, 100% of bookings against a 50% weight"
+    ]
