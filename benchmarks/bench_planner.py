@@ -530,14 +530,18 @@ def main() -> None:
     print(f"numpy {np.__version__}, pandas {pd.__version__}, python {sys.version.split()[0]}, "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start, "
           f"{dt.datetime.now(UTC):%Y-%m-%d %H:%M} UTC")  # fmt: skip
+    from bench_teams import run_teams  # panels and limits against the plain request
+
     if args.quick:
         run_workload("A", 45, 10, reps=10, n_invitations=2, scan_reps=1)
+        run_teams(quick=True)
         return
     a = run_workload("A", 45, 10, reps=60, n_invitations=6, scan_reps=3)
     run_workload("M", 200, 40, reps=30, n_invitations=6, scan_reps=2)
     b = run_workload("B", 1000, 200, reps=20, n_invitations=20, scan_reps=1)
     print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
     print_targets(a, b)
+    run_teams()
 
 
 def print_targets(a: dict, b: dict) -> None:

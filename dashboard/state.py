@@ -39,7 +39,7 @@ from booking_service.services import accounts, availability, invitations, outbox
 from booking_service.services.lifecycle import TransitionRefused
 from booking_service.services.permissions import PermissionDenied
 from booking_service.store.db import make_engine, session_scope
-from planner import analytics
+from planner import analytics, teams
 
 if TYPE_CHECKING:
     from booking_service.store.models import User
@@ -391,3 +391,20 @@ def _free_capacity(key: str, _request: planner.SlotRequest) -> pd.DataFrame:
 def free_capacity(request: planner.SlotRequest) -> pd.DataFrame:
     """Meetings of ``request`` that still fit per date of its frame (:func:`planner.analytics.free_capacity`)."""
     return _free_capacity(repr((data_version(), request)), request)
+
+
+@st.cache_data(show_spinner=False, max_entries=8, ttl=600)
+def _pool_fairness_over_time(version: tuple, zone: str) -> pd.DataFrame:
+    del version  # cache key only
+    with session() as s:
+        assignments, targets = pool_policy.assignment_tables(s)
+        pools = {str(p.id): p.name for p in queries.pools(s)}
+        names = {str(m.id): m.name for m in queries.team_members(s, include_inactive=True)}
+    table = teams.fairness_over_time(assignments, targets, freq="W-MON", zone=zone)
+    return table.assign(pool=table["pool_id"].map(pools), member=table["member_id"].map(names))
+
+
+def pool_fairness_over_time(zone: str) -> pd.DataFrame:
+    """Each pool member's cumulative share of bookings per week against their target
+    (:func:`planner.teams.fairness_over_time`), with ``pool`` and ``member`` names."""
+    return _pool_fairness_over_time(data_version(), zone)

@@ -66,7 +66,8 @@ def _pool_k(value: Any, pools: tuple[tuple[str, ...], ...]) -> tuple[int, ...]:
     if isinstance(value, (str, int)):
         raise PlannerInputError(f"pool_k must be a sequence with one int per pool, got {value!r}")
     ks = tuple(value)
-    if not ks:
+    if not ks or (ks == (1,) * len(ks) and len(ks) != len(pools)):
+        # The default (one from each pool), also when carried over by dataclasses.replace.
         return (1,) * len(pools)
     if len(ks) != len(pools):
         raise PlannerInputError(f"pool_k has {len(ks)} entries for {len(pools)} pools; give one k per pool")
@@ -80,7 +81,7 @@ def _pool_k(value: Any, pools: tuple[tuple[str, ...], ...]) -> tuple[int, ...]:
 
 def _pool_turns(value: Any, pools: tuple[tuple[str, ...], ...]) -> tuple[bool, ...]:
     flags = tuple(value)
-    if not flags:
+    if not flags or (not any(flags) and len(flags) != len(pools)):
         return (False,) * len(pools)
     if len(flags) != len(pools) or not all(isinstance(f, bool) for f in flags):
         raise PlannerInputError(f"pool_turns must hold one bool per pool ({len(pools)}), got {value!r}")

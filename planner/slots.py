@@ -432,12 +432,15 @@ def allowed_rows(
     """
     if limits is None:
         return None
-    mask = limits.allowed(layout.ids, tab.zone[layout.rows].tolist(), cands, int(request.duration.value))
-    if mask is None:
+    limited = [i for i, rid in enumerate(layout.ids) if limits.limited(rid)]
+    if not limited:
         return None
-    flags = np.zeros((len(layout.ids), width * 64), dtype=np.uint8)
-    flags[:, pos] = mask
-    return np.packbits(flags, axis=1, bitorder="little").view(np.uint64)
+    zones = tab.zone[layout.rows].tolist()
+    rows, first, stop = limits.blocked(layout.ids, zones, cands, int(request.duration.value))
+    # Rows allow every start but those on days past a limit: each such day's run of candidates
+    # is one interval of quanta from its first start to just after its last.
+    blocked = bits.mask_intervals(rows, pos[first], pos[stop - 1] + 1, (len(layout.ids), width))
+    return np.invert(blocked, out=blocked)
 
 
 def solve_tables(

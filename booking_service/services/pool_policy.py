@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, object_session
 
 from planner.teams import POLICIES, POLICY_NAMES, PoolState, turn_order
 
+from ..store.loader import load_pool_assignments, load_pool_targets
 from ..store.models import (
     OutOfOffice,
     PoolAssignment,
@@ -268,34 +269,8 @@ def pool_plans(spec) -> list[PoolPlan]:
 
 
 def assignment_tables(session: Session) -> tuple:
-    """The fairness view's inputs (:mod:`planner.teams.fairness`): ``(assignments, targets)``.
-
-    ``assignments``: ``pool_id``, ``member_id`` (str), ``at`` (UTC), ``counted`` (False for an
-    assignment given back). ``targets``: every member of every pool with their ``weight``.
-    """
-    import pandas as pd
-
-    rows = session.execute(
-        select(PoolAssignment.pool_id, PoolAssignment.member_id, PoolAssignment.assigned_at, PoolAssignment.compensated)
-        .order_by(PoolAssignment.assigned_at, PoolAssignment.id)
-    ).all()
-    assignments = pd.DataFrame(
-        {
-            "pool_id": pd.Series([str(r[0]) for r in rows], dtype=str),
-            "member_id": pd.Series([str(r[1]) for r in rows], dtype=str),
-            "at": pd.to_datetime(pd.Series([r[2] for r in rows], dtype=object), utc=True).astype("datetime64[ns, UTC]"),
-            "counted": pd.Series([not r[3] for r in rows], dtype=bool),
-        }
-    )
-    weights = session.execute(select(pool_members.c.pool_id, pool_members.c.member_id, pool_members.c.weight)).all()
-    targets = pd.DataFrame(
-        {
-            "pool_id": pd.Series([str(r[0]) for r in weights], dtype=str),
-            "member_id": pd.Series([str(r[1]) for r in weights], dtype=str),
-            "weight": pd.Series([float(r[2]) for r in weights], dtype=float),
-        }
-    )
-    return assignments, targets
+    """The fairness view's inputs (:mod:`planner.teams.fairness`): ``(assignments, targets)``."""
+    return load_pool_assignments(session), load_pool_targets(session)
 
 
 def pool_fairness(session: Session, *, since: dt.datetime | None = None):

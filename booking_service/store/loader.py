@@ -23,6 +23,7 @@ from .models import (
     HoursOverride,
     Invitation,
     Meeting,
+    PoolAssignment,
     Reservation,
     Resource,
     ResourcePool,
@@ -348,10 +349,15 @@ class OrganisationData(PlannerInputs):
         See :func:`load_invitations` (active invitations unless asked otherwise).
     meetings : DataFrame
         See :func:`load_meetings` (confirmed meetings unless asked otherwise).
+    pool_assignments, pool_targets : DataFrame
+        See :func:`load_pool_assignments` and :func:`load_pool_targets`: the inputs of
+        :func:`planner.teams.fairness`.
     """
 
     invitations: pd.DataFrame
     meetings: pd.DataFrame
+    pool_assignments: pd.DataFrame | None = None
+    pool_targets: pd.DataFrame | None = None
 
 
 def load_organisation(
@@ -376,6 +382,8 @@ def load_organisation(
         pools=inputs.pools,
         invitations=load_invitations(session, invitation_status),
         meetings=load_meetings(session, meeting_status),
+        pool_assignments=load_pool_assignments(session),
+        pool_targets=load_pool_targets(session),
     )
 
 
@@ -491,5 +499,40 @@ def load_held_meetings(
             "resource_id": pd.Series([str(r[0]) for r in rows], dtype=str),
             "start": _utc([r[1] for r in rows]),
             "end": _utc([r[2] for r in rows]),
+        }
+    )
+
+
+def load_pool_assignments(session: Session) -> pd.DataFrame:
+    """Every pool assignment: ``pool_id``, ``member_id`` (str), ``at`` (UTC), ``counted``.
+
+    ``counted`` is False for an assignment whose cancelled meeting was given back to its member
+    (:mod:`planner.teams.fairness`' ``assignments`` table).
+    """
+    rows = session.execute(
+        select(PoolAssignment.pool_id, PoolAssignment.member_id, PoolAssignment.assigned_at, PoolAssignment.compensated)
+        .order_by(PoolAssignment.assigned_at, PoolAssignment.id)
+    ).all()
+    return pd.DataFrame(
+        {
+            "pool_id": pd.Series([str(r[0]) for r in rows], dtype=str),
+            "member_id": pd.Series([str(r[1]) for r in rows], dtype=str),
+            "at": _utc([r[2] for r in rows]),
+            "counted": pd.Series([not r[3] for r in rows], dtype=bool),
+        }
+    )
+
+
+def load_pool_targets(session: Session) -> pd.DataFrame:
+    """Every member of every pool with their weight: ``pool_id``, ``member_id`` (str), ``weight``."""
+    rows = session.execute(
+        select(pool_members.c.pool_id, pool_members.c.member_id, pool_members.c.weight)
+        .order_by(pool_members.c.pool_id, pool_members.c.member_id)
+    ).all()
+    return pd.DataFrame(
+        {
+            "pool_id": pd.Series([str(r[0]) for r in rows], dtype=str),
+            "member_id": pd.Series([str(r[1]) for r in rows], dtype=str),
+            "weight": pd.Series([float(r[2]) for r in rows], dtype=float),
         }
     )

@@ -25,13 +25,14 @@ import pandas as pd
 
 from planner.errors import PlannerInputError
 from planner.tables import timestamps_ns
-from planner.zones import NS_PER_MINUTE, utc_offsets
+from planner.zones import NS_PER_MINUTE, utc_offsets, zone_segments
 
 __all__ = ["LIMIT_COLUMNS", "Limits", "empty_limits", "empty_meetings"]
 
 #: Limit columns of the ``limits`` table, besides ``resource_id``.
 LIMIT_COLUMNS = ("max_meetings_day", "max_minutes_day", "max_meetings_week", "max_minutes_week")
 _DAY_NS = 86_400 * 10**9
+_SPAN = 1 << 32  # day and week numbers stay far below this: resource n's keys are n * _SPAN + key
 _NO_LIMIT = np.iinfo(np.int64).max // 4
 
 
@@ -112,6 +113,10 @@ class Limits:
         if (m_end <= m_start).any():
             raise PlannerInputError("meetings has a row whose end is not after its start")
         self._by_id: dict[str, _Resource] = {}
+        # Per (resource, zone): the meetings' day and week keys, sorted, with cumulated minutes;
+        # per (resources, zones) of a request: those tables as one (see :meth:`blocked`).
+        self._keys: dict[tuple[str, str], tuple] = {}
+        self._combined: dict[tuple, tuple] = {}
         for i, rid in enumerate(ids):
             if (caps[i] == _NO_LIMIT).all():
                 continue
@@ -134,7 +139,7 @@ class Limits:
         ids, zones : sequence of str
             Resources and their IANA zones (the day and week are local there).
         starts : ndarray of int64
-            Candidate starts, ns since the epoch (UTC).
+            Starts, ns since the epoch (UTC), in any order.
         duration_ns : int
             The new meeting's length.
 
@@ -149,8 +154,68 @@ class Limits:
         out = np.ones((len(ids), starts.size), dtype=bool)
         minutes = duration_ns // NS_PER_MINUTE
         for i in rows:
-            out[i] = self._within(self._by_id[ids[i]], zones[i], starts, minutes)
+            res = self._by_id[ids[i]]
+            day, week = _day_week(starts, zones[i])
+            tables = self._meeting_keys(ids[i], zones[i])
+            for keys, table, j in ((day, tables[0], 0), (week, tables[1], 2)):
+                n, total = _totals(table, keys)
+                out[i] &= (n + 1 <= res.caps[j]) & (total + minutes <= res.caps[j + 1])
         return out
+
+    def blocked(
+        self, ids: Sequence[str], zones: Sequence[str], starts: np.ndarray, duration_ns: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The starts outside each resource's limits, as runs of ascending ``starts``.
+
+        Parameters
+        ----------
+        ids, zones : sequence of str
+        starts : ndarray of int64
+            Candidate starts, ascending.
+        duration_ns : int
+
+        Returns
+        -------
+        rows, first, stop : ndarray of int64
+            Run ``i`` is ``starts[first[i]:stop[i]]`` of resource ``ids[rows[i]]``: starts on one
+            local day of that resource on which one more meeting would pass a limit. Never
+            empty; sorted by row, then start.
+
+        Notes
+        -----
+        Starts come by the thousand but fall on a few dozen local days, so the limits are
+        decided per day: within a segment of constant UTC offset ``off`` the local day changes
+        exactly at the instants ``k * day - off`` (:func:`_day_cuts`), and searching those among
+        the starts splits them into runs of one day. All limited resources go together: their
+        cuts are searched in one call, and their meetings' keys, offset by resource, make one
+        sorted table (:meth:`_tables`), so a request costs a few numpy calls, not a few per
+        resource and start.
+        """
+        empty = np.zeros(0, dtype=np.int64)
+        which = [i for i, rid in enumerate(ids) if rid in self._by_id]
+        if not which or starts.size == 0:
+            return empty, empty, empty
+        lo, hi = int(starts[0]), int(starts[-1])
+        cuts, days, owner = [], [], []
+        for n, i in enumerate(which):
+            c, d = _day_cuts(lo, hi, zones[i])
+            cuts.append(c)
+            days.append(d)
+            owner.append(np.full(d.size, n, dtype=np.int64))
+        cut, day, own = np.concatenate(cuts), np.concatenate(days), np.concatenate(owner)
+        first = np.searchsorted(starts, cut, side="left")
+        stop = np.empty_like(first)
+        stop[:-1] = first[1:]
+        stop[np.append(own[1:] != own[:-1], True)] = starts.size  # each resource's last run
+        caps = np.stack([self._by_id[ids[i]].caps for i in which])[own]
+        by_day, by_week = self._tables(tuple(ids[i] for i in which), tuple(zones[i] for i in which))
+        minutes = duration_ns // NS_PER_MINUTE
+        ok = np.ones(day.size, dtype=bool)
+        for keys, table, j in ((day, by_day, 0), ((day + 3) // 7, by_week, 2)):
+            n, total = _totals(table, own * _SPAN + keys)
+            ok &= (n + 1 <= caps[:, j]) & (total + minutes <= caps[:, j + 1])
+        bad = ~ok & (stop > first)
+        return np.asarray(which, dtype=np.int64)[own[bad]], first[bad], stop[bad]
 
     def reason(self, resource_id: str, zone: str, start_ns: int, duration_ns: int) -> str | None:
         """Why a start is outside ``resource_id``'s limits (``None`` when it is within them)."""
@@ -158,11 +223,10 @@ class Limits:
         if res is None:
             return None
         minutes = duration_ns // NS_PER_MINUTE
-        starts = np.array([start_ns], dtype=np.int64)
-        (day,), (week,) = _day_week(starts, zone)
-        m_day, m_week = _day_week(res.starts, zone)
-        for key, keys, per, j in ((day, m_day, "day", 0), (week, m_week, "week", 2)):
-            n, total = _totals(keys, res.minutes, np.array([key]))
+        (day,), (week,) = _day_week(np.array([start_ns], dtype=np.int64), zone)
+        by_day, by_week = self._meeting_keys(resource_id, zone)
+        for key, table, per, j in ((day, by_day, "day", 0), (week, by_week, "week", 2)):
+            n, total = _totals(table, np.array([key]))
             when = _label(day, per)
             if n[0] + 1 > res.caps[j]:
                 return f"has reached the limit of {res.caps[j]} meetings per {per} ({when}, {zone})"
@@ -172,15 +236,32 @@ class Limits:
                         f"{_hours(int(total[0]))} booked")
         return None
 
-    @staticmethod
-    def _within(res: _Resource, zone: str, starts: np.ndarray, minutes: int) -> np.ndarray:
-        day, week = _day_week(starts, zone)
-        m_day, m_week = _day_week(res.starts, zone)
-        ok = np.ones(starts.size, dtype=bool)
-        for keys, m_keys, j in ((day, m_day, 0), (week, m_week, 2)):
-            n, total = _totals(m_keys, res.minutes, keys)
-            ok &= (n + 1 <= res.caps[j]) & (total + minutes <= res.caps[j + 1])
-        return ok
+    def _meeting_keys(self, resource_id: str, zone: str):
+        """The resource's meetings as sorted day keys and week keys, each with cumulated minutes."""
+        cached = self._keys.get((resource_id, zone))
+        if cached is None:
+            res = self._by_id[resource_id]
+            m_day, m_week = _day_week(res.starts, zone)
+            cached = self._keys[(resource_id, zone)] = (_sorted(m_day, res.minutes), _sorted(m_week, res.minutes))
+        return cached
+
+    def _tables(self, rids: tuple[str, ...], zones: tuple[str, ...]):
+        """The meetings of ``rids`` as one sorted table of day keys and one of week keys.
+
+        Resource ``n`` of ``rids`` owns the keys ``n * _SPAN + key``, so the blocks follow each
+        other in order and one search answers for all. Kept for the next query of the same
+        resources (a request is usually counted, then listed).
+        """
+        cached = self._combined.get((rids, zones))
+        if cached is None:
+            parts = [self._meeting_keys(r, z) for r, z in zip(rids, zones, strict=True)]
+            out = []
+            for k in (0, 1):
+                keys = np.concatenate([n * _SPAN + part[k][0] for n, part in enumerate(parts)])
+                steps = np.concatenate([np.diff(part[k][1]) for part in parts])
+                out.append((keys, np.concatenate(([0], np.cumsum(steps)))))
+            cached = self._combined[(rids, zones)] = (out[0], out[1])
+        return cached
 
 
 def _day_week(t_ns: np.ndarray, zone: str) -> tuple[np.ndarray, np.ndarray]:
@@ -193,11 +274,48 @@ def _day_week(t_ns: np.ndarray, zone: str) -> tuple[np.ndarray, np.ndarray]:
     return day, (day + 3) // 7
 
 
-def _totals(keys: np.ndarray, minutes: np.ndarray, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per query key: how many of ``keys`` equal it, and the sum of their ``minutes``."""
+def _day_cuts(lo: int, hi: int, zone: str) -> tuple[np.ndarray, np.ndarray]:
+    """Where local days (in ``zone``) begin within ``[lo, hi]``, clipped to ``lo``, and their numbers.
+
+    Within a segment of constant UTC offset ``off`` the local day changes exactly at the
+    instants ``k * day - off``; a segment's edge starts a new piece too (the same day may then
+    come twice in a row, and after a change back across midnight a day may come again later:
+    each piece still has one day).
+    """
+    seg_starts, offsets = zone_segments(zone, lo, hi)
+    first = int(np.searchsorted(seg_starts, lo, side="right")) - 1
+    last = int(np.searchsorted(seg_starts, hi, side="right")) - 1
+    cuts, days = [], []
+    for i in range(first, last + 1):  # the handful of offset segments the span crosses
+        a = max(lo, int(seg_starts[i]))
+        b = min(hi, int(seg_starts[i + 1]) - 1) if i < last else hi
+        off = int(offsets[i])
+        ks = np.arange((a + off) // _DAY_NS, (b + off) // _DAY_NS + 1, dtype=np.int64)
+        cuts.append(np.maximum(ks * _DAY_NS - off, a))
+        days.append(ks)
+    if len(cuts) == 1:
+        return cuts[0], days[0]
+    return np.concatenate(cuts), np.concatenate(days)
+
+
+def _day_runs(t_ns: np.ndarray, zone: str) -> tuple[np.ndarray, np.ndarray]:
+    """Ascending instants as runs on one local day: each run's day number and length."""
+    if t_ns.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    cuts, days = _day_cuts(int(t_ns[0]), int(t_ns[-1]), zone)
+    at = np.searchsorted(t_ns, cuts, side="left")
+    return days, np.diff(np.append(at, t_ns.size))
+
+
+def _sorted(keys: np.ndarray, minutes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``keys`` sorted, and the running sum of their ``minutes`` (with a leading 0)."""
     order = np.argsort(keys, kind="stable")
-    keys = keys[order]
-    cum = np.concatenate(([0], np.cumsum(minutes[order])))
+    return keys[order], np.concatenate(([0], np.cumsum(minutes[order])))
+
+
+def _totals(table: tuple[np.ndarray, np.ndarray], query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per query key: how many of the table's keys equal it, and the sum of their minutes."""
+    keys, cum = table
     lo = np.searchsorted(keys, query, side="left")
     hi = np.searchsorted(keys, query, side="right")
     return hi - lo, cum[hi] - cum[lo]

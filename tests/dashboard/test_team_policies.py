@@ -131,3 +131,12 @@ def test_the_meetings_page_says_who_was_assigned_and_why(org, engine):
     assert list(at.dataframe[0].value["Assigned"]) == [
         "assigned by weighted round robin: Ada, 100% of bookings against a 50% weight"
     ]
+
+
+def test_the_capacity_page_charts_fairness_per_pool(org, engine):
+    at = open_page(org, "capacity")
+    assert "No meeting has been assigned from a pool yet." in [c.value for c in at.caption]
+    test_the_meetings_page_says_who_was_assigned_and_why(org, engine)
+    at = open_page(org, "capacity")
+    assert at.selectbox(key="capacity-fairness-pool").value == "Sales"
+    assert any("against the share their weight targets" in c.value for c in at.caption)

@@ -203,3 +203,16 @@ def test_rotation_skips_members_off_for_the_frame() -> None:
     assert set(slots["pool_members"]) == {(("b",),)}
     tables.block("b", "2026-11-02 00:00", "2026-11-03 00:00")
     assert tables.find(request).empty  # b is on duty but busy: c does not stand in
+
+
+@SETTINGS
+@given(st.sampled_from(ZONES), st.lists(st.integers(0, 400 * 86_400), min_size=1, max_size=300))
+def test_day_runs_give_each_instants_local_day(zone, seconds) -> None:
+    """Limits look days up per run of starts; the runs give every instant its own local day."""
+    import numpy as np
+
+    from planner.teams.limits import _day_runs, _day_week
+
+    t = np.sort((np.array(seconds, dtype=np.int64) + 1_767_225_600) * 10**9)  # from 2026-01-01, over DST changes
+    days, lengths = _day_runs(t, zone)
+    assert np.array_equal(np.repeat(days, lengths), _day_week(t, zone)[0])
