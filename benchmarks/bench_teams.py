@@ -11,7 +11,8 @@ their calendars (one busy block in three is a Slotwise meeting).
 
 Measured, per workload: ``find_slots`` and ``count_slots`` from the raw tables, and the live
 count on the prebuilt :class:`planner.OrgGrid`, each for the plain request (the baseline, same
-run) and the team request; printed as the ratio team / plain (target: at most 2x).
+run) and the team request; printed as the ratios team / plain of the wall and the CPU medians
+(target: at most 2x; on a shared machine the CPU ratio is the steadier one).
 
 Before timing, the team request's slots are checked against a reference computed another way:
 the starts where at least 2 of the 5 single-member variants of the request are available
@@ -118,14 +119,15 @@ def run_teams_workload(name: str, n_members: int, n_rooms: int, reps: int) -> di
         "live count (grid)": (lambda: grid.count_slots(request), lambda: grid.count_slots(team, limits=limits)),
     }  # fmt: skip
     out = {}
-    print(f"{'':22s} {'plain (baseline)':>26s} {'panel + limits':>26s} {'ratio':>7s}")
+    print(f"{'':22s} {'plain (baseline)':>26s} {'panel + limits':>26s} {'wall ratio':>11s} {'cpu ratio':>10s}")
     for label, (plain_fn, team_fn) in rows.items():
         p = timeit(plain_fn, reps)
         t = timeit(team_fn, reps)
-        ratio = t[0] / p[0]
-        out[label] = ratio
+        ratio, cpu_ratio = t[0] / p[0], t[2] / p[2]
+        out[label] = (ratio, cpu_ratio)
         print(f"{label:22s} {p[0] * 1e3:9.3f} ms wall {p[2] * 1e3:7.3f} cpu {t[0] * 1e3:9.3f} ms wall "
-              f"{t[2] * 1e3:7.3f} cpu  x{ratio:5.2f}  {'met' if ratio <= 2 else 'MISSED'} (<= 2x)")  # fmt: skip
+              f"{t[2] * 1e3:7.3f} cpu  x{ratio:9.2f}  x{cpu_ratio:8.2f}  "
+              f"{'met' if ratio <= 2 else 'MISSED'} (<= 2x, wall)")  # fmt: skip
     return out
 
 

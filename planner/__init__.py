@@ -36,7 +36,7 @@ transition instant itself.)
 
 Slot requests and slots
 -----------------------
->>> import datetime as dt, pandas as pd
+>>> import dataclasses, datetime as dt, pandas as pd
 >>> import planner
 >>> org = planner.generate_organisation(n_members=12, n_rooms=5, seed=1,
 ...     zones=("Europe/London", "America/New_York", "Asia/Kolkata"))
@@ -94,6 +94,30 @@ them all), working hours are rounded inward and busy time outward to quanta,
 so a slot is exact to the minute. "Free for the next d quanta" is a sliding
 AND over bit rows by doubling; required members are evaluated first, pools
 and rooms only on the words that still hold a surviving start.
+
+Team scheduling
+---------------
+A pool may need several members (a panel): ``pool_k=(2,)`` makes a start
+available when at least 2 of the pool's members are free, counted bit-parallel
+over the members' rows (:func:`planner.teams.at_least`). A pool in strict
+rotation (``pool_turns=(True,)``) lists its members in turn order and only the
+first ``k`` who are on duty (in hours for some candidate start) count.
+:class:`Limits` caps meetings and meeting minutes per local day and week of
+each resource; ``find_slots``, ``count_slots``, ``check_slot`` and the
+:class:`OrgGrid` queries take it as ``limits=``:
+
+>>> panel = dataclasses.replace(request, pool_k=(2,))
+>>> limits = planner.Limits(
+...     pd.DataFrame({"resource_id": ["m0000"], "max_meetings_day": [0]}))
+>>> planner.count_slots(panel, org.resources, org.hours, org.busy, org.overrides,
+...                     limits=limits)
+0
+
+:mod:`planner.teams` also has the assignment policies (pooled, strict round
+robin, weighted: :func:`planner.teams.choose`, with the sentence that explains
+a choice) and the fairness view (:func:`planner.teams.fairness`,
+:func:`planner.teams.fairness_over_time`: bookings per pool member against
+their target share).
 
 Availability grids for analysis
 -------------------------------
