@@ -225,12 +225,6 @@ class LiveView:
     count_without: int | None = None
 
 
-def _validated(draft: invitations.InvitationDraft, user: User | None, now: dt.datetime):
-    with session() as s:
-        spec = invitations.validate_draft(s, draft, by=user, now=now, default_zone=settings().default_zone)
-        return spec, availability.slot_request(spec, now)
-
-
 def _team_rules(draft: invitations.InvitationDraft, user: User | None, now: dt.datetime):
     """The draft's request, its limits (planner.Limits or None) and the policies in force, as text."""
     with session() as s:
