@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -274,8 +275,13 @@ def _day_week(t_ns: np.ndarray, zone: str) -> tuple[np.ndarray, np.ndarray]:
     return day, (day + 3) // 7
 
 
+@lru_cache(maxsize=512)
 def _day_cuts(lo: int, hi: int, zone: str) -> tuple[np.ndarray, np.ndarray]:
     """Where local days (in ``zone``) begin within ``[lo, hi]``, clipped to ``lo``, and their numbers.
+
+    A pure function of the span and the zone, like the zone's offset table it reads, so it is
+    kept for the next request over the same frame (the wizard recounts one frame on every
+    change); the arrays are read-only.
 
     Within a segment of constant UTC offset ``off`` the local day changes exactly at the
     instants ``k * day - off``; a segment's edge starts a new piece too (the same day may then
@@ -293,9 +299,10 @@ def _day_cuts(lo: int, hi: int, zone: str) -> tuple[np.ndarray, np.ndarray]:
         ks = np.arange((a + off) // _DAY_NS, (b + off) // _DAY_NS + 1, dtype=np.int64)
         cuts.append(np.maximum(ks * _DAY_NS - off, a))
         days.append(ks)
-    if len(cuts) == 1:
-        return cuts[0], days[0]
-    return np.concatenate(cuts), np.concatenate(days)
+    cut, day = (cuts[0], days[0]) if len(cuts) == 1 else (np.concatenate(cuts), np.concatenate(days))
+    cut.flags.writeable = False
+    day.flags.writeable = False
+    return cut, day
 
 
 def _day_runs(t_ns: np.ndarray, zone: str) -> tuple[np.ndarray, np.ndarray]:
