@@ -253,6 +253,7 @@ def pool_plans(spec) -> list[PoolPlan]:
     override = getattr(spec, "pool_policy", None)
     stand_ins = _stand_ins(session, pools, spec.frame_start, spec.frame_end) if session is not None else {}
     plans = []
+    default: list[str] = []  # the organisation default, read once if some pool follows it
     for pool in pools:
         ids: list[str] = []
         for m in pool.members:
@@ -261,7 +262,11 @@ def pool_plans(spec) -> list[PoolPlan]:
             for s in stand_ins.get(m.id, []):
                 if str(s.id) not in ids and s not in pool.members:
                     ids.append(str(s.id))
-        policy = effective_policy(session, pool, override)
+        policy = override or pool.policy
+        if policy is None:
+            if not default:
+                default.append(organisation_policy(session) if session is not None else "pooled")
+            policy = default[0]
         if policy == "round_robin" and session is not None:
             ids = list(_turn(session, pool, tuple(ids)))
         plans.append(PoolPlan(pool, policy, int(pool.panel_size or 1), tuple(ids), policy == "round_robin"))
