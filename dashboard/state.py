@@ -23,7 +23,7 @@ import datetime as dt
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -35,11 +35,11 @@ from sqlalchemy.orm import Session
 import planner
 from booking_service.core.clock import utcnow
 from booking_service.core.config import Settings, load_settings
-from booking_service.services import accounts, availability, invitations, outbox, queries
+from booking_service.services import accounts, availability, invitations, outbox, pool_policy, queries
 from booking_service.services.lifecycle import TransitionRefused
 from booking_service.services.permissions import PermissionDenied
 from booking_service.store.db import make_engine, session_scope
-from planner import analytics
+from planner import analytics, teams
 
 if TYPE_CHECKING:
     from booking_service.store.models import User
@@ -211,18 +211,37 @@ class LiveView:
         (:func:`explain_no_slots`).
     count_ms : float
         How long the count took (milliseconds, when it was computed).
+    policy : str
+        The pools' assignment policies in force, one sentence per pool ("" without pools).
+    count_without : int or None
+        The count if every pool were pooled availability and nobody had limits, when the policy
+        or limits change it (None otherwise): the policy's effect on the count.
     """
 
     count: int
     starts: pd.Series
     why: str
     count_ms: float
+    policy: str = ""
+    count_without: int | None = None
 
 
-def _validated(draft: invitations.InvitationDraft, user: User | None, now: dt.datetime):
+def _team_rules(draft: invitations.InvitationDraft, user: User | None, now: dt.datetime):
+    """The draft's request, its limits (planner.Limits or None) and the policies in force, as text."""
     with session() as s:
         spec = invitations.validate_draft(s, draft, by=user, now=now, default_zone=settings().default_zone)
-        return spec, availability.slot_request(spec, now)
+        plans = pool_policy.pool_plans(spec)
+        request = availability.slot_request(spec, now, plans=plans)
+        limits = availability.load_limits_for(s, request)
+        names = {str(m.id): m.name for p in spec.pools for m in p.members}
+        sentences = []
+        for plan in plans:
+            what = pool_policy.POLICY_NAMES[plan.policy]
+            if plan.rotating and plan.ids:
+                what += f", next in turn: {', '.join(names.get(i, i) for i in plan.ids[: plan.k])}"
+            panel = f"{plan.k} of " if plan.k > 1 else ""
+            sentences.append(f"{panel}{plan.pool.name}: {what}")
+        return request, limits, "; ".join(sentences)
 
 
 def _tables_kwargs(version: tuple | None) -> dict[str, pd.DataFrame]:
@@ -258,21 +277,24 @@ def _grid_for(request: planner.SlotRequest, version: tuple | None) -> planner.Or
     return None
 
 
-def count_slots(request: planner.SlotRequest, version: tuple | None = None) -> int:
+def count_slots(request: planner.SlotRequest, version: tuple | None = None, *, limits=None) -> int:
     """Available slots of ``request``: on the prebuilt grid, or on the tables for a frame beyond it.
 
     ``version``: the :func:`data_version` the caller has just read; read here when not given.
+    ``limits``: per-person limits (:func:`booking_service.services.availability.load_limits_for`).
     """
     grid = _grid_for(request, version)
     if grid is not None:
-        return int(grid.count_slots(request))
-    return int(planner.count_slots(request, **_tables_kwargs(version)))
+        return int(grid.count_slots(request, limits=limits))
+    return int(planner.count_slots(request, **_tables_kwargs(version), limits=limits))
 
 
-def find_slots(request: planner.SlotRequest, version: tuple | None = None) -> pd.DataFrame:
+def find_slots(request: planner.SlotRequest, version: tuple | None = None, *, limits=None) -> pd.DataFrame:
     """The slot table of ``request`` (same source and ``version`` as :func:`count_slots`)."""
     grid = _grid_for(request, version)
-    return grid.find_slots(request) if grid is not None else planner.find_slots(request, **_tables_kwargs(version))
+    if grid is not None:
+        return grid.find_slots(request, limits=limits)
+    return planner.find_slots(request, **_tables_kwargs(version), limits=limits)
 
 
 def explain_no_slots(request: planner.SlotRequest) -> str:
@@ -290,14 +312,18 @@ def explain_no_slots(request: planner.SlotRequest) -> str:
 def _live_view(
     key: str, _version: tuple, _draft: invitations.InvitationDraft, _user: User | None, _now: dt.datetime
 ) -> LiveView:
-    _spec, request = _validated(_draft, _user, _now)
+    request, limits, policy = _team_rules(_draft, _user, _now)
     org_grid(_version)  # built (once per data version) before the clock starts
     started = time.perf_counter()
-    count = count_slots(request, _version)
+    count = count_slots(request, _version, limits=limits)
     count_ms = (time.perf_counter() - started) * 1000
-    starts = find_slots(request, _version)["start"] if count else pd.Series([], dtype="datetime64[ns, UTC]")
+    starts = find_slots(request, _version, limits=limits)["start"] if count else pd.Series([], dtype="datetime64[ns, UTC]")
     why = "" if count else explain_no_slots(request)
-    return LiveView(count=count, starts=starts.reset_index(drop=True), why=why, count_ms=count_ms)
+    without = None
+    if any(request.pool_turns) or limits is not None:
+        without = count_slots(replace(request, pool_turns=()), _version)
+    return LiveView(count=count, starts=starts.reset_index(drop=True), why=why, count_ms=count_ms,
+                    policy=policy, count_without=without)
 
 
 def _key(
@@ -366,3 +392,20 @@ def _free_capacity(key: str, _request: planner.SlotRequest) -> pd.DataFrame:
 def free_capacity(request: planner.SlotRequest) -> pd.DataFrame:
     """Meetings of ``request`` that still fit per date of its frame (:func:`planner.analytics.free_capacity`)."""
     return _free_capacity(repr((data_version(), request)), request)
+
+
+@st.cache_data(show_spinner=False, max_entries=8, ttl=600)
+def _pool_fairness_over_time(version: tuple, zone: str) -> pd.DataFrame:
+    del version  # cache key only
+    with session() as s:
+        assignments, targets = pool_policy.assignment_tables(s)
+        pools = {str(p.id): p.name for p in queries.pools(s)}
+        names = {str(m.id): m.name for m in queries.team_members(s, include_inactive=True)}
+    table = teams.fairness_over_time(assignments, targets, freq="W-MON", zone=zone)
+    return table.assign(pool=table["pool_id"].map(pools), member=table["member_id"].map(names))
+
+
+def pool_fairness_over_time(zone: str) -> pd.DataFrame:
+    """Each pool member's cumulative share of bookings per week against their target
+    (:func:`planner.teams.fairness_over_time`), with ``pool`` and ``member`` names."""
+    return _pool_fairness_over_time(data_version(), zone)

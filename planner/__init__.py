@@ -36,7 +36,7 @@ transition instant itself.)
 
 Slot requests and slots
 -----------------------
->>> import datetime as dt, pandas as pd
+>>> import dataclasses, datetime as dt, pandas as pd
 >>> import planner
 >>> org = planner.generate_organisation(n_members=12, n_rooms=5, seed=1,
 ...     zones=("Europe/London", "America/New_York", "Asia/Kolkata"))
@@ -111,9 +111,10 @@ horizon; a query then only ANDs and ORs its resources' rows with its
 candidate starts. ``add_busy``/``remove_busy`` drop the changed resource's
 cached rows, and the cache holds at most ``cache_bytes`` (default 64 MiB,
 least recently used rows go first; ``grid.cache_nbytes`` says how much it
-holds). Constraints that combine resources differently (for example "k of
-these n members") can reuse the same per-resource rows: they change how rows
-are combined, not what a row says.
+holds). Panels and limits (see *Team scheduling*) reuse the same
+per-resource rows: a panel counts its members' rows bit by bit instead of
+ORing them, and a limit masks its resource's row for the query; neither
+changes what a cached row says.
 
 The grid keeps two bit layers (in hours, busy) of 5-minute quanta, 64 per
 word. A request whose duration, buffers or interval are not multiples of the
@@ -128,6 +129,32 @@ them all), working hours are rounded inward and busy time outward to quanta,
 so a slot is exact to the minute. "Free for the next d quanta" is a sliding
 AND over bit rows by doubling; required members are evaluated first, pools
 and rooms only on the words that still hold a surviving start.
+
+Team scheduling
+---------------
+A pool may need several members (a panel): ``pool_k=(2,)`` makes a start
+available when at least 2 of the pool's members are free, counted bit-parallel
+over the members' rows (:func:`planner.teams.at_least`). A pool in strict
+rotation (``pool_turns=(True,)``) lists its members in turn order and only the
+first ``k`` who are on duty (in hours for some candidate start) count.
+:class:`Limits` caps meetings and meeting minutes per local day and week of
+each resource; ``find_slots``, ``count_slots``, ``check_slot`` and the
+:class:`OrgTables` and :class:`OrgGrid` queries take it as ``limits=``:
+
+>>> panel = dataclasses.replace(request, pool_k=(2,))
+>>> limits = planner.Limits(
+...     pd.DataFrame({"resource_id": ["m0000"], "max_meetings_day": [0]}))
+>>> planner.count_slots(panel, org.resources, org.hours, org.busy, org.overrides,
+...                     limits=limits)
+0
+>>> org_tables.count_slots(panel, limits=limits), grid.count_slots(panel, limits=limits)
+(0, 0)
+
+:mod:`planner.teams` also has the assignment policies (pooled, strict round
+robin, weighted: :func:`planner.teams.choose`, with the sentence that explains
+a choice) and the fairness view (:func:`planner.teams.fairness`,
+:func:`planner.teams.fairness_over_time`: bookings per pool member against
+their target share).
 
 Availability grids for analysis
 -------------------------------
@@ -212,6 +239,7 @@ from planner.promote import (
 from planner.request import SlotRequest
 from planner.slots import SLOT_COLUMNS, SlotCheck, check_slot, count_slots, find_slots
 from planner.synthetic import DEFAULT_ZONES, Organisation, generate_organisation
+from planner.teams import Limits
 
 __all__ = [
     "AddPoolMember",
@@ -240,6 +268,7 @@ __all__ = [
     "OrgGrid",
     "OrgTables",
     "PlannerInputError",
+    "Limits",
     "SlotCheck",
     "SlotRequest",
     "build_grid",

@@ -37,6 +37,7 @@ from planner.request import SlotRequest
 from planner.slots import (
     _assemble,
     _candidates,
+    _check_limits,
     _check_request,
     _empty_slots,
     _evaluate,
@@ -44,9 +45,13 @@ from planner.slots import (
     _layout,
     _ok_rows,
     _request_quantum,
+    allowed_rows,
     solve_tables,
 )
 from planner.tables import Tables
+from planner.teams.limits import Limits
+from planner.teams.panels import at_least
+from planner.teams.turns import resolve_turns
 
 #: Resources rasterized together when a grid is built: bounds the build's transient memory.
 DEFAULT_CHUNK = 256
@@ -526,14 +531,32 @@ class OrgGrid:
             self._cands[key] = hit
             self._cands_nbytes += size
 
-    def _solve(self, request: SlotRequest):
-        request = _check_request(request)
+    # -- queries -----------------------------------------------------------------------------
+    def _layout_for(self, request: SlotRequest):
         key = (request.members, request.pools, request.rooms, request.min_capacity)
         layout = self._layouts.get(key)
         if layout is None:
             if len(self._layouts) >= 1024:
                 self._layouts.clear()
             layout = self._layouts[key] = _layout(request, self._tables)
+        return layout
+
+    def _resolve_turns(self, request: SlotRequest, cands: np.ndarray, firsts: list[int]) -> SlotRequest:
+        """``request`` with its rotating pools cut down to whose turn it is (hours only matter).
+
+        The rotating pools' members are read from the index (their rows only), not from the
+        whole organisation's tables.
+        """
+        ids = tuple(dict.fromkeys(m for pool, turns in zip(request.pools, request.pool_turns, strict=True)
+                                  if turns for m in pool))  # fmt: skip
+        lo, hi = int(cands[0]), int(cands[-1]) + request.duration.value
+        return resolve_turns(
+            request, self._index.subset(ids, lo, hi), cands, _request_quantum(request, firsts)
+        )
+
+    def _solve(self, request: SlotRequest, limits: Limits | None = None):
+        request = _check_request(request)
+        limits = _check_limits(limits)
         q = self._q
         d, bb, ba = (
             request.duration.value // q,
@@ -541,45 +564,63 @@ class OrgGrid:
             request.buffer_after.value // q,
         )
         cands, firsts, w_lo, w_hi, cand = self._candidate_bits(request, int(d), int(bb), int(ba))
+        layout = self._layout_for(request)  # also checks the request's resources
+        if cands.size and any(request.pool_turns):
+            request = self._resolve_turns(request, cands, firsts)
+            layout = self._layout_for(request)
         if cands.size == 0:
             return layout, None, 0, 0
         if cand is None or _request_quantum(request, firsts) % q:
             # Finer quantum needed, or the frame leaves the horizon: exact cold path.
-            return solve_tables(request, self._current_tables())
+            return solve_tables(request, self._current_tables(), limits)
         origin = self._origin + w_lo * 64 * q
+        width = w_hi - w_lo
+        # Limits depend on the meetings passed with each query: never cached, a mask per row.
+        pos = (cands - self._origin) // q - w_lo * 64
+        allowed = allowed_rows(layout, self._tables, limits, request, pos, cands, width)
         ok = self._ok_for(layout.rows, int(d), int(bb), int(ba), w_lo, w_hi) if self._cache_bytes else None
         if ok is None:
             cols = slice(w_lo, w_hi)
             ev = _evaluate(layout, self._in_hours[layout.rows, cols], self._busy[layout.rows, cols], cand,
-                           int(d), int(bb), int(ba))  # fmt: skip
+                           int(d), int(bb), int(ba), request.pool_k, allowed)  # fmt: skip
             return layout, ev, origin, q
-        return layout, _combine(layout, ok, cand), origin, q
+        return layout, _combine(layout, ok, cand, request.pool_k, allowed), origin, q
 
-    def find_slots(self, request: SlotRequest) -> pd.DataFrame:
+    def find_slots(self, request: SlotRequest, *, limits: Limits | None = None) -> pd.DataFrame:
         """Available slots for ``request`` on the grid; same result as :func:`planner.find_slots`."""
-        layout, ev, origin, q = self._solve(request)
+        layout, ev, origin, q = self._solve(request, limits)
         if ev is None:
             return _empty_slots()
         return _assemble(request, layout, ev, origin, q)
 
-    def count_slots(self, request: SlotRequest) -> int:
+    def count_slots(self, request: SlotRequest, *, limits: Limits | None = None) -> int:
         """Number of available slots for ``request`` on the grid; same as :func:`planner.count_slots`."""
-        _, ev, _, _ = self._solve(request)
+        _, ev, _, _ = self._solve(request, limits)
         return 0 if ev is None else bits.popcount(ev.final)
 
 
-def _combine(layout, ok: np.ndarray, cand: np.ndarray) -> _Evaluation:
-    """Slot rules 2-4 from each resource's "ok to start" row (the shape's cached rows)."""
+def _combine(
+    layout, ok: np.ndarray, cand: np.ndarray, pool_k: tuple[int, ...] = (), allowed: np.ndarray | None = None
+) -> _Evaluation:
+    """Slot rules 2-5 from each resource's "ok to start" row (the shape's cached rows).
+
+    ``ok`` is the query's own copy of the rows (one per layout row). ``allowed`` (one row per
+    layout row, or None) masks each resource's row with the starts within its limits, in place,
+    before the rows are combined. Each pool needs ``pool_k[i]`` of its rows (one by default):
+    :func:`~planner.teams.at_least` counts them bit by bit.
+    """
+    if allowed is not None:
+        ok &= allowed
     final = cand
     if layout.member_rows.size:
         final = final & np.bitwise_and.reduce(ok[layout.member_rows], axis=0)
     if layout.rooms_needed and not layout.room_rows.size:
         final = np.zeros_like(cand)
     pool_ok = []
-    for rows in layout.pool_rows:
+    for i, rows in enumerate(layout.pool_rows):
         block = ok[rows]
         pool_ok.append(block)
-        final = final & np.bitwise_or.reduce(block, axis=0)
+        final = final & at_least(block, pool_k[i] if pool_k else 1)
     if layout.rooms_needed and layout.room_rows.size:
         room_ok = ok[layout.room_rows]
         final = final & np.bitwise_or.reduce(room_ok, axis=0)

@@ -20,8 +20,17 @@ import pandas as pd
 from planner import bits
 from planner.errors import PlannerInputError
 from planner.request import SlotRequest
-from planner.slots import SlotCheck, _assemble, _check_request, _empty_slots, check_tables, solve_tables
+from planner.slots import (
+    SlotCheck,
+    _assemble,
+    _check_limits,
+    _check_request,
+    _empty_slots,
+    check_tables,
+    solve_tables,
+)
 from planner.tables import Tables, prepare
+from planner.teams.limits import Limits
 
 __all__ = ["OrgTables"]
 
@@ -180,24 +189,29 @@ class OrgTables:
         span = request.buffer_before.value + request.buffer_after.value
         return self.subset(request.all_members + request.rooms, lo - span, hi + span)
 
-    def find_slots(self, request: SlotRequest) -> pd.DataFrame:
-        """Same as :func:`planner.find_slots` on the loaded tables."""
+    def find_slots(self, request: SlotRequest, *, limits: Limits | None = None) -> pd.DataFrame:
+        """Same as :func:`planner.find_slots` on the loaded tables (panels, rotation and ``limits`` included)."""
         request = _check_request(request)
-        layout, ev, origin, q = solve_tables(request, self._request_tables(request))
+        limits = _check_limits(limits)
+        layout, ev, origin, q = solve_tables(request, self._request_tables(request), limits)
         if ev is None:
             return _empty_slots()
         return _assemble(request, layout, ev, origin, q)
 
-    def count_slots(self, request: SlotRequest) -> int:
+    def count_slots(self, request: SlotRequest, *, limits: Limits | None = None) -> int:
         """Same as :func:`planner.count_slots` on the loaded tables."""
         request = _check_request(request)
-        _, ev, _, _ = solve_tables(request, self._request_tables(request))
+        limits = _check_limits(limits)
+        _, ev, _, _ = solve_tables(request, self._request_tables(request), limits)
         return 0 if ev is None else bits.popcount(ev.final)
 
-    def check_slot(self, request: SlotRequest, *, start: dt.datetime | pd.Timestamp) -> SlotCheck:
+    def check_slot(
+        self, request: SlotRequest, *, start: dt.datetime | pd.Timestamp, limits: Limits | None = None
+    ) -> SlotCheck:
         """Same as :func:`planner.check_slot` on the loaded tables (reads only the request's rows)."""
         request = _check_request(request)
-        return check_tables(request, self._request_tables(request), start)
+        limits = _check_limits(limits)
+        return check_tables(request, self._request_tables(request), start, limits)
 
 
 def _segmented_cummax(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:

@@ -66,6 +66,32 @@ def _date(value: Any, name: str) -> dt.date:
     return value
 
 
+def _pool_k(value: Any, pools: tuple[tuple[str, ...], ...]) -> tuple[int, ...]:
+    if isinstance(value, (str, int)):
+        raise PlannerInputError(f"pool_k must be a sequence with one int per pool, got {value!r}")
+    ks = tuple(value)
+    if not ks or (ks == (1,) * len(ks) and len(ks) != len(pools)):
+        # The default (one from each pool), also when carried over by dataclasses.replace.
+        return (1,) * len(pools)
+    if len(ks) != len(pools):
+        raise PlannerInputError(f"pool_k has {len(ks)} entries for {len(pools)} pools; give one k per pool")
+    for i, (k, pool) in enumerate(zip(ks, pools, strict=True)):
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(pool):
+            raise PlannerInputError(
+                f"pool_k[{i}] must be an int from 1 to the pool's size {len(pool)}, got {k!r}"
+            )
+    return ks
+
+
+def _pool_turns(value: Any, pools: tuple[tuple[str, ...], ...]) -> tuple[bool, ...]:
+    flags = tuple(value)
+    if not flags or (not any(flags) and len(flags) != len(pools)):
+        return (False,) * len(pools)
+    if len(flags) != len(pools) or not all(isinstance(f, bool) for f in flags):
+        raise PlannerInputError(f"pool_turns must hold one bool per pool ({len(pools)}), got {value!r}")
+    return flags
+
+
 @dataclass(frozen=True)
 class SlotRequest:
     """One invitation's question: when can this meeting happen?
@@ -85,7 +111,16 @@ class SlotRequest:
     now : datetime.datetime
         Tz-aware "now"; with ``minimum_notice`` it bounds the earliest start.
     pools : tuple of tuple of str
-        Resource pools; from each, any one member attends.
+        Resource pools; from each, ``pool_k[i]`` members attend (any one by
+        default).
+    pool_k : tuple of int
+        Members needed from each pool (a panel: "2 of these 5"); empty means
+        one from every pool. Each ``1 <= k <= len(pool)``.
+    pool_turns : tuple of bool
+        Per pool, True for a strict rotation: the pool lists its members in
+        turn order and only the first ``k`` of them who are *on duty* (in
+        working hours for at least one candidate start of the frame, busy or
+        not) count; the others are skipped this time. Empty means no rotation.
     rooms : tuple of str
         Candidate rooms; one of them with ``capacity >= min_capacity`` is
         needed. Empty: no room needed.
@@ -124,6 +159,8 @@ class SlotRequest:
     zone: str
     now: dt.datetime
     pools: tuple[tuple[str, ...], ...] = ()
+    pool_k: tuple[int, ...] = ()
+    pool_turns: tuple[bool, ...] = ()
     rooms: tuple[str, ...] = ()
     min_capacity: int = 1
     buffer_before: pd.Timedelta = field(default_factory=lambda: pd.Timedelta(0))
@@ -146,6 +183,8 @@ class SlotRequest:
             if not pool:
                 raise PlannerInputError(f"pools[{i}] is empty; a pool needs at least one member")
         put(self, "pools", pools)
+        put(self, "pool_k", _pool_k(self.pool_k, pools))
+        put(self, "pool_turns", _pool_turns(self.pool_turns, pools))
         put(self, "rooms", _ids(self.rooms, "rooms"))
         if (
             isinstance(self.min_capacity, bool)

@@ -8,8 +8,13 @@ Implements DESIGN.md "Slot semantics" on availability grids
    ``[t, t + duration)`` lies in the frame;
 2. every required member is in hours on ``[t, t + duration)`` and not busy on
    ``[t - buffer_before, t + duration + buffer_after)``;
-3. each pool has at least one member satisfying (2);
-4. if rooms are listed, one with enough capacity satisfies (2).
+3. each pool has at least ``k`` members satisfying (2) (``k = 1`` unless the
+   pool is a panel; a pool in strict rotation counts only the members whose
+   turn it is, :mod:`planner.teams.turns`);
+4. if rooms are listed, one with enough capacity satisfies (2);
+5. with :class:`planner.Limits`, a required member or room is also within
+   its per-day and per-week limits, and a pool member or room outside them
+   does not count (:mod:`planner.teams.limits`).
 
 The candidate starts, each resource's "ok at this start" and their
 combinations are bit rows (:mod:`planner.bits`): "in hours for the next d
@@ -36,6 +41,9 @@ from planner.availability import rasterize
 from planner.errors import PlannerInputError
 from planner.request import SlotRequest
 from planner.tables import Tables, prepare
+from planner.teams.limits import Limits
+from planner.teams.panels import at_least
+from planner.teams.turns import resolve_turns
 from planner.zones import NS_PER_MINUTE, utc_offsets, zone_segments
 
 __all__ = [
@@ -253,8 +261,14 @@ def _evaluate(
     d: int,
     bb: int,
     ba: int,
+    pool_k: tuple[int, ...] = (),
+    allowed: np.ndarray | None = None,
 ) -> _Evaluation:
     """Combine resources' ok rows with the candidate row.
+
+    ``pool_k``: members needed per pool (default one each). ``allowed``: bit
+    rows (one per grid row) of the starts within each resource's limits, or
+    ``None`` when no limit applies.
 
     Required members come first. Pool members and rooms (all of them in one
     call) are then evaluated only where a start survives: on the words (64
@@ -268,6 +282,8 @@ def _evaluate(
     final = cand.copy()
     if layout.member_rows.size:
         ok = _ok_rows(in_hours[layout.member_rows], busy[layout.member_rows], d, bb, ba)
+        if allowed is not None:
+            ok &= allowed[layout.member_rows]
         final &= np.bitwise_and.reduce(ok, axis=0)
     if layout.rooms_needed and not layout.room_rows.size:
         final[:] = 0
@@ -289,12 +305,14 @@ def _evaluate(
         ok[:, survivors] = sub[:, :, back]
     else:
         ok[:, a:b] = _ok_rows(in_hours[others, a:b], busy[others, a:b], d, bb, ba)
+    if allowed is not None:
+        ok &= allowed[others]
     pool_ok = []
     at = 0
-    for rows in layout.pool_rows:
+    for i, rows in enumerate(layout.pool_rows):
         block = ok[at : at + rows.size]
         pool_ok.append(block)
-        final &= np.bitwise_or.reduce(block, axis=0)
+        final &= at_least(block, pool_k[i] if pool_k else 1)
         at += rows.size
     room_ok = ok[at:] if layout.rooms_needed else no_rows
     if layout.rooms_needed:
@@ -425,28 +443,71 @@ def _prepare_for(request: SlotRequest, resources, hours, busy, overrides) -> Tab
     return prepare(resources, hours, busy, overrides, only=ids)
 
 
-def _solve(request: SlotRequest, resources, hours, busy, overrides):
+def _solve(request: SlotRequest, resources, hours, busy, overrides, limits=None):
     """Cold path: rasterize only this request's resources over its frame."""
     request = _check_request(request)
+    limits = _check_limits(limits)
     tab = _prepare_for(request, resources, hours, busy, overrides)
-    return solve_tables(request, tab)
+    return solve_tables(request, tab, limits)
 
 
-def solve_tables(request: SlotRequest, tab: Tables) -> tuple[_Layout, _Evaluation | None, int, int]:
-    """Evaluate ``request`` on prepared tables; returns (layout, evaluation, origin_ns, quantum_ns)."""
-    layout = _layout(request, tab)
+def _check_limits(limits: object) -> Limits | None:
+    if limits is not None and not isinstance(limits, Limits):
+        raise PlannerInputError(f"limits must be a planner.Limits (or None), got {type(limits).__name__}")
+    return limits
+
+
+def allowed_rows(
+    layout: _Layout,
+    tab: Tables,
+    limits: Limits | None,
+    request: SlotRequest,
+    pos: np.ndarray,
+    cands: np.ndarray,
+    width: int,
+) -> np.ndarray | None:
+    """Bit rows (one per grid row) of the candidate starts within each resource's limits.
+
+    ``pos`` are the candidates' quanta on the grid, ``cands`` their instants. ``None`` when no
+    resource of the layout has a limit.
+    """
+    if limits is None:
+        return None
+    limited = [i for i, rid in enumerate(layout.ids) if limits.limited(rid)]
+    if not limited:
+        return None
+    zones = tab.zone[layout.rows].tolist()
+    rows, first, stop = limits.blocked(layout.ids, zones, cands, int(request.duration.value))
+    # Rows allow every start but those on days past a limit: each such day's run of candidates
+    # is one interval of quanta from its first start to just after its last.
+    blocked = bits.mask_intervals(rows, pos[first], pos[stop - 1] + 1, (len(layout.ids), width))
+    return np.invert(blocked, out=blocked)
+
+
+def solve_tables(
+    request: SlotRequest, tab: Tables, limits: Limits | None = None
+) -> tuple[_Layout, _Evaluation | None, int, int]:
+    """Evaluate ``request`` on prepared tables; returns (layout, evaluation, origin_ns, quantum_ns).
+
+    When the request has rotating pools, the layout and the evaluation are those of the
+    request with each such pool cut down to the members whose turn it is.
+    """
     cands, firsts = _candidates(request)
+    q = _request_quantum(request, firsts) if cands.size else 0
+    request = resolve_turns(request, tab, cands, q) if cands.size else request
+    layout = _layout(request, tab)
     if cands.size == 0:
         return layout, None, 0, 0
-    q = _request_quantum(request, firsts)
     d = request.duration.value // q
     bb = request.buffer_before.value // q
     ba = request.buffer_after.value // q
     origin = int(cands[0]) - bb * q
     n_quanta = int((int(cands[-1]) - origin) // q + d + bb + ba)
     in_hours, busy_bits = rasterize(tab, layout.rows, origin, q, n_quanta)
-    cand = bits.from_positions((cands - origin) // q, in_hours.shape[1])
-    ev = _evaluate(layout, in_hours, busy_bits, cand, d, bb, ba)
+    pos = (cands - origin) // q
+    cand = bits.from_positions(pos, in_hours.shape[1])
+    allowed = allowed_rows(layout, tab, limits, request, pos, cands, in_hours.shape[1])
+    ev = _evaluate(layout, in_hours, busy_bits, cand, d, bb, ba, request.pool_k, allowed)
     return layout, ev, origin, q
 
 
@@ -456,6 +517,8 @@ def find_slots(
     hours: pd.DataFrame,
     busy: pd.DataFrame,
     overrides: pd.DataFrame | None = None,
+    *,
+    limits: Limits | None = None,
 ) -> pd.DataFrame:
     """Every available start for ``request``, from the raw tables.
 
@@ -464,6 +527,8 @@ def find_slots(
     request : SlotRequest
     resources, hours, busy, overrides : pandas.DataFrame
         Input tables (see :mod:`planner`); rows of other resources are ignored.
+    limits : Limits, optional
+        Per-person limits and the meetings that count against them.
 
     Returns
     -------
@@ -480,7 +545,7 @@ def find_slots(
     PlannerInputError
         Unknown resources, wrong kinds, invalid tables.
     """
-    layout, ev, origin, q = _solve(request, resources, hours, busy, overrides)
+    layout, ev, origin, q = _solve(request, resources, hours, busy, overrides, limits)
     if ev is None:
         return _empty_slots()
     return _assemble(request, layout, ev, origin, q)
@@ -492,9 +557,11 @@ def count_slots(
     hours: pd.DataFrame,
     busy: pd.DataFrame,
     overrides: pd.DataFrame | None = None,
+    *,
+    limits: Limits | None = None,
 ) -> int:
     """Number of available starts for ``request`` (what :func:`find_slots` would return)."""
-    _, ev, _, _ = _solve(request, resources, hours, busy, overrides)
+    _, ev, _, _ = _solve(request, resources, hours, busy, overrides, limits)
     return 0 if ev is None else bits.popcount(ev.final)
 
 
@@ -506,6 +573,7 @@ def check_slot(
     overrides: pd.DataFrame | None = None,
     *,
     start: dt.datetime | pd.Timestamp,
+    limits: Limits | None = None,
 ) -> SlotCheck:
     """Is ``start`` still available for ``request``, and with whom?
 
@@ -519,6 +587,9 @@ def check_slot(
         The latest committed data (see :mod:`planner`).
     start : tz-aware datetime
         The start the customer picked.
+    limits : Limits, optional
+        Per-person limits and the meetings that count against them (the booking re-check
+        passes the meetings read under its locks).
 
     Returns
     -------
@@ -527,10 +598,13 @@ def check_slot(
         resource that fails; ``pool_members`` and ``rooms`` list who is free.
     """
     request = _check_request(request)
-    return check_tables(request, _prepare_for(request, resources, hours, busy, overrides), start)
+    limits = _check_limits(limits)
+    return check_tables(request, _prepare_for(request, resources, hours, busy, overrides), start, limits)
 
 
-def check_tables(request: SlotRequest, tab: Tables, start: dt.datetime | pd.Timestamp) -> SlotCheck:
+def check_tables(
+    request: SlotRequest, tab: Tables, start: dt.datetime | pd.Timestamp, limits: Limits | None = None
+) -> SlotCheck:
     """:func:`check_slot` on prepared tables holding (at least) the request's resources."""
     if not isinstance(start, (dt.datetime, pd.Timestamp)):
         raise PlannerInputError(f"start must be a tz-aware datetime, got {start!r}")
@@ -540,6 +614,11 @@ def check_tables(request: SlotRequest, tab: Tables, start: dt.datetime | pd.Time
     ts = ts.tz_convert("UTC").as_unit("ns")
     t = int(ts.value)
     end = ts + request.duration
+    limits = _check_limits(limits)
+    if any(request.pool_turns):
+        cands, firsts = _candidates(request)
+        if cands.size:
+            request = resolve_turns(request, tab, cands, _request_quantum(request, firsts))
     layout = _layout(request, tab)
     empty_pools = tuple(() for _ in request.pools)
 
@@ -565,19 +644,36 @@ def check_tables(request: SlotRequest, tab: Tables, start: dt.datetime | pd.Time
     in_hours, busy_bits = rasterize(tab, layout.rows, origin, q, int(bb + d + ba))
     ok = bits.bits_at(_ok_rows(in_hours, busy_bits, d, bb, ba), np.array([bb]))[:, 0]
     hours_ok = bits.bits_at(bits.all_window(in_hours, d), np.array([bb]))[:, 0]
+    zones = tab.zone[layout.rows].tolist()
+    over = {}
+    if limits is not None:
+        within = limits.allowed(layout.ids, zones, np.array([t], dtype=np.int64), int(request.duration.value))
+        if within is not None:
+            over = {r: limits.reason(layout.ids[r], zones[r], t, int(request.duration.value))
+                    for r in range(len(layout.ids)) if not within[r, 0]}  # fmt: skip
+            ok = ok & within[:, 0]
 
     pool_free = tuple(tuple(sorted(layout.ids[r] for r in rows if ok[r])) for rows in layout.pool_rows)
     rooms_free = tuple(sorted(layout.ids[r] for r in layout.room_rows if ok[r]))
     reason = None
     for r in layout.member_rows:
         if not ok[r]:
-            why = "is busy (buffers included)" if hours_ok[r] else "is outside working hours"
+            if r in over:
+                why = over[r]
+            else:
+                why = "is busy (buffers included)" if hours_ok[r] else "is outside working hours"
             reason = f"member {layout.ids[r]!r} {why} for this slot"
             break
     if reason is None:
         for i, free in enumerate(pool_free):
-            if not free:
-                reason = f"no member of pool {i} {request.pools[i]!r} is free for this slot"
+            k = request.pool_k[i]
+            if len(free) < k:
+                if k == 1:
+                    reason = f"no member of pool {i} {request.pools[i]!r} is free for this slot"
+                else:
+                    reason = (
+                        f"only {len(free)} of pool {i} {request.pools[i]!r} free for this slot, {k} needed"
+                    )
                 break
     if reason is None and request.rooms and not rooms_free:
         reason = (

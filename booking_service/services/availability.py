@@ -24,7 +24,15 @@ from sqlalchemy.orm import Session, selectinload
 import planner
 from planner.promote import PromoteContext, contention_claims, promote_slots
 
-from ..store.loader import PlannerInputs, load_busy, load_hours, load_overrides, load_resources
+from ..store.loader import (
+    PlannerInputs,
+    load_busy,
+    load_held_meetings,
+    load_hours,
+    load_limits,
+    load_overrides,
+    load_resources,
+)
 from ..store.models import (
     Invitation,
     Meeting,
@@ -35,6 +43,7 @@ from ..store.models import (
     TeamMember,
     utcnow,
 )
+from . import pool_policy
 
 
 class InvitationLike(Protocol):
@@ -64,11 +73,22 @@ def pool_member_ids(pool: ResourcePool) -> tuple[str, ...]:
     return tuple(str(m.id) for m in pool.members if m.active)
 
 
-def slot_request(spec: InvitationLike, now: dt.datetime | None = None) -> planner.SlotRequest:
-    """The planner request for an invitation (or validated draft) at instant ``now``."""
+def slot_request(
+    spec: InvitationLike, now: dt.datetime | None = None, plans: list[pool_policy.PoolPlan] | None = None
+) -> planner.SlotRequest:
+    """The planner request for an invitation (or validated draft) at instant ``now``.
+
+    Each pool comes as its policy reads it (:func:`booking_service.services.pool_policy.pool_plans`,
+    or ``plans`` when the caller has them): its members (with stand-ins of absent members), in
+    turn order under strict round robin, and the members it needs (``panel_size``; a pool with
+    fewer active members than that has no slot, see :func:`_required_present`).
+    """
+    plans = pool_policy.pool_plans(spec) if plans is None else plans
     return planner.SlotRequest(
         members=tuple(str(m.id) for m in spec.members),
-        pools=tuple(ids for ids in (pool_member_ids(p) for p in spec.pools)),
+        pools=tuple(p.ids for p in plans),
+        pool_k=tuple(max(min(p.k, len(p.ids)), 1) for p in plans),
+        pool_turns=tuple(p.rotating for p in plans),
         rooms=tuple(str(r.id) for r in spec.rooms if r.active),
         min_capacity=spec.min_capacity,
         duration=pd.Timedelta(minutes=spec.duration_minutes),
@@ -117,6 +137,25 @@ def load_inputs(
     return PlannerInputs(resources=resources, hours=hours, overrides=overrides, busy=busy, pools=_empty_pools().copy())
 
 
+def load_limits_for(session: Session, request: planner.SlotRequest) -> planner.Limits | None:
+    """Per-person limits of the request's resources and the meetings that count against them.
+
+    ``None`` when none of them has a limit (one small query). The meetings are read from a week
+    and a day before the frame to a week and a day after it, which covers every local day and
+    week a start in the frame falls in, in any zone. Read inside the booking's locks, they are
+    the latest committed, so two bookings can't both take a member's last allowed meeting.
+    """
+    ids = involved_ids(request)
+    limits = load_limits(session, resource_ids=ids)
+    if limits.empty:
+        return None
+    lo, hi = request.frame
+    margin = pd.Timedelta(days=8)
+    limited = [int(i) for i in limits["resource_id"]]
+    meetings = load_held_meetings(session, (lo - margin).to_pydatetime(), (hi + margin).to_pydatetime(), limited)
+    return planner.Limits(limits, meetings)
+
+
 @cache
 def _empty_pools() -> pd.DataFrame:
     # Built once: constructing even an empty frame with typed columns costs about a millisecond,
@@ -137,7 +176,8 @@ def _required_present(spec: InvitationLike, request: planner.SlotRequest, inputs
         return False
     if spec.rooms and not request.rooms:
         return False
-    return all(pool for pool in request.pools)
+    # A panel needs as many members as its size: fewer active ones can never make it.
+    return all(len(ids) >= max(int(p.panel_size or 1), 1) for ids, p in zip(request.pools, spec.pools, strict=True))
 
 
 def _empty_slots() -> pd.DataFrame:
@@ -168,7 +208,8 @@ def find_slots_for(
     inputs = load_inputs(session, request, holder=getattr(spec, "id", None), skip_meeting=skip_meeting)
     if not _required_present(spec, request, inputs):
         return _empty_slots()
-    return planner.find_slots(request, inputs.resources, inputs.hours, inputs.busy, inputs.overrides)
+    return planner.find_slots(request, inputs.resources, inputs.hours, inputs.busy, inputs.overrides,
+                              limits=load_limits_for(session, request))
 
 
 def count_slots_for(session: Session, spec: InvitationLike, now: dt.datetime | None = None) -> int:
@@ -177,7 +218,8 @@ def count_slots_for(session: Session, spec: InvitationLike, now: dt.datetime | N
     inputs = load_inputs(session, request, holder=getattr(spec, "id", None))
     if not _required_present(spec, request, inputs):
         return 0
-    return int(planner.count_slots(request, inputs.resources, inputs.hours, inputs.busy, inputs.overrides))
+    return int(planner.count_slots(request, inputs.resources, inputs.hours, inputs.busy, inputs.overrides,
+                                   limits=load_limits_for(session, request)))
 
 
 def check_slot_for(
@@ -205,7 +247,8 @@ def check_slot_for(
             reason="a required member, every member of a pool or every room is no longer active",
         )
     return planner.check_slot(
-        request, inputs.resources, inputs.hours, inputs.busy, inputs.overrides, start=pd.Timestamp(start)
+        request, inputs.resources, inputs.hours, inputs.busy, inputs.overrides, start=pd.Timestamp(start),
+        limits=load_limits_for(session, request),
     )
 
 
@@ -335,10 +378,11 @@ def promote_context(
 
 
 def team_names(spec: InvitationLike) -> list[str]:
-    """Who the customer meets: required members by name, then each pool as "one of ..."."""
+    """Who the customer meets: required members by name, then each pool as "one of ..." (a panel: "2 of ...")."""
     names = [m.name for m in spec.members]
     for pool in spec.pools:
-        names.append(f"one of {pool.name}")
+        k = int(pool.panel_size or 1)
+        names.append(f"one of {pool.name}" if k == 1 else f"{k} of {pool.name}")
     return names
 
 

@@ -18,11 +18,11 @@ resources (:func:`booking_service.services.availability.check_slot_for`): one ru
 
 Assignment policy
 -----------------
-When a slot is booked the concrete people and room are chosen among those the check found free:
-
-- **pool**: the free pool member with the fewest confirmed meetings starting in the
-  invitation's frame; ties go to the lowest id;
-- **room**: the smallest free room that seats ``min_capacity``; ties go to the lowest id.
+When a slot is booked the concrete people and room are chosen among those the check found free,
+by each pool's policy (pooled, strict round robin, weighted; a panel takes ``panel_size``
+members) and, for the room, the smallest free room that seats ``min_capacity``:
+:mod:`booking_service.services.assignment`. The pools' state (rotation, shares) and the
+per-person limits are read after the resource locks, so concurrent bookings take turns.
 
 Every chosen resource gets one reservation holding ``[start - buffer_before, end + buffer_after)``
 (a member who is both required and in a pool is reserved once).
@@ -59,7 +59,7 @@ from ..store.models import (
     User,
     utcnow,
 )
-from . import audit, availability, lifecycle
+from . import assignment, audit, availability, lifecycle
 from . import invites as ics
 from .calendar_writes import queue_meeting_writeback
 from .holds import release_holds
@@ -100,27 +100,6 @@ class BookingResult:
     invitation: Invitation
     meeting: Meeting | None = None
     reason: str | None = None
-
-
-def _assign(
-    session: Session, invitation: Invitation, check, frame: tuple[pd.Timestamp, pd.Timestamp]
-) -> tuple[list[int], int | None]:
-    """The members and room the meeting takes (policy in the module docstring)."""
-    chosen = [m.id for m in invitation.members]
-    pool_candidates = [[int(i) for i in free] for free in check.pool_members]
-    if pool_candidates:
-        counts = availability.meeting_counts(
-            session,
-            sorted({i for free in pool_candidates for i in free}),
-            frame[0].to_pydatetime(),
-            frame[1].to_pydatetime(),
-        )
-        for free in pool_candidates:
-            chosen.append(min(free, key=lambda i: (counts.get(str(i), 0), i)))
-    free_rooms = set(check.rooms)
-    fitting = [r for r in invitation.rooms if str(r.id) in free_rooms and r.capacity >= invitation.min_capacity]
-    room_id = min(fitting, key=lambda r: (r.capacity, r.id)).id if fitting else None
-    return list(dict.fromkeys(chosen)), room_id
 
 
 def confirm_slot(
@@ -195,11 +174,14 @@ def confirm_slot(
 
     request = availability.slot_request(invitation, now)
     locked.lock_resources(availability.involved_ids(request))
+    # Whose turn it is, the shares and the limits, as they are under the locks.
+    request, plans = assignment.request_under_locks(invitation, now)
     check = availability.check_slot_for(session, invitation, start, now, request=request)
     if not check.available:
         return BookingResult("unavailable", invitation, reason=check.reason)
 
-    member_ids, room_id = _assign(session, invitation, check, request.frame)
+    chosen = assignment.choose_assignment(session, invitation, check, plans, request.frame)
+    member_ids, room_id = chosen.member_ids, chosen.room_id
     start_utc = pd.Timestamp(check.start).to_pydatetime().astimezone(dt.UTC)
     end_utc = pd.Timestamp(check.end).to_pydatetime().astimezone(dt.UTC)
     hold_start = start_utc - dt.timedelta(minutes=invitation.buffer_before_minutes)
@@ -237,6 +219,7 @@ def confirm_slot(
 
     lifecycle.finish(locked, meeting=meeting)
     invitation.meeting = meeting
+    assignment.record(session, meeting, chosen, now)
     supersede_invitation_mail(session, invitation.id)
     # The reserved people and room are among those loaded with the invitation: no query.
     loaded = {r.id: r for r in (*invitation.members, *(m for p in invitation.pools for m in p.members))}
@@ -364,6 +347,7 @@ def _cancel(
     meeting.cancelled_by = who
     meeting.cancel_reason = reason.strip() or None
     lifecycle.finish(locked)
+    assignment.meeting_cancelled(session, meeting, now)
     # Write-back is queued while the reservations still name the resources.
     _queue_writeback(session, meeting, "delete", now)
     meeting.reservations.clear()
@@ -454,18 +438,19 @@ def change_refusal(
 
 def _place(
     locked: lifecycle.Locked, start: dt.datetime
-) -> tuple[BookingResult | None, list[int], int | None, dt.datetime, dt.datetime]:
+) -> tuple[BookingResult | None, assignment.Assignment | None, dt.datetime, dt.datetime]:
     """Re-check ``start`` for the locked meeting's invitation (its own reservations aside) and assign."""
     session, invitation, meeting, now = locked.session, locked.invitation, locked.meeting, locked.now
     request = availability.slot_request(invitation, now)
     locked.lock_resources(availability.involved_ids(request))
+    request, plans = assignment.request_under_locks(invitation, now)
     check = availability.check_slot_for(session, invitation, start, now, request=request, skip_meeting=meeting.id)
     if not check.available:
-        return BookingResult("unavailable", invitation, meeting, reason=check.reason), [], None, start, start
-    member_ids, room_id = _assign(session, invitation, check, request.frame)
+        return BookingResult("unavailable", invitation, meeting, reason=check.reason), None, start, start
+    chosen = assignment.choose_assignment(session, invitation, check, plans, request.frame)
     start_utc = pd.Timestamp(check.start).to_pydatetime().astimezone(dt.UTC)
     end_utc = pd.Timestamp(check.end).to_pydatetime().astimezone(dt.UTC)
-    return None, member_ids, room_id, start_utc, end_utc
+    return None, chosen, start_utc, end_utc
 
 
 def _reserve(
@@ -538,13 +523,14 @@ def reschedule_meeting(
         raise ChangeNotAllowed("reschedule", "policy", why)
     if meeting.start == start.astimezone(dt.UTC):
         return BookingResult("unavailable", invitation, meeting, reason="that is the meeting's current time")
-    refused, member_ids, room_id, new_start, new_end = _place(locked, start)
+    refused, chosen, new_start, new_end = _place(locked, start)
     if refused is not None:
         return refused
     old_people, old_room = _attendees_and_room(session, meeting)
     old_start, old_end = meeting.start, meeting.end
-    if not _reserve(session, invitation, meeting, member_ids, room_id, new_start, new_end):
+    if not _reserve(session, invitation, meeting, chosen.member_ids, chosen.room_id, new_start, new_end):
         return BookingResult("unavailable", invitation, meeting, reason="overlaps a reservation made at the same time")
+    assignment.meeting_moved(session, meeting, chosen, now)
     meeting.sequence += 1
     meeting.reschedule_count += 1
     if manage_token is None:
@@ -603,11 +589,12 @@ def rebook_meeting(
     if meeting.cancelled_by != "scheduler":
         raise ChangeNotAllowed("rebook", "policy", "You cancelled this meeting, so it is not offered again here. "
                                f"Please contact {scheduler_contact(invitation, settings)}.")
-    refused, member_ids, room_id, new_start, new_end = _place(locked, start)
+    refused, chosen, new_start, new_end = _place(locked, start)
     if refused is not None:
         return refused
-    if not _reserve(session, invitation, meeting, member_ids, room_id, new_start, new_end):
+    if not _reserve(session, invitation, meeting, chosen.member_ids, chosen.room_id, new_start, new_end):
         return BookingResult("unavailable", invitation, meeting, reason="overlaps a reservation made at the same time")
+    assignment.record(session, meeting, chosen, now)
     meeting.sequence += 1
     meeting.cancelled_at = meeting.cancelled_by = meeting.cancel_reason = None
     if manage_token is None:
@@ -682,10 +669,12 @@ def hold_slot(
     request = availability.slot_request(invitation, now)
     locked.lock_resources(availability.involved_ids(request))
     release_holds(session, invitation.id)
+    request, plans = assignment.request_under_locks(invitation, now)
     check = availability.check_slot_for(session, invitation, start, now, request=request)
     if not check.available:
         return HoldResult("unavailable", invitation, reason=check.reason)
-    member_ids, room_id = _assign(session, invitation, check, request.frame)
+    chosen = assignment.choose_assignment(session, invitation, check, plans, request.frame)
+    member_ids, room_id = chosen.member_ids, chosen.room_id
     start_utc = pd.Timestamp(check.start).to_pydatetime().astimezone(dt.UTC)
     end_utc = pd.Timestamp(check.end).to_pydatetime().astimezone(dt.UTC)
     expires = now + dt.timedelta(minutes=settings.slot_hold_minutes)

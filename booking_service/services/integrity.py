@@ -14,6 +14,8 @@ What it finds (each :class:`Violation` names its ``kind`` and the rows):
 - ``member_not_reserved``: a confirmed meeting that holds no reservation of a team member its
   invitation requires;
 - ``room_not_reserved``: a confirmed meeting whose invitation lists rooms but that holds none;
+- ``assigned_not_reserved``: a confirmed meeting that took a member from a pool (a
+  ``pool_assignments`` row not cancelled) but holds no reservation of them;
 - ``resource_reserved_twice``: one meeting holding two reservations of one resource;
 - ``cancelled_meeting_holds_time``: a cancelled meeting that still holds reservations;
 - ``overlapping_reservations``: two reservations of one resource that overlap (PostgreSQL's
@@ -30,8 +32,8 @@ What it finds (each :class:`Violation` names its ``kind`` and the rows):
 - ``stale_reminder``: a reminder still waiting to go out for a cancelled meeting, or for a start
   the meeting no longer has (it was moved).
 
-Pools are not checked member by member: a pool's members may change after a booking, so which
-member a meeting should hold cannot be told from today's rows.
+Pools are not checked against today's members: a pool's members (and its panel size) may change
+after a booking; what a booking took from a pool is its ``pool_assignments`` rows, checked above.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from ..store.models import (
     Invitation,
     Meeting,
     OutboxMessage,
+    PoolAssignment,
     Reservation,
     Resource,
     SlotHold,
@@ -91,6 +94,7 @@ def check_invariants(session: Session, now: dt.datetime | None = None) -> list[V
         _meetings_without_reservations,
         _members_not_reserved,
         _rooms_not_reserved,
+        _assigned_not_reserved,
         _resources_reserved_twice,
         _cancelled_meetings_holding_time,
         _overlapping_reservations,
@@ -185,6 +189,25 @@ def _rooms_not_reserved(session: Session) -> Iterator[Violation]:
             "room_not_reserved",
             f"meeting {meeting_id} is confirmed but holds no room, though invitation {invitation_id} lists rooms",
             (("meetings", meeting_id),),
+        )
+
+
+def _assigned_not_reserved(session: Session) -> Iterator[Violation]:
+    reserved = exists().where(
+        Reservation.meeting_id == PoolAssignment.meeting_id, Reservation.resource_id == PoolAssignment.member_id
+    )
+    rows = session.execute(
+        select(PoolAssignment.meeting_id, PoolAssignment.pool_id, PoolAssignment.member_id)
+        .join(Meeting, Meeting.id == PoolAssignment.meeting_id)
+        .where(Meeting.status == "confirmed", PoolAssignment.cancelled_at.is_(None), ~reserved)
+        .order_by(PoolAssignment.meeting_id, PoolAssignment.id)
+    )
+    for meeting_id, pool_id, member_id in rows:
+        yield Violation(
+            "assigned_not_reserved",
+            f"meeting {meeting_id} is confirmed and took team member {member_id} from pool {pool_id}, "
+            "but holds no reservation of them",
+            (("meetings", meeting_id), ("resources", member_id)),
         )
 
 

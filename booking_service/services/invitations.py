@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 
 from ..core import display
 from ..store.models import (
+    POOL_POLICIES,
     Invitation,
     PromotedSlot,
     ReplacedLink,
@@ -183,7 +184,9 @@ class InvitationDraft:
     ``zone`` defaults to the scheduler profile's zone. ``members``, ``pools`` and ``rooms`` are
     database ids. ``promote_count`` is the number of promoted slots (k) when ``promote`` is on.
     ``promoted_starts`` (tz-aware starts, in order) replaces the optimizer's picks when the
-    scheduler swapped some of them; each must be an available slot.
+    scheduler swapped some of them; each must be an available slot. ``pool_policy`` overrides
+    the assignment policy of every chosen pool (``None``: each pool's own, see
+    :mod:`booking_service.services.pool_policy`).
     """
 
     customer_name: str
@@ -209,6 +212,7 @@ class InvitationDraft:
     promoted_starts: tuple[dt.datetime, ...] | None = None
     change_cutoff_hours: int | None = None
     max_reschedules: int | None = None
+    pool_policy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -242,6 +246,7 @@ class ValidatedDraft:
     promoted_starts: tuple[dt.datetime, ...] | None = None
     change_cutoff_hours: int | None = None
     max_reschedules: int | None = None
+    pool_policy: str | None = None
 
 
 def _text(name: str, value: object, limit: int, *, required: bool, one_line: bool = True) -> str:
@@ -371,6 +376,17 @@ def validate_draft(
     for pool in pools:
         if not any(m.active for m in pool.members):
             raise InvitationError("pools", f"pool {pool.name!r} has no active members; add members or drop the pool")
+        active = sum(1 for m in pool.members if m.active)
+        if active < pool.panel_size:
+            raise InvitationError(
+                "pools", f"pool {pool.name!r} needs {pool.panel_size} members per meeting but has {active} active; "
+                "add members or lower its panel size",
+            )
+    pool_policy = draft.pool_policy or None
+    if pool_policy is not None and pool_policy not in POOL_POLICIES:
+        raise InvitationError(
+            "pool_policy", f"pool policy {pool_policy!r} is not a policy; use one of {', '.join(POOL_POLICIES)}"
+        )
     if rooms and not any(r.capacity >= draft.min_capacity for r in rooms):
         biggest = max(r.capacity for r in rooms)
         raise InvitationError(
@@ -401,6 +417,7 @@ def validate_draft(
         promoted_starts=promoted_starts,
         change_cutoff_hours=_optional_count("change_cutoff_hours", draft.change_cutoff_hours, 24 * 366),
         max_reschedules=_optional_count("max_reschedules", draft.max_reschedules, 100),
+        pool_policy=pool_policy,
     )
 
 
@@ -680,6 +697,7 @@ def create_invitation(
         zone=spec.zone,
         promote=spec.promote,
         promote_count=spec.promote_count,
+        pool_policy=spec.pool_policy,
         delivery=deliver,
         created_at=now,
         updated_at=now,

@@ -23,6 +23,7 @@ from .models import (
     HoursOverride,
     Invitation,
     Meeting,
+    PoolAssignment,
     Reservation,
     Resource,
     ResourcePool,
@@ -375,10 +376,15 @@ class OrganisationData(PlannerInputs):
         See :func:`load_invitations` (active invitations unless asked otherwise).
     meetings : DataFrame
         See :func:`load_meetings` (confirmed meetings unless asked otherwise).
+    pool_assignments, pool_targets : DataFrame
+        See :func:`load_pool_assignments` and :func:`load_pool_targets`: the inputs of
+        :func:`planner.teams.fairness`.
     """
 
     invitations: pd.DataFrame
     meetings: pd.DataFrame
+    pool_assignments: pd.DataFrame | None = None
+    pool_targets: pd.DataFrame | None = None
 
 
 def load_organisation(
@@ -403,6 +409,8 @@ def load_organisation(
         pools=inputs.pools,
         invitations=load_invitations(session, invitation_status),
         meetings=load_meetings(session, meeting_status),
+        pool_assignments=load_pool_assignments(session),
+        pool_targets=load_pool_targets(session),
     )
 
 
@@ -473,3 +481,85 @@ def open_organisation(
             )
     finally:
         engine.dispose()
+
+
+def load_limits(session: Session, resource_ids: list[int] | None = None) -> pd.DataFrame:
+    """Per-person limits of the resources that have any (:class:`planner.Limits`' ``limits`` table).
+
+    ``resource_id`` (str) and the four limit columns (nullable Int64).
+    """
+    cols = (Resource.max_meetings_day, Resource.max_minutes_day, Resource.max_meetings_week, Resource.max_minutes_week)
+    query = select(Resource.id, *cols).where(
+        Resource.max_meetings_day.is_not(None) | Resource.max_minutes_day.is_not(None)
+        | Resource.max_meetings_week.is_not(None) | Resource.max_minutes_week.is_not(None)
+    ).order_by(Resource.id)
+    if resource_ids is not None:
+        query = query.where(Resource.id.in_(resource_ids))
+    rows = session.execute(query).all()
+    names = ["max_meetings_day", "max_minutes_day", "max_meetings_week", "max_minutes_week"]
+    frame = pd.DataFrame({"resource_id": pd.Series([str(r[0]) for r in rows], dtype=str)})
+    for i, name in enumerate(names, start=1):
+        frame[name] = pd.array([r[i] for r in rows], dtype="Int64")
+    return frame
+
+
+def load_held_meetings(
+    session: Session, start: dt.datetime, end: dt.datetime, resource_ids: list[int]
+) -> pd.DataFrame:
+    """Confirmed meetings starting in ``[start, end)`` per resource they reserve, for limits.
+
+    ``resource_id`` (str), ``start``, ``end`` (the meeting's own time, without buffers).
+    """
+    rows = session.execute(
+        select(Reservation.resource_id, Meeting.start, Meeting.end)
+        .join(Meeting, Meeting.id == Reservation.meeting_id)
+        .where(
+            Reservation.resource_id.in_(resource_ids),
+            Meeting.status == "confirmed",
+            Meeting.start >= start,
+            Meeting.start < end,
+        )
+        .order_by(Reservation.resource_id, Meeting.start)
+    ).all()
+    return pd.DataFrame(
+        {
+            "resource_id": pd.Series([str(r[0]) for r in rows], dtype=str),
+            "start": _utc([r[1] for r in rows]),
+            "end": _utc([r[2] for r in rows]),
+        }
+    )
+
+
+def load_pool_assignments(session: Session) -> pd.DataFrame:
+    """Every pool assignment: ``pool_id``, ``member_id`` (str), ``at`` (UTC), ``counted``.
+
+    ``counted`` is False for an assignment whose cancelled meeting was given back to its member
+    (:mod:`planner.teams.fairness`' ``assignments`` table).
+    """
+    rows = session.execute(
+        select(PoolAssignment.pool_id, PoolAssignment.member_id, PoolAssignment.assigned_at, PoolAssignment.compensated)
+        .order_by(PoolAssignment.assigned_at, PoolAssignment.id)
+    ).all()
+    return pd.DataFrame(
+        {
+            "pool_id": pd.Series([str(r[0]) for r in rows], dtype=str),
+            "member_id": pd.Series([str(r[1]) for r in rows], dtype=str),
+            "at": _utc([r[2] for r in rows]),
+            "counted": pd.Series([not r[3] for r in rows], dtype=bool),
+        }
+    )
+
+
+def load_pool_targets(session: Session) -> pd.DataFrame:
+    """Every member of every pool with their weight: ``pool_id``, ``member_id`` (str), ``weight``."""
+    rows = session.execute(
+        select(pool_members.c.pool_id, pool_members.c.member_id, pool_members.c.weight)
+        .order_by(pool_members.c.pool_id, pool_members.c.member_id)
+    ).all()
+    return pd.DataFrame(
+        {
+            "pool_id": pd.Series([str(r[0]) for r in rows], dtype=str),
+            "member_id": pd.Series([str(r[1]) for r in rows], dtype=str),
+            "weight": pd.Series([float(r[2]) for r in rows], dtype=float),
+        }
+    )

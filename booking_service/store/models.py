@@ -4,7 +4,9 @@ Vocabulary (the same words as the planner, the pages and the dashboard):
 
 - **member** and **room** are both *resources* (one table, ``kind`` tells them apart), so that a
   reservation and its no-overlap rule cover both with one constraint;
-- **pool**: a set of members of whom any one attends;
+- **pool**: a set of members of whom one (or ``panel_size``) attend, chosen by the pool's
+  assignment policy; every choice is a **pool assignment**;
+- **out of office**: dates a member is away (stored as date overrides), with an optional stand-in;
 - **busy block**: time imported from a connected calendar;
 - **invitation**: a customer's link to self-schedule, with its **promoted slots**;
 - **meeting**: the confirmed booking, holding one **reservation** per resource it uses.
@@ -34,6 +36,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -113,6 +116,12 @@ class Resource(Base):
     __table_args__ = (
         CheckConstraint("kind IN ('member', 'room')", name="ck_resources_kind"),
         CheckConstraint("capacity >= 1", name="ck_resources_capacity"),
+        CheckConstraint(
+            "(max_meetings_day IS NULL OR max_meetings_day >= 0) AND (max_minutes_day IS NULL OR max_minutes_day >= 0)"
+            " AND (max_meetings_week IS NULL OR max_meetings_week >= 0)"
+            " AND (max_minutes_week IS NULL OR max_minutes_week >= 0)",
+            name="ck_resources_limits",
+        ),
     )
     __mapper_args__ = {"polymorphic_on": "kind"}
 
@@ -125,6 +134,11 @@ class Resource(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     feed_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Per-person limits, per local day and week in ``zone`` (NULL: no limit).
+    max_meetings_day: Mapped[int | None] = mapped_column(Integer)
+    max_minutes_day: Mapped[int | None] = mapped_column(Integer)
+    max_meetings_week: Mapped[int | None] = mapped_column(Integer)
+    max_minutes_week: Mapped[int | None] = mapped_column(Integer)
 
     hours: Mapped[list[WorkingHours]] = relationship(
         back_populates="resource", cascade="all, delete-orphan", order_by="WorkingHours.weekday"
@@ -199,8 +213,37 @@ class HoursOverride(Base):
     start_minute: Mapped[int | None] = mapped_column(Integer)
     end_minute: Mapped[int | None] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(String(200))
+    # Set on the dates an out-of-office entry marks unavailable (they go with it).
+    out_of_office_id: Mapped[int | None] = mapped_column(
+        ForeignKey("out_of_office.id", ondelete="CASCADE"), index=True
+    )
 
     resource: Mapped[Resource] = relationship(back_populates="overrides")
+
+
+class OutOfOffice(Base):
+    """Dates a member is away (``first_date`` to ``last_date``, local, inclusive).
+
+    The dates are stored as unavailable date overrides (``HoursOverride.out_of_office_id``);
+    ``stand_in`` optionally takes the member's place in pools while they are away.
+    """
+
+    __tablename__ = "out_of_office"
+    __table_args__ = (
+        CheckConstraint("last_date >= first_date", name="ck_out_of_office_dates"),
+        CheckConstraint("stand_in_id IS NULL OR stand_in_id <> member_id", name="ck_out_of_office_stand_in"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"), index=True)
+    first_date: Mapped[dt.date] = mapped_column(Date)
+    last_date: Mapped[dt.date] = mapped_column(Date)
+    stand_in_id: Mapped[int | None] = mapped_column(ForeignKey("resources.id", ondelete="SET NULL"))
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    member: Mapped[Resource] = relationship(foreign_keys=[member_id])
+    stand_in: Mapped[Resource | None] = relationship(foreign_keys=[stand_in_id])
 
 
 pool_members = Table(
@@ -208,17 +251,37 @@ pool_members = Table(
     Base.metadata,
     Column("pool_id", ForeignKey("resource_pools.id", ondelete="CASCADE"), primary_key=True),
     Column("member_id", ForeignKey("resources.id", ondelete="CASCADE"), primary_key=True),
+    # Weighted round robin: a member's target share is weight / sum of the pool's weights;
+    # ties go to the higher priority.
+    Column("weight", Integer, nullable=False, server_default="1"),
+    Column("priority", Integer, nullable=False, server_default="0"),
+    CheckConstraint("weight >= 0", name="ck_pool_members_weight"),
 )
+
+POOL_POLICIES = ("pooled", "round_robin", "weighted")
+_POLICY_SQL = "('pooled', 'round_robin', 'weighted')"
 
 
 class ResourcePool(Base):
-    """A set of members of whom any one may attend (round-robin style)."""
+    """A set of members of whom ``panel_size`` attend a meeting, chosen by the pool's policy.
+
+    ``policy`` NULL follows the organisation default (:class:`TeamSettings`); an invitation may
+    override it (``Invitation.pool_policy``). ``compensate_removed``: a cancelled meeting is
+    given back to the member who lost it.
+    """
 
     __tablename__ = "resource_pools"
+    __table_args__ = (
+        CheckConstraint(f"policy IS NULL OR policy IN {_POLICY_SQL}", name="ck_resource_pools_policy"),
+        CheckConstraint("panel_size >= 1", name="ck_resource_pools_panel_size"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
+    policy: Mapped[str | None] = mapped_column(String(16))
+    panel_size: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    compensate_removed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
 
     members: Mapped[list[TeamMember]] = relationship(
         secondary=pool_members, back_populates="pools", order_by="Resource.id"
@@ -323,6 +386,7 @@ class Invitation(Base):
             name="ck_invitations_buffers",
         ),
         CheckConstraint("frame_end >= frame_start", name="ck_invitations_frame"),
+        CheckConstraint(f"pool_policy IS NULL OR pool_policy IN {_POLICY_SQL}", name="ck_invitations_pool_policy"),
         Index("ix_invitations_status", "status"),
     )
 
@@ -347,6 +411,8 @@ class Invitation(Base):
     promote: Mapped[bool] = mapped_column(Boolean, default=False)
     promote_count: Mapped[int] = mapped_column(Integer, default=5)
     delivery: Mapped[str] = mapped_column(String(16), default="email")
+    # Overrides the assignment policy of every pool of this invitation (NULL: each pool's own).
+    pool_policy: Mapped[str | None] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -485,6 +551,48 @@ class ReplacedLink(Base):
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id", ondelete="CASCADE"), index=True)
     replaced_at: Mapped[dt.datetime]
+
+
+class PoolAssignment(Base):
+    """One member a meeting took from a pool, by which policy, and the sentence that says why.
+
+    The policies' state is these rows: the round-robin rotation continues after the latest one,
+    weighted shares count them (without those given back), and the dashboard's fairness view
+    reads them. ``cancelled_at``: the meeting was cancelled; ``given_back_at``: with
+    compensation, the member has had the lost turn back.
+    """
+
+    __tablename__ = "pool_assignments"
+    __table_args__ = (
+        Index("ix_pool_assignments_pool", "pool_id", "assigned_at"),
+        CheckConstraint(f"policy IN {_POLICY_SQL}", name="ck_pool_assignments_policy"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("resource_pools.id", ondelete="CASCADE"))
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("resources.id"))
+    policy: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    assigned_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    cancelled_at: Mapped[dt.datetime | None]
+    given_back_at: Mapped[dt.datetime | None]
+    compensated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+
+    pool: Mapped[ResourcePool] = relationship()
+    member: Mapped[Resource] = relationship()
+
+
+class TeamSettings(Base):
+    """Organisation-wide team settings: one row (``id = 1``)."""
+
+    __tablename__ = "team_settings"
+    __table_args__ = (
+        CheckConstraint(f"default_pool_policy IN {_POLICY_SQL}", name="ck_team_settings_policy"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    default_pool_policy: Mapped[str] = mapped_column(String(16), default="pooled", server_default="pooled")
 
 
 # --- outgoing work --------------------------------------------------------------------------

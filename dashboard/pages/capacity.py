@@ -87,6 +87,25 @@ bars = (
 )
 st.altair_chart(bars, width="stretch")
 
+# --- fairness in pools ---------------------------------------------------------------------------
+st.subheader("Fairness in pools")
+shares = state.pool_fairness_over_time(zone)
+if shares.empty:
+    st.caption("No meeting has been assigned from a pool yet.")
+else:
+    pool_choice = st.selectbox("Pool", sorted(shares["pool"].unique()), key="capacity-fairness-pool")
+    mine = shares[shares["pool"] == pool_choice].assign(period=lambda d: pd.to_datetime(d["period"]))
+    st.caption(
+        f"Each member's share of the pool's bookings so far, week by week ({zone}), against the share "
+        "their weight targets (dashed)."
+    )
+    line = alt.Chart(mine).mark_line(point=True).encode(
+        x=alt.X("period:T", title="week"), y=alt.Y("share:Q", title="share of bookings", axis=alt.Axis(format="%")),
+        color=alt.Color("member:N", title=None), tooltip=["member", "period", "bookings", "cumulative", "share", "target_share"],
+    )
+    target = alt.Chart(mine).mark_line(strokeDash=[4, 4]).encode(x="period:T", y="target_share:Q", color="member:N")
+    st.altair_chart(line + target, width="stretch")
+
 # --- meetings that still fit ---------------------------------------------------------------------
 st.subheader("Meetings that still fit")
 with state.session() as s:

@@ -17,7 +17,7 @@ import streamlit as st
 from booking_service.core import display
 from booking_service.core.clock import utcnow
 from booking_service.services import invitations as service
-from booking_service.services import queries
+from booking_service.services import pool_policy, queries
 from dashboard import state, views
 
 STEPS = ("Who", "1 · Meeting details", "2 · Time frame", "3 · Notifications")
@@ -27,6 +27,7 @@ DONE_KEY = "inv-done"
 FIELD_STEP = {
     "customer_name": 0, "customer_email": 0, "customer_zone": 0,
     "subject": 1, "members": 1, "pools": 1, "rooms": 1, "description": 1, "conferencing": 1, "min_capacity": 1,
+    "pool_policy": 1,
     "frame_start": 2, "frame_end": 2, "zone": 2, "duration_minutes": 2, "slot_interval_minutes": 2,
     "buffer_before_minutes": 2, "buffer_after_minutes": 2, "minimum_notice_minutes": 2,
     "change_cutoff_hours": 2, "max_reschedules": 2,
@@ -42,7 +43,7 @@ def defaults(zone: str, today: dt.date) -> dict[str, object]:
     """Initial values of the wizard's inputs (a new invitation)."""
     return {
         "inv-name": "", "inv-email": "", "inv-customer-zone": SAME_ZONE,
-        "inv-subject": "", "inv-members": [], "inv-pools": [], "inv-rooms": [],
+        "inv-subject": "", "inv-members": [], "inv-pools": [], "inv-rooms": [], "inv-policy": "",
         "inv-description": "", "inv-conferencing": "", "inv-capacity": 2,
         "inv-frame": (today + dt.timedelta(days=1), today + dt.timedelta(days=14)),
         "inv-zone": zone, "inv-duration": 30, "inv-interval": 15,
@@ -84,6 +85,7 @@ def current_draft(promoted_starts: tuple[dt.datetime, ...] | None = None) -> ser
         frame_end=last,
         members=tuple(ss["inv-members"]),
         pools=tuple(ss["inv-pools"]),
+        pool_policy=ss.get("inv-policy") or None,
         rooms=tuple(ss["inv-rooms"]),
         description=ss["inv-description"],
         conferencing=ss["inv-conferencing"],
@@ -254,6 +256,11 @@ elif step == 1:
     right.multiselect(
         "Resource pools (any one member attends)", list(pool_names), format_func=pool_names.get, key="inv-pools",
     )
+    if st.session_state["inv-pools"]:
+        right.selectbox(
+            "Who attends from the pools", ["", *pool_policy.POLICIES], key="inv-policy",
+            format_func=lambda p: pool_policy.POLICY_NAMES.get(p, "each pool's own policy"),
+        )
     st.text_area("Description", key="inv-description", height=100)
     st.text_area(
         "Conferencing information", key="inv-conferencing", height=70,
@@ -304,6 +311,12 @@ elif step == 2:
                     view = state.live_view(current_draft(), me, utcnow())
                 st.metric("Available slots", view.count)
                 st.caption(f"Counted in {view.count_ms:.1f} ms on the organisation's availability grid.")
+                if view.policy:
+                    effect = ""
+                    if view.count_without is not None and view.count_without != view.count:
+                        effect = (f" It leaves {view.count} of the {view.count_without} slots that any free pool "
+                                  "member, without limits, would give.")
+                    st.caption(f"Who attends: {view.policy}.{effect}")
                 if view.count:
                     zone = st.session_state["inv-zone"]
                     data, spec = views.slot_heatmap(view.starts, zone, frame=frame_dates())

@@ -16,7 +16,7 @@ import streamlit as st
 
 from booking_service.core import display
 from booking_service.core.clock import utcnow
-from booking_service.services import booking, queries
+from booking_service.services import assignment, booking, queries
 from dashboard import state, views
 
 ALL = 0
@@ -94,6 +94,7 @@ end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), ZoneInfo(zone)
 with state.session() as s:
     meetings = queries.meetings(s, me, start=start, end=end, resource_id=member_id or None)
     cancelled = queries.meetings(s, me, start=start, end=end, status="cancelled")
+    assigned = assignment.explanations(s, [m.id for m in meetings])
 
 
 def show_cancelled() -> None:
@@ -142,6 +143,7 @@ table = pd.DataFrame(
             f"When ({zone})": f"{views.short_when(m.start, zone)}–{views.short_when(m.end, zone)[-5:]}",
             "Team member": attendees(m, "member"),
             "Room": attendees(m, "room"),
+            "Assigned": "; ".join(assigned.get(m.id, [])) or "—",
         }
         for m in meetings
     ]

@@ -8,7 +8,7 @@ import streamlit as st
 from booking_service.core import display
 from booking_service.services import queries, team
 from booking_service.services.permissions import PermissionDenied, is_admin
-from dashboard import state, views
+from dashboard import state, team_policies, views
 
 DEFAULT_HOURS = {d: ("09:00-17:00" if d < 5 else "") for d in range(7)}
 
@@ -207,6 +207,10 @@ with tab_members:
     if members:
         with st.expander("Days off and special hours"):
             date_hours_editor("member", members, "Team member")
+        with st.expander("Out of office"):
+            team_policies.out_of_office_section(me, members)
+        with st.expander("Limits: meetings and hours a day and a week"):
+            team_policies.limits_section(me, members, "Team member")
 
 with tab_rooms:
     if not rooms:
@@ -261,9 +265,11 @@ with tab_rooms:
     if rooms:
         with st.expander("Closed days and special opening hours"):
             date_hours_editor("room", rooms, "Room")
+        with st.expander("Limits: meetings and hours a day and a week"):
+            team_policies.limits_section(me, rooms, "Room")
 
 with tab_pools:
-    st.caption("A resource pool is a set of team members of whom any one attends a meeting.")
+    st.caption("A resource pool is a set of team members of whom one (or a panel of several) attends a meeting.")
     if not pools:
         st.info("No resource pools yet: group team members who can stand in for each other below.")
     else:
@@ -321,3 +327,4 @@ with tab_pools:
                        "team; new invitations can no longer choose the pool. Nobody is emailed."),
             "Delete pool", lambda p: _delete_pool(p["id"], p["name"]), busy="Deleting…",
         )
+    team_policies.pools_section(me, pools)

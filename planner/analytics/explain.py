@@ -132,7 +132,10 @@ def _hours_reasons(free, request: SlotRequest, original: SlotRequest, name, zone
     worked = {str(rid): set(group["weekday"].astype(int)) for rid, group in hours.groupby(hours["resource_id"].astype(str))}
 
     def alone(member: str) -> int:
-        return _count(free, dataclasses.replace(request, members=(member,), pools=(), rooms=()))
+        return _count(
+            free,
+            dataclasses.replace(request, members=(member,), pools=(), pool_k=(), pool_turns=(), rooms=()),
+        )
 
     people = list(dict.fromkeys([*request.members, *(m for pool in request.pools for m in pool)]))
     idle = [m for m in people if alone(m) == 0]
@@ -155,10 +158,18 @@ def _hours_reasons(free, request: SlotRequest, original: SlotRequest, name, zone
                     f"{name(m)} has no stretch of {_minutes(original.duration)} of working time in this frame "
                     f"({zone(m)}): their hours are shorter than the meeting, or they are off on these dates."
                 )
-        blocked_pools = [i for i, pool in enumerate(request.pools) if pool and all(m in idle for m in pool)]
-        for i in blocked_pools:
+        for i, pool in enumerate(request.pools):
+            # A panel needs pool_k[i] of its members: fewer who work in the frame block it.
+            working, k = sum(m not in idle for m in pool), request.pool_k[i]
+            if not pool or working >= k:
+                continue
             label = "the pool" if len(request.pools) == 1 else f"pool {i + 1}"
-            reasons.append(f"Nobody in {label} ({_and(name(m) for m in request.pools[i])}) works in this frame.")
+            who = f"{label} ({_and(name(m) for m in pool)})"
+            if working == 0:
+                reasons.append(f"Nobody in {who} works in this frame.")
+            else:
+                verb = "works" if working == 1 else "work"
+                reasons.append(f"Only {working} of {who} {verb} in this frame; {k} are needed.")
     if reasons:
         return reasons
     without_rooms = dataclasses.replace(request, rooms=())

@@ -16,11 +16,14 @@ from .conftest import open_page
 def test_lists_members_rooms_and_pools(org):
     at = open_page(org, "team")
     frames = [df.value for df in at.dataframe]
-    members, rooms, pools = frames
+    members, rooms, pools, policies = frames
     assert list(members["Name"]) == ["Ada", "Bob", "Nora Nohours"]
     assert members.loc[0, "Mon"] == "08:00-18:00" and members.loc[2, "Mon"] == "—"
     assert list(rooms["Room"]) == ["Blue room"] and rooms.loc[0, "Capacity"] == 6
     assert pools.loc[0, "Members"] == "Ada, Bob"
+    assert list(policies["Member"]) == ["Ada", "Bob"]
+    assert set(policies["Policy"]) == {"organisation default (pooled availability)"}
+    assert set(policies["Panel"]) == {"1 of 2"} and set(policies["Target"]) == {"50%"}
 
 
 def test_add_member_with_hours(org, engine):

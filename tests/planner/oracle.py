@@ -12,7 +12,13 @@ Conventions shared with the engine (the planner data contract):
   gap (the transition);
 * candidate starts: the instants in the frame whose wall-clock time in the
   invitation zone is a multiple of the interval after local midnight;
-* an hours window crossing midnight belongs to the date it starts on.
+* an hours window crossing midnight belongs to the date it starts on;
+* a pool needs ``k`` free members (``request.pool_k``); a rotating pool
+  (``request.pool_turns``) counts only its first ``k`` members, in list
+  order, who are in hours for the whole of some candidate start;
+* limits: a meeting counts on the local date (resource zone) it starts on
+  and in that date's ISO week, for its length; a start is within the limits
+  when one more meeting, and its duration more minutes, stay within each cap.
 """
 
 from __future__ import annotations
@@ -64,7 +70,16 @@ class OracleSlot:
 class Oracle:
     """Answers slot questions for one set of tables by brute force."""
 
-    def __init__(self, resources: pd.DataFrame, hours: pd.DataFrame, busy: pd.DataFrame, overrides=None):
+    def __init__(self, resources: pd.DataFrame, hours: pd.DataFrame, busy: pd.DataFrame, overrides=None,
+                 limits: pd.DataFrame | None = None, meetings: pd.DataFrame | None = None):
+        self.limits: dict[str, dict[str, int]] = {}
+        for r in (limits.to_dict("records") if limits is not None else []):
+            self.limits[r["resource_id"]] = {k: int(v) for k, v in r.items() if k != "resource_id" and not pd.isna(v)}
+        self.meetings: dict[str, list[tuple[dt.datetime, dt.datetime]]] = {}
+        for r in (meetings.to_dict("records") if meetings is not None else []):
+            self.meetings.setdefault(r["resource_id"], []).append(
+                (r["start"].to_pydatetime().astimezone(UTC), r["end"].to_pydatetime().astimezone(UTC))
+            )
         self.zone = {r["resource_id"]: ZoneInfo(r["zone"]) for r in resources.to_dict("records")}
         self.capacity = {
             r["resource_id"]: int(r["capacity"]) if "capacity" in r else 1 for r in resources.to_dict("records")
@@ -129,7 +144,38 @@ class Oracle:
         end = t + request.duration.to_pytimedelta()
         return self.in_hours(rid, t, end, first, last) and self.free(
             rid, t - request.buffer_before.to_pytimedelta(), end + request.buffer_after.to_pytimedelta()
-        )
+        ) and self.within_limits(rid, t, request.duration.to_pytimedelta())
+
+    def within_limits(self, rid: str, t: dt.datetime, duration: dt.timedelta) -> bool:
+        caps = self.limits.get(rid)
+        if not caps:
+            return True
+        zone = self.zone[rid]
+        day = t.astimezone(zone).date()
+        week = day.isocalendar()[:2]
+        same_day = [(s, e) for s, e in self.meetings.get(rid, []) if s.astimezone(zone).date() == day]
+        same_week = [(s, e) for s, e in self.meetings.get(rid, []) if s.astimezone(zone).date().isocalendar()[:2] == week]
+        minutes = duration // MINUTE
+        for group, per in ((same_day, "day"), (same_week, "week")):
+            if len(group) + 1 > caps.get(f"max_meetings_{per}", 10**9):
+                return False
+            if sum((e - s) // MINUTE for s, e in group) + minutes > caps.get(f"max_minutes_{per}", 10**9):
+                return False
+        return True
+
+    def turns(self, request) -> list[tuple[str, ...]]:
+        """Each pool as it counts: a rotating pool cut to its first k members on duty."""
+        first, last = request.frame_start - dt.timedelta(days=1), request.frame_end + dt.timedelta(days=1)
+        duration = request.duration.to_pytimedelta()
+        cands = self.candidates(request)
+        out = []
+        for pool, k, rotating in zip(request.pools, request.pool_k, request.pool_turns, strict=True):
+            if rotating:
+                on = [m for m in pool if any(self.in_hours(m, t, t + duration, first, last) for t in cands)]
+                # Too few on duty: the pool keeps them and some who are off, and is never met.
+                pool = tuple(on[:k]) + tuple(m for m in pool if m not in on)[: max(k - len(on), 0)]
+            out.append(pool)
+        return out
 
     # -- candidates and slots ---------------------------------------------------------------
     def frame(self, request) -> tuple[dt.datetime, dt.datetime]:
@@ -157,16 +203,16 @@ class Oracle:
             day += dt.timedelta(days=1)
         return sorted(found)
 
-    def slot_at(self, request, t: dt.datetime) -> OracleSlot | None:
+    def slot_at(self, request, t: dt.datetime, turns=None) -> OracleSlot | None:
         """The slot at ``t`` if every rule holds (``t`` must be a candidate)."""
         first, last = request.frame_start - dt.timedelta(days=1), request.frame_end + dt.timedelta(days=1)
         for m in request.members:
             if not self.ok(m, t, request, first, last):
                 return None
         pools = []
-        for pool in request.pools:
+        for pool, k in zip(turns if turns is not None else self.turns(request), request.pool_k, strict=True):
             free = tuple(sorted(m for m in pool if self.ok(m, t, request, first, last)))
-            if not free:
+            if len(free) < k:
                 return None
             pools.append(free)
         rooms = tuple(
@@ -182,8 +228,9 @@ class Oracle:
 
     def slots(self, request) -> list[OracleSlot]:
         out = []
+        turns = self.turns(request)
         for t in self.candidates(request):
-            slot = self.slot_at(request, t)
+            slot = self.slot_at(request, t, turns)
             if slot is not None:
                 out.append(slot)
         return out

@@ -8,9 +8,10 @@ import pytest
 
 import planner
 import planner.request
+import planner.teams.limits
 
 
-@pytest.mark.parametrize("module", [planner, planner.request])
+@pytest.mark.parametrize("module", [planner, planner.request, planner.teams.limits])
 def test_docstring_examples(module) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0

@@ -342,3 +342,74 @@ def invariants(database_url: str, now: dt.datetime | None = None) -> list[str]:
             return [str(v) for v in check_invariants(session, now)]
     finally:
         engine.dispose()
+
+
+# --- team scheduling: two customers of one pool (or one limited member) confirm at once ----------
+
+
+@dataclass(frozen=True)
+class PairRound:
+    """Two invitations of one day that share a pool or a limited member.
+
+    ``index`` and ``now`` as in :class:`Round`; the left side confirms ``invitation_id`` at
+    ``start`` (10:00 Berlin), the right side ``other_id`` at ``other_start`` (14:00), so the two
+    meetings never overlap: only the policy's turn or the limit can part them.
+    """
+
+    index: int
+    invitation_id: int
+    other_id: int
+    now: dt.datetime
+    start: dt.datetime
+    other_start: dt.datetime
+    day: dt.date
+
+
+def make_pair_world(database_url: str, rounds: int, *, policy: str | None = None,
+                    limit_per_day: int | None = None) -> tuple[list[PairRound], dict[str, int]]:
+    """The organisation and two invitations per round, on the round's own weekday.
+
+    With ``policy`` both invitations ask for the Sales pool (Cleo, Dan) under that policy;
+    with ``limit_per_day`` both require Ana, who may take that many meetings a day. Returns the
+    rounds and the ids of the people (``ana``, ``cleo``, ``dan``).
+    """
+    from booking_service.store.models import ResourcePool, TeamMember
+
+    engine = make_engine(database_url)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            org = make_org(session)
+            if policy is not None:
+                session.get(ResourcePool, org.pool).policy = policy
+            if limit_per_day is not None:
+                session.get(TeamMember, org.ana).max_meetings_day = limit_per_day
+            session.commit()
+        now = dt.datetime.now(dt.UTC)
+        days = _weekdays(next_monday(now), rounds)
+        team = {"members": (), "pools": (org.pool,)} if policy is not None else {"members": (org.ana,)}
+        world = []
+        with session_scope(engine, write=True) as session:
+            for i, day in enumerate(days):
+                ids = [
+                    invitations.create_invitation(
+                        session, draft(org, now, frame_start=day, frame_end=day, **team), secret_key=SECRET_KEY,
+                        by=None, public_url="http://localhost", now=now,
+                    ).invitation.id
+                    for _ in range(2)
+                ]
+                world.append(PairRound(i, ids[0], ids[1], berlin(day, 8), berlin(day, 10), berlin(day, 14), day))
+        return world, {"ana": org.ana, "cleo": org.cleo, "dan": org.dan}
+    finally:
+        engine.dispose()
+
+
+def confirm_first(engine, r: PairRound) -> str:
+    """The first customer confirms 10:00."""
+    with session_scope(engine, write=True) as session:
+        return booking.confirm_slot(session, r.invitation_id, r.start, secret_key=SECRET_KEY, now=r.now).outcome
+
+
+def confirm_second(engine, r: PairRound) -> str:
+    """The second customer confirms 14:00 the same day."""
+    with session_scope(engine, write=True) as session:
+        return booking.confirm_slot(session, r.other_id, r.other_start, secret_key=SECRET_KEY, now=r.now).outcome

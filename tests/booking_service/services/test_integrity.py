@@ -114,6 +114,16 @@ def test_a_required_member_or_the_room_not_reserved(engine, org):
     ]
 
 
+def test_a_member_taken_from_a_pool_not_reserved(engine, org):
+    _, meeting_id = _book(engine, org, members=(org.ana,), pools=(org.pool,))
+    with session_scope(engine) as session:
+        session.execute(delete(Reservation).where(Reservation.resource_id == org.cleo))
+    assert _found(engine) == [
+        ("assigned_not_reserved", f"meeting {meeting_id} is confirmed and took team member {org.cleo} from pool "
+                                  f"{org.pool}, but holds no reservation of them"),
+    ]
+
+
 def test_one_resource_reserved_twice_for_one_meeting(engine, org):
     _, meeting_id = _book(engine, org)
     with session_scope(engine) as session:

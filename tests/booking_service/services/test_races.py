@@ -309,3 +309,68 @@ def test_rebook_races_rebook(database_url):
     for pair in outcomes:
         assert sorted(pair) == ["booked", "refused: confirmed"]
     _end(database_url)
+
+
+# --- team scheduling: turns and limits under concurrent confirmations ---------------------------
+
+TEAM_ROUNDS = 10
+
+
+def _pair_race(database_url, **world):
+    rounds, people = racing.make_pair_world(database_url, TEAM_ROUNDS, **world)
+    outcomes = racing.race(database_url, rounds, racing.confirm_first, racing.confirm_second)
+    errors = [o for pair in outcomes for o in pair if o.startswith("error")]
+    assert errors == [], errors[:3]
+    return rounds, people, outcomes
+
+
+def _assigned(database_url) -> list[tuple[int, int]]:
+    """(meeting id, member id) of every pool assignment, in the order they were made."""
+    from booking_service.store.models import PoolAssignment
+
+    engine = make_engine(database_url)
+    try:
+        with session_scope(engine) as session:
+            rows = session.execute(select(PoolAssignment.meeting_id, PoolAssignment.member_id)
+                                   .order_by(PoolAssignment.assigned_at, PoolAssignment.id)).all()  # fmt: skip
+            return [(m, p) for m, p in rows]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("policy", ["round_robin", "weighted"])
+def test_two_confirms_of_one_pool_take_turns(database_url, policy):
+    """Two customers of a two-member pool confirm at once: never both get the same member.
+
+    Under strict round robin only the member whose turn it is counts, so the loser of the lock
+    re-reads the rotation and gets the other; with equal weights the least recently booked goes
+    next. Either way the assignments alternate over the whole race.
+    """
+    rounds, people, outcomes = _pair_race(database_url, policy=policy)
+    assert outcomes == [("booked", "booked")] * TEAM_ROUNDS
+    assigned = _assigned(database_url)
+    assert len(assigned) == 2 * TEAM_ROUNDS
+    members = [member for _, member in assigned]
+    assert all(a != b for a, b in zip(members, members[1:], strict=False)), members
+    assert Counter(members) == {people["cleo"]: TEAM_ROUNDS, people["dan"]: TEAM_ROUNDS}
+    _end(database_url)
+
+
+@pytest.mark.timeout(300)
+def test_two_confirms_never_both_take_the_last_allowed_meeting(database_url):
+    """Ana may take one meeting a day; two customers confirm her on the same day at once."""
+    rounds, people, outcomes = _pair_race(database_url, limit_per_day=1)
+    for pair in outcomes:
+        assert sorted(pair) == ["booked", "unavailable"], pair
+    engine = make_engine(database_url)
+    try:
+        with session_scope(engine) as session:
+            starts = session.scalars(
+                select(Meeting.start).join(Reservation, Reservation.meeting_id == Meeting.id)
+                .where(Reservation.resource_id == people["ana"], Meeting.status == "confirmed")
+            ).all()
+    finally:
+        engine.dispose()
+    assert Counter(s.date() for s in starts) == {r.day: 1 for r in rounds}
+    _end(database_url)

@@ -34,7 +34,7 @@ from booking_service.store.models import User
 from ..factories import SECRET_KEY, berlin, draft, make_org, next_monday
 
 UTC = dt.UTC
-EXAMPLES = int(os.environ.get("API_SCHEMA_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("API_SCHEMA_EXAMPLES", "40"))
 """Per operation and mode (valid, invalid): 300 requests an operation by default."""
 CHECKS = [
     not_a_server_error,

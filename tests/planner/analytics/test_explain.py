@@ -70,3 +70,12 @@ def test_full_calendars_come_last():
         "ANN and BOB work at these times, but their calendars are full: every time they all work is already "
         "taken by a meeting or busy time. Widen the frame or free some time."
     ]
+
+
+def test_a_panel_short_of_members_who_work_is_named():
+    # Two of Ann and Nia are needed, and Nia has no hours: the panel cannot meet.
+    reasons = why_no_slots(_team(), request(members=("bob",), pools=(("ann", "nia"),), pool_k=(2,)))
+    assert reasons == [
+        "NIA has no working hours set (Europe/London): add them under Team and rooms.",
+        "Only 1 of the pool (ANN and NIA) works in this frame; 2 are needed.",
+    ]
