@@ -161,7 +161,7 @@ def test_cancelling_an_invitation_asks_in_a_dialog(dashboard_url, sqlite_url):  
         dialog = page.get_by_role("dialog")
         dialog.wait_for(timeout=30_000)
         assert "Cancel the invitation of Grace Hopper (grace@example.com)" in dialog.inner_text()
-        assert "No email is sent to Grace Hopper" in dialog.inner_text()
+        assert "Grace Hopper is told by email (grace@example.com) that the invitation was withdrawn" in dialog.inner_text()
         dialog.get_by_role("button", name="Keep it").click()
         dialog.wait_for(state="detached", timeout=30_000)
         _settle(page)
