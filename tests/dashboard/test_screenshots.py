@@ -140,9 +140,9 @@ def _settle(page) -> None:
             const app = document.querySelector('[data-testid="stApp"]');
             return app && app.getAttribute("data-test-script-state") === "notRunning";
         }""",
-        timeout=60_000,
+        timeout=120_000,
     )
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=60_000)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=120_000)
     page.wait_for_timeout(1500)  # tables and charts paint after the script run ends
 
 
@@ -167,10 +167,10 @@ def test_screenshot_of_every_page(dashboard_url):
         page.get_by_role("textbox", name="Email").fill(EMAIL)
         page.get_by_role("textbox", name="Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
-        page.get_by_role("heading", name="Invite to self-schedule").wait_for(timeout=60_000)
+        page.get_by_role("heading", name="Invite to self-schedule").wait_for(timeout=120_000)
         for title, name in PAGES:
             page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
-            page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
+            page.get_by_role("heading", name=title).first.wait_for(timeout=120_000)
             _settle(page)
             assert not page.locator('[data-testid="stException"]').count(), f"{title} shows an exception"
             page.screenshot(path=str(OUTPUT / f"{name}.png"), full_page=True)
@@ -188,7 +188,7 @@ def test_screenshot_of_every_page(dashboard_url):
             page.keyboard.press("Escape")
         page.get_by_role("button", name="Continue").click()
         try:
-            page.get_by_text("Available slots").wait_for(timeout=60_000)
+            page.get_by_text("Available slots").wait_for(timeout=120_000)
         except Exception:
             page.screenshot(path=str(OUTPUT / "failure.png"), full_page=True)  # for whoever reads CI logs
             raise
