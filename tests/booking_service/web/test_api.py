@@ -20,6 +20,7 @@ from booking_service.store.models import (
     Meeting,
     OutboxMessage,
     ResourcePool,
+    TeamMember,
     User,
     WebhookDelivery,
 )
@@ -388,6 +389,12 @@ def test_slot_counts_and_lists_honour_pool_policies_and_panels(app, client, org,
     refused = client.post("/api/v1/slots/count", json=_pool_draft(org), headers=auth(key))
     assert refused.status_code == 422 and refused.json["errors"][0]["field"] == "pools"
     assert "needs 3 members per meeting but has 2 active" in refused.json["detail"]
+    # Per-person limits count too: Dan may take no meeting, so Cleo alone serves the pool.
+    with Session(_engine(app)) as session:
+        session.get(ResourcePool, org.pool).panel_size = 1
+        session.get(TeamMember, org.dan).max_meetings_day = 0
+        session.commit()
+    assert count()["count"] == 4 * day
 
 
 def test_create_takes_the_wizards_policy_fields_and_answers_them(app, client, org, key):
