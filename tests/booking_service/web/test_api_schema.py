@@ -9,10 +9,11 @@ interface, in process: nothing leaves the machine.
 How many: ``API_SCHEMA_EXAMPLES`` when set; otherwise 40 of each kind (80 requests an operation)
 on each database, and with ``CI=true`` 150 of each (300 an operation) on PostgreSQL, the
 stricter database (it refuses NUL in text and ids past 32 bits, where generated edge cases
-bite) that scale-out runs on, while SQLite keeps 40. Measured on the 2-core machine, shared,
-load average about 4, 21 operations: 40 of each on SQLite 110 s, on PostgreSQL 78 s; 150 of each
-on PostgreSQL 237 s (152 s CPU), on SQLite 150 of each would add some 280 s more, which is why
-CI gives the few hundred to PostgreSQL only.
+bite) that scale-out runs on, while SQLite keeps 40. Measured on the 2-core machine, shared with
+other work (load average 3 to 8), 21 operations: 40 of each took 110 s on SQLite and 78 s on
+PostgreSQL; 150 of each took 237 s (152 s CPU) on PostgreSQL and 356 s (157 s CPU) on SQLite.
+150 on both would add some four to six minutes to a suite that must stay well under 20, for
+a second run of the same document; so CI gives the few hundred to PostgreSQL.
 """
 
 from __future__ import annotations
