@@ -489,8 +489,9 @@ def reschedule_meeting(
     manage_token: str | None = None,
     settings: Settings | None = None,
     now: dt.datetime | None = None,
+    by: User | None = None,
 ) -> BookingResult:
-    """The customer moves their meeting to ``start``, in one transaction (the caller checked the token).
+    """Move a meeting to ``start``, in one transaction: the customer (the caller checked the token) or ``by``.
 
     The new time is re-checked as a booking is (the meeting's own reservations do not block
     it), the old reservations are released and new ones made, the pool member and room chosen
@@ -502,23 +503,36 @@ def reschedule_meeting(
     links (default: :func:`~booking_service.services.invitations.manage_token_for` the
     invitation).
 
+    ``by`` is a scheduler moving the meeting (the dashboard's user, or an API key's): it must
+    have the meeting in its scope (:mod:`booking_service.services.permissions`), and the
+    customer's policy (:func:`change_refusal`: the cutoff before the start, the most moves
+    online) does not bind it nor counts its move; the mails say the meeting has moved rather
+    than that the customer moved it, and the ``meeting.rescheduled`` event says ``"by":
+    "scheduler"``.
+
     Returns
     -------
     BookingResult
-        ``moved``, or ``unavailable`` (the old meeting intact).
+        ``moved``, or ``unavailable`` (the old meeting intact; ``reason`` says why).
 
     Raises
     ------
     MeetingStateError
-        Cancelled meanwhile, or :class:`ChangeNotAllowed` outside the policy; nothing changed.
+        Cancelled meanwhile, or :class:`ChangeNotAllowed` outside the customer's policy;
+        nothing changed.
+    booking_service.services.permissions.PermissionDenied
+        If ``by`` may not act on this meeting (nothing is changed).
     """
     now = now or utcnow()
     settings = settings or Settings()
     _check_aware(start)
+    if by is not None:
+        require_meeting(session, by, meeting_id, "move")
     locked = lifecycle.enter(session, "reschedule", meeting_id=meeting_id, now=now,
                              load=(*TEAM_AND_ROOMS, joinedload(Invitation.created_by)))
     meeting, invitation = locked.meeting, locked.invitation
-    why = change_refusal(invitation, meeting, "reschedule", settings, now)
+    by_customer = by is None
+    why = change_refusal(invitation, meeting, "reschedule", settings, now) if by_customer else None
     if why is not None:
         raise ChangeNotAllowed("reschedule", "policy", why)
     if meeting.start == start.astimezone(dt.UTC):
@@ -532,21 +546,23 @@ def reschedule_meeting(
         return BookingResult("unavailable", invitation, meeting, reason="overlaps a reservation made at the same time")
     assignment.meeting_moved(session, meeting, chosen, now)
     meeting.sequence += 1
-    meeting.reschedule_count += 1
+    if by_customer:
+        # The customer's policy counts their own moves only.
+        meeting.reschedule_count += 1
     if manage_token is None:
         manage_token = manage_token_for(secret_key, invitation.token_hash)
         meeting.manage_token_hash = hash_token(manage_token)
-    lifecycle.finish(locked)
+    lifecycle.finish(locked, actor="customer" if by_customer else "scheduler")
     release_holds(session, invitation.id)
     people, room = _attendees_and_room(session, meeting)
     _queue_move_writeback(session, meeting, now)
     supersede_meeting_mail(session, meeting.id)
     manage = manage_link(settings.public_url, manage_token)
     _queue_moved_mail(session, invitation, meeting, people, room, old_people, old_room, old_start, old_end,
-                      settings=settings, secret_key=secret_key, manage=manage, now=now)
+                      settings=settings, secret_key=secret_key, manage=manage, now=now, by_customer=by_customer)
     _queue_reminders(session, invitation, meeting, people, room, settings=settings, secret_key=secret_key,
                      manage=manage, now=now)
-    audit.record(session, None, "meeting.moved", meeting, invitation_id=invitation.id, by_customer=True,
+    audit.record(session, by, "meeting.moved", meeting, invitation_id=invitation.id, by_customer=by_customer,
                  start=meeting.start, previous_start=old_start)
     return BookingResult("moved", invitation, meeting)
 
@@ -952,14 +968,14 @@ def _queue_move_writeback(session: Session, meeting: Meeting, now: dt.datetime) 
 def _queue_moved_mail(
     session: Session, invitation: Invitation, meeting: Meeting, people: list[TeamMember], room: Room | None,
     old_people: list[TeamMember], old_room: Room | None, old_start: dt.datetime, old_end: dt.datetime, *,
-    settings: Settings, secret_key: str, manage: str, now: dt.datetime,
+    settings: Settings, secret_key: str, manage: str, now: dt.datetime, by_customer: bool = True,
 ) -> None:
     """One "moved" mail to the customer and to each member on the meeting; a cancellation to one taken off."""
     invite = meeting_invite(meeting, people, room, settings=settings, now=now)
     common = {
         "subject": invitation.subject, "start": meeting.start, "end": meeting.end, "old_start": old_start,
         "old_end": old_end, "team": [m.name for m in people], "room": room.name if room is not None else "",
-        "conferencing": invitation.conferencing, "by_customer": True, "customer_name": meeting.customer_name,
+        "conferencing": invitation.conferencing, "by_customer": by_customer, "customer_name": meeting.customer_name,
     }
     mail_subject = f"Moved: {invitation.subject}"
     mail = render_mail("moved", mail_subject, recipient_name=meeting.customer_name, zone=_customer_zone(meeting),
@@ -981,7 +997,9 @@ def _queue_moved_mail(
             mail = render_mail(
                 "cancellation", f"Cancelled: {invitation.subject}", subject=invitation.subject,
                 recipient_name=member.name, start=old_start, end=old_end, team=[member.name], room="",
-                zone=member.zone, reason="The customer moved the meeting; someone else takes it.",
+                zone=member.zone,
+                reason=("The customer moved the meeting; someone else takes it." if by_customer
+                        else "The meeting was moved; someone else takes it."),
                 by_customer=False, customer_name=meeting.customer_name, rebook_link=None, contact="",
             )
             queue_mail(session, kind="cancellation", to=member.email, mail=mail, ics=cancel, secret_key=secret_key,

@@ -350,11 +350,16 @@ def enter(
     return Locked(rule, invitation, meeting, now, session)
 
 
-def finish(locked: Locked, *, invitation: Invitation | None = None, meeting: Meeting | None = None) -> None:
+def finish(
+    locked: Locked, *, invitation: Invitation | None = None, meeting: Meeting | None = None, actor: str | None = None
+) -> None:
     """Move the rows of a :func:`enter`-ed transition to the states its row names.
 
     ``invitation`` is the new invitation of ``create``, ``meeting`` the new meeting of
-    ``confirm``; otherwise the locked rows are changed.
+    ``confirm``; otherwise the locked rows are changed. ``actor`` (``"customer"``,
+    ``"scheduler"``, ``"system"``) is who acted, for a transition more than one kind of person
+    may make (a scheduler moves a meeting as its customer may); default: the transition's own
+    (:data:`booking_service.services.webhooks.TRANSITION_ACTORS`).
     """
     rule, now = locked.transition, locked.now
     invitation = invitation if invitation is not None else locked.invitation
@@ -373,7 +378,7 @@ def finish(locked: Locked, *, invitation: Invitation | None = None, meeting: Mee
     # What leaves the system is a row first: the transition's webhook event is queued in this
     # same transaction, so it is sent exactly when the change commits.
     webhooks.emit_transition(locked.session, rule.name, invitation, meeting, now,
-                             status=effective_status(invitation, now))
+                             status=effective_status(invitation, now), actor=actor)
 
 
 def table_rows() -> list[tuple[str, ...]]:

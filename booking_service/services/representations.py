@@ -25,7 +25,9 @@ def instant(value: dt.datetime | None) -> str | None:
 def invitation_json(invitation: Invitation, status: str | None = None) -> dict[str, Any]:
     """An invitation as the API shows it.
 
-    ``status`` is the status to show, normally
+    ``pool_policy``, ``change_cutoff_hours`` and ``max_reschedules`` are the invitation's own
+    (``None``: each pool's policy, the installation's defaults). ``status`` is the status to
+    show, normally
     :func:`booking_service.services.lifecycle.effective_status` (an active invitation whose frame
     has ended reads ``expired``); default: the stored one.
     """
@@ -52,6 +54,9 @@ def invitation_json(invitation: Invitation, status: str | None = None) -> dict[s
         "members": [m.id for m in invitation.members],
         "pools": [p.id for p in invitation.pools],
         "rooms": [r.id for r in invitation.rooms],
+        "pool_policy": invitation.pool_policy,
+        "change_cutoff_hours": invitation.change_cutoff_hours,
+        "max_reschedules": invitation.max_reschedules,
         "promoted_slots": [
             {"rank": p.rank, "start": instant(p.start), "end": instant(p.end)} for p in invitation.promoted_slots
         ],
@@ -65,7 +70,11 @@ def invitation_json(invitation: Invitation, status: str | None = None) -> dict[s
 
 
 def meeting_json(meeting: Meeting) -> dict[str, Any]:
-    """A meeting as the API shows it; ``members`` and ``room`` are what it reserves (nothing once cancelled)."""
+    """A meeting as the API shows it; ``members`` and ``room`` are what it reserves (nothing once cancelled).
+
+    ``reschedule_count`` counts the customer's own moves (what ``max_reschedules`` limits);
+    ``cancelled_by`` is ``"customer"`` or ``"scheduler"`` once cancelled.
+    """
     resources = [r.resource for r in meeting.reservations]
     room = next((r.id for r in resources if r.kind == "room"), None)
     return {
@@ -84,7 +93,10 @@ def meeting_json(meeting: Meeting) -> dict[str, Any]:
         "room": room,
         "created_by": meeting.created_by_id,
         "created_at": instant(meeting.created_at),
+        "reschedule_count": meeting.reschedule_count or 0,
         "cancelled_at": instant(meeting.cancelled_at),
+        "cancelled_by": meeting.cancelled_by,
+        "cancel_reason": meeting.cancel_reason,
     }
 
 
@@ -100,6 +112,14 @@ def room_json(room: Room) -> dict[str, Any]:
             "capacity": room.capacity, "active": room.active}
 
 
-def pool_json(pool: ResourcePool) -> dict[str, Any]:
-    """A pool and the ids of its members (any one of whom attends)."""
-    return {"id": pool.id, "name": pool.name, "members": [m.id for m in pool.members]}
+def pool_json(pool: ResourcePool, default_policy: str = "pooled") -> dict[str, Any]:
+    """A pool, the ids of its members, and how a meeting takes them.
+
+    ``panel_size`` members attend each meeting (k of n); ``policy`` is the pool's own
+    assignment policy (``None``: the organisation's, ``default_policy``), ``effective_policy``
+    the one in force (an invitation may still override it with its ``pool_policy``).
+    """
+    return {"id": pool.id, "name": pool.name, "members": [m.id for m in pool.members],
+            "panel_size": pool.panel_size or 1, "policy": pool.policy,
+            "effective_policy": pool.policy or default_policy,
+            "compensate_removed": bool(pool.compensate_removed)}

@@ -17,7 +17,7 @@ reports nothing):
 ``invitation.expired``     an active invitation's frame ended unbooked (recorded by the worker)
 ``meeting.confirmed``      a customer booked: the meeting exists and its invitation is scheduled
 ``meeting.cancelled``      a meeting was cancelled (its invitation is cancelled with it)
-``meeting.rescheduled``    reserved for moving a meeting (same ``uid``, ``sequence`` + 1)
+``meeting.rescheduled``    a meeting moved to another time (same ``uid``, ``sequence`` + 1)
 ``webhook.test``           sent only by "send test event", to one subscription
 =========================  ===================================================================
 
@@ -62,6 +62,7 @@ from . import audit, permissions
 from .representations import invitation_json, meeting_json
 
 __all__ = [
+    "ACTORS",
     "EVENTS",
     "TEST_EVENT",
     "TRANSITION_EVENTS",
@@ -112,7 +113,10 @@ TRANSITION_ACTORS: dict[str, str] = {
     "create": "scheduler", "cancel_invitation": "scheduler", "expire": "system", "confirm": "customer",
     "cancel_meeting": "scheduler", "reschedule": "customer", "cancel_by_customer": "customer", "rebook": "customer",
 }
-"""Who acts in each transition that emits an event: the payload's ``data.by``."""
+"""Who acts in each transition that emits an event: the payload's ``data.by`` (a scheduler may
+also ``reschedule``: :func:`booking_service.services.booking.reschedule_meeting` says so)."""
+ACTORS: tuple[str, ...] = ("customer", "scheduler", "system")
+"""Who may act: the values of ``data.by``."""
 
 WEBHOOK_SECRETS = Purpose(
     b"slotwise webhook secrets v1",
@@ -377,19 +381,25 @@ def emit_transition(
     now: dt.datetime,
     *,
     status: str | None = None,
+    actor: str | None = None,
 ) -> list[WebhookDelivery]:
     """Queue the event of ``transition`` for every subscription that asked for it and may see it.
 
     Called by :func:`booking_service.services.lifecycle.finish`, in the transaction of the
-    change. ``status`` is the invitation's status as shown (default: stored).
+    change. ``status`` is the invitation's status as shown (default: stored); ``actor`` is who
+    acted, ``data.by`` (default: :data:`TRANSITION_ACTORS` of the transition).
 
     Raises
     ------
     KeyError
         For a transition :data:`TRANSITION_EVENTS` does not list: every transition must say
         which event it emits, or ``None``.
+    ValueError
+        For an ``actor`` that is not one of :data:`ACTORS`.
     """
     event_type = TRANSITION_EVENTS[transition]
+    if actor is not None and actor not in ACTORS:
+        raise ValueError(f"actor {actor!r} is not one of {', '.join(ACTORS)}")
     if event_type is None:
         return []
     wanted = [
@@ -412,7 +422,7 @@ def emit_transition(
         if data is None:
             data = {"invitation": invitation_json(invitation, status),
                     "meeting": meeting_json(meeting) if meeting is not None else None,
-                    "by": TRANSITION_ACTORS[transition]}
+                    "by": actor or TRANSITION_ACTORS[transition]}
         queued.append(_queue(session, sub, event_type, data, now))
     return queued
 

@@ -12,7 +12,8 @@ import datetime as dt
 from apiflask import Schema, fields, validators
 from marshmallow import ValidationError
 
-from ...services.webhooks import EVENTS
+from ...services.pool_policy import POLICIES
+from ...services.webhooks import ACTORS, EVENTS
 from ...store.models import API_KEY_SCOPES
 
 MAX_ID = 2**31 - 1
@@ -49,9 +50,22 @@ def Day(**kwargs) -> fields.Date:  # noqa: N802
     return fields.Date(validate=validators.Range(min=EARLIEST, max=LATEST), **kwargs)
 
 
+INSTANT_ERRORS = {
+    "invalid": "is not an RFC 3339 date-time; write it like 2026-12-01T09:30:00+01:00 or 2026-12-01T08:30:00Z",
+    "invalid_awareness": "has no offset; add the offset to UTC it is meant in, like 2026-12-01T09:30:00+01:00 "
+                         "or 2026-12-01T08:30:00Z",
+}
+
+
 def Instant(**kwargs) -> fields.AwareDateTime:  # noqa: N802
     """An RFC 3339 instant with an offset (``2026-12-01T09:30:00+01:00`` or ``...Z``)."""
-    return fields.AwareDateTime(format="iso", validate=INSTANT_RANGE, **kwargs)
+    return fields.AwareDateTime(format="iso", validate=INSTANT_RANGE, error_messages=INSTANT_ERRORS, **kwargs)
+
+
+def PolicyCount(high: int, **kwargs) -> fields.Integer:  # noqa: N802
+    """A number of the customer's change policy; ``null``: the installation's default (the service checks 0..high)."""
+    return fields.Integer(strict=True, load_default=None, allow_none=True,
+                          validate=validators.Range(min=-(10**6), max=10**6), **kwargs)
 
 
 def InstantOut(**kwargs) -> fields.String:  # noqa: N802
@@ -78,6 +92,15 @@ class SlotDraftIn(Schema):
                         metadata={"description": "ids of pools, one member of each attends"})
     rooms = fields.List(Id(), load_default=list, validate=validators.Length(max=200),
                         metadata={"description": "ids of rooms, one of which is used"})
+    pool_policy = fields.String(
+        load_default=None, allow_none=True,
+        validate=validators.OneOf(POLICIES, error="pool policy {input!r} is not a policy; use one of "
+                                                   + ", ".join(POLICIES)),
+        metadata={"description": "who attends from the pools, for every chosen pool: `pooled` (pooled "
+                                 "availability), `round_robin` (strict round robin) or `weighted` (weighted "
+                                 "round robin); `null`: each pool's own policy (`GET /pools`). A pool's panel "
+                                 "size (k of n) always applies."},
+    )
     buffer_before_minutes = Minutes(load_default=0)
     buffer_after_minutes = Minutes(load_default=0)
     minimum_notice_minutes = Minutes(load_default=0)
@@ -104,12 +127,24 @@ class InvitationIn(SlotDraftIn):
     promote_count = fields.Integer(strict=True, load_default=5, validate=validators.Range(min=-(10**6), max=10**6))
     promoted_starts = fields.List(Instant(), load_default=None, allow_none=True, validate=validators.Length(max=20),
                                   metadata={"description": "the scheduler's own promoted slots (instead of the optimizer's)"})
+    change_cutoff_hours = PolicyCount(24 * 366, metadata={
+        "description": "the customer may reschedule or cancel online until this many hours before the start "
+                       "(0 to 8784); `null`: the installation's CHANGE_CUTOFF_HOURS"})
+    max_reschedules = PolicyCount(100, metadata={
+        "description": "how often the customer may move the meeting online (0 to 100); `null`: the "
+                       "installation's MAX_RESCHEDULES"})
     deliver = fields.String(load_default="email", validate=validators.OneOf(["email", "links"]),
                             metadata={"description": "`email`: Slotwise sends the invitation; `links`: you send the returned links"})
 
 
 class ResendIn(Schema):
     deliver = fields.String(load_default=None, allow_none=True, validate=validators.OneOf(["email", "links"]))
+
+
+class RescheduleIn(Schema):
+    start = Instant(required=True, metadata={
+        "description": "the new start, RFC 3339 with an offset; one of `GET /meetings/{meeting_id}/slots`",
+        "example": "2026-12-08T10:00:00+01:00"})
 
 
 class CancelIn(Schema):
@@ -176,6 +211,9 @@ class InvitationOut(Schema):
     members = fields.List(fields.Integer(), required=True)
     pools = fields.List(fields.Integer(), required=True)
     rooms = fields.List(fields.Integer(), required=True)
+    pool_policy = fields.String(required=True, allow_none=True, validate=validators.OneOf(POLICIES))
+    change_cutoff_hours = fields.Integer(required=True, allow_none=True)
+    max_reschedules = fields.Integer(required=True, allow_none=True)
     promoted_slots = fields.List(fields.Nested(PromotedSlotOut), required=True)
     meeting_id = fields.Integer(required=True, allow_none=True)
     created_by = fields.Integer(required=True, allow_none=True)
@@ -220,7 +258,10 @@ class MeetingOut(Schema):
     room = fields.Integer(required=True, allow_none=True)
     created_by = fields.Integer(required=True, allow_none=True)
     created_at = InstantOut(required=True)
+    reschedule_count = fields.Integer(required=True, metadata={"description": "the customer's own moves"})
     cancelled_at = InstantOut(required=True, allow_none=True)
+    cancelled_by = fields.String(required=True, allow_none=True, validate=validators.OneOf(ACTORS))
+    cancel_reason = fields.String(required=True, allow_none=True)
 
 
 class MeetingPageOut(Schema):
@@ -228,8 +269,21 @@ class MeetingPageOut(Schema):
     next_cursor = fields.String(required=True, allow_none=True)
 
 
+class PoolRuleOut(Schema):
+    """How one pool of a draft counts: the policy in force and its panel."""
+
+    id = fields.Integer(required=True)
+    policy = fields.String(required=True, validate=validators.OneOf(POLICIES))
+    panel_size = fields.Integer(required=True, metadata={"description": "members needed per meeting"})
+    next_in_turn = fields.List(fields.Integer(), required=True, allow_none=True,
+                               metadata={"description": "strict round robin: the members whose turn it is "
+                                                        "(only their starts count); otherwise `null`"})
+
+
 class SlotCountOut(Schema):
     count = fields.Integer(required=True)
+    pools = fields.List(fields.Nested(PoolRuleOut), required=True,
+                        metadata={"description": "the policy in force for each pool of the draft"})
 
 
 class SlotOut(Schema):
@@ -237,9 +291,14 @@ class SlotOut(Schema):
     end = InstantOut(required=True)
 
 
-class SlotListOut(Schema):
+class MeetingSlotsOut(Schema):
     count = fields.Integer(required=True, metadata={"description": "all available slots"})
     slots = fields.List(fields.Nested(SlotOut), required=True, metadata={"description": "the first `limit` of them"})
+
+
+class SlotListOut(MeetingSlotsOut):
+    pools = fields.List(fields.Nested(PoolRuleOut), required=True,
+                        metadata={"description": "the policy in force for each pool of the draft"})
 
 
 class MemberOut(Schema):
@@ -258,6 +317,13 @@ class PoolOut(Schema):
     id = fields.Integer(required=True)
     name = fields.String(required=True)
     members = fields.List(fields.Integer(), required=True)
+    panel_size = fields.Integer(required=True, metadata={"description": "members who attend each meeting (k of n)"})
+    policy = fields.String(required=True, allow_none=True, validate=validators.OneOf(POLICIES),
+                           metadata={"description": "the pool's own policy; `null`: the organisation's"})
+    effective_policy = fields.String(required=True, validate=validators.OneOf(POLICIES),
+                                     metadata={"description": "the policy in force unless an invitation overrides it"})
+    compensate_removed = fields.Boolean(required=True, metadata={
+        "description": "a cancelled meeting is given back to the member who lost it"})
 
 
 class MemberListOut(Schema):

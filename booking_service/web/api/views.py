@@ -14,6 +14,7 @@ import datetime as dt
 from contextlib import contextmanager
 from typing import Any
 
+import pandas as pd
 from apiflask import APIBlueprint
 from flask import current_app
 from sqlalchemy import and_, or_, select
@@ -22,9 +23,9 @@ from sqlalchemy.orm import Session, selectinload
 import booking_service.web.api.schemas as s
 
 from ...core.clock import utcnow
-from ...services import availability, invitations, lifecycle, permissions, webhooks
+from ...services import availability, invitations, lifecycle, permissions, pool_policy, webhooks
 from ...services.api_keys import ApiKeyError
-from ...services.booking import BookingError, cancel_meeting
+from ...services.booking import BookingError, cancel_meeting, reschedule_meeting
 from ...services.queries import pools as list_pools
 from ...services.queries import rooms as list_rooms
 from ...services.queries import team_members
@@ -249,15 +250,28 @@ def _validated(session: Session, data: dict[str, Any]) -> invitations.ValidatedD
     return invitations.validate_draft(session, draft, by=_me(session), default_zone=settings.default_zone)
 
 
+def _policies(spec: invitations.ValidatedDraft) -> list[dict[str, Any]]:
+    """The pools' policies in force for a draft, as the wizard says them beside its count."""
+    return [{
+        "id": plan.pool.id, "policy": plan.policy, "panel_size": plan.k,
+        "next_in_turn": [int(i) for i in plan.ids[: plan.k]] if plan.rotating else None,
+    } for plan in pool_policy.pool_plans(spec)]
+
+
 @bp.post("/slots/count")
 @bp.auth_required(auth, roles=READ)
 @bp.input(s.SlotDraftIn, arg_name="data")
 @bp.output(s.SlotCountOut)
 @bp.doc(tags=["Slots"])
 def count_slots(data: dict[str, Any]):
-    """How many slots a draft invitation has right now (the wizard's live count)."""
+    """How many slots a draft invitation has right now (the wizard's live count).
+
+    Pools count as their policy (the draft's `pool_policy`, else each pool's) and panel size say,
+    and per-person limits apply, as in the wizard; `pools` says which policy is in force.
+    """
     session = db_session()
-    return {"count": availability.count_slots_for(session, _validated(session, data))}
+    spec = _validated(session, data)
+    return {"count": availability.count_slots_for(session, spec), "pools": _policies(spec)}
 
 
 @bp.post("/slots")
@@ -269,8 +283,13 @@ def count_slots(data: dict[str, Any]):
 def find_slots(data: dict[str, Any], query: dict[str, Any]):
     """The available slots of a draft invitation right now, earliest first (at most `limit`)."""
     session = db_session()
-    slots = availability.find_slots_for(session, _validated(session, data))
-    first = slots.head(query["limit"])
+    spec = _validated(session, data)
+    slots = availability.find_slots_for(session, spec)
+    return {**_slot_list(slots, query["limit"]), "pools": _policies(spec)}
+
+
+def _slot_list(slots, limit: int) -> dict[str, Any]:
+    first = slots.head(limit)
     return {
         "count": len(slots),
         "slots": [{"start": instant(r.start.to_pydatetime()), "end": instant(r.end.to_pydatetime())}
@@ -353,6 +372,63 @@ def cancel_meeting_view(meeting_id: int, data: dict[str, Any]):
         return meeting_json(meeting)
 
 
+@bp.get("/meetings/<int:meeting_id>/slots")
+@bp.auth_required(auth, roles=READ)
+@bp.input(s.SlotListQuery, location="query", arg_name="query")
+@bp.output(s.MeetingSlotsOut)
+@bp.doc(tags=["Meetings"])
+def meeting_slots(meeting_id: int, query: dict[str, Any]):
+    """The times a confirmed meeting can move to right now, earliest first (at most `limit`).
+
+    The times its customer's reschedule page offers: the invitation's slots, the meeting's own
+    reservations left out, its current start excluded. Empty for a cancelled meeting.
+    """
+    meeting = _visible_meeting(db_session(), current_user(), meeting_id)
+    if meeting.status != "confirmed":
+        return {"count": 0, "slots": []}
+    slots = availability.find_slots_for(db_session(), meeting.invitation, skip_meeting=meeting.id)
+    if not slots.empty:
+        slots = slots[pd.DatetimeIndex(slots["start"]) != pd.Timestamp(meeting.start)]
+    return _slot_list(slots, query["limit"])
+
+
+def _not_movable(meeting_id: int, start: dt.datetime, reason: str | None):
+    text = f"the meeting cannot move to {instant(start)}: {reason or 'that time is not available'}"
+    fix = (f"; pick a start from GET /api/v1/meetings/{meeting_id}/slots (RFC 3339, with the offset it lists)")
+    return problem(422, text + fix, [{"field": "start", "location": "json", "message": text + fix}])
+
+
+@bp.post("/meetings/<int:meeting_id>/reschedule")
+@bp.auth_required(auth, roles=WRITE)
+@bp.input(s.RescheduleIn, arg_name="data")
+@bp.output(s.MeetingOut)
+@bp.doc(tags=["Meetings"], responses={
+    409: "The meeting is cancelled, or its invitation's time frame is over",
+    422: "The start is malformed or not available (`errors` names `start`; "
+         "`GET /meetings/{meeting_id}/slots` lists the times it can move to)",
+})
+def reschedule_meeting_view(meeting_id: int, data: dict[str, Any]):
+    """Move a confirmed meeting to another time, as the key's user (a scheduler).
+
+    The same move as the customer's reschedule link: the new time re-checked under the locks,
+    the old reservations released and new ones made (pool members and room chosen again by the
+    pool's policy), or nothing changed. The meeting keeps its `uid`, its `sequence` goes up;
+    everyone gets the updated invite, calendars are rewritten, reminders follow the new time,
+    and `meeting.rescheduled` is sent with `"by": "scheduler"`. The customer's own limits
+    (`change_cutoff_hours`, `max_reschedules`) do not bind a scheduler.
+    """
+    _check_id(meeting_id, "meeting")
+    settings = settings_of(current_app)
+    start = data["start"]
+    with write_session() as session:
+        result = reschedule_meeting(session, meeting_id, start, secret_key=settings.secret_key,
+                                    settings=settings, by=_me(session))
+        if result.outcome != "moved":  # nothing was changed
+            return _not_movable(meeting_id, start, result.reason)
+        session.flush()
+        return meeting_json(result.meeting)
+
+
 # --- team (read) -----------------------------------------------------------------------------
 
 
@@ -379,8 +455,10 @@ def rooms():
 @bp.output(s.PoolListOut)
 @bp.doc(tags=["Team"])
 def pools():
-    """Pools and their members."""
-    return {"items": [pool_json(p) for p in list_pools(db_session())]}
+    """Pools, their members, panel sizes and assignment policies."""
+    session = db_session()
+    default = pool_policy.organisation_policy(session)
+    return {"items": [pool_json(p, default) for p in list_pools(session)]}
 
 
 # --- webhooks --------------------------------------------------------------------------------

@@ -22,8 +22,8 @@ from booking_service.delivery.webhooks import (
     deliver_due_webhooks,
 )
 from booking_service.services import webhooks
-from booking_service.services.booking import cancel_meeting, confirm_slot
-from booking_service.services.invitations import create_invitation
+from booking_service.services.booking import cancel_meeting, confirm_slot, reschedule_meeting
+from booking_service.services.invitations import cancel_invitation, create_invitation, expire_invitations
 from booking_service.store.db import session_scope
 from booking_service.store.models import User, WebhookDelivery
 
@@ -205,11 +205,33 @@ deliver_due_webhooks(make_engine(sys.argv[1]), secret_key=sys.argv[2], deadline=
 """
 
 
-def test_each_event_reaches_each_subscription_once_after_a_worker_is_killed_mid_delivery(engine, database_url, org):
+def _every_event(engine, org) -> None:
+    """One of each event: three invitations made; one booked, moved by its scheduler and cancelled,
+    one withdrawn, one left to expire."""
+    booked, withdrawn, _left_alone = (_invite(engine, org) for _ in range(3))
+    meeting_id = _book(engine, booked)
+    monday = next_monday(dt.datetime.now(UTC))
+    with session_scope(engine, write=True) as session:
+        scheduler = session.get(User, org.scheduler)
+        moved = reschedule_meeting(session, meeting_id, berlin(monday, 11), secret_key=SECRET_KEY, by=scheduler)
+        assert moved.outcome == "moved"
+        cancel_meeting(session, meeting_id, by=scheduler, secret_key=SECRET_KEY)
+        cancel_invitation(session, withdrawn, by=scheduler, secret_key=SECRET_KEY)
+    with session_scope(engine, write=True) as session:
+        expire_invitations(session, dt.datetime.now(UTC) + EXPIRED_AFTER)
+
+
+EXPIRED_AFTER = dt.timedelta(days=30)
+"""When :func:`_every_event` records the expiry (the frame is next week): its event is due then."""
+
+
+def test_every_event_reaches_each_subscription_once_after_a_worker_is_killed_mid_delivery(engine, database_url, org):
     with Receiver() as first, Receiver() as second:
         first.secret = _subscribe(engine, org.scheduler, first.url)
         second.secret = _subscribe(engine, org.scheduler, second.url)
-        meeting_id = _book(engine, _invite(engine, org))
+        _every_event(engine, org)
+        queued = len(_deliveries(engine))
+        assert queued == 2 * 8
         first.hold = second.hold = 2.0
         worker = subprocess.Popen([sys.executable, "-c", WORKER, database_url, SECRET_KEY],
                                   env={**os.environ, "PYTHONPATH": os.getcwd()})
@@ -218,22 +240,28 @@ def test_each_event_reaches_each_subscription_once_after_a_worker_is_killed_mid_
         finally:
             worker.send_signal(signal.SIGKILL)
             worker.wait()
-        # The worker died between sending and recording: the rows stay claimed until the lease ends.
-        assert {d.status for d in _deliveries(engine)} == {"pending"}
         first.hold = second.hold = 0
+        # What the killed worker had claimed waits for its lease to end; what is due goes now.
         during_lease = deliver_due_webhooks(engine, secret_key=SECRET_KEY, deadline=5, allowed=LOOPBACK)
-        assert (during_lease.delivered, during_lease.retrying) == (0, 0)
+        assert 0 < during_lease.delivered < queued and during_lease.retrying == 0
         lease_over = dt.datetime.now(UTC) + dt.timedelta(seconds=60) * CONCURRENCY + LEASE_MARGIN + dt.timedelta(seconds=1)
-        report = deliver_due_webhooks(engine, secret_key=SECRET_KEY, deadline=5, allowed=LOOPBACK, now=lease_over)
+        after_lease = deliver_due_webhooks(engine, secret_key=SECRET_KEY, deadline=5, allowed=LOOPBACK, now=lease_over)
+        assert 0 < after_lease.delivered <= CONCURRENCY
+        # The expiry, recorded a month ahead, is due then.
+        later = dt.datetime.now(UTC) + EXPIRED_AFTER + dt.timedelta(seconds=1)
+        report = deliver_due_webhooks(engine, secret_key=SECRET_KEY, deadline=5, allowed=LOOPBACK, now=later)
         time.sleep(2.5)  # the killed worker's held requests finish on the receivers' side
-    assert report.delivered == 4 and {d.status for d in _deliveries(engine)} == {"delivered"}
+    assert report.delivered == 2
+    assert during_lease.delivered + after_lease.delivered + report.delivered == queued
+    assert {d.status for d in _deliveries(engine)} == {"delivered"}
     for receiver in (first, second):
         assert not receiver.bad
         types = sorted(p["type"] for p in receiver.processed.values())
-        assert types == ["invitation.created", "meeting.confirmed"]
-        # At least once on the wire, once by webhook-id.
-        assert len(receiver.requests) > len(receiver.processed)
-        assert {p["data"]["meeting"]["id"] for p in receiver.processed.values() if p["data"]["meeting"]} == {meeting_id}
+        assert types == sorted([*["invitation.created"] * 3, "meeting.confirmed", "meeting.rescheduled",
+                                "meeting.cancelled", "invitation.cancelled", "invitation.expired"])
+        assert len(receiver.requests) > len(receiver.processed)  # at least once on the wire, once by id
+        by = {p["type"]: p["data"]["by"] for p in receiver.processed.values()}
+        assert by["meeting.rescheduled"] == "scheduler" and by["invitation.expired"] == "system"
 
 
 def test_the_worker_pass_delivers_webhooks(engine, database_url, org, tmp_path):

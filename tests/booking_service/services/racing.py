@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from booking_service.core.config import Settings
@@ -35,7 +35,7 @@ from booking_service.services.integrity import check_invariants
 from booking_service.services.lifecycle import TransitionRefused, frame_end_instant
 from booking_service.services.outbox import RenderedMail, queue_mail
 from booking_service.store.db import make_engine, session_scope
-from booking_service.store.models import Invitation, Meeting, OutboxMessage, Reservation
+from booking_service.store.models import Invitation, Meeting, OutboxMessage, Reservation, User
 
 from ..factories import SECRET_KEY, berlin, draft, make_org, next_monday
 
@@ -248,6 +248,23 @@ def reschedule(engine, r: Round) -> str:
         with session_scope(engine, write=True) as session:
             return booking.reschedule_meeting(session, r.meeting_id, r.other_time, secret_key=SECRET_KEY,
                                               settings=SETTINGS, now=r.now).outcome
+    try:
+        return act()
+    except TransitionRefused as refused:
+        return f"refused: {refused.state}"
+
+
+ADMIN_EMAIL = "root@example.com"
+"""The admin :func:`reschedule_by_scheduler` acts as (the test adds them: the world has no admin)."""
+
+
+def reschedule_by_scheduler(engine, r: Round) -> str:
+    """An admin moves the booked meeting to 14:00 (the API's and the customer's one move)."""
+    def act():
+        with session_scope(engine, write=True) as session:
+            admin = session.scalars(select(User).where(User.email == ADMIN_EMAIL)).one()
+            return booking.reschedule_meeting(session, r.meeting_id, r.other_time, secret_key=SECRET_KEY,
+                                              settings=SETTINGS, now=r.now, by=admin).outcome
     try:
         return act()
     except TransitionRefused as refused:

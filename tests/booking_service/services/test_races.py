@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from booking_service.services.invitations import hash_token
 from booking_service.store.db import make_engine, session_scope
-from booking_service.store.models import Invitation, Meeting, OutboxMessage, Reservation, SlotHold
+from booking_service.store.models import Invitation, Meeting, OutboxMessage, Reservation, SlotHold, User
 
 from . import racing
 
@@ -252,6 +252,24 @@ def test_reschedule_races_reschedule(database_url):
         assert sorted(pair) == ["moved", "unavailable"]
         assert (state.status, state.meeting, state.reservations) == ("scheduled", "confirmed", 1)
     _end(database_url)  # the reminders speak of 14:00 only
+
+
+@pytest.mark.timeout(180)
+def test_reschedule_by_the_customer_races_reschedule_by_the_scheduler(database_url):
+    world = racing.make_world(database_url, ROUNDS, booked=True)
+    engine = make_engine(database_url)
+    try:
+        with session_scope(engine) as session:
+            session.add(User(email=racing.ADMIN_EMAIL, name="Root", zone="Europe/Berlin", role="admin"))
+    finally:
+        engine.dispose()
+    outcomes = _race_world(database_url, world, racing.reschedule, racing.reschedule_by_scheduler)
+    left = _left(database_url, world)
+    for pair, state in zip(outcomes, left, strict=True):
+        # Both move it to 14:00 through the one transition: one moves it, the other finds it there.
+        assert sorted(pair) == ["moved", "unavailable"]
+        assert (state.status, state.meeting, state.reservations) == ("scheduled", "confirmed", 1)
+    _end(database_url)
 
 
 @pytest.mark.timeout(180)

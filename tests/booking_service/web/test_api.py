@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from booking_service.services import api_keys
+from booking_service.services import api_keys, availability, invitations, pool_policy, webhooks
 from booking_service.services.booking import confirm_slot
+from booking_service.services.integrity import check_invariants
 from booking_service.store.db import session_scope
 from booking_service.store.models import (
     AuditEntry,
     Invitation,
     Meeting,
     OutboxMessage,
+    ResourcePool,
+    TeamMember,
     User,
     WebhookDelivery,
 )
 
-from ..factories import SECRET_KEY, berlin, make_org, next_monday
+from ..factories import SECRET_KEY, add_busy, berlin, make_org, next_monday
 
 UTC = dt.UTC
 PROBLEM = "application/problem+json"
@@ -304,13 +309,221 @@ def test_meetings_list_get_and_cancel(app, client, org, key):
     assert client.get(f"/api/v1/meetings/{meeting_id}", headers=auth(other_key)).status_code == 404
 
 
-def test_team_members_rooms_and_pools(client, org, key):
+def test_team_members_rooms_and_pools(app, client, org, key):
     members = client.get("/api/v1/members", headers=auth(key)).json["items"]
     assert {m["name"] for m in members} == {"Ana", "Ben", "Cleo", "Dan"}
     rooms = client.get("/api/v1/rooms", headers=auth(key)).json["items"]
     assert {(r["name"], r["capacity"]) for r in rooms} == {("Small room", 2), ("Large room", 8)}
     pools = client.get("/api/v1/pools", headers=auth(key)).json["items"]
-    assert pools == [{"id": org.pool, "name": "Sales", "members": [org.cleo, org.dan]}]
+    assert pools == [{"id": org.pool, "name": "Sales", "members": [org.cleo, org.dan], "panel_size": 1,
+                      "policy": None, "effective_policy": "pooled", "compensate_removed": False}]
+    # The pool's policy and panel as the Team page sets them; without its own, the organisation's.
+    admin = add_user(app, "root@example.com", role="admin")
+    with session_scope(_engine(app)) as session:
+        pool_policy.set_organisation_policy(session, "round_robin", by=session.get(User, admin))
+    assert client.get("/api/v1/pools", headers=auth(key)).json["items"][0]["effective_policy"] == "round_robin"
+    with session_scope(_engine(app)) as session:
+        pool_policy.configure_pool(session, org.pool, policy="weighted", panel_size=2, compensate_removed=True,
+                                   by=session.get(User, admin))
+    pool = client.get("/api/v1/pools", headers=auth(key)).json["items"][0]
+    assert {k: pool[k] for k in ("panel_size", "policy", "effective_policy", "compensate_removed")} == {
+        "panel_size": 2, "policy": "weighted", "effective_policy": "weighted", "compensate_removed": True}
+
+
+# --- pool policies and panels in drafts and invitations --------------------------------------
+
+
+def _pool_draft(org, **changes) -> dict:
+    draft = {k: v for k, v in body(org).items() if not k.startswith("customer") and k != "subject"}
+    return {**draft, "members": [], "pools": [org.pool], **changes}
+
+
+def _service_count(app, org, data: dict) -> int:
+    """The dashboard's live count of the same draft (the service the wizard calls)."""
+    fields = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items()}
+    for name in ("frame_start", "frame_end"):
+        fields[name] = dt.date.fromisoformat(fields[name])
+    with session_scope(_engine(app)) as session:
+        spec = invitations.validate_draft(
+            session, invitations.InvitationDraft(customer_name="x", customer_email="x@example.com", subject="x",
+                                                 **fields),
+            by=session.get(User, org.scheduler))
+        return availability.count_slots_for(session, spec)
+
+
+def test_slot_counts_and_lists_honour_pool_policies_and_panels(app, client, org, key):
+    monday = next_monday(dt.datetime.now(UTC))
+    with Session(_engine(app)) as session:
+        # Cleo is away on Monday, Dan on Tuesday.
+        add_busy(session, org.cleo, berlin(monday, 0), berlin(monday, 23))
+        add_busy(session, org.dan, berlin(monday + dt.timedelta(days=1), 0), berlin(monday + dt.timedelta(days=1), 23))
+
+    def count(**changes) -> dict:
+        answer = client.post("/api/v1/slots/count", json=_pool_draft(org, **changes), headers=auth(key))
+        assert answer.status_code == 200, answer.json
+        assert answer.json["count"] == _service_count(app, org, _pool_draft(org, **changes))
+        return answer.json
+
+    day = 31  # Mon-Fri 09:00-17:00, 30 minutes every 15 minutes
+    pooled = count()
+    assert pooled["count"] == 5 * day
+    assert pooled["pools"] == [{"id": org.pool, "policy": "pooled", "panel_size": 1, "next_in_turn": None}]
+    # Strict round robin: only the starts of the member whose turn it is (one of them is away one day).
+    turn = count(pool_policy="round_robin")
+    assert turn["count"] == 4 * day and turn["pools"][0]["policy"] == "round_robin"
+    assert turn["pools"][0]["next_in_turn"] in ([org.cleo], [org.dan])
+    assert count(pool_policy="weighted")["count"] == 5 * day
+    listed = client.post("/api/v1/slots", json=_pool_draft(org, pool_policy="round_robin"),
+                         query_string={"limit": 500}, headers=auth(key)).json
+    assert listed["count"] == len(listed["slots"]) == 4 * day and listed["pools"] == turn["pools"]
+    # A panel of two: both must be free, so neither Monday nor Tuesday.
+    with Session(_engine(app)) as session:
+        session.get(ResourcePool, org.pool).panel_size = 2
+        session.commit()
+    panel = count()
+    assert panel["count"] == 3 * day and panel["pools"][0]["panel_size"] == 2
+    # A panel larger than the pool is refused as the wizard refuses it.
+    with Session(_engine(app)) as session:
+        session.get(ResourcePool, org.pool).panel_size = 3
+        session.commit()
+    refused = client.post("/api/v1/slots/count", json=_pool_draft(org), headers=auth(key))
+    assert refused.status_code == 422 and refused.json["errors"][0]["field"] == "pools"
+    assert "needs 3 members per meeting but has 2 active" in refused.json["detail"]
+    # Per-person limits count too: Dan may take no meeting, so Cleo alone serves the pool.
+    with Session(_engine(app)) as session:
+        session.get(ResourcePool, org.pool).panel_size = 1
+        session.get(TeamMember, org.dan).max_meetings_day = 0
+        session.commit()
+    assert count()["count"] == 4 * day
+
+
+def test_create_takes_the_wizards_policy_fields_and_answers_them(app, client, org, key):
+    created = create(client, key, org, members=[], pools=[org.pool], pool_policy="round_robin",
+                     change_cutoff_hours=2, max_reschedules=1, deliver="links")
+    invitation = created["invitation"]
+    assert (invitation["pool_policy"], invitation["change_cutoff_hours"], invitation["max_reschedules"]) == (
+        "round_robin", 2, 1)
+    with session_scope(_engine(app)) as session:
+        stored = session.get(Invitation, invitation["id"])
+        assert (stored.pool_policy, stored.change_cutoff_hours, stored.max_reschedules) == ("round_robin", 2, 1)
+    # Left out, they are the installation's defaults (null), as in the wizard.
+    plain = create(client, key, org, deliver="links")["invitation"]
+    assert (plain["pool_policy"], plain["change_cutoff_hours"], plain["max_reschedules"]) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"pool_policy": "fairest"}, "pool_policy"),
+        ({"change_cutoff_hours": -1}, "change_cutoff_hours"),
+        ({"change_cutoff_hours": 9000}, "change_cutoff_hours"),
+        ({"max_reschedules": 101}, "max_reschedules"),
+    ],
+)
+def test_policy_fields_are_refused_with_the_wizards_words(app, client, org, key, changes, field):
+    response = client.post("/api/v1/invitations", json=body(org, **changes), headers=auth(key))
+    assert response.status_code == 422 and response.mimetype == PROBLEM
+    assert response.json["errors"][0]["field"] == field
+    # The very sentence the dashboard shows for the same draft.
+    fields = {k: (tuple(v) if isinstance(v, list) else v) for k, v in body(org, **changes).items()}
+    for name in ("frame_start", "frame_end"):
+        fields[name] = dt.date.fromisoformat(fields[name])
+    with session_scope(_engine(app)) as session, pytest.raises(invitations.InvitationError) as wizard:
+        invitations.validate_draft(session, invitations.InvitationDraft(**fields), by=session.get(User, org.scheduler))
+    assert wizard.value.field == field and response.json["errors"][0]["message"] == str(wizard.value)
+
+
+# --- rescheduling ----------------------------------------------------------------------------
+
+
+def _local(instant: dt.datetime) -> str:
+    """RFC 3339 in Berlin's offset (``+01:00`` in winter), as a CRM would send it."""
+    return instant.astimezone(ZoneInfo("Europe/Berlin")).isoformat()
+
+
+def test_reschedule_moves_the_meeting_as_its_scheduler(app, client, org, key):
+    # The customer may not move it any more (no moves online, a week's cutoff); its scheduler may.
+    invitation_id = create(client, key, org, max_reschedules=0, change_cutoff_hours=24 * 7,
+                           deliver="links")["invitation"]["id"]
+    admin = add_user(app, "root@example.com", role="admin")
+    olga = add_user(app, "olga@example.com")
+    with session_scope(_engine(app)) as session:
+        for user_id in (org.scheduler, admin, olga):
+            webhooks.create_subscription(session, session.get(User, user_id), "https://hooks.example.com/x",
+                                         ["meeting.rescheduled"], secret_key=SECRET_KEY)
+    meeting_id = _book(app, invitation_id)
+    before = client.get(f"/api/v1/meetings/{meeting_id}", headers=auth(key)).json
+    monday = next_monday(dt.datetime.now(UTC))
+    slots = client.get(f"/api/v1/meetings/{meeting_id}/slots", query_string={"limit": 1000}, headers=auth(key)).json
+    starts = [dt.datetime.fromisoformat(s["start"]) for s in slots["slots"]]
+    assert berlin(monday, 10) not in starts and berlin(monday, 11) in starts and slots["count"] == len(starts)
+
+    moved = client.post(f"/api/v1/meetings/{meeting_id}/reschedule", json={"start": _local(berlin(monday, 11))},
+                        headers=auth(key))
+    assert moved.status_code == 200, moved.json
+    meeting = moved.json
+    assert dt.datetime.fromisoformat(meeting["start"]) == berlin(monday, 11)
+    assert meeting["start"].endswith("+00:00") and meeting["status"] == "confirmed"
+    assert meeting["uid"] == before["uid"] and meeting["sequence"] == before["sequence"] + 1
+    assert meeting["reschedule_count"] == 0  # a scheduler's move is not the customer's
+    assert client.get(f"/api/v1/meetings/{meeting_id}", headers=auth(key)).json == meeting
+    with session_scope(_engine(app)) as session:
+        stored = session.get(Meeting, meeting_id)
+        assert {r.start for r in stored.reservations} == {berlin(monday, 11)}
+        # One event per subscription that may see it; another scheduler's gets none.
+        deliveries = session.scalars(select(WebhookDelivery).where(
+            WebhookDelivery.event_type == "meeting.rescheduled")).all()
+        owners = sorted(d.subscription.user_id for d in deliveries)
+        assert owners == sorted([org.scheduler, admin])
+        payload = json.loads(deliveries[0].payload)
+        assert payload["data"]["by"] == "scheduler" and payload["data"]["meeting"]["start"] == meeting["start"]
+        audit = session.scalars(select(AuditEntry).where(AuditEntry.action == "meeting.moved")).one()
+        assert audit.user_id == org.scheduler
+        moved_mail = session.scalars(select(OutboxMessage).where(
+            OutboxMessage.kind == "moved", OutboxMessage.to_addr == "ada@customer.example")).one()
+        assert "This meeting has moved to a new time" in moved_mail.body_text
+        assert check_invariants(session) == []
+
+
+def test_reschedule_refusals_are_problems_naming_start_and_the_fix(app, client, org, key):
+    invitation_id = create(client, key, org, deliver="links")["invitation"]["id"]
+    meeting_id = _book(app, invitation_id)
+    monday = next_monday(dt.datetime.now(UTC))
+    url = f"/api/v1/meetings/{meeting_id}/reschedule"
+
+    def refused(start: str, status: int = 422) -> dict:
+        response = client.post(url, json={"start": start}, headers=auth(key))
+        assert response.status_code == status and response.mimetype == PROBLEM, response.json
+        return response.json
+
+    naive = refused(berlin(monday, 11).replace(tzinfo=None).isoformat())
+    assert naive["errors"][0]["field"] == "start" and "add the offset" in naive["errors"][0]["message"]
+    nonsense = refused("next tuesday")
+    assert nonsense["errors"][0]["field"] == "start" and "RFC 3339" in nonsense["detail"]
+    saturday = refused(_local(berlin(monday + dt.timedelta(days=5), 11)))
+    assert saturday["errors"][0]["field"] == "start"
+    assert f"GET /api/v1/meetings/{meeting_id}/slots" in saturday["detail"]
+    same = refused(_local(berlin(monday, 10)))
+    assert "current time" in same["detail"]
+    missing = client.post(url, json={}, headers=auth(key))
+    assert missing.status_code == 422 and missing.json["errors"][0]["field"] == "start"
+    # Nothing changed by any of these.
+    assert client.get(f"/api/v1/meetings/{meeting_id}", headers=auth(key)).json["sequence"] == 0
+    # Scope and scopes: another scheduler's key finds nothing, a read-only key may not write.
+    other_key = make_key(app, add_user(app, "olga@example.com"))
+    outside = client.post(url, json={"start": _local(berlin(monday, 11))}, headers=auth(other_key))
+    assert outside.status_code == 404
+    assert client.get(f"/api/v1/meetings/{meeting_id}/slots", headers=auth(other_key)).status_code == 404
+    read_only = make_key(app, org.scheduler, scopes=("read",))
+    assert client.post(url, json={"start": _local(berlin(monday, 11))}, headers=auth(read_only)).status_code == 403
+    # A cancelled meeting cannot move: the state machine's sentence, 409.
+    client.post(f"/api/v1/meetings/{meeting_id}/cancel", json={}, headers=auth(key))
+    gone = refused(_local(berlin(monday, 11)), status=409)
+    assert gone["detail"] == "This meeting was cancelled, so it can no longer be moved."
+    assert client.get(f"/api/v1/meetings/{meeting_id}/slots", headers=auth(key)).json == {"count": 0, "slots": []}
+    with session_scope(_engine(app)) as session:
+        assert session.scalars(select(WebhookDelivery)).all() == []
+        assert check_invariants(session) == []
 
 
 # --- webhooks --------------------------------------------------------------------------------
