@@ -39,6 +39,7 @@ from planner.slots import (
     _candidates,
     _check_limits,
     _check_request,
+    _count,
     _empty_slots,
     _evaluate,
     _Evaluation,
@@ -596,7 +597,7 @@ class OrgGrid:
     def count_slots(self, request: SlotRequest, *, limits: Limits | None = None) -> int:
         """Number of available slots for ``request`` on the grid; same as :func:`planner.count_slots`."""
         _, ev, _, _ = self._solve(request, limits)
-        return 0 if ev is None else bits.popcount(ev.final)
+        return _count(ev)
 
 
 def _combine(
