@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import weakref
 from collections import OrderedDict
 
 import numpy as np
@@ -58,6 +59,8 @@ from planner.teams.turns import resolve_turns
 DEFAULT_CHUNK = 256
 #: Default memory bound of the per-shape cache of "ok to start here" rows, in bytes.
 DEFAULT_CACHE_BYTES = 64 * 2**20
+#: Limit masks kept per :class:`~planner.Limits` object (one per request shape and frame).
+_ALLOWED_PER_LIMITS = 16
 
 __all__ = ["OrgGrid"]
 
@@ -127,6 +130,12 @@ class OrgGrid:
         # Candidate starts per (zone, interval, frame, duration): positions on the grid.
         self._cands: OrderedDict[tuple, tuple] = OrderedDict()
         self._cands_nbytes = 0
+        # Per Limits object (immutable; held weakly) and (resources, frame, shape, earliest
+        # start): the layout rows' "within the limits" masks, a few per Limits object. The
+        # masks depend on the limits and meetings, not on busy time, so add_busy keeps them.
+        self._allowed: weakref.WeakKeyDictionary[Limits, OrderedDict[tuple, np.ndarray | None]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     # -- construction ---------------------------------------------------------------
     @classmethod
@@ -394,7 +403,9 @@ class OrgGrid:
         The "ok to start here" rows per shape and resource, and the candidate
         starts per (zone, interval, frame, shape).
         """
-        return len(self._ok_cache) * self._in_hours.shape[1] * 8 + self._cands_nbytes
+        with self._lock:
+            masks = sum(a.nbytes for kept in self._allowed.values() for a in kept.values() if a is not None)
+        return len(self._ok_cache) * self._in_hours.shape[1] * 8 + self._cands_nbytes + masks
 
     def clear_cache(self) -> None:
         """Drop every cached row (the next query of each shape runs the sliding windows again)."""
@@ -403,6 +414,7 @@ class OrgGrid:
             self._ok_shapes.clear()
             self._cands.clear()
             self._cands_nbytes = 0
+            self._allowed.clear()
 
     def _forget(self, row: int) -> None:
         """Busy time of ``row`` changed: drop its cached rows of every shape."""
@@ -578,7 +590,22 @@ class OrgGrid:
         width = w_hi - w_lo
         # Limits depend on the meetings passed with each query: never cached, a mask per row.
         pos = (cands - self._origin) // q - w_lo * 64
-        allowed = allowed_rows(layout, self._tables, limits, request, pos, cands, width)
+        allowed = None
+        if limits is not None:
+            key = (request.members, request.pools, request.rooms, request.min_capacity, request.zone,
+                   request.interval.value, request.frame_ns, request.duration.value, int(cands[0]), w_lo, w_hi)
+            with self._lock:
+                kept = self._allowed.setdefault(limits, OrderedDict())
+                hit = kept.get(key, False)
+            if hit is False:
+                hit = allowed_rows(layout, self._tables, limits, request, pos, cands, width)
+                if hit is not None:
+                    hit.flags.writeable = False
+                with self._lock:
+                    kept[key] = hit
+                    while len(kept) > _ALLOWED_PER_LIMITS:
+                        kept.popitem(last=False)
+            allowed = hit
         ok = self._ok_for(layout.rows, int(d), int(bb), int(ba), w_lo, w_hi) if self._cache_bytes else None
         if ok is None:
             cols = slice(w_lo, w_hi)

@@ -504,6 +504,8 @@ def allowed_rows(
         return None
     zones = tab.zone[layout.rows].tolist()
     rows, first, stop = limits.blocked(layout.ids, zones, cands, int(request.duration.value))
+    if rows.size == 0:
+        return None
     # Rows allow every start but those on days past a limit: each such day's run of candidates
     # is one interval of quanta from its first start to just after its last.
     blocked = bits.mask_intervals(rows, pos[first], pos[stop - 1] + 1, (len(layout.ids), width))
