@@ -20,7 +20,9 @@ The candidate starts, each resource's "ok at this start" and their
 combinations are bit rows (:mod:`planner.bits`): "in hours for the next d
 quanta" is a sliding AND computed by doubling, required members are ANDed,
 pools and rooms ORed, and the count is a popcount. Required members are
-evaluated first; pools and rooms only when some start survives them.
+evaluated first, as bit rows over the frame; pool members and rooms are then
+checked only at the starts that survive them, all in one vectorised search
+(:func:`_staged`), or as bit rows too when many starts survive.
 
 Public entry points (re-exported by :mod:`planner`): :func:`find_slots`,
 :func:`count_slots`, :func:`check_slot` and :class:`SlotCheck`.
@@ -175,35 +177,41 @@ def _layout(request: SlotRequest, tab: Tables) -> _Layout:
     lookup = tab.lookup
     kind = tab.kind
 
-    def rows_of(names: tuple[str, ...], want: str, what: str) -> np.ndarray:
-        missing = [n for n in names if n not in lookup]
-        if missing:
-            raise PlannerInputError(f"{what} names {missing[0]!r}, which is not in resources")
-        pos = np.array([lookup[n] for n in names], dtype=np.int64)
-        wrong = kind[pos] != want
-        if wrong.any():
-            bad = names[int(np.flatnonzero(wrong)[0])]
-            raise PlannerInputError(f"{what} names {bad!r}, which is a {kind[pos][wrong][0]}, not a {want}")
-        return pos.astype(np.int64)
+    # Plain Python on a few dozen ids: cheaper than numpy's fixed cost per call here.
+    def rows_of(names: tuple[str, ...], want: str, what: str) -> list[int]:
+        rows = []
+        for n in names:
+            r = lookup.get(n)
+            if r is None:
+                raise PlannerInputError(f"{what} names {n!r}, which is not in resources")
+            if kind[r] != want:
+                raise PlannerInputError(f"{what} names {n!r}, which is a {kind[r]}, not a {want}")
+            rows.append(r)
+        return rows
 
     members = rows_of(request.members, "member", "members")
     pools = [rows_of(p, "member", f"pools[{i}]") for i, p in enumerate(request.pools)]
     rooms = rows_of(request.rooms, "room", "rooms")
-    rooms = rooms[tab.capacity[rooms] >= request.min_capacity]
-    used = np.unique(np.concatenate([members, *pools, rooms]).astype(np.int64))
-    grid_of = {int(r): i for i, r in enumerate(used)}
+    if rooms:
+        capacity = tab.capacity.tolist()
+        rooms = [r for r in rooms if capacity[r] >= request.min_capacity]
+    used = sorted(set(members).union(*pools, rooms))
+    grid_of = {r: i for i, r in enumerate(used)}
+    ids = tab.ids.tolist()
 
-    def to_grid(rs: np.ndarray) -> np.ndarray:
-        return np.array([grid_of[int(r)] for r in rs], dtype=np.int64)
+    def to_grid(rs: list[int]) -> np.ndarray:
+        return np.array([grid_of[r] for r in rs], dtype=np.int64)
 
+    pool_rows = tuple(to_grid(p) for p in pools)
+    room_rows = to_grid(rooms)
     return _Layout(
-        rows=used,
-        ids=tuple(tab.ids[used].tolist()),
+        rows=np.array(used, dtype=np.int64),
+        ids=tuple(ids[r] for r in used),
         member_rows=to_grid(members),
-        pool_rows=tuple(to_grid(p) for p in pools),
-        room_rows=to_grid(rooms),
+        pool_rows=pool_rows,
+        room_rows=room_rows,
         rooms_needed=bool(request.rooms),
-        other_rows=np.concatenate([*(to_grid(p) for p in pools), to_grid(rooms)]).astype(np.int64),
+        other_rows=to_grid([r for p in pools for r in p] + rooms),
     )
 
 
@@ -452,7 +460,16 @@ def _free_tuples(ids: tuple[str, ...], flags: np.ndarray) -> tuple[np.ndarray, n
     ids = tuple(ids[j] for j in order)
     flags = flags[order]
     k, n = flags.shape
-    if k <= 62:
+    if k <= 16:
+        # Few resources: a table over all 2**k codes finds the distinct patterns without a sort.
+        codes = (flags.astype(np.int64) << np.arange(k, dtype=np.int64)[:, None]).sum(axis=0)
+        seen = np.zeros(1 << k, dtype=np.int64)
+        seen[codes] = 1
+        uniq = np.flatnonzero(seen)
+        seen[uniq] = np.arange(uniq.size)
+        inverse = seen[codes]
+        patterns = ((uniq[:, None] >> np.arange(k, dtype=np.int64)) & 1).astype(bool)
+    elif k <= 62:
         codes = (flags.astype(np.int64) << np.arange(k, dtype=np.int64)[:, None]).sum(axis=0)
         uniq, inverse = np.unique(codes, return_inverse=True)
         patterns = ((uniq[:, None] >> np.arange(k, dtype=np.int64)) & 1).astype(bool)
@@ -617,9 +634,8 @@ def _staged(
             (2 * m, width),
         )
         ok = _ok_rows(both[:m], both[m:], d, bb, ba)
-        final = bits.from_positions(pos, width)
-        final &= np.bitwise_and.reduce(ok, axis=0)
-        surv = bits.positions(final)
+        every = np.bitwise_and.reduce(ok, axis=0) if m > 1 else ok[0]
+        surv = pos[bits.bits_at(every[None, :], pos)[0]]
         if limits is not None and surv.size:
             zones = tab.zone[layout.rows].tolist()
             within = limits.allowed([layout.ids[r] for r in members], [zones[r] for r in members],
