@@ -404,8 +404,11 @@ class OrgGrid:
         starts per (zone, interval, frame, shape).
         """
         with self._lock:
-            masks = sum(a.nbytes for kept in self._allowed.values() for a in kept.values() if a is not None)
-        return len(self._ok_cache) * self._in_hours.shape[1] * 8 + self._cands_nbytes + masks
+            return len(self._ok_cache) * self._in_hours.shape[1] * 8 + self._cands_nbytes + self._masks_nbytes()
+
+    def _masks_nbytes(self) -> int:
+        """Memory held by the kept limit masks (call under the lock)."""
+        return sum(a.nbytes for kept in list(self._allowed.values()) for a in kept.values() if a is not None)
 
     def clear_cache(self) -> None:
         """Drop every cached row (the next query of each shape runs the sliding windows again)."""
@@ -461,7 +464,7 @@ class OrgGrid:
                 if (d, bb, ba, r) not in cache:  # a row listed twice is cached once
                     cache[(d, bb, ba, r)] = fresh[k].copy()
                     self._ok_shapes[shape] = self._ok_shapes.get(shape, 0) + 1
-            limit = (self._cache_bytes - self._cands_nbytes) // (width * 8)
+            limit = (self._cache_bytes - self._cands_nbytes - self._masks_nbytes()) // (width * 8)
             while len(cache) > limit:
                 (d0, b0, a0, _), _ = cache.popitem(last=False)
                 self._ok_shapes[(d0, b0, a0)] -= 1
@@ -529,7 +532,8 @@ class OrgGrid:
         size = _candidate_nbytes(hit)
         width_bytes = self._in_hours.shape[1] * 8
         while (
-            self._cands and self._cands_nbytes + size + len(self._ok_cache) * width_bytes > self._cache_bytes
+            self._cands
+            and self._cands_nbytes + size + len(self._ok_cache) * width_bytes + self._masks_nbytes() > self._cache_bytes
         ):
             if len(self._cands) * 4 < len(self._ok_cache) + 4 and self._ok_cache:
                 # Make room in the rows first while they hold most of the memory.
@@ -540,7 +544,7 @@ class OrgGrid:
             else:
                 _, old = self._cands.popitem(last=False)
                 self._cands_nbytes -= _candidate_nbytes(old)
-        if self._cands_nbytes + size + len(self._ok_cache) * width_bytes <= self._cache_bytes:
+        if self._cands_nbytes + size + len(self._ok_cache) * width_bytes + self._masks_nbytes() <= self._cache_bytes:
             self._cands[key] = hit
             self._cands_nbytes += size
 
@@ -602,9 +606,12 @@ class OrgGrid:
                 if hit is not None:
                     hit.flags.writeable = False
                 with self._lock:
-                    kept[key] = hit
-                    while len(kept) > _ALLOWED_PER_LIMITS:
-                        kept.popitem(last=False)
+                    size = 0 if hit is None else hit.nbytes
+                    used = len(self._ok_cache) * self._in_hours.shape[1] * 8 + self._cands_nbytes
+                    if used + self._masks_nbytes() + size <= self._cache_bytes:
+                        kept[key] = hit
+                        while len(kept) > _ALLOWED_PER_LIMITS:
+                            kept.popitem(last=False)
             allowed = hit
         ok = self._ok_for(layout.rows, int(d), int(bb), int(ba), w_lo, w_hi) if self._cache_bytes else None
         if ok is None:
