@@ -15,6 +15,10 @@ on the loaded :class:`planner.OrgTables`, and the live count on the prebuilt
 only change how the cached rows are combined), each for the plain request (the baseline,
 interleaved with it) and the team request; printed as the ratios team / plain of the wall and
 the CPU medians (target: at most 2x; on a shared machine the CPU ratio is the steadier one).
+The live count is measured twice: with one :class:`planner.Limits` object throughout (the
+dashboard keeps one per data version, and the grid keeps its masks per request shape), and with
+a new Limits object for every count (nothing of the limits kept: what the first count of a
+shape costs).
 
 Before timing, the team request's slots are checked against a reference computed another way:
 the starts where at least 2 of the 5 single-member variants of the request are available
@@ -136,7 +140,13 @@ def run_teams_workload(w: Workload, reps: int) -> dict:
         "count_slots (OrgTables)": (lambda: index.count_slots(request),
                                     lambda: index.count_slots(team, limits=limits)),
         "live count (OrgGrid)": (lambda: grid.count_slots(request), lambda: grid.count_slots(team, limits=limits)),
+        "live count (OrgGrid), new Limits each time": (lambda: grid.count_slots(request),
+                                                       lambda: grid.count_slots(team, limits=next(fresh))),
     }  # fmt: skip
+    # Limits objects made in advance (not timed), one per call: nothing of the limits is kept.
+    limits_table = pd.DataFrame({"resource_id": list(dict.fromkeys(request.all_members)),
+                                 **{c: [v] * len(request.all_members) for c, v in CAPS.items()}})  # fmt: skip
+    fresh = iter([planner.Limits(limits_table, meetings) for _ in range(reps * 5 + 2)])
     out = {}
     for label, (plain_fn, team_fn) in rows.items():
         # Interleaved, so both calls see the same load; the grid's calls are cache hits.

@@ -10,9 +10,10 @@
   it, so the next rerun rebuilds what depends on it.
 - :func:`data_changed` is what a page calls after it changed data itself (it also covers edits
   the fingerprint cannot see, such as a member's new zone).
-- :func:`org_tables` (the organisation as planner tables) and :func:`org_grid` (the planner's
-  prebuilt :class:`planner.OrgGrid`) are shared by every session and rebuilt once per data
-  version; the wizard's live count (:func:`live_view`) runs on the grid, the Capacity page's
+- :func:`org_tables` (the organisation as planner tables), :func:`org_index` (the same indexed by
+  resource, :class:`planner.OrgTables`), :func:`org_grid` (the planner's prebuilt
+  :class:`planner.OrgGrid`) and :func:`org_limits` are shared by every session and rebuilt once per
+  data version; the wizard's live count (:func:`live_view`) runs on the grid, the Capacity page's
   figures (:func:`utilization`, :func:`free_capacity`) and the zero-slot explanation
   (:func:`explain_no_slots`) on the tables, through :mod:`planner.analytics`.
 """
@@ -244,18 +245,24 @@ def _team_rules(draft: invitations.InvitationDraft, user: User | None, now: dt.d
         return request, limits, "; ".join(sentences)
 
 
-def _tables_kwargs(version: tuple | None) -> dict[str, pd.DataFrame]:
-    tables = org_tables(version)
-    return {"resources": tables.resources, "hours": tables.hours, "overrides": tables.overrides, "busy": tables.busy}
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _org_index(version: tuple) -> planner.OrgTables:
+    tables = _org_tables(version)
+    return planner.OrgTables.load(tables.resources, tables.hours, tables.busy, tables.overrides)
+
+
+def org_index(version: tuple | None = None) -> planner.OrgTables:
+    """The organisation's tables indexed by resource (:class:`planner.OrgTables`), once per data
+    version: the grid is built from it, and a frame beyond the grid is counted on it, reading
+    only the request's rows."""
+    return _org_index(version if version is not None else data_version())
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _org_grid(version: tuple) -> planner.OrgGrid:
-    tables = _org_tables(version)
     today = pd.Timestamp(utcnow()).floor("D")
-    return planner.OrgGrid.build(
-        tables.resources, tables.hours, tables.busy, tables.overrides,
-        start=today - pd.Timedelta(days=2), end=today + pd.Timedelta(days=GRID_DAYS),
+    return planner.OrgGrid.from_tables(
+        _org_index(version), start=today - pd.Timedelta(days=2), end=today + pd.Timedelta(days=GRID_DAYS),
     )
 
 
@@ -266,6 +273,19 @@ def org_grid(version: tuple | None = None) -> planner.OrgGrid:
     ``version``: the :func:`data_version` the caller has just read (saves reading it again).
     """
     return _org_grid(version if version is not None else data_version())
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _org_limits(version: tuple) -> planner.Limits | None:
+    grid = _org_grid(version)
+    with session() as s:
+        return availability.load_limits_between(s, grid.origin.to_pydatetime(), grid.end.to_pydatetime())
+
+
+def org_limits(version: tuple | None = None) -> planner.Limits | None:
+    """Every resource's limits and the meetings that count against them over the grid's horizon,
+    loaded once per data version (like the grid, which keeps the limits' masks per request shape)."""
+    return _org_limits(version if version is not None else data_version())
 
 
 def _grid_for(request: planner.SlotRequest, version: tuple | None) -> planner.OrgGrid | None:
@@ -286,7 +306,7 @@ def count_slots(request: planner.SlotRequest, version: tuple | None = None, *, l
     grid = _grid_for(request, version)
     if grid is not None:
         return int(grid.count_slots(request, limits=limits))
-    return int(planner.count_slots(request, **_tables_kwargs(version), limits=limits))
+    return int(org_index(version).count_slots(request, limits=limits))
 
 
 def find_slots(request: planner.SlotRequest, version: tuple | None = None, *, limits=None) -> pd.DataFrame:
@@ -294,7 +314,7 @@ def find_slots(request: planner.SlotRequest, version: tuple | None = None, *, li
     grid = _grid_for(request, version)
     if grid is not None:
         return grid.find_slots(request, limits=limits)
-    return planner.find_slots(request, **_tables_kwargs(version), limits=limits)
+    return org_index(version).find_slots(request, limits=limits)
 
 
 def explain_no_slots(request: planner.SlotRequest) -> str:
@@ -314,6 +334,9 @@ def _live_view(
 ) -> LiveView:
     request, limits, policy = _team_rules(_draft, _user, _now)
     org_grid(_version)  # built (once per data version) before the clock starts
+    if limits is not None and _grid_for(request, _version) is not None:
+        # The same limits and meetings, loaded once per data version: the grid keeps their masks.
+        limits = org_limits(_version) or limits
     started = time.perf_counter()
     count = count_slots(request, _version, limits=limits)
     count_ms = (time.perf_counter() - started) * 1000

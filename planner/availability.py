@@ -41,6 +41,7 @@ __all__ = [
     "build_grid",
     "busy_intervals",
     "hours_intervals",
+    "quantum_intervals",
     "rasterize",
 ]
 
@@ -214,6 +215,34 @@ def _merge_quanta(k: np.ndarray, a: np.ndarray, b: np.ndarray, n_quanta: int):
     return k[first], a[first], reach[last] - (k[last] << width)
 
 
+def quantum_intervals(
+    tab: Tables, rows: np.ndarray, origin_ns: int, quantum_ns: int, n_quanta: int
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Hours and busy time of ``rows`` as quantum ranges over a horizon (what :func:`rasterize` lays out).
+
+    Returns
+    -------
+    hours, busy : (k, a, b) each, ndarray of int64
+        Output row ``k`` (a position in ``rows``) and half-open quantum range ``[a, b)`` within
+        ``[0, n_quanta)``, sorted by ``(k, a)``, disjoint and not touching within a row. Hours
+        are rounded inward (a quantum counts only when entirely inside the merged window), busy
+        time outward (a quantum touched by a busy minute is busy), then merged.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    hi_ns = origin_ns + n_quanta * quantum_ns
+    hk, hs, he = hours_intervals(tab, rows, origin_ns, hi_ns)
+    qa = -((origin_ns - hs) // quantum_ns)  # ceil((hs - origin) / q)
+    qb = (he - origin_ns) // quantum_ns
+    keep = qb > qa
+    hours = hk[keep], qa[keep], qb[keep]
+
+    bk, bs, be = busy_intervals(tab, rows, origin_ns, hi_ns)
+    qa = np.maximum((bs - origin_ns) // quantum_ns, 0)
+    qb = np.minimum(-((origin_ns - be) // quantum_ns), n_quanta)
+    keep = qb > qa
+    return hours, _merge_quanta(bk[keep], qa[keep], qb[keep], n_quanta)
+
+
 def rasterize(
     tab: Tables,
     rows: np.ndarray,
@@ -248,22 +277,8 @@ def rasterize(
         hours, busy iff any busy block overlaps it.
     """
     rows = np.asarray(rows, dtype=np.int64)
-    hi_ns = origin_ns + n_quanta * quantum_ns
     shape = (rows.size, bits.n_words(n_quanta))
-
-    hk, hs, he = hours_intervals(tab, rows, origin_ns, hi_ns)
-    # Inward rounding: only quanta entirely inside the merged window count.
-    qa = -((origin_ns - hs) // quantum_ns)  # ceil((hs - origin) / q)
-    qb = (he - origin_ns) // quantum_ns
-    keep = qb > qa
-    hk, ha, hb = hk[keep], qa[keep], qb[keep]
-
-    bk, bs, be = busy_intervals(tab, rows, origin_ns, hi_ns)
-    # Outward rounding: a quantum touched by a busy minute is busy.
-    qa = np.maximum((bs - origin_ns) // quantum_ns, 0)
-    qb = np.minimum(-((origin_ns - be) // quantum_ns), n_quanta)
-    keep = qb > qa
-    bk, ba, bb = _merge_quanta(bk[keep], qa[keep], qb[keep], n_quanta)
+    (hk, ha, hb), (bk, ba, bb) = quantum_intervals(tab, rows, origin_ns, quantum_ns, n_quanta)
     if out is not None:
         return (
             bits.mask_intervals(hk, ha, hb, shape, out=out[0], zeroed=zeroed),

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import weakref
 from collections import OrderedDict
 
 import numpy as np
@@ -39,6 +40,7 @@ from planner.slots import (
     _candidates,
     _check_limits,
     _check_request,
+    _count,
     _empty_slots,
     _evaluate,
     _Evaluation,
@@ -57,6 +59,8 @@ from planner.teams.turns import resolve_turns
 DEFAULT_CHUNK = 256
 #: Default memory bound of the per-shape cache of "ok to start here" rows, in bytes.
 DEFAULT_CACHE_BYTES = 64 * 2**20
+#: Limit masks kept per :class:`~planner.Limits` object (one per request shape and frame).
+_ALLOWED_PER_LIMITS = 16
 
 __all__ = ["OrgGrid"]
 
@@ -126,6 +130,12 @@ class OrgGrid:
         # Candidate starts per (zone, interval, frame, duration): positions on the grid.
         self._cands: OrderedDict[tuple, tuple] = OrderedDict()
         self._cands_nbytes = 0
+        # Per Limits object (immutable; held weakly) and (resources, frame, shape, earliest
+        # start): the layout rows' "within the limits" masks, a few per Limits object. The
+        # masks depend on the limits and meetings, not on busy time, so add_busy keeps them.
+        self._allowed: weakref.WeakKeyDictionary[Limits, OrderedDict[tuple, np.ndarray | None]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     # -- construction ---------------------------------------------------------------
     @classmethod
@@ -393,7 +403,12 @@ class OrgGrid:
         The "ok to start here" rows per shape and resource, and the candidate
         starts per (zone, interval, frame, shape).
         """
-        return len(self._ok_cache) * self._in_hours.shape[1] * 8 + self._cands_nbytes
+        with self._lock:
+            return len(self._ok_cache) * self._in_hours.shape[1] * 8 + self._cands_nbytes + self._masks_nbytes()
+
+    def _masks_nbytes(self) -> int:
+        """Memory held by the kept limit masks (call under the lock)."""
+        return sum(a.nbytes for kept in list(self._allowed.values()) for a in kept.values() if a is not None)
 
     def clear_cache(self) -> None:
         """Drop every cached row (the next query of each shape runs the sliding windows again)."""
@@ -402,6 +417,7 @@ class OrgGrid:
             self._ok_shapes.clear()
             self._cands.clear()
             self._cands_nbytes = 0
+            self._allowed.clear()
 
     def _forget(self, row: int) -> None:
         """Busy time of ``row`` changed: drop its cached rows of every shape."""
@@ -448,7 +464,7 @@ class OrgGrid:
                 if (d, bb, ba, r) not in cache:  # a row listed twice is cached once
                     cache[(d, bb, ba, r)] = fresh[k].copy()
                     self._ok_shapes[shape] = self._ok_shapes.get(shape, 0) + 1
-            limit = (self._cache_bytes - self._cands_nbytes) // (width * 8)
+            limit = (self._cache_bytes - self._cands_nbytes - self._masks_nbytes()) // (width * 8)
             while len(cache) > limit:
                 (d0, b0, a0, _), _ = cache.popitem(last=False)
                 self._ok_shapes[(d0, b0, a0)] -= 1
@@ -516,7 +532,8 @@ class OrgGrid:
         size = _candidate_nbytes(hit)
         width_bytes = self._in_hours.shape[1] * 8
         while (
-            self._cands and self._cands_nbytes + size + len(self._ok_cache) * width_bytes > self._cache_bytes
+            self._cands
+            and self._cands_nbytes + size + len(self._ok_cache) * width_bytes + self._masks_nbytes() > self._cache_bytes
         ):
             if len(self._cands) * 4 < len(self._ok_cache) + 4 and self._ok_cache:
                 # Make room in the rows first while they hold most of the memory.
@@ -527,7 +544,7 @@ class OrgGrid:
             else:
                 _, old = self._cands.popitem(last=False)
                 self._cands_nbytes -= _candidate_nbytes(old)
-        if self._cands_nbytes + size + len(self._ok_cache) * width_bytes <= self._cache_bytes:
+        if self._cands_nbytes + size + len(self._ok_cache) * width_bytes + self._masks_nbytes() <= self._cache_bytes:
             self._cands[key] = hit
             self._cands_nbytes += size
 
@@ -577,7 +594,25 @@ class OrgGrid:
         width = w_hi - w_lo
         # Limits depend on the meetings passed with each query: never cached, a mask per row.
         pos = (cands - self._origin) // q - w_lo * 64
-        allowed = allowed_rows(layout, self._tables, limits, request, pos, cands, width)
+        allowed = None
+        if limits is not None:
+            key = (request.members, request.pools, request.rooms, request.min_capacity, request.zone,
+                   request.interval.value, request.frame_ns, request.duration.value, int(cands[0]), w_lo, w_hi)
+            with self._lock:
+                kept = self._allowed.setdefault(limits, OrderedDict())
+                hit = kept.get(key, False)
+            if hit is False:
+                hit = allowed_rows(layout, self._tables, limits, request, pos, cands, width)
+                if hit is not None:
+                    hit.flags.writeable = False
+                with self._lock:
+                    size = 0 if hit is None else hit.nbytes
+                    used = len(self._ok_cache) * self._in_hours.shape[1] * 8 + self._cands_nbytes
+                    if used + self._masks_nbytes() + size <= self._cache_bytes:
+                        kept[key] = hit
+                        while len(kept) > _ALLOWED_PER_LIMITS:
+                            kept.popitem(last=False)
+            allowed = hit
         ok = self._ok_for(layout.rows, int(d), int(bb), int(ba), w_lo, w_hi) if self._cache_bytes else None
         if ok is None:
             cols = slice(w_lo, w_hi)
@@ -596,7 +631,7 @@ class OrgGrid:
     def count_slots(self, request: SlotRequest, *, limits: Limits | None = None) -> int:
         """Number of available slots for ``request`` on the grid; same as :func:`planner.count_slots`."""
         _, ev, _, _ = self._solve(request, limits)
-        return 0 if ev is None else bits.popcount(ev.final)
+        return _count(ev)
 
 
 def _combine(

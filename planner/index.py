@@ -17,7 +17,6 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from planner import bits
 from planner.errors import PlannerInputError
 from planner.request import SlotRequest
 from planner.slots import (
@@ -25,6 +24,7 @@ from planner.slots import (
     _assemble,
     _check_limits,
     _check_request,
+    _count,
     _empty_slots,
     check_tables,
     solve_tables,
@@ -203,7 +203,7 @@ class OrgTables:
         request = _check_request(request)
         limits = _check_limits(limits)
         _, ev, _, _ = solve_tables(request, self._request_tables(request), limits)
-        return 0 if ev is None else bits.popcount(ev.final)
+        return _count(ev)
 
     def check_slot(
         self, request: SlotRequest, *, start: dt.datetime | pd.Timestamp, limits: Limits | None = None

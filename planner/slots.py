@@ -20,7 +20,9 @@ The candidate starts, each resource's "ok at this start" and their
 combinations are bit rows (:mod:`planner.bits`): "in hours for the next d
 quanta" is a sliding AND computed by doubling, required members are ANDed,
 pools and rooms ORed, and the count is a popcount. Required members are
-evaluated first; pools and rooms only when some start survives them.
+evaluated first, as bit rows over the frame; pool members and rooms are then
+checked only at the starts that survive them, all in one vectorised search
+(:func:`_staged`), or as bit rows too when many starts survive.
 
 Public entry points (re-exported by :mod:`planner`): :func:`find_slots`,
 :func:`count_slots`, :func:`check_slot` and :class:`SlotCheck`.
@@ -37,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from planner import bits
-from planner.availability import rasterize
+from planner.availability import quantum_intervals, rasterize
 from planner.errors import PlannerInputError
 from planner.request import SlotRequest
 from planner.tables import Tables, prepare
@@ -175,35 +177,41 @@ def _layout(request: SlotRequest, tab: Tables) -> _Layout:
     lookup = tab.lookup
     kind = tab.kind
 
-    def rows_of(names: tuple[str, ...], want: str, what: str) -> np.ndarray:
-        missing = [n for n in names if n not in lookup]
-        if missing:
-            raise PlannerInputError(f"{what} names {missing[0]!r}, which is not in resources")
-        pos = np.array([lookup[n] for n in names], dtype=np.int64)
-        wrong = kind[pos] != want
-        if wrong.any():
-            bad = names[int(np.flatnonzero(wrong)[0])]
-            raise PlannerInputError(f"{what} names {bad!r}, which is a {kind[pos][wrong][0]}, not a {want}")
-        return pos.astype(np.int64)
+    # Plain Python on a few dozen ids: cheaper than numpy's fixed cost per call here.
+    def rows_of(names: tuple[str, ...], want: str, what: str) -> list[int]:
+        rows = []
+        for n in names:
+            r = lookup.get(n)
+            if r is None:
+                raise PlannerInputError(f"{what} names {n!r}, which is not in resources")
+            if kind[r] != want:
+                raise PlannerInputError(f"{what} names {n!r}, which is a {kind[r]}, not a {want}")
+            rows.append(r)
+        return rows
 
     members = rows_of(request.members, "member", "members")
     pools = [rows_of(p, "member", f"pools[{i}]") for i, p in enumerate(request.pools)]
     rooms = rows_of(request.rooms, "room", "rooms")
-    rooms = rooms[tab.capacity[rooms] >= request.min_capacity]
-    used = np.unique(np.concatenate([members, *pools, rooms]).astype(np.int64))
-    grid_of = {int(r): i for i, r in enumerate(used)}
+    if rooms:
+        capacity = tab.capacity.tolist()
+        rooms = [r for r in rooms if capacity[r] >= request.min_capacity]
+    used = sorted(set(members).union(*pools, rooms))
+    grid_of = {r: i for i, r in enumerate(used)}
+    ids = tab.ids.tolist()
 
-    def to_grid(rs: np.ndarray) -> np.ndarray:
-        return np.array([grid_of[int(r)] for r in rs], dtype=np.int64)
+    def to_grid(rs: list[int]) -> np.ndarray:
+        return np.array([grid_of[r] for r in rs], dtype=np.int64)
 
+    pool_rows = tuple(to_grid(p) for p in pools)
+    room_rows = to_grid(rooms)
     return _Layout(
-        rows=used,
-        ids=tuple(tab.ids[used].tolist()),
+        rows=np.array(used, dtype=np.int64),
+        ids=tuple(ids[r] for r in used),
         member_rows=to_grid(members),
-        pool_rows=tuple(to_grid(p) for p in pools),
-        room_rows=to_grid(rooms),
+        pool_rows=pool_rows,
+        room_rows=room_rows,
         rooms_needed=bool(request.rooms),
-        other_rows=np.concatenate([*(to_grid(p) for p in pools), to_grid(rooms)]).astype(np.int64),
+        other_rows=to_grid([r for p in pools for r in p] + rooms),
     )
 
 
@@ -336,41 +344,67 @@ def _empty_slots() -> pd.DataFrame:
 def _assemble(
     request: SlotRequest,
     layout: _Layout,
-    ev: _Evaluation,
+    ev: _Evaluation | _Staged,
     origin: int,
     q: int,
 ) -> pd.DataFrame:
-    """Result DataFrame from the bits of available starts."""
+    """Result DataFrame from an evaluation (bit rows, or the staged evaluation's flags)."""
+    if isinstance(ev, _Staged):
+        return _slot_table(request, layout, origin + ev.pos * q, ev.pool_ok, ev.room_ok)
     pos = bits.positions(ev.final)
     if pos.size == 0:
         return _empty_slots()
-    start = origin + pos * q
+    pool_flags = [bits.bits_at(ok, pos) for ok in ev.pool_ok]
+    room_flags = bits.bits_at(ev.room_ok, pos) if layout.rooms_needed else None
+    return _slot_table(request, layout, origin + pos * q, pool_flags, room_flags)
+
+
+def _count(ev: _Evaluation | _Staged | None) -> int:
+    """Number of available starts of an evaluation."""
+    if ev is None:
+        return 0
+    if isinstance(ev, _Staged):
+        return int(ev.pos.size)
+    return bits.popcount(ev.final)
+
+
+def _slot_table(request: SlotRequest, layout: _Layout, start: np.ndarray, pool_flags, room_flags) -> pd.DataFrame:
+    """Result DataFrame from the available starts (ns) and, per pool and for the rooms, who is free.
+
+    ``pool_flags[i]``: bool (pool size, n); ``room_flags``: bool (n rooms, n), or None without rooms.
+    """
+    n = start.size
+    if n == 0:
+        return _empty_slots()
     # Who is free at each start: per pool and for the rooms, the distinct
     # patterns of free resources become one shared tuple each.
     pool_parts = []
-    for rows, ok in zip(layout.pool_rows, ev.pool_ok, strict=True):
-        pool_parts.append(_free_tuples(tuple(layout.ids[r] for r in rows), bits.bits_at(ok, pos)))
+    for rows, flags in zip(layout.pool_rows, pool_flags, strict=True):
+        pool_parts.append(_free_tuples(tuple(layout.ids[r] for r in rows), flags))
     if layout.rooms_needed:
-        rooms_uniq, rooms_inv = _free_tuples(
-            tuple(layout.ids[r] for r in layout.room_rows), bits.bits_at(ev.room_ok, pos)
-        )
+        rooms_uniq, rooms_inv = _free_tuples(tuple(layout.ids[r] for r in layout.room_rows), room_flags)
     else:
-        rooms_uniq, rooms_inv = np.empty(1, dtype=object), np.zeros(pos.size, dtype=np.int64)
+        rooms_uniq, rooms_inv = np.empty(1, dtype=object), np.zeros(n, dtype=np.int64)
         rooms_uniq[0] = ()
     # Combine the pools' pattern numbers (mixed radix) into one tuple of tuples per slot.
-    key = np.zeros(pos.size, dtype=np.int64)
-    for uniq, inv in pool_parts:
-        key = key * len(uniq) + inv
-    keys, pool_inv = np.unique(key, return_inverse=True)
-    pool_objs = np.empty(len(keys), dtype=object)
-    for i, code in enumerate(keys.tolist()):
-        chosen = []
-        for uniq, _ in reversed(pool_parts):
-            code, digit = divmod(code, len(uniq))
-            chosen.append(uniq[digit])
-        pool_objs[i] = tuple(reversed(chosen))
-    members = np.empty(pos.size, dtype=object)
-    members[:] = [request.members] * pos.size
+    if len(pool_parts) == 1:
+        uniq, pool_inv = pool_parts[0]
+        pool_objs = np.empty(len(uniq), dtype=object)
+        pool_objs[:] = [(u,) for u in uniq]
+    else:
+        key = np.zeros(n, dtype=np.int64)
+        for uniq, inv in pool_parts:
+            key = key * len(uniq) + inv
+        keys, pool_inv = np.unique(key, return_inverse=True)
+        pool_objs = np.empty(len(keys), dtype=object)
+        for i, code in enumerate(keys.tolist()):
+            chosen = []
+            for uniq, _ in reversed(pool_parts):
+                code, digit = divmod(code, len(uniq))
+                chosen.append(uniq[digit])
+            pool_objs[i] = tuple(reversed(chosen))
+    members = np.empty(n, dtype=object)
+    members[:] = [request.members] * n
     end = start + request.duration.value
     return _slot_frame(start, end, members, pool_objs[pool_inv], rooms_uniq[rooms_inv])
 
@@ -426,7 +460,16 @@ def _free_tuples(ids: tuple[str, ...], flags: np.ndarray) -> tuple[np.ndarray, n
     ids = tuple(ids[j] for j in order)
     flags = flags[order]
     k, n = flags.shape
-    if k <= 62:
+    if k <= 16:
+        # Few resources: a table over all 2**k codes finds the distinct patterns without a sort.
+        codes = (flags.astype(np.int64) << np.arange(k, dtype=np.int64)[:, None]).sum(axis=0)
+        seen = np.zeros(1 << k, dtype=np.int64)
+        seen[codes] = 1
+        uniq = np.flatnonzero(seen)
+        seen[uniq] = np.arange(uniq.size)
+        inverse = seen[codes]
+        patterns = ((uniq[:, None] >> np.arange(k, dtype=np.int64)) & 1).astype(bool)
+    elif k <= 62:
         codes = (flags.astype(np.int64) << np.arange(k, dtype=np.int64)[:, None]).sum(axis=0)
         uniq, inverse = np.unique(codes, return_inverse=True)
         patterns = ((uniq[:, None] >> np.arange(k, dtype=np.int64)) & 1).astype(bool)
@@ -478,6 +521,8 @@ def allowed_rows(
         return None
     zones = tab.zone[layout.rows].tolist()
     rows, first, stop = limits.blocked(layout.ids, zones, cands, int(request.duration.value))
+    if rows.size == 0:
+        return None
     # Rows allow every start but those on days past a limit: each such day's run of candidates
     # is one interval of quanta from its first start to just after its last.
     blocked = bits.mask_intervals(rows, pos[first], pos[stop - 1] + 1, (len(layout.ids), width))
@@ -486,7 +531,7 @@ def allowed_rows(
 
 def solve_tables(
     request: SlotRequest, tab: Tables, limits: Limits | None = None
-) -> tuple[_Layout, _Evaluation | None, int, int]:
+) -> tuple[_Layout, _Evaluation | _Staged | None, int, int]:
     """Evaluate ``request`` on prepared tables; returns (layout, evaluation, origin_ns, quantum_ns).
 
     When the request has rotating pools, the layout and the evaluation are those of the
@@ -503,12 +548,152 @@ def solve_tables(
     ba = request.buffer_after.value // q
     origin = int(cands[0]) - bb * q
     n_quanta = int((int(cands[-1]) - origin) // q + d + bb + ba)
-    in_hours, busy_bits = rasterize(tab, layout.rows, origin, q, n_quanta)
     pos = (cands - origin) // q
-    cand = bits.from_positions(pos, in_hours.shape[1])
-    allowed = allowed_rows(layout, tab, limits, request, pos, cands, in_hours.shape[1])
-    ev = _evaluate(layout, in_hours, busy_bits, cand, d, bb, ba, request.pool_k, allowed)
+    hours, busy = quantum_intervals(tab, layout.rows, origin, q, n_quanta)
+    ev = _staged(layout, tab, limits, request, hours, busy, pos, cands, n_quanta, d, bb, ba)
+    if ev is None:
+        # Too many (resource, start) pairs for the second stage: every row as bits.
+        shape = (layout.rows.size, bits.n_words(n_quanta))
+        in_hours = bits.mask_intervals(*hours, shape)
+        busy_bits = bits.mask_intervals(*busy, shape)
+        cand = bits.from_positions(pos, shape[1])
+        allowed = allowed_rows(layout, tab, limits, request, pos, cands, shape[1])
+        ev = _evaluate(layout, in_hours, busy_bits, cand, d, bb, ba, request.pool_k, allowed)
     return layout, ev, origin, q
+
+
+#: Most (pool member or room, start) pairs the second stage of :func:`_staged` checks one by
+#: one; beyond that the pools and rooms are laid out as bit rows like the required members.
+PAIR_LIMIT = 40_000
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """The available starts found by :func:`_staged`, and who is free at each."""
+
+    pos: np.ndarray  # int64 quanta from the origin, ascending
+    pool_ok: tuple[np.ndarray, ...]  # per pool, bool (n_pool_members, n_starts)
+    room_ok: np.ndarray | None  # bool (n_rooms, n_starts), None without rooms
+
+
+def _staged(
+    layout: _Layout,
+    tab: Tables,
+    limits: Limits | None,
+    request: SlotRequest,
+    hours: tuple[np.ndarray, np.ndarray, np.ndarray],
+    busy: tuple[np.ndarray, np.ndarray, np.ndarray],
+    pos: np.ndarray,
+    cands: np.ndarray,
+    n_quanta: int,
+    d: int,
+    bb: int,
+    ba: int,
+    pair_limit: int | None = None,
+) -> _Staged | None:
+    """Slot rules 2-5 in two stages: required members as bit rows, then the others per start.
+
+    ``hours`` and ``busy`` are the layout rows' quantum ranges (:func:`quantum_intervals`),
+    ``pos`` the candidates' quanta. The required members' rows alone are laid out as bits
+    and combined with the candidates (:func:`_ok_rows`); their limits are then read at the
+    surviving starts. A request's members usually leave a few hundred of thousands of
+    candidates, so each pool member and room is then checked only at those starts, all of
+    them in one vectorised pass: in hours for ``[j, j + d)`` means the last hours range of the
+    row starting at or before ``j`` reaches ``j + d``; free on ``[j - bb, j + d + ba)`` means
+    the first busy range of the row ending after ``j - bb`` starts at or after ``j + d + ba``
+    (ranges are merged, so their ends ascend like their starts). Both are one
+    ``searchsorted`` on keys ``row << 32 | quantum``. This is the same rule as the bit rows
+    (quantum by quantum), asked of fewer starts.
+
+    Returns None when the second stage would check more than ``pair_limit`` pairs (the
+    caller then lays every row out as bits).
+    """
+    hk, ha, hb = hours
+    bk, b_a, b_b = busy
+    n_rows = layout.rows.size
+    empty_pools = tuple(np.zeros((r.size, 0), dtype=bool) for r in layout.pool_rows)
+    empty_rooms = np.zeros((layout.room_rows.size, 0), dtype=bool) if layout.rooms_needed else None
+    nothing = _Staged(np.zeros(0, np.int64), empty_pools, empty_rooms)
+    if layout.rooms_needed and not layout.room_rows.size:
+        return nothing
+    members = layout.member_rows
+    zones = None
+    surv = pos
+    if members.size:
+        # Stage 1: the required members' rows as bits, hours rows then busy rows, in one pass.
+        m = members.size
+        slot = np.full(n_rows, -1, dtype=np.int64)
+        slot[members] = np.arange(m)
+        hs, bs = slot[hk], slot[bk]
+        hsel, bsel = hs >= 0, bs >= 0
+        width = bits.n_words(n_quanta)
+        both = bits.mask_intervals(
+            np.concatenate([hs[hsel], bs[bsel] + m]),
+            np.concatenate([ha[hsel], b_a[bsel]]),
+            np.concatenate([hb[hsel], b_b[bsel]]),
+            (2 * m, width),
+        )
+        ok = _ok_rows(both[:m], both[m:], d, bb, ba)
+        every = np.bitwise_and.reduce(ok, axis=0) if m > 1 else ok[0]
+        surv = pos[bits.bits_at(every[None, :], pos)[0]]
+        if limits is not None and surv.size:
+            zones = tab.zone[layout.rows].tolist()
+            within = limits.allowed([layout.ids[r] for r in members], [zones[r] for r in members],
+                                    _starts_at(surv, pos, cands), int(request.duration.value))
+            if within is not None:
+                surv = surv[within.all(axis=0)]
+    others = layout.other_rows
+    if surv.size == 0 or others.size == 0:
+        if others.size == 0 and surv.size:
+            return _Staged(surv, empty_pools, empty_rooms)
+        return nothing
+    limit = PAIR_LIMIT if pair_limit is None else pair_limit
+    if others.size * surv.size > limit:
+        return None
+    # Stage 2: every pool member and room at every surviving start.
+    key_row = others[:, None] << 32
+    j = surv[None, :]
+    if hk.size:
+        i = np.searchsorted((hk << 32) | ha, key_row | j, side="right") - 1
+        np.maximum(i, 0, out=i)
+        ok = (hk[i] == others[:, None]) & (ha[i] <= j) & (hb[i] >= j + d)
+    else:
+        ok = np.zeros((others.size, surv.size), dtype=bool)
+    if bk.size:
+        i = np.searchsorted((bk << 32) | b_b, key_row | (j - bb), side="right")
+        np.minimum(i, bk.size - 1, out=i)
+        # i is the row's first range ending after j - bb, unless the row has none (i then
+        # belongs to a later row, or is the last range overall and ends at or before it).
+        clash = (bk[i] == others[:, None]) & (b_b[i] > j - bb) & (b_a[i] < j + d + ba)
+        ok &= ~clash
+    if limits is not None:
+        zones = zones if zones is not None else tab.zone[layout.rows].tolist()
+        within = limits.allowed([layout.ids[r] for r in others], [zones[r] for r in others],
+                                _starts_at(surv, pos, cands), int(request.duration.value))
+        if within is not None:
+            ok &= within
+    keep = np.ones(surv.size, dtype=bool)
+    at = 0
+    pool_ok = []
+    for i_pool, rows in enumerate(layout.pool_rows):
+        block = ok[at : at + rows.size]
+        pool_ok.append(block)
+        keep &= np.count_nonzero(block, axis=0) >= request.pool_k[i_pool]
+        at += rows.size
+    room_ok = None
+    if layout.rooms_needed:
+        room_ok = ok[at:]
+        keep &= room_ok.any(axis=0)
+    if not keep.all():
+        surv = surv[keep]
+        pool_ok = [b[:, keep] for b in pool_ok]
+        room_ok = room_ok[:, keep] if room_ok is not None else None
+    return _Staged(surv, tuple(pool_ok), room_ok)
+
+
+def _starts_at(surv: np.ndarray, pos: np.ndarray, cands: np.ndarray) -> np.ndarray:
+    """Instants (ns) of the candidate starts at quanta ``surv`` (a subset of ``pos``)."""
+    return cands[np.searchsorted(pos, surv)]
 
 
 def find_slots(
@@ -562,7 +747,7 @@ def count_slots(
 ) -> int:
     """Number of available starts for ``request`` (what :func:`find_slots` would return)."""
     _, ev, _, _ = _solve(request, resources, hours, busy, overrides, limits)
-    return 0 if ev is None else bits.popcount(ev.final)
+    return _count(ev)
 
 
 def check_slot(

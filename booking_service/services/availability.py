@@ -156,6 +156,23 @@ def load_limits_for(session: Session, request: planner.SlotRequest) -> planner.L
     return planner.Limits(limits, meetings)
 
 
+def load_limits_between(session: Session, start: dt.datetime, end: dt.datetime) -> planner.Limits | None:
+    """Per-person limits of every resource and the meetings that count against them, for any frame
+    within ``[start, end)`` (meetings are read a week and a day beyond it, as in
+    :func:`load_limits_for`). ``None`` when nobody has a limit.
+
+    For a cache of the whole organisation (the dashboard keeps one per data version beside its
+    grid); the booking re-check reads :func:`load_limits_for` under its locks instead.
+    """
+    limits = load_limits(session)
+    if limits.empty:
+        return None
+    margin = dt.timedelta(days=8)
+    limited = [int(i) for i in limits["resource_id"]]
+    meetings = load_held_meetings(session, start - margin, end + margin, limited)
+    return planner.Limits(limits, meetings)
+
+
 @cache
 def _empty_pools() -> pd.DataFrame:
     # Built once: constructing even an empty frame with typed columns costs about a millisecond,
@@ -389,6 +406,7 @@ def team_names(spec: InvitationLike) -> list[str]:
 __all__ = [
     "check_slot_for",
     "count_slots_for",
+    "load_limits_between",
     "find_slots_for",
     "involved_ids",
     "load_inputs",

@@ -118,6 +118,7 @@ class Limits:
         # per (resources, zones) of a request: those tables as one (see :meth:`blocked`).
         self._keys: dict[tuple[str, str], tuple] = {}
         self._combined: dict[tuple, tuple] = {}
+        self._caps: dict[tuple, np.ndarray] = {}
         for i, rid in enumerate(ids):
             if (caps[i] == _NO_LIMIT).all():
                 continue
@@ -196,27 +197,29 @@ class Limits:
         which = [i for i, rid in enumerate(ids) if rid in self._by_id]
         if not which or starts.size == 0:
             return empty, empty, empty
-        lo, hi = int(starts[0]), int(starts[-1])
-        cuts, days, owner = [], [], []
-        for n, i in enumerate(which):
-            c, d = _day_cuts(lo, hi, zones[i])
-            cuts.append(c)
-            days.append(d)
-            owner.append(np.full(d.size, n, dtype=np.int64))
-        cut, day, own = np.concatenate(cuts), np.concatenate(days), np.concatenate(owner)
+        rids = tuple(ids[i] for i in which)
+        zs = tuple(zones[i] for i in which)
+        cut, day, own, last = _day_cuts_of(int(starts[0]), int(starts[-1]), zs)
         first = np.searchsorted(starts, cut, side="left")
         stop = np.empty_like(first)
         stop[:-1] = first[1:]
-        stop[np.append(own[1:] != own[:-1], True)] = starts.size  # each resource's last run
-        caps = np.stack([self._by_id[ids[i]].caps for i in which])[own]
-        by_day, by_week = self._tables(tuple(ids[i] for i in which), tuple(zones[i] for i in which))
+        stop[last] = starts.size  # each resource's last run
+        caps = self._caps_of(rids)[own]
+        by_day, by_week = self._tables(rids, zs)
         minutes = duration_ns // NS_PER_MINUTE
-        ok = np.ones(day.size, dtype=bool)
-        for keys, table, j in ((day, by_day, 0), ((day + 3) // 7, by_week, 2)):
-            n, total = _totals(table, own * _SPAN + keys)
-            ok &= (n + 1 <= caps[:, j]) & (total + minutes <= caps[:, j + 1])
+        n, total = _totals(by_day, own * _SPAN + day)
+        ok = (n < caps[:, 0]) & (total + minutes <= caps[:, 1])
+        n, total = _totals(by_week, own * _SPAN + (day + 3) // 7)
+        ok &= (n < caps[:, 2]) & (total + minutes <= caps[:, 3])
         bad = ~ok & (stop > first)
         return np.asarray(which, dtype=np.int64)[own[bad]], first[bad], stop[bad]
+
+    def _caps_of(self, rids: tuple[str, ...]) -> np.ndarray:
+        """The limits of ``rids`` as one (len(rids), 4) array (kept for the next query)."""
+        caps = self._caps.get(rids)
+        if caps is None:
+            caps = self._caps[rids] = np.stack([self._by_id[r].caps for r in rids])
+        return caps
 
     def reason(self, resource_id: str, zone: str, start_ns: int, duration_ns: int) -> str | None:
         """Why a start is outside ``resource_id``'s limits (``None`` when it is within them)."""
@@ -303,6 +306,21 @@ def _day_cuts(lo: int, hi: int, zone: str) -> tuple[np.ndarray, np.ndarray]:
     cut.flags.writeable = False
     day.flags.writeable = False
     return cut, day
+
+
+@lru_cache(maxsize=256)
+def _day_cuts_of(lo: int, hi: int, zones: tuple[str, ...]) -> tuple[np.ndarray, ...]:
+    """:func:`_day_cuts` of several zones end to end: cuts, days, owner (position in ``zones``)
+    and the index of each owner's last piece. Pure and read-only, kept like :func:`_day_cuts`."""
+    parts = [_day_cuts(lo, hi, z) for z in zones]
+    sizes = np.array([c.size for c, _ in parts], dtype=np.int64)
+    cut = np.concatenate([c for c, _ in parts])
+    day = np.concatenate([d for _, d in parts])
+    own = np.repeat(np.arange(len(zones), dtype=np.int64), sizes)
+    last = np.cumsum(sizes) - 1
+    for a in (cut, day, own, last):
+        a.flags.writeable = False
+    return cut, day, own, last
 
 
 def _day_runs(t_ns: np.ndarray, zone: str) -> tuple[np.ndarray, np.ndarray]:

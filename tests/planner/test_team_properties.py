@@ -265,3 +265,43 @@ def test_day_runs_give_each_instants_local_day(zone, seconds) -> None:
     t = np.sort((np.array(seconds, dtype=np.int64) + 1_767_225_600) * 10**9)  # from 2026-01-01, over DST changes
     days, lengths = _day_runs(t, zone)
     assert np.array_equal(np.repeat(days, lengths), _day_week(t, zone)[0])
+
+
+@SETTINGS
+@given(team_instances(), st.sampled_from([0, 1, 10**9]), st.randoms(use_true_random=False))
+def test_both_stages_of_the_cold_path_match_the_oracle(instance, pair_limit: int, rnd) -> None:
+    """Pool members and rooms checked per surviving start, or laid out as bit rows (the pair limit
+    decides), give the oracle's slots, with panels, rotation and limits."""
+    from unittest import mock
+
+    from planner import slots
+
+    tables, request, limits, meetings = instance
+    expected = oracle_rows(Oracle(*tables.frames(), limits=limits, meetings=meetings), request)
+    lim = planner.Limits(limits, meetings)
+    with mock.patch.object(slots, "PAIR_LIMIT", pair_limit):
+        assert engine_rows(planner.find_slots(request, *tables.frames(), limits=lim)) == expected
+        with_decoys(tables, request, rnd)
+        org = OrgTables.load(*tables.frames())
+        assert engine_rows(org.find_slots(request, limits=lim)) == expected
+        assert org.count_slots(request, limits=lim) == len(expected)
+
+
+@SMALL
+@given(team_instances(), st.integers(-3, 1), st.integers(0, 5))
+def test_limit_masks_kept_on_the_grid_equal_fresh_ones(instance, start_shift: int, extra_days: int) -> None:
+    """The grid's kept masks of one Limits object answer like a fresh Limits object, also after
+    busy time changes."""
+    tables, request, limits, meetings = instance
+    frames = tables.frames()
+    start = pd.Timestamp(request.frame_start, tz="UTC") + pd.Timedelta(days=start_shift)
+    end = max(pd.Timestamp(request.frame_end, tz="UTC") + pd.Timedelta(days=extra_days), start + pd.Timedelta(days=1))
+    grid = planner.OrgGrid.build(*frames, start=start, end=end)
+    kept = planner.Limits(limits, meetings)
+    for _ in range(2):
+        assert engine_rows(grid.find_slots(request, limits=kept)) == engine_rows(
+            grid.find_slots(request, limits=planner.Limits(limits, meetings)))
+        assert grid.count_slots(request, limits=kept) == grid.count_slots(request, limits=planner.Limits(limits, meetings))
+        member = (request.members + tuple(m for p in request.pools for m in p) + request.rooms)[0]
+        grid.add_busy(member, start + pd.Timedelta(hours=10), start + pd.Timedelta(hours=11))
+    assert grid.cache_nbytes >= 0

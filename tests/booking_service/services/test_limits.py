@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
+import planner
 from booking_service.services import availability
 from booking_service.services.booking import confirm_slot
 from booking_service.services.invitations import create_invitation
@@ -115,3 +116,24 @@ def test_limits_are_checked_and_for_admins(engine, org):
         set_limits(s, org.ana, ResourceLimits(max_meetings_day=4, max_minutes_day=300, max_meetings_week=15), by=_admin(s))
         assert limits_of(s.get(Resource, org.ana)).describe() == "at most 4 meetings and 5h a day; 15 meetings a week"
         assert ResourceLimits().describe() == "no limits"
+
+
+def test_the_organisations_limits_over_a_horizon_count_like_the_requests_own(engine, org):
+    _limit(engine, org.ana, max_meetings_day=1)
+    friday = MONDAY + dt.timedelta(days=4)
+    assert _book(engine, _invite(engine, org), berlin(MONDAY, 10))[0] == "booked"
+    second = _invite(engine, org, MONDAY, friday)
+    with session_scope(engine) as s:
+        request = availability.slot_request(s.get(Invitation, second), NOW)
+        own = availability.load_limits_for(s, request)
+        whole = availability.load_limits_between(s, NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=30))
+        inputs = availability.load_inputs(s, request)
+    tables = (inputs.resources, inputs.hours, inputs.busy, inputs.overrides)
+    assert whole is not None and whole.limited(str(org.ana))
+    assert planner.count_slots(request, *tables, limits=whole) == planner.count_slots(request, *tables, limits=own)
+    assert planner.count_slots(request, *tables, limits=whole) < planner.count_slots(request, *tables)
+
+
+def test_without_limits_the_organisation_has_none(engine, org):
+    with session_scope(engine) as s:
+        assert availability.load_limits_between(s, NOW, NOW + dt.timedelta(days=7)) is None
