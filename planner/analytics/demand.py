@@ -226,7 +226,9 @@ def _distribution(durations: pd.Series, buckets) -> pd.DataFrame:
     edges = [b[1] for b in buckets if b[1] is not None]
     if (durations < pd.Timedelta(0)).any():
         raise PlannerInputError("a booking comes before its invitation or a meeting before its booking; check the history's instants")
-    index = np.searchsorted(np.array([e.value for e in edges], dtype=np.int64), durations.astype("int64").to_numpy(), side="right")
+    # In seconds: the instants' unit (ns or us) depends on how the history was built.
+    seconds = (durations / pd.Timedelta(seconds=1)).to_numpy(dtype=float)
+    index = np.searchsorted(np.array([e.total_seconds() for e in edges]), seconds, side="right")
     counts = np.bincount(index, minlength=len(labels)).astype(np.int64)
     total = int(counts.sum())
     share = counts / total if total else np.zeros(len(labels))
