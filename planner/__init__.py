@@ -192,6 +192,13 @@ claims the next invitation's context lists. The model is written out in
 :mod:`planner.promote.model`, the score parts in
 :mod:`planner.promote.scoring`.
 
+Charts
+------
+:mod:`planner.charts` holds what charts share: the colours of time (``COLORS``: booked, busy,
+free, outside hours, fully busy, meetings, starts, demand, supply) that the dashboard and the
+notebooks both use, and :func:`planner.charts.date_labels` (the year shown when a range
+crosses one).
+
 Errors
 ------
 Every bad input raises :class:`PlannerInputError` (a ``ValueError``) naming
