@@ -418,7 +418,7 @@ def _demand_vs_supply(version: tuple, zone: str, now: dt.datetime, weeks: int) -
         history = queries.invitation_history(s)
         names = {str(m.id): m.name for m in queries.team_members(s, include_inactive=True)}
     flow = analytics.invitation_flow(history, zone=zone)
-    table = analytics.demand_vs_supply(org_tables(), history, now=now, weeks=weeks, zone=zone)
+    table = analytics.demand_vs_supply(org_tables(), history, now=now, weeks=weeks, zone=zone, names=pd.Series(names))
     shapes = analytics.request_shapes(history, names=pd.Series(names))
     return flow, table, shapes
 

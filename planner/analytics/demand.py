@@ -517,14 +517,16 @@ def demand_vs_supply(
     window: int = 4,
     top: int = 3,
     zone: str = "UTC",
+    names: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Per common request shape and coming week: forecast demand against meetings that fit.
 
     Demand: :func:`forecast_demand` on the invitations created per week (``zone``'s weeks, the
     last ``window`` whole weeks before the week of ``now``), split over the ``top`` shapes by
-    their share of all invitations. Supply: :func:`weekly_supply` of each shape from the week of
-    ``now`` on (the current week counts only the time still ahead). A week is short when the
-    forecast demand of a shape exceeds the meetings of that shape that still fit.
+    their share of all invitations. Supply: :func:`weekly_supply` of each shape over the
+    ``weeks`` whole weeks after the week of ``now`` (the same weeks the forecast covers). A week
+    is short when the forecast demand of a shape exceeds the meetings of that shape that still
+    fit. ``names`` (resource names by id) makes the labels readable.
 
     Returns
     -------
@@ -539,12 +541,12 @@ def demand_vs_supply(
     this_week = _monday(stamp.tz_convert(zone).date())
     flow = invitation_flow(h, zone=zone, first_week=this_week - dt.timedelta(weeks=_check_weeks(window)),
                            last_week=this_week - dt.timedelta(weeks=1))
-    forecast = forecast_demand(flow, weeks=weeks, window=window, after=this_week - dt.timedelta(weeks=1))
-    shapes = request_shapes(h, top=top)
+    forecast = forecast_demand(flow, weeks=weeks, window=window, after=this_week)
+    shapes = request_shapes(h, top=top, names=names)
     columns = ["shape", "label", "week", "demand", "supply", "short", "method"]
     if shapes.empty:
         return pd.DataFrame(columns=columns)
-    supply = weekly_supply(org, shapes, now=now, weeks=weeks, first_week=this_week)
+    supply = weekly_supply(org, shapes, now=now, weeks=weeks, first_week=this_week + dt.timedelta(weeks=1))
     # A shape's zone may start its week a day apart from ``zone``: align by position.
     supply["k"] = supply.groupby("shape").cumcount()
     demand = forecast.assign(k=range(len(forecast)))

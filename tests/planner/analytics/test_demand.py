@@ -83,12 +83,14 @@ def test_supply_packs_meetings_per_week_and_demand_exceeds_it_when_it_should():
     supply = planner.weekly_supply(TEAM, shapes, now=dt.datetime(2026, 11, 1, tzinfo=dt.UTC), weeks=2)
     # "now" is Sunday 1 Nov: its week has no time left; the week of 2 Nov has 7.
     assert supply[["week", "supply"]].values.tolist() == [[dt.date(2026, 10, 26), 0], [MON, 7]]
-    table = planner.demand_vs_supply(TEAM, H, now=dt.datetime(2026, 11, 2, 6, tzinfo=dt.UTC), weeks=1, window=2)
+    # On Sunday 1 Nov the coming week is the week of 2 Nov; the two whole weeks before the current
+    # one (12 and 19 Oct) had 0 and 3 invitations: 1.5 a week.
+    table = planner.demand_vs_supply(TEAM, H, now=dt.datetime(2026, 11, 1, 6, tzinfo=dt.UTC), weeks=1, window=2)
     assert table[["shape", "week", "supply"]].values.tolist() == [["S1", MON, 7]]
-    assert table["demand"].tolist() == [2.5] and not table["short"].any()
-    crowded = pd.concat([H] * 4, ignore_index=True).assign(invitation_id=range(1, 21))
-    table = planner.demand_vs_supply(TEAM, crowded, now=dt.datetime(2026, 11, 2, 6, tzinfo=dt.UTC), weeks=1, window=2)
-    assert table["demand"].tolist() == [10.0] and table["short"].tolist() == [True]
+    assert table["demand"].tolist() == [1.5] and not table["short"].any()
+    crowded = pd.concat([H] * 6, ignore_index=True).assign(invitation_id=range(1, 31))
+    table = planner.demand_vs_supply(TEAM, crowded, now=dt.datetime(2026, 11, 1, 6, tzinfo=dt.UTC), weeks=1, window=2)
+    assert table["demand"].tolist() == [9.0] and table["short"].tolist() == [True]
 
 
 @pytest.mark.parametrize(
