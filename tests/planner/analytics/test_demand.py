@@ -164,6 +164,13 @@ def test_reprs_are_short_summaries():
     snapshot = grid.availability()
     assert repr(snapshot).startswith("AvailabilityGrid(6 resources x 288 quanta") and len(repr(snapshot)) < 200
     assert "array" not in repr(snapshot)
+    req = planner.SlotRequest(members=("ann",), duration=pd.Timedelta(minutes=60), interval=pd.Timedelta(minutes=60),
+                              frame_start=MON, frame_end=MON, zone="Europe/London",
+                              now=dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+    slots = planner.find_slots(req, TEAM.resources, TEAM.hours, TEAM.busy, TEAM.overrides)
+    promotion = planner.promote_slots(slots, planner.PromoteContext(zone="Europe/London", now=req.now), k=3)
+    assert repr(promotion).startswith("Promotion(3 of 7 slots") and "Mon 02 Nov" in repr(promotion)
+    assert promotion._repr_html_().count("<tr>") == 4  # a header and the three picks
 
 
 def test_shape_columns_are_the_request_fields():
