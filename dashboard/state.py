@@ -432,3 +432,22 @@ def pool_fairness_over_time(zone: str) -> pd.DataFrame:
     """Each pool member's cumulative share of bookings per week against their target
     (:func:`planner.teams.fairness_over_time`), with ``pool`` and ``member`` names."""
     return _pool_fairness_over_time(data_version(), zone)
+
+
+@st.cache_data(show_spinner=False, max_entries=4, ttl=600)
+def _demand_vs_supply(version: tuple, zone: str, now: dt.datetime, weeks: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    del version  # cache key only
+    with session() as s:
+        history = queries.invitation_history(s)
+        names = {str(m.id): m.name for m in queries.team_members(s, include_inactive=True)}
+    flow = analytics.invitation_flow(history, zone=zone)
+    table = analytics.demand_vs_supply(org_tables(), history, now=now, weeks=weeks, zone=zone, names=pd.Series(names))
+    shapes = analytics.request_shapes(history, names=pd.Series(names))
+    return flow, table, shapes
+
+
+def demand_vs_supply(zone: str, now: dt.datetime, weeks: int = 4) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Invitations per week (:func:`planner.invitation_flow`), forecast demand against meetings
+    that fit for the common request shapes (:func:`planner.demand_vs_supply`) and those shapes
+    with readable labels."""
+    return _demand_vs_supply(data_version(), zone, now.replace(minute=0, second=0, microsecond=0), weeks)

@@ -175,8 +175,24 @@ resource were always free), :func:`what_if` and :func:`what_if_table` with
 the changes :class:`AddRoom`, :class:`AddPoolMember`, :class:`ExtendHours`,
 :class:`ChangeRequest` and :class:`AlwaysFree`, :func:`contention` and
 :func:`invitation_contention` (active invitations competing per
-resource-hour), and :func:`availability_by_hour` / :func:`free_count_by_hour`
-for heatmaps.
+resource-hour), and :func:`availability_by_hour` / :func:`hours_by_hour` /
+:func:`free_count_by_hour` for heatmaps (``hours_by_hour`` tells "outside hours"
+from "fully busy"). :func:`capacity_overview` gives every member, room and pool
+of the organisation per local day or week in one call. :func:`apply_changes`
+returns the organisation and request a what-if describes, for any other
+function; every what-if counts meetings that fit (packed) and slot starts.
+
+Demand against supply
+---------------------
+On the invitation history table (one row per invitation and what became of it;
+``booking_service.store.loader.load_invitation_history`` reads it):
+:func:`invitation_flow` (created, booked, expired, cancelled per week),
+:func:`time_to_booking`, :func:`lead_time`, :func:`booking_sources` (promoted
+slots against "more times"), :func:`request_shapes`, :func:`weekly_supply`
+(meetings of a shape that fit per week), :func:`forecast_demand` (the mean of
+the last whole weeks, held flat: simple and stated) and
+:func:`demand_vs_supply` (the weeks demand would exceed supply).
+:func:`generate_invitation_history` makes a synthetic history to try them on.
 
 Promoted slots
 --------------
@@ -191,6 +207,13 @@ the solver status. :class:`PromoteWeights` names the weights;
 claims the next invitation's context lists. The model is written out in
 :mod:`planner.promote.model`, the score parts in
 :mod:`planner.promote.scoring`.
+
+Charts
+------
+:mod:`planner.charts` holds what charts share: the colours of time (``COLORS``: booked, busy,
+free, outside hours, fully busy, meetings, starts, demand, supply) that the dashboard and the
+notebooks both use, and :func:`planner.charts.date_labels` (the year shown when a range
+crosses one).
 
 Errors
 ------
@@ -210,16 +233,28 @@ from planner.analytics import (
     ChangeRequest,
     ExtendHours,
     WhatIf,
+    apply_changes,
     availability_by_hour,
+    booking_sources,
     bottleneck_summary,
     bottlenecks,
+    capacity_overview,
     contention,
+    demand_vs_supply,
+    forecast_demand,
     free_capacity,
     free_count_by_hour,
+    generate_invitation_history,
+    hours_by_hour,
     invitation_contention,
+    invitation_flow,
     invitation_requests,
+    lead_time,
     pack_meetings,
+    request_shapes,
+    time_to_booking,
     utilization,
+    weekly_supply,
     what_if,
     what_if_table,
 )
@@ -260,6 +295,18 @@ __all__ = [
     "utilization",
     "what_if",
     "what_if_table",
+    "apply_changes",
+    "booking_sources",
+    "capacity_overview",
+    "demand_vs_supply",
+    "forecast_demand",
+    "generate_invitation_history",
+    "hours_by_hour",
+    "invitation_flow",
+    "lead_time",
+    "request_shapes",
+    "time_to_booking",
+    "weekly_supply",
     "DEFAULT_QUANTUM",
     "DEFAULT_ZONES",
     "SLOT_COLUMNS",

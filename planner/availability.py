@@ -25,6 +25,7 @@ intervals, only over the (few) distinct zones.
 from __future__ import annotations
 
 import datetime as dt
+import html
 from dataclasses import dataclass
 from typing import Literal
 
@@ -351,6 +352,18 @@ class AvailabilityGrid:
     def free(self) -> np.ndarray:
         """Bool, shape (n_resources, n_quanta): in hours and not busy."""
         return bits.to_bool(self.in_hours_bits & ~self.busy_bits, self.n_quanta)
+
+    def __repr__(self) -> str:
+        minutes = self.quantum / pd.Timedelta(minutes=1)
+        end = self.origin + self.n_quanta * self.quantum
+        share = float(self.free.mean()) if self.n_quanta and self.resource_ids else 0.0
+        return (
+            f"AvailabilityGrid({len(self.resource_ids)} resources x {self.n_quanta} quanta of {minutes:g} min, "
+            f"{self.origin:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC, free {share:.1%})"
+        )
+
+    def _repr_html_(self) -> str:
+        return f"<code>{html.escape(repr(self))}</code>"
 
     def row(self, resource_id: str) -> int:
         """Row of ``resource_id`` in the grid."""

@@ -23,6 +23,7 @@ Design notes
 from __future__ import annotations
 
 import datetime as dt
+import html
 import threading
 import weakref
 from collections import OrderedDict
@@ -253,6 +254,15 @@ class OrgGrid:
     def nbytes(self) -> int:
         """Memory held by the two bit layers, in bytes."""
         return int(self._in_hours.nbytes + self._busy.nbytes)
+
+    def __repr__(self) -> str:
+        return (
+            f"OrgGrid({len(self.resource_ids)} resources x {self._n} quanta of {_minutes(self.quantum)}, "
+            f"{self.origin:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M} UTC, {self.nbytes / 2**20:.1f} MiB)"
+        )
+
+    def _repr_html_(self) -> str:
+        return f"<code>{html.escape(repr(self))}</code>"
 
     def availability(self) -> AvailabilityGrid:
         """Snapshot as an :class:`~planner.availability.AvailabilityGrid` (bool arrays, tidy frames)."""
@@ -667,3 +677,8 @@ def _combine(
 def _candidate_nbytes(hit: tuple) -> int:
     cands, _firsts, pos, _w_lo, _w_hi, row = hit
     return int(cands.nbytes + pos.nbytes + (row.nbytes if row is not None else 0))
+
+
+def _minutes(quantum: pd.Timedelta) -> str:
+    minutes = quantum / pd.Timedelta(minutes=1)
+    return f"{minutes:g} min"

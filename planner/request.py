@@ -26,6 +26,14 @@ _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
 def _timedelta(value: Any, name: str) -> pd.Timedelta:
     """Coerce ``value`` to a whole-minute, non-negative :class:`pandas.Timedelta`."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) or (
+        hasattr(value, "dtype") and getattr(value, "ndim", None) == 0 and value.dtype.kind in "iuf"
+    ):
+        # pandas reads a bare number as nanoseconds: duration=30 would be 30 ns, not 30 minutes.
+        raise PlannerInputError(
+            f"{name}={value!r} is a bare number; give a Timedelta or minutes=..., "
+            f"e.g. pd.Timedelta(minutes={value!r})"
+        )
     try:
         td = pd.Timedelta(value)
     except (TypeError, ValueError) as exc:

@@ -116,7 +116,48 @@ def test_notebooks_run_top_to_bottom_within_budget(demo_env):
         images = [o for o in _outputs(notebook, "display_data") if "image/png" in o.get("data", {})]
         assert len(images) >= 3, f"{name} shows {len(images)} charts"
 
-    # The conclusion is computed, not typed: it quotes the numbers the notebook computed.
+    # Each section that answers an analyst's question runs and draws its figure.
+    for name, sections in SECTIONS_WITH_FIGURES.items():
+        for heading in sections:
+            cells = _section(executed[name], heading)
+            assert cells, f"{name} has no section {heading!r}"
+            figures = [o for cell in cells for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+            assert figures, f"{name}: the section {heading!r} draws no figure"
+
+    # The conclusion is computed, not typed: it quotes the numbers the notebook computed, and
+    # leads with meetings that fit, slot starts second.
     conclusion = executed["capacity_planning.ipynb"].cells[-1]
     text = "".join(o.get("data", {}).get("text/markdown", "") for o in conclusion.get("outputs", []))
-    assert "slots" in text and any(ch.isdigit() for ch in text), text
+    assert "slot starts" in text and any(ch.isdigit() for ch in text), text
+    assert text.index("demos fit") < text.index("slot starts"), text
+    assert "Demand" in text and "forecast" in text, text
+
+
+# Sections (markdown headings) whose code must run and draw at least one figure.
+SECTIONS_WITH_FIGURES = {
+    "availability_explorer.ipynb": (
+        "When is each member free, in their own zone?",
+        "How many of the team are free at once",
+        "Slots for a meeting request",
+        "Promoted picks versus the earliest slots",
+    ),
+    "capacity_planning.ipynb": (
+        "Utilization over the next 8 weeks",
+        "The whole organisation at once",
+        "A standard meeting type",
+        "What if?",
+        "Free capacity",
+        "Demand against supply",
+    ),
+}
+
+
+def _section(notebook: nbformat.NotebookNode, heading: str) -> list:
+    """The code cells from the markdown cell whose heading starts with ``heading`` to the next heading."""
+    cells, inside = [], False
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown" and cell.source.lstrip().startswith("#"):
+            inside = cell.source.lstrip("# ").startswith(heading)
+        elif inside and cell.cell_type == "code":
+            cells.append(cell)
+    return cells

@@ -15,10 +15,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection
 
+import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from ..store.loader import PlannerInputs, load_planner_inputs
+from ..store.loader import PlannerInputs, load_invitation_history, load_planner_inputs
 from ..store.models import (
     BusyBlock,
     CalendarConnection,
@@ -254,3 +255,9 @@ def planner_inputs(session: Session, *, start: dt.datetime) -> PlannerInputs:
     :func:`booking_service.store.loader.load_planner_inputs`.
     """
     return load_planner_inputs(session, start=start)
+
+
+def invitation_history(session: Session) -> pd.DataFrame:
+    """Every invitation and what became of it, for the demand analysis (read-only); see
+    :func:`booking_service.store.loader.load_invitation_history`."""
+    return load_invitation_history(session)

@@ -12,11 +12,14 @@ import datetime as dt
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import Select, String, bindparam, literal, select, type_coerce, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
+
+from planner.analytics.demand import HISTORY_COLUMNS
 
 from .models import (
     BusyBlock,
@@ -379,12 +382,16 @@ class OrganisationData(PlannerInputs):
     pool_assignments, pool_targets : DataFrame
         See :func:`load_pool_assignments` and :func:`load_pool_targets`: the inputs of
         :func:`planner.teams.fairness`.
+    invitation_history : DataFrame
+        See :func:`load_invitation_history`: every invitation and what became of it, the input
+        of :mod:`planner.analytics.demand`.
     """
 
     invitations: pd.DataFrame
     meetings: pd.DataFrame
     pool_assignments: pd.DataFrame | None = None
     pool_targets: pd.DataFrame | None = None
+    invitation_history: pd.DataFrame | None = None
 
 
 def load_organisation(
@@ -411,6 +418,7 @@ def load_organisation(
         meetings=load_meetings(session, meeting_status),
         pool_assignments=load_pool_assignments(session),
         pool_targets=load_pool_targets(session),
+        invitation_history=load_invitation_history(session),
     )
 
 
@@ -563,3 +571,73 @@ def load_pool_targets(session: Session) -> pd.DataFrame:
             "weight": pd.Series([float(r[2]) for r in rows], dtype=float),
         }
     )
+
+
+def _naive_utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def load_invitation_history(session: Session) -> pd.DataFrame:
+    """Every invitation with what became of it: the planner's invitation history table.
+
+    One row per invitation (:mod:`planner.analytics.demand` describes the columns):
+    ``created_at``, ``status``, ``booked_at`` (when its meeting was made), ``meeting_start``,
+    ``cancelled_at``, ``expired_at`` (the end of the frame, midnight after ``frame_end`` in the
+    invitation's zone, for expired invitations), ``booked_from`` and the request shape.
+    ``booked_from`` compares the meeting's start with the invitation's promoted slots:
+    ``"promoted"`` when it is one of them, ``"more times"`` when it is not, ``"not promoted"``
+    when the invitation promoted none, missing when unbooked or moved since (the first pick is
+    then unknown).
+    """
+    query = (
+        select(Invitation)
+        .options(
+            selectinload(Invitation.members),
+            selectinload(Invitation.pools).selectinload(ResourcePool.members),
+            selectinload(Invitation.rooms),
+            selectinload(Invitation.promoted_slots),
+            selectinload(Invitation.meeting),
+        )
+        .order_by(Invitation.id)
+    )
+    rows = []
+    for inv in session.scalars(query):
+        meeting = inv.meeting
+        booked_from = None
+        if meeting is not None and not meeting.reschedule_count:
+            starts = {_naive_utc(p.start) for p in inv.promoted_slots}
+            if not starts:
+                booked_from = "not promoted"
+            else:
+                booked_from = "promoted" if _naive_utc(meeting.start) in starts else "more times"
+        expired_at = None
+        if inv.status == "expired":
+            midnight = dt.datetime.combine(inv.frame_end + dt.timedelta(days=1), dt.time(), ZoneInfo(inv.zone))
+            expired_at = midnight.astimezone(dt.UTC)
+        rows.append(
+            {
+                "invitation_id": inv.id,
+                "created_at": _naive_utc(inv.created_at),
+                "status": inv.status,
+                "booked_at": _naive_utc(meeting.created_at) if meeting else None,
+                "meeting_start": _naive_utc(meeting.start) if meeting else None,
+                "cancelled_at": _naive_utc(inv.cancelled_at) if inv.status == "cancelled" else None,
+                "expired_at": expired_at,
+                "booked_from": booked_from,
+                "members": tuple(str(m.id) for m in inv.members),
+                "pools": tuple(tuple(str(m.id) for m in p.members) for p in inv.pools),
+                "rooms": tuple(str(r.id) for r in inv.rooms),
+                "min_capacity": inv.min_capacity,
+                "duration_minutes": inv.duration_minutes,
+                "buffer_before_minutes": inv.buffer_before_minutes,
+                "buffer_after_minutes": inv.buffer_after_minutes,
+                "slot_interval_minutes": inv.slot_interval_minutes,
+                "zone": inv.zone,
+            }
+        )
+    frame = pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
+    for column in ("created_at", "booked_at", "meeting_start", "cancelled_at", "expired_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True).astype("datetime64[ns, UTC]")
+    return frame

@@ -1,4 +1,5 @@
-"""Capacity: utilization and free hours per member and room, and how many meetings still fit per day.
+"""Capacity: utilization and free hours per member and room, demand against supply, and how many
+meetings still fit per day (meetings first, slot starts second).
 
 Every number comes from :mod:`planner.analytics` on the cached organisation tables.
 """
@@ -16,9 +17,10 @@ import planner
 from booking_service.core.clock import utcnow
 from booking_service.services import queries
 from dashboard import state, views
+from planner.charts import COLORS, date_labels
 
 KINDS = {"Team members": "member", "Rooms": "room"}
-CATEGORY_COLORS = alt.Scale(domain=["booked", "busy", "free"], range=["#2456d6", "#9aa5b8", "#3fae6a"])
+CATEGORY_COLORS = alt.Scale(domain=["booked", "busy", "free"], range=[COLORS[c] for c in ("booked", "busy", "free")])
 
 st.title("Capacity")
 zone = state.user_zone()
@@ -57,7 +59,8 @@ st.caption(
     "(with their buffers); busy = connected calendars; free = within hours and neither."
 )
 
-day_table = table.assign(day=pd.to_datetime(table["date"]).dt.strftime("%a %d %b"))
+day_names = dict(zip(sorted(set(table["date"])), date_labels(sorted(set(table["date"])), weekday=True), strict=True))
+day_table = table.assign(day=table["date"].map(day_names))
 days = list(dict.fromkeys(day_table.sort_values("date")["day"]))
 heatmap = (
     alt.Chart(day_table)
@@ -106,6 +109,66 @@ else:
     target = alt.Chart(mine).mark_line(strokeDash=[4, 4]).encode(x="period:T", y="target_share:Q", color="member:N")
     st.altair_chart(line + target, width="stretch")
 
+# --- demand against supply ----------------------------------------------------------------------
+st.subheader("Demand against supply")
+with st.spinner("Comparing invitations with the meetings that still fit…"):
+    flow, outlook, shapes = state.demand_vs_supply(zone, now)
+if flow.empty:
+    st.caption("No invitation has been sent yet: demand appears here once invitations go out.")
+else:
+    weekly = flow.melt(id_vars="week", value_vars=["created", "booked", "expired", "cancelled"],
+                       var_name="event", value_name="invitations")
+    weekly = weekly.assign(label=weekly["week"].map(dict(zip(flow["week"], date_labels(flow["week"]), strict=True))))
+    events = ["created", "booked", "expired", "cancelled"]
+    st.altair_chart(
+        alt.Chart(weekly)
+        .mark_bar()
+        .encode(
+            x=alt.X("label:O", sort=date_labels(flow["week"]), title=f"week starting (Monday, {zone})",
+                    axis=alt.Axis(labelAngle=0)),
+            xOffset=alt.XOffset("event:N", sort=events),
+            y=alt.Y("invitations:Q", title="invitations", axis=alt.Axis(tickMinStep=1, format="d")),
+            color=alt.Color("event:N", sort=events, title=None, legend=alt.Legend(orient="top"),
+                            scale=alt.Scale(domain=events, range=[COLORS[e] for e in ("created", "free", "expired", "cancelled")])),
+            tooltip=["label", "event", "invitations"],
+        )
+        .properties(height=220),
+        width="stretch",
+    )
+if not outlook.empty:
+    labels = shapes.set_index("shape")["label"]
+    outlook = outlook.assign(
+        label=outlook["shape"].map(labels), week_label=outlook["week"].map(lambda d: date_labels([d])[0])
+    )
+    weeks = list(dict.fromkeys(outlook["week_label"]))
+    base = alt.Chart(outlook).encode(x=alt.X("week_label:O", sort=weeks, title="week starting", axis=alt.Axis(labelAngle=0)))
+    supply_bars = base.mark_bar(color=COLORS["supply"], opacity=0.8).encode(
+        y=alt.Y("supply:Q", title="meetings that fit / invitations expected"),
+        tooltip=["label", "week_label", "supply", alt.Tooltip("demand:Q", format=".1f")],
+    )
+    demand_ticks = base.mark_tick(thickness=3, size=30).encode(
+        y="demand:Q",
+        color=alt.condition("datum.short", alt.value(COLORS["short"]), alt.value(COLORS["demand"])),
+    )
+    st.altair_chart(
+        alt.layer(supply_bars, demand_ticks).properties(height=160).facet(
+            row=alt.Row("label:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left", labelLimit=400))
+        ),
+    )
+    short = outlook[outlook["short"]]
+    st.caption(
+        "Bars: meetings of each common request shape that still fit per week (packed, each shape on its own, "
+        "so shapes sharing people compete for the same time). Ticks: expected invitations of that shape, "
+        f"{outlook['method'].iloc[0]}, split by the shape's share of all invitations; red where demand would "
+        "exceed supply."
+    )
+    if short.empty:
+        st.success("Supply covers the expected demand in every coming week.")
+    else:
+        st.warning("Demand would exceed supply: " + "; ".join(
+            f"{r.label}, week of {r.week_label} ({r.demand:.1f} expected, {r.supply} fit)" for r in short.itertuples()
+        ))
+
 # --- meetings that still fit ---------------------------------------------------------------------
 st.subheader("Meetings that still fit")
 with state.session() as s:
@@ -137,8 +200,12 @@ request = planner.SlotRequest(
 )
 with st.spinner("Packing meetings into the free time…"):
     fits = state.free_capacity(request)
-st.metric(f"{duration}-minute meetings that still fit", int(fits["meetings"].sum()))
-fits = fits.assign(day=pd.to_datetime(fits["date"]).dt.strftime("%a %d %b"))
+    starts = state.count_slots(request)
+m1, m2 = st.columns(2)
+m1.metric(f"{duration}-minute meetings that still fit", int(fits["meetings"].sum()))
+m2.metric("Slot starts a customer could pick", f"{starts:,}",
+          help="Every start time that is free; many overlap, so far fewer meetings fit than there are starts.")
+fits = fits.assign(day=date_labels(fits["date"], weekday=True))
 st.altair_chart(
     alt.Chart(fits)
     .mark_bar(color="#3fae6a")

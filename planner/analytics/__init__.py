@@ -15,7 +15,8 @@ functions count.
 
 :mod:`planner.analytics.usage`
     :func:`utilization` (hours booked / busy / free / outside per resource and local day or
-    week) and :func:`partition_hours` under it; the heatmap tables :func:`availability_by_hour`
+    week) and :func:`partition_hours` under it; :func:`capacity_overview` (every member, room
+    and pool of the organisation in one call); the heatmap tables :func:`availability_by_hour`
     and :func:`free_count_by_hour`.
 :mod:`planner.analytics.capacity`
     :func:`free_capacity` and :func:`pack_meetings`: how many more meetings of a request fit.
@@ -24,6 +25,12 @@ functions count.
     :class:`AddPoolMember`, :class:`ExtendHours`, :class:`ChangeRequest` and
     :class:`AlwaysFree` (:func:`apply_changes`); :func:`bottlenecks` and
     :func:`bottleneck_summary`.
+:mod:`planner.analytics.demand`
+    Demand against supply on the invitation history table: :func:`invitation_flow` (created,
+    booked, expired, cancelled per week), :func:`time_to_booking`, :func:`lead_time`,
+    :func:`booking_sources` (promoted against "more times"), :func:`request_shapes`,
+    :func:`weekly_supply` (meetings that fit per week), :func:`forecast_demand` (stated: mean
+    of the last weeks, flat) and :func:`demand_vs_supply` (the weeks demand would exceed supply).
 :mod:`planner.analytics.explain`
     :func:`why_no_slots`: why a request has no slot, in plain words, from narrower counts.
 :mod:`planner.analytics.invitations`
@@ -38,10 +45,29 @@ functions count.
 """
 
 from planner.analytics.capacity import free_capacity, pack_meetings
+from planner.analytics.demand import (
+    booking_sources,
+    demand_vs_supply,
+    forecast_demand,
+    generate_invitation_history,
+    invitation_flow,
+    lead_time,
+    request_shapes,
+    shape_request,
+    time_to_booking,
+    weekly_supply,
+)
 from planner.analytics.explain import why_no_slots
 from planner.analytics.inputs import PlannerTables, as_organisation
 from planner.analytics.invitations import contention, invitation_contention, invitation_requests
-from planner.analytics.usage import availability_by_hour, free_count_by_hour, partition_hours, utilization
+from planner.analytics.usage import (
+    availability_by_hour,
+    capacity_overview,
+    free_count_by_hour,
+    hours_by_hour,
+    partition_hours,
+    utilization,
+)
 from planner.analytics.whatif import (
     AddPoolMember,
     AddRoom,
@@ -57,6 +83,16 @@ from planner.analytics.whatif import (
 )
 
 __all__ = [
+    "booking_sources",
+    "demand_vs_supply",
+    "forecast_demand",
+    "generate_invitation_history",
+    "invitation_flow",
+    "lead_time",
+    "request_shapes",
+    "shape_request",
+    "time_to_booking",
+    "weekly_supply",
     "AddPoolMember",
     "AddRoom",
     "AlwaysFree",
@@ -67,6 +103,8 @@ __all__ = [
     "apply_changes",
     "as_organisation",
     "availability_by_hour",
+    "capacity_overview",
+    "hours_by_hour",
     "bottleneck_summary",
     "bottlenecks",
     "contention",

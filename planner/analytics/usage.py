@@ -26,7 +26,14 @@ from planner.availability import DEFAULT_QUANTUM, AvailabilityGrid, build_grid
 from planner.errors import PlannerInputError
 from planner.zones import check_zone, utc_offsets, wall_to_utc
 
-__all__ = ["availability_by_hour", "free_count_by_hour", "partition_hours", "utilization"]
+__all__ = [
+    "availability_by_hour",
+    "capacity_overview",
+    "free_count_by_hour",
+    "hours_by_hour",
+    "partition_hours",
+    "utilization",
+]
 
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 CATEGORIES = ("booked", "busy", "free", "outside")
@@ -261,6 +268,75 @@ def utilization(
     return table[columns].reset_index(drop=True)
 
 
+def capacity_overview(
+    org: PlannerTables,
+    start_date: dt.date,
+    end_date: dt.date,
+    *,
+    by: Literal["day", "week"] = "week",
+    quantum: pd.Timedelta | str = DEFAULT_QUANTUM,
+) -> pd.DataFrame:
+    """Utilization and free hours of the whole organisation, without a meeting type, in one call.
+
+    Every team member and room (:func:`utilization`, each in its own zone's local days or
+    weeks), and every pool (``org.pools``: ``pool_id``, ``name``, ``member_id``) as the sum of
+    its members' hours on the same local dates.
+
+    Parameters
+    ----------
+    org : Organisation-like
+        The four tables, and ``pools`` when there are any.
+    start_date, end_date : datetime.date
+        First and last local date (inclusive).
+    by : {"day", "week"}
+        Rows per local date or per local week (labelled by its Monday).
+
+    Returns
+    -------
+    DataFrame
+        ``level`` ("member", "room" or "pool"), ``id`` (resource id or pool id), ``name``,
+        ``size`` (1, or the pool's member count), ``date`` or ``week`` (with ``days``),
+        ``booked``, ``busy``, ``free``, ``hours`` (float hours) and ``utilization``
+        (= (booked + busy) / hours; missing without hours), members, then rooms, then pools.
+
+    Examples
+    --------
+    >>> from planner import generate_organisation
+    >>> org = generate_organisation(n_members=4, n_rooms=1, start_date=dt.date(2026, 10, 5), days=7, seed=1)
+    >>> table = capacity_overview(org, dt.date(2026, 10, 5), dt.date(2026, 10, 11))
+    >>> sorted(table["level"].unique())
+    ['member', 'pool', 'room']
+    """
+    table = utilization(org, start_date, end_date, by=by, quantum=quantum)
+    key = "week" if by == "week" else "date"
+    extra = ["days"] if by == "week" else []
+    parts = ["booked", "busy", "free", "hours"]
+    own = table.assign(level=table["kind"], id=table["resource_id"], size=1)
+    frames = [own]
+    pools = getattr(org, "pools", None)
+    if isinstance(pools, pd.DataFrame) and len(pools):
+        needed = {"pool_id", "member_id"}
+        if not needed <= set(pools.columns):
+            raise PlannerInputError(f"the pools table needs the columns {sorted(needed)}; it has {list(pools.columns)}")
+        links = pools.assign(pool_id=pools["pool_id"].astype(str), member_id=pools["member_id"].astype(str))
+        names = links.drop_duplicates("pool_id").set_index("pool_id")["name"] if "name" in links.columns else None
+        joined = own[own["level"] == "member"].merge(links[["pool_id", "member_id"]], left_on="id", right_on="member_id")
+        pooled = joined.groupby(["pool_id", key], sort=True).agg(
+            **{p: (p, "sum") for p in parts}, size=("member_id", "nunique"),
+            **({"days": ("days", "max")} if extra else {}),
+        ).reset_index()
+        pooled = pooled.assign(
+            level="pool", id=pooled["pool_id"],
+            name=pooled["pool_id"].map(names) if names is not None else pooled["pool_id"],
+        )
+        pooled["utilization"] = ((pooled["booked"] + pooled["busy"]) / pooled["hours"]).where(pooled["hours"] > 0)
+        frames.append(pooled)
+    out = pd.concat(frames, ignore_index=True)
+    order = out["level"].map({"member": 0, "room": 1, "pool": 2})
+    out = out.assign(_o=order).sort_values(["_o", "id", key], kind="stable").drop(columns="_o")
+    return out[["level", "id", "name", "size", key, *extra, *parts, "utilization"]].reset_index(drop=True)
+
+
 # --- availability by hour of day (heatmaps) ----------------------------------------------------
 
 
@@ -268,6 +344,22 @@ def _grid_rows(grid: AvailabilityGrid, resource_ids: Sequence[str] | None) -> li
     if resource_ids is None:
         return list(range(len(grid.resource_ids)))
     return [grid.row(rid) for rid in resource_ids]
+
+
+def hours_by_hour(
+    grid: AvailabilityGrid,
+    resource_ids: Sequence[str] | None = None,
+    *,
+    zone: str | None = None,
+    weekdays: Sequence[int] = (0, 1, 2, 3, 4),
+) -> pd.DataFrame:
+    """Share of each local hour inside working/opening hours: :func:`availability_by_hour`'s
+    companion, so a heatmap can tell "outside hours" (0 here) from "fully busy" (in hours, 0 free).
+
+    Same parameters and table shape as :func:`availability_by_hour`, with ``in_hours`` counted
+    instead of ``free``.
+    """
+    return _share_by_hour(grid, grid.in_hours, resource_ids, zone, weekdays)
 
 
 def availability_by_hour(
@@ -306,10 +398,14 @@ def availability_by_hour(
     >>> availability_by_hour(grid, zone="UTC").shape
     (2, 24)
     """
+    return _share_by_hour(grid, grid.free, resource_ids, zone, weekdays)
+
+
+def _share_by_hour(grid, mask, resource_ids, zone, weekdays) -> pd.DataFrame:
     if zone is not None:
         check_zone(zone, "zone")
     rows = _grid_rows(grid, resource_ids)
-    free = grid.free
+    free = mask
     index = grid.index
     out = np.zeros((len(rows), 24))
     by_zone: dict[str, list[int]] = {}

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from typing import Literal
 
@@ -75,6 +76,25 @@ class Promotion:
     n_candidates: int
     n_modelled: int
     wall_time: float
+
+    def __repr__(self) -> str:
+        starts = ", ".join(f"{t:%a %d %b %H:%M}" for t in self.slots["start"]) if "start" in self.slots else ""
+        return (
+            f"Promotion({len(self.slots)} of {self.n_candidates} slots, {self.status}, "
+            f"objective {self.objective:.2f}: {starts} UTC)"
+        )
+
+    def _repr_html_(self) -> str:
+        head = html.escape(
+            f"{len(self.slots)} of {self.n_candidates} slots promoted ({self.status}); {self.message}"
+        )
+        rows = "".join(
+            f"<tr><td>{t:%a %d %b %H:%M} UTC</td><td>{score:.2f}</td><td>{html.escape(str(reason))}</td></tr>"
+            for t, score, reason in zip(
+                self.slots.get("start", []), self.slots.get("score", []), self.slots.get("reason", []), strict=False
+            )
+        )
+        return f"<p>{head}</p><table><tr><th>start</th><th>score</th><th>why</th></tr>{rows}</table>"
 
 
 def _check_k(k: int) -> None:

@@ -7,11 +7,12 @@ import doctest
 import pytest
 
 import planner
+import planner.charts
 import planner.request
 import planner.teams.limits
 
 
-@pytest.mark.parametrize("module", [planner, planner.request, planner.teams.limits])
+@pytest.mark.parametrize("module", [planner, planner.charts, planner.request, planner.teams.limits])
 def test_docstring_examples(module) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0

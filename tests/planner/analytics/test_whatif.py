@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+import planner
 from planner.analytics import (
     AddPoolMember,
     AddRoom,
@@ -21,6 +23,7 @@ from planner.analytics import (
     what_if,
     what_if_table,
 )
+from planner.analytics.whatif import main_zone
 from planner.errors import PlannerInputError
 from tests.planner.analytics.helpers import MON, ORG, TEAM, make_tables, request, ts
 
@@ -114,9 +117,9 @@ ANN_IN_BLUE = request(rooms=("blue",), min_capacity=4)
 
 def test_counts_of_the_hand_built_requests():
     # The expected numbers above, straight from the engine: the analytics build on them.
-    assert what_if(TEAM, ANN).before == 7
-    assert what_if(TEAM, ANN_AND_POOL).before == 6
-    assert what_if(TEAM, ANN_IN_BLUE).before == 6
+    assert what_if(TEAM, ANN).starts_before == 7
+    assert what_if(TEAM, ANN_AND_POOL).starts_before == 6
+    assert what_if(TEAM, ANN_IN_BLUE).starts_before == 6
 
 
 @pytest.mark.parametrize(
@@ -141,8 +144,8 @@ def test_counts_of_the_hand_built_requests():
     ],
 )
 def test_what_if_before_and_after(req, changes, before, after):
-    result = what_if(TEAM, req, *changes)
-    assert (result.before, result.after, result.gained) == (before, after, after - before)
+    result = what_if(TEAM, req, *changes, meetings=False)
+    assert (result.starts_before, result.starts_after, result.starts_gained) == (before, after, after - before)
 
 
 def test_what_if_table_lists_each_scenario():
@@ -155,29 +158,97 @@ def test_what_if_table_lists_each_scenario():
         },
     )
     assert table.to_dict("records") == [
-        {"scenario": "pool member like Ann", "before": 6, "after": 7, "gained": 1},
-        {"scenario": "half-hour meetings", "before": 6, "after": 12, "gained": 6},
+        {"scenario": "pool member like Ann", "meetings_before": 6, "meetings_after": 7, "meetings_gained": 1,
+         "starts_before": 6, "starts_after": 7, "starts_gained": 1},
+        {"scenario": "half-hour meetings", "meetings_before": 6, "meetings_after": 12, "meetings_gained": 6,
+         "starts_before": 6, "starts_after": 12, "starts_gained": 6},
     ]
+
+
+@pytest.mark.parametrize(
+    ("req", "changes", "meetings", "starts"),
+    [
+        # Ann alone, hourly starts: 09-12 and 13-17 free, 7 starts and 7 meetings back to back.
+        # Starts every 15 minutes: three times the starts (09:00-11:00, 13:00-16:00), the same meetings.
+        (ANN, [ChangeRequest(interval=pd.Timedelta(minutes=15))], (7, 7), (7, 22)),
+        # Starts every 30 minutes with the pool: 3 more starts (13:30, 14:30, 15:30), no more meetings.
+        (ANN_AND_POOL, [ChangeRequest(interval=pd.Timedelta(minutes=30))], (6, 6), (6, 9)),
+        # Ann's 10:00 needs a second pool member: one more meeting and one more start.
+        (ANN_AND_POOL, [AddPoolMember(like="ann")], (6, 7), (6, 7)),
+        # 15 minutes after each meeting: starts 09, 10, 13-16 (11:00 would run its buffer into
+        # 12:00 busy); packed, each meeting's buffer takes the next hourly start
+        # (09:00, 13:00, 15:00 fit), so meetings drop more than starts.
+        (ANN, [ChangeRequest(buffer_after=pd.Timedelta(minutes=15))], (7, 3), (7, 6)),
+    ],
+)
+def test_what_if_reports_meetings_that_fit_and_starts(req, changes, meetings, starts):
+    result = what_if(TEAM, req, *changes)
+    assert (result.meetings_before, result.meetings_after) == meetings
+    assert (result.starts_before, result.starts_after) == starts
+    assert result.meetings_gained == meetings[1] - meetings[0]
+    assert "meetings" in repr(result) and "starts" in repr(result)
+    assert "meetings that fit" in result._repr_html_()
+
+
+def test_templates_may_be_any_resource_of_the_organisation():
+    # Cat and the green room are in the organisation, not in the request.
+    req = request(pools=(("bob",),), rooms=("blue",), min_capacity=4)
+    member = what_if(TEAM, req, AddPoolMember(like="cat"), meetings=False)
+    assert member.starts_after > member.starts_before
+    room = what_if(TEAM, req, AddRoom(capacity=8, like="green"), meetings=False)
+    assert room.starts_after >= room.starts_before
+    table = what_if_table(TEAM, req, {"like Cat": AddPoolMember(like="cat")}, meetings=False)
+    assert table["starts_after"].iloc[0] == member.starts_after
+    with pytest.raises(PlannerInputError, match="unknown resource_id 'nobody'.*organisation"):
+        what_if(TEAM, req, AddPoolMember(like="nobody"))
+
+
+def test_add_member_default_copies_a_member_in_the_main_zone():
+    # Two London members and one in Berlin: a pool listing the Berlin member first copies Ann.
+    org = make_tables(
+        [("ann", "member", "Europe/London", 1), ("dan", "member", "Europe/London", 1),
+         ("bob", "member", "Europe/Berlin", 1)],
+        [("ann", 0, 540, 1020), ("dan", 0, 540, 1020), ("bob", 0, 480, 720)],
+    )
+    tables, _ = apply_changes(org, request(members=(), pools=(("bob", "ann"),)), AddPoolMember())
+    assert tables.resources.set_index("resource_id").loc["new-member-1", "zone"] == "Europe/London"
+    assert main_zone(org) == "Europe/London"
+
+
+def test_apply_changes_result_serves_every_planner_function():
+    changed, req = apply_changes(TEAM, ANN_IN_BLUE, [AddRoom(capacity=8)])
+    assert planner.count_slots(req, changed.resources, changed.hours, changed.busy, changed.overrides) == 7
+    assert planner.utilization(changed, MON, MON, resource_ids=[req.rooms[-1]])["free"].tolist() == [10.0]
+
+
+@pytest.mark.parametrize("bad", [30, 30.0, np.int64(30)])
+def test_a_bare_number_is_not_a_duration(bad):
+    with pytest.raises(PlannerInputError, match=r"give a Timedelta or minutes=\.\.\."):
+        request(duration=bad)
+    with pytest.raises(PlannerInputError, match="give a Timedelta"):
+        apply_changes(TEAM, ANN, ExtendHours(later=bad))
 
 
 def test_bottlenecks_of_a_member_alone():
     (row,) = bottlenecks(TEAM, ANN).to_dict("records")
     # Always free, Ann could meet at any of the 24 hours of the Monday.
     assert row == {
-        "resource_id": "ann", "name": "ANN", "kind": "member", "role": "required member",
-        "slots": 7, "slots_if_free": 24, "gained": 17,
+        "resource_id": "ann", "name": "ANN", "kind": "member", "role": "required member", "size": 1,
+        "slots": 7, "slots_if_free": 24, "gained": 17, "one_more": 0,
     }
 
 
-def test_bottlenecks_rank_the_pool_members_above_the_member():
+def test_bottlenecks_say_the_pool_is_the_bottleneck_when_its_members_tie():
     table = bottlenecks(TEAM, ANN_AND_POOL)
-    assert table[["resource_id", "role", "slots", "slots_if_free", "gained"]].values.tolist() == [
-        ["bob", "pool", 6, 7, 1],  # Bob always free covers 10:00
-        ["cat", "pool", 6, 7, 1],  # so would Cat
-        ["ann", "required member", 6, 6, 0],  # Ann free at 12:00 still finds no pool member
+    # Bob or Cat always free each covers 10:00: one pool row, not two equal ones. Its busiest
+    # member is Bob (busy 10-11); one more member with Bob's hours (09-12, free) covers 10:00 too.
+    assert table[["resource_id", "kind", "role", "size", "slots", "gained", "one_more"]].values.tolist() == [
+        ["bob", "pool", "pool", 2, 6, 1, 1],
+        ["ann", "member", "required member", 1, 6, 0, 0],
     ]
     assert bottleneck_summary(table) == (
-        "BOB (pool) and CAT (pool) each limit this request most: always free, there would be 7 slots instead of 6."
+        "The pool (2 members, BOB, CAT) is the bottleneck: freeing any one member changes the same "
+        "(+1 slots); one more member like the busiest would give 7 slots instead of 6."
     )
 
 
@@ -263,11 +334,18 @@ def test_making_a_resource_always_free_never_lowers_the_count(case):
     involved = [*req.all_members, *req.rooms]
     assume(involved)
     for rid in involved:
-        result = what_if(org, req, AlwaysFree(rid))
-        assert result.after >= result.before, (rid, result)
-        cleared = what_if(org, req, AlwaysFree(rid, keep_hours=True))
-        assert result.after >= cleared.after >= cleared.before == result.before, (rid, result, cleared)
+        result = what_if(org, req, AlwaysFree(rid), meetings=False)
+        assert result.starts_after >= result.starts_before, (rid, result)
+        cleared = what_if(org, req, AlwaysFree(rid, keep_hours=True), meetings=False)
+        assert (
+            result.starts_after >= cleared.starts_after >= cleared.starts_before == result.starts_before
+        ), (rid, result, cleared)
     # The bottleneck table reports the same counts.
     table = bottlenecks(org, req)
     assert (table["gained"] >= 0).all()
-    assert sorted(table["resource_id"]) == sorted(set(involved))
+    rows = table.loc[table["kind"] != "pool", "resource_id"].tolist()
+    pooled = [m for m in req.all_members if m not in req.members] if (table["kind"] == "pool").any() else []
+    assert sorted(rows + pooled) == sorted(set(involved))
+    # Meetings that fit never exceed the starts.
+    both = what_if(org, req)
+    assert 0 <= both.meetings_before <= both.starts_before
