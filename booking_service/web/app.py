@@ -100,6 +100,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     csrf.init_app(app)
     limiter.init_app(app)
+    # The one Limiter object serves every app built in this process (tests build many): a new
+    # app's storage starts as reachable, so that losing it is noticed (and logged) again.
+    if hasattr(limiter, "_storage_dead"):
+        limiter._storage_dead = False
 
     _register_request_log(app)
     _register_blueprints(app)
