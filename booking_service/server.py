@@ -38,7 +38,8 @@ class BookingServer(BaseApplication):
 
     def load_config(self) -> None:
         for key, value in self.options.items():
-            self.cfg.set(key, value)
+            if key in self.cfg.settings:  # settings newer gunicorns added are skipped on older ones
+                self.cfg.set(key, value)
 
     def load(self):
         from .web.app import create_app
@@ -67,6 +68,8 @@ def run(host: str, port: int, *, workers: int, threads: int, log_level: str = "i
             "accesslog": None,
             "child_exit": _child_exit,
             "proc_name": "slotwise-booking",
+            # gunicorn 27's control socket sits at one path per user: several servers would clash.
+            "control_socket_disable": True,
         }).run()
     finally:
         if metrics_dir:
