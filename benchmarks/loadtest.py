@@ -62,7 +62,7 @@ from booking_service.services.invitations import (  # noqa: E402
     hash_token,
 )
 from booking_service.store.db import make_engine, read_only_session, session_scope  # noqa: E402
-from booking_service.store.models import Invitation, Meeting, TeamMember, User  # noqa: E402
+from booking_service.store.models import Invitation, Meeting, TeamMember, User, WorkingHours  # noqa: E402
 
 SECRET = "loadtest-secret-key"
 ROUTES = ("/i/[token]", "/i/[token]/times", "/i/[token]/slot", "/i/[token]/confirm", "/i/[token]/scheduled",
@@ -106,20 +106,26 @@ def drop_database(name: str) -> None:
 
 
 def build(env: dict[str, str], invitations: int, seed: int = 7) -> tuple[list[str], str]:
-    """Migrate, seed, add invitations for a few members in one week; their tokens and an API key."""
+    """Migrate; six team members in three zones, an admin with an API key, and ``invitations``
+    invitations of 30 minutes, each for one of the members, all in the same week (so customers
+    contest the same times); their tokens and the key."""
     subprocess.run([sys.executable, "-m", "booking_service", "init-db"], env=env, check=True,
                    capture_output=True, cwd=ROOT)
-    subprocess.run([sys.executable, "-m", "booking_service", "seed-demo", "--seed", str(seed)], env=env,
-                   check=True, capture_output=True, cwd=ROOT)
     engine = make_engine(env["DATABASE_URL"])
     rng = random.Random(seed)
     now = dt.datetime.now(dt.UTC)
     monday = now.date() + dt.timedelta(days=14 - now.date().weekday())
     with session_scope(engine) as session:
-        members = session.scalars(select(TeamMember).order_by(TeamMember.id)).all()[:6]
+        zones_cycle = ["Europe/London", "Europe/Berlin", "America/New_York"]
+        members = [TeamMember(name=f"Member {i}", email=f"member{i}@load.example", zone=zones_cycle[i % 3],
+                              hours=[WorkingHours(weekday=d, start_minute=9 * 60, end_minute=17 * 60)
+                                     for d in range(5)])
+                   for i in range(6)]
+        admin = User(email="admin@load.example", name="Load Admin", zone="Europe/London", role="admin")
+        session.add_all([*members, admin])
+        session.flush()
         member_ids = [m.id for m in members]
         zones = {m.id: m.zone for m in members}
-        admin = session.scalars(select(User).where(User.role == "admin").order_by(User.id)).first()
         key = api_keys.create_key(session, admin, "load test", ("read", "write")).secret
     tokens: list[str] = []
     i = 0
@@ -227,7 +233,8 @@ def run_once(workers: int, args: argparse.Namespace, n: int) -> dict:
         tokens, key = build(env, args.invitations)
         print(f"  {workers} worker(s): {len(tokens)} invitations ready in {time.perf_counter() - started:.0f} s",
               flush=True)
-        (work / "tokens.json").write_text(json.dumps(tokens))
+        spare = 4 * workers
+        (work / "tokens.json").write_text(json.dumps(tokens[spare:]))
         server = subprocess.Popen([sys.executable, "-m", "booking_service", "serve", "--workers", str(workers),
                                    "--threads", str(args.threads)], env=env, cwd=work,
                                   stdout=subprocess.DEVNULL, stderr=open(work / "serve.log", "w"))
@@ -236,6 +243,10 @@ def run_once(workers: int, args: argparse.Namespace, n: int) -> dict:
         background = subprocess.Popen([sys.executable, "-m", "booking_service", "worker", "--every", "2"], env=env,
                                       cwd=work, stdout=subprocess.DEVNULL, stderr=open(work / "worker.log", "w"))
         processes.append(background)
+        # Warm every worker up (imports, caches) on links the load does not use.
+        for token in tokens[:spare]:
+            for path in (f"/i/{token}", f"/i/{token}/times"):
+                urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=120).read()
         cpu_before = _cpu_seconds(server)
         wall = time.perf_counter()
         locust = subprocess.run(
