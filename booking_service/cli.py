@@ -20,7 +20,7 @@ from .core.config import ConfigError, Settings, load_settings
 from .store.db import check_connection, make_engine, session_scope
 
 #: How long ``slotwise up`` waits for a service to answer before it gives up.
-START_TIMEOUT_SECONDS = 120
+START_TIMEOUT_SECONDS = 300
 
 
 class SlotwiseGroup(click.Group):
@@ -290,7 +290,8 @@ def up(ctx: click.Context) -> None:
 
 def _answers(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
+        # A worker's first request may wait for its imports on a busy machine: allow for that.
+        with urllib.request.urlopen(url, timeout=10) as response:
             return response.status == 200
     except (OSError, urllib.error.URLError):
         return False
