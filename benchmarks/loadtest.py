@@ -148,13 +148,13 @@ def build(env: dict[str, str], invitations: int, seed: int = 7) -> tuple[list[st
     return tokens, key
 
 
-def _wait_ready(url: str, process: subprocess.Popen, timeout: float = 180) -> None:
+def _wait_ready(url: str, process: subprocess.Popen, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError("slotwise serve stopped before it answered")
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with urllib.request.urlopen(url, timeout=15) as response:
                 if response.status == 200:
                     return
         except OSError:
@@ -334,9 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for n, workers in enumerate(int(w) for w in args.workers.split(",")):
         results.append(run_once(workers, args, n))
+        if args.json:  # after each run, so that a later failure keeps the earlier figures
+            args.json.write_text(json.dumps(results, indent=2))
     report(results)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
     bad = [r for r in results if not clean(r)]
     for r in bad:
         print(f"{r['workers']} workers: 5xx {r['server_errors'][:5]}, invariants {r['invariant_violations'][:5]}, "
