@@ -187,6 +187,7 @@ def verify(database_url: str, acks: dict) -> dict[str, list[str]]:
             problems["invariants"] = [v.message for v in check_invariants(session)]
             cancelled_meetings = set(acks["cancelled_by_scheduler"])
             cancelled_tokens = set(acks["cancelled_by_customer"])
+            attempted = set(acks["cancel_attempts"])
             for token, start in acks["booked"]:
                 invitation = session.scalar(select(Invitation).where(Invitation.token_hash == hash_token(token)))
                 meeting = None if invitation is None else session.scalar(
@@ -194,10 +195,12 @@ def verify(database_url: str, acks: dict) -> dict[str, list[str]]:
                 if meeting is None or meeting.start != dt.datetime.fromisoformat(start):
                     problems["lost"].append(f"booking of {token[:8]}… at {start}: not in the database")
                     continue
-                expected = "cancelled" if (token in cancelled_tokens or meeting.id in cancelled_meetings) \
-                    else "confirmed"
-                if meeting.status != expected:
-                    problems["lost"].append(f"meeting {meeting.id}: {meeting.status}, acknowledged {expected}")
+                if token in cancelled_tokens or meeting.id in cancelled_meetings:
+                    if meeting.status != "cancelled":
+                        problems["lost"].append(f"meeting {meeting.id}: {meeting.status}, acknowledged cancelled")
+                elif meeting.status != "confirmed" and not (token in attempted or meeting.id in attempted):
+                    problems["lost"].append(f"meeting {meeting.id}: {meeting.status}, acknowledged confirmed "
+                                            "and nobody asked to cancel it")
     finally:
         engine.dispose()
     return problems

@@ -24,7 +24,10 @@ random.shuffle(TOKENS)
 API_KEY = os.environ["LOADTEST_API_KEY"]
 CANCEL_SHARE = float(os.environ.get("LOADTEST_CANCEL_SHARE", "0.15"))
 
+# "cancel_attempts": cancellations sent, whether or not their answer came before the run stopped
+# (a request cut off at the stop may still have cancelled: not acknowledged, but not lost either).
 ACKS: dict[str, list] = {"booked": [], "cancelled_by_customer": [], "cancelled_by_scheduler": [],
+                         "cancel_attempts": [],
                          "server_errors": [], "conflicts": 0, "refused_cancels": 0}
 
 
@@ -94,6 +97,7 @@ class Customer(HttpUser):
             return
         with self.client.get(f"{manage.group(1)}/cancel", name="/m/[token]/cancel", catch_response=True) as ask:
             _check(ask)
+        ACKS["cancel_attempts"].append(token)
         with self.client.post(f"{manage.group(1)}/cancel", data={**_form(ask.text), "reason": "plans changed"},
                               name="/m/[token]/cancel", allow_redirects=False, catch_response=True) as cancel:
             _check(cancel)
@@ -117,6 +121,7 @@ class Scheduler(HttpUser):
         if not items or random.random() > 0.5:
             return
         meeting = random.choice(items)
+        ACKS["cancel_attempts"].append(meeting["id"])
         with self.client.post(f"/api/v1/meetings/{meeting['id']}/cancel", json={"reason": "room needed"},
                               name="/api/v1/meetings/[id]/cancel", catch_response=True) as cancel:
             _check(cancel)
