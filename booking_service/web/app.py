@@ -116,14 +116,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     """One blueprint per user-facing flow, imported here so that importing the factory stays cheap."""
-    from . import metrics
     from .booking import bp as booking_bp
     from .feeds import bp as feeds_bp
     from .health import bp as health_bp
     from .home import bp as home_bp
     from .manage import bp as manage_bp
+    from .metrics import init_app as init_metrics
 
-    metrics.init_app(app)
+    init_metrics(app)
     app.register_blueprint(health_bp)
     app.register_blueprint(home_bp)
     app.register_blueprint(booking_bp)
