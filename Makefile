@@ -7,12 +7,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV := $(BIN)/uv
 
-.PHONY: run test lint bench notebooks clean help
+.PHONY: run test lint bench loadtest notebooks clean help
 
 help:
 	@echo "make run    set up, migrate, seed demo data on first run, start booking service + dashboard"
 	@echo "make test   set up test dependencies, lint, run the test suite"
 	@echo "make bench  run the benchmarks (figures go to benchmarks/RESULTS.md by hand)"
+	@echo "make loadtest  Locust against slotwise serve with 1, 2 and 4 gunicorn workers on PostgreSQL + Redis"
 	@echo "make notebooks  open the analysts' notebooks in JupyterLab"
 
 $(UV):
@@ -44,6 +45,9 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_dashboard_browser.py
 	$(BIN)/python benchmarks/bench_calendars.py
 	$(BIN)/python benchmarks/bench_deadlines.py
+
+loadtest: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/loadtest.py --workers 1,2,4 --duration 60
 
 notebooks: $(VENV)/.installed-run
 	$(UV) pip install --quiet --python $(BIN)/python -e '.[notebooks]'

@@ -1,19 +1,10 @@
-"""Slotwise scheduler dashboard: ``streamlit run streamlit_app.py`` (or ``slotwise dashboard``).
+"""Slotwise scheduler dashboard from a checkout: ``streamlit run streamlit_app.py``.
 
-A slim router: the page configuration, the sign-in gate, then ``st.navigation`` over the page scripts in
-``dashboard/pages/``. The database comes from the settings (``DATABASE_URL``).
+The router itself is :mod:`dashboard.streamlit_app`, inside the package, so that an installed wheel
+has it too (``slotwise dashboard`` runs that file). Streamlit re-runs this script on every
+interaction, and ``runpy`` runs the router afresh each time.
 """
 
-import streamlit as st
+import runpy
 
-st.set_page_config(page_title="Slotwise", page_icon=":material/event_available:", layout="wide")
-
-# --- sign-in gate (dashboard/auth.py): nothing below renders until a user has signed in ----------
-from dashboard.auth import admin_pages, require_sign_in  # noqa: E402 - set_page_config must come first
-
-user = require_sign_in()
-# -------------------------------------------------------------------------------------------------
-
-from dashboard.navigation import pages  # noqa: E402 - set_page_config must come first
-
-st.navigation(pages() | admin_pages(user)).run()
+runpy.run_module("dashboard.streamlit_app", run_name="__main__")

@@ -5,19 +5,22 @@ Every command turns configuration problems into one clear line (no traceback).
 
 from __future__ import annotations
 
+import importlib.resources
 import signal
 import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
+import urllib.error
+import urllib.request
 
 import click
 
 from .core.config import ConfigError, Settings, load_settings
 from .store.db import check_connection, make_engine, session_scope
 
-ROOT = Path(__file__).resolve().parent.parent
+#: How long ``slotwise up`` waits for a service to answer before it gives up.
+START_TIMEOUT_SECONDS = 300
 
 
 class SlotwiseGroup(click.Group):
@@ -31,6 +34,7 @@ class SlotwiseGroup(click.Group):
 
 
 @click.group(cls=SlotwiseGroup)
+@click.version_option(package_name="slotwise", prog_name="slotwise")
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Slotwise: capacity planner and booking service for self-scheduled meetings."""
@@ -153,28 +157,57 @@ def _check_port_free(host: str, port: int, variable: str) -> None:
             ) from None
 
 
+def _workers_option(ctx: click.Context, param: click.Parameter, value: str | None) -> int | str | None:
+    if value is None or value.strip().lower() == "auto":
+        return None if value is None else "auto"
+    if value.isdigit() and int(value) >= 1:
+        return int(value)
+    raise click.BadParameter(f"{value!r} is not a number of processes; use e.g. 2, or 'auto' for one per CPU")
+
+
 @main.command()
 @click.option("--host", default=None, help="Interface to listen on (default: BOOKING_HOST or 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default: BOOKING_PORT or 5000).")
-def serve(host: str | None, port: int | None) -> None:
-    """Run the booking service (customer pages) on one process with threads."""
-    from werkzeug.serving import run_simple
-
-    from .web.app import create_app
+@click.option("--workers", callback=_workers_option, default=None, metavar="N|auto",
+              help="Worker processes (default: BOOKING_WORKERS or 1); 'auto' is one per CPU.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Threads per worker process (default: BOOKING_THREADS or 4).")
+@click.option("--dev", is_flag=True, help="Run werkzeug's development server instead (one process, threads).")
+def serve(host: str | None, port: int | None, workers: int | str | None, threads: int | None, dev: bool) -> None:
+    """Run the booking service (customer pages, the API, /healthz, /readyz, /metrics) with gunicorn."""
+    from .core import logs
+    from .server import resolve_workers
 
     cfg = settings()
     host = host or cfg.booking_host
     port = port or cfg.booking_port
     _check_port_free(host, port, "BOOKING_PORT")
-    _engine()
-    app = create_app()
-    click.echo(f"Booking service on http://{host}:{port}")
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    _engine().dispose()
+    logs.configure(cfg.log_level, cfg.log_format)
+    if dev:
+        from werkzeug.serving import run_simple
+
+        from .web.app import create_app
+
+        click.echo(f"Booking service (development server) on http://{host}:{port}")
+        run_simple(host, port, create_app(), threaded=True, use_reloader=False)
+        return
+    from .server import run
+
+    count = resolve_workers(workers or cfg.booking_workers)
+    threads = threads or cfg.booking_threads
+    click.echo(f"Booking service on http://{host}:{port} ({count} worker{'s' * (count > 1)} × {threads} threads)")
+    run(host, port, workers=count, threads=threads, log_level=cfg.log_level)
+
+
+def _dashboard_script() -> str:
+    """The dashboard's router, inside the installed package."""
+    return str(importlib.resources.files("dashboard") / "streamlit_app.py")
 
 
 def _dashboard_command(port: int) -> list[str]:
     return [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
+        sys.executable, "-m", "streamlit", "run", _dashboard_script(),
         "--server.port", str(port), "--server.address", "127.0.0.1",
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
         # Code is not edited under a running dashboard; reloading modules would leave cached
@@ -210,15 +243,17 @@ def up(ctx: click.Context) -> None:
     # A shell that starts us in the background may have left SIGINT ignored, and children inherit
     # that; restore Ctrl-C for this process and both services.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    booking = subprocess.Popen([sys.executable, "-m", "booking_service.cli", "serve"])
+    booking = subprocess.Popen([sys.executable, "-m", "booking_service", "serve"])
     board = subprocess.Popen(_dashboard_command(cfg.dashboard_port), stdout=subprocess.DEVNULL)
-    background = subprocess.Popen([sys.executable, "-m", "booking_service.cli", "worker"])
+    background = subprocess.Popen([sys.executable, "-m", "booking_service", "worker"])
     children = [booking, board, background]
-    click.echo("")
-    click.echo(f"  Booking service: http://{cfg.booking_host}:{cfg.booking_port}")
-    click.echo(f"  Dashboard:       http://127.0.0.1:{cfg.dashboard_port}")
-    click.echo("  Mail and calendar work runs in the background. Press Ctrl-C to stop.")
-    click.echo("")
+    probe_host = "127.0.0.1" if cfg.booking_host in ("0.0.0.0", "::", "") else cfg.booking_host
+    services = [
+        ("Booking service", f"http://{cfg.booking_host}:{cfg.booking_port}",
+         f"http://{probe_host}:{cfg.booking_port}/healthz", booking),
+        ("Dashboard", f"http://127.0.0.1:{cfg.dashboard_port}",
+         f"http://127.0.0.1:{cfg.dashboard_port}/_stcore/health", board),
+    ]
 
     def _stop(*_args: object) -> None:
         for child in children:
@@ -232,6 +267,15 @@ def up(ctx: click.Context) -> None:
 
     signal.signal(signal.SIGTERM, lambda *_: (_stop(), sys.exit(0)))
     try:
+        if not _wait_until_answering(services, children):
+            _stop()
+            raise click.ClickException("a service did not start; see the messages above")
+        click.echo("")
+        for name, url, _health, _child in services:
+            click.echo(f"  {name + ':':17}{url}")
+        click.echo("  Mail and calendar work runs in the background. Press Ctrl-C to stop.")
+        click.echo("", nl=True)
+        sys.stdout.flush()
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
     except KeyboardInterrupt:
@@ -242,6 +286,29 @@ def up(ctx: click.Context) -> None:
     if failed:
         raise click.ClickException("a service stopped unexpectedly; see the messages above")
     click.echo("Stopped.")
+
+
+def _answers(url: str) -> bool:
+    try:
+        # A worker's first request may wait for its imports on a busy machine: allow for that.
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status == 200
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def _wait_until_answering(services: list[tuple[str, str, str, subprocess.Popen]],
+                          children: list[subprocess.Popen]) -> bool:
+    """Wait until every service's health URL answers 200; False when a child ends or time runs out."""
+    waiting = {health for _name, _url, health, _child in services}
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while waiting and time.monotonic() < deadline:
+        if any(child.poll() is not None for child in children):
+            return False
+        waiting = {health for health in waiting if not _answers(health)}
+        if waiting:
+            time.sleep(0.3)
+    return not waiting
 
 
 @main.command()

@@ -50,11 +50,22 @@ class Settings:
     reminder_offsets_minutes: tuple[int, ...] = (24 * 60, 60)
     change_cutoff_hours: int = 24
     max_reschedules: int = 3
+    booking_workers: int | str = 1
+    booking_threads: int = 4
+    trusted_proxies: int = 0
+    log_level: str = "INFO"
+    log_format: str = "text"
+    outbox_max_age_seconds: float = 600.0
     extra: dict[str, str] = field(default_factory=dict)
 
     def with_overrides(self, **changes: object) -> Settings:
         """Return a copy with some fields replaced (used by tests and the CLI)."""
         return replace(self, **changes)
+
+    @property
+    def https(self) -> bool:
+        """Whether people reach the service over HTTPS (``PUBLIC_URL`` starts with ``https://``)."""
+        return self.public_url.startswith("https://")
 
 
 def _int(env: dict[str, str], name: str, default: int) -> int:
@@ -77,8 +88,8 @@ def _positive(env: dict[str, str], name: str, default: int) -> int:
     return value
 
 
-def _seconds(env: dict[str, str], name: str, default: float) -> float:
-    """A positive number of seconds (``30``, ``2.5``)."""
+def _seconds(env: dict[str, str], name: str, default: float, *, allow_zero: bool = False) -> float:
+    """A positive number of seconds (``30``, ``2.5``); ``0`` too with ``allow_zero``."""
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -86,8 +97,11 @@ def _seconds(env: dict[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a number of seconds; set it to e.g. {default:g}") from None
+    if allow_zero and value == 0:
+        return value
     if not 0 < value < float("inf"):
-        raise ConfigError(f"{name}={raw} must be more than 0 seconds; set it to e.g. {default:g}")
+        least = "0 or more" if allow_zero else "more than 0"
+        raise ConfigError(f"{name}={raw} must be {least} seconds; set it to e.g. {default:g}")
     return value
 
 
@@ -95,6 +109,77 @@ def _non_negative(env: dict[str, str], name: str, default: int) -> int:
     value = _int(env, name, default)
     if value < 0:
         raise ConfigError(f"{name}={value} must be 0 or more; set it to e.g. {default}")
+    return value
+
+
+def _choice(env: dict[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of a few words, case-insensitive (``LOG_FORMAT=json``)."""
+    value = (env.get(name) or default).strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{name}={env.get(name)!r} is not one of {', '.join(choices)}; set it to e.g. {default}")
+    return value
+
+
+def _workers(env: dict[str, str], name: str, default: int) -> int | str:
+    """A number of server processes, or ``auto`` (one per CPU, resolved when the server starts)."""
+    raw = (env.get(name) or "").strip().lower()
+    if raw == "auto":
+        return "auto"
+    try:
+        return _positive(env, name, default)
+    except ConfigError:
+        raise ConfigError(f"{name}={env.get(name)!r} is not a number of processes; use e.g. 2, or 'auto' for one per CPU") from None
+
+
+def _url(env: dict[str, str], name: str, default: str, schemes: tuple[str, ...], example: str) -> str:
+    """A URL whose scheme is one of ``schemes`` and that names a host."""
+    from urllib.parse import urlsplit
+
+    value = env.get(name) or default
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not a URL; use e.g. {example!r}") from None
+    if parts.scheme not in schemes or not (parts.hostname or parts.scheme in ("memory", "sqlite")):
+        raise ConfigError(f"{name}={value!r} is not a {' or '.join(schemes)} URL; use e.g. {example!r}")
+    return value
+
+
+def _host(env: dict[str, str], name: str, default: str) -> str:
+    """An interface name or address to listen on (``127.0.0.1``, ``0.0.0.0``, ``::``, ``localhost``)."""
+    value = (env.get(name) or default).strip()
+    if not value or any(c in value for c in " /@?#") or value.count(":") == 1:
+        raise ConfigError(f"{name}={value!r} is not a host name or address; use e.g. '127.0.0.1' or '0.0.0.0'")
+    return value
+
+
+def _database_url(env: dict[str, str], name: str, default: str) -> str:
+    """A SQLAlchemy URL of SQLite or PostgreSQL."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    value = env.get(name) or default
+    try:
+        backend = make_url(value).get_backend_name()
+    except ArgumentError:
+        backend = None
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigError(
+            f"{name}={value!r} is not a SQLite or PostgreSQL URL; use e.g. "
+            "'sqlite:///var/slotwise.db' or 'postgresql://user@host/db'"
+        )
+    return value
+
+
+def _rate_limit_storage(env: dict[str, str], name: str, default: str) -> str:
+    """A storage URI of the ``limits`` library (``memory://``, ``redis://host:6379``)."""
+    from limits.storage import SCHEMES
+
+    value = env.get(name) or default
+    scheme = value.partition("://")[0]
+    if "://" not in value or scheme not in SCHEMES or scheme.startswith("async+"):
+        raise ConfigError(f"{name}={value!r} is not a rate-limit storage; use 'memory://' or 'redis://127.0.0.1:6379'")
     return value
 
 
@@ -197,35 +282,44 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         When a value cannot be used; the message names the variable and the fix.
     """
     env = dict(os.environ if env is None else env)
-    var_dir = Path(env.get("SLOTWISE_VAR_DIR", "var"))
-    database_url = env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'slotwise.db'}"
+    var_dir = Path(env.get("SLOTWISE_VAR_DIR") or "var")
+    if var_dir.exists() and not var_dir.is_dir():
+        raise ConfigError(f"SLOTWISE_VAR_DIR={str(var_dir)!r} is a file; point it at a folder (it is created if missing)")
+    database_url = _database_url(env, "DATABASE_URL", f"sqlite:///{var_dir / 'slotwise.db'}")
     booking_port = _int(env, "BOOKING_PORT", 5000)
-    host = env.get("BOOKING_HOST", "127.0.0.1")
+    host = _host(env, "BOOKING_HOST", "127.0.0.1")
     mail_from = env.get("MAIL_FROM", Settings.mail_from)
     mail_domain(mail_from)
+    public_url = _url(env, "PUBLIC_URL", f"http://{host}:{booking_port}", ("http", "https"),
+                      "https://book.example.com").rstrip("/")
+    smtp_url = env.get("SMTP_URL") or None
+    if smtp_url:
+        _url(env, "SMTP_URL", "", ("smtp", "smtp+starttls", "smtps"), "smtp+starttls://user:pass@mail.example.com:587")
     return Settings(
         var_dir=var_dir,
         database_url=database_url,
         secret_key=env.get("SECRET_KEY") or _secret_key(var_dir),
-        public_url=(env.get("PUBLIC_URL") or f"http://{host}:{booking_port}").rstrip("/"),
+        public_url=public_url,
         booking_host=host,
         booking_port=booking_port,
         dashboard_port=_int(env, "DASHBOARD_PORT", 8501),
-        smtp_url=env.get("SMTP_URL") or None,
+        smtp_url=smtp_url,
         mail_from=mail_from,
-        ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI") or "memory://",
+        ratelimit_storage_uri=_rate_limit_storage(env, "RATELIMIT_STORAGE_URI", "memory://"),
         booking_page_rate_limit=_rate_limit(env, "BOOKING_PAGE_RATE_LIMIT", Settings.booking_page_rate_limit),
         booking_confirm_rate_limit=_rate_limit(
             env, "BOOKING_CONFIRM_RATE_LIMIT", Settings.booking_confirm_rate_limit
         ),
-        default_zone=check_zone(env.get("DEFAULT_ZONE", "Europe/London"), "DEFAULT_ZONE"),
-        calendar_max_age_minutes=_int(env, "CALENDAR_MAX_AGE_MINUTES", 15),
-        calendar_refresh_budget_seconds=float(env.get("CALENDAR_REFRESH_BUDGET_SECONDS", "0.5")),
+        default_zone=check_zone(env.get("DEFAULT_ZONE") or "Europe/London", "DEFAULT_ZONE"),
+        calendar_max_age_minutes=_non_negative(env, "CALENDAR_MAX_AGE_MINUTES", 15),
+        calendar_refresh_budget_seconds=_seconds(
+            env, "CALENDAR_REFRESH_BUDGET_SECONDS", Settings.calendar_refresh_budget_seconds, allow_zero=True
+        ),
         calendar_max_mb=_positive(env, "CALENDAR_MAX_MB", 10),
         calendar_deadline_seconds=_seconds(env, "CALENDAR_DEADLINE_SECONDS", Settings.calendar_deadline_seconds),
         smtp_deadline_seconds=_seconds(env, "SMTP_DEADLINE_SECONDS", Settings.smtp_deadline_seconds),
         worker_budget_seconds=_seconds(env, "WORKER_BUDGET_SECONDS", Settings.worker_budget_seconds),
-        session_idle_minutes=_int(env, "SESSION_IDLE_MINUTES", 60),
+        session_idle_minutes=_positive(env, "SESSION_IDLE_MINUTES", 60),
         api_rate_limit=_rate_limit(env, "API_RATE_LIMIT", Settings.api_rate_limit),
         webhook_allowed_networks=_networks(env, "WEBHOOK_ALLOWED_NETWORKS"),
         webhook_timeout_seconds=_seconds(env, "WEBHOOK_TIMEOUT_SECONDS", Settings.webhook_timeout_seconds),
@@ -233,4 +327,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         reminder_offsets_minutes=_offsets(env, "REMINDER_OFFSETS", Settings.reminder_offsets_minutes),
         change_cutoff_hours=_non_negative(env, "CHANGE_CUTOFF_HOURS", Settings.change_cutoff_hours),
         max_reschedules=_non_negative(env, "MAX_RESCHEDULES", Settings.max_reschedules),
+        booking_workers=_workers(env, "BOOKING_WORKERS", 1),
+        booking_threads=_positive(env, "BOOKING_THREADS", Settings.booking_threads),
+        trusted_proxies=_non_negative(env, "TRUSTED_PROXIES", Settings.trusted_proxies),
+        log_level=_choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),
+        log_format=_choice(env, "LOG_FORMAT", Settings.log_format, ("text", "json")),
+        outbox_max_age_seconds=_seconds(env, "OUTBOX_MAX_AGE_SECONDS", Settings.outbox_max_age_seconds),
     )

@@ -9,15 +9,19 @@ render a template.
 from __future__ import annotations
 
 import logging
+import re
 import time
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from apiflask import APIFlask
-from flask import Flask, g, render_template
+from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from ..core import logs
 from ..core.config import load_settings
 from ..store.db import get_engine, session_factory
 from .api import (
@@ -33,6 +37,11 @@ from .api import (
 from .extensions import csrf, limiter
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("slotwise.access")
+
+#: A request id a proxy passes in ``X-Request-ID`` is kept when it looks like one.
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+HSTS = "max-age=31536000; includeSubDomains"
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -67,8 +76,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
         RATELIMIT_HEADERS_ENABLED=True,
+        # Without a usable Redis, each process counts in memory rather than failing every page.
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_STORAGE_OPTIONS=_storage_options(settings.ratelimit_storage_uri),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # Behind HTTPS the cookie never travels over plain HTTP.
+        SESSION_COOKIE_SECURE=settings.https,
+        PREFERRED_URL_SCHEME="https" if settings.https else "http",
         TEMPLATES_AUTO_RELOAD=False,
     )
     app.config.update(config)
@@ -77,9 +92,20 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     engine = get_engine(settings.database_url)
     app.extensions["slotwise"] = {"engine": engine, "sessions": session_factory(engine)}
 
+    if settings.trusted_proxies:
+        # X-Forwarded-* from that many proxies in front: the client's address (rate limits, logs),
+        # the scheme (Secure cookies, HSTS, https links) and host are the ones the client used.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
+
     csrf.init_app(app)
     limiter.init_app(app)
+    # The one Limiter object serves every app built in this process (tests build many): a new
+    # app's storage starts as reachable, so that losing it is noticed (and logged) again.
+    if hasattr(limiter, "_storage_dead"):
+        limiter._storage_dead = False
 
+    _register_request_log(app)
     _register_blueprints(app)
     _register_error_pages(app)
     _register_security_headers(app)
@@ -93,13 +119,56 @@ def _register_blueprints(app: Flask) -> None:
     from .booking import bp as booking_bp
     from .feeds import bp as feeds_bp
     from .health import bp as health_bp
+    from .home import bp as home_bp
     from .manage import bp as manage_bp
+    from .metrics import init_app as init_metrics
 
+    init_metrics(app)
     app.register_blueprint(health_bp)
+    app.register_blueprint(home_bp)
     app.register_blueprint(booking_bp)
     app.register_blueprint(feeds_bp)
     init_app(app)
     app.register_blueprint(manage_bp)
+
+
+def _storage_options(uri: str) -> dict[str, object]:
+    # An unreachable Redis must cost a page well under a second before the in-memory fallback.
+    if uri.startswith(("redis", "valkey")):
+        return {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+    return {}
+
+
+def _register_request_log(app: Flask) -> None:
+    """Every request gets an id (``X-Request-ID``, kept from a proxy) and one structured log line."""
+    exempt = {"/healthz", "/readyz", "/metrics"}
+
+    @app.before_request
+    def _request_id() -> None:
+        given = request.headers.get("X-Request-ID", "")
+        g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        g.request_id_token = logs.request_id.set(g.request_id)
+        g.request_log_start = time.perf_counter()
+
+    @app.after_request
+    def _log(response):
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        start = g.get("request_log_start")
+        if start is not None and request.path not in exempt:
+            access_log.info(
+                "%s %s %s", request.method, request.url_rule.rule if request.url_rule else request.path,
+                response.status_code,
+                extra={"method": request.method, "route": request.url_rule.rule if request.url_rule else None,
+                       "status": response.status_code, "ms": round((time.perf_counter() - start) * 1000, 1),
+                       "client": request.remote_addr},
+            )
+        return response
+
+    @app.teardown_request
+    def _forget(exc: BaseException | None) -> None:
+        token = g.pop("request_id_token", None)
+        if token is not None:
+            logs.request_id.reset(token)
 
 
 def _register_session_teardown(app: Flask) -> None:
@@ -121,6 +190,8 @@ def _register_security_headers(app: Flask) -> None:
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if request.is_secure or app.config["SLOTWISE"].https:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response
 
 

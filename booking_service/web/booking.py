@@ -64,6 +64,7 @@ from ..services.outbox import register_filters
 from ..store.db import session_scope
 from ..store.models import Invitation
 from .extensions import db_session, limiter, settings_of
+from .metrics import record_confirm
 
 bp = Blueprint("booking", __name__)
 
@@ -395,6 +396,7 @@ def confirm(token: str):
             link_hash=hash_token(token),
         )
         zone = None if result is None else raw_zone or result.invitation.customer_zone or result.invitation.zone
+    record_confirm("unknown_link" if result is None else result.outcome)
     if result is None or result.outcome == "replaced":
         # An unknown link, or one a resend replaced (perhaps while the confirmation waited): its
         # page says so (the new one is in the customer's mail).

@@ -64,7 +64,7 @@ def test_init_db_then_seed_once(env):
 @pytest.mark.parametrize(
     ("variables", "expected"),
     [
-        ({"DATABASE_URL": "nonsense"}, "Error: DATABASE_URL 'nonsense' is not a database URL"),
+        ({"DATABASE_URL": "nonsense"}, "Error: DATABASE_URL='nonsense' is not a SQLite or PostgreSQL URL"),
         ({"DATABASE_URL": "postgresql://x@127.0.0.1:1/none"}, "Error: cannot connect to the database"),
         ({"BOOKING_PORT": "web"}, "Error: BOOKING_PORT='web' is not a whole number"),
     ],

@@ -52,6 +52,24 @@ def test_environment_overrides(tmp_path):
         ({"SMTP_DEADLINE_SECONDS": "0"}, "SMTP_DEADLINE_SECONDS=0 must be more than 0 seconds; set it to e.g. 30"),
         ({"WORKER_BUDGET_SECONDS": "-5"}, "WORKER_BUDGET_SECONDS=-5 must be more than 0 seconds; set it to e.g. 120"),
         ({"WORKER_BUDGET_SECONDS": "inf"}, "WORKER_BUDGET_SECONDS=inf must be more than 0 seconds"),
+        ({"CALENDAR_REFRESH_BUDGET_SECONDS": "abc"}, "CALENDAR_REFRESH_BUDGET_SECONDS='abc' is not a number of seconds; set it to e.g. 0.5"),
+        ({"CALENDAR_REFRESH_BUDGET_SECONDS": "-1"}, "CALENDAR_REFRESH_BUDGET_SECONDS=-1 must be 0 or more seconds"),
+        ({"SESSION_IDLE_MINUTES": "-5"}, "SESSION_IDLE_MINUTES=-5 must be at least 1; set it to e.g. 60"),
+        ({"CALENDAR_MAX_AGE_MINUTES": "-1"}, "CALENDAR_MAX_AGE_MINUTES=-1 must be 0 or more"),
+        ({"PUBLIC_URL": "book.example.com"}, "PUBLIC_URL='book.example.com' is not a http or https URL; use e.g."),
+        ({"PUBLIC_URL": "https://book.example.com:port"}, "PUBLIC_URL='https://book.example.com:port' is not a URL"),
+        ({"DATABASE_URL": "mysql://db/x"}, "DATABASE_URL='mysql://db/x' is not a SQLite or PostgreSQL URL"),
+        ({"DATABASE_URL": "var/slotwise.db"}, "DATABASE_URL='var/slotwise.db' is not a SQLite or PostgreSQL URL"),
+        ({"SMTP_URL": "mail.example.com"}, "SMTP_URL='mail.example.com' is not a smtp or smtp[+]starttls or smtps URL"),
+        ({"RATELIMIT_STORAGE_URI": "redis:127.0.0.1"}, "RATELIMIT_STORAGE_URI='redis:127.0.0.1' is not a rate-limit storage"),
+        ({"BOOKING_HOST": "http://0.0.0.0"}, "BOOKING_HOST='http://0.0.0.0' is not a host name or address"),
+        ({"BOOKING_WORKERS": "many"}, "BOOKING_WORKERS='many' is not a number of processes; use e.g. 2, or 'auto'"),
+        ({"BOOKING_WORKERS": "0"}, "BOOKING_WORKERS='0' is not a number of processes"),
+        ({"BOOKING_THREADS": "0"}, "BOOKING_THREADS=0 must be at least 1"),
+        ({"TRUSTED_PROXIES": "-1"}, "TRUSTED_PROXIES=-1 must be 0 or more"),
+        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL='loud' is not one of debug, info, warning, error"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT='xml' is not one of text, json"),
+        ({"OUTBOX_MAX_AGE_SECONDS": "soon"}, "OUTBOX_MAX_AGE_SECONDS='soon' is not a number of seconds"),
     ],
 )
 def test_bad_values_name_the_variable(tmp_path, env, message):
@@ -122,3 +140,16 @@ def test_meeting_change_settings(tmp_path):
 def test_bad_meeting_change_settings_name_the_variable(tmp_path, env, message):
     with pytest.raises(ConfigError, match=message):
         load_settings({"SLOTWISE_VAR_DIR": str(tmp_path), "SECRET_KEY": "k", **env})
+
+
+def test_workers_auto_and_https(tmp_path):
+    settings = load_settings({"SLOTWISE_VAR_DIR": str(tmp_path), "SECRET_KEY": "k", "BOOKING_WORKERS": "auto",
+                              "PUBLIC_URL": "https://book.example.com/"})
+    assert settings.booking_workers == "auto"
+    assert settings.public_url == "https://book.example.com" and settings.https
+
+
+def test_a_var_dir_that_is_a_file_is_named(tmp_path):
+    (tmp_path / "var").write_text("")
+    with pytest.raises(ConfigError, match="SLOTWISE_VAR_DIR=.* is a file; point it at a folder"):
+        load_settings({"SLOTWISE_VAR_DIR": str(tmp_path / "var"), "SECRET_KEY": "k"})

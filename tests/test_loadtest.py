@@ -1,0 +1,59 @@
+"""The load test's short form: a minute of Locust against ``slotwise serve`` (2 gunicorn workers) on
+PostgreSQL with Redis rate limits and a running worker; no 5xx, no invariant violation, no lost
+booking (``benchmarks/loadtest.py`` measures the full form, ``make loadtest``)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import skip_or_fail_in_ci
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _needs_postgres_and_redis() -> None:
+    import psycopg
+    import redis
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+    try:
+        psycopg.connect(admin.set(drivername="postgresql").render_as_string(hide_password=False),
+                        connect_timeout=3).close()
+    except psycopg.Error as exc:
+        skip_or_fail_in_ci(f"PostgreSQL not reachable for the load test: {type(exc).__name__}")
+    try:
+        redis.Redis.from_url(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+                             socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        skip_or_fail_in_ci(f"Redis not reachable for the load test: {type(exc).__name__}")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_a_minute_of_load_ends_clean(tmp_path):
+    # Only look: importing Locust here would let gevent patch this process's ssl and threads.
+    if importlib.util.find_spec("locust") is None:
+        skip_or_fail_in_ci("Locust is not installed (the dev extra has it)")
+    _needs_postgres_and_redis()
+    out = tmp_path / "results.json"
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "loadtest.py"), "--workers", "2", "--duration", "45",
+         "--users", "8", "--invitations", "120", "--json", str(out)],
+        capture_output=True, text=True, timeout=840, cwd=ROOT,
+    )
+    assert out.exists(), run.stdout[-3000:] + run.stderr[-3000:]
+    (result,) = json.loads(out.read_text())
+    assert result["server_errors"] == []
+    assert result["invariant_violations"] == []
+    assert result["lost"] == []
+    assert result["booked"] > 0, "the load should have booked something"
+    assert "/i/[token]/confirm" in result["routes"]
+    assert run.returncode == 0, run.stderr[-3000:]
