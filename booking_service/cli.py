@@ -174,7 +174,8 @@ def serve(host: str | None, port: int | None) -> None:
 
 def _dashboard_command(port: int) -> list[str]:
     return [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
+        # dashboard/server.py serves streamlit_app.py plus the sign-in routes (dashboard/web.py).
+        sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "server.py"),
         "--server.port", str(port), "--server.address", "127.0.0.1",
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
         # Code is not edited under a running dashboard; reloading modules would leave cached
