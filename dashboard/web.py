@@ -141,7 +141,7 @@ def _live_session(request: Request, settings: Settings) -> bool:
     if token is None:
         return False
     with _session() as s:
-        _, reason = dashboard_sessions.resume(s, idle=_idle(settings), token=token, touch=False)
+        _, reason = dashboard_sessions.resume(s, idle=_idle(settings), token=token)
     return reason is None
 
 
