@@ -135,14 +135,20 @@ def _session():
     return state.session()
 
 
-def _live_session(request: Request, settings: Settings) -> bool:
-    """Whether the request carries the cookie of a live session (without counting as activity)."""
+def _session_ended(request: Request, settings: Settings) -> str | None:
+    """Why the request's session cookie does not sign in: ``"none"`` (no good cookie), or the
+    reason of :func:`~booking_service.services.dashboard_sessions.ended_because`; ``None`` when live.
+    It only reads: a page load is not counted as activity here (the dashboard's script counts it)."""
     token = unsign_token(request.cookies.get(COOKIE_NAME), settings)
     if token is None:
-        return False
+        return "none"
     with _session() as s:
         _, reason = dashboard_sessions.resume(s, idle=_idle(settings), token=token)
-    return reason is None
+    return reason
+
+
+def _live_session(request: Request, settings: Settings) -> bool:
+    return _session_ended(request, settings) is None
 
 
 def _oidc_configured() -> bool:
@@ -339,8 +345,10 @@ class SignInRequired:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if _is_page_load(scope) and not await run_in_threadpool(_oidc_configured):
             request = Request(scope)
-            if not await run_in_threadpool(_live_session, request, load_settings()):
+            ended = await run_in_threadpool(_session_ended, request, load_settings())
+            if ended is not None:
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-                await RedirectResponse(sign_in_url(target), status_code=303)(scope, receive, send)
+                why = ended if ended in ENDED_NOTICES else None  # an idle or revoked session says so
+                await RedirectResponse(sign_in_url(target, ended=why), status_code=303)(scope, receive, send)
                 return
         await self.app(scope, receive, send)

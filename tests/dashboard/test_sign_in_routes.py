@@ -184,7 +184,7 @@ def test_an_ended_session_sends_page_loads_to_the_form_and_the_form_drops_its_co
     assert client.get("/", headers=PAGE).status_code == 200
     with session_scope(db) as s:
         s.execute(update(DashboardSession).values(last_seen_at=utcnow() - dt.timedelta(minutes=31)))
-    assert client.get("/capacity", headers=PAGE).headers["location"] == "/sign-in?next=%2Fcapacity"
+    assert client.get("/capacity", headers=PAGE).headers["location"] == "/sign-in?next=%2Fcapacity&ended=idle"
     form = client.get("/sign-in?next=%2Fcapacity&ended=idle")
     assert "ended after 30 minutes without activity" in form.text
     assert any(v.startswith(f'{web.COOKIE_NAME}=""') for v in form.headers.get_list("set-cookie"))
