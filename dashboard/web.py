@@ -277,7 +277,7 @@ def _authenticate(email: str, password: str, client: str) -> tuple[accounts.Sign
         return result, None
     with _session() as s:
         user = accounts.user_by_id(s, result.user.id)
-        _, token = dashboard_sessions.start(s, user)
+        _, token = dashboard_sessions.start(s, user, idle=_idle(load_settings()))
     return result, token
 
 

@@ -17,8 +17,9 @@ their key). This module is the one place that knows how:
   the failures, checks the password and records the outcome while it holds a lock of its account
   and of its client (:func:`_lock_attempt`), so concurrent attempts (many browser tabs, many
   processes) queue up, and of any number of them at most the limit get a password checked.
-- **Idle expiry** (:func:`session_expired`): a signed-in dashboard session ends after
-  ``SESSION_IDLE_MINUTES`` without activity.
+- **Dashboard sessions** live in :mod:`booking_service.services.dashboard_sessions` (idle expiry,
+  sign-out); a password change, a password reset and disabling an account end them here, in the
+  same transaction as the change.
 - **First admin** (:func:`create_first_admin`): the demo seed creates one admin with a freshly
   generated password, printed once; no password is shared between installations.
 
@@ -60,7 +61,6 @@ __all__ = [
     "change_password",
     "update_user",
     "authenticate",
-    "session_expired",
     "generate_password",
     "create_first_admin",
     "get_user",
@@ -560,16 +560,6 @@ def authenticate(
     audit.record(session, user, "user.signed_in", user, client=client)
     log.info("user %s signed in", user.email)
     return SignInResult(user)
-
-
-def session_expired(last_activity: dt.datetime | None, idle: dt.timedelta, now: dt.datetime | None = None) -> bool:
-    """Whether a dashboard session idle since ``last_activity`` has expired.
-
-    A session with no recorded activity has expired. ``idle`` is ``SESSION_IDLE_MINUTES``.
-    """
-    if last_activity is None:
-        return True
-    return (now or utcnow()) - last_activity >= idle
 
 
 # --- first run ------------------------------------------------------------------------------

@@ -22,12 +22,12 @@ import datetime as dt
 import hashlib
 import secrets
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..store.models import DashboardSession, User, utcnow
 
-__all__ = ["TOKEN_BYTES", "hash_token", "start", "resume", "touch", "revoke", "revoke_all", "ended_because"]
+__all__ = ["TOKEN_BYTES", "KEEP_ENDED", "hash_token", "start", "resume", "touch", "revoke", "revoke_all", "ended_because"]
 
 #: Bytes of randomness in a session token (256 bits).
 TOKEN_BYTES = 32
@@ -38,12 +38,24 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start(session: Session, user: User, *, now: dt.datetime | None = None) -> tuple[DashboardSession, str]:
+#: How long an ended session is kept, so that its cookie still gets told why it no longer works.
+KEEP_ENDED = dt.timedelta(days=1)
+
+
+def start(
+    session: Session, user: User, *, idle: dt.timedelta | None = None, now: dt.datetime | None = None
+) -> tuple[DashboardSession, str]:
     """Start a dashboard session for ``user``; returns the row and the token for the cookie.
 
-    The token is returned once and never stored; only its hash is.
+    The token is returned once and never stored; only its hash is. With ``idle``, sessions that
+    ended more than :data:`KEEP_ENDED` ago are deleted while here, so the table stays small.
     """
     now = now or utcnow()
+    if idle is not None:
+        session.execute(delete(DashboardSession).where(or_(
+            DashboardSession.revoked_at < now - KEEP_ENDED,
+            DashboardSession.last_seen_at < now - idle - KEEP_ENDED,
+        )))
     token = secrets.token_urlsafe(TOKEN_BYTES)
     row = DashboardSession(user_id=user.id, token_hash=hash_token(token), created_at=now, last_seen_at=now)
     session.add(row)

@@ -102,3 +102,15 @@ def test_a_password_reset_and_disabling_end_every_session(session):
     session.commit()
     row, reason = dashboard_sessions.resume(session, idle=IDLE, token=token)
     assert (reason, row.revoked_reason) == ("revoked", "disabled")
+
+
+def test_sessions_ended_long_ago_are_deleted_when_a_new_one_starts(session):
+    _, ana = _users(session)
+    gone, _ = dashboard_sessions.start(session, ana, now=NOW - IDLE - dashboard_sessions.KEEP_ENDED * 2)
+    signed_out, _ = dashboard_sessions.start(session, ana, now=NOW)
+    dashboard_sessions.revoke(session, signed_out, now=NOW - dashboard_sessions.KEEP_ENDED / 2)
+    kept_ids = {gone.id, signed_out.id}
+    session.commit()
+    new, _ = dashboard_sessions.start(session, ana, idle=IDLE, now=NOW)
+    session.commit()
+    assert set(session.scalars(select(DashboardSession.id))) == kept_ids - {gone.id} | {new.id}
