@@ -114,7 +114,7 @@ def serve_dashboard(database_url: str, tmp_path: Path, **env: str) -> Iterator[s
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # a shared machine may be slow to start it
         while True:
             try:
                 with urllib.request.urlopen(f"{base}/_stcore/health", timeout=1) as response:
