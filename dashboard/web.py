@@ -42,6 +42,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from booking_service.core.config import Settings, load_settings
 from booking_service.services import accounts, dashboard_sessions
+from dashboard import state
 
 __all__ = [
     "COOKIE_NAME",
@@ -130,9 +131,7 @@ def _idle(settings: Settings) -> dt.timedelta:
 
 
 def _session():
-    from dashboard import state  # the dashboard's one engine per process
-
-    return state.session()
+    return state.session()  # the dashboard's one engine per process
 
 
 def _session_ended(request: Request, settings: Settings) -> str | None:
