@@ -1,4 +1,5 @@
-"""Slotwise scheduler dashboard: ``streamlit run streamlit_app.py`` (or ``slotwise dashboard``).
+"""Slotwise scheduler dashboard, served by ``slotwise dashboard`` (``streamlit run dashboard/server.py``,
+which adds the sign-in form that sets the session cookie).
 
 A slim router: the page configuration, the sign-in gate, then ``st.navigation`` over the page scripts in
 ``dashboard/pages/``. The database comes from the settings (``DATABASE_URL``).
