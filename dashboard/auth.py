@@ -33,6 +33,7 @@ and then the browser session stands in for the client.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import secrets
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -170,7 +171,7 @@ def _password_gate(ended: str | None) -> None:
         )
         return
     target = web.sign_in_url(_current_path(), ended=ended)
-    st.html(f'<a href="{target}" target="_self" data-testid="sign-in-link" style="display:inline-block;'
+    st.html(f'<a href="{html.escape(target)}" target="_self" data-testid="sign-in-link" style="display:inline-block;'
             'padding:0.45rem 1rem;border-radius:0.5rem;background:#ff4b4b;color:#fff;text-decoration:none">'
             'Sign in</a>')
 
