@@ -1,6 +1,6 @@
 """End-to-end time of the invitation wizard's live slot count, in real headless Chromium.
 
-Starts ``streamlit run`` on a free loopback port over a freshly seeded demo database, signs in,
+Starts the dashboard (``dashboard/server.py``) on a free loopback port over a seeded demo database, signs in,
 walks to Step 2 of "Invite to self-schedule" and then, many times, presses the "+" of the
 "Buffer before" field and measures in the page (``performance.now()``) the time from the click to
 the moment the app has finished its rerun and shows the new count. That is what a scheduler
@@ -92,7 +92,7 @@ def main() -> None:
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": url, "SLOTWISE_VAR_DIR": str(folder / "var"), "SECRET_KEY": "bench"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "server.py"), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
          "--server.fileWatcherType", "none"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

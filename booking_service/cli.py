@@ -201,12 +201,13 @@ def serve(host: str | None, port: int | None, workers: int | str | None, threads
 
 
 def _dashboard_script() -> str:
-    """The dashboard's router, inside the installed package."""
-    return str(importlib.resources.files("dashboard") / "streamlit_app.py")
+    """The dashboard's server (Streamlit plus the sign-in routes), inside the installed package."""
+    return str(importlib.resources.files("dashboard") / "server.py")
 
 
 def _dashboard_command(port: int) -> list[str]:
     return [
+        # dashboard/server.py serves dashboard/streamlit_app.py plus the sign-in routes (dashboard/web.py).
         sys.executable, "-m", "streamlit", "run", _dashboard_script(),
         "--server.port", str(port), "--server.address", "127.0.0.1",
         "--server.headless", "true", "--browser.gatherUsageStats", "false",

@@ -2,55 +2,62 @@
 
 ``streamlit_app.py`` calls :func:`require_sign_in` before it builds the navigation. The gate
 
-- shows the password form (email and password, checked by
-  :func:`booking_service.services.accounts.authenticate` with its per-account and per-client rate
-  limits and its one message for every failure), then stops the script;
-- once signed in, keeps the user's id in ``st.session_state`` and the time of the last
-  interaction; after ``SESSION_IDLE_MINUTES`` without one the session ends and the form is shown
-  again (a fragment checks once a minute, so an idle screen locks by itself). A disabled or
-  deleted account is signed out at its next interaction;
-- puts the signed-in name and a "Sign out" button in the sidebar.
-
-The sign-in lives in the browser session: reloading the page or opening a new tab asks again.
+- finds the session of the browser's ``slotwise_session`` cookie (set by the sign-in form of
+  :mod:`dashboard.web`, HttpOnly and signed; Streamlit passes the cookies of the page load on to
+  the script as ``st.context.cookies``) and checks it on the server on every run
+  (:mod:`booking_service.services.dashboard_sessions`): it must not be revoked, its account must
+  be active, and it must not have been idle for ``SESSION_IDLE_MINUTES``. A reload, a new tab or
+  a deep link of the same browser carries the cookie, so it stays signed in;
+- counts each run as activity (written at most every :data:`TOUCH_EVERY`); a fragment checks once
+  a minute, without counting as activity, so an idle screen locks by itself;
+- puts the signed-in name and a "Sign out" button in the sidebar; signing out ends the session
+  on the server, so the cookie is worth nothing afterwards, in every tab;
+- without a live session shows why (signed out, idle, ended elsewhere) and the way to the form.
 
 OpenID Connect
 --------------
 When ``.streamlit/secrets.toml`` has an ``[auth]`` section (Streamlit's own configuration for an
 OIDC provider: ``redirect_uri``, ``cookie_secret``, ``client_id``, ``client_secret``,
 ``server_metadata_url``; it needs the ``Authlib`` package, ``pip install 'slotwise[oidc]'``), the
-gate uses Streamlit's built-in ``st.login`` instead of the password form. The provider proves
-who the person is; Slotwise still decides what they may do: the email the provider returns
-must belong to an active Slotwise user (created with ``slotwise create-user`` or on the Users
-page), whose role then applies. Without that section the password form is used.
+gate uses Streamlit's built-in ``st.login`` instead of the password form; Streamlit keeps that
+identity in its own signed, HttpOnly cookie. The provider proves who the person is; Slotwise
+still decides what they may do: the email the provider returns must belong to an active
+Slotwise user (created with ``slotwise create-user`` or on the Users page), whose role then
+applies. Without that section the password form is used.
 
-The client for the per-client rate limit is the connection's IP address
-(``st.context.ip_address``); Streamlit gives none for connections from the same machine, and
-then the browser session stands in for the client.
+The client for the per-client rate limit of the profile's password form is the connection's IP
+address (``st.context.ip_address``); Streamlit gives none for connections from the same machine,
+and then the browser session stands in for the client.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import html
 import secrets
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import streamlit as st
 
 from booking_service.core.clock import utcnow
-from booking_service.services import accounts, audit
-from dashboard import state
+from booking_service.services import accounts, audit, dashboard_sessions
+from dashboard import state, web
 
 if TYPE_CHECKING:
     from booking_service.store.models import User
 
 
-__all__ = ["require_sign_in", "sign_out", "client_id", "oidc_configured", "admin_pages", "LAST_ACTIVITY_KEY"]
+__all__ = ["require_sign_in", "sign_out", "client_id", "oidc_configured", "admin_pages", "session_id",
+           "SESSION_KEY", "TOUCH_EVERY"]
 
-#: ``st.session_state`` key: when the signed-in user last interacted (tz-aware UTC).
-LAST_ACTIVITY_KEY = "last_activity"
+#: ``st.session_state`` key: the id of this browser session's dashboard session (``dashboard_sessions``).
+SESSION_KEY = "dashboard_session_id"
+#: Activity is written to the session at most this often (idle time is exact to this much).
+TOUCH_EVERY = dt.timedelta(seconds=15)
 _CLIENT_KEY = "sign_in_client"
 _NOTICE_KEY = "sign_in_notice"
-_ERROR_KEY = "sign_in_error"
+
 
 
 def oidc_configured() -> bool:
@@ -62,7 +69,7 @@ def oidc_configured() -> bool:
 
 
 def client_id() -> str:
-    """Who is trying to sign in, for the per-client limit: the IP address, else this browser session."""
+    """Who is trying a password, for the per-client limit: the IP address, else this browser session."""
     ip = st.context.ip_address
     if ip:
         return f"ip:{ip}"
@@ -71,75 +78,102 @@ def client_id() -> str:
     return st.session_state[_CLIENT_KEY]
 
 
+def session_id() -> int | None:
+    """The id of the signed-in dashboard session of this browser session, if any."""
+    return st.session_state.get(SESSION_KEY)
+
+
+def _cookie_token() -> str | None:
+    """The session token of the browser's cookie, if it has one with a good signature."""
+    value = st.context.cookies.get(web.COOKIE_NAME)
+    return web.unsign_token(value, state.settings())
+
+
+def _idle() -> dt.timedelta:
+    return dt.timedelta(minutes=state.settings().session_idle_minutes)
+
+
+def _forget(reason: str) -> None:
+    st.session_state.pop(state.USER_KEY, None)
+    st.session_state.pop(SESSION_KEY, None)
+    # A notice already set (by the sign-out button) says best what happened.
+    st.session_state.setdefault(_NOTICE_KEY, reason)
+
+
 def _signed_in_user() -> User | None:
-    """The user of this browser session if still signed in, active and not idle for too long."""
-    user_id = st.session_state.get(state.USER_KEY)
-    if user_id is None:
+    """The user of this browser session if its dashboard session is live; records the activity."""
+    known = session_id()
+    token = None if known is not None else _cookie_token()
+    if known is None and token is None:
         return None
-    idle = dt.timedelta(minutes=state.settings().session_idle_minutes)
-    if accounts.session_expired(st.session_state.get(LAST_ACTIVITY_KEY), idle):
-        sign_out(notice=f"Your session ended after {idle.total_seconds() / 60:g} minutes without "
-                        "activity. Please sign in again.", reason="idle")
-        return None
+    now = utcnow()
     with state.session() as s:
-        user = accounts.user_by_id(s, user_id)
-    if user is None or not user.active:
-        sign_out(notice="Your account is no longer active. Ask an admin.", reason="disabled")
+        row, reason = dashboard_sessions.resume(s, idle=_idle(), token=token, session_id=known, now=now)
+        user = row.user if row is not None else None
+        stale = row is not None and now - row.last_seen_at >= TOUCH_EVERY
+    if reason is not None:
+        if row is not None and row.revoked_at is None:  # idle or disabled: end it for good, and say so
+            with state.session(write=True) as s:
+                dashboard_sessions.revoke(s, s.get(type(row), row.id), reason=reason, now=now)
+                audit.record(s, s.get(type(user), user.id), "user.signed_out", user, reason=reason)
+        if reason != "unknown":
+            _forget(reason)
         return None
+    st.session_state[SESSION_KEY] = row.id
+    st.session_state[state.USER_KEY] = user.id
+    if stale:
+        try:
+            with state.session(write=True) as s:
+                dashboard_sessions.touch(s, row.id, now=now)
+        except state.DatabaseBusy:
+            pass  # the next run records it; the session is 15 s from idle at the very least
     return user
 
 
-def sign_out(*, notice: str | None = None, reason: str = "signed out") -> None:
-    """End the dashboard session (also used as the "Sign out" button's callback)."""
-    user_id = st.session_state.pop(state.USER_KEY, None)
-    st.session_state.pop(LAST_ACTIVITY_KEY, None)
-    if user_id is not None:
-        with state.session() as s:
-            user = accounts.user_by_id(s, user_id)
-            if user is not None:
-                audit.record(s, user, "user.signed_out", user, reason=reason)
-    if notice:
-        st.session_state[_NOTICE_KEY] = notice
+def sign_out(*, reason: str = "signed out") -> None:
+    """End the dashboard session on the server (the "Sign out" button's callback)."""
+    known = session_id()
+    token = None if known is not None else _cookie_token()
+    with state.session(write=True) as s:
+        row, _ = dashboard_sessions.resume(s, idle=_idle(), token=token, session_id=known)
+        if row is not None and row.revoked_at is None:
+            dashboard_sessions.revoke(s, row, reason=reason)
+            audit.record(s, row.user, "user.signed_out", row.user, reason=reason)
+    st.session_state.pop(state.USER_KEY, None)
+    st.session_state.pop(SESSION_KEY, None)
+    st.session_state[_NOTICE_KEY] = "signed-out"
     if oidc_configured() and getattr(st.user, "is_logged_in", False):
         st.logout()
 
 
 def _start(user: User) -> None:
+    """Start a dashboard session for a user a provider vouched for (OpenID Connect)."""
+    with state.session(write=True) as s:
+        row, _ = dashboard_sessions.start(s, s.get(type(user), user.id))
+    st.session_state[SESSION_KEY] = row.id
     st.session_state[state.USER_KEY] = user.id
-    st.session_state[LAST_ACTIVITY_KEY] = utcnow()
 
 
-def _attempt_sign_in() -> None:
-    """The sign-in button's callback: it runs before the script, so it can clear the password."""
-    email = st.session_state.get("sign-in-email", "")
-    password = st.session_state.get("sign-in-password", "")
-    # Forget the typed password at once: it must not linger in the server's session state.
-    st.session_state["sign-in-password"] = ""
-    with state.session() as s:
-        result = accounts.authenticate(s, email, password, client=client_id())
-    if result.ok:
-        _start(result.user)
-    else:
-        st.session_state[_ERROR_KEY] = result.message
+def _current_path() -> str:
+    url = st.context.url
+    if not url:
+        return "/"
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-def _password_form() -> None:
+def _password_gate(ended: str | None) -> None:
     st.title("Sign in to Slotwise")
-    with state.session() as s:
-        has_users = bool(accounts.list_users(s))
-    if not has_users:
-        st.info(
-            "No dashboard account exists yet. Create the first admin with "
-            "`slotwise create-user --role admin --email you@example.com --name 'Your Name'`, "
-            "or run `make run` on an empty database: the demo seed prints an admin's password once."
+    if not web.routes_served():
+        st.error(
+            "This dashboard was started without its sign-in page. Start it with `slotwise dashboard` "
+            "(or `streamlit run dashboard/server.py`)."
         )
-    error = st.session_state.pop(_ERROR_KEY, None)
-    if error:
-        st.error(error)
-    with st.form("sign-in"):
-        st.text_input("Email", key="sign-in-email", autocomplete="username")
-        st.text_input("Password", type="password", key="sign-in-password", autocomplete="current-password")
-        st.form_submit_button("Sign in", type="primary", on_click=_attempt_sign_in)
+        return
+    target = web.sign_in_url(_current_path(), ended=ended)
+    st.html(f'<a href="{html.escape(target)}" target="_self" data-testid="sign-in-link" style="display:inline-block;'
+            'padding:0.45rem 1rem;border-radius:0.5rem;background:#ff4b4b;color:#fff;text-decoration:none">'
+            'Sign in</a>')
 
 
 def _oidc_gate() -> None:
@@ -161,9 +195,13 @@ def _oidc_gate() -> None:
 
 @st.fragment(run_every=dt.timedelta(seconds=60))
 def _idle_watch() -> None:
-    """Once a minute, without counting as activity: lock an idle screen as soon as it expires."""
-    idle = dt.timedelta(minutes=state.settings().session_idle_minutes)
-    if accounts.session_expired(st.session_state.get(LAST_ACTIVITY_KEY), idle):
+    """Once a minute, without counting as activity: lock an idle or revoked screen as soon as it ends."""
+    known = session_id()
+    if known is None:
+        return
+    with state.session() as s:
+        _, reason = dashboard_sessions.resume(s, idle=_idle(), session_id=known)
+    if reason is not None:
         st.rerun(scope="app")
 
 
@@ -176,23 +214,23 @@ def _sidebar(user: User) -> None:
 
 
 def require_sign_in() -> User:
-    """Return the signed-in user, or show the sign-in form and stop the script.
+    """Return the signed-in user, or show the way to sign in and stop the script.
 
     Call it at the top of ``streamlit_app.py``, after ``st.set_page_config`` and before any
     page renders. Every call counts as activity for the idle timeout.
     """
     user = _signed_in_user()
     if user is not None:
-        st.session_state[LAST_ACTIVITY_KEY] = utcnow()
+        st.session_state.pop(_NOTICE_KEY, None)
         _sidebar(user)
         return user
-    notice = st.session_state.pop(_NOTICE_KEY, None)
-    if notice:
-        st.info(notice)
+    ended = st.session_state.pop(_NOTICE_KEY, None)
+    if ended in web.ENDED_NOTICES:
+        st.info(web.ENDED_NOTICES[ended].format(minutes=state.settings().session_idle_minutes))
     if oidc_configured():
         _oidc_gate()
     else:
-        _password_form()
+        _password_gate(ended)
     st.stop()
     raise AssertionError("st.stop() returned")  # pragma: no cover - st.stop never returns
 

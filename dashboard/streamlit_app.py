@@ -1,4 +1,4 @@
-"""Slotwise scheduler dashboard: ``slotwise dashboard`` (or ``streamlit run streamlit_app.py`` in a checkout).
+"""Slotwise scheduler dashboard: ``slotwise dashboard`` serves it through ``dashboard/server.py``.
 
 A slim router: the page configuration, the sign-in gate, then ``st.navigation`` over the page scripts in
 ``dashboard/pages/``. The database comes from the settings (``DATABASE_URL``). It lives inside the

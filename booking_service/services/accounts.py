@@ -17,8 +17,9 @@ their key). This module is the one place that knows how:
   the failures, checks the password and records the outcome while it holds a lock of its account
   and of its client (:func:`_lock_attempt`), so concurrent attempts (many browser tabs, many
   processes) queue up, and of any number of them at most the limit get a password checked.
-- **Idle expiry** (:func:`session_expired`): a signed-in dashboard session ends after
-  ``SESSION_IDLE_MINUTES`` without activity.
+- **Dashboard sessions** live in :mod:`booking_service.services.dashboard_sessions` (idle expiry,
+  sign-out); a password change, a password reset and disabling an account end them here, in the
+  same transaction as the change.
 - **First admin** (:func:`create_first_admin`): the demo seed creates one admin with a freshly
   generated password, printed once; no password is shared between installations.
 
@@ -41,7 +42,7 @@ from sqlalchemy.orm import Session
 
 from ..core.config import ConfigError, check_zone
 from ..store.models import ROLES, SignInFailure, User, utcnow
-from . import audit
+from . import audit, dashboard_sessions
 
 __all__ = [
     "AccountError",
@@ -60,7 +61,6 @@ __all__ = [
     "change_password",
     "update_user",
     "authenticate",
-    "session_expired",
     "generate_password",
     "create_first_admin",
     "get_user",
@@ -315,6 +315,7 @@ def reset_password(session: Session, email: str, password: str, *, by: User | No
         raise AccountError("only an admin may reset another user's password")
     user.password_hash = hash_password(_check_password(password))
     session.execute(delete(SignInFailure).where(SignInFailure.email == user.email))
+    dashboard_sessions.revoke_all(session, user, reason="password reset")
     audit.record(session, by, "user.password_reset", user, email=user.email,
                  via="dashboard" if by is not None else "command line")
     log.info("password reset for user %s", user.email)
@@ -331,6 +332,7 @@ def change_password(
     now: dt.datetime | None = None,
     account_limit: RateLimit | None = None,
     client_limit: RateLimit | None = None,
+    keep_session: int | None = None,
 ) -> SignInResult:
     """A signed-in user changes their own password; the current one is required.
 
@@ -338,7 +340,9 @@ def change_password(
     same rate limits as :func:`authenticate`, so the form cannot be used to guess it), and is
     recorded in the session: the caller commits even then, which is why a wrong password is a
     result, not an exception. On success the account's failed attempts are cleared and the change
-    is audited (``user.password_changed``, without any password).
+    is audited (``user.password_changed``, without any password), and every dashboard session of
+    the account ends except ``keep_session`` (the one the user changed it from), so a stolen or
+    forgotten sign-in elsewhere stops working.
 
     Returns
     -------
@@ -380,6 +384,7 @@ def change_password(
         return SignInResult(None, "The current password is not right; nothing was changed.")
     user.password_hash = hash_password(new)
     session.execute(delete(SignInFailure).where(SignInFailure.email == user.email))
+    dashboard_sessions.revoke_all(session, user, reason="password changed", keep=keep_session)
     audit.record(session, user, "user.password_changed", user, via="dashboard")
     log.info("user %s changed their password", user.email)
     return SignInResult(user)
@@ -431,6 +436,8 @@ def update_user(session: Session, user_id: int, *, by: User, **changes: object) 
             raise AccountError("this is the last active admin; make another user admin first")
     for field, value in clean.items():
         setattr(user, field, value)
+    if clean.get("active") is False:
+        dashboard_sessions.revoke_all(session, user, reason="disabled")
     if clean:
         action = "settings.changed" if by.id == user.id and not set(clean) & _ADMIN_FIELDS else "user.updated"
         audit.record(session, by, action, user, changes={k: v for k, v in clean.items()})
@@ -553,16 +560,6 @@ def authenticate(
     audit.record(session, user, "user.signed_in", user, client=client)
     log.info("user %s signed in", user.email)
     return SignInResult(user)
-
-
-def session_expired(last_activity: dt.datetime | None, idle: dt.timedelta, now: dt.datetime | None = None) -> bool:
-    """Whether a dashboard session idle since ``last_activity`` has expired.
-
-    A session with no recorded activity has expired. ``idle`` is ``SESSION_IDLE_MINUTES``.
-    """
-    if last_activity is None:
-        return True
-    return (now or utcnow()) - last_activity >= idle
 
 
 # --- first run ------------------------------------------------------------------------------

@@ -699,6 +699,33 @@ class SignInFailure(Base):
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class DashboardSession(Base):
+    """One signed-in dashboard browser: the server side of its session cookie.
+
+    The cookie carries a random token (256 bits, signed with ``SECRET_KEY``); only the token's
+    SHA-256 hash is stored here, so the table cannot be replayed as cookies. A session ends when
+    it is idle longer than ``SESSION_IDLE_MINUTES`` (``last_seen_at``) or is revoked
+    (``revoked_at``: signed out, password changed or reset, account disabled).
+    """
+
+    __tablename__ = "dashboard_sessions"
+    __table_args__ = (Index("ix_dashboard_sessions_user_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None]
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
+
+    user: Mapped[User] = relationship()
+
+    def __repr__(self) -> str:
+        state = f"revoked {self.revoked_reason}" if self.revoked_at else f"last seen {self.last_seen_at}"
+        return f"<DashboardSession {self.id} user={self.user_id} {state}>"
+
+
 # --- the JSON API and webhooks --------------------------------------------------------------
 
 API_KEY_SCOPES = ("read", "write", "webhooks")

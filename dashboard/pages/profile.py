@@ -59,12 +59,13 @@ def _change_password(user_id: int) -> None:
         return
     try:
         with state.session(write=True) as s:
-            result = accounts.change_password(s, user_id, typed["current"], typed["new"], client=auth.client_id())
+            result = accounts.change_password(s, user_id, typed["current"], typed["new"], client=auth.client_id(),
+                                             keep_session=auth.session_id())
     except accounts.AccountError as exc:
         views.flash(f"{str(exc)[:1].upper()}{str(exc)[1:]}.", "error")
         return
     if result.ok:
-        views.flash("Password changed. Use the new one next time you sign in.")
+        views.flash("Password changed. Every other sign-in of your account has ended; use the new password next time.")
     else:
         views.flash(result.message, "error")
 

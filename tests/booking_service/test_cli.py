@@ -106,8 +106,8 @@ def test_serve_refuses_a_port_in_use(env):
     )
 
 
-def _get(url: str) -> int:
-    with urllib.request.urlopen(url, timeout=2) as response:
+def _get(url: str, timeout: float = 2) -> int:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
         return response.status
 
 
@@ -135,6 +135,7 @@ def test_up_starts_both_services_and_stops_them_on_ctrl_c(env):
             except OSError:
                 continue
         assert ready, "both services should answer"
+        assert _get(f"http://127.0.0.1:{dashboard_port}/sign-in", timeout=30) == 200  # the dashboard's own sign-in form
         # Ctrl-C reaches the whole foreground process group.
         os.killpg(process.pid, signal.SIGINT)
         output, _ = process.communicate(timeout=30)

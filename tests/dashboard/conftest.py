@@ -15,9 +15,9 @@ from streamlit.testing.v1 import AppTest
 
 from booking_service.services import team
 from booking_service.store.db import make_engine, session_scope
-from booking_service.store.models import User, utcnow
-from dashboard import state
-from dashboard.auth import LAST_ACTIVITY_KEY
+from booking_service.store.models import User
+
+from .signin import sign_in
 
 LONDON = ZoneInfo("Europe/London")
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,10 +71,7 @@ def engine(org):
 
 def signed_in_app(user_id: int) -> AppTest:
     """The app with ``user_id`` signed in (as the sign-in gate leaves it)."""
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.session_state[state.USER_KEY] = user_id
-    at.session_state[LAST_ACTIVITY_KEY] = utcnow()
-    return at
+    return sign_in(AppTest.from_file(str(APP), default_timeout=60), user_id)
 
 
 def open_page(org: Org, page: str, user_id: int | None = None) -> AppTest:

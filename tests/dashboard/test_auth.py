@@ -1,22 +1,28 @@
-"""The dashboard's sign-in gate: form first, success, failure, rate limit, sign-out, idle expiry, admin pages."""
+"""The dashboard's sign-in gate: the session cookie, sign-out, idle expiry, revocation, admin pages, OIDC.
+
+The form that sets the cookie, its failures and rate limits are tested in ``test_sign_in_routes.py``;
+the whole round trip in a real browser in ``test_sign_in_browser.py``.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
+import re
 from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import select, text
+from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
+from booking_service.core.config import load_settings
 from booking_service.services import accounts
-from booking_service.services.accounts import ACCOUNT_LIMIT, SIGN_IN_FAILED_MESSAGE, create_user
+from booking_service.services.accounts import create_user
 from booking_service.store.db import make_engine, session_scope
-from booking_service.store.models import AuditEntry, User, utcnow
+from booking_service.store.models import AuditEntry, DashboardSession, User, utcnow
+from dashboard import auth, web
 
-from .signin import sign_in
+from .signin import sign_in, start_session
 
 APP = Path(__file__).resolve().parents[2] / "streamlit_app.py"
 ADMIN_PASSWORD = "admin password 123"
@@ -44,105 +50,155 @@ def _app() -> AppTest:
     return AppTest.from_file(str(APP), default_timeout=60)
 
 
-def _submit(at: AppTest, email: str, password: str) -> AppTest:
-    at.text_input(key="sign-in-email").input(email)
-    at.text_input(key="sign-in-password").input(password)
-    at.button(key="FormSubmitter:sign-in-Sign in").click().run()
-    assert not at.exception, at.exception
-    return at
+@pytest.fixture
+def served(monkeypatch):
+    """As in ``slotwise dashboard``: the sign-in routes are served beside the app."""
+    monkeypatch.setattr(web, "_served", True)
 
 
-def _only_the_form(at: AppTest) -> None:
+def _with_cookie(monkeypatch, token: str | None) -> None:
+    """The browser's ``slotwise_session`` cookie, as ``st.context.cookies`` passes it to the script."""
+    settings = load_settings()
+    value = web.sign_token(token, settings) if token else None
+    monkeypatch.setattr(auth, "_cookie_token", lambda: web.unsign_token(value, load_settings()))
+
+
+def _only_the_way_to_sign_in(at: AppTest) -> None:
     assert [t.value for t in at.title] == ["Sign in to Slotwise"]
-    assert len(at.text_input) == 2 and len(at.dataframe) == 0
+    assert len(at.text_input) == 0 and len(at.dataframe) == 0
     assert at.sidebar.button.len == 0  # no sign-out, no page content
-    assert "user_id" not in at.session_state
+    assert "user_id" not in at.session_state and auth.SESSION_KEY not in at.session_state
 
 
-def test_nothing_but_the_form_renders_before_sign_in(db):
+def _sign_in_link(at: AppTest) -> str:
+    (link,) = [h.proto.body for h in at.get("html")]
+    return re.search(r'href="([^"]+)"', link).group(1)
+
+
+def _row(engine, session_id: int) -> DashboardSession:
+    with session_scope(engine) as s:
+        return s.get(DashboardSession, session_id)
+
+
+def test_nothing_renders_before_sign_in_but_the_way_to_the_form(db, served):
     at = _app().run()
     assert not at.exception
-    _only_the_form(at)
+    _only_the_way_to_sign_in(at)
+    assert _sign_in_link(at) == "/sign-in"
     # Asking for a page directly does not get past the gate either.
     at.switch_page("dashboard/pages/meetings.py").run()
     assert not at.exception
-    _only_the_form(at)
+    _only_the_way_to_sign_in(at)
 
 
-def test_sign_in_succeeds_and_shows_the_dashboard(db, caplog):
-    caplog.set_level(logging.DEBUG)
-    engine, ids = db
-    at = _submit(_app().run(), "Root@Example.com", ADMIN_PASSWORD)
-    assert at.session_state["user_id"] == ids["admin"]
-    assert "Sign in to Slotwise" not in [t.value for t in at.title]
-    assert any("Signed in as **Rita Root** (admin)" in c.value for c in at.sidebar.caption)
-    assert len(at.error) == 0
-    # The password is neither kept in the session nor written anywhere.
-    assert ADMIN_PASSWORD not in repr(at.session_state)
-    assert ADMIN_PASSWORD not in caplog.text
-    with engine.connect() as c:
-        stored = "\n".join(str(v) for t in ("users", "audit_log", "sign_in_failures")
-                           for row in c.execute(text(f"SELECT * FROM {t}")) for v in row)
-        assert ADMIN_PASSWORD not in stored and "root@example.com" in stored
-    with session_scope(engine) as s:
-        assert s.scalars(select(AuditEntry.action).order_by(AuditEntry.id.desc())).first() == "user.signed_in"
-
-
-@pytest.mark.parametrize(
-    ("email", "password"),
-    [("root@example.com", "wrong password!"), ("nobody@example.com", ADMIN_PASSWORD), ("", "")],
-)
-def test_sign_in_failure_says_the_same_thing_whatever_was_wrong(db, email, password):
-    at = _submit(_app().run(), email, password)
-    assert [e.value for e in at.error] == [SIGN_IN_FAILED_MESSAGE]
-    _only_the_form(at)
-    # The form was cleared: the typed password is not left in the widget.
-    assert at.session_state["sign-in-password"] == ""
-
-
-def test_failed_attempts_are_rate_limited_across_reruns(db):
+def test_started_without_the_sign_in_routes_it_says_how_to_start(db):
     at = _app().run()
-    for _ in range(ACCOUNT_LIMIT.attempts):
-        _submit(at, "sam@example.com", "wrong password!")
-    # A new browser session, right password: still refused, and the limit says so.
-    at = _submit(_app().run(), "sam@example.com", SCHEDULER_PASSWORD)
-    assert len(at.error) == 1 and at.error[0].value.startswith("Too many failed sign-in attempts. Try again in")
-    _only_the_form(at)
+    _only_the_way_to_sign_in(at)
+    assert "Start it with `slotwise dashboard`" in at.error[0].value
 
 
-def test_sign_out_returns_to_the_form(db):
+def test_the_cookie_of_a_live_session_signs_in_every_new_browser_session(db, served, monkeypatch):
     engine, ids = db
-    at = _submit(_app().run(), "sam@example.com", SCHEDULER_PASSWORD)
+    session_id, token = start_session(ids["admin"])
+    _with_cookie(monkeypatch, token)
+    for _ in range(2):  # a reload or a new tab: a new browser session with the same cookie
+        at = _app().run()
+        assert not at.exception, at.exception
+        assert at.session_state["user_id"] == ids["admin"] and at.session_state[auth.SESSION_KEY] == session_id
+        assert any("Signed in as **Rita Root** (admin)" in c.value for c in at.sidebar.caption)
+
+
+def test_a_cookie_without_a_session_signs_nobody_in(db, served, monkeypatch):
+    _with_cookie(monkeypatch, "no such session token")
+    at = _app().run()
+    _only_the_way_to_sign_in(at)
+    assert len(at.info) == 0
+
+
+def test_sign_out_ends_the_session_on_the_server(db, served, monkeypatch):
+    engine, ids = db
+    session_id, token = start_session(ids["scheduler"])
+    _with_cookie(monkeypatch, token)
+    at = _app().run()
+    other_tab = _app().run()
     at.sidebar.button(key="sign-out").click().run()
     assert not at.exception
-    _only_the_form(at)
+    _only_the_way_to_sign_in(at)
+    assert [i.value for i in at.info] == ["You have signed out."]
+    assert _sign_in_link(at) == "/sign-in?ended=signed-out"
+    assert _row(engine, session_id).revoked_reason == "signed out"
     with session_scope(engine) as s:
         entry = s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
         assert (entry.action, entry.user_id) == ("user.signed_out", ids["scheduler"])
+    # The same cookie no longer works: not in a new tab, not in a tab already open.
+    _only_the_way_to_sign_in(_app().run())
+    other_tab.run()
+    _only_the_way_to_sign_in(other_tab)
 
 
-def test_session_expires_after_idle_time(db):
-    _, ids = db
-    at = sign_in(_app(), ids["scheduler"]).run()
-    assert at.session_state["user_id"] == ids["scheduler"]
-    at.session_state["last_activity"] = utcnow() - dt.timedelta(minutes=29)
-    at.run()
-    assert at.session_state["user_id"] == ids["scheduler"]  # active within the window: refreshed
-    assert at.session_state["last_activity"] > utcnow() - dt.timedelta(minutes=1)
-    at.session_state["last_activity"] = utcnow() - dt.timedelta(minutes=31)
-    at.run()
-    assert not at.exception
-    _only_the_form(at)
-    assert [i.value for i in at.info][0].startswith("Your session ended after 30 minutes without activity")
-
-
-def test_disabled_account_is_signed_out_at_next_interaction(db):
+def test_session_expires_after_idle_time(db, served):
     engine, ids = db
     at = sign_in(_app(), ids["scheduler"]).run()
-    with session_scope(engine) as s:
-        s.get(User, ids["scheduler"]).active = False
+    session_id = at.session_state[auth.SESSION_KEY]
+
+    def idle_for(minutes: int) -> None:
+        with session_scope(engine) as s:
+            s.get(DashboardSession, session_id).last_seen_at = utcnow() - dt.timedelta(minutes=minutes)
+
+    idle_for(29)
     at.run()
-    _only_the_form(at)
+    assert at.session_state["user_id"] == ids["scheduler"]  # active within the window: refreshed
+    assert _row(engine, session_id).last_seen_at > utcnow() - dt.timedelta(minutes=1)
+    idle_for(31)
+    at.run()
+    assert not at.exception
+    _only_the_way_to_sign_in(at)
+    assert [i.value for i in at.info][0].startswith("Your session ended after 30 minutes without activity")
+    assert _sign_in_link(at) == "/sign-in?ended=idle"
+    assert _row(engine, session_id).revoked_reason == "idle"
+
+
+def test_activity_is_written_at_most_every_few_seconds(db):
+    engine, ids = db
+    at = sign_in(_app(), ids["scheduler"]).run()
+    session_id = at.session_state[auth.SESSION_KEY]
+    first = _row(engine, session_id).last_seen_at
+    at.run()
+    assert _row(engine, session_id).last_seen_at == first  # within TOUCH_EVERY: no write
+
+
+def test_disabled_account_is_signed_out_at_next_interaction(db, served):
+    engine, ids = db
+    at = sign_in(_app(), ids["scheduler"]).run()
+    session_id = at.session_state[auth.SESSION_KEY]
+    with session_scope(engine) as s:
+        s.get(User, ids["scheduler"]).active = False  # behind the services' back: the gate still notices
+    at.run()
+    _only_the_way_to_sign_in(at)
+    assert [i.value for i in at.info] == ["Your account is no longer active. Ask an admin."]
+    assert _row(engine, session_id).revoked_reason == "disabled"
+
+
+def test_a_password_change_ends_every_other_session_and_keeps_this_one(db, served, monkeypatch):
+    engine, ids = db
+    here = sign_in(_app(), ids["scheduler"]).run()
+    elsewhere_id, elsewhere_token = start_session(ids["scheduler"])
+    _with_cookie(monkeypatch, elsewhere_token)
+    elsewhere = _app().run()
+    assert elsewhere.session_state["user_id"] == ids["scheduler"]
+    here.switch_page("dashboard/pages/profile.py").run()
+    here.text_input(key="profile-password-current").input(SCHEDULER_PASSWORD)
+    here.text_input(key="profile-password-new").input("a brand new password 789")
+    here.text_input(key="profile-password-again").input("a brand new password 789")
+    here.button(key=f"FormSubmitter:profile-password-{ids['scheduler']}-Change password").click().run()
+    assert not here.exception, here.exception
+    assert any("Password changed" in m.value for m in here.success)
+    here.run()
+    assert here.session_state["user_id"] == ids["scheduler"]  # still signed in here
+    assert _row(engine, elsewhere_id).revoked_reason == "password changed"
+    elsewhere.run()
+    _only_the_way_to_sign_in(elsewhere)
+    _only_the_way_to_sign_in(_app().run())  # the old cookie, in a new tab
 
 
 def test_admin_pages_are_for_admins_only(db):
@@ -189,7 +245,9 @@ def test_admin_adds_a_user_with_a_generated_password_shown_once(db):
 
 def test_audit_page_lists_changes_with_who_and_when(db):
     engine, ids = db
-    at = _submit(_app().run(), "root@example.com", ADMIN_PASSWORD)
+    with session_scope(engine) as s:
+        assert accounts.authenticate(s, "root@example.com", ADMIN_PASSWORD, client="ip:127.0.0.1").ok
+    at = sign_in(_app(), ids["admin"]).run()
     at.switch_page("dashboard/pages/audit.py").run()
     table = at.dataframe[0].value
     assert list(table.columns) == ["When (Europe/London)", "Who", "What", "Target", "Details"]

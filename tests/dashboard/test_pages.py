@@ -143,7 +143,7 @@ def test_profile_changes_name_zone_and_password(org, engine):
     at.text_input(key="profile-password-again").input("the new password 2")
     at.button(key=f"FormSubmitter:profile-password-{org.admin_id}-Change password").click().run()
     assert not at.exception, at.exception
-    assert "Password changed. Use the new one next time you sign in." in [s.value for s in at.success]
+    assert "Password changed. Every other sign-in of your account has ended; use the new password next time." in [s.value for s in at.success]
     # The typed passwords do not stay in the server's session state.
     assert all(at.session_state[f"profile-password-{k}"] == "" for k in ("current", "new", "again"))
     with session_scope(engine) as s:

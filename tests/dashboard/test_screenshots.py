@@ -1,4 +1,4 @@
-"""Screenshots of every dashboard page in headless Chromium, against ``streamlit run`` on loopback.
+"""Screenshots of every dashboard page in headless Chromium, against the dashboard's server on loopback.
 
 The dashboard runs as a real server on a free 127.0.0.1 port over a seeded temp database (the
 demo organisation plus a few invitations and a booked meeting); Playwright drives the system's
@@ -17,6 +17,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,9 +30,10 @@ from booking_service.services.queries import pools, team_members
 from booking_service.store.db import make_engine, session_scope
 from booking_service.store.models import Invitation, utcnow
 
-from .conftest import APP, ROOT, SECRET_KEY
+from .conftest import ROOT, SECRET_KEY
 
 CHROMIUM = Path("/usr/bin/chromium")
+SERVER = ROOT / "dashboard" / "server.py"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 OUTPUT = ROOT / "test-output" / "dashboard"
 EMAIL, PASSWORD = "screens@example.com", "screenshot-password-1"
@@ -89,20 +92,21 @@ def _seed(url: str) -> list[str]:
     return london
 
 
-@pytest.fixture
-def dashboard_url(sqlite_url, tmp_path):
-    """``streamlit run streamlit_app.py`` on a free loopback port over a seeded database."""
-    members = _seed(sqlite_url)
+@contextmanager
+def serve_dashboard(database_url: str, tmp_path: Path, **env: str) -> Iterator[str]:
+    """``streamlit run dashboard/server.py`` on a free loopback port; yields its base URL."""
     port = _free_port()
     env = {
         **os.environ,
-        "DATABASE_URL": sqlite_url,
+        "DATABASE_URL": database_url,
         "SLOTWISE_VAR_DIR": str(tmp_path / "var"),
         "SECRET_KEY": "screenshot-secret",
+        **env,
     }
-    log = (tmp_path / "streamlit.log").open("wb")
+    log_path = tmp_path / f"streamlit-{port}.log"
+    log = log_path.open("wb")
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", str(SERVER), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
          # Source files may change while the test runs (a working tree); the server must not reload.
          "--server.fileWatcherType", "none"],
@@ -110,7 +114,7 @@ def dashboard_url(sqlite_url, tmp_path):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # a shared machine may be slow to start it
         while True:
             try:
                 with urllib.request.urlopen(f"{base}/_stcore/health", timeout=1) as response:
@@ -119,10 +123,10 @@ def dashboard_url(sqlite_url, tmp_path):
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
                     log.flush()
-                    output = (tmp_path / "streamlit.log").read_text(errors="replace")[-2000:]
+                    output = log_path.read_text(errors="replace")[-2000:]
                     raise RuntimeError(f"streamlit did not start: {output}") from None
                 time.sleep(0.2)
-        yield base, members
+        yield base
     finally:
         server.terminate()
         try:
@@ -131,6 +135,14 @@ def dashboard_url(sqlite_url, tmp_path):
             server.kill()
             server.wait()
         log.close()
+
+
+@pytest.fixture
+def dashboard_url(sqlite_url, tmp_path):
+    """The dashboard served over a seeded database (``serve_dashboard``); yields its URL and two members."""
+    members = _seed(sqlite_url)
+    with serve_dashboard(sqlite_url, tmp_path) as base:
+        yield base, members
 
 
 def _settle(page) -> None:

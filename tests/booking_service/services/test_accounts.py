@@ -25,7 +25,6 @@ from booking_service.services.accounts import (
     create_first_admin,
     create_user,
     reset_password,
-    session_expired,
     update_user,
 )
 from booking_service.store.db import make_engine
@@ -312,16 +311,6 @@ def test_outdated_hash_is_upgraded_at_sign_in(session, monkeypatch):
     monkeypatch.setattr(accounts, "_HASHER", PasswordHasher(time_cost=2, memory_cost=16, parallelism=1))
     assert authenticate(session, "ana@example.com", PASSWORD, client="c1", now=NOW).ok
     assert user.password_hash != old and "m=16,t=2" in user.password_hash
-
-
-def test_session_expiry_after_idle_time():
-    idle = dt.timedelta(minutes=60)
-    assert not session_expired(NOW, idle, now=NOW + dt.timedelta(minutes=59))
-    assert session_expired(NOW, idle, now=NOW + dt.timedelta(minutes=60))
-    assert session_expired(None, idle, now=NOW)
-
-
-# --- first admin ----------------------------------------------------------------------------
 
 
 def test_first_admin_gets_a_fresh_password_that_works(session, caplog):
