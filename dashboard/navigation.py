@@ -6,7 +6,9 @@ from pathlib import Path
 
 import streamlit as st
 
-PAGES_DIR = Path(__file__).with_name("pages")
+# Not "pages": Streamlit runs the scripts of a ``pages/`` folder beside the main script on its own,
+# before the router's sign-in gate, and the router (dashboard/streamlit_app.py) sits in this folder.
+PAGES_DIR = Path(__file__).with_name("screens")
 
 #: Section -> (script, title, icon, url path); the first page is the default.
 LAYOUT: dict[str, list[tuple[str, str, str, str]]] = {

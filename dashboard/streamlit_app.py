@@ -1,7 +1,7 @@
 """Slotwise scheduler dashboard: ``slotwise dashboard`` serves it through ``dashboard/server.py``.
 
 A slim router: the page configuration, the sign-in gate, then ``st.navigation`` over the page scripts in
-``dashboard/pages/``. The database comes from the settings (``DATABASE_URL``). It lives inside the
+``dashboard/screens/``. The database comes from the settings (``DATABASE_URL``). It lives inside the
 package so that an installed wheel carries it; ``streamlit_app.py`` at the repository root runs it.
 """
 

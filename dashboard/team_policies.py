@@ -1,6 +1,6 @@
 """The team page's parts for team scheduling: pool policies and fairness, limits, out of office.
 
-Rendered inside the tabs of ``dashboard/pages/team.py``; every change goes through the services
+Rendered inside the tabs of ``dashboard/screens/team.py``; every change goes through the services
 (:mod:`booking_service.services.pool_policy`, :mod:`~booking_service.services.limits`,
 :mod:`~booking_service.services.out_of_office`) in one write transaction.
 """

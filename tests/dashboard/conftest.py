@@ -78,6 +78,6 @@ def open_page(org: Org, page: str, user_id: int | None = None) -> AppTest:
     """Run the app signed in as the organisation's admin (or ``user_id``) and open ``page``."""
     at = signed_in_app(org.admin_id if user_id is None else user_id).run()
     assert not at.exception, at.exception
-    at.switch_page(f"dashboard/pages/{page}.py").run()
+    at.switch_page(f"dashboard/screens/{page}.py").run()
     assert not at.exception, at.exception
     return at

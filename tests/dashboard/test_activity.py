@@ -65,7 +65,7 @@ def test_invitations_list_active_ones_and_a_confirmed_one_moves_to_meetings(org,
     meeting_id = _confirm_first_slot(engine, grace)
     at.run()  # Streamlit's normal rerun, nothing else
     assert list(at.dataframe[0].value["Customer"]) == ["Alan Turing"]
-    at.switch_page("dashboard/pages/meetings.py").run()
+    at.switch_page("dashboard/screens/meetings.py").run()
     meetings = at.dataframe[0].value
     assert list(meetings["Customer"]) == ["Grace Hopper <grace@example.com>"]
     assert list(meetings["Team member"]) == ["Ada"]
@@ -151,7 +151,7 @@ def test_meetings_filter_is_shareable_as_a_link(org, engine):
     shared = signed_in_app(org.admin_id)
     shared.query_params["member"] = str(org.ada)
     shared.run()
-    shared.switch_page("dashboard/pages/meetings.py").run()
+    shared.switch_page("dashboard/screens/meetings.py").run()
     assert shared.selectbox(key="meetings-member").value == org.ada
     assert list(shared.dataframe[0].value["Customer"]) == ["Grace Hopper <grace@example.com>"]
 

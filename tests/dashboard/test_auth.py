@@ -86,7 +86,7 @@ def test_nothing_renders_before_sign_in_but_the_way_to_the_form(db, served):
     _only_the_way_to_sign_in(at)
     assert _sign_in_link(at) == "/sign-in"
     # Asking for a page directly does not get past the gate either.
-    at.switch_page("dashboard/pages/meetings.py").run()
+    at.switch_page("dashboard/screens/meetings.py").run()
     assert not at.exception
     _only_the_way_to_sign_in(at)
 
@@ -186,7 +186,7 @@ def test_a_password_change_ends_every_other_session_and_keeps_this_one(db, serve
     _with_cookie(monkeypatch, elsewhere_token)
     elsewhere = _app().run()
     assert elsewhere.session_state["user_id"] == ids["scheduler"]
-    here.switch_page("dashboard/pages/profile.py").run()
+    here.switch_page("dashboard/screens/profile.py").run()
     here.text_input(key="profile-password-current").input(SCHEDULER_PASSWORD)
     here.text_input(key="profile-password-new").input("a brand new password 789")
     here.text_input(key="profile-password-again").input("a brand new password 789")
@@ -204,22 +204,22 @@ def test_a_password_change_ends_every_other_session_and_keeps_this_one(db, serve
 def test_admin_pages_are_for_admins_only(db):
     engine, ids = db
     at = sign_in(_app(), ids["admin"]).run()
-    at.switch_page("dashboard/pages/audit.py").run()
+    at.switch_page("dashboard/screens/audit.py").run()
     assert not at.exception
     assert [t.value for t in at.title] == ["Audit log"]
-    at.switch_page("dashboard/pages/users.py").run()
+    at.switch_page("dashboard/screens/users.py").run()
     assert [t.value for t in at.title] == ["Users"]
     assert sorted(at.dataframe[0].value["Email"]) == ["root@example.com", "sam@example.com"]
     # For a scheduler the admin pages are not in the navigation at all...
     at = sign_in(_app(), ids["scheduler"]).run()
     for page in ("users", "audit"):
         with pytest.raises(ValueError, match="Could not find a navigation page"):
-            at.switch_page(f"dashboard/pages/{page}.py")
+            at.switch_page(f"dashboard/screens/{page}.py")
     # ...and each page refuses by itself too, should it ever be reached.
-    page = sign_in(AppTest.from_file(str(APP.parent / "dashboard/pages/users.py"), default_timeout=60),
+    page = sign_in(AppTest.from_file(str(APP.parent / "dashboard/screens/users.py"), default_timeout=60),
                    ids["scheduler"]).run()
     assert [e.value for e in page.error] == ["Only an admin may manage users."] and len(page.dataframe) == 0
-    page = sign_in(AppTest.from_file(str(APP.parent / "dashboard/pages/audit.py"), default_timeout=60),
+    page = sign_in(AppTest.from_file(str(APP.parent / "dashboard/screens/audit.py"), default_timeout=60),
                    ids["scheduler"]).run()
     assert len(page.dataframe) == 0 and len(page.selectbox) == 0  # not even the list of users
     assert "only an admin may read the audit log" in page.error[0].value
@@ -228,7 +228,7 @@ def test_admin_pages_are_for_admins_only(db):
 def test_admin_adds_a_user_with_a_generated_password_shown_once(db):
     engine, ids = db
     at = sign_in(_app(), ids["admin"]).run()
-    at.switch_page("dashboard/pages/users.py").run()
+    at.switch_page("dashboard/screens/users.py").run()
     at.text_input(key="add-user-name").input("Cleo")
     at.text_input(key="add-user-email").input("cleo@example.com")
     at.button(key="FormSubmitter:add-user-Add user").click().run()
@@ -248,7 +248,7 @@ def test_audit_page_lists_changes_with_who_and_when(db):
     with session_scope(engine) as s:
         assert accounts.authenticate(s, "root@example.com", ADMIN_PASSWORD, client="ip:127.0.0.1").ok
     at = sign_in(_app(), ids["admin"]).run()
-    at.switch_page("dashboard/pages/audit.py").run()
+    at.switch_page("dashboard/screens/audit.py").run()
     table = at.dataframe[0].value
     assert list(table.columns) == ["When (Europe/London)", "Who", "What", "Target", "Details"]
     assert table.iloc[0]["Who"] == "Rita Root <root@example.com>" and table.iloc[0]["What"] == "signed in"
@@ -299,7 +299,7 @@ def test_openid_connect_identity_must_be_a_slotwise_user(db, monkeypatch, email,
 def test_admin_resets_a_password_and_disables_a_user(db):
     engine, ids = db
     at = sign_in(_app(), ids["admin"]).run()
-    at.switch_page("dashboard/pages/users.py").run()
+    at.switch_page("dashboard/screens/users.py").run()
     at.selectbox(key="edit-user").set_value(ids["scheduler"]).run()
     at.button(key=f"reset-password-{ids['scheduler']}").click().run()
     assert not at.exception, at.exception
@@ -319,3 +319,11 @@ def test_admin_resets_a_password_and_disables_a_user(db):
     at.selectbox(key=f"edit-user-role-{ids['admin']}").set_value("scheduler")
     at.button(key=f"FormSubmitter:edit-user-{ids['admin']}-Save").click().run()
     assert [e.value for e in at.error] == ["this is the last active admin; make another user admin first"]
+
+
+def test_no_pages_folder_beside_the_router_runs_pages_past_the_gate():
+    # Streamlit would serve the scripts of a pages/ folder beside dashboard/streamlit_app.py by
+    # itself, each page rendering before the router's sign-in gate runs.
+    router = Path(__file__).resolve().parents[2] / "dashboard" / "streamlit_app.py"
+    assert router.exists()
+    assert not (router.parent / "pages").exists()

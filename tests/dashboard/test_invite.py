@@ -70,7 +70,7 @@ def test_whole_flow_stores_the_invitation_and_queues_the_email(org, engine):
         assert link in message_content(message, SECRET_KEY).text  # sent with the link
         assert link not in message.body_text  # kept readable without it
     # The new invitation is on the Invitations page, with its link.
-    at.switch_page("dashboard/pages/invitations.py").run()
+    at.switch_page("dashboard/screens/invitations.py").run()
     table = at.dataframe[0].value
     assert list(table["Customer"]) == ["Grace Hopper"] and list(table["Email"]) == ["grace@example.com"]
     assert table.loc[0, "Slots now"] > 0

@@ -62,12 +62,12 @@ def test_each_page_shows_a_scheduler_only_their_own(org, two_schedulers, who, ot
     at = signed_in_app(ids[who]).run()
     assert not at.exception, at.exception
 
-    at.switch_page("dashboard/pages/invitations.py").run()
+    at.switch_page("dashboard/screens/invitations.py").run()
     active, booked = own["customers"]
     assert list(at.dataframe[0].value["Customer"]) == [active]
     assert list(at.dataframe[0].value["Email"]) == [_email(active)]
 
-    at.switch_page("dashboard/pages/meetings.py").run()
+    at.switch_page("dashboard/screens/meetings.py").run()
     meetings = at.dataframe[0].value
     assert list(meetings["Customer"]) == [f"{booked} <{_email(booked)}>"]
     assert list(meetings["Team member"]) == [own["member"]]
@@ -75,7 +75,7 @@ def test_each_page_shows_a_scheduler_only_their_own(org, two_schedulers, who, ot
     at.selectbox(key="meetings-member").select(org.bob if who == "sue" else org.ada).run()
     assert "No meetings in this range" in at.info[0].value
 
-    at.switch_page("dashboard/pages/outbox.py").run()
+    at.switch_page("dashboard/screens/outbox.py").run()
     outbox = at.dataframe[0].value
     recipients = set(outbox["To"])
     # The invitation mails and the booked customer's confirmation, and the team member's notice.
@@ -87,7 +87,7 @@ def test_each_page_shows_a_scheduler_only_their_own(org, two_schedulers, who, ot
         shown = at.text[0].value + "".join(h.proto.body for h in at.get("html"))
         assert not re.search(r"https?://", shown), shown
 
-    at.switch_page("dashboard/pages/calendars.py").run()
+    at.switch_page("dashboard/screens/calendars.py").run()
     problems = at.dataframe[1].value  # the second table: meetings not yet written to calendars
     assert list(problems["Meeting"]) == [own["meeting"]]
 
@@ -97,7 +97,7 @@ def test_the_admin_sees_everyones_and_the_mail_about_nothing(org, two_schedulers
     at = open_page(org, "outbox")
     recipients = set(at.dataframe[0].value["To"])
     assert recipients >= _emails(mine["sue"]["customers"]) | _emails(mine["tom"]["customers"]) | {"ops@example.com"}
-    at.switch_page("dashboard/pages/meetings.py").run()
+    at.switch_page("dashboard/screens/meetings.py").run()
     assert len(at.dataframe[0].value) == 2
-    at.switch_page("dashboard/pages/calendars.py").run()
+    at.switch_page("dashboard/screens/calendars.py").run()
     assert sorted(at.dataframe[1].value["Meeting"]) == sorted([mine["sue"]["meeting"], mine["tom"]["meeting"]])
