@@ -7,13 +7,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV := $(BIN)/uv
 
-.PHONY: run test lint bench notebooks clean help
+.PHONY: run test lint bench notebooks clean help mutation mutate mutation-ci
 
 help:
 	@echo "make run    set up, migrate, seed demo data on first run, start booking service + dashboard"
 	@echo "make test   set up test dependencies, lint, run the test suite"
 	@echo "make bench  run the benchmarks (figures go to benchmarks/RESULTS.md by hand)"
 	@echo "make notebooks  open the analysts' notebooks in JupyterLab"
+	@echo "make mutation   mutation testing of the critical modules (slow; docs/mutation.md)"
+	@echo "make mutation-ci  the quick form CI runs: the lifecycle state machine, with its floor"
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +46,16 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_dashboard_browser.py
 	$(BIN)/python benchmarks/bench_calendars.py
 	$(BIN)/python benchmarks/bench_deadlines.py
+
+# Mutation testing (mutmut): each critical module with only the tests that exercise it.
+# MODULES="lifecycle ics" picks some; docs/mutation.md has the scores and the survivors.
+mutation: $(VENV)/.installed-dev
+	$(BIN)/python tools/mutation.py $(MODULES)
+
+mutate: mutation
+
+mutation-ci: $(VENV)/.installed-dev
+	$(BIN)/python tools/mutation.py --ci
 
 notebooks: $(VENV)/.installed-run
 	$(UV) pip install --quiet --python $(BIN)/python -e '.[notebooks]'

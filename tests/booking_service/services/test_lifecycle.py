@@ -87,6 +87,16 @@ def test_every_transition_locks_in_the_one_order_and_every_refusal_names_a_trans
 # --- refusals ----------------------------------------------------------------------------------
 
 
+def test_a_state_without_its_own_sentence_gets_the_general_one():
+    assert lifecycle.refusal("cancel_meeting", "scheduled") == (
+        "This meeting is scheduled, so it cannot be changed this way (cancel meeting).")
+    assert lifecycle.refusal("expire", "scheduled") == (
+        "This invitation is scheduled, so it cannot be changed this way (expire).")
+    assert lifecycle.refusal("resend", "missing") == "This invitation no longer exists; reload the page."
+    assert lifecycle.refusal("confirm", "cancelled") == lifecycle.REFUSALS["confirm", "cancelled"]
+
+
+
 def test_cancelling_a_booked_invitation_is_refused_and_its_meeting_stands(engine, org):
     invitation_id = _invite(engine, org).invitation.id
     meeting_id = _confirm(engine, invitation_id).meeting.id
