@@ -273,3 +273,22 @@ def test_a_confirmation_with_a_replaced_link_books_nothing(engine, org):
     with session_scope(engine) as session:
         assert session.get(Invitation, invitation_id).status == "active"
         assert session.scalars(select(Meeting)).all() == []
+
+
+def test_a_meeting_is_cancelled_or_its_confirmation_resent_after_its_frame_is_over(engine, org):
+    """``frame: any``: the frame being over refuses neither (it does refuse a move)."""
+    from booking_service.services.booking import reschedule_meeting, resend_confirmation
+
+    created = _invite(engine, org)
+    meeting_id = _confirm(engine, created.invitation.id).meeting.id
+    after = frame_end_instant(created.invitation) + dt.timedelta(days=1)
+    with session_scope(engine, write=True) as session:
+        with pytest.raises(TransitionRefused, match="time frame is over"):
+            reschedule_meeting(session, meeting_id, berlin(MONDAY, 11), secret_key=SECRET_KEY, now=after)
+    with session_scope(engine, write=True) as session:
+        resend_confirmation(session, meeting_id, secret_key=SECRET_KEY, by=None, now=after)
+    with session_scope(engine, write=True) as session:
+        cancel_meeting(session, meeting_id, secret_key=SECRET_KEY, by=None, now=after)
+    with session_scope(engine) as session:
+        assert session.get(Meeting, meeting_id).status == "cancelled"
+        assert session.get(Meeting, meeting_id).cancelled_at == after
