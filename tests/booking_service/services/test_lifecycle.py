@@ -292,3 +292,23 @@ def test_a_meeting_is_cancelled_or_its_confirmation_resent_after_its_frame_is_ov
     with session_scope(engine) as session:
         assert session.get(Meeting, meeting_id).status == "cancelled"
         assert session.get(Meeting, meeting_id).cancelled_at == after
+
+
+@pytest.mark.parametrize(("zone", "end"), [
+    ("Asia/Kolkata", dt.datetime(2030, 1, 11, 18, 30, tzinfo=dt.UTC)),
+    ("America/New_York", dt.datetime(2030, 1, 12, 5, 0, tzinfo=dt.UTC)),
+])
+def test_the_frame_ends_at_midnight_after_its_last_date_in_its_own_zone(zone, end):
+    from types import SimpleNamespace
+
+    assert frame_end_instant(SimpleNamespace(frame_end=dt.date(2030, 1, 11), zone=zone)) == end
+
+
+@pytest.mark.parametrize(("status", "reads"), [("active", "expired"), ("scheduled", "scheduled"),
+                                               ("cancelled", "cancelled")])
+def test_only_an_active_invitation_reads_as_expired_once_its_frame_is_over(status, reads):
+    from types import SimpleNamespace
+
+    invitation = SimpleNamespace(status=status, frame_end=dt.date(2030, 1, 11), zone="Europe/Berlin")
+    assert lifecycle.effective_status(invitation, dt.datetime(2030, 1, 13, tzinfo=dt.UTC)) == reads
+    assert lifecycle.effective_status(invitation, dt.datetime(2030, 1, 11, 22, 59, tzinfo=dt.UTC)) == status
