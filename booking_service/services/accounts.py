@@ -311,7 +311,10 @@ def reset_password(session: Session, email: str, password: str, *, by: User | No
     user = get_user(session, email)
     if user is None:
         raise AccountError(f"no user has email {normalize_email(email)!r}; check `slotwise create-user`")
-    if by is not None and by.id != user.id and by.role != "admin":
+    from .permissions import is_admin
+
+    if by is not None and by.id != user.id and not is_admin(by):
+        # A disabled admin is no admin (permissions: a disabled user may do nothing at all).
         raise AccountError("only an admin may reset another user's password")
     user.password_hash = hash_password(_check_password(password))
     session.execute(delete(SignInFailure).where(SignInFailure.email == user.email))

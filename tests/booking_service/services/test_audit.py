@@ -102,3 +102,104 @@ def test_rows_name_their_targets_and_say_the_details_in_words(session):
     for row in rows:
         assert "{" not in row["details"] and "[" not in row["details"]
         assert not any(row["target"] == f"{kind} {n}" for kind in ("member", "pool", "user") for n in range(50))
+
+
+# --- every action the log promises is recorded, with its actor and its object -----------------
+
+from .test_permissions import SERVICE_NOW, World, world  # noqa: E402,F401  (the fixture)
+
+
+def _audit_rows():
+    """``action: (actor, call(session, world, user), (target type, target id from the world or None))``."""
+    from booking_service.calendars import connections
+    from booking_service.core.config import Settings
+    from booking_service.services import (
+        api_keys,
+        booking,
+        invitations,
+        limits,
+        out_of_office,
+        pool_policy,
+        team,
+        webhooks,
+    )
+    from booking_service.store.models import CalendarConnection
+
+    from ..factories import SECRET_KEY, berlin, next_monday
+
+    monday = next_monday(SERVICE_NOW)
+    settings = Settings(public_url="https://book.example", secret_key=SECRET_KEY)
+
+    def rebook(s, w, u):
+        booking.cancel_meeting(s, w.meeting, by=None, secret_key=SECRET_KEY, now=SERVICE_NOW)
+        booking.rebook_meeting(s, w.meeting, berlin(monday, 11), secret_key=SECRET_KEY, settings=settings,
+                               now=SERVICE_NOW)
+
+    return {
+        "meeting.moved": (None, lambda s, w, u: booking.reschedule_meeting(
+            s, w.meeting, berlin(monday, 11), secret_key=SECRET_KEY, settings=settings, now=SERVICE_NOW),
+            ("meeting", "meeting")),
+        "meeting.rebooked": (None, rebook, ("meeting", "meeting")),
+        "invitation.cancelled": ("sam", lambda s, w, u: invitations.cancel_invitation(
+            s, w.invitation, by=u, secret_key=SECRET_KEY, now=SERVICE_NOW), ("invitation", "invitation")),
+        "api_key.created": ("sam", lambda s, w, u: api_keys.create_key(s, u, "Helpdesk"), ("api_key", None)),
+        "api_key.revoked": ("sam", lambda s, w, u: api_keys.revoke_key(s, u, w.key), ("api_key", "key")),
+        "webhook.created": ("sam", lambda s, w, u: webhooks.create_subscription(
+            s, u, "https://93.184.216.34/other", ["meeting.cancelled"], secret_key=SECRET_KEY), ("webhook", None)),
+        "webhook.deleted": ("sam", lambda s, w, u: webhooks.delete_subscription(s, u, w.webhook), ("webhook", "webhook")),
+        "room.created": ("root", lambda s, w, u: team.create_room(s, "Attic", "Europe/Berlin", 3, by=u), ("room", None)),
+        "room.updated": ("root", lambda s, w, u: team.update_room(s, w.room, capacity=9, by=u), ("room", "room")),
+        "pool.policy_changed": ("root", lambda s, w, u: pool_policy.configure_pool(s, w.pool, panel_size=2, by=u),
+                                ("pool", "pool")),
+        "team.default_policy": ("root", lambda s, w, u: pool_policy.set_organisation_policy(
+            s, "round_robin", by=u), ("pool", None)),
+        "member.limits_changed": ("root", lambda s, w, u: limits.set_limits(
+            s, w.ana, limits.ResourceLimits(max_meetings_day=3), by=u), ("member", "ana")),
+        "member.out_of_office": ("root", lambda s, w, u: out_of_office.mark_away(
+            s, w.ana, monday + dt.timedelta(days=21), monday + dt.timedelta(days=22), by=u), ("member", "ana")),
+        "member.back_in_office": ("root", lambda s, w, u: out_of_office.remove_absence(s, w.absence, by=u),
+                                  ("member", "ana")),
+        "calendar.updated": ("root", lambda s, w, u: connections.set_caldav_password(
+            s, s.get(CalendarConnection, w.connection), "new", secret_key=SECRET_KEY, by=u),
+            ("calendar", "connection")),
+    }
+
+
+ASSERTED_ELSEWHERE = {
+    "invitation.created": "test_audit.py",
+    "invitation.resent": "test_audit.py", "meeting.cancelled": "test_permissions.py",
+    "meeting.confirmation_resent": "test_booking.py", "settings.changed": "test_accounts.py",
+    "user.created": "test_accounts.py", "user.updated": "test_accounts.py",
+    "user.password_reset": "../../dashboard/test_auth.py", "user.password_changed": "test_accounts.py",
+    "user.signed_in": "test_accounts.py", "user.signed_out": "../../dashboard/test_auth.py",
+    "member.created": "test_team.py", "member.updated": "test_team.py", "pool.created": "test_team.py",
+    "pool.updated": "test_team.py", "pool.deleted": "test_team.py", "meeting.assigned": "test_assignment.py",
+    "calendar.created": "../calendars/test_connections.py", "calendar.deleted": "../calendars/test_connections.py",
+}
+
+
+def test_every_action_of_the_log_is_asserted_somewhere():
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    assert set(audit.ACTIONS) == set(_audit_rows()) | set(ASSERTED_ELSEWHERE)
+    for action, module in ASSERTED_ELSEWHERE.items():
+        assert f'"{action}"' in (here / module).read_text(encoding="utf-8"), f"{module} no longer asserts {action}"
+
+
+@pytest.mark.parametrize("action", sorted(_audit_rows()))
+def test_the_action_is_recorded_with_its_actor_and_object(engine, world, action):  # noqa: F811
+    from booking_service.store.db import session_scope
+
+    actor, call, (target_type, target) = _audit_rows()[action]
+    with session_scope(engine, write=True) as s:
+        user = s.get(User, getattr(world, actor)) if actor else None
+        call(s, world, user)
+    with session_scope(engine) as s:
+        # The newest: the world itself made a key, a webhook and an absence.
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id.desc())).first()
+        assert entry.user_id == (getattr(world, actor) if actor else None)
+        assert entry.target_type == target_type
+        if target is not None:
+            assert entry.target_id == getattr(world, target)
+        assert entry.at is not None and entry.at.tzinfo is not None

@@ -341,3 +341,179 @@ def test_deactivated_rooms_do_not_turn_into_no_room_needed(engine, org):
     assert outcome == "unavailable" and "no longer active" in reason
     with session_scope(engine) as session:
         assert availability.find_slots_for(session, session.get(Invitation, a), NOW).empty
+
+
+# --- what a booking and a cancellation leave behind, each asserted on its own -------------------
+
+
+def _caldav(engine, resource_id: int) -> int:
+    """A write-back CalDAV calendar of the resource (nothing is sent: writes only queue)."""
+    from booking_service.store.models import CalendarConnection
+
+    with session_scope(engine) as session:
+        connection = CalendarConnection(resource_id=resource_id, kind="caldav", name="Team calendar",
+                                        calendar_url="https://dav.example/cal/", write_back=True)
+        session.add(connection)
+        session.flush()
+        return connection.id
+
+
+def _writes(engine, meeting_id: int) -> list[tuple[int, str, str]]:
+    from booking_service.store.models import CalendarWrite
+
+    with session_scope(engine) as session:
+        return [(w.connection_id, w.action, w.status) for w in session.scalars(
+            select(CalendarWrite).where(CalendarWrite.meeting_id == meeting_id).order_by(CalendarWrite.id))]
+
+
+def test_confirm_queues_the_calendar_write_and_cancel_its_removal(engine, org):
+    ana_calendar = _caldav(engine, org.ana)
+    _caldav(engine, org.ben)  # Ben is not on the meeting: his calendar is left alone
+    a = _invite(engine, org)
+    _, meeting_id, _ = _confirm(engine, a, berlin(MONDAY, 10))
+    assert _writes(engine, meeting_id) == [(ana_calendar, "put", "pending")]
+    with session_scope(engine, write=True) as session:
+        cancel_meeting(session, meeting_id, secret_key=SECRET_KEY, by=None, now=NOW)
+    # The put had not gone out yet: it is superseded by the removal, so the calendar never
+    # shows a meeting that no longer exists.
+    assert _writes(engine, meeting_id) == [(ana_calendar, "put", "superseded"), (ana_calendar, "delete", "pending")]
+
+
+def test_cancelling_sets_when_on_the_meeting_and_its_invitation(engine, org):
+    a = _invite(engine, org)
+    _, meeting_id, _ = _confirm(engine, a, berlin(MONDAY, 10))
+    with session_scope(engine) as session:
+        assert session.get(Meeting, meeting_id).cancelled_at is None
+        assert session.get(Invitation, a).cancelled_at is None
+    later = NOW + dt.timedelta(hours=3)
+    with session_scope(engine, write=True) as session:
+        cancel_meeting(session, meeting_id, secret_key=SECRET_KEY, by=None, now=later)
+    with session_scope(engine) as session:
+        meeting, invitation = session.get(Meeting, meeting_id), session.get(Invitation, a)
+        assert (meeting.status, meeting.cancelled_at, meeting.cancelled_by) == ("cancelled", later, "scheduler")
+        assert (invitation.status, invitation.cancelled_at) == ("cancelled", later)
+
+
+def test_the_booked_invitation_names_its_meeting_in_the_same_transaction(engine, org):
+    a = _invite(engine, org)
+    with session_scope(engine, write=True) as session:
+        invitation = session.get(Invitation, a)
+        assert invitation.meeting is None  # read before the booking, as a page does
+        result = confirm_slot(session, a, berlin(MONDAY, 10), secret_key=SECRET_KEY, now=NOW)
+        assert result.outcome == "booked"
+        assert result.invitation is invitation and invitation.meeting is result.meeting
+        assert invitation.status == "scheduled" and result.meeting.created_at == NOW
+
+
+@pytest.mark.parametrize("action", ["confirm", "hold", "reschedule", "rebook"])
+def test_a_naive_start_is_refused_with_what_to_pass(engine, org, action):
+    from booking_service.services import booking
+
+    a = _invite(engine, org)
+    naive = dt.datetime.combine(MONDAY, dt.time(10))
+    call = {
+        "confirm": lambda s: booking.confirm_slot(s, a, naive, secret_key=SECRET_KEY, now=NOW),
+        "hold": lambda s: booking.hold_slot(s, a, naive, now=NOW),
+        "reschedule": lambda s: booking.reschedule_meeting(s, 1, naive, secret_key=SECRET_KEY, now=NOW),
+        "rebook": lambda s: booking.rebook_meeting(s, 1, naive, secret_key=SECRET_KEY, now=NOW),
+    }[action]
+    with session_scope(engine, write=True) as session:
+        with pytest.raises(ValueError, match=r"start datetime\.datetime\(.*\) is naive; pass a tz-aware instant"):
+            call(session)
+    with session_scope(engine) as session:
+        assert session.scalars(select(Meeting)).all() == []
+
+
+def test_confirming_or_holding_an_invitation_that_does_not_exist_is_an_error(engine, org):
+    from booking_service.services.booking import BookingError, hold_slot
+
+    with session_scope(engine, write=True) as session:
+        with pytest.raises(BookingError, match="^invitation 424242 does not exist$"):
+            confirm_slot(session, 424242, berlin(MONDAY, 10), secret_key=SECRET_KEY, now=NOW)
+        with pytest.raises(BookingError, match="^invitation 424242 does not exist$"):
+            hold_slot(session, 424242, berlin(MONDAY, 10), now=NOW)
+
+
+@pytest.mark.parametrize("action", ["cancel", "resend", "cancel_by_customer", "reschedule", "rebook"])
+def test_acting_on_a_meeting_that_does_not_exist_is_refused(engine, org, action):
+    from booking_service.services import booking
+
+    a = _invite(engine, org)
+    _, meeting_id, _ = _confirm(engine, a, berlin(MONDAY, 10))
+    gone = meeting_id + 1000
+    call = {
+        "cancel": lambda s: booking.cancel_meeting(s, gone, secret_key=SECRET_KEY, by=None, now=NOW),
+        "resend": lambda s: booking.resend_confirmation(s, gone, secret_key=SECRET_KEY, by=None, now=NOW),
+        "cancel_by_customer": lambda s: booking.cancel_by_customer(s, gone, secret_key=SECRET_KEY, now=NOW),
+        "reschedule": lambda s: booking.reschedule_meeting(s, gone, berlin(MONDAY, 11), secret_key=SECRET_KEY, now=NOW),
+        "rebook": lambda s: booking.rebook_meeting(s, gone, berlin(MONDAY, 11), secret_key=SECRET_KEY, now=NOW),
+    }[action]
+    with session_scope(engine, write=True) as session:
+        with pytest.raises(MeetingStateError, match="^This meeting no longer exists; reload the page.$") as refused:
+            call(session)
+    assert refused.value.state == "missing"
+    with session_scope(engine) as session:
+        assert session.get(Meeting, meeting_id).status == "confirmed"
+
+
+def test_resending_a_confirmation_is_audited_with_who_and_which_meeting(engine, org):
+    from booking_service.store.models import AuditEntry
+
+    with session_scope(engine) as session:
+        session.get(User, org.scheduler).attach_invite = False
+    a = _invite(engine, org)
+    _, meeting_id, _ = _confirm(engine, a, berlin(MONDAY, 10))
+    later = NOW + dt.timedelta(hours=1)
+    with session_scope(engine, write=True) as session:
+        resend_confirmation(session, meeting_id, secret_key=SECRET_KEY, by=session.get(User, org.scheduler), now=later)
+    with session_scope(engine) as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "meeting.confirmation_resent")).one()
+        assert (entry.user_id, entry.target_type, entry.target_id) == (org.scheduler, "meeting", meeting_id)
+        assert entry.details == {"invitation_id": a}
+        assert session.get(Meeting, meeting_id).status == "confirmed"
+    first, resent = _outbox(engine, "confirmation")
+    assert first.ics is None  # the scheduler's setting, for the booking's own mail
+    assert resent.ics and resent.to_addr == "ada@customer.example" and resent.created_at == later
+
+
+def test_on_postgres_the_resource_locks_make_the_loser_wait_and_see_no_longer_available(engine, org):
+    """The locks do their own job: the exclusion constraint stays, yet is never what refuses.
+
+    Without the resource locks the second confirmation would not see the first's uncommitted
+    reservation, insert its own, wait on the exclusion constraint and end in its integrity error
+    ("overlaps a reservation made at the same time"). With them it waits at the lock and its
+    re-check sees the first booking.
+    """
+    import threading
+
+    from sqlalchemy import text
+
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite's write transaction is tested everywhere else")
+    with engine.connect() as connection:
+        constraints = connection.execute(text(
+            "SELECT conname FROM pg_constraint WHERE contype = 'x' AND conrelid = 'reservations'::regclass")).all()
+    assert constraints, "the exclusion constraint on reservations is the backstop and must stay"
+    first, second = _invite(engine, org), _invite(engine, org)
+    start = berlin(MONDAY, 10)
+    outcome: list[tuple[str, str | None]] = []
+
+    def loser():
+        with session_scope(engine, write=True) as session:
+            result = confirm_slot(session, second, start, secret_key=SECRET_KEY, now=NOW)
+            outcome.append((result.outcome, result.reason))
+
+    with session_scope(engine, write=True) as session:
+        assert confirm_slot(session, first, start, secret_key=SECRET_KEY, now=NOW).outcome == "booked"
+        thread = threading.Thread(target=loser)
+        thread.start()
+        thread.join(timeout=0.5)
+        assert thread.is_alive() and outcome == [], "the second confirmation did not wait for the first"
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    ((result, reason),) = outcome
+    assert result == "unavailable"
+    assert "same time" not in reason, f"refused by the constraint, not by the re-check under the locks: {reason}"
+    with session_scope(engine) as session:
+        assert session.get(Invitation, second).status == "active"
+        assert len(session.scalars(select(Reservation)).all()) == 1

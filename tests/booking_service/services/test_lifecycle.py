@@ -87,6 +87,16 @@ def test_every_transition_locks_in_the_one_order_and_every_refusal_names_a_trans
 # --- refusals ----------------------------------------------------------------------------------
 
 
+def test_a_state_without_its_own_sentence_gets_the_general_one():
+    assert lifecycle.refusal("cancel_meeting", "scheduled") == (
+        "This meeting is scheduled, so it cannot be changed this way (cancel meeting).")
+    assert lifecycle.refusal("expire", "scheduled") == (
+        "This invitation is scheduled, so it cannot be changed this way (expire).")
+    assert lifecycle.refusal("resend", "missing") == "This invitation no longer exists; reload the page."
+    assert lifecycle.refusal("confirm", "cancelled") == lifecycle.REFUSALS["confirm", "cancelled"]
+
+
+
 def test_cancelling_a_booked_invitation_is_refused_and_its_meeting_stands(engine, org):
     invitation_id = _invite(engine, org).invitation.id
     meeting_id = _confirm(engine, invitation_id).meeting.id
@@ -263,3 +273,42 @@ def test_a_confirmation_with_a_replaced_link_books_nothing(engine, org):
     with session_scope(engine) as session:
         assert session.get(Invitation, invitation_id).status == "active"
         assert session.scalars(select(Meeting)).all() == []
+
+
+def test_a_meeting_is_cancelled_or_its_confirmation_resent_after_its_frame_is_over(engine, org):
+    """``frame: any``: the frame being over refuses neither (it does refuse a move)."""
+    from booking_service.services.booking import reschedule_meeting, resend_confirmation
+
+    created = _invite(engine, org)
+    meeting_id = _confirm(engine, created.invitation.id).meeting.id
+    after = frame_end_instant(created.invitation) + dt.timedelta(days=1)
+    with session_scope(engine, write=True) as session:
+        with pytest.raises(TransitionRefused, match="time frame is over"):
+            reschedule_meeting(session, meeting_id, berlin(MONDAY, 11), secret_key=SECRET_KEY, now=after)
+    with session_scope(engine, write=True) as session:
+        resend_confirmation(session, meeting_id, secret_key=SECRET_KEY, by=None, now=after)
+    with session_scope(engine, write=True) as session:
+        cancel_meeting(session, meeting_id, secret_key=SECRET_KEY, by=None, now=after)
+    with session_scope(engine) as session:
+        assert session.get(Meeting, meeting_id).status == "cancelled"
+        assert session.get(Meeting, meeting_id).cancelled_at == after
+
+
+@pytest.mark.parametrize(("zone", "end"), [
+    ("Asia/Kolkata", dt.datetime(2030, 1, 11, 18, 30, tzinfo=dt.UTC)),
+    ("America/New_York", dt.datetime(2030, 1, 12, 5, 0, tzinfo=dt.UTC)),
+])
+def test_the_frame_ends_at_midnight_after_its_last_date_in_its_own_zone(zone, end):
+    from types import SimpleNamespace
+
+    assert frame_end_instant(SimpleNamespace(frame_end=dt.date(2030, 1, 11), zone=zone)) == end
+
+
+@pytest.mark.parametrize(("status", "reads"), [("active", "expired"), ("scheduled", "scheduled"),
+                                               ("cancelled", "cancelled")])
+def test_only_an_active_invitation_reads_as_expired_once_its_frame_is_over(status, reads):
+    from types import SimpleNamespace
+
+    invitation = SimpleNamespace(status=status, frame_end=dt.date(2030, 1, 11), zone="Europe/Berlin")
+    assert lifecycle.effective_status(invitation, dt.datetime(2030, 1, 13, tzinfo=dt.UTC)) == reads
+    assert lifecycle.effective_status(invitation, dt.datetime(2030, 1, 11, 22, 59, tzinfo=dt.UTC)) == status

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import select
@@ -318,3 +319,257 @@ def test_a_colleague_inviting_with_the_same_member_may_cancel(engine, booked):
         ))
     _cancel(engine, booked["meeting"], booked["olga"])
     assert _state(engine, booked["meeting"])[0] == "cancelled"
+
+
+# --- every service function that acts for a user refuses the user without the right -----------
+#
+# One row per public function of ``booking_service.services`` and ``booking_service.calendars``
+# that takes the acting user (a parameter ``by``, ``user`` or ``viewer``): who lacks the right, the
+# call, and the refusal expected. A new such function without a row (or a reason in NOT_CHECKS)
+# fails ``test_every_acting_service_function_has_a_row``.
+
+
+@dataclass(frozen=True)
+class World:
+    """Sam (scheduler) owns the bookings; Olga is another scheduler; Off a disabled admin."""
+
+    sam: int
+    olga: int
+    off: int
+    root: int
+    ana: int
+    pool: int
+    room: int
+    invitation: int
+    meeting: int
+    connection: int
+    absence: int
+    key: int
+    webhook: int
+    draft: object
+
+
+@pytest.fixture
+def world(engine) -> World:
+    from booking_service.services import api_keys, booking, invitations, out_of_office, webhooks
+    from booking_service.store.db import session_scope
+
+    from ..factories import SECRET_KEY, berlin, draft, make_org, next_monday
+
+    with Session(engine) as s:
+        org = make_org(s)
+    with session_scope(engine, write=True) as s:
+        olga = _user(s, "olga@example.com")
+        root = _user(s, "root@example.com", "admin")
+        off = _user(s, "off@example.com", "admin")
+        off.active = False
+        sam = s.get(User, org.scheduler)
+        booked = invitations.create_invitation(s, draft(org, SERVICE_NOW), secret_key=SECRET_KEY, by=sam,
+                                               public_url=PUBLIC, now=SERVICE_NOW).invitation.id
+        active = invitations.create_invitation(s, draft(org, SERVICE_NOW), secret_key=SECRET_KEY, by=sam,
+                                               public_url=PUBLIC, now=SERVICE_NOW).invitation.id
+        connection = CalendarConnection(resource_id=org.ana, kind="caldav", name="Ana's calendar",
+                                        calendar_url="https://dav.example/ana/", write_back=True)
+        s.add(connection)
+        s.flush()
+        monday = next_monday(SERVICE_NOW)
+        absence = out_of_office.mark_away(s, org.ana, monday + dt.timedelta(days=14), monday + dt.timedelta(days=15),
+                                          by=s.get(User, root.id))
+        key = api_keys.create_key(s, sam, "CRM", now=SERVICE_NOW).key.id
+        hook = webhooks.create_subscription(s, sam, "https://93.184.216.34/hook", ["meeting.confirmed"],
+                                            secret_key=SECRET_KEY, now=SERVICE_NOW).subscription.id
+        ids = dict(olga=olga.id, off=off.id, root=root.id, connection=connection.id, absence=absence.id)
+    with session_scope(engine, write=True) as s:
+        meeting = booking.confirm_slot(s, booked, berlin(next_monday(SERVICE_NOW), 10), secret_key=SECRET_KEY,
+                                       now=SERVICE_NOW).meeting.id
+    return World(sam=org.scheduler, ana=org.ana, pool=org.pool, room=org.small_room, invitation=active,
+                 meeting=meeting, key=key, webhook=hook, draft=draft(org, SERVICE_NOW), **ids)
+
+
+def _rows():
+    """``name: (who lack the right, call(session, world, user), exception, message pattern)``."""
+    from booking_service.calendars import connections, writeback
+    from booking_service.services import (
+        accounts,
+        api_keys,
+        audit,
+        booking,
+        invitations,
+        limits,
+        out_of_office,
+        pool_policy,
+        queries,
+        team,
+        webhooks,
+    )
+    from booking_service.services.accounts import AccountError
+    from booking_service.services.api_keys import ApiKeyError
+    from booking_service.services.webhooks import WebhookError
+
+    from ..factories import SECRET_KEY
+
+    def listed_without(ids):
+        def check(found):
+            assert not {getattr(x, "id", getattr(x, "meeting_id", None)) for x in found} & set(ids)
+        return check
+
+    scope = ("olga", "off")  # outside the scope of Sam's invitations and meetings
+    admin = ("sam", "off")  # not an active admin
+    denied, not_admin = r"may not \w+", "only an admin may"
+    conn = lambda s, w: s.get(CalendarConnection, w.connection)  # noqa: E731
+    return {
+        "booking.cancel_meeting": (scope, lambda s, w, u: booking.cancel_meeting(
+            s, w.meeting, by=u, secret_key=SECRET_KEY, now=SERVICE_NOW), PermissionDenied, denied),
+        "booking.resend_confirmation": (scope, lambda s, w, u: booking.resend_confirmation(
+            s, w.meeting, by=u, secret_key=SECRET_KEY, now=SERVICE_NOW), PermissionDenied, denied),
+        "invitations.resend_invitation": (scope, lambda s, w, u: invitations.resend_invitation(
+            s, w.invitation, by=u, public_url=PUBLIC, secret_key=SECRET_KEY, now=SERVICE_NOW), PermissionDenied, denied),
+        "invitations.cancel_invitation": (scope, lambda s, w, u: invitations.cancel_invitation(
+            s, w.invitation, by=u, secret_key=SECRET_KEY, now=SERVICE_NOW), PermissionDenied, denied),
+        "team.set_weekly_hours": (admin, lambda s, w, u: team.set_weekly_hours(s, w.ana, {0: "9-5"}, by=u),
+                                  PermissionDenied, not_admin),
+        "team.set_date_hours": (admin, lambda s, w, u: team.set_date_hours(
+            s, w.ana, dt.date(2030, 3, 4), "10-12", by=u), PermissionDenied, not_admin),
+        "team.clear_date_hours": (admin, lambda s, w, u: team.clear_date_hours(s, w.ana, dt.date(2030, 3, 4), by=u),
+                                  PermissionDenied, not_admin),
+        "team.create_member": (admin, lambda s, w, u: team.create_member(s, "Eve", "Europe/Berlin", by=u),
+                               PermissionDenied, not_admin),
+        "team.update_member": (admin, lambda s, w, u: team.update_member(s, w.ana, name="Anna", by=u),
+                               PermissionDenied, not_admin),
+        "team.create_room": (admin, lambda s, w, u: team.create_room(s, "Attic", "Europe/Berlin", 3, by=u),
+                             PermissionDenied, not_admin),
+        "team.update_room": (admin, lambda s, w, u: team.update_room(s, w.room, capacity=9, by=u),
+                             PermissionDenied, not_admin),
+        "team.create_pool": (admin, lambda s, w, u: team.create_pool(s, "New", [w.ana], by=u),
+                             PermissionDenied, not_admin),
+        "team.update_pool": (admin, lambda s, w, u: team.update_pool(s, w.pool, name="Renamed", by=u),
+                             PermissionDenied, not_admin),
+        "team.delete_pool": (admin, lambda s, w, u: team.delete_pool(s, w.pool, by=u), PermissionDenied, not_admin),
+        "limits.set_limits": (admin, lambda s, w, u: limits.set_limits(
+            s, w.ana, limits.ResourceLimits(max_meetings_day=1), by=u), PermissionDenied, not_admin),
+        "out_of_office.mark_away": (admin, lambda s, w, u: out_of_office.mark_away(
+            s, w.ana, dt.date(2030, 3, 4), dt.date(2030, 3, 5), by=u), PermissionDenied, not_admin),
+        "out_of_office.remove_absence": (admin, lambda s, w, u: out_of_office.remove_absence(s, w.absence, by=u),
+                                         PermissionDenied, not_admin),
+        "pool_policy.set_organisation_policy": (admin, lambda s, w, u: pool_policy.set_organisation_policy(
+            s, "strict_round_robin", by=u), PermissionDenied, not_admin),
+        "pool_policy.configure_pool": (admin, lambda s, w, u: pool_policy.configure_pool(s, w.pool, panel_size=1, by=u),
+                                       PermissionDenied, not_admin),
+        "connections.add_ics_url_connection": (admin, lambda s, w, u: connections.add_ics_url_connection(
+            s, w.ana, "Feed", "https://cal.example/a.ics", by=u), PermissionDenied, not_admin),
+        "connections.add_ics_file_connection": (admin, lambda s, w, u: connections.add_ics_file_connection(
+            s, w.ana, "File", "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", by=u), PermissionDenied, not_admin),
+        "connections.replace_ics_file": (admin, lambda s, w, u: connections.replace_ics_file(
+            s, conn(s, w), "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", by=u), PermissionDenied, not_admin),
+        "connections.add_caldav_connection": (admin, lambda s, w, u: connections.add_caldav_connection(
+            s, w.ana, "DAV", "https://dav.example/", "ana", "pw", secret_key=SECRET_KEY, by=u),
+            PermissionDenied, not_admin),
+        "connections.set_caldav_password": (admin, lambda s, w, u: connections.set_caldav_password(
+            s, conn(s, w), "new", secret_key=SECRET_KEY, by=u), PermissionDenied, not_admin),
+        "connections.remove_connection": (admin, lambda s, w, u: connections.remove_connection(s, conn(s, w), by=u),
+                                          PermissionDenied, not_admin),
+        "accounts.create_user": (admin, lambda s, w, u: accounts.create_user(
+            s, email="eve@example.com", name="Eve", password="a long enough password", by=u), AccountError, not_admin),
+        "accounts.reset_password": (("olga", "off"), lambda s, w, u: accounts.reset_password(
+            s, "sam@example.com", "a long enough password", by=u), AccountError, not_admin),
+        "accounts.update_user": (("olga", "off"), lambda s, w, u: accounts.update_user(s, w.sam, by=u, name="Samuel"),
+                                 AccountError, not_admin),
+        "audit.entries": (admin, lambda s, w, u: audit.entries(s, viewer=u), PermissionDenied, not_admin),
+        "api_keys.create_key": (("off",), lambda s, w, u: api_keys.create_key(s, u, "mine"), ApiKeyError,
+                                "only an active user"),
+        "api_keys.revoke_key": (("olga", "off"), lambda s, w, u: api_keys.revoke_key(s, u, w.key), ApiKeyError,
+                                "has no API key"),
+        "webhooks.create_subscription": (("off",), lambda s, w, u: webhooks.create_subscription(
+            s, u, "https://93.184.216.34/x", ["meeting.confirmed"], secret_key=SECRET_KEY), WebhookError,
+            "only an active user"),
+        "webhooks.subscription": (("olga",), lambda s, w, u: webhooks.subscription(s, u, w.webhook), WebhookError,
+                                  "no webhook"),
+        "webhooks.delete_subscription": (("olga",), lambda s, w, u: webhooks.delete_subscription(s, u, w.webhook),
+                                         WebhookError, "no webhook"),
+        "webhooks.deliveries": (("olga",), lambda s, w, u: webhooks.deliveries(s, u, w.webhook), WebhookError,
+                                "no webhook"),
+        "webhooks.queue_test_event": (("olga",), lambda s, w, u: webhooks.queue_test_event(s, u, w.webhook),
+                                      WebhookError, "no webhook"),
+        # Listings refuse by leaving out: the other user's rows are not in them.
+        "webhooks.subscriptions": (("olga", "off"), lambda s, w, u: listed_without([w.webhook])(
+            webhooks.subscriptions(s, u)), None, None),
+        "api_keys.list_keys": (("olga", "off"), lambda s, w, u: listed_without([w.key])(api_keys.list_keys(s, u)),
+                               None, None),
+        "queries.invitations": (scope, lambda s, w, u: listed_without([w.invitation])(
+            queries.invitations(s, u, status=None)), None, None),
+        "queries.meetings": (scope, lambda s, w, u: listed_without([w.meeting])(queries.meetings(s, u, status=None)),
+                             None, None),
+        "queries.outbox_messages": (scope, lambda s, w, u: _none_about(s, queries.outbox_messages(s, u), w),
+                                    None, None),
+        "writeback.writeback_problems": (scope, lambda s, w, u: listed_without([w.meeting])(
+            writeback.writeback_problems(s, u)), None, None),
+    }
+
+
+def _none_about(session, messages, world):
+    assert not [m for m in messages if m.meeting_id == world.meeting or m.invitation_id == world.invitation]
+
+
+NOT_CHECKS = {
+    "audit.record": "records the actor it is given; the calling service checks",
+    "invitations.validate_draft": "any signed-in scheduler may invite; `by` only lends its zone",
+    "invitations.preview_invitation_mail": "any signed-in scheduler may invite; `by` only signs the preview",
+    "invitations.create_invitation": "any signed-in scheduler may invite; `by` becomes the creator",
+    **{f"permissions.{name}": "the rule itself, tested above" for name in (
+        "is_admin", "require_admin", "team_member_ids", "invitation_scope", "meeting_scope", "message_scope",
+        "visible_invitations", "visible_meetings", "can_access_invitation", "can_access_meeting",
+        "require_invitation", "require_meeting")},
+}
+
+
+def _acting_functions() -> set[str]:
+    import importlib
+    import inspect
+    import pkgutil
+
+    import booking_service.calendars
+    import booking_service.services
+
+    found = set()
+    for package in (booking_service.services, booking_service.calendars):
+        for info in pkgutil.iter_modules(package.__path__):
+            module = importlib.import_module(f"{package.__name__}.{info.name}")
+            for name, function in vars(module).items():
+                if (not name.startswith("_") and inspect.isfunction(function)
+                        and function.__module__ == module.__name__
+                        and {"by", "user", "viewer"} & set(inspect.signature(function).parameters)):
+                    found.add(f"{info.name}.{name}")
+    return found
+
+
+def test_every_acting_service_function_has_a_row():
+    acting = _acting_functions()
+    missing = acting - set(_rows()) - set(NOT_CHECKS)
+    assert not missing, f"add a row to _rows() (or a reason to NOT_CHECKS) for {sorted(missing)}"
+    assert not (set(_rows()) | set(NOT_CHECKS)) - acting, "a row names a function that no longer acts for a user"
+
+
+def _audit_count(session) -> int:
+    from sqlalchemy import func
+
+    from booking_service.store.models import AuditEntry
+
+    return session.scalar(select(func.count()).select_from(AuditEntry))
+
+
+@pytest.mark.parametrize("name", sorted(_acting_functions() - set(NOT_CHECKS)))
+def test_a_user_without_the_right_is_refused(engine, world, name):
+    from booking_service.store.db import session_scope
+
+    who, call, error, message = _rows()[name]
+    for role in who:
+        with session_scope(engine, write=True) as s:
+            user = s.get(User, getattr(world, role))
+            before = _audit_count(s)
+            if error is None:
+                call(s, world, user)
+            else:
+                with pytest.raises(error, match=message):
+                    call(s, world, user)
+            assert _audit_count(s) == before, f"{name} as {role}: refused, yet audited"
+            s.rollback()

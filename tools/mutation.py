@@ -1,0 +1,178 @@
+"""Mutation testing of the critical modules with mutmut: does the suite fail when the code breaks?
+
+Each module is mutated on its own, in a work folder of its own under ``var/mutation/<name>/``
+(links to the checkout and a ``pyproject.toml`` whose ``[tool.mutmut]`` names that module and
+only the tests that exercise it). mutmut first runs those tests once to record which test
+executes which function; each mutant then runs only the tests that executed its function,
+fastest first, stopping at the first failure. Results are cached in the work folder, so a
+second run re-checks only mutants of functions that changed.
+
+Usage::
+
+    python tools/mutation.py                  # every module in MODULES
+    python tools/mutation.py lifecycle ics    # some of them
+    python tools/mutation.py --ci             # the quick form CI runs, failing below its floor
+
+It prints each module's score (killed / (killed + survived + timeouts)) and the survivors, and
+exits 1 when a module with a floor scores below it. ``docs/mutation.md`` keeps the latest
+scores and why each remaining survivor is equivalent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "var" / "mutation"
+LINKED = ("booking_service", "planner", "dashboard", "tests", "docs", "notebooks", "benchmarks",
+          "README.md", "streamlit_app.py")
+S = "tests/booking_service/services/"
+
+
+@dataclass(frozen=True)
+class Module:
+    """One critical module: its file, the tests that exercise it, and its CI floor (percent)."""
+
+    path: str
+    tests: tuple[str, ...]
+    floor: float | None = None
+    only: tuple[str, ...] = field(default=())
+    """mutmut mutant-name globs to run (default: all of the module's)."""
+
+
+MODULES: dict[str, Module] = {
+    "lifecycle": Module("booking_service/services/lifecycle.py",
+                        (S + "test_lifecycle.py", S + "test_booking.py")),
+    "booking": Module("booking_service/services/booking.py",
+                      (S + "test_booking.py", S + "test_changes.py", S + "test_lifecycle.py")),
+    "invitations": Module("booking_service/services/invitations.py",
+                          (S + "test_invitations.py", S + "test_invitation_choices.py", S + "test_lifecycle.py")),
+    "permissions": Module("booking_service/services/permissions.py", (S + "test_permissions.py",)),
+    "outbox": Module("booking_service/services/outbox.py",
+                     (S + "test_outbox.py", "tests/booking_service/delivery/test_mail.py")),
+    "queue": Module("booking_service/store/queue.py",
+                    ("tests/booking_service/delivery/test_delivery.py", "tests/booking_service/delivery/test_worker.py")),
+    "ics": Module("booking_service/calendars/ics.py",
+                  ("tests/booking_service/calendars/test_ics.py", "tests/booking_service/calendars/test_ics_files.py")),
+    "slots": Module("planner/slots.py",
+                    ("tests/planner/test_rules.py", "tests/planner/test_slots_smoke.py", "tests/planner/test_dst.py",
+                     "tests/planner/test_properties.py")),
+    "grid": Module("planner/grid.py",
+                   ("tests/planner/test_grid.py", "tests/planner/test_grid_cache.py", "tests/planner/test_bits.py")),
+}
+
+B = S + "test_booking.py::"
+MODULES["lifecycle-ci"] = Module(
+    "booking_service/services/lifecycle.py",
+    (S + "test_lifecycle.py",
+     B + "test_cancelling_sets_when_on_the_meeting_and_its_invitation",
+     B + "test_acting_on_a_meeting_that_does_not_exist_is_refused",
+     B + "test_on_postgres_the_resource_locks_make_the_loser_wait_and_see_no_longer_available"),
+)
+"""Lifecycle with its own tests and the few booking tests that assert what only it does."""
+
+CI = "lifecycle-ci"
+"""The quick form CI checks (the state machine: every transition goes through it)."""
+CI_FLOOR = 90.0
+"""Percent of lifecycle's mutants CI requires killed; ``docs/mutation.md`` has the latest score."""
+
+
+def _config(name: str, module: Module) -> str:
+    """The checkout's pyproject.toml with a ``[tool.mutmut]`` for this module only."""
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    text = re.sub(r"\n\[tool\.mutmut\].*?(?=\n\[|\Z)", "\n", text, flags=re.S)
+    quoted = ", ".join(json.dumps(t) for t in module.tests)
+    return text + (
+        f"\n[tool.mutmut]\n# written by tools/mutation.py for {name}\n"
+        f'source_paths = ["booking_service/", "planner/"]\n'
+        f"only_mutate = [{json.dumps(module.path)}]\n"
+        f"pytest_add_cli_args_test_selection = [{quoted}]\n"
+        f'also_copy = ["docs/", "README.md", "dashboard/", "streamlit_app.py", "notebooks/", "benchmarks/"]\n'
+        f'pytest_add_cli_args = ["-p", "no:cacheprovider"]\n'
+    )
+
+
+def _workdir(name: str, module: Module) -> Path:
+    work = WORK / name
+    work.mkdir(parents=True, exist_ok=True)
+    for entry in LINKED:
+        link = work / entry
+        if not link.exists():
+            link.symlink_to(ROOT / entry)
+    (work / "pyproject.toml").write_text(_config(name, module), encoding="utf-8")
+    return work
+
+
+def _mutmut(work: Path, *args: str) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("mutmut")
+    return subprocess.run([str(exe), *args], cwd=work, text=True, capture_output=True)
+
+
+@dataclass(frozen=True)
+class Score:
+    killed: int
+    survived: int
+    timeout: int
+    no_tests: int
+    total: int
+    survivors: list[str]
+
+    @property
+    def percent(self) -> float:
+        judged = self.killed + self.survived + self.timeout + self.no_tests
+        return 100.0 * (self.killed + self.timeout) / judged if judged else 0.0
+
+
+def run(name: str, module: Module, max_children: int) -> Score:
+    """Mutate one module and score it (mutmut's own counts)."""
+    work = _workdir(name, module)
+    started = time.monotonic()
+    done = subprocess.run([str(Path(sys.executable).with_name("mutmut")), "run", "--max-children", str(max_children),
+                           *module.only], cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode not in (0,):
+        print(done.stderr[-3000:], file=sys.stderr)
+    _mutmut(work, "export-cicd-stats")
+    stats = json.loads((work / "mutants" / "mutmut-cicd-stats.json").read_text())
+    listed = _mutmut(work, "results").stdout
+    survivors = [line.split(":")[0].strip() for line in listed.splitlines()
+                 if line.strip().endswith(("survived", "no tests"))]
+    score = Score(stats["killed"], stats["survived"], stats["timeout"], stats["no_tests"], stats["total"], survivors)
+    print(f"{name:12s} {score.percent:5.1f}% killed  ({score.killed} killed, {score.timeout} timed out, "
+          f"{score.survived} survived, {score.no_tests} without tests, of {score.total}) "
+          f"in {time.monotonic() - started:.0f} s", flush=True)
+    for survivor in survivors:
+        print(f"    survived: {survivor}   (mutmut show {survivor}, in {work.relative_to(ROOT)})")
+    return score
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("modules", nargs="*", help=f"some of: {', '.join(MODULES)} (default: all)")
+    parser.add_argument("--ci", action="store_true", help=f"the quick form: {CI} only, failing below {CI_FLOOR}%%")
+    parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
+    args = parser.parse_args(argv)
+    names = [CI] if args.ci else (args.modules or [n for n in MODULES if n != CI])
+    unknown = [n for n in names if n not in MODULES]
+    if unknown:
+        parser.error(f"unknown module {', '.join(unknown)}; choose from {', '.join(MODULES)}")
+    failed = False
+    for name in names:
+        score = run(name, MODULES[name], args.max_children)
+        floor = CI_FLOOR if args.ci else MODULES[name].floor
+        if floor is not None and score.percent < floor:
+            print(f"{name}: {score.percent:.1f}% is below the floor of {floor}%: kill the survivors above with "
+                  "tests, or list them in docs/mutation.md with why they are equivalent", file=sys.stderr)
+            failed = True
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
