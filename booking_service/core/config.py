@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass, field, replace
 from email.utils import parseaddr
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -50,6 +51,7 @@ class Settings:
     reminder_offsets_minutes: tuple[int, ...] = (24 * 60, 60)
     change_cutoff_hours: int = 24
     max_reschedules: int = 3
+    embed_allowed_origins: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -233,4 +235,21 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         reminder_offsets_minutes=_offsets(env, "REMINDER_OFFSETS", Settings.reminder_offsets_minutes),
         change_cutoff_hours=_non_negative(env, "CHANGE_CUTOFF_HOURS", Settings.change_cutoff_hours),
         max_reschedules=_non_negative(env, "MAX_RESCHEDULES", Settings.max_reschedules),
+        embed_allowed_origins=_origins(env, "EMBED_ALLOWED_ORIGINS"),
     )
+
+
+def _origins(env: dict[str, str], name: str) -> tuple[str, ...]:
+    """Web origins (``https://www.example.com``, ``https://example.com:8443``), comma- or space-separated."""
+    raw = env.get(name, "")
+    origins = []
+    for item in raw.replace(",", " ").split():
+        parsed = urlsplit(item)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.path not in ("", "/") \
+                or parsed.query or parsed.fragment or parsed.username or parsed.password:
+            raise ConfigError(
+                f"{name}: {item!r} is not a web origin; list origins like https://www.example.com "
+                "(scheme, host and optional port, nothing after them)"
+            )
+        origins.append(f"{parsed.scheme}://{parsed.netloc.lower()}")
+    return tuple(dict.fromkeys(origins))

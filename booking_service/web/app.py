@@ -14,12 +14,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from apiflask import APIFlask
-from flask import Flask, g, render_template
+from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from ..core.config import load_settings
 from ..store.db import get_engine, session_factory
+from . import languages
 from .api import (
     API_TITLE,
     API_VERSION,
@@ -30,7 +31,7 @@ from .api import (
     is_api_request,
     unexpected_problem,
 )
-from .extensions import csrf, limiter
+from .extensions import csrf, limiter, settings_of
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
+# The customer's pages, which EMBED_ALLOWED_ORIGINS lets other sites frame.
+EMBEDDABLE_BLUEPRINTS = ("booking", "manage")
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -71,6 +74,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         TEMPLATES_AUTO_RELOAD=False,
     )
+    if settings.embed_allowed_origins and settings.public_url.startswith("https://"):
+        # In a frame on another site the session cookie (and with it the confirmation form's CSRF
+        # token) only travels when it is marked for cross-site use, which browsers allow on HTTPS.
+        app.config.update(SESSION_COOKIE_SAMESITE="None", SESSION_COOKIE_SECURE=True)
     app.config.update(config)
     app.config["SLOTWISE"] = settings
 
@@ -79,6 +86,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     csrf.init_app(app)
     limiter.init_app(app)
+    languages.init_app(app)
 
     _register_blueprints(app)
     _register_error_pages(app)
@@ -113,11 +121,17 @@ def _register_session_teardown(app: Flask) -> None:
 
 
 def _register_security_headers(app: Flask) -> None:
+    # EMBED_ALLOWED_ORIGINS: the sites that may show the customer's pages in a frame; none by default.
+    origins = settings_of(app).embed_allowed_origins
+    embeddable = CONTENT_SECURITY_POLICY.replace("frame-ancestors 'none'", "frame-ancestors " + " ".join(origins))
+
     @app.after_request
     def _headers(response):
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        framed = bool(origins) and request.blueprint in EMBEDDABLE_BLUEPRINTS
+        response.headers.setdefault("Content-Security-Policy", embeddable if framed else CONTENT_SECURITY_POLICY)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
+        if not framed:
+            response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
