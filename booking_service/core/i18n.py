@@ -161,6 +161,11 @@ def ngettext(singular: str, plural: str, n: int, **variables: object) -> str:
 _ = gettext
 
 
+def N_(message: str) -> str:  # noqa: N802 - gettext's name for "mark for translation, translate later"
+    """``message`` itself, marked for the catalogues; it is translated where it is rendered."""
+    return message
+
+
 # --- instants, zones, durations ----------------------------------------------------------------
 
 
@@ -196,8 +201,11 @@ def format_time(instant: dt.datetime, zone: str, language: str | None = None) ->
     own = clock(language)
     wanted = clock() if language == current() else own
     if wanted == own:
-        return babel_dates.format_time(wall, "short", locale=language)
-    return babel_dates.format_time(wall, "h:mm a" if wanted == "12" else "HH:mm", locale=language)
+        text = babel_dates.format_time(wall, "short", locale=language)
+    else:
+        text = babel_dates.format_time(wall, "h:mm a" if wanted == "12" else "HH:mm", locale=language)
+    # CLDR puts a narrow no-break space before "AM"; a plain one reads the same everywhere (mail too).
+    return text.replace("\u202f", " ")
 
 
 _UNIVERSAL = {"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu", "GMT",
