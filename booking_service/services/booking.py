@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from ..core import i18n
 from ..core.config import Settings
-from ..core.i18n import N_
+from ..core.i18n import N_, ngettext
 from ..store.models import (
     CalendarConnection,
     CalendarWrite,
@@ -70,7 +70,7 @@ from .outbox import queue_mail, render_mail, supersede_invitation_mail, supersed
 from .permissions import require_meeting
 
 Outcome = Literal["booked", "already_scheduled", "unavailable", "closed", "replaced", "held", "moved"]
-UNAVAILABLE_MESSAGE = "That time is no longer available, please pick another"
+UNAVAILABLE_MESSAGE = N_("That time is no longer available, please pick another")
 
 
 class BookingError(ValueError):
@@ -431,15 +431,21 @@ def change_refusal(
     now = now or utcnow()
     policy = change_policy(invitation, settings)
     contact = scheduler_contact(invitation, settings)
+    # Shown on the customer's pages, in the language they read (booking_service.core.i18n).
     if meeting.start - now < dt.timedelta(hours=policy.cutoff_hours):
-        return (f"This meeting can be changed online until {policy.cutoff_hours} hours before it starts, "
-                f"so it is too late to {action} it here. Please contact {contact}.")
+        message = (N_("This meeting can be changed online until %(hours)s hours before it starts, so it is too "
+                      "late to reschedule it here. Please contact %(contact)s.") if action == "reschedule" else
+                   N_("This meeting can be changed online until %(hours)s hours before it starts, so it is too "
+                      "late to cancel it here. Please contact %(contact)s."))
+        return i18n.gettext(message, hours=policy.cutoff_hours, contact=contact)
     if action == "reschedule" and meeting.reschedule_count >= policy.max_reschedules:
-        times = "once" if policy.max_reschedules == 1 else f"{policy.max_reschedules} times"
         if policy.max_reschedules == 0:
-            return f"This meeting cannot be moved online. Please contact {contact}."
-        return (f"This meeting has been moved {times} already, the most allowed online. "
-                f"Please contact {contact}.")
+            return i18n.gettext(N_("This meeting cannot be moved online. Please contact %(contact)s."), contact=contact)
+        return ngettext(
+            "This meeting has been moved once already, the most allowed online. Please contact %(contact)s.",
+            "This meeting has been moved %(num)d times already, the most allowed online. Please contact %(contact)s.",
+            policy.max_reschedules, contact=contact,
+        )
     return None
 
 

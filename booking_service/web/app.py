@@ -19,6 +19,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from ..core.config import load_settings
+from ..core.i18n import gettext as _
 from ..store.db import get_engine, session_factory
 from . import languages
 from .api import (
@@ -163,17 +164,18 @@ def _register_server_timing(app: Flask) -> None:
 def _register_error_pages(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError):
-        return render_template("errors/error.html", code=400, title="Form expired",
-                               message="This form has expired. Go back, reload the page and try again."), 400
+        return render_template("errors/error.html", code=400, title=_("Form expired"),
+                               message=_("This form has expired. Go back, reload the page and try again.")), 400
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):
         if is_api_request():
             return http_problem(error)
-        titles = {400: "Bad request", 404: "Not found", 405: "Not allowed", 429: "Too many requests"}
+        titles = {400: _("Bad request"), 404: _("Not found"), 405: _("Not allowed"), 410: _("Gone"),
+                  429: _("Too many requests")}
         messages = {
-            404: "This link is not valid. Check that you copied the whole link from your email.",
-            429: "Too many requests. Please wait a minute and try again.",
+            404: _("This link is not valid. Check that you copied the whole link from your email."),
+            429: _("Too many requests. Please wait a minute and try again."),
         }
         code = error.code or 500
         return render_template(
@@ -192,6 +194,6 @@ def _register_error_pages(app: Flask) -> None:
         return render_template(
             "errors/error.html",
             code=500,
-            title="Something went wrong",
-            message="Something went wrong on our side. Please try again in a moment.",
+            title=_("Something went wrong"),
+            message=_("Something went wrong on our side. Please try again in a moment."),
         ), 500
