@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import Flask, abort, g, has_request_context, request, url_for
 
 from ..core import i18n
+from ..core.i18n import gettext as _
 
 CUSTOMER_BLUEPRINTS = ("booking", "manage")
 
@@ -21,8 +22,8 @@ def _from_url(name: str, allowed: tuple[str, ...]) -> str | None:
         return None
     if raw not in allowed:
         if name == "lang":
-            abort(400, description=f"That language is not offered. Pick one of: {', '.join(allowed)}.")
-        abort(400, description="That clock is not known. Use clock=12 or clock=24.")
+            abort(400, description=_("That language is not offered. Pick one of: %(languages)s.", languages=", ".join(allowed)))
+        abort(400, description=_("That clock is not known. Use clock=12 or clock=24."))
     return raw
 
 

@@ -17,5 +17,6 @@ def slot_paths(html: str) -> list[str]:
     for action, body in _FORM.findall(html):
         fields = {name: unescape(value) for name, value in _HIDDEN.findall(body)}
         for start in _SLOT.findall(body):
-            paths.append(f"{unescape(action)}?{urlencode({**fields, 'start': unescape(start)})}")
+            # A GET form replaces the action's query with its fields.
+            paths.append(f"{unescape(action).split('?')[0]}?{urlencode({**fields, 'start': unescape(start)})}")
     return paths
