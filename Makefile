@@ -36,7 +36,7 @@ translations: $(VENV)/.installed-run
 translations-update: $(VENV)/.installed-run
 	mkdir -p .cache
 	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --omit-header -o .cache/messages.pot .
-	$(BIN)/pybabel update --no-location --omit-header --width 110 -i .cache/messages.pot -d booking_service/core/translations -D messages
+	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete --width 110 -i .cache/messages.pot -d booking_service/core/translations -D messages
 
 # axe-core (npm) for the accessibility tests, into .cache/axe; without npm the tests say so and skip.
 AXE_VERSION := 4.10.2
