@@ -843,6 +843,7 @@ def meeting_invite(
         method=method,
         url=url,
         stamp=now,
+        language=meeting.language or invitation.language,
     )
 
 

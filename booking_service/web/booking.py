@@ -363,7 +363,8 @@ def _closed_page(invitation: Invitation, token: str, status: str):
 def _calendar_links(invitation: Invitation, start: dt.datetime, end: dt.datetime, *, team: list[str],
                     room: str) -> dict[str, str]:
     fmt = "%Y%m%dT%H%M%SZ"
-    details = "\n\n".join(x for x in (invitation.description or "", f"With: {', '.join(team)}" if team else "") if x)
+    with_team = f"{_('With:')} {', '.join(team)}" if team else ""
+    details = "\n\n".join(x for x in (invitation.description or "", with_team) if x)
     location = ", ".join(x for x in (room, invitation.conferencing or "") if x)
     google = "https://calendar.google.com/calendar/render?" + urlencode(
         {

@@ -88,3 +88,20 @@ def test_booking_in_a_language_keeps_it_for_the_meeting_and_its_mail(client, app
         content = message_content(mail, SECRET_KEY)
         assert "Bonjour Ada Customer," in content.text and "heure d’Europe centrale (Berlin)" in content.text
         assert '<html lang="fr">' in content.html
+
+
+def test_the_invite_says_which_language_its_text_is_in(client, app, org):
+    path = _invite(app, org, language="es")
+    page = client.get(path).get_data(as_text=True)
+    confirm = client.get(slot_paths(page)[0]).get_data(as_text=True)
+    import re
+
+    token = path.removeprefix("/i/")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', confirm).group(1)
+    start = re.search(r'name="start" value="([^"]+)"', confirm).group(1)
+    client.post(f"/i/{token}/confirm", data={"csrf_token": csrf, "start": start, "zone": "Europe/Berlin"})
+    ics = client.get(f"/i/{token}/invite.ics").get_data(as_text=True).replace("\r\n ", "")
+    assert "SUMMARY;LANGUAGE=es:Intro call" in ics and "DESCRIPTION;LANGUAGE=es:" in ics
+    scheduled = client.get(f"/i/{token}/scheduled").get_data(as_text=True)
+    assert "Su reunión" in scheduled
+    assert any(day in scheduled for day in ("lunes", "martes", "miércoles", "jueves", "viernes"))
