@@ -212,13 +212,16 @@ _UNIVERSAL = {"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", 
               "Etc/GMT", "Greenwich", "Etc/Greenwich"}
 
 
-@lru_cache(maxsize=2048)
 def zone_name(zone: str, language: str | None = None) -> str:
     """The zone as people name it: ``"Central European Time (Berlin)"``, ``"Mitteleuropäische Zeit (Berlin)"``.
 
     CLDR's generic name plus the city; zones without one (``Etc/GMT+5``) keep their id.
     """
-    language = language or current()
+    return _zone_name(zone, language or current())
+
+
+@lru_cache(maxsize=4096)
+def _zone_name(zone: str, language: str) -> str:
     tz = ZoneInfo(zone)
     if zone in _UNIVERSAL:
         return babel_dates.get_timezone_name(dt.datetime(2026, 1, 1, tzinfo=tz), "long", locale=language)

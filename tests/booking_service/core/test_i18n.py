@@ -113,3 +113,10 @@ def test_a_bad_language_is_refused_naming_the_choices():
     with pytest.raises(ValueError, match="'klingon' is not offered; use one of en, de, fr, es"):
         i18n.check_language("klingon")
     assert i18n.check_language("") is None and i18n.check_language("fr") == "fr"
+
+
+def test_a_zone_is_named_in_the_language_in_use_each_time():
+    with i18n.use("en"):
+        assert i18n.zone_name("Europe/Berlin") == "Central European Time (Berlin)"
+    with i18n.use("de"):
+        assert i18n.zone_name("Europe/Berlin") == "Mitteleuropäische Zeit (Berlin)"

@@ -405,3 +405,22 @@ def test_a_page_may_be_framed_from_an_allowed_origin_only(browser, site):
     finally:
         for server in (allowed, refused):
             server.shutdown()
+
+
+SHOTS = ROOT / "test-output" / "accessibility"
+
+
+def test_screenshots_of_the_times_page_in_two_languages_and_on_a_phone(browser, site):
+    """The README's pictures (copied from test-output/accessibility/ to docs/ by hand)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for name, query, viewport, scale in (
+        ("booking-times-en", "&lang=en", {"width": 1100, "height": 900}, 1),
+        ("booking-times-de", "&lang=de", {"width": 1100, "height": 900}, 1),
+        ("booking-times-phone-fr", "&lang=fr", {"width": 375, "height": 740}, 2),
+    ):
+        context = browser.new_context(viewport=viewport, device_scale_factor=scale, timezone_id=ZONE)
+        page = context.new_page()
+        page.goto(site.base + site.paths["times-day"] + query)
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+        context.close()
+        assert (SHOTS / f"{name}.png").stat().st_size > 10_000

@@ -36,7 +36,7 @@ def test_the_invitations_language_comes_first_then_the_page_can_switch(client, a
     path = _invite(app, org, language="de")
     html = client.get(path, headers={"Accept-Language": "fr"}).get_data(as_text=True)
     assert '<html lang="de">' in html and "Freie Zeiten" in html and "Zeitzone" in html
-    assert "Mitteleuropäische Zeit (Berlin)" in html
+    assert 'Zeiten in <strong class="zone-name">Mitteleuropäische Zeit (Berlin)</strong>' in html
     switched = client.get(path + "?lang=es").get_data(as_text=True)
     assert '<html lang="es">' in switched and "Horas disponibles" in switched
     # The choice stays in the page's links and forms.
