@@ -21,7 +21,6 @@ from werkzeug.exceptions import HTTPException
 from ..core.config import load_settings
 from ..core.i18n import gettext as _
 from ..store.db import get_engine, session_factory
-from . import languages
 from .api import (
     API_TITLE,
     API_VERSION,
@@ -33,6 +32,7 @@ from .api import (
     unexpected_problem,
 )
 from .extensions import csrf, limiter, settings_of
+from .languages import init_app as init_languages
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     csrf.init_app(app)
     limiter.init_app(app)
-    languages.init_app(app)
+    init_languages(app)
 
     _register_blueprints(app)
     _register_error_pages(app)
