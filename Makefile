@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV := $(BIN)/uv
 
-.PHONY: run test lint bench loadtest notebooks clean help mutation mutation-ci
+.PHONY: run test lint bench loadtest notebooks clean help mutation mutation-ci translations translations-update axe
 
 help:
 	@echo "make run    set up, migrate, seed demo data on first run, start booking service + dashboard"
@@ -30,13 +30,33 @@ $(VENV)/.installed-dev: pyproject.toml | $(UV)
 	$(UV) pip install --quiet --python $(BIN)/python -e '.[dev]'
 	touch $@ $(VENV)/.installed-run
 
-run: $(VENV)/.installed-run
+# The customer's languages: .po catalogues are in git, .mo files are compiled from them (the
+# service also compiles missing or stale ones on start, so a bare clone works without this).
+translations: $(VENV)/.installed-run
+	$(BIN)/pybabel compile --statistics -d booking_service/core/translations -D messages
+
+# After changing a customer template or message: new message ids into every catalogue, to translate.
+translations-update: $(VENV)/.installed-run
+	mkdir -p .cache
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --omit-header -o .cache/messages.pot .
+	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete --width 110 -i .cache/messages.pot -d booking_service/core/translations -D messages
+
+# axe-core (npm) for the accessibility tests, into .cache/axe; without npm the tests say so and skip.
+AXE_VERSION := 4.10.2
+axe: .cache/axe/node_modules/axe-core/axe.min.js
+
+.cache/axe/node_modules/axe-core/axe.min.js:
+	@if command -v npm >/dev/null 2>&1; then \
+		mkdir -p .cache/axe && npm install --silent --no-audit --no-fund --prefix .cache/axe axe-core@$(AXE_VERSION); \
+	else echo "npm not found: the accessibility tests will skip (apt-get install npm)"; fi
+
+run: $(VENV)/.installed-run translations
 	$(BIN)/slotwise up
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 
-test: $(VENV)/.installed-dev lint
+test: $(VENV)/.installed-dev lint translations axe
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed-dev
@@ -66,4 +86,4 @@ notebooks: $(VENV)/.installed-run
 	$(BIN)/jupyter lab notebooks/
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .cache

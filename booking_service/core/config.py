@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass, field, replace
 from email.utils import parseaddr
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -56,6 +57,7 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "text"
     outbox_max_age_seconds: float = 600.0
+    embed_allowed_origins: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -133,7 +135,6 @@ def _workers(env: dict[str, str], name: str, default: int) -> int | str:
 
 def _url(env: dict[str, str], name: str, default: str, schemes: tuple[str, ...], example: str) -> str:
     """A URL whose scheme is one of ``schemes`` and that names a host."""
-    from urllib.parse import urlsplit
 
     value = env.get(name) or default
     try:
@@ -333,4 +334,21 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         log_level=_choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),
         log_format=_choice(env, "LOG_FORMAT", Settings.log_format, ("text", "json")),
         outbox_max_age_seconds=_seconds(env, "OUTBOX_MAX_AGE_SECONDS", Settings.outbox_max_age_seconds),
+        embed_allowed_origins=_origins(env, "EMBED_ALLOWED_ORIGINS"),
     )
+
+
+def _origins(env: dict[str, str], name: str) -> tuple[str, ...]:
+    """Web origins (``https://www.example.com``, ``https://example.com:8443``), comma- or space-separated."""
+    raw = env.get(name, "")
+    origins = []
+    for item in raw.replace(",", " ").split():
+        parsed = urlsplit(item)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.path not in ("", "/") \
+                or parsed.query or parsed.fragment or parsed.username or parsed.password:
+            raise ConfigError(
+                f"{name}: {item!r} is not a web origin; list origins like https://www.example.com "
+                "(scheme, host and optional port, nothing after them)"
+            )
+        origins.append(f"{parsed.scheme}://{parsed.netloc.lower()}")
+    return tuple(dict.fromkeys(origins))

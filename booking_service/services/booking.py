@@ -44,8 +44,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from ..core import display
+from ..core import i18n
 from ..core.config import Settings
+from ..core.i18n import N_, ngettext
 from ..store.models import (
     CalendarConnection,
     CalendarWrite,
@@ -69,7 +70,7 @@ from .outbox import queue_mail, render_mail, supersede_invitation_mail, supersed
 from .permissions import require_meeting
 
 Outcome = Literal["booked", "already_scheduled", "unavailable", "closed", "replaced", "held", "moved"]
-UNAVAILABLE_MESSAGE = "That time is no longer available, please pick another"
+UNAVAILABLE_MESSAGE = N_("That time is no longer available, please pick another")
 
 
 class BookingError(ValueError):
@@ -115,6 +116,7 @@ def confirm_slot(
     link_hash: str | None = None,
     manage_token: str | None = None,
     require_write_lock: bool = True,
+    language: str | None = None,
 ) -> BookingResult:
     """Book ``start`` for an invitation, race-free, in the caller's (locked) transaction.
 
@@ -130,6 +132,9 @@ def confirm_slot(
         The installation's ``SECRET_KEY``: the queued mails are encrypted with it until sent.
     customer_zone : str, optional
         The zone the customer read times in (kept on the meeting for its mails).
+    language : str, optional
+        The language the customer booked in (kept on the meeting for its mails); default: the
+        invitation's.
     link : str, optional
         The customer's booking link, put in the confirmation mail.
     settings : Settings, optional
@@ -197,6 +202,7 @@ def confirm_slot(
         customer_name=invitation.customer_name,
         customer_email=invitation.customer_email,
         customer_zone=customer_zone or invitation.customer_zone or invitation.zone,
+        language=language if i18n.is_language(language) else invitation.language,
         created_at=now,
         manage_token_hash=hash_token(manage_token),
         reschedule_count=0,
@@ -360,13 +366,14 @@ def _cancel(
         meeting.manage_token_hash = hash_token(token)
         rebook = f"{manage_link((settings or Settings()).public_url, token)}/reschedule"
     invite = meeting_invite(meeting, people, room, settings=settings, method="CANCEL", now=now)
-    mail_subject = f"Cancelled: {invitation.subject}"
+    mail_subject = N_("Cancelled: %(subject)s")
     team = [m.name for m in people]
     contact = scheduler_contact(invitation, settings)
     for position, (name, email, zone) in enumerate(_cancellation_recipients(meeting, people)):
         customer = position == 0
         mail = render_mail(
-            "cancellation", mail_subject, subject=invitation.subject, recipient_name=name,
+            "cancellation", mail_subject, language=customer_language(meeting) if customer else None,
+            subject=invitation.subject, recipient_name=name,
             start=meeting.start, end=meeting.end, team=team, room=room.name if room is not None else "",
             zone=zone, reason=reason.strip(), by_customer=who == "customer", customer_name=meeting.customer_name,
             rebook_link=rebook if customer else None, contact=contact if customer else "",
@@ -424,15 +431,21 @@ def change_refusal(
     now = now or utcnow()
     policy = change_policy(invitation, settings)
     contact = scheduler_contact(invitation, settings)
+    # Shown on the customer's pages, in the language they read (booking_service.core.i18n).
     if meeting.start - now < dt.timedelta(hours=policy.cutoff_hours):
-        return (f"This meeting can be changed online until {policy.cutoff_hours} hours before it starts, "
-                f"so it is too late to {action} it here. Please contact {contact}.")
+        message = (N_("This meeting can be changed online until %(hours)s hours before it starts, so it is too "
+                      "late to reschedule it here. Please contact %(contact)s.") if action == "reschedule" else
+                   N_("This meeting can be changed online until %(hours)s hours before it starts, so it is too "
+                      "late to cancel it here. Please contact %(contact)s."))
+        return i18n.gettext(message, hours=policy.cutoff_hours, contact=contact)
     if action == "reschedule" and meeting.reschedule_count >= policy.max_reschedules:
-        times = "once" if policy.max_reschedules == 1 else f"{policy.max_reschedules} times"
         if policy.max_reschedules == 0:
-            return f"This meeting cannot be moved online. Please contact {contact}."
-        return (f"This meeting has been moved {times} already, the most allowed online. "
-                f"Please contact {contact}.")
+            return i18n.gettext(N_("This meeting cannot be moved online. Please contact %(contact)s."), contact=contact)
+        return ngettext(
+            "This meeting has been moved once already, the most allowed online. Please contact %(contact)s.",
+            "This meeting has been moved %(num)d times already, the most allowed online. Please contact %(contact)s.",
+            policy.max_reschedules, contact=contact,
+        )
     return None
 
 
@@ -846,6 +859,7 @@ def meeting_invite(
         method=method,
         url=url,
         stamp=now,
+        language=meeting.language or invitation.language,
     )
 
 
@@ -855,6 +869,11 @@ def meeting_invite_for(session: Session, meeting: Meeting, *, settings: Settings
     method = "CANCEL" if meeting.status == "cancelled" else "REQUEST"
     people, room = _attendees_and_room(session, meeting)
     return meeting_invite(meeting, people, room, settings=settings, method=method, url=url)
+
+
+def customer_language(meeting: Meeting) -> str:
+    """The language of the customer's mail about ``meeting``: the one they booked in, else the invitation's."""
+    return meeting.language or meeting.invitation.language or i18n.DEFAULT_LANGUAGE
 
 
 def _queue_customer_confirmation(
@@ -876,7 +895,8 @@ def _queue_customer_confirmation(
         invite = meeting_invite(meeting, members, room, settings=settings, url=link, now=now)
     mail = render_mail(
         "confirmation",
-        f"Confirmed: {invitation.subject}",
+        N_("Confirmed: %(subject)s"),
+        language=customer_language(meeting),
         customer_name=meeting.customer_name,
         zone=_customer_zone(meeting),
         description=invitation.description,
@@ -930,7 +950,7 @@ def _queue_booking_mail(
             continue
         mail = render_mail(
             "notification",
-            f"New meeting: {invitation.subject} with {meeting.customer_name}",
+            N_("New meeting: %(subject)s with %(customer_name)s"),
             recipient_name=member.name,
             customer_name=meeting.customer_name,
             customer_email=meeting.customer_email,
@@ -977,9 +997,9 @@ def _queue_moved_mail(
         "old_end": old_end, "team": [m.name for m in people], "room": room.name if room is not None else "",
         "conferencing": invitation.conferencing, "by_customer": by_customer, "customer_name": meeting.customer_name,
     }
-    mail_subject = f"Moved: {invitation.subject}"
-    mail = render_mail("moved", mail_subject, recipient_name=meeting.customer_name, zone=_customer_zone(meeting),
-                       manage_link=manage, **common)
+    mail_subject = N_("Moved: %(subject)s")
+    mail = render_mail("moved", mail_subject, language=customer_language(meeting),
+                       recipient_name=meeting.customer_name, zone=_customer_zone(meeting), manage_link=manage, **common)
     queue_mail(session, kind="moved", to=meeting.customer_email, mail=mail, ics=invite, secret_key=secret_key,
                invitation_id=invitation.id, meeting_id=meeting.id, now=now, reply_to=reply_to(invitation))
     for member in people:
@@ -995,7 +1015,7 @@ def _queue_moved_mail(
         cancel = meeting_invite(meeting, dropped, old_room, settings=settings, method="CANCEL", now=now)
         for member in dropped:
             mail = render_mail(
-                "cancellation", f"Cancelled: {invitation.subject}", subject=invitation.subject,
+                "cancellation", N_("Cancelled: %(subject)s"), subject=invitation.subject,
                 recipient_name=member.name, start=old_start, end=old_end, team=[member.name], room="",
                 zone=member.zone,
                 reason=("The customer moved the meeting; someone else takes it." if by_customer
@@ -1026,10 +1046,11 @@ def _queue_reminders(
         send_at = meeting.start - dt.timedelta(minutes=offset)
         if send_at <= now:
             continue
-        mail_subject = f"Reminder: {invitation.subject}"
-        ahead = display.format_duration(offset)
-        mail = render_mail("reminder", mail_subject, recipient_name=meeting.customer_name, customer_name="",
-                           zone=_customer_zone(meeting), manage_link=manage or "", ahead=ahead, **common)
+        mail_subject = N_("Reminder: %(subject)s")
+        language = customer_language(meeting)
+        mail = render_mail("reminder", mail_subject, language=language, recipient_name=meeting.customer_name,
+                           customer_name="", zone=_customer_zone(meeting), manage_link=manage or "",
+                           ahead=i18n.format_duration(offset, language), **common)
         queue_mail(session, kind="reminder", to=meeting.customer_email, mail=mail, secret_key=secret_key,
                    invitation_id=invitation.id, meeting_id=meeting.id, now=now, send_at=send_at,
                    about_start=meeting.start, reply_to=reply_to(invitation))
@@ -1037,7 +1058,7 @@ def _queue_reminders(
             if member.email:
                 mail = render_mail("reminder", mail_subject, recipient_name=member.name,
                                    customer_name=meeting.customer_name, zone=member.zone, manage_link="",
-                                   ahead=ahead, **common)
+                                   ahead=i18n.format_duration(offset, i18n.DEFAULT_LANGUAGE), **common)
                 queue_mail(session, kind="reminder", to=member.email, mail=mail, secret_key=secret_key,
                            invitation_id=invitation.id, meeting_id=meeting.id, now=now, send_at=send_at,
                            about_start=meeting.start)

@@ -43,7 +43,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..core import display
+from ..core import display, i18n
+from ..core.i18n import N_
 from ..store.models import (
     POOL_POLICIES,
     Invitation,
@@ -213,6 +214,7 @@ class InvitationDraft:
     change_cutoff_hours: int | None = None
     max_reschedules: int | None = None
     pool_policy: str | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -247,6 +249,7 @@ class ValidatedDraft:
     change_cutoff_hours: int | None = None
     max_reschedules: int | None = None
     pool_policy: str | None = None
+    language: str | None = None
 
 
 def _text(name: str, value: object, limit: int, *, required: bool, one_line: bool = True) -> str:
@@ -320,6 +323,10 @@ def validate_draft(
     conferencing = _text("conferencing", draft.conferencing, 1000, required=False, one_line=False)
     zone = _zone("zone", draft.zone or (by.zone if by is not None and by.zone else default_zone))
     customer_zone = _zone("customer_zone", draft.customer_zone) if draft.customer_zone else None
+    try:
+        language = i18n.check_language(draft.language)
+    except ValueError as exc:
+        raise InvitationError("language", str(exc)) from None
 
     duration = _minutes("duration_minutes", draft.duration_minutes, 5, 24 * 60)
     before = _minutes("buffer_before_minutes", draft.buffer_before_minutes, 0, MAX_BUFFER_MINUTES)
@@ -418,6 +425,7 @@ def validate_draft(
         change_cutoff_hours=_optional_count("change_cutoff_hours", draft.change_cutoff_hours, 24 * 366),
         max_reschedules=_optional_count("max_reschedules", draft.max_reschedules, 100),
         pool_policy=pool_policy,
+        language=language,
     )
 
 
@@ -517,7 +525,8 @@ def _invitation_mail(
     ]
     return render_mail(
         "invitation",
-        f"Please pick a time: {invitation.subject}",
+        N_("Please pick a time: %(subject)s"),
+        language=invitation.language,
         customer_name=invitation.customer_name,
         subject=invitation.subject,
         organizer_name=organizer.name if organizer is not None else "Our team",
@@ -683,6 +692,7 @@ def create_invitation(
         customer_name=spec.customer_name,
         customer_email=spec.customer_email,
         customer_zone=spec.customer_zone,
+        language=spec.language,
         subject=spec.subject,
         description=spec.description,
         conferencing=spec.conferencing,
@@ -810,7 +820,7 @@ def cancel_invitation(
     lifecycle.finish(locked)
     creator = invitation.created_by
     contact = f"{creator.name} <{creator.email}>" if creator is not None and creator.email else ""
-    mail = render_mail("invitation_cancelled", f"Withdrawn: {invitation.subject}",
+    mail = render_mail("invitation_cancelled", N_("Withdrawn: %(subject)s"), language=invitation.language,
                        customer_name=invitation.customer_name, subject=invitation.subject, contact=contact)
     queue_mail(session, kind="invitation_cancelled", to=invitation.customer_email, mail=mail, secret_key=secret_key,
                invitation_id=invitation_id, now=now, reply_to=reply_to(invitation))

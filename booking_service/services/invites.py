@@ -91,6 +91,7 @@ def build_invite(
     method: str = "REQUEST",
     url: str | None = None,
     stamp: dt.datetime | None = None,
+    language: str | None = None,
 ) -> str:
     """Return one meeting as an iCalendar document (text, CRLF line ends).
 
@@ -114,6 +115,9 @@ def build_invite(
         A link back to the booking page.
     stamp : datetime.datetime, optional
         ``DTSTAMP`` (default: now).
+    language : str, optional
+        The language ``SUMMARY`` and ``DESCRIPTION`` are written in (their ``LANGUAGE`` parameter,
+        RFC 5545 3.2.10): the customer's, ``de``.
 
     Raises
     ------
@@ -138,9 +142,10 @@ def build_invite(
     event.add("dtstamp", (stamp or dt.datetime.now(dt.UTC)).astimezone(dt.UTC))
     event.add("dtstart", start.astimezone(dt.UTC))
     event.add("dtend", end.astimezone(dt.UTC))
-    event.add("summary", summary)
+    text = {"LANGUAGE": language} if language else {}
+    event.add("summary", summary, parameters=text)
     if description:
-        event.add("description", description)
+        event.add("description", description, parameters=text)
     if location:
         event.add("location", location)
     if url:

@@ -36,7 +36,7 @@ import jinja2
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from ..core import display
+from ..core import display, i18n
 from ..core.crypto import OUTBOX_MAIL, decrypt_secret, encrypt_secret
 from ..core.redact import redact_html, redact_ics, redact_text
 from ..store.models import OutboxMessage, utcnow
@@ -65,24 +65,30 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.add_extension("jinja2.ext.i18n")
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
     register_filters(env.filters)
     return env
 
 
 def register_filters(filters: dict[str, Callable[..., Any]]) -> None:
     """Add the time-formatting filters to a Jinja filter table (mail and web share them)."""
-    filters["when"] = display.format_when
-    filters["day"] = display.format_day
-    filters["clock"] = display.format_time
-    filters["duration"] = display.format_duration
+    filters["when"] = i18n.format_when
+    filters["day"] = i18n.format_day
+    filters["clock"] = i18n.format_time
+    filters["duration"] = i18n.format_duration
+    filters["zone_name"] = i18n.zone_name
     filters["iso_utc"] = display.iso_utc
 
 
-def render_mail(name: str, mail_subject: str, /, **context: Any) -> RenderedMail:
-    """Render ``mail/<name>.txt`` and ``mail/<name>.html`` with ``context``.
 
-    ``mail_subject`` is the message's Subject header; templates see it as ``mail_subject`` (a
-    ``subject`` in ``context`` is the meeting's subject).
+def render_mail(name: str, mail_subject: str, /, *, language: str | None = None, **context: Any) -> RenderedMail:
+    """Render ``mail/<name>.txt`` and ``mail/<name>.html`` with ``context``, in ``language``.
+
+    ``mail_subject`` is the message's Subject header, a message id of the catalogues
+    (``"Confirmed: %(subject)s"``) filled in from ``context`` after translation; templates see it as
+    ``mail_subject`` (a ``subject`` in ``context`` is the meeting's subject). ``language`` is one of
+    :data:`booking_service.core.i18n.LANGUAGES`, English when ``None`` (mail to the team).
 
     Raises
     ------
@@ -92,9 +98,13 @@ def render_mail(name: str, mail_subject: str, /, **context: Any) -> RenderedMail
     if "\r" in mail_subject or "\n" in mail_subject:
         raise ValueError(f"mail subject {mail_subject!r} contains a line break")
     env = _environment()
-    context = {"mail_subject": mail_subject, **context}
-    text = env.get_template(f"mail/{name}.txt").render(context)
-    html = env.get_template(f"mail/{name}.html").render(context)
+    with i18n.use(language) as used:
+        mail_subject = i18n.gettext(mail_subject) % context
+        if "\r" in mail_subject or "\n" in mail_subject:
+            raise ValueError(f"mail subject {mail_subject!r} contains a line break")
+        context = {"mail_subject": mail_subject, "language": used, **context}
+        text = env.get_template(f"mail/{name}.txt").render(context)
+        html = env.get_template(f"mail/{name}.html").render(context)
     return RenderedMail(subject=mail_subject, text=text, html=html)
 
 

@@ -396,6 +396,8 @@ class Invitation(Base):
     customer_name: Mapped[str] = mapped_column(String(200))
     customer_email: Mapped[str] = mapped_column(String(254))
     customer_zone: Mapped[str | None] = mapped_column(String(64))
+    # The customer's language (``en``, ``de``, ``fr``, ``es``); NULL: the browser's, on first open.
+    language: Mapped[str | None] = mapped_column(String(8))
     subject: Mapped[str] = mapped_column(String(300))
     description: Mapped[str] = mapped_column(Text, default="")
     conferencing: Mapped[str] = mapped_column(Text, default="")
@@ -474,6 +476,8 @@ class Meeting(Base):
     customer_name: Mapped[str] = mapped_column(String(200))
     customer_email: Mapped[str] = mapped_column(String(254))
     customer_zone: Mapped[str | None] = mapped_column(String(64))
+    # The language the customer booked in; their mail about the meeting speaks it.
+    language: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     cancelled_at: Mapped[dt.datetime | None]
     # The SHA-256 of the customer's manage link (reschedule, cancel); only the hash is stored.

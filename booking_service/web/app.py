@@ -23,6 +23,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..core import logs
 from ..core.config import load_settings
+from ..core.i18n import gettext as _
 from ..store.db import get_engine, session_factory
 from .api import (
     API_TITLE,
@@ -34,7 +35,8 @@ from .api import (
     is_api_request,
     unexpected_problem,
 )
-from .extensions import csrf, limiter
+from .extensions import csrf, limiter, settings_of
+from .languages import init_app as init_languages
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("slotwise.access")
@@ -47,6 +49,8 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
+# The customer's pages, which EMBED_ALLOWED_ORIGINS lets other sites frame.
+EMBEDDABLE_BLUEPRINTS = ("booking", "manage")
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -86,6 +90,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         PREFERRED_URL_SCHEME="https" if settings.https else "http",
         TEMPLATES_AUTO_RELOAD=False,
     )
+    if settings.embed_allowed_origins and settings.public_url.startswith("https://"):
+        # In a frame on another site the session cookie (and with it the confirmation form's CSRF
+        # token) only travels when it is marked for cross-site use, which browsers allow on HTTPS.
+        app.config.update(SESSION_COOKIE_SAMESITE="None", SESSION_COOKIE_SECURE=True)
     app.config.update(config)
     app.config["SLOTWISE"] = settings
 
@@ -104,6 +112,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # app's storage starts as reachable, so that losing it is noticed (and logged) again.
     if hasattr(limiter, "_storage_dead"):
         limiter._storage_dead = False
+    init_languages(app)
 
     _register_request_log(app)
     _register_blueprints(app)
@@ -182,11 +191,17 @@ def _register_session_teardown(app: Flask) -> None:
 
 
 def _register_security_headers(app: Flask) -> None:
+    # EMBED_ALLOWED_ORIGINS: the sites that may show the customer's pages in a frame; none by default.
+    origins = settings_of(app).embed_allowed_origins
+    embeddable = CONTENT_SECURITY_POLICY.replace("frame-ancestors 'none'", "frame-ancestors " + " ".join(origins))
+
     @app.after_request
     def _headers(response):
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        framed = bool(origins) and request.blueprint in EMBEDDABLE_BLUEPRINTS
+        response.headers.setdefault("Content-Security-Policy", embeddable if framed else CONTENT_SECURITY_POLICY)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
+        if not framed:
+            response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
@@ -220,17 +235,18 @@ def _register_server_timing(app: Flask) -> None:
 def _register_error_pages(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError):
-        return render_template("errors/error.html", code=400, title="Form expired",
-                               message="This form has expired. Go back, reload the page and try again."), 400
+        return render_template("errors/error.html", code=400, title=_("Form expired"),
+                               message=_("This form has expired. Go back, reload the page and try again.")), 400
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):
         if is_api_request():
             return http_problem(error)
-        titles = {400: "Bad request", 404: "Not found", 405: "Not allowed", 429: "Too many requests"}
+        titles = {400: _("Bad request"), 404: _("Not found"), 405: _("Not allowed"), 410: _("Gone"),
+                  429: _("Too many requests")}
         messages = {
-            404: "This link is not valid. Check that you copied the whole link from your email.",
-            429: "Too many requests. Please wait a minute and try again.",
+            404: _("This link is not valid. Check that you copied the whole link from your email."),
+            429: _("Too many requests. Please wait a minute and try again."),
         }
         code = error.code or 500
         return render_template(
@@ -249,6 +265,6 @@ def _register_error_pages(app: Flask) -> None:
         return render_template(
             "errors/error.html",
             code=500,
-            title="Something went wrong",
-            message="Something went wrong on our side. Please try again in a moment.",
+            title=_("Something went wrong"),
+            message=_("Something went wrong on our side. Please try again in a moment."),
         ), 500

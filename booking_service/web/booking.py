@@ -41,7 +41,8 @@ from flask import (
 from markupsafe import Markup
 
 from ..calendars.sync import refresh_invitation_calendars
-from ..core import display
+from ..core import display, i18n
+from ..core.i18n import gettext as _
 from ..services import availability
 from ..services.booking import (
     UNAVAILABLE_MESSAGE,
@@ -64,6 +65,7 @@ from ..services.outbox import register_filters
 from ..store.db import session_scope
 from ..store.models import Invitation
 from .extensions import db_session, limiter, settings_of
+from .languages import choose as choose_language
 from .metrics import record_confirm
 
 bp = Blueprint("booking", __name__)
@@ -100,8 +102,9 @@ def _not_found(token: str):
     if replaced is None:
         abort(404)
     invitation, sent_at = replaced
+    choose_language(invitation.language)
     zone = invitation.customer_zone or invitation.zone
-    sent_on = display.format_day(display.local(sent_at, zone).date())
+    sent_on = i18n.format_day(i18n.local(sent_at, zone).date())
     abort(Response(render_template("booking/replaced.html", invitation=invitation, sent_on=sent_on), status=410))
 
 
@@ -124,7 +127,7 @@ def _zone(invitation: Invitation) -> str:
     if zone is None or zone == "":
         return invitation.customer_zone or invitation.zone
     if not display.is_zone(zone):
-        abort(400, description="That time zone is not known. Pick one from the list of zones.")
+        abort(400, description=_("That time zone is not known. Pick one from the list of zones."))
     return zone
 
 
@@ -132,14 +135,14 @@ def _start(raw: str | None) -> dt.datetime:
     try:
         return display.parse_instant(raw or "")
     except ValueError:
-        abort(400, description="That link is damaged: the time in it cannot be read. Go back and pick a time again.")
+        abort(400, description=_("That link is damaged: the time in it cannot be read. Go back and pick a time again."))
 
 
 def _week(raw: str | None, pages: int) -> int | None:
     if raw is None or raw == "":
         return None
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 4 or int(raw) >= pages:
-        abort(400, description=f"There is no such page of times. Pages go from 0 to {pages - 1}.")
+        abort(400, description=_("There is no such page of times. Pages go from 0 to %(last)s.", last=pages - 1))
     return int(raw)
 
 
@@ -148,12 +151,24 @@ def _week(raw: str | None, pages: int) -> int | None:
 
 @dataclass(frozen=True)
 class SlotLink:
-    """One time on a page: its label in the viewer's zone and the link to its confirmation."""
+    """One time on a page: its label in the viewer's zone, its full name, and the link to its confirmation."""
 
     start: dt.datetime
     end: dt.datetime
     label: str
     url: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class MonthDay:
+    """One day of the month grid."""
+
+    date: dt.date
+    name: str
+    available: bool
+    selected: bool = False
+    focus: bool = False
 
 
 @dataclass(frozen=True)
@@ -166,12 +181,19 @@ class Day:
 
 
 @lru_cache(maxsize=128)
-def _zone_options(selected: str) -> Markup:
-    """The ``<option>`` list of every zone with ``selected`` chosen (rendered once per zone)."""
+def _zone_options(selected: str, language: str = i18n.DEFAULT_LANGUAGE) -> Markup:
+    """The ``<option>`` list of every zone with ``selected`` chosen, named in ``language`` (rendered once each)."""
     return Markup("").join(
-        Markup('<option value="{0}"{1}>{0}</option>').format(name, Markup(" selected") if name == selected else "")
+        Markup('<option value="{0}"{1}>{2}</option>').format(
+            name, Markup(" selected") if name == selected else "", _zone_label(name, language)
+        )
         for name in display.zone_names()
     )
+
+
+def _zone_label(name: str, language: str) -> str:
+    human = i18n.zone_name(name, language)
+    return name if human == name else f"{human} – {name}"
 
 
 def _slot_url(token: str, start: pd.Timestamp, zone: str) -> str:
@@ -194,42 +216,143 @@ def _days(slots: pd.DataFrame, token: str, zone: str, endpoint: str = "booking.s
     utc = pd.DatetimeIndex(slots["start"]).tz_convert("UTC")
     starts = utc.tz_convert(zone)
     ends = pd.DatetimeIndex(slots["end"]).tz_convert(zone)
-    # One URL prefix and one vectorized format for every slot on the page.
+    # One URL prefix and one format of the zone for every slot on the page.
     prefix = f"{url_for(endpoint, token=token)}?zone={quote(zone, safe='')}&start="
     isos = utc.strftime("%Y-%m-%dT%H:%M:%SZ")
-    labels = starts.strftime("%H:%M")
+    zone_name = i18n.zone_name(zone)
     days: dict[dt.date, list[SlotLink]] = {}
-    for start, end, iso, label in zip(starts, ends, isos, labels, strict=True):
-        days.setdefault(start.date(), []).append(SlotLink(start, end, label, prefix + iso))
-    return [Day(day, display.format_day(day), links) for day, links in days.items()]
+    for start, end, iso in zip(starts, ends, isos, strict=True):
+        label = i18n.format_time(start, zone)
+        day = start.date()
+        days.setdefault(day, []).append(
+            SlotLink(start, end, label, prefix + iso, f"{_day_label(day)}, {label}, {zone_name}")
+        )
+    return [Day(day, _day_label(day), links) for day, links in days.items()]
 
 
-def _times_context(invitation: Invitation, token: str, zone: str, week_raw: str | None) -> dict:
-    slots = availability.find_slots_for(db_session(), invitation)
+def _day_label(day: dt.date) -> str:
+    return _cached_day(day, i18n.current())
+
+
+@lru_cache(maxsize=4096)
+def _cached_day(day: dt.date, language: str) -> str:
+    return i18n.format_day(day, language)
+
+
+def _day(raw: str | None, invitation: Invitation) -> dt.date | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        day = dt.date.fromisoformat(raw)
+    except ValueError:
+        day = None
+    # A day in the viewer's zone may lie a day either side of the frame's dates.
+    if day is None or not (invitation.frame_start - dt.timedelta(days=1) <= day <= invitation.frame_end + dt.timedelta(days=1)):
+        abort(400, description=_("That day is not in this invitation's time frame. Pick a day from the calendar."))
+    return day
+
+
+def times_context(invitation: Invitation, slots: pd.DataFrame, *, token: str, zone: str, endpoint: str,
+                  slot_endpoint: str) -> dict:
+    """What a page of times shows: the month grid, and the chosen day's times or one week's.
+
+    ``slots`` are every available start of the frame; ``week`` and ``day`` come from the request.
+    Without either, the page opens on the first week (and month) with times.
+    """
     monday, pages = _weeks(invitation)
-    week = _week(week_raw, pages)
+    week = _week(request.args.get("week"), pages)
+    chosen = _day(request.args.get("day"), invitation)
     frame_empty = slots.empty
-    if not frame_empty:
-        # Local midnight of each start in the invitation zone, as naive wall-clock days.
-        local_days = pd.DatetimeIndex(slots["start"]).tz_convert(invitation.zone).tz_localize(None).normalize()
-        page_of = np.asarray((local_days - pd.Timestamp(monday)).days // 7)
-        if week is None:
-            week = int(page_of[0])
-        slots = slots[page_of == week]
-    week = week if week is not None else 0
-    week_start = monday + dt.timedelta(days=7 * week)
-    return {
+    common = {
         "invitation": invitation,
         "token": token,
         "zone": zone,
-        "zone_options": _zone_options(zone),
-        "days": _days(slots, token, zone),
-        "week": week,
-        "pages": pages,
-        "week_label": f"Week of {display.format_day(week_start)}",
+        "zone_options": _zone_options(zone, i18n.current()),
         "frame_empty": frame_empty,
         "team": availability.team_names(invitation),
     }
+    if frame_empty:
+        return {**common, "days": []}
+    starts = pd.DatetimeIndex(slots["start"])
+    # Week pages are the invitation zone's calendar weeks; the viewer's days group the times.
+    local_days = starts.tz_convert(invitation.zone).tz_localize(None).normalize()
+    page_of = np.asarray((local_days - pd.Timestamp(monday)).days // 7)
+    viewer_days = np.asarray(starts.tz_convert(zone).tz_localize(None).normalize().date)
+    available = sorted(set(viewer_days))
+    if chosen is not None:
+        shown = slots[viewer_days == chosen]
+        if not shown.empty:
+            week = int(page_of[viewer_days == chosen][0])
+    else:
+        if week is None:
+            week = int(page_of[0])
+        shown = slots[page_of == week]
+    week = week if week is not None else 0
+    week_start = monday + dt.timedelta(days=7 * week)
+    pages_with_times = sorted(set(page_of.tolist()))
+    earlier = [p for p in pages_with_times if p < week]
+    later = [p for p in pages_with_times if p > week]
+
+    def link(**args) -> str:
+        return url_for(endpoint, token=token, zone=zone, **args)
+
+    focus_month = chosen or (shown_first_day(shown, zone) if not shown.empty else available[0])
+    return {
+        **common,
+        "days": _days(shown, token, zone, endpoint=slot_endpoint),
+        "slot_action": url_for(slot_endpoint, token=token),
+        "week": week,
+        "pages": pages,
+        # Only weeks that have times: "Previous week" never leads to an empty week.
+        "prev_week": link(week=earlier[-1]) if earlier else None,
+        "next_week": link(week=later[0]) if later else None,
+        "week_url": link(week=week),
+        "week_label": _("Week of %(day)s", day=_day_label(week_start)),
+        "chosen_day": chosen,
+        "month": _month(focus_month, available, chosen, link, url_for(endpoint, token=token)),
+    }
+
+
+def shown_first_day(slots: pd.DataFrame, zone: str) -> dt.date:
+    return pd.Timestamp(slots["start"].iloc[0]).tz_convert(zone).date()
+
+
+def _month(day: dt.date, available: list[dt.date], chosen: dt.date | None, link, action: str) -> dict:
+    """The month grid around ``day``: weeks of seven cells (``None`` outside the month), Monday first."""
+    requested = request.args.get("month")
+    if requested:
+        try:
+            day = dt.date.fromisoformat(requested + "-01")
+        except ValueError:
+            abort(400, description=_("That month cannot be read. Use the arrows beside the month's name."))
+    first = day.replace(day=1)
+    following = (first + dt.timedelta(days=32)).replace(day=1)
+    free = set(available)
+    in_month = [d for d in available if first <= d < following]
+    focus = chosen if chosen in free and first <= chosen < following else (in_month[0] if in_month else None)
+    cells: list[MonthDay | None] = [None] * first.weekday()
+    current = first
+    while current < following:
+        cells.append(MonthDay(current, _day_label(current), current in free, current == chosen, current == focus))
+        current += dt.timedelta(days=1)
+    cells += [None] * (-len(cells) % 7)
+    earlier = [d for d in available if d < first]
+    later = [d for d in available if d >= following]
+    long_names = i18n.weekday_names(width="wide")
+    return {
+        "label": i18n.format_month(first),
+        "weeks": [cells[i:i + 7] for i in range(0, len(cells), 7)],
+        "weekdays": list(zip(i18n.weekday_names(), long_names, strict=True)),
+        "prev": link(month=f"{earlier[-1]:%Y-%m}") if earlier else None,
+        "next": link(month=f"{later[0]:%Y-%m}") if later else None,
+        "action": action,
+    }
+
+
+def _times_context(invitation: Invitation, token: str, zone: str, week_raw: str | None = None) -> dict:
+    slots = availability.find_slots_for(db_session(), invitation)
+    return times_context(invitation, slots, token=token, zone=zone, endpoint="booking.times",
+                         slot_endpoint="booking.slot")
 
 
 def _closed_page(invitation: Invitation, token: str, status: str):
@@ -241,7 +364,8 @@ def _closed_page(invitation: Invitation, token: str, status: str):
 def _calendar_links(invitation: Invitation, start: dt.datetime, end: dt.datetime, *, team: list[str],
                     room: str) -> dict[str, str]:
     fmt = "%Y%m%dT%H%M%SZ"
-    details = "\n\n".join(x for x in (invitation.description or "", f"With: {', '.join(team)}" if team else "") if x)
+    with_team = f"{_('With:')} {', '.join(team)}" if team else ""
+    details = "\n\n".join(x for x in (invitation.description or "", with_team) if x)
     location = ", ".join(x for x in (room, invitation.conferencing or "") if x)
     google = "https://calendar.google.com/calendar/render?" + urlencode(
         {
@@ -272,7 +396,7 @@ def _scheduled_page(invitation: Invitation, token: str, *, just_booked: bool):
         return render_template("booking/closed.html", invitation=invitation, status="cancelled"), 410
     zone = request.args.get("zone") or meeting.customer_zone or invitation.customer_zone or invitation.zone
     if not display.is_zone(zone):
-        abort(400, description="That time zone is not known. Pick one from the list of zones.")
+        abort(400, description=_("That time zone is not known. Pick one from the list of zones."))
     team, room = meeting_names(db_session(), meeting)
     settings = settings_of(current_app)
     return render_template(
@@ -298,6 +422,7 @@ def _scheduled_page(invitation: Invitation, token: str, *, just_booked: bool):
 def invitation(token: str):
     """The invitation page: promoted slots still available, or the full list, or its state."""
     invitation = _invitation(token)
+    choose_language(invitation.language)
     status = effective_status(invitation)
     if status != "active":
         return _closed_page(invitation, token, status)
@@ -308,7 +433,7 @@ def invitation(token: str):
         promoted = invitation.promoted_slots
         flags = availability.still_available(slots, [p.start for p in promoted])
         offered = [
-            SlotLink(p.start, p.end, display.format_when(p.start, p.end, zone), _slot_url(token, pd.Timestamp(p.start), zone))
+            SlotLink(p.start, p.end, i18n.format_when(p.start, p.end, zone), _slot_url(token, pd.Timestamp(p.start), zone))
             for p, ok in zip(promoted, flags, strict=True)
             if ok
         ]
@@ -317,12 +442,12 @@ def invitation(token: str):
             invitation=invitation,
             token=token,
             zone=zone,
-            zone_options=_zone_options(zone),
+            zone_options=_zone_options(zone, i18n.current()),
             offered=offered,
             any_slots=not slots.empty,
             team=availability.team_names(invitation),
         )
-    return render_template("booking/times.html", **_times_context(invitation, token, zone, request.args.get("week")))
+    return render_template("booking/times.html", **_times_context(invitation, token, zone))
 
 
 @bp.get("/i/<token>/times")
@@ -330,11 +455,12 @@ def invitation(token: str):
 def times(token: str):
     """All available times, by day in the viewer's zone, one week per page."""
     invitation = _invitation(token)
+    choose_language(invitation.language)
     status = effective_status(invitation)
     if status != "active":
         return _closed_page(invitation, token, status)
     zone = _zone(invitation)
-    return render_template("booking/times.html", **_times_context(invitation, token, zone, request.args.get("week")))
+    return render_template("booking/times.html", **_times_context(invitation, token, zone))
 
 
 @bp.get("/i/<token>/slot")
@@ -342,6 +468,7 @@ def times(token: str):
 def slot(token: str):
     """Re-check one time; show its confirmation page, or send the customer back to the times."""
     invitation = _invitation(token)
+    choose_language(invitation.language)
     status = effective_status(invitation)
     if status != "active":
         return _closed_page(invitation, token, status)
@@ -355,7 +482,7 @@ def slot(token: str):
         _not_found(token)
     if held.outcome != "held":
         if held.outcome == "unavailable":
-            flash(UNAVAILABLE_MESSAGE, "warning")
+            flash(_(UNAVAILABLE_MESSAGE), "warning")
             return redirect(url_for("booking.times", token=token, zone=zone))
         return redirect(url_for("booking.invitation", token=token))
     end = start + dt.timedelta(minutes=invitation.duration_minutes)
@@ -366,7 +493,7 @@ def slot(token: str):
         zone=zone,
         start=start,
         end=end,
-        when=display.format_when(start, end, zone),
+        when=i18n.format_when(start, end, zone),
         team=availability.team_names(invitation),
         held_until=expires_at,
         hold_minutes=settings.slot_hold_minutes,
@@ -379,12 +506,14 @@ def confirm(token: str):
     """Book the chosen time in one locked transaction (see :mod:`booking_service.services.booking`)."""
     raw_zone = request.form.get("zone", "")
     if raw_zone and not display.is_zone(raw_zone):
-        abort(400, description="That time zone is not known. Pick one from the list of zones.")
+        abort(400, description=_("That time zone is not known. Pick one from the list of zones."))
     start = _start(request.form.get("start"))
     settings = settings_of(current_app)
     engine = current_app.extensions["slotwise"]["engine"]
     with session_scope(engine, write=True) as session:
         invitation_id = invitation_id_for_token(session, token)
+        if invitation_id is not None:
+            choose_language(session.get(Invitation, invitation_id).language)
         result = None if invitation_id is None else confirm_slot(
             session,
             invitation_id,
@@ -394,6 +523,7 @@ def confirm(token: str):
             link=booking_link(settings.public_url, token),
             settings=settings,
             link_hash=hash_token(token),
+            language=i18n.current(),
         )
         zone = None if result is None else raw_zone or result.invitation.customer_zone or result.invitation.zone
     record_confirm("unknown_link" if result is None else result.outcome)
@@ -404,7 +534,7 @@ def confirm(token: str):
     if result.outcome in ("booked", "already_scheduled"):
         return redirect(url_for("booking.scheduled", token=token), code=303)
     if result.outcome == "unavailable":
-        flash(UNAVAILABLE_MESSAGE, "warning")
+        flash(_(UNAVAILABLE_MESSAGE), "warning")
         return redirect(url_for("booking.times", token=token, zone=zone), code=303)
     return redirect(url_for("booking.invitation", token=token), code=303)
 
@@ -414,6 +544,7 @@ def confirm(token: str):
 def scheduled(token: str):
     """The booked meeting, with its calendar invite and add-to-calendar links."""
     invitation = _invitation(token)
+    choose_language(invitation.language)
     status = effective_status(invitation)
     if status != "scheduled":
         return redirect(url_for("booking.invitation", token=token))
@@ -425,6 +556,7 @@ def scheduled(token: str):
 def invite_ics(token: str):
     """The booked meeting's ``.ics`` (the same UID as the mailed invite)."""
     invitation = _invitation(token)
+    choose_language(invitation.meeting.language if invitation.meeting else invitation.language)
     if invitation.meeting is None:
         abort(404)
     settings = settings_of(current_app)

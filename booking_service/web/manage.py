@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
 import pandas as pd
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
-from ..core import display
+from ..core import display, i18n
+from ..core.i18n import gettext as _
 from ..services import availability
 from ..services.booking import (
     UNAVAILABLE_MESSAGE,
@@ -40,8 +40,9 @@ from ..services.booking import (
 from ..services.lifecycle import TransitionRefused, effective_status
 from ..store.db import session_scope
 from ..store.models import Meeting
-from .booking import _days, _start, _week, _weeks, _zone_options
+from .booking import _start, times_context
 from .extensions import db_session, limiter, settings_of
+from .languages import choose as choose_language
 
 bp = Blueprint("manage", __name__)
 
@@ -58,13 +59,14 @@ def _meeting(token: str) -> Meeting:
     meeting = find_meeting_by_manage_token(db_session(), token)
     if meeting is None:
         abort(404)
+    choose_language(meeting.language or meeting.invitation.language)
     return meeting
 
 
 def _zone(meeting: Meeting) -> str:
     zone = request.values.get("zone") or meeting.customer_zone or meeting.invitation.zone
     if not display.is_zone(zone):
-        abort(400, description="That time zone is not known. Pick one from the list of zones.")
+        abort(400, description=_("That time zone is not known. Pick one from the list of zones."))
     return zone
 
 
@@ -118,29 +120,12 @@ def reschedule(token: str):
     if _skip(meeting) is not None and not slots.empty:
         # The current time is not a time to move to.
         slots = slots[pd.DatetimeIndex(slots["start"]) != pd.Timestamp(meeting.start)]
-    monday, pages = _weeks(invitation)
-    week = _week(request.args.get("week"), pages)
-    frame_empty = slots.empty
-    if not frame_empty:
-        local_days = pd.DatetimeIndex(slots["start"]).tz_convert(invitation.zone).tz_localize(None).normalize()
-        page_of = np.asarray((local_days - pd.Timestamp(monday)).days // 7)
-        if week is None:
-            week = int(page_of[0])
-        slots = slots[page_of == week]
-    week = week if week is not None else 0
     return render_template(
         "manage/reschedule.html",
         meeting=meeting,
-        invitation=invitation,
-        token=token,
-        zone=zone,
-        zone_options=_zone_options(zone),
-        days=_days(slots, token, zone, endpoint="manage.slot"),
-        week=week,
-        pages=pages,
-        week_label=f"Week of {display.format_day(monday + dt.timedelta(days=7 * week))}",
-        frame_empty=frame_empty,
         mode=_mode(meeting),
+        **times_context(invitation, slots, token=token, zone=zone, endpoint="manage.reschedule",
+                        slot_endpoint="manage.slot"),
     )
 
 
@@ -156,7 +141,7 @@ def slot(token: str):
     start = _start(request.args.get("start"))
     check = availability.check_slot_for(db_session(), meeting.invitation, start, skip_meeting=_skip(meeting))
     if not check.available:
-        flash(UNAVAILABLE_MESSAGE, "warning")
+        flash(_(UNAVAILABLE_MESSAGE), "warning")
         return redirect(url_for("manage.reschedule", token=token, zone=zone))
     end = start + dt.timedelta(minutes=meeting.invitation.duration_minutes)
     return render_template(
@@ -166,7 +151,7 @@ def slot(token: str):
         token=token,
         zone=zone,
         start=start,
-        when=display.format_when(start, end, zone),
+        when=i18n.format_when(start, end, zone),
         mode=mode,
     )
 
@@ -191,9 +176,9 @@ def move(token: str):
             return redirect(url_for("manage.manage", token=token), code=303)
         outcome = result.outcome
     if outcome == "unavailable":
-        flash(UNAVAILABLE_MESSAGE, "warning")
+        flash(_(UNAVAILABLE_MESSAGE), "warning")
         return redirect(url_for("manage.reschedule", token=token), code=303)
-    flash("Your meeting has been moved." if outcome == "moved" else "Your meeting is scheduled again.", "success")
+    flash(_("Your meeting has been moved.") if outcome == "moved" else _("Your meeting is scheduled again."), "success")
     return redirect(url_for("manage.manage", token=token), code=303)
 
 
@@ -214,7 +199,7 @@ def cancel(token: str):
         )
     reason = request.form.get("reason", "")
     if len(reason) > 1000:
-        abort(400, description="The reason is too long (at most 1000 characters). Please shorten it.")
+        abort(400, description=_("The reason is too long (at most 1000 characters). Please shorten it."))
     meeting_id = meeting.id
     db_session().rollback()
     with session_scope(current_app.extensions["slotwise"]["engine"], write=True) as session:
@@ -223,7 +208,7 @@ def cancel(token: str):
         except TransitionRefused as refused:
             flash(str(refused), "warning")
             return redirect(url_for("manage.manage", token=token), code=303)
-    flash("Your meeting has been cancelled. Both of you have been sent a confirmation of the cancellation.", "success")
+    flash(_("Your meeting has been cancelled. Both of you have been sent a confirmation of the cancellation."), "success")
     return redirect(url_for("manage.manage", token=token), code=303)
 
 

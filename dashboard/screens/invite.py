@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import streamlit as st
 
-from booking_service.core import display
+from booking_service.core import display, i18n
 from booking_service.core.clock import utcnow
 from booking_service.services import invitations as service
 from booking_service.services import pool_policy, queries
@@ -25,7 +25,7 @@ STEP_KEY = "inv-step"
 DONE_KEY = "inv-done"
 #: Which step owns each field of the draft (the service names the field in its errors).
 FIELD_STEP = {
-    "customer_name": 0, "customer_email": 0, "customer_zone": 0,
+    "customer_name": 0, "customer_email": 0, "customer_zone": 0, "language": 0,
     "subject": 1, "members": 1, "pools": 1, "rooms": 1, "description": 1, "conferencing": 1, "min_capacity": 1,
     "pool_policy": 1,
     "frame_start": 2, "frame_end": 2, "zone": 2, "duration_minutes": 2, "slot_interval_minutes": 2,
@@ -35,6 +35,7 @@ FIELD_STEP = {
 }
 ERROR_KEY = "inv-error"
 SAME_ZONE = "Same as the meeting's zone"
+BROWSER_LANGUAGE = "Their browser's language"
 DURATIONS = (15, 20, 30, 45, 60, 90, 120, 180, 240)
 INTERVALS = (5, 10, 15, 20, 30, 45, 60, 90, 120)
 
@@ -42,7 +43,7 @@ INTERVALS = (5, 10, 15, 20, 30, 45, 60, 90, 120)
 def defaults(zone: str, today: dt.date) -> dict[str, object]:
     """Initial values of the wizard's inputs (a new invitation)."""
     return {
-        "inv-name": "", "inv-email": "", "inv-customer-zone": SAME_ZONE,
+        "inv-name": "", "inv-email": "", "inv-customer-zone": SAME_ZONE, "inv-language": BROWSER_LANGUAGE,
         "inv-subject": "", "inv-members": [], "inv-pools": [], "inv-rooms": [], "inv-policy": "",
         "inv-description": "", "inv-conferencing": "", "inv-capacity": 2,
         "inv-frame": (today + dt.timedelta(days=1), today + dt.timedelta(days=14)),
@@ -96,6 +97,7 @@ def current_draft(promoted_starts: tuple[dt.datetime, ...] | None = None) -> ser
         min_capacity=int(ss["inv-capacity"]),
         zone=ss["inv-zone"],
         customer_zone=None if ss["inv-customer-zone"] == SAME_ZONE else ss["inv-customer-zone"],
+        language=None if ss.get("inv-language", BROWSER_LANGUAGE) == BROWSER_LANGUAGE else ss["inv-language"],
         promote=bool(ss["inv-promote"]),
         promote_count=int(ss["inv-k"]),
         promoted_starts=promoted_starts,
@@ -239,6 +241,12 @@ if step == 0:
     st.selectbox(
         "Their zone, if you know it", (SAME_ZONE, *display.zone_names()), key="inv-customer-zone",
         help="The email shows times in this zone, and the promoted slots favour its business hours.",
+    )
+    st.selectbox(
+        "Their language", (BROWSER_LANGUAGE, *i18n.LANGUAGES), key="inv-language",
+        format_func=lambda code: code if code == BROWSER_LANGUAGE else i18n.language_name(code),
+        help="The invitation email and the booking pages speak it; by default the pages follow the "
+             "customer's browser, and the customer can switch on the page.",
     )
     _, forward = nav(0)
     if forward:

@@ -227,3 +227,18 @@ def test_the_optimizers_reasons_say_both_times_each_with_its_zone(org):
     for pick in picks:
         # The label is in the invitation's zone; the reason names the customer's time and zone too.
         assert " for the customer (" in pick and "America/New_York)" in pick and " in Europe/London" in pick
+
+
+def test_the_scheduler_picks_the_customers_language_and_the_invitation_speaks_it(org, engine):
+    at = open_page(org, "invite")
+    at.selectbox(key="inv-language").select("de")
+    _who(at)
+    _details(at, members=[org.ada])
+    at.button(key="inv-next-2").click().run()
+    at.button(key="inv-invite").click().run()
+    assert not at.exception, at.exception
+    with session_scope(engine) as s:
+        assert s.scalars(select(Invitation.language)).one() == "de"
+        message = s.scalars(select(OutboxMessage)).one()
+        assert message.subject == "Bitte wählen Sie eine Zeit: Introduction call"
+        assert "Guten Tag Grace Hopper," in message.body_text and "Dauer: 30 Minuten" in message.body_text

@@ -12,6 +12,7 @@ import datetime as dt
 from apiflask import Schema, fields, validators
 from marshmallow import ValidationError
 
+from ...core.i18n import LANGUAGES
 from ...services.pool_policy import POLICIES
 from ...services.webhooks import ACTORS, EVENTS
 from ...store.models import API_KEY_SCOPES
@@ -123,6 +124,9 @@ class InvitationIn(SlotDraftIn):
     description = Text(load_default="", validate=[validators.Length(max=10000)])
     conferencing = Text(load_default="", validate=[validators.Length(max=5000)])
     customer_zone = Text(load_default=None, allow_none=True, validate=[validators.Length(max=64)])
+    language = fields.String(load_default=None, allow_none=True, validate=validators.OneOf(LANGUAGES),
+                             metadata={"description": "the customer's language for the booking pages and their mail "
+                                                      "(`en`, `de`, `fr`, `es`); null: the browser's, on first open"})
     promote = fields.Boolean(load_default=False, metadata={"description": "promote a few slots in the email"})
     promote_count = fields.Integer(strict=True, load_default=5, validate=validators.Range(min=-(10**6), max=10**6))
     promoted_starts = fields.List(Instant(), load_default=None, allow_none=True, validate=validators.Length(max=20),
@@ -195,6 +199,7 @@ class InvitationOut(Schema):
     customer_name = fields.String(required=True)
     customer_email = fields.String(required=True)
     customer_zone = fields.String(required=True, allow_none=True)
+    language = fields.String(required=True, allow_none=True)
     subject = fields.String(required=True)
     description = fields.String(required=True)
     conferencing = fields.String(required=True)
@@ -252,6 +257,7 @@ class MeetingOut(Schema):
     customer_name = fields.String(required=True)
     customer_email = fields.String(required=True)
     customer_zone = fields.String(required=True, allow_none=True)
+    language = fields.String(required=True, allow_none=True)
     uid = fields.String(required=True)
     sequence = fields.Integer(required=True)
     members = fields.List(fields.Integer(), required=True)

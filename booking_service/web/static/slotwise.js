@@ -17,3 +17,54 @@
   params.set("zone", detected);
   window.location.replace(window.location.pathname + "?" + params.toString());
 })();
+
+// The month grid (WAI-ARIA grid pattern): one day button is in the tab order; the arrow keys move
+// between days with times (left/right: the previous/next such day, up/down: a week back or on,
+// else the nearest such day that way), Home/End to the first/last of the month.
+(function () {
+  "use strict";
+  var grid = document.querySelector(".month-grid");
+  if (!grid) { return; }
+  var buttons = Array.prototype.slice.call(grid.querySelectorAll("button.day-button"));
+  if (!buttons.length) { return; }
+  var dayOf = function (b) { return Date.parse(b.value + "T00:00:00Z") / 86400000; };
+  var move = function (from, to) {
+    from.setAttribute("tabindex", "-1");
+    to.removeAttribute("tabindex");
+    to.focus();
+  };
+  grid.addEventListener("keydown", function (event) {
+    var current = event.target;
+    var index = buttons.indexOf(current);
+    if (index < 0) { return; }
+    var target = null;
+    var day = dayOf(current);
+    var nearest = function (wanted, forward) {
+      var exact = buttons.filter(function (b) { return dayOf(b) === wanted; })[0];
+      if (exact) { return exact; }
+      var later = buttons.filter(function (b) { return forward ? dayOf(b) > day : dayOf(b) < day; });
+      return forward ? later[0] : later[later.length - 1];
+    };
+    switch (event.key) {
+      case "ArrowRight": target = buttons[index + 1]; break;
+      case "ArrowLeft": target = buttons[index - 1]; break;
+      case "ArrowDown": target = nearest(day + 7, true); break;
+      case "ArrowUp": target = nearest(day - 7, false); break;
+      case "Home": target = buttons[0]; break;
+      case "End": target = buttons[buttons.length - 1]; break;
+      default: return;
+    }
+    event.preventDefault();
+    if (target) { move(current, target); }
+  });
+})();
+
+// After a day is chosen in the month grid, focus goes to that day's times.
+(function () {
+  "use strict";
+  var params = new URLSearchParams(window.location.search);
+  var day = params.get("day");
+  if (!day) { return; }
+  var heading = document.getElementById("day-" + day + "-title");
+  if (heading) { heading.focus(); }
+})();

@@ -71,10 +71,10 @@ def test_confirm_books_reserves_with_buffers_and_queues_mail(engine, org):
     (confirmation,) = _outbox(engine, "confirmation")
     assert confirmation.to_addr == "ada@customer.example" and confirmation.ics
     assert "Tuesday" not in confirmation.body_text
-    assert "Monday" in confirmation.body_text and "(America/New_York)" in confirmation.body_text
+    assert "Monday" in confirmation.body_text and "Eastern Time (New York)" in confirmation.body_text
     notes = _outbox(engine, "notification")
     assert sorted(n.to_addr for n in notes) == ["ana@team.example", "ben@team.example"]
-    assert all("(Europe/Berlin)" in n.body_text and "Ada Customer" in n.body_text for n in notes)
+    assert all("Central European Time (Berlin)" in n.body_text and "Ada Customer" in n.body_text for n in notes)
     # One invite per booking: the customer and the team get the very same calendar entry.
     assert all(n.ics == confirmation.ics for n in notes)
 

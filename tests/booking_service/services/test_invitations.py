@@ -192,7 +192,7 @@ def test_promote_stores_the_optimizer_choice_and_mails_direct_links(session, org
     assert all(p.reason for p in promoted)
     sent = message_content(_mail_of(session, created.invitation.id), SECRET_KEY)
     text = sent.text
-    assert "(shown in America/New_York)" in text
+    assert "(shown in Eastern Time (New York))" in text
     for p in promoted:
         assert inv.slot_link(PUBLIC, created.token, p.start, "America/New_York") in text
     assert ">>> More times: " + inv.times_link(PUBLIC, created.token, "America/New_York") in text

@@ -29,7 +29,7 @@ def test_render_mail_escapes_html_but_not_text():
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in mail.html
     assert "<script>" not in mail.html
     assert "Hello <script>alert(1)</script>," in mail.text
-    assert "Monday 7 January 2030, 09:00–09:30 (Europe/Berlin)" in mail.text
+    assert "Monday 7 January 2030, 9:00 AM – 9:30 AM, Central European Time (Berlin)" in mail.text
 
 
 def test_render_mail_refuses_line_breaks_in_subject():

@@ -132,6 +132,16 @@ def test_create_refuses_what_the_dashboard_refuses_naming_the_field(client, org,
     assert problem["errors"][0]["field"] == field
 
 
+def test_create_takes_the_customers_language_and_refuses_one_not_offered(app, client, org, key):
+    created = create(client, key, org, language="fr")
+    assert created["invitation"]["language"] == "fr"
+    with session_scope(_engine(app)) as session:
+        mail = session.scalars(select(OutboxMessage)).one()
+        assert mail.subject == "Merci de choisir un créneau : Intro call"
+    response = client.post("/api/v1/invitations", json=body(org, language="tlh"), headers=auth(key))
+    assert response.status_code == 422 and response.json["errors"][0]["field"] == "language"
+
+
 def test_create_refuses_a_draft_without_slots(app, client, org, key):
     # Saturday and Sunday only: nobody works.
     monday = next_monday(dt.datetime.now(UTC))

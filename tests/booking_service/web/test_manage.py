@@ -7,12 +7,12 @@ import datetime as dt
 import re
 from html import unescape
 from urllib.parse import parse_qs, urlparse
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from booking_service.core import i18n
 from booking_service.services.booking import cancel_meeting
 from booking_service.services.invitations import create_invitation, hash_token, manage_token_for
 from booking_service.store.db import session_scope
@@ -20,6 +20,7 @@ from booking_service.store.models import Invitation, Meeting, OutboxMessage, Slo
 from booking_service.web.extensions import settings_of
 
 from ..factories import SECRET_KEY, ZONE, draft, make_org
+from .pages import slot_paths
 
 UTC = dt.UTC
 PUBLIC = "http://localhost"
@@ -51,7 +52,7 @@ def _csrf(html: str) -> str:
 
 
 def _slots(html: str) -> list[str]:
-    return [unescape(p) for p in re.findall(r'class="slot" href="([^"]+)"', html)]
+    return slot_paths(html)
 
 
 def _start_of(path: str) -> dt.datetime:
@@ -123,8 +124,7 @@ def test_the_customer_reschedules_through_the_manage_pages(client, app, org):
     assert "Your meeting has been moved." in html
     after = _meeting(app, invitation_id)
     assert (after.start, after.uid, after.sequence) == (_start_of(target), before.uid, before.sequence + 1)
-    local = after.start.astimezone(ZoneInfo(ZONE))
-    assert f"{local:%H:%M}–" in html  # the page shows the new time
+    assert f"{i18n.format_time(after.start, ZONE, 'en')} – " in html  # the page shows the new time
     with session_scope(_engine(app)) as session:
         kinds = [m.kind for m in session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "moved"))]
     assert kinds == ["moved", "moved"]  # the customer and Ana

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from booking_service.core import i18n
 from booking_service.services import availability
 from booking_service.services.booking import confirm_slot
 from booking_service.services.invitations import (
@@ -25,6 +26,7 @@ from booking_service.store.db import session_scope
 from booking_service.store.models import Invitation, Meeting, OutboxMessage, User
 
 from ..factories import SECRET_KEY, ZONE, add_busy, berlin, draft, make_org
+from .pages import slot_paths
 
 UTC = dt.UTC
 PUBLIC = "http://localhost"
@@ -71,7 +73,7 @@ def _csrf(html: str) -> str:
 
 
 def _slot_path(html: str) -> str:
-    return unescape(re.search(r'class="slot" href="([^"]+)"', html).group(1))
+    return slot_paths(html)[0]
 
 
 # --- invitation page ---------------------------------------------------------------------------
@@ -83,12 +85,13 @@ def test_invitation_without_promoted_slots_lists_every_time_by_day(client, app, 
     assert response.status_code == 200
     html = _text(response)
     assert "Intro call" in html and "Hello Ada Customer," in html
-    assert "Times are shown in <strong class=\"zone-name\">Europe/Berlin</strong>" in html
+    assert "Times are shown in <strong class=\"zone-name\">Central European Time (Berlin)</strong>" in html
     monday = _frame_start(app, invitation_id)
-    assert html.count('<div class="day">') == 5
-    assert f"<h3>Monday {monday.day} {monday:%B %Y}</h3>" in html
+    assert html.count('<div class="day" ') == 5
+    assert f">Monday {monday.day} {monday:%B %Y}</h3>" in html
     assert html.count('class="slot"') == 31 * 5
-    assert ">09:00<" in html and ">16:30<" in html and ">16:45<" not in html
+    assert ">9:00 AM<" in html and ">4:30 PM<" in html and ">4:45 PM<" not in html
+    assert f'aria-label="Monday {monday.day} {monday:%B %Y}, 9:00 AM, Central European Time (Berlin)"' in html
 
 
 def test_invitation_with_promoted_slots_shows_those_still_available(client, app, org):
@@ -99,7 +102,7 @@ def test_invitation_with_promoted_slots_shows_those_still_available(client, app,
         promoted = session.get(Invitation, invitation_id).promoted_slots
         first = promoted[0]
     assert html.count('class="slot"') == 3
-    assert f"{first.start.astimezone(ZoneInfo(ZONE)):%H:%M}–" in html
+    assert f"{i18n.format_time(first.start, ZONE, 'en')} – " in html
     # Another invitation with the same member takes the first promoted slot: it disappears.
     _, other = _invite(app, org)
     assert _book(app, other, first.start) == "booked"
@@ -132,10 +135,9 @@ def test_scheduled_invitation_says_so_with_the_time(client, app, org):
     assert _book(app, invitation_id, start) == "booked"
     html = _text(client.get(f"/i/{token}"))
     assert "Your meeting has already been scheduled" in html
-    assert "10:00–10:30 (Europe/Berlin)" in html
+    assert "10:00 AM – 10:30 AM, Central European Time (Berlin)" in html
     html = _text(client.get(f"/i/{token}?zone=Asia/Kolkata"))
-    local = start.astimezone(ZoneInfo("Asia/Kolkata"))
-    assert f"{local:%H:%M}–" in html and "(Asia/Kolkata)" in html
+    assert f"{i18n.format_time(start, 'Asia/Kolkata', 'en')} – " in html and "India Time (Kolkata)" in html
 
 
 def test_cancelled_and_expired_invitations_say_so(client, app, org):
@@ -160,13 +162,12 @@ def test_times_are_shown_in_the_chosen_zone_and_paged_by_week(client, app, org):
     monday = draft(org, _now()).frame_start
     token, invitation_id = _invite(app, org, frame_end=monday + dt.timedelta(days=11))
     html = _text(client.get(f"/i/{token}/times?zone=America/New_York"))
-    assert "Times are shown in <strong class=\"zone-name\">America/New_York</strong>" in html
-    first = berlin(monday, 9).astimezone(ZoneInfo("America/New_York"))
-    assert f">{first:%H:%M}<" in html
+    assert "Times are shown in <strong class=\"zone-name\">Eastern Time (New York)</strong>" in html
+    assert f">{i18n.format_time(berlin(monday, 9), 'America/New_York', 'en')}<" in html
     assert "Week of Monday" in html and "Next week" in html and "Previous week" not in html
     week2 = _text(client.get(f"/i/{token}/times?zone=America/New_York&week=1"))
     assert "Previous week" in week2 and "Next week" not in week2
-    assert week2.count('<div class="day">') == 5
+    assert week2.count('<div class="day" ') == 5
     assert client.get(f"/i/{token}/times?zone=America/New_York&week=2").status_code == 400
 
 
@@ -229,7 +230,7 @@ def test_pick_confirm_and_see_the_scheduled_page(client, app, org):
     assert page.status_code == 200
     html = _text(page)
     assert "Confirm your meeting" in html and "View other available times" in html
-    assert "09:00–09:30 (Europe/Berlin)" in html
+    assert "9:00 AM – 9:30 AM, Central European Time (Berlin)" in html
     start = re.search(r'name="start" value="([^"]+)"', html).group(1)
     response = client.post(f"/i/{token}/confirm", data={"csrf_token": _csrf(html), "start": start, "zone": ZONE})
     assert response.status_code == 303 and response.headers["Location"].endswith(f"/i/{token}/scheduled")
@@ -314,7 +315,7 @@ def test_links_in_the_email_open_the_pages(client, app, org):
     start = berlin(_frame_start(app, invitation_id), 11)
     link = slot_link(PUBLIC, token, start, "Asia/Kolkata")
     response = client.get(link.removeprefix(PUBLIC))
-    assert response.status_code == 200 and "(Asia/Kolkata)" in _text(response)
+    assert response.status_code == 200 and "India Time (Kolkata)" in _text(response)
 
 
 # --- security ----------------------------------------------------------------------------------
