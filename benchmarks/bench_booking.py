@@ -63,6 +63,7 @@ from booking_service.seed import seed_demo  # noqa: E402
 from booking_service.services.invitations import InvitationDraft, NoAvailableSlots, create_invitation  # noqa: E402
 from booking_service.store.db import make_engine, session_scope  # noqa: E402
 from booking_service.store.models import Base, ResourcePool, Room, TeamMember, User  # noqa: E402
+from tests.booking_service.web.pages import slot_paths  # noqa: E402  (the tests' reading of the times page)
 
 PAGE_TARGET_MS = 30.0
 CONFIRM_TARGET_MS = 60.0
@@ -224,8 +225,8 @@ def _server_times(header: str | None) -> tuple[float, float]:
 
 
 def _first_slot(html: str) -> str | None:
-    found = re.search(r'class="slot" href="([^"]+)"', html)
-    return unescape(found.group(1)) if found else None
+    paths = slot_paths(html)
+    return paths[0] if paths else None
 
 
 class TestClientDriver:

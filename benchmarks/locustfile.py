@@ -15,9 +15,14 @@ import json
 import os
 import random
 import re
+import sys
 from html import unescape
+from pathlib import Path
 
 from locust import HttpUser, between, events, task
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.booking_service.web.pages import slot_paths  # noqa: E402  (the tests' reading of the times page)
 
 TOKENS: list[str] = json.loads(open(os.environ["LOADTEST_TOKENS"]).read())
 random.shuffle(TOKENS)
@@ -67,10 +72,10 @@ class Customer(HttpUser):
         with self.client.get(f"/i/{token}/times", name="/i/[token]/times", catch_response=True) as times:
             _check(times)
         for _attempt in range(3):
-            slots = re.findall(r'class="slot" href="([^"]+)"', times.text)
+            slots = slot_paths(times.text)
             if not slots:
                 return
-            with self.client.get(unescape(random.choice(slots[:4])), name="/i/[token]/slot",
+            with self.client.get(random.choice(slots[:4]), name="/i/[token]/slot",
                                  allow_redirects=False, catch_response=True) as slot:
                 _check(slot)
             if slot.status_code != 200:  # held by someone else meanwhile: back to the times

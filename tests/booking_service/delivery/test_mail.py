@@ -205,7 +205,9 @@ def test_send_mail_command_reports_a_bad_smtp_url(engine, tmp_path, monkeypatch)
     monkeypatch.setenv("SMTP_URL", "http://mail.example")
     result = CliRunner().invoke(main, ["send-mail"])
     assert result.exit_code != 0
-    assert "not supported" in result.output and "Traceback" not in result.output
+    # The settings are checked before the command runs: the bad value, and a good one to copy.
+    assert "SMTP_URL='http://mail.example'" in result.output and "smtp+starttls://" in result.output
+    assert "Traceback" not in result.output
 
 
 # --- the stored message: decrypted to send, redacted once sent --------------------------------

@@ -420,6 +420,9 @@ def _rows():
     return {
         "booking.cancel_meeting": (scope, lambda s, w, u: booking.cancel_meeting(
             s, w.meeting, by=u, secret_key=SECRET_KEY, now=SERVICE_NOW), PermissionDenied, denied),
+        "booking.reschedule_meeting": (scope, lambda s, w, u: booking.reschedule_meeting(
+            s, w.meeting, dt.datetime(2030, 3, 4, 10, tzinfo=dt.UTC), by=u, secret_key=SECRET_KEY, now=SERVICE_NOW),
+            PermissionDenied, denied),
         "booking.resend_confirmation": (scope, lambda s, w, u: booking.resend_confirmation(
             s, w.meeting, by=u, secret_key=SECRET_KEY, now=SERVICE_NOW), PermissionDenied, denied),
         "invitations.resend_invitation": (scope, lambda s, w, u: invitations.resend_invitation(
@@ -515,6 +518,10 @@ NOT_CHECKS = {
     "invitations.validate_draft": "any signed-in scheduler may invite; `by` only lends its zone",
     "invitations.preview_invitation_mail": "any signed-in scheduler may invite; `by` only signs the preview",
     "invitations.create_invitation": "any signed-in scheduler may invite; `by` becomes the creator",
+    "dashboard_sessions.start": "the user is the one who just signed in (the sign-in checked the password and "
+                                "that the account is active); a disabled user's session is refused on lookup",
+    "dashboard_sessions.revoke_all": "ends the user's own sessions; the calling service (password change, "
+                                     "disabling an account) checks who may",
     **{f"permissions.{name}": "the rule itself, tested above" for name in (
         "is_admin", "require_admin", "team_member_ids", "invitation_scope", "meeting_scope", "message_scope",
         "visible_invitations", "visible_meetings", "can_access_invitation", "can_access_meeting",

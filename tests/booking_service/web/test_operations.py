@@ -19,6 +19,7 @@ from booking_service.store.models import OutboxMessage, User
 from booking_service.web.app import create_app
 
 from ..factories import SECRET_KEY, draft, make_org
+from .pages import slot_paths
 
 PUBLIC = "http://localhost"
 
@@ -43,7 +44,7 @@ def _invite(app) -> str:
 def _book_first_time(client, token: str):
     """Open the link, take the first time offered, confirm it; the confirmation's response."""
     page = client.get(f"/i/{token}").get_data(as_text=True)
-    slot = client.get(unescape(re.search(r'class="slot" href="([^"]+)"', page).group(1)))
+    slot = client.get(slot_paths(page)[0])
     assert slot.status_code == 200
     html = slot.get_data(as_text=True)
     form = {name: unescape(value) for name, value in re.findall(r'name="(\w+)" value="([^"]*)"', html)}
@@ -142,8 +143,7 @@ def test_behind_a_tls_proxy_cookies_are_secure_and_hsts_is_on(database_url, tmp_
     headers = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9", "X-Forwarded-Host": "book.example.com"}
     page = client.get(f"/i/{token}", headers=headers)
     assert page.headers["Strict-Transport-Security"].startswith("max-age=31536000")
-    slot = client.get(unescape(re.search(r'class="slot" href="([^"]+)"', page.get_data(as_text=True)).group(1)),
-                      headers=headers)
+    slot = client.get(slot_paths(page.get_data(as_text=True))[0], headers=headers)
     cookie = slot.headers.get("Set-Cookie", "")
     assert "session=" in cookie and "Secure" in cookie and "HttpOnly" in cookie
 
