@@ -45,6 +45,7 @@ from booking_service.store.models import Invitation, OutboxMessage, User
 
 from ..factories import SECRET_KEY, ZONE, draft, make_org
 from ..smtp_server import free_port
+from .live import serving
 
 pytestmark = pytest.mark.browser
 
@@ -88,20 +89,6 @@ class Site:
     paths: dict[str, str] = field(default_factory=dict)
     mails: dict[str, str] = field(default_factory=dict)
     embed_port: int = 0
-
-
-def _serve(app, port: int) -> Callable[[], None]:
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-
-    def stop() -> None:
-        server.shutdown()
-        thread.join(timeout=10)
-
-    return stop
 
 
 def _starts(session: Session, invitation_id: int) -> list[dt.datetime]:
@@ -222,11 +209,10 @@ def site(tmp_path_factory) -> Iterator[Site]:
             if customer and message.invitation_id and "lang=\"de\"" in html:
                 site.mails.setdefault(f"{message.kind}-customer-de", html)
 
-    stop = _serve(app, port)
     try:
-        yield site
+        with serving(app, port):
+            yield site
     finally:
-        stop()
         engine.dispose()
 
 
@@ -405,6 +391,7 @@ def test_a_page_may_be_framed_from_an_allowed_origin_only(browser, site):
     finally:
         for server in (allowed, refused):
             server.shutdown()
+            server.server_close()  # the listening socket, or its garbage collection warns in a later test
 
 
 SHOTS = ROOT / "test-output" / "accessibility"

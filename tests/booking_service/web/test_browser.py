@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from booking_service.store.models import Meeting
 
 from ..factories import SECRET_KEY, draft, make_org
 from ..smtp_server import free_port
+from .live import serving
 
 pytestmark = pytest.mark.browser
 
@@ -54,8 +54,6 @@ def browser():
 @pytest.fixture
 def live(sqlite_url, tmp_path) -> Iterator[tuple[str, str]]:
     """The booking service on a free loopback port; yields its URL and the database URL."""
-    from werkzeug.serving import make_server
-
     from booking_service.web.app import create_app
 
     port = free_port()
@@ -64,14 +62,8 @@ def live(sqlite_url, tmp_path) -> Iterator[tuple[str, str]]:
         {"DATABASE_URL": sqlite_url, "SECRET_KEY": "browser", "SLOTWISE_VAR_DIR": str(tmp_path / "var"),
          "PUBLIC_URL": base}
     )
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(app, port):
         yield base, sqlite_url
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
 
 
 def _invitation(database_url: str, base: str, **changes) -> str:
