@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV := $(BIN)/uv
 
-.PHONY: run test lint bench loadtest notebooks clean help mutation mutation-ci translations translations-update axe
+.PHONY: run test lint bench loadtest notebooks clean help mutate mutate-ci translations translations-update axe
 
 help:
 	@echo "make run    set up, migrate, seed demo data on first run, start booking service + dashboard"
@@ -15,8 +15,8 @@ help:
 	@echo "make bench  run the benchmarks (figures go to benchmarks/RESULTS.md by hand)"
 	@echo "make loadtest  Locust against slotwise serve with 1, 2 and 4 gunicorn workers on PostgreSQL + Redis"
 	@echo "make notebooks  open the analysts' notebooks in JupyterLab"
-	@echo "make mutation   mutation testing of the critical modules (slow; docs/mutation.md)"
-	@echo "make mutation-ci  the quick form CI runs: the lifecycle state machine, with its floor"
+	@echo "make mutate     mutation testing of the critical modules (slow; docs/mutation.md)"
+	@echo "make mutate-ci  the quick form CI runs: the lifecycle state machine, with its floor"
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -73,10 +73,10 @@ loadtest: $(VENV)/.installed-dev
 
 # Mutation testing (mutmut): each critical module with only the tests that exercise it.
 # MODULES="lifecycle ics" picks some; docs/mutation.md has the scores and the survivors.
-mutation: $(VENV)/.installed-dev
+mutate: $(VENV)/.installed-dev
 	$(BIN)/python tools/mutation.py $(MODULES)
 
-mutation-ci: $(VENV)/.installed-dev
+mutate-ci: $(VENV)/.installed-dev
 	$(BIN)/python tools/mutation.py --ci
 
 notebooks: $(VENV)/.installed-run
