@@ -8,6 +8,7 @@ the same name; ``README.md`` lists them.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass, field, replace
 from email.utils import parseaddr
@@ -339,16 +340,51 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
 
 
 def _origins(env: dict[str, str], name: str) -> tuple[str, ...]:
-    """Web origins (``https://www.example.com``, ``https://example.com:8443``), comma- or space-separated."""
-    raw = env.get(name, "")
-    origins = []
-    for item in raw.replace(",", " ").split():
-        parsed = urlsplit(item)
-        if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.path not in ("", "/") \
-                or parsed.query or parsed.fragment or parsed.username or parsed.password:
-            raise ConfigError(
-                f"{name}: {item!r} is not a web origin; list origins like https://www.example.com "
-                "(scheme, host and optional port, nothing after them)"
-            )
-        origins.append(f"{parsed.scheme}://{parsed.netloc.lower()}")
-    return tuple(dict.fromkeys(origins))
+    """``EMBED_ALLOWED_ORIGINS``: web origins, comma- or space-separated (:func:`web_origins`)."""
+    return web_origins(env.get(name, ""), f"{name} entry")
+
+
+#: A host name (letters, digits and hyphens between dots; IDNs in their ``xn--`` form) or IPv4 address.
+_HOST_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
+ORIGIN_EXAMPLE = "https://www.example.com or https://example.com:8443"
+
+
+def web_origin(item: str, what: str = "origin") -> str:
+    """``item`` as a web origin: ``scheme://host[:port]``, http or https, lower case.
+
+    Only an origin reaches a ``Content-Security-Policy`` header: no path (a lone ``/`` is
+    dropped), query, fragment, user name, wildcard or any character a host name cannot hold.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``what`` and ``item``, with an example of an origin.
+    """
+    import ipaddress
+
+    text = item.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+        host = parts.hostname or ""
+        if port == 0:
+            raise ValueError(port)
+        if parts.netloc.startswith("["):
+            ipaddress.IPv6Address(host)
+        elif not _HOST_NAME.fullmatch(host):
+            raise ValueError(host)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or parts.path not in ("", "/") \
+            or parts.query or parts.fragment or "?" in text or "#" in text or parts.username is not None:
+        raise ConfigError(
+            f"{what} {item!r} is not a web origin; write it as http(s)://host with an optional port and "
+            f"nothing after it, e.g. {ORIGIN_EXAMPLE}"
+        )
+    netloc = f"[{host}]" if parts.netloc.startswith("[") else host
+    return f"{parts.scheme}://{netloc}" + (f":{port}" if port is not None else "")
+
+
+def web_origins(text: str, what: str = "origin") -> tuple[str, ...]:
+    """Web origins (:func:`web_origin`) from text, comma- or space-separated; each once, in order."""
+    return tuple(dict.fromkeys(web_origin(item, what) for item in text.replace(",", " ").split()))

@@ -19,6 +19,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -164,6 +165,56 @@ _ = gettext
 def N_(message: str) -> str:  # noqa: N802 - gettext's name for "mark for translation, translate later"
     """``message`` itself, marked for the catalogues; it is translated where it is rendered."""
     return message
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence kept untranslated until someone reads it, in the reader's language.
+
+    A service that refuses something says why with one (a reason a customer may read on their
+    page); the page renders it in the page's language (:meth:`text`), while ``str()`` gives the
+    English for logs, the API and the dashboard. Build one with :meth:`gettext` or
+    :meth:`ngettext` (named after gettext's functions so that pybabel puts the message into the
+    catalogues; nothing is translated then), or from a message marked with :func:`N_`.
+
+    Attributes
+    ----------
+    message : str
+        The catalogue's message id (the English singular).
+    variables : dict
+        The ``%(name)s`` values; numbers stay numbers.
+    plural : str or None
+        The English plural, for a message that depends on ``n`` (``%(num)d``).
+    n : int
+        The count that picks singular or plural.
+    """
+
+    message: str
+    variables: dict[str, object] = field(default_factory=dict)
+    plural: str | None = None
+    n: int = 1
+
+    @classmethod
+    def gettext(cls, message: str, **variables: object) -> Sentence:
+        """A sentence of ``message`` with its variables, translated when read."""
+        return cls(message, variables)
+
+    @classmethod
+    def ngettext(cls, singular: str, plural: str, n: int, **variables: object) -> Sentence:
+        """A sentence whose singular or plural the count ``n`` picks, in the reader's language."""
+        return cls(singular, variables, plural, n)
+
+    def text(self, language: str | None = None) -> str:
+        """The sentence in ``language`` (default: the language in use)."""
+        if language is not None:
+            with use(language, _clock.get()):
+                return self.text()
+        if self.plural is not None:
+            return ngettext(self.message, self.plural, self.n, **self.variables)
+        return gettext(self.message, **self.variables)
+
+    def __str__(self) -> str:
+        return self.text(DEFAULT_LANGUAGE)
 
 
 # --- instants, zones, durations ----------------------------------------------------------------

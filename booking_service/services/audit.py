@@ -62,6 +62,7 @@ ACTIONS: dict[str, str] = {
     "pool.deleted": "deleted a pool",
     "pool.policy_changed": "changed a pool's assignment policy",
     "team.default_policy": "changed the default assignment policy",
+    "team.embed_origins": "changed the sites that may embed the booking pages",
     "meeting.assigned": "assigned pool members to a meeting",
     "member.limits_changed": "changed a team member's or room's limits",
     "member.out_of_office": "marked a team member out of office",

@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from ..core import i18n
 from ..core.config import Settings
-from ..core.i18n import N_, ngettext
+from ..core.i18n import N_, Sentence
 from ..store.models import (
     CalendarConnection,
     CalendarWrite,
@@ -325,7 +325,7 @@ def cancel_by_customer(
     settings = settings or Settings()
     reason = _reason(reason)
     locked = lifecycle.enter(session, "cancel_by_customer", meeting_id=meeting_id, now=now)
-    why = change_refusal(locked.invitation, locked.meeting, "cancel", settings, now)
+    why = change_refusal_sentence(locked.invitation, locked.meeting, "cancel", settings, now)
     if why is not None:
         raise ChangeNotAllowed("cancel_by_customer", "policy", why)
     return _cancel(locked, by=None, who="customer", reason=reason, settings=settings, secret_key=secret_key)
@@ -423,30 +423,42 @@ def change_policy(invitation: Invitation, settings: Settings | None = None) -> C
     )
 
 
-def change_refusal(
+def change_refusal_sentence(
     invitation: Invitation, meeting: Meeting, action: Literal["reschedule", "cancel"],
     settings: Settings | None = None, now: dt.datetime | None = None,
-) -> str | None:
-    """Why the customer may not ``action`` the meeting themselves now, or ``None`` when they may."""
+) -> Sentence | None:
+    """Why the customer may not ``action`` the meeting themselves now (to be read in their
+    language), or ``None`` when they may."""
     now = now or utcnow()
     policy = change_policy(invitation, settings)
     contact = scheduler_contact(invitation, settings)
-    # Shown on the customer's pages, in the language they read (booking_service.core.i18n).
     if meeting.start - now < dt.timedelta(hours=policy.cutoff_hours):
-        message = (N_("This meeting can be changed online until %(hours)s hours before it starts, so it is too "
-                      "late to reschedule it here. Please contact %(contact)s.") if action == "reschedule" else
-                   N_("This meeting can be changed online until %(hours)s hours before it starts, so it is too "
-                      "late to cancel it here. Please contact %(contact)s."))
-        return i18n.gettext(message, hours=policy.cutoff_hours, contact=contact)
+        if action == "reschedule":
+            return Sentence.gettext("This meeting can be changed online until %(hours)s hours before it starts, so it "
+                                    "is too late to reschedule it here. Please contact %(contact)s.",
+                                    hours=policy.cutoff_hours, contact=contact)
+        return Sentence.gettext("This meeting can be changed online until %(hours)s hours before it starts, so it is "
+                                "too late to cancel it here. Please contact %(contact)s.",
+                                hours=policy.cutoff_hours, contact=contact)
     if action == "reschedule" and meeting.reschedule_count >= policy.max_reschedules:
         if policy.max_reschedules == 0:
-            return i18n.gettext(N_("This meeting cannot be moved online. Please contact %(contact)s."), contact=contact)
-        return ngettext(
+            return Sentence.gettext("This meeting cannot be moved online. Please contact %(contact)s.", contact=contact)
+        return Sentence.ngettext(
             "This meeting has been moved once already, the most allowed online. Please contact %(contact)s.",
             "This meeting has been moved %(num)d times already, the most allowed online. Please contact %(contact)s.",
             policy.max_reschedules, contact=contact,
         )
     return None
+
+
+def change_refusal(
+    invitation: Invitation, meeting: Meeting, action: Literal["reschedule", "cancel"],
+    settings: Settings | None = None, now: dt.datetime | None = None,
+) -> str | None:
+    """Why the customer may not ``action`` the meeting themselves now, in the language in use
+    (:mod:`booking_service.core.i18n`), or ``None`` when they may."""
+    why = change_refusal_sentence(invitation, meeting, action, settings, now)
+    return None if why is None else why.text()
 
 
 def _place(
@@ -545,7 +557,7 @@ def reschedule_meeting(
                              load=(*TEAM_AND_ROOMS, joinedload(Invitation.created_by)))
     meeting, invitation = locked.meeting, locked.invitation
     by_customer = by is None
-    why = change_refusal(invitation, meeting, "reschedule", settings, now) if by_customer else None
+    why = change_refusal_sentence(invitation, meeting, "reschedule", settings, now) if by_customer else None
     if why is not None:
         raise ChangeNotAllowed("reschedule", "policy", why)
     if meeting.start == start.astimezone(dt.UTC):
@@ -616,8 +628,9 @@ def rebook_meeting(
                              load=(*TEAM_AND_ROOMS, joinedload(Invitation.created_by)))
     meeting, invitation = locked.meeting, locked.invitation
     if meeting.cancelled_by != "scheduler":
-        raise ChangeNotAllowed("rebook", "policy", "You cancelled this meeting, so it is not offered again here. "
-                               f"Please contact {scheduler_contact(invitation, settings)}.")
+        raise ChangeNotAllowed("rebook", "policy", Sentence.gettext(
+            "You cancelled this meeting, so it is not offered again here. Please contact %(contact)s.",
+            contact=scheduler_contact(invitation, settings)))
     refused, chosen, new_start, new_end = _place(locked, start)
     if refused is not None:
         return refused

@@ -38,6 +38,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.interfaces import ORMOption
 
+from ..core.i18n import N_, Sentence
 from ..store.db import write_lock
 from ..store.models import Invitation, Meeting, Resource, ResourcePool, utcnow
 from . import webhooks
@@ -124,6 +125,8 @@ TABLE_HEADER = ("transition", "invitation", "meeting", "frame", "locks")
 
 # What a person reads when the state found under the lock does not allow the transition,
 # keyed by (transition, state of its subject). Missing combinations get a general sentence.
+# Those a customer can meet on their manage pages (reschedule, cancel_by_customer, rebook) are
+# marked with N_: the pages show them in the customer's language (refusal_sentence).
 REFUSALS: dict[tuple[str, str], str] = {
     ("resend", "scheduled"): "This invitation was booked a moment ago, so there is nothing to resend; "
                              "its meeting is under Meetings.",
@@ -143,11 +146,11 @@ REFUSALS: dict[tuple[str, str], str] = {
     ("hold", "scheduled"): "This invitation is already booked.",
     ("hold", "cancelled"): "This invitation was cancelled, so it can no longer be booked.",
     ("hold", "expired"): "This invitation has expired (its time frame is over), so it can no longer be booked.",
-    ("reschedule", "cancelled"): "This meeting was cancelled, so it can no longer be moved.",
-    ("reschedule", "confirmed"): "This invitation's time frame is over, so there is no other time to move it to.",
-    ("rebook", "cancelled"): "This invitation's time frame is over, so there is no other time to pick.",
-    ("cancel_by_customer", "cancelled"): "This meeting is already cancelled.",
-    ("rebook", "confirmed"): "This meeting is booked already; use its reschedule link to move it.",
+    ("reschedule", "cancelled"): N_("This meeting was cancelled, so it can no longer be moved."),
+    ("reschedule", "confirmed"): N_("This invitation's time frame is over, so there is no other time to move it to."),
+    ("rebook", "cancelled"): N_("This invitation's time frame is over, so there is no other time to pick."),
+    ("cancel_by_customer", "cancelled"): N_("This meeting is already cancelled."),
+    ("rebook", "confirmed"): N_("This meeting is booked already; use its reschedule link to move it."),
 }
 LINK_REPLACED = "This link was replaced by a newer one; use the link in the most recent email."
 
@@ -162,10 +165,14 @@ class TransitionRefused(ValueError):
     state : str
         The state of its subject as found (``"scheduled"``, ``"cancelled"`` ...), ``"missing"``
         for a row that does not exist, ``"replaced"`` for a link a resend has replaced.
+    sentence : Sentence
+        What to tell the person, in their language (``sentence.text()``); ``str()`` of the
+        error is its English.
     """
 
-    def __init__(self, transition: str, state: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, transition: str, state: str, message: str | Sentence) -> None:
+        self.sentence = message if isinstance(message, Sentence) else Sentence(message)
+        super().__init__(str(self.sentence))
         self.transition = transition
         self.state = state
 
@@ -225,20 +232,35 @@ def effective_status(invitation: Invitation, now: dt.datetime | None = None) -> 
     return invitation.status
 
 
-def refusal(transition: str, state: str) -> str:
-    """The sentence a person reads when ``transition`` meets ``state``."""
+MISSING = {
+    "invitation": N_("This invitation no longer exists; reload the page."),
+    "meeting": N_("This meeting no longer exists; reload the page."),
+}
+
+
+def refusal_sentence(transition: str, state: str) -> Sentence:
+    """The sentence a person reads when ``transition`` meets ``state``, in the reader's language.
+
+    Every one a customer can meet is in the catalogues; the general sentence for a combination
+    the table does not list names states and transitions, and stays English (the dashboard's).
+    """
     message = REFUSALS.get((transition, state))
     if message is not None:
-        return message
+        return Sentence(message)
     subject = TRANSITIONS[transition].subject
     if state == "missing":
-        return f"This {subject} no longer exists; reload the page."
-    return f"This {subject} is {state}, so it cannot be changed this way ({transition.replace('_', ' ')})."
+        return Sentence(MISSING[subject])
+    return Sentence(f"This {subject} is {state}, so it cannot be changed this way ({transition.replace('_', ' ')}).")
+
+
+def refusal(transition: str, state: str) -> str:
+    """The sentence a person reads when ``transition`` meets ``state``, in English."""
+    return str(refusal_sentence(transition, state))
 
 
 def _refuse(transition: Transition, state: str, message: str | None = None) -> TransitionRefused:
     error = InvitationStateError if transition.subject == "invitation" else MeetingStateError
-    return error(transition.name, state, message or refusal(transition.name, state))
+    return error(transition.name, state, message or refusal_sentence(transition.name, state))
 
 
 def _allowed(transition: Transition, invitation: Invitation | None, meeting: Meeting | None, now: dt.datetime) -> bool:

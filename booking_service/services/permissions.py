@@ -3,7 +3,8 @@
 Roles (``User.role``):
 
 - **admin**: sees and acts on every invitation and meeting, and alone manages team members,
-  rooms, pools, calendar connections and users, and reads the audit log.
+  rooms, pools, calendar connections, users and the sites that may embed the booking pages, and
+  reads the audit log.
 - **scheduler**: sees and acts on (cancels, resends) exactly the invitations and meetings in
   their *scope*, defined below.
 

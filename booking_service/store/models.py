@@ -588,7 +588,12 @@ class PoolAssignment(Base):
 
 
 class TeamSettings(Base):
-    """Organisation-wide team settings: one row (``id = 1``)."""
+    """Organisation-wide settings: one row (``id = 1``).
+
+    ``embed_allowed_origins``: the web origins (``https://www.example.com``) allowed to frame the
+    customer's pages, space-separated, added to the deployment's ``EMBED_ALLOWED_ORIGINS``
+    (:mod:`booking_service.services.embedding`).
+    """
 
     __tablename__ = "team_settings"
     __table_args__ = (
@@ -597,6 +602,7 @@ class TeamSettings(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     default_pool_policy: Mapped[str] = mapped_column(String(16), default="pooled", server_default="pooled")
+    embed_allowed_origins: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 # --- outgoing work --------------------------------------------------------------------------

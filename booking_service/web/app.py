@@ -16,14 +16,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from apiflask import APIFlask
-from flask import Flask, g, render_template, request
+from flask import Flask, current_app, g, has_request_context, render_template, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..core import logs
 from ..core.config import load_settings
 from ..core.i18n import gettext as _
+from ..services import embedding
 from ..store.db import get_engine, session_factory
 from .api import (
     API_TITLE,
@@ -35,7 +38,7 @@ from .api import (
     is_api_request,
     unexpected_problem,
 )
-from .extensions import csrf, limiter, settings_of
+from .extensions import csrf, db_session, limiter, settings_of
 from .languages import init_app as init_languages
 
 log = logging.getLogger(__name__)
@@ -49,7 +52,7 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
-# The customer's pages, which EMBED_ALLOWED_ORIGINS lets other sites frame.
+# The customer's pages, which the allowed origins (booking_service.services.embedding) may frame.
 EMBEDDABLE_BLUEPRINTS = ("booking", "manage")
 
 
@@ -90,10 +93,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         PREFERRED_URL_SCHEME="https" if settings.https else "http",
         TEMPLATES_AUTO_RELOAD=False,
     )
-    if settings.embed_allowed_origins and settings.public_url.startswith("https://"):
-        # In a frame on another site the session cookie (and with it the confirmation form's CSRF
-        # token) only travels when it is marked for cross-site use, which browsers allow on HTTPS.
-        app.config.update(SESSION_COOKIE_SAMESITE="None", SESSION_COOKIE_SECURE=True)
+    app.session_interface = EmbeddableSessionInterface()
     app.config.update(config)
     app.config["SLOTWISE"] = settings
 
@@ -190,15 +190,55 @@ def _register_session_teardown(app: Flask) -> None:
             session.close()
 
 
-def _register_security_headers(app: Flask) -> None:
-    # EMBED_ALLOWED_ORIGINS: the sites that may show the customer's pages in a frame; none by default.
-    origins = settings_of(app).embed_allowed_origins
-    embeddable = CONTENT_SECURITY_POLICY.replace("frame-ancestors 'none'", "frame-ancestors " + " ".join(origins))
+def frame_origins() -> tuple[str, ...]:
+    """The origins that may frame this request's page: none outside the customer's pages.
 
+    The deployment's ``EMBED_ALLOWED_ORIGINS`` and the organisation's list, read once per request
+    (one primary-key read, so an admin's change applies from the next page on). Should the
+    database fail, the deployment's list alone applies: a frame is refused rather than a page.
+    """
+    if request.blueprint not in EMBEDDABLE_BLUEPRINTS:
+        return ()
+    if "frame_origins" not in g:
+        settings = settings_of(current_app)
+        try:
+            g.frame_origins = embedding.allowed_origins(db_session(), settings)
+        except SQLAlchemyError:
+            log.warning("cannot read the organisation's embedding origins; using EMBED_ALLOWED_ORIGINS only",
+                        exc_info=True)
+            g.frame_origins = settings.embed_allowed_origins
+    return g.frame_origins
+
+
+class EmbeddableSessionInterface(SecureCookieSessionInterface):
+    """The session cookie, marked ``SameSite=None; Secure`` on a page other sites may frame.
+
+    In a frame on another site the cookie (and with it the confirmation form's CSRF token) only
+    travels when it is marked for cross-site use, which browsers allow on HTTPS only; elsewhere
+    it keeps ``SESSION_COOKIE_SAMESITE`` (``Lax``).
+    """
+
+    @staticmethod
+    def _cross_site(app: Flask) -> bool:
+        return has_request_context() and settings_of(app).https and bool(frame_origins())
+
+    def get_cookie_samesite(self, app: Flask) -> str | None:
+        return "None" if self._cross_site(app) else super().get_cookie_samesite(app)
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return self._cross_site(app) or super().get_cookie_secure(app)
+
+
+def _register_security_headers(app: Flask) -> None:
     @app.after_request
     def _headers(response):
-        framed = bool(origins) and request.blueprint in EMBEDDABLE_BLUEPRINTS
-        response.headers.setdefault("Content-Security-Policy", embeddable if framed else CONTENT_SECURITY_POLICY)
+        # The sites that may show the customer's pages in a frame: none by default.
+        origins = frame_origins()
+        framed = bool(origins)
+        csp = CONTENT_SECURITY_POLICY
+        if framed:
+            csp = csp.replace("frame-ancestors 'none'", "frame-ancestors " + " ".join(origins))
+        response.headers.setdefault("Content-Security-Policy", csp)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         if not framed:
             response.headers.setdefault("X-Frame-Options", "DENY")

@@ -14,7 +14,9 @@ scheduled page; only its hash is stored):
 - ``GET /m/<token>/cancel`` and ``POST /m/<token>/cancel``: cancel, with an optional reason.
 
 Every change goes through :mod:`booking_service.services.booking` (a transition of the state
-machine, checked against the invitation's policy under its locks).
+machine, checked against the invitation's policy under its locks). A refusal comes back as a
+sentence (:class:`booking_service.core.i18n.Sentence`) that these pages show in the meeting's
+language, like everything else on them.
 """
 
 from __future__ import annotations
@@ -167,12 +169,14 @@ def move(token: str):
         meeting = find_meeting_by_manage_token(session, token)
         if meeting is None:
             abort(404)
+        # What the next page says (moved, or why not) is in the meeting's language, as that page is.
+        choose_language(meeting.language or meeting.invitation.language)
         act = rebook_meeting if meeting.status == "cancelled" else reschedule_meeting
         try:
             result = act(session, meeting.id, start, secret_key=settings.secret_key, manage_token=token,
                          settings=settings)
         except TransitionRefused as refused:
-            flash(str(refused), "warning")
+            flash(refused.sentence.text(), "warning")
             return redirect(url_for("manage.manage", token=token), code=303)
         outcome = result.outcome
     if outcome == "unavailable":
@@ -206,7 +210,7 @@ def cancel(token: str):
         try:
             cancel_by_customer(session, meeting_id, secret_key=settings.secret_key, reason=reason, settings=settings)
         except TransitionRefused as refused:
-            flash(str(refused), "warning")
+            flash(refused.sentence.text(), "warning")
             return redirect(url_for("manage.manage", token=token), code=303)
     flash(_("Your meeting has been cancelled. Both of you have been sent a confirmation of the cancellation."), "success")
     return redirect(url_for("manage.manage", token=token), code=303)

@@ -1,4 +1,5 @@
-"""Team and rooms: team members (zone, working hours), rooms (capacity, opening hours), pools."""
+"""Team and rooms: team members (zone, working hours), rooms (capacity, opening hours), pools; for
+admins, the sites that may embed the booking pages."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import streamlit as st
 from booking_service.core import display
 from booking_service.services import queries, team
 from booking_service.services.permissions import PermissionDenied, is_admin
-from dashboard import state, team_policies, views
+from dashboard import embedding_admin, state, team_policies, views
 
 DEFAULT_HOURS = {d: ("09:00-17:00" if d < 5 else "") for d in range(7)}
 
@@ -145,7 +146,10 @@ with state.session() as s:
     rooms = queries.rooms(s, include_inactive=True)
     pools = queries.pools(s)
 
-tab_members, tab_rooms, tab_pools = st.tabs(["Team members", "Rooms", "Resource pools"])
+tab_names = ["Team members", "Rooms", "Resource pools"]
+if is_admin(me):
+    tab_names.append("Embedding")  # the organisation's setting: admins only
+tab_members, tab_rooms, tab_pools, *tab_admin = st.tabs(tab_names)
 
 with tab_members:
     if not members:
@@ -328,3 +332,7 @@ with tab_pools:
             "Delete pool", lambda p: _delete_pool(p["id"], p["name"]), busy="Deleting…",
         )
     team_policies.pools_section(me, pools)
+
+for tab_embedding in tab_admin:
+    with tab_embedding:
+        embedding_admin.embedding_section(me)

@@ -153,3 +153,25 @@ def test_a_var_dir_that_is_a_file_is_named(tmp_path):
     (tmp_path / "var").write_text("")
     with pytest.raises(ConfigError, match="SLOTWISE_VAR_DIR=.* is a file; point it at a folder"):
         load_settings({"SLOTWISE_VAR_DIR": str(tmp_path / "var"), "SECRET_KEY": "k"})
+
+
+def test_embed_origins_are_read_as_origins(tmp_path):
+    settings = load_settings({"SLOTWISE_VAR_DIR": str(tmp_path), "SECRET_KEY": "k", "EMBED_ALLOWED_ORIGINS":
+                              "https://WWW.Example.com/, http://127.0.0.1:8080 https://[::1]:9000,https://www.example.com"})
+    assert settings.embed_allowed_origins == ("https://www.example.com", "http://127.0.0.1:8080", "https://[::1]:9000")
+    assert load_settings({"SLOTWISE_VAR_DIR": str(tmp_path), "SECRET_KEY": "k"}).embed_allowed_origins == ()
+
+
+@pytest.mark.parametrize("origin", [
+    "https://www.example.com/booking", "ftp://example.com", "www.example.com", "https://*.example.com",
+    "https://example.com;script-src", "https://example.com:99999", "https://example.com:0", "https://example.com:x",
+    "https://user@example.com", "https://example.com?x=1", "https://example.com#top", "https://", "https://[zz]",
+    "https://exa_mple.com",
+])
+def test_a_bad_embed_origin_is_named_with_an_example(tmp_path, origin):
+    with pytest.raises(ConfigError) as raised:
+        load_settings({"SLOTWISE_VAR_DIR": str(tmp_path), "SECRET_KEY": "k",
+                       "EMBED_ALLOWED_ORIGINS": f"https://ok.example.com {origin}"})
+    assert str(raised.value) == (
+        f"EMBED_ALLOWED_ORIGINS entry {origin!r} is not a web origin; write it as http(s)://host with an optional "
+        "port and nothing after it, e.g. https://www.example.com or https://example.com:8443")

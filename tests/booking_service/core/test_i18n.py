@@ -120,3 +120,19 @@ def test_a_zone_is_named_in_the_language_in_use_each_time():
         assert i18n.zone_name("Europe/Berlin") == "Central European Time (Berlin)"
     with i18n.use("de"):
         assert i18n.zone_name("Europe/Berlin") == "Mitteleuropäische Zeit (Berlin)"
+
+
+def test_a_sentence_is_translated_when_read_and_english_as_text():
+    held = i18n.Sentence.ngettext("This time is held for you for %(num)d minute.",
+                                  "This time is held for you for %(num)d minutes.", 5)
+    with i18n.use("de"):
+        assert held.text().startswith("Diese Zeit ist 5 Minuten")
+        assert str(held) == "This time is held for you for 5 minutes."  # logs, API, dashboard
+    assert held.text("de").startswith("Diese Zeit ist 5 Minuten") and i18n.current() == "en"
+    one = i18n.Sentence.ngettext("This time is held for you for %(num)d minute.",
+                                 "This time is held for you for %(num)d minutes.", 1)
+    assert str(one) == "This time is held for you for 1 minute."
+    unavailable = i18n.Sentence(i18n.N_("That time is no longer available, please pick another"))
+    assert unavailable.text("fr") != str(unavailable)
+    contact = i18n.Sentence.gettext("If you still want to meet, please contact %(contact)s.", contact="Sam <s@x.example>")
+    assert contact.text("es") == "Si aún quiere reunirse, póngase en contacto con Sam <s@x.example>."

@@ -116,6 +116,7 @@ def _audit_rows():
     from booking_service.services import (
         api_keys,
         booking,
+        embedding,
         invitations,
         limits,
         out_of_office,
@@ -153,6 +154,8 @@ def _audit_rows():
                                 ("pool", "pool")),
         "team.default_policy": ("root", lambda s, w, u: pool_policy.set_organisation_policy(
             s, "round_robin", by=u), ("pool", None)),
+        "team.embed_origins": ("root", lambda s, w, u: embedding.set_organisation_origins(
+            s, "https://www.example.com", by=u), ("organisation", None)),
         "member.limits_changed": ("root", lambda s, w, u: limits.set_limits(
             s, w.ana, limits.ResourceLimits(max_meetings_day=3), by=u), ("member", "ana")),
         "member.out_of_office": ("root", lambda s, w, u: out_of_office.mark_away(

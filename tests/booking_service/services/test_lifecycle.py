@@ -96,6 +96,34 @@ def test_a_state_without_its_own_sentence_gets_the_general_one():
     assert lifecycle.refusal("confirm", "cancelled") == lifecycle.REFUSALS["confirm", "cancelled"]
 
 
+#: What a customer's own changes (on their manage pages) can meet under the lock: a meeting cancelled
+#: meanwhile, one still confirmed when the frame is over (or booked again), one that is gone.
+CUSTOMER_REFUSALS = [
+    ("reschedule", "cancelled"), ("reschedule", "confirmed"), ("reschedule", "missing"),
+    ("cancel_by_customer", "cancelled"), ("cancel_by_customer", "missing"),
+    ("rebook", "cancelled"), ("rebook", "confirmed"), ("rebook", "missing"),
+]
+
+
+@pytest.mark.parametrize("language", ["de", "fr", "es"])
+def test_every_refusal_a_customer_can_meet_is_in_their_language(language):
+    for transition, state in CUSTOMER_REFUSALS:
+        sentence = lifecycle.refusal_sentence(transition, state)
+        assert sentence.text(language) != str(sentence), (transition, state, language)
+
+
+def test_a_refusal_is_english_as_text_and_read_in_the_language_of_the_page():
+    from booking_service.core import i18n
+
+    error = lifecycle._refuse(TRANSITIONS["reschedule"], "cancelled")
+    assert str(error) == "This meeting was cancelled, so it can no longer be moved."
+    with i18n.use("de"):
+        assert str(error) == "This meeting was cancelled, so it can no longer be moved."
+        assert error.sentence.text() == "Dieser Termin wurde abgesagt und lässt sich daher nicht mehr verschieben."
+    assert error.sentence.text("fr") == "Ce rendez-vous a été annulé ; il ne peut donc plus être déplacé."
+    assert lifecycle.refusal_sentence("rebook", "missing").text("es") == "Esta reunión ya no existe; recargue la página."
+
+
 
 def test_cancelling_a_booked_invitation_is_refused_and_its_meeting_stands(engine, org):
     invitation_id = _invite(engine, org).invitation.id

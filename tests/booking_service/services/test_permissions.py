@@ -394,6 +394,7 @@ def _rows():
         api_keys,
         audit,
         booking,
+        embedding,
         invitations,
         limits,
         out_of_office,
@@ -456,6 +457,8 @@ def _rows():
                                          PermissionDenied, not_admin),
         "pool_policy.set_organisation_policy": (admin, lambda s, w, u: pool_policy.set_organisation_policy(
             s, "strict_round_robin", by=u), PermissionDenied, not_admin),
+        "embedding.set_organisation_origins": (admin, lambda s, w, u: embedding.set_organisation_origins(
+            s, "https://www.example.com", by=u), PermissionDenied, not_admin),
         "pool_policy.configure_pool": (admin, lambda s, w, u: pool_policy.configure_pool(s, w.pool, panel_size=1, by=u),
                                        PermissionDenied, not_admin),
         "connections.add_ics_url_connection": (admin, lambda s, w, u: connections.add_ics_url_connection(

@@ -83,3 +83,39 @@ def test_outbox_migration_redacts_mail_already_sent_and_keeps_waiting_mail(empty
     # Waiting mail is sent as it was written (delivery redacts it then).
     assert rows["pending"].body_text == f"Go: {link}" and rows["pending"].content_encrypted is None
     engine.dispose()
+
+
+def _downgrade(engine, revision: str) -> None:
+    from alembic import command
+
+    from booking_service.store.migrate import alembic_config
+
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
+def test_embed_origins_migration_adds_an_empty_setting_and_removes_it_again(empty_url):
+    engine = make_engine(empty_url)
+    upgrade(engine, "0010")
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO team_settings (id, default_pool_policy) VALUES (1, 'round_robin')"))
+    upgrade(engine, "0012")
+    with engine.begin() as connection:
+        # The organisation's row keeps its policy and allows no origin until an admin adds one.
+        assert connection.execute(text("SELECT default_pool_policy, embed_allowed_origins FROM team_settings")).one() \
+            == ("round_robin", "")
+        connection.execute(text("UPDATE team_settings SET embed_allowed_origins = 'https://www.example.com'"))
+        connection.execute(text("INSERT INTO team_settings (id) VALUES (2)"))  # the server default fills it
+        assert connection.execute(text("SELECT embed_allowed_origins FROM team_settings WHERE id = 2")).scalar_one() == ""
+    _downgrade(engine, "0010")
+    assert current_revision(engine) == "0010"
+    assert "embed_allowed_origins" not in {c["name"] for c in inspect(engine).get_columns("team_settings")}
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT default_pool_policy FROM team_settings WHERE id = 1")).scalar_one() \
+            == "round_robin"
+    upgrade(engine)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT embed_allowed_origins FROM team_settings WHERE id = 1")).scalar_one() == ""
+    engine.dispose()

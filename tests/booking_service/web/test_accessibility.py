@@ -3,10 +3,10 @@
 axe-core (the npm package, installed into ``.cache/axe`` by ``make axe``) is injected into each
 page state listed in :data:`_states` and into each HTML mail rendered as a page, and must report
 no violation of the WCAG 2.0/2.1/2.2 A and AA rules (contrast among them). A keyboard-only walk
-books a meeting; the pages are checked at 320 px wide and at 200% zoom; a page is framed from an
-allowed and from a refused origin (``EMBED_ALLOWED_ORIGINS``). Without Chromium or axe-core the
-tests skip with the reason, except with ``CI=true``, where they fail. ``docs/accessibility.md``
-says what is checked and how to re-run it.
+books a meeting; the pages are checked at 320 px wide and at 200% zoom; a page is framed from
+allowed origins (``EMBED_ALLOWED_ORIGINS``, the organisation's list) and from a refused one.
+Without Chromium or axe-core the tests skip with the reason, except with ``CI=true``, where they
+fail. ``docs/accessibility.md`` says what is checked and how to re-run it.
 """
 
 from __future__ import annotations
@@ -350,8 +350,11 @@ def test_errors_are_announced(context, site):
 
 
 def test_a_page_may_be_framed_from_an_allowed_origin_only(browser, site):
-    """EMBED_ALLOWED_ORIGINS names the embedding site; any other origin's frame stays empty."""
+    """EMBED_ALLOWED_ORIGINS and the organisation's list name the embedding sites; any other origin's
+    frame stays empty. The organisation's list applies as soon as an admin saves it."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from booking_service.services.embedding import set_organisation_origins
 
     target = site.base + site.paths["invitation"]
 
@@ -366,30 +369,35 @@ def test_a_page_may_be_framed_from_an_allowed_origin_only(browser, site):
         def log_message(self, *args):
             pass
 
-    allowed = ThreadingHTTPServer(("127.0.0.1", site.embed_port), Embedder)
+    by_deployment = ThreadingHTTPServer(("127.0.0.1", site.embed_port), Embedder)
+    by_organisation = ThreadingHTTPServer(("127.0.0.1", free_port()), Embedder)
     refused = ThreadingHTTPServer(("127.0.0.1", free_port()), Embedder)
-    for server in (allowed, refused):
+    servers = (by_deployment, by_organisation, refused)
+    for server in servers:
         threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         context = browser.new_context()
         page = context.new_page()
 
-        def framed_heading(port: int) -> str | None:
-            page.goto(f"http://127.0.0.1:{port}/")
-            page.wait_for_timeout(1500)
+        def framed_heading(server) -> str | None:
+            # "load" waits for the frame too; a refused frame holds Chromium's error page instead.
+            page.goto(f"http://127.0.0.1:{server.server_address[1]}/", wait_until="load")
             frame = next((f for f in page.frames if f.url.startswith(site.base)), None)
-            if frame is None:
-                return None
-            try:
-                return frame.locator("h1").first.inner_text(timeout=2000)
-            except Exception:  # noqa: BLE001 - a refused frame has no document to read
-                return None
+            return None if frame is None else frame.evaluate("() => document.querySelector('h1')?.innerText ?? null")
 
-        assert framed_heading(site.embed_port) == "Intro call"
-        assert framed_heading(refused.server_address[1]) is None
+        assert framed_heading(by_deployment) == "Intro call"
+        assert framed_heading(by_organisation) is None
+        with session_scope(site.engine, write=True) as session:
+            admin = User(email="embed-admin@example.com", name="Admin", zone=ZONE, role="admin")
+            session.add(admin)
+            session.flush()
+            set_organisation_origins(session, EMBEDDER.format(port=by_organisation.server_address[1]), by=admin)
+        assert framed_heading(by_organisation) == "Intro call"
+        assert framed_heading(by_deployment) == "Intro call"
+        assert framed_heading(refused) is None
         context.close()
     finally:
-        for server in (allowed, refused):
+        for server in servers:
             server.shutdown()
             server.server_close()  # the listening socket, or its garbage collection warns in a later test
 

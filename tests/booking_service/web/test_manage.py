@@ -213,3 +213,124 @@ def test_the_hold_ends_when_the_customer_picks_another_time(client, app, org):
     client.get(paths[5])
     with session_scope(_engine(app)) as session:
         assert {h.slot_start for h in session.scalars(select(SlotHold))} == {_start_of(paths[5])}
+
+
+# --- refusals in the customer's language ------------------------------------------------------
+
+CONTACT = "Sam Scheduler <sam@example.com>"
+TOO_LATE = {  # (to reschedule, to cancel), 720 hours before the start
+    "en": ("This meeting can be changed online until 720 hours before it starts, so it is too late to reschedule it "
+           f"here. Please contact {CONTACT}.",
+           "This meeting can be changed online until 720 hours before it starts, so it is too late to cancel it here. "
+           f"Please contact {CONTACT}."),
+    "de": ("Dieser Termin kann bis 720 Stunden vor Beginn online geändert werden; für eine Verschiebung hier ist es zu "
+           f"spät. Bitte wenden Sie sich an {CONTACT}.",
+           "Dieser Termin kann bis 720 Stunden vor Beginn online geändert werden; für eine Absage hier ist es zu spät. "
+           f"Bitte wenden Sie sich an {CONTACT}."),
+    "fr": ("Ce rendez-vous peut être modifié en ligne jusqu’à 720 heures avant son début ; il est trop tard pour le "
+           f"déplacer ici. Contactez {CONTACT}.",
+           "Ce rendez-vous peut être modifié en ligne jusqu’à 720 heures avant son début ; il est trop tard pour "
+           f"l’annuler ici. Contactez {CONTACT}."),
+    "es": ("Esta reunión se puede cambiar en línea hasta 720 horas antes de empezar; es demasiado tarde para cambiarla "
+           f"de hora aquí. Póngase en contacto con {CONTACT}.",
+           "Esta reunión se puede cambiar en línea hasta 720 horas antes de empezar; es demasiado tarde para cancelarla "
+           f"aquí. Póngase en contacto con {CONTACT}."),
+}
+MOVED_ONCE = {
+    "en": f"This meeting has been moved once already, the most allowed online. Please contact {CONTACT}.",
+    "de": f"Dieser Termin wurde schon einmal verschoben, öfter geht es online nicht. Bitte wenden Sie sich an {CONTACT}.",
+    "fr": f"Ce rendez-vous a déjà été déplacé une fois, le maximum permis en ligne. Contactez {CONTACT}.",
+    "es": f"Esta reunión ya se ha cambiado de hora una vez, el máximo permitido en línea. Póngase en contacto con {CONTACT}.",
+}
+MOVED_TWICE = {
+    "en": f"This meeting has been moved 2 times already, the most allowed online. Please contact {CONTACT}.",
+    "de": f"Dieser Termin wurde schon 2-mal verschoben, öfter geht es online nicht. Bitte wenden Sie sich an {CONTACT}.",
+    "fr": f"Ce rendez-vous a déjà été déplacé 2 fois, le maximum permis en ligne. Contactez {CONTACT}.",
+    "es": f"Esta reunión ya se ha cambiado de hora 2 veces, el máximo permitido en línea. Póngase en contacto con {CONTACT}.",
+}
+CANCELLED_BY_YOU = {
+    "en": f"You cancelled this meeting, so it is not offered again here. Please contact {CONTACT}.",
+    "de": f"Sie haben diesen Termin abgesagt, daher wird er hier nicht erneut angeboten. Bitte wenden Sie sich an {CONTACT}.",
+    "fr": f"Vous avez annulé ce rendez-vous ; il ne vous est donc plus proposé ici. Contactez {CONTACT}.",
+    "es": f"Usted canceló esta reunión, así que no se vuelve a ofrecer aquí. Póngase en contacto con {CONTACT}.",
+}
+LANGUAGES = list(TOO_LATE)
+
+
+def _paragraphs(html: str, css_class: str) -> list[str]:
+    """The text of each ``<p class="...">`` with that class, as the customer reads it."""
+    found = re.findall(rf'<p class="{css_class}"[^>]*>(.*?)</p>', html, flags=re.S)
+    return [" ".join(unescape(re.sub(r"<[^>]+>", "", p)).split()) for p in found]
+
+
+def _forge(client, app, org, path: str, **data) -> str:
+    """Post a form the page no longer offers (a CSRF token from any page); the page it leads to."""
+    other, _ = _invite(app, org)
+    form = _text(client.get(_slots(_text(client.get(f"/i/{other}")))[0]))
+    response = client.post(path, data={"csrf_token": _csrf(form), **data})
+    assert response.status_code == 303
+    return _text(client.get(response.headers["Location"]))
+
+
+def _another_start(app, invitation_id: int) -> str:
+    return (_meeting(app, invitation_id).start + dt.timedelta(days=1)).isoformat()
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_past_the_cutoff_the_customer_reads_why_in_their_language(client, app, org, language):
+    token, invitation_id = _invite(app, org, change_cutoff_hours=24 * 30, language=language)
+    _book_through_pages(client, token)
+    manage = manage_token_for(SECRET_KEY, hash_token(token))
+    to_reschedule, to_cancel = TOO_LATE[language]
+    assert _paragraphs(_text(client.get(f"/m/{manage}")), "policy") == [to_reschedule]
+    assert _paragraphs(_text(client.get(f"/m/{manage}/cancel")), "policy") == [to_cancel]
+    # Forms the pages no longer offer are refused under the locks, in the same words.
+    page = _forge(client, app, org, f"/m/{manage}/move", start=_another_start(app, invitation_id))
+    assert _paragraphs(page, "flash flash-warning") == [to_reschedule]
+    page = _forge(client, app, org, f"/m/{manage}/cancel", reason="")
+    assert _paragraphs(page, "flash flash-warning") == [to_cancel]
+    assert _meeting(app, invitation_id).status == "confirmed"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_at_the_most_moves_the_customer_reads_why_in_their_language(client, app, org, language):
+    token, invitation_id = _invite(app, org, max_reschedules=1, language=language)
+    _book_through_pages(client, token)
+    with session_scope(_engine(app), write=True) as session:
+        session.scalars(select(Meeting).where(Meeting.invitation_id == invitation_id)).one().reschedule_count = 1
+    manage = manage_token_for(SECRET_KEY, hash_token(token))
+    html = _text(client.get(f"/m/{manage}"))
+    assert _paragraphs(html, "policy") == [MOVED_ONCE[language]] and "/reschedule" not in html
+    page = _forge(client, app, org, f"/m/{manage}/move", start=_another_start(app, invitation_id))
+    assert _paragraphs(page, "flash flash-warning") == [MOVED_ONCE[language]]
+    assert _meeting(app, invitation_id).reschedule_count == 1
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_plural_of_the_most_moves_follows_the_language(client, app, org, language):
+    token, invitation_id = _invite(app, org, max_reschedules=2, language=language)
+    _book_through_pages(client, token)
+    with session_scope(_engine(app), write=True) as session:
+        session.scalars(select(Meeting).where(Meeting.invitation_id == invitation_id)).one().reschedule_count = 2
+    manage = manage_token_for(SECRET_KEY, hash_token(token))
+    assert _paragraphs(_text(client.get(f"/m/{manage}")), "policy") == [MOVED_TWICE[language]]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_after_cancelling_a_forged_move_is_refused_in_the_customers_language(client, app, org, language):
+    token, invitation_id = _invite(app, org, language=language)
+    _book_through_pages(client, token)
+    manage = manage_token_for(SECRET_KEY, hash_token(token))
+    form = _text(client.get(f"/m/{manage}/cancel"))
+    client.post(f"/m/{manage}/cancel", data={"csrf_token": _csrf(form), "reason": ""})
+    page = _forge(client, app, org, f"/m/{manage}/move", start=_another_start(app, invitation_id))
+    assert _paragraphs(page, "flash flash-warning") == [CANCELLED_BY_YOU[language]]
+    assert _meeting(app, invitation_id).status == "cancelled"
+
+
+def test_the_page_chosen_language_wins_over_the_meetings_for_a_refusal_too(client, app, org):
+    token, invitation_id = _invite(app, org, change_cutoff_hours=24 * 30, language="de")
+    _book_through_pages(client, token)
+    manage = manage_token_for(SECRET_KEY, hash_token(token))
+    page = _forge(client, app, org, f"/m/{manage}/move?lang=es", start=_another_start(app, invitation_id))
+    assert _paragraphs(page, "flash flash-warning") == [TOO_LATE["es"][0]]
