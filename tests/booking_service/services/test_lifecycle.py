@@ -340,3 +340,132 @@ def test_only_an_active_invitation_reads_as_expired_once_its_frame_is_over(statu
     invitation = SimpleNamespace(status=status, frame_end=dt.date(2030, 1, 11), zone="Europe/Berlin")
     assert lifecycle.effective_status(invitation, dt.datetime(2030, 1, 13, tzinfo=dt.UTC)) == reads
     assert lifecycle.effective_status(invitation, dt.datetime(2030, 1, 11, 22, 59, tzinfo=dt.UTC)) == status
+
+
+# --- enter and finish called directly: what each checks, and what the event they queue says ---
+
+
+def test_a_transition_on_an_existing_row_needs_its_id():
+    with pytest.raises(TypeError, match="transition 'cancel_invitation' needs invitation_id or meeting_id"):
+        lifecycle.enter(None, "cancel_invitation", now=NOW, require_write_lock=False)
+
+
+def test_the_current_link_enters_and_a_link_to_no_invitation_is_missing_not_replaced(engine, org):
+    created = _invite(engine, org)
+    with session_scope(engine, write=True) as session:
+        locked = lifecycle.enter(session, "hold", invitation_id=created.invitation.id,
+                                 link_hash=hash_token(created.token), now=NOW)
+        assert locked.invitation.id == created.invitation.id
+    with session_scope(engine, write=True) as session, pytest.raises(InvitationStateError) as refused:
+        lifecycle.enter(session, "confirm", invitation_id=created.invitation.id + 99,
+                        link_hash=hash_token(created.token), now=NOW)
+    assert (refused.value.transition, refused.value.state) == ("confirm", "missing")
+
+
+def test_a_meeting_named_beside_an_invitation_that_is_not_its_own_is_missing(engine, org):
+    meeting_id = _confirm(engine, _invite(engine, org).invitation.id).meeting.id
+    without_meeting = _invite(engine, org).invitation.id
+    with_another = _invite(engine, org).invitation.id
+    _confirm(engine, with_another, hour=11)
+    for invitation_id in (without_meeting, with_another):
+        with session_scope(engine, write=True) as session, pytest.raises(lifecycle.MeetingStateError,
+                                                                         match="no longer exists") as refused:
+            lifecycle.enter(session, "cancel_meeting", invitation_id=invitation_id, meeting_id=meeting_id, now=NOW)
+        assert (refused.value.transition, refused.value.state) == ("cancel_meeting", "missing")
+
+
+def test_a_meeting_transition_on_an_invitation_without_a_meeting_is_refused_as_none(engine, org):
+    invitation_id = _invite(engine, org).invitation.id
+    with session_scope(engine, write=True) as session, pytest.raises(lifecycle.MeetingStateError) as refused:
+        lifecycle.enter(session, "cancel_meeting", invitation_id=invitation_id, now=NOW)
+    assert refused.value.state == lifecycle.NONE
+
+
+def test_finishing_without_the_rows_the_transition_names_is_an_error(engine, org):
+    invitation_id = _invite(engine, org).invitation.id
+    with session_scope(engine, write=True) as session:
+        locked = lifecycle.enter(session, "confirm", invitation_id=invitation_id, now=NOW)
+        with pytest.raises(RuntimeError, match="transition 'confirm' finished without the rows its row names"):
+            lifecycle.finish(locked)  # a confirmation without the meeting it made
+        session.rollback()
+    with session_scope(engine) as session:
+        assert session.get(Invitation, invitation_id).status == "active"
+
+
+def test_a_transition_reads_its_rows_afresh_under_the_lock(engine, org):
+    """Rows this session read before another transaction changed them are read again, not trusted."""
+    if engine.dialect.name == "sqlite":
+        pytest.skip("on SQLite a transition's write transaction begins before any read, so no other writer "
+                    "can change a row its session has read")
+    invitation_id = _invite(engine, org).invitation.id
+    meeting_id = _confirm(engine, _invite(engine, org).invitation.id).meeting.id
+    with session_scope(engine, write=True) as session:
+        # Held, so that the session's identity map keeps them as read.
+        seen = session.get(Invitation, invitation_id), session.get(Meeting, meeting_id)
+        assert [row.status for row in seen] == ["active", "confirmed"]
+        with session_scope(engine, write=True) as meanwhile:
+            cancel_invitation(meanwhile, invitation_id, secret_key=SECRET_KEY, by=None, now=NOW)
+            cancel_meeting(meanwhile, meeting_id, secret_key=SECRET_KEY, by=None, now=NOW)
+        with pytest.raises(InvitationStateError) as refused:
+            lifecycle.enter(session, "cancel_invitation", invitation_id=invitation_id, now=NOW)
+        assert refused.value.state == "cancelled"
+        with pytest.raises(lifecycle.MeetingStateError) as refused:
+            lifecycle.enter(session, "cancel_meeting", meeting_id=meeting_id, now=NOW)
+        assert refused.value.state == "cancelled"
+
+
+def _subscribe_to_every_event(engine) -> None:
+    from booking_service.services import webhooks
+    from booking_service.store.models import User
+
+    with session_scope(engine, write=True) as session:
+        admin = User(email="root@example.com", name="Root", zone="Europe/Berlin", role="admin")
+        session.add(admin)
+        session.flush()
+        webhooks.create_subscription(session, admin, "https://93.184.216.34/hook",
+                                     sorted({e for e in webhooks.TRANSITION_EVENTS.values() if e}),
+                                     secret_key=SECRET_KEY, now=NOW)
+
+
+def _events(engine) -> list[dict]:
+    import json
+
+    from booking_service.store.models import WebhookDelivery
+
+    with session_scope(engine) as session:
+        return [json.loads(d.payload) for d in session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id))]
+
+
+def test_each_transition_queues_its_event_with_its_rows_instant_status_and_actor(engine, org):
+    _subscribe_to_every_event(engine)
+    invitation_id = _invite(engine, org).invitation.id
+    meeting_id = _confirm(engine, invitation_id).meeting.id
+    later = NOW + dt.timedelta(hours=1)
+    with session_scope(engine, write=True) as session:
+        locked = lifecycle.enter(session, "cancel_meeting", meeting_id=meeting_id, now=later)
+        lifecycle.finish(locked, actor="customer")
+    created, confirmed, cancelled = _events(engine)
+    assert [e["type"] for e in (created, confirmed, cancelled)] == [
+        "invitation.created", "meeting.confirmed", "meeting.cancelled"]
+    assert [e["timestamp"] for e in (created, confirmed, cancelled)] == [NOW.isoformat(), NOW.isoformat(),
+                                                                         later.isoformat()]
+    assert [e["data"]["invitation"]["id"] for e in (created, confirmed, cancelled)] == [invitation_id] * 3
+    assert [e["data"]["invitation"]["status"] for e in (created, confirmed, cancelled)] == [
+        "active", "scheduled", "cancelled"]
+    assert created["data"]["meeting"] is None
+    assert [e["data"]["meeting"]["id"] for e in (confirmed, cancelled)] == [meeting_id] * 2
+    assert cancelled["data"]["meeting"]["status"] == "cancelled"
+    assert [e["data"]["by"] for e in (created, confirmed, cancelled)] == ["scheduler", "customer", "customer"]
+
+
+def test_the_event_reads_the_invitation_as_of_the_transitions_instant(engine, org):
+    """An active invitation whose frame is over at the transition's ``now`` reads ``expired`` in its event."""
+    _subscribe_to_every_event(engine)
+    created = _invite(engine, org)
+    over = frame_end_instant(created.invitation)
+    with session_scope(engine, write=True) as session:
+        locked = lifecycle.enter(session, "create", now=over)
+        lifecycle.finish(locked, invitation=session.get(Invitation, created.invitation.id))
+    first, again = _events(engine)
+    assert first["data"]["invitation"]["status"] == "active"
+    assert (again["timestamp"], again["data"]["invitation"]["status"]) == (over.isoformat(), "expired")
