@@ -124,6 +124,11 @@ def test_a_refusal_is_english_as_text_and_read_in_the_language_of_the_page():
     assert lifecycle.refusal_sentence("rebook", "missing").text("es") == "Esta reunión ya no existe; recargue la página."
 
 
+def test_a_refusal_made_with_plain_text_reads_as_that_text_in_any_language():
+    error = lifecycle.InvitationStateError("resend", "replaced", "This link was replaced by a newer one.")
+    assert error.sentence.text("de") == str(error) == "This link was replaced by a newer one."
+
+
 
 def test_cancelling_a_booked_invitation_is_refused_and_its_meeting_stands(engine, org):
     invitation_id = _invite(engine, org).invitation.id
