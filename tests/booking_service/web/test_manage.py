@@ -292,13 +292,18 @@ def test_past_the_cutoff_the_customer_reads_why_in_their_language(client, app, o
     assert _meeting(app, invitation_id).status == "confirmed"
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
-def test_at_the_most_moves_the_customer_reads_why_in_their_language(client, app, org, language):
-    token, invitation_id = _invite(app, org, max_reschedules=1, language=language)
+def _moved_as_often_as_allowed(client, app, org, language: str, moves: int) -> tuple[str, int]:
+    """A meeting booked through the pages whose customer has used all ``moves``; its manage token and invitation."""
+    token, invitation_id = _invite(app, org, max_reschedules=moves, language=language)
     _book_through_pages(client, token)
     with session_scope(_engine(app), write=True) as session:
-        session.scalars(select(Meeting).where(Meeting.invitation_id == invitation_id)).one().reschedule_count = 1
-    manage = manage_token_for(SECRET_KEY, hash_token(token))
+        session.scalars(select(Meeting).where(Meeting.invitation_id == invitation_id)).one().reschedule_count = moves
+    return manage_token_for(SECRET_KEY, hash_token(token)), invitation_id
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_at_the_most_moves_the_customer_reads_why_in_their_language(client, app, org, language):
+    manage, invitation_id = _moved_as_often_as_allowed(client, app, org, language, 1)
     html = _text(client.get(f"/m/{manage}"))
     assert _paragraphs(html, "policy") == [MOVED_ONCE[language]] and "/reschedule" not in html
     page = _forge(client, app, org, f"/m/{manage}/move", start=_another_start(app, invitation_id))
@@ -308,11 +313,7 @@ def test_at_the_most_moves_the_customer_reads_why_in_their_language(client, app,
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_the_plural_of_the_most_moves_follows_the_language(client, app, org, language):
-    token, invitation_id = _invite(app, org, max_reschedules=2, language=language)
-    _book_through_pages(client, token)
-    with session_scope(_engine(app), write=True) as session:
-        session.scalars(select(Meeting).where(Meeting.invitation_id == invitation_id)).one().reschedule_count = 2
-    manage = manage_token_for(SECRET_KEY, hash_token(token))
+    manage, _ = _moved_as_often_as_allowed(client, app, org, language, 2)
     assert _paragraphs(_text(client.get(f"/m/{manage}")), "policy") == [MOVED_TWICE[language]]
 
 
