@@ -96,7 +96,12 @@ def clock(language: str | None = None) -> str:
     chosen = _clock.get() if language is None else None
     if chosen is not None:
         return chosen
-    pattern = Locale.parse(language or current()).time_formats["short"].pattern
+    return _own_clock(language or current())
+
+
+@lru_cache(maxsize=None)
+def _own_clock(language: str) -> str:
+    pattern = Locale.parse(language).time_formats["short"].pattern
     return "12" if "h" in pattern or "K" in pattern else "24"
 
 
@@ -251,10 +256,20 @@ def format_time(instant: dt.datetime, zone: str, language: str | None = None) ->
     wall = local(instant, zone)
     own = clock(language)
     wanted = clock() if language == current() else own
-    if wanted == own:
+    return _clock_time(wall.hour, wall.minute, language, None if wanted == own else wanted)
+
+
+@lru_cache(maxsize=8192)
+def _clock_time(hour: int, minute: int, language: str, clock: str | None) -> str:
+    """The wall time ``hour:minute`` in ``language``, by its own clock (``None``) or by ``clock``.
+
+    A page lists many times; the label depends only on these four, so each is formatted once.
+    """
+    wall = dt.time(hour, minute)
+    if clock is None:
         text = babel_dates.format_time(wall, "short", locale=language)
     else:
-        text = babel_dates.format_time(wall, "h:mm a" if wanted == "12" else "HH:mm", locale=language)
+        text = babel_dates.format_time(wall, "h:mm a" if clock == "12" else "HH:mm", locale=language)
     # CLDR puts a narrow no-break space before "AM"; a plain one reads the same everywhere (mail too).
     return text.replace("\u202f", " ")
 
