@@ -32,6 +32,7 @@ from ..store.loader import (
     load_limits,
     load_overrides,
     load_resources,
+    load_resources_and_limits,
 )
 from ..store.models import (
     Invitation,
@@ -127,14 +128,23 @@ def load_inputs(
     relies on. ``holder``: the invitation asking, whose own hold does not block it;
     ``skip_meeting``: a meeting being moved, whose own reservations do not block it.
     """
+    return _load_request(session, request, holder=holder, skip_meeting=skip_meeting)[0]
+
+
+def _load_request(
+    session: Session, request: planner.SlotRequest, *, holder: int | None = None, skip_meeting: int | None = None
+) -> tuple[PlannerInputs, planner.Limits | None]:
+    """:func:`load_inputs` and :func:`load_limits_for`, the limits read with the resources."""
     ids = involved_ids(request)
-    resources = load_resources(session, resource_ids=ids)
+    resources, limits = load_resources_and_limits(session, resource_ids=ids)
     hours = load_hours(session, resource_ids=ids)
     overrides = load_overrides(session, resource_ids=ids)
     start, end = request_window(request)
     busy = load_busy(session, start, end, resource_ids=ids, holds_at=request.now,
                      holder=holder, skip_meeting=skip_meeting)
-    return PlannerInputs(resources=resources, hours=hours, overrides=overrides, busy=busy, pools=_empty_pools().copy())
+    inputs = PlannerInputs(resources=resources, hours=hours, overrides=overrides, busy=busy,
+                           pools=_empty_pools().copy())
+    return inputs, _with_held_meetings(session, request, limits)
 
 
 def load_limits_for(session: Session, request: planner.SlotRequest) -> planner.Limits | None:
@@ -145,8 +155,10 @@ def load_limits_for(session: Session, request: planner.SlotRequest) -> planner.L
     week a start in the frame falls in, in any zone. Read inside the booking's locks, they are
     the latest committed, so two bookings can't both take a member's last allowed meeting.
     """
-    ids = involved_ids(request)
-    limits = load_limits(session, resource_ids=ids)
+    return _with_held_meetings(session, request, load_limits(session, resource_ids=involved_ids(request)))
+
+
+def _with_held_meetings(session: Session, request: planner.SlotRequest, limits: pd.DataFrame) -> planner.Limits | None:
     if limits.empty:
         return None
     lo, hi = request.frame
@@ -222,21 +234,20 @@ def find_slots_for(
     (the invitation's own meeting, being moved) does not.
     """
     request = slot_request(spec, now)
-    inputs = load_inputs(session, request, holder=getattr(spec, "id", None), skip_meeting=skip_meeting)
+    inputs, limits = _load_request(session, request, holder=getattr(spec, "id", None), skip_meeting=skip_meeting)
     if not _required_present(spec, request, inputs):
         return _empty_slots()
-    return planner.find_slots(request, inputs.resources, inputs.hours, inputs.busy, inputs.overrides,
-                              limits=load_limits_for(session, request))
+    return planner.find_slots(request, inputs.resources, inputs.hours, inputs.busy, inputs.overrides, limits=limits)
 
 
 def count_slots_for(session: Session, spec: InvitationLike, now: dt.datetime | None = None) -> int:
     """How many slots an invitation (or validated draft) has at ``now`` (the wizard's live count)."""
     request = slot_request(spec, now)
-    inputs = load_inputs(session, request, holder=getattr(spec, "id", None))
+    inputs, limits = _load_request(session, request, holder=getattr(spec, "id", None))
     if not _required_present(spec, request, inputs):
         return 0
     return int(planner.count_slots(request, inputs.resources, inputs.hours, inputs.busy, inputs.overrides,
-                                   limits=load_limits_for(session, request)))
+                                   limits=limits))
 
 
 def check_slot_for(
@@ -256,7 +267,7 @@ def check_slot_for(
     already); the tables are read fresh either way.
     """
     request = request or slot_request(spec, now)
-    inputs = load_inputs(session, request, holder=getattr(spec, "id", None), skip_meeting=skip_meeting)
+    inputs, limits = _load_request(session, request, holder=getattr(spec, "id", None), skip_meeting=skip_meeting)
     if not _required_present(spec, request, inputs):
         return planner.SlotCheck(
             available=False, start=pd.Timestamp(start), end=pd.Timestamp(start) + request.duration,
@@ -265,7 +276,7 @@ def check_slot_for(
         )
     return planner.check_slot(
         request, inputs.resources, inputs.hours, inputs.busy, inputs.overrides, start=pd.Timestamp(start),
-        limits=load_limits_for(session, request),
+        limits=limits,
     )
 
 

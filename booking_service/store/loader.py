@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Select, String, bindparam, literal, select, type_coerce, union_all
+from sqlalchemy import Select, String, bindparam, literal, or_, select, type_coerce, union_all
 from sqlalchemy.orm import Session, selectinload
 
 from planner.analytics.demand import HISTORY_COLUMNS
@@ -93,10 +93,15 @@ def _ids(rows, i: int = 0) -> np.ndarray:
 _RESOURCE_IDS = "resource_ids"
 
 
+_LIMIT_COLUMNS = (Resource.max_meetings_day, Resource.max_minutes_day, Resource.max_meetings_week,
+                  Resource.max_minutes_week)
+LIMIT_NAMES = ("max_meetings_day", "max_minutes_day", "max_meetings_week", "max_minutes_week")
+
+
 @cache
 def _resources_query(include_inactive: bool, restricted: bool) -> Select:
     query = select(
-        Resource.id, Resource.kind, Resource.zone, Resource.capacity, Resource.name, Resource.email
+        Resource.id, Resource.kind, Resource.zone, Resource.capacity, Resource.name, Resource.email, *_LIMIT_COLUMNS
     ).order_by(Resource.id)
     if not include_inactive:
         query = query.where(Resource.active.is_(True))
@@ -177,9 +182,17 @@ def load_resources(
 
     ``resource_ids`` restricts the table to those resources.
     """
+    return load_resources_and_limits(session, include_inactive=include_inactive, resource_ids=resource_ids)[0]
+
+
+def load_resources_and_limits(
+    session: Session, *, include_inactive: bool = False, resource_ids: list[int] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`load_resources` and, from the same rows (one round trip), :func:`load_limits`' table
+    of those of them that have any limit."""
     query = _resources_query(include_inactive, resource_ids is not None)
     rows = session.connection().execute(query, _restriction(resource_ids)).all()
-    return pd.DataFrame(
+    resources = pd.DataFrame(
         {
             "resource_id": _ids(rows),
             "kind": _column(rows, 1, object),
@@ -190,6 +203,7 @@ def load_resources(
         },
         copy=False,  # fresh arrays: no need to copy them again
     )
+    return resources, _limits_frame([(r[0], *r[6:10]) for r in rows if any(v is not None for v in r[6:10])])
 
 
 def load_hours(session: Session, resource_ids: list[int] | None = None) -> pd.DataFrame:
@@ -496,17 +510,27 @@ def load_limits(session: Session, resource_ids: list[int] | None = None) -> pd.D
 
     ``resource_id`` (str) and the four limit columns (nullable Int64).
     """
-    cols = (Resource.max_meetings_day, Resource.max_minutes_day, Resource.max_meetings_week, Resource.max_minutes_week)
-    query = select(Resource.id, *cols).where(
-        Resource.max_meetings_day.is_not(None) | Resource.max_minutes_day.is_not(None)
-        | Resource.max_meetings_week.is_not(None) | Resource.max_minutes_week.is_not(None)
+    query = select(Resource.id, *_LIMIT_COLUMNS).where(
+        or_(*(column.is_not(None) for column in _LIMIT_COLUMNS))
     ).order_by(Resource.id)
     if resource_ids is not None:
         query = query.where(Resource.id.in_(resource_ids))
-    rows = session.execute(query).all()
-    names = ["max_meetings_day", "max_minutes_day", "max_meetings_week", "max_minutes_week"]
+    return _limits_frame(session.execute(query).all())
+
+
+def _limits_frame(rows) -> pd.DataFrame:
+    # Nobody limited is the common case: the typed empty table is built once and copied.
+    return _table_of_limits(rows) if rows else _no_limits().copy()
+
+
+@cache
+def _no_limits() -> pd.DataFrame:
+    return _table_of_limits([])
+
+
+def _table_of_limits(rows) -> pd.DataFrame:
     frame = pd.DataFrame({"resource_id": pd.Series([str(r[0]) for r in rows], dtype=str)})
-    for i, name in enumerate(names, start=1):
+    for i, name in enumerate(LIMIT_NAMES, start=1):
         frame[name] = pd.array([r[i] for r in rows], dtype="Int64")
     return frame
 
