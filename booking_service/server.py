@@ -9,6 +9,7 @@ when it exits.
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import tempfile
@@ -44,7 +45,13 @@ class BookingServer(BaseApplication):
     def load(self):
         from .web.app import create_app
 
-        return create_app()
+        app = create_app()
+        # Everything built so far (modules, the app, CLDR data) lives as long as the worker: move
+        # it out of the collector's sight, so that a full collection walks only what requests made
+        # (about 50 ms less each, every few hundred requests).
+        gc.collect()
+        gc.freeze()
+        return app
 
 
 def run(host: str, port: int, *, workers: int, threads: int, log_level: str = "info") -> None:
