@@ -66,7 +66,7 @@ from booking_service.store.models import Invitation, Meeting, TeamMember, User, 
 
 SECRET = "loadtest-secret-key"
 ROUTES = ("/i/[token]", "/i/[token]/times", "/i/[token]/slot", "/i/[token]/confirm", "/i/[token]/scheduled",
-          "/m/[token]/cancel", "/api/v1/meetings", "/api/v1/meetings/[id]/cancel")
+          "/m/[token]/cancel", "/m/[token]/cancel (POST)", "/api/v1/meetings", "/api/v1/meetings/[id]/cancel")
 
 
 def _free_port() -> int:
