@@ -136,9 +136,10 @@ def run(name: str, module: Module, max_children: int) -> Score:
     work = _workdir(name, module)
     started = time.monotonic()
     done = subprocess.run([str(Path(sys.executable).with_name("mutmut")), "run", "--max-children", str(max_children),
-                           *module.only], cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    if done.returncode not in (0,):
-        print(done.stderr[-3000:], file=sys.stderr)
+                           *module.only], cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if done.returncode != 0 or "failed to collect stats" in done.stdout:
+        # The module's tests must pass unmutated before any mutant means anything.
+        raise SystemExit(f"{name}: mutmut could not run the module's tests unmutated:\n{done.stdout[-3000:]}")
     _mutmut(work, "export-cicd-stats")
     stats = json.loads((work / "mutants" / "mutmut-cicd-stats.json").read_text())
     listed = _mutmut(work, "results").stdout

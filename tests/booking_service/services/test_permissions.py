@@ -545,7 +545,8 @@ def _acting_functions() -> set[str]:
         for info in pkgutil.iter_modules(package.__path__):
             module = importlib.import_module(f"{package.__name__}.{info.name}")
             for name, function in vars(module).items():
-                if (not name.startswith("_") and inspect.isfunction(function)
+                # mutmut's copies of a function (``x_name__mutmut_3``) are not functions of the service.
+                if (not name.startswith("_") and "__mutmut_" not in name and inspect.isfunction(function)
                         and function.__module__ == module.__name__
                         and {"by", "user", "viewer"} & set(inspect.signature(function).parameters)):
                     found.add(f"{info.name}.{name}")
