@@ -143,6 +143,14 @@ def test_pool_membership_is_read_when_asked(session, org):
     assert can_access_invitation(session, org["ana"], org["invs"]["ana_m4"].id)
 
 
+def test_an_invitation_stays_its_creators_when_its_pool_empties(session, org):
+    # With no member involved any more, only "the scheduler created it" keeps it in bo's scope.
+    org["pool"].members = []
+    session.commit()
+    assert can_access_invitation(session, org["bo"], org["invs"]["bo_pool"].id)
+    assert not can_access_invitation(session, org["ana"], org["invs"]["bo_pool"].id)
+
+
 def test_action_checks_use_the_same_rule_as_listings(session, org):
     for user in (org["admin"], org["ana"], org["bo"], org["cy"], org["off"]):
         listed = set(session.scalars(visible_invitations(user).with_only_columns(Invitation.id)))
@@ -167,6 +175,48 @@ def test_require_invitation_hides_whether_an_id_exists(session, org):
         require_invitation(session, org["admin"], 999999, "resend")
     with pytest.raises(PermissionDenied, match="cy@example.com may not resend invitation"):
         require_invitation(session, org["cy"], org["invs"]["ana_m1"].id, "resend")
+
+
+def test_the_listings_select_whole_rows(session, org):
+    # The dashboard reads objects from the listings, not only their ids.
+    assert {type(row) for row in session.scalars(visible_meetings(org["ana"]))} == {Meeting}
+    assert {type(row) for row in session.scalars(visible_invitations(org["ana"]))} == {Invitation}
+
+
+def test_a_meeting_its_scheduler_made_stays_theirs_outside_their_scope(session, org):
+    # cy created no invitation, so none is in cy's scope; a meeting cy made is cy's all the same.
+    bos = _invitation(session, org["bo"], members=[org["m2"]])
+    made = _meeting(session, bos, org["cy"])
+    session.commit()
+    assert set(session.scalars(visible_meetings(org["cy"]).with_only_columns(Meeting.id))) == {made.id}
+    require_meeting(session, org["cy"], made.id, "cancel")  # no exception
+    assert not can_access_invitation(session, org["cy"], bos.id)
+
+
+def test_the_owner_and_an_admin_may_act_on_an_invitation(session, org):
+    inv = org["invs"]["ana_m1"].id
+    require_invitation(session, org["ana"], inv, "resend")  # no exception
+    require_invitation(session, org["admin"], inv, "resend")
+    with pytest.raises(PermissionDenied) as refused:
+        require_invitation(session, None, inv, "resend")
+    assert str(refused.value) == (f"nobody signed in may not resend invitation {inv}: it is not theirs nor "
+                                  "their team's; ask its creator or an admin")
+
+
+def test_a_refused_meeting_action_says_who_may(session, org):
+    meeting = org["meetings"]["ana_m1"].id
+    with pytest.raises(PermissionDenied) as refused:
+        require_meeting(session, org["cy"], meeting, "cancel")
+    assert str(refused.value) == (f"cy@example.com may not cancel meeting {meeting}: it is not theirs nor "
+                                  "their team's; ask its creator or an admin")
+
+
+@pytest.mark.parametrize(("who", "named"), [("ana", "ana@example.com (scheduler)"),
+                                            ("off", "off@example.com (admin)"), (None, "nobody signed in")])
+def test_an_admin_only_refusal_names_who_asked(org, who, named):
+    with pytest.raises(PermissionDenied) as refused:
+        require_admin(org[who] if who else None, "manage rooms")
+    assert str(refused.value) == f"only an admin may manage rooms; {named} may not"
 
 
 @pytest.mark.parametrize("who", ["ana", "off", None])
