@@ -155,6 +155,55 @@ def test_org_grid_update_errors() -> None:
         grid.add_busy("a", ts("2026-11-02 11:00"), ts("2026-11-02 10:00"))
 
 
+def test_org_grid_update_errors_say_which_bound_and_which_block() -> None:
+    tables = Tables().member("a", "UTC").block("a", "2026-11-02 10:00", "2026-11-02 11:00")
+    grid = planner.OrgGrid.build(*tables.frames(), start=START, end=START + pd.Timedelta(days=1))
+    with pytest.raises(planner.PlannerInputError, match=r"^start must be tz-aware, got naive"):
+        grid.add_busy("a", dt.datetime(2026, 11, 2, 10), ts("2026-11-02 11:00"))
+    with pytest.raises(planner.PlannerInputError, match=r"^end must be tz-aware, got naive"):
+        grid.add_busy("a", ts("2026-11-02 10:00"), dt.datetime(2026, 11, 2, 11))
+    with pytest.raises(planner.PlannerInputError, match=r"^start must be a tz-aware datetime, got '10:00'"):
+        grid.add_busy("a", "10:00", ts("2026-11-02 11:00"))
+    with pytest.raises(planner.PlannerInputError, match=r"^end must be a tz-aware datetime, got 11"):
+        grid.remove_busy("a", ts("2026-11-02 10:00"), 11)
+    with pytest.raises(planner.PlannerInputError, match="start < end"):  # an empty block is refused too
+        grid.add_busy("a", ts("2026-11-02 10:00"), ts("2026-11-02 10:00"))
+    # Removing needs the very block: the same start with another end (or the reverse) is not it.
+    for start, end in (("10:00", "10:30"), ("10:30", "11:00")):
+        with pytest.raises(planner.PlannerInputError) as missing:
+            grid.remove_busy("a", ts(f"2026-11-02 {start}"), ts(f"2026-11-02 {end}"))
+        assert str(missing.value) == (f"'a' has no busy block 2026-11-02 {start}:00+00:00 .. "
+                                      f"2026-11-02 {end}:00+00:00 to remove")
+    assert len(grid.busy) == 1
+
+
+def test_org_grid_describes_itself_and_snapshots_its_layout() -> None:
+    tables = Tables().member("a", "UTC").room("r", "Asia/Kolkata", 4)
+    grid = planner.OrgGrid.build(*tables.frames(), start=START, end=START + pd.Timedelta(days=1))
+    text = repr(grid)
+    assert text == (f"OrgGrid(2 resources x 288 quanta of 5 min, 2026-11-02 00:00 to 2026-11-03 00:00 UTC, "
+                    f"{grid.nbytes / 2**20:.1f} MiB)")
+    assert grid._repr_html_() == f"<code>{text}</code>"
+    big = planner.OrgGrid.build(*Tables().member("a", "UTC").frames(), start=START,
+                                end=START + pd.Timedelta(days=3000), quantum="1min")
+    assert repr(big).endswith(f"{big.nbytes / 2**20:.1f} MiB)") and big.nbytes > 2**20
+    snapshot = grid.availability()
+    assert (snapshot.resource_ids, snapshot.origin, snapshot.quantum, snapshot.zones) == (
+        ("a", "r"), START, pd.Timedelta(minutes=5), ("UTC", "Asia/Kolkata"))
+
+
+def test_adding_blocks_out_of_order_keeps_each_removable() -> None:
+    tables = Tables().member("a", "UTC", windows=((540, 720),))
+    grid = planner.OrgGrid.build(*tables.frames(), start=START, end=START + pd.Timedelta(days=1))
+    req = request(("a",), duration=60)
+    grid.add_busy("a", ts("2026-11-02 11:00"), ts("2026-11-02 11:30"))
+    grid.add_busy("a", ts("2026-11-02 09:00"), ts("2026-11-02 09:30"))  # earlier than the first
+    assert list(grid.busy["start"]) == [ts("2026-11-02 09:00"), ts("2026-11-02 11:00")]
+    grid.remove_busy("a", ts("2026-11-02 11:00"), ts("2026-11-02 11:30"))
+    assert list(grid.busy["start"]) == [ts("2026-11-02 09:00")]
+    assert [t.strftime("%H:%M") for t in grid.find_slots(req)["start"]] == ["10:00", "11:00"]
+
+
 def test_org_grid_falls_back_for_finer_quanta_and_frames_beyond_the_horizon() -> None:
     org, req = org_and_request()
     grid = build(org)
