@@ -204,6 +204,16 @@ def test_adding_blocks_out_of_order_keeps_each_removable() -> None:
     assert [t.strftime("%H:%M") for t in grid.find_slots(req)["start"]] == ["10:00", "11:00"]
 
 
+def test_the_busy_table_after_changing_a_later_row_lists_each_block_once() -> None:
+    tables = (Tables().member("a", "UTC").member("b", "UTC")
+              .block("a", "2026-11-02 09:00", "2026-11-02 10:00").block("b", "2026-11-02 11:00", "2026-11-02 12:00"))
+    grid = planner.OrgGrid.build(*tables.frames(), start=START, end=START + pd.Timedelta(days=1))
+    grid.add_busy("b", ts("2026-11-02 13:00"), ts("2026-11-02 14:00"))
+    busy = grid.busy.sort_values(["resource_id", "start"], ignore_index=True)
+    assert list(zip(busy["resource_id"], busy["start"].dt.strftime("%H:%M"), strict=True)) == [
+        ("a", "09:00"), ("b", "11:00"), ("b", "13:00")]
+
+
 def test_org_grid_falls_back_for_finer_quanta_and_frames_beyond_the_horizon() -> None:
     org, req = org_and_request()
     grid = build(org)
