@@ -56,17 +56,26 @@ MODULES: dict[str, Module] = {
     "invitations": Module("booking_service/services/invitations.py",
                           (S + "test_invitations.py", S + "test_invitation_choices.py", S + "test_lifecycle.py")),
     "permissions": Module("booking_service/services/permissions.py", (S + "test_permissions.py",)),
+    # The mails themselves are queued and read back by the services that send them.
     "outbox": Module("booking_service/services/outbox.py",
-                     (S + "test_outbox.py", "tests/booking_service/delivery/test_mail.py")),
+                     (S + "test_outbox.py", "tests/booking_service/delivery/test_mail.py",
+                      "tests/booking_service/delivery/test_tokens_at_rest.py", S + "test_booking.py",
+                      S + "test_invitations.py", S + "test_changes.py")),
     "queue": Module("booking_service/store/queue.py",
                     ("tests/booking_service/delivery/test_delivery.py", "tests/booking_service/delivery/test_worker.py")),
+    # The real calendars (test_ics_corpus.py) count where TEST_ICS_CORPUS names them, as in CI.
     "ics": Module("booking_service/calendars/ics.py",
-                  ("tests/booking_service/calendars/test_ics.py", "tests/booking_service/calendars/test_ics_files.py")),
+                  ("tests/booking_service/calendars/test_ics.py", "tests/booking_service/calendars/test_ics_files.py",
+                   "tests/booking_service/calendars/test_ics_corpus.py")),
     "slots": Module("planner/slots.py",
                     ("tests/planner/test_rules.py", "tests/planner/test_slots_smoke.py", "tests/planner/test_dst.py",
-                     "tests/planner/test_properties.py")),
+                     "tests/planner/test_properties.py", "tests/planner/test_team_properties.py",
+                     "tests/planner/test_errors.py")),
+    # The grid answers what the slot semantics answer: the oracle's property tests are its own.
     "grid": Module("planner/grid.py",
-                   ("tests/planner/test_grid.py", "tests/planner/test_grid_cache.py", "tests/planner/test_bits.py")),
+                   ("tests/planner/test_grid.py", "tests/planner/test_grid_cache.py", "tests/planner/test_bits.py",
+                    "tests/planner/test_properties.py", "tests/planner/test_team_properties.py",
+                    "tests/planner/test_errors.py")),
 }
 
 B = S + "test_booking.py::"
