@@ -149,8 +149,11 @@ def test_concurrent_wrong_passwords_are_counted_one_after_the_other(client, db):
     token = re.search(r'name="form_token" value="([^"]+)"', client.get("/sign-in").text).group(1)
 
     def attempt(_):
+        # The form's cookie by hand, as in _sign_in: each refusal's page sets a new one in the
+        # client's shared jar, which would race with the other threads' posts.
         return client.post("/sign-in", data={"email": "sam@example.com", "password": "wrong password!",
-                                             "form_token": token}).status_code
+                                             "form_token": token},
+                           headers={"Cookie": f"slotwise_sign_in_form={token}"}).status_code
 
     with ThreadPoolExecutor(max_workers=10) as pool:
         codes = sorted(pool.map(attempt, range(10)))
