@@ -155,3 +155,39 @@ def test_threads_sharing_a_grid_get_the_cold_answers() -> None:
         for _ in range(5):
             assert list(pool.map(grid.count_slots, requests)) == expected
     assert grid.cache_nbytes <= 12 * row_bytes
+
+
+def test_a_repeated_shape_reuses_its_candidates_and_rows(monkeypatch) -> None:
+    # The cache's point is work not done again: one shape's starts are found once, and its
+    # members' rows of "free for this shape" are computed once, however often it is asked.
+    from planner import grid as grid_module
+
+    org = planner.generate_organisation(12, 3, dt.date(2026, 10, 19), 14, seed=3)
+    frames = (org.resources, org.hours, org.busy, org.overrides)
+    start = pd.Timestamp("2026-10-19", tz="UTC")
+    grid = planner.OrgGrid.build(*frames, start=start, end=start + pd.Timedelta(days=14))
+    calls = {"candidates": 0, "rows": 0}
+    real, real_rows = grid_module._candidates, grid_module._ok_rows
+
+    def counted(request):
+        calls["candidates"] += 1
+        return real(request)
+
+    def counted_rows(in_hours, busy, *shape):
+        calls["rows"] += len(in_hours)
+        return real_rows(in_hours, busy, *shape)
+
+    monkeypatch.setattr(grid_module, "_candidates", counted)
+    monkeypatch.setattr(grid_module, "_ok_rows", counted_rows)
+    req = planner.SlotRequest(
+        members=tuple(org.member_ids[:1]), pools=(), rooms=(), min_capacity=1, duration=pd.Timedelta(minutes=30),
+        interval=pd.Timedelta(minutes=15), frame_start=dt.date(2026, 10, 20), frame_end=dt.date(2026, 10, 30),
+        zone="Europe/London", now=dt.datetime(2026, 10, 19, tzinfo=dt.UTC),
+    )  # fmt: skip
+    first = grid.count_slots(req)
+    cached = grid.cache_nbytes
+    assert first > 0 and calls == {"candidates": 1, "rows": 1} and cached > 0
+    later = dataclasses.replace(req, now=dt.datetime(2026, 10, 21, 12, tzinfo=dt.UTC))  # another "now": same shape
+    assert grid.count_slots(later) == planner.count_slots(later, *frames) < first
+    assert grid.count_slots(req) == first == planner.count_slots(req, *frames)
+    assert calls == {"candidates": 1, "rows": 1} and grid.cache_nbytes == cached
