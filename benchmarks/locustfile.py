@@ -11,9 +11,6 @@ Every booking and cancellation the service acknowledged is written, with every 5
 
 from __future__ import annotations
 
-# FastHttpUser (geventhttpclient) rather than HttpUser (requests): it keeps cookies the same way
-# and takes several times less CPU per request, which here is CPU taken from the server measured.
-
 import json
 import os
 import random
@@ -22,6 +19,8 @@ import sys
 from html import unescape
 from pathlib import Path
 
+# FastHttpUser (geventhttpclient) rather than HttpUser (requests): it keeps cookies the same way
+# and takes several times less CPU per request, which here is CPU taken from the server measured.
 from locust import FastHttpUser, between, events, task
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

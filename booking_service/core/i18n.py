@@ -99,7 +99,7 @@ def clock(language: str | None = None) -> str:
     return _own_clock(language or current())
 
 
-@lru_cache(maxsize=None)
+@lru_cache(maxsize=64)
 def _own_clock(language: str) -> str:
     pattern = Locale.parse(language).time_formats["short"].pattern
     return "12" if "h" in pattern or "K" in pattern else "24"

@@ -31,7 +31,6 @@ from ..store.loader import (
     load_hours,
     load_limits,
     load_overrides,
-    load_resources,
     load_resources_and_limits,
 )
 from ..store.models import (
