@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -114,6 +116,8 @@ def _get(url: str, timeout: float = 2) -> int:
 @pytest.mark.slow
 def test_up_starts_both_services_and_stops_them_on_ctrl_c(env):
     booking_port, dashboard_port = _free_port(), _free_port()
+    booking_line = f"Booking service: http://127.0.0.1:{booking_port}"
+    dashboard_line = f"Dashboard:       http://127.0.0.1:{dashboard_port}"
     process = subprocess.Popen(
         [sys.executable, "-m", "booking_service.cli", "up"],
         env={**os.environ, **env, "BOOKING_PORT": str(booking_port), "DASHBOARD_PORT": str(dashboard_port)},
@@ -122,30 +126,31 @@ def test_up_starts_both_services_and_stops_them_on_ctrl_c(env):
         text=True,
         start_new_session=True,
     )
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True)
+    reader.start()
+    output = ""
     try:
+        # `up` announces each URL only once its service answers: wait for its words, then check them.
         deadline = time.monotonic() + 90
-        ready = False
-        while time.monotonic() < deadline and not ready:
-            time.sleep(0.5)
-            try:
-                ready = (
-                    _get(f"http://127.0.0.1:{booking_port}/healthz") == 200
-                    and _get(f"http://127.0.0.1:{dashboard_port}/_stcore/health") == 200
-                )
-            except OSError:
-                continue
-        assert ready, "both services should answer"
+        while not (booking_line in output and dashboard_line in output):
+            output += lines.get(timeout=max(0.1, deadline - time.monotonic()))
+        assert _get(f"http://127.0.0.1:{booking_port}/healthz") == 200
+        assert _get(f"http://127.0.0.1:{dashboard_port}/_stcore/health") == 200
         assert _get(f"http://127.0.0.1:{dashboard_port}/sign-in", timeout=30) == 200  # the dashboard's own sign-in form
         # Ctrl-C reaches the whole foreground process group.
         os.killpg(process.pid, signal.SIGINT)
-        output, _ = process.communicate(timeout=30)
+        assert process.wait(timeout=30) == 0
+    except queue.Empty:
+        pytest.fail(f"`slotwise up` did not announce both URLs within 90 s; it printed:\n{output}")
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
-    assert f"Booking service: http://127.0.0.1:{booking_port}" in output
-    assert f"Dashboard:       http://127.0.0.1:{dashboard_port}" in output
+    reader.join(timeout=10)  # the rest of what it printed, up to its end
+    process.stdout.close()
+    while not lines.empty():
+        output += lines.get()
     assert "Stopped." in output
-    assert process.returncode == 0
     for port in (booking_port, dashboard_port):
         with pytest.raises(OSError):
             _get(f"http://127.0.0.1:{port}/")
