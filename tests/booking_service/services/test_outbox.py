@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from booking_service.core.crypto import SecretDecryptionError
 from booking_service.services.outbox import (
@@ -93,3 +94,113 @@ def test_a_message_queued_before_encryption_is_sent_as_stored_then_redacted(sess
     assert message_content(legacy, KEY) == MailContent(f"Go: {LINK}", f'<a href="{LINK}">Go</a>', None)
     forget_content(legacy)
     assert (legacy.body_text, legacy.body_html) == ("Go: link sent", "Go (link sent)")
+
+
+# --- rendering: the shared filters, the subject's line breaks, the language -----------------------
+
+
+def test_mail_and_pages_share_one_table_of_time_filters():
+    from booking_service.core import display, i18n
+    from booking_service.services.outbox import register_filters
+
+    filters: dict = {}
+    register_filters(filters)
+    assert filters == {
+        "when": i18n.format_when, "day": i18n.format_day, "clock": i18n.format_time,
+        "duration": i18n.format_duration, "zone_name": i18n.zone_name, "iso_utc": display.iso_utc,
+    }
+
+
+def _cancellation(mail_subject: str, *, language: str | None = None, subject: str = "Intro"):
+    return render_mail("cancellation", mail_subject, language=language, subject=subject, recipient_name="Ada",
+                       start=NOW, end=NOW + dt.timedelta(minutes=30), zone="Europe/Berlin", reason="")
+
+
+@pytest.mark.parametrize("brk", ["\r", "\n"])
+def test_a_subject_with_either_line_break_is_refused_as_written_or_once_filled_in(brk):
+    with pytest.raises(ValueError) as written:
+        _cancellation(f"Bad{brk}Bcc: x@example.com")
+    assert str(written.value) == f"mail subject {f'Bad{brk}Bcc: x@example.com'!r} contains a line break"
+    # A meeting's subject brings the break in only when the header is filled in.
+    with pytest.raises(ValueError) as filled:
+        _cancellation("Cancelled: %(subject)s", subject=f"Intro{brk}Bcc: x@example.com")
+    assert str(filled.value) == f"mail subject {f'Cancelled: Intro{brk}Bcc: x@example.com'!r} contains a line break"
+    assert _cancellation("Cancelled: %(subject)s").subject == "Cancelled: Intro"
+
+
+def test_a_mail_is_written_in_the_language_asked_and_in_english_by_default():
+    french = _cancellation("Cancelled: %(subject)s", language="fr")
+    assert french.subject == "Annulé : Intro"
+    assert "Bonjour Ada," in french.text and "janvier 2030" in french.text
+    english = _cancellation("Cancelled: %(subject)s")
+    assert english.subject == "Cancelled: Intro"
+    assert "Hello Ada," in english.text and "January 2030" in english.text
+
+
+# --- what the outbox stores: every column queue_mail sets -----------------------------------------
+
+
+def test_a_queued_message_is_pending_untried_and_knows_its_link(session):
+    mail = RenderedMail("Pick a time", f"Pick: {LINK}", None)  # a plain-text message: no HTML part
+    queue_mail(session, kind="invitation", to="ada@example.com", mail=mail, secret_key=KEY, now=NOW,
+               link_hash="ab" * 32, reply_to="sam@example.com")
+    session.commit()
+    session.expunge_all()
+    stored = session.scalars(select(OutboxMessage)).one()
+    assert (stored.status, stored.attempts, stored.link_hash, stored.reply_to) == ("pending", 0, "ab" * 32,
+                                                                                   "sam@example.com")
+    assert (stored.body_text, stored.body_html, stored.ics) == ("Pick: link sent", None, None)
+    assert stored.next_attempt_at.replace(tzinfo=dt.UTC) == NOW
+    assert message_content(stored, KEY) == MailContent(f"Pick: {LINK}", None, None)
+
+
+def test_a_message_queued_before_encryption_keeps_its_invite(session):
+    ics = "BEGIN:VCALENDAR\r\nURL:" + LINK + "\r\nEND:VCALENDAR\r\n"
+    legacy = OutboxMessage(kind="confirmation", to_addr="a@example.com", subject="s", body_text="Booked",
+                           body_html=None, ics=ics, created_at=NOW)
+    session.add(legacy)
+    session.commit()
+    assert message_content(legacy, KEY) == MailContent("Booked", None, ics)
+    forget_content(legacy)
+    assert (legacy.body_text, legacy.body_html, legacy.ics) == ("Booked", None, "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")
+
+
+# --- withdrawing mail that has not gone out ---------------------------------------------------------
+
+
+def test_withdrawing_takes_only_the_pending_mail_of_its_kind(engine):
+    from booking_service.services.booking import confirm_slot
+    from booking_service.services.invitations import create_invitation
+    from booking_service.services.outbox import supersede_invitation_mail, supersede_meeting_mail
+    from booking_service.store.db import session_scope
+    from booking_service.store.models import User
+
+    from ..factories import SECRET_KEY, berlin, draft, make_org, next_monday
+
+    now = dt.datetime.now(dt.UTC)
+    with Session(engine, expire_on_commit=False) as s:
+        org = make_org(s)
+    with session_scope(engine, write=True) as s:
+        ids = [create_invitation(s, draft(org, now), by=s.get(User, org.scheduler), public_url="http://127.0.0.1",
+                                 secret_key=SECRET_KEY).invitation.id for _ in range(2)]
+        booked = confirm_slot(s, ids[1], berlin(next_monday(now), 10), secret_key=SECRET_KEY)
+        assert booked.outcome == "booked"
+        meeting_id = booked.meeting.id
+    plain = RenderedMail("s", "t", None)
+    with session_scope(engine, write=True) as s:
+        s.execute(delete(OutboxMessage))
+        for kind, status in (("invitation", "pending"), ("invitation", "sent"), ("notification", "pending")):
+            message = queue_mail(s, kind=kind, to="a@example.com", mail=plain, secret_key=KEY, invitation_id=ids[0])
+            message.status = status
+        for kind, status in (("reminder", "pending"), ("reminder", "sent"), ("confirmation", "pending")):
+            message = queue_mail(s, kind=kind, to="a@example.com", mail=plain, secret_key=KEY, meeting_id=meeting_id)
+            message.status = status
+    with session_scope(engine, write=True) as s:
+        assert supersede_invitation_mail(s, ids[0]) == 1
+        assert supersede_meeting_mail(s, meeting_id) == 1
+    with Session(engine) as s:
+        rows = s.execute(select(OutboxMessage.kind, OutboxMessage.status).order_by(OutboxMessage.id)).all()
+    assert [tuple(r) for r in rows] == [
+        ("invitation", "superseded"), ("invitation", "sent"), ("notification", "pending"),
+        ("reminder", "superseded"), ("reminder", "sent"), ("confirmation", "pending"),
+    ]
