@@ -514,3 +514,77 @@ def test_large_calendar_reads_what_reaches_the_window_and_nothing_else():
         (utc("2026-06-22 07:00"), utc("2026-06-22 07:30")),
         (utc("2026-06-29 07:00"), utc("2026-06-29 07:30")),
     ]
+
+
+# --- several objects of one calendar (a CalDAV collection) -----------------------------------------
+
+
+def _read_all(texts, **kwargs):
+    from booking_service.calendars.ics import read_calendars
+
+    return read_calendars(texts, zone="Europe/Berlin", window_start=utc("2024-06-01 00:00"),
+                          window_end=utc("2024-07-01 00:00"), **kwargs)
+
+
+def test_objects_of_one_calendar_are_merged_and_their_events_counted():
+    first = calendar(*event("DTSTART:20240610T090000Z", "DTEND:20240610T100000Z", uid="a"),
+                     *event("DTSTART:20240801T090000Z", "DTEND:20240801T100000Z", uid="outside"))
+    second = calendar(*event("DTSTART:20240610T093000Z", "DTEND:20240610T110000Z", uid="b"))
+    third = calendar(*event("DTSTART:20240603T080000Z", "DTEND:20240603T083000Z", uid="c")).encode()
+    reading = _read_all([first, second, third])
+    assert reading.intervals == [(utc("2024-06-03 08:00"), utc("2024-06-03 08:30")),
+                                 (utc("2024-06-10 09:00"), utc("2024-06-10 11:00"))]
+    assert reading.events == 4  # every VEVENT, the one outside the window too
+    assert _read_all([first, second], ignore_uids={"b"}).intervals == [(utc("2024-06-10 09:00"),
+                                                                        utc("2024-06-10 10:00"))]
+    assert (_read_all([]).intervals, _read_all([]).events) == ([], 0)
+
+
+def test_an_unreadable_object_refuses_the_calendar_and_says_which_it_is():
+    good = calendar(*event("DTSTART:20240610T090000Z", "DTEND:20240610T100000Z", uid="a"))
+    bad = calendar(*event("DTEND:20240610T100000Z", uid="nostart"))
+    with pytest.raises(CalendarParseError) as alone:
+        _read_all([bad])
+    with pytest.raises(CalendarParseError) as among:
+        _read_all([good, bad, good])
+    assert str(among.value) == f"object 2 of 3: {alone.value}"
+    assert "has no DTSTART" in str(alone.value) and not str(alone.value).startswith("object")
+
+
+def test_several_objects_check_the_window_even_with_none_to_read():
+    from booking_service.calendars.ics import read_calendars
+
+    with pytest.raises(ValueError, match="window_end .* must be after window_start"):
+        read_calendars([], zone="Europe/Berlin", window_start=utc("2024-06-02 00:00"),
+                       window_end=utc("2024-06-01 00:00"))
+    with pytest.raises(ValueError, match="window_start must be tz-aware"):
+        read_calendars([], zone="Europe/Berlin", window_start=dt.datetime(2024, 6, 1),
+                       window_end=utc("2024-06-02 00:00"))
+
+
+# --- events that begin before the window and last into it ------------------------------------------
+
+
+@pytest.mark.parametrize("duration, length", [
+    ("P2W", dt.timedelta(weeks=2)),
+    ("P10D", dt.timedelta(days=10)),
+    ("PT240H", dt.timedelta(hours=240)),
+    ("PT14400M", dt.timedelta(minutes=14400)),
+    ("PT864000S", dt.timedelta(seconds=864000)),
+    ("P1W2DT24H", dt.timedelta(days=10)),
+])
+def test_an_event_given_by_its_duration_is_read_however_long_before_the_window_it_began(duration, length):
+    # Events that cannot reach the window are skipped before parsing; the span a DURATION
+    # gives must therefore never be underestimated, in any of its units.
+    end = utc("2024-06-02 09:00")
+    text = calendar(*event(f"DTSTART:{end - length:%Y%m%dT%H%M%S}Z", f"DURATION:{duration}"))
+    assert read(text, zone="UTC", start="2024-06-01 00:00", end="2024-06-30 00:00") == [(utc("2024-06-01 00:00"), end)]
+
+
+def test_the_days_a_duration_spans_are_rounded_up_and_a_negative_or_broken_one_is_unknown():
+    from booking_service.calendars.ics import _duration_days
+
+    cases = {"P1W": 7, "P2D": 2, "+P2D": 2, " P2D ": 2, "PT24H": 1, "PT25H": 2, "PT1M": 1, "PT1S": 1,
+             "PT86400S": 1, "PT86401S": 2, "PT1440M": 1, "PT1441M": 2, "P1W2DT3H4M5S": 10, "P0D": 0,
+             "-P1D": None, "P1X": None, "": None, None: None}
+    assert {value: _duration_days(value) for value in cases} == cases
