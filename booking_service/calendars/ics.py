@@ -214,11 +214,11 @@ def _what_it_is(data: bytes | str, text: str) -> str:
     if not start:
         return "empty"
     head = start[:2048].lower()
-    if head.startswith(("<!doctype html", "<html")) or "<html" in head or "<body" in head:
+    if head.startswith("<!doctype html") or "<html" in head or "<body" in head:
         title = re.search(r"<title[^>]*>(.*?)</title>", start[:8192], re.I | re.S)
         named = f" titled {html.unescape(' '.join(title.group(1).split()))[:80]!r}" if title else ""
         return f"an HTML page{named}, such as a sign-in or error page"
-    if head.startswith("<?xml") or head.startswith("<"):
+    if head.startswith("<"):  # an XML declaration, a feed, a fragment of markup
         return "XML or HTML markup"
     if start[0] in "{[":
         try:

@@ -434,6 +434,20 @@ def test_encodings_are_read(encoding):
         (b"%PDF-1.7\n" + bytes(64), "a PDF file (application/pdf)"),
         (b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ada\r\nEND:VCARD\r\n", "a contact card (vCard)"),
         (b"   \r\n", "empty"),
+        # HTML however it is spelt, its title (any case, over lines, with entities) cut at 80 characters.
+        (b"<!doctype HTML>\n<TITLE>Access\n  denied &amp; more</TITLE>", "an HTML page titled 'Access denied & more', "
+         "such as a sign-in or error page"),
+        ("  \n<HTML><head></head></HTML>", "an HTML page, such as a sign-in or error page"),
+        ("<!-- proxy -->\n<BODY>Gateway timeout</BODY>", "an HTML page, such as a sign-in or error page"),
+        ("<!-- proxy --><html lang=en>x</html>", "an HTML page, such as a sign-in or error page"),
+        ("<html><title>" + "T" * 100 + "</title>", f"an HTML page titled {'T' * 80!r}, such as a sign-in or error page"),
+        ("<?XML version='1.0'?><feed/>", "XML or HTML markup"),
+        ("<feed/>", "XML or HTML markup"),
+        ("[1, 2]", "JSON data"),
+        ("{not json", "text that starts with '{not json'"),
+        ("(not json)", "text that starts with '(not json)'"),
+        # What text it is: its first 60 characters, white space run together.
+        ("\n  Not\r\n a\tcalendar " + "x" * 80, "text that starts with 'Not a calendar " + "x" * 43 + "'"),
     ],
 )
 def test_data_that_is_not_a_calendar_is_named(data, found):
@@ -468,6 +482,11 @@ BROKEN_EVENTS = [
     (("DTSTART:{month}40T090000Z", "DTEND:{day}T100000Z"), "line 7, DTSTART: cannot read the event"),
     (("DTSTART:{day}T090000Z", "DURATION:1 hour"), "line 8, DURATION: cannot read the event"),
     (('DTSTART;TZID="W. Europe Standard Time:{day}T090000"',), "line 7, DTSTART: .* the closing quote"),
+    # A series that ends the same day (UNTIL): years before the window only the triage sees it.
+    (("DTSTART:{day}T090000Z", "DTEND:{day}T100000Z", "RRULE:FREQ=HOURLY;UNTIL={day}T235959Z",
+      "EXDATE:{day}T110000Z,{month}40T120000Z"), "line 10, EXDATE: cannot read the event 'e1': Wrong datetime"),
+    (("DTSTART:{day}T090000Z", "DTEND:{day}T100000Z", "RRULE:FREQ=HOURLY;UNTIL={day}T235959Z",
+      "EXDATE;TZID=Nowhere Time:{day}T110000"), "line 10, EXDATE: TZID 'Nowhere Time'"),
 ]
 
 
