@@ -607,3 +607,49 @@ def test_the_days_a_duration_spans_are_rounded_up_and_a_negative_or_broken_one_i
              "PT86400S": 1, "PT86401S": 2, "PT1440M": 1, "PT1441M": 2, "P1W2DT3H4M5S": 10, "P0D": 0,
              "-P1D": None, "P1X": None, "": None, None: None}
     assert {value: _duration_days(value) for value in cases} == cases
+
+
+# --- durations and date UNTILs in every shape ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("props", "zone", "busy"), [
+    # weeks, and seconds to the second
+    (("DTSTART:20240610T090000Z", "DURATION:P1W"), "UTC", ("2024-06-10 09:00", "2024-06-17 09:00")),
+    (("DTSTART:20240610T090000Z", "DURATION:PT1H0M30S"), "UTC", ("2024-06-10 09:00", "2024-06-10 10:00:30")),
+    # a floating start: the duration runs on the member's wall clock
+    (("DTSTART:20240610T090000", "DURATION:PT1H"), "America/New_York", ("2024-06-10 13:00", "2024-06-10 14:00")),
+    # a date with hours: from the member's local midnight
+    (("DTSTART;VALUE=DATE:20240610", "DURATION:PT36H"), "America/New_York", ("2024-06-10 04:00", "2024-06-11 16:00")),
+])
+def test_a_duration_ends_the_event_in_its_own_terms(props, zone, busy):
+    start, end = (dt.datetime.fromisoformat(b).replace(tzinfo=dt.UTC) for b in busy)
+    assert read(calendar(*event(*props)), zone=zone) == [(start, end)]
+
+
+def test_a_date_until_on_a_floating_series_keeps_the_last_day_on_the_members_clock():
+    # 22:00 in New York is 02:00 UTC the next day: read in UTC, the 12th's occurrence would be lost.
+    text = calendar(*event("DTSTART:20240610T220000", "DTEND:20240610T230000", "RRULE:FREQ=DAILY;UNTIL=20240612"))
+    assert read(text, zone="America/New_York") == [
+        (utc(f"2024-06-{day} 02:00"), utc(f"2024-06-{day} 03:00")) for day in (11, 12, 13)
+    ]
+
+
+def test_a_date_until_keeps_an_occurrence_in_the_last_second_of_that_day():
+    text = calendar(*event("DTSTART:20240610T235930Z", "DTEND:20240611T000000Z", "RRULE:FREQ=DAILY;UNTIL=20240611"))
+    last_seconds = [dt.datetime(2024, 6, day, 23, 59, 30, tzinfo=dt.UTC) for day in (10, 11)]
+    assert read(text, zone="UTC") == [(s, s + dt.timedelta(seconds=30)) for s in last_seconds]
+
+
+def test_a_date_until_ends_the_series_on_its_own_zones_day_not_the_members():
+    # 23:30 in Los Angeles is 06:30 UTC the next day: the 12th is the last day in Los Angeles,
+    # and its occurrence stays although the 12th has ended in the member's UTC by then.
+    text = calendar(*event("DTSTART;TZID=America/Los_Angeles:20240610T233000",
+                           "DTEND;TZID=America/Los_Angeles:20240610T234500", "RRULE:FREQ=DAILY;UNTIL=20240612"))
+    assert read(text, zone="UTC") == [(utc(f"2024-06-{day} 06:30"), utc(f"2024-06-{day} 06:45")) for day in (11, 12, 13)]
+
+
+def test_a_floating_until_on_an_all_day_series_is_read_on_the_members_clock():
+    # 20:00 on the 12th in Auckland is the 12th there (and the 12th's 08:00 in UTC): three days.
+    text = calendar(*event("DTSTART;VALUE=DATE:20240610", "DTEND;VALUE=DATE:20240611",
+                           "RRULE:FREQ=DAILY;UNTIL=20240612T200000"))
+    assert read(text, zone="Pacific/Auckland") == [(utc("2024-06-09 12:00"), utc("2024-06-12 12:00"))]
