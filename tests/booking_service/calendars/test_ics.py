@@ -7,7 +7,14 @@ import datetime as dt
 
 import pytest
 
-from booking_service.calendars.ics import CalendarParseError, busy_intervals, decode_calendar, merge_intervals
+from booking_service.calendars.ics import (
+    CalendarParseError,
+    _duration_days,
+    busy_intervals,
+    decode_calendar,
+    merge_intervals,
+    read_calendars,
+)
 
 from .helpers import at as utc
 
@@ -539,8 +546,6 @@ def test_large_calendar_reads_what_reaches_the_window_and_nothing_else():
 
 
 def _read_all(texts, **kwargs):
-    from booking_service.calendars.ics import read_calendars
-
     return read_calendars(texts, zone="Europe/Berlin", window_start=utc("2024-06-01 00:00"),
                           window_end=utc("2024-07-01 00:00"), **kwargs)
 
@@ -571,8 +576,6 @@ def test_an_unreadable_object_refuses_the_calendar_and_says_which_it_is():
 
 
 def test_several_objects_check_the_window_even_with_none_to_read():
-    from booking_service.calendars.ics import read_calendars
-
     with pytest.raises(ValueError, match="window_end .* must be after window_start"):
         read_calendars([], zone="Europe/Berlin", window_start=utc("2024-06-02 00:00"),
                        window_end=utc("2024-06-01 00:00"))
@@ -601,8 +604,6 @@ def test_an_event_given_by_its_duration_is_read_however_long_before_the_window_i
 
 
 def test_the_days_a_duration_spans_are_rounded_up_and_a_negative_or_broken_one_is_unknown():
-    from booking_service.calendars.ics import _duration_days
-
     cases = {"P1W": 7, "P2D": 2, "+P2D": 2, " P2D ": 2, "PT24H": 1, "PT25H": 2, "PT1M": 1, "PT1S": 1,
              "PT86400S": 1, "PT86401S": 2, "PT1440M": 1, "PT1441M": 2, "P1W2DT3H4M5S": 10, "P0D": 0,
              "-P1D": None, "P1X": None, "": None, None: None}
