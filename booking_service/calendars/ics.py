@@ -586,7 +586,9 @@ def _looks_unreadable(event: _Event, zones: _Zones) -> bool:
                 if len(parts) == 2 and not (_valid_moment(parts[1]) or _DURATION_VALUE.match(parts[1].strip())):
                     return True
     duration = event.value("DURATION")
-    if "DURATION" in event.properties and (duration is None or not _DURATION_VALUE.match(duration.strip())):
+    if "DURATION" in event.properties and (
+        duration is None or not _DURATION_VALUE.match(duration.strip()) or duration.strip().startswith("-")
+    ):
         return True
     for _, rule in event.properties.get("RRULE", ()):
         try:
@@ -754,6 +756,14 @@ def _check_event(event: icalendar.Event, source: _Source, zones: _Zones) -> None
             f"the event {uid!r} ends ({end.to_ical().decode()}) before it starts ({start.to_ical().decode()})",
             line=source.line("DTEND")[0],
             property="DTEND",
+        )
+    duration = getattr(event.get("DURATION"), "dt", None)
+    if end is None and isinstance(duration, dt.timedelta) and duration < dt.timedelta(0):
+        raise CalendarParseError(
+            f"the event {uid!r} lasts a negative time ({event['DURATION'].to_ical().decode()}): "
+            "a DURATION counts forward from DTSTART",
+            line=source.line("DURATION")[0],
+            property="DURATION",
         )
     for name in _DATETIME_PROPERTIES:
         if name not in event:

@@ -488,6 +488,9 @@ BROKEN_EVENTS = [
     (("DTSTART:{day}T090000Z", "DTEND:{day}T100000Z", "RRULE:BYDAY=XX"), "line 9, RRULE: cannot read the event"),
     (("DTSTART:{month}40T090000Z", "DTEND:{day}T100000Z"), "line 7, DTSTART: cannot read the event"),
     (("DTSTART:{day}T090000Z", "DURATION:1 hour"), "line 8, DURATION: cannot read the event"),
+    # Backwards by DURATION, as by DTEND: refused, not read as the hour before DTSTART.
+    (("DTSTART:{day}T090000Z", "DURATION:-PT1H"),
+     r"line 8, DURATION: the event 'e1' lasts a negative time \(-PT1H\): a DURATION counts forward"),
     (('DTSTART;TZID="W. Europe Standard Time:{day}T090000"',), "line 7, DTSTART: .* the closing quote"),
     # A series that ends the same day (UNTIL): years before the window only the triage sees it.
     (("DTSTART:{day}T090000Z", "DTEND:{day}T100000Z", "RRULE:FREQ=HOURLY;UNTIL={day}T235959Z",
