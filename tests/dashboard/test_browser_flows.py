@@ -25,6 +25,7 @@ from .test_screenshots import (
     PASSWORD,
     _settle,
     dashboard_url,  # noqa: F401 - the fixture: the dashboard served over the demo data
+    to_time_frame,
 )
 
 pytestmark = pytest.mark.browser
@@ -67,26 +68,9 @@ def _open(page, title: str) -> None:
     _settle(page)
 
 
-def _pick(page, label: str, option: str) -> None:
-    page.get_by_label(label).first.click()
-    page.get_by_role("option", name=option).first.click()
-    _settle(page)
-
-
 def _to_time_frame(page, members: list[str]) -> None:
     _open(page, "Invite to self-schedule")
-    page.get_by_label("Participant name").fill("Ada Lovelace")
-    page.get_by_label("Email").fill("ada@example.com")
-    page.get_by_role("button", name="Continue").click()
-    page.get_by_label("Subject").wait_for()
-    page.get_by_label("Subject").fill("Introduction call")
-    for label in members:
-        page.get_by_label("Team members (all attend)").click()
-        page.get_by_role("option", name=label, exact=True).click()
-        page.keyboard.press("Escape")
-    page.get_by_role("button", name="Continue").click()
-    page.get_by_text("Available slots").wait_for(timeout=60_000)
-    _settle(page)
+    to_time_frame(page, "Ada Lovelace", "ada@example.com", members)
 
 
 def _count(page) -> int:

@@ -158,6 +158,36 @@ def _settle(page) -> None:
     page.wait_for_timeout(1500)  # tables and charts paint after the script run ends
 
 
+def _enter(page, label: str, text: str) -> None:
+    """Type into a text field and apply it (Enter), then wait for the run that applying starts.
+
+    Clicking a button while a changed field still has the focus makes Streamlit apply the field
+    and handle the click in overlapping runs; under load the click can land on the button as the
+    first run redraws it, and is lost. Applying first leaves nothing for the click to race.
+    """
+    field = page.get_by_label(label, exact=True)
+    field.fill(text)
+    field.press("Enter")
+    _settle(page)
+
+
+def to_time_frame(page, name: str, email: str, members: list[str], *, timeout: int = 120_000) -> None:
+    """Walk the invitation wizard from its first step to the time frame with its live count."""
+    _enter(page, "Participant name", name)
+    _enter(page, "Email", email)
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("Subject", exact=True).wait_for(timeout=timeout)
+    _enter(page, "Subject", "Introduction call")
+    for label in members:
+        page.get_by_label("Team members (all attend)").click()
+        page.get_by_role("option", name=label, exact=True).click()
+        page.keyboard.press("Escape")
+    _settle(page)
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_text("Available slots").wait_for(timeout=timeout)
+    _settle(page)
+
+
 def test_screenshot_of_every_page(dashboard_url):
     base, members = dashboard_url
     if not CHROMIUM.exists():
@@ -189,22 +219,11 @@ def test_screenshot_of_every_page(dashboard_url):
         # The wizard at its second step: the live count and the heatmap.
         page.locator('[data-testid="stSidebarNav"]').get_by_text(PAGES[0][0], exact=True).click()
         _settle(page)
-        page.get_by_label("Participant name").fill("Grace Hopper")
-        page.get_by_label("Email").fill("grace@example.com")
-        page.get_by_role("button", name="Continue").click()
-        page.get_by_label("Subject").wait_for()
-        page.get_by_label("Subject").fill("Introduction call")
-        for label in members:
-            page.get_by_label("Team members (all attend)").click()
-            page.get_by_role("option", name=label, exact=True).click()
-            page.keyboard.press("Escape")
-        page.get_by_role("button", name="Continue").click()
         try:
-            page.get_by_text("Available slots").wait_for(timeout=120_000)
+            to_time_frame(page, "Grace Hopper", "grace@example.com", members)
         except Exception:
             page.screenshot(path=str(OUTPUT / "failure.png"), full_page=True)  # for whoever reads CI logs
             raise
-        _settle(page)
         assert not page.locator('[data-testid="stException"]').count()
         page.screenshot(path=str(OUTPUT / "invite-time-frame.png"), full_page=True)
         browser.close()
