@@ -498,16 +498,11 @@ def _check_delivery(deliver: str) -> str:
 
 
 def _store_promoted(invitation: Invitation, promoted) -> None:
-    invitation.promoted_slots.clear()
-    for rank, row in enumerate(promoted.itertuples(index=False), start=1):
+    """Give the invitation (without promoted slots) the rows of ``promoted`` (start, end, score, reason), in order."""
+    rows = zip(promoted["start"], promoted["end"], promoted["score"], promoted["reason"], strict=True)
+    for rank, (start, end, score, reason) in enumerate(rows, start=1):
         invitation.promoted_slots.append(
-            PromotedSlot(
-                rank=rank,
-                start=row.start.to_pydatetime(),
-                end=row.end.to_pydatetime(),
-                score=float(getattr(row, "score", 0.0) or 0.0),
-                reason=str(getattr(row, "reason", "") or ""),
-            )
+            PromotedSlot(rank=rank, start=start.to_pydatetime(), end=end.to_pydatetime(), score=float(score), reason=str(reason))
         )
 
 
@@ -572,8 +567,8 @@ def _chosen_promoted(slots, picks, starts: tuple[dt.datetime, ...]):
     """The rows of ``slots`` at ``starts``, with the optimizer's score and reason where it chose the same."""
     import pandas as pd
 
-    table = slots.set_index(pd.DatetimeIndex(slots["start"]).as_unit("ns"), drop=False)
-    wanted = pd.DatetimeIndex([pd.Timestamp(s) for s in starts]).tz_convert("UTC").as_unit("ns")
+    table = slots.set_index(pd.DatetimeIndex(slots["start"]).as_unit("ns"))  # an index beside the column
+    wanted = pd.DatetimeIndex(starts).as_unit("ns")  # in UTC, as validate_draft leaves them
     missing = wanted.difference(table.index)
     if len(missing):
         raise InvitationError(
@@ -581,11 +576,13 @@ def _chosen_promoted(slots, picks, starts: tuple[dt.datetime, ...]):
             f"the promoted slot at {display.iso_utc(missing[0].to_pydatetime())} is no longer available; pick another",
         )
     chosen = table.loc[wanted].reset_index(drop=True)
-    reasons = {}
-    if picks is not None:
-        reasons = {pd.Timestamp(r.start).value: (float(r.score), str(r.reason)) for r in picks.itertuples(index=False)}
-    chosen["score"] = [reasons.get(t.value, (0.0, ""))[0] for t in wanted]
-    chosen["reason"] = [reasons.get(t.value, (0.0, "chosen by the scheduler"))[1] for t in wanted]
+    optimizers = {
+        pd.Timestamp(start).value: (float(score), str(reason))
+        for start, score, reason in zip(picks["start"], picks["score"], picks["reason"], strict=True)
+    }
+    scored = [optimizers.get(t.value, (0.0, "chosen by the scheduler")) for t in wanted]
+    chosen["score"] = [score for score, _ in scored]
+    chosen["reason"] = [reason for _, reason in scored]
     return chosen
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
+from booking_service.services import availability
 from booking_service.services.invitations import (
     InvitationError,
     create_invitation,
@@ -95,3 +96,22 @@ def test_preview_is_the_mail_that_would_be_queued(session, org):
     queued = session.scalars(select(OutboxMessage)).one()
     assert message_content(queued, SECRET_KEY).text == preview.text.replace("PREVIEW", created.token)
     assert session.scalars(select(OutboxMessage)).all() == [queued]  # the preview stored nothing
+
+
+def test_a_chosen_slot_keeps_the_optimizers_score_and_reason_where_it_chose_the_same(session, org):
+    # What the optimizer would promote on its own (nothing stored), then a choice that keeps its
+    # first pick and adds a time of the scheduler's own before it.
+    spec = validate_draft(session, draft(org, NOW, promote=True, promote_count=2), now=NOW)
+    picks = availability.promote(session, spec, availability.find_slots_for(session, spec, now=NOW), now=NOW)
+    first = picks.iloc[0]
+    assert first.score > 0 and first.reason and first.reason != "chosen by the scheduler"
+    other = berlin(next_monday(NOW) + dt.timedelta(days=3), 15, 15)
+    assert other not in set(picks["start"])
+    chosen = create_invitation(
+        session, draft(org, NOW, promote=True, promote_count=2, promoted_starts=(other, first.start.to_pydatetime())),
+        secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=NOW,
+    ).invitation.promoted_slots
+    assert [(p.rank, p.start, p.end, p.score, p.reason) for p in chosen] == [
+        (1, other, other + dt.timedelta(minutes=30), 0.0, "chosen by the scheduler"),
+        (2, first.start, first.end, pytest.approx(first.score), first.reason),
+    ]
