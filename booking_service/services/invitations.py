@@ -133,8 +133,8 @@ def replaced_link(session: Session, token: str) -> tuple[Invitation, dt.datetime
     row = session.get(ReplacedLink, _lookup_hash(token))
     if row is None:
         return None
-    invitation = session.get(Invitation, row.invitation_id)
-    return (invitation, invitation.sent_at or row.replaced_at) if invitation is not None else None
+    invitation = session.get(Invitation, row.invitation_id)  # the row goes with its invitation (cascade)
+    return invitation, invitation.sent_at  # a resend replaced the link and set when it sent the newer one
 
 
 def manage_token_for(secret_key: str, token_hash: str) -> str:
@@ -762,7 +762,7 @@ def resend_invitation(
         require_invitation(session, by, invitation_id, "resend")
     locked = lifecycle.enter(session, "resend", invitation_id=invitation_id, now=now, load=TEAM_AND_ROOMS)
     invitation = locked.invitation
-    deliver = _check_delivery(deliver or invitation.delivery or "email")
+    deliver = _check_delivery(deliver or invitation.delivery)
     slots, promoted = _slots_and_promotion(session, invitation, now)
     token = new_token()
     # The old link's page then says when the newer one was sent.

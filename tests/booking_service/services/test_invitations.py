@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from booking_service.services import invitations as inv
+from booking_service.services import lifecycle
+from booking_service.services.booking import hold_slot
 from booking_service.services.invitations import (
     InvitationError,
     InvitationStateError,
@@ -26,7 +28,7 @@ from booking_service.services.invitations import (
 )
 from booking_service.services.lifecycle import effective_status, frame_end_instant
 from booking_service.services.outbox import message_content
-from booking_service.store.models import Invitation, OutboxMessage, PromotedSlot, User
+from booking_service.store.models import Invitation, OutboxMessage, PromotedSlot, SlotHold, User
 
 from ..factories import SECRET_KEY, ZONE, add_busy, berlin, draft, make_org, next_monday
 
@@ -179,6 +181,17 @@ def test_no_available_slot_refuses_to_send_and_stores_nothing(session, org):
     assert session.scalars(select(OutboxMessage)).all() == []
 
 
+def test_the_customers_links_are_spelt_out():
+    start = dt.datetime(2030, 1, 7, 8, 0, tzinfo=UTC)
+    assert inv.booking_link(PUBLIC + "/", "tok") == "https://book.example/i/tok"
+    assert inv.times_link(PUBLIC, "tok") == "https://book.example/i/tok/times"
+    assert inv.times_link(PUBLIC, "tok", "America/New_York") == "https://book.example/i/tok/times?zone=America%2FNew_York"
+    assert inv.slot_link(PUBLIC, "tok", start, "America/New_York") == (
+        "https://book.example/i/tok/slot?start=2030-01-07T08%3A00%3A00Z&zone=America%2FNew_York"
+    )
+    assert inv.manage_link(PUBLIC + "/", "m") == "https://book.example/m/m"
+
+
 def test_promote_stores_the_optimizer_choice_and_mails_direct_links(session, org):
     created = create_invitation(
         session, draft(org, NOW, promote=True, promote_count=3, customer_zone="America/New_York"),
@@ -208,6 +221,23 @@ def test_resend_issues_a_new_link_and_revokes_the_old(session, org):
     assert find_by_token(session, created.token) is None
     assert find_by_token(session, again.token).id == created.invitation.id
     assert again.link in message_content(_mail_of(session, created.invitation.id), SECRET_KEY).text
+
+
+def test_a_resend_counts_the_slots_left_and_promotes_afresh_among_them(session, org):
+    created = create_invitation(session, draft(org, NOW, promote=True, promote_count=2), secret_key=SECRET_KEY, by=None,
+                                public_url=PUBLIC, now=NOW)
+    session.commit()
+    first_promoted = [p.start for p in created.invitation.promoted_slots]
+    # Resent on the frame's Wednesday at noon (Berlin): Monday, Tuesday and the morning are gone.
+    wednesday_noon = berlin(created.invitation.frame_start + dt.timedelta(days=2), 12)
+    again = resend_invitation(session, created.invitation.id, secret_key=SECRET_KEY, by=None, public_url=PUBLIC,
+                              now=wednesday_noon)
+    session.commit()
+    assert again.slot_count < created.slot_count
+    promoted = session.get(Invitation, created.invitation.id).promoted_slots
+    assert [p.rank for p in promoted] == [1, 2] and all(p.start >= wednesday_noon for p in promoted)
+    assert [p.start for p in promoted] != first_promoted
+    assert [start for start, _end, _url in again.slot_links] == [p.start for p in promoted]
 
 
 def test_a_replaced_link_knows_its_invitation_and_when_the_newest_link_was_sent(session, org):
@@ -260,6 +290,57 @@ def test_invitations_expire_when_their_frame_ends(session, org):
     assert expire_invitations(session, end) == 1
     session.commit()
     assert session.get(Invitation, created.invitation.id).status == "expired"
+
+
+def test_expiry_skips_a_frame_not_yet_over_in_its_zone_and_releases_each_expired_ones_holds(session, org):
+    # Three frames with the same last date: over in Tokyo and Berlin at 00:30 UTC the day after,
+    # not yet in Honolulu (it ends at 10:00 UTC). Honolulu's has the lowest id, so it comes first.
+    ids = {}
+    for zone in ("Pacific/Honolulu", "Asia/Tokyo", "Europe/Berlin"):
+        ids[zone] = create_invitation(session, draft(org, NOW, zone=zone, customer_email=f"{zone[:4].lower()}@c.example"),
+                                      secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=NOW).invitation.id
+    session.commit()
+    tokyo = session.get(Invitation, ids["Asia/Tokyo"])
+    assert hold_slot(session, tokyo.id, berlin(tokyo.frame_start, 9), now=NOW).outcome == "held"  # 17:00 in Tokyo
+    session.commit()
+    after = dt.datetime.combine(tokyo.frame_end + dt.timedelta(days=1), dt.time(0, 30), UTC)
+    assert expire_invitations(session, after) == 2
+    session.commit()
+    assert {zone: session.get(Invitation, i).status for zone, i in ids.items()} == {
+        "Pacific/Honolulu": "active", "Asia/Tokyo": "expired", "Europe/Berlin": "expired",
+    }
+    assert session.scalars(select(SlotHold).where(SlotHold.invitation_id == tokyo.id)).all() == []
+    assert expire_invitations(session, after + dt.timedelta(hours=10)) == 1  # Honolulu's, now over
+
+
+def test_the_expiry_sweep_locks_only_active_invitations_whose_frame_may_be_over(session, org, monkeypatch):
+    def create(**changes) -> int:
+        return create_invitation(session, draft(org, NOW, **changes), secret_key=SECRET_KEY, by=None, public_url=PUBLIC,
+                                 now=NOW).invitation.id
+
+    monday = next_monday(NOW)
+    ended = create()  # Monday to Friday
+    cancelled = create(customer_email="b@c.example")
+    cancel_invitation(session, cancelled, by=None, now=NOW, secret_key=SECRET_KEY)
+    today = create(customer_email="c@c.example", frame_end=monday + dt.timedelta(days=5))  # to Saturday
+    tomorrow = create(customer_email="d@c.example", frame_end=monday + dt.timedelta(days=6))  # to Sunday
+    session.commit()
+    entered = []
+
+    def spy(session, kind, **kwargs):
+        entered.append((kind, kwargs.get("invitation_id")))
+        return enter(session, kind, **kwargs)
+
+    enter = lifecycle.enter
+    monkeypatch.setattr(lifecycle, "enter", spy)
+    saturday_noon = dt.datetime.combine(monday + dt.timedelta(days=5), dt.time(12), UTC)
+    assert expire_invitations(session, saturday_noon) == 1
+    # Saturday's frame may be over somewhere on Earth by now (UTC date), so it is checked, in id
+    # order; Sunday's cannot be, nor can a cancelled one's: neither is locked.
+    assert entered == [("expire", ended), ("expire", today)]
+    assert {i: session.get(Invitation, i).status for i in (ended, cancelled, today, tomorrow)} == {
+        ended: "expired", cancelled: "cancelled", today: "active", tomorrow: "active",
+    }
 
 
 def test_invitation_mail_parses_as_a_real_message(session, org, tmp_path):
