@@ -558,7 +558,7 @@ def _valid_moment(value: str) -> bool:
     try:
         dt.date(int(year), int(month), int(day))
         if hour is not None:
-            dt.time(int(hour), int(minute), min(int(second), 59))
+            dt.time(int(hour), int(minute), int(second))  # icalendar refuses a leap second (60) too
     except ValueError:
         return False
     return True

@@ -487,6 +487,10 @@ BROKEN_EVENTS = [
     (("DTSTART:{day}T090000Z", "DTEND:{day}T100000Z", "RRULE:FREQ=MINUTELY"), "line 9, RRULE: .* repeats minutely"),
     (("DTSTART:{day}T090000Z", "DTEND:{day}T100000Z", "RRULE:BYDAY=XX"), "line 9, RRULE: cannot read the event"),
     (("DTSTART:{month}40T090000Z", "DTEND:{day}T100000Z"), "line 7, DTSTART: cannot read the event"),
+    # An hour, a minute or a second out of range, the leap second too (the parser refuses it).
+    (("DTSTART:{day}T250000Z", "DTEND:{day}T100000Z"), "line 7, DTSTART: .* Wrong datetime format: {day}T250000Z"),
+    (("DTSTART:{day}T096100Z", "DTEND:{day}T100000Z"), "line 7, DTSTART: .* Wrong datetime format: {day}T096100Z"),
+    (("DTSTART:{day}T090000Z", "DTEND:{day}T235960Z"), "line 8, DTEND: .* Wrong datetime format: {day}T235960Z"),
     (("DTSTART:{day}T090000Z", "DURATION:1 hour"), "line 8, DURATION: cannot read the event"),
     # Backwards by DURATION, as by DTEND: refused, not read as the hour before DTSTART.
     (("DTSTART:{day}T090000Z", "DURATION:-PT1H"),
@@ -505,7 +509,7 @@ BROKEN_EVENTS = [
 def test_a_broken_busy_event_refuses_the_calendar_wherever_it_is(props, message, day):
     # Only the events that can reach the window are expanded; every busy event is checked.
     lines = [prop.format(day=day, month=day[:6]) for prop in props]
-    with pytest.raises(CalendarParseError, match=message):
+    with pytest.raises(CalendarParseError, match=message.format(day=day, month=day[:6])):
         read(calendar(*event(*lines)))
     # The same event made transparent blocks nothing and refuses nothing.
     assert read(calendar(*event(*lines, "TRANSP:TRANSPARENT"))) == []
