@@ -70,7 +70,7 @@ import html
 import json
 import re
 import zoneinfo
-from collections.abc import Container, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -673,22 +673,8 @@ class _Source:
 
     def lines(self) -> Iterator[tuple[int, str]]:
         """``(line number, unfolded line)`` of the event's own content lines."""
-        if self.component is None:
-            return
-        for range_start, range_end in self.component.own_ranges():
-            number = _line_number(self.text, range_start)
-            logical: tuple[int, str] | None = None
-            for raw in self.text[range_start:range_end].split("\n"):
-                raw = raw.removesuffix("\r")
-                if raw[:1] in (" ", "\t") and logical is not None:
-                    logical = (logical[0], logical[1] + raw[1:])
-                else:
-                    if logical is not None:
-                        yield logical
-                    logical = (number, raw)
-                number += 1
-            if logical is not None and logical[1]:
-                yield logical
+        if self.component is not None:
+            yield from _logical_lines(self.text, self.component.own_ranges())
 
     def line(self, name: str) -> tuple[int | None, str | None]:
         """The first line of property ``name`` (number and text), else the event's first line."""
@@ -698,6 +684,24 @@ class _Source:
             if _split_content_line(line)[0] == name:
                 return number, line
         return (first[0], None) if first else (None, None)
+
+
+def _logical_lines(text: str, ranges: Iterable[tuple[int, int]]) -> Iterator[tuple[int, str]]:
+    """``(line number, unfolded line)`` of the content lines in ``ranges`` of ``text``."""
+    for range_start, range_end in ranges:
+        number = _line_number(text, range_start)
+        logical: tuple[int, str] | None = None
+        for raw in text[range_start:range_end].split("\n"):
+            raw = raw.removesuffix("\r")
+            if raw[:1] in (" ", "\t") and logical is not None:
+                logical = (logical[0], logical[1] + raw[1:])
+            else:
+                if logical is not None:
+                    yield logical
+                logical = (number, raw)
+            number += 1
+        if logical is not None and logical[1]:
+            yield logical
 
 
 def _broken_quote(line: str | None) -> str | None:
@@ -807,21 +811,30 @@ def _comparable(a: dt.date, b: dt.date) -> bool:
     return True
 
 
-def _line_quoted_by(text: str, events: Sequence[_Event], message: str) -> tuple[int | None, str | None]:
+def _line_quoted_by(text: str, ranges: Iterable[tuple[int, int]], message: str) -> tuple[int | None, str | None]:
     """The line (number, property) whose value a parser error message quotes, if any.
 
-    ``icalendar`` names the bad value ("Wrong datetime format: 2024-13-01") but not its line;
-    the first line of the parsed events holding that value is almost always the culprit.
+    ``icalendar`` names the bad value ("Expected datetime, date, or time. Got: '2024-13-01'")
+    but not its line; the first line of the parsed text holding that value is almost always the
+    culprit, the first whose whole value it is before one whose value holds it. The parser
+    raises only for what lies outside an event's own lines (an event's own faults it records,
+    see :func:`_check_event`): the calendar's properties, its zones, an event's alarms;
+    ``ranges`` are the stretches of the text it parsed, in document order.
     """
     _, sep, quoted = message.rpartition(": ")
     quoted = quoted.strip().strip("'\"")
     if not sep or len(quoted) < 3:
         return None, None
-    for event in events:
-        for number, line in _Source(text, event.component).lines():
-            if quoted in line:
-                return number, _split_content_line(line)[0]
-    return None, None
+    holding = [
+        (number, name, value.strip())
+        for number, line in _logical_lines(text, ranges)
+        for name, _, value in [_split_content_line(line)]
+        if value is not None and quoted in value
+    ]
+    for number, name, value in holding:
+        if value == quoted:
+            return number, name
+    return holding[0][:2] if holding else (None, None)
 
 
 # --- expansion -----------------------------------------------------------------------------
@@ -1095,7 +1108,9 @@ def _calendar_busy(
     try:
         calendar = icalendar.Calendar.from_ical(source)
     except ValueError as error:
-        line, prop = _line_quoted_by(text, chosen, str(error))
+        parsed = [*calendar_text.header, *((zone.start, zone.end) for zone in zones.used.values()),
+                  *((event.component.start, event.component.end) for event in chosen)]
+        line, prop = _line_quoted_by(text, sorted(parsed), str(error))
         raise CalendarParseError(f"cannot parse the calendar: {error}", line=line, property=prop) from error
 
     events = calendar.walk("VEVENT")

@@ -223,6 +223,34 @@ def test_data_that_is_not_a_calendar_is_refused(data, message):
         read(data)
 
 
+ALARM = ["BEGIN:VALARM", "ACTION:DISPLAY", "TRIGGER:-PT15M", "END:VALARM"]
+OFFICE = ["BEGIN:VTIMEZONE", "TZID:Office", "BEGIN:STANDARD", "DTSTART:16010101T000000", "TZOFFSETFROM:+0100",
+          "TZOFFSETTO:+0100", "END:STANDARD", "END:VTIMEZONE"]
+
+
+@pytest.mark.parametrize(("body", "refusal"), [
+    # An alarm's bad value, not the event's description that mentions the same word.
+    ((*event("DTSTART:20240610T090000Z", "DESCRIPTION:too late", *ALARM[:2], "TRIGGER:late", ALARM[-1]),),
+     "line 11, TRIGGER: cannot parse the calendar: Expected datetime, date, or time. Got: 'late'"),
+    ((*event("DTSTART:20240610T090000Z", *ALARM[:3], "REPEAT:2", "DURATION:5 min", ALARM[-1]),),
+     "line 12, DURATION: cannot parse the calendar: Expected datetime, date, or time. Got: '5 min'"),
+    # The calendar's own property, and a zone's: one value of a list is enough to find its line.
+    (("LAST-MODIFIED:yesterday", *event("DTSTART:20240610T090000Z")),
+     "line 4, LAST-MODIFIED: cannot parse the calendar: Expected datetime, date, or time. Got: 'yesterday'"),
+    ((*OFFICE[:4], "RDATE:19700101T000000,19711301T000000", *OFFICE[4:], *event("DTSTART;TZID=Office:20240610T090000")),
+     "line 8, RDATE: cannot parse the calendar: Wrong datetime format: 19711301T000000"),
+    # A message that quotes no value, or too short a one to find: no line.
+    ((*event("DTSTART:20240610T090000Z", *ALARM[:3], "SUMMARY", ALARM[-1]),),
+     "cannot parse the calendar: Content line could not be parsed into parts: 'SUMMARY': Invalid content line"),
+    ((*event("DTSTART:20240610T090000Z", *ALARM[:3], "REPEAT:xy", ALARM[-1]),),
+     "cannot parse the calendar: Expected int, got: xy"),
+])
+def test_a_value_the_parser_cannot_read_outside_an_event_is_found_on_its_line(body, refusal):
+    with pytest.raises(CalendarParseError) as caught:
+        read(calendar(*body))
+    assert str(caught.value) == refusal
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
