@@ -861,15 +861,15 @@ class _Duration(icalendar.vDuration):
     """A ``DURATION`` that keeps its nominal part (weeks, days) apart from its exact part.
 
     ``datetime.timedelta`` cannot: ``P1D`` and ``PT24H`` are the same timedelta, but not the
-    same duration across a DST change (RFC 5545 section 3.3.6).
+    same duration across a DST change (RFC 5545 section 3.3.6). Its sign is not read: a negative
+    ``DURATION`` refuses its event (:func:`_check_event`), and beside a ``DTEND`` none is used.
     """
 
     def __init__(self, text: str, params: dict | None = None) -> None:
         super().__init__(text, params=params)
-        sign, weeks, days, hours, minutes, seconds = _DURATION_VALUE.match(text.strip()).groups()
-        factor = -1 if sign == "-" else 1
-        self.days = factor * (int(weeks or 0) * 7 + int(days or 0))
-        self.exact = factor * dt.timedelta(hours=int(hours or 0), minutes=int(minutes or 0), seconds=int(seconds or 0))
+        _, weeks, days, hours, minutes, seconds = _DURATION_VALUE.match(text.strip()).groups()
+        self.days = int(weeks or 0) * 7 + int(days or 0)
+        self.exact = dt.timedelta(hours=int(hours or 0), minutes=int(minutes or 0), seconds=int(seconds or 0))
 
     def end_from(self, start: dt.date) -> dt.date:
         """The end of an occurrence starting at ``start``: days on the wall clock, then exact time."""
@@ -897,7 +897,7 @@ class _Occurrence(Occurrence):
 
     def __init__(self, adapter, start=None, end=None, sequence: int = -1) -> None:
         super().__init__(adapter, start, end, sequence)
-        duration = adapter.split_duration if isinstance(adapter, _EventAdapter) else None
+        duration = adapter.split_duration  # every VEVENT is read through an _EventAdapter (_EVENTS)
         # An RDATE period brings its own end; every other occurrence lasts the DURATION.
         if duration is not None and (end is None or end == self.start + duration.dt):
             self.end = duration.end_from(self.start)
