@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import pickle
+import time
 
 import pytest
 
@@ -38,14 +40,11 @@ def read(
     return busy_intervals(text, zone=zone, window_start=utc(start), window_end=utc(end), **kwargs)
 
 
-def test_windows_zone_name_without_vtimezone_maps_to_iana():
-    # "Tokyo Standard Time" is Asia/Tokyo (+09, no DST) in the CLDR mapping.
-    text = calendar(
-        *event(
-            "DTSTART;TZID=Tokyo Standard Time:20240610T090000",
-            "DTEND;TZID=Tokyo Standard Time:20240610T100000",
-        )
-    )
+@pytest.mark.parametrize("tzid", ["Tokyo Standard Time", "/Tokyo Standard Time"])
+def test_windows_zone_name_without_vtimezone_maps_to_iana(tzid):
+    # "Tokyo Standard Time" is Asia/Tokyo (+09, no DST) in the CLDR mapping, also behind a
+    # globally unique prefix's slash.
+    text = calendar(*event(f"DTSTART;TZID={tzid}:20240610T090000", f"DTEND;TZID={tzid}:20240610T100000"))
     assert read(text) == [(utc("2024-06-10 00:00"), utc("2024-06-10 01:00"))]
 
 
@@ -105,6 +104,14 @@ def test_floating_series_follows_the_member_wall_clock_across_dst():
         (utc("2024-11-02 13:00"), utc("2024-11-02 13:30")),
         (utc("2024-11-03 14:00"), utc("2024-11-03 14:30")),
     ]
+
+
+def test_a_floating_series_meets_its_utc_exdate_and_until_on_the_member_wall_clock():
+    # 22:00 in New York is 02:00Z the next day: the EXDATE in UTC removes the first occurrence,
+    # and the UNTIL in UTC (01:00Z on the 13th) ends the series before the third.
+    text = calendar(*event("DTSTART:20240610T220000", "DTEND:20240610T230000",
+                           "RRULE:FREQ=DAILY;UNTIL=20240613T010000Z", "EXDATE:20240611T020000Z"))
+    assert read(text, zone="America/New_York") == [(utc("2024-06-12 02:00"), utc("2024-06-12 03:00"))]
 
 
 def test_all_day_event_blocks_the_member_local_day_even_when_midnight_is_skipped():
@@ -185,6 +192,68 @@ def test_broken_value_in_an_opaque_event_is_refused_with_its_line():
     assert caught.value.line == 7
     assert caught.value.property == "DTSTART"
     assert "'broken'" in str(caught.value)
+
+
+@pytest.mark.parametrize("line_end", ["\r\n", "\n"])
+def test_a_refusal_counts_every_line_of_the_file_folded_or_blank(line_end):
+    text = line_end + calendar(
+        *event("DESCRIPTION:a long", " folded", "\tdescription", "DTSTART:20240610T090000Z", "DTEND:20240610T080000Z"),
+        line_end=line_end,
+    )
+    with pytest.raises(CalendarParseError) as caught:
+        read(text)
+    assert str(caught.value) == (
+        "line 12, DTEND: the event 'e1' ends (20240610T080000Z) before it starts (20240610T090000Z)"
+    )
+
+
+def test_an_unreadable_line_of_no_property_refuses_the_event_at_its_first_line():
+    # The fault names no property, so the event is named by its BEGIN line, not by its alarm's.
+    text = calendar(*event("DTSTART:20240610T090000Z", "BEGIN:VALARM", "TRIGGER:-PT15M", "ACTION:DISPLAY",
+                           "END:VALARM", "SUMMARY;LANGUAGE:x"))
+    with pytest.raises(CalendarParseError) as caught:
+        read(text)
+    assert (caught.value.line, caught.value.property) == (4, None)
+    assert str(caught.value).startswith("line 4: cannot read the event 'e1': Content line could not be parsed")
+
+
+def test_a_refusal_keeps_its_words_line_and_property_between_processes():
+    # The calendar sandbox reads in a child process and sends the refusal back pickled.
+    text = calendar(*event("DTSTART:20240610T090000Z", "DTEND:20240610T080000Z"))
+    with pytest.raises(CalendarParseError) as caught:
+        read(text)
+    copy = pickle.loads(pickle.dumps(caught.value))
+    assert (str(copy), copy.reason, copy.line, copy.property) == (
+        str(caught.value), caught.value.reason, 8, "DTEND"
+    )
+    assert copy.reason == "the event 'e1' ends (20240610T080000Z) before it starts (20240610T090000Z)"
+
+
+def test_busy_time_is_in_utc_whatever_the_machines_zone(monkeypatch):
+    text = calendar(
+        *event("DTSTART;VALUE=DATE:20240610", uid="all-day"),
+        *event("DTSTART:20240612T090000", "DURATION:PT1H", uid="floating"),
+        *event("DTSTART;TZID=America/New_York:20240614T090000", "DURATION:P1DT1H", uid="zoned"),
+        *event("DTSTART;VALUE=DATE:20240617", "DTEND;VALUE=DATE:20240618", "RRULE:FREQ=DAILY;UNTIL=20240618T220000Z",
+               uid="until"),
+        *event("DTSTART:20240622T233000Z", "DTEND:20240622T234500Z", "RRULE:FREQ=DAILY;UNTIL=20240623", uid="date-until"),
+    )
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    try:
+        got = read(text, zone="Europe/Berlin")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert got == [
+        (utc("2024-06-09 22:00"), utc("2024-06-10 22:00")),
+        (utc("2024-06-12 07:00"), utc("2024-06-12 08:00")),
+        (utc("2024-06-14 13:00"), utc("2024-06-15 14:00")),
+        (utc("2024-06-16 22:00"), utc("2024-06-19 22:00")),  # UNTIL is the 19th's Berlin midnight
+        (utc("2024-06-22 23:30"), utc("2024-06-22 23:45")),
+        (utc("2024-06-23 23:30"), utc("2024-06-23 23:45")),
+    ]
+    assert {bound.tzinfo for interval in got for bound in interval} == {dt.UTC}
 
 
 def test_event_without_dtstart_is_refused():
@@ -271,8 +340,8 @@ def test_bad_arguments_name_the_value(kwargs, message):
 
 
 def test_merge_intervals_joins_overlaps_and_drops_empty():
-    a, b, c, d = (utc(f"2024-06-10 0{h}:00") for h in (1, 2, 3, 4))
-    assert merge_intervals([(c, d), (a, c), (b, b), (b, c)]) == [(a, d)]
+    a, b, c, d, e = (utc(f"2024-06-10 0{h}:00") for h in (1, 2, 3, 4, 6))
+    assert merge_intervals([(c, d), (a, c), (b, b), (b, c), (e, e)]) == [(a, d)]
 
 
 @pytest.mark.parametrize(
@@ -456,6 +525,42 @@ def test_encodings_are_read(encoding):
     assert "Café with Müller" in decode_calendar(data)
 
 
+@pytest.mark.parametrize(("data", "text"), [
+    # Each byte order mark decides, UTF-32's before UTF-16's (FF FE 00 00 starts with FF FE).
+    (codecs.BOM_UTF32_LE + "BEGIN Café".encode("utf-32-le"), "BEGIN Café"),
+    (codecs.BOM_UTF32_BE + "BEGIN Café".encode("utf-32-be"), "BEGIN Café"),
+    (codecs.BOM_UTF16_LE + "BEGIN Café".encode("utf-16-le"), "BEGIN Café"),
+    (codecs.BOM_UTF16_BE + "BEGIN Café".encode("utf-16-be"), "BEGIN Café"),
+    (codecs.BOM_UTF8 + "BEGIN Café".encode(), "BEGIN Café"),
+    ("\ufeffBEGIN Café", "BEGIN Café"),
+    # UTF-16 without a mark, known by the zero bytes of "BEGIN"; a stray last byte is replaced.
+    ("BEGIN Café".encode("utf-16-le") + b"\x00", "BEGIN Café\ufffd"),
+    ("BEGIN Café".encode("utf-16-be") + b"\x00", "BEGIN Café\ufffd"),
+    # Not UTF-8: Windows-1252, whose undefined bytes (0x81) become U+FFFD.
+    (b"BEGIN Caf\xe9 \x81", "BEGIN Café \ufffd"),
+])
+def test_calendar_data_is_decoded_by_its_byte_order_mark_or_its_bytes(data, text):
+    assert decode_calendar(data) == text
+
+
+@pytest.mark.parametrize(("data", "name", "byte"), [
+    (codecs.BOM_UTF8 + b"BEGIN\xff", "UTF-8", "8"),
+    (codecs.BOM_UTF8 + b"x" * 1234 + b"\xff", "UTF-8", "1,237"),
+    (codecs.BOM_UTF16_LE + b"B\x00\x00\xd8", "UTF-16", "4"),
+    (codecs.BOM_UTF16_BE + b"\x00B\xd8\x00", "UTF-16", "4"),
+    (codecs.BOM_UTF32_LE + b"B\x00\x00\x00\x00\x00\x11\x00", "UTF-32", "8"),
+    (codecs.BOM_UTF32_BE + b"\x00\x00\x00B\x00\x11\x00\x00", "UTF-32", "8"),
+])
+def test_data_that_breaks_its_byte_order_mark_is_refused_with_the_byte(data, name, byte):
+    with pytest.raises(CalendarParseError) as caught:
+        decode_calendar(data)
+    assert str(caught.value) == (
+        f"the file starts with a {name} byte order mark but byte {byte} is not {name} text; "
+        "save the calendar again as UTF-8"
+    )
+    assert (caught.value.line, caught.value.property) == (None, None)
+
+
 @pytest.mark.parametrize(
     ("data", "found"),
     [
@@ -488,16 +593,21 @@ def test_encodings_are_read(encoding):
 def test_data_that_is_not_a_calendar_is_named(data, found):
     with pytest.raises(CalendarParseError) as caught:
         read(data)
-    assert str(caught.value).startswith(f"this is not iCalendar data (no BEGIN:VCALENDAR): it is {found}; ")
+    assert str(caught.value) == (
+        f"this is not iCalendar data (no BEGIN:VCALENDAR): it is {found}; "
+        "give the calendar's .ics export or its iCal/ICS address"
+    )
 
 
-def test_busy_event_whose_tzid_quote_swallows_the_value_points_at_the_quote():
+@pytest.mark.parametrize(("lines", "line_end"), [
+    (['DTSTART;TZID="W. Europe Standard Time:20200609T090000"'], "\r\n"),
+    # The same line folded (with a space, or a tab), as it is read: unfolded.
+    (['DTSTART;TZID="W. Europe Stan', ' dard Time:20200609T090000"'], "\r\n"),
+    (['DTSTART;TZID="W. Europe Stan', '\tdard Time:20200609T090000"'], "\n"),
+])
+def test_busy_event_whose_tzid_quote_swallows_the_value_points_at_the_quote(lines, line_end):
     text = calendar(
-        *event(
-            'DTSTART;TZID="W. Europe Standard Time:20200609T090000"',
-            "DTEND;TZID=W. Europe Standard Time:20200609T100000",
-            uid="quoted",
-        )
+        *event(*lines, "DTEND;TZID=W. Europe Standard Time:20200609T100000", uid="quoted"), line_end=line_end
     )
     with pytest.raises(CalendarParseError) as caught:
         read(text, start="2020-06-01 00:00", end="2020-07-01 00:00")
@@ -512,6 +622,8 @@ def test_busy_event_whose_tzid_quote_swallows_the_value_points_at_the_quote():
 BROKEN_EVENTS = [
     (("DTSTART;TZID=Nowhere Time:{day}T090000", "DTEND;TZID=Nowhere Time:{day}T100000"), "line 7, DTSTART: TZID 'Nowhere Time'"),
     (("DTSTART:{day}T090000Z", "DTEND:{day}T080000Z"), "line 8, DTEND: the event 'e1' ends"),
+    (("DTSTART;VALUE=DATE:{day}", "DTEND;VALUE=DATE:{month}01"),
+     r"line 8, DTEND: the event 'e1' ends \({month}01\) before it starts \({day}\)"),
     (("DTSTART:{day}T090000Z", "DTEND:{day}T100000Z", "RRULE:FREQ=MINUTELY"), "line 9, RRULE: .* repeats minutely"),
     (("DTSTART:{day}T090000Z", "DTEND:{day}T100000Z", "RRULE:BYDAY=XX"), "line 9, RRULE: cannot read the event"),
     (("DTSTART:{month}40T090000Z", "DTEND:{day}T100000Z"), "line 7, DTSTART: cannot read the event"),
@@ -524,6 +636,19 @@ BROKEN_EVENTS = [
     (("DTSTART:{day}T090000Z", "DURATION:-PT1H"),
      r"line 8, DURATION: the event 'e1' lasts a negative time \(-PT1H\): a DURATION counts forward"),
     (('DTSTART;TZID="W. Europe Standard Time:{day}T090000"',), "line 7, DTSTART: .* the closing quote"),
+    # A value after the quotes is the value, however the quotes read: no advice about them.
+    (('DTSTART;TZID="W. Europe Standard Time:{day}T090000":{day}T0900',),
+     "line 7, DTSTART: cannot read the event 'e1': Expected datetime, date, or time. Got: '{day}T0900'"),
+    # Faults of an event that cannot reach the window by its dates: only the triage sees them.
+    (("DTSTART;TZID=Europe/Berlin:{day}T090000", "DTEND;TZID=Europe/Berlin:{day}T080000"),
+     "line 8, DTEND: the event 'e1' ends"),
+    (("DTSTART:{day}T090000Z", 'DTEND;TZID="W. Europe Standard Time:{day}T100000"'), "line 8, DTEND: .* the closing quote"),
+    (("DTSTART:{day}T090000Z", "DTEND:{day}T100000Z", "DURATION:1 hour"), "line 9, DURATION: cannot read the event"),
+    (("DTSTART:{day}T090000Z", "DTEND:{day}T100000Z", "RRULE:FREQ=MINUTELY;UNTIL={day}T235959Z"),
+     "line 9, RRULE: .* repeats minutely"),
+    (("DTSTART:{day}T090000Z", "DTEND:{day}T100000Z", "RRULE:UNTIL={day}T235959Z"), "line 9, RRULE: .* without FREQ"),
+    (("DTSTART:{day}T090000Z", "DTEND:{day}T100000Z", "RRULE:FREQ=DAILY;BYDAY=XX;UNTIL={day}T235959Z"),
+     "line 9, RRULE: cannot read the event"),
     # A series that ends the same day (UNTIL): years before the window only the triage sees it.
     (("DTSTART:{day}T090000Z", "DTEND:{day}T100000Z", "RRULE:FREQ=HOURLY;UNTIL={day}T235959Z",
       "EXDATE:{day}T110000Z,{month}40T120000Z"), "line 10, EXDATE: cannot read the event 'e1': Wrong datetime"),
@@ -541,6 +666,14 @@ def test_a_broken_busy_event_refuses_the_calendar_wherever_it_is(props, message,
         read(calendar(*event(*lines)))
     # The same event made transparent blocks nothing and refuses nothing.
     assert read(calendar(*event(*lines, "TRANSP:TRANSPARENT"))) == []
+
+
+def test_each_event_is_judged_by_its_own_lines_whether_it_may_reach_the_window():
+    # The series after it ended in 2019; the single event before it is in the window all the same.
+    text = calendar(*event("DTSTART:20240610T090000Z", "DTEND:20240610T100000Z", uid="single"),
+                    *event("DTSTART:20190610T090000Z", "DTEND:20190610T100000Z",
+                           "RRULE:FREQ=DAILY;UNTIL=20190612T090000Z", uid="ended"))
+    assert read(text) == [(utc("2024-06-10 09:00"), utc("2024-06-10 10:00"))]
 
 
 def test_large_calendar_reads_what_reaches_the_window_and_nothing_else():
@@ -638,6 +771,22 @@ def test_an_event_given_by_its_duration_is_read_however_long_before_the_window_i
     assert read(text, zone="UTC", start="2024-06-01 00:00", end="2024-06-30 00:00") == [(utc("2024-06-01 00:00"), end)]
 
 
+@pytest.mark.parametrize(("props", "busy"), [
+    # Ended by DTEND, as a date, a date-time in UTC and one in a zone (02:00 in Berlin is 00:00Z).
+    (("DTSTART;VALUE=DATE:20240515", "DTEND;VALUE=DATE:20240603"), ("2024-06-01 00:00", "2024-06-03 00:00")),
+    (("DTSTART:20240515T090000Z", "DTEND:20240603T000000Z"), ("2024-06-01 00:00", "2024-06-03 00:00")),
+    (("DTSTART;TZID=Europe/Berlin:20240515T090000", "DTEND;TZID=Europe/Berlin:20240603T020000"),
+     ("2024-06-01 00:00", "2024-06-03 00:00")),
+    # An RDATE in the window, of an event whose DTSTART is years before it.
+    (("DTSTART:20190610T090000Z", "DTEND:20190610T100000Z", "RDATE:20240612T090000Z"),
+     ("2024-06-12 09:00", "2024-06-12 10:00")),
+])
+def test_an_event_that_began_long_before_the_window_is_read_where_it_reaches_into_it(props, busy):
+    assert read(calendar(*event(*props)), zone="UTC", start="2024-06-01 00:00", end="2024-06-30 00:00") == [
+        (utc(busy[0]), utc(busy[1]))
+    ]
+
+
 def test_the_days_a_duration_spans_are_rounded_up_and_a_negative_or_broken_one_is_unknown():
     cases = {"P1W": 7, "P2D": 2, "+P2D": 2, " P2D ": 2, "PT24H": 1, "PT25H": 2, "PT1M": 1, "PT1S": 1,
              "PT86400S": 1, "PT86401S": 2, "PT1440M": 1, "PT1441M": 2, "P1W2DT3H4M5S": 10, "P0D": 0,
@@ -662,11 +811,32 @@ def test_a_duration_ends_the_event_in_its_own_terms(props, zone, busy):
     assert read(calendar(*event(*props)), zone=zone) == [(start, end)]
 
 
+def test_an_rdate_period_keeps_its_own_end_and_an_rdate_instant_lasts_the_duration():
+    text = calendar(*event("DTSTART:20240610T090000Z", "DURATION:PT1H",
+                           "RDATE;VALUE=PERIOD:20240612T090000Z/PT3H,20240614T090000Z/20240614T093000Z",
+                           "RDATE:20240616T090000Z"))
+    assert read(text, zone="UTC") == [
+        (utc("2024-06-10 09:00"), utc("2024-06-10 10:00")),
+        (utc("2024-06-12 09:00"), utc("2024-06-12 12:00")),
+        (utc("2024-06-14 09:00"), utc("2024-06-14 09:30")),
+        (utc("2024-06-16 09:00"), utc("2024-06-16 10:00")),
+    ]
+
+
 def test_a_date_until_on_a_floating_series_keeps_the_last_day_on_the_members_clock():
     # 22:00 in New York is 02:00 UTC the next day: read in UTC, the 12th's occurrence would be lost.
     text = calendar(*event("DTSTART:20240610T220000", "DTEND:20240610T230000", "RRULE:FREQ=DAILY;UNTIL=20240612"))
     assert read(text, zone="America/New_York") == [
         (utc(f"2024-06-{day} 02:00"), utc(f"2024-06-{day} 03:00")) for day in (11, 12, 13)
+    ]
+
+
+def test_each_rule_of_a_series_reads_its_own_date_until():
+    # Two RRULEs (allowed, if rare): the first without UNTIL does not stop the second's being read.
+    text = calendar(*event("DTSTART:20240610T090000Z", "DTEND:20240610T100000Z", "RRULE:FREQ=MONTHLY;COUNT=2",
+                           "RRULE:FREQ=DAILY;UNTIL=20240612"))
+    assert read(text, zone="UTC") == [
+        (utc(f"2024-{day} 09:00"), utc(f"2024-{day} 10:00")) for day in ("06-10", "06-11", "06-12", "07-10")
     ]
 
 
