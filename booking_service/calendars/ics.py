@@ -769,6 +769,20 @@ def _check_event(event: icalendar.Event, source: _Source, zones: _Zones) -> None
             line=source.line("DURATION")[0],
             property="DURATION",
         )
+    rdates = event.get("RDATE", [])
+    for rdate in rdates if isinstance(rdates, list) else [rdates]:
+        for period in _tzid_values(rdate):
+            if not isinstance(period, tuple):
+                continue
+            begin, until = period
+            if isinstance(until, dt.timedelta):
+                until = begin + until
+            if _comparable(begin, until) and until < begin:
+                raise CalendarParseError(
+                    f"the event {uid!r} has an RDATE period that ends ({until}) before it starts ({begin})",
+                    line=source.line("RDATE")[0],
+                    property="RDATE",
+                )
     for name in _DATETIME_PROPERTIES:
         if name not in event:
             continue

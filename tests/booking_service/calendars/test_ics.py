@@ -639,6 +639,11 @@ BROKEN_EVENTS = [
     # A value after the quotes is the value, however the quotes read: no advice about them.
     (('DTSTART;TZID="W. Europe Standard Time:{day}T090000":{day}T0900',),
      "line 7, DTSTART: cannot read the event 'e1': Expected datetime, date, or time. Got: '{day}T0900'"),
+    # An RDATE period backwards, by its end or by its duration.
+    (("DTSTART:{day}T090000Z", "DTEND:{day}T100000Z", "RDATE;VALUE=PERIOD:{day}T120000Z/PT1H,{day}T150000Z/{day}T140000Z"),
+     r"line 9, RDATE: the event 'e1' has an RDATE period that ends \(.* 14:00:00\+00:00\) before it starts \(.* 15:00"),
+    (("DTSTART:{day}T090000Z", "DTEND:{day}T100000Z", "RDATE;VALUE=PERIOD:{day}T150000Z/-PT1H"),
+     r"line 9, RDATE: the event 'e1' has an RDATE period that ends \(.* 14:00:00\+00:00\) before it starts"),
     # Faults of an event that cannot reach the window by its dates: only the triage sees them.
     (("DTSTART;TZID=Europe/Berlin:{day}T090000", "DTEND;TZID=Europe/Berlin:{day}T080000"),
      "line 8, DTEND: the event 'e1' ends"),
