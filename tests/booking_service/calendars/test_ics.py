@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import pickle
+import re
 import time
 
 import pytest
@@ -15,6 +16,7 @@ from booking_service.calendars.ics import (
     busy_intervals,
     decode_calendar,
     merge_intervals,
+    read_calendar,
     read_calendars,
 )
 
@@ -147,6 +149,17 @@ def test_transparent_series_with_an_opaque_override_blocks_only_the_override():
         ),
     )
     assert read(text) == [(utc("2024-06-11 12:00"), utc("2024-06-11 13:00"))]
+
+
+def test_a_cancelled_or_transparent_occurrence_of_a_busy_series_is_free():
+    # Google writes a cancelled occurrence as an override with STATUS:CANCELLED and its DTEND.
+    text = calendar(
+        *event("DTSTART:20240610T090000Z", "DTEND:20240610T100000Z", "RRULE:FREQ=DAILY;COUNT=3"),
+        *event("RECURRENCE-ID:20240611T090000Z", "DTSTART:20240611T090000Z", "DTEND:20240611T100000Z",
+               "STATUS:CANCELLED"),
+        *event("RECURRENCE-ID:20240612T090000Z", "DTSTART:20240612T090000Z", "DURATION:PT2H", "TRANSP:TRANSPARENT"),
+    )
+    assert read(text) == [(utc("2024-06-10 09:00"), utc("2024-06-10 10:00"))]
 
 
 def test_cancelled_and_transparent_events_are_free_and_tentative_is_busy():
@@ -292,6 +305,32 @@ def test_data_that_is_not_a_calendar_is_refused(data, message):
         read(data)
 
 
+@pytest.mark.parametrize(("data", "refusal"), [
+    ("\r\nBEGIN:VEVENT\r\nEND:VEVENT\r\n" + calendar(), "line 2, BEGIN: BEGIN:VEVENT outside any VCALENDAR"),
+    (calendar() + "END:VEVENT\r\n", "line 5, END: END:VEVENT where no END line was expected"),
+    ("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nBEGIN:VALARM\r\nEND:VEVENT\r\n",
+     "line 4, END: END:VEVENT where END:VALARM was expected"),
+    ("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nBEGIN:VALARM\r\n",
+     "line 3, BEGIN: BEGIN:VALARM is never closed (the data may be cut off)"),
+    ("X-NOTE:BEGIN:VCALENDAR\r\n", "the data holds no VCALENDAR component"),
+])
+def test_components_out_of_order_are_refused_at_their_line(data, refusal):
+    with pytest.raises(CalendarParseError) as caught:
+        read(data)
+    assert str(caught.value) == refusal
+
+
+def test_two_calendars_in_one_file_with_classic_mac_line_ends_and_lower_case_names_are_read():
+    first = calendar(*event("DTSTART:20240610T090000Z", "DTEND:20240610T100000Z", uid="a"))
+    second = calendar(*event("DTSTART:20240611T090000Z", "DTEND:20240611T100000Z", uid="b"),
+                      *event("DTSTART:20300101T090000Z", "DTEND:20300101T100000Z", uid="later"))
+    data = re.sub(r"^(BEGIN|END):\w+", lambda m: m.group(0).lower(), first + second, flags=re.M).replace("\r\n", "\r")
+    reading = read_calendar(data, zone="UTC", window_start=utc("2024-01-01 00:00"), window_end=utc("2025-01-01 00:00"))
+    assert reading.intervals == [(utc("2024-06-10 09:00"), utc("2024-06-10 10:00")),
+                                 (utc("2024-06-11 09:00"), utc("2024-06-11 10:00"))]
+    assert reading.events == 3
+
+
 ALARM = ["BEGIN:VALARM", "ACTION:DISPLAY", "TRIGGER:-PT15M", "END:VALARM"]
 OFFICE = ["BEGIN:VTIMEZONE", "TZID:Office", "BEGIN:STANDARD", "DTSTART:16010101T000000", "TZOFFSETFROM:+0100",
           "TZOFFSETTO:+0100", "END:STANDARD", "END:VTIMEZONE"]
@@ -360,13 +399,31 @@ def test_impossible_events_are_refused(props, message):
         read(calendar(*event(*props)))
 
 
+def test_a_calendar_in_another_calendar_scale_than_the_gregorian_is_refused():
+    with pytest.raises(CalendarParseError) as caught:
+        read(calendar("CALSCALE:CHINESE", *event("DTSTART:20240610T090000Z", "DTEND:20240610T100000Z")))
+    assert str(caught.value) == "cannot expand the calendar's events: Only Gregorian calendars are supported."
+
+
 def test_runaway_recurrence_is_refused(monkeypatch):
     from booking_service.calendars import ics as ics_module
 
     monkeypatch.setattr(ics_module, "MAX_OCCURRENCES", 100)
     text = calendar(*event("DTSTART:20240101T000000Z", "DTEND:20240101T001000Z", "RRULE:FREQ=HOURLY"))
-    with pytest.raises(CalendarParseError, match="more than 100 event occurrences"):
+    with pytest.raises(CalendarParseError) as caught:
         read(text)
+    assert str(caught.value) == (
+        "the calendar has more than 100 event occurrences in the sync window (2024-01-01 to 2025-01-01); "
+        "shorten the window or remove the runaway recurring event"
+    )
+    # The limit itself is allowed.
+    for count, allowed in ((100, True), (101, False)):
+        limited = calendar(*event("DTSTART:20240601T000000Z", "DTEND:20240601T001000Z", f"RRULE:FREQ=HOURLY;COUNT={count}"))
+        if allowed:
+            assert len(read(limited)) == count
+        else:
+            with pytest.raises(CalendarParseError, match="more than 100"):
+                read(limited)
     # A shorter window stays under the limit (48 occurrences read, with the one-day margin).
     assert len(read(text, end="2024-01-02 00:00")) == 24
 
@@ -644,6 +701,9 @@ BROKEN_EVENTS = [
      r"line 9, RDATE: the event 'e1' has an RDATE period that ends \(.* 14:00:00\+00:00\) before it starts \(.* 15:00"),
     (("DTSTART:{day}T090000Z", "DTEND:{day}T100000Z", "RDATE;VALUE=PERIOD:{day}T150000Z/-PT1H"),
      r"line 9, RDATE: the event 'e1' has an RDATE period that ends \(.* 14:00:00\+00:00\) before it starts"),
+    # The event's own DURATION, not its alarm's before it.
+    (("DTSTART:{day}T090000Z", "BEGIN:VALARM", "ACTION:DISPLAY", "TRIGGER:-PT15M", "DURATION:PT5M", "REPEAT:1",
+      "END:VALARM", "DURATION:1 hour"), "line 14, DURATION: cannot read the event 'e1'"),
     # Faults of an event that cannot reach the window by its dates: only the triage sees them.
     (("DTSTART;TZID=Europe/Berlin:{day}T090000", "DTEND;TZID=Europe/Berlin:{day}T080000"),
      "line 8, DTEND: the event 'e1' ends"),
