@@ -798,12 +798,15 @@ def _check_event(event: icalendar.Event, source: _Source, zones: _Zones) -> None
                 for moment in [item[0] if isinstance(item, tuple) else item]
             )
             if unknown or naive:
+                # The line of this property that names the zone (an event may have several EXDATEs).
+                lines = (number for number, text in source.lines()
+                         if _split_content_line(text)[0] == name and tzid in text)
                 raise CalendarParseError(
                     f"TZID {tzid!r} is neither defined by a VTIMEZONE in this "
                     "calendar nor a known IANA or Windows time zone name; the "
                     "producer must include its VTIMEZONE or use a standard "
                     "zone name",
-                    line=source.line(name)[0],
+                    line=next(lines, source.line(name)[0]),
                     property=name,
                 )
 

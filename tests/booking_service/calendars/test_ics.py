@@ -403,6 +403,9 @@ NOWHERE = ("TZID 'Nowhere Time' is neither defined by a VTIMEZONE in this calend
          "line 9, RRULE: the event 'e1' repeats secondly; meetings do not, and expanding it would take too long"),
         (event("DTSTART;TZID=Nowhere Time:20240610T090000", "DTEND;TZID=Nowhere Time:20240610T100000"),
          f"line 7, DTSTART: {NOWHERE}"),
+        # The EXDATE line that names the zone, not the first EXDATE.
+        (event("DTSTART:20240610T090000Z", "DTEND:20240610T100000Z", "RRULE:FREQ=DAILY;COUNT=3",
+               "EXDATE:20240611T090000Z", "EXDATE;TZID=Nowhere Time:20240612T090000"), f"line 11, EXDATE: {NOWHERE}"),
     ],
 )
 def test_impossible_events_are_refused_in_whole_words(lines, refusal):
