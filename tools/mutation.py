@@ -53,8 +53,10 @@ MODULES: dict[str, Module] = {
                         (S + "test_lifecycle.py", S + "test_booking.py")),
     "booking": Module("booking_service/services/booking.py",
                       (S + "test_booking.py", S + "test_changes.py", S + "test_lifecycle.py")),
+    # Its refusals and audit entries are asserted by the tables of who may act and what is recorded.
     "invitations": Module("booking_service/services/invitations.py",
-                          (S + "test_invitations.py", S + "test_invitation_choices.py", S + "test_lifecycle.py")),
+                          (S + "test_invitations.py", S + "test_invitation_choices.py", S + "test_lifecycle.py",
+                           S + "test_audit.py", S + "test_permissions.py::test_a_user_without_the_right_is_refused")),
     "permissions": Module("booking_service/services/permissions.py", (S + "test_permissions.py",)),
     # The mails themselves are queued and read back by the services that send them.
     "outbox": Module("booking_service/services/outbox.py",

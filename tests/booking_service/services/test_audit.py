@@ -106,11 +106,18 @@ def test_rows_name_their_targets_and_say_the_details_in_words(session):
 
 # --- every action the log promises is recorded, with its actor and its object -----------------
 
-from .test_permissions import SERVICE_NOW, World, world  # noqa: E402,F401  (the fixture)
+from .test_permissions import PUBLIC, SERVICE_NOW, World, world  # noqa: E402,F401  (the fixture)
+
+RETURNED = object()
+"""A row's target: the id its call returns."""
 
 
 def _audit_rows():
-    """``action: (actor, call(session, world, user), (target type, target id from the world or None))``."""
+    """``action: (actor, call(session, world, user), (target type, target))``.
+
+    The target id is the world's attribute of that name, the id the call returns for ``RETURNED``,
+    or not checked for ``None`` (a row the call creates whose id it does not return).
+    """
     from booking_service.calendars import connections
     from booking_service.core.config import Settings
     from booking_service.services import (
@@ -141,6 +148,12 @@ def _audit_rows():
             s, w.meeting, berlin(monday, 11), secret_key=SECRET_KEY, settings=settings, now=SERVICE_NOW),
             ("meeting", "meeting")),
         "meeting.rebooked": (None, rebook, ("meeting", "meeting")),
+        "invitation.created": ("sam", lambda s, w, u: invitations.create_invitation(
+            s, w.draft, by=u, public_url=PUBLIC, secret_key=SECRET_KEY, now=SERVICE_NOW).invitation.id,
+            ("invitation", RETURNED)),
+        "invitation.resent": ("sam", lambda s, w, u: invitations.resend_invitation(s, invitations.create_invitation(
+            s, w.draft, by=u, public_url=PUBLIC, secret_key=SECRET_KEY, now=SERVICE_NOW).invitation.id,
+            by=u, public_url=PUBLIC, secret_key=SECRET_KEY, now=SERVICE_NOW).invitation.id, ("invitation", RETURNED)),
         "invitation.cancelled": ("sam", lambda s, w, u: invitations.cancel_invitation(
             s, w.invitation, by=u, secret_key=SECRET_KEY, now=SERVICE_NOW), ("invitation", "invitation")),
         "api_key.created": ("sam", lambda s, w, u: api_keys.create_key(s, u, "Helpdesk"), ("api_key", None)),
@@ -169,8 +182,7 @@ def _audit_rows():
 
 
 ASSERTED_ELSEWHERE = {
-    "invitation.created": "test_audit.py",
-    "invitation.resent": "test_audit.py", "meeting.cancelled": "test_permissions.py",
+    "meeting.cancelled": "test_permissions.py",
     "meeting.confirmation_resent": "test_booking.py", "settings.changed": "test_accounts.py",
     "user.created": "test_accounts.py", "user.updated": "test_accounts.py",
     "user.password_reset": "../../dashboard/test_auth.py", "user.password_changed": "test_accounts.py",
@@ -197,12 +209,14 @@ def test_the_action_is_recorded_with_its_actor_and_object(engine, world, action)
     actor, call, (target_type, target) = _audit_rows()[action]
     with session_scope(engine, write=True) as s:
         user = s.get(User, getattr(world, actor)) if actor else None
-        call(s, world, user)
+        returned = call(s, world, user)
     with session_scope(engine) as s:
         # The newest: the world itself made a key, a webhook and an absence.
         entry = s.scalars(select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id.desc())).first()
         assert entry.user_id == (getattr(world, actor) if actor else None)
         assert entry.target_type == target_type
-        if target is not None:
+        if target is RETURNED:
+            assert entry.target_id == returned
+        elif target is not None:
             assert entry.target_id == getattr(world, target)
         assert entry.at is not None and entry.at.tzinfo is not None

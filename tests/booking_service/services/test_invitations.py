@@ -28,7 +28,7 @@ from booking_service.services.invitations import (
 )
 from booking_service.services.lifecycle import effective_status, frame_end_instant
 from booking_service.services.outbox import message_content
-from booking_service.store.models import Invitation, OutboxMessage, PromotedSlot, SlotHold, User
+from booking_service.store.models import AuditEntry, Invitation, OutboxMessage, PromotedSlot, SlotHold, User
 
 from ..factories import SECRET_KEY, ZONE, add_busy, berlin, draft, make_org, next_monday
 
@@ -190,6 +190,9 @@ def test_the_customers_links_are_spelt_out():
         "https://book.example/i/tok/slot?start=2030-01-07T08%3A00%3A00Z&zone=America%2FNew_York"
     )
     assert inv.manage_link(PUBLIC + "/", "m") == "https://book.example/m/m"
+    # Only the slashes at the end go, whatever the path ends with.
+    assert inv.booking_link("https://example.com/X/", "t") == "https://example.com/X/i/t"
+    assert inv.manage_link("https://example.com/X", "m") == "https://example.com/X/m/m"
 
 
 def test_promote_stores_the_optimizer_choice_and_mails_direct_links(session, org):
@@ -237,7 +240,16 @@ def test_a_resend_counts_the_slots_left_and_promotes_afresh_among_them(session, 
     promoted = session.get(Invitation, created.invitation.id).promoted_slots
     assert [p.rank for p in promoted] == [1, 2] and all(p.start >= wednesday_noon for p in promoted)
     assert [p.start for p in promoted] != first_promoted
-    assert [start for start, _end, _url in again.slot_links] == [p.start for p in promoted]
+    assert [(start, end) for start, end, _url in again.slot_links] == [(p.start, p.end) for p in promoted]
+    # In the frame's zone, as the customer's is not known.
+    assert [url for _start, _end, url in again.slot_links] == [
+        inv.slot_link(PUBLIC, again.token, p.start, ZONE) for p in promoted
+    ]
+    assert all("&zone=Europe%2FBerlin" in url for _start, _end, url in again.slot_links)
+    assert again.invitation.id == created.invitation.id and again.link == f"{PUBLIC}/i/{again.token}"
+    assert _mail_of(session, created.invitation.id).created_at == wednesday_noon
+    entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "invitation.resent")).one()
+    assert entry.details == {"delivery": "email", "slots": again.slot_count}
 
 
 def test_a_replaced_link_knows_its_invitation_and_when_the_newest_link_was_sent(session, org):
@@ -276,6 +288,37 @@ def test_cancel_closes_an_active_invitation_once(session, org):
         cancel_invitation(session, created.invitation.id, secret_key=SECRET_KEY, by=None, now=NOW)
     with pytest.raises(InvitationStateError, match="was cancelled, so it cannot be resent; create a new invitation"):
         resend_invitation(session, created.invitation.id, secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("language", "by_scheduler", "subject", "text"),
+    [
+        ("fr", True, "Retirée : Intro call",
+         "Bonjour Ada Customer,\n\nL’invitation à choisir un créneau pour Intro call a été retirée ; son lien ne "
+         "fonctionne plus.\n\nDes questions ? Contactez Sam Scheduler <sam@example.com>."),
+        (None, False, "Withdrawn: Intro call",
+         "Hello Ada Customer,\n\nThe invitation to schedule Intro call has been withdrawn; its link no longer works."),
+    ],
+    ids=["french-from-its-scheduler", "english-from-the-system"],
+)
+def test_a_cancelled_invitation_tells_the_customer_in_their_language_and_releases_its_holds(
+    session, org, language, by_scheduler, subject, text
+):
+    sam = session.get(User, org.scheduler) if by_scheduler else None
+    created = create_invitation(session, draft(org, NOW, language=language), secret_key=SECRET_KEY, by=sam,
+                                public_url=PUBLIC, now=NOW)
+    invitation_id = created.invitation.id
+    assert hold_slot(session, invitation_id, berlin(created.invitation.frame_start, 10), now=NOW).outcome == "held"
+    session.commit()
+    later = NOW + dt.timedelta(hours=2)
+    cancel_invitation(session, invitation_id, secret_key=SECRET_KEY, by=sam, now=later)
+    session.commit()
+    assert session.scalars(select(SlotHold).where(SlotHold.invitation_id == invitation_id)).all() == []
+    mail = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "invitation_cancelled")).one()
+    assert (mail.invitation_id, mail.to_addr, mail.created_at) == (invitation_id, "ada@customer.example", later)
+    assert mail.reply_to == ("Sam Scheduler <sam@example.com>" if by_scheduler else None)
+    content = message_content(mail, SECRET_KEY)
+    assert (mail.subject, content.text.strip()) == (subject, text)
 
 
 def test_invitations_expire_when_their_frame_ends(session, org):
