@@ -84,6 +84,33 @@ def test_vtimezone_in_the_file_wins_over_the_name():
     assert read(text) == [(utc("2024-06-10 04:00"), utc("2024-06-10 05:00"))]
 
 
+def test_a_long_zone_name_folded_over_lines_is_read_with_its_vtimezone():
+    # Outlook's display names pass the 75 octets a line may hold: the TZID lines are folded.
+    name = "(UTC+05:00) Customized Time Zone of the offices in Tashkent and Samarkand"
+    text = calendar(
+        "BEGIN:VTIMEZONE", f"TZID:{name[:60]}", f" {name[60:]}", "BEGIN:STANDARD", "DTSTART:16010101T000000",
+        "TZOFFSETFROM:+0500", "TZOFFSETTO:+0500", "END:STANDARD", "END:VTIMEZONE",
+        *event(f'DTSTART;TZID="{name}":2', " 0240610T090000", f'DTEND;TZID="{name[:30]}', f' {name[30:]}":20240610T100000'),
+    )
+    assert read(text) == [(utc("2024-06-10 04:00"), utc("2024-06-10 05:00"))]
+
+
+@pytest.mark.parametrize("where", ["first", "last"])
+def test_a_google_calendars_zone_is_read_wherever_the_calendar_declares_it(where):
+    # X-WR-TIMEZONE: a weekly 10:00 in New York written in UTC stays at 10:00 after the DST change.
+    declared = ["X-WR-TIMEZONE:America/New_York"]
+    series = event("DTSTART:20241028T140000Z", "DTEND:20241028T150000Z", "RRULE:FREQ=WEEKLY;COUNT=2")
+    text = calendar(*(declared + series if where == "first" else series + declared))
+    assert read(text, zone="UTC") == [(utc("2024-10-28 14:00"), utc("2024-10-28 15:00")),
+                                      (utc("2024-11-04 15:00"), utc("2024-11-04 16:00"))]
+
+
+def test_an_event_without_uid_is_read():
+    text = calendar("BEGIN:VEVENT", "DTSTAMP:20240101T000000Z", "DTSTART:20240610T090000Z", "DTEND:20240610T100000Z",
+                    "END:VEVENT")
+    assert read(text) == [(utc("2024-06-10 09:00"), utc("2024-06-10 10:00"))]
+
+
 def test_custom_vtimezone_placed_after_the_events_is_used():
     text = calendar(
         *event("DTSTART;TZID=Office:20240610T090000", "DTEND;TZID=Office:20240610T100000"),
@@ -256,6 +283,9 @@ def test_busy_time_is_in_utc_whatever_the_machines_zone(monkeypatch):
         *event("DTSTART;VALUE=DATE:20240617", "DTEND;VALUE=DATE:20240618", "RRULE:FREQ=DAILY;UNTIL=20240618T220000Z",
                uid="until"),
         *event("DTSTART:20240622T233000Z", "DTEND:20240622T234500Z", "RRULE:FREQ=DAILY;UNTIL=20240623", uid="date-until"),
+        # cut at the window's ends
+        *event("DTSTART:20231231T230000Z", "DTEND:20240101T010000Z", uid="before"),
+        *event("DTSTART:20241231T230000Z", "DTEND:20250101T010000Z", uid="after"),
     )
     monkeypatch.setenv("TZ", "Asia/Kolkata")
     time.tzset()
@@ -265,12 +295,14 @@ def test_busy_time_is_in_utc_whatever_the_machines_zone(monkeypatch):
         monkeypatch.undo()
         time.tzset()
     assert got == [
+        (utc("2024-01-01 00:00"), utc("2024-01-01 01:00")),
         (utc("2024-06-09 22:00"), utc("2024-06-10 22:00")),
         (utc("2024-06-12 07:00"), utc("2024-06-12 08:00")),
         (utc("2024-06-14 13:00"), utc("2024-06-15 14:00")),
         (utc("2024-06-16 22:00"), utc("2024-06-19 22:00")),  # UNTIL is the 19th's Berlin midnight
         (utc("2024-06-22 23:30"), utc("2024-06-22 23:45")),
         (utc("2024-06-23 23:30"), utc("2024-06-23 23:45")),
+        (utc("2024-12-31 23:00"), utc("2025-01-01 00:00")),
     ]
     assert {bound.tzinfo for interval in got for bound in interval} == {dt.UTC}
 
@@ -365,6 +397,8 @@ def test_a_value_the_parser_cannot_read_outside_an_event_is_found_on_its_line(bo
         ({"zone": "Mars/Olympus"}, "not an IANA time zone"),
         ({"window_start": dt.datetime(2024, 1, 1)}, "must be tz-aware"),
         ({"window_end": utc("2023-01-01 00:00")}, "must be after"),
+        ({"window_end": utc("2024-01-01 00:00")}, "must be after"),
+        ({"window_end": dt.datetime(2024, 2, 1)}, "window_end must be tz-aware"),
     ],
 )
 def test_bad_arguments_name_the_value(kwargs, message):
