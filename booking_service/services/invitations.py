@@ -540,7 +540,7 @@ def room_names(invitation: Invitation | ValidatedDraft) -> str:
     """Where the meeting may be, before it is booked: the room, or "one of A, B" (empty without rooms)."""
     rooms = [r.name for r in invitation.rooms if r.active and r.capacity >= invitation.min_capacity]
     if len(rooms) <= 1:
-        return "".join(rooms)
+        return rooms[0] if rooms else ""
     return "one of " + ", ".join(rooms)
 
 

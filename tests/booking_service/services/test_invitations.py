@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import email
 import email.policy
+import hashlib
+import hmac
 import re
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
@@ -193,6 +197,80 @@ def test_the_customers_links_are_spelt_out():
     # Only the slashes at the end go, whatever the path ends with.
     assert inv.booking_link("https://example.com/X/", "t") == "https://example.com/X/i/t"
     assert inv.manage_link("https://example.com/X", "m") == "https://example.com/X/m/m"
+
+
+def test_the_manage_token_is_an_hmac_of_the_link_hash_under_the_secret_key():
+    link_hash = hash_token("some-link")
+    digest = hmac.new(b"k\xc3\xa9y", b"manage:" + link_hash.encode(), hashlib.sha256).digest()
+    assert inv.manage_token_for("kéy", link_hash) == base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    assert len(inv.manage_token_for("kéy", link_hash)) == 43  # 256 bits, no padding
+    with pytest.raises(ValueError) as caught:
+        inv.manage_token_for("", link_hash)
+    assert str(caught.value) == "secret_key is empty; the manage link needs the installation's SECRET_KEY"
+
+
+@pytest.mark.parametrize(
+    ("rooms", "min_capacity", "expected"),
+    [
+        ((), 1, ""),
+        ((("Blue", 4, True),), 4, "Blue"),  # exactly big enough
+        ((("Blue", 4, True), ("Red", 3, True)), 4, "Blue"),
+        ((("Blue", 4, True), ("Red", 6, False)), 2, "Blue"),  # Red is no longer in use
+        ((("Blue", 4, True), ("Red", 6, True)), 2, "one of Blue, Red"),
+        ((("Blue", 4, True), ("Red", 6, True), ("Green", 9, True)), 2, "one of Blue, Red, Green"),
+    ],
+)
+def test_where_the_meeting_may_be_names_the_rooms_that_fit(rooms, min_capacity, expected):
+    invitation = SimpleNamespace(
+        rooms=[SimpleNamespace(name=n, capacity=c, active=a) for n, c, a in rooms], min_capacity=min_capacity
+    )
+    assert inv.room_names(invitation) == expected
+
+
+@pytest.mark.parametrize(
+    ("creator", "expected"),
+    [
+        (None, None),
+        (SimpleNamespace(name="Sam", email="sam@example.com"), "Sam <sam@example.com>"),
+        (SimpleNamespace(name="", email="sam@example.com"), "sam@example.com"),
+        (SimpleNamespace(name="Sam", email=""), None),
+    ],
+)
+def test_replies_go_to_the_scheduler_who_sent_the_invitation(creator, expected):
+    assert inv.reply_to(SimpleNamespace(created_by=creator)) == expected
+
+
+def test_an_unknown_delivery_is_refused_and_nothing_is_stored(session, org):
+    with pytest.raises(InvitationError) as caught:
+        create_invitation(session, draft(org, NOW), secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=NOW,
+                          deliver="fax")
+    assert (caught.value.field, str(caught.value)) == ("deliver", "delivery 'fax' is not one of email, links")
+    assert session.scalars(select(Invitation)).all() == []
+
+
+def test_the_invitation_mail_in_full(session, org):
+    created = create_invitation(session, draft(org, NOW, rooms=(org.small_room, org.large_room), min_capacity=2),
+                                secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=NOW)
+    mail = _mail_of(session, created.invitation.id)
+    assert (mail.subject, mail.created_at, mail.reply_to) == ("Please pick a time: Intro call", NOW, None)
+    assert message_content(mail, SECRET_KEY).text.strip() == (
+        "Hello Ada Customer,\n\nOur team invites you to schedule: Intro call\nWith: Ana\n"
+        "Where: one of Large room, Small room\nDuration: 30 minutes\n\nLet us talk about the project.\n\n"
+        f"Pick a time that suits you: {created.link}\n\nThis link is personal; please do not forward it."
+    )
+
+
+def test_the_invitation_mail_in_the_customers_language_from_its_scheduler(session, org):
+    sam = session.get(User, org.scheduler)
+    created = create_invitation(session, draft(org, NOW, language="fr", rooms=(org.large_room,), description=""),
+                                secret_key=SECRET_KEY, by=sam, public_url=PUBLIC, now=NOW)
+    mail = _mail_of(session, created.invitation.id)
+    assert (mail.subject, mail.reply_to) == ("Merci de choisir un créneau : Intro call", "Sam Scheduler <sam@example.com>")
+    assert message_content(mail, SECRET_KEY).text.strip() == (
+        "Bonjour Ada Customer,\n\nSam Scheduler vous invite à choisir un créneau : Intro call\nAvec : Ana\n"
+        "Où : Large room\nDurée : 30 minutes\n\n"
+        f"Choisissez le créneau qui vous convient : {created.link}\n\nCe lien est personnel ; merci de ne pas le transférer."
+    )
 
 
 def test_promote_stores_the_optimizer_choice_and_mails_direct_links(session, org):
