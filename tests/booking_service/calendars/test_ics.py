@@ -739,7 +739,7 @@ BROKEN_EVENTS = [
     (("DTSTART:{day}T090000Z", "DTEND:{day}T100000Z", "RRULE:BYDAY=XX"), "line 9, RRULE: cannot read the event"),
     (("DTSTART:{month}40T090000Z", "DTEND:{day}T100000Z"), "line 7, DTSTART: cannot read the event"),
     # An hour, a minute or a second out of range, the leap second too (the parser refuses it).
-    (("DTSTART:{day}T250000Z", "DTEND:{day}T100000Z"), "line 7, DTSTART: .* Wrong datetime format: {day}T250000Z"),
+    (("DTSTART:{day}T250000Z", "DURATION:PT1H"), "line 7, DTSTART: .* Wrong datetime format: {day}T250000Z"),
     (("DTSTART:{day}T096100Z", "DTEND:{day}T100000Z"), "line 7, DTSTART: .* Wrong datetime format: {day}T096100Z"),
     (("DTSTART:{day}T090000Z", "DTEND:{day}T235960Z"), "line 8, DTEND: .* Wrong datetime format: {day}T235960Z"),
     (("DTSTART:{day}T090000Z", "DURATION:1 hour"), "line 8, DURATION: cannot read the event"),
@@ -750,6 +750,10 @@ BROKEN_EVENTS = [
     # A value after the quotes is the value, however the quotes read: no advice about them.
     (('DTSTART;TZID="W. Europe Standard Time:{day}T090000":{day}T0900',),
      "line 7, DTSTART: cannot read the event 'e1': Expected datetime, date, or time. Got: '{day}T0900'"),
+    # A DTEND, or an UNTIL, that is no date.
+    (("DTSTART:{day}T090000Z", "DTEND:later"), "line 8, DTEND: cannot read the event 'e1'"),
+    (("DTSTART:{day}T090000Z", "DTEND:{day}T100000Z", "RRULE:FREQ=DAILY;UNTIL={month}40T235959Z"),
+     "line 9, RRULE: cannot read the event 'e1'"),
     # An RDATE period backwards, by its end or by its duration.
     (("DTSTART:{day}T090000Z", "DTEND:{day}T100000Z", "RDATE;VALUE=PERIOD:{day}T120000Z/PT1H,{day}T150000Z/{day}T140000Z"),
      r"line 9, RDATE: the event 'e1' has an RDATE period that ends \(.* 14:00:00\+00:00\) before it starts \(.* 15:00"),
@@ -895,6 +899,9 @@ def test_an_event_given_by_its_duration_is_read_however_long_before_the_window_i
     (("DTSTART;VALUE=DATE:20240515", "DTEND;VALUE=DATE:20240603"), ("2024-06-01 00:00", "2024-06-03 00:00")),
     (("DTSTART:20240515T090000Z", "DTEND:20240603T000000Z"), ("2024-06-01 00:00", "2024-06-03 00:00")),
     (("DTSTART;TZID=Europe/Berlin:20240515T090000", "DTEND;TZID=Europe/Berlin:20240603T020000"),
+     ("2024-06-01 00:00", "2024-06-03 00:00")),
+    # A series whose UNTIL is days before the window, and whose last occurrence lasts into it.
+    (("DTSTART;VALUE=DATE:20240515", "DTEND;VALUE=DATE:20240603", "RRULE:FREQ=YEARLY;UNTIL=20240516"),
      ("2024-06-01 00:00", "2024-06-03 00:00")),
     # An RDATE in the window, of an event whose DTSTART is years before it.
     (("DTSTART:20190610T090000Z", "DTEND:20190610T100000Z", "RDATE:20240612T090000Z"),
