@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from booking_service.services import invitations as inv
 from booking_service.services import lifecycle
@@ -95,6 +96,11 @@ def test_frame_in_the_past_is_refused(session, org):
     with pytest.raises(InvitationError, match="which is in the past") as caught:
         validate_draft(session, draft(org, NOW, frame_start=past, frame_end=past), now=NOW)
     assert caught.value.field == "frame_end"
+    # Creating checks the draft at its own instant: a week after this frame, it is in the past.
+    with pytest.raises(InvitationError, match="which is in the past") as caught:
+        create_invitation(session, draft(org, NOW), secret_key=SECRET_KEY, by=None, public_url=PUBLIC,
+                          now=NOW + dt.timedelta(days=14))
+    assert caught.value.field == "frame_end" and not isinstance(caught.value, NoAvailableSlots)
 
 
 def test_frame_ending_before_it_starts_is_refused(session, org):
@@ -178,11 +184,56 @@ def test_slot_count_matches_the_working_hours(session, org):
 def test_no_available_slot_refuses_to_send_and_stores_nothing(session, org):
     monday = next_monday(NOW)
     add_busy(session, org.ana, berlin(monday, 0), berlin(monday + dt.timedelta(days=5), 0))
-    with pytest.raises(NoAvailableSlots, match="no slot is available"):
+    with pytest.raises(NoAvailableSlots) as caught:
         create_invitation(session, draft(org, NOW), secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=NOW)
+    assert (caught.value.field, str(caught.value)) == (
+        "frame_end",
+        "no slot is available in this frame right now (nobody needed is free at the same time); widen the frame, "
+        "shorten the meeting or change the team, then send again",
+    )
     session.rollback()
     assert session.scalars(select(Invitation)).all() == []
     assert session.scalars(select(OutboxMessage)).all() == []
+
+
+def test_an_invitation_sent_mid_frame_counts_and_promotes_only_the_times_left(session, org):
+    at_creation = create_invitation(session, draft(org, NOW), secret_key=SECRET_KEY, by=None, public_url=PUBLIC,
+                                    now=NOW).slot_count
+    wednesday_noon = berlin(next_monday(NOW) + dt.timedelta(days=2), 12)
+    later = create_invitation(session, draft(org, NOW, promote=True, promote_count=3, customer_email="b@c.example"),
+                              secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=wednesday_noon)
+    # 31 starts a day (9:00 to 16:30, every 15 minutes): Monday's, Tuesday's and Wednesday's 12
+    # before noon are gone.
+    assert (at_creation, later.slot_count) == (5 * 31, 5 * 31 - 2 * 31 - 12)
+    assert all(start >= wednesday_noon for start, _end, _url in later.slot_links)
+
+
+def test_the_frames_zone_is_the_drafts_else_the_schedulers_else_the_installations(session, org):
+    sam = session.get(User, org.scheduler)
+    sam.zone = "America/New_York"
+
+    def zone_of(n: int, by, **kwargs) -> str:
+        return create_invitation(session, draft(org, NOW, zone=None, customer_email=f"c{n}@c.example"), by=by,
+                                 secret_key=SECRET_KEY, public_url=PUBLIC, now=NOW, **kwargs).invitation.zone
+
+    assert zone_of(1, sam) == "America/New_York"
+    assert zone_of(2, None, default_zone="Asia/Tokyo") == "Asia/Tokyo"
+    assert zone_of(3, None) == "Europe/London"
+
+
+def test_on_sqlite_creating_needs_the_write_lock_unless_the_caller_holds_it(engine, org):
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the write lock is SQLite's; PostgreSQL locks rows")
+    with Session(engine) as plain:
+        with pytest.raises(RuntimeError, match=re.escape("write_lock() needs a session from session_scope(engine, write=True)")):
+            create_invitation(plain, draft(org, NOW), secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=NOW)
+        plain.rollback()
+        # A transaction that has already written holds SQLite's lock, and may say so.
+        plain.add(User(email="w@example.com", name="W", zone=ZONE, role="scheduler"))
+        plain.flush()
+        create_invitation(plain, draft(org, NOW), secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=NOW,
+                          require_write_lock=False)
+        plain.commit()
 
 
 def test_the_customers_links_are_spelt_out():
