@@ -1197,6 +1197,18 @@ def _calendar_busy(
                     result.append((start, end))
     except (recurring_ical_events.InvalidCalendar, icalendar.InvalidCalendar) as error:
         raise CalendarParseError(f"cannot expand the calendar's events: {error}") from error
+    except zoneinfo.ZoneInfoNotFoundError:
+        # x-wr-timezone reads the calendar's X-WR-TIMEZONE as an IANA name, and only that.
+        if "X-WR-TIMEZONE" not in readable:
+            raise
+        lines = (number for number, line in _logical_lines(text, calendar_text.header)
+                 if _split_content_line(line)[0] == "X-WR-TIMEZONE")
+        raise CalendarParseError(
+            f"X-WR-TIMEZONE {str(readable['X-WR-TIMEZONE'])!r} is not an IANA time zone name "
+            "(such as 'Europe/Berlin'); correct it or remove it",
+            line=next(lines, None),
+            property="X-WR-TIMEZONE",
+        ) from None
     return result
 
 

@@ -105,6 +105,17 @@ def test_a_google_calendars_zone_is_read_wherever_the_calendar_declares_it(where
                                       (utc("2024-11-04 15:00"), utc("2024-11-04 16:00"))]
 
 
+@pytest.mark.parametrize("zone", ["Nowhere/Zone", "W. Europe Standard Time"])
+def test_a_calendars_zone_that_is_no_iana_name_is_refused_at_its_line(zone):
+    text = calendar(*event("DTSTART:20240610T090000Z", "DTEND:20240610T100000Z"), f"X-WR-TIMEZONE:{zone}")
+    with pytest.raises(CalendarParseError) as caught:
+        read(text)
+    assert str(caught.value) == (
+        f"line 10, X-WR-TIMEZONE: X-WR-TIMEZONE {zone!r} is not an IANA time zone name (such as "
+        "'Europe/Berlin'); correct it or remove it"
+    )
+
+
 def test_an_event_without_uid_is_read():
     text = calendar("BEGIN:VEVENT", "DTSTAMP:20240101T000000Z", "DTSTART:20240610T090000Z", "DTEND:20240610T100000Z",
                     "END:VEVENT")
