@@ -175,6 +175,35 @@ def test_create_stores_the_hash_queues_the_mail_and_returns_the_link(session, or
     assert created.token not in mail.body_html and "Pick a time (link sent)" in mail.body_html
 
 
+STORED = (
+    "customer_name", "customer_email", "subject", "description", "conferencing", "duration_minutes",
+    "buffer_before_minutes", "buffer_after_minutes", "minimum_notice_minutes", "slot_interval_minutes",
+    "min_capacity", "frame_start", "frame_end", "zone", "customer_zone", "promote", "promote_count",
+    "change_cutoff_hours", "max_reschedules", "pool_policy", "language",
+)
+"""The draft's fields an invitation keeps as they are."""
+
+
+def test_every_field_of_the_draft_is_stored(session, org):
+    fields = dict(
+        pools=(org.pool,), rooms=(org.large_room,), conferencing="https://meet.example/x", buffer_before_minutes=10,
+        buffer_after_minutes=5, minimum_notice_minutes=120, slot_interval_minutes=30, min_capacity=3,
+        customer_zone="America/New_York", promote=True, promote_count=4, change_cutoff_hours=12, max_reschedules=2,
+        pool_policy="round_robin", language="fr", description="Agenda",
+    )
+    invitation_id = create_invitation(session, draft(org, NOW, **fields), secret_key=SECRET_KEY, by=None,
+                                      public_url=PUBLIC, now=NOW, deliver="links").invitation.id
+    session.commit()
+    session.expunge_all()
+    stored = session.get(Invitation, invitation_id)
+    expected = draft(org, NOW, **fields)
+    assert {name: getattr(stored, name) for name in STORED} == {name: getattr(expected, name) for name in STORED}
+    assert ([m.id for m in stored.members], [p.id for p in stored.pools], [r.id for r in stored.rooms]) == (
+        [org.ana], [org.pool], [org.large_room])
+    assert (stored.delivery, stored.status, stored.created_at, stored.updated_at, stored.sent_at) == (
+        "links", "active", NOW, NOW, NOW)
+
+
 def test_slot_count_matches_the_working_hours(session, org):
     created = create_invitation(session, draft(org, NOW), secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=NOW)
     # 09:00 to 16:30 starts every 15 minutes = 31 per day, 5 days.
