@@ -707,7 +707,6 @@ def create_invitation(
         pool_policy=spec.pool_policy,
         delivery=deliver,
         created_at=now,
-        updated_at=now,
         sent_at=now,
         change_cutoff_hours=spec.change_cutoff_hours,
         max_reschedules=spec.max_reschedules,
