@@ -96,7 +96,8 @@ def queue_meeting_writeback(
             write.done_at = now
     queued = [
         CalendarWrite(
-            meeting_id=meeting.id, connection_id=cid, action=action, status="pending", next_attempt_at=now
+            meeting_id=meeting.id, connection_id=cid, action=action, status="pending", next_attempt_at=now,
+            created_at=now,
         )
         for cid in sorted(targets)
     ]

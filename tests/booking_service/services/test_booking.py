@@ -11,16 +11,21 @@ from sqlalchemy.orm import Session
 
 from booking_service.delivery.mail import SmtpSender, deliver_due
 from booking_service.services import availability
+from booking_service.core.config import Settings
 from booking_service.services.booking import (
     cancel_meeting,
+    cancellation_recipients,
     confirm_slot,
     meeting_invite_for,
+    meeting_names,
+    meeting_people,
     resend_confirmation,
 )
+from booking_service.services.invites import Person
 from booking_service.services.invitations import create_invitation
 from booking_service.services.lifecycle import MeetingStateError
 from booking_service.store.db import session_scope
-from booking_service.store.models import Invitation, Meeting, OutboxMessage, Reservation, User
+from booking_service.store.models import Invitation, Meeting, OutboxMessage, Reservation, TeamMember, User
 
 from ..factories import SECRET_KEY, add_busy, berlin, draft, make_org, next_monday
 from ..smtp_server import free_port, smtp_server
@@ -179,6 +184,39 @@ def test_the_mails_and_invite_name_the_assigned_pool_member_and_room(engine, org
     attendees = sorted(str(a).removeprefix("mailto:").removeprefix("MAILTO:") for a in event["ATTENDEE"])
     assert attendees == ["ada@customer.example", "ana@team.example", "dan@team.example", "small@rooms.example"]
     assert str(event["LOCATION"]).startswith("Small room")
+
+
+
+def test_a_meeting_names_whom_it_reserved_and_who_is_told_of_a_cancellation(engine, org, session):
+    # Cleo is busy, so the pool gives Dan; Ben has no email address; the small room has one.
+    add_busy(session, org.cleo, berlin(MONDAY, 9), berlin(MONDAY, 12))
+    session.get(TeamMember, org.ben).email = None
+    session.commit()
+    a = _invite(engine, org, members=(org.ana, org.ben), pools=(org.pool,), rooms=(org.small_room,), min_capacity=2)
+    booked = _confirm(engine, a, berlin(MONDAY, 10))[1]
+    b = _invite(engine, org, by_scheduler=False, members=(org.ana,))
+    roomless = _confirm(engine, b, berlin(MONDAY, 14))[1]
+    with session_scope(engine) as s:
+        meeting = s.get(Meeting, booked)
+        assert meeting_names(s, meeting) == (["Ana", "Ben", "Dan"], "Small room")
+        organizer, attendees = meeting_people(s, meeting)
+        assert organizer == Person("Sam Scheduler", "sam@example.com")
+        assert attendees == [
+            Person("Ada Customer", "ada@customer.example"),
+            Person("Ana", "ana@team.example"),
+            Person("Dan", "dan@team.example"),
+            Person("Small room", "small@rooms.example", cutype="ROOM"),
+        ]
+        assert cancellation_recipients(s, booked) == [
+            ("Ada Customer", "ada@customer.example"), ("Ana", "ana@team.example"), ("Dan", "dan@team.example"),
+        ]
+        # Without a room the name is empty; without a scheduler the sender address organises.
+        other = s.get(Meeting, roomless)
+        assert meeting_names(s, other) == (["Ana"], "")
+        organizer, attendees = meeting_people(s, other, settings=Settings(mail_from="Bookings <book@example.org>"))
+        assert organizer == Person("Bookings", "book@example.org")
+        assert attendees == [Person("Ada Customer", "ada@customer.example"), Person("Ana", "ana@team.example")]
+        assert cancellation_recipients(s, roomless + booked + 1) == []
 
 
 def test_smallest_fitting_room_is_assigned_then_the_next(engine, org):

@@ -31,9 +31,12 @@ from booking_service.services.lifecycle import MeetingStateError
 from booking_service.store.db import make_engine, session_scope
 from booking_service.store.models import (
     AuditEntry,
+    CalendarConnection,
+    CalendarWrite,
     Invitation,
     Meeting,
     OutboxMessage,
+    PoolAssignment,
     Reservation,
     SlotHold,
     User,
@@ -285,6 +288,50 @@ def test_customer_cancel_frees_the_time_mails_both_sides_and_keeps_the_reason(en
     with pytest.raises(MeetingStateError, match="already cancelled"), session_scope(engine, write=True) as session:
         cancel_by_customer(session, meeting_id, secret_key=SECRET_KEY, settings=SETTINGS, now=NOW)
     _no_problems(engine)
+
+
+
+def test_a_customers_cancel_is_stamped_with_its_own_instant_and_the_next_sequence(engine, org):
+    # Ana's calendar takes write-backs; the pool gives a member whose turn the cancel ends.
+    with session_scope(engine, write=True) as session:
+        session.add(CalendarConnection(resource_id=org.ana, kind="caldav", name="Team calendar",
+                                       calendar_url="https://dav.example/cal/", write_back=True))
+    invitation_id = _invite(engine, org, pools=(org.pool,))
+    meeting_id = _book(engine, invitation_id, berlin(MONDAY, 10))
+    assert _move(engine, meeting_id, berlin(MONDAY, 11)) == ("moved", None)
+    later = NOW + dt.timedelta(hours=5)
+    before = {m.id for m in _mail(engine)}
+    with session_scope(engine, write=True) as session:
+        cancel_by_customer(session, meeting_id, secret_key=SECRET_KEY, settings=SETTINGS, now=later)
+    with session_scope(engine) as session:
+        meeting = session.get(Meeting, meeting_id)
+        assert (meeting.cancelled_at, meeting.invitation.cancelled_at, meeting.invitation.updated_at) == (later,) * 3
+        assert meeting.sequence == 2  # booked 0, moved 1, cancelled 2: calendars take the newest
+        (removal,) = session.scalars(select(CalendarWrite).where(CalendarWrite.action == "delete")).all()
+        assert (removal.meeting_id, removal.created_at, removal.next_attempt_at) == (meeting_id, later, later)
+        (turn,) = session.scalars(select(PoolAssignment).where(PoolAssignment.meeting_id == meeting_id)).all()
+        assert turn.cancelled_at == later
+    mails = [m for m in _mail(engine) if m.id not in before]
+    assert [m.kind for m in mails] == ["cancellation"] * 3 and {m.created_at for m in mails} == {later}
+    event = icalendar.Calendar.from_ical(mails[0].ics)
+    assert str(event["METHOD"]) == "CANCEL" and event.walk("VEVENT")[0]["SEQUENCE"] == 2
+    _no_problems(engine, later)
+
+
+@pytest.mark.parametrize(("reason", "refusal"), [
+    (3, "the reason must be text, got int"),
+    ("x" * 1001, "the reason is 1001 characters long; at most 1000, please shorten it"),
+])
+def test_a_cancel_reason_that_is_not_short_text_is_refused_and_nothing_changes(engine, org, reason, refusal):
+    meeting_id = _book(engine, _invite(engine, org), berlin(MONDAY, 10))
+    with pytest.raises(ValueError, match=f"^{refusal}$"), session_scope(engine, write=True) as session:
+        cancel_by_customer(session, meeting_id, secret_key=SECRET_KEY, reason=reason, settings=SETTINGS, now=NOW)
+    with session_scope(engine, write=True) as session:
+        assert session.get(Meeting, meeting_id).status == "confirmed"
+        cancel_by_customer(session, meeting_id, secret_key=SECRET_KEY, reason="x" * 1000 + "  ", settings=SETTINGS,
+                           now=NOW)
+    with session_scope(engine) as session:
+        assert session.get(Meeting, meeting_id).cancel_reason == "x" * 1000
 
 
 def test_scheduler_cancel_offers_the_remaining_times_and_the_customer_picks_another(engine, org):
