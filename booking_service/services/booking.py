@@ -994,7 +994,7 @@ def _queue_move_writeback(session: Session, meeting: Meeting, now: dt.datetime) 
                 CalendarWrite.status.in_(("pending", "failed")))):
             earlier.status, earlier.done_at = "superseded", now
         session.add(CalendarWrite(meeting_id=meeting.id, connection_id=connection_id, action="delete",
-                                  status="pending", next_attempt_at=now))
+                                  status="pending", next_attempt_at=now, created_at=now))
     session.flush()
 
 
