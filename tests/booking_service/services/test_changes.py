@@ -252,6 +252,59 @@ def test_the_policy_limits_moves_and_cancels_and_names_whom_to_contact(engine, o
         assert change_refusal(meeting.invitation, meeting, "cancel", Settings(change_cutoff_hours=24), late) is None
 
 
+
+_CONTACT = "Please contact Sam Scheduler <sam@example.com>."
+_TOO_LATE = "This meeting can be changed online until {hours} hours before it starts, so it is too late to {action} it here. "
+
+
+@pytest.mark.parametrize(("cutoff", "most", "moved", "before", "action", "refusal"), [
+    # The cutoff: exactly at it the customer may still act; a minute later not, in either action's words.
+    (48, 3, 0, dt.timedelta(hours=48), "reschedule", None),
+    (48, 3, 0, dt.timedelta(hours=48), "cancel", None),
+    (48, 3, 0, dt.timedelta(hours=48) - dt.timedelta(minutes=1), "reschedule",
+     _TOO_LATE.format(hours=48, action="reschedule") + _CONTACT),
+    (48, 3, 0, dt.timedelta(hours=48) - dt.timedelta(minutes=1), "cancel",
+     _TOO_LATE.format(hours=48, action="cancel") + _CONTACT),
+    (0, 3, 0, dt.timedelta(0), "cancel", None),
+    # How often: below the most allowed a move is fine; at it, refused by count; a cancel is never counted.
+    (48, 2, 1, dt.timedelta(days=5), "reschedule", None),
+    (48, 1, 1, dt.timedelta(days=5), "reschedule",
+     "This meeting has been moved once already, the most allowed online. " + _CONTACT),
+    (48, 2, 2, dt.timedelta(days=5), "reschedule",
+     "This meeting has been moved 2 times already, the most allowed online. " + _CONTACT),
+    (48, 2, 3, dt.timedelta(days=5), "reschedule",
+     "This meeting has been moved 2 times already, the most allowed online. " + _CONTACT),
+    (48, 0, 0, dt.timedelta(days=5), "reschedule", "This meeting cannot be moved online. " + _CONTACT),
+    (48, 0, 5, dt.timedelta(days=5), "cancel", None),
+    # Too late and moved too often: the time is the reason given.
+    (48, 1, 1, dt.timedelta(hours=1), "reschedule", _TOO_LATE.format(hours=48, action="reschedule") + _CONTACT),
+])
+def test_the_change_policy_refuses_in_its_own_words(cutoff, most, moved, before, action, refusal):
+    scheduler = User(email="sam@example.com", name="Sam Scheduler", zone="Europe/Berlin", role="scheduler")
+    invitation = Invitation(change_cutoff_hours=cutoff, max_reschedules=most, created_by=scheduler)
+    meeting = Meeting(start=NOW + before, reschedule_count=moved)
+    assert change_refusal(invitation, meeting, action, SETTINGS, NOW) == refusal
+
+
+def test_an_unset_policy_takes_the_installations_defaults_and_its_sender_without_a_scheduler():
+    invitation = Invitation(change_cutoff_hours=None, max_reschedules=None, created_by=None)
+    settings = Settings(change_cutoff_hours=10, max_reschedules=1, mail_from="Bookings <book@example.org>")
+    assert change_refusal(invitation, Meeting(start=NOW + dt.timedelta(hours=10), reschedule_count=0),
+                          "reschedule", settings, NOW) is None
+    assert change_refusal(invitation, Meeting(start=NOW + dt.timedelta(hours=9), reschedule_count=0), "cancel",
+                          settings, NOW) == _TOO_LATE.format(hours=10, action="cancel") + \
+        "Please contact Bookings <book@example.org>."
+    assert change_refusal(invitation, Meeting(start=NOW + dt.timedelta(days=3), reschedule_count=1), "reschedule",
+                          settings, NOW).startswith("This meeting has been moved once already")
+    # Without settings, the installation's own defaults (24 hours, 3 moves).
+    far = Meeting(start=NOW + dt.timedelta(hours=24), reschedule_count=2)
+    assert change_refusal(invitation, far, "reschedule", None, NOW) is None
+    far.reschedule_count = 3
+    assert change_refusal(invitation, far, "reschedule", None, NOW).startswith("This meeting has been moved 3 times")
+    assert change_refusal(invitation, Meeting(start=NOW + dt.timedelta(hours=23), reschedule_count=0), "cancel",
+                          None, NOW).startswith(_TOO_LATE.format(hours=24, action="cancel"))
+
+
 @pytest.mark.parametrize("bad", [-1, 1.5, True, "3"])
 def test_a_policy_number_must_be_a_whole_number(engine, org, bad):
     from booking_service.services.invitations import InvitationError
