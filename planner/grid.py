@@ -363,7 +363,7 @@ class OrgGrid:
         row = self._row_of(resource_id)
         s, e = self._block_ns(start, end)
         blocks = self._blocks(row)
-        at = int(np.searchsorted(blocks[:, 0], s)) if row in self._changed else len(blocks)
+        at = int(np.searchsorted(blocks[:, 0], s))  # keep the row's blocks in start order
         self._changed[row] = np.insert(blocks, at, [s, e], axis=0)
         a, b = self._quanta(s, e)
         if b > a:

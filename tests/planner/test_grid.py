@@ -290,3 +290,34 @@ def test_one_pass_and_two_pass_rasterization_agree(monkeypatch) -> None:
     two = build(org).availability()
     assert np.array_equal(one.in_hours, two.in_hours) and np.array_equal(one.busy, two.busy)
     assert one.busy.any() and one.in_hours.any()
+
+
+def test_busy_rounds_outward_to_whole_quanta_however_far_into_the_horizon() -> None:
+    tables = Tables().member("a", "UTC")
+    grid = planner.OrgGrid.build(*tables.frames(), start=START, end=START + pd.Timedelta(days=365), quantum="1h")
+    hour = START + pd.Timedelta(days=300, hours=10)  # quantum 7,210 of the year
+    grid.add_busy("a", hour - pd.Timedelta(1, unit="ns"), hour + pd.Timedelta(minutes=1))
+    busy = grid.availability().busy[0]
+    assert list(np.flatnonzero(busy)) == [7_209, 7_210]  # a nanosecond of 09:00-10:00 makes it busy
+
+
+def test_a_resources_blocks_are_listed_by_start_whatever_order_they_are_added_in() -> None:
+    tables = Tables().member("a", "UTC").block("a", "2026-11-02 11:00", "2026-11-02 12:00")
+    grid = planner.OrgGrid.build(*tables.frames(), start=START, end=START + pd.Timedelta(days=1))
+    grid.add_busy("a", ts("2026-11-02 09:00"), ts("2026-11-02 09:30"))  # before the block of the build
+    grid.add_busy("a", ts("2026-11-02 11:15"), ts("2026-11-02 11:30"))  # inside it: ends before it does
+    grid.add_busy("a", ts("2026-11-02 10:00"), ts("2026-11-02 10:30"))
+    assert list(grid.busy["start"].dt.strftime("%H:%M")) == ["09:00", "10:00", "11:00", "11:15"]
+    grid.remove_busy("a", ts("2026-11-02 11:00"), ts("2026-11-02 12:00"))
+    assert list(grid.busy["start"].dt.strftime("%H:%M")) == ["09:00", "10:00", "11:15"]
+
+
+def test_a_rotating_pool_with_a_single_start_left_takes_whoever_is_on_duty_then() -> None:
+    tables = (Tables().member("a", "UTC").member("b", "UTC", windows=((1320, 1440),))  # b works 22:00-24:00
+              .member("c", "UTC", windows=((1320, 1440),)))  # fmt: skip
+    grid = planner.OrgGrid.build(*tables.frames(), start=START, end=START + pd.Timedelta(days=2))
+    req = dataclasses.replace(request((), pools=[("a", "b", "c")], now=ts("2026-11-02 23:00")), pool_turns=(True,))
+    slots = grid.find_slots(req)  # 23:00 is the frame's one start left: a is off then, so it is b's turn
+    assert [(t.strftime("%H:%M"), p) for t, p in zip(slots["start"], slots["pool_members"], strict=True)] == [
+        ("23:00", (("b",),))]
+    pd.testing.assert_frame_equal(slots, planner.find_slots(req, *tables.frames()))
