@@ -17,8 +17,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import planner
+from tests.planner.helpers import Tables, request
 from tests.planner.oracle import Oracle
 from tests.planner.test_properties import SETTINGS, SMALL, engine_rows, instances, oracle_rows
+
+START = pd.Timestamp("2026-11-02", tz="UTC")
 
 
 def horizon(request: planner.SlotRequest) -> dict:
@@ -191,3 +194,107 @@ def test_a_repeated_shape_reuses_its_candidates_and_rows(monkeypatch) -> None:
     assert grid.count_slots(later) == planner.count_slots(later, *frames) < first
     assert grid.count_slots(req) == first == planner.count_slots(req, *frames)
     assert calls == {"candidates": 1, "rows": 1} and grid.cache_nbytes == cached
+
+
+def test_busy_time_added_after_a_query_shows_in_the_next_answer_whoever_it_is_for() -> None:
+    # The query caches its members' rows; busy time added to them afterwards, one at a time or
+    # several before the next query, must show, and busy time of others must change nothing.
+    tables = Tables()
+    for rid in "abcde":
+        tables.member(rid, "UTC")  # 09:00-17:00
+    grid = planner.OrgGrid.build(*tables.frames(), start=START, end=START + pd.Timedelta(days=1))
+    req = request(("a", "b", "c"), duration=60, interval=60)
+    assert grid.count_slots(req) == 8
+
+    def busy(rid: str, hour: int) -> None:
+        grid.add_busy(rid, START + pd.Timedelta(hours=hour), START + pd.Timedelta(hours=hour + 1))
+
+    for rid, hour in (("d", 9), ("e", 10), ("d", 11), ("e", 12)):  # people the query does not involve
+        busy(rid, hour)
+    assert grid.count_slots(req) == 8
+    busy("a", 9)
+    assert grid.count_slots(req) == 7
+    busy("b", 10)
+    busy("c", 11)
+    assert grid.count_slots(req) == 5
+    busy("a", 12)
+    busy("b", 13)
+    busy("c", 14)
+    assert [t.hour for t in grid.find_slots(req)["start"]] == [15, 16]
+
+
+def test_rows_pushed_out_of_a_small_cache_after_busy_time_changed_leave_no_stale_answer() -> None:
+    # A cache that holds one query's rows: busy time added, then another shape's query pushes
+    # the first one's rows out; busy time added to a row still cached must show all the same.
+    tables = Tables()
+    for rid in "abcd":
+        tables.member(rid, "UTC")  # 09:00-17:00
+    frames = tables.frames()
+    req = request(("a", "b", "c"), duration=60, interval=60)
+    roomy = planner.OrgGrid.build(*frames, start=START, end=START + pd.Timedelta(days=1))
+    roomy.count_slots(req)
+    grid = planner.OrgGrid.build(*frames, start=START, end=START + pd.Timedelta(days=1),
+                                 cache_bytes=roomy.cache_nbytes)  # fmt: skip
+    assert grid.count_slots(req) == 8 and grid.cache_nbytes == roomy.cache_nbytes
+    grid.add_busy("a", START + pd.Timedelta(hours=9), START + pd.Timedelta(hours=10))
+    assert grid.count_slots(request(("d",), duration=30, interval=30)) == 16
+    grid.add_busy("c", START + pd.Timedelta(hours=11), START + pd.Timedelta(hours=12))
+    assert [t.hour for t in grid.find_slots(req)["start"]] == [10, 12, 13, 14, 15, 16]
+    assert grid.cache_nbytes <= roomy.cache_nbytes
+
+
+def test_a_full_cache_keeps_as_many_rows_as_fit_and_drops_the_least_recently_used(monkeypatch) -> None:
+    from planner import grid as grid_module
+
+    tables = Tables()
+    for rid in "abcdefghi":
+        tables.member(rid, "UTC")
+    frames = tables.frames()
+    many = request(tuple("abcdefgh"), duration=60, interval=60)
+    one = request(("i",), duration=30, interval=30)
+    roomy = planner.OrgGrid.build(*frames, start=START, end=START + pd.Timedelta(days=1))
+    roomy.count_slots(many)
+    roomy.count_slots(one)
+    row_bytes = roomy.nbytes // (2 * 9)  # one resource's row of one layer
+    full = roomy.cache_nbytes  # the nine rows and both queries' starts
+    grid = planner.OrgGrid.build(*frames, start=START, end=START + pd.Timedelta(days=1), cache_bytes=full - 1)
+    computed = []
+    real = grid_module._ok_rows
+
+    def counted(in_hours, busy, *shape):
+        computed.append(len(in_hours))
+        return real(in_hours, busy, *shape)
+
+    monkeypatch.setattr(grid_module, "_ok_rows", counted)
+    assert grid.count_slots(many) == 8 and grid.count_slots(one) == 16
+    assert grid.cache_nbytes == full - row_bytes  # one row short of room: the oldest is dropped
+    assert grid.count_slots(one) == 16 and computed == [8, 1]  # the row just used is kept
+    assert grid.count_slots(many) == 8 and computed == [8, 1, 1]  # the dropped one is computed again
+    assert grid.cache_nbytes == full - row_bytes
+    for hour, rid in enumerate("abcdefgh", start=9):  # each row, cached or dropped, loses one hour
+        grid.add_busy(rid, START + pd.Timedelta(hours=hour), START + pd.Timedelta(hours=hour + 1))
+    assert grid.count_slots(many) == 0
+
+
+def test_a_query_whose_rows_would_not_fit_the_cache_computes_none_for_it(monkeypatch) -> None:
+    # Rows computed to be cached span the whole horizon; when the query's rows could not all
+    # be kept, the grid evaluates only the query's own words instead.
+    from planner import grid as grid_module
+
+    tables = Tables()
+    for rid in "abcdefgh":
+        tables.member(rid, "UTC")
+    frames = tables.frames()
+    roomy = planner.OrgGrid.build(*frames, start=START, end=START + pd.Timedelta(days=1))
+    row_bytes = roomy.nbytes // (2 * 8)
+    grid = planner.OrgGrid.build(*frames, start=START, end=START + pd.Timedelta(days=1), cache_bytes=row_bytes)
+    computed = []
+    real = grid_module._ok_rows
+
+    def counted(in_hours, busy, *shape):
+        computed.append(len(in_hours))
+        return real(in_hours, busy, *shape)
+
+    monkeypatch.setattr(grid_module, "_ok_rows", counted)
+    assert grid.count_slots(request(tuple("abcdefgh"), duration=60, interval=60)) == 8
+    assert computed == [] and grid.cache_nbytes == 0
