@@ -321,3 +321,13 @@ def test_a_rotating_pool_with_a_single_start_left_takes_whoever_is_on_duty_then(
     assert [(t.strftime("%H:%M"), p) for t, p in zip(slots["start"], slots["pool_members"], strict=True)] == [
         ("23:00", (("b",),))]
     pd.testing.assert_frame_equal(slots, planner.find_slots(req, *tables.frames()))
+
+
+def test_a_panel_of_two_from_a_pool_needs_two_of_its_members_free_at_once() -> None:
+    tables = (Tables().member("p", "UTC").member("q", "UTC", windows=((540, 720),))  # q: 09:00-12:00
+              .member("r", "UTC", days=[]))  # fmt: skip
+    grid = planner.OrgGrid.build(*tables.frames(), start=START, end=START + pd.Timedelta(days=2))
+    req = dataclasses.replace(request((), pools=[("p", "q", "r")]), pool_k=(2,))
+    slots = grid.find_slots(req)
+    assert [t.hour for t in slots["start"]] == [9, 10, 11]
+    pd.testing.assert_frame_equal(slots, planner.find_slots(req, *tables.frames()))
