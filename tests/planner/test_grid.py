@@ -331,3 +331,17 @@ def test_a_panel_of_two_from_a_pool_needs_two_of_its_members_free_at_once() -> N
     slots = grid.find_slots(req)
     assert [t.hour for t in slots["start"]] == [9, 10, 11]
     pd.testing.assert_frame_equal(slots, planner.find_slots(req, *tables.frames()))
+
+
+def test_a_member_under_a_limit_is_still_needed_free_on_the_grid() -> None:
+    # One meeting a day at most: the 2nd is full; on the 3rd the limit allows every start, and
+    # the member's hours and busy hour still decide.
+    tables = Tables().member("a", "UTC").block("a", "2026-11-03 10:00", "2026-11-03 11:00")
+    grid = planner.OrgGrid.build(*tables.frames(), start=START, end=START + pd.Timedelta(days=3))
+    limits = planner.Limits(pd.DataFrame({"resource_id": ["a"], "max_meetings_day": [1]}),
+                            pd.DataFrame({"resource_id": ["a"], "start": [ts("2026-11-02 07:00")],
+                                          "end": [ts("2026-11-02 07:30")]}))  # fmt: skip
+    req = request(("a",), last=dt.date(2026, 11, 3))
+    slots = grid.find_slots(req, limits=limits)
+    assert [t.strftime("%d %H") for t in slots["start"]] == ["03 09", "03 11", "03 12", "03 13", "03 14", "03 15", "03 16"]
+    pd.testing.assert_frame_equal(slots, planner.find_slots(req, *tables.frames(), limits=limits))
