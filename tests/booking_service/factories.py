@@ -74,9 +74,14 @@ def make_org(session: Session) -> Org:
 
 
 def next_monday(now: dt.datetime) -> dt.date:
-    """The Monday after ``now``'s date (at least one day ahead)."""
+    """The first Monday at least two days after ``now``'s date.
+
+    Two days, so that a meeting on it is always more than the default 24-hour change cutoff
+    away: on a Sunday the Monday after next (tomorrow would be inside the cutoff).
+    """
     today = now.date()
-    return today + dt.timedelta(days=7 - today.weekday())
+    ahead = 7 - today.weekday()
+    return today + dt.timedelta(days=ahead if ahead >= 2 else ahead + 7)
 
 
 def draft(org: Org, now: dt.datetime, **changes) -> InvitationDraft:
