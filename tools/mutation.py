@@ -51,11 +51,12 @@ class Module:
 MODULES: dict[str, Module] = {
     "lifecycle": Module("booking_service/services/lifecycle.py",
                         (S + "test_lifecycle.py", S + "test_booking.py")),
-    # Its refusals, audit entries and the calendar writes of a move are asserted there.
+    # Its refusals, audit entries, the calendar writes of a move and the customer's pages are asserted there.
     "booking": Module("booking_service/services/booking.py",
                       (S + "test_booking.py", S + "test_changes.py", S + "test_lifecycle.py", S + "test_audit.py",
                        S + "test_permissions.py::test_a_user_without_the_right_is_refused",
-                       "tests/booking_service/calendars/test_writeback_changes.py")),
+                       "tests/booking_service/calendars/test_writeback_changes.py",
+                       "tests/booking_service/web/test_manage.py")),
     # Its refusals and audit entries are asserted by the tables of who may act and what is recorded.
     "invitations": Module("booking_service/services/invitations.py",
                           (S + "test_invitations.py", S + "test_invitation_choices.py", S + "test_lifecycle.py",
