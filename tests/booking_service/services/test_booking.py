@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from booking_service.core.config import Settings
 from booking_service.delivery.mail import SmtpSender, deliver_due
 from booking_service.services import availability
-from booking_service.core.config import Settings
 from booking_service.services.booking import (
     cancel_meeting,
     cancellation_recipients,
@@ -21,8 +21,8 @@ from booking_service.services.booking import (
     meeting_people,
     resend_confirmation,
 )
-from booking_service.services.invites import Person
 from booking_service.services.invitations import create_invitation
+from booking_service.services.invites import Person
 from booking_service.services.lifecycle import MeetingStateError
 from booking_service.store.db import session_scope
 from booking_service.store.models import Invitation, Meeting, OutboxMessage, Reservation, TeamMember, User
