@@ -243,9 +243,22 @@ def test_rows_pushed_out_of_a_small_cache_after_busy_time_changed_leave_no_stale
     assert grid.cache_nbytes <= roomy.cache_nbytes
 
 
-def test_a_full_cache_keeps_as_many_rows_as_fit_and_drops_the_least_recently_used(monkeypatch) -> None:
+def _rows_computed(monkeypatch) -> list[int]:
+    """How many resources' "free for this shape" rows each call of the grid computes, in order."""
     from planner import grid as grid_module
 
+    computed: list[int] = []
+    real = grid_module._ok_rows
+
+    def counted(in_hours, busy, *shape):
+        computed.append(len(in_hours))
+        return real(in_hours, busy, *shape)
+
+    monkeypatch.setattr(grid_module, "_ok_rows", counted)
+    return computed
+
+
+def test_a_full_cache_keeps_as_many_rows_as_fit_and_drops_the_least_recently_used(monkeypatch) -> None:
     tables = Tables()
     for rid in "abcdefghi":
         tables.member(rid, "UTC")
@@ -258,14 +271,7 @@ def test_a_full_cache_keeps_as_many_rows_as_fit_and_drops_the_least_recently_use
     row_bytes = roomy.nbytes // (2 * 9)  # one resource's row of one layer
     full = roomy.cache_nbytes  # the nine rows and both queries' starts
     grid = planner.OrgGrid.build(*frames, start=START, end=START + pd.Timedelta(days=1), cache_bytes=full - 1)
-    computed = []
-    real = grid_module._ok_rows
-
-    def counted(in_hours, busy, *shape):
-        computed.append(len(in_hours))
-        return real(in_hours, busy, *shape)
-
-    monkeypatch.setattr(grid_module, "_ok_rows", counted)
+    computed = _rows_computed(monkeypatch)
     assert grid.count_slots(many) == 8 and grid.count_slots(one) == 16
     assert grid.cache_nbytes == full - row_bytes  # one row short of room: the oldest is dropped
     assert grid.count_slots(one) == 16 and computed == [8, 1]  # the row just used is kept
@@ -279,8 +285,6 @@ def test_a_full_cache_keeps_as_many_rows_as_fit_and_drops_the_least_recently_use
 def test_a_query_whose_rows_would_not_fit_the_cache_computes_none_for_it(monkeypatch) -> None:
     # Rows computed to be cached span the whole horizon; when the query's rows could not all
     # be kept, the grid evaluates only the query's own words instead.
-    from planner import grid as grid_module
-
     tables = Tables()
     for rid in "abcdefgh":
         tables.member(rid, "UTC")
@@ -288,13 +292,6 @@ def test_a_query_whose_rows_would_not_fit_the_cache_computes_none_for_it(monkeyp
     roomy = planner.OrgGrid.build(*frames, start=START, end=START + pd.Timedelta(days=1))
     row_bytes = roomy.nbytes // (2 * 8)
     grid = planner.OrgGrid.build(*frames, start=START, end=START + pd.Timedelta(days=1), cache_bytes=row_bytes)
-    computed = []
-    real = grid_module._ok_rows
-
-    def counted(in_hours, busy, *shape):
-        computed.append(len(in_hours))
-        return real(in_hours, busy, *shape)
-
-    monkeypatch.setattr(grid_module, "_ok_rows", counted)
+    computed = _rows_computed(monkeypatch)
     assert grid.count_slots(request(tuple("abcdefgh"), duration=60, interval=60)) == 8
     assert computed == [] and grid.cache_nbytes == 0
