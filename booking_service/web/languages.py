@@ -38,12 +38,6 @@ def choose(stored: str | None = None) -> str:
     g.language = language
     g.clock = _from_url("clock", i18n.CLOCKS)
     i18n.set_current(language, g.clock)
-    try:
-        from flask_babel import refresh
-
-        refresh()
-    except RuntimeError:  # outside a request: nothing cached
-        pass
     return language
 
 
@@ -60,10 +54,11 @@ def switch_url(**changes: str | None) -> str:
 
 def init_app(app: Flask) -> None:
     """Choose a language on every request; keep ``lang``/``clock`` in customer links; offer both to templates."""
-    from flask_babel import Babel
-
     i18n.compile_catalogues()
-    Babel(app, locale_selector=i18n.current, default_translation_directories=str(i18n.TRANSLATIONS))
+    # Pages translate as the mails do (``outbox``): Jinja's i18n extension over the same catalogues,
+    # in the language the request chose (a context variable read per message, no lookups).
+    app.jinja_env.add_extension("jinja2.ext.i18n")
+    app.jinja_env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
 
     @app.before_request
     def _choose() -> None:
@@ -71,6 +66,12 @@ def init_app(app: Flask) -> None:
             choose()
         else:
             i18n.set_current(i18n.DEFAULT_LANGUAGE, None)
+
+    @app.teardown_request
+    def _back_to_default(exc: BaseException | None) -> None:
+        # The language is a context variable of the thread serving the request: what runs there
+        # next (another request sets its own; a test after the test client's request) starts in English.
+        i18n.set_current(i18n.DEFAULT_LANGUAGE, None)
 
     @app.url_defaults
     def _keep_in_links(endpoint: str, values: dict) -> None:

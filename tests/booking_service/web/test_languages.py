@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from booking_service.core import i18n
 from booking_service.services.invitations import create_invitation
 from booking_service.services.outbox import message_content
 from booking_service.store.db import session_scope
@@ -42,6 +43,14 @@ def test_the_invitations_language_comes_first_then_the_page_can_switch(client, a
     # The choice stays in the page's links and forms.
     assert all("lang=es" in p for p in slot_paths(switched))
     assert 'name="lang" value="es"' in switched
+
+
+def test_a_page_in_one_language_leaves_the_next_work_on_its_thread_in_english(client, app, org):
+    path = _invite(app, org, language="de")
+    assert "Freie Zeiten" in client.get(path + "?clock=24").get_data(as_text=True)
+    # The test client serves on this thread: what runs here after the page starts from English.
+    assert (i18n.current(), i18n.clock()) == ("en", "12")
+    assert i18n.gettext("Available times") == "Available times"
 
 
 def test_without_a_language_the_browsers_is_used(client, app, org):
