@@ -48,8 +48,6 @@ from ..core import i18n
 from ..core.config import Settings
 from ..core.i18n import N_, Sentence
 from ..store.models import (
-    CalendarConnection,
-    CalendarWrite,
     Invitation,
     Meeting,
     Reservation,
@@ -62,7 +60,7 @@ from ..store.models import (
 )
 from . import assignment, audit, availability, lifecycle
 from . import invites as ics
-from .calendar_writes import queue_meeting_writeback
+from .calendar_writes import queue_meeting_writeback, queue_move_writeback
 from .holds import release_holds
 from .invitations import hash_token, manage_link, manage_token_for, reply_to
 from .lifecycle import TEAM_AND_ROOMS, MeetingStateError, TransitionRefused
@@ -580,7 +578,7 @@ def reschedule_meeting(
     lifecycle.finish(locked, actor="customer" if by_customer else "scheduler")
     release_holds(session, invitation.id)
     people, room = _attendees_and_room(session, meeting)
-    _queue_move_writeback(session, meeting, now)
+    queue_move_writeback(session, meeting, now=now)
     supersede_meeting_mail(session, meeting.id)
     manage = manage_link(settings.public_url, manage_token)
     _queue_moved_mail(session, invitation, meeting, people, room, old_people, old_room, old_start, old_end,
@@ -978,24 +976,6 @@ def _queue_booking_mail(
 def _queue_writeback(session: Session, meeting: Meeting, action: str, now: dt.datetime) -> None:
     """Queue calendar write-back rows (CalDAV calendars of the reserved resources)."""
     queue_meeting_writeback(session, meeting, action, now=now)
-
-
-def _queue_move_writeback(session: Session, meeting: Meeting, now: dt.datetime) -> None:
-    """A moved meeting: the same event rewritten where it stays, removed where it no longer belongs."""
-    written = set(session.scalars(
-        select(CalendarWrite.connection_id).where(CalendarWrite.meeting_id == meeting.id, CalendarWrite.action == "put")
-    ))
-    puts = {w.connection_id for w in queue_meeting_writeback(session, meeting, "put", now=now)}
-    for connection_id in sorted(written - puts):
-        if session.get(CalendarConnection, connection_id) is None:
-            continue
-        for earlier in session.scalars(select(CalendarWrite).where(
-                CalendarWrite.meeting_id == meeting.id, CalendarWrite.connection_id == connection_id,
-                CalendarWrite.status.in_(("pending", "failed")))):
-            earlier.status, earlier.done_at = "superseded", now
-        session.add(CalendarWrite(meeting_id=meeting.id, connection_id=connection_id, action="delete",
-                                  status="pending", next_attempt_at=now, created_at=now))
-    session.flush()
 
 
 def _queue_moved_mail(

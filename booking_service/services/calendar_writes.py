@@ -1,7 +1,7 @@
 """The calendar write queue: meetings to write to, or remove from, team members' and rooms' calendars.
 
 Called in the transaction that confirms or cancels a meeting, :func:`queue_meeting_writeback`
-only adds :class:`~booking_service.store.models.CalendarWrite` rows, like the mail outbox;
+(or that moves one, :func:`queue_move_writeback`) only adds :class:`~booking_service.store.models.CalendarWrite` rows, like the mail outbox;
 :mod:`booking_service.calendars.writeback` delivers them later, so a slow or broken calendar
 server can never delay or undo a booking.
 """
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..store.models import CalendarConnection, CalendarWrite, Meeting, Reservation, utcnow
 
-__all__ = ["ACTIONS", "queue_meeting_writeback"]
+__all__ = ["ACTIONS", "queue_meeting_writeback", "queue_move_writeback"]
 
 ACTIONS = ("put", "delete")
 
@@ -78,20 +78,44 @@ def queue_meeting_writeback(
     reserved = set(
         session.scalars(select(Reservation.resource_id).where(Reservation.meeting_id == meeting.id))
     )
-    targets = {c.id: c for c in _write_back_connections(session, reserved)}
-    earlier = list(
-        session.scalars(
-            select(CalendarWrite).where(CalendarWrite.meeting_id == meeting.id).order_by(CalendarWrite.id)
-        )
-    )
+    targets = {c.id for c in _write_back_connections(session, reserved)}
+    earlier = _writes_of(session, meeting)
     if action == "delete":
-        for write in earlier:
-            if write.action == "put" and write.connection_id not in targets:
-                connection = session.get(CalendarConnection, write.connection_id)
-                if connection is not None:
-                    targets[connection.id] = connection
+        # Where it was written, whoever holds it now (a disconnected calendar's writes are gone with it).
+        targets |= {write.connection_id for write in earlier if write.action == "put"}
+    return _queue(session, meeting, targets, action, earlier, now)
+
+
+def queue_move_writeback(session: Session, meeting: Meeting, *, now: dt.datetime | None = None) -> list[CalendarWrite]:
+    """Queue a moved meeting's calendar writes: the same event rewritten (``"put"``) on the
+    calendars of the resources it now reserves, and removed (``"delete"``) from each calendar it
+    was written to that it no longer belongs on (a member or room the move took off it).
+
+    Call it in the transaction that moves the meeting, after its reservations are replaced.
+    Returns the queued writes, the puts first.
+    """
+    now = now or utcnow()
+    if meeting.id is None:
+        session.flush()
+    earlier = _writes_of(session, meeting)
+    written = {w.connection_id for w in earlier if w.action == "put"}
+    puts = queue_meeting_writeback(session, meeting, "put", now=now)
+    # A calendar disconnected since takes its writes with it (ON DELETE CASCADE): none to remove from.
+    gone = written - {w.connection_id for w in puts}
+    return puts + _queue(session, meeting, gone, "delete", earlier, now)
+
+
+def _writes_of(session: Session, meeting: Meeting) -> list[CalendarWrite]:
+    return list(session.scalars(
+        select(CalendarWrite).where(CalendarWrite.meeting_id == meeting.id).order_by(CalendarWrite.id)
+    ))
+
+
+def _queue(session: Session, meeting: Meeting, connection_ids: set[int], action: str,
+           earlier: list[CalendarWrite], now: dt.datetime) -> list[CalendarWrite]:
+    """One pending write per connection; the meeting's unfinished earlier writes there superseded."""
     for write in earlier:
-        if write.connection_id in targets and write.status in ("pending", "failed"):
+        if write.connection_id in connection_ids and write.status in ("pending", "failed"):
             write.status = "superseded"
             write.done_at = now
     queued = [
@@ -99,7 +123,7 @@ def queue_meeting_writeback(
             meeting_id=meeting.id, connection_id=cid, action=action, status="pending", next_attempt_at=now,
             created_at=now,
         )
-        for cid in sorted(targets)
+        for cid in sorted(connection_ids)
     ]
     session.add_all(queued)
     session.flush()
