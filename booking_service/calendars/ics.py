@@ -770,7 +770,7 @@ def _check_event(event: icalendar.Event, source: _Source, zones: _Zones) -> None
             property="DURATION",
         )
     rdates = event.get("RDATE", [])
-    for rdate in rdates if isinstance(rdates, list) else [rdates]:
+    for index, rdate in enumerate(rdates if isinstance(rdates, list) else [rdates]):
         for period in _tzid_values(rdate):
             if not isinstance(period, tuple):
                 continue
@@ -778,9 +778,11 @@ def _check_event(event: icalendar.Event, source: _Source, zones: _Zones) -> None
             if isinstance(until, dt.timedelta):
                 until = begin + until
             if _comparable(begin, until) and until < begin:
+                # The line of this RDATE property: an event may have several, one per line.
+                lines = [number for number, text in source.lines() if _split_content_line(text)[0] == "RDATE"]
                 raise CalendarParseError(
                     f"the event {uid!r} has an RDATE period that ends ({until}) before it starts ({begin})",
-                    line=source.line("RDATE")[0],
+                    line=lines[index] if index < len(lines) else None,
                     property="RDATE",
                 )
     for name in _DATETIME_PROPERTIES:

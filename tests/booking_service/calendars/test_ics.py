@@ -8,8 +8,10 @@ import pickle
 import re
 import time
 
+import icalendar
 import pytest
 
+from booking_service.calendars import ics
 from booking_service.calendars.ics import (
     CalendarParseError,
     _duration_days,
@@ -154,10 +156,14 @@ def test_a_floating_series_meets_its_utc_exdate_and_until_on_the_member_wall_clo
     assert read(text, zone="America/New_York") == [(utc("2024-06-12 02:00"), utc("2024-06-12 03:00"))]
 
 
-def test_a_floating_start_with_an_end_in_utc_is_read_each_on_its_own_clock():
+@pytest.mark.parametrize("props", [
+    ("DTSTART:20240610T090000", "DTEND:20240610T100000Z"),
+    # An RDATE period the same way (the first occurrence, of no length, blocks nothing).
+    ("DTSTART:20240601T090000Z", "RDATE;VALUE=PERIOD:20240610T090000/20240610T100000Z"),
+])
+def test_a_floating_start_with_an_end_in_utc_is_read_each_on_its_own_clock(props):
     # 09:00 on the member's clock in Berlin is 07:00Z; the end is 10:00Z as written.
-    text = calendar(*event("DTSTART:20240610T090000", "DTEND:20240610T100000Z"))
-    assert read(text) == [(utc("2024-06-10 07:00"), utc("2024-06-10 10:00"))]
+    assert read(calendar(*event(*props))) == [(utc("2024-06-10 07:00"), utc("2024-06-10 10:00"))]
 
 
 def test_all_day_event_blocks_the_member_local_day_even_when_midnight_is_skipped():
@@ -272,6 +278,44 @@ def test_an_unreadable_line_of_no_property_refuses_the_event_at_its_first_line()
         read(text)
     assert (caught.value.line, caught.value.property) == (4, None)
     assert str(caught.value).startswith("line 4: cannot read the event 'e1': Content line could not be parsed")
+
+
+@pytest.mark.parametrize("line", [":no name", ';TZID="W. Europe Standard Time:20240610T090000"'])
+def test_an_unreadable_line_without_a_name_refuses_the_event_at_that_line(line):
+    # No property to name, and no advice about the quotes of a TZID that belongs to no property.
+    text = calendar(*event("DTSTART:20240610T090000Z", "DURATION:PT1H", line))
+    with pytest.raises(CalendarParseError) as caught:
+        read(text)
+    assert (caught.value.line, caught.value.property) == (9, None)
+    assert str(caught.value).startswith(
+        f"line 9: cannot read the event 'e1': Content line could not be parsed into parts: {line!r}"
+    )
+
+
+def test_an_event_nested_in_another_is_busy_too():
+    # Invalid, but its busy time is not lost: each is read by its own lines.
+    text = calendar(*event("DTSTART:20240610T090000Z", "DURATION:PT1H",
+                           *event("DTSTART:20240611T090000Z", "DURATION:PT2H", uid="inner")))
+    assert read(text) == [(utc("2024-06-10 09:00"), utc("2024-06-10 10:00")),
+                          (utc("2024-06-11 09:00"), utc("2024-06-11 11:00"))]
+
+
+def test_an_event_nested_in_another_is_checked_too():
+    # Its faults refuse the calendar as any event's do (without a line: its lines are not known).
+    text = calendar(*event("DTSTART:20240610T090000Z", "DURATION:PT1H",
+                           *event("DTSTART:20240611T090000Z", "DURATION:PT2H",
+                                  "RDATE;VALUE=PERIOD:20240612T090000Z/20240612T080000Z", uid="inner")))
+    with pytest.raises(CalendarParseError, match="the event 'inner' has an RDATE period that ends"):
+        read(text)
+
+
+def test_a_location_in_an_alarm_leaves_the_events_own_lines_its_own():
+    # RFC 9074 lets an alarm hold a VLOCATION (a proximity alarm): three components deep, its
+    # lines and the alarm's (a DURATION of 5 minutes here) stay out of the event's.
+    text = calendar(*event("DTSTART:20240610T090000Z", "BEGIN:VALARM", "ACTION:DISPLAY", "TRIGGER:-PT15M",
+                           "DURATION:PT5M", "REPEAT:1", "BEGIN:VLOCATION", "UID:office", "NAME:Office",
+                           "END:VLOCATION", "END:VALARM", "DURATION:PT1H"))
+    assert read(text) == [(utc("2024-06-10 09:00"), utc("2024-06-10 10:00"))]
 
 
 def test_a_refusal_keeps_its_words_line_and_property_between_processes():
@@ -390,6 +434,11 @@ OFFICE = ["BEGIN:VTIMEZONE", "TZID:Office", "BEGIN:STANDARD", "DTSTART:16010101T
      "line 4, LAST-MODIFIED: cannot parse the calendar: Expected datetime, date, or time. Got: 'yesterday'"),
     ((*OFFICE[:4], "RDATE:19700101T000000,19711301T000000", *OFFICE[4:], *event("DTSTART;TZID=Office:20240610T090000")),
      "line 8, RDATE: cannot parse the calendar: Wrong datetime format: 19711301T000000"),
+    # Three characters are enough to look for, and the whole of them (not the description's "late").
+    ((*event("DTSTART:20240610T090000Z", *ALARM[:2], "TRIGGER:abc", ALARM[-1]),),
+     "line 10, TRIGGER: cannot parse the calendar: Expected datetime, date, or time. Got: 'abc'"),
+    ((*event("DTSTART:20240610T090000Z", "DESCRIPTION:late", *ALARM[:2], "TRIGGER:lateX", ALARM[-1]),),
+     "line 11, TRIGGER: cannot parse the calendar: Expected datetime, date, or time. Got: 'lateX'"),
     # A message that quotes no value, or too short a one to find: no line.
     ((*event("DTSTART:20240610T090000Z", *ALARM[:3], "SUMMARY", ALARM[-1]),),
      "cannot parse the calendar: Content line could not be parsed into parts: 'SUMMARY': Invalid content line"),
@@ -459,7 +508,8 @@ def test_impossible_events_are_refused_in_whole_words(lines, refusal):
     assert str(caught.value) == refusal
 
 
-@pytest.mark.parametrize("end", ["DURATION:PT0S", "DURATION:P0D", "DTEND:20240610T090000Z"])
+@pytest.mark.parametrize("end", ["DURATION:PT0S", "DURATION:P0D", "DTEND:20240610T090000Z",
+                                 "RDATE;VALUE=PERIOD:20240612T090000Z/20240612T090000Z"])
 def test_an_event_of_no_length_blocks_nothing_and_is_not_refused(end):
     assert read(calendar(*event("DTSTART:20240610T090000Z", end))) == []
 
@@ -703,6 +753,11 @@ def test_data_that_breaks_its_byte_order_mark_is_refused_with_the_byte(data, nam
         ("<!-- proxy -->\n<BODY>Gateway timeout</BODY>", "an HTML page, such as a sign-in or error page"),
         ("<!-- proxy --><html lang=en>x</html>", "an HTML page, such as a sign-in or error page"),
         ("<html><title>" + "T" * 100 + "</title>", f"an HTML page titled {'T' * 80!r}, such as a sign-in or error page"),
+        # The page is told by its first 2,048 characters, its title looked for in the first 8,192.
+        ("<!--" + "-" * 2039 + "<html>", "an HTML page, such as a sign-in or error page"),
+        ("<!--" + "-" * 2040 + "<html>", "XML or HTML markup"),
+        ("<html>" + " " * 8170 + "<title>T</title>", "an HTML page titled 'T', such as a sign-in or error page"),
+        ("<html>" + " " * 8171 + "<title>T</title>", "an HTML page, such as a sign-in or error page"),
         ("<?XML version='1.0'?><feed/>", "XML or HTML markup"),
         ("<feed/>", "XML or HTML markup"),
         ("[1, 2]", "JSON data"),
@@ -770,6 +825,13 @@ BROKEN_EVENTS = [
      r"line 9, RDATE: the event 'e1' has an RDATE period that ends \(.* 14:00:00\+00:00\) before it starts \(.* 15:00"),
     (("DTSTART:{day}T090000Z", "DTEND:{day}T100000Z", "RDATE;VALUE=PERIOD:{day}T150000Z/-PT1H"),
      r"line 9, RDATE: the event 'e1' has an RDATE period that ends \(.* 14:00:00\+00:00\) before it starts"),
+    # After an instant on its line, and on either of two RDATE lines: the line of that period.
+    (("DTSTART:{day}T090000Z", "DTEND:{day}T100000Z", "RDATE:{day}T120000Z,{day}T150000Z/{day}T140000Z"),
+     r"line 9, RDATE: the event 'e1' has an RDATE period that ends \(.* 14:00:00\+00:00\) before it starts"),
+    (("DTSTART:{day}T090000Z", "DTEND:{day}T100000Z", "RDATE;VALUE=PERIOD:{day}T150000Z/{day}T140000Z",
+      "RDATE:{day}T160000Z"), r"line 9, RDATE: the event 'e1' has an RDATE period that ends"),
+    (("DTSTART:{day}T090000Z", "DTEND:{day}T100000Z", "RDATE:{day}T160000Z",
+      "RDATE;VALUE=PERIOD:{day}T150000Z/{day}T140000Z"), r"line 10, RDATE: the event 'e1' has an RDATE period that ends"),
     # The event's own DURATION, not its alarm's before it.
     (("DTSTART:{day}T090000Z", "BEGIN:VALARM", "ACTION:DISPLAY", "TRIGGER:-PT15M", "DURATION:PT5M", "REPEAT:1",
       "END:VALARM", "DURATION:1 hour"), "line 14, DURATION: cannot read the event 'e1'"),
@@ -788,6 +850,8 @@ BROKEN_EVENTS = [
       "EXDATE:{day}T110000Z,{month}40T120000Z"), "line 10, EXDATE: cannot read the event 'e1': Wrong datetime"),
     (("DTSTART:{day}T090000Z", "DTEND:{day}T100000Z", "RRULE:FREQ=HOURLY;UNTIL={day}T235959Z",
       "EXDATE;TZID=Nowhere Time:{day}T110000"), "line 10, EXDATE: TZID 'Nowhere Time'"),
+    (("DTSTART:{day}T090000Z", "DTEND:{day}T100000Z", "RRULE:FREQ=HOURLY;UNTIL={day}T235959Z", "EXDATE:{day}T1100"),
+     "line 10, EXDATE: cannot read the event 'e1'"),
 ]
 
 
@@ -996,3 +1060,101 @@ def test_a_floating_until_on_an_all_day_series_is_read_on_the_members_clock():
     text = calendar(*event("DTSTART;VALUE=DATE:20240610", "DTEND;VALUE=DATE:20240611",
                            "RRULE:FREQ=DAILY;UNTIL=20240612T200000"))
     assert read(text, zone="Pacific/Auckland") == [(utc("2024-06-09 12:00"), utc("2024-06-12 12:00"))]
+
+
+# --- which zone a TZID names --------------------------------------------------------------------
+
+
+def zone_block(tzid: str | None, offset: str) -> list[str]:
+    """A VTIMEZONE of one fixed offset (``"+0500"``), named ``tzid`` (no TZID line for None)."""
+    named = [] if tzid is None else [f"TZID:{tzid}"]
+    return ["BEGIN:VTIMEZONE", *named, "BEGIN:STANDARD", "DTSTART:16010101T000000", f"TZOFFSETFROM:{offset}",
+            f"TZOFFSETTO:{offset}", "END:STANDARD", "END:VTIMEZONE"]
+
+
+@pytest.mark.parametrize(("zones", "tzid", "start"), [
+    # Two blocks of one name: the first counts (icalendar, too, keeps the first it reads).
+    ((*zone_block("Office", "+0300"), *zone_block("Office", "+0500")), "Office", "2024-06-10 06:00"),
+    # A block without a TZID names no zone: not the next block's either.
+    ((*zone_block(None, "+0300"), *zone_block("Office", "+0500")), "Office", "2024-06-10 04:00"),
+    # Names are taken whole, whatever letters they begin or end with, quoted or not.
+    (zone_block("XOffice X", "+0300"), "XOffice X", "2024-06-10 06:00"),
+    (zone_block("XOffice X", "+0300"), '"XOffice X"', "2024-06-10 06:00"),
+])
+def test_a_tzid_means_the_first_vtimezone_of_its_whole_name(zones, tzid, start):
+    text = calendar(*zones, *event(f"DTSTART;TZID={tzid}:20240610T090000", f"DTEND;TZID={tzid}:20240610T100000"))
+    assert read(text) == [(utc(start), utc(start) + dt.timedelta(hours=1))]
+
+
+def test_a_zone_the_parser_learnt_elsewhere_in_the_process_is_not_this_calendars():
+    # icalendar keeps every VTIMEZONE it parses, by name, for the whole process (another
+    # library's parse of another calendar teaches it too); a calendar that names such a zone
+    # without defining it is refused all the same, never read in another file's zone.
+    icalendar.Calendar.from_ical(calendar(*zone_block("Slotwise Zone Parsed Elsewhere", "+0500")))
+    text = calendar(*event("DTSTART;TZID=Slotwise Zone Parsed Elsewhere:20240610T090000",
+                           "DTEND;TZID=Slotwise Zone Parsed Elsewhere:20240610T100000"))
+    with pytest.raises(CalendarParseError) as caught:
+        read(text)
+    assert str(caught.value) == (
+        "line 7, DTSTART: TZID 'Slotwise Zone Parsed Elsewhere' is neither defined by a VTIMEZONE in this "
+        "calendar nor a known IANA or Windows time zone name; the producer must include its VTIMEZONE or use a "
+        "standard zone name"
+    )
+
+
+def test_an_unknown_tzid_written_with_escapes_is_named_as_read_and_found_on_its_line():
+    # RFC 6868: ^' in a parameter value is a double quote; the name as read is not in the line.
+    text = calendar(*event("DTSTART;TZID=Nowhere^'s Time:20240610T090000", "DTEND;TZID=Nowhere^'s Time:20240610T100000"))
+    with pytest.raises(CalendarParseError) as caught:
+        read(text)
+    assert str(caught.value).startswith("line 7, DTSTART: TZID 'Nowhere\"s Time' is neither defined")
+
+
+def test_the_advice_about_a_swallowed_value_names_the_zone_whole():
+    text = calendar(*event('DTSTART;TZID="Xi Standard Time:20240610T090000"'))
+    with pytest.raises(CalendarParseError) as caught:
+        read(text)
+    assert str(caught.value).endswith('the closing quote belongs before the colon: '
+                                      'DTSTART;TZID="Xi Standard Time":20240610T090000')
+
+
+# --- what is parsed -------------------------------------------------------------------------------
+
+
+def test_only_events_that_may_reach_the_window_or_look_broken_are_parsed(monkeypatch):
+    # Parsing and expanding are the slow part of a read: an event or series that by the dates
+    # of its text cannot reach the window, and whose text shows no fault, is left out before.
+    parsed: list[str | None] = []
+    parse_text = ics._parse_text
+
+    def spy(text, calendar_text, events, zones):
+        parsed.extend(event.uid for event in events)
+        return parse_text(text, calendar_text, events, zones)
+
+    monkeypatch.setattr(ics, "_parse_text", spy)
+    quiet = [
+        *event("DTSTART:20190610T090000Z", "DTEND:20190610T100000Z", uid="ended-by-dtend"),
+        *event("DTSTART:20190610T090000Z", "DURATION:PT1H", uid="ended-by-duration"),
+        *event("DTSTART;VALUE=DATE:20190610", uid="all-day"),
+        *event("DTSTART:20190610T090000Z", "DTEND:20190610T090000Z", uid="no-length"),
+        *event("DTSTART;TZID=Europe/Berlin:20190610T090000", "DTEND;TZID=Europe/Berlin:20190610T100000",
+               "RRULE:FREQ=DAILY;UNTIL=20190612T070000Z", "EXDATE;TZID=Europe/Berlin:20190611T090000,20190612T090000",
+               uid="ended-series"),
+        *event("DTSTART:20190610T090000Z", "DTEND:20190610T100000Z", "RRULE:freq=daily;until=20190612T090000Z",
+               uid="ended-in-lower-case"),
+        *event("DTSTART:20270104T090000Z", "DTEND:20270104T100000Z", "RRULE:FREQ=WEEKLY", uid="later-series"),
+        *event("DTSTART:20240610T090000Z", "DTEND:20240610T100000Z", uid="in-the-window"),
+        *event("DTSTART:20190610T090000Z", "DTEND:20190610T100000Z", "RRULE:FREQ=YEARLY;COUNT=3", uid="counted"),
+        *event("DTSTART:20190610T090000Z", "DTEND:20190610T080000Z", "TRANSP:TRANSPARENT", uid="broken-but-free"),
+        # and one without UID
+        "BEGIN:VEVENT", "DTSTAMP:20240101T000000Z", "DTSTART:20190610T090000Z", "DTEND:20190610T100000Z", "END:VEVENT",
+    ]
+    june = {"zone": "UTC", "start": "2024-06-01 00:00", "end": "2024-07-01 00:00"}
+    assert read(calendar(*quiet), **june) == [(utc("2024-06-10 09:00"), utc("2024-06-10 10:00"))]
+    # What may reach the window (a count cannot be told from the text alone).
+    assert parsed == ["in-the-window", "counted"]
+    parsed.clear()
+    # And a busy event whose text shows a fault, wherever it is.
+    with pytest.raises(CalendarParseError, match="the event 'broken' ends"):
+        read(calendar(*quiet, *event("DTSTART:20190610T090000Z", "DTEND:20190610T080000Z", uid="broken")), **june)
+    assert parsed == ["in-the-window", "counted", "broken"]
