@@ -446,8 +446,8 @@ class _Zones:
         self.text = text
         self.defined: dict[str, _Component] = {}
         for component in timezones:
-            found = _TZID_LINE.search(text, component.start, component.end)
-            if found:
+            # Under each of its names: a block with more than one is refused where it is used.
+            for found in _TZID_LINE.finditer(text, component.start, component.end):
                 _, _, value = _split_content_line(_unfold(found.group(0)))
                 if value and value.strip() not in self.defined:
                     self.defined[value.strip()] = component
@@ -455,7 +455,13 @@ class _Zones:
         self.used: dict[str, _Component] = {}  # unique name -> definition, for the parse text
 
     def resolve(self, tzid: str) -> str | None:
-        """The name to read ``tzid`` by: an IANA name, this file's own definition, or None."""
+        """The name to read ``tzid`` by: an IANA name, this file's own definition, or None.
+
+        Raises
+        ------
+        CalendarParseError
+            If the definition it names has more than one TZID line.
+        """
         tzid = tzid.strip()
         if tzid not in self._resolved:
             self._resolved[tzid] = self._resolve(tzid)
@@ -467,6 +473,7 @@ class _Zones:
             return iana
         definition = self.defined.get(tzid)
         if definition is not None and '"' not in tzid:
+            self._check_one_name(definition)
             # Named after its content, so that icalendar's process-wide cache of zones can
             # only ever hand out this very definition under this name.
             block = self.text[definition.start : definition.end].encode()
@@ -475,6 +482,18 @@ class _Zones:
             self.used[unique] = definition
             return unique
         return WINDOWS_TO_OLSON.get(tzid.strip("/"))
+
+    def _check_one_name(self, definition: _Component) -> None:
+        """Refuse a VTIMEZONE with a second TZID line: RFC 5545 allows one, and icalendar fails on it."""
+        lines = list(_TZID_LINE.finditer(self.text, definition.start, definition.end))
+        if len(lines) > 1:
+            first, second = ((_split_content_line(_unfold(line.group(0)))[2] or "").strip() for line in lines[:2])
+            raise CalendarParseError(
+                f"the VTIMEZONE {first!r} has a second TZID line ({second!r}); a VTIMEZONE names one zone: "
+                "keep one TZID line and remove the other",
+                line=_line_number(self.text, lines[1].start()),
+                property="TZID",
+            )
 
     def timezone_text(self, unique: str) -> str:
         """The VTIMEZONE block of a used definition, renamed to its unique name."""
@@ -839,8 +858,11 @@ def _line_quoted_by(text: str, ranges: Iterable[tuple[int, int]], message: str) 
     raises only for what lies outside an event's own lines (an event's own faults it records,
     see :func:`_check_event`): the calendar's properties, its zones, an event's alarms;
     ``ranges`` are the stretches of the text it parsed, in document order.
+
+    The value is what follows the message's first ": ": icalendar's words before it never hold
+    one ("Expected int, got", "Wrong datetime format"), while the value may ("REPEAT:note: late").
     """
-    _, sep, quoted = message.rpartition(": ")
+    _, sep, quoted = message.partition(": ")
     quoted = quoted.strip().strip("'\"")
     if not sep or len(quoted) < 3:
         return None, None

@@ -439,8 +439,17 @@ OFFICE = ["BEGIN:VTIMEZONE", "TZID:Office", "BEGIN:STANDARD", "DTSTART:16010101T
      "line 10, TRIGGER: cannot parse the calendar: Expected datetime, date, or time. Got: 'abc'"),
     ((*event("DTSTART:20240610T090000Z", "DESCRIPTION:late", *ALARM[:2], "TRIGGER:lateX", ALARM[-1]),),
      "line 11, TRIGGER: cannot parse the calendar: Expected datetime, date, or time. Got: 'lateX'"),
+    # The value follows the message's first ": " and may hold one itself: the whole of it is looked
+    # for, not its end (another line's whole value, or too short to find).
+    ((*event("DTSTART:20240610T090000Z", "DESCRIPTION:late", *ALARM[:3], "REPEAT:note: late", ALARM[-1]),),
+     "line 12, REPEAT: cannot parse the calendar: Expected int, got: note: late"),
+    ((*OFFICE[:4], "TZOFFSETFROM:+01: 00", *OFFICE[5:], *event("DTSTART;TZID=Office:20240610T090000")),
+     "line 8, TZOFFSETFROM: cannot parse the calendar: Expected UTC offset, got: +01: 00"),
     # A message that quotes no value, or too short a one to find: no line.
     ((*event("DTSTART:20240610T090000Z", *ALARM[:3], "SUMMARY", ALARM[-1]),),
+     "cannot parse the calendar: Content line could not be parsed into parts: 'SUMMARY': Invalid content line"),
+    # (What it quotes is a whole line, not a value: not the line whose value holds the words after it.)
+    ((*event("DTSTART:20240610T090000Z", "DESCRIPTION:Invalid content line", *ALARM[:3], "SUMMARY", ALARM[-1]),),
      "cannot parse the calendar: Content line could not be parsed into parts: 'SUMMARY': Invalid content line"),
     ((*event("DTSTART:20240610T090000Z", *ALARM[:3], "REPEAT:xy", ALARM[-1]),),
      "cannot parse the calendar: Expected int, got: xy"),
@@ -1116,6 +1125,29 @@ def test_the_advice_about_a_swallowed_value_names_the_zone_whole():
         read(text)
     assert str(caught.value).endswith('the closing quote belongs before the colon: '
                                       'DTSTART;TZID="Xi Standard Time":20240610T090000')
+
+
+@pytest.mark.parametrize("tzid", ["Office", "Office Two"])
+@pytest.mark.parametrize("day", ["20240610", "20190610"], ids=["in-the-window", "years-before-it"])
+def test_a_vtimezone_with_two_tzids_refuses_the_calendar_where_an_event_uses_it(tzid, day):
+    # RFC 5545 gives a VTIMEZONE exactly one TZID, and icalendar cannot read a block with two.
+    # An event that names the block by either TZID refuses the calendar at the second TZID line,
+    # in the window or years before it, and no other object of the calendar is read either.
+    zone = zone_block("Office", "+0300")
+    zone.insert(2, "TZID:Office Two")
+    text = calendar(*zone, *event(f"DTSTART;TZID={tzid}:{day}T090000", f"DTEND;TZID={tzid}:{day}T100000"))
+    refusal = ("line 6, TZID: the VTIMEZONE 'Office' has a second TZID line ('Office Two'); a VTIMEZONE "
+               "names one zone: keep one TZID line and remove the other")
+    with pytest.raises(CalendarParseError) as caught:
+        read(text)
+    assert str(caught.value) == refusal
+    good = calendar(*event("DTSTART:20240610T090000Z", "DTEND:20240610T100000Z", uid="good"))
+    with pytest.raises(CalendarParseError) as caught:
+        _read_all([good, text])
+    assert str(caught.value) == f"object 2 of 2: {refusal}"
+    # A block that no event names is never read, and refuses nothing.
+    unused = calendar(*zone, *event("DTSTART:20240610T090000Z", "DTEND:20240610T100000Z"))
+    assert read(unused) == [(utc("2024-06-10 09:00"), utc("2024-06-10 10:00"))]
 
 
 # --- what is parsed -------------------------------------------------------------------------------
