@@ -16,6 +16,7 @@ they fail, by the same rule (:func:`skip_or_fail_in_ci`).
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,20 +99,45 @@ def ics_corpus() -> Path:
     return folder
 
 
-def _truncate_all(engine: Engine) -> None:
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+_ANY_ROWS = " UNION ALL ".join(
+    f"SELECT '{t.name}' WHERE EXISTS (SELECT 1 FROM \"{t.name}\")" for t in Base.metadata.sorted_tables
+)
+
+
+def _empty_all(engine: Engine) -> None:
+    """Empty every table and restart every sequence, as ``TRUNCATE ... RESTART IDENTITY`` of all tables would.
+
+    Only the tables that hold rows are emptied, by DELETE, children before parents: a TRUNCATE
+    makes new files for each table and index it reaches (a CASCADE from ``users`` reaches most of
+    them) and took about half a second a test, where deleting a test's few rows takes milliseconds.
+    """
     with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        dirty = set(connection.scalars(text(_ANY_ROWS)))
+        for table in reversed(Base.metadata.sorted_tables):
+            if table.name in dirty:
+                connection.execute(table.delete())
+        connection.execute(text(
+            "SELECT setval(format('%I.%I', schemaname, sequencename), start_value, false) "
+            "FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL"
+        ))
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory) -> Path:
+    """A SQLite database file with the schema, made once; each test gets a copy of it."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "slotwise.db"
+    engine = make_engine(f"sqlite:///{path}")
+    create_schema(engine)
+    engine.dispose()  # the last connection closing checkpoints the WAL into the file itself
+    return path
 
 
 @pytest.fixture
-def sqlite_url(tmp_path) -> str:
-    """A SQLite database file with the schema, new for each test."""
-    url = f"sqlite:///{tmp_path / 'slotwise.db'}"
-    engine = make_engine(url)
-    create_schema(engine)
-    engine.dispose()
-    return url
+def sqlite_url(tmp_path, _sqlite_template) -> str:
+    """A SQLite database file with the schema, new for each test (a copy of one made per session)."""
+    path = tmp_path / "slotwise.db"
+    shutil.copyfile(_sqlite_template, path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -121,7 +147,7 @@ def database_url(request) -> str:
         return request.getfixturevalue("sqlite_url")
     url = request.getfixturevalue("postgres_url")
     engine = make_engine(url)
-    _truncate_all(engine)
+    _empty_all(engine)
     engine.dispose()
     return url
 
