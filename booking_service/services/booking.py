@@ -981,7 +981,7 @@ def _queue_writeback(session: Session, meeting: Meeting, action: str, now: dt.da
 def _queue_moved_mail(
     session: Session, invitation: Invitation, meeting: Meeting, people: list[TeamMember], room: Room | None,
     old_people: list[TeamMember], old_room: Room | None, old_start: dt.datetime, old_end: dt.datetime, *,
-    settings: Settings, secret_key: str, manage: str, now: dt.datetime, by_customer: bool = True,
+    settings: Settings, secret_key: str, manage: str, now: dt.datetime, by_customer: bool,
 ) -> None:
     """One "moved" mail to the customer and to each member on the meeting; a cancellation to one taken off."""
     invite = meeting_invite(meeting, people, room, settings=settings, now=now)
@@ -1007,13 +1007,12 @@ def _queue_moved_mail(
         # Their calendars drop the event: the same UID, cancelled.
         cancel = meeting_invite(meeting, dropped, old_room, settings=settings, method="CANCEL", now=now)
         for member in dropped:
+            # The template's defaults: no room, no link to book again, no contact line.
             mail = render_mail(
                 "cancellation", N_("Cancelled: %(subject)s"), subject=invitation.subject,
-                recipient_name=member.name, start=old_start, end=old_end, team=[member.name], room="",
-                zone=member.zone,
+                recipient_name=member.name, start=old_start, end=old_end, team=[member.name], zone=member.zone,
                 reason=("The customer moved the meeting; someone else takes it." if by_customer
                         else "The meeting was moved; someone else takes it."),
-                by_customer=False, customer_name=meeting.customer_name, rebook_link=None, contact="",
             )
             queue_mail(session, kind="cancellation", to=member.email, mail=mail, ics=cancel, secret_key=secret_key,
                        invitation_id=invitation.id, meeting_id=meeting.id, now=now)

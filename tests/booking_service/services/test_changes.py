@@ -28,6 +28,7 @@ from booking_service.services.holds import delete_expired_holds
 from booking_service.services.integrity import check_invariants
 from booking_service.services.invitations import cancel_invitation, create_invitation, hash_token
 from booking_service.services.lifecycle import MeetingStateError
+from booking_service.services.outbox import message_content
 from booking_service.store.db import make_engine, session_scope
 from booking_service.store.models import (
     AuditEntry,
@@ -228,9 +229,62 @@ def test_a_move_reassigns_the_pool_member_by_the_policy_and_tells_the_one_taken_
     assert _move(engine, meeting_id, berlin(MONDAY, 15))[0] == "moved"
     assert _reservations(engine, meeting_id)[0][0] == org.dan
     assert sorted(m.to_addr for m in _mail(engine, "moved")) == ["ada@customer.example", "dan@team.example"]
+    assert not any("Room:" in message_content(m, SECRET_KEY).text for m in _mail(engine, "moved"))  # none reserved
     (dropped,) = [m for m in _mail(engine, "cancellation") if m.to_addr == "cleo@team.example"]
     assert "METHOD:CANCEL" in dropped.ics
     _no_problems(engine)
+
+
+def test_a_moves_mails_tell_each_person_what_changed_in_their_language_with_the_updated_invite(engine, org):
+    # Nobody signed in created it: the invites name the service's sender as the organizer.
+    with session_scope(engine, write=True) as session:
+        invitation_id = create_invitation(
+            session, draft(org, NOW, members=(org.ana,), pools=(org.pool,), rooms=(org.small_room,), language="de"),
+            secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=NOW).invitation.id
+    old, new = berlin(MONDAY, 10), berlin(MONDAY, 15)
+    meeting_id = _book(engine, invitation_id, old)
+    _book(engine, _invite(engine, org, members=(org.cleo,)), new, token="blocker")  # Cleo is busy at the new time
+    later = NOW + dt.timedelta(hours=3)
+    assert _move(engine, meeting_id, new, now=later) == ("moved", None)
+
+    with session_scope(engine) as session:
+        # Every mail of the move (its reminders aside): about this meeting and invitation, queued at its instant.
+        queued = list(session.scalars(select(OutboxMessage).where(
+            OutboxMessage.meeting_id == meeting_id, OutboxMessage.created_at == later, OutboxMessage.kind != "reminder")))
+        assert {m.invitation_id for m in queued} == {invitation_id}
+        mail = {(m.kind, m.to_addr): (m.subject, message_content(m, SECRET_KEY)) for m in queued}
+    # Ana stays on it and hears of the move; Cleo, taken off, hears it is cancelled for her.
+    assert set(mail) == {("moved", "ada@customer.example"), ("moved", "ana@team.example"),
+                         ("moved", "dan@team.example"), ("cancellation", "cleo@team.example")}
+
+    def invite(content):
+        calendar = icalendar.Calendar.from_ical(content.ics)
+        event = calendar.walk("VEVENT")[0]
+        return (str(calendar["METHOD"]), event["DTSTAMP"].dt, str(event["ORGANIZER"]), event["DTSTART"].dt,
+                str(event["LOCATION"]))
+
+    subject, customer = mail["moved", "ada@customer.example"]
+    assert subject == "Verschoben: Intro call" and customer.text.startswith("Guten Tag Ada Customer,")
+    assert f"{PUBLIC}/m/manage-token/reschedule" in customer.text
+    assert invite(customer) == ("REQUEST", later, "mailto:no-reply@book.example", new,
+                                "Small room, https://meet.example/intro")
+    subject, dan = mail["moved", "dan@team.example"]
+    assert subject == "Moved: Intro call" and dan.text.startswith("Hello Dan,")
+    assert "Ada Customer moved this meeting to a new time:" in dan.text
+    assert ("When: Monday 7 January 2030, 3:00 PM – 3:30 PM, Central European Time (Berlin)\n"
+            "Was: Monday 7 January 2030, 10:00 AM – 10:30 AM, Central European Time (Berlin)\n"
+            "With: Ana, Dan\nRoom: Small room\nJoin: https://meet.example/intro") in dan.text
+    assert "/m/" not in dan.text and "Reschedule" not in dan.text  # the customer's links are theirs only
+    assert dan.ics == customer.ics
+    # Cleo, taken off the meeting, hears it is cancelled for her: the time she had, and why.
+    subject, cleo = mail["cancellation", "cleo@team.example"]
+    assert subject == "Cancelled: Intro call" and cleo.text.startswith("Hello Cleo,")
+    assert "Was: Monday 7 January 2030, 10:00 AM – 10:30 AM, Central European Time (Berlin)\nWith: Cleo\nReason:" in cleo.text
+    assert "Room:" not in cleo.text
+    assert "Reason: The customer moved the meeting; someone else takes it." in cleo.text
+    # Her calendar drops the event by its UID; the CANCEL carries the meeting as it is now.
+    assert invite(cleo) == ("CANCEL", later, "mailto:no-reply@book.example", new,
+                            "Small room, https://meet.example/intro")
 
 
 def test_the_policy_limits_moves_and_cancels_and_names_whom_to_contact(engine, org):
