@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from booking_service.core.config import Settings
 from booking_service.delivery.mail import SmtpSender, deliver_due
-from booking_service.services import availability
+from booking_service.services import availability, booking, lifecycle
 from booking_service.services.booking import (
     ChangeNotAllowed,
     cancel_by_customer,
@@ -292,12 +292,15 @@ def test_the_policy_limits_moves_and_cancels_and_names_whom_to_contact(engine, o
     start = berlin(MONDAY, 10)
     meeting_id = _book(engine, invitation_id, start)
     assert _move(engine, meeting_id, berlin(MONDAY, 11))[0] == "moved"
-    with pytest.raises(ChangeNotAllowed, match=r"moved once already.*Sam Scheduler <sam@example.com>"):
+    with pytest.raises(ChangeNotAllowed, match=r"moved once already.*Sam Scheduler <sam@example.com>") as moved:
         _move(engine, meeting_id, berlin(MONDAY, 12))
     late = berlin(MONDAY, 11) - dt.timedelta(hours=47)
-    with pytest.raises(ChangeNotAllowed, match="until 48 hours before it starts, so it is too late to cancel"), \
+    with pytest.raises(ChangeNotAllowed, match="until 48 hours before it starts, so it is too late to cancel") as cancelled, \
             session_scope(engine, write=True) as session:
         cancel_by_customer(session, meeting_id, secret_key=SECRET_KEY, settings=SETTINGS, now=late)
+    # Each refusal names its transition, and that the policy (not the meeting's state) refused it.
+    assert [(e.value.transition, e.value.state) for e in (moved, cancelled)] == [
+        ("reschedule", "policy"), ("cancel_by_customer", "policy")]
     with session_scope(engine) as session:
         meeting = session.get(Meeting, meeting_id)
         assert (meeting.status, meeting.start) == ("confirmed", berlin(MONDAY, 11))
@@ -475,9 +478,86 @@ def test_a_customer_who_cancelled_is_not_offered_to_rebook(engine, org):
     meeting_id = _book(engine, invitation_id, berlin(MONDAY, 10))
     with session_scope(engine, write=True) as session:
         cancel_by_customer(session, meeting_id, secret_key=SECRET_KEY, settings=SETTINGS, now=NOW)
-    with pytest.raises(ChangeNotAllowed, match="You cancelled this meeting.*Sam Scheduler"), \
+    with pytest.raises(ChangeNotAllowed, match="You cancelled this meeting.*Sam Scheduler") as refused, \
             session_scope(engine, write=True) as session:
         rebook_meeting(session, meeting_id, berlin(MONDAY, 13), secret_key=SECRET_KEY, settings=SETTINGS, now=NOW)
+    assert (refused.value.transition, refused.value.state) == ("rebook", "policy")
+
+
+def test_without_a_scheduler_the_refused_rebook_names_the_installations_sender(engine, org):
+    with session_scope(engine, write=True) as session:
+        invitation_id = create_invitation(session, draft(org, NOW), secret_key=SECRET_KEY, by=None,
+                                          public_url=PUBLIC, now=NOW).invitation.id
+    meeting_id = _book(engine, invitation_id, berlin(MONDAY, 10))
+    with session_scope(engine, write=True) as session:
+        cancel_by_customer(session, meeting_id, secret_key=SECRET_KEY, settings=SETTINGS, now=NOW)
+    with pytest.raises(ChangeNotAllowed, match="Please contact Slotwise <no-reply@book.example>."), \
+            session_scope(engine, write=True) as session:
+        rebook_meeting(session, meeting_id, berlin(MONDAY, 13), secret_key=SECRET_KEY, settings=SETTINGS, now=NOW)
+
+
+def _cancelled_by_the_scheduler(engine, org, **changes) -> int:
+    meeting_id = _book(engine, _invite(engine, org, **changes), berlin(MONDAY, 10))
+    with session_scope(engine, write=True) as session:
+        cancel_meeting(session, meeting_id, by=session.get(User, org.scheduler), secret_key=SECRET_KEY,
+                       settings=SETTINGS, now=NOW)
+    return meeting_id
+
+
+def test_a_rebooked_meeting_takes_a_pool_member_and_its_room_again_and_by_default_the_installations_links(engine, org):
+    meeting_id = _cancelled_by_the_scheduler(engine, org, members=(), pools=(org.pool,),
+                                             rooms=(org.small_room, org.large_room))
+    later, start = NOW + dt.timedelta(hours=1), berlin(MONDAY, 13)
+    with session_scope(engine, write=True) as session:
+        # No settings and no manage token given: the installation's public address, a new link.
+        result = rebook_meeting(session, meeting_id, start, secret_key=SECRET_KEY, now=later)
+        assert result.outcome == "booked"
+    reserved = _reservations(engine, meeting_id)
+    assert [(r, s) for r, s, _ in reserved][1:] == [(org.small_room, start)]
+    with session_scope(engine) as session:
+        # The pool's turn is recorded for this meeting, at the rebooking's instant.
+        turn = session.scalars(select(PoolAssignment).where(PoolAssignment.meeting_id == meeting_id,
+                                                            PoolAssignment.cancelled_at.is_(None))).one()
+        assert (turn.member_id, turn.assigned_at) == (reserved[0][0], later)
+        confirmation = session.scalars(select(OutboxMessage).where(
+            OutboxMessage.kind == "confirmation", OutboxMessage.created_at == later,
+            OutboxMessage.to_addr == "ada@customer.example")).one()
+        text = message_content(confirmation, SECRET_KEY).text
+        link = next(w for w in text.split() if w.startswith(f"{Settings().public_url}/m/"))
+        token = link.removeprefix(f"{Settings().public_url}/m/").removesuffix("/reschedule")
+        assert find_meeting_by_manage_token(session, token).id == meeting_id
+    _no_problems(engine, later)
+
+
+def test_once_the_frame_is_over_a_cancelled_meeting_is_not_booked_again(engine, org):
+    meeting_id = _cancelled_by_the_scheduler(engine, org)
+    with session_scope(engine) as session:
+        frame_end = lifecycle.frame_end_instant(session.get(Meeting, meeting_id).invitation)
+    with pytest.raises(MeetingStateError, match="time frame is over, so there is no other time to pick"), \
+            session_scope(engine, write=True) as session:
+        rebook_meeting(session, meeting_id, berlin(MONDAY, 13), secret_key=SECRET_KEY, settings=SETTINGS,
+                       now=frame_end)
+    with session_scope(engine) as session:
+        assert session.get(Meeting, meeting_id).status == "cancelled"
+
+
+@pytest.mark.parametrize("change", ["reschedule", "rebook"])
+def test_when_the_database_refuses_the_new_reservations_nothing_changes(engine, org, monkeypatch, change):
+    # The resource locks keep two bookings from one time; should the database still refuse
+    # (its exclusion constraint on PostgreSQL), the change reports it and leaves the meeting as it was.
+    if change == "rebook":
+        meeting_id = _cancelled_by_the_scheduler(engine, org)
+    else:
+        meeting_id = _book(engine, _invite(engine, org), berlin(MONDAY, 10))
+    monkeypatch.setattr(booking, "_reserve", lambda *args: False)
+    with session_scope(engine, write=True) as session:
+        do = reschedule_meeting if change == "reschedule" else rebook_meeting
+        result = do(session, meeting_id, berlin(MONDAY, 13), secret_key=SECRET_KEY, settings=SETTINGS, now=NOW)
+        assert (result.outcome, result.reason) == ("unavailable", "overlaps a reservation made at the same time")
+        assert (result.meeting.id, result.invitation.id) == (meeting_id, result.meeting.invitation_id)
+    with session_scope(engine) as session:
+        meeting = session.get(Meeting, meeting_id)
+        assert (meeting.start, meeting.sequence) == (berlin(MONDAY, 10), 1 if change == "rebook" else 0)
 
 
 def test_cancelling_an_invitation_mails_the_customer_whom_to_contact(engine, org):
