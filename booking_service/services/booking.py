@@ -642,7 +642,7 @@ def rebook_meeting(
         meeting.manage_token_hash = hash_token(manage_token)
     lifecycle.finish(locked)
     invitation.cancelled_at = None
-    release_holds(session, invitation.id)
+    # No hold to release: a hold needs an active invitation, and this one was cancelled with its meeting.
     people, room = _attendees_and_room(session, meeting)
     manage = manage_link(settings.public_url, manage_token)
     _queue_booking_mail(session, invitation, meeting, people, room, link=link, settings=settings,

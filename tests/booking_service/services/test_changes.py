@@ -504,28 +504,54 @@ def _cancelled_by_the_scheduler(engine, org, **changes) -> int:
     return meeting_id
 
 
-def test_a_rebooked_meeting_takes_a_pool_member_and_its_room_again_and_by_default_the_installations_links(engine, org):
+def test_a_rebooked_meeting_is_booked_as_a_first_booking_is_with_its_pool_member_room_mails_and_calendars(engine, org):
     meeting_id = _cancelled_by_the_scheduler(engine, org, members=(), pools=(org.pool,),
                                              rooms=(org.small_room, org.large_room))
     later, start = NOW + dt.timedelta(hours=1), berlin(MONDAY, 13)
+    again = Settings(public_url="https://again.example", secret_key=SECRET_KEY,
+                     mail_from="Bookings <bookings@again.example>", reminder_offsets_minutes=(90,))
     with session_scope(engine, write=True) as session:
-        # No settings and no manage token given: the installation's public address, a new link.
-        result = rebook_meeting(session, meeting_id, start, secret_key=SECRET_KEY, now=later)
-        assert result.outcome == "booked"
+        meeting = session.get(Meeting, meeting_id)
+        meeting.invitation.created_by_id = None  # its scheduler has left: the invites name the sender
+        for member in (org.cleo, org.dan):
+            session.add(CalendarConnection(resource_id=member, kind="caldav", name="Team calendar",
+                                           url="http://caldav.test/", write_back=True))
+    with session_scope(engine, write=True) as session:
+        # No manage token given: a new one, its link on the settings' public address.
+        result = rebook_meeting(session, meeting_id, start, secret_key=SECRET_KEY, settings=again, now=later,
+                                link="https://again.example/i/the-link")
+        assert (result.outcome, result.meeting.id, result.invitation.id) == (
+            "booked", meeting_id, result.meeting.invitation_id)
     reserved = _reservations(engine, meeting_id)
-    assert [(r, s) for r, s, _ in reserved][1:] == [(org.small_room, start)]
+    member = reserved[0][0]
+    assert [(r, s) for r, s, _ in reserved] == [(member, start), (org.small_room, start)]
     with session_scope(engine) as session:
         # The pool's turn is recorded for this meeting, at the rebooking's instant.
         turn = session.scalars(select(PoolAssignment).where(PoolAssignment.meeting_id == meeting_id,
                                                             PoolAssignment.cancelled_at.is_(None))).one()
-        assert (turn.member_id, turn.assigned_at) == (reserved[0][0], later)
-        confirmation = session.scalars(select(OutboxMessage).where(
-            OutboxMessage.kind == "confirmation", OutboxMessage.created_at == later,
-            OutboxMessage.to_addr == "ada@customer.example")).one()
-        text = message_content(confirmation, SECRET_KEY).text
-        link = next(w for w in text.split() if w.startswith(f"{Settings().public_url}/m/"))
-        token = link.removeprefix(f"{Settings().public_url}/m/").removesuffix("/reschedule")
+        assert (turn.member_id, turn.assigned_at) == (member, later)
+        sent = {(m.kind, m.to_addr): m for m in session.scalars(select(OutboxMessage).where(
+            OutboxMessage.meeting_id == meeting_id, OutboxMessage.created_at == later))}
+        customer = message_content(sent["confirmation", "ada@customer.example"], SECRET_KEY)
+        assert "https://again.example/i/the-link" in customer.text and "Small room" in customer.text
+        event = icalendar.Calendar.from_ical(customer.ics).walk("VEVENT")[0]
+        assert (str(event["ORGANIZER"]), event["DTSTAMP"].dt) == ("mailto:bookings@again.example", later)
+        link = next(w for w in customer.text.split() if w.startswith("https://again.example/m/"))
+        token = link.removeprefix("https://again.example/m/").removesuffix("/reschedule")
         assert find_meeting_by_manage_token(session, token).id == meeting_id
+        # The member is told, and the reminders (the settings' one, 90 minutes ahead) carry the room and link.
+        assert ("notification", f"{'cleo' if member == org.cleo else 'dan'}@team.example") in sent
+        reminder = sent["reminder", "ada@customer.example"]
+        assert (reminder.about_start, reminder.next_attempt_at) == (start, start - dt.timedelta(minutes=90))
+        text = message_content(reminder, SECRET_KEY).text
+        assert "Small room" in text and f"{link}" in text
+        # The member's calendar gets the meeting, queued at the same instant.
+        writes = session.scalars(select(CalendarWrite).where(CalendarWrite.meeting_id == meeting_id,
+                                                             CalendarWrite.created_at == later)).all()
+        assert [(w.action, w.status) for w in writes] == [("put", "pending")]
+        (entry,) = session.scalars(select(AuditEntry).where(AuditEntry.action == "meeting.rebooked")).all()
+        assert (entry.user_id, entry.target_type, entry.target_id) == (None, "meeting", meeting_id)
+        assert entry.details == {"invitation_id": result.meeting.invitation_id, "start": start.isoformat()}
     _no_problems(engine, later)
 
 
