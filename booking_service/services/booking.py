@@ -558,7 +558,7 @@ def reschedule_meeting(
     why = change_refusal_sentence(invitation, meeting, "reschedule", settings, now) if by_customer else None
     if why is not None:
         raise ChangeNotAllowed("reschedule", "policy", why)
-    if meeting.start == start.astimezone(dt.UTC):
+    if meeting.start == start:  # aware datetimes compare as instants, whatever their zones
         return BookingResult("unavailable", invitation, meeting, reason="that is the meeting's current time")
     refused, chosen, new_start, new_end = _place(locked, start)
     if refused is not None:

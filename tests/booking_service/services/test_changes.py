@@ -310,6 +310,60 @@ def test_the_policy_limits_moves_and_cancels_and_names_whom_to_contact(engine, o
 
 
 
+def test_a_customers_move_is_refused_past_the_cutoff_at_its_own_instant_and_the_installations_cutoff(engine, org):
+    start = berlin(MONDAY, 10)
+    own = _book(engine, _invite(engine, org, change_cutoff_hours=48), start)
+    with pytest.raises(ChangeNotAllowed, match="until 48 hours before it starts, so it is too late to reschedule it"):
+        _move(engine, own, berlin(MONDAY, 11), now=start - dt.timedelta(hours=47))
+    # Without a cutoff of its own, the invitation takes the installation's (72 hours here).
+    default = _book(engine, _invite(engine, org), berlin(MONDAY, 12), token="default")
+    with pytest.raises(ChangeNotAllowed, match="until 72 hours before it starts"), \
+            session_scope(engine, write=True) as session:
+        reschedule_meeting(session, default, berlin(MONDAY, 14), secret_key=SECRET_KEY, manage_token="default",
+                           settings=Settings(public_url=PUBLIC, change_cutoff_hours=72),
+                           now=berlin(MONDAY, 12) - dt.timedelta(hours=71))
+
+
+def test_a_scheduler_moves_a_meeting_past_the_customers_cutoff_and_it_does_not_count(engine, org):
+    start = berlin(MONDAY, 10)
+    meeting_id = _book(engine, _invite(engine, org, change_cutoff_hours=48, max_reschedules=0), start)
+    with session_scope(engine, write=True) as session:
+        result = reschedule_meeting(session, meeting_id, berlin(MONDAY, 11), secret_key=SECRET_KEY,
+                                    settings=SETTINGS, now=start - dt.timedelta(hours=2),
+                                    by=session.get(User, org.scheduler))
+        assert result.outcome == "moved"
+    with session_scope(engine) as session:
+        meeting = session.get(Meeting, meeting_id)
+        assert (meeting.start, meeting.sequence, meeting.reschedule_count) == (berlin(MONDAY, 11), 1, 0)
+
+
+def test_a_move_to_the_meetings_own_time_in_any_zone_changes_nothing(engine, org):
+    from zoneinfo import ZoneInfo
+
+    start = berlin(MONDAY, 10)
+    meeting_id = _book(engine, _invite(engine, org), start)
+    with session_scope(engine, write=True) as session:
+        result = reschedule_meeting(session, meeting_id, start.astimezone(ZoneInfo("Asia/Kolkata")),
+                                    secret_key=SECRET_KEY, settings=SETTINGS, now=NOW)
+        assert (result.outcome, result.reason) == ("unavailable", "that is the meeting's current time")
+        assert (result.meeting.id, result.invitation.id) == (meeting_id, result.meeting.invitation_id)
+    with session_scope(engine) as session:
+        assert (session.get(Meeting, meeting_id).sequence, _mail(engine, "moved")) == (0, [])
+
+
+def test_a_move_without_settings_or_a_token_mails_a_new_link_on_the_installations_address(engine, org):
+    meeting_id = _book(engine, _invite(engine, org), berlin(MONDAY, 10))
+    with session_scope(engine, write=True) as session:
+        assert reschedule_meeting(session, meeting_id, berlin(MONDAY, 11), secret_key=SECRET_KEY,
+                                  now=NOW).outcome == "moved"
+    (customer,) = [m for m in _mail(engine, "moved") if m.to_addr == "ada@customer.example"]
+    text = message_content(customer, SECRET_KEY).text
+    link = next(w for w in text.split() if w.startswith(f"{Settings().public_url}/m/"))
+    with session_scope(engine) as session:
+        token = link.removeprefix(f"{Settings().public_url}/m/").removesuffix("/reschedule")
+        assert find_meeting_by_manage_token(session, token).id == meeting_id
+
+
 _CONTACT = "Please contact Sam Scheduler <sam@example.com>."
 _TOO_LATE = "This meeting can be changed online until {hours} hours before it starts, so it is too late to {action} it here. "
 
