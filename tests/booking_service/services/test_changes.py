@@ -152,6 +152,23 @@ def test_picking_another_time_moves_the_hold_and_pools_hold_one_member(engine, o
     assert {h.slot_start for h in holds} == {berlin(MONDAY, 11)}
 
 
+def test_a_holds_rows_cover_the_time_with_its_buffers_until_the_hold_minutes_run_out(engine, org):
+    invitation_id = _invite(engine, org, rooms=(org.small_room,), buffer_before_minutes=10, buffer_after_minutes=5)
+    start, later = berlin(MONDAY, 10), NOW + dt.timedelta(minutes=1)
+    with session_scope(engine, write=True) as session:
+        held = hold_slot(session, invitation_id, start, now=later,
+                         settings=Settings(public_url=PUBLIC, slot_hold_minutes=7))
+        assert (held.outcome, held.invitation.id, held.expires_at, held.reason) == (
+            "held", invitation_id, later + dt.timedelta(minutes=7), None)
+    with session_scope(engine) as session:
+        rows = sorted((h.resource_id, h.invitation_id, h.slot_start, h.start, h.end, h.expires_at, h.created_at)
+                      for h in session.scalars(select(SlotHold)))
+    # Each resource is held for what a reservation would cover: 10 minutes before to 5 after.
+    cover = (invitation_id, start, start - dt.timedelta(minutes=10), start + dt.timedelta(minutes=35),
+             later + dt.timedelta(minutes=7), later)
+    assert rows == [(org.ana, *cover), (org.small_room, *cover)]
+
+
 def test_cancelling_or_expiring_an_invitation_ends_its_hold(engine, org):
     invitation_id = _invite(engine, org)
     assert _hold(engine, invitation_id, berlin(MONDAY, 10)).outcome == "held"
