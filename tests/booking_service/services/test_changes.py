@@ -220,6 +220,15 @@ def test_reschedule_moves_reservations_keeps_the_uid_and_mails_each_side_once(en
     _no_problems(engine)
 
 
+def test_each_move_raises_the_sequence_and_each_of_the_customers_counts(engine, org):
+    meeting_id = _book(engine, _invite(engine, org), berlin(MONDAY, 10))
+    assert _move(engine, meeting_id, berlin(MONDAY, 11))[0] == "moved"
+    assert _move(engine, meeting_id, berlin(MONDAY, 12))[0] == "moved"
+    with session_scope(engine) as session:
+        meeting = session.get(Meeting, meeting_id)
+        assert (meeting.start, meeting.sequence, meeting.reschedule_count) == (berlin(MONDAY, 12), 2, 2)
+
+
 def test_a_move_to_a_taken_time_leaves_the_meeting_intact(engine, org):
     invitation_id = _invite(engine, org)
     meeting_id = _book(engine, invitation_id, berlin(MONDAY, 10))
@@ -270,6 +279,9 @@ def test_a_moves_mails_tell_each_person_what_changed_in_their_language_with_the_
             OutboxMessage.meeting_id == meeting_id, OutboxMessage.created_at == later, OutboxMessage.kind != "reminder")))
         assert {m.invitation_id for m in queued} == {invitation_id}
         mail = {(m.kind, m.to_addr): (m.subject, message_content(m, SECRET_KEY)) for m in queued}
+        # Dan's turn replaces Cleo's, taken at the move's instant.
+        assert [(t.member_id, t.assigned_at) for t in session.scalars(
+            select(PoolAssignment).where(PoolAssignment.meeting_id == meeting_id))] == [(org.dan, later)]
     # Ana stays on it and hears of the move; Cleo, taken off, hears it is cancelled for her.
     assert set(mail) == {("moved", "ada@customer.example"), ("moved", "ana@team.example"),
                          ("moved", "dan@team.example"), ("cancellation", "cleo@team.example")}
