@@ -220,6 +220,19 @@ def test_reschedule_moves_reservations_keeps_the_uid_and_mails_each_side_once(en
     _no_problems(engine)
 
 
+def test_a_schedulers_move_is_told_as_the_meetings_not_the_customers(engine, org):
+    meeting_id = _book(engine, _invite(engine, org, members=(), pools=(org.pool,)), berlin(MONDAY, 10))
+    _book(engine, _invite(engine, org, members=(org.cleo,)), berlin(MONDAY, 15), token="blocker")
+    with session_scope(engine, write=True) as session:
+        assert reschedule_meeting(session, meeting_id, berlin(MONDAY, 15), secret_key=SECRET_KEY, settings=SETTINGS,
+                                  now=NOW, by=session.get(User, org.scheduler)).outcome == "moved"
+    (dan,) = [m for m in _mail(engine, "moved") if m.to_addr == "dan@team.example"]
+    assert "This meeting has moved to a new time:" in message_content(dan, SECRET_KEY).text
+    (cleo,) = [m for m in _mail(engine, "cancellation") if m.to_addr == "cleo@team.example"]
+    text = message_content(cleo, SECRET_KEY).text
+    assert "Reason: The meeting was moved; someone else takes it." in text and "Ada Customer" not in text
+
+
 def test_each_move_raises_the_sequence_and_each_of_the_customers_counts(engine, org):
     meeting_id = _book(engine, _invite(engine, org), berlin(MONDAY, 10))
     assert _move(engine, meeting_id, berlin(MONDAY, 11))[0] == "moved"
