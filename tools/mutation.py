@@ -55,6 +55,7 @@ MODULES: dict[str, Module] = {
     "booking": Module("booking_service/services/booking.py",
                       (S + "test_booking.py", S + "test_changes.py", S + "test_lifecycle.py", S + "test_audit.py",
                        S + "test_permissions.py::test_a_user_without_the_right_is_refused",
+                       S + "test_webhooks.py::test_the_events_of_each_transition",
                        "tests/booking_service/calendars/test_writeback_changes.py",
                        "tests/booking_service/web/test_manage.py")),
     # Its refusals and audit entries are asserted by the tables of who may act and what is recorded.

@@ -576,7 +576,7 @@ def reschedule_meeting(
         manage_token = manage_token_for(secret_key, invitation.token_hash)
         meeting.manage_token_hash = hash_token(manage_token)
     lifecycle.finish(locked, actor="customer" if by_customer else "scheduler")
-    release_holds(session, invitation.id)
+    # No hold to release: a hold needs an active invitation, and this one is scheduled.
     people, room = _attendees_and_room(session, meeting)
     queue_move_writeback(session, meeting, now=now)
     supersede_meeting_mail(session, meeting.id)

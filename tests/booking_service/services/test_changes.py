@@ -283,8 +283,15 @@ def test_a_moves_mails_tell_each_person_what_changed_in_their_language_with_the_
     old, new = berlin(MONDAY, 10), berlin(MONDAY, 15)
     meeting_id = _book(engine, invitation_id, old)
     _book(engine, _invite(engine, org, members=(org.cleo,)), new, token="blocker")  # Cleo is busy at the new time
+    with session_scope(engine, write=True) as session:
+        session.add(CalendarConnection(resource_id=org.ana, kind="caldav", name="Ana's calendar",
+                                       url="http://caldav.test/", write_back=True))
     later = NOW + dt.timedelta(hours=3)
     assert _move(engine, meeting_id, new, now=later) == ("moved", None)
+    with session_scope(engine) as session:
+        # Ana's calendar gets the moved event, queued at the move's instant.
+        writes = session.scalars(select(CalendarWrite).where(CalendarWrite.meeting_id == meeting_id)).all()
+        assert [(w.action, w.created_at) for w in writes] == [("put", later)]
 
     with session_scope(engine) as session:
         # Every mail of the move (its reminders aside): about this meeting and invitation, queued at its instant.

@@ -61,6 +61,7 @@ def test_the_events_of_each_transition(engine):
         anytime = Settings(change_cutoff_hours=0)
         moved = confirm_slot(session, ids[3], berlin(monday, 9), secret_key=SECRET_KEY).meeting
         reschedule_meeting(session, moved.id, berlin(monday, 11), secret_key=SECRET_KEY, settings=anytime)
+        reschedule_meeting(session, moved.id, berlin(monday, 13), secret_key=SECRET_KEY, by=me)
         cancel_by_customer(session, moved.id, secret_key=SECRET_KEY, settings=anytime)
     with session_scope(engine, write=True) as session:
         expire_invitations(session, now + dt.timedelta(days=30))
@@ -71,11 +72,13 @@ def test_the_events_of_each_transition(engine):
         ("invitation.created", ids[0]), ("invitation.created", ids[1]), ("invitation.created", ids[2]),
         ("invitation.created", ids[3]),
         ("invitation.cancelled", ids[0]), ("meeting.confirmed", ids[1]), ("meeting.cancelled", ids[1]),
-        ("meeting.confirmed", ids[3]), ("meeting.rescheduled", ids[3]), ("meeting.cancelled", ids[3]),
+        ("meeting.confirmed", ids[3]), ("meeting.rescheduled", ids[3]), ("meeting.rescheduled", ids[3]),
+        ("meeting.cancelled", ids[3]),
         ("invitation.expired", ids[2]),
     ]
     by = [json.loads(r.payload)["data"]["by"] for r in rows]
-    assert by == ["scheduler"] * 5 + ["customer", "scheduler"] + ["customer"] * 3 + ["system"]
+    # The customer moves the meeting, then its scheduler does: each move says who made it.
+    assert by == ["scheduler"] * 5 + ["customer", "scheduler"] + ["customer", "customer", "scheduler", "customer"] + ["system"]
     assert json.loads(rows[-1].payload)["data"]["invitation"]["status"] == "expired"
     assert len({r.event_id for r in rows}) == len(rows)
 
