@@ -221,16 +221,30 @@ def test_reschedule_moves_reservations_keeps_the_uid_and_mails_each_side_once(en
 
 
 def test_a_schedulers_move_is_told_as_the_meetings_not_the_customers(engine, org):
-    meeting_id = _book(engine, _invite(engine, org, members=(), pools=(org.pool,)), berlin(MONDAY, 10))
-    _book(engine, _invite(engine, org, members=(org.cleo,)), berlin(MONDAY, 15), token="blocker")
+    old, new = berlin(MONDAY, 10), berlin(MONDAY, 15)
+    invitation_id = _invite(engine, org, members=(), pools=(org.pool,), rooms=(org.small_room,))
+    meeting_id = _book(engine, invitation_id, old)
+    _book(engine, _invite(engine, org, members=(org.cleo,)), new, token="blocker")
+    settings = Settings(public_url=PUBLIC, secret_key=SECRET_KEY, reminder_offsets_minutes=(90,))
     with session_scope(engine, write=True) as session:
-        assert reschedule_meeting(session, meeting_id, berlin(MONDAY, 15), secret_key=SECRET_KEY, settings=SETTINGS,
+        assert reschedule_meeting(session, meeting_id, new, secret_key=SECRET_KEY, settings=settings,
                                   now=NOW, by=session.get(User, org.scheduler)).outcome == "moved"
     (dan,) = [m for m in _mail(engine, "moved") if m.to_addr == "dan@team.example"]
     assert "This meeting has moved to a new time:" in message_content(dan, SECRET_KEY).text
     (cleo,) = [m for m in _mail(engine, "cancellation") if m.to_addr == "cleo@team.example"]
     text = message_content(cleo, SECRET_KEY).text
     assert "Reason: The meeting was moved; someone else takes it." in text and "Ada Customer" not in text
+    # The customer's reminder: the settings' one, 90 minutes ahead, with the room and their links.
+    (reminder,) = [m for m in _mail(engine, "reminder", "pending")
+                   if m.to_addr == "ada@customer.example" and m.meeting_id == meeting_id]
+    assert (reminder.about_start, reminder.next_attempt_at) == (new, new - dt.timedelta(minutes=90))
+    text = message_content(reminder, SECRET_KEY).text
+    assert "Small room" in text and f"{PUBLIC}/m/" in text
+    with session_scope(engine) as session:
+        (entry,) = session.scalars(select(AuditEntry).where(AuditEntry.action == "meeting.moved")).all()
+        assert (entry.user_id, entry.target_id) == (org.scheduler, meeting_id)
+        assert entry.details == {"invitation_id": invitation_id, "by_customer": False, "start": new.isoformat(),
+                                 "previous_start": old.isoformat()}
 
 
 def test_each_move_raises_the_sequence_and_each_of_the_customers_counts(engine, org):
