@@ -1,7 +1,8 @@
 """The calendar write queue: meetings to write to, or remove from, team members' and rooms' calendars.
 
-Called in the transaction that confirms or cancels a meeting, :func:`queue_meeting_writeback`
-(or that moves one, :func:`queue_move_writeback`) only adds :class:`~booking_service.store.models.CalendarWrite` rows, like the mail outbox;
+Called in the transaction that confirms or cancels a meeting (:func:`queue_meeting_writeback`) or
+moves one (:func:`queue_move_writeback`), they only add
+:class:`~booking_service.store.models.CalendarWrite` rows, like the mail outbox;
 :mod:`booking_service.calendars.writeback` delivers them later, so a slow or broken calendar
 server can never delay or undo a booking.
 """
@@ -20,18 +21,16 @@ __all__ = ["ACTIONS", "queue_meeting_writeback", "queue_move_writeback"]
 ACTIONS = ("put", "delete")
 
 
-def _write_back_connections(session: Session, resource_ids: set[int]) -> list[CalendarConnection]:
+def _write_back_connection_ids(session: Session, resource_ids: set[int]) -> set[int]:
     if not resource_ids:
-        return []
-    return list(
+        return set()
+    return set(
         session.scalars(
-            select(CalendarConnection)
-            .where(
+            select(CalendarConnection.id).where(
                 CalendarConnection.resource_id.in_(resource_ids),
                 CalendarConnection.kind == "caldav",
                 CalendarConnection.write_back.is_(True),
             )
-            .order_by(CalendarConnection.id)
         )
     )
 
@@ -78,7 +77,7 @@ def queue_meeting_writeback(
     reserved = set(
         session.scalars(select(Reservation.resource_id).where(Reservation.meeting_id == meeting.id))
     )
-    targets = {c.id for c in _write_back_connections(session, reserved)}
+    targets = _write_back_connection_ids(session, reserved)
     earlier = _writes_of(session, meeting)
     if action == "delete":
         # Where it was written, whoever holds it now (a disconnected calendar's writes are gone with it).
@@ -95,8 +94,6 @@ def queue_move_writeback(session: Session, meeting: Meeting, *, now: dt.datetime
     Returns the queued writes, the puts first.
     """
     now = now or utcnow()
-    if meeting.id is None:
-        session.flush()
     earlier = _writes_of(session, meeting)
     written = {w.connection_id for w in earlier if w.action == "put"}
     puts = queue_meeting_writeback(session, meeting, "put", now=now)
