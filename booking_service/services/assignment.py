@@ -111,7 +111,7 @@ def record(session: Session, meeting: Meeting, assignment: Assignment, now: dt.d
             session.add(PoolAssignment(pool_id=pool.id, meeting_id=meeting.id, member_id=member_id, policy=policy,
                                        detail=explanation, assigned_at=now))  # fmt: skip
         audit.record(session, None, "meeting.assigned", meeting, pool_id=pool.id, pool=pool.name, policy=policy,
-                     members=list(ids), detail=explanation)  # fmt: skip
+                     members=list(ids), detail=explanation, at=now)  # fmt: skip
     session.flush()
 
 

@@ -93,6 +93,8 @@ def record(
     by: User | None,
     action: str,
     target: Base | tuple[str, int | None],
+    *,
+    at: dt.datetime | None = None,
     **details: Any,
 ) -> AuditEntry:
     """Write one audit entry in the caller's transaction.
@@ -106,6 +108,9 @@ def record(
     target : model instance or (type, id)
         What was changed, e.g. the :class:`~booking_service.store.models.Meeting` (its id must be set:
         flush first) or ``("meeting", 12)``.
+    at : datetime, optional
+        When it happened: a transition passes its own instant (``now``), which stamps the rest of
+        its rows too; by default the wall clock.
     **details
         JSON-able facts about the change. Keys mentioning passwords, secrets, tokens or hashes
         are refused.
@@ -130,7 +135,7 @@ def record(
         target_type=str(target_type)[:32],
         target_id=target_id,
         details=_jsonable(details),
-        at=utcnow(),
+        at=at if at is not None else utcnow(),
     )
     session.add(entry)
     return entry

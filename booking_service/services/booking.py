@@ -380,7 +380,7 @@ def _cancel(
                    invitation_id=invitation.id, meeting_id=meeting.id, now=now,
                    reply_to=reply_to(invitation) if customer else None)
     audit.record(session, by, "meeting.cancelled", meeting, invitation_id=invitation.id,
-                 start=meeting.start, reason=reason.strip(), by_customer=who == "customer")
+                 start=meeting.start, reason=reason.strip(), by_customer=who == "customer", at=now)
     return meeting
 
 
@@ -586,7 +586,7 @@ def reschedule_meeting(
     _queue_reminders(session, invitation, meeting, people, room, settings=settings, secret_key=secret_key,
                      manage=manage, now=now)
     audit.record(session, by, "meeting.moved", meeting, invitation_id=invitation.id, by_customer=by_customer,
-                 start=meeting.start, previous_start=old_start)
+                 start=meeting.start, previous_start=old_start, at=now)
     return BookingResult("moved", invitation, meeting)
 
 
@@ -650,7 +650,7 @@ def rebook_meeting(
     _queue_reminders(session, invitation, meeting, people, room, settings=settings, secret_key=secret_key,
                      manage=manage, now=now)
     _queue_writeback(session, meeting, "put", now)
-    audit.record(session, None, "meeting.rebooked", meeting, invitation_id=invitation.id, start=meeting.start)
+    audit.record(session, None, "meeting.rebooked", meeting, invitation_id=invitation.id, start=meeting.start, at=now)
     return BookingResult("booked", invitation, meeting)
 
 
@@ -768,7 +768,7 @@ def resend_confirmation(
     _queue_customer_confirmation(session, locked.invitation, meeting, people, room, link=link,
                                  settings=settings, secret_key=secret_key, now=now, attach=True)
     lifecycle.finish(locked)
-    audit.record(session, by, "meeting.confirmation_resent", meeting, invitation_id=meeting.invitation_id)
+    audit.record(session, by, "meeting.confirmation_resent", meeting, invitation_id=meeting.invitation_id, at=now)
 
 
 # --- mail and invites -------------------------------------------------------------------------

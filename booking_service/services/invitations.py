@@ -722,7 +722,7 @@ def create_invitation(
         _queue_invitation_mail(session, invitation, token, public_url, secret_key, now)
     session.flush()
     audit.record(session, by, "invitation.created", invitation, subject=invitation.subject,
-                 customer_email=invitation.customer_email, delivery=deliver, slots=len(slots))
+                 customer_email=invitation.customer_email, delivery=deliver, slots=len(slots), at=now)
     return CreatedInvitation(invitation, token, booking_link(public_url, token), len(slots),
                              _slot_links(invitation, token, public_url))
 
@@ -781,7 +781,7 @@ def resend_invitation(
     if deliver == "email":
         _queue_invitation_mail(session, invitation, token, public_url, secret_key, now)
     lifecycle.finish(locked)
-    audit.record(session, by, "invitation.resent", invitation, delivery=deliver, slots=len(slots))
+    audit.record(session, by, "invitation.resent", invitation, delivery=deliver, slots=len(slots), at=now)
     return CreatedInvitation(invitation, token, booking_link(public_url, token), len(slots),
                              _slot_links(invitation, token, public_url))
 
@@ -820,7 +820,7 @@ def cancel_invitation(
                        customer_name=invitation.customer_name, subject=invitation.subject, contact=contact)
     queue_mail(session, kind="invitation_cancelled", to=invitation.customer_email, mail=mail, secret_key=secret_key,
                invitation_id=invitation_id, now=now, reply_to=reply_to(invitation))
-    audit.record(session, by, "invitation.cancelled", locked.invitation)
+    audit.record(session, by, "invitation.cancelled", locked.invitation, at=now)
     return locked.invitation
 
 

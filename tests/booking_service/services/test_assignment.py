@@ -82,6 +82,7 @@ def test_pooled_is_the_default_and_explains_itself(engine, org):
         audit = s.scalars(select(AuditEntry).where(AuditEntry.action == "meeting.assigned")).one()
     assert detail == "assigned by pooled availability: Cleo (fewest meetings in the frame: Cleo 0)"
     assert audit.details["detail"] == detail and audit.target_id == meeting_id
+    assert audit.at == NOW  # the booking's instant
 
 
 def test_strict_round_robin_offers_only_the_turn_and_rotates(engine, org):

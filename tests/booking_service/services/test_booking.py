@@ -507,7 +507,7 @@ def test_resending_a_confirmation_is_audited_with_who_and_which_meeting(engine, 
     with session_scope(engine) as session:
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "meeting.confirmation_resent")).one()
         assert (entry.user_id, entry.target_type, entry.target_id) == (org.scheduler, "meeting", meeting_id)
-        assert entry.details == {"invitation_id": a}
+        assert entry.details == {"invitation_id": a} and entry.at == later  # the resend's instant
         assert session.get(Meeting, meeting_id).status == "confirmed"
     first, resent = _outbox(engine, "confirmation")
     assert first.ics is None  # the scheduler's setting, for the booking's own mail

@@ -351,6 +351,7 @@ def test_owner_cancels_and_the_cancellation_is_audited(engine, booked):
         assert (entry.user_id, entry.target_type, entry.target_id) == (booked["sam"], "meeting", booked["meeting"])
         assert entry.details["reason"] == "Clash" and entry.details["by_customer"] is False
         assert entry.details["invitation_id"] == booked["invitation"]
+        assert entry.at == SERVICE_NOW  # the cancel's own instant, as its other rows
 
 
 def test_admin_cancels_anyones_meeting(engine, booked):
