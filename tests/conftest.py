@@ -34,6 +34,15 @@ DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_ICS_CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "ics-corpus"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
+if "MUTANT_UNDER_TEST" in os.environ:
+    # Under mutmut (tools/mutation.py) a test's first failing example kills the mutant: shrinking
+    # it to the smallest one, which a person reading a failure wants, only delays the next mutant.
+    # Loaded before the test modules build their settings, which take it as their default.
+    from hypothesis import Phase, settings
+
+    settings.register_profile("mutation", phases=[Phase.explicit, Phase.generate], database=None)
+    settings.load_profile("mutation")
+
 
 def skip_or_fail_in_ci(message: str) -> NoReturn:
     """Skip the test for want of something outside the repository; with ``CI=true``, fail it.

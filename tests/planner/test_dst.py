@@ -159,3 +159,20 @@ def test_members_in_three_zones_meet_only_in_their_common_hours() -> None:
         "2026-11-03 21:00+0530",
         "2026-11-03 21:30+0530",
     ]
+
+
+def test_candidate_starts_list_both_occurrences_of_a_repeated_hour_and_none_of_a_skipped_one() -> None:
+    from planner.slots import candidate_starts
+
+    def walls(first: dt.date) -> list[str]:
+        got = candidate_starts(request(zone=LONDON, first=first, duration=60, interval=60))
+        assert got.dtype == "int64" and (got[1:] > got[:-1]).all()
+        return local(list(pd.to_datetime(got, utc=True)), LONDON)
+
+    fall_back = walls(dt.date(2026, 10, 25))
+    assert fall_back[:4] == ["2026-10-25 00:00+0100", "2026-10-25 01:00+0100", "2026-10-25 01:00+0000",
+                             "2026-10-25 02:00+0000"]
+    assert len(fall_back) == 25 and fall_back[-1] == "2026-10-25 23:00+0000"  # a day of 25 hours
+    spring = walls(dt.date(2026, 3, 29))
+    assert spring[:3] == ["2026-03-29 00:00+0000", "2026-03-29 02:00+0100", "2026-03-29 03:00+0100"]
+    assert len(spring) == 23 and spring[-1] == "2026-03-29 23:00+0100"  # a day of 23 hours
