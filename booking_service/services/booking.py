@@ -852,16 +852,22 @@ def meeting_invite(
     method: str = "REQUEST",
     url: str | None = None,
     now: dt.datetime | None = None,
+    times: tuple[dt.datetime, dt.datetime] | None = None,
 ) -> str:
-    """The meeting's ``.ics`` (see :mod:`booking_service.services.invites`): same ``UID`` in every message."""
+    """The meeting's ``.ics`` (see :mod:`booking_service.services.invites`): same ``UID`` in every message.
+
+    ``times`` (start, end) replaces the meeting's own: a CANCEL to a member taken off a moved
+    meeting names the time they had.
+    """
     invitation = meeting.invitation
     organizer, people = _people(meeting, members, room, (settings or Settings()).mail_from)
     location = ", ".join(x for x in (room.name if room is not None else "", invitation.conferencing) if x)
+    start, end = times or (meeting.start, meeting.end)
     return ics.build_invite(
         uid=meeting.uid,
         sequence=meeting.sequence,
-        start=meeting.start,
-        end=meeting.end,
+        start=start,
+        end=end,
         summary=invitation.subject,
         description=invitation.description,
         location=location,
@@ -1005,7 +1011,8 @@ def _queue_moved_mail(
     dropped = [m for m in old_people if m.id not in kept and m.email]
     if dropped:
         # Their calendars drop the event: the same UID, cancelled.
-        cancel = meeting_invite(meeting, dropped, old_room, settings=settings, method="CANCEL", now=now)
+        cancel = meeting_invite(meeting, dropped, old_room, settings=settings, method="CANCEL", now=now,
+                                times=(old_start, old_end))
         for member in dropped:
             # The template's defaults: no room, no link to book again, no contact line.
             mail = render_mail(
