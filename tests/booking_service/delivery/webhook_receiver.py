@@ -25,10 +25,22 @@ class Receiver:
         self.processed: dict[str, dict] = {}
         self.bad: list[str] = []
         self.arrived = threading.Event()
+        self.open = 0
+        self.quiet = threading.Condition()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 - http.server's naming
+                with receiver.quiet:
+                    receiver.open += 1
+                try:
+                    self._answer()
+                finally:
+                    with receiver.quiet:
+                        receiver.open -= 1
+                        receiver.quiet.notify_all()
+
+            def _answer(self):
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 receiver.requests.append({"headers": headers, "body": body})
@@ -62,6 +74,11 @@ class Receiver:
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def settled(self, timeout: float) -> bool:
+        """Wait until no request is being answered (a held one included); False on timeout."""
+        with self.quiet:
+            return self.quiet.wait_for(lambda: self.open == 0, timeout)
 
     def __enter__(self) -> Receiver:
         self.thread.start()
