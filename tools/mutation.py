@@ -77,12 +77,12 @@ MODULES: dict[str, Module] = {
     "slots": Module("planner/slots.py",
                     ("tests/planner/test_rules.py", "tests/planner/test_slots_smoke.py", "tests/planner/test_dst.py",
                      "tests/planner/test_properties.py", "tests/planner/test_team_properties.py",
-                     "tests/planner/test_errors.py", "tests/planner/test_index.py")),
+                     "tests/planner/test_errors.py", "tests/planner/test_index.py", "tests/planner/test_evaluate.py")),
     # The grid answers what the slot semantics answer: the oracle's property tests are its own.
     "grid": Module("planner/grid.py",
                    ("tests/planner/test_grid.py", "tests/planner/test_grid_cache.py", "tests/planner/test_bits.py",
                     "tests/planner/test_properties.py", "tests/planner/test_team_properties.py",
-                    "tests/planner/test_errors.py")),
+                    "tests/planner/test_errors.py", "tests/planner/test_evaluate.py")),
 }
 
 B = S + "test_booking.py::"
