@@ -137,14 +137,17 @@ class Score:
     killed: int
     survived: int
     timeout: int
+    crashed: int
+    """Mutants whose test process died (a segfault in numpy or pandas): the tests failed, so caught."""
     no_tests: int
     total: int
     survivors: list[str]
 
     @property
     def percent(self) -> float:
-        judged = self.killed + self.survived + self.timeout + self.no_tests
-        return 100.0 * (self.killed + self.timeout) / judged if judged else 0.0
+        caught = self.killed + self.timeout + self.crashed
+        judged = caught + self.survived + self.no_tests
+        return 100.0 * caught / judged if judged else 0.0
 
 
 def run(name: str, module: Module, max_children: int) -> Score:
@@ -161,8 +164,10 @@ def run(name: str, module: Module, max_children: int) -> Score:
     listed = _mutmut(work, "results").stdout
     survivors = [line.split(":")[0].strip() for line in listed.splitlines()
                  if line.strip().endswith(("survived", "no tests"))]
-    score = Score(stats["killed"], stats["survived"], stats["timeout"], stats["no_tests"], stats["total"], survivors)
+    score = Score(stats["killed"], stats["survived"], stats["timeout"], stats["segfault"], stats["no_tests"],
+                  stats["total"], survivors)
     print(f"{name:12s} {score.percent:5.1f}% killed  ({score.killed} killed, {score.timeout} timed out, "
+          f"{score.crashed} crashed, "
           f"{score.survived} survived, {score.no_tests} without tests, of {score.total}) "
           f"in {time.monotonic() - started:.0f} s", flush=True)
     for survivor in survivors:
