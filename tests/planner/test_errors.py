@@ -120,9 +120,18 @@ def test_bad_overrides() -> None:
         planner.find_slots(req, resources, hours, busy, stamp)
 
 
-def test_check_slot_needs_an_aware_start() -> None:
-    with pytest.raises(planner.PlannerInputError, match="tz-aware"):
-        planner.check_slot(request(("a",)), *frames(), start=dt.datetime(2026, 11, 2, 10))
+@pytest.mark.parametrize(
+    ("start", "message"),
+    [
+        (dt.datetime(2026, 11, 2, 10), "start must be tz-aware, got naive datetime.datetime(2026, 11, 2, 10, 0)"),
+        ("2026-11-02 10:00+00:00", "start must be a tz-aware datetime, got '2026-11-02 10:00+00:00'"),
+        (dt.date(2026, 11, 2), "start must be a tz-aware datetime, got datetime.date(2026, 11, 2)"),
+    ],
+)
+def test_check_slot_needs_an_aware_start(start, message: str) -> None:
+    with pytest.raises(planner.PlannerInputError) as info:
+        planner.check_slot(request(("a",)), *frames(), start=start)
+    assert str(info.value) == message
 
 
 def test_request_must_be_a_slot_request() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
+import pytest
 
 import planner
 from tests.planner.helpers import UTC, Tables, request, ts
@@ -108,6 +109,29 @@ def test_pool_needs_one_free_member_and_reports_who() -> None:
     assert list(slots["pool_members"]) == [(("p1",),), (("p2",),)]
 
 
+@pytest.mark.parametrize("size", [3, 40, 70])
+def test_a_pool_of_any_size_reports_who_is_free_sorted_whatever_the_request_order(size: int) -> None:
+    # Even members work 09:00-11:00, odd ones 10:00-12:00; the pool is listed backwards.
+    names = [f"p{i:02d}" for i in range(size)]
+    tables = Tables()
+    for i, rid in enumerate(names):
+        tables.member(rid, "UTC", windows=((540, 660) if i % 2 == 0 else (600, 720),))
+    slots = tables.find(request((), pools=[names[::-1]], duration=60))
+    assert hhmm(list(slots["start"])) == ["09:00", "10:00", "11:00"]
+    assert list(slots["pool_members"]) == [
+        (tuple(names[0::2]),),
+        (tuple(names),),
+        (tuple(names[1::2]),),
+    ]
+
+
+def test_rooms_are_reported_sorted_whatever_the_request_order() -> None:
+    tables = Tables().member("a", "UTC", windows=((540, 720),)).room("r2", "UTC", 4).room("r1", "UTC", 4)
+    tables.block("r1", "2026-11-02 10:00", "2026-11-02 11:00")
+    slots = tables.find(request(("a",), rooms=("r2", "r1"), duration=60))
+    assert list(slots["rooms"]) == [("r1", "r2"), ("r2",), ("r1", "r2")]
+
+
 def test_two_pools_each_need_a_member() -> None:
     tables = (
         Tables()
@@ -204,25 +228,73 @@ def test_find_count_and_check_agree() -> None:
             assert check.pool_members == row["pool_members"] and check.rooms == row["rooms"]
 
 
-def test_check_slot_names_the_reason() -> None:
-    tables = (
-        Tables()
-        .member("a", "UTC", windows=((540, 1020),))
-        .member("p", "UTC", windows=((540, 600),))
-        .room("r", "UTC", 4, windows=((540, 660),))
-        .block("a", "2026-11-02 13:00", "2026-11-02 14:00")
+REASON_TABLES = (
+    Tables()
+    .member("a", "UTC", windows=((540, 1020),))
+    .member("p", "UTC", windows=((540, 600),))
+    .room("r", "UTC", 4, windows=((540, 660),))
+    .block("a", "2026-11-02 13:00", "2026-11-02 14:00")
+)
+REASON_REQUEST = request(("a",), pools=[("p",)], rooms=("r",), duration=60, interval=30, notice=60,
+                         now=dt.datetime(2026, 11, 2, 8, 0, tzinfo=UTC))  # fmt: skip
+FRAME = "is outside the frame 2026-11-02..2026-11-02 (UTC)"
+
+
+@pytest.mark.parametrize(
+    ("start", "pool_members", "rooms", "reason"),
+    [
+        ("2026-11-02 09:00", (("p",),), ("r",), None),
+        ("2026-11-02 13:00", ((),), (), "member 'a' is busy (buffers included) for this slot"),
+        ("2026-11-02 16:30", ((),), (), "member 'a' is outside working hours for this slot"),
+        ("2026-11-02 10:00", ((),), ("r",), "no member of pool 0 ('p',) is free for this slot"),
+        ("2026-11-02 09:10", ((),), (),
+         "2026-11-02 09:10:00+00:00 is not on the slot grid (every 30 min from local midnight in UTC)"),
+        ("2026-11-02 08:30", ((),), (),
+         "2026-11-02 08:30:00+00:00 starts sooner than the minimum notice (0 days 01:00:00) from now"),
+        ("2026-11-03 09:00", ((),), (), f"2026-11-03 09:00:00+00:00 {FRAME}"),
+        ("2026-11-01 23:00", ((),), (), f"2026-11-01 23:00:00+00:00 {FRAME}"),
+        ("2026-11-02 23:30", ((),), (), f"2026-11-02 23:30:00+00:00 {FRAME}"),  # ends after the frame
+    ],
+)
+def test_check_slot_answers_the_whole_slot_and_names_the_reason(start, pool_members, rooms, reason) -> None:
+    check = REASON_TABLES.check(REASON_REQUEST, ts(start))
+    assert check == planner.SlotCheck(
+        reason is None, ts(start), ts(start) + pd.Timedelta(minutes=60), ("a",), pool_members, rooms, reason
     )
-    now = dt.datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
-    req = request(("a",), pools=[("p",)], rooms=("r",), duration=60, interval=30, notice=60, now=now)
-    assert tables.check(req, ts("2026-11-02 09:00")).reason is None
-    assert "member 'a' is busy" in tables.check(req, ts("2026-11-02 13:00")).reason
-    assert "outside working hours" in tables.check(req, ts("2026-11-02 17:00")).reason
-    assert "pool 0" in tables.check(req, ts("2026-11-02 10:00")).reason
-    assert "not on the slot grid" in tables.check(req, ts("2026-11-02 09:10")).reason
-    assert "minimum notice" in tables.check(req, ts("2026-11-02 08:30")).reason
-    assert "outside the frame" in tables.check(req, ts("2026-11-03 09:00")).reason
-    no_room = request(("a",), rooms=("r",), duration=60, interval=30)
-    assert "no room" in tables.check(no_room, ts("2026-11-02 11:00")).reason
+
+
+def test_check_slot_answers_in_utc_for_a_start_given_in_another_zone() -> None:
+    check = REASON_TABLES.check(REASON_REQUEST, pd.Timestamp("2026-11-02 10:00", tz="Europe/Berlin"))
+    assert check == planner.SlotCheck(
+        True, ts("2026-11-02 09:00"), ts("2026-11-02 10:00"), ("a",), (("p",),), ("r",), None
+    )
+    assert str(check.start.tz) == str(check.end.tz) == "UTC"
+
+
+def test_check_slot_names_a_missing_room_with_the_capacity_asked() -> None:
+    no_room = request(("a",), rooms=("r",), duration=60, interval=30, min_capacity=2)
+    check = REASON_TABLES.check(no_room, ts("2026-11-02 11:00"))
+    assert check == planner.SlotCheck(
+        False, ts("2026-11-02 11:00"), ts("2026-11-02 12:00"), ("a",), (), (),
+        "no room among ('r',) with capacity >= 2 is free for this slot",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "block", "available"),
+    [
+        (7, 0, ("2026-11-02 09:00", "2026-11-02 09:53"), True),
+        (7, 0, ("2026-11-02 09:00", "2026-11-02 09:54"), False),
+        (0, 7, ("2026-11-02 10:37", "2026-11-02 11:00"), True),
+        (0, 7, ("2026-11-02 10:36", "2026-11-02 11:00"), False),
+    ],
+)
+def test_check_slot_keeps_odd_buffers_exact(before: int, after: int, block, available: bool) -> None:
+    # Buffers of 7 minutes on a 30-minute meeting: the check works in minutes, not in 30-minute steps.
+    tables = Tables().member("a", "UTC", windows=((600, 630),)).block("a", *block)
+    check = tables.check(request(duration=30, interval=30, before=before, after=after), ts("2026-11-02 10:00"))
+    reason = None if available else "member 'a' is busy (buffers included) for this slot"
+    assert check == planner.SlotCheck(available, ts("2026-11-02 10:00"), ts("2026-11-02 10:30"), ("a",), (), (), reason)
 
 
 def test_results_are_sorted_utc_with_end_equal_start_plus_duration() -> None:
@@ -233,3 +305,23 @@ def test_results_are_sorted_utc_with_end_equal_start_plus_duration() -> None:
     assert (slots["end"] - slots["start"] == pd.Timedelta(minutes=45)).all()
     assert list(slots.columns) == list(planner.SLOT_COLUMNS)
     assert set(slots["members"]) == {("a",)}
+
+
+def empty_slot_table() -> pd.DataFrame:
+    utc = pd.Series([], dtype="datetime64[ns, UTC]")
+    objects = {c: pd.Series([], dtype=object) for c in planner.SLOT_COLUMNS[2:]}
+    return pd.DataFrame({"start": utc, "end": utc, **objects})
+
+
+def test_no_slot_is_an_empty_table_with_the_columns_and_dtypes_of_a_full_one() -> None:
+    def team() -> Tables:
+        return Tables().member("a", "UTC", windows=((540, 600),)).member("p", "UTC").room("r", "UTC", 4)
+
+    req = request(("a",), pools=[("p",)], rooms=("r",), duration=60)
+    full = team().find(req)
+    assert len(full) == 1
+    too_late = request(("a",), pools=[("p",)], rooms=("r",), duration=60, now=dt.datetime(2026, 11, 3, tzinfo=UTC))
+    all_busy = team().block("a", "2026-11-02 00:00", "2026-11-03 00:00")
+    for empty in (team().find(too_late), all_busy.find(req)):  # no candidate start; none available
+        pd.testing.assert_frame_equal(empty, empty_slot_table())
+        pd.testing.assert_series_equal(empty.dtypes, full.dtypes)
