@@ -11,6 +11,7 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -103,19 +104,49 @@ def test_segmented_cummax_restarts_per_segment(segments) -> None:
     assert np.array_equal(_segmented_cummax(values, offsets), want)
 
 
-def test_slot_table_shortcut_equals_the_public_constructor() -> None:
-    from planner.slots import _slot_frame, _slot_frame_public
-
-    start = np.array([0, 900, 1800], dtype=np.int64) * 10**9 + pd.Timestamp("2026-10-20", tz="UTC").value
+def slot_arrays(n: int) -> tuple[np.ndarray, ...]:
+    """Starts, ends (int64 ns UTC) and the object columns of ``n`` slots, as the slot table gets them."""
+    start = np.arange(n, dtype=np.int64) * 900 * 10**9 + pd.Timestamp("2026-10-20", tz="UTC").value
     end = start + 45 * 60 * 10**9
-    objs = [np.empty(3, dtype=object) for _ in range(3)]
-    for i, values in enumerate(((("a",),) * 3, ((("b", "c"),),) * 3, (("r1",), (), ("r1", "r2")))):
-        objs[i][:] = list(values)
-    fast = _slot_frame(start, end, *objs)
-    pd.testing.assert_frame_equal(fast, _slot_frame_public(start, end, *objs))
+    objs = [np.empty(n, dtype=object) for _ in range(3)]
+    values = ((("a",),), ((("b", "c"),),), (("r1",), (), ("r1", "r2")))  # members, pools, rooms
+    for i in range(3):
+        objs[i][:] = [values[i][j % len(values[i])] for j in range(n)]
+    return start, end, *objs
+
+
+def slot_table(n: int) -> pd.DataFrame:
+    """What the slot table of :func:`slot_arrays` holds, built column by column."""
+    start, end, *objs = slot_arrays(n)
+    utc = "datetime64[ns, UTC]"
+    return pd.DataFrame({"start": pd.Series(pd.to_datetime(start, utc=True), dtype=utc),
+                         "end": pd.Series(pd.to_datetime(end, utc=True), dtype=utc),
+                         **{c: pd.Series(o, dtype=object) for c, o in zip(planner.SLOT_COLUMNS[2:], objs, strict=True)}})  # fmt: skip
+
+
+@pytest.mark.parametrize("n", [3, 0])
+def test_slot_table_shortcut_equals_the_public_constructor(n: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from planner import slots
+
+    public = slots._slot_frame_public(*slot_arrays(n))
+    pd.testing.assert_frame_equal(public, slot_table(n))
+
+    def unused(*args) -> None:
+        raise AssertionError("the installed pandas has the shortcut: the public constructor is not needed")
+
+    # The shortcut itself builds the table, not the fallback behind it.
+    monkeypatch.setattr(slots, "_slot_frame_public", unused)
+    fast = slots._slot_frame(*slot_arrays(n))
+    pd.testing.assert_frame_equal(fast, public)
     assert list(fast.columns) == list(planner.SLOT_COLUMNS)
-    empty = np.zeros(0, dtype=np.int64)
-    pd.testing.assert_frame_equal(
-        _slot_frame(empty, empty, *(np.empty(0, dtype=object),) * 3),
-        _slot_frame_public(empty, empty, *(np.empty(0, dtype=object),) * 3),
-    )
+    assert fast.index.equals(pd.RangeIndex(n))
+
+
+@pytest.mark.parametrize("n", [3, 0])
+def test_slot_table_falls_back_to_the_public_constructor_on_a_pandas_without_the_shortcut(
+    n: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from planner import slots
+
+    monkeypatch.delattr(pd.DataFrame, "_from_arrays")
+    pd.testing.assert_frame_equal(slots._slot_frame(*slot_arrays(n)), slot_table(n))
