@@ -227,6 +227,53 @@ def test_limits_make_a_required_member_unavailable_and_say_why() -> None:
     assert "limit of 1 meetings per day" in check.reason and "America/New_York" in check.reason
 
 
+@pytest.mark.parametrize("pair_limit", [0, 10**9], ids=["bit rows", "per start"])
+def test_a_pool_member_past_a_day_limit_is_off_that_day_only_on_both_stages(pair_limit: int) -> None:
+    """A day's run of starts is blocked up to its last start and no further: on a 5-minute grid
+    the next day's first start is one quantum after it."""
+    from unittest import mock
+
+    from planner import slots
+
+    tables = Tables().member("p", "UTC", windows=((0, 1440),))
+    request = planner.SlotRequest(
+        members=(), pools=(("p",),), duration=pd.Timedelta(minutes=5), interval=pd.Timedelta(minutes=5),
+        frame_start=dt.date(2026, 11, 2), frame_end=dt.date(2026, 11, 3), zone="UTC",
+        now=dt.datetime(2026, 11, 1, tzinfo=UTC),
+    )
+    meetings = pd.DataFrame({"resource_id": ["p"], "start": [pd.Timestamp("2026-11-02 08:00", tz="UTC")],
+                             "end": [pd.Timestamp("2026-11-02 08:30", tz="UTC")]})  # fmt: skip
+    limits = planner.Limits(pd.DataFrame({"resource_id": ["p"], "max_meetings_day": [1]}), meetings)
+    with mock.patch.object(slots, "PAIR_LIMIT", pair_limit):
+        found = planner.find_slots(request, *tables.frames(), limits=limits)
+    tuesday = pd.date_range("2026-11-03 00:00", "2026-11-03 23:55", freq="5min", tz="UTC", unit="ns")
+    assert list(found["start"]) == list(tuesday)
+
+
+@pytest.mark.parametrize("pair_limit", [0, 10**9], ids=["bit rows", "per start"])
+def test_a_single_free_start_is_found_whole_on_both_stages(pair_limit: int) -> None:
+    from unittest import mock
+
+    from planner import slots
+
+    tables = Tables().member("a", "UTC", windows=((540, 600),)).member("p", "UTC").room("r", "UTC", 4)
+    request = planner.SlotRequest(
+        members=("a",), pools=(("p",),), rooms=("r",), duration=pd.Timedelta(minutes=60),
+        frame_start=dt.date(2026, 11, 2), frame_end=dt.date(2026, 11, 2), zone="UTC",
+        now=dt.datetime(2026, 11, 1, tzinfo=UTC), interval=pd.Timedelta(minutes=30),
+    )
+    with mock.patch.object(slots, "PAIR_LIMIT", pair_limit):
+        found = planner.find_slots(request, *tables.frames())
+    utc = "datetime64[ns, UTC]"
+    pd.testing.assert_frame_equal(found, pd.DataFrame({
+        "start": pd.Series([pd.Timestamp("2026-11-02 09:00", tz="UTC")], dtype=utc),
+        "end": pd.Series([pd.Timestamp("2026-11-02 10:00", tz="UTC")], dtype=utc),
+        "members": pd.Series([("a",)], dtype=object),
+        "pool_members": pd.Series([(("p",),)], dtype=object),
+        "rooms": pd.Series([("r",)], dtype=object),
+    }))  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("limits", "message"),
     [
