@@ -176,3 +176,15 @@ def test_candidate_starts_list_both_occurrences_of_a_repeated_hour_and_none_of_a
     spring = walls(dt.date(2026, 3, 29))
     assert spring[:3] == ["2026-03-29 00:00+0000", "2026-03-29 02:00+0100", "2026-03-29 03:00+0100"]
     assert len(spring) == 23 and spring[-1] == "2026-03-29 23:00+0100"  # a day of 23 hours
+
+
+def test_monrovia_minus_forty_four_thirty_then_utc_keeps_each_days_starts_on_its_own_grid() -> None:
+    # Africa/Monrovia kept -00:44:30 until 1972-01-07; local whole hours then fall at :44:30 UTC,
+    # and at :00 UTC after the change.
+    zone = "Africa/Monrovia"
+    tables = Tables().member("a", zone, windows=((480, 660),))
+    req = request(zone=zone, first=dt.date(1972, 1, 6), last=dt.date(1972, 1, 7), now=dt.datetime(1972, 1, 1, tzinfo=dt.UTC))
+    starts = tables.starts(req)
+    assert starts == [ts(t) for t in ("1972-01-06 08:44:30", "1972-01-06 09:44:30", "1972-01-06 10:44:30",
+                                       "1972-01-07 08:00", "1972-01-07 09:00", "1972-01-07 10:00")]  # fmt: skip
+    assert agrees_with_oracle(tables, req)

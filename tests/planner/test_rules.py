@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -73,6 +74,28 @@ def test_minimum_notice_counts_from_now() -> None:
     assert tables.starts(request(duration=30, interval=15, notice=0, now=later)) == []
 
 
+def test_room_for_a_single_start_between_now_and_the_frames_end_offers_that_start() -> None:
+    from planner.slots import candidate_starts
+
+    tables = Tables().member("a", "UTC", windows=((0, 1440),))
+    req = request(duration=60, interval=60, now=dt.datetime(2026, 11, 2, 23, 0, tzinfo=UTC))
+    assert candidate_starts(req).tolist() == [ts("2026-11-02 23:00").value]
+    assert tables.starts(req) == [ts("2026-11-02 23:00")]
+
+
+@pytest.mark.parametrize(
+    "now",
+    [dt.datetime(2026, 11, 2, 23, 1, tzinfo=UTC), dt.datetime(2026, 11, 2, 22, 10, tzinfo=UTC)],
+    ids=["no room left", "room but no grid time in it"],
+)
+def test_no_candidate_start_is_an_empty_int64_array(now: dt.datetime) -> None:
+    from planner.slots import candidate_starts
+
+    # 90 minutes must end by midnight: the last start is 22:30, and the hourly grid has none after 22:00.
+    got = candidate_starts(request(duration=90, interval=60, now=now))
+    assert got.dtype == np.int64 and got.shape == (0,)
+
+
 def test_frame_is_whole_local_dates_and_slots_end_by_the_last_midnight() -> None:
     tables = Tables().member("a", "UTC", windows=((0, 1440),))
     starts = tables.starts(request(zone="Asia/Tokyo", duration=60, interval=60, first=DAY))
@@ -130,6 +153,17 @@ def test_rooms_are_reported_sorted_whatever_the_request_order() -> None:
     tables.block("r1", "2026-11-02 10:00", "2026-11-02 11:00")
     slots = tables.find(request(("a",), rooms=("r2", "r1"), duration=60))
     assert list(slots["rooms"]) == [("r1", "r2"), ("r2",), ("r1", "r2")]
+
+
+def test_a_pool_members_block_ending_at_a_start_does_not_hide_a_later_one_inside_the_slot() -> None:
+    tables = (
+        Tables()
+        .member("p", "UTC", windows=((540, 720),))
+        .block("p", "2026-11-02 08:00", "2026-11-02 09:00")  # touches 09:00, does not clash
+        .block("p", "2026-11-02 09:30", "2026-11-02 09:45")  # inside 09:00-10:00
+    )
+    slots = tables.find(request((), pools=[("p",)], duration=60))
+    assert hhmm(list(slots["start"])) == ["10:00", "11:00"]
 
 
 def test_two_pools_each_need_a_member() -> None:
