@@ -274,6 +274,28 @@ def test_a_single_free_start_is_found_whole_on_both_stages(pair_limit: int) -> N
     }))  # fmt: skip
 
 
+def test_the_bit_row_stage_lays_out_only_the_quanta_of_the_candidates_windows() -> None:
+    from unittest import mock
+
+    from planner import bits, slots
+    from planner.tables import prepare
+
+    tables = Tables().member("a", "UTC", windows=((0, 1440),)).member("p", "UTC", windows=((0, 1440),))
+    request = planner.SlotRequest(
+        members=("a",), pools=(("p",),), duration=pd.Timedelta(minutes=60), interval=pd.Timedelta(minutes=60),
+        buffer_before=pd.Timedelta(minutes=10), buffer_after=pd.Timedelta(minutes=20),
+        frame_start=dt.date(2026, 11, 2), frame_end=dt.date(2026, 11, 2), zone="UTC",
+        now=dt.datetime(2026, 11, 1, tzinfo=UTC),
+    )
+    with mock.patch.object(slots, "PAIR_LIMIT", 0):
+        layout, ev, origin, q = slots.solve_tables(request, prepare(*tables.frames()))
+    # Starts 00:00 to 23:00 on a 5-minute quantum, with their buffers: from 23:50 the day before
+    # to 00:20 the day after, 24 * 12 + 6 quanta.
+    assert (origin, q) == (pd.Timestamp("2026-11-01 23:50", tz="UTC").value, 5 * 60 * 10**9)
+    assert ev.final.shape == (bits.n_words(24 * 12 + 6),)
+    assert slots._count(ev) == 24
+
+
 @pytest.mark.parametrize(
     ("limits", "message"),
     [
