@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import pandas as pd
 import pytest
@@ -70,14 +71,41 @@ def frames() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     return Tables().member("a", "UTC").room("r", "UTC", 4).block("a", "2026-11-02 10:00", "2026-11-02 11:00").frames()
 
 
-def test_unknown_member_and_wrong_kind() -> None:
-    resources, hours, busy, overrides = frames()
-    with pytest.raises(planner.PlannerInputError, match="'zz' is not in resources"):
-        planner.find_slots(request(("zz",)), resources, hours, busy, overrides)
-    with pytest.raises(planner.PlannerInputError, match="'r', which is a room, not a member"):
-        planner.find_slots(request(("r",)), resources, hours, busy, overrides)
-    with pytest.raises(planner.PlannerInputError, match="'a', which is a member, not a room"):
-        planner.count_slots(request(("a",), rooms=("a",)), resources, hours, busy, overrides)
+@pytest.mark.parametrize(
+    ("members", "pools", "rooms", "message"),
+    [
+        (("r",), (), (), "members names 'r', which is a room, not a member"),
+        (("a",), (("a",), ("r",)), (), "pools[1] names 'r', which is a room, not a member"),
+        (("a",), (), ("a",), "rooms names 'a', which is a member, not a room"),
+    ],
+)
+def test_a_resource_of_the_wrong_kind_is_named_where_the_request_lists_it(members, pools, rooms, message) -> None:
+    req = request(members, pools=pools, rooms=rooms)
+    start = pd.Timestamp("2026-11-02 10:00", tz="UTC")
+    for ask in (planner.find_slots, planner.count_slots, functools.partial(planner.check_slot, start=start)):
+        with pytest.raises(planner.PlannerInputError) as info:
+            ask(req, *frames())
+        assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    ("members", "pools", "rooms", "message"),
+    [
+        (("zz",), (), (), "members names 'zz', which is not in resources"),
+        (("a",), (("a",), ("zz",)), (), "pools[1] names 'zz', which is not in resources"),
+        (("a",), (), ("zz",), "rooms names 'zz', which is not in resources"),
+    ],
+)
+def test_an_unknown_resource_is_named_where_the_request_lists_it(members, pools, rooms, message) -> None:
+    req = request(members, pools=pools, rooms=rooms)
+    with pytest.raises(planner.PlannerInputError) as info:
+        planner.find_slots(req, *frames())
+    assert str(info.value) == "resource 'zz' is not in resources; add it or remove it from the request"
+    start = pd.Timestamp("2026-11-01", tz="UTC")
+    grid = planner.OrgGrid.build(*frames(), start=start, end=start + pd.Timedelta(days=7))
+    with pytest.raises(planner.PlannerInputError) as info:
+        grid.find_slots(req)
+    assert str(info.value) == message
 
 
 def test_bad_tables() -> None:

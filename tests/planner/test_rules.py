@@ -191,6 +191,14 @@ def test_room_needs_capacity_opening_hours_and_free_time() -> None:
     assert list(slots["rooms"]) == [("big",), ("big",), ("big2",)]
 
 
+def test_a_room_exactly_as_big_as_asked_is_big_enough() -> None:
+    tables = Tables().member("a", "UTC", windows=((540, 600),)).room("five", "UTC", 5).room("four", "UTC", 4)
+    slots = tables.find(request(("a",), rooms=("four", "five"), min_capacity=5))
+    assert list(slots["rooms"]) == [("five",)]
+    check = tables.check(request(("a",), rooms=("four", "five"), min_capacity=5), ts("2026-11-02 09:00"))
+    assert check.rooms == ("five",)
+
+
 def test_listed_rooms_all_too_small_means_no_slot() -> None:
     tables = Tables().member("a", "UTC").room("small", "UTC", 2)
     assert tables.starts(request(("a",), rooms=("small",), min_capacity=3)) == []
