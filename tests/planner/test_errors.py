@@ -163,8 +163,19 @@ def test_check_slot_needs_an_aware_start(start, message: str) -> None:
 
 
 def test_request_must_be_a_slot_request() -> None:
-    with pytest.raises(planner.PlannerInputError, match="planner.SlotRequest"):
-        planner.find_slots({"members": ("a",)}, *frames())
+    start = pd.Timestamp("2026-11-02 10:00", tz="UTC")
+    for ask in (planner.find_slots, planner.count_slots, functools.partial(planner.check_slot, start=start)):
+        with pytest.raises(planner.PlannerInputError) as info:
+            ask({"members": ("a",)}, *frames())
+        assert str(info.value) == "request must be a planner.SlotRequest, got dict"
+
+
+def test_limits_must_be_limits_or_none() -> None:
+    start = pd.Timestamp("2026-11-02 10:00", tz="UTC")
+    for ask in (planner.find_slots, planner.count_slots, functools.partial(planner.check_slot, start=start)):
+        with pytest.raises(planner.PlannerInputError) as info:
+            ask(request(("a",)), *frames(), limits=pd.DataFrame({"resource_id": ["a"], "max_meetings_day": [1]}))
+        assert str(info.value) == "limits must be a planner.Limits (or None), got DataFrame"
 
 
 def test_grid_arguments() -> None:
