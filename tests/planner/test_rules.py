@@ -204,6 +204,16 @@ def test_listed_rooms_all_too_small_means_no_slot() -> None:
     assert tables.starts(request(("a",), rooms=("small",), min_capacity=3)) == []
 
 
+def test_a_request_for_a_room_alone_with_every_room_too_small_has_no_slot_and_says_why() -> None:
+    tables = Tables().room("small", "UTC", 2)
+    req = request((), rooms=("small",), min_capacity=3)
+    assert tables.starts(req) == []
+    assert tables.check(req, ts("2026-11-02 09:00")) == planner.SlotCheck(
+        False, ts("2026-11-02 09:00"), ts("2026-11-02 10:00"), (), (), (),
+        "no room among ('small',) with capacity >= 3 is free for this slot",
+    )  # fmt: skip
+
+
 def test_no_rooms_listed_needs_no_room() -> None:
     slots = Tables().member("a", "UTC", windows=((540, 600),)).find(request(("a",)))
     assert list(slots["rooms"]) == [()]
