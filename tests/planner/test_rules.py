@@ -44,6 +44,14 @@ def test_after_buffer_keeps_a_gap_before_the_next_busy_block() -> None:
     assert starts == ["09:00", "09:15", "09:30", "09:45", "10:00", "10:15"]  # 10:15-10:45 + 15 = 11:00
 
 
+def test_a_busy_block_anywhere_in_a_long_after_buffer_blocks_the_start() -> None:
+    # A 5-minute meeting with a 20-minute after-buffer needs 09:00-09:25 free: 09:10-09:15 is inside it.
+    tables = Tables().member("a", "UTC", windows=((480, 600),)).block("a", "2026-11-02 09:10", "2026-11-02 09:15")
+    req = request(duration=5, interval=60, after=20)
+    assert hhmm(tables.starts(req)) == ["08:00"]
+    assert tables.check(req, ts("2026-11-02 09:00")).reason == "member 'a' is busy (buffers included) for this slot"
+
+
 def test_buffers_may_reach_outside_working_hours() -> None:
     # Rule 2: only [t, t + duration) must be inside hours; buffers need only be free.
     tables = Tables().member("a", "UTC", windows=((540, 600),))
