@@ -61,7 +61,8 @@ MODULES: dict[str, Module] = {
     # Its refusals and audit entries are asserted by the tables of who may act and what is recorded.
     "invitations": Module("booking_service/services/invitations.py",
                           (S + "test_invitations.py", S + "test_invitation_choices.py", S + "test_lifecycle.py",
-                           S + "test_audit.py", S + "test_permissions.py::test_a_user_without_the_right_is_refused")),
+                           S + "test_audit.py", S + "test_permissions.py::test_a_user_without_the_right_is_refused",
+                           S + "test_changes.py::test_a_policy_number_must_be_a_whole_number_in_its_range")),
     "permissions": Module("booking_service/services/permissions.py", (S + "test_permissions.py",)),
     # The mails themselves are queued and read back by the services that send them.
     "outbox": Module("booking_service/services/outbox.py",

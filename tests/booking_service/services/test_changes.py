@@ -480,12 +480,22 @@ def test_an_unset_policy_takes_the_installations_defaults_and_its_sender_without
                           None, NOW).startswith(_TOO_LATE.format(hours=24, action="cancel"))
 
 
-@pytest.mark.parametrize("bad", [-1, 1.5, True, "3"])
-def test_a_policy_number_must_be_a_whole_number(engine, org, bad):
+@pytest.mark.parametrize(("field", "high"), [("max_reschedules", 100), ("change_cutoff_hours", 24 * 366)])
+@pytest.mark.parametrize("bad", [-1, "high + 1", 1.5, True, "3"])
+def test_a_policy_number_must_be_a_whole_number_in_its_range(engine, org, field, high, bad):
     from booking_service.services.invitations import InvitationError
 
-    with pytest.raises(InvitationError, match="max_reschedules"):
-        _invite(engine, org, max_reschedules=bad)
+    bad = high + 1 if bad == "high + 1" else bad
+    with pytest.raises(InvitationError) as refused:
+        _invite(engine, org, **{field: bad})
+    assert str(refused.value) == f"{field}={bad!r} must be a whole number from 0 to {high}, or empty for the default"
+    assert refused.value.field == field
+    with session_scope(engine) as session:
+        assert session.scalars(select(Invitation)).all() == []  # nothing written
+    # Both ends of the range are taken as given.
+    for good in (0, high):
+        with session_scope(engine) as session:
+            assert getattr(session.get(Invitation, _invite(engine, org, **{field: good})), field) == good
 
 
 # --- the customer cancels; the scheduler cancels --------------------------------------------------
