@@ -91,6 +91,32 @@ def test_validation_names_the_field_and_the_bad_value(session, org, changes, fie
     assert caught.value.field == field
 
 
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"subject": 42}, "subject", "subject must be text, got int"),
+        ({"customer_name": "x" * 201}, "customer_name", "customer name is 201 characters; at most 200"),
+        ({"description": "x" * 5001}, "description", "description is 5001 characters; at most 5000"),
+        ({"subject": "Intro\rcall"}, "subject", "subject must be one line"),
+        ({"customer_name": "Ada\nLovelace"}, "customer_name", "customer name must be one line"),
+        ({"members": "ana"}, "members", "members must be a list of ids, got 'ana'"),
+        ({"rooms": None}, "rooms", "rooms must be a list of ids, got None"),
+        ({"pools": (3, 3)}, "pools", "pools lists an id twice: [3, 3]"),
+    ],
+)
+def test_a_draft_whose_text_or_ids_are_malformed_is_refused_word_for_word(session, org, changes, field, message):
+    with pytest.raises(InvitationError) as caught:
+        validate_draft(session, draft(org, NOW, **changes), now=NOW)
+    assert (caught.value.field, str(caught.value)) == (field, message)
+
+
+def test_text_as_long_as_its_limit_is_taken_whole(session, org):
+    checked = validate_draft(session, draft(org, NOW, customer_name="n" * 200, subject="s" * 300,
+                                            description="d\n" * 2500, conferencing="c" * 1000), now=NOW)
+    assert (checked.customer_name, checked.subject) == ("n" * 200, "s" * 300)
+    assert (len(checked.description), len(checked.conferencing)) == (4999, 1000)  # stripped of its last newline
+
 def test_frame_in_the_past_is_refused(session, org):
     past = NOW.date() - dt.timedelta(days=3)
     with pytest.raises(InvitationError, match="which is in the past") as caught:
