@@ -71,6 +71,11 @@ def frames() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     return Tables().member("a", "UTC").room("r", "UTC", 4).block("a", "2026-11-02 10:00", "2026-11-02 11:00").frames()
 
 
+#: The three questions a request can ask of the tables, each refusing bad input the same way.
+ASKS = (planner.find_slots, planner.count_slots,
+        functools.partial(planner.check_slot, start=pd.Timestamp("2026-11-02 10:00", tz="UTC")))
+
+
 @pytest.mark.parametrize(
     ("members", "pools", "rooms", "message"),
     [
@@ -81,8 +86,7 @@ def frames() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
 )
 def test_a_resource_of_the_wrong_kind_is_named_where_the_request_lists_it(members, pools, rooms, message) -> None:
     req = request(members, pools=pools, rooms=rooms)
-    start = pd.Timestamp("2026-11-02 10:00", tz="UTC")
-    for ask in (planner.find_slots, planner.count_slots, functools.partial(planner.check_slot, start=start)):
+    for ask in ASKS:
         with pytest.raises(planner.PlannerInputError) as info:
             ask(req, *frames())
         assert str(info.value) == message
@@ -163,16 +167,14 @@ def test_check_slot_needs_an_aware_start(start, message: str) -> None:
 
 
 def test_request_must_be_a_slot_request() -> None:
-    start = pd.Timestamp("2026-11-02 10:00", tz="UTC")
-    for ask in (planner.find_slots, planner.count_slots, functools.partial(planner.check_slot, start=start)):
+    for ask in ASKS:
         with pytest.raises(planner.PlannerInputError) as info:
             ask({"members": ("a",)}, *frames())
         assert str(info.value) == "request must be a planner.SlotRequest, got dict"
 
 
 def test_limits_must_be_limits_or_none() -> None:
-    start = pd.Timestamp("2026-11-02 10:00", tz="UTC")
-    for ask in (planner.find_slots, planner.count_slots, functools.partial(planner.check_slot, start=start)):
+    for ask in ASKS:
         with pytest.raises(planner.PlannerInputError) as info:
             ask(request(("a",)), *frames(), limits=pd.DataFrame({"resource_id": ["a"], "max_meetings_day": [1]}))
         assert str(info.value) == "limits must be a planner.Limits (or None), got DataFrame"
