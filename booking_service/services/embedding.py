@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..core.config import ORIGIN_EXAMPLE, ConfigError, Settings, web_origins
@@ -44,8 +43,8 @@ class EmbeddingError(ValueError):
 
 def organisation_origins(session: Session) -> tuple[str, ...]:
     """The origins the organisation allows to frame its customer's pages (none until an admin adds some)."""
-    stored = session.scalar(select(TeamSettings.embed_allowed_origins).where(TeamSettings.id == 1))
-    return tuple((stored or "").split())
+    row = TeamSettings.of(session)
+    return tuple((row.embed_allowed_origins or "").split()) if row is not None else ()
 
 
 def allowed_origins(session: Session, settings: Settings) -> tuple[str, ...]:

@@ -98,8 +98,8 @@ def _check_policy(policy: str | None, what: str) -> str | None:
 
 def organisation_policy(session: Session) -> str:
     """The organisation's default policy (``pooled`` until an admin changes it)."""
-    value = session.scalar(select(TeamSettings.default_pool_policy).where(TeamSettings.id == 1))
-    return value or "pooled"
+    row = TeamSettings.of(session)
+    return (row.default_pool_policy if row is not None else None) or "pooled"
 
 
 def set_organisation_policy(session: Session, policy: str, *, by) -> None:

@@ -38,7 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import false as sa_false
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from ..core.clock import utcnow
@@ -603,6 +603,18 @@ class TeamSettings(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     default_pool_policy: Mapped[str] = mapped_column(String(16), default="pooled", server_default="pooled")
     embed_allowed_origins: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+    @classmethod
+    def of(cls, session: Session) -> TeamSettings | None:
+        """The row (``None`` until an admin first changes a setting), read once per session.
+
+        The session keeps the row it read (its identity map alone holds rows only weakly), so
+        a page that needs both the frame origins and a pool's default policy reads it once.
+        """
+        row = session.info.get("team_settings")
+        if row is None or row not in session:
+            row = session.info["team_settings"] = session.get(cls, 1)
+        return row
 
 
 # --- outgoing work --------------------------------------------------------------------------

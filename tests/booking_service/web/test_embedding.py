@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -32,11 +32,12 @@ def _app(database_url, tmp_path, **env):
                        "SLOTWISE_VAR_DIR": str(tmp_path / "var"), "PUBLIC_URL": "http://localhost", **env})
 
 
-def _invite(app) -> str:
+def _invite(app, **changes) -> str:
     with Session(_engine(app), expire_on_commit=False) as session:
         org = make_org(session)
+    changes = {key: value(org) for key, value in changes.items()}
     with session_scope(_engine(app), write=True) as session:
-        created = create_invitation(session, draft(org, dt.datetime.now(dt.UTC)), secret_key=SECRET_KEY,
+        created = create_invitation(session, draft(org, dt.datetime.now(dt.UTC), **changes), secret_key=SECRET_KEY,
                                     by=session.get(User, org.scheduler), public_url="http://localhost")
         return created.token
 
@@ -128,3 +129,25 @@ def test_when_the_setting_cannot_be_read_the_deployments_list_alone_applies(data
     assert response.status_code == 200 and _frame_ancestors(response) == SITE
     assert "cannot read the organisation's embedding origins" in caplog.text
 
+
+
+def test_a_page_reads_the_organisations_settings_once(app, client):
+    """A pooled invitation's page needs both the frame origins and the default assignment policy:
+    one read of the settings row answers both (the request's session keeps it)."""
+    token = _invite(app, members=lambda org: (), pools=lambda org: (org.pool,))
+    _allow(app, SHOP)
+    reads: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if "team_settings" in statement:
+            reads.append(statement)
+
+    event.listen(_engine(app), "before_cursor_execute", count)
+    try:
+        for path in (f"/i/{token}", f"/i/{token}/times"):
+            reads.clear()
+            response = client.get(path)
+            assert response.status_code == 200 and _frame_ancestors(response) == SHOP, path
+            assert len(reads) == 1, (path, reads)
+    finally:
+        event.remove(_engine(app), "before_cursor_execute", count)
