@@ -30,6 +30,8 @@ from sqlalchemy.orm import Session
 from booking_service.store.db import make_engine, write_bind
 from booking_service.store.models import Base
 
+from . import mutation_order
+
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_ICS_CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "ics-corpus"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -42,6 +44,10 @@ if "MUTANT_UNDER_TEST" in os.environ:
 
     settings.register_profile("mutation", phases=[Phase.explicit, Phase.generate], database=None)
     settings.load_profile("mutation")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    mutation_order.register(config)  # under mutmut: a function's past killers first
 
 
 def skip_or_fail_in_ci(message: str) -> NoReturn:
