@@ -744,8 +744,10 @@ def resend_confirmation(
 ) -> None:
     """Queue the customer's confirmation mail again, with the same invite (same ``UID``).
 
-    For a customer who lost the first mail. The invite is attached whatever the scheduler's
-    ``attach_invite`` setting, because resending is an explicit request for it. The mail is
+    For a customer who lost the first mail: the same words, invite and reschedule and cancel
+    links as the first (``link``, the booking page's, only when given: its token is not stored).
+    The invite is attached whatever the scheduler's ``attach_invite`` setting, because resending
+    is an explicit request for it. The mail is
     encrypted with ``secret_key`` until it is sent.
 
     It is a transition of the state machine that changes no state: the meeting is locked and
@@ -765,8 +767,11 @@ def resend_confirmation(
     locked = lifecycle.enter(session, "resend_confirmation", meeting_id=meeting_id, now=now)
     meeting = locked.meeting
     people, room = _attendees_and_room(session, meeting)
+    # The same reschedule and cancel links as the first confirmation (derived, never stored).
+    manage = manage_link((settings or Settings()).public_url,
+                         manage_token_for(secret_key, locked.invitation.token_hash))
     _queue_customer_confirmation(session, locked.invitation, meeting, people, room, link=link,
-                                 settings=settings, secret_key=secret_key, now=now, attach=True)
+                                 settings=settings, secret_key=secret_key, now=now, attach=True, manage=manage)
     lifecycle.finish(locked)
     audit.record(session, by, "meeting.confirmation_resent", meeting, invitation_id=meeting.invitation_id, at=now)
 

@@ -21,9 +21,10 @@ from booking_service.services.booking import (
     meeting_people,
     resend_confirmation,
 )
-from booking_service.services.invitations import create_invitation
+from booking_service.services.invitations import create_invitation, manage_token_for
 from booking_service.services.invites import Person
 from booking_service.services.lifecycle import MeetingStateError
+from booking_service.services.outbox import message_content
 from booking_service.store.db import session_scope
 from booking_service.store.models import Invitation, Meeting, OutboxMessage, Reservation, TeamMember, User
 
@@ -353,6 +354,32 @@ def test_mail_reaches_a_real_smtp_server_with_a_valid_invite(engine, org):
     assert len(uids) == 1
 
 
+def test_the_downloaded_invite_is_the_meetings_current_one(engine, org):
+    """What the page's "add to calendar" download gives: REQUEST with the page's link and the
+    deployment's sender as organizer when no scheduler made the invitation; CANCEL once cancelled."""
+    meeting_id = _confirm(engine, _invite(engine, org, by_scheduler=False, rooms=(org.small_room,)),
+                          berlin(MONDAY, 10))[1]
+    settings = Settings(mail_from="Bookings <book@example.org>")
+
+    def download() -> tuple[str, icalendar.Event]:
+        with session_scope(engine) as session:
+            text = meeting_invite_for(session, session.get(Meeting, meeting_id), settings=settings,
+                                      url=f"{PUBLIC}/i/tok")
+        calendar = icalendar.Calendar.from_ical(text)
+        return str(calendar["METHOD"]), calendar.walk("VEVENT")[0]
+
+    method, event = download()
+    assert (method, str(event["URL"]), str(event["ORGANIZER"])) == ("REQUEST", f"{PUBLIC}/i/tok",
+                                                                    "mailto:book@example.org")
+    assert "STATUS" not in event or str(event["STATUS"]) != "CANCELLED"
+    assert {str(a) for a in event["ATTENDEE"]} == {"mailto:ada@customer.example", "mailto:ana@team.example",
+                                                   "mailto:small@rooms.example"}
+    with session_scope(engine, write=True) as session:
+        cancel_meeting(session, meeting_id, secret_key=SECRET_KEY, by=None, now=NOW)
+    method, event = download()
+    assert (method, str(event["STATUS"]), str(event["URL"])) == ("CANCEL", "CANCELLED", f"{PUBLIC}/i/tok")
+
+
 def test_smtp_down_the_booking_stands_and_the_mail_is_retried(engine, org):
     a = _invite(engine, org)
     port = free_port()
@@ -512,6 +539,31 @@ def test_resending_a_confirmation_is_audited_with_who_and_which_meeting(engine, 
     first, resent = _outbox(engine, "confirmation")
     assert first.ics is None  # the scheduler's setting, for the booking's own mail
     assert resent.ics and resent.to_addr == "ada@customer.example" and resent.created_at == later
+
+
+def test_a_resent_confirmation_is_the_first_one_again(engine, org):
+    """Same words, room, organizer, booking link and reschedule and cancel links: a customer who
+    lost the first mail loses nothing."""
+    settings = Settings(mail_from="Bookings <book@example.org>", public_url="https://slots.example.org")
+    a = _invite(engine, org, by_scheduler=False, rooms=(org.small_room,))
+    _, meeting_id, _ = _confirm(engine, a, berlin(MONDAY, 10), settings=settings)
+    with session_scope(engine, write=True) as session:
+        resend_confirmation(session, meeting_id, secret_key=SECRET_KEY, by=None, link=f"{PUBLIC}/i/tok",
+                            settings=settings, now=NOW + dt.timedelta(hours=1))
+    first, resent = (message_content(m, SECRET_KEY) for m in _outbox(engine, "confirmation"))
+    with session_scope(engine) as session:
+        manage = manage_token_for(SECRET_KEY, session.get(Invitation, a).token_hash)
+    assert f"Reschedule: https://slots.example.org/m/{manage}/reschedule" in first.text
+    assert f"{PUBLIC}/i/tok" in first.text and "Small room" in first.text
+    assert (resent.text, resent.html) == (first.text, first.html)
+
+    def event(content):
+        return icalendar.Calendar.from_ical(content.ics).walk("VEVENT")[0]
+
+    for name in ("UID", "SEQUENCE", "DTSTART", "DTEND", "LOCATION", "URL", "ORGANIZER", "ATTENDEE"):
+        assert event(resent).get(name) == event(first).get(name), name
+    assert str(event(resent)["ORGANIZER"]) == "mailto:book@example.org"
+    assert str(event(resent)["LOCATION"]).startswith("Small room")
 
 
 def test_on_postgres_the_resource_locks_make_the_loser_wait_and_see_no_longer_available(engine, org):

@@ -308,6 +308,30 @@ def test_a_confirmation_with_a_replaced_link_books_nothing(engine, org):
         assert session.scalars(select(Meeting)).all() == []
 
 
+def test_a_refused_confirmation_names_its_invitation_and_says_why(engine, org):
+    """What the booking page shows comes from the result: the invitation, the meeting of a double
+    submit, and the state machine's words for a replaced link or a closed invitation."""
+    booked = _invite(engine, org).invitation.id
+    meeting_id = _confirm(engine, booked).meeting.id
+    again = _confirm(engine, booked, hour=11)
+    assert (again.outcome, again.invitation.id, again.meeting.id, again.reason) == (
+        "already_scheduled", booked, meeting_id, None)
+
+    created = _invite(engine, org)
+    with session_scope(engine, write=True) as session:
+        resend_invitation(session, created.invitation.id, secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=NOW)
+    stale = _confirm(engine, created.invitation.id, link_hash=hash_token(created.token))
+    assert (stale.outcome, stale.invitation.id, stale.meeting, stale.reason) == (
+        "replaced", created.invitation.id, None, lifecycle.LINK_REPLACED)
+
+    cancelled = _invite(engine, org).invitation.id
+    with session_scope(engine, write=True) as session:
+        cancel_invitation(session, cancelled, secret_key=SECRET_KEY, by=None, now=NOW)
+    closed = _confirm(engine, cancelled)
+    assert (closed.outcome, closed.invitation.id, closed.meeting, closed.reason) == (
+        "closed", cancelled, None, "This invitation was cancelled, so it can no longer be booked.")
+
+
 def test_a_meeting_is_cancelled_or_its_confirmation_resent_after_its_frame_is_over(engine, org):
     """``frame: any``: the frame being over refuses neither (it does refuse a move)."""
     from booking_service.services.booking import reschedule_meeting, resend_confirmation
