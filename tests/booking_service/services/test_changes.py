@@ -191,7 +191,8 @@ def _move(engine, meeting_id, start, now=NOW, token="manage-token"):
 
 
 def test_reschedule_moves_reservations_keeps_the_uid_and_mails_each_side_once(engine, org):
-    invitation_id = _invite(engine, org, members=(org.ana,), rooms=(org.small_room,), buffer_after_minutes=10)
+    invitation_id = _invite(engine, org, members=(org.ana,), rooms=(org.small_room,), buffer_before_minutes=5,
+                            buffer_after_minutes=10)
     old = berlin(MONDAY, 10)
     meeting_id = _book(engine, invitation_id, old)
     with session_scope(engine) as session:
@@ -204,8 +205,8 @@ def test_reschedule_moves_reservations_keeps_the_uid_and_mails_each_side_once(en
         assert (meeting.uid, meeting.sequence, meeting.reschedule_count) == (uid, 1, 1)
         assert (meeting.start, meeting.status) == (new, "confirmed")
         assert session.get(Invitation, invitation_id).status == "scheduled"
-    end = new + dt.timedelta(minutes=40)
-    assert _reservations(engine, meeting_id) == sorted([(org.ana, new, end), (org.small_room, new, end)])
+    begin, end = new - dt.timedelta(minutes=5), new + dt.timedelta(minutes=40)
+    assert _reservations(engine, meeting_id) == sorted([(org.ana, begin, end), (org.small_room, begin, end)])
     moved = _mail(engine, "moved")
     assert sorted(m.to_addr for m in moved) == ["ada@customer.example", "ana@team.example"]
     customer = next(m for m in moved if m.to_addr == "ada@customer.example")
@@ -217,6 +218,32 @@ def test_reschedule_moves_reservations_keeps_the_uid_and_mails_each_side_once(en
     pending = _mail(engine, "reminder", "pending")
     assert pending and {m.about_start for m in pending} == {new}
     assert all(m.about_start == old for m in _mail(engine, "reminder", "superseded"))
+    _no_problems(engine)
+
+
+def test_on_postgres_a_move_the_recheck_missed_is_refused_by_the_constraint_and_changes_nothing(
+        engine, org, monkeypatch):
+    """The exclusion constraint is the backstop of a move as of a booking: the savepoint is rolled
+    back and the meeting keeps its time and reservations."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the exclusion constraint exists on PostgreSQL only")
+    moving = _book(engine, _invite(engine, org), berlin(MONDAY, 10))
+    _book(engine, _invite(engine, org), berlin(MONDAY, 11), token="other")
+    before = _reservations(engine, moving)
+    real = availability.load_busy
+
+    def without_reservations(*args, **kwargs):  # a re-check that misses the other booking
+        busy = real(*args, **kwargs)
+        return busy[busy["source"] != "reservation"].reset_index(drop=True)
+
+    monkeypatch.setattr(availability, "load_busy", without_reservations)
+    assert _move(engine, moving, berlin(MONDAY, 11)) == ("unavailable", "overlaps a reservation made at the same time")
+    with session_scope(engine) as session:
+        meeting = session.get(Meeting, moving)
+        assert (meeting.start, meeting.sequence, meeting.reschedule_count) == (berlin(MONDAY, 10), 0, 0)
+    assert _reservations(engine, moving) == before
+    assert _mail(engine, "moved") == []
+    monkeypatch.undo()
     _no_problems(engine)
 
 
