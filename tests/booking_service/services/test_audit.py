@@ -148,6 +148,8 @@ def _audit_rows():
             s, w.meeting, berlin(monday, 11), secret_key=SECRET_KEY, settings=settings, now=SERVICE_NOW),
             ("meeting", "meeting")),
         "meeting.rebooked": (None, rebook, ("meeting", "meeting")),
+        "meeting.cancelled": ("sam", lambda s, w, u: booking.cancel_meeting(
+            s, w.meeting, by=u, secret_key=SECRET_KEY, now=SERVICE_NOW), ("meeting", "meeting")),
         "invitation.created": ("sam", lambda s, w, u: invitations.create_invitation(
             s, w.draft, by=u, public_url=PUBLIC, secret_key=SECRET_KEY, now=SERVICE_NOW).invitation.id,
             ("invitation", RETURNED)),
@@ -182,7 +184,6 @@ def _audit_rows():
 
 
 ASSERTED_ELSEWHERE = {
-    "meeting.cancelled": "test_permissions.py",
     "meeting.confirmation_resent": "test_booking.py", "settings.changed": "test_accounts.py",
     "user.created": "test_accounts.py", "user.updated": "test_accounts.py",
     "user.password_reset": "../../dashboard/test_auth.py", "user.password_changed": "test_accounts.py",

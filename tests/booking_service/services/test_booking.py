@@ -26,7 +26,15 @@ from booking_service.services.invites import Person
 from booking_service.services.lifecycle import MeetingStateError
 from booking_service.services.outbox import message_content
 from booking_service.store.db import session_scope
-from booking_service.store.models import Invitation, Meeting, OutboxMessage, Reservation, TeamMember, User
+from booking_service.store.models import (
+    AuditEntry,
+    Invitation,
+    Meeting,
+    OutboxMessage,
+    Reservation,
+    TeamMember,
+    User,
+)
 
 from ..factories import SECRET_KEY, add_busy, berlin, draft, make_org, next_monday
 from ..smtp_server import free_port, smtp_server
@@ -306,6 +314,18 @@ def test_cancel_frees_the_time_and_sends_cancel_invites_with_the_same_uid(engine
     assert _confirm(engine, b, berlin(MONDAY, 10))[0] == "booked"
 
 
+def test_a_cancel_without_a_reason_gives_none(engine, org):
+    _, meeting_id, _ = _confirm(engine, _invite(engine, org), berlin(MONDAY, 10))
+    with session_scope(engine, write=True) as session:
+        cancel_meeting(session, meeting_id, secret_key=SECRET_KEY, by=session.get(User, org.scheduler), now=NOW)
+    with session_scope(engine) as session:
+        assert session.get(Meeting, meeting_id).cancel_reason is None
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "meeting.cancelled")).one()
+        assert entry.details["reason"] == "" and entry.user_id == org.scheduler
+    mails = _outbox(engine, "cancellation")
+    assert mails and all("Reason" not in message_content(m, SECRET_KEY).text for m in mails)
+
+
 def test_cancelled_invitation_cannot_be_booked(engine, org):
     from booking_service.services.invitations import cancel_invitation
 
@@ -522,8 +542,6 @@ def test_acting_on_a_meeting_that_does_not_exist_is_refused(engine, org, action)
 
 
 def test_resending_a_confirmation_is_audited_with_who_and_which_meeting(engine, org):
-    from booking_service.store.models import AuditEntry
-
     with session_scope(engine) as session:
         session.get(User, org.scheduler).attach_invite = False
     a = _invite(engine, org)
