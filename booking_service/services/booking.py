@@ -421,12 +421,18 @@ def change_policy(invitation: Invitation, settings: Settings | None = None) -> C
     )
 
 
+CHANGE_ACTIONS = ("reschedule", "cancel")
+"""What a customer may do to their meeting on its manage page, within the change policy."""
+
+
 def change_refusal_sentence(
     invitation: Invitation, meeting: Meeting, action: Literal["reschedule", "cancel"],
     settings: Settings | None = None, now: dt.datetime | None = None,
 ) -> Sentence | None:
     """Why the customer may not ``action`` the meeting themselves now (to be read in their
     language), or ``None`` when they may."""
+    if action not in CHANGE_ACTIONS:
+        raise ValueError(f"action {action!r} is not one of {', '.join(CHANGE_ACTIONS)}")
     now = now or utcnow()
     policy = change_policy(invitation, settings)
     contact = scheduler_contact(invitation, settings)

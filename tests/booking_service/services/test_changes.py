@@ -488,6 +488,14 @@ def test_the_change_policy_refuses_in_its_own_words(cutoff, most, moved, before,
     assert change_refusal(invitation, meeting, action, SETTINGS, NOW) == refusal
 
 
+@pytest.mark.parametrize("action", [None, "", "CANCEL", "move", "cancel_by_customer"])
+def test_a_change_that_is_not_reschedule_or_cancel_is_an_error(action):
+    invitation, meeting = Invitation(change_cutoff_hours=24, max_reschedules=0), Meeting(start=NOW)
+    with pytest.raises(ValueError) as error:
+        change_refusal(invitation, meeting, action, SETTINGS, NOW)
+    assert str(error.value) == f"action {action!r} is not one of reschedule, cancel"
+
+
 def test_an_unset_policy_takes_the_installations_defaults_and_its_sender_without_a_scheduler():
     invitation = Invitation(change_cutoff_hours=None, max_reschedules=None, created_by=None)
     settings = Settings(change_cutoff_hours=10, max_reschedules=1, mail_from="Bookings <book@example.org>")
@@ -554,6 +562,40 @@ def test_customer_cancel_frees_the_time_mails_both_sides_and_keeps_the_reason(en
         cancel_by_customer(session, meeting_id, secret_key=SECRET_KEY, settings=SETTINGS, now=NOW)
     _no_problems(engine)
 
+
+
+def test_a_customers_cancel_follows_the_installations_settings_when_the_invitation_sets_none(engine, org):
+    """No scheduler and no policy of its own: the settings' cutoff decides, and the settings'
+    sender is whom the refusal, the mail and the invite name."""
+    settings = Settings(public_url=PUBLIC, secret_key=SECRET_KEY, mail_from="Bookings <book@example.org>",
+                        change_cutoff_hours=2)
+
+    def book(hour: int) -> int:
+        with session_scope(engine, write=True) as session:
+            invitation = create_invitation(session, draft(org, NOW), secret_key=SECRET_KEY, by=None,
+                                           public_url=PUBLIC, now=NOW).invitation
+            assert invitation.change_cutoff_hours is None
+        return _book(engine, invitation.id, berlin(MONDAY, hour), token=f"token-{hour}")
+
+    early, late = book(10), book(14)
+    three_hours_before = berlin(MONDAY, 10) - dt.timedelta(hours=3)
+    with session_scope(engine, write=True) as session:  # the default cutoff (24 hours) would refuse it
+        cancel_by_customer(session, early, secret_key=SECRET_KEY, settings=settings, now=three_hours_before)
+    with session_scope(engine) as session:
+        meeting = session.get(Meeting, early)
+        assert (meeting.status, meeting.cancelled_by, meeting.cancel_reason) == ("cancelled", "customer", None)
+    (customer,) = [m for m in _mail(engine, "cancellation") if m.to_addr == "ada@customer.example"]
+    content = message_content(customer, SECRET_KEY)
+    assert "Bookings <book@example.org>" in content.text and "Reason" not in content.text
+    event = icalendar.Calendar.from_ical(content.ics).walk("VEVENT")[0]
+    assert str(event["ORGANIZER"]) == "mailto:book@example.org"
+
+    an_hour_before = berlin(MONDAY, 14) - dt.timedelta(hours=1)
+    with pytest.raises(ChangeNotAllowed) as refused, session_scope(engine, write=True) as session:
+        cancel_by_customer(session, late, secret_key=SECRET_KEY, settings=settings, now=an_hour_before)
+    assert str(refused.value) == ("This meeting can be changed online until 2 hours before it starts, so it is too "
+                                  "late to cancel it here. Please contact Bookings <book@example.org>.")
+    _no_problems(engine, an_hour_before)
 
 
 def test_a_customers_cancel_is_stamped_with_its_own_instant_and_the_next_sequence(engine, org):
