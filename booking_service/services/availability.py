@@ -262,8 +262,8 @@ def check_slot_for(
 
     The booking re-check calls this inside its locked transaction, so the answer is about the
     latest committed reservations and busy blocks of every resource involved. ``request``, when
-    given, must be :func:`slot_request` of the same ``spec`` and ``now`` (the caller has built it
-    already); the tables are read fresh either way.
+    given, must be :func:`slot_request` of the same ``spec`` (the caller has built it already, at
+    its own ``now``, which is then not needed); the tables are read fresh either way.
     """
     request = request or slot_request(spec, now)
     inputs, limits = _load_request(session, request, holder=getattr(spec, "id", None), skip_meeting=skip_meeting)

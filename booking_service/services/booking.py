@@ -179,7 +179,7 @@ def confirm_slot(
     locked.lock_resources(availability.involved_ids(request))
     # Whose turn it is, the shares and the limits, as they are under the locks.
     request, plans = assignment.request_under_locks(invitation, now)
-    check = availability.check_slot_for(session, invitation, start, now, request=request)
+    check = availability.check_slot_for(session, invitation, start, request=request)
     if not check.available:
         return BookingResult("unavailable", invitation, reason=check.reason)
 
@@ -473,7 +473,7 @@ def _place(
     request = availability.slot_request(invitation, now)
     locked.lock_resources(availability.involved_ids(request))
     request, plans = assignment.request_under_locks(invitation, now)
-    check = availability.check_slot_for(session, invitation, start, now, request=request, skip_meeting=meeting.id)
+    check = availability.check_slot_for(session, invitation, start, request=request, skip_meeting=meeting.id)
     if not check.available:
         return BookingResult("unavailable", invitation, meeting, reason=check.reason), None, start, start
     chosen = assignment.choose_assignment(session, invitation, check, plans, request.frame)
@@ -716,7 +716,7 @@ def hold_slot(
     locked.lock_resources(availability.involved_ids(request))
     release_holds(session, invitation.id)
     request, plans = assignment.request_under_locks(invitation, now)
-    check = availability.check_slot_for(session, invitation, start, now, request=request)
+    check = availability.check_slot_for(session, invitation, start, request=request)
     if not check.available:
         return HoldResult("unavailable", invitation, reason=check.reason)
     chosen = assignment.choose_assignment(session, invitation, check, plans, request.frame)

@@ -247,6 +247,26 @@ def test_on_postgres_a_move_the_recheck_missed_is_refused_by_the_constraint_and_
     _no_problems(engine)
 
 
+def test_a_move_is_rechecked_at_its_own_instant_against_the_minimum_notice(engine, org):
+    """A move an hour before the meeting, with two hours' notice required: 10:30 is too soon,
+    11:30 is not. The refusal names the invitation and the meeting, which keeps its time."""
+    invitation_id = _invite(engine, org, minimum_notice_minutes=120)
+    meeting_id = _book(engine, invitation_id, berlin(MONDAY, 10))
+    an_hour_before = berlin(MONDAY, 9)
+
+    def move(hour, minute):
+        with session_scope(engine, write=True) as session:
+            return reschedule_meeting(session, meeting_id, berlin(MONDAY, hour, minute), secret_key=SECRET_KEY,
+                                      settings=SETTINGS, now=an_hour_before, by=session.get(User, org.scheduler))
+
+    refused = move(10, 30)
+    assert (refused.outcome, refused.invitation.id, refused.meeting.id) == ("unavailable", invitation_id, meeting_id)
+    assert "notice" in refused.reason
+    with session_scope(engine) as session:
+        assert session.get(Meeting, meeting_id).start == berlin(MONDAY, 10)
+    assert move(11, 30).outcome == "moved"
+
+
 def test_a_schedulers_move_is_told_as_the_meetings_not_the_customers(engine, org):
     old, new = berlin(MONDAY, 10), berlin(MONDAY, 15)
     invitation_id = _invite(engine, org, members=(), pools=(org.pool,), rooms=(org.small_room,))
