@@ -3,7 +3,8 @@ calendar corpus (when present), Flask app and client.
 
 Every database test runs on both SQLite and PostgreSQL. PostgreSQL is the server named by
 ``TEST_DATABASE_URL`` (default: the CI machine's ``postgresql://postgres@127.0.0.1:5432/test``);
-each pytest run creates a database of its own there and drops it at the end, and each test starts
+each pytest run creates a database of its own there and drops it at the end (a run killed before
+then leaves it, and the next run on the host drops it), and each test starts
 on empty tables. When PostgreSQL is unreachable its tests skip, except with ``CI=true``, where they
 fail: CI must exercise both databases.
 
@@ -15,8 +16,10 @@ they fail, by the same rule (:func:`skip_or_fail_in_ci`).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,6 +80,30 @@ def create_schema(engine: Engine) -> None:
     Base.metadata.create_all(engine)
 
 
+_TEST_DB_PREFIX = f"slotwise_test_{hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]}_"
+"""This host's test databases: ``<prefix><pid of the pytest run>_<random>``."""
+
+
+def _drop_orphans(connection) -> None:
+    """Drop this host's test databases whose pytest run is gone (killed before it could drop its own)."""
+    names = connection.scalars(text("SELECT datname FROM pg_database WHERE starts_with(datname, :p)"),
+                               {"p": _TEST_DB_PREFIX})
+    for name in list(names):
+        pid = name.removeprefix(_TEST_DB_PREFIX).split("_")[0]
+        if pid.isdigit() and not _running(int(pid)):
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this pytest run (skips or fails when unreachable)."""
@@ -89,8 +116,9 @@ def postgres_url() -> Iterator[str]:
         skip_or_fail_in_ci(
             f"PostgreSQL not reachable at {make_url(admin_url).render_as_string()}: {exc.__class__.__name__}"
         )
-    name = f"slotwise_test_{uuid.uuid4().hex[:12]}"
+    name = f"{_TEST_DB_PREFIX}{os.getpid()}_{uuid.uuid4().hex[:8]}"
     with admin.connect() as connection:
+        _drop_orphans(connection)
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     engine = make_engine(url)

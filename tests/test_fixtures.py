@@ -60,3 +60,28 @@ def test_missing_ics_corpus_fails_in_ci(tmp_path):
     result = _run_without_corpus("true", tmp_path)
     assert result.returncode == 1, result.stdout
     assert "CI=true requires it" in result.stdout
+
+
+def test_a_killed_runs_postgres_database_is_dropped_by_the_next_run(postgres_url):
+    """A run killed before its teardown leaves its database; the next run on this host drops it,
+    and never one whose run is still going (its pid, in the name, is alive)."""
+    from sqlalchemy import create_engine, text
+
+    from .conftest import _TEST_DB_PREFIX, _admin_url, _drop_orphans
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    orphan, alive = f"{_TEST_DB_PREFIX}{int(gone.stdout)}_deadbeef", f"{_TEST_DB_PREFIX}{os.getpid()}_0a11fe11"
+    admin = create_engine(_admin_url(), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            for name in (orphan, alive):
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+            _drop_orphans(connection)
+            left = set(connection.scalars(text("SELECT datname FROM pg_database")))
+            assert orphan not in left and alive in left
+            assert postgres_url.rsplit("/", 1)[1] in left  # this run's own
+    finally:
+        with admin.connect() as connection:
+            for name in (orphan, alive):
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
