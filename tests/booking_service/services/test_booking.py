@@ -326,6 +326,28 @@ def test_a_cancel_without_a_reason_gives_none(engine, org):
     assert mails and all("Reason" not in message_content(m, SECRET_KEY).text for m in mails)
 
 
+def test_a_cancel_after_the_last_free_time_offers_no_other_and_its_invite_names_the_room(engine, org):
+    """Which times are left is asked at the cancel's own instant: after the frame's last free time
+    the customer is offered none. The CANCEL names the room, and the settings' sender organizes
+    a meeting no scheduler made."""
+    settings = Settings(public_url=PUBLIC, mail_from="Bookings <book@example.org>")
+    meeting_ids = [_confirm(engine, _invite(engine, org, by_scheduler=False, rooms=(org.small_room,)),
+                            berlin(MONDAY, hour))[1] for hour in (10, 11)]
+    after_the_frame = berlin(MONDAY + dt.timedelta(days=5), 0)
+    for meeting_id, now in zip(meeting_ids, (NOW, after_the_frame), strict=True):
+        with session_scope(engine, write=True) as session:
+            cancel_meeting(session, meeting_id, secret_key=SECRET_KEY, by=None, settings=settings, now=now)
+    told = {m.meeting_id: message_content(m, SECRET_KEY) for m in _outbox(engine, "cancellation")
+            if m.to_addr == "ada@customer.example"}
+    assert "Pick another time" in told[meeting_ids[0]].text
+    assert "Pick another time" not in told[meeting_ids[1]].text
+    for content in told.values():
+        calendar = icalendar.Calendar.from_ical(content.ics)
+        event = calendar.walk("VEVENT")[0]
+        assert (str(calendar["METHOD"]), str(event["ORGANIZER"])) == ("CANCEL", "mailto:book@example.org")
+        assert str(event["LOCATION"]) == "Small room, https://meet.example/intro"
+
+
 def test_cancelled_invitation_cannot_be_booked(engine, org):
     from booking_service.services.invitations import cancel_invitation
 

@@ -250,8 +250,10 @@ def test_on_postgres_a_move_the_recheck_missed_is_refused_by_the_constraint_and_
 def test_a_move_is_rechecked_at_its_own_instant_against_the_minimum_notice(engine, org):
     """A move an hour before the meeting, with two hours' notice required: 10:30 is too soon,
     11:30 is not. The refusal names the invitation and the meeting, which keeps its time."""
+    _invite(engine, org)  # the invitation's id is not the meeting's
     invitation_id = _invite(engine, org, minimum_notice_minutes=120)
     meeting_id = _book(engine, invitation_id, berlin(MONDAY, 10))
+    assert invitation_id != meeting_id
     an_hour_before = berlin(MONDAY, 9)
 
     def move(hour, minute):
