@@ -348,6 +348,37 @@ def test_a_cancel_after_the_last_free_time_offers_no_other_and_its_invite_names_
         assert str(event["LOCATION"]) == "Small room, https://meet.example/intro"
 
 
+def test_a_schedulers_cancel_tells_each_person_in_their_own_words(engine, org):
+    """The customer in the invitation's language, with the other times and whom to contact; each
+    member in the team's, without either."""
+    settings = Settings(public_url=PUBLIC, mail_from="Bookings <book@example.org>")
+    a = _invite(engine, org, by_scheduler=False, members=(org.ana, org.ben), rooms=(org.small_room,), language="fr")
+    _, meeting_id, _ = _confirm(engine, a, berlin(MONDAY, 10))
+    with session_scope(engine, write=True) as session:
+        cancel_meeting(session, meeting_id, secret_key=SECRET_KEY, by=None, settings=settings, reason="Room flooded",
+                       now=NOW)
+        manage = manage_token_for(SECRET_KEY, session.get(Invitation, a).token_hash)
+    mails = _outbox(engine, "cancellation")
+    assert [(m.to_addr, m.subject) for m in mails] == [
+        ("ada@customer.example", "Annulé : Intro call"), ("ana@team.example", "Cancelled: Intro call"),
+        ("ben@team.example", "Cancelled: Intro call")]
+    customer, *members = (message_content(m, SECRET_KEY).text for m in mails)
+    for mail in mails:  # the same CANCEL for all, stamped with the cancel's instant
+        event = icalendar.Calendar.from_ical(message_content(mail, SECRET_KEY).ics).walk("VEVENT")[0]
+        assert (event.decoded("DTSTAMP"), str(event["ORGANIZER"])) == (NOW, "mailto:book@example.org")
+    assert customer == (
+        "Bonjour Ada Customer,\n\nCe rendez-vous a été annulé :\n\nIntro call\n"
+        "Prévu : lundi 7 janvier 2030, 10:00 – 10:30, heure d’Europe centrale (Berlin)\n"
+        "Avec : Ana, Ben\nSalle : Small room\nMotif : Room flooded\n\n"
+        f"D’autres créneaux sont encore libres. Choisir un autre créneau : {PUBLIC}/m/{manage}/reschedule\n\n"
+        "Des questions ? Contactez Bookings <book@example.org>.\n")
+    for name, text in zip(("Ana", "Ben"), members, strict=True):
+        assert text == (
+            f"Hello {name},\n\nThis meeting has been cancelled:\n\nIntro call\n"
+            "Was: Monday 7 January 2030, 10:00 AM – 10:30 AM, Central European Time (Berlin)\n"
+            "With: Ana, Ben\nRoom: Small room\nReason: Room flooded\n")
+
+
 def test_cancelled_invitation_cannot_be_booked(engine, org):
     from booking_service.services.invitations import cancel_invitation
 
