@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -109,12 +110,16 @@ def _config(name: str, module: Module) -> str:
     quoted = ", ".join(json.dumps(t) for t in module.tests)
     return text + (
         f"\n[tool.mutmut]\n# written by tools/mutation.py for {name}\n"
-        f'source_paths = ["booking_service/", "planner/"]\n'
+        f"source_paths = [{', '.join(json.dumps(s + '/') for s in SOURCES)}]\n"
         f"only_mutate = [{json.dumps(module.path)}]\n"
         f"pytest_add_cli_args_test_selection = [{quoted}]\n"
         f'also_copy = ["docs/", "README.md", "dashboard/", "streamlit_app.py", "notebooks/", "benchmarks/"]\n'
         f'pytest_add_cli_args = ["-p", "no:cacheprovider"]\n'
     )
+
+
+SOURCES = ("booking_service", "planner")
+"""mutmut's ``source_paths``: copied into ``mutants/``, where the tests import them from."""
 
 
 def _workdir(name: str, module: Module) -> Path:
@@ -125,7 +130,27 @@ def _workdir(name: str, module: Module) -> Path:
         if not link.exists():
             link.symlink_to(ROOT / entry)
     (work / "pyproject.toml").write_text(_config(name, module), encoding="utf-8")
+    _refresh_data_files(work / "mutants")
     return work
+
+
+def _refresh_data_files(mutants: Path) -> None:
+    """Bring the sources' other files (templates, translations) in ``mutants/`` up to date.
+
+    mutmut writes every Python file of the sources afresh on each run, but copies the rest only
+    into a ``mutants/`` that lacks them: a template or a catalogue changed since would be tested
+    as it was.
+    """
+    if not mutants.is_dir():
+        return  # mutmut's first run copies everything
+    for source in SOURCES:
+        for path in (ROOT / source).rglob("*"):
+            if not path.is_file() or path.suffix in {".py", ".pyc"} or "__pycache__" in path.parts:
+                continue
+            target = mutants / path.relative_to(ROOT)
+            if not target.exists() or target.read_bytes() != path.read_bytes():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target)
 
 
 def _mutmut(work: Path, *args: str) -> subprocess.CompletedProcess:

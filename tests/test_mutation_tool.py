@@ -1,0 +1,45 @@
+"""tools/mutation.py: the work folder mutmut runs in stays true to the checkout."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location("mutation_tool", ROOT / "tools" / "mutation.py")
+    module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)  # its dataclasses look it up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_changed_template_or_catalogue_reaches_the_mutants_folder(tmp_path, monkeypatch):
+    tool = _tool()
+    checkout, mutants = tmp_path / "checkout", tmp_path / "mutants"
+    for folder in (checkout, mutants):
+        (folder / "planner").mkdir(parents=True)
+        (folder / "booking_service" / "templates").mkdir(parents=True)
+    (checkout / "booking_service" / "templates" / "mail.txt").write_text("Pick another time:")
+    (mutants / "booking_service" / "templates" / "mail.txt").write_text("Pick another time")
+    (checkout / "booking_service" / "messages.mo").write_bytes(b"\x00new")  # not there yet
+    (checkout / "planner" / "grid.py").write_text("x = 1")
+    (mutants / "planner" / "grid.py").write_text("x = 1  # mutmut's own version")
+    (checkout / "booking_service" / "__pycache__").mkdir()
+    (checkout / "booking_service" / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"\x00")
+    monkeypatch.setattr(tool, "ROOT", checkout)
+
+    tool._refresh_data_files(mutants)
+
+    assert (mutants / "booking_service" / "templates" / "mail.txt").read_text() == "Pick another time:"
+    assert (mutants / "booking_service" / "messages.mo").read_bytes() == b"\x00new"
+    assert (mutants / "planner" / "grid.py").read_text() == "x = 1  # mutmut's own version"  # mutmut's to write
+    assert not (mutants / "booking_service" / "__pycache__").exists()
+
+
+def test_before_mutmuts_first_run_nothing_is_copied(tmp_path):
+    tool = _tool()
+    tool._refresh_data_files(tmp_path / "mutants")
+    assert not (tmp_path / "mutants").exists()
