@@ -345,3 +345,36 @@ def test_a_member_under_a_limit_is_still_needed_free_on_the_grid() -> None:
     slots = grid.find_slots(req, limits=limits)
     assert [t.strftime("%d %H") for t in slots["start"]] == ["03 09", "03 11", "03 12", "03 13", "03 14", "03 15", "03 16"]
     pd.testing.assert_frame_equal(slots, planner.find_slots(req, *tables.frames(), limits=limits))
+
+
+def test_the_grid_answers_like_the_cold_path_at_its_edges_and_at_the_notice_cut() -> None:
+    """Frames that begin or end with the horizon (a buffer may then leave it), starts a notice cut
+    falls between, windows reaching across 64-quantum words:
+    the grid, where it answers itself and where it falls back, gives the cold path's slots."""
+    rng = np.random.default_rng(7)
+    tables = Tables().member("a", "UTC", windows=((0, 1440),)).member("b", "Asia/Kolkata", windows=((0, 1440),))
+    for _ in range(40):
+        begin = START + pd.Timedelta(minutes=5 * int(rng.integers(0, 3 * 288)))
+        tables.block(str(rng.choice(["a", "b"])), begin, begin + pd.Timedelta(minutes=5 * int(rng.integers(1, 30))))
+    end = START + pd.Timedelta(days=3)
+    tables.block("a", end, end + pd.Timedelta(minutes=20)).block("b", START - pd.Timedelta(minutes=20), START)
+    frames = tables.frames()
+    grid = planner.OrgGrid.build(*frames, start=START, end=end)
+    day = START.date()
+    checked = answered = 0
+    for _ in range(300):
+        first = day + dt.timedelta(days=int(rng.integers(0, 3)))
+        req = request(
+            [("a",), ("b",), ("a", "b")][int(rng.integers(0, 3))], zone=str(rng.choice(["UTC", "Asia/Kolkata"])),
+            first=first, last=first + dt.timedelta(days=int(rng.integers(0, 3 - (first - day).days))),
+            duration=int(rng.choice([5, 15, 30, 60, 400])), interval=int(rng.choice([5, 15, 30, 60])),
+            before=int(rng.choice([0, 5, 15, 330])), after=int(rng.choice([0, 5, 15, 330])),
+            notice=int(rng.choice([0, 20, 420])),
+            now=(START + pd.Timedelta(minutes=int(rng.integers(-60, 3 * 1440)))).to_pydatetime(),
+        )
+        cold = planner.find_slots(req, *frames)
+        pd.testing.assert_frame_equal(grid.find_slots(req), cold, obj=str(req))
+        assert grid.count_slots(req) == len(cold), req
+        checked += 1
+        answered += len(cold) > 0
+    assert checked == 300 and 50 < answered < 300  # empty and non-empty answers both
