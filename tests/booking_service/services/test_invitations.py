@@ -198,6 +198,10 @@ def test_create_stores_the_hash_queues_the_mail_and_returns_the_link(session, or
     assert "With: Ana" in sent.text and "Duration: 30 minutes" in sent.text
     # What is stored readable is the same mail without its link.
     assert mail.body_text == sent.text.replace(created.link, "link sent")
+    # The audit entry says what was sent, to whom, how, and how many times it offered.
+    entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "invitation.created")).one()
+    assert entry.details == {"subject": "Intro call", "customer_email": "ada@customer.example",
+                             "delivery": "email", "slots": created.slot_count}
     assert created.token not in mail.body_html and "Pick a time (link sent)" in mail.body_html
 
 
