@@ -104,6 +104,30 @@ def _hold(engine, invitation_id, start, now=NOW):
         return hold_slot(session, invitation_id, start, settings=SETTINGS, now=now)
 
 
+def test_a_refused_hold_names_its_invitation_and_says_why(engine, org):
+    """A link a resend replaced, and a frame over at the hold's own instant, are refused in the
+    state machine's words; nothing is held."""
+    from booking_service.services.invitations import resend_invitation
+
+    _invite(engine, org)  # the ids below are not 1
+    with session_scope(engine, write=True) as session:
+        created = create_invitation(session, draft(org, NOW), secret_key=SECRET_KEY, by=None, public_url=PUBLIC,
+                                    now=NOW)
+        resend_invitation(session, created.invitation.id, secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=NOW)
+    with session_scope(engine, write=True) as session:
+        stale = hold_slot(session, created.invitation.id, berlin(MONDAY, 10), settings=SETTINGS, now=NOW,
+                          link_hash=hash_token(created.token))
+    assert (stale.outcome, stale.invitation.id, stale.reason, stale.expires_at) == (
+        "replaced", created.invitation.id, lifecycle.LINK_REPLACED, None)
+
+    over = _invite(engine, org)
+    late = _hold(engine, over, berlin(MONDAY, 10), now=berlin(MONDAY + dt.timedelta(days=7), 0))
+    assert (late.outcome, late.invitation.id, late.reason) == (
+        "closed", over, "This invitation has expired (its time frame is over), so it can no longer be booked.")
+    with session_scope(engine) as session:
+        assert session.scalars(select(SlotHold)).all() == []
+
+
 def _starts(engine, invitation_id, now=NOW):
     with session_scope(engine) as session:
         slots = availability.find_slots_for(session, session.get(Invitation, invitation_id), now)
