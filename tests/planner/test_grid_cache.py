@@ -295,3 +295,34 @@ def test_a_query_whose_rows_would_not_fit_the_cache_computes_none_for_it(monkeyp
     computed = _rows_computed(monkeypatch)
     assert grid.count_slots(request(tuple("abcdefgh"), duration=60, interval=60)) == 8
     assert computed == [] and grid.cache_nbytes == 0
+
+
+def test_many_frames_starts_and_rows_together_stay_within_the_bound() -> None:
+    """Each frame has starts of its own to keep; with the shape's rows, they never hold more than
+    the bound, the newest stay, and every answer is the cold path's."""
+    org = planner.generate_organisation(20, 4, dt.date(2026, 10, 19), 28, seed=11)
+    frames = (org.resources, org.hours, org.busy, org.overrides)
+    start = pd.Timestamp("2026-10-19", tz="UTC")
+    grid = planner.OrgGrid.build(*frames, start=start, end=start + pd.Timedelta(days=28), cache_bytes=0)
+    row_bytes = grid.nbytes // (2 * len(org.resources))
+    bound = 20 * row_bytes
+    grid = planner.OrgGrid.build(*frames, start=start, end=start + pd.Timedelta(days=28), cache_bytes=bound)
+    base = planner.SlotRequest(
+        members=(org.member_ids[0],), pools=(tuple(org.member_ids[1:4]),), rooms=(), min_capacity=1,
+        duration=pd.Timedelta(minutes=30), interval=pd.Timedelta(minutes=5),
+        frame_start=dt.date(2026, 10, 20), frame_end=dt.date(2026, 10, 21), zone="Europe/London",
+        now=dt.datetime(2026, 10, 19, tzinfo=dt.UTC),
+    )  # fmt: skip
+    for day in range(20):
+        req = dataclasses.replace(base, frame_start=dt.date(2026, 10, 20) + dt.timedelta(days=day),
+                                  frame_end=dt.date(2026, 10, 21) + dt.timedelta(days=day))
+        assert grid.count_slots(req) == planner.count_slots(req, *frames), day
+        assert 0 < grid.cache_nbytes <= bound, (day, grid.cache_nbytes, bound)
+    calls = []
+    real = planner.grid._candidates
+    try:
+        planner.grid._candidates = lambda request: calls.append(request) or real(request)
+        assert grid.count_slots(req) == planner.count_slots(req, *frames)  # the newest frame's starts stayed
+    finally:
+        planner.grid._candidates = real
+    assert calls == []
