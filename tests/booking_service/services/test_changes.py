@@ -124,6 +124,9 @@ def test_a_refused_hold_names_its_invitation_and_says_why(engine, org):
     late = _hold(engine, over, berlin(MONDAY, 10), now=berlin(MONDAY + dt.timedelta(days=7), 0))
     assert (late.outcome, late.invitation.id, late.reason) == (
         "closed", over, "This invitation has expired (its time frame is over), so it can no longer be booked.")
+    taken = _hold(engine, over, berlin(MONDAY, 7))  # before the working day
+    assert (taken.outcome, taken.invitation.id, taken.expires_at) == ("unavailable", over, None)
+    assert taken.reason and "working hours" in taken.reason
     with session_scope(engine) as session:
         assert session.scalars(select(SlotHold)).all() == []
 

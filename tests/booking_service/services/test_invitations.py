@@ -264,7 +264,9 @@ def test_an_invitation_sent_mid_frame_counts_and_promotes_only_the_times_left(se
     # 31 starts a day (9:00 to 16:30, every 15 minutes): Monday's, Tuesday's and Wednesday's 12
     # before noon are gone.
     assert (at_creation, later.slot_count) == (5 * 31, 5 * 31 - 2 * 31 - 12)
-    assert all(start >= wednesday_noon for start, _end, _url in later.slot_links)
+    assert len(later.slot_links) == 3 and all(start >= wednesday_noon for start, _end, _url in later.slot_links)
+    assert [(start, end) for start, end, _url in later.slot_links] == [
+        (p.start, p.end) for p in later.invitation.promoted_slots]
 
 
 def test_the_frames_zone_is_the_drafts_else_the_schedulers_else_the_installations(session, org):
