@@ -92,6 +92,20 @@ def test_validation_names_the_field_and_the_bad_value(session, org, changes, fie
 
 
 
+@pytest.mark.parametrize("field", ["members", "rooms"])
+def test_an_inactive_member_or_room_is_refused_by_name(session, org, field):
+    from booking_service.store.models import Resource
+
+    rid = {"members": org.ana, "rooms": org.small_room}[field]
+    resource = session.get(Resource, rid)
+    resource.active = False
+    session.flush()
+    with pytest.raises(InvitationError) as caught:
+        validate_draft(session, draft(org, NOW, **{field: (rid,)}), now=NOW)
+    noun = field[:-1]
+    assert (caught.value.field, str(caught.value)) == (field, f"{noun} {resource.name!r} (id {rid}) is inactive")
+
+
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [
@@ -265,6 +279,7 @@ def test_an_invitation_sent_mid_frame_counts_and_promotes_only_the_times_left(se
     # before noon are gone.
     assert (at_creation, later.slot_count) == (5 * 31, 5 * 31 - 2 * 31 - 12)
     assert len(later.slot_links) == 3 and all(start >= wednesday_noon for start, _end, _url in later.slot_links)
+    assert all(url.startswith(f"{PUBLIC}/i/{later.token}/slot?") for _start, _end, url in later.slot_links)
     assert [(start, end) for start, end, _url in later.slot_links] == [
         (p.start, p.end) for p in later.invitation.promoted_slots]
 
