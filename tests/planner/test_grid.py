@@ -361,7 +361,13 @@ def test_the_grid_answers_like_the_cold_path_at_its_edges_and_at_the_notice_cut(
     frames = tables.frames()
     grid = planner.OrgGrid.build(*frames, start=START, end=end)
     day = START.date()
-    checked = answered = 0
+    limits = planner.Limits(
+        pd.DataFrame({"resource_id": ["a", "b"], "max_meetings_day": [1, 2]}),
+        pd.DataFrame({"resource_id": ["a", "b", "b"], "start": [ts("2026-11-03 10:00"), ts("2026-11-02 08:00"),
+                                                                 ts("2026-11-02 12:00")],
+                      "end": [ts("2026-11-03 10:30"), ts("2026-11-02 09:00"), ts("2026-11-02 13:00")]}),
+    )
+    checked = answered = restricted = 0
     for _ in range(300):
         first = day + dt.timedelta(days=int(rng.integers(0, 3)))
         req = request(
@@ -375,6 +381,12 @@ def test_the_grid_answers_like_the_cold_path_at_its_edges_and_at_the_notice_cut(
         cold = planner.find_slots(req, *frames)
         pd.testing.assert_frame_equal(grid.find_slots(req), cold, obj=str(req))
         assert grid.count_slots(req) == len(cold), req
+        # One set of limits for every request: each request keeps a mask of its own.
+        limited = planner.find_slots(req, *frames, limits=limits)
+        for _ in range(2):  # computed, then from the cache
+            pd.testing.assert_frame_equal(grid.find_slots(req, limits=limits), limited, obj=f"limited {req}")
         checked += 1
         answered += len(cold) > 0
+        restricted += len(limited) < len(cold)
     assert checked == 300 and 50 < answered < 300  # empty and non-empty answers both
+    assert restricted > 20  # the limits took starts away in many
