@@ -293,7 +293,9 @@ def test_a_move_is_rechecked_at_its_own_instant_against_the_minimum_notice(engin
     assert "notice" in refused.reason
     with session_scope(engine) as session:
         assert session.get(Meeting, meeting_id).start == berlin(MONDAY, 10)
-    assert move(11, 30).outcome == "moved"
+    moved = move(11, 30)
+    assert (moved.outcome, moved.invitation.id, moved.meeting.id, moved.meeting.start, moved.reason) == (
+        "moved", invitation_id, meeting_id, berlin(MONDAY, 11, 30), None)
 
 
 def test_a_schedulers_move_is_told_as_the_meetings_not_the_customers(engine, org):
