@@ -379,6 +379,26 @@ def test_a_schedulers_cancel_tells_each_person_in_their_own_words(engine, org):
             "With: Ana, Ben\nRoom: Small room\nReason: Room flooded\n")
 
 
+def test_a_cancel_without_a_room_names_none_and_its_mails_and_entry_name_the_invitation(engine, org):
+    a = _invite(engine, org, members=(org.ana, org.ben))
+    _, meeting_id, _ = _confirm(engine, a, berlin(MONDAY, 10))
+    with session_scope(engine, write=True) as session:
+        cancel_meeting(session, meeting_id, secret_key=SECRET_KEY, by=session.get(User, org.scheduler),
+                       reason="Ill", now=NOW)
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "meeting.cancelled")).one()
+        assert entry.details == {"invitation_id": a, "start": berlin(MONDAY, 10).astimezone(UTC).isoformat(),
+                                 "reason": "Ill", "by_customer": False}
+    mails = _outbox(engine, "cancellation")
+    assert [(m.to_addr, m.reply_to, m.invitation_id, m.meeting_id) for m in mails] == [
+        ("ada@customer.example", "Sam Scheduler <sam@example.com>", a, meeting_id),
+        ("ana@team.example", None, a, meeting_id), ("ben@team.example", None, a, meeting_id)]
+    for mail in mails:
+        content = message_content(mail, SECRET_KEY)
+        assert "Room" not in content.text and "With: Ana, Ben" in content.text
+        event = icalendar.Calendar.from_ical(content.ics).walk("VEVENT")[0]
+        assert str(event["LOCATION"]) == "https://meet.example/intro"
+
+
 def test_cancelled_invitation_cannot_be_booked(engine, org):
     from booking_service.services.invitations import cancel_invitation
 
