@@ -44,6 +44,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..core import display, i18n
+from ..core.config import Settings
 from ..core.i18n import N_
 from ..store.models import (
     POOL_POLICIES,
@@ -253,15 +254,16 @@ class ValidatedDraft:
 
 
 def _text(name: str, value: object, limit: int, *, required: bool, one_line: bool = True) -> str:
+    label = name.replace("_", " ")
     if not isinstance(value, str):
-        raise InvitationError(name, f"{name} must be text, got {type(value).__name__}")
+        raise InvitationError(name, f"{label} must be text, got {type(value).__name__}")
     value = value.strip()
     if required and not value:
-        raise InvitationError(name, f"{name.replace('_', ' ')} is required")
+        raise InvitationError(name, f"{label} is required")
     if len(value) > limit:
-        raise InvitationError(name, f"{name.replace('_', ' ')} is {len(value)} characters; at most {limit}")
+        raise InvitationError(name, f"{label} is {len(value)} characters; at most {limit}")
     if one_line and ("\n" in value or "\r" in value):
-        raise InvitationError(name, f"{name.replace('_', ' ')} must be one line")
+        raise InvitationError(name, f"{label} must be one line")
     return value
 
 
@@ -295,7 +297,7 @@ def validate_draft(
     *,
     by: User | None = None,
     now: dt.datetime | None = None,
-    default_zone: str = "Europe/London",
+    default_zone: str = Settings.default_zone,
 ) -> ValidatedDraft:
     """Check every field of ``draft`` and load its members, pools and rooms.
 
@@ -593,7 +595,7 @@ def preview_invitation_mail(
     by: User | None,
     public_url: str,
     now: dt.datetime | None = None,
-    default_zone: str = "Europe/London",
+    default_zone: str = Settings.default_zone,
 ) -> RenderedMail:
     """The invitation email exactly as :func:`create_invitation` would queue it, for a preview.
 
@@ -631,7 +633,7 @@ def create_invitation(
     public_url: str,
     secret_key: str,
     now: dt.datetime | None = None,
-    default_zone: str = "Europe/London",
+    default_zone: str = Settings.default_zone,
     deliver: str = "email",
     require_write_lock: bool = True,
 ) -> CreatedInvitation:

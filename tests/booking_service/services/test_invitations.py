@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from booking_service.core.config import Settings
 from booking_service.services import invitations as inv
 from booking_service.services import lifecycle
 from booking_service.services.booking import hold_slot
@@ -117,6 +118,11 @@ def test_an_inactive_member_or_room_is_refused_by_name(session, org, field):
         ({"members": "ana"}, "members", "members must be a list of ids, got 'ana'"),
         ({"rooms": None}, "rooms", "rooms must be a list of ids, got None"),
         ({"pools": (3, 3)}, "pools", "pools lists an id twice: [3, 3]"),
+        ({"customer_email": 42}, "customer_email", "customer email must be text, got int"),
+        ({"customer_email": " "}, "customer_email", "customer email is required"),
+        ({"customer_email": "a@" + "b" * 249 + ".com"}, "customer_email",
+         "customer email is 255 characters; at most 254"),
+        ({"subject": "s" * 301}, "subject", "subject is 301 characters; at most 300"),
     ],
 )
 def test_a_draft_whose_text_or_ids_are_malformed_is_refused_word_for_word(session, org, changes, field, message):
@@ -130,6 +136,16 @@ def test_text_as_long_as_its_limit_is_taken_whole(session, org):
                                             description="d\n" * 2500, conferencing="c" * 1000), now=NOW)
     assert (checked.customer_name, checked.subject) == ("n" * 200, "s" * 300)
     assert (len(checked.description), len(checked.conferencing)) == (4999, 1000)  # stripped of its last newline
+    longest = "a@" + "b" * 248 + ".com"
+    assert validate_draft(session, draft(org, NOW, customer_email=longest), now=NOW).customer_email == longest
+
+
+def test_without_a_zone_of_its_own_or_its_schedulers_the_frame_is_the_installations_default(session, org):
+    assert validate_draft(session, draft(org, NOW, zone=None), now=NOW).zone == Settings.default_zone == (
+        "Europe/London")
+    assert validate_draft(session, draft(org, NOW, zone=None), now=NOW, default_zone="Asia/Kolkata").zone == (
+        "Asia/Kolkata")
+
 
 def test_frame_in_the_past_is_refused(session, org):
     past = NOW.date() - dt.timedelta(days=3)
