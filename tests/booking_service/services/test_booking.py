@@ -363,9 +363,10 @@ def test_a_schedulers_cancel_tells_each_person_in_their_own_words(engine, org):
         ("ada@customer.example", "Annulé : Intro call"), ("ana@team.example", "Cancelled: Intro call"),
         ("ben@team.example", "Cancelled: Intro call")]
     customer, *members = (message_content(m, SECRET_KEY).text for m in mails)
-    for mail in mails:  # the same CANCEL for all, stamped with the cancel's instant
+    for mail in mails:  # the same CANCEL for all, stamped with the cancel's instant, in the meeting's language
         event = icalendar.Calendar.from_ical(message_content(mail, SECRET_KEY).ics).walk("VEVENT")[0]
         assert (event.decoded("DTSTAMP"), str(event["ORGANIZER"])) == (NOW, "mailto:book@example.org")
+        assert event["SUMMARY"].params["LANGUAGE"] == "fr"
     assert customer == (
         "Bonjour Ada Customer,\n\nCe rendez-vous a été annulé :\n\nIntro call\n"
         "Prévu : lundi 7 janvier 2030, 10:00 – 10:30, heure d’Europe centrale (Berlin)\n"
@@ -397,6 +398,20 @@ def test_a_cancel_without_a_room_names_none_and_its_mails_and_entry_name_the_inv
         assert "Room" not in content.text and "With: Ana, Ben" in content.text
         event = icalendar.Calendar.from_ical(content.ics).walk("VEVENT")[0]
         assert str(event["LOCATION"]) == "https://meet.example/intro"
+
+
+def test_the_customers_mail_is_in_the_zone_the_invitation_names_for_them(engine, org):
+    """A meeting stored without the customer's zone (as one booked before it was recorded): the
+    invitation's customer zone, not its frame's."""
+    a = _invite(engine, org, customer_zone="America/New_York")
+    _, meeting_id, _ = _confirm(engine, a, berlin(MONDAY, 15))
+    with session_scope(engine, write=True) as session:
+        session.get(Meeting, meeting_id).customer_zone = None
+    with session_scope(engine, write=True) as session:
+        resend_confirmation(session, meeting_id, secret_key=SECRET_KEY, by=None, now=NOW)
+    _first, resent = _outbox(engine, "confirmation")
+    text = message_content(resent, SECRET_KEY).text
+    assert "9:00 AM – 9:30 AM, Eastern Time (New York)" in text and "Berlin" not in text
 
 
 def test_cancelled_invitation_cannot_be_booked(engine, org):
