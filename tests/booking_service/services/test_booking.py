@@ -480,6 +480,7 @@ def test_the_downloaded_invite_is_the_meetings_current_one(engine, org):
     assert (method, str(event["URL"]), str(event["ORGANIZER"])) == ("REQUEST", f"{PUBLIC}/i/tok",
                                                                     "mailto:book@example.org")
     assert "STATUS" not in event or str(event["STATUS"]) != "CANCELLED"
+    assert (str(event["SUMMARY"]), str(event["DESCRIPTION"])) == ("Intro call", "Let us talk about the project.")
     assert {str(a) for a in event["ATTENDEE"]} == {"mailto:ada@customer.example", "mailto:ana@team.example",
                                                    "mailto:small@rooms.example"}
     with session_scope(engine, write=True) as session:
