@@ -400,18 +400,22 @@ def test_a_cancel_without_a_room_names_none_and_its_mails_and_entry_name_the_inv
         assert str(event["LOCATION"]) == "https://meet.example/intro"
 
 
-def test_the_customers_mail_is_in_the_zone_the_invitation_names_for_them(engine, org):
-    """A meeting stored without the customer's zone (as one booked before it was recorded): the
-    invitation's customer zone, not its frame's."""
-    a = _invite(engine, org, customer_zone="America/New_York")
+def test_the_customers_mail_is_in_the_zone_and_language_the_invitation_names_for_them(engine, org):
+    """A meeting stored without the customer's zone and language (as one booked before they were
+    recorded): the invitation's customer zone, not its frame's, and the invitation's language."""
+    a = _invite(engine, org, customer_zone="America/New_York", language="fr")
     _, meeting_id, _ = _confirm(engine, a, berlin(MONDAY, 15))
     with session_scope(engine, write=True) as session:
-        session.get(Meeting, meeting_id).customer_zone = None
+        meeting = session.get(Meeting, meeting_id)
+        meeting.customer_zone = meeting.language = None
     with session_scope(engine, write=True) as session:
         resend_confirmation(session, meeting_id, secret_key=SECRET_KEY, by=None, now=NOW)
     _first, resent = _outbox(engine, "confirmation")
-    text = message_content(resent, SECRET_KEY).text
-    assert "9:00 AM – 9:30 AM, Eastern Time (New York)" in text and "Berlin" not in text
+    content = message_content(resent, SECRET_KEY)
+    assert "Quand : lundi 7 janvier 2030, 09:00 – 09:30, heure de l’Est nord-américain (New York)" in content.text
+    # Resent without the booking page's link (its token is not stored): no line or button for it.
+    assert "Détails" not in content.text and 'class="details"' not in content.html
+    assert "Annuler : http" in content.text
 
 
 def test_cancelled_invitation_cannot_be_booked(engine, org):
