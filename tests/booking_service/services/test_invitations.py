@@ -123,6 +123,7 @@ def test_an_inactive_member_or_room_is_refused_by_name(session, org, field):
         ({"customer_email": "a@" + "b" * 249 + ".com"}, "customer_email",
          "customer email is 255 characters; at most 254"),
         ({"subject": "s" * 301}, "subject", "subject is 301 characters; at most 300"),
+        ({"conferencing": "c" * 1001}, "conferencing", "conferencing is 1001 characters; at most 1000"),
     ],
 )
 def test_a_draft_whose_text_or_ids_are_malformed_is_refused_word_for_word(session, org, changes, field, message):
@@ -136,6 +137,9 @@ def test_text_as_long_as_its_limit_is_taken_whole(session, org):
                                             description="d\n" * 2500, conferencing="c" * 1000), now=NOW)
     assert (checked.customer_name, checked.subject) == ("n" * 200, "s" * 300)
     assert (len(checked.description), len(checked.conferencing)) == (4999, 1000)  # stripped of its last newline
+    # A description and the conferencing details may run over lines (a dial-in number, a PIN).
+    dial_in = "https://meet.example/intro\nDial-in +44 20 7946 0000, PIN 1234"
+    assert validate_draft(session, draft(org, NOW, conferencing=dial_in), now=NOW).conferencing == dial_in
     longest = "a@" + "b" * 248 + ".com"
     assert validate_draft(session, draft(org, NOW, customer_email=longest), now=NOW).customer_email == longest
 
