@@ -390,3 +390,23 @@ def test_the_grid_answers_like_the_cold_path_at_its_edges_and_at_the_notice_cut(
         restricted += len(limited) < len(cold)
     assert checked == 300 and 50 < answered < 300  # empty and non-empty answers both
     assert restricted > 20  # the limits took starts away in many
+
+
+def test_a_grid_from_loaded_tables_refuses_what_is_not_tables_or_a_chunk_in_words() -> None:
+    from planner.index import OrgTables
+
+    tables = OrgTables.load(*Tables().member("a", "UTC").frames())
+    horizon = {"start": START, "end": START + pd.Timedelta(days=1)}
+    with pytest.raises(planner.PlannerInputError) as caught:
+        planner.OrgGrid.from_tables(Tables().member("a", "UTC").frames(), **horizon)
+    assert str(caught.value) == "tables must be a planner.OrgTables, got tuple"
+    for chunk in (0, -3, True, 2.5, "64"):
+        with pytest.raises(planner.PlannerInputError) as caught:
+            planner.OrgGrid.from_tables(tables, chunk=chunk, **horizon)
+        assert str(caught.value) == f"chunk must be a positive number of resources, got {chunk!r}"
+
+
+def test_a_horizon_ending_between_quanta_takes_the_whole_last_quantum() -> None:
+    tables = Tables().member("a", "UTC", windows=((0, 1440),))
+    grid = planner.OrgGrid.build(*tables.frames(), start=START, end=START + pd.Timedelta(hours=9, minutes=2))
+    assert (grid.n_quanta, grid.end) == (109, START + pd.Timedelta(hours=9, minutes=5))
