@@ -103,6 +103,10 @@ CI_FLOOR = 90.0
 """Percent of lifecycle's mutants CI requires killed; ``docs/mutation.md`` has the latest score."""
 
 
+SOURCES = ("booking_service", "planner")
+"""mutmut's ``source_paths``: copied into ``mutants/``, where the tests import them from."""
+
+
 def _config(name: str, module: Module) -> str:
     """The checkout's pyproject.toml with a ``[tool.mutmut]`` for this module only."""
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
@@ -116,10 +120,6 @@ def _config(name: str, module: Module) -> str:
         f'also_copy = ["docs/", "README.md", "dashboard/", "streamlit_app.py", "notebooks/", "benchmarks/"]\n'
         f'pytest_add_cli_args = ["-p", "no:cacheprovider"]\n'
     )
-
-
-SOURCES = ("booking_service", "planner")
-"""mutmut's ``source_paths``: copied into ``mutants/``, where the tests import them from."""
 
 
 def _workdir(name: str, module: Module) -> Path:

@@ -753,8 +753,7 @@ def resend_confirmation(
     For a customer who lost the first mail: the same words, invite and reschedule and cancel
     links as the first (``link``, the booking page's, only when given: its token is not stored).
     The invite is attached whatever the scheduler's ``attach_invite`` setting, because resending
-    is an explicit request for it. The mail is
-    encrypted with ``secret_key`` until it is sent.
+    is an explicit request for it. The mail is encrypted with ``secret_key`` until it is sent.
 
     It is a transition of the state machine that changes no state: the meeting is locked and
     re-read, so a cancellation a moment before is never followed by a "confirmed" mail. On
