@@ -93,6 +93,21 @@ def test_confirm_books_reserves_with_buffers_and_queues_mail(engine, org):
     assert all(n.ics == confirmation.ics for n in notes)
 
 
+def test_a_caller_that_holds_the_database_alone_may_book_without_the_write_lock(sqlite_engine):
+    """The demo seed books before anything else runs: it passes ``require_write_lock=False``.
+    Any other caller on SQLite must hold the write lock, and is told so."""
+    with Session(sqlite_engine, expire_on_commit=False) as session:
+        org = make_org(session)
+    invitation_id = _invite(sqlite_engine, org)
+    with Session(sqlite_engine, expire_on_commit=False) as session, session.begin():
+        with pytest.raises(RuntimeError, match=r"needs a session from session_scope\(engine, write=True\)"):
+            confirm_slot(session, invitation_id, berlin(MONDAY, 10), secret_key=SECRET_KEY, now=NOW)
+    with Session(sqlite_engine, expire_on_commit=False) as session, session.begin():
+        result = confirm_slot(session, invitation_id, berlin(MONDAY, 10), secret_key=SECRET_KEY, now=NOW,
+                              require_write_lock=False)
+        assert result.outcome == "booked"
+
+
 def test_double_submit_returns_the_same_meeting(engine, org):
     invitation_id = _invite(engine, org)
     first = _confirm(engine, invitation_id, berlin(MONDAY, 10))
@@ -664,6 +679,7 @@ def test_a_resent_confirmation_is_the_first_one_again(engine, org):
     first, resent = (message_content(m, SECRET_KEY) for m in _outbox(engine, "confirmation"))
     with session_scope(engine) as session:
         manage = manage_token_for(SECRET_KEY, session.get(Invitation, a).token_hash)
+    assert first.text.startswith("Hello Ada Customer,\n")
     assert f"Reschedule: https://slots.example.org/m/{manage}/reschedule" in first.text
     assert f"{PUBLIC}/i/tok" in first.text and "Small room" in first.text
     assert (resent.text, resent.html) == (first.text, first.html)
@@ -675,6 +691,7 @@ def test_a_resent_confirmation_is_the_first_one_again(engine, org):
         assert event(resent).get(name) == event(first).get(name), name
     assert str(event(resent)["ORGANIZER"]) == "mailto:book@example.org"
     assert str(event(resent)["LOCATION"]).startswith("Small room")
+    assert event(resent).decoded("DTSTAMP") == NOW + dt.timedelta(hours=1)  # the resend's instant
 
 
 def test_on_postgres_the_resource_locks_make_the_loser_wait_and_see_no_longer_available(engine, org):
