@@ -108,6 +108,24 @@ def test_a_caller_that_holds_the_database_alone_may_book_without_the_write_lock(
         assert result.outcome == "booked"
 
 
+def test_the_customers_confirmation_word_for_word(engine, org):
+    """Without a room, nothing is said of one; the description, the conferencing details, the
+    attached invite and the links each have their line."""
+    a = _invite(engine, org, members=(org.ana,))
+    _confirm(engine, a, berlin(MONDAY, 10))
+    (confirmation,) = _outbox(engine, "confirmation")
+    with session_scope(engine) as session:
+        manage = f"http://127.0.0.1:5000/m/{manage_token_for(SECRET_KEY, session.get(Invitation, a).token_hash)}"
+    assert confirmation.subject == "Confirmed: Intro call"
+    assert message_content(confirmation, SECRET_KEY).text == (
+        "Hello Ada Customer,\n\nYour meeting is scheduled.\n\nIntro call\n"
+        "When: Monday 7 January 2030, 10:00 AM – 10:30 AM, Central European Time (Berlin)\n"
+        "With: Ana\nJoin: https://meet.example/intro\n\nLet us talk about the project.\n\n"
+        "The calendar invite is attached (invite.ics).\n"
+        f"Details and calendar links: {PUBLIC}/i/tok\n"
+        f"Reschedule: {manage}/reschedule\nCancel: {manage}/cancel\n")
+
+
 def test_double_submit_returns_the_same_meeting(engine, org):
     invitation_id = _invite(engine, org)
     first = _confirm(engine, invitation_id, berlin(MONDAY, 10))

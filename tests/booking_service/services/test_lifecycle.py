@@ -312,6 +312,9 @@ def test_a_refused_confirmation_names_its_invitation_and_says_why(engine, org):
     """What the booking page shows comes from the result: the invitation, the meeting of a double
     submit, and the state machine's words for a replaced link or a closed invitation."""
     booked = _invite(engine, org).invitation.id
+    too_early = _confirm(engine, booked, hour=6)  # before the working day
+    assert (too_early.outcome, too_early.invitation.id, too_early.meeting) == ("unavailable", booked, None)
+    assert "working hours" in too_early.reason
     meeting_id = _confirm(engine, booked).meeting.id
     again = _confirm(engine, booked, hour=11)
     assert (again.outcome, again.invitation.id, again.meeting.id, again.reason) == (
