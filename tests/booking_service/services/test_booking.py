@@ -84,6 +84,9 @@ def test_confirm_books_reserves_with_buffers_and_queues_mail(engine, org):
         assert session.get(Invitation, invitation_id).status == "scheduled"
     (confirmation,) = _outbox(engine, "confirmation")
     assert confirmation.to_addr == "ada@customer.example" and confirmation.ics
+    assert (confirmation.invitation_id, confirmation.meeting_id) == (invitation_id, meeting_id)
+    with session_scope(engine) as session:
+        assert session.get(Meeting, meeting_id).created_by_id == org.scheduler  # the invitation's scheduler
     assert "Tuesday" not in confirmation.body_text
     assert "Monday" in confirmation.body_text and "Eastern Time (New York)" in confirmation.body_text
     notes = _outbox(engine, "notification")
@@ -124,6 +127,18 @@ def test_the_customers_confirmation_word_for_word(engine, org):
         "The calendar invite is attached (invite.ics).\n"
         f"Details and calendar links: {PUBLIC}/i/tok\n"
         f"Reschedule: {manage}/reschedule\nCancel: {manage}/cancel\n")
+
+
+def test_a_customer_who_books_in_another_language_is_answered_in_it(engine, org):
+    a = _invite(engine, org)
+    _, meeting_id, _ = _confirm(engine, a, berlin(MONDAY, 10), language="de")
+    with session_scope(engine) as session:
+        assert (session.get(Meeting, meeting_id).language, session.get(Invitation, a).language) == ("de", None)
+    (confirmation,) = _outbox(engine, "confirmation")
+    assert confirmation.subject == "Bestätigt: Intro call"
+    _, other, _ = _confirm(engine, _invite(engine, org), berlin(MONDAY, 11), language="tlh")  # not offered
+    with session_scope(engine) as session:
+        assert session.get(Meeting, other).language is None
 
 
 def test_double_submit_returns_the_same_meeting(engine, org):
