@@ -92,6 +92,7 @@ def test_confirm_books_reserves_with_buffers_and_queues_mail(engine, org):
     notes = _outbox(engine, "notification")
     assert sorted(n.to_addr for n in notes) == ["ana@team.example", "ben@team.example"]
     assert all("Central European Time (Berlin)" in n.body_text and "Ada Customer" in n.body_text for n in notes)
+    assert all("Room: Small room" in n.body_text for n in notes)
     # One invite per booking: the customer and the team get the very same calendar entry.
     assert all(n.ics == confirmation.ics for n in notes)
 
@@ -120,6 +121,8 @@ def test_the_customers_confirmation_word_for_word(engine, org):
     with session_scope(engine) as session:
         manage = f"http://127.0.0.1:5000/m/{manage_token_for(SECRET_KEY, session.get(Invitation, a).token_hash)}"
     assert confirmation.subject == "Confirmed: Intro call"
+    (note,) = _outbox(engine, "notification")
+    assert "Room" not in message_content(note, SECRET_KEY).text and "With: Ana" in note.body_text
     assert message_content(confirmation, SECRET_KEY).text == (
         "Hello Ada Customer,\n\nYour meeting is scheduled.\n\nIntro call\n"
         "When: Monday 7 January 2030, 10:00 AM – 10:30 AM, Central European Time (Berlin)\n"
