@@ -218,6 +218,19 @@ def _stats(csv_path: Path) -> dict[str, dict[str, float]]:
     return rows
 
 
+def _percentile(ordered: list[float], q: float) -> float:
+    """Nearest-rank percentile of sorted ``ordered`` (``q`` in 0..100)."""
+    return ordered[min(len(ordered) - 1, max(0, -(-len(ordered) * q // 100) - 1))] if ordered else float("nan")
+
+
+def _with_server_times(stats: dict[str, dict[str, float]], server_ms: dict[str, list[float]]) -> None:
+    """Add the server's own p50/p95/p99 (its ``Server-Timing``) to each route's client figures."""
+    for route, values in server_ms.items():
+        if route in stats:
+            ordered = sorted(values)
+            stats[route].update({f"server_p{q}": _percentile(ordered, q) for q in (50, 95, 99)})
+
+
 def run_once(workers: int, args: argparse.Namespace, n: int) -> dict:
     name = f"slotwise_load_{os.getpid()}_{n}"
     database_url = create_database(name)
@@ -268,6 +281,7 @@ def run_once(workers: int, args: argparse.Namespace, n: int) -> dict:
             raise RuntimeError(f"locust failed:\n{locust.stdout[-3000:]}\n{locust.stderr[-3000:]}")
         acks = json.loads((work / "acks.json").read_text())
         stats = _stats(work / "locust_stats.csv")
+        _with_server_times(stats, acks["server_ms"])
         problems = verify(database_url, acks)
         total = stats.get("Aggregated", {})
         confirms = stats.get("/i/[token]/confirm", {"requests": 0})
@@ -312,11 +326,15 @@ def report(results: list[dict]) -> None:
               f"{r['load_average'][0]:.2f} | {len(r['server_errors'])} | {len(r['invariant_violations'])} | "
               f"{len(r['lost'])} |")
     print()
-    print("| workers | route | requests | p50 ms | p95 ms | p99 ms |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    # Client: Locust's times, which on a small host include waiting for a core Locust shares with
+    # the server. Server: the application's own time for the same requests (Server-Timing).
+    print("| workers | route | requests | client p50 / p95 / p99 ms | server p50 / p95 / p99 ms |")
+    print("| --- | --- | --- | --- | --- |")
     for r in results:
         for route, s in r["routes"].items():
-            print(f"| {r['workers']} | `{route}` | {s['requests']} | {s['p50']:.0f} | {s['p95']:.0f} | {s['p99']:.0f} |")
+            server = " / ".join(f"{s.get(f'server_p{q}', float('nan')):.0f}" for q in (50, 95, 99))
+            print(f"| {r['workers']} | `{route}` | {s['requests']} | {s['p50']:.0f} / {s['p95']:.0f} / {s['p99']:.0f} | "
+                  f"{server} |")
     base = next((r for r in results if r["workers"] == 1), None)
     if base and all(clean(r) for r in results):
         print()

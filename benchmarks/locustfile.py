@@ -35,11 +35,19 @@ CANCEL_SHARE = float(os.environ.get("LOADTEST_CANCEL_SHARE", "0.15"))
 # (a request cut off at the stop may still have cancelled: not acknowledged, but not lost either).
 ACKS: dict[str, list] = {"booked": [], "cancelled_by_customer": [], "cancelled_by_scheduler": [],
                          "cancel_attempts": [],
-                         "server_errors": [], "conflicts": 0, "refused_cancels": 0}
+                         "server_errors": [], "conflicts": 0, "refused_cancels": 0, "server_ms": {}}
+SERVER_TIMING = re.compile(r"app;dur=([0-9.]+)")
 
 
 def _check(response) -> None:
-    """Count a 5xx as a failure and remember it; anything else the flow judges itself."""
+    """Count a 5xx as a failure and remember it; anything else the flow judges itself.
+
+    Also keeps the server's own time for the request (its ``Server-Timing``), by route: on a
+    small host the client shares the cores with the server, and its times include that wait.
+    """
+    timing = SERVER_TIMING.search(response.headers.get("Server-Timing") or "")
+    if timing:
+        ACKS["server_ms"].setdefault(response.request_meta["name"], []).append(float(timing.group(1)))
     if response.status_code >= 500:
         ACKS["server_errors"].append(f"{response.request.method} {response.request.path_url} {response.status_code}")
         response.failure(f"{response.status_code}")

@@ -56,4 +56,20 @@ def test_a_minute_of_load_ends_clean(tmp_path):
     assert result["lost"] == []
     assert result["booked"] > 0, "the load should have booked something"
     assert "/i/[token]/confirm" in result["routes"]
+    for route, figures in result["routes"].items():
+        # The server's own time for each route, beside Locust's, and never above it (Locust rounds).
+        assert figures["server_p50"] <= figures["server_p95"] <= figures["server_p99"], route
+        assert figures["server_p95"] <= figures["p95"] * 1.05 + 1, (route, figures)
     assert run.returncode == 0, run.stderr[-3000:]
+
+
+def test_percentiles_are_nearest_rank():
+    spec = importlib.util.spec_from_file_location("loadtest_module", ROOT / "benchmarks" / "loadtest.py")
+    loadtest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loadtest)
+    hundred = [float(v) for v in range(1, 101)]
+    assert [loadtest._percentile(hundred, q) for q in (50, 95, 99)] == [50.0, 95.0, 99.0]
+    assert loadtest._percentile([7.0], 99) == 7.0
+    stats = {"/a": {"p95": 10.0}, "/b": {"p95": 3.0}}
+    loadtest._with_server_times(stats, {"/a": [4.0, 1.0, 2.0, 3.0], "/gone": [1.0]})
+    assert stats == {"/a": {"p95": 10.0, "server_p50": 2.0, "server_p95": 4.0, "server_p99": 4.0}, "/b": {"p95": 3.0}}

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
@@ -151,12 +151,13 @@ def _week(raw: str | None, pages: int) -> int | None:
 
 @dataclass(frozen=True)
 class SlotLink:
-    """One time on a page: its label in the viewer's zone, its full name, and the link to its confirmation."""
+    """One time on a page: its label in the viewer's zone, its full name, and its start as a form sends it."""
 
     start: dt.datetime
     end: dt.datetime
     label: str
-    url: str
+    iso: str
+    """The start in UTC as the time's button submits it (:func:`display.iso_utc`)."""
     name: str = ""
 
 
@@ -196,10 +197,6 @@ def _zone_label(name: str, language: str) -> str:
     return name if human == name else f"{human} – {name}"
 
 
-def _slot_url(token: str, start: pd.Timestamp, zone: str) -> str:
-    return f"{url_for('booking.slot', token=token)}?start={display.iso_utc(start)}&zone={quote(zone, safe='')}"
-
-
 def _weeks(invitation: Invitation) -> tuple[dt.date, int]:
     """Monday of the frame's first week and the number of week pages.
 
@@ -210,14 +207,12 @@ def _weeks(invitation: Invitation) -> tuple[dt.date, int]:
     return monday, (invitation.frame_end - monday).days // 7 + 1
 
 
-def _days(slots: pd.DataFrame, token: str, zone: str, endpoint: str = "booking.slot") -> list[Day]:
+def _days(slots: pd.DataFrame, zone: str) -> list[Day]:
     if slots.empty:
         return []
     utc = pd.DatetimeIndex(slots["start"]).tz_convert("UTC")
     starts = utc.tz_convert(zone)
     ends = pd.DatetimeIndex(slots["end"]).tz_convert(zone)
-    # One URL prefix and one format of the zone for every slot on the page.
-    prefix = f"{url_for(endpoint, token=token)}?zone={quote(zone, safe='')}&start="
     isos = utc.strftime("%Y-%m-%dT%H:%M:%SZ")
     zone_name = i18n.zone_name(zone)
     days: dict[dt.date, list[SlotLink]] = {}
@@ -225,7 +220,7 @@ def _days(slots: pd.DataFrame, token: str, zone: str, endpoint: str = "booking.s
         label = i18n.format_time(start, zone)
         day = start.date()
         days.setdefault(day, []).append(
-            SlotLink(start, end, label, prefix + iso, f"{_day_label(day)}, {label}, {zone_name}")
+            SlotLink(start, end, label, iso, f"{_day_label(day)}, {label}, {zone_name}")
         )
     return [Day(day, _day_label(day), links) for day, links in days.items()]
 
@@ -299,7 +294,7 @@ def times_context(invitation: Invitation, slots: pd.DataFrame, *, token: str, zo
     focus_month = chosen or (shown_first_day(shown, zone) if not shown.empty else available[0])
     return {
         **common,
-        "days": _days(shown, token, zone, endpoint=slot_endpoint),
+        "days": _days(shown, zone),
         "slot_action": url_for(slot_endpoint, token=token),
         "week": week,
         "pages": pages,
@@ -433,7 +428,7 @@ def invitation(token: str):
         promoted = invitation.promoted_slots
         flags = availability.still_available(slots, [p.start for p in promoted])
         offered = [
-            SlotLink(p.start, p.end, i18n.format_when(p.start, p.end, zone), _slot_url(token, pd.Timestamp(p.start), zone))
+            SlotLink(p.start, p.end, i18n.format_when(p.start, p.end, zone), display.iso_utc(p.start))
             for p, ok in zip(promoted, flags, strict=True)
             if ok
         ]
