@@ -392,6 +392,30 @@ def test_the_grid_answers_like_the_cold_path_at_its_edges_and_at_the_notice_cut(
     assert restricted > 20  # the limits took starts away in many
 
 
+def test_a_buffer_past_the_horizon_and_a_notice_cut_after_the_first_start_answer_as_the_cold_path() -> None:
+    """The last start's after-buffer reaches past the horizon's end into busy time the grid never
+    rasterized: the grid must leave that frame to the cold path. A notice cut between the frame's
+    first two starts drops the first. Both answered exactly as the cold path, by name."""
+    end = START + pd.Timedelta(days=1)
+    tables = Tables().member("a", "UTC", windows=((0, 1440),)).block("a", end, end + pd.Timedelta(minutes=20))
+    frames = tables.frames()
+    grid = planner.OrgGrid.build(*frames, start=START, end=end)
+
+    def starts(req) -> list[str]:
+        found = grid.find_slots(req)
+        pd.testing.assert_frame_equal(found, planner.find_slots(req, *frames), obj=str(req))
+        return list(found["start"].dt.strftime("%H:%M"))
+
+    buffered = request(("a",), first=START.date(), duration=60, interval=60, after=5)
+    assert starts(buffered)[-2:] == ["21:00", "22:00"]  # 23:00's buffer meets the block after the horizon
+    assert grid.count_slots(buffered) == 23
+    midnight = START.to_pydatetime()
+    cut = request(("a",), first=START.date(), duration=60, interval=60, notice=2, now=midnight)
+    assert starts(cut)[:2] == ["01:00", "02:00"]  # 00:00 is two minutes too soon
+    assert grid.count_slots(cut) == 23
+    assert starts(dataclasses.replace(cut, minimum_notice=pd.Timedelta(0)))[:1] == ["00:00"]
+
+
 def test_a_grid_from_loaded_tables_refuses_what_is_not_tables_or_a_chunk_in_words() -> None:
     from planner.index import OrgTables
 
