@@ -13,6 +13,7 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -326,3 +327,62 @@ def test_many_frames_starts_and_rows_together_stay_within_the_bound() -> None:
     finally:
         planner.grid._candidates = real
     assert calls == []
+
+
+def _eviction(entries: int, rows: int, slack: int, monkeypatch) -> tuple[int, int, list[str], list[int]]:
+    """Fill a grid's cache with ``rows`` rows of one shape and ``entries`` frames' candidate starts,
+    then ask for one more frame's starts with the bound set ``slack`` bytes above what that takes.
+
+    Returns how many rows and entries of starts were given up for it, whose rows stayed, and the
+    rows the last query had to compute again.
+    """
+    members = tuple("abcdef")
+    tables = Tables()
+    for rid in members:
+        tables.member(rid, "UTC", windows=((0, 1440),))
+    frames = tables.frames()
+    # Every query has the same shape and frame; a new interval makes a new entry of starts. The
+    # later queries use the first member, so its row is the most recently used.
+    setup = [request(members[:rows], interval=60)]
+    setup += [request(("a",), interval=iv) for iv in (30, 20, 15, 10)[: entries - 1]]
+    final = request(("a",), interval=5)
+
+    def filled(cache_bytes: int) -> tuple[planner.OrgGrid, int, list[int]]:
+        grid = planner.OrgGrid.build(*frames, start=START, end=START + pd.Timedelta(days=2), cache_bytes=cache_bytes)
+        for req in setup:
+            assert grid.count_slots(req) == planner.count_slots(req, *frames)
+        used = grid.cache_nbytes
+        with monkeypatch.context() as patch:
+            computed = _rows_computed(patch)
+            assert grid.count_slots(final) == planner.count_slots(final, *frames)
+        return grid, used, computed
+
+    roomy, roomy_used, _ = filled(2**30)
+    grid, used, computed = filled(roomy.cache_nbytes + slack)
+    assert used == roomy_used  # the set-up fit whole: only the last query had to make room
+    assert grid.cache_nbytes <= roomy.cache_nbytes + slack
+    kept = [grid.resource_ids[key[3]] for key in grid._ok_cache]
+    return len(roomy._ok_cache) - len(grid._ok_cache), len(roomy._cands) - len(grid._cands), kept, computed
+
+
+@pytest.mark.parametrize(
+    ("entries", "rows", "rows_given_up", "entries_given_up", "kept", "computed"),
+    [
+        (1, 1, 1, 0, [], [1]),  # one row, one entry: the row goes (and is computed again, not kept)
+        (2, 4, 0, 1, ["b", "c", "d", "a"], []),  # two entries against four rows: an entry goes
+        (2, 5, 1, 0, ["c", "d", "e", "a"], []),  # a fifth row tips it: the least recently used row goes
+        (3, 1, 0, 1, ["a"], []),  # entries outnumber the rows: an entry goes
+    ],
+)
+def test_a_full_cache_gives_up_rows_first_while_they_outnumber_the_frames_starts(
+    entries, rows, rows_given_up, entries_given_up, kept, computed, monkeypatch
+) -> None:
+    """Rows (one per resource and shape, the whole horizon each) are given up first while there are
+    fewer entries of starts than a quarter of the rows plus one; otherwise the oldest entry of starts.
+    One byte short of room gives up exactly one of them."""
+    assert _eviction(entries, rows, -1, monkeypatch) == (rows_given_up, entries_given_up, kept, computed)
+
+
+def test_a_cache_bound_met_exactly_gives_up_nothing(monkeypatch) -> None:
+    assert _eviction(1, 1, 0, monkeypatch) == (0, 0, ["a"], [])
+    assert _eviction(2, 5, 0, monkeypatch) == (0, 0, ["b", "c", "d", "e", "a"], [])
