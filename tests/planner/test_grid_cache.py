@@ -361,28 +361,75 @@ def _eviction(entries: int, rows: int, slack: int, monkeypatch) -> tuple[int, in
     grid, used, computed = filled(roomy.cache_nbytes + slack)
     assert used == roomy_used  # the set-up fit whole: only the last query had to make room
     assert grid.cache_nbytes <= roomy.cache_nbytes + slack
+    _assert_books_balance(grid)
     kept = [grid.resource_ids[key[3]] for key in grid._ok_cache]
-    return len(roomy._ok_cache) - len(grid._ok_cache), len(roomy._cands) - len(grid._cands), kept, computed
+    intervals = [key[1] // 60_000_000_000 for key in grid._cands]
+    return (len(roomy._ok_cache) - len(grid._ok_cache), len(roomy._cands) - len(grid._cands), kept, computed,
+            intervals)
+
+
+def _assert_books_balance(grid: planner.OrgGrid) -> None:
+    """What the cache counts of itself is what it holds: rows per shape, and bytes of starts."""
+    from collections import Counter
+
+    from planner.grid import _candidate_nbytes
+
+    assert grid._ok_shapes == dict(Counter(key[:3] for key in grid._ok_cache))
+    assert grid._cands_nbytes == sum(_candidate_nbytes(hit) for hit in grid._cands.values())
 
 
 @pytest.mark.parametrize(
-    ("entries", "rows", "rows_given_up", "entries_given_up", "kept", "computed"),
+    ("entries", "rows", "rows_given_up", "entries_given_up", "kept", "computed", "intervals"),
     [
-        (1, 1, 1, 0, [], [1]),  # one row, one entry: the row goes (and is computed again, not kept)
-        (2, 4, 0, 1, ["b", "c", "d", "a"], []),  # two entries against four rows: an entry goes
-        (2, 5, 1, 0, ["c", "d", "e", "a"], []),  # a fifth row tips it: the least recently used row goes
-        (3, 1, 0, 1, ["a"], []),  # entries outnumber the rows: an entry goes
+        # One row, one entry: the row goes (and is computed again for the query, then not kept).
+        (1, 1, 1, 0, [], [1], [60, 5]),
+        # Two entries against four rows: the oldest entry goes.
+        (2, 4, 0, 1, ["b", "c", "d", "a"], [], [30, 5]),
+        # A fifth row tips it: the least recently used row goes.
+        (2, 5, 1, 0, ["c", "d", "e", "a"], [], [60, 30, 5]),
+        # Entries outnumber the rows: the oldest entry goes.
+        (3, 1, 0, 1, ["a"], [], [30, 20, 5]),
     ],
 )
 def test_a_full_cache_gives_up_rows_first_while_they_outnumber_the_frames_starts(
-    entries, rows, rows_given_up, entries_given_up, kept, computed, monkeypatch
+    entries, rows, rows_given_up, entries_given_up, kept, computed, intervals, monkeypatch
 ) -> None:
     """Rows (one per resource and shape, the whole horizon each) are given up first while there are
     fewer entries of starts than a quarter of the rows plus one; otherwise the oldest entry of starts.
     One byte short of room gives up exactly one of them."""
-    assert _eviction(entries, rows, -1, monkeypatch) == (rows_given_up, entries_given_up, kept, computed)
+    assert _eviction(entries, rows, -1, monkeypatch) == (
+        rows_given_up, entries_given_up, kept, computed, intervals
+    )
 
 
 def test_a_cache_bound_met_exactly_gives_up_nothing(monkeypatch) -> None:
-    assert _eviction(1, 1, 0, monkeypatch) == (0, 0, ["a"], [])
-    assert _eviction(2, 5, 0, monkeypatch) == (0, 0, ["b", "c", "d", "e", "a"], [])
+    assert _eviction(1, 1, 0, monkeypatch) == (0, 0, ["a"], [], [60, 5])
+    assert _eviction(2, 5, 0, monkeypatch) == (0, 0, ["b", "c", "d", "e", "a"], [], [60, 30, 5])
+
+
+def test_a_frames_starts_that_do_not_fit_beside_the_rows_kept_are_not_kept() -> None:
+    """A frame's starts too large for the bound on their own are not kept, nor is a later frame's
+    that fits the bound alone but not beside the rows already kept: the rows stay, and the cache
+    never holds more than its bound."""
+    members = tuple("abcdef")
+    tables = Tables()
+    for rid in members:
+        tables.member(rid, "UTC", windows=((0, 1440),))
+    frames = tables.frames()
+    horizon = {"start": START, "end": START + pd.Timedelta(days=3)}
+    wide = request(members, first=START.date(), last=START.date() + dt.timedelta(days=1), duration=30, interval=5)
+    small = request(("a",), first=START.date() + dt.timedelta(days=2), duration=30, interval=60)
+    roomy = planner.OrgGrid.build(*frames, **horizon)
+    row_bytes = roomy.nbytes // (2 * len(members))
+    roomy.count_slots(wide)
+    wide_bytes = roomy.cache_nbytes - len(members) * row_bytes
+    roomy.count_slots(small)
+    small_bytes = roomy.cache_nbytes - len(members) * row_bytes - wide_bytes
+    bound = len(members) * row_bytes + small_bytes - 1
+    assert small_bytes < bound < wide_bytes
+    grid = planner.OrgGrid.build(*frames, **horizon, cache_bytes=bound)
+    for req in (wide, small, small):
+        assert grid.count_slots(req) == planner.count_slots(req, *frames)
+        assert grid.cache_nbytes == len(members) * row_bytes  # the rows, and no starts
+        assert len(grid._cands) == 0 and len(grid._ok_cache) == len(members)
+        _assert_books_balance(grid)
