@@ -433,3 +433,162 @@ def test_a_frames_starts_that_do_not_fit_beside_the_rows_kept_are_not_kept() -> 
         assert grid.cache_nbytes == len(members) * row_bytes  # the rows, and no starts
         assert len(grid._cands) == 0 and len(grid._ok_cache) == len(members)
         _assert_books_balance(grid)
+
+
+def _limited_grid(monkeypatch, cache_bytes: int):
+    """Six members working all day, ``a`` allowed one meeting a day and holding one on the first day;
+    and a counter of the limit masks the grid computes."""
+    from planner import grid as grid_module
+
+    tables = Tables()
+    for rid in "abcdef":
+        tables.member(rid, "UTC", windows=((0, 1440),))
+    frames = tables.frames()
+    limits = planner.Limits(
+        pd.DataFrame({"resource_id": ["a"], "max_meetings_day": [1]}),
+        pd.DataFrame({"resource_id": ["a"], "start": [START + pd.Timedelta(hours=9)],
+                      "end": [START + pd.Timedelta(hours=10)]}),
+    )
+    computed: list[int] = []
+    real = grid_module.allowed_rows
+    monkeypatch.setattr(grid_module, "allowed_rows", lambda *a: computed.append(1) or real(*a))
+    grid = planner.OrgGrid.build(*frames, start=START, end=START + pd.Timedelta(days=3), cache_bytes=cache_bytes)
+    return grid, frames, limits, computed
+
+
+def _limited(first_day: int = 0, members=("a",), interval: int = 60):
+    return request(members, first=START.date() + dt.timedelta(days=first_day),
+                   last=START.date() + dt.timedelta(days=first_day + 1), interval=interval)
+
+
+def test_a_limit_mask_is_kept_before_rows_when_it_fits_the_bound_and_computed_again_when_it_does_not(
+    monkeypatch,
+) -> None:
+    """A query keeps its frame's starts, then its limit mask, then its rows, each if it fits."""
+    req = _limited()
+    roomy, frames, limits, _ = _limited_grid(monkeypatch, 2**30)
+    row_bytes = roomy.nbytes // (2 * 6)
+    roomy.count_slots(req)
+    starts = roomy.cache_nbytes - row_bytes
+    assert roomy.count_slots(req, limits=limits) == planner.count_slots(req, *frames, limits=limits) == 24
+    mask = roomy.cache_nbytes - row_bytes - starts
+    assert mask > 0  # the mask counts
+    for bound, held, masks_computed in (
+        (starts + mask + row_bytes, starts + mask + row_bytes, [1]),  # everything fits
+        (starts + mask + row_bytes - 1, starts + mask, [1]),  # the row gives way to the mask
+        (starts + mask - 1, starts, [1, 1]),  # the mask does not fit: computed for each query
+    ):
+        grid, frames, limits, computed = _limited_grid(monkeypatch, bound)
+        for _ in range(2):
+            assert grid.count_slots(req, limits=limits) == 24  # the first day is full for a
+        assert grid.cache_nbytes == held <= bound
+        assert computed == masks_computed, bound
+        _assert_books_balance(grid)
+
+
+def test_a_request_without_limited_members_keeps_its_empty_mask_at_no_cost(monkeypatch) -> None:
+    req = _limited(members=("b",))
+    roomy, frames, limits, _ = _limited_grid(monkeypatch, 2**30)
+    roomy.count_slots(req, limits=limits)
+    grid, frames, limits, computed = _limited_grid(monkeypatch, roomy.cache_nbytes)
+    for _ in range(2):
+        assert grid.count_slots(req, limits=limits) == planner.count_slots(req, *frames, limits=limits) == 48
+    assert computed == [1] and grid.cache_nbytes == roomy.cache_nbytes
+
+
+def test_a_second_mask_that_fits_only_without_the_first_is_not_kept(monkeypatch) -> None:
+    first, second = _limited(0), _limited(0, interval=30)
+    roomy, frames, limits, _ = _limited_grid(monkeypatch, 2**30)
+    roomy.count_slots(first)
+    roomy.count_slots(second)
+    plain = roomy.cache_nbytes  # the row and both frames' starts
+    roomy.count_slots(first, limits=limits)
+    one_mask = roomy.cache_nbytes - plain
+    grid, frames, limits, computed = _limited_grid(monkeypatch, plain + one_mask)
+    for req in (first, second, first, second):
+        assert grid.count_slots(req, limits=limits) == planner.count_slots(req, *frames, limits=limits)
+        assert grid.cache_nbytes <= plain + one_mask
+    assert computed == [1, 1, 1]  # the first's mask kept, the second's computed each time
+    _assert_books_balance(grid)
+
+
+def test_each_set_of_limits_keeps_the_masks_of_its_sixteen_latest_requests(monkeypatch) -> None:
+    grid, frames, limits, computed = _limited_grid(monkeypatch, 2**30)
+    requests = [_limited(0, interval=iv) for iv in (5, 10, 15, 20, 30, 60)]
+    requests += [_limited(1, interval=iv) for iv in (5, 10, 15, 20, 30, 60)]
+    requests += [_limited(0, members=("a", m)) for m in "bcdef"]
+    assert len(requests) == 17
+    for req in requests:
+        assert grid.count_slots(req, limits=limits) == planner.count_slots(req, *frames, limits=limits)
+    assert len(computed) == 17
+    grid.count_slots(requests[-1], limits=limits)  # the latest is kept
+    grid.count_slots(requests[1], limits=limits)  # so is the second
+    assert len(computed) == 17
+    grid.count_slots(requests[0], limits=limits)  # the oldest was given up for the seventeenth
+    assert len(computed) == 18
+
+
+def test_starts_of_a_new_frame_make_room_beside_the_kept_masks(monkeypatch) -> None:
+    """The masks count when starts make room: a new frame's starts make the rows give way as much
+    as the masks need, and are kept beside the older frame's."""
+    first, other = _limited(0), _limited(1, interval=30)
+    roomy, frames, limits, _ = _limited_grid(monkeypatch, 2**30)
+    roomy.count_slots(first, limits=limits)
+    full = roomy.cache_nbytes
+    roomy.count_slots(other)
+    grid, frames, limits, computed = _limited_grid(monkeypatch, roomy.cache_nbytes - 1)
+    assert grid.count_slots(first, limits=limits) == planner.count_slots(first, *frames, limits=limits)
+    assert grid.cache_nbytes == full
+    assert grid.count_slots(other) == planner.count_slots(other, *frames)
+    assert grid.cache_nbytes <= roomy.cache_nbytes - 1
+    assert [key[1] // 60_000_000_000 for key in grid._cands] == [60, 30]  # the new frame's starts are kept
+    assert len(grid._ok_cache) == 0  # the row gave way
+    _assert_books_balance(grid)
+
+
+def test_a_mask_that_fills_the_bound_beside_rows_already_kept_is_kept(monkeypatch) -> None:
+    """With the rows kept by an earlier query, a mask (or a request's empty one) that brings the
+    cache exactly to its bound is kept."""
+    for members, mask_held in ((("a",), True), (("b",), False)):  # b has no limit: an empty mask, no bytes
+        req = _limited(members=members)
+        roomy, frames, limits, _ = _limited_grid(monkeypatch, 2**30)
+        roomy.count_slots(req)
+        roomy.count_slots(req, limits=limits)
+        full = roomy.cache_nbytes  # read now: a mask is held only while its limits are
+        grid, frames, limits, computed = _limited_grid(monkeypatch, full)
+        assert grid.count_slots(req) == planner.count_slots(req, *frames)
+        for _ in range(2):
+            assert grid.count_slots(req, limits=limits) == planner.count_slots(req, *frames, limits=limits)
+        assert computed == [1] and grid.cache_nbytes == full, members
+        assert (grid._masks_nbytes() > 0) is mask_held
+
+
+def test_a_request_with_one_start_left_keeps_a_mask_of_its_own(monkeypatch) -> None:
+    grid, frames, limits, computed = _limited_grid(monkeypatch, 2**30)
+    late = dataclasses.replace(_limited(1), now=(START + pd.Timedelta(hours=70, minutes=30)).to_pydatetime())
+    later = dataclasses.replace(late, now=(START + pd.Timedelta(hours=69, minutes=30)).to_pydatetime())
+    for req, count in ((late, 1), (later, 2), (late, 1)):  # only 23:00 of the last day, then 22:00 too
+        assert grid.count_slots(req, limits=limits) == planner.count_slots(req, *frames, limits=limits) == count
+    assert computed == [1, 1]
+
+
+def test_starts_that_fit_only_if_the_masks_were_not_counted_are_not_kept(monkeypatch) -> None:
+    """No starts kept (a first frame's were too large), a row and a mask kept: a new frame's starts
+    that would fit beside the row but not beside the row and the mask are not kept."""
+    wide = _limited(interval=5)
+    small = _limited(interval=60)
+    roomy, frames, limits, _ = _limited_grid(monkeypatch, 2**30)
+    row_bytes = roomy.nbytes // (2 * 6)
+    roomy.count_slots(wide, limits=limits)
+    wide_bytes = roomy.cache_nbytes - row_bytes - roomy._masks_nbytes()
+    mask = roomy._masks_nbytes()
+    roomy.count_slots(small)
+    small_bytes = roomy.cache_nbytes - row_bytes - mask - wide_bytes
+    bound = small_bytes + row_bytes + mask - 1
+    assert wide_bytes > bound and mask > 0
+    grid, frames, limits, computed = _limited_grid(monkeypatch, bound)
+    assert grid.count_slots(wide, limits=limits) == planner.count_slots(wide, *frames, limits=limits)
+    assert grid.cache_nbytes == row_bytes + mask and len(grid._cands) == 0
+    assert grid.count_slots(small) == planner.count_slots(small, *frames)
+    assert grid.cache_nbytes == row_bytes + mask and len(grid._cands) == 0
+    _assert_books_balance(grid)
