@@ -95,7 +95,7 @@ class OrgGrid:
 
     def __init__(
         self,
-        tables: Tables | OrgTables,
+        index: OrgTables,
         origin_ns: int,
         quantum_ns: int,
         n_quanta: int,
@@ -104,10 +104,8 @@ class OrgGrid:
         *,
         cache_bytes: int = DEFAULT_CACHE_BYTES,
     ) -> None:
-        index = tables if isinstance(tables, OrgTables) else OrgTables(tables)
-        tables = index.tables
         self._index = index
-        self._tables = tables
+        self._tables = index.tables
         self._origin = int(origin_ns)
         self._q = int(quantum_ns)
         self._n = int(n_quanta)
