@@ -132,6 +132,49 @@ def test_the_customers_confirmation_word_for_word(engine, org):
         f"Reschedule: {manage}/reschedule\nCancel: {manage}/cancel\n")
 
 
+def test_each_members_notification_word_for_word_and_none_to_a_member_without_email(engine, org):
+    """A member without an email address is skipped, not the end of the list: the next one is told,
+    with the customer's name and address, the team, the room and the attached invite."""
+    with session_scope(engine, write=True) as session:
+        session.get(TeamMember, org.ana).email = None
+    a = _invite(engine, org, members=(org.ana, org.ben), rooms=(org.small_room,))
+    _, meeting_id, _ = _confirm(engine, a, berlin(MONDAY, 10))
+    (note,) = _outbox(engine, "notification")
+    assert (note.to_addr, note.invitation_id, note.meeting_id) == ("ben@team.example", a, meeting_id)
+    assert note.subject == "New meeting: Intro call with Ada Customer" and note.ics
+    assert message_content(note, SECRET_KEY).text == (
+        "Hello Ben,\n\nAda Customer <ada@customer.example> booked a meeting with you.\n\nIntro call\n"
+        "When: Monday 7 January 2030, 10:00 AM – 10:30 AM, Central European Time (Berlin)\n"
+        "With: Ana, Ben\nRoom: Small room\nJoin: https://meet.example/intro\n\n"
+        "The calendar invite is attached (invite.ics).\n")
+
+
+def test_reminders_word_for_word_in_the_customers_language_and_none_due_at_the_booking(engine, org):
+    """Booked exactly a day ahead: the day-ahead reminder is due at once, so only the hour-ahead
+    one is queued, for the customer in the language they booked in, and without a room line."""
+    start = berlin(MONDAY, 10)
+    a = _invite(engine, org, members=(org.ana,))
+    _, meeting_id, _ = _confirm(engine, a, start, now=start - dt.timedelta(hours=24), language="de")
+    reminders = _outbox(engine, "reminder")
+    assert [(r.to_addr, r.next_attempt_at) for r in reminders] == [
+        ("ada@customer.example", start - dt.timedelta(hours=1)), ("ana@team.example", start - dt.timedelta(hours=1))]
+    customer, member = reminders
+    assert (customer.invitation_id, customer.meeting_id) == (a, meeting_id)
+    with session_scope(engine) as session:
+        manage = f"http://127.0.0.1:5000/m/{manage_token_for(SECRET_KEY, session.get(Invitation, a).token_hash)}"
+    assert customer.subject == "Erinnerung: Intro call"
+    assert message_content(customer, SECRET_KEY).text == (
+        "Guten Tag Ada Customer,\n\nZur Erinnerung: Intro call beginnt in 1 Stunde.\n\n"
+        "Wann: Montag, 7. Januar 2030, 10:00 – 10:30, Mitteleuropäische Zeit (Berlin)\n"
+        "Mit: Ana\nTeilnahme: https://meet.example/intro\n\n"
+        f"Verschieben: {manage}/reschedule\nAbsagen: {manage}/cancel\n")
+    assert member.subject == "Reminder: Intro call"  # the team reads the installation's language
+    assert message_content(member, SECRET_KEY).text == (
+        "Hello Ana,\n\nA reminder: Intro call starts in 1 hour.\n\n"
+        "When: Monday 7 January 2030, 10:00 AM – 10:30 AM, Central European Time (Berlin)\n"
+        "With: Ana\nCustomer: Ada Customer\nJoin: https://meet.example/intro\n")
+
+
 def test_a_customer_who_books_in_another_language_is_answered_in_it(engine, org):
     a = _invite(engine, org)
     _, meeting_id, _ = _confirm(engine, a, berlin(MONDAY, 10), language="de")
