@@ -155,6 +155,23 @@ def test_org_grid_update_errors() -> None:
         grid.add_busy("a", ts("2026-11-02 11:00"), ts("2026-11-02 10:00"))
 
 
+def test_a_grid_refuses_a_horizon_naming_the_bound_that_is_wrong() -> None:
+    frames = Tables().member("a", "UTC").frames()
+    day = START + pd.Timedelta(days=1)
+    cases = [
+        ({"start": dt.datetime(2026, 11, 2), "end": day}, "start must be tz-aware (e.g. pd.Timestamp(..., tz='UTC')), "
+                                                          "got naive datetime.datetime(2026, 11, 2, 0, 0)"),
+        ({"start": START, "end": "tomorrow"}, "end must be a tz-aware datetime, got 'tomorrow'"),
+        ({"start": START, "end": START}, "end 2026-11-02 00:00:00+00:00 must be after start 2026-11-02 00:00:00+00:00"),
+        ({"start": day, "end": START}, "end 2026-11-02 00:00:00+00:00 must be after start 2026-11-03 00:00:00+00:00"),
+        ({"start": START, "end": day, "chunk": 0}, "chunk must be a positive number of resources, got 0"),
+    ]
+    for horizon, message in cases:
+        with pytest.raises(planner.PlannerInputError) as caught:
+            planner.OrgGrid.build(*frames, **horizon)
+        assert str(caught.value) == message, horizon
+
+
 def test_org_grid_update_errors_say_which_bound_and_which_block() -> None:
     tables = Tables().member("a", "UTC").block("a", "2026-11-02 10:00", "2026-11-02 11:00")
     grid = planner.OrgGrid.build(*tables.frames(), start=START, end=START + pd.Timedelta(days=1))
