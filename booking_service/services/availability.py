@@ -258,13 +258,15 @@ def check_slot_for(
     request: planner.SlotRequest | None = None,
     skip_meeting: int | None = None,
 ) -> planner.SlotCheck:
-    """Is ``start`` available for the invitation right now? (planner's ``check_slot``, fresh data).
+    """Is ``start`` available for the invitation at ``now`` (default: now)? (planner's ``check_slot``, fresh data).
 
     The booking re-check calls this inside its locked transaction, so the answer is about the
     latest committed reservations and busy blocks of every resource involved. ``request``, when
-    given, must be :func:`slot_request` of the same ``spec`` (the caller has built it already, at
-    its own ``now``, which is then not needed); the tables are read fresh either way.
+    given, must be :func:`slot_request` of the same ``spec``, built by the caller at its own
+    instant: give either ``now`` or ``request``, not both. The tables are read fresh either way.
     """
+    if request is not None and now is not None:
+        raise TypeError("check_slot_for takes now or a request built at that instant, not both")
     request = request or slot_request(spec, now)
     inputs, limits = _load_request(session, request, holder=getattr(spec, "id", None), skip_meeting=skip_meeting)
     if not _required_present(spec, request, inputs):

@@ -615,6 +615,21 @@ def test_deactivated_rooms_do_not_turn_into_no_room_needed(engine, org):
         assert availability.find_slots_for(session, session.get(Invitation, a), NOW).empty
 
 
+def test_a_recheck_at_an_instant_or_with_a_request_built_at_it_agrees_and_takes_one_of_them(engine, org):
+    a = _invite(engine, org, minimum_notice_minutes=120)
+    with session_scope(engine) as session:
+        invitation = session.get(Invitation, a)
+        start = berlin(MONDAY, 10)
+        at_now = availability.check_slot_for(session, invitation, start, NOW)
+        built = availability.check_slot_for(session, invitation, start, request=availability.slot_request(invitation, NOW))
+        assert at_now == built and at_now.available
+        late = availability.check_slot_for(session, invitation, start, start - dt.timedelta(minutes=1))
+        assert not late.available and "notice" in late.reason  # a minute before: inside the two hours' notice
+        with pytest.raises(TypeError, match="takes now or a request built at that instant, not both"):
+            availability.check_slot_for(session, invitation, start, NOW,
+                                        request=availability.slot_request(invitation, NOW))
+
+
 # --- what a booking and a cancellation leave behind, each asserted on its own -------------------
 
 
