@@ -214,14 +214,17 @@ def test_busy_time_added_after_a_query_shows_in_the_next_answer_whoever_it_is_fo
         busy(rid, hour)
     assert grid.count_slots(req) == 8
     busy("a", 9)
+    _assert_books_balance(grid)  # a's row dropped, and counted as dropped
     assert grid.count_slots(req) == 7
     busy("b", 10)
     busy("c", 11)
+    _assert_books_balance(grid)
     assert grid.count_slots(req) == 5
     busy("a", 12)
     busy("b", 13)
     busy("c", 14)
     assert [t.hour for t in grid.find_slots(req)["start"]] == [15, 16]
+    _assert_books_balance(grid)
 
 
 def test_rows_pushed_out_of_a_small_cache_after_busy_time_changed_leave_no_stale_answer() -> None:
@@ -242,6 +245,7 @@ def test_rows_pushed_out_of_a_small_cache_after_busy_time_changed_leave_no_stale
     grid.add_busy("c", START + pd.Timedelta(hours=11), START + pd.Timedelta(hours=12))
     assert [t.hour for t in grid.find_slots(req)["start"]] == [10, 12, 13, 14, 15, 16]
     assert grid.cache_nbytes <= roomy.cache_nbytes
+    _assert_books_balance(grid)
 
 
 def _rows_computed(monkeypatch) -> list[int]:
