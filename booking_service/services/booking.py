@@ -747,8 +747,8 @@ def resend_confirmation(
     link: str | None = None,
     settings: Settings | None = None,
     now: dt.datetime | None = None,
-) -> None:
-    """Queue the customer's confirmation mail again, with the same invite (same ``UID``).
+) -> Meeting:
+    """Queue the customer's confirmation mail again, with the same invite (same ``UID``); return the meeting.
 
     For a customer who lost the first mail: the same words, invite and reschedule and cancel
     links as the first (``link``, the booking page's, only when given: its token is not stored).
@@ -779,6 +779,7 @@ def resend_confirmation(
                                  settings=settings, secret_key=secret_key, now=now, attach=True, manage=manage)
     lifecycle.finish(locked)
     audit.record(session, by, "meeting.confirmation_resent", meeting, invitation_id=meeting.invitation_id, at=now)
+    return meeting
 
 
 # --- mail and invites -------------------------------------------------------------------------

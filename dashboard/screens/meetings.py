@@ -1,9 +1,11 @@
-"""Meetings: the scheduled meetings, filtered by date and team member; cancel one; the cancelled ones, by whom and why.
+"""Meetings: the scheduled meetings, filtered by date and team member; resend a customer's
+confirmation or cancel a meeting; the cancelled ones, by whom and why.
 
-Nothing is picked until the scheduler picks it. Cancelling asks first, in a dialog that names the
-meeting and everyone who will be told; the dialog acts on the meeting bound to the button when it
-was drawn, so a meeting a colleague cancelled a moment before is refused with what happened (not a
-traceback, and never another meeting of the list).
+Nothing is picked until the scheduler picks it. The buttons act on the meeting bound to them when
+they were drawn, so a meeting a colleague cancelled a moment before is refused with what happened
+(not a traceback, and never another meeting of the list). Cancelling asks first, in a dialog that
+names the meeting and everyone who will be told; resending sends one mail to the customer, the
+first confirmation again, and changes nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +22,19 @@ from booking_service.services import assignment, booking, queries
 from dashboard import state, views
 
 ALL = 0
+
+
+def _resend(meeting_id: int, customer: str) -> None:
+    try:
+        with state.session(write=True) as s:
+            settings = state.settings()
+            booking.resend_confirmation(s, meeting_id, by=state.current_user(), secret_key=settings.secret_key,
+                                        settings=settings)
+    except state.REFUSED as exc:
+        views.flash(str(exc), "error")
+        return
+    views.flash(f"The confirmation is in the outbox for {customer} again: the same calendar invite and the same "
+                "links to reschedule or cancel.")
 
 
 def _cancel(payload: dict) -> None:
@@ -159,27 +174,31 @@ if per_day:
 st.dataframe(table, hide_index=True, width="stretch")
 show_cancelled()
 
-st.subheader("Cancel a meeting")
+st.subheader("Resend a confirmation or cancel a meeting")
 by_id = {m.id: m for m in meetings}
 chosen = st.selectbox(
     "Meeting",
     list(by_id),
     index=None,
-    placeholder="Pick the meeting to cancel",
+    placeholder="Pick a meeting",
     format_func=lambda i: f"{by_id[i].customer_name} — {views.when(by_id[i].start, by_id[i].end, zone)}",
-    key="cancel-meeting-pick",
+    key="meetings-pick",
 )
 picked = by_id.get(chosen)
-
-
 told = []
 if picked is not None:
     with state.session() as s:
         told = booking.cancellation_recipients(s, picked.id)
-st.button(
-    "Cancel meeting…", key="cancel-meeting", type="primary", disabled=picked is None,
-    help=None if picked is not None else "Pick a meeting first",
-    on_click=views.ask_to_confirm,
+not_picked = None if picked is not None else "Pick a meeting first"
+resend, cancel = st.columns(2)
+resend.button(
+    "Resend the confirmation", key="meetings-resend", width="stretch", disabled=picked is None,
+    help=not_picked or f"Send {picked.customer_email} the confirmation again, for a customer who lost it",
+    on_click=_resend, args=(picked.id, f"{picked.customer_name} <{picked.customer_email}>") if picked else None,
+)
+cancel.button(
+    "Cancel meeting…", key="cancel-meeting", type="primary", width="stretch", disabled=picked is None,
+    help=not_picked, on_click=views.ask_to_confirm,
     args=("cancel-meeting", {"id": picked.id, "customer": picked.customer_name, "told": told,
                              "when": views.when(picked.start, picked.end, zone)}) if picked else None,
 )

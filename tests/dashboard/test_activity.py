@@ -113,7 +113,7 @@ def test_cancelling_a_meeting_frees_its_reservation_and_mails_the_customer(org, 
     assert at.get("vega_lite_chart"), "meetings per day and team member, at a glance"
     at.selectbox(key="meetings-member").select(org.ada).run()
     assert list(at.dataframe[0].value["Customer"]) == ["Grace Hopper <grace@example.com>"]
-    at.selectbox(key="cancel-meeting-pick").select(meeting_id).run()
+    at.selectbox(key="meetings-pick").select(meeting_id).run()
     at.button(key="cancel-meeting").click().run()
     assert not at.exception, at.exception
     assert "a cancellation email with a calendar update goes to:\n\n- Grace Hopper <grace@example.com>\n- Ada <ada@example.com>" in at.markdown[-1].value
@@ -194,7 +194,7 @@ def test_resending_an_invitation_booked_a_moment_ago_says_where_it_went(org, eng
 def test_cancelling_a_meeting_a_colleague_just_cancelled_says_so(org, engine):
     meeting_id = _confirm_first_slot(engine, _invite(engine, org))
     at = open_page(org, "meetings")
-    at.selectbox(key="cancel-meeting-pick").select(meeting_id).run()
+    at.selectbox(key="meetings-pick").select(meeting_id).run()
     at.button(key="cancel-meeting").click().run()
     with session_scope(engine, write=True) as s:
         booking.cancel_meeting(s, meeting_id, secret_key=SECRET_KEY, by=None)
@@ -203,6 +203,32 @@ def test_cancelling_a_meeting_a_colleague_just_cancelled_says_so(org, engine):
     assert [e.value for e in at.error] == ["This meeting is already cancelled."]
     with session_scope(engine) as s:
         assert len(s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "cancellation")).all()) == 2
+
+
+def test_a_customers_confirmation_is_resent_from_the_meetings_page_and_refused_once_cancelled(org, engine):
+    meeting_id = _confirm_first_slot(engine, _invite(engine, org))
+    at = open_page(org, "meetings")
+    assert at.button(key="meetings-resend").disabled  # nothing picked yet
+    at.selectbox(key="meetings-pick").select(meeting_id).run()
+    at.button(key="meetings-resend").click().run()
+    assert not at.exception, at.exception
+    assert [s.value for s in at.success] == [
+        "The confirmation is in the outbox for Grace Hopper <grace@example.com> again: the same calendar invite "
+        "and the same links to reschedule or cancel."]
+    with session_scope(engine) as s:
+        resent = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "confirmation")
+                           .order_by(OutboxMessage.id)).all()
+        assert [m.to_addr for m in resent] == ["grace@example.com"] * 2 and resent[1].ics
+        assert s.get(Meeting, meeting_id).status == "confirmed"
+    with session_scope(engine, write=True) as s:  # a colleague cancels before the next click
+        booking.cancel_meeting(s, meeting_id, secret_key=SECRET_KEY, by=None)
+    at.button(key="meetings-resend").click().run()
+    assert not at.exception, at.exception
+    assert [e.value for e in at.error] == [
+        "This meeting was cancelled, so its confirmation is not sent again; the customer has been sent the "
+        "cancellation."]
+    with session_scope(engine) as s:
+        assert len(s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "confirmation")).all()) == 2
 
 
 def test_a_database_still_locked_after_the_wait_is_said_in_words(org, engine, monkeypatch):
@@ -264,9 +290,9 @@ def test_the_dialog_acts_on_the_row_it_names_when_the_list_changes_before_the_cl
 def test_a_meeting_is_not_picked_for_cancelling_until_the_scheduler_picks_it(org, engine):
     meeting_id = _confirm_first_slot(engine, _invite(engine, org))
     at = open_page(org, "meetings")
-    assert at.selectbox(key="cancel-meeting-pick").value is None
+    assert at.selectbox(key="meetings-pick").value is None
     assert at.button(key="cancel-meeting").disabled
-    at.selectbox(key="cancel-meeting-pick").select(meeting_id).run()
+    at.selectbox(key="meetings-pick").select(meeting_id).run()
     at.button(key="cancel-meeting").click().run()
     at.button(key="cancel-meeting-keep").click().run()
     with session_scope(engine) as s:

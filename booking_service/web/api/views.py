@@ -25,7 +25,7 @@ import booking_service.web.api.schemas as s
 from ...core.clock import utcnow
 from ...services import availability, invitations, lifecycle, permissions, pool_policy, webhooks
 from ...services.api_keys import ApiKeyError
-from ...services.booking import BookingError, cancel_meeting, reschedule_meeting
+from ...services.booking import BookingError, cancel_meeting, reschedule_meeting, resend_confirmation
 from ...services.queries import pools as list_pools
 from ...services.queries import rooms as list_rooms
 from ...services.queries import team_members
@@ -368,6 +368,25 @@ def cancel_meeting_view(meeting_id: int, data: dict[str, Any]):
     with write_session() as session:
         meeting = cancel_meeting(session, meeting_id, by=_me(session), secret_key=settings.secret_key,
                                  reason=data["reason"], settings=settings)
+        session.flush()
+        return meeting_json(meeting)
+
+
+@bp.post("/meetings/<int:meeting_id>/resend-confirmation")
+@bp.auth_required(auth, roles=WRITE)
+@bp.output(s.MeetingOut)
+@bp.doc(tags=["Meetings"], responses={409: "The meeting is cancelled"})
+def resend_confirmation_view(meeting_id: int):
+    """Send the customer's confirmation again, for a customer who lost it.
+
+    The same words, calendar invite (same `uid`) and reschedule and cancel links as the first
+    one, with the invite attached. The meeting does not change.
+    """
+    _check_id(meeting_id, "meeting")
+    settings = settings_of(current_app)
+    with write_session() as session:
+        meeting = resend_confirmation(session, meeting_id, by=_me(session), secret_key=settings.secret_key,
+                                      settings=settings)
         session.flush()
         return meeting_json(meeting)
 

@@ -319,6 +319,32 @@ def test_meetings_list_get_and_cancel(app, client, org, key):
     assert client.get(f"/api/v1/meetings/{meeting_id}", headers=auth(other_key)).status_code == 404
 
 
+def test_a_meetings_confirmation_is_resent_to_its_customer_and_never_once_cancelled(app, client, org, key):
+    invitation_id = create(client, key, org, deliver="links")["invitation"]["id"]
+    meeting_id = _book(app, invitation_id)
+    url = f"/api/v1/meetings/{meeting_id}/resend-confirmation"
+    other_key = make_key(app, add_user(app, "olga@example.com"))
+    assert client.post(url, headers=auth(other_key)).status_code == 404  # not in Olga's scope: nothing said
+    assert client.post(url, headers=auth(make_key(app, org.scheduler, scopes=("read",)))).status_code == 403
+    resent = client.post(url, headers=auth(key))
+    assert resent.status_code == 200, resent.json
+    assert resent.json == client.get(f"/api/v1/meetings/{meeting_id}", headers=auth(key)).json  # unchanged
+    assert resent.json["status"] == "confirmed" and resent.json["sequence"] == 0
+    with session_scope(_engine(app)) as session:
+        mails = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "confirmation")
+                                .order_by(OutboxMessage.id)).all()
+        assert [m.to_addr for m in mails] == ["ada@customer.example"] * 2  # the booking's, then the resend
+        assert mails[1].ics, "the invite is attached to a resent confirmation"
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "meeting.confirmation_resent")).one()
+        assert (entry.user_id, entry.target_id) == (org.scheduler, meeting_id)
+    client.post(f"/api/v1/meetings/{meeting_id}/cancel", json={}, headers=auth(key))
+    refused = client.post(url, headers=auth(key))
+    assert refused.status_code == 409 and "cancelled" in refused.json["detail"]
+    assert client.post("/api/v1/meetings/999999/resend-confirmation", headers=auth(key)).status_code == 404
+    with session_scope(_engine(app)) as session:
+        assert len(session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "confirmation")).all()) == 2
+
+
 def test_team_members_rooms_and_pools(app, client, org, key):
     members = client.get("/api/v1/members", headers=auth(key)).json["items"]
     assert {m["name"] for m in members} == {"Ana", "Ben", "Cleo", "Dan"}
