@@ -187,6 +187,19 @@ def test_a_customer_who_books_in_another_language_is_answered_in_it(engine, org)
         assert session.get(Meeting, other).language is None
 
 
+def test_the_invite_is_written_in_the_language_the_customer_booked_in_else_the_invitations(engine, org):
+    booked_in_german = _invite(engine, org, language="fr")
+    _, german, _ = _confirm(engine, booked_in_german, berlin(MONDAY, 10), language="de")
+    _, french, _ = _confirm(engine, _invite(engine, org, language="fr"), berlin(MONDAY, 11))
+    with session_scope(engine) as session:
+        assert [session.get(Meeting, m).language for m in (german, french)] == ["de", "fr"]
+        session.get(Meeting, french).language = None  # a meeting booked before meetings kept their language
+    with session_scope(engine) as session:
+        invites = [icalendar.Calendar.from_ical(meeting_invite_for(session, session.get(Meeting, m)))
+                   for m in (german, french)]
+    assert [c.walk("VEVENT")[0]["SUMMARY"].params["LANGUAGE"] for c in invites] == ["de", "fr"]
+
+
 def test_double_submit_returns_the_same_meeting(engine, org):
     invitation_id = _invite(engine, org)
     first = _confirm(engine, invitation_id, berlin(MONDAY, 10))
