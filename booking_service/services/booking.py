@@ -916,8 +916,8 @@ def _queue_customer_confirmation(
     secret_key: str,
     now: dt.datetime,
     attach: bool,
+    manage: str,
     invite: str | None = None,
-    manage: str | None = None,
 ) -> None:
     if invite is None:
         invite = meeting_invite(meeting, members, room, settings=settings, url=link, now=now)
@@ -936,7 +936,7 @@ def _queue_customer_confirmation(
         team=[m.name for m in members],
         room=room.name if room is not None else "",
         conferencing=invitation.conferencing,
-        manage_link=manage or "",
+        manage_link=manage,
     )
     queue_mail(session, kind="confirmation", to=meeting.customer_email, mail=mail, secret_key=secret_key,
                ics=invite if attach else None, invitation_id=invitation.id, meeting_id=meeting.id, now=now,
@@ -954,7 +954,7 @@ def _queue_booking_mail(
     settings: Settings | None,
     secret_key: str,
     now: dt.datetime,
-    manage: str | None = None,
+    manage: str,
 ) -> None:
     creator = invitation.created_by
     send_confirmation = creator.send_confirmation if creator is not None else True
@@ -1038,7 +1038,7 @@ def _queue_moved_mail(
 
 def _queue_reminders(
     session: Session, invitation: Invitation, meeting: Meeting, members: list[TeamMember], room: Room | None, *,
-    settings: Settings | None, secret_key: str, manage: str | None, now: dt.datetime,
+    settings: Settings | None, secret_key: str, manage: str, now: dt.datetime,
 ) -> None:
     """Queue the meeting's reminders (``REMINDER_OFFSETS`` before its start) to the customer and each member.
 
@@ -1059,7 +1059,7 @@ def _queue_reminders(
         mail_subject = N_("Reminder: %(subject)s")
         language = customer_language(meeting)
         mail = render_mail("reminder", mail_subject, language=language, recipient_name=meeting.customer_name,
-                           customer_name="", zone=_customer_zone(meeting), manage_link=manage or "",
+                           customer_name="", zone=_customer_zone(meeting), manage_link=manage,
                            ahead=i18n.format_duration(offset, language), **common)
         queue_mail(session, kind="reminder", to=meeting.customer_email, mail=mail, secret_key=secret_key,
                    invitation_id=invitation.id, meeting_id=meeting.id, now=now, send_at=send_at,

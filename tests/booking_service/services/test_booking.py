@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from booking_service.core import i18n
 from booking_service.core.config import Settings
 from booking_service.delivery.mail import SmtpSender, deliver_due
 from booking_service.services import availability
@@ -173,6 +174,17 @@ def test_reminders_word_for_word_in_the_customers_language_and_none_due_at_the_b
         "Hello Ana,\n\nA reminder: Intro call starts in 1 hour.\n\n"
         "When: Monday 7 January 2030, 10:00 AM – 10:30 AM, Central European Time (Berlin)\n"
         "With: Ana\nCustomer: Ada Customer\nJoin: https://meet.example/intro\n")
+
+
+def test_the_teams_reminders_are_in_the_installations_language_whatever_page_the_customer_booked_on(engine, org):
+    """The customer's page sets the request's language (here German); the team's mails do not follow it."""
+    start = berlin(MONDAY, 10)
+    with i18n.use("de"):
+        _confirm(engine, _invite(engine, org, members=(org.ana,)), start, now=start - dt.timedelta(hours=24),
+                 language="de")
+    customer, member = (message_content(r, SECRET_KEY) for r in _outbox(engine, "reminder"))
+    assert "beginnt in 1 Stunde" in customer.text
+    assert "A reminder: Intro call starts in 1 hour." in member.text
 
 
 def test_a_customer_who_books_in_another_language_is_answered_in_it(engine, org):
