@@ -177,13 +177,15 @@ def test_reminders_word_for_word_in_the_customers_language_and_none_due_at_the_b
 
 
 def test_the_teams_reminders_are_in_the_installations_language_whatever_page_the_customer_booked_on(engine, org):
-    """The customer's page sets the request's language (here German); the team's mails do not follow it."""
+    """The customer's page sets the request's language (here German); the team's mails do not follow
+    it, and are filed like the customer's: same invitation, meeting and booking instant."""
     start = berlin(MONDAY, 10)
-    invitation_id = _invite(engine, org, members=(org.ana,))
+    invitation_id, booked_at = _invite(engine, org, members=(org.ana,)), start - dt.timedelta(hours=24)
     with i18n.use("de"):
-        _, meeting_id, _ = _confirm(engine, invitation_id, start, now=start - dt.timedelta(hours=24), language="de")
+        _, meeting_id, _ = _confirm(engine, invitation_id, start, now=booked_at, language="de")
     reminders = _outbox(engine, "reminder")
-    assert [(r.invitation_id, r.meeting_id) for r in reminders] == [(invitation_id, meeting_id)] * 2
+    assert [(r.invitation_id, r.meeting_id, r.created_at) for r in reminders] == [
+        (invitation_id, meeting_id, booked_at)] * 2
     customer, member = (message_content(r, SECRET_KEY) for r in reminders)
     assert "beginnt in 1 Stunde" in customer.text
     assert "A reminder: Intro call starts in 1 hour." in member.text
