@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from booking_service.core import i18n
 from booking_service.core.config import Settings
 from booking_service.delivery.mail import SmtpSender, deliver_due
-from booking_service.services import availability
+from booking_service.services import availability, lifecycle
 from booking_service.services.booking import (
     cancel_meeting,
     cancellation_recipients,
@@ -394,6 +394,26 @@ def test_exclusion_constraint_is_the_backstop_on_postgres(engine, org, monkeypat
     with session_scope(engine) as session:
         assert session.get(Invitation, second).status == "active"
         assert len(session.scalars(select(Reservation)).all()) == 1
+
+
+def test_a_second_meeting_of_one_invitation_is_refused_by_the_database_and_answered_as_already_scheduled(
+        engine, org, monkeypatch):
+    """The invitation's lock and state keep a second booking of it from starting; should one slip
+    past them (here the state machine is blinded to the meeting that exists), the
+    one-meeting-per-invitation rule refuses it and the customer is shown the meeting that exists,
+    not "unavailable"."""
+    a = _invite(engine, org)
+    monkeypatch.setattr(lifecycle, "_meeting_of", lambda *args, **kwargs: None)
+    with session_scope(engine) as session:
+        other = Meeting(invitation_id=a, start=berlin(MONDAY, 14), end=berlin(MONDAY, 14, 30), uid="other@slotwise",
+                        customer_name="Ada Customer", customer_email="ada@customer.example")
+        session.add(other)
+        session.flush()
+        other_id = other.id
+    assert _confirm(engine, a, berlin(MONDAY, 10)) == ("already_scheduled", other_id, None)
+    with session_scope(engine) as session:
+        assert [m.id for m in session.scalars(select(Meeting))] == [other_id]
+        assert session.scalars(select(Reservation)).all() == []
 
 
 def test_confirmation_settings_of_the_scheduler_are_followed(engine, org):
