@@ -410,7 +410,10 @@ def test_a_second_meeting_of_one_invitation_is_refused_by_the_database_and_answe
         session.add(other)
         session.flush()
         other_id = other.id
-    assert _confirm(engine, a, berlin(MONDAY, 10)) == ("already_scheduled", other_id, None)
+    with session_scope(engine, write=True) as session:
+        result = confirm_slot(session, a, berlin(MONDAY, 10), secret_key=SECRET_KEY, now=NOW)
+        assert (result.outcome, result.invitation.id, result.meeting.id, result.reason) == (
+            "already_scheduled", a, other_id, None)
     with session_scope(engine) as session:
         assert [m.id for m in session.scalars(select(Meeting))] == [other_id]
         assert session.scalars(select(Reservation)).all() == []
