@@ -388,9 +388,10 @@ def test_exclusion_constraint_is_the_backstop_on_postgres(engine, org, monkeypat
         return busy[busy["source"] != "reservation"].reset_index(drop=True)
 
     monkeypatch.setattr(availability, "load_busy", without_reservations)
-    outcome, meeting_id, reason = _confirm(engine, second, berlin(MONDAY, 10))
-    assert (outcome, meeting_id) == ("unavailable", None)
-    assert "same time" in reason
+    with session_scope(engine, write=True) as session:
+        result = confirm_slot(session, second, berlin(MONDAY, 10), secret_key=SECRET_KEY, now=NOW)
+        assert (result.outcome, result.invitation.id, result.meeting, result.reason) == (
+            "unavailable", second, None, "overlaps a reservation made at the same time")
     with session_scope(engine) as session:
         assert session.get(Invitation, second).status == "active"
         assert len(session.scalars(select(Reservation)).all()) == 1
