@@ -32,6 +32,7 @@ from booking_service.store.models import (
     Invitation,
     Meeting,
     OutboxMessage,
+    PoolAssignment,
     Reservation,
     TeamMember,
     User,
@@ -286,6 +287,22 @@ def test_pool_member_with_fewest_meetings_in_the_frame_is_assigned(engine, org):
     assert by_start[berlin(MONDAY, 9)] == [org.cleo]
     assert by_start[berlin(MONDAY, 11)] == [org.dan]
     assert by_start[berlin(MONDAY, 13)] == [org.cleo]
+
+
+def test_everything_a_booking_writes_is_stamped_with_its_instant_and_follows_the_settings_given(engine, org):
+    """The pool turn, its audit entry, the mails and the reminders carry the booking's own instant
+    (not the wall clock), and the reminders come at the offsets of the settings passed in."""
+    start = berlin(MONDAY, 10)
+    booked_at = start - dt.timedelta(days=2)
+    a = _invite(engine, org, members=(org.ana,), pools=(org.pool,))
+    _confirm(engine, a, start, now=booked_at, settings=Settings(reminder_offsets_minutes=(90,)))
+    with session_scope(engine) as session:
+        (turn,) = session.scalars(select(PoolAssignment)).all()
+        assigned = session.scalars(select(AuditEntry).where(AuditEntry.action == "meeting.assigned")).one()
+        assert (turn.assigned_at, assigned.at) == (booked_at, booked_at)
+    mails = [*_outbox(engine, "confirmation"), *_outbox(engine, "notification")]
+    assert len(mails) == 3 and {m.created_at for m in mails} == {booked_at}
+    assert {r.next_attempt_at for r in _outbox(engine, "reminder")} == {start - dt.timedelta(minutes=90)}
 
 
 def test_busy_pool_member_is_skipped(engine, org, session):
