@@ -29,6 +29,7 @@ from booking_service.services.outbox import message_content
 from booking_service.store.db import session_scope
 from booking_service.store.models import (
     AuditEntry,
+    CalendarWrite,
     Invitation,
     Meeting,
     OutboxMessage,
@@ -716,8 +717,6 @@ def _caldav(engine, resource_id: int) -> int:
 
 
 def _writes(engine, meeting_id: int) -> list[tuple[int, str, str]]:
-    from booking_service.store.models import CalendarWrite
-
     with session_scope(engine) as session:
         return [(w.connection_id, w.action, w.status) for w in session.scalars(
             select(CalendarWrite).where(CalendarWrite.meeting_id == meeting_id).order_by(CalendarWrite.id))]
@@ -729,11 +728,14 @@ def test_confirm_queues_the_calendar_write_and_cancel_its_removal(engine, org):
     a = _invite(engine, org)
     _, meeting_id, _ = _confirm(engine, a, berlin(MONDAY, 10))
     assert _writes(engine, meeting_id) == [(ana_calendar, "put", "pending")]
+    later = NOW + dt.timedelta(hours=1)
     with session_scope(engine, write=True) as session:
-        cancel_meeting(session, meeting_id, secret_key=SECRET_KEY, by=None, now=NOW)
+        cancel_meeting(session, meeting_id, secret_key=SECRET_KEY, by=None, now=later)
     # The put had not gone out yet: it is superseded by the removal, so the calendar never
     # shows a meeting that no longer exists.
     assert _writes(engine, meeting_id) == [(ana_calendar, "put", "superseded"), (ana_calendar, "delete", "pending")]
+    with session_scope(engine) as session:  # each queued at its transition's instant
+        assert session.scalars(select(CalendarWrite.created_at).order_by(CalendarWrite.id)).all() == [NOW, later]
 
 
 def test_cancelling_sets_when_on_the_meeting_and_its_invitation(engine, org):
