@@ -240,7 +240,7 @@ def confirm_slot(
 
 
 def _check_aware(start: dt.datetime) -> None:
-    if start.tzinfo is None or start.utcoffset() is None:
+    if start.utcoffset() is None:  # no zone, or one that gives no offset
         raise ValueError(f"start {start!r} is naive; pass a tz-aware instant")
 
 

@@ -764,12 +764,20 @@ def test_the_booked_invitation_names_its_meeting_in_the_same_transaction(engine,
         assert invitation.status == "scheduled" and result.meeting.created_at == NOW
 
 
+class _NoOffset(dt.tzinfo):
+    """A zone that gives no offset: Python counts a datetime in it as naive."""
+
+    def utcoffset(self, when):
+        return None
+
+
 @pytest.mark.parametrize("action", ["confirm", "hold", "reschedule", "rebook"])
-def test_a_naive_start_is_refused_with_what_to_pass(engine, org, action):
+@pytest.mark.parametrize("tzinfo", [None, _NoOffset()], ids=["no zone", "a zone without an offset"])
+def test_a_naive_start_is_refused_with_what_to_pass(engine, org, action, tzinfo):
     from booking_service.services import booking
 
     a = _invite(engine, org)
-    naive = dt.datetime.combine(MONDAY, dt.time(10))
+    naive = dt.datetime.combine(MONDAY, dt.time(10), tzinfo)
     call = {
         "confirm": lambda s: booking.confirm_slot(s, a, naive, secret_key=SECRET_KEY, now=NOW),
         "hold": lambda s: booking.hold_slot(s, a, naive, now=NOW),
@@ -822,7 +830,9 @@ def test_resending_a_confirmation_is_audited_with_who_and_which_meeting(engine, 
     _, meeting_id, _ = _confirm(engine, a, berlin(MONDAY, 10))
     later = NOW + dt.timedelta(hours=1)
     with session_scope(engine, write=True) as session:
-        resend_confirmation(session, meeting_id, secret_key=SECRET_KEY, by=session.get(User, org.scheduler), now=later)
+        resent = resend_confirmation(session, meeting_id, secret_key=SECRET_KEY, by=session.get(User, org.scheduler),
+                                     now=later)
+        assert resent.id == meeting_id  # the meeting, for the caller to show
     with session_scope(engine) as session:
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "meeting.confirmation_resent")).one()
         assert (entry.user_id, entry.target_type, entry.target_id) == (org.scheduler, "meeting", meeting_id)
