@@ -372,14 +372,26 @@ def _eviction(entries: int, rows: int, slack: int, monkeypatch) -> tuple[int, in
             intervals)
 
 
+def test_starts_whose_windows_leave_the_horizon_are_kept_without_a_row_and_counted_so() -> None:
+    # The frame runs a day past the grid's horizon: the starts are kept for the cold path, with no bit row.
+    tables = Tables()
+    tables.member("a", "UTC")
+    grid = planner.OrgGrid.build(*tables.frames(), start=START, end=START + pd.Timedelta(days=1))
+    req = request(("a",), duration=30, interval=15, last=dt.date(2026, 11, 3))
+    assert grid.count_slots(req) == planner.count_slots(req, *tables.frames()) > 0
+    (entry,) = grid._cands.values()
+    assert entry[-1] is None
+    _assert_books_balance(grid)
+
+
 def _assert_books_balance(grid: planner.OrgGrid) -> None:
     """What the cache counts of itself is what it holds: rows per shape, and bytes of starts."""
     from collections import Counter
 
-    from planner.grid import _candidate_nbytes
-
     assert grid._ok_shapes == dict(Counter(key[:3] for key in grid._ok_cache))
-    assert grid._cands_nbytes == sum(_candidate_nbytes(hit) for hit in grid._cands.values())
+    # An entry holds its candidate starts, their positions and (when starts were left) their row.
+    assert grid._cands_nbytes == sum(cands.nbytes + pos.nbytes + (0 if row is None else row.nbytes)
+                                     for cands, _firsts, pos, _lo, _hi, row in grid._cands.values())
 
 
 @pytest.mark.parametrize(
