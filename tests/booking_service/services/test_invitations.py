@@ -124,6 +124,7 @@ def test_an_inactive_member_or_room_is_refused_by_name(session, org, field):
          "customer email is 255 characters; at most 254"),
         ({"subject": "s" * 301}, "subject", "subject is 301 characters; at most 300"),
         ({"conferencing": "c" * 1001}, "conferencing", "conferencing is 1001 characters; at most 1000"),
+        ({"language": "tlh"}, "language", "language 'tlh' is not offered; use one of en, de, fr, es"),
     ],
 )
 def test_a_draft_whose_text_or_ids_are_malformed_is_refused_word_for_word(session, org, changes, field, message):
@@ -142,6 +143,11 @@ def test_text_as_long_as_its_limit_is_taken_whole(session, org):
     assert validate_draft(session, draft(org, NOW, conferencing=dial_in), now=NOW).conferencing == dial_in
     longest = "a@" + "b" * 248 + ".com"
     assert validate_draft(session, draft(org, NOW, customer_email=longest), now=NOW).customer_email == longest
+
+
+def test_a_description_conferencing_and_language_may_be_left_out(session, org):
+    checked = validate_draft(session, draft(org, NOW, description="", conferencing="", language=None), now=NOW)
+    assert (checked.description, checked.conferencing, checked.language) == ("", "", None)
 
 
 def test_without_a_zone_of_its_own_or_its_schedulers_the_frame_is_the_installations_default(session, org):
