@@ -87,6 +87,8 @@ def test_tokens_have_at_least_128_random_bits_and_only_the_hash_is_kept():
         ({"customer_zone": "Nowhere"}, "customer_zone", "'Nowhere' is not an IANA time zone"),
         ({"promote": True, "promote_count": 0}, "promote_count", "between 1 and 10"),
         ({"min_capacity": 0}, "min_capacity", ">= 1"),
+        ({"min_capacity": True}, "min_capacity", "min_capacity=True must be a whole number >= 1"),
+        ({"promote": True, "promote_count": 11}, "promote_count", "promote_count=11 must be between 1 and 10"),
     ],
 )
 def test_validation_names_the_field_and_the_bad_value(session, org, changes, field, message):
@@ -146,6 +148,12 @@ def test_text_as_long_as_its_limit_is_taken_whole(session, org):
     assert validate_draft(session, draft(org, NOW, conferencing=dial_in), now=NOW).conferencing == dial_in
     longest = "a@" + "b" * 248 + ".com"
     assert validate_draft(session, draft(org, NOW, customer_email=longest), now=NOW).customer_email == longest
+
+
+def test_the_longest_notice_and_the_most_promoted_slots_are_taken(session, org):
+    checked = validate_draft(session, draft(org, NOW, minimum_notice_minutes=60 * 24 * 60, promote=True,
+                                            promote_count=10), now=NOW)
+    assert (checked.minimum_notice_minutes, checked.promote_count) == (86400, 10)
 
 
 def test_a_description_conferencing_and_language_may_be_left_out(session, org):
