@@ -88,6 +88,9 @@ def test_tokens_have_at_least_128_random_bits_and_only_the_hash_is_kept():
         ({"promote": True, "promote_count": 0}, "promote_count", "between 1 and 10"),
         ({"min_capacity": 0}, "min_capacity", ">= 1"),
         ({"min_capacity": True}, "min_capacity", "min_capacity=True must be a whole number >= 1"),
+        ({"frame_start": "2030-01-07"}, "frame_start", "frame_start must be a date, got '2030-01-07'"),
+        ({"frame_end": dt.datetime(2030, 1, 7)}, "frame_end",
+         "frame_end must be a date, got datetime.datetime(2030, 1, 7, 0, 0)"),
         ({"promote": True, "promote_count": 11}, "promote_count", "promote_count=11 must be between 1 and 10"),
     ],
 )
