@@ -185,8 +185,10 @@ def test_frame_in_the_past_is_refused(session, org):
 
 def test_frame_ending_before_it_starts_is_refused(session, org):
     monday = next_monday(NOW)
-    with pytest.raises(InvitationError, match="before it starts"):
-        validate_draft(session, draft(org, NOW, frame_start=monday, frame_end=monday - dt.timedelta(days=1)), now=NOW)
+    sunday = monday - dt.timedelta(days=1)
+    with pytest.raises(InvitationError) as caught:
+        validate_draft(session, draft(org, NOW, frame_start=monday, frame_end=sunday), now=NOW)
+    assert (caught.value.field, str(caught.value)) == ("frame_end", f"frame ends {sunday} before it starts {monday}")
 
 
 def test_duration_longer_than_the_frame_is_refused(session, org):
