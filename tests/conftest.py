@@ -3,9 +3,9 @@ calendar corpus (when present), Flask app and client.
 
 Every database test runs on both SQLite and PostgreSQL. PostgreSQL is the server named by
 ``TEST_DATABASE_URL`` (default: the CI machine's ``postgresql://postgres@127.0.0.1:5432/test``);
-each pytest run creates a database of its own there and drops it at the end (a run killed before
-then leaves it, and the next run on the host drops it), and each test starts
-on empty tables. When PostgreSQL is unreachable its tests skip, except with ``CI=true``, where they
+each pytest run (each pytest-xdist worker under ``make test``) creates a database of its own
+there and drops it at the end (a run killed before then leaves it, and the next run on the host
+drops it), and each test starts on empty tables. When PostgreSQL is unreachable its tests skip, except with ``CI=true``, where they
 fail: CI must exercise both databases.
 
 The real-world calendar corpus is the folder named by ``TEST_ICS_CORPUS`` (default:
