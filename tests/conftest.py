@@ -49,8 +49,47 @@ if "MUTANT_UNDER_TEST" in os.environ:
     settings.load_profile("mutation")
 
 
+DATABASES = ("sqlite", "postgresql")
+_TO_RUN = pytest.StashKey[tuple[str, ...]]()
+
+
+def _databases_to_run() -> tuple[str, ...]:
+    """``SLOTWISE_TEST_DATABASES`` (comma-separated; default both): the databases tests run on.
+
+    Mutation testing (tools/mutation.py) runs each module's tests on one database: a mutant the
+    other would catch is one no dialect decides, and every test marked ``only_on`` the other
+    database still runs there.
+    """
+    chosen = tuple(d.strip() for d in os.environ.get("SLOTWISE_TEST_DATABASES", ",".join(DATABASES)).split(","))
+    unknown = [d for d in chosen if d not in DATABASES]
+    if unknown or not chosen:
+        raise pytest.UsageError(f"SLOTWISE_TEST_DATABASES={os.environ['SLOTWISE_TEST_DATABASES']!r}: "
+                                f"name some of {', '.join(DATABASES)}, separated by commas")
+    return chosen
+
+
 def pytest_configure(config: pytest.Config) -> None:
     mutation_order.register(config)  # under mutmut: a function's past killers first
+    config.stash[_TO_RUN] = _databases_to_run()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out the runs on a database ``SLOTWISE_TEST_DATABASES`` does not name.
+
+    A test ``only_on`` one database runs there, named or not, and its run that would skip is left out.
+    """
+    chosen = config.stash[_TO_RUN]
+    if chosen == DATABASES:
+        return
+    kept, left_out = [], []
+    for item in items:
+        database = item.callspec.params.get("database_url") if hasattr(item, "callspec") else None
+        only_on = item.get_closest_marker("only_on")
+        runs_on = {only_on.args[0]} if only_on is not None else chosen
+        (kept if database is None or database in runs_on else left_out).append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
 
 
 def skip_or_fail_in_ci(message: str) -> NoReturn:
@@ -183,9 +222,15 @@ def sqlite_url(tmp_path, _sqlite_template) -> str:
     return f"sqlite:///{path}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=DATABASES)
 def database_url(request) -> str:
-    """URL of an empty Slotwise database, once on SQLite and once on PostgreSQL."""
+    """URL of an empty Slotwise database, once on SQLite and once on PostgreSQL.
+
+    A test marked ``@pytest.mark.only_on("postgresql", reason=...)`` skips on the other with its reason.
+    """
+    only_on = request.node.get_closest_marker("only_on")
+    if only_on is not None and request.param != only_on.args[0]:
+        pytest.skip(only_on.kwargs["reason"])
     if request.param == "sqlite":
         return request.getfixturevalue("sqlite_url")
     url = request.getfixturevalue("postgres_url")

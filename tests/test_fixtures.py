@@ -85,3 +85,39 @@ def test_a_killed_runs_postgres_database_is_dropped_by_the_next_run(postgres_url
             for name in (orphan, alive):
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
+
+
+MODELS = "tests/booking_service/store/test_models.py"
+ONLY_ON_POSTGRES = MODELS + "::test_overlapping_reservations_of_one_resource_are_refused_on_postgres"
+
+
+def _collected(**env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--collect-only", MODELS],
+                          cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
+
+
+def test_one_database_runs_each_test_there_and_a_test_only_on_the_other_there_too():
+    """Mutation testing runs on one database (tools/mutation.py): the rest of each test's runs are left out."""
+    both = _collected().stdout.splitlines()
+    only_sqlite = _collected(SLOTWISE_TEST_DATABASES="sqlite").stdout.splitlines()
+    assert MODELS + "::test_instants_come_back_tz_aware_utc[postgresql]" in both
+    assert MODELS + "::test_instants_come_back_tz_aware_utc[sqlite]" in only_sqlite
+    assert MODELS + "::test_instants_come_back_tz_aware_utc[postgresql]" not in only_sqlite
+    assert ONLY_ON_POSTGRES + "[postgresql]" in only_sqlite
+    assert ONLY_ON_POSTGRES + "[sqlite]" not in only_sqlite
+    runs = sum(1 for line in both if "::" in line)
+    assert sum(1 for line in only_sqlite if "::" in line) == runs // 2  # each test once
+    assert f"{runs // 2} deselected" in only_sqlite[-1]
+
+
+def test_a_test_only_on_one_database_skips_on_the_other_with_its_reason():
+    result = _run(ONLY_ON_POSTGRES + "[sqlite]", "")
+    assert result.returncode == 0, result.stdout
+    assert "SKIPPED" in result.stdout and "SQLite relies on the booking path's write lock" in result.stdout
+
+
+def test_an_unknown_database_to_run_on_is_refused_naming_the_variable():
+    result = _collected(SLOTWISE_TEST_DATABASES="sqlite,mysql")
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert ("SLOTWISE_TEST_DATABASES='sqlite,mysql': name some of sqlite, postgresql, separated by commas"
+            in result.stdout + result.stderr)

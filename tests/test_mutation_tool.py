@@ -43,3 +43,31 @@ def test_before_mutmuts_first_run_nothing_is_copied(tmp_path):
     tool = _tool()
     tool._refresh_data_files(tmp_path / "mutants")
     assert not (tmp_path / "mutants").exists()
+
+
+def test_each_module_runs_its_tests_on_the_databases_it_names(tmp_path, monkeypatch):
+    """mutmut, and the tests it starts, get the module's ``SLOTWISE_TEST_DATABASES``."""
+    import subprocess
+
+    tool = _tool()
+    monkeypatch.setattr(tool, "WORK", tmp_path / "work")
+    seen = []
+
+    def mutmut(command, **kwargs):
+        seen.append(kwargs["env"]["SLOTWISE_TEST_DATABASES"])
+        return subprocess.CompletedProcess(command, 1, stdout="stopped here")
+
+    monkeypatch.setattr(tool.subprocess, "run", mutmut)
+    for name in ("booking", "queue"):
+        try:
+            tool.run(name, tool.MODULES[name], 1)
+        except SystemExit as stopped:
+            assert "stopped here" in str(stopped)
+    assert seen == ["sqlite", "sqlite,postgresql"]  # the queue claims rows differently on each
+
+
+def test_every_module_names_databases_the_tests_know():
+    from .conftest import DATABASES
+
+    for name, module in _tool().MODULES.items():
+        assert set(module.databases.split(",")) <= set(DATABASES), name

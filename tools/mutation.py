@@ -47,6 +47,13 @@ class Module:
     floor: float | None = None
     only: tuple[str, ...] = field(default=())
     """mutmut mutant-name globs to run (default: all of the module's)."""
+    databases: str = "sqlite"
+    """``SLOTWISE_TEST_DATABASES`` for its tests (tests/conftest.py): the databases they run on.
+
+    One is enough where the module has no branch on the dialect: the tests ``only_on`` PostgreSQL
+    (row locks, the exclusion constraint) still run there. Lifecycle's mutants on SQLite alone
+    took 125 s, on PostgreSQL alone 219 s and on both 313 s, and the same ten survived each time.
+    """
 
 
 MODULES: dict[str, Module] = {
@@ -70,8 +77,10 @@ MODULES: dict[str, Module] = {
                      (S + "test_outbox.py", "tests/booking_service/delivery/test_mail.py",
                       "tests/booking_service/delivery/test_tokens_at_rest.py", S + "test_booking.py",
                       S + "test_invitations.py", S + "test_changes.py")),
+    # Claims rows with SKIP LOCKED on PostgreSQL and by the write lock on SQLite: both are its subject.
     "queue": Module("booking_service/store/queue.py",
-                    ("tests/booking_service/delivery/test_delivery.py", "tests/booking_service/delivery/test_worker.py")),
+                    ("tests/booking_service/delivery/test_delivery.py", "tests/booking_service/delivery/test_worker.py"),
+                    databases="sqlite,postgresql"),
     # The real calendars (test_ics_corpus.py) count where TEST_ICS_CORPUS names them, as in CI.
     "ics": Module("booking_service/calendars/ics.py",
                   ("tests/booking_service/calendars/test_ics.py", "tests/booking_service/calendars/test_ics_files.py",
@@ -181,7 +190,8 @@ def run(name: str, module: Module, max_children: int) -> Score:
     work = _workdir(name, module)
     started = time.monotonic()
     done = subprocess.run([str(Path(sys.executable).with_name("mutmut")), "run", "--max-children", str(max_children),
-                           *module.only], cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                           *module.only], cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          env={**os.environ, "SLOTWISE_TEST_DATABASES": module.databases})
     if done.returncode != 0 or "failed to collect stats" in done.stdout:
         # The module's tests must pass unmutated before any mutant means anything.
         raise SystemExit(f"{name}: mutmut could not run the module's tests unmutated:\n{done.stdout[-3000:]}")

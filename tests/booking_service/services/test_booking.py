@@ -392,9 +392,8 @@ def test_sqlite_confirmation_must_hold_the_write_lock(sqlite_engine):
             confirm_slot(session, 1, berlin(MONDAY, 10), secret_key=SECRET_KEY, now=NOW)
 
 
+@pytest.mark.only_on("postgresql", reason='the exclusion constraint exists on PostgreSQL only')
 def test_exclusion_constraint_is_the_backstop_on_postgres(engine, org, monkeypatch):
-    if engine.dialect.name != "postgresql":
-        pytest.skip("the exclusion constraint exists on PostgreSQL only")
     first = _invite(engine, org)
     second = _invite(engine, org)
     assert _confirm(engine, first, berlin(MONDAY, 10))[0] == "booked"
@@ -870,6 +869,7 @@ def test_a_resent_confirmation_is_the_first_one_again(engine, org):
     assert event(resent).decoded("DTSTAMP") == NOW + dt.timedelta(hours=1)  # the resend's instant
 
 
+@pytest.mark.only_on("postgresql", reason="row locks are PostgreSQL's; SQLite's write transaction is tested everywhere else")
 def test_on_postgres_the_resource_locks_make_the_loser_wait_and_see_no_longer_available(engine, org):
     """The locks do their own job: the exclusion constraint stays, yet is never what refuses.
 
@@ -882,8 +882,6 @@ def test_on_postgres_the_resource_locks_make_the_loser_wait_and_see_no_longer_av
 
     from sqlalchemy import text
 
-    if engine.dialect.name != "postgresql":
-        pytest.skip("row locks are PostgreSQL's; SQLite's write transaction is tested everywhere else")
     with engine.connect() as connection:
         constraints = connection.execute(text(
             "SELECT conname FROM pg_constraint WHERE contype = 'x' AND conrelid = 'reservations'::regclass")).all()

@@ -339,9 +339,8 @@ def test_the_frames_zone_is_the_drafts_else_the_schedulers_else_the_installation
     assert zone_of(3, None) == "Europe/London"
 
 
+@pytest.mark.only_on("sqlite", reason="the write lock is SQLite's; PostgreSQL locks rows")
 def test_on_sqlite_creating_needs_the_write_lock_unless_the_caller_holds_it(engine, org):
-    if engine.dialect.name != "sqlite":
-        pytest.skip("the write lock is SQLite's; PostgreSQL locks rows")
     with Session(engine) as plain:
         with pytest.raises(RuntimeError, match=re.escape("write_lock() needs a session from session_scope(engine, write=True)")):
             create_invitation(plain, draft(org, NOW), secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=NOW)

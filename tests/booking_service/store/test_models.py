@@ -74,9 +74,8 @@ def test_an_invitation_has_at_most_one_meeting(session):
         session.commit()
 
 
+@pytest.mark.only_on("postgresql", reason="SQLite relies on the booking path's write lock; see the booking tests")
 def test_overlapping_reservations_of_one_resource_are_refused_on_postgres(session):
-    if session.get_bind().dialect.name != "postgresql":
-        pytest.skip("SQLite relies on the booking path's write lock; see the booking tests")
     member = TeamMember(name="Bo", zone="Europe/Berlin")
     room = Room(name="Oak", zone="Europe/Berlin", capacity=6)
     first, second = _invitation("a" * 64), _invitation("b" * 64)
