@@ -337,6 +337,17 @@ def test_the_mails_and_invite_name_the_assigned_pool_member_and_room(engine, org
 
 
 
+@pytest.mark.only_on("postgresql", reason="SQLite returns rows looked up by id in id order whatever was written since")
+def test_the_team_is_named_in_id_order_after_postgresql_has_moved_a_members_row(engine, org):
+    """A change to a member writes a new row version at the end of PostgreSQL's table, where an
+    unordered read finds it last: the meeting still names its team in the order of their ids."""
+    booked = _confirm(engine, _invite(engine, org, members=(org.ana, org.ben)), berlin(MONDAY, 10))[1]
+    with session_scope(engine, write=True) as s:
+        s.get(TeamMember, org.ana).name = "Ana Lima"
+    with session_scope(engine) as s:
+        assert meeting_names(s, s.get(Meeting, booked)) == (["Ana Lima", "Ben"], "")
+
+
 def test_a_meeting_names_whom_it_reserved_and_who_is_told_of_a_cancellation(engine, org, session):
     # Cleo is busy, so the pool gives Dan; Ben has no email address; the small room has one.
     add_busy(session, org.cleo, berlin(MONDAY, 9), berlin(MONDAY, 12))
