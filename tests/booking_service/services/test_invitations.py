@@ -602,6 +602,19 @@ def test_expiry_skips_a_frame_not_yet_over_in_its_zone_and_releases_each_expired
     assert expire_invitations(session, after + dt.timedelta(hours=10)) == 1  # Honolulu's, now over
 
 
+def _spy_on_transitions(monkeypatch) -> list[tuple[str, int | None]]:
+    """The transitions entered from now on, as (kind, invitation id), in order."""
+    entered = []
+    enter = lifecycle.enter
+
+    def spy(session, kind, **kwargs):
+        entered.append((kind, kwargs.get("invitation_id")))
+        return enter(session, kind, **kwargs)
+
+    monkeypatch.setattr(lifecycle, "enter", spy)
+    return entered
+
+
 def test_the_expiry_sweep_locks_only_active_invitations_whose_frame_may_be_over(session, org, monkeypatch):
     def create(**changes) -> int:
         return create_invitation(session, draft(org, NOW, **changes), secret_key=SECRET_KEY, by=None, public_url=PUBLIC,
@@ -614,19 +627,7 @@ def test_the_expiry_sweep_locks_only_active_invitations_whose_frame_may_be_over(
     today = create(customer_email="c@c.example", frame_end=monday + dt.timedelta(days=5))  # to Saturday
     tomorrow = create(customer_email="d@c.example", frame_end=monday + dt.timedelta(days=6))  # to Sunday
     session.commit()
-    # A table returns rows in no set order: on PostgreSQL the first one's row, written again with
-    # an indexed column changed, now lies after the others, so a sweep in the table's order would
-    # lock it last.
-    session.get(Invitation, ended).created_by_id = org.scheduler
-    session.commit()
-    entered = []
-
-    def spy(session, kind, **kwargs):
-        entered.append((kind, kwargs.get("invitation_id")))
-        return enter(session, kind, **kwargs)
-
-    enter = lifecycle.enter
-    monkeypatch.setattr(lifecycle, "enter", spy)
+    entered = _spy_on_transitions(monkeypatch)
     saturday_noon = dt.datetime.combine(monday + dt.timedelta(days=5), dt.time(12), UTC)
     assert expire_invitations(session, saturday_noon) == 1
     # Saturday's frame may be over somewhere on Earth by now (UTC date), so it is checked, in id
@@ -635,6 +636,21 @@ def test_the_expiry_sweep_locks_only_active_invitations_whose_frame_may_be_over(
     assert {i: session.get(Invitation, i).status for i in (ended, cancelled, today, tomorrow)} == {
         ended: "expired", cancelled: "cancelled", today: "active", tomorrow: "active",
     }
+
+
+@pytest.mark.only_on("postgresql", reason="SQLite's table order is the id's whatever was written since")
+def test_the_expiry_sweep_locks_in_id_order_after_postgresql_has_moved_a_row(session, org, monkeypatch):
+    """One lock order for every transition: a row written again lies after the others in PostgreSQL's
+    table, where a sweep in the table's order would lock it last."""
+    first, second = (create_invitation(session, draft(org, NOW, customer_email=f"{n}@c.example"), secret_key=SECRET_KEY,
+                                       by=None, public_url=PUBLIC, now=NOW).invitation.id for n in "ab")
+    session.commit()
+    session.get(Invitation, first).created_by_id = org.scheduler  # an indexed column: a new row version
+    session.commit()
+    entered = _spy_on_transitions(monkeypatch)
+    after_the_frame = dt.datetime.combine(next_monday(NOW) + dt.timedelta(days=6), dt.time(12), UTC)
+    assert expire_invitations(session, after_the_frame) == 2
+    assert entered == [("expire", first), ("expire", second)]
 
 
 def test_invitation_mail_parses_as_a_real_message(session, org, tmp_path):
@@ -649,3 +665,59 @@ def test_invitation_mail_parses_as_a_real_message(session, org, tmp_path):
     links = re.findall(r'href="([^"]+)"', html)
     assert sum("/slot?start=" in link for link in links) == 2
     assert any(link.endswith(f"/times?zone={ZONE.replace('/', '%2F')}") for link in links)
+
+
+def _refusal(session, org, now=NOW, **changes) -> tuple[str, str]:
+    with pytest.raises(InvitationError) as caught:
+        validate_draft(session, draft(org, now, **changes), now=now)
+    return caught.value.field, str(caught.value)
+
+
+def test_a_frame_of_a_year_and_a_day_is_taken_and_one_day_longer_is_refused(session, org):
+    monday = next_monday(NOW)
+    taken = validate_draft(session, draft(org, NOW, frame_end=monday + dt.timedelta(days=365)), now=NOW)
+    assert (taken.frame_end - taken.frame_start).days + 1 == inv.MAX_FRAME_DAYS == 366
+    assert _refusal(session, org, frame_end=monday + dt.timedelta(days=366)) == (
+        "frame_end", "frame is 367 days long; at most 366")
+
+
+def test_a_frame_ending_today_in_its_zone_is_taken_and_one_that_ended_there_is_refused(session, org):
+    """Today is the frame zone's: at 23:30 UTC on 2 January it is still the 2nd in London, the 3rd in Tokyo."""
+    late = dt.datetime(2030, 1, 2, 23, 30, tzinfo=UTC)
+    second = dt.date(2030, 1, 2)
+    taken = validate_draft(session, draft(org, late, frame_start=second, frame_end=second, zone="Europe/London"),
+                           now=late)
+    assert taken.frame_end == second
+    assert _refusal(session, org, late, frame_start=second, frame_end=second, zone="Asia/Tokyo") == (
+        "frame_end", "frame ends 2030-01-02, which is in the past (today is 2030-01-03 in Asia/Tokyo)")
+
+
+def test_a_team_pool_and_room_that_cannot_hold_the_meeting_are_refused_word_for_word(session, org):
+    from booking_service.store.models import ResourcePool, TeamMember
+
+    assert _refusal(session, org, members=(), pools=()) == (
+        "members", "the team is empty: choose at least one member or one pool")
+    assert _refusal(session, org, pool_policy="lottery") == (
+        "pool_policy", "pool policy 'lottery' is not a policy; use one of pooled, round_robin, weighted")
+    # The rooms: the large one seats 8, exactly what is asked, and nothing seats 9.
+    rooms = (org.small_room, org.large_room)
+    assert validate_draft(session, draft(org, NOW, rooms=rooms, min_capacity=8), now=NOW).min_capacity == 8
+    assert _refusal(session, org, rooms=rooms, min_capacity=9) == (
+        "rooms", "no chosen room seats 9 people (the largest seats 8)")
+    # The pool (Cleo and Dan): a panel of two is met by its two active members, not by one.
+    session.get(ResourcePool, org.pool).panel_size = 2
+    session.flush()
+    assert validate_draft(session, draft(org, NOW, pools=(org.pool,)), now=NOW).min_capacity == 1
+    session.get(TeamMember, org.cleo).active = False
+    session.flush()
+    assert _refusal(session, org, pools=(org.pool,)) == (
+        "pools", "pool 'Sales' needs 2 members per meeting but has 1 active; add members or lower its panel size")
+    session.get(TeamMember, org.dan).active = False
+    session.flush()
+    assert _refusal(session, org, pools=(org.pool,)) == (
+        "pools", "pool 'Sales' has no active members; add members or drop the pool")
+
+
+def test_without_promotion_the_promoted_count_is_not_checked_and_the_default_is_kept(session, org):
+    validated = validate_draft(session, draft(org, NOW, promote=False, promote_count="lots"), now=NOW)
+    assert (validated.promote, validated.promote_count) == (False, 5)
