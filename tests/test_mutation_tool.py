@@ -71,3 +71,13 @@ def test_every_module_names_databases_the_tests_know():
 
     for name, module in _tool().MODULES.items():
         assert set(module.databases.split(",")) <= set(DATABASES), name
+
+
+def test_mutmuts_configuration_names_the_module_its_tests_and_a_short_time_limit():
+    import tomllib
+
+    tool = _tool()
+    config = tomllib.loads(tool._config("slots", tool.MODULES["slots"]))["tool"]["mutmut"]
+    assert config["only_mutate"] == ["planner/slots.py"]
+    assert config["pytest_add_cli_args_test_selection"] == list(tool.MODULES["slots"].tests)
+    assert config["timeout_multiplier"] == 3.0  # mutmut's default of 15 let looping mutants take minutes

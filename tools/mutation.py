@@ -112,6 +112,11 @@ CI_FLOOR = 90.0
 """Percent of lifecycle's mutants CI requires killed; ``docs/mutation.md`` has the latest score."""
 
 
+TIMEOUT_MULTIPLIER = 3.0
+"""mutmut stops a mutant whose tests use more CPU than ``2 * multiplier * (their time + 1 s)``, as
+timed out, which counts as caught: a loop the mutation made endless. At mutmut's default of 15 the
+slot semantics' looping mutants took minutes each; at 3 the limit is six times the tests' time."""
+
 SOURCES = ("booking_service", "planner")
 """mutmut's ``source_paths``: copied into ``mutants/``, where the tests import them from."""
 
@@ -128,6 +133,7 @@ def _config(name: str, module: Module) -> str:
         f"pytest_add_cli_args_test_selection = [{quoted}]\n"
         f'also_copy = ["docs/", "README.md", "dashboard/", "streamlit_app.py", "notebooks/", "benchmarks/"]\n'
         f'pytest_add_cli_args = ["-p", "no:cacheprovider"]\n'
+        f"timeout_multiplier = {TIMEOUT_MULTIPLIER}\n"
     )
 
 
