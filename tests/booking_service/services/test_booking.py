@@ -403,7 +403,7 @@ def test_sqlite_confirmation_must_hold_the_write_lock(sqlite_engine):
             confirm_slot(session, 1, berlin(MONDAY, 10), secret_key=SECRET_KEY, now=NOW)
 
 
-@pytest.mark.only_on("postgresql", reason='the exclusion constraint exists on PostgreSQL only')
+@pytest.mark.only_on("postgresql", reason="the exclusion constraint exists on PostgreSQL only")
 def test_exclusion_constraint_is_the_backstop_on_postgres(engine, org, monkeypatch):
     first = _invite(engine, org)
     second = _invite(engine, org)

@@ -248,7 +248,7 @@ def test_reschedule_moves_reservations_keeps_the_uid_and_mails_each_side_once(en
     _no_problems(engine)
 
 
-@pytest.mark.only_on("postgresql", reason='the exclusion constraint exists on PostgreSQL only')
+@pytest.mark.only_on("postgresql", reason="the exclusion constraint exists on PostgreSQL only")
 def test_on_postgres_a_move_the_recheck_missed_is_refused_by_the_constraint_and_changes_nothing(
         engine, org, monkeypatch):
     """The exclusion constraint is the backstop of a move as of a booking: the savepoint is rolled
