@@ -10,6 +10,8 @@
   it, so the next rerun rebuilds what depends on it.
 - :func:`data_changed` is what a page calls after it changed data itself (it also covers edits
   the fingerprint cannot see, such as a member's new zone).
+- :func:`one_at_a_time` wraps a button's callback that changes data, so that a double click acts
+  once and what it did still reaches the page (:func:`apply_outcomes`).
 - :func:`org_tables` (the organisation as planner tables), :func:`org_index` (the same indexed by
   resource, :class:`planner.OrgTables`), :func:`org_grid` (the planner's prebuilt
   :class:`planner.OrgGrid`) and :func:`org_limits` are shared by every session and rebuilt once per
@@ -21,10 +23,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -32,6 +35,7 @@ import streamlit as st
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 import planner
 from booking_service.core.clock import utcnow
@@ -132,6 +136,77 @@ def data_changed() -> None:
     """Call after changing data: drops cached tables so that every page sees the change."""
     _edit_counter()[0] += 1
     st.cache_data.clear()
+
+
+@dataclass
+class _Call:
+    """One button callback running for one browser session (see :func:`one_at_a_time`)."""
+
+    finished: threading.Event = field(default_factory=threading.Event)
+    acted: bool = False
+
+
+@dataclass
+class _Callbacks:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    running: dict[tuple[str, str], _Call] = field(default_factory=dict)
+    outcomes: dict[str, list[Callable[[], None]]] = field(default_factory=dict)
+
+
+@st.cache_resource(show_spinner=False)
+def _callbacks() -> _Callbacks:
+    return _Callbacks()
+
+
+def one_at_a_time(action: Callable[..., Callable[[], None] | None], *args: object) -> None:
+    """A button's callback that changes data: ``action(*args)``, once per click however clicks arrive.
+
+    Streamlit handles a click that arrives while an earlier run is still busy in a new run beside
+    the first (its fast reruns) and stops the first at its next use of ``st.session_state``. So a
+    double click can call one callback twice at the same moment, and the first call can be stopped
+    after it has changed the data but before the page has noted it. Hence:
+
+    - the second call waits for the first and acts only if the first was stopped before it acted;
+    - ``action`` must not touch ``st.session_state`` (or draw) after it has changed data: it
+      returns what the page should note as a function (the *outcome*, safe to apply twice), which
+      :func:`apply_outcomes` applies at the start of the session's next run that gets that far.
+    """
+    session = get_script_run_ctx().session_id
+    key = (session, action.__qualname__)
+    calls = _callbacks()
+    while True:
+        with calls.lock:
+            busy = calls.running.get(key)
+            if busy is None:
+                calls.running[key] = mine = _Call()
+                break
+        busy.finished.wait()
+        if busy.acted:
+            return
+    try:
+        outcome = action(*args)
+        with calls.lock:
+            if outcome is not None:
+                calls.outcomes.setdefault(session, []).append(outcome)
+            mine.acted = True
+    finally:
+        with calls.lock:
+            del calls.running[key]
+        mine.finished.set()
+
+
+def apply_outcomes() -> None:
+    """Note on the page what this session's button actions did (:func:`one_at_a_time`); call at each run's start."""
+    session = get_script_run_ctx().session_id
+    calls = _callbacks()
+    with calls.lock:
+        pending = list(calls.outcomes.get(session, ()))
+    for outcome in pending:
+        outcome()
+        with calls.lock:
+            calls.outcomes[session].remove(outcome)
+            if not calls.outcomes[session]:
+                del calls.outcomes[session]
 
 
 def current_user() -> User | None:

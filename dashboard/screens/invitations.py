@@ -8,6 +8,9 @@ one of the list. Cancelling asks first, in a dialog that names the invitation an
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 
@@ -17,7 +20,8 @@ from booking_service.services import lifecycle, queries
 from dashboard import state, views
 
 
-def _resend(invitation_id: int, email: str) -> None:
+def _resend(invitation_id: int, email: str) -> Callable[[], None] | None:
+    """The Resend button's action (through :func:`state.one_at_a_time`); the page changes only in the outcome."""
     try:
         with state.session(write=True) as s:
             created = service.resend_invitation(s, invitation_id, by=state.current_user(),
@@ -25,15 +29,19 @@ def _resend(invitation_id: int, email: str) -> None:
                                                 secret_key=state.settings().secret_key)
             link, delivery = created.link, created.invitation.delivery
     except (service.InvitationError, *state.REFUSED) as exc:
-        views.flash(str(exc), "error")
-        return
-    st.session_state.setdefault(state.LINKS_KEY, {})[invitation_id] = link
+        return partial(views.flash, str(exc), "error")
     state.data_changed()
     if delivery == "links":  # the scheduler delivers this invitation: no email was queued
-        views.flash("Made a new link (the old one no longer works); no email was sent. "
-                    "Copy the link below and send it yourself.")
+        message = ("Made a new link (the old one no longer works); no email was sent. "
+                   "Copy the link below and send it yourself.")
     else:
-        views.flash(f"Sent again to {email} with a new link; the old link no longer works.")
+        message = f"Sent again to {email} with a new link; the old link no longer works."
+    return partial(_resent, invitation_id, link, message)
+
+
+def _resent(invitation_id: int, link: str, message: str) -> None:
+    st.session_state.setdefault(state.LINKS_KEY, {})[invitation_id] = link
+    views.flash(message)
 
 
 def _cancel(payload: dict) -> None:
@@ -147,7 +155,7 @@ if picked is not None:
 resend, cancel = st.columns(2)
 resend.button(
     "Resend with a new link", key="invitations-resend", width="stretch", disabled=picked is None,
-    on_click=_resend, args=(picked.id, picked.customer_email) if picked else None,
+    on_click=state.one_at_a_time, args=(_resend, picked.id, picked.customer_email) if picked else None,
 )
 cancel.button(
     "Cancel invitation…", key="invitations-cancel", type="primary", width="stretch", disabled=picked is None,

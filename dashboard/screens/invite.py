@@ -9,6 +9,8 @@ the step whose field they name.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -149,14 +151,15 @@ def continue_if_valid(step: int) -> None:
     st.error(str(error))
 
 
-def send(draft: service.InvitationDraft, delivery: str, initial: dict[str, object]) -> None:
-    """The Invite button's callback: create the invitation the page showed, once.
+def send(draft: service.InvitationDraft, delivery: str, initial: dict[str, object]) -> Callable[[], None] | None:
+    """The Invite button's action (through :func:`state.one_at_a_time`): create the invitation the page showed, once.
 
-    It runs before the script reruns, so a second click that arrives while the first is being
-    handled finds the invitation already sent (the success message is up) and does nothing.
+    A second click waits for the first and does not send again; one handled later finds the
+    invitation already sent and does nothing. Once the invitation exists, the page is changed only
+    through the returned outcome, so a run stopped by a click still shows the link.
     """
     if st.session_state.get(DONE_KEY):
-        return
+        return None
     settings = state.settings()
     me = state.current_user()
     try:
@@ -169,18 +172,26 @@ def send(draft: service.InvitationDraft, delivery: str, initial: dict[str, objec
             link_zone = created.invitation.customer_zone or created.invitation.zone
             slot_links = [(views.when(start, end, link_zone), url) for start, end, url in created.slot_links]
     except service.InvitationError as exc:
-        st.session_state[ERROR_KEY] = str(exc)
-        st.session_state[STEP_KEY] = FIELD_STEP.get(exc.field, 3)
-        return
+        return partial(refused, str(exc), FIELD_STEP.get(exc.field, 3))
     except state.REFUSED as exc:
-        st.session_state[ERROR_KEY] = str(exc)
-        return
+        return partial(refused, str(exc), None)
     state.data_changed()
-    st.session_state.setdefault(state.LINKS_KEY, {})[invitation_id] = link
-    st.session_state[DONE_KEY] = {
+    done = {
         "customer": draft.customer_name.strip(), "email": draft.customer_email.strip(),
         "link": link, "slots": slots, "delivery": delivery, "slot_links": slot_links,
     }
+    return partial(sent, invitation_id, done, initial)
+
+
+def refused(message: str, step: int | None) -> None:
+    st.session_state[ERROR_KEY] = message
+    if step is not None:
+        st.session_state[STEP_KEY] = step
+
+
+def sent(invitation_id: int, done: dict[str, object], initial: dict[str, object]) -> None:
+    st.session_state.setdefault(state.LINKS_KEY, {})[invitation_id] = done["link"]
+    st.session_state[DONE_KEY] = done
     reset(initial)
 
 
@@ -407,7 +418,7 @@ else:
         go(2)
     invite_col.button(
         "Invite", key="inv-invite", type="primary", width="stretch", disabled=reason is not None, help=reason,
-        on_click=send, args=(draft, delivery, initial),
+        on_click=state.one_at_a_time, args=(send, draft, delivery, initial),
     )
     if reason:
         st.caption(f"Invite is disabled: {reason}")

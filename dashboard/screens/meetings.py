@@ -11,6 +11,8 @@ first confirmation again, and changes nothing.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -24,17 +26,17 @@ from dashboard import state, views
 ALL = 0
 
 
-def _resend(meeting_id: int, customer: str) -> None:
+def _resend(meeting_id: int, customer: str) -> Callable[[], None]:
+    """The Resend button's action (through :func:`state.one_at_a_time`); the page changes only in the outcome."""
     try:
         with state.session(write=True) as s:
             settings = state.settings()
             booking.resend_confirmation(s, meeting_id, by=state.current_user(), secret_key=settings.secret_key,
                                         settings=settings)
     except state.REFUSED as exc:
-        views.flash(str(exc), "error")
-        return
-    views.flash(f"The confirmation is in the outbox for {customer} again: the same calendar invite and the same "
-                "links to reschedule or cancel.")
+        return partial(views.flash, str(exc), "error")
+    return partial(views.flash, f"The confirmation is in the outbox for {customer} again: the same calendar invite "
+                   "and the same links to reschedule or cancel.")
 
 
 def _cancel(payload: dict) -> None:
@@ -194,7 +196,8 @@ resend, cancel = st.columns(2)
 resend.button(
     "Resend the confirmation", key="meetings-resend", width="stretch", disabled=picked is None,
     help=not_picked or f"Send {picked.customer_email} the confirmation again, for a customer who lost it",
-    on_click=_resend, args=(picked.id, f"{picked.customer_name} <{picked.customer_email}>") if picked else None,
+    on_click=state.one_at_a_time,
+    args=(_resend, picked.id, f"{picked.customer_name} <{picked.customer_email}>") if picked else None,
 )
 cancel.button(
     "Cancel meeting…", key="cancel-meeting", type="primary", width="stretch", disabled=picked is None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -86,6 +87,18 @@ def _invitations(url: str) -> int:
         engine.dispose()
 
 
+@contextmanager
+def _write_lock_held(url: str):
+    """Hold SQLite's write lock (``BEGIN IMMEDIATE``) for the block: every writer waits meanwhile."""
+    connection = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        yield
+        connection.execute("ROLLBACK")
+    finally:
+        connection.close()
+
+
 def test_a_typed_date_updates_the_count_without_leaving_the_field(dashboard_url, sqlite_url):  # noqa: F811
     base, members = dashboard_url
     with _signed_in(base) as page:
@@ -116,7 +129,14 @@ def test_invite_sends_once_even_when_clicked_twice(dashboard_url, sqlite_url):  
         page.get_by_text("Preview of the email").wait_for(timeout=60_000)
         _settle(page)
         before = _invitations(sqlite_url)
-        page.get_by_role("button", name="Invite", exact=True).dblclick()
+        invite = page.get_by_role("button", name="Invite", exact=True)
+        # The second click comes while the first click's send waits for the database: Streamlit
+        # handles it in a new run beside the first (fast reruns), so both runs are sending at once.
+        with _write_lock_held(sqlite_url):
+            invite.click()
+            page.wait_for_timeout(1000)
+            invite.click()
+            page.wait_for_timeout(2000)
         page.get_by_text("Invitation sent to Ada Lovelace").wait_for(timeout=60_000)
         _settle(page)
         assert _invitations(sqlite_url) == before + 1

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from types import SimpleNamespace
+
+import pytest
 
 from booking_service.services import availability, invitations, queries
 from booking_service.store.db import make_engine, session_scope
@@ -77,3 +80,97 @@ def test_the_invitation_list_reads_the_data_version_once(org, monkeypatch):
                 availability.count_slots_for(s, invitation, now - dt.timedelta(minutes=1)),
             }
     engine.dispose()
+
+
+class _Stopped(Exception):
+    """Stands for Streamlit's stop of a run that a later click replaced."""
+
+
+@pytest.fixture
+def browser_session(monkeypatch):
+    """``get_script_run_ctx`` for a browser session whose id the test sets."""
+    session = SimpleNamespace(session_id="one")
+    monkeypatch.setattr(state, "get_script_run_ctx", lambda: session)
+    return session
+
+
+def test_a_second_click_waits_for_the_first_and_does_not_act_again(browser_session):
+    started, finish = threading.Event(), threading.Event()
+    calls, noted = [], []
+
+    def send(label):
+        calls.append(label)
+        started.set()
+        assert finish.wait(10)
+        return lambda: noted.append(label)
+
+    first = threading.Thread(target=state.one_at_a_time, args=(send, "first"))
+    first.start()
+    assert started.wait(10)
+    second = threading.Thread(target=state.one_at_a_time, args=(send, "second"))
+    second.start()
+    second.join(0.5)
+    assert second.is_alive()  # waiting for the first
+    browser_session.session_id = "two"
+    started.clear()
+    other = threading.Thread(target=state.one_at_a_time, args=(send, "another session"))
+    other.start()
+    assert started.wait(10)  # not held up by the first session's call
+    finish.set()
+    for thread in (first, second, other):
+        thread.join(10)
+    assert calls == ["first", "another session"]
+    assert noted == []  # the outcome waits for the session's next run
+    browser_session.session_id = "one"
+    state.apply_outcomes()
+    assert noted == ["first"]
+    state.apply_outcomes()
+    assert noted == ["first"]  # applied once
+    state.one_at_a_time(send, "a later click")
+    assert calls == ["first", "another session", "a later click"]
+    browser_session.session_id = "two"
+    state.apply_outcomes()
+    assert noted == ["first", "another session"]
+
+
+def test_a_click_stopped_before_it_acted_is_acted_on_by_the_next(browser_session):
+    started, finish = threading.Event(), threading.Event()
+    calls = []
+
+    def send(label):
+        calls.append(label)
+        if label == "first":
+            started.set()
+            assert finish.wait(10)
+            raise _Stopped
+        return None
+
+    def first_click():
+        with pytest.raises(_Stopped):
+            state.one_at_a_time(send, "first")
+
+    first = threading.Thread(target=first_click)
+    first.start()
+    assert started.wait(10)
+    second = threading.Thread(target=state.one_at_a_time, args=(send, "second"))
+    second.start()
+    finish.set()
+    first.join(10)
+    second.join(10)
+    assert calls == ["first", "second"]
+
+
+def test_an_outcome_stopped_halfway_is_applied_again_by_the_next_run(browser_session):
+    noted = []
+
+    def outcome():
+        noted.append("link shown")
+        if len(noted) == 1:
+            raise _Stopped
+
+    state.one_at_a_time(lambda: outcome)
+    with pytest.raises(_Stopped):
+        state.apply_outcomes()
+    state.apply_outcomes()
+    state.apply_outcomes()
+    assert noted == ["link shown", "link shown"]
