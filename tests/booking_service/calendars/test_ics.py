@@ -52,6 +52,14 @@ def test_windows_zone_name_without_vtimezone_maps_to_iana(tzid):
     assert read(text) == [(utc("2024-06-10 00:00"), utc("2024-06-10 01:00"))]
 
 
+@pytest.mark.parametrize("tzid", ["XTokyo Standard Time", "Tokyo Standard TimeX"])
+def test_a_windows_zone_name_is_looked_up_whole(tzid):
+    text = calendar(*event(f"DTSTART;TZID={tzid}:20240610T090000", f"DTEND;TZID={tzid}:20240610T100000"))
+    with pytest.raises(CalendarParseError) as caught:
+        read(text)
+    assert str(caught.value).startswith(f"line 7, DTSTART: TZID '{tzid}' is neither defined")
+
+
 def test_windows_zone_follows_its_iana_zone_across_dst():
     # "W. Europe Standard Time" -> Europe/Berlin: +2 in July, +1 in December.
     text = calendar(
@@ -1150,6 +1158,20 @@ def test_a_vtimezone_with_two_tzids_refuses_the_calendar_where_an_event_uses_it(
     assert read(unused) == [(utc("2024-06-10 09:00"), utc("2024-06-10 10:00"))]
 
 
+@pytest.mark.parametrize(("names", "refusal"), [
+    (["Office", "Office Two", "Office Three"], "the VTIMEZONE 'Office' has a second TZID line ('Office Two')"),
+    (["", "Office Two"], "the VTIMEZONE '' has a second TZID line ('Office Two')"),
+], ids=["three-tzids", "the-first-empty"])
+def test_a_vtimezone_with_more_tzids_is_refused_at_the_second(names, refusal):
+    zone = zone_block(names[0], "+0300")
+    zone[2:2] = [f"TZID:{name}" for name in names[1:]]
+    text = calendar(*zone, *event("DTSTART;TZID=Office Two:20240610T090000", "DTEND;TZID=Office Two:20240610T100000"))
+    with pytest.raises(CalendarParseError) as caught:
+        read(text)
+    assert str(caught.value) == (f"line 6, TZID: {refusal}; a VTIMEZONE names one zone: keep one TZID line "
+                                 "and remove the other")
+
+
 # --- what is parsed -------------------------------------------------------------------------------
 
 
@@ -1175,6 +1197,10 @@ def test_only_events_that_may_reach_the_window_or_look_broken_are_parsed(monkeyp
         *event("DTSTART:20190610T090000Z", "DTEND:20190610T100000Z", "RRULE:freq=daily;until=20190612T090000Z",
                uid="ended-in-lower-case"),
         *event("DTSTART:20270104T090000Z", "DTEND:20270104T100000Z", "RRULE:FREQ=WEEKLY", uid="later-series"),
+        # Ended the year before (dates compared as whole keys: "2023…" comes before "2024…").
+        *event("DTSTART:20230610T090000Z", "DTEND:20230610T100000Z", uid="ended-a-year-before"),
+        *event("DTSTART:20230610T090000Z", "DTEND:20230610T100000Z", "RRULE:FREQ=DAILY;UNTIL=20230612T090000Z",
+               uid="series-ended-a-year-before"),
         *event("DTSTART:20240610T090000Z", "DTEND:20240610T100000Z", uid="in-the-window"),
         *event("DTSTART:20190610T090000Z", "DTEND:20190610T100000Z", "RRULE:FREQ=YEARLY;COUNT=3", uid="counted"),
         *event("DTSTART:20190610T090000Z", "DTEND:20190610T080000Z", "TRANSP:TRANSPARENT", uid="broken-but-free"),
