@@ -1,12 +1,16 @@
 """API keys and webhooks: connect the tools a team already uses (CRM, helpdesk) to Slotwise.
 
-A key is shown once, when it is made; afterwards only its first characters. Webhook
+A key is shown once, when it is made; afterwards only its first characters. Making a key or adding a
+webhook goes through :func:`dashboard.state.one_at_a_time`, so a double click makes one. Webhook
 subscriptions receive the events of what the signed-in user may see; each has its delivery log
 and a "send test event" button. The rules are in :mod:`booking_service.services.api_keys` and
 :mod:`booking_service.services.webhooks`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
 
 import pandas as pd
 import streamlit as st
@@ -17,6 +21,38 @@ from dashboard import state, views
 
 NEW_KEY = "integrations-new-key"
 NEW_SECRET = "integrations-new-secret"
+
+
+
+def _remember(key: str, value: str) -> None:
+    st.session_state[key] = value
+
+
+def _make_key(user) -> Callable[[], None]:
+    """The Make key button's action (:func:`state.one_at_a_time`): the key reaches the page in the outcome."""
+    name, scopes = st.session_state["api-key-name"], st.session_state["api-key-scopes"]
+    try:
+        with state.session(write=True) as s:
+            secret = api_keys.create_key(s, s.merge(user), name, scopes).secret
+    except api_keys.ApiKeyError as exc:
+        return partial(views.flash, str(exc), "error")
+    return partial(_remember, NEW_KEY, secret)
+
+
+def _add_webhook(user, settings) -> Callable[[], None]:
+    """The Add webhook button's action (:func:`state.one_at_a_time`): the secret reaches the page in the outcome."""
+    url, events = st.session_state["webhook-url"], st.session_state["webhook-events"]
+    description = st.session_state["webhook-description"]
+    try:
+        with state.session(write=True) as s:
+            secret = webhooks.create_subscription(
+                s, s.merge(user), url, events, description=description, secret_key=settings.secret_key,
+                allowed=webhooks.parse_networks(settings.webhook_allowed_networks),
+            ).secret
+    except webhooks.WebhookError as exc:
+        return partial(views.flash, str(exc), "error")
+    return partial(_remember, NEW_SECRET, secret)
+
 
 st.title("API keys and webhooks")
 views.show_flash()
@@ -40,19 +76,10 @@ if NEW_KEY in st.session_state:
     st.success("Copy the key now: it is not shown again.")
     st.code(st.session_state.pop(NEW_KEY), language=None)
 with st.form("api-key-new"):
-    name = st.text_input("Name", placeholder="CRM sync", key="api-key-name")
-    scopes = st.multiselect("Scopes", list(api_keys.API_KEY_SCOPES), default=["read"], key="api-key-scopes",
-                            help="read: every GET; write: create, resend, cancel; webhooks: manage subscriptions")
-    if st.form_submit_button("Make key", type="primary"):
-        try:
-            with state.session(write=True) as s:
-                created = api_keys.create_key(s, s.merge(user), name, scopes)
-                secret = created.secret
-        except api_keys.ApiKeyError as exc:
-            st.error(str(exc))
-        else:
-            st.session_state[NEW_KEY] = secret
-            st.rerun()
+    st.text_input("Name", placeholder="CRM sync", key="api-key-name")
+    st.multiselect("Scopes", list(api_keys.API_KEY_SCOPES), default=["read"], key="api-key-scopes",
+                   help="read: every GET; write: create, resend, cancel; webhooks: manage subscriptions")
+    st.form_submit_button("Make key", type="primary", on_click=state.one_at_a_time, args=(_make_key, user))
 
 with state.session() as s:
     keys = api_keys.list_keys(s, s.merge(user))
@@ -77,23 +104,12 @@ if NEW_SECRET in st.session_state:
     st.success("Copy the signing secret now: it is not shown again.")
     st.code(st.session_state.pop(NEW_SECRET), language=None)
 with st.form("webhook-new"):
-    url = st.text_input("URL", placeholder="https://crm.example.com/hooks/slotwise", key="webhook-url")
-    events = st.multiselect("Events", list(webhooks.EVENTS), default=["meeting.confirmed", "meeting.cancelled"],
-                            key="webhook-events")
-    description = st.text_input("Description", key="webhook-description")
-    if st.form_submit_button("Add webhook", type="primary"):
-        try:
-            with state.session(write=True) as s:
-                created = webhooks.create_subscription(
-                    s, s.merge(user), url, events, description=description, secret_key=settings.secret_key,
-                    allowed=webhooks.parse_networks(settings.webhook_allowed_networks),
-                )
-                secret = created.secret
-        except webhooks.WebhookError as exc:
-            st.error(str(exc))
-        else:
-            st.session_state[NEW_SECRET] = secret
-            st.rerun()
+    st.text_input("URL", placeholder="https://crm.example.com/hooks/slotwise", key="webhook-url")
+    st.multiselect("Events", list(webhooks.EVENTS), default=["meeting.confirmed", "meeting.cancelled"],
+                   key="webhook-events")
+    st.text_input("Description", key="webhook-description")
+    st.form_submit_button("Add webhook", type="primary", on_click=state.one_at_a_time,
+                          args=(_add_webhook, user, settings))
 
 with state.session() as s:
     subscriptions = [(w.id, w.url, list(w.events), w.description) for w in webhooks.subscriptions(s, user)]

@@ -1,4 +1,4 @@
-"""What only a real browser shows: typed dates, the confirmation dialog, the copy button, a double click.
+"""What only a real browser shows: typed dates, the confirmation dialog, the copy button, double clicks.
 
 The dashboard runs as a real server (the ``dashboard_url`` fixture of ``test_screenshots``: the
 demo organisation plus a few invitations on a temp database) and Playwright drives Debian's
@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from booking_service.services import api_keys
 from booking_service.store.db import make_engine, session_scope
-from booking_service.store.models import Invitation, utcnow
+from booking_service.store.models import ApiKey, Invitation, utcnow
 
 from .test_screenshots import (
     CHROMIUM,
@@ -78,11 +79,11 @@ def _count(page) -> int:
     return int(page.get_by_test_id("stMetricValue").first.inner_text())
 
 
-def _invitations(url: str) -> int:
+def _rows(url: str, model=Invitation) -> int:
     engine = make_engine(url)
     try:
         with session_scope(engine) as s:
-            return s.scalar(select(func.count()).select_from(Invitation))
+            return s.scalar(select(func.count()).select_from(model))
     finally:
         engine.dispose()
 
@@ -128,7 +129,7 @@ def test_invite_sends_once_even_when_clicked_twice(dashboard_url, sqlite_url):  
         page.get_by_role("button", name="Continue").click()
         page.get_by_text("Preview of the email").wait_for(timeout=60_000)
         _settle(page)
-        before = _invitations(sqlite_url)
+        before = _rows(sqlite_url)
         invite = page.get_by_role("button", name="Invite", exact=True)
         # The second click comes while the first click's send waits for the database: Streamlit
         # handles it in a new run beside the first (fast reruns), so both runs are sending at once.
@@ -139,7 +140,7 @@ def test_invite_sends_once_even_when_clicked_twice(dashboard_url, sqlite_url):  
             page.wait_for_timeout(2000)
         page.get_by_text("Invitation sent to Ada Lovelace").wait_for(timeout=60_000)
         _settle(page)
-        assert _invitations(sqlite_url) == before + 1
+        assert _rows(sqlite_url) == before + 1
         # The success message shows with the Invite button disabled, and a copy button in plain view.
         assert page.get_by_role("button", name="Invite", exact=True).is_disabled()
         copy = page.get_by_role("button", name="Copy link")
@@ -150,11 +151,34 @@ def test_invite_sends_once_even_when_clicked_twice(dashboard_url, sqlite_url):  
         assert page.evaluate("navigator.clipboard.readText()") == link
 
 
+def test_make_key_makes_one_key_even_when_clicked_twice(dashboard_url, sqlite_url):  # noqa: F811
+    base, _members = dashboard_url
+    with _signed_in(base) as page:
+        _open(page, "API keys and webhooks")
+        page.get_by_label("Name", exact=True).fill("CRM sync")
+        make = page.get_by_role("button", name="Make key")
+        with _write_lock_held(sqlite_url):  # the second click comes while the first waits (as above)
+            make.click()
+            page.wait_for_timeout(1000)
+            make.click()
+            page.wait_for_timeout(2000)
+        page.get_by_text("Copy the key now").wait_for(timeout=60_000)
+        _settle(page)
+        assert _rows(sqlite_url, ApiKey) == 1
+        shown = page.locator('[data-testid="stCode"] code').first.inner_text().strip()
+        engine = make_engine(sqlite_url)
+        try:
+            with session_scope(engine) as s:
+                assert api_keys.authenticate(s, shown) is not None  # the key shown is the key made
+        finally:
+            engine.dispose()
+
+
 def test_cancelling_an_invitation_asks_in_a_dialog(dashboard_url, sqlite_url):  # noqa: F811
     base, _members = dashboard_url
     with _signed_in(base) as page:
         _open(page, "Invitations")
-        active = _invitations(sqlite_url)
+        active = _rows(sqlite_url)
         # The table fits the page: no column runs off to the right.
         scroller = page.locator('[data-testid="stDataFrame"] .dvn-scroller').first
         assert scroller.evaluate("el => el.scrollWidth <= el.clientWidth + 1"), "the table needs a sideways scroll"
