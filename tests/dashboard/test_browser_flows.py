@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from booking_service.services import api_keys
 from booking_service.store.db import make_engine, session_scope
-from booking_service.store.models import ApiKey, Invitation, utcnow
+from booking_service.store.models import ApiKey, Invitation, OutboxMessage, utcnow
 
 from .test_screenshots import (
     CHROMIUM,
@@ -170,6 +170,32 @@ def test_make_key_makes_one_key_even_when_clicked_twice(dashboard_url, sqlite_ur
         try:
             with session_scope(engine) as s:
                 assert api_keys.authenticate(s, shown) is not None  # the key shown is the key made
+        finally:
+            engine.dispose()
+
+
+def test_resend_sends_one_email_even_when_clicked_twice(dashboard_url, sqlite_url):  # noqa: F811
+    base, _members = dashboard_url
+    to_grace = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.to_addr == "grace@example.com")
+    with _signed_in(base) as page:
+        _open(page, "Invitations")
+        page.locator('[data-testid="stSelectbox"]').first.click()
+        page.get_by_role("option").filter(has_text="Grace Hopper — Introduction call").first.click()
+        _settle(page)
+        engine = make_engine(sqlite_url)
+        try:
+            with session_scope(engine) as s:
+                before = s.scalar(to_grace)
+            resend = page.get_by_role("button", name="Resend with a new link")
+            with _write_lock_held(sqlite_url):  # the second click comes while the first waits
+                resend.click()
+                page.wait_for_timeout(1000)
+                resend.click()
+                page.wait_for_timeout(2000)
+            page.get_by_text("Sent again to grace@example.com").wait_for(timeout=60_000)
+            _settle(page)
+            with session_scope(engine) as s:
+                assert s.scalar(to_grace) == before + 1
         finally:
             engine.dispose()
 
