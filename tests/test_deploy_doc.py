@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import skip_or_fail_in_ci
+from .ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "deploy.md"
@@ -40,12 +40,6 @@ def _blocks() -> dict[str, list[str]]:
             for block in re.findall(r"```sh\n(.*?)```", part, re.S):
                 blocks[heading] = [line for line in block.splitlines() if line.strip()]
     return blocks
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _script(lines: list[str], replacements: dict[str, str]) -> str:
@@ -109,7 +103,7 @@ def test_every_block_is_one_this_test_knows():
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_one_host(tmp_path):
-    booking, board = _free_port(), _free_port()
+    booking, board = free_port(), free_port()
     env = {**_env(tmp_path), "BOOKING_PORT": str(booking), "DASHBOARD_PORT": str(board)}
     script = _script(_blocks()["One host"], {"/srv/slotwise/var": str(tmp_path / "var")})
     process = subprocess.Popen(["bash", "-c", script + "wait\n"], env=env, cwd=tmp_path, start_new_session=True,
@@ -161,7 +155,7 @@ def test_many_hosts(tmp_path):
     except redis.RedisError as exc:
         skip_or_fail_in_ci(f"Redis not reachable: {type(exc).__name__}")
     database_url, name = _fresh_postgres()
-    web1, web2, board = _free_port(), _free_port(), _free_port()
+    web1, web2, board = free_port(), free_port(), free_port()
     replacements = {
         "postgresql://slotwise@db.internal:5432/slotwise": database_url,
         "redis://redis.internal:6379/0": redis_url,

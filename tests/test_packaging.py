@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tomllib
@@ -17,6 +16,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from .ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("booking_service", "planner", "dashboard")
@@ -71,12 +72,6 @@ def _uv() -> str:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _fetch(url: str) -> tuple[int, str]:
     with urllib.request.urlopen(url, timeout=10) as response:
         return response.status, response.read().decode()
@@ -105,7 +100,7 @@ def test_the_wheel_in_a_fresh_environment_runs_every_service(tmp_path):
                             " dashboard.__file__)"], capture_output=True, text=True, check=True, **run).stdout
     assert str(ROOT) not in where and str(venv) in where
 
-    booking_port, dashboard_port = _free_port(), _free_port()
+    booking_port, dashboard_port = free_port(), free_port()
     run["env"].update(BOOKING_PORT=str(booking_port), DASHBOARD_PORT=str(dashboard_port))
     process = subprocess.Popen([str(venv / "bin" / "slotwise"), "up"], stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True, **run)

@@ -19,6 +19,8 @@ from click.testing import CliRunner
 from booking_service import seed as seed_module
 from booking_service.cli import main
 
+from ..ports import free_port
+
 COMMANDS = ["init-db", "seed-demo", "serve", "dashboard", "up", "check"]
 
 
@@ -90,12 +92,6 @@ def test_unknown_zone_in_seed_data_is_one_line(env, monkeypatch):
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_serve_refuses_a_port_in_use(env):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
@@ -115,7 +111,7 @@ def _get(url: str, timeout: float = 2) -> int:
 
 @pytest.mark.slow
 def test_up_starts_both_services_and_stops_them_on_ctrl_c(env):
-    booking_port, dashboard_port = _free_port(), _free_port()
+    booking_port, dashboard_port = free_port(), free_port()
     booking_line = f"Booking service: http://127.0.0.1:{booking_port}"
     dashboard_line = f"Dashboard:       http://127.0.0.1:{dashboard_port}"
     process = subprocess.Popen(

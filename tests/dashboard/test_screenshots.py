@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from booking_service.services.queries import pools, team_members
 from booking_service.store.db import make_engine, session_scope
 from booking_service.store.models import Invitation, utcnow
 
+from ..ports import free_port
 from .conftest import ROOT, SECRET_KEY
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -49,12 +49,6 @@ PAGES = [  # sidebar title, file name
 ]
 
 pytestmark = pytest.mark.browser
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _seed(url: str) -> list[str]:
@@ -95,7 +89,7 @@ def _seed(url: str) -> list[str]:
 @contextmanager
 def serve_dashboard(database_url: str, tmp_path: Path, **env: str) -> Iterator[str]:
     """``streamlit run dashboard/server.py`` on a free loopback port; yields its base URL."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,

@@ -8,7 +8,6 @@ serves the whole test session; each test makes its own user-owned calendar
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from ...ports import free_port
+
 RADICALE_USERS = {"alice": "alice-secret", "bob": "bob-secret"}
 STARTUP_SECONDS = 30.0
 
@@ -32,12 +33,6 @@ class RadicaleServer:
     url: str
     users: dict[str, str]
     storage: Path
-
-
-def _free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
@@ -65,7 +60,7 @@ def radicale(tmp_path_factory) -> Iterator[RadicaleServer]:
     # Our own configuration file, so that no system-wide or per-user one is read; no delay
     # after a failed login (the wrong-password test would otherwise wait for it).
     config.write_text("[auth]\ndelay = 0\n")
-    port = _free_loopback_port()
+    port = free_port()
     log = root / "radicale.log"
     command = [
         sys.executable,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import socket
 from html import unescape
 
 import pytest
@@ -18,6 +17,7 @@ from booking_service.store.db import session_scope
 from booking_service.store.models import OutboxMessage, User
 from booking_service.web.app import create_app
 
+from ...ports import free_port
 from ..factories import SECRET_KEY, draft, make_org
 from .pages import slot_paths
 
@@ -49,12 +49,6 @@ def _book_first_time(client, token: str):
     html = slot.get_data(as_text=True)
     form = {name: unescape(value) for name, value in re.findall(r'name="(\w+)" value="([^"]*)"', html)}
     return client.post(f"/i/{token}/confirm", data=form)
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_root_says_what_the_service_is(client):
@@ -91,7 +85,7 @@ def test_readiness_reports_an_outbox_the_worker_does_not_empty(database_url, tmp
 
 def test_readiness_is_503_when_the_database_is_down(tmp_path):
     pytest.importorskip("psycopg")
-    app = create_app(_config(f"postgresql://postgres@127.0.0.1:{_closed_port()}/none", tmp_path))
+    app = create_app(_config(f"postgresql://postgres@127.0.0.1:{free_port()}/none", tmp_path))
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.get_json()["checks"]["database"]["status"] == "down"
@@ -172,7 +166,7 @@ def test_booking_works_while_redis_is_unreachable(database_url, tmp_path, caplog
     pytest.importorskip("redis")
     caplog.set_level(logging.WARNING)
     app = create_app(_config(database_url, tmp_path,
-                             RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{_closed_port()}/0"))
+                             RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{free_port()}/0"))
     client = app.test_client()
     token = _invite(app)
     confirmed = _book_first_time(client, token)
