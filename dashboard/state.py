@@ -170,6 +170,9 @@ def one_at_a_time(action: Callable[..., Callable[[], None] | None], *args: objec
     - ``action`` must not touch ``st.session_state`` (or draw) after it has changed data: it
       returns what the page should note as a function (the *outcome*, safe to apply twice), which
       :func:`apply_outcomes` applies at the start of the session's next run that gets that far.
+
+    Calls are told apart by browser session and the action's name, so two pages' actions of one
+    name share a turn: a person cannot press both at once.
     """
     session = get_script_run_ctx().session_id
     key = (session, action.__qualname__)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
@@ -19,16 +20,19 @@ from booking_service.core import display
 from booking_service.services import api_keys, webhooks
 from dashboard import state, views
 
+if TYPE_CHECKING:
+    from booking_service.core.config import Settings
+    from booking_service.store.models import User
+
 NEW_KEY = "integrations-new-key"
 NEW_SECRET = "integrations-new-secret"
-
 
 
 def _remember(key: str, value: str) -> None:
     st.session_state[key] = value
 
 
-def _make_key(user) -> Callable[[], None]:
+def _make_key(user: User) -> Callable[[], None]:
     """The Make key button's action (:func:`state.one_at_a_time`): the key reaches the page in the outcome."""
     name, scopes = st.session_state["api-key-name"], st.session_state["api-key-scopes"]
     try:
@@ -39,7 +43,7 @@ def _make_key(user) -> Callable[[], None]:
     return partial(_remember, NEW_KEY, secret)
 
 
-def _add_webhook(user, settings) -> Callable[[], None]:
+def _add_webhook(user: User, settings: Settings) -> Callable[[], None]:
     """The Add webhook button's action (:func:`state.one_at_a_time`): the secret reaches the page in the outcome."""
     url, events = st.session_state["webhook-url"], st.session_state["webhook-events"]
     description = st.session_state["webhook-description"]

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from booking_service.services import api_keys
 from booking_service.store.db import make_engine, session_scope
-from booking_service.store.models import ApiKey, Invitation, OutboxMessage, utcnow
+from booking_service.store.models import ApiKey, Invitation, OutboxMessage, WebhookSubscription, utcnow
 
 from .test_screenshots import (
     CHROMIUM,
@@ -88,13 +88,20 @@ def _rows(url: str, model=Invitation) -> int:
         engine.dispose()
 
 
-@contextmanager
-def _write_lock_held(url: str):
-    """Hold SQLite's write lock (``BEGIN IMMEDIATE``) for the block: every writer waits meanwhile."""
+def _click_twice_while_the_first_waits(page, button, url: str) -> None:
+    """Click ``button``, then again a second later while the first click's write still waits.
+
+    SQLite's write lock (``BEGIN IMMEDIATE``) is held through both clicks, so the first click's
+    action is still waiting for the database when the second arrives: Streamlit then handles the
+    second in a new run beside the first (fast reruns), and both would act at once.
+    """
     connection = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
     try:
         connection.execute("BEGIN IMMEDIATE")
-        yield
+        button.click()
+        page.wait_for_timeout(1000)
+        button.click()
+        page.wait_for_timeout(2000)
         connection.execute("ROLLBACK")
     finally:
         connection.close()
@@ -130,14 +137,7 @@ def test_invite_sends_once_even_when_clicked_twice(dashboard_url, sqlite_url):  
         page.get_by_text("Preview of the email").wait_for(timeout=60_000)
         _settle(page)
         before = _rows(sqlite_url)
-        invite = page.get_by_role("button", name="Invite", exact=True)
-        # The second click comes while the first click's send waits for the database: Streamlit
-        # handles it in a new run beside the first (fast reruns), so both runs are sending at once.
-        with _write_lock_held(sqlite_url):
-            invite.click()
-            page.wait_for_timeout(1000)
-            invite.click()
-            page.wait_for_timeout(2000)
+        _click_twice_while_the_first_waits(page, page.get_by_role("button", name="Invite", exact=True), sqlite_url)
         page.get_by_text("Invitation sent to Ada Lovelace").wait_for(timeout=60_000)
         _settle(page)
         assert _rows(sqlite_url) == before + 1
@@ -156,12 +156,7 @@ def test_make_key_makes_one_key_even_when_clicked_twice(dashboard_url, sqlite_ur
     with _signed_in(base) as page:
         _open(page, "API keys and webhooks")
         page.get_by_label("Name", exact=True).fill("CRM sync")
-        make = page.get_by_role("button", name="Make key")
-        with _write_lock_held(sqlite_url):  # the second click comes while the first waits (as above)
-            make.click()
-            page.wait_for_timeout(1000)
-            make.click()
-            page.wait_for_timeout(2000)
+        _click_twice_while_the_first_waits(page, page.get_by_role("button", name="Make key"), sqlite_url)
         page.get_by_text("Copy the key now").wait_for(timeout=60_000)
         _settle(page)
         assert _rows(sqlite_url, ApiKey) == 1
@@ -172,6 +167,18 @@ def test_make_key_makes_one_key_even_when_clicked_twice(dashboard_url, sqlite_ur
                 assert api_keys.authenticate(s, shown) is not None  # the key shown is the key made
         finally:
             engine.dispose()
+
+
+def test_add_webhook_adds_one_subscription_even_when_clicked_twice(dashboard_url, sqlite_url):  # noqa: F811
+    base, _members = dashboard_url
+    with _signed_in(base) as page:
+        _open(page, "API keys and webhooks")
+        page.get_by_label("URL", exact=True).fill("https://hooks.example.com/slotwise")
+        _click_twice_while_the_first_waits(page, page.get_by_role("button", name="Add webhook"), sqlite_url)
+        page.get_by_text("Copy the signing secret now").wait_for(timeout=60_000)
+        _settle(page)
+        assert _rows(sqlite_url, WebhookSubscription) == 1
+        assert page.locator('[data-testid="stCode"] code').first.inner_text().strip().startswith("whsec_")
 
 
 def test_resend_sends_one_email_even_when_clicked_twice(dashboard_url, sqlite_url):  # noqa: F811
@@ -186,12 +193,8 @@ def test_resend_sends_one_email_even_when_clicked_twice(dashboard_url, sqlite_ur
         try:
             with session_scope(engine) as s:
                 before = s.scalar(to_grace)
-            resend = page.get_by_role("button", name="Resend with a new link")
-            with _write_lock_held(sqlite_url):  # the second click comes while the first waits
-                resend.click()
-                page.wait_for_timeout(1000)
-                resend.click()
-                page.wait_for_timeout(2000)
+            _click_twice_while_the_first_waits(page, page.get_by_role("button", name="Resend with a new link"),
+                                               sqlite_url)
             page.get_by_text("Sent again to grace@example.com").wait_for(timeout=60_000)
             _settle(page)
             with session_scope(engine) as s:
