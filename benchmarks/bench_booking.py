@@ -438,9 +438,10 @@ def main(argv: list[str] | None = None) -> int:
                 target, met, ratio = "", "", "1.0"
             else:
                 limit = CONFIRM_TARGET_MS if name == "confirmation" else PAGE_TARGET_MS
-                target, met, ratio = f"{limit:.0f}", "yes" if p95 < limit else "no", f"{median / floor:.1f}"
+                target, met = f"{limit:.0f}", "yes" if p95 < limit else "no"
+                ratio = f"{median / floor:.0f}" if floor else "—"
             print(
-                f"| {label} | {name} | {len(times['server'])} | {median:.1f} | {p95:.1f} | {target} | {met} "
+                f"| {label} | {name} | {len(times['server'])} | {median:.2f} | {p95:.2f} | {target} | {met} "
                 f"| {ratio} | {cpu_median:.1f} / {cpu_p95:.1f} | {client_median:.1f} / {client_p95:.1f} |"
             )
     return 0

@@ -268,7 +268,7 @@ def _register_server_timing(app: Flask) -> None:
         if clock is not None:
             wall = (time.perf_counter() - clock[0]) * 1000
             cpu = (time.thread_time() - clock[1]) * 1000
-            response.headers["Server-Timing"] = f"app;dur={wall:.1f}, cpu;dur={cpu:.1f}"
+            response.headers["Server-Timing"] = f"app;dur={wall:.2f}, cpu;dur={cpu:.2f}"
         return response
 
 
