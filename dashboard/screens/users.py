@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -58,33 +60,66 @@ def _acting(s) -> User:
     return accounts.user_by_id(s, me.id)
 
 
+#: The Add user form's fields, read by its action from the session state (the button's click).
+_ADD = {"name": "add-user-name", "email": "add-user-email", "role": "add-user-role", "zone": "add-user-zone",
+        "password": "add-user-password"}
+
+
+def _show_password(email: str, password: str) -> None:
+    st.session_state[_SHOW_ONCE] = (email, password)
+
+
+def _added(name: str, role: str, email: str, generated: str | None) -> None:
+    """The Add user action's outcome: the message, the generated password, the form emptied."""
+    if generated is not None:
+        _show_password(email, generated)
+    views.flash(f"Added {name} ({role}).")
+    for field in ("name", "email", "password"):  # the zone stays: the next person is likely in it too
+        st.session_state[_ADD[field]] = ""
+    st.session_state[_ADD["role"]] = "scheduler"
+
+
+def _add_user(admin_id: int) -> Callable[[], None]:
+    """The Add user button's action (:func:`state.one_at_a_time`): a double click adds one user, and
+    the generated password reaches the page in the outcome. A refusal keeps what was typed."""
+    typed = {field: st.session_state[key] for field, key in _ADD.items()}
+    password = typed["password"] or accounts.generate_password()
+    try:
+        with state.session(write=True) as s:
+            user = accounts.create_user(
+                s, email=typed["email"], name=typed["name"], password=password, role=typed["role"],
+                zone=typed["zone"], by=accounts.user_by_id(s, admin_id),
+            )
+            name, role, email = user.name, user.role, user.email
+    except (accounts.AccountError, *state.REFUSED) as exc:
+        return partial(views.flash, str(exc), "error")
+    return partial(_added, name, role, email, None if typed["password"] else password)
+
+
+def _reset_password(admin_id: int, email: str) -> Callable[[], None]:
+    """The Reset password button's action (:func:`state.one_at_a_time`): one new password, shown in the outcome."""
+    password = accounts.generate_password()
+    try:
+        with state.session(write=True) as s:
+            accounts.reset_password(s, email, password, by=accounts.user_by_id(s, admin_id))
+    except (accounts.AccountError, *state.REFUSED) as exc:
+        return partial(views.flash, str(exc), "error")
+    return partial(_show_password, email, password)
+
+
 zones = display.zone_names()
 st.subheader("Add a user")
-with st.form("add-user", clear_on_submit=True):
+with st.form("add-user"):
     left, right = st.columns(2)
-    new_name = left.text_input("Name", key="add-user-name")
-    new_email = right.text_input("Email", key="add-user-email")
-    new_role = left.selectbox("Role", accounts.ROLES, index=accounts.ROLES.index("scheduler"), key="add-user-role")
-    new_zone = right.selectbox("Zone", zones, index=zones.index(zone) if zone in zones else 0, key="add-user-zone")
-    new_password = st.text_input(
-        "Password", type="password", key="add-user-password",
+    left.text_input("Name", key=_ADD["name"])
+    right.text_input("Email", key=_ADD["email"])
+    left.selectbox("Role", accounts.ROLES, index=accounts.ROLES.index("scheduler"), key=_ADD["role"])
+    right.selectbox("Zone", zones, index=zones.index(zone) if zone in zones else 0, key=_ADD["zone"])
+    st.text_input(
+        "Password", type="password", key=_ADD["password"],
         help=f"At least {accounts.MIN_PASSWORD_LENGTH} characters. Leave empty to generate one.",
     )
-    if st.form_submit_button("Add user", type="primary"):
-        password = new_password or accounts.generate_password()
-        try:
-            with state.session() as s:
-                user = accounts.create_user(
-                    s, email=new_email, name=new_name, password=password, role=new_role, zone=new_zone,
-                    by=_acting(s),
-                )
-        except accounts.AccountError as exc:
-            st.error(str(exc))
-        else:
-            if not new_password:
-                st.session_state[_SHOW_ONCE] = (user.email, password)
-            views.flash(f"Added {user.name} ({user.role}).")
-            st.rerun()
+    st.form_submit_button("Add user", type="primary", on_click=state.one_at_a_time, args=(_add_user, me.id))
 
 st.subheader("Change a user")
 by_id = {u.id: u for u in users}
@@ -103,14 +138,6 @@ with st.form(f"edit-user-{picked}"):
         else:
             views.flash(f"Saved {target.name}.")
             st.rerun()
-if st.button("Reset password", key=f"reset-password-{picked}",
-             help="Sets a new generated password, shown once, and unlocks the account."):
-    password = accounts.generate_password()
-    try:
-        with state.session() as s:
-            accounts.reset_password(s, target.email, password, by=_acting(s))
-    except accounts.AccountError as exc:
-        st.error(str(exc))
-    else:
-        st.session_state[_SHOW_ONCE] = (target.email, password)
-        st.rerun()
+st.button("Reset password", key=f"reset-password-{picked}",
+          help="Sets a new generated password, shown once, and unlocks the account.",
+          on_click=state.one_at_a_time, args=(_reset_password, me.id, target.email))

@@ -243,6 +243,30 @@ def test_admin_adds_a_user_with_a_generated_password_shown_once(db):
     assert len(at.code) == 0  # shown once only
 
 
+def test_a_refused_user_keeps_what_was_typed_and_an_added_one_empties_the_form(db):
+    engine, ids = db
+    at = sign_in(_app(), ids["admin"]).run()
+    at.switch_page("dashboard/screens/users.py").run()
+    at.text_input(key="add-user-name").input("Sam Again")
+    at.text_input(key="add-user-email").input("sam@example.com")  # already a user
+    at.selectbox(key="add-user-role").set_value("admin")
+    at.button(key="FormSubmitter:add-user-Add user").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["a user with email 'sam@example.com' already exists; choose another email"]
+    assert at.text_input(key="add-user-name").value == "Sam Again"
+    assert at.text_input(key="add-user-email").value == "sam@example.com"
+    at.text_input(key="add-user-email").input("sam.again@example.com")
+    at.text_input(key="add-user-password").input("a long enough password 1")
+    at.button(key="FormSubmitter:add-user-Add user").click().run()
+    assert not at.exception
+    assert [m.value for m in at.success] == ["Added Sam Again (admin)."]
+    assert len(at.code) == 0  # a password the admin typed is not shown back
+    assert [at.text_input(key=k).value for k in ("add-user-name", "add-user-email", "add-user-password")] == ["", "", ""]
+    assert at.selectbox(key="add-user-role").value == "scheduler"
+    with session_scope(engine) as s:
+        assert accounts.get_user(s, "sam.again@example.com").role == "admin"
+
+
 def test_audit_page_lists_changes_with_who_and_when(db):
     engine, ids = db
     with session_scope(engine) as s:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,9 +17,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from booking_service.services import api_keys
+from booking_service.services import accounts, api_keys
 from booking_service.store.db import make_engine, session_scope
-from booking_service.store.models import ApiKey, Invitation, OutboxMessage, WebhookSubscription, utcnow
+from booking_service.store.models import (
+    ApiKey,
+    AuditEntry,
+    Invitation,
+    OutboxMessage,
+    User,
+    WebhookSubscription,
+    utcnow,
+)
 
 from .test_screenshots import (
     CHROMIUM,
@@ -199,6 +208,51 @@ def test_resend_sends_one_email_even_when_clicked_twice(dashboard_url, sqlite_ur
             _settle(page)
             with session_scope(engine) as s:
                 assert s.scalar(to_grace) == before + 1
+        finally:
+            engine.dispose()
+
+
+def test_add_user_clicked_twice_adds_one_and_shows_its_generated_password(dashboard_url, sqlite_url):  # noqa: F811
+    base, _members = dashboard_url
+    with _signed_in(base) as page:
+        _open(page, "Users")
+        users = _rows(sqlite_url, User)
+        page.get_by_label("Name", exact=True).fill("Cleo Clerk")
+        page.get_by_label("Email", exact=True).fill("cleo@example.com")
+        _click_twice_while_the_first_waits(page, page.get_by_role("button", name="Add user"), sqlite_url)
+        page.get_by_text("Password for cleo@example.com").wait_for(timeout=60_000)
+        _settle(page)
+        assert _rows(sqlite_url, User) == users + 1
+        assert "already" not in page.locator('[data-testid="stMain"]').inner_text()
+        password = page.locator('[data-testid="stCode"] code').first.inner_text().strip()
+        engine = make_engine(sqlite_url)
+        try:
+            with session_scope(engine, write=True) as s:
+                assert accounts.authenticate(s, "cleo@example.com", password, client="t").ok
+        finally:
+            engine.dispose()
+        # The form starts afresh for the next person.
+        assert page.get_by_label("Email", exact=True).input_value() == ""
+
+
+def test_reset_password_clicked_twice_resets_once_and_shows_the_password_in_force(dashboard_url, sqlite_url):  # noqa: F811
+    base, _members = dashboard_url
+    resets = select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "user.password_reset")
+    with _signed_in(base) as page:
+        _open(page, "Users")
+        engine = make_engine(sqlite_url)
+        try:
+            with session_scope(engine) as s:
+                before = s.scalar(resets)
+            _click_twice_while_the_first_waits(page, page.get_by_role("button", name="Reset password"), sqlite_url)
+            shown = page.get_by_text("Password for ")
+            shown.wait_for(timeout=60_000)
+            _settle(page)
+            target = re.search(r"Password for (\S+@\S+?) ", shown.inner_text()).group(1)
+            password = page.locator('[data-testid="stCode"] code').first.inner_text().strip()
+            with session_scope(engine, write=True) as s:
+                assert s.scalar(resets) == before + 1
+                assert accounts.authenticate(s, target, password, client="t").ok
         finally:
             engine.dispose()
 
