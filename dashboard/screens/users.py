@@ -113,7 +113,8 @@ with st.form("add-user"):
     left, right = st.columns(2)
     left.text_input("Name", key=_ADD["name"])
     right.text_input("Email", key=_ADD["email"])
-    left.selectbox("Role", accounts.ROLES, index=accounts.ROLES.index("scheduler"), key=_ADD["role"])
+    st.session_state.setdefault(_ADD["role"], "scheduler")  # set here, not as a default: the outcome resets it
+    left.selectbox("Role", accounts.ROLES, key=_ADD["role"])
     right.selectbox("Zone", zones, index=zones.index(zone) if zone in zones else 0, key=_ADD["zone"])
     st.text_input(
         "Password", type="password", key=_ADD["password"],

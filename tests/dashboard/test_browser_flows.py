@@ -24,6 +24,7 @@ from booking_service.store.models import (
     AuditEntry,
     Invitation,
     OutboxMessage,
+    TeamMember,
     User,
     WebhookSubscription,
     utcnow,
@@ -255,6 +256,22 @@ def test_reset_password_clicked_twice_resets_once_and_shows_the_password_in_forc
                 assert accounts.authenticate(s, target, password, client="t").ok
         finally:
             engine.dispose()
+
+
+def test_add_team_member_clicked_twice_adds_one_and_empties_the_form(dashboard_url, sqlite_url):  # noqa: F811
+    base, _members = dashboard_url
+    with _signed_in(base) as page:
+        _open(page, "Team and rooms")
+        members = _rows(sqlite_url, TeamMember)
+        page.get_by_text("Add a team member").click()
+        page.get_by_label("Name", exact=True).first.fill("Cleo Consultant")
+        page.get_by_label("Email", exact=True).first.fill("cleo@example.com")
+        _click_twice_while_the_first_waits(page, page.get_by_role("button", name="Add team member"), sqlite_url)
+        page.get_by_text("Added Cleo Consultant.").wait_for(timeout=60_000)
+        _settle(page)
+        assert _rows(sqlite_url, TeamMember) == members + 1
+        assert "already" not in page.locator('[data-testid="stMain"]').inner_text()
+        assert page.get_by_label("Name", exact=True).first.input_value() == ""
 
 
 def test_cancelling_an_invitation_asks_in_a_dialog(dashboard_url, sqlite_url):  # noqa: F811

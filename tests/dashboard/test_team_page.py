@@ -44,6 +44,36 @@ def test_add_member_with_hours(org, engine):
         assert team.weekly_hours(cleo)[0] == [(540, 1020)]  # the Mon-Fri default
 
 
+def test_an_added_member_empties_the_form_and_a_refused_one_keeps_it(org, engine):
+    at = open_page(org, "team")
+    at.text_input(key="add-member-name").input("Cleo")
+    at.text_input(key="add-member-hours-5").input("10am-2pm")
+    at.button(key="add-member-save").click().run()
+    assert "Added Cleo." in [s.value for s in at.success]
+    assert at.text_input(key="add-member-name").value == ""
+    assert [at.text_input(key=f"add-member-hours-{d}").value for d in range(7)] == ["09:00-17:00"] * 5 + ["", ""]
+    # A refusal is shown under the button, and what was typed stays for the correction.
+    at.text_input(key="add-member-name").input("Dan")
+    at.text_input(key="add-member-email").input("not an address")
+    at.button(key="add-member-save").click().run()
+    assert not at.exception
+    assert len(at.error) == 1 and "not an address" in at.error[0].value
+    assert at.text_input(key="add-member-name").value == "Dan"
+    at.run()
+    assert not at.error  # shown once
+    # Rooms and pools alike.
+    at.text_input(key="add-room-name").input("Green room")
+    at.number_input(key="add-room-capacity").set_value(8)
+    at.button(key="add-room-save").click().run()
+    assert "Added Green room." in [s.value for s in at.success]
+    assert at.text_input(key="add-room-name").value == "" and at.number_input(key="add-room-capacity").value == 4
+    at.button(key="FormSubmitter:add-pool-Create pool").click().run()
+    assert [e.value for e in at.error] == ["Pool name is empty; enter a name"]
+    with session_scope(engine) as s:
+        assert s.scalars(select(Room).where(Room.name == "Green room")).one().capacity == 8
+        assert s.scalars(select(TeamMember).where(TeamMember.name == "Dan")).first() is None
+
+
 def test_hours_are_read_as_people_write_them_and_shown_before_saving(org, engine):
     at = open_page(org, "team")
     at.text_input(key="add-member-name").input("Cleo")
