@@ -138,6 +138,11 @@ def data_changed() -> None:
     st.cache_data.clear()
 
 
+#: Seconds after a button's action acted in which the same button, clicked again in the same browser
+#: session, counts as the second click of a double click (see :func:`one_at_a_time`).
+REPEAT_SECONDS = 5.0
+
+
 @dataclass
 class _Call:
     """One button callback running for one browser session (see :func:`one_at_a_time`)."""
@@ -147,15 +152,65 @@ class _Call:
 
 
 @dataclass
+class _Acted:
+    """When a button's action last acted, and what it left for the page."""
+
+    at: float
+    arguments: tuple
+    outcome: Callable[[], None] | None
+
+
+@dataclass
 class _Callbacks:
     lock: threading.Lock = field(default_factory=threading.Lock)
     running: dict[tuple[str, str], _Call] = field(default_factory=dict)
+    acted: dict[tuple[str, str], _Acted] = field(default_factory=dict)
     outcomes: dict[str, list[Callable[[], None]]] = field(default_factory=dict)
+
+    def note(self, session: str, outcome: Callable[[], None] | None) -> None:
+        if outcome is not None:
+            self.outcomes.setdefault(session, []).append(outcome)
+
+
+@dataclass(frozen=True)
+class Refused:
+    """An action's outcome when it changed nothing (a refusal, with what to show for it).
+
+    The same click again right after it is not the second click of a double click: the person
+    is trying again, perhaps with what they corrected.
+    """
+
+    show: Callable[[], None]
+
+    def __call__(self) -> None:
+        self.show()
 
 
 @st.cache_resource(show_spinner=False)
 def _callbacks() -> _Callbacks:
     return _Callbacks()
+
+
+def _same_click(value: object) -> object:
+    """What tells two clicks' arguments apart: a stored row by its id, anything else as it prints."""
+    if isinstance(value, str | int | float | bool | None):
+        return value
+    row_id = getattr(value, "id", None)
+    return (type(value).__name__, row_id) if isinstance(row_id, int) else repr(value)
+
+
+def reads(*keys: str) -> Callable[[Callable], Callable]:
+    """Mark a button's action as reading these inputs from ``st.session_state`` when clicked.
+
+    Their values, as the click brought them, tell a double click from a click on what was typed
+    next (:func:`one_at_a_time`).
+    """
+
+    def mark(action: Callable) -> Callable:
+        action.inputs = keys
+        return action
+
+    return mark
 
 
 def one_at_a_time(action: Callable[..., Callable[[], None] | None], *args: object) -> None:
@@ -167,18 +222,32 @@ def one_at_a_time(action: Callable[..., Callable[[], None] | None], *args: objec
     after it has changed the data but before the page has noted it. Hence:
 
     - the second call waits for the first and acts only if the first was stopped before it acted;
+    - a call with the same arguments and inputs (:func:`reads`) that comes within
+      :data:`REPEAT_SECONDS` after the action changed data (the second click of a double click, once the first was quick) does not act
+      either: the first call's outcome is applied again, in case the run that applied it was
+      stopped. An outcome wrapped in :class:`Refused` says nothing changed: the next click acts;
     - ``action`` must not touch ``st.session_state`` (or draw) after it has changed data: it
       returns what the page should note as a function (the *outcome*, safe to apply twice), which
       :func:`apply_outcomes` applies at the start of the session's next run that gets that far.
 
-    Calls are told apart by browser session and the action's name, so two pages' actions of one
-    name share a turn: a person cannot press both at once.
+    Calls are told apart by browser session and the action's name (and, for the repeat, its
+    arguments, rows by id, and inputs), so two pages' actions of one name share a turn: a person
+    cannot press both at once.
     """
     session = get_script_run_ctx().session_id
     key = (session, action.__qualname__)
+    arguments = (tuple(_same_click(a) for a in args),
+                 tuple(_same_click(st.session_state.get(k)) for k in getattr(action, "inputs", ())))
     calls = _callbacks()
     while True:
         with calls.lock:
+            now = time.monotonic()
+            for stale in [k for k, done in calls.acted.items() if now - done.at >= REPEAT_SECONDS]:
+                del calls.acted[stale]
+            last = calls.acted.get(key)
+            if last is not None and last.arguments == arguments:  # the second click of a double click
+                calls.note(session, last.outcome)
+                return
             busy = calls.running.get(key)
             if busy is None:
                 calls.running[key] = mine = _Call()
@@ -189,8 +258,9 @@ def one_at_a_time(action: Callable[..., Callable[[], None] | None], *args: objec
     try:
         outcome = action(*args)
         with calls.lock:
-            if outcome is not None:
-                calls.outcomes.setdefault(session, []).append(outcome)
+            calls.note(session, outcome)
+            if not isinstance(outcome, Refused):
+                calls.acted[key] = _Acted(time.monotonic(), arguments, outcome)
             mine.acted = True
     finally:
         with calls.lock:

@@ -8,18 +8,58 @@ Rendered inside the tabs of ``dashboard/screens/team.py``; every change goes thr
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
 
 from booking_service.core.clock import utcnow
 from booking_service.services import limits as limits_service
-from booking_service.services import out_of_office, pool_policy
-from booking_service.services.permissions import PermissionDenied
+from booking_service.services import out_of_office, pool_policy, team
 from booking_service.services.pool_policy import POLICIES, POLICY_NAMES
 from dashboard import state, views
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
 RECENT_DAYS = 90
+#: The services' refusals a change on the team page shows in words.
+_REFUSALS = (team.TeamError, pool_policy.PolicyError, limits_service.LimitError, out_of_office.OutOfOfficeError,
+             *state.REFUSED)
+
+
+def create_once(make: Callable[[Session], object], success: str, form: str, empty: dict[str, object]) -> Callable[[], None]:
+    """What a button that adds something does, through :func:`state.one_at_a_time` (a double click adds one).
+
+    ``make(session)`` runs in one write transaction. Returns the outcome for the page: on success
+    the message, and the form's inputs set to ``empty`` for the next one; on refusal the service's
+    message, shown under the form's button (:func:`show_refusal`), with what was typed kept.
+    """
+    try:
+        with state.session(write=True) as s:
+            make(s)
+    except _REFUSALS as exc:
+        return state.Refused(partial(_refuse, form, str(exc)))
+    state.data_changed()
+    return partial(_created, success, empty)
+
+
+def _refuse(form: str, message: str) -> None:
+    st.session_state[f"{form}-refused"] = message
+
+
+def _created(success: str, empty: dict[str, object]) -> None:
+    st.session_state.update(empty)
+    views.flash(success)
+
+
+def show_refusal(form: str) -> None:
+    """The refusal of the last :func:`create_once` of ``form``, shown once."""
+    refused = st.session_state.pop(f"{form}-refused", None)
+    if refused is not None:
+        st.error(refused)
 
 
 def _apply(action, success: str) -> None:
@@ -27,8 +67,7 @@ def _apply(action, success: str) -> None:
     try:
         with state.session(write=True) as s:
             action(s)
-    except (pool_policy.PolicyError, limits_service.LimitError, out_of_office.OutOfOfficeError,
-            PermissionDenied) as exc:  # fmt: skip
+    except _REFUSALS as exc:
         st.error(str(exc))
         return
     state.data_changed()
@@ -153,6 +192,20 @@ def limits_section(me, resources: list, what: str) -> None:
             _apply(save, f"Saved the limits of {chosen.name}.")
 
 
+@state.reads("ooo-member", "ooo-dates", "ooo-stand-in", "ooo-note")
+def _mark_away(me, names: dict[int, str]) -> Callable[[], None]:
+    """The Mark out of office button's action (:func:`state.one_at_a_time`): one absence however it is clicked."""
+    typed = st.session_state
+    member, dates, stand_in, note = typed["ooo-member"], typed["ooo-dates"], typed["ooo-stand-in"], typed["ooo-note"]
+    if not isinstance(dates, tuple | list) or len(dates) != 2:
+        return state.Refused(partial(_refuse, "out-of-office", "Pick the last date away too."))
+    first, last = dates
+    return create_once(
+        lambda s: out_of_office.mark_away(s, member, first, last, stand_in_id=stand_in or None, note=note, by=me),
+        f"{names[member]} is out of office from {first:%d %b} to {last:%d %b %Y}.", "out-of-office", {"ooo-note": ""},
+    )
+
+
 def out_of_office_section(me, members: list) -> None:
     """Mark a member away for a range of dates (one action), with a stand-in; list and end absences."""
     active = {m.id: m for m in members if m.active}
@@ -167,19 +220,15 @@ def out_of_office_section(me, members: list) -> None:
                      hide_index=True)  # fmt: skip
     with st.form("out-of-office"):
         left, right = st.columns(2)
-        member = left.selectbox("Member", list(active), format_func=lambda i: active[i].name, key="ooo-member")
-        dates = right.date_input("Dates away", value=(today, today + dt.timedelta(days=4)), key="ooo-dates")
+        left.selectbox("Member", list(active), format_func=lambda i: active[i].name, key="ooo-member")
+        right.date_input("Dates away", value=(today, today + dt.timedelta(days=4)), key="ooo-dates")
         stand_ins = [0, *active]
-        stand_in = left.selectbox("Stand-in in their pools (optional)", stand_ins, key="ooo-stand-in",
-                                  format_func=lambda i: "nobody" if i == 0 else active[i].name)  # fmt: skip
-        note = right.text_input("Note", key="ooo-note", placeholder="holiday")
-        if st.form_submit_button("Mark out of office", type="primary"):
-            if not isinstance(dates, tuple | list) or len(dates) != 2:
-                st.error("Pick the last date away too.")
-            else:
-                _apply(lambda s: out_of_office.mark_away(s, member, dates[0], dates[1], stand_in_id=stand_in or None,
-                                                         note=note, by=me),
-                       f"{active[member].name} is out of office from {dates[0]:%d %b} to {dates[1]:%d %b %Y}.")  # fmt: skip
+        left.selectbox("Stand-in in their pools (optional)", stand_ins, key="ooo-stand-in",
+                       format_func=lambda i: "nobody" if i == 0 else active[i].name)  # fmt: skip
+        right.text_input("Note", key="ooo-note", placeholder="holiday")
+        st.form_submit_button("Mark out of office", type="primary", on_click=state.one_at_a_time,
+                              args=(_mark_away, me, {i: m.name for i, m in active.items()}))
+        show_refusal("out-of-office")
     if current:
         with st.form("back-in-office"):
             labels = {a[0]: f"{a[1]}, {a[2]:%d %b} to {a[3]:%d %b %Y}" for a in current}

@@ -22,8 +22,13 @@ CONFIRM_KEY = "_confirm"
 
 
 def flash(message: str, kind: str = "success") -> None:
-    """Remember a message to show after the next rerun (``st.rerun`` drops what was drawn)."""
-    st.session_state.setdefault(FLASH_KEY, []).append((kind, message))
+    """Remember a message to show after the next rerun (``st.rerun`` drops what was drawn).
+
+    A message already waiting is not added again (an outcome applied twice shows it once).
+    """
+    pending = st.session_state.setdefault(FLASH_KEY, [])
+    if (kind, message) not in pending:
+        pending.append((kind, message))
 
 
 def show_flash() -> None:

@@ -32,6 +32,7 @@ def _remember(key: str, value: str) -> None:
     st.session_state[key] = value
 
 
+@state.reads("api-key-name", "api-key-scopes")
 def _make_key(user: User) -> Callable[[], None]:
     """The Make key button's action (:func:`state.one_at_a_time`): the key reaches the page in the outcome."""
     name, scopes = st.session_state["api-key-name"], st.session_state["api-key-scopes"]
@@ -39,10 +40,11 @@ def _make_key(user: User) -> Callable[[], None]:
         with state.session(write=True) as s:
             secret = api_keys.create_key(s, s.merge(user), name, scopes).secret
     except api_keys.ApiKeyError as exc:
-        return partial(views.flash, str(exc), "error")
+        return state.Refused(partial(views.flash, str(exc), "error"))
     return partial(_remember, NEW_KEY, secret)
 
 
+@state.reads("webhook-url", "webhook-events", "webhook-description")
 def _add_webhook(user: User, settings: Settings) -> Callable[[], None]:
     """The Add webhook button's action (:func:`state.one_at_a_time`): the secret reaches the page in the outcome."""
     url, events = st.session_state["webhook-url"], st.session_state["webhook-events"]
@@ -54,7 +56,7 @@ def _add_webhook(user: User, settings: Settings) -> Callable[[], None]:
                 allowed=webhooks.parse_networks(settings.webhook_allowed_networks),
             ).secret
     except webhooks.WebhookError as exc:
-        return partial(views.flash, str(exc), "error")
+        return state.Refused(partial(views.flash, str(exc), "error"))
     return partial(_remember, NEW_SECRET, secret)
 
 

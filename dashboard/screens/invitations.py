@@ -29,7 +29,7 @@ def _resend(invitation_id: int, email: str) -> Callable[[], None] | None:
                                                 secret_key=state.settings().secret_key)
             link, delivery = created.link, created.invitation.delivery
     except (service.InvitationError, *state.REFUSED) as exc:
-        return partial(views.flash, str(exc), "error")
+        return state.Refused(partial(views.flash, str(exc), "error"))
     state.data_changed()
     if delivery == "links":  # the scheduler delivers this invitation: no email was queued
         message = ("Made a new link (the old one no longer works); no email was sent. "

@@ -172,9 +172,9 @@ def send(draft: service.InvitationDraft, delivery: str, initial: dict[str, objec
             link_zone = created.invitation.customer_zone or created.invitation.zone
             slot_links = [(views.when(start, end, link_zone), url) for start, end, url in created.slot_links]
     except service.InvitationError as exc:
-        return partial(refused, str(exc), FIELD_STEP.get(exc.field, 3))
+        return state.Refused(partial(refused, str(exc), FIELD_STEP.get(exc.field, 3)))
     except state.REFUSED as exc:
-        return partial(refused, str(exc), None)
+        return state.Refused(partial(refused, str(exc), None))
     state.data_changed()
     done = {
         "customer": draft.customer_name.strip(), "email": draft.customer_email.strip(),

@@ -34,7 +34,7 @@ def _resend(meeting_id: int, customer: str) -> Callable[[], None]:
             booking.resend_confirmation(s, meeting_id, by=state.current_user(), secret_key=settings.secret_key,
                                         settings=settings)
     except state.REFUSED as exc:
-        return partial(views.flash, str(exc), "error")
+        return state.Refused(partial(views.flash, str(exc), "error"))
     return partial(views.flash, f"The confirmation is in the outbox for {customer} again: the same calendar invite "
                    "and the same links to reschedule or cancel.")
 

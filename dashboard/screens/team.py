@@ -4,7 +4,6 @@ admins, the sites that may embed the booking pages."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -16,8 +15,6 @@ from booking_service.services.permissions import PermissionDenied, is_admin
 from dashboard import embedding_admin, state, team_policies, views
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from booking_service.store.models import User
 
 DEFAULT_HOURS = {d: ("09:00-17:00" if d < 5 else "") for d in range(7)}
@@ -84,65 +81,40 @@ def apply(action, success: str, forget: str | None = None) -> None:
     st.rerun()
 
 
-def _create(make: Callable[[Session], object], success: str, form: str, empty: dict[str, object]) -> Callable[[], None]:
-    """What a create button does, through :func:`state.one_at_a_time` (a double click creates one).
-
-    ``make(session)`` runs in one transaction. Returns the outcome for the page: on success the
-    message, and the form's inputs set to ``empty`` for the next one; on refusal the service's
-    message, shown under the form's button (:func:`show_refusal`), with what was typed kept.
-    """
-    try:
-        with state.session(write=True) as s:
-            make(s)
-    except (team.TeamError, *state.REFUSED) as exc:
-        return partial(st.session_state.__setitem__, f"{form}-refused", str(exc))
-    state.data_changed()
-    return partial(_created, success, empty)
-
-
-def _created(success: str, empty: dict[str, object]) -> None:
-    st.session_state.update(empty)
-    views.flash(success)
-
-
-def show_refusal(form: str) -> None:
-    """The refusal of the last create of ``form`` (:func:`_create`), shown once."""
-    refused = st.session_state.pop(f"{form}-refused", None)
-    if refused is not None:
-        st.error(refused)
-
-
 def _empty_hours(prefix: str) -> dict[str, str]:
     return {f"{prefix}-hours-{day}": hours for day, hours in DEFAULT_HOURS.items()}
 
 
+@state.reads("add-member-name", "add-member-email", "add-member-zone", *_empty_hours("add-member"))
 def _add_member(me: User) -> Callable[[], None]:
     """The Add team member button's action; the inputs are read as they were when it was clicked."""
     typed = st.session_state
     name, email, zone = typed["add-member-name"], typed["add-member-email"], typed["add-member-zone"]
     hours = {day: typed[f"add-member-hours-{day}"] for day in range(7)}
-    return _create(
+    return team_policies.create_once(
         lambda s: team.create_member(s, name, zone, email=email, hours=hours, by=me), f"Added {name.strip()}.",
         "add-member", {"add-member-name": "", "add-member-email": "", **_empty_hours("add-member")},
     )
 
 
+@state.reads("add-room-name", "add-room-capacity", "add-room-zone", *_empty_hours("add-room"))
 def _add_room(me: User) -> Callable[[], None]:
     """The Add room button's action."""
     typed = st.session_state
     name, capacity, zone = typed["add-room-name"], int(typed["add-room-capacity"]), typed["add-room-zone"]
     hours = {day: typed[f"add-room-hours-{day}"] for day in range(7)}
-    return _create(
+    return team_policies.create_once(
         lambda s: team.create_room(s, name, zone, capacity, hours=hours, by=me), f"Added {name.strip()}.",
         "add-room", {"add-room-name": "", "add-room-capacity": 4, **_empty_hours("add-room")},
     )
 
 
+@state.reads("add-pool-name", "add-pool-members", "add-pool-description")
 def _add_pool(me: User) -> Callable[[], None]:
     """The Create pool button's action."""
     typed = st.session_state
     name, member_ids, description = typed["add-pool-name"], typed["add-pool-members"], typed["add-pool-description"]
-    return _create(
+    return team_policies.create_once(
         lambda s: team.create_pool(s, name, member_ids, description, by=me), f"Created pool {name.strip()}.",
         "add-pool", {"add-pool-name": "", "add-pool-members": [], "add-pool-description": ""},
     )
@@ -254,7 +226,7 @@ with tab_members:
             _typed, problems = hours_inputs("add-member", None)
             st.button("Add team member", key="add-member-save", type="primary", disabled=bool(problems),
                       on_click=state.one_at_a_time, args=(_add_member, me))
-            show_refusal("add-member")
+            team_policies.show_refusal("add-member")
     if members:
         with st.expander("Edit a team member"):
             by_id = {m.id: m for m in members}
@@ -310,7 +282,7 @@ with tab_rooms:
             _typed, problems = hours_inputs("add-room", None)
             st.button("Add room", key="add-room-save", type="primary", disabled=bool(problems),
                       on_click=state.one_at_a_time, args=(_add_room, me))
-            show_refusal("add-room")
+            team_policies.show_refusal("add-room")
     if rooms:
         with st.expander("Edit a room"):
             rooms_by_id = {r.id: r for r in rooms}
@@ -367,7 +339,7 @@ with tab_pools:
             st.multiselect("Members", member_ids, format_func=member_names.get, key="add-pool-members")
             st.text_input("Description", key="add-pool-description")
             st.form_submit_button("Create pool", type="primary", on_click=state.one_at_a_time, args=(_add_pool, me))
-            show_refusal("add-pool")
+            team_policies.show_refusal("add-pool")
     if pools:
         with st.expander("Edit a pool"):
             pools_by_id = {p.id: p for p in pools}

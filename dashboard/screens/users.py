@@ -79,6 +79,7 @@ def _added(name: str, role: str, email: str, generated: str | None) -> None:
     st.session_state[_ADD["role"]] = "scheduler"
 
 
+@state.reads(*_ADD.values())
 def _add_user(admin_id: int) -> Callable[[], None]:
     """The Add user button's action (:func:`state.one_at_a_time`): a double click adds one user, and
     the generated password reaches the page in the outcome. A refusal keeps what was typed."""
@@ -92,7 +93,7 @@ def _add_user(admin_id: int) -> Callable[[], None]:
             )
             name, role, email = user.name, user.role, user.email
     except (accounts.AccountError, *state.REFUSED) as exc:
-        return partial(views.flash, str(exc), "error")
+        return state.Refused(partial(views.flash, str(exc), "error"))
     return partial(_added, name, role, email, None if typed["password"] else password)
 
 
@@ -103,7 +104,7 @@ def _reset_password(admin_id: int, email: str) -> Callable[[], None]:
         with state.session(write=True) as s:
             accounts.reset_password(s, email, password, by=accounts.user_by_id(s, admin_id))
     except (accounts.AccountError, *state.REFUSED) as exc:
-        return partial(views.flash, str(exc), "error")
+        return state.Refused(partial(views.flash, str(exc), "error"))
     return partial(_show_password, email, password)
 
 

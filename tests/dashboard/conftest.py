@@ -16,8 +16,20 @@ from streamlit.testing.v1 import AppTest
 from booking_service.services import team
 from booking_service.store.db import make_engine, session_scope
 from booking_service.store.models import User
+from dashboard import state
 
 from .signin import sign_in
+
+
+@pytest.fixture(autouse=True)
+def _clicks_forgotten():
+    """Every ``AppTest`` has the same browser session id, and each test's rows start again at id 1:
+    without this, a click in one test could pass for the second click of one in the test before."""
+    calls = state._callbacks()
+    with calls.lock:
+        calls.acted.clear()
+        calls.outcomes.clear()
+
 
 LONDON = ZoneInfo("Europe/London")
 ROOT = Path(__file__).resolve().parents[2]

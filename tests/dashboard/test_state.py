@@ -174,3 +174,75 @@ def test_an_outcome_stopped_halfway_is_applied_again_by_the_next_run(browser_ses
     state.apply_outcomes()
     state.apply_outcomes()
     assert noted == ["link shown", "link shown"]
+
+
+def test_the_same_click_again_just_after_the_first_acted_is_a_double_click(browser_session, monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr(state.time, "monotonic", lambda: clock[0])
+    calls, noted = [], []
+
+    def add(name, row):
+        calls.append(name)
+        return lambda: noted.append(name)
+
+    row = SimpleNamespace(id=7)
+    state.one_at_a_time(add, "Cleo", row)
+    clock[0] += state.REPEAT_SECONDS - 0.1
+    # The second click of a double click, after the first had acted and its run drew the page
+    # (a new object for the same row, as each run loads its own): not acted on, the outcome again.
+    state.one_at_a_time(add, "Cleo", SimpleNamespace(id=7))
+    assert calls == ["Cleo"]
+    state.apply_outcomes()
+    assert noted == ["Cleo", "Cleo"]
+    state.one_at_a_time(add, "Dan", row)  # other arguments: another click
+    clock[0] += state.REPEAT_SECONDS
+    state.one_at_a_time(add, "Dan", row)  # the same, but later: clicked again on purpose
+    browser_session.session_id = "two"
+    state.one_at_a_time(add, "Dan", row)  # another browser session
+    assert calls == ["Cleo", "Dan", "Dan", "Dan"]
+
+
+def test_an_action_that_raised_is_not_a_first_click(browser_session):
+    calls = []
+
+    def add(name):
+        calls.append(name)
+        raise state.DatabaseBusy("busy")
+
+    for _ in range(2):
+        with pytest.raises(state.DatabaseBusy):
+            state.one_at_a_time(add, "Cleo")
+    assert calls == ["Cleo", "Cleo"]  # an action that raised did not act: the next click tries again
+
+
+def test_a_click_on_what_was_typed_next_is_not_a_double_click(browser_session, monkeypatch):
+    monkeypatch.setattr(state, "REPEAT_SECONDS", 600)
+    monkeypatch.setattr(state.st, "session_state", {"name": "Cleo"})
+    calls = []
+
+    @state.reads("name")
+    def add():
+        calls.append(state.st.session_state["name"])
+        return None
+
+    state.one_at_a_time(add)
+    state.one_at_a_time(add)  # the same inputs: the second click of a double click
+    state.st.session_state["name"] = "Dan"
+    state.one_at_a_time(add)  # the next person, typed in and added at once
+    assert calls == ["Cleo", "Dan"]
+
+
+def test_after_a_refusal_the_same_click_tries_again(browser_session, monkeypatch):
+    monkeypatch.setattr(state, "REPEAT_SECONDS", 600)
+    calls, shown = [], []
+
+    def add(name):
+        calls.append(name)
+        return state.Refused(lambda: shown.append("refused")) if len(calls) == 1 else None
+
+    state.one_at_a_time(add, "Cleo")
+    state.one_at_a_time(add, "Cleo")  # nothing changed the first time: this click acts
+    state.one_at_a_time(add, "Cleo")  # the second one changed data: this is a double click
+    assert calls == ["Cleo", "Cleo"]
+    state.apply_outcomes()
+    assert shown == ["refused"]

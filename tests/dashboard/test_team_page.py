@@ -9,6 +9,7 @@ from sqlalchemy import select
 from booking_service.services import team
 from booking_service.store.db import session_scope
 from booking_service.store.models import ResourcePool, Room, TeamMember, User
+from dashboard import state
 
 from .conftest import open_page
 
@@ -72,6 +73,22 @@ def test_an_added_member_empties_the_form_and_a_refused_one_keeps_it(org, engine
     with session_scope(engine) as s:
         assert s.scalars(select(Room).where(Room.name == "Green room")).one().capacity == 8
         assert s.scalars(select(TeamMember).where(TeamMember.name == "Dan")).first() is None
+
+
+def test_a_second_click_just_after_the_first_added_is_not_another_member(org, engine, monkeypatch):
+    monkeypatch.setattr(state, "REPEAT_SECONDS", 600)  # however slow the machine
+    at = open_page(org, "team")
+    at.text_input(key="add-member-name").input("Cleo")
+    at.button(key="add-member-save").click().run()
+    assert at.text_input(key="add-member-name").value == ""  # emptied for the next one
+    # The second click of a double click, after the first had acted: it brings the form as the
+    # browser still showed it.
+    at.text_input(key="add-member-name").input("Cleo")
+    at.button(key="add-member-save").click().run()
+    assert not at.exception
+    assert [s.value for s in at.success] == ["Added Cleo."] and not at.error
+    with session_scope(engine) as s:
+        assert len(s.scalars(select(TeamMember).where(TeamMember.name == "Cleo")).all()) == 1
 
 
 def test_hours_are_read_as_people_write_them_and_shown_before_saving(org, engine):

@@ -17,6 +17,7 @@ from booking_service.store.models import (
     User,
     pool_members,
 )
+from dashboard import state
 
 from .conftest import open_page
 from .test_invite import _details, _who
@@ -70,6 +71,22 @@ def test_out_of_office_in_one_action_with_a_stand_in(org, engine):
     at.button(key="FormSubmitter:back-in-office-Remove these dates").click().run()
     with session_scope(engine) as s:
         assert s.scalars(select(OutOfOffice)).all() == []
+
+
+def test_out_of_office_clicked_twice_is_one_absence_and_one_date_is_refused_in_words(org, engine, monkeypatch):
+    monkeypatch.setattr(state, "REPEAT_SECONDS", 600)  # however slow the machine
+    at = open_page(org, "team")
+    first = utcnow().date() + dt.timedelta(days=3)
+    at.selectbox(key="ooo-member").select(org.ada)
+    at.date_input(key="ooo-dates").set_value((first,))  # the last date not picked yet
+    at.button(key="FormSubmitter:out-of-office-Mark out of office").click().run()
+    assert [e.value for e in at.error] == ["Pick the last date away too."]
+    for _ in range(2):  # a double click, the second after the first had acted
+        at.date_input(key="ooo-dates").set_value((first, first + dt.timedelta(days=1)))
+        at.button(key="FormSubmitter:out-of-office-Mark out of office").click().run()
+        assert not at.exception and not at.error
+    with session_scope(engine) as s:
+        assert len(s.scalars(select(OutOfOffice)).all()) == 1
 
 
 def test_limits_are_saved_and_bad_ones_refused(org, engine):

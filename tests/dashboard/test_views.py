@@ -60,3 +60,22 @@ def test_meetings_per_day_counts_per_member_over_every_day_of_the_range():
     assert data.to_dict("records") == [
         {"day": "Mon 07 Dec", "member": "Ada", "meetings": 2}, {"day": "Wed 09 Dec", "member": "Bob", "meetings": 1}]
     assert spec["encoding"]["x"]["scale"]["domain"] == ["Mon 07 Dec", "Tue 08 Dec", "Wed 09 Dec", "Thu 10 Dec"]
+
+
+def test_a_flash_message_waiting_already_is_not_added_twice():
+    from streamlit.testing.v1 import AppTest
+
+    def page():
+        import streamlit as st
+
+        from dashboard import views
+
+        views.flash("Added Cleo.")
+        views.flash("Added Cleo.")  # the same outcome applied again
+        views.flash("Added Cleo.", "error")
+        views.show_flash()
+        st.write("shown")
+
+    at = AppTest.from_function(page).run()
+    assert [m.value for m in at.success] == ["Added Cleo."]
+    assert [m.value for m in at.error] == ["Added Cleo."]
