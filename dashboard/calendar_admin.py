@@ -13,6 +13,7 @@ Admins only (the services refuse everyone else too). Every action calls one serv
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 import streamlit as st
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 
 KINDS = {"ics_url": "Subscription link", "ics_file": ".ics file", "caldav": "CalDAV"}
 FEED_URL_KEY = "calendar-feed-url"
+#: ``st.session_state`` key of the calendar just connected whose first sync is still to run: (id, name).
+SYNC_PENDING = "calendar-sync-pending"
 
 
 def _sync_message(name: str, result: SyncResult) -> tuple[str, str]:
@@ -76,6 +79,50 @@ def _confirmed(action: Callable, message: str) -> None:
     views.flash(message)
 
 
+@state.reads("connect-kind", "connect-resource", "connect-name", "connect-url", "connect-file", "connect-caldav-url",
+             "connect-username", "connect-password", "connect-write-back")
+def _connect(me: User, secret_key: str, max_mb: int) -> Callable[[], None] | None:
+    """The Connect and sync button's action (:func:`state.one_at_a_time`): one connection however
+    it is clicked. The first sync runs in the page, with a spinner (:func:`_sync_connected`); a
+    click while it runs finds it pending and does nothing."""
+    typed = st.session_state
+    if typed.get(SYNC_PENDING):
+        return None
+    kind, resource_id, name = typed["connect-kind"], typed["connect-resource"], typed["connect-name"]
+    try:
+        with state.session(write=True) as s:
+            if kind == "ics_url":
+                connection = add_ics_url_connection(s, resource_id, name, typed["connect-url"], by=me)
+            elif kind == "ics_file":
+                upload = typed.get("connect-file")
+                if upload is None:
+                    raise ValueError("choose the .ics file to upload")
+                connection = add_ics_file_connection(s, resource_id, name, upload.getvalue(), by=me, max_mb=max_mb)
+            else:
+                connection = add_caldav_connection(
+                    s, resource_id, name, typed["connect-caldav-url"], typed["connect-username"],
+                    typed["connect-password"], secret_key=secret_key, write_back=typed["connect-write-back"], by=me,
+                )
+            connected = (connection.id, connection.name)
+    except (ValueError, *state.REFUSED) as exc:
+        return state.Refused(partial(views.refuse, "connect", str(exc)))
+    state.data_changed()
+    return partial(st.session_state.__setitem__, SYNC_PENDING, connected)
+
+
+def _sync_connected() -> None:
+    """Run the first sync of a calendar just connected (:func:`_connect`), then say how it went."""
+    pending = st.session_state.get(SYNC_PENDING)
+    if pending is None:
+        return
+    connection_id, name = pending
+    with st.spinner(f"Connected {name}; reading the calendar…"):
+        _sync_and_report(connection_id, name, f"Connected {name}. ")
+    del st.session_state[SYNC_PENDING]
+    state.data_changed()
+    st.rerun()
+
+
 def render(me: User | None) -> None:
     """Draw the management forms (nothing but a note for non-admins)."""
     if not is_admin(me):
@@ -86,6 +133,7 @@ def render(me: User | None) -> None:
         connections: list[CalendarConnection] = queries.calendar_connections(s)
     if not resources:
         return
+    _sync_connected()
     labels = {r.id: f"{r.name} ({'room' if r.kind == 'room' else 'team member'})" for r in resources}
     secret_key = state.settings().secret_key
     max_mb = state.settings().calendar_max_mb
@@ -93,38 +141,21 @@ def render(me: User | None) -> None:
     with st.expander("Connect a calendar", expanded=not connections):
         kind = st.radio("Kind", list(KINDS), format_func=KINDS.get, horizontal=True, key="connect-kind")
         with st.form("connect-calendar"):
-            resource_id = st.selectbox("Team member or room", list(labels), format_func=labels.get,
-                                       key="connect-resource")
-            name = st.text_input("Name", value="Work calendar", key="connect-name")
-            url = username = password = ""
-            upload = None
-            write_back = False
+            st.selectbox("Team member or room", list(labels), format_func=labels.get, key="connect-resource")
+            st.text_input("Name", value="Work calendar", key="connect-name")
             if kind == "ics_url":
-                url = st.text_input("Subscription link (https:// or webcal://)", key="connect-url")
+                st.text_input("Subscription link (https:// or webcal://)", key="connect-url")
             elif kind == "ics_file":
-                upload = st.file_uploader(f"Calendar file (.ics, up to {max_mb} MB)", type=["ics"],
-                                          max_upload_size=max_mb, key="connect-file")
+                st.file_uploader(f"Calendar file (.ics, up to {max_mb} MB)", type=["ics"],
+                                 max_upload_size=max_mb, key="connect-file")
             else:
-                url = st.text_input("CalDAV URL (the calendar's, or the server's)", key="connect-caldav-url")
-                username = st.text_input("User name", key="connect-username")
-                password = st.text_input("Password", type="password", key="connect-password")
-                write_back = st.checkbox("Write booked meetings into this calendar", value=True,
-                                         key="connect-write-back")
-            if st.form_submit_button("Connect and sync", type="primary"):
-
-                def connect(s):
-                    if kind == "ics_url":
-                        return add_ics_url_connection(s, resource_id, name, url, by=me)
-                    if kind == "ics_file":
-                        if upload is None:
-                            raise ValueError("choose the .ics file to upload")
-                        return add_ics_file_connection(s, resource_id, name, upload.getvalue(), by=me,
-                                                       max_mb=max_mb)
-                    return add_caldav_connection(s, resource_id, name, url, username, password,
-                                                 secret_key=secret_key, write_back=write_back, by=me)
-
-                with st.spinner("Connecting and reading the calendar…"):
-                    _run(connect, lambda c: _sync_and_report(c.id, c.name, f"Connected {c.name}. "))
+                st.text_input("CalDAV URL (the calendar's, or the server's)", key="connect-caldav-url")
+                st.text_input("User name", key="connect-username")
+                st.text_input("Password", type="password", key="connect-password")
+                st.checkbox("Write booked meetings into this calendar", value=True, key="connect-write-back")
+            st.form_submit_button("Connect and sync", type="primary", on_click=state.one_at_a_time,
+                                  args=(_connect, me, secret_key, max_mb))
+        views.show_refusal("connect")
 
     if connections:
         by_id = {c.id: c for c in connections}

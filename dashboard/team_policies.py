@@ -35,31 +35,20 @@ def create_once(make: Callable[[Session], object], success: str, form: str, empt
 
     ``make(session)`` runs in one write transaction. Returns the outcome for the page: on success
     the message, and the form's inputs set to ``empty`` for the next one; on refusal the service's
-    message, shown under the form's button (:func:`show_refusal`), with what was typed kept.
+    message, shown under the form's button (:func:`views.show_refusal`), with what was typed kept.
     """
     try:
         with state.session(write=True) as s:
             make(s)
     except _REFUSALS as exc:
-        return state.Refused(partial(_refuse, form, str(exc)))
+        return state.Refused(partial(views.refuse, form, str(exc)))
     state.data_changed()
     return partial(_created, success, empty)
-
-
-def _refuse(form: str, message: str) -> None:
-    st.session_state[f"{form}-refused"] = message
 
 
 def _created(success: str, empty: dict[str, object]) -> None:
     st.session_state.update(empty)
     views.flash(success)
-
-
-def show_refusal(form: str) -> None:
-    """The refusal of the last :func:`create_once` of ``form``, shown once."""
-    refused = st.session_state.pop(f"{form}-refused", None)
-    if refused is not None:
-        st.error(refused)
 
 
 def _apply(action, success: str) -> None:
@@ -198,7 +187,7 @@ def _mark_away(me, names: dict[int, str]) -> Callable[[], None]:
     typed = st.session_state
     member, dates, stand_in, note = typed["ooo-member"], typed["ooo-dates"], typed["ooo-stand-in"], typed["ooo-note"]
     if not isinstance(dates, tuple | list) or len(dates) != 2:
-        return state.Refused(partial(_refuse, "out-of-office", "Pick the last date away too."))
+        return state.Refused(partial(views.refuse, "out-of-office", "Pick the last date away too."))
     first, last = dates
     return create_once(
         lambda s: out_of_office.mark_away(s, member, first, last, stand_in_id=stand_in or None, note=note, by=me),
@@ -228,7 +217,7 @@ def out_of_office_section(me, members: list) -> None:
         right.text_input("Note", key="ooo-note", placeholder="holiday")
         st.form_submit_button("Mark out of office", type="primary", on_click=state.one_at_a_time,
                               args=(_mark_away, me, {i: m.name for i, m in active.items()}))
-        show_refusal("out-of-office")
+        views.show_refusal("out-of-office")
     if current:
         with st.form("back-in-office"):
             labels = {a[0]: f"{a[1]}, {a[2]:%d %b} to {a[3]:%d %b %Y}" for a in current}

@@ -37,6 +37,18 @@ def show_flash() -> None:
         getattr(st, kind)(message)
 
 
+def refuse(form: str, message: str) -> None:
+    """Remember why ``form``'s last action was refused, for :func:`show_refusal` under its button."""
+    st.session_state[f"{form}-refused"] = message
+
+
+def show_refusal(form: str) -> None:
+    """Show, once, why ``form``'s last action was refused (:func:`refuse`)."""
+    refused = st.session_state.pop(f"{form}-refused", None)
+    if refused is not None:
+        st.error(refused)
+
+
 def ask_to_confirm(what: str, payload: dict[str, Any]) -> None:
     """Callback of a button that starts a destructive action: remember it until it is confirmed.
 

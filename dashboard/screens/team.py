@@ -226,7 +226,7 @@ with tab_members:
             _typed, problems = hours_inputs("add-member", None)
             st.button("Add team member", key="add-member-save", type="primary", disabled=bool(problems),
                       on_click=state.one_at_a_time, args=(_add_member, me))
-            team_policies.show_refusal("add-member")
+            views.show_refusal("add-member")
     if members:
         with st.expander("Edit a team member"):
             by_id = {m.id: m for m in members}
@@ -282,7 +282,7 @@ with tab_rooms:
             _typed, problems = hours_inputs("add-room", None)
             st.button("Add room", key="add-room-save", type="primary", disabled=bool(problems),
                       on_click=state.one_at_a_time, args=(_add_room, me))
-            team_policies.show_refusal("add-room")
+            views.show_refusal("add-room")
     if rooms:
         with st.expander("Edit a room"):
             rooms_by_id = {r.id: r for r in rooms}
@@ -339,7 +339,7 @@ with tab_pools:
             st.multiselect("Members", member_ids, format_func=member_names.get, key="add-pool-members")
             st.text_input("Description", key="add-pool-description")
             st.form_submit_button("Create pool", type="primary", on_click=state.one_at_a_time, args=(_add_pool, me))
-            team_policies.show_refusal("add-pool")
+            views.show_refusal("add-pool")
     if pools:
         with st.expander("Edit a pool"):
             pools_by_id = {p.id: p for p in pools}

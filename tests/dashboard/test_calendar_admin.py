@@ -9,6 +9,7 @@ from sqlalchemy import select
 from booking_service.calendars.feeds import resource_for_feed_token
 from booking_service.store.db import session_scope
 from booking_service.store.models import AuditEntry, BusyBlock, CalendarConnection, User
+from dashboard import calendar_admin, state
 from tests.booking_service.calendars.conftest import IcsServer
 
 from .conftest import ROOT, open_page
@@ -65,6 +66,36 @@ def test_connect_a_subscription_syncs_it_at_once_then_remove_it(org, engine):
             ]
     finally:
         server.close()
+
+
+def test_connect_clicked_twice_connects_once(org, engine, monkeypatch):
+    monkeypatch.setattr(state, "REPEAT_SECONDS", 600)  # however slow the machine
+    server = IcsServer()
+    try:
+        start = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) + dt.timedelta(days=2)
+        url = server.publish("/ada.ics", _calendar(start))
+        at = open_page(org, "calendars")
+        at.radio(key="connect-kind").set_value("ics_url").run()
+        at.text_input(key="connect-url").input(url)
+        for _ in range(2):  # the second click after the first had connected and synced
+            at.button(key="FormSubmitter:connect-calendar-Connect and sync").click().run()
+            assert not at.exception and not at.error
+        with session_scope(engine) as s:
+            assert len(s.scalars(select(CalendarConnection)).all()) == 1
+    finally:
+        server.close()
+
+
+def test_a_click_while_the_first_sync_runs_connects_nothing(org, engine, monkeypatch):
+    monkeypatch.setattr(calendar_admin.st, "session_state", {
+        calendar_admin.SYNC_PENDING: (1, "Work calendar"), "connect-kind": "ics_url", "connect-resource": org.ada,
+        "connect-name": "Work calendar", "connect-url": "https://calendar.example.com/ada.ics",
+    })
+    with session_scope(engine) as s:
+        admin = s.get(User, org.admin_id)
+    assert calendar_admin._connect(admin, "secret", 5) is None
+    with session_scope(engine) as s:
+        assert s.scalars(select(CalendarConnection)).all() == []
 
 
 def test_bad_subscription_link_is_refused_with_the_services_message(org, engine):
