@@ -481,7 +481,7 @@ class _Zones:
             unique = f"{tzid} #{digest}"
             self.used[unique] = definition
             return unique
-        return WINDOWS_TO_OLSON.get(tzid.strip("/"))
+        return WINDOWS_TO_OLSON.get(tzid.removeprefix("/"))  # a globally unique prefix: one leading slash
 
     def _check_one_name(self, definition: _Component) -> None:
         """Refuse a VTIMEZONE with a second TZID line: RFC 5545 allows one, and icalendar fails on it."""

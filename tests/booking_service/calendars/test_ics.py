@@ -52,7 +52,7 @@ def test_windows_zone_name_without_vtimezone_maps_to_iana(tzid):
     assert read(text) == [(utc("2024-06-10 00:00"), utc("2024-06-10 01:00"))]
 
 
-@pytest.mark.parametrize("tzid", ["XTokyo Standard Time", "Tokyo Standard TimeX"])
+@pytest.mark.parametrize("tzid", ["XTokyo Standard Time", "Tokyo Standard TimeX", "Tokyo Standard Time/"])
 def test_a_windows_zone_name_is_looked_up_whole(tzid):
     text = calendar(*event(f"DTSTART;TZID={tzid}:20240610T090000", f"DTEND;TZID={tzid}:20240610T100000"))
     with pytest.raises(CalendarParseError) as caught:
