@@ -37,7 +37,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 from sqlalchemy import select
@@ -66,6 +66,9 @@ from .invitations import hash_token, manage_link, manage_token_for, reply_to
 from .lifecycle import TEAM_AND_ROOMS, MeetingStateError, TransitionRefused
 from .outbox import queue_mail, render_mail, supersede_invitation_mail, supersede_meeting_mail
 from .permissions import require_meeting
+
+if TYPE_CHECKING:
+    import planner
 
 Outcome = Literal["booked", "already_scheduled", "unavailable", "closed", "replaced", "held", "moved"]
 UNAVAILABLE_MESSAGE = N_("That time is no longer available, please pick another")
@@ -99,6 +102,12 @@ class BookingResult:
     invitation: Invitation
     meeting: Meeting | None = None
     reason: str | None = None
+
+
+def _in_utc(check: planner.SlotCheck) -> tuple[dt.datetime, dt.datetime]:
+    """The checked slot's start and end as UTC datetimes, as the tables store them."""
+    return (pd.Timestamp(check.start).to_pydatetime().astimezone(dt.UTC),
+            pd.Timestamp(check.end).to_pydatetime().astimezone(dt.UTC))
 
 
 def confirm_slot(
@@ -185,8 +194,7 @@ def confirm_slot(
 
     chosen = assignment.choose_assignment(session, invitation, check, plans, request.frame)
     member_ids, room_id = chosen.member_ids, chosen.room_id
-    start_utc = pd.Timestamp(check.start).to_pydatetime().astimezone(dt.UTC)
-    end_utc = pd.Timestamp(check.end).to_pydatetime().astimezone(dt.UTC)
+    start_utc, end_utc = _in_utc(check)
     hold_start = start_utc - dt.timedelta(minutes=invitation.buffer_before_minutes)
     hold_end = end_utc + dt.timedelta(minutes=invitation.buffer_after_minutes)
     meeting = Meeting(
@@ -477,8 +485,7 @@ def _place(
     if not check.available:
         return BookingResult("unavailable", invitation, meeting, reason=check.reason), None, start, start
     chosen = assignment.choose_assignment(session, invitation, check, plans, request.frame)
-    start_utc = pd.Timestamp(check.start).to_pydatetime().astimezone(dt.UTC)
-    end_utc = pd.Timestamp(check.end).to_pydatetime().astimezone(dt.UTC)
+    start_utc, end_utc = _in_utc(check)
     return None, chosen, start_utc, end_utc
 
 
@@ -721,8 +728,7 @@ def hold_slot(
         return HoldResult("unavailable", invitation, reason=check.reason)
     chosen = assignment.choose_assignment(session, invitation, check, plans, request.frame)
     member_ids, room_id = chosen.member_ids, chosen.room_id
-    start_utc = pd.Timestamp(check.start).to_pydatetime().astimezone(dt.UTC)
-    end_utc = pd.Timestamp(check.end).to_pydatetime().astimezone(dt.UTC)
+    start_utc, end_utc = _in_utc(check)
     expires = now + dt.timedelta(minutes=settings.slot_hold_minutes)
     session.add_all(
         SlotHold(
