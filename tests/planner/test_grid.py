@@ -445,6 +445,10 @@ def test_a_grid_from_loaded_tables_refuses_what_is_not_tables_or_a_chunk_in_word
         with pytest.raises(planner.PlannerInputError) as caught:
             planner.OrgGrid.from_tables(tables, chunk=chunk, **horizon)
         assert str(caught.value) == f"chunk must be a positive number of resources, got {chunk!r}"
+    for workers in (0, -1, False, 1.5, "2"):
+        with pytest.raises(planner.PlannerInputError) as caught:
+            planner.OrgGrid.from_tables(tables, workers=workers, **horizon)
+        assert str(caught.value) == f"workers must be a positive number of threads, got {workers!r}"
 
 
 def test_a_horizon_ending_between_quanta_takes_the_whole_last_quantum() -> None:

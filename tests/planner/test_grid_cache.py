@@ -90,18 +90,32 @@ def test_cache_follows_added_and_removed_busy_time(instance, data) -> None:
 
 
 @SMALL
-@given(instances(), st.integers(1, 4))
-def test_chunked_build_equals_one_chunk(instance, chunk: int) -> None:
+@given(instances(), st.integers(1, 4), st.integers(1, 3))
+def test_chunked_build_equals_one_chunk(instance, chunk: int, workers: int) -> None:
     tables, request = instance
     if not tables.resources:
         return
     frames = tables.frames()
-    whole = planner.OrgGrid.build(*frames, **horizon(request), chunk=10_000).availability()
-    parts = planner.OrgGrid.build(*frames, **horizon(request), chunk=chunk).availability()
+    whole = planner.OrgGrid.build(*frames, **horizon(request), chunk=10_000, workers=1).availability()
+    parts = planner.OrgGrid.build(*frames, **horizon(request), chunk=chunk, workers=workers).availability()
     assert np.array_equal(whole.in_hours_bits, parts.in_hours_bits)
     assert np.array_equal(whole.busy_bits, parts.busy_bits)
     flat = planner.build_grid(*frames, **horizon(request))
     assert np.array_equal(whole.in_hours, flat.in_hours) and np.array_equal(whole.busy, flat.busy)
+
+
+def test_chunks_built_in_threads_equal_one_thread_on_an_organisation(monkeypatch) -> None:
+    from planner import grid
+
+    monkeypatch.setattr(grid, "_THREADED_BUILD_WORDS", 0)  # the default takes threads for this grid too
+    org = planner.generate_organisation(300, 40, dt.date(2026, 10, 19), 28, seed=9)
+    frames = (org.resources, org.hours, org.busy, org.overrides)
+    span = {"start": pd.Timestamp("2026-10-19", tz="UTC"), "end": pd.Timestamp("2026-11-16", tz="UTC")}
+    one = planner.OrgGrid.build(*frames, **span, workers=1).availability()
+    for workers, chunk in ((2, 16), (4, 7), (None, 128)):
+        threads = planner.OrgGrid.build(*frames, **span, workers=workers, chunk=chunk).availability()
+        assert np.array_equal(one.in_hours_bits, threads.in_hours_bits)
+        assert np.array_equal(one.busy_bits, threads.busy_bits)
 
 
 def test_cache_memory_is_bounded_and_reported() -> None:
