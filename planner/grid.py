@@ -630,9 +630,9 @@ class OrgGrid:
         origin = self._origin + w_lo * 64 * q
         width = w_hi - w_lo
         # Limits depend on the meetings passed with each query: never cached, a mask per row.
-        pos = (cands - self._origin) // q - w_lo * 64
         allowed = None
         if limits is not None:
+            pos = (cands - self._origin) // q - w_lo * 64
             key = (request.members, request.pools, request.rooms, request.min_capacity, request.zone,
                    request.interval.value, request.frame_ns, request.duration.value, int(cands[0]), w_lo, w_hi)
             with self._lock:
