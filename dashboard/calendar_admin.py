@@ -79,8 +79,20 @@ def _confirmed(action: Callable, message: str) -> None:
     views.flash(message)
 
 
-@state.reads("connect-kind", "connect-resource", "connect-name", "connect-url", "connect-file", "connect-caldav-url",
-             "connect-username", "connect-password", "connect-write-back")
+#: The Connect form's inputs of each kind of calendar, beside the kind, the owner and the name.
+_KIND_INPUTS = {
+    "ics_url": ("connect-url",),
+    "ics_file": ("connect-file",),
+    "caldav": ("connect-caldav-url", "connect-username", "connect-password", "connect-write-back"),
+}
+
+
+def _connect_inputs() -> tuple[str, ...]:
+    kind = st.session_state.get("connect-kind")
+    return ("connect-kind", "connect-resource", "connect-name", *_KIND_INPUTS.get(kind, ()))
+
+
+@state.reads(_connect_inputs)
 def _connect(me: User, secret_key: str, max_mb: int) -> Callable[[], None] | None:
     """The Connect and sync button's action (:func:`state.one_at_a_time`): one connection however
     it is clicked. The first sync runs in the page, with a spinner (:func:`_sync_connected`); a

@@ -11,7 +11,8 @@
 - :func:`data_changed` is what a page calls after it changed data itself (it also covers edits
   the fingerprint cannot see, such as a member's new zone).
 - :func:`one_at_a_time` wraps a button's callback that changes data, so that a double click acts
-  once and what it did still reaches the page (:func:`apply_outcomes`).
+  once and what it did still reaches the page (:func:`apply_outcomes`); :func:`reads` names the
+  inputs an action reads, and :class:`Refused` marks an outcome that changed nothing.
 - :func:`org_tables` (the organisation as planner tables), :func:`org_index` (the same indexed by
   resource, :class:`planner.OrgTables`), :func:`org_grid` (the planner's prebuilt
   :class:`planner.OrgGrid`) and :func:`org_limits` are shared by every session and rebuilt once per
@@ -25,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -192,25 +193,31 @@ def _callbacks() -> _Callbacks:
 
 
 def _same_click(value: object) -> object:
-    """What tells two clicks' arguments apart: a stored row by its id, anything else as it prints."""
-    if isinstance(value, str | int | float | bool | None):
-        return value
+    """What tells two clicks' arguments apart, compared with ``==``: a stored row by its id (each
+    run loads its own copy), anything else as it is (values by value, an upload by its file id)."""
     row_id = getattr(value, "id", None)
-    return (type(value).__name__, row_id) if isinstance(row_id, int) else repr(value)
+    return (type(value).__name__, row_id) if isinstance(row_id, int) else value
 
 
-def reads(*keys: str) -> Callable[[Callable], Callable]:
+def reads(*keys: str | Callable[[], Iterable[str]]) -> Callable[[Callable], Callable]:
     """Mark a button's action as reading these inputs from ``st.session_state`` when clicked.
 
     Their values, as the click brought them, tell a double click from a click on what was typed
-    next (:func:`one_at_a_time`).
+    next (:func:`one_at_a_time`). Instead of keys, one function may name them when clicked: a form
+    whose inputs depend on a choice reads only the inputs shown (an input no longer shown may
+    keep its last value for a run, and must not make two clicks differ).
     """
 
     def mark(action: Callable) -> Callable:
-        action.inputs = keys
+        action.inputs = keys[0] if len(keys) == 1 and callable(keys[0]) else keys
         return action
 
     return mark
+
+
+def _inputs(action: Callable) -> tuple:
+    keys = getattr(action, "inputs", ())
+    return tuple(_same_click(st.session_state.get(k)) for k in (keys() if callable(keys) else keys))
 
 
 def one_at_a_time(action: Callable[..., Callable[[], None] | None], *args: object) -> None:
@@ -223,9 +230,10 @@ def one_at_a_time(action: Callable[..., Callable[[], None] | None], *args: objec
 
     - the second call waits for the first and acts only if the first was stopped before it acted;
     - a call with the same arguments and inputs (:func:`reads`) that comes within
-      :data:`REPEAT_SECONDS` after the action changed data (the second click of a double click, once the first was quick) does not act
-      either: the first call's outcome is applied again, in case the run that applied it was
-      stopped. An outcome wrapped in :class:`Refused` says nothing changed: the next click acts;
+      :data:`REPEAT_SECONDS` after the action changed data (the second click of a double click,
+      once the first was quick) does not act either: the first call's outcome is applied again,
+      in case the run that applied it was stopped. An outcome wrapped in :class:`Refused` says
+      nothing changed, so the next click acts;
     - ``action`` must not touch ``st.session_state`` (or draw) after it has changed data: it
       returns what the page should note as a function (the *outcome*, safe to apply twice), which
       :func:`apply_outcomes` applies at the start of the session's next run that gets that far.
@@ -236,8 +244,7 @@ def one_at_a_time(action: Callable[..., Callable[[], None] | None], *args: objec
     """
     session = get_script_run_ctx().session_id
     key = (session, action.__qualname__)
-    arguments = (tuple(_same_click(a) for a in args),
-                 tuple(_same_click(st.session_state.get(k)) for k in getattr(action, "inputs", ())))
+    arguments = (tuple(_same_click(a) for a in args), _inputs(action))
     calls = _callbacks()
     while True:
         with calls.lock:

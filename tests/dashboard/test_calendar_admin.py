@@ -86,6 +86,17 @@ def test_connect_clicked_twice_connects_once(org, engine, monkeypatch):
         server.close()
 
 
+def test_an_uploaded_file_clicked_twice_is_connected_once(org, engine, monkeypatch):
+    monkeypatch.setattr(state, "REPEAT_SECONDS", 600)  # however slow the machine
+    start = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) + dt.timedelta(days=2)
+    at = _upload(org, _calendar(start).encode())  # the first click
+    at.button(key="FormSubmitter:connect-calendar-Connect and sync").click().run()  # the second
+    assert not at.exception and not at.error
+    with session_scope(engine) as s:
+        assert len(s.scalars(select(CalendarConnection)).all()) == 1
+        assert len(s.scalars(select(BusyBlock)).all()) == 1
+
+
 def test_a_click_while_the_first_sync_runs_connects_nothing(org, engine, monkeypatch):
     monkeypatch.setattr(calendar_admin.st, "session_state", {
         calendar_admin.SYNC_PENDING: (1, "Work calendar"), "connect-kind": "ics_url", "connect-resource": org.ada,
