@@ -194,7 +194,8 @@ with state.session() as s:
 tab_names = ["Team members", "Rooms", "Resource pools"]
 if is_admin(me):
     tab_names.append("Embedding")  # the organisation's setting: admins only
-tab_members, tab_rooms, tab_pools, *tab_admin = st.tabs(tab_names)
+# Keyed, so that the tab in use stays open when a change reruns the page with its message above.
+tab_members, tab_rooms, tab_pools, *tab_admin = st.tabs(tab_names, key="team-tab")
 
 with tab_members:
     if not members:

@@ -274,6 +274,21 @@ def test_add_team_member_clicked_twice_adds_one_and_empties_the_form(dashboard_u
         assert page.get_by_label("Name", exact=True).first.input_value() == ""
 
 
+def test_a_room_added_on_the_rooms_tab_is_shown_there(dashboard_url, sqlite_url):  # noqa: F811
+    base, _members = dashboard_url
+    with _signed_in(base) as page:
+        _open(page, "Team and rooms")
+        page.get_by_role("tab", name="Rooms").click()
+        page.get_by_text("Add a room").click()
+        page.locator(".st-key-add-room-name input").fill("Green room")
+        page.get_by_role("button", name="Add room").click()
+        page.get_by_text("Added Green room.").wait_for(timeout=60_000)
+        _settle(page)
+        # The page reran with its message above the tabs: the Rooms tab is still the one open.
+        assert page.get_by_role("tab", name="Rooms").get_attribute("aria-selected") == "true"
+        assert page.get_by_role("tab", name="Team members").get_attribute("aria-selected") == "false"
+
+
 def test_cancelling_an_invitation_asks_in_a_dialog(dashboard_url, sqlite_url):  # noqa: F811
     base, _members = dashboard_url
     with _signed_in(base) as page:
