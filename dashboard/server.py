@@ -7,12 +7,23 @@ serves ``dashboard/streamlit_app.py`` with the routes and middleware added. Star
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import streamlit as st
 from starlette.middleware import Middleware
 
-from dashboard import web
+# Importing the sign-in routes decorates the dashboard's caches before Streamlit's runtime exists,
+# and Streamlit then warns once per cache that it checked the cache's settings against an
+# in-memory store. The caches use the runtime's store when called: the warning is only noise at
+# every start, so it is kept quiet for the import alone.
+_caching = logging.getLogger("streamlit.runtime.caching.cache_data_api")
+_level = _caching.level
+_caching.setLevel(logging.ERROR)
+try:
+    from dashboard import web
+finally:
+    _caching.setLevel(_level)
 
 app = st.App(
     Path(__file__).resolve().parent / "streamlit_app.py",

@@ -128,4 +128,6 @@ def test_the_wheel_in_a_fresh_environment_runs_every_service(tmp_path):
         process.wait()
     assert "Stopped." in rest, output + rest
     assert "File does not exist" not in output + rest
+    # Nothing but what a person starting it needs: no warning from the dashboard's start.
+    assert "No runtime found" not in output + rest and "Traceback" not in output + rest, output + rest
     assert process.returncode == 0
