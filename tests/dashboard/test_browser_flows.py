@@ -117,6 +117,17 @@ def _click_twice_while_the_first_waits(page, button, url: str) -> None:
         connection.close()
 
 
+def _fill_and_click_twice(page, url: str, title: str, fields: dict[str, str], button: str, done: str) -> None:
+    """On the page ``title``, fill ``fields`` (label: text), click ``button`` twice while the first
+    click waits (:func:`_click_twice_while_the_first_waits`), and wait until ``done`` shows."""
+    _open(page, title)
+    for label, text in fields.items():
+        page.get_by_label(label, exact=True).first.fill(text)
+    _click_twice_while_the_first_waits(page, page.get_by_role("button", name=button), url)
+    page.get_by_text(done).wait_for(timeout=60_000)
+    _settle(page)
+
+
 def test_a_typed_date_updates_the_count_without_leaving_the_field(dashboard_url, sqlite_url):  # noqa: F811
     base, members = dashboard_url
     with _signed_in(base) as page:
@@ -164,11 +175,8 @@ def test_invite_sends_once_even_when_clicked_twice(dashboard_url, sqlite_url):  
 def test_make_key_makes_one_key_even_when_clicked_twice(dashboard_url, sqlite_url):  # noqa: F811
     base, _members = dashboard_url
     with _signed_in(base) as page:
-        _open(page, "API keys and webhooks")
-        page.get_by_label("Name", exact=True).fill("CRM sync")
-        _click_twice_while_the_first_waits(page, page.get_by_role("button", name="Make key"), sqlite_url)
-        page.get_by_text("Copy the key now").wait_for(timeout=60_000)
-        _settle(page)
+        _fill_and_click_twice(page, sqlite_url, "API keys and webhooks", {"Name": "CRM sync"}, "Make key",
+                              "Copy the key now")
         assert _rows(sqlite_url, ApiKey) == 1
         shown = page.locator('[data-testid="stCode"] code').first.inner_text().strip()
         engine = make_engine(sqlite_url)
@@ -182,11 +190,8 @@ def test_make_key_makes_one_key_even_when_clicked_twice(dashboard_url, sqlite_ur
 def test_add_webhook_adds_one_subscription_even_when_clicked_twice(dashboard_url, sqlite_url):  # noqa: F811
     base, _members = dashboard_url
     with _signed_in(base) as page:
-        _open(page, "API keys and webhooks")
-        page.get_by_label("URL", exact=True).fill("https://hooks.example.com/slotwise")
-        _click_twice_while_the_first_waits(page, page.get_by_role("button", name="Add webhook"), sqlite_url)
-        page.get_by_text("Copy the signing secret now").wait_for(timeout=60_000)
-        _settle(page)
+        _fill_and_click_twice(page, sqlite_url, "API keys and webhooks", {"URL": "https://hooks.example.com/slotwise"},
+                              "Add webhook", "Copy the signing secret now")
         assert _rows(sqlite_url, WebhookSubscription) == 1
         assert page.locator('[data-testid="stCode"] code').first.inner_text().strip().startswith("whsec_")
 
@@ -216,13 +221,9 @@ def test_resend_sends_one_email_even_when_clicked_twice(dashboard_url, sqlite_ur
 def test_add_user_clicked_twice_adds_one_and_shows_its_generated_password(dashboard_url, sqlite_url):  # noqa: F811
     base, _members = dashboard_url
     with _signed_in(base) as page:
-        _open(page, "Users")
         users = _rows(sqlite_url, User)
-        page.get_by_label("Name", exact=True).fill("Cleo Clerk")
-        page.get_by_label("Email", exact=True).fill("cleo@example.com")
-        _click_twice_while_the_first_waits(page, page.get_by_role("button", name="Add user"), sqlite_url)
-        page.get_by_text("Password for cleo@example.com").wait_for(timeout=60_000)
-        _settle(page)
+        _fill_and_click_twice(page, sqlite_url, "Users", {"Name": "Cleo Clerk", "Email": "cleo@example.com"},
+                              "Add user", "Password for cleo@example.com")
         assert _rows(sqlite_url, User) == users + 1
         assert "already" not in page.locator('[data-testid="stMain"]').inner_text()
         password = page.locator('[data-testid="stCode"] code').first.inner_text().strip()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import select
 
 from booking_service.calendars.feeds import resource_for_feed_token
@@ -25,65 +26,66 @@ def _calendar(start: dt.datetime) -> str:
     )
 
 
-def test_connect_a_subscription_syncs_it_at_once_then_remove_it(org, engine):
+@pytest.fixture
+def ada_calendar():
+    """A calendar of one event two days ahead on a local server: (the server, its link, the event's start)."""
     server = IcsServer()
+    start = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) + dt.timedelta(days=2)
     try:
-        start = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) + dt.timedelta(days=2)
-        url = server.publish("/ada.ics", _calendar(start))
-        at = open_page(org, "calendars")
-        at.radio(key="connect-kind").set_value("ics_url").run()
-        at.selectbox(key="connect-resource").select(org.ada)
-        at.text_input(key="connect-name").input("Ada's Google")
-        at.text_input(key="connect-url").input(url)
-        at.button(key="FormSubmitter:connect-calendar-Connect and sync").click().run()
-        assert not at.exception
-        assert "Connected Ada's Google. Synced Ada's Google: 1 busy block(s)." in [s.value for s in at.success]
-        with session_scope(engine) as s:
-            (block,) = s.scalars(select(BusyBlock)).all()
-            assert (block.resource_id, block.start) == (org.ada, start)
-            connection = s.scalars(select(CalendarConnection)).one()
-            assert connection.last_status == "ok"
-        assert list(at.dataframe[0].value["Calendar"]) == ["Ada's Google"]
-
-        server.publish("/ada.ics", "nope", status=500)
-        with session_scope(engine) as s:
-            connection_id = s.scalars(select(CalendarConnection.id)).one()
-        at.selectbox(key="manage-connection").select(connection_id).run()
-        at.button(key=f"sync-connection-{connection_id}").click().run()
-        assert any("could not be synced" in w.value and "HTTP 500" in w.value for w in at.warning)
-
-        at.button(key=f"remove-connection-{connection_id}").click().run()
-        assert "Remove **Ada's Google** of Ada?" in at.markdown[-1].value
-        with session_scope(engine) as s:
-            assert len(s.scalars(select(CalendarConnection)).all()) == 1  # asking removes nothing
-        at.button(key="remove-calendar-confirm").click().run()
-        assert "Removed Ada's Google and its busy time." in [s.value for s in at.success]
-        with session_scope(engine) as s:
-            assert s.scalars(select(CalendarConnection)).all() == []
-            assert s.scalars(select(BusyBlock)).all() == []
-            assert [e.action for e in s.scalars(select(AuditEntry).order_by(AuditEntry.id))][-2:] == [
-                "calendar.created", "calendar.deleted",
-            ]
+        yield server, server.publish("/ada.ics", _calendar(start)), start
     finally:
         server.close()
 
 
-def test_connect_clicked_twice_connects_once(org, engine, monkeypatch):
+def test_connect_a_subscription_syncs_it_at_once_then_remove_it(org, engine, ada_calendar):
+    server, url, start = ada_calendar
+    at = open_page(org, "calendars")
+    at.radio(key="connect-kind").set_value("ics_url").run()
+    at.selectbox(key="connect-resource").select(org.ada)
+    at.text_input(key="connect-name").input("Ada's Google")
+    at.text_input(key="connect-url").input(url)
+    at.button(key="FormSubmitter:connect-calendar-Connect and sync").click().run()
+    assert not at.exception
+    assert "Connected Ada's Google. Synced Ada's Google: 1 busy block(s)." in [s.value for s in at.success]
+    with session_scope(engine) as s:
+        (block,) = s.scalars(select(BusyBlock)).all()
+        assert (block.resource_id, block.start) == (org.ada, start)
+        connection = s.scalars(select(CalendarConnection)).one()
+        assert connection.last_status == "ok"
+    assert list(at.dataframe[0].value["Calendar"]) == ["Ada's Google"]
+
+    server.publish("/ada.ics", "nope", status=500)
+    with session_scope(engine) as s:
+        connection_id = s.scalars(select(CalendarConnection.id)).one()
+    at.selectbox(key="manage-connection").select(connection_id).run()
+    at.button(key=f"sync-connection-{connection_id}").click().run()
+    assert any("could not be synced" in w.value and "HTTP 500" in w.value for w in at.warning)
+
+    at.button(key=f"remove-connection-{connection_id}").click().run()
+    assert "Remove **Ada's Google** of Ada?" in at.markdown[-1].value
+    with session_scope(engine) as s:
+        assert len(s.scalars(select(CalendarConnection)).all()) == 1  # asking removes nothing
+    at.button(key="remove-calendar-confirm").click().run()
+    assert "Removed Ada's Google and its busy time." in [s.value for s in at.success]
+    with session_scope(engine) as s:
+        assert s.scalars(select(CalendarConnection)).all() == []
+        assert s.scalars(select(BusyBlock)).all() == []
+        assert [e.action for e in s.scalars(select(AuditEntry).order_by(AuditEntry.id))][-2:] == [
+            "calendar.created", "calendar.deleted",
+        ]
+
+
+def test_connect_clicked_twice_connects_once(org, engine, monkeypatch, ada_calendar):
     monkeypatch.setattr(state, "REPEAT_SECONDS", 600)  # however slow the machine
-    server = IcsServer()
-    try:
-        start = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) + dt.timedelta(days=2)
-        url = server.publish("/ada.ics", _calendar(start))
-        at = open_page(org, "calendars")
-        at.radio(key="connect-kind").set_value("ics_url").run()
-        at.text_input(key="connect-url").input(url)
-        for _ in range(2):  # the second click after the first had connected and synced
-            at.button(key="FormSubmitter:connect-calendar-Connect and sync").click().run()
-            assert not at.exception and not at.error
-        with session_scope(engine) as s:
-            assert len(s.scalars(select(CalendarConnection)).all()) == 1
-    finally:
-        server.close()
+    _server, url, _start = ada_calendar
+    at = open_page(org, "calendars")
+    at.radio(key="connect-kind").set_value("ics_url").run()
+    at.text_input(key="connect-url").input(url)
+    for _ in range(2):  # the second click after the first had connected and synced
+        at.button(key="FormSubmitter:connect-calendar-Connect and sync").click().run()
+        assert not at.exception and not at.error
+    with session_scope(engine) as s:
+        assert len(s.scalars(select(CalendarConnection)).all()) == 1
 
 
 def test_an_uploaded_file_clicked_twice_is_connected_once(org, engine, monkeypatch):
