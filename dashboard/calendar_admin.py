@@ -1,10 +1,11 @@
 """Calendar management on the Calendars page: connect, sync and remove calendars; private feeds.
 
 Admins only (the services refuse everyone else too). Every action calls one service of
-:mod:`booking_service.calendars` and reports its outcome as a flash message:
+:mod:`booking_service.calendars` and reports its outcome as a flash message (a refused connection
+under its form):
 
-- connect an ``.ics`` subscription link, an uploaded ``.ics`` file or a CalDAV calendar, and
-  sync it at once so its busy time counts from now on;
+- connect an ``.ics`` subscription link, an uploaded ``.ics`` file or a CalDAV calendar (once,
+  however the button is clicked), and sync it at once so its busy time counts from now on;
 - sync a calendar now, or remove it with its busy blocks;
 - give a team member or room a new private feed URL (the old one stops working), or revoke it;
 - queue failed meeting writes again (after fixing a password, say).
