@@ -195,6 +195,14 @@ def _mark_away(me, names: dict[int, str]) -> Callable[[], None]:
     )
 
 
+@state.reads("ooo-remove-pick")
+def _back_in_office(me, labels: dict[int, str]) -> Callable[[], None]:
+    """The Remove these dates button's action: a double click removes once and says so once."""
+    gone = st.session_state["ooo-remove-pick"]
+    return create_once(lambda s: out_of_office.remove_absence(s, gone, by=me), f"Removed {labels[gone]}.",
+                       "back-in-office", {})
+
+
 def out_of_office_section(me, members: list) -> None:
     """Mark a member away for a range of dates (one action), with a stand-in; list and end absences."""
     active = {m.id: m for m in members if m.active}
@@ -221,6 +229,6 @@ def out_of_office_section(me, members: list) -> None:
     if current:
         with st.form("back-in-office"):
             labels = {a[0]: f"{a[1]}, {a[2]:%d %b} to {a[3]:%d %b %Y}" for a in current}
-            gone = st.selectbox("Absence", list(labels), format_func=labels.get, key="ooo-remove-pick")
-            if st.form_submit_button("Remove these dates"):
-                _apply(lambda s: out_of_office.remove_absence(s, gone, by=me), f"Removed {labels[gone]}.")
+            st.selectbox("Absence", list(labels), format_func=labels.get, key="ooo-remove-pick")
+            st.form_submit_button("Remove these dates", on_click=state.one_at_a_time, args=(_back_in_office, me, labels))
+    views.show_refusal("back-in-office")  # also when the absence is gone from the list (removed by someone else)

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from booking_service.core.clock import utcnow
-from booking_service.services import pool_policy
+from booking_service.services import out_of_office, pool_policy
 from booking_service.store.db import session_scope
 from booking_service.store.models import (
     HoursOverride,
@@ -87,6 +87,12 @@ def test_out_of_office_clicked_twice_is_one_absence_and_one_date_is_refused_in_w
         assert not at.exception and not at.error
     with session_scope(engine) as s:
         assert len(s.scalars(select(OutOfOffice)).all()) == 1
+    with session_scope(engine, write=True) as s:  # a colleague removes it first
+        away_id = s.scalars(select(OutOfOffice.id)).one()
+        out_of_office.remove_absence(s, away_id, by=s.get(User, org.admin_id))
+    at.button(key="FormSubmitter:back-in-office-Remove these dates").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [f"there is no out-of-office entry {away_id}; reload the page"]
 
 
 def test_limits_are_saved_and_bad_ones_refused(org, engine):
