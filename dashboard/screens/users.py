@@ -93,7 +93,7 @@ def _add_user(admin_id: int) -> Callable[[], None]:
             )
             name, role, email = user.name, user.role, user.email
     except (accounts.AccountError, *state.REFUSED) as exc:
-        return state.Refused(partial(views.flash, str(exc), "error"))
+        return state.Refused(partial(views.refuse, "add-user", str(exc)))
     return partial(_added, name, role, email, None if typed["password"] else password)
 
 
@@ -122,6 +122,7 @@ with st.form("add-user"):
         help=f"At least {accounts.MIN_PASSWORD_LENGTH} characters. Leave empty to generate one.",
     )
     st.form_submit_button("Add user", type="primary", on_click=state.one_at_a_time, args=(_add_user, me.id))
+    views.show_refusal("add-user")  # under the button, as the other pages' forms
 
 st.subheader("Change a user")
 by_id = {u.id: u for u in users}
