@@ -19,16 +19,7 @@ import pandas as pd
 
 from planner.errors import PlannerInputError
 from planner.request import SlotRequest
-from planner.slots import (
-    SlotCheck,
-    _assemble,
-    _check_limits,
-    _check_request,
-    _count,
-    _empty_slots,
-    check_tables,
-    solve_tables,
-)
+from planner.slots import SlotCheck, _check_request, check_slot_in, count_slots_in, find_slots_in
 from planner.tables import Tables, prepare
 from planner.teams.limits import Limits
 
@@ -191,27 +182,17 @@ class OrgTables:
 
     def find_slots(self, request: SlotRequest, *, limits: Limits | None = None) -> pd.DataFrame:
         """Same as :func:`planner.find_slots` on the loaded tables (panels, rotation and ``limits`` included)."""
-        request = _check_request(request)
-        limits = _check_limits(limits)
-        layout, ev, origin, q = solve_tables(request, self._request_tables(request), limits)
-        if ev is None:
-            return _empty_slots()
-        return _assemble(request, layout, ev, origin, q)
+        return find_slots_in(request, self._request_tables(_check_request(request)), limits=limits)
 
     def count_slots(self, request: SlotRequest, *, limits: Limits | None = None) -> int:
         """Same as :func:`planner.count_slots` on the loaded tables."""
-        request = _check_request(request)
-        limits = _check_limits(limits)
-        _, ev, _, _ = solve_tables(request, self._request_tables(request), limits)
-        return _count(ev)
+        return count_slots_in(request, self._request_tables(_check_request(request)), limits=limits)
 
     def check_slot(
         self, request: SlotRequest, *, start: dt.datetime | pd.Timestamp, limits: Limits | None = None
     ) -> SlotCheck:
         """Same as :func:`planner.check_slot` on the loaded tables (reads only the request's rows)."""
-        request = _check_request(request)
-        limits = _check_limits(limits)
-        return check_tables(request, self._request_tables(request), start, limits)
+        return check_slot_in(request, self._request_tables(_check_request(request)), start=start, limits=limits)
 
 
 def _segmented_cummax(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:

@@ -750,6 +750,44 @@ def count_slots(
     return _count(ev)
 
 
+def find_slots_in(request: SlotRequest, tab: Tables, *, limits: Limits | None = None) -> pd.DataFrame:
+    """:func:`find_slots` on prepared tables holding (at least) the request's resources.
+
+    For a loader that builds :class:`~planner.tables.Tables` itself from data it already trusts
+    (the booking service's database): nothing of :func:`~planner.tables.prepare` is repeated.
+    """
+    request = _check_request(request)
+    limits = _check_limits(limits)
+    layout, ev, origin, q = solve_tables(request, _covering(tab, request), limits)
+    if ev is None:
+        return _empty_slots()
+    return _assemble(request, layout, ev, origin, q)
+
+
+def count_slots_in(request: SlotRequest, tab: Tables, *, limits: Limits | None = None) -> int:
+    """:func:`count_slots` on prepared tables holding (at least) the request's resources."""
+    request = _check_request(request)
+    limits = _check_limits(limits)
+    return _count(solve_tables(request, _covering(tab, request), limits)[1])
+
+
+def check_slot_in(
+    request: SlotRequest, tab: Tables, *, start: dt.datetime | pd.Timestamp, limits: Limits | None = None
+) -> SlotCheck:
+    """:func:`check_slot` on prepared tables holding (at least) the request's resources."""
+    request = _check_request(request)
+    limits = _check_limits(limits)
+    return check_tables(request, _covering(tab, request), start, limits)
+
+
+def _covering(tab: Tables, request: SlotRequest) -> Tables:
+    """``tab``, once it is known to hold every resource of ``request``."""
+    missing = [rid for rid in (*request.all_members, *request.rooms) if rid not in tab.lookup]
+    if missing:
+        raise PlannerInputError(f"resource {missing[0]!r} is not in resources; add it or remove it from the request")
+    return tab
+
+
 def check_slot(
     request: SlotRequest,
     resources: pd.DataFrame,

@@ -2,8 +2,9 @@
 
 The planner (:mod:`planner`) computes on plain tables; this module turns an invitation (or a
 validated draft, which reads the same) into a :class:`planner.SlotRequest`, loads the planner's
-input tables for just the resources involved (:mod:`booking_service.store.loader`), and asks the
-planner to find, count or check slots, or to promote a few (:func:`planner.promote_slots`).
+input tables for just the resources involved (:mod:`booking_service.store.loader`; finding,
+counting and checking read them as prepared tables), and asks the planner to find, count or
+check slots, or to promote a few (:func:`planner.promote_slots`).
 The customer pages, the booking re-check, the invitation wizard and the dashboard all come
 here, so a slot means the same thing everywhere.
 
@@ -13,7 +14,7 @@ Resource ids in the planner are strings of the database ids (``str(Resource.id)`
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from functools import cache
 from typing import Protocol
 
@@ -23,6 +24,8 @@ from sqlalchemy.orm import Session, selectinload
 
 import planner
 from planner.promote import PromoteContext, contention_claims, promote_slots
+from planner.slots import check_slot_in, count_slots_in, find_slots_in
+from planner.tables import Tables
 
 from ..store.loader import (
     PlannerInputs,
@@ -31,7 +34,8 @@ from ..store.loader import (
     load_hours,
     load_limits,
     load_overrides,
-    load_resources_and_limits,
+    load_resources,
+    load_tables,
 )
 from ..store.models import (
     Invitation,
@@ -127,23 +131,27 @@ def load_inputs(
     relies on. ``holder``: the invitation asking, whose own hold does not block it;
     ``skip_meeting``: a meeting being moved, whose own reservations do not block it.
     """
-    return _load_request(session, request, holder=holder, skip_meeting=skip_meeting)[0]
-
-
-def _load_request(
-    session: Session, request: planner.SlotRequest, *, holder: int | None = None, skip_meeting: int | None = None
-) -> tuple[PlannerInputs, planner.Limits | None]:
-    """:func:`load_inputs` and :func:`load_limits_for`, the limits read with the resources."""
     ids = involved_ids(request)
-    resources, limits = load_resources_and_limits(session, resource_ids=ids)
-    hours = load_hours(session, resource_ids=ids)
-    overrides = load_overrides(session, resource_ids=ids)
     start, end = request_window(request)
-    busy = load_busy(session, start, end, resource_ids=ids, holds_at=request.now,
-                     holder=holder, skip_meeting=skip_meeting)
-    inputs = PlannerInputs(resources=resources, hours=hours, overrides=overrides, busy=busy,
-                           pools=_empty_pools().copy())
-    return inputs, _with_held_meetings(session, request, limits)
+    return PlannerInputs(
+        resources=load_resources(session, resource_ids=ids),
+        hours=load_hours(session, resource_ids=ids),
+        overrides=load_overrides(session, resource_ids=ids),
+        busy=load_busy(session, start, end, resource_ids=ids, holds_at=request.now, holder=holder,
+                       skip_meeting=skip_meeting),
+        pools=_empty_pools().copy(),
+    )
+
+
+def _request_tables(
+    session: Session, request: planner.SlotRequest, *, holder: int | None = None, skip_meeting: int | None = None
+) -> tuple[Tables, planner.Limits | None]:
+    """What :func:`load_inputs` reads, as the planner's prepared tables (no DataFrames on the way),
+    and :func:`load_limits_for`, the limits read with the resources."""
+    start, end = request_window(request)
+    tables, limits = load_tables(session, request.all_members + request.rooms, start, end,
+                                 holds_at=request.now, holder=holder, skip_meeting=skip_meeting)
+    return tables, _with_held_meetings(session, request, limits)
 
 
 def load_limits_for(session: Session, request: planner.SlotRequest) -> planner.Limits | None:
@@ -193,14 +201,14 @@ def _empty_pools() -> pd.DataFrame:
     )
 
 
-def _required_present(spec: InvitationLike, request: planner.SlotRequest, inputs: PlannerInputs) -> bool:
+def _required_present(spec: InvitationLike, request: planner.SlotRequest, present: Collection[str]) -> bool:
     """False when a required member, every member of a pool, or every room is gone (deactivated).
 
-    An invitation that needs a room must not lose that need because its rooms were deactivated:
-    an empty room list would mean "no room needed" to the planner.
+    ``present``: the planner ids of the request's resources that are active. An invitation that
+    needs a room must not lose that need because its rooms were deactivated: an empty room list
+    would mean "no room needed" to the planner.
     """
-    present = set(inputs.resources["resource_id"])
-    if not set(request.members) <= present:
+    if not all(m in present for m in request.members):
         return False
     if spec.rooms and not request.rooms:
         return False
@@ -233,20 +241,19 @@ def find_slots_for(
     (the invitation's own meeting, being moved) does not.
     """
     request = slot_request(spec, now)
-    inputs, limits = _load_request(session, request, holder=getattr(spec, "id", None), skip_meeting=skip_meeting)
-    if not _required_present(spec, request, inputs):
+    tables, limits = _request_tables(session, request, holder=getattr(spec, "id", None), skip_meeting=skip_meeting)
+    if not _required_present(spec, request, tables.lookup):
         return _empty_slots()
-    return planner.find_slots(request, inputs.resources, inputs.hours, inputs.busy, inputs.overrides, limits=limits)
+    return find_slots_in(request, tables, limits=limits)
 
 
 def count_slots_for(session: Session, spec: InvitationLike, now: dt.datetime | None = None) -> int:
     """How many slots an invitation (or validated draft) has at ``now`` (the wizard's live count)."""
     request = slot_request(spec, now)
-    inputs, limits = _load_request(session, request, holder=getattr(spec, "id", None))
-    if not _required_present(spec, request, inputs):
+    tables, limits = _request_tables(session, request, holder=getattr(spec, "id", None))
+    if not _required_present(spec, request, tables.lookup):
         return 0
-    return int(planner.count_slots(request, inputs.resources, inputs.hours, inputs.busy, inputs.overrides,
-                                   limits=limits))
+    return count_slots_in(request, tables, limits=limits)
 
 
 def check_slot_for(
@@ -268,17 +275,14 @@ def check_slot_for(
     if request is not None and now is not None:
         raise TypeError("check_slot_for takes now or a request built at that instant, not both")
     request = request or slot_request(spec, now)
-    inputs, limits = _load_request(session, request, holder=getattr(spec, "id", None), skip_meeting=skip_meeting)
-    if not _required_present(spec, request, inputs):
+    tables, limits = _request_tables(session, request, holder=getattr(spec, "id", None), skip_meeting=skip_meeting)
+    if not _required_present(spec, request, tables.lookup):
         return planner.SlotCheck(
             available=False, start=pd.Timestamp(start), end=pd.Timestamp(start) + request.duration,
             members=request.members, pool_members=(), rooms=(),
             reason="a required member, every member of a pool or every room is no longer active",
         )
-    return planner.check_slot(
-        request, inputs.resources, inputs.hours, inputs.busy, inputs.overrides, start=pd.Timestamp(start),
-        limits=limits,
-    )
+    return check_slot_in(request, tables, start=pd.Timestamp(start), limits=limits)
 
 
 def still_available(slots: pd.DataFrame, starts: Iterable[dt.datetime]) -> list[bool]:

@@ -4,11 +4,16 @@ The planner works on plain DataFrames (see ``planner``'s documentation for the c
 module is the one place that turns rows into those tables. Resource ids become strings
 (``str(Resource.id)``). Reservations become busy time widened by their meeting's buffers, which
 the reservation rows already hold.
+
+For one request's few resources (every booking page, every booking re-check),
+:func:`load_tables` reads the same rows into the planner's prepared :class:`planner.tables.Tables`
+directly, without the DataFrames and the checks they would go through.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -20,6 +25,7 @@ from sqlalchemy import Select, String, bindparam, literal, or_, select, type_coe
 from sqlalchemy.orm import Session, selectinload
 
 from planner.analytics.demand import HISTORY_COLUMNS
+from planner.tables import Tables
 
 from .models import (
     BusyBlock,
@@ -34,6 +40,8 @@ from .models import (
     WorkingHours,
     pool_members,
 )
+
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
 
 @dataclass(frozen=True)
@@ -62,21 +70,22 @@ class PlannerInputs:
     pools: pd.DataFrame
 
 
-def _utc(values: list[dt.datetime]) -> pd.DatetimeIndex:
-    # Columnar numpy construction: pandas' row-wise inference is ~40x slower, and these
-    # loaders run on every booking page.
-    naive = np.array([v.astimezone(dt.UTC).replace(tzinfo=None) for v in values], dtype="datetime64[us]")
-    return pd.DatetimeIndex(naive.astype("datetime64[ns]")).tz_localize("UTC")
-
-
 def _instants(values: list) -> pd.DatetimeIndex:
-    """Instants as read by the busy query: naive-UTC text (SQLite) or datetimes."""
+    """Instants as the driver gives them: naive-UTC text (SQLite, the busy query) or datetimes."""
+    return pd.DatetimeIndex(_instants_ns(values).view("datetime64[ns]")).tz_localize("UTC")
+
+
+def _instants_ns(values: list) -> np.ndarray:
+    """:func:`_instants` as int64 ns since the epoch."""
     if values and isinstance(values[0], str):
         # SQLite stores UTCDateTime as naive UTC text "YYYY-MM-DD HH:MM:SS[.ffffff]"
         # (models.UTCDateTime), which numpy parses as UTC; anything else raises.
         naive = np.array(values, dtype="datetime64[us]")
-        return pd.DatetimeIndex(naive.astype("datetime64[ns]")).tz_localize("UTC")
-    return _utc(values)
+    else:
+        # Columnar numpy construction: pandas' row-wise inference is ~40x slower, and these
+        # loaders run on every booking page.
+        naive = np.array([v.astimezone(dt.UTC).replace(tzinfo=None) for v in values], dtype="datetime64[us]")
+    return naive.astype("datetime64[ns]").view(np.int64)
 
 
 def _column(rows, i: int, dtype) -> np.ndarray:
@@ -182,17 +191,9 @@ def load_resources(
 
     ``resource_ids`` restricts the table to those resources.
     """
-    return load_resources_and_limits(session, include_inactive=include_inactive, resource_ids=resource_ids)[0]
-
-
-def load_resources_and_limits(
-    session: Session, *, include_inactive: bool = False, resource_ids: list[int] | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """:func:`load_resources` and, from the same rows (one round trip), :func:`load_limits`' table
-    of those of them that have any limit."""
     query = _resources_query(include_inactive, resource_ids is not None)
     rows = session.connection().execute(query, _restriction(resource_ids)).all()
-    resources = pd.DataFrame(
+    return pd.DataFrame(
         {
             "resource_id": _ids(rows),
             "kind": _column(rows, 1, object),
@@ -203,7 +204,6 @@ def load_resources_and_limits(
         },
         copy=False,  # fresh arrays: no need to copy them again
     )
-    return resources, _limits_frame([(r[0], *r[6:10]) for r in rows if any(v is not None for v in r[6:10])])
 
 
 def load_hours(session: Session, resource_ids: list[int] | None = None) -> pd.DataFrame:
@@ -258,20 +258,7 @@ def load_busy(
         ``resource_id`` (str), ``start``, ``end`` (datetime64[ns, UTC]), ``source``; sorted by
         ``resource_id`` (as str) then ``start``, calendar blocks before reservations on ties.
     """
-    query = _busy_query(start is not None, end is not None, resource_ids is not None, holds_at is not None,
-                        holder is not None, skip_meeting is not None)
-    params: dict[str, object] = _restriction(resource_ids)
-    if holds_at is not None:
-        params["holds_at"] = holds_at
-    if holder is not None:
-        params["holder"] = holder
-    if skip_meeting is not None:
-        params["skip_meeting"] = skip_meeting
-    if start is not None:
-        params["busy_from"] = start
-    if end is not None:
-        params["busy_to"] = end
-    rows = session.connection().execute(query, params).all()
+    rows = _busy_rows(session, start, end, resource_ids, holds_at=holds_at, holder=holder, skip_meeting=skip_meeting)
     ids = _ids(rows)
     starts = _instants([r[1] for r in rows])
     ends = _instants([r[2] for r in rows])
@@ -287,6 +274,94 @@ def load_busy(
         },
         copy=False,  # fresh arrays: no need to copy them again
     )
+
+
+def _busy_rows(
+    session: Session,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    resource_ids: list[int] | None,
+    *,
+    holds_at: dt.datetime | None,
+    holder: int | None,
+    skip_meeting: int | None,
+) -> list:
+    """The rows of :func:`load_busy`: (resource id, start, end, source), instants as the driver gives them."""
+    query = _busy_query(start is not None, end is not None, resource_ids is not None, holds_at is not None,
+                        holder is not None, skip_meeting is not None)
+    params: dict[str, object] = _restriction(resource_ids)
+    if holds_at is not None:
+        params["holds_at"] = holds_at
+    if holder is not None:
+        params["holder"] = holder
+    if skip_meeting is not None:
+        params["skip_meeting"] = skip_meeting
+    if start is not None:
+        params["busy_from"] = start
+    if end is not None:
+        params["busy_to"] = end
+    return session.connection().execute(query, params).all()
+
+
+def load_tables(
+    session: Session,
+    resource_ids: Sequence[str],
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    holds_at: dt.datetime | None = None,
+    holder: int | None = None,
+    skip_meeting: int | None = None,
+) -> tuple[Tables, pd.DataFrame]:
+    """The planner's prepared tables of ``resource_ids``, busy time overlapping ``[start, end)``.
+
+    What :func:`planner.tables.prepare` makes of :func:`load_resources`, :func:`load_hours`,
+    :func:`load_overrides` and :func:`load_busy` (same arguments) restricted to ``resource_ids``,
+    built straight from the rows, and beside it :func:`load_limits`' table of those of them that
+    have any limit (read from the same rows). ``resource_ids`` are planner ids (``str(Resource.id)``);
+    the tables' rows follow their order, and inactive ones are left out (the caller decides what
+    a missing resource means). ``prepare``'s checks are skipped: the database's constraints and
+    the forms that write it already hold them, and on a booking page building DataFrames to
+    check them cost more than solving the request.
+    """
+    ids = list(dict.fromkeys(int(i) for i in resource_ids))
+    restriction = _restriction(ids)
+    connection = session.connection()
+    resources = connection.execute(_resources_query(False, True), restriction).all()
+    hours = connection.execute(_hours_query(True), restriction).all()
+    overrides = connection.execute(_overrides_query(True), restriction).all()
+    busy = _busy_rows(session, start, end, ids, holds_at=holds_at, holder=holder, skip_meeting=skip_meeting)
+
+    found = {r[0]: r for r in resources}
+    present = [i for i in ids if i in found]
+    row_of = {rid: row for row, rid in enumerate(present)}
+    rows = [found[i] for i in present]
+    if len(present) < len(ids):  # an inactive resource's rows are left out with it
+        hours, overrides, busy = ([r for r in part if r[0] in row_of] for part in (hours, overrides, busy))
+    limits = _limits_frame([(r[0], *r[6:10]) for r in rows if any(v is not None for v in r[6:10])])
+
+    h_res = np.array([row_of[r[0]] for r in hours], dtype=np.int64)
+    h_wd, h_start, h_end = (_column(hours, i, np.int64) for i in (1, 2, 3))
+    order = np.lexsort((h_start, h_wd, h_res))  # the planner's order: by row, weekday, start
+    o_res = np.array([row_of[r[0]] for r in overrides], dtype=np.int64)
+    o_day = np.array([r[1].toordinal() - _EPOCH_ORDINAL for r in overrides], dtype=np.int64)
+    o_start = np.array([-1 if r[2] is None else r[2] for r in overrides], dtype=np.int64)
+    o_end = np.array([-1 if r[3] is None else r[3] for r in overrides], dtype=np.int64)
+    o_order = np.lexsort((o_start, o_day, o_res))
+    planner_ids = np.array([str(i) for i in present], dtype=object)
+    tables = Tables(
+        ids=planner_ids,
+        kind=_column(rows, 1, object),
+        zone=_column(rows, 2, object),
+        capacity=_column(rows, 3, np.int64),
+        lookup={rid: row for row, rid in enumerate(planner_ids.tolist())},
+        hours_res=h_res[order], hours_weekday=h_wd[order], hours_start=h_start[order], hours_end=h_end[order],
+        ov_res=o_res[o_order], ov_day=o_day[o_order], ov_start=o_start[o_order], ov_end=o_end[o_order],
+        busy_res=np.array([row_of[r[0]] for r in busy], dtype=np.int64),
+        busy_start=_instants_ns([r[1] for r in busy]),
+        busy_end=_instants_ns([r[2] for r in busy]),
+    )  # fmt: skip
+    return tables, limits
 
 
 def load_pools(session: Session) -> pd.DataFrame:
@@ -379,7 +454,7 @@ def load_meetings(session: Session, status: str | None = "confirmed") -> pd.Data
     ]
     frame = pd.DataFrame(rows, columns=["meeting_id", "invitation_id", "start", "end", "customer_name", "resource_ids"])
     for column in ("start", "end"):
-        frame[column] = _utc(list(frame[column]))
+        frame[column] = _instants(list(frame[column]))
     return frame
 
 
@@ -556,8 +631,8 @@ def load_held_meetings(
     return pd.DataFrame(
         {
             "resource_id": pd.Series([str(r[0]) for r in rows], dtype=str),
-            "start": _utc([r[1] for r in rows]),
-            "end": _utc([r[2] for r in rows]),
+            "start": _instants([r[1] for r in rows]),
+            "end": _instants([r[2] for r in rows]),
         }
     )
 
@@ -576,7 +651,7 @@ def load_pool_assignments(session: Session) -> pd.DataFrame:
         {
             "pool_id": pd.Series([str(r[0]) for r in rows], dtype=str),
             "member_id": pd.Series([str(r[1]) for r in rows], dtype=str),
-            "at": _utc([r[2] for r in rows]),
+            "at": _instants([r[2] for r in rows]),
             "counted": pd.Series([not r[3] for r in rows], dtype=bool),
         }
     )
@@ -597,7 +672,7 @@ def load_pool_targets(session: Session) -> pd.DataFrame:
     )
 
 
-def _naive_utc(value: dt.datetime | None) -> dt.datetime | None:
+def _naive_instants(value: dt.datetime | None) -> dt.datetime | None:
     if value is None:
         return None
     return value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
@@ -631,11 +706,11 @@ def load_invitation_history(session: Session) -> pd.DataFrame:
         meeting = inv.meeting
         booked_from = None
         if meeting is not None and not meeting.reschedule_count:
-            starts = {_naive_utc(p.start) for p in inv.promoted_slots}
+            starts = {_naive_instants(p.start) for p in inv.promoted_slots}
             if not starts:
                 booked_from = "not promoted"
             else:
-                booked_from = "promoted" if _naive_utc(meeting.start) in starts else "more times"
+                booked_from = "promoted" if _naive_instants(meeting.start) in starts else "more times"
         expired_at = None
         if inv.status == "expired":
             midnight = dt.datetime.combine(inv.frame_end + dt.timedelta(days=1), dt.time(), ZoneInfo(inv.zone))
@@ -643,11 +718,11 @@ def load_invitation_history(session: Session) -> pd.DataFrame:
         rows.append(
             {
                 "invitation_id": inv.id,
-                "created_at": _naive_utc(inv.created_at),
+                "created_at": _naive_instants(inv.created_at),
                 "status": inv.status,
-                "booked_at": _naive_utc(meeting.created_at) if meeting else None,
-                "meeting_start": _naive_utc(meeting.start) if meeting else None,
-                "cancelled_at": _naive_utc(inv.cancelled_at) if inv.status == "cancelled" else None,
+                "booked_at": _naive_instants(meeting.created_at) if meeting else None,
+                "meeting_start": _naive_instants(meeting.start) if meeting else None,
+                "cancelled_at": _naive_instants(inv.cancelled_at) if inv.status == "cancelled" else None,
                 "expired_at": expired_at,
                 "booked_from": booked_from,
                 "members": tuple(str(m.id) for m in inv.members),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy.orm import Session
 
 from booking_service.services.invitations import InvitationDraft
+from booking_service.store import loader
 from booking_service.store.models import (
     BusyBlock,
     CalendarConnection,
@@ -115,3 +116,13 @@ def berlin(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
     from zoneinfo import ZoneInfo
 
     return dt.datetime.combine(day, dt.time(hour, minute), ZoneInfo(ZONE)).astimezone(dt.UTC)
+
+
+def blind_to_reservations(monkeypatch) -> None:
+    """Make every busy read miss Slotwise's own reservations, as a re-check would if the locks had failed."""
+    real = loader._busy_rows
+
+    def without_reservations(*args, **kwargs):
+        return [row for row in real(*args, **kwargs) if row[3] != "reservation"]
+
+    monkeypatch.setattr(loader, "_busy_rows", without_reservations)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 
@@ -9,6 +10,8 @@ import pandas as pd
 import pytest
 
 import planner
+from planner.slots import check_slot_in, count_slots_in, find_slots_in
+from planner.tables import prepare
 from tests.planner.helpers import UTC, Tables, request
 
 DAY = dt.date(2026, 11, 2)
@@ -110,6 +113,21 @@ def test_an_unknown_resource_is_named_where_the_request_lists_it(members, pools,
     with pytest.raises(planner.PlannerInputError) as info:
         grid.find_slots(req)
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize("turns", [False, True])
+@pytest.mark.parametrize(
+    "ask",
+    [find_slots_in, count_slots_in, functools.partial(check_slot_in, start=pd.Timestamp("2026-11-02 10:00", tz="UTC"))],
+)
+def test_prepared_tables_without_a_resource_of_the_request_are_refused(ask, turns: bool) -> None:
+    """Tables a loader prepared itself must hold every resource the request names; a rotating
+    pool's turn is worked out before the layout, so it must not meet a missing member first."""
+    tables = prepare(*frames())
+    req = dataclasses.replace(request(("a",), pools=(("a", "zz"),)), pool_turns=(turns,))
+    with pytest.raises(planner.PlannerInputError) as info:
+        ask(req, tables)
+    assert str(info.value) == "resource 'zz' is not in resources; add it or remove it from the request"
 
 
 def test_bad_tables() -> None:

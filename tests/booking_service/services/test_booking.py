@@ -39,7 +39,7 @@ from booking_service.store.models import (
     User,
 )
 
-from ..factories import SECRET_KEY, add_busy, berlin, draft, make_org, next_monday
+from ..factories import SECRET_KEY, add_busy, berlin, blind_to_reservations, draft, make_org, next_monday
 from ..smtp_server import free_port, smtp_server
 
 UTC = dt.UTC
@@ -408,14 +408,7 @@ def test_exclusion_constraint_is_the_backstop_on_postgres(engine, org, monkeypat
     first = _invite(engine, org)
     second = _invite(engine, org)
     assert _confirm(engine, first, berlin(MONDAY, 10))[0] == "booked"
-    real = availability.load_busy
-
-    def without_reservations(*args, **kwargs):
-        # A re-check that misses the other booking (as if the locks had failed).
-        busy = real(*args, **kwargs)
-        return busy[busy["source"] != "reservation"].reset_index(drop=True)
-
-    monkeypatch.setattr(availability, "load_busy", without_reservations)
+    blind_to_reservations(monkeypatch)  # a re-check that misses the other booking
     with session_scope(engine, write=True) as session:
         result = confirm_slot(session, second, berlin(MONDAY, 10), secret_key=SECRET_KEY, now=NOW)
         assert (result.outcome, result.invitation.id, result.meeting, result.reason) == (

@@ -43,7 +43,7 @@ from booking_service.store.models import (
     User,
 )
 
-from ..factories import SECRET_KEY, berlin, draft, make_org, next_monday
+from ..factories import SECRET_KEY, berlin, blind_to_reservations, draft, make_org, next_monday
 from ..smtp_server import smtp_server
 
 UTC = dt.UTC
@@ -256,13 +256,7 @@ def test_on_postgres_a_move_the_recheck_missed_is_refused_by_the_constraint_and_
     moving = _book(engine, _invite(engine, org), berlin(MONDAY, 10))
     _book(engine, _invite(engine, org), berlin(MONDAY, 11), token="other")
     before = _reservations(engine, moving)
-    real = availability.load_busy
-
-    def without_reservations(*args, **kwargs):  # a re-check that misses the other booking
-        busy = real(*args, **kwargs)
-        return busy[busy["source"] != "reservation"].reset_index(drop=True)
-
-    monkeypatch.setattr(availability, "load_busy", without_reservations)
+    blind_to_reservations(monkeypatch)  # a re-check that misses the other booking
     assert _move(engine, moving, berlin(MONDAY, 11)) == ("unavailable", "overlaps a reservation made at the same time")
     with session_scope(engine) as session:
         meeting = session.get(Meeting, moving)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pandas as pd
+from sqlalchemy import select
 
 from booking_service.store.db import session_scope
-from booking_service.store.loader import load_busy, load_hours, load_overrides, load_resources
+from booking_service.store.loader import load_busy, load_hours, load_overrides, load_resources, load_tables
 from booking_service.store.models import (
     BusyBlock,
     CalendarConnection,
@@ -16,9 +18,11 @@ from booking_service.store.models import (
     Meeting,
     Reservation,
     Room,
+    SlotHold,
     TeamMember,
     WorkingHours,
 )
+from planner.tables import Tables, prepare
 
 UTC = dt.UTC
 T0 = dt.datetime(2026, 12, 1, 9, tzinfo=UTC)
@@ -114,3 +118,77 @@ def test_tables_restricted_to_resources(engine):
     assert sorted(hours["resource_id"].tolist()) == sorted([str(ids[1]), str(ids[10])])
     by_id = overrides.set_index("resource_id")
     assert by_id.loc[str(ids[1]), "start"] == 600 and pd.isna(by_id.loc[str(ids[10]), "start"])
+
+
+def _as_tables(session, wanted: list[int], start, end, **busy_options):
+    """What the DataFrame loaders give for ``wanted``, through the planner's own checks."""
+    only = [str(i) for i in wanted if i in set(load_resources(session, resource_ids=wanted)["resource_id"].astype(int))]
+    return prepare(
+        load_resources(session, resource_ids=wanted),
+        load_hours(session, resource_ids=wanted),
+        load_busy(session, start, end, resource_ids=wanted, **busy_options),
+        load_overrides(session, resource_ids=wanted),
+        only=only,
+    )
+
+
+def _assert_same_tables(got: Tables, expected: Tables) -> None:
+    assert got.lookup == expected.lookup
+    for field in dataclasses.fields(Tables):
+        if field.name == "lookup":
+            continue
+        a, b = getattr(got, field.name), getattr(expected, field.name)
+        if field.name.startswith("busy_"):
+            continue  # compared as a set of blocks below: the planner does not need them sorted
+        assert a.tolist() == b.tolist(), field.name
+    blocks = sorted(zip(got.busy_res.tolist(), got.busy_start.tolist(), got.busy_end.tolist(), strict=True))
+    assert blocks == sorted(zip(expected.busy_res.tolist(), expected.busy_start.tolist(), expected.busy_end.tolist(),
+                                strict=True))  # fmt: skip
+
+
+def test_prepared_tables_are_what_the_planner_makes_of_the_frames(engine):
+    """``load_tables`` builds the planner's tables straight from the rows: the same as ``prepare``
+    on the DataFrame loaders, in the order asked, with an inactive resource left out, holds and
+    a skipped meeting as ``load_busy`` reads them, and the limits of those limited."""
+    ids = _fill(engine)
+    with session_scope(engine) as s:
+        member = s.get(TeamMember, ids[8])
+        member.max_meetings_day = 2
+        s.get(TeamMember, ids[3]).active = False
+        s.add(WorkingHours(resource_id=ids[10], weekday=0, start_minute=480, end_minute=500))  # sorts first
+        s.add(HoursOverride(resource_id=ids[10], date=dt.date(2026, 12, 21), start_minute=900, end_minute=960))
+        s.add(HoursOverride(resource_id=ids[10], date=dt.date(2026, 12, 21), start_minute=600, end_minute=700))
+        holder = s.scalars(select(Invitation)).one()
+        meeting = s.scalars(select(Meeting)).one()
+        other = Invitation(
+            token_hash="c" * 64, customer_name="D", customer_email="d@example.com", subject="Intro",
+            duration_minutes=60, frame_start=T0.date(), frame_end=T0.date(), zone="Europe/Berlin",
+        )  # fmt: skip
+        s.add(other)
+        s.flush()
+        for invitation, hours in ((holder, 5), (other, 6)):
+            s.add(SlotHold(invitation_id=invitation.id, resource_id=ids[1], slot_start=_h(hours), start=_h(hours),
+                           end=_h(hours + 1), expires_at=_h(10)))  # fmt: skip
+        holder_id, meeting_id = holder.id, meeting.id
+    wanted = [ids[10], ids[3], ids[1], ids[8]]  # not sorted; ids[3] is inactive
+    variants = [
+        {},
+        {"holds_at": _h(0)},
+        {"holds_at": _h(0), "holder": holder_id},
+        {"holds_at": _h(11)},  # every hold has expired
+        {"skip_meeting": meeting_id},
+    ]
+    with session_scope(engine) as s:
+        for options in variants:
+            tables, limits = load_tables(s, [str(i) for i in wanted], T0, _h(12), **options)
+            _assert_same_tables(tables, _as_tables(s, wanted, T0, _h(12), **options))
+            assert tables.ids.tolist() == [str(ids[10]), str(ids[1]), str(ids[8])]
+            assert limits["resource_id"].tolist() == [str(ids[8])]
+            assert limits["max_meetings_day"].tolist() == [2]
+        # The variants differ where they should: two holds, one of them the holder's; the reservation.
+        counts = {i: load_tables(s, [str(x) for x in wanted], T0, _h(12), **o)[0].busy_res.size
+                  for i, o in enumerate(variants)}  # fmt: skip
+        assert counts[1] == counts[0] + 2 and counts[2] == counts[0] + 1 and counts[3] == counts[0]
+        assert counts[4] == counts[0] - 1
+        nobody, no_limits = load_tables(s, [str(ids[3])], T0, _h(12))
+        assert nobody.n == 0 and nobody.busy_res.size == 0 and no_limits.empty
