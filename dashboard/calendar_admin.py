@@ -123,6 +123,18 @@ def _connect(me: User, secret_key: str, max_mb: int) -> Callable[[], None] | Non
     return partial(st.session_state.__setitem__, SYNC_PENDING, connected)
 
 
+def _new_feed(resource_id: int) -> Callable[[], None]:
+    """The New feed URL button's action (:func:`state.one_at_a_time`): one new URL however it is
+    clicked (each new URL revokes the one before, so a second would leave the first shown dead)."""
+    try:
+        with state.session(write=True) as s:
+            link = feed_url(state.settings().public_url, issue_feed_token(s, queries.resource(s, resource_id)))
+    except (ValueError, *state.REFUSED) as exc:
+        return state.Refused(partial(views.flash, str(exc), "error"))
+    state.data_changed()
+    return partial(st.session_state.__setitem__, FEED_URL_KEY, (resource_id, link))
+
+
 def _sync_connected() -> None:
     """Run the first sync of a calendar just connected (:func:`_connect`), then say how it went."""
     pending = st.session_state.get(SYNC_PENDING)
@@ -204,12 +216,8 @@ def render(me: User | None) -> None:
         feed_resource = st.selectbox("Team member or room", list(labels), format_func=labels.get, key="feed-resource",
                                      index=None, placeholder="Pick a team member or room")
         new_column, revoke_column = st.columns(2)
-        if new_column.button("New feed URL", key=f"feed-new-{feed_resource}", disabled=feed_resource is None):
-
-            def issue(s):
-                return feed_url(state.settings().public_url, issue_feed_token(s, queries.resource(s, feed_resource)))
-
-            _run(issue, lambda link: st.session_state.__setitem__(FEED_URL_KEY, (feed_resource, link)))
+        new_column.button("New feed URL", key=f"feed-new-{feed_resource}", disabled=feed_resource is None,
+                          on_click=state.one_at_a_time, args=(_new_feed, feed_resource))
         revoke_column.button(
             "Revoke feed…", key=f"feed-revoke-{feed_resource}", disabled=feed_resource is None,
             on_click=views.ask_to_confirm,

@@ -140,6 +140,31 @@ def test_new_feed_url_then_revoke(org, engine):
         assert resource_for_feed_token(s, token) is None
 
 
+def test_new_feed_url_clicked_twice_issues_one(org, engine, monkeypatch):
+    """Each new URL revokes the one before: a double click must not leave a dead URL shown or
+    copied, so the second click issues nothing. Later, another click does issue a new one."""
+    monkeypatch.setattr(state, "REPEAT_SECONDS", 600)  # however slow the machine
+    at = open_page(org, "calendars")
+    at.selectbox(key="feed-resource").select(org.bob).run()
+
+    def click() -> str:
+        at.button(key=f"feed-new-{org.bob}").click().run()
+        assert not at.exception and not at.error
+        (shown,) = [c.value for c in at.code]
+        return shown.removeprefix("http://booking.test/feeds/").removesuffix(".ics")
+
+    first = click()
+    assert click() == first  # the second click after the first had issued its URL
+    with session_scope(engine) as s:
+        assert resource_for_feed_token(s, first).id == org.bob
+    monkeypatch.setattr(state, "REPEAT_SECONDS", 0)  # a later, deliberate click
+    newer = click()
+    assert newer != first
+    with session_scope(engine) as s:
+        assert resource_for_feed_token(s, first) is None
+        assert resource_for_feed_token(s, newer).id == org.bob
+
+
 def test_schedulers_see_no_management(org, engine):
     with session_scope(engine) as s:
         scheduler = User(email="sc@example.com", name="Sc", zone="Europe/London", role="scheduler")
