@@ -550,7 +550,7 @@ def solve_tables(
     n_quanta = int((int(cands[-1]) - origin) // q + d + bb + ba)
     pos = (cands - origin) // q
     hours, busy = quantum_intervals(tab, layout.rows, origin, q, n_quanta)
-    ev = _staged(layout, tab, limits, request, hours, busy, pos, cands, n_quanta, d, bb, ba)
+    ev = _staged(layout, tab, limits, request, hours, busy, pos, cands, d, bb, ba)
     if ev is None:
         # Too many (resource, start) pairs for the second stage: every row as bits.
         shape = (layout.rows.size, bits.n_words(n_quanta))
@@ -585,18 +585,17 @@ def _staged(
     busy: tuple[np.ndarray, np.ndarray, np.ndarray],
     pos: np.ndarray,
     cands: np.ndarray,
-    n_quanta: int,
     d: int,
     bb: int,
     ba: int,
     pair_limit: int | None = None,
 ) -> _Staged | None:
-    """Slot rules 2-5 in two stages: required members as bit rows, then the others per start.
+    """Slot rules 2-5 in two stages: required members by a sweep, then the others per start.
 
     ``hours`` and ``busy`` are the layout rows' quantum ranges (:func:`quantum_intervals`),
-    ``pos`` the candidates' quanta. The required members' rows alone are laid out as bits
-    and combined with the candidates (:func:`_ok_rows`); their limits are then read at the
-    surviving starts. A request's members usually leave a few hundred of thousands of
+    ``pos`` the candidates' quanta. The starts at which every required member is ok are
+    found from the members' ranges alone (:func:`_all_ok_at`); their limits are then read at
+    the surviving starts. A request's members usually leave a few hundred of thousands of
     candidates, so each pool member and room is then checked only at those starts, all of
     them in one vectorised pass: in hours for ``[j, j + d)`` means the last hours range of the
     row starting at or before ``j`` reaches ``j + d``; free on ``[j - bb, j + d + ba)`` means
@@ -620,22 +619,7 @@ def _staged(
     zones = None
     surv = pos
     if members.size:
-        # Stage 1: the required members' rows as bits, hours rows then busy rows, in one pass.
-        m = members.size
-        slot = np.full(n_rows, -1, dtype=np.int64)
-        slot[members] = np.arange(m)
-        hs, bs = slot[hk], slot[bk]
-        hsel, bsel = hs >= 0, bs >= 0
-        width = bits.n_words(n_quanta)
-        both = bits.mask_intervals(
-            np.concatenate([hs[hsel], bs[bsel] + m]),
-            np.concatenate([ha[hsel], b_a[bsel]]),
-            np.concatenate([hb[hsel], b_b[bsel]]),
-            (2 * m, width),
-        )
-        ok = _ok_rows(both[:m], both[m:], d, bb, ba)
-        every = np.bitwise_and.reduce(ok, axis=0) if m > 1 else ok[0]
-        surv = pos[bits.bits_at(every[None, :], pos)[0]]
+        surv = _all_ok_at(members, n_rows, hours, busy, pos, d, bb, ba)
         if limits is not None and surv.size:
             zones = tab.zone[layout.rows].tolist()
             within = limits.allowed([layout.ids[r] for r in members], [zones[r] for r in members],
@@ -689,6 +673,73 @@ def _staged(
         pool_ok = [b[:, keep] for b in pool_ok]
         room_ok = room_ok[:, keep] if room_ok is not None else None
     return _Staged(surv, tuple(pool_ok), room_ok)
+
+
+def _all_ok_at(
+    rows: np.ndarray,
+    n_rows: int,
+    hours: tuple[np.ndarray, np.ndarray, np.ndarray],
+    busy: tuple[np.ndarray, np.ndarray, np.ndarray],
+    pos: np.ndarray,
+    d: int,
+    bb: int,
+    ba: int,
+) -> np.ndarray:
+    """The starts among ``pos`` at which every one of ``rows`` is ok (slot rule 2).
+
+    Parameters
+    ----------
+    rows : ndarray of int64, shape (m,)
+        Distinct grid rows, ``m >= 1``.
+    n_rows : int
+        Number of grid rows.
+    hours, busy : (k, a, b) each, ndarray of int64
+        Quantum ranges of the grid rows (:func:`planner.availability.quantum_intervals`):
+        sorted by ``(k, a)``, disjoint and not touching within a row.
+    pos : ndarray of int64, shape (n,)
+        Candidate starts, quanta from the origin, ascending; their windows
+        ``[j - bb, j + d + ba)`` lie inside the horizon.
+    d, bb, ba : int
+        Duration and buffers in quanta, ``d >= 1``.
+
+    Returns
+    -------
+    ndarray of int64
+        The ok starts, a subset of ``pos``, ascending.
+
+    Notes
+    -----
+    Row ``r`` is ok at ``j`` when ``j`` lies in ``[a, b - d + 1)`` for one of its hours ranges
+    ``[a, b)`` (in hours on ``[j, j + d)``) and in no ``[a - d - ba + 1, b + bb)`` for its busy
+    ranges ``[a, b)`` (free on ``[j - bb, j + d + ba)``). A sweep over the edges of those
+    intervals adds 1 on each hours interval and ``-(m + 1)`` on each busy one. A row's hours
+    ranges are disjoint, so the level at ``j`` is ``m`` exactly when every row is in hours and
+    no busy interval covers ``j`` (one busy interval alone takes it below 0). The level after
+    an edge holds up to the next edge, so the ok starts are the candidates between the edges
+    after which the level is ``m`` and the following edges. Hours ranges shorter than ``d``
+    are kept as empty intervals (both edges at ``a``), which add nothing anywhere.
+    """
+    hk, ha, hb = hours
+    bk, b_a, b_b = busy
+    m = rows.size
+    wanted = np.zeros(n_rows, dtype=bool)
+    wanted[rows] = True
+    hsel, bsel = wanted[hk], wanted[bk]
+    h_a = ha[hsel]
+    b_lo = b_a[bsel]
+    nh, nb = h_a.size, b_lo.size
+    edges = np.concatenate([h_a, np.maximum(hb[hsel] - (d - 1), h_a), b_lo - (d + ba - 1), b_b[bsel] + bb])
+    step = np.repeat(np.array([1, -1, -(m + 1), m + 1]), [nh, nh, nb, nb])
+    # Each of the four parts is sorted within a row; a stable sort (timsort) merges such runs
+    # fast. Edges that tie make zero-length stretches, which hold no candidate.
+    order = np.argsort(edges, kind="stable")
+    edges = edges[order]
+    # The level returns to 0 after the last edge, so an edge after which it is m (>= 1) has a
+    # next one.
+    ok = np.flatnonzero(np.cumsum(step[order]) == m)
+    lo = np.searchsorted(pos, edges[ok])
+    n = np.searchsorted(pos, edges[ok + 1]) - lo
+    return pos[np.arange(int(n.sum())) + np.repeat(lo - (np.cumsum(n) - n), n)]
 
 
 def _starts_at(surv: np.ndarray, pos: np.ndarray, cands: np.ndarray) -> np.ndarray:
