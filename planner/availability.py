@@ -35,7 +35,7 @@ import pandas as pd
 from planner import bits
 from planner.errors import PlannerInputError
 from planner.tables import Tables, prepare
-from planner.zones import NS_PER_MINUTE, check_zone, wall_to_utc_zones
+from planner.zones import NS_PER_MINUTE, check_zone, windows_to_utc_zones
 
 __all__ = [
     "AvailabilityGrid",
@@ -111,20 +111,21 @@ def hours_intervals(
     overridden = np.zeros(n_rows * n_days, dtype=bool)
     overridden[ok_ * n_days + (o_day - d0)] = True
 
-    # (k, day) pairs in k-major order, expanded by their number of weekly rows.
-    days = np.arange(d0, d1, dtype=np.int64)
-    weekday = (days + 3) % 7  # 1970-01-01 was a Thursday
-    pair_k = np.repeat(np.arange(n_rows), n_days)
-    pair_day = np.tile(days, n_rows)
-    slot = pair_k * 7 + np.tile(weekday, n_rows)
-    n_per_pair = np.where(overridden, 0, counts[slot])
-    owner = np.repeat(np.arange(pair_k.size), n_per_pair)
-    within = np.arange(owner.size) - (np.cumsum(n_per_pair) - n_per_pair)[owner]
-    hrow = first[slot[owner]] + within
-    w_k = pair_k[owner]
-    w_day = pair_day[owner]
-    w_start = w_day * 1440 + h_start[hrow]
-    w_end = w_day * 1440 + h_end[hrow]
+    # (k, day) pairs in k-major order, pair p = k * n_days + (day - d0), each expanded by its
+    # number of weekly rows (none on an overridden date).
+    weekday = (np.arange(d0, d1, dtype=np.int64) + 3) % 7  # 1970-01-01 was a Thursday
+    slot = (np.arange(0, 7 * n_rows, 7, dtype=np.int64)[:, None] + weekday).ravel()
+    n_per_pair = counts[slot]
+    n_per_pair[overridden] = 0
+    owner = np.repeat(np.arange(slot.size, dtype=np.int64), n_per_pair)
+    # The weekly rows of a pair are consecutive from first[slot]: entry i of the expansion is
+    # row first[slot] + (i - the pair's first entry).
+    hrow = np.arange(owner.size) + np.repeat(first[slot] - (np.cumsum(n_per_pair) - n_per_pair), n_per_pair)
+    w_k, w_day = np.divmod(owner, n_days)
+    w_day += d0
+    base = w_day * 1440
+    w_start = base + h_start[hrow]
+    w_end = base + h_end[hrow]
 
     timed = o_start >= 0
     if timed.any():
@@ -142,8 +143,7 @@ def hours_intervals(
     zones_t = tuple(sorted(set(names)))
     number = {z: i for i, z in enumerate(zones_t)}
     code = np.array([number[z] for z in names], dtype=np.int64)[w_k]
-    start = wall_to_utc_zones(w_start, code, zones_t, "start")
-    end = wall_to_utc_zones(w_end, code, zones_t, "end")
+    start, end = windows_to_utc_zones(w_start, w_end, code, zones_t)
 
     start = np.maximum(start, lo_ns)
     end = np.minimum(end, hi_ns)
