@@ -165,20 +165,31 @@ def _merge(
     """
     if k.size == 0:
         return k, start, end
-    s_rel, s_rem = np.divmod(start - lo_ns, _NS_PER_SECOND)
-    e_rel, e_rem = np.divmod(end - lo_ns, _NS_PER_SECOND)
+    rel, rem = np.divmod(np.concatenate((start, end)) - lo_ns, _NS_PER_SECOND)
     # Windows whose edges are not whole seconds would not merge exactly.
-    if s_rem.any() or e_rem.any():
+    if rem.any():
         raise PlannerInputError("hours window edges must fall on whole seconds")
-    key_s = (k << 34) + s_rel
-    key_e = np.maximum.accumulate((k << 34) + e_rel)
-    new = np.empty(k.size, dtype=bool)
-    new[0] = True
-    new[1:] = key_s[1:] > key_e[:-1]
-    first = np.flatnonzero(new)
-    last = np.append(first[1:] - 1, k.size - 1)
-    merged_end = (key_e[last] - (k[last] << 34)) * _NS_PER_SECOND + lo_ns
+    kk = k << 34
+    key_s = kk + rel[: k.size]
+    key_e = np.maximum.accumulate(kk + rel[k.size :])
+    first, last = _groups(key_s, key_e)
+    if first.size == k.size:  # nothing merges: each interval's reach is its own end
+        return k, start, end
+    merged_end = (key_e[last] - kk[last]) * _NS_PER_SECOND + lo_ns
     return k[first], start[first], merged_end
+
+
+def _groups(key_start: np.ndarray, reach: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First and last positions of the merged groups of keyed intervals (see :func:`_merge`).
+
+    An interval opens a group when its key start exceeds the reach (running maximum of the
+    key ends) of the interval before it; a sentinel after the last interval closes the last
+    group, so each group's last position is one before the next group's first.
+    """
+    new = np.ones(key_start.size + 1, dtype=bool)
+    np.greater(key_start[1:], reach[:-1], out=new[1:-1])
+    bounds = np.flatnonzero(new)
+    return bounds[:-1], bounds[1:] - 1
 
 
 def busy_intervals(
@@ -203,17 +214,16 @@ def _merge_quanta(k: np.ndarray, a: np.ndarray, b: np.ndarray, n_quanta: int):
     if k.size == 0:
         return k, a, b
     width = int(n_quanta + 1).bit_length()
-    key_a = (k << width) | a
+    kk = k << width
+    key_a = kk | a
     if (key_a[1:] < key_a[:-1]).any():
         order = np.argsort(key_a, kind="stable")
-        k, a, b, key_a = k[order], a[order], b[order], key_a[order]
-    reach = np.maximum.accumulate((k << width) | b)
-    new = np.empty(k.size, dtype=bool)
-    new[0] = True
-    np.greater(key_a[1:], reach[:-1], out=new[1:])
-    first = np.flatnonzero(new)
-    last = np.append(first[1:] - 1, k.size - 1)
-    return k[first], a[first], reach[last] - (k[last] << width)
+        k, a, b, kk, key_a = k[order], a[order], b[order], kk[order], key_a[order]
+    reach = np.maximum.accumulate(kk | b)
+    first, last = _groups(key_a, reach)
+    if first.size == k.size:  # nothing merges: each range's reach is its own end
+        return k, a, b
+    return k[first], a[first], reach[last] - kk[last]
 
 
 def quantum_intervals(
