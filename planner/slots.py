@@ -404,7 +404,7 @@ def _slot_table(request: SlotRequest, layout: _Layout, start: np.ndarray, pool_f
                 chosen.append(uniq[digit])
             pool_objs[i] = tuple(reversed(chosen))
     members = np.empty(n, dtype=object)
-    members[:] = [request.members] * n
+    members.fill(request.members)  # the one tuple in every row
     end = start + request.duration.value
     return _slot_frame(start, end, members, pool_objs[pool_inv], rooms_uniq[rooms_inv])
 
@@ -456,25 +456,27 @@ def _free_tuples(ids: tuple[str, ...], flags: np.ndarray) -> tuple[np.ndarray, n
 
     Returns an object array of sorted id tuples and, per column, its index.
     """
-    order = sorted(range(len(ids)), key=ids.__getitem__)
-    ids = tuple(ids[j] for j in order)
-    flags = flags[order]
     k, n = flags.shape
-    if k <= 16:
-        # Few resources: a table over all 2**k codes finds the distinct patterns without a sort.
-        codes = (flags.astype(np.int64) << np.arange(k, dtype=np.int64)[:, None]).sum(axis=0)
-        seen = np.zeros(1 << k, dtype=np.int64)
-        seen[codes] = 1
-        uniq = np.flatnonzero(seen)
-        seen[uniq] = np.arange(uniq.size)
-        inverse = seen[codes]
-        patterns = ((uniq[:, None] >> np.arange(k, dtype=np.int64)) & 1).astype(bool)
-    elif k <= 62:
-        codes = (flags.astype(np.int64) << np.arange(k, dtype=np.int64)[:, None]).sum(axis=0)
-        uniq, inverse = np.unique(codes, return_inverse=True)
+    order = sorted(range(k), key=ids.__getitem__)
+    ids = tuple(ids[j] for j in order)
+    if k <= 62:
+        # A column's code has bit i set when the i-th of the sorted ids is free: row j of the
+        # flags weighs 2 ** (rank of ids[j]), so the rows need no reordering.
+        rank = np.empty(k, dtype=np.int64)
+        rank[order] = np.arange(k)
+        codes = np.left_shift(1, rank) @ flags
+        if k <= 16:
+            # Few resources: a table over all 2**k codes finds the distinct patterns without a sort.
+            seen = np.zeros(1 << k, dtype=np.int64)
+            seen[codes] = 1
+            uniq = np.flatnonzero(seen)
+            seen[uniq] = np.arange(uniq.size)
+            inverse = seen[codes]
+        else:
+            uniq, inverse = np.unique(codes, return_inverse=True)
         patterns = ((uniq[:, None] >> np.arange(k, dtype=np.int64)) & 1).astype(bool)
     else:
-        patterns, inverse = np.unique(flags.T, axis=0, return_inverse=True)
+        patterns, inverse = np.unique(flags[order].T, axis=0, return_inverse=True)
     out = np.empty(len(patterns), dtype=object)
     for i, row in enumerate(patterns.tolist()):
         out[i] = tuple(compress(ids, row))
