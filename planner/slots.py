@@ -636,22 +636,20 @@ def _staged(
     limit = PAIR_LIMIT if pair_limit is None else pair_limit
     if others.size * surv.size > limit:
         return None
-    # Stage 2: every pool member and room at every surviving start.
-    key_row = others[:, None] << 32
-    j = surv[None, :]
-    if hk.size:
-        i = np.searchsorted((hk << 32) | ha, key_row | j, side="right") - 1
-        np.maximum(i, 0, out=i)
-        ok = (hk[i] == others[:, None]) & (ha[i] <= j) & (hb[i] >= j + d)
-    else:
-        ok = np.zeros((others.size, surv.size), dtype=bool)
-    if bk.size:
-        i = np.searchsorted((bk << 32) | b_b, key_row | (j - bb), side="right")
-        np.minimum(i, bk.size - 1, out=i)
-        # i is the row's first range ending after j - bb, unless the row has none (i then
-        # belongs to a later row, or is the last range overall and ends at or before it).
-        clash = (bk[i] == others[:, None]) & (b_b[i] > j - bb) & (b_a[i] < j + d + ba)
-        ok &= ~clash
+    # Stage 2: every pool member and room at every surviving start. Keys ``row << 32 | quantum``
+    # compare rows first, so the ranges found are compared with the start's own row as well:
+    # the range before ``at`` (the last one keyed at or before it) holds ``[j, j + d)`` only if
+    # its keyed end reaches ``at + d``, which a range of an earlier row never does; the first
+    # range keyed to end after ``at - bb`` clashes only if its keyed start lies before
+    # ``at + d + ba``, which a range of a later row never does. The sentinels stand for "no
+    # such range" (before the first, after the last).
+    at = (others[:, None] << 32) | surv
+    hkk = hk << 32
+    h_end = np.concatenate(([-1], hkk | hb))
+    ok = h_end[np.searchsorted(hkk | ha, at, side="right")] >= at + d
+    bkk = bk << 32
+    b_start = np.concatenate((bkk | b_a, [np.iinfo(np.int64).max]))
+    ok &= b_start[np.searchsorted(bkk | b_b, at - bb, side="right")] >= at + (d + ba)
     if limits is not None:
         zones = zones if zones is not None else tab.zone[layout.rows].tolist()
         within = limits.allowed([layout.ids[r] for r in others], [zones[r] for r in others],
