@@ -92,15 +92,17 @@ def hours_intervals(
     pos = np.full(tab.n, -1, dtype=np.int64)
     pos[rows] = np.arange(n_rows)
 
-    # Weekly rows of the selected resources, sorted by (k, weekday, start).
+    # Weekly rows of the selected resources, sorted by (k, weekday, start): the table's order
+    # already when ``rows`` ascend, as k then ascends with the resource row.
     hk = pos[tab.hours_res]
     sel = hk >= 0
     hk = hk[sel]
     h_wd = tab.hours_weekday[sel]
     h_start = tab.hours_start[sel]
     h_end = tab.hours_end[sel]
-    order = np.lexsort((h_start, h_wd, hk))
-    hk, h_wd, h_start, h_end = hk[order], h_wd[order], h_start[order], h_end[order]
+    if (rows[1:] <= rows[:-1]).any():
+        order = np.lexsort((h_start, h_wd, hk))
+        hk, h_wd, h_start, h_end = hk[order], h_wd[order], h_start[order], h_end[order]
     counts = np.bincount(hk * 7 + h_wd, minlength=n_rows * 7)
     first = np.cumsum(counts) - counts
 
@@ -248,10 +250,11 @@ def quantum_intervals(
     hours = hk[keep], qa[keep], qb[keep]
 
     bk, bs, be = busy_intervals(tab, rows, origin_ns, hi_ns)
+    # Every block overlaps the horizon (bs < hi, be > origin) and bs < be, so qb > qa: none
+    # is empty after rounding outward and clipping.
     qa = np.maximum((bs - origin_ns) // quantum_ns, 0)
     qb = np.minimum(-((origin_ns - be) // quantum_ns), n_quanta)
-    keep = qb > qa
-    return hours, _merge_quanta(bk[keep], qa[keep], qb[keep], n_quanta)
+    return hours, _merge_quanta(bk, qa, qb, n_quanta)
 
 
 def rasterize(
