@@ -19,10 +19,11 @@ Implements DESIGN.md "Slot semantics" on availability grids
 The candidate starts, each resource's "ok at this start" and their
 combinations are bit rows (:mod:`planner.bits`): "in hours for the next d
 quanta" is a sliding AND computed by doubling, required members are ANDed,
-pools and rooms ORed, and the count is a popcount. Required members are
-evaluated first, as bit rows over the frame; pool members and rooms are then
-checked only at the starts that survive them, all in one vectorised search
-(:func:`_staged`), or as bit rows too when many starts survive.
+pools and rooms ORed, and the count is a popcount. A cold query evaluates the
+required members first, by one sweep over the edges of their hours and busy
+ranges (:func:`_all_ok_at`); pool members and rooms are then checked only at
+the starts that survive them, all in one vectorised search (:func:`_staged`),
+or as bit rows like everything else when many starts survive.
 
 Public entry points (re-exported by :mod:`planner`): :func:`find_slots`,
 :func:`count_slots`, :func:`check_slot` and :class:`SlotCheck`.
