@@ -35,7 +35,7 @@ import pandas as pd
 from planner import bits
 from planner.errors import PlannerInputError
 from planner.tables import Tables, prepare
-from planner.zones import NS_PER_MINUTE, check_zone, wall_to_utc_zones
+from planner.zones import NS_PER_MINUTE, check_zone, windows_to_utc_zones
 
 __all__ = [
     "AvailabilityGrid",
@@ -92,15 +92,17 @@ def hours_intervals(
     pos = np.full(tab.n, -1, dtype=np.int64)
     pos[rows] = np.arange(n_rows)
 
-    # Weekly rows of the selected resources, sorted by (k, weekday, start).
+    # Weekly rows of the selected resources, sorted by (k, weekday, start): the table's order
+    # already when ``rows`` ascend, as k then ascends with the resource row.
     hk = pos[tab.hours_res]
     sel = hk >= 0
     hk = hk[sel]
     h_wd = tab.hours_weekday[sel]
     h_start = tab.hours_start[sel]
     h_end = tab.hours_end[sel]
-    order = np.lexsort((h_start, h_wd, hk))
-    hk, h_wd, h_start, h_end = hk[order], h_wd[order], h_start[order], h_end[order]
+    if (rows[1:] <= rows[:-1]).any():
+        order = np.lexsort((h_start, h_wd, hk))
+        hk, h_wd, h_start, h_end = hk[order], h_wd[order], h_start[order], h_end[order]
     counts = np.bincount(hk * 7 + h_wd, minlength=n_rows * 7)
     first = np.cumsum(counts) - counts
 
@@ -111,20 +113,21 @@ def hours_intervals(
     overridden = np.zeros(n_rows * n_days, dtype=bool)
     overridden[ok_ * n_days + (o_day - d0)] = True
 
-    # (k, day) pairs in k-major order, expanded by their number of weekly rows.
-    days = np.arange(d0, d1, dtype=np.int64)
-    weekday = (days + 3) % 7  # 1970-01-01 was a Thursday
-    pair_k = np.repeat(np.arange(n_rows), n_days)
-    pair_day = np.tile(days, n_rows)
-    slot = pair_k * 7 + np.tile(weekday, n_rows)
-    n_per_pair = np.where(overridden, 0, counts[slot])
-    owner = np.repeat(np.arange(pair_k.size), n_per_pair)
-    within = np.arange(owner.size) - (np.cumsum(n_per_pair) - n_per_pair)[owner]
-    hrow = first[slot[owner]] + within
-    w_k = pair_k[owner]
-    w_day = pair_day[owner]
-    w_start = w_day * 1440 + h_start[hrow]
-    w_end = w_day * 1440 + h_end[hrow]
+    # (k, day) pairs in k-major order, pair p = k * n_days + (day - d0), each expanded by its
+    # number of weekly rows (none on an overridden date).
+    weekday = (np.arange(d0, d1, dtype=np.int64) + 3) % 7  # 1970-01-01 was a Thursday
+    slot = (np.arange(0, 7 * n_rows, 7, dtype=np.int64)[:, None] + weekday).ravel()
+    n_per_pair = counts[slot]
+    n_per_pair[overridden] = 0
+    owner = np.repeat(np.arange(slot.size, dtype=np.int64), n_per_pair)
+    # The weekly rows of a pair are consecutive from first[slot]: entry i of the expansion is
+    # row first[slot] + (i - the pair's first entry).
+    hrow = np.arange(owner.size) + np.repeat(first[slot] - (np.cumsum(n_per_pair) - n_per_pair), n_per_pair)
+    w_k, w_day = np.divmod(owner, n_days)
+    w_day += d0
+    base = w_day * 1440
+    w_start = base + h_start[hrow]
+    w_end = base + h_end[hrow]
 
     timed = o_start >= 0
     if timed.any():
@@ -142,8 +145,7 @@ def hours_intervals(
     zones_t = tuple(sorted(set(names)))
     number = {z: i for i, z in enumerate(zones_t)}
     code = np.array([number[z] for z in names], dtype=np.int64)[w_k]
-    start = wall_to_utc_zones(w_start, code, zones_t, "start")
-    end = wall_to_utc_zones(w_end, code, zones_t, "end")
+    start, end = windows_to_utc_zones(w_start, w_end, code, zones_t)
 
     start = np.maximum(start, lo_ns)
     end = np.minimum(end, hi_ns)
@@ -165,20 +167,31 @@ def _merge(
     """
     if k.size == 0:
         return k, start, end
-    s_rel, s_rem = np.divmod(start - lo_ns, _NS_PER_SECOND)
-    e_rel, e_rem = np.divmod(end - lo_ns, _NS_PER_SECOND)
+    rel, rem = np.divmod(np.concatenate((start, end)) - lo_ns, _NS_PER_SECOND)
     # Windows whose edges are not whole seconds would not merge exactly.
-    if s_rem.any() or e_rem.any():
+    if rem.any():
         raise PlannerInputError("hours window edges must fall on whole seconds")
-    key_s = (k << 34) + s_rel
-    key_e = np.maximum.accumulate((k << 34) + e_rel)
-    new = np.empty(k.size, dtype=bool)
-    new[0] = True
-    new[1:] = key_s[1:] > key_e[:-1]
-    first = np.flatnonzero(new)
-    last = np.append(first[1:] - 1, k.size - 1)
-    merged_end = (key_e[last] - (k[last] << 34)) * _NS_PER_SECOND + lo_ns
+    kk = k << 34
+    key_s = kk + rel[: k.size]
+    key_e = np.maximum.accumulate(kk + rel[k.size :])
+    first, last = _groups(key_s, key_e)
+    if first.size == k.size:  # nothing merges: each interval's reach is its own end
+        return k, start, end
+    merged_end = (key_e[last] - kk[last]) * _NS_PER_SECOND + lo_ns
     return k[first], start[first], merged_end
+
+
+def _groups(key_start: np.ndarray, reach: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First and last positions of the merged groups of keyed intervals (see :func:`_merge`).
+
+    An interval opens a group when its key start exceeds the reach (running maximum of the
+    key ends) of the interval before it; a sentinel after the last interval closes the last
+    group, so each group's last position is one before the next group's first.
+    """
+    new = np.ones(key_start.size + 1, dtype=bool)
+    np.greater(key_start[1:], reach[:-1], out=new[1:-1])
+    bounds = np.flatnonzero(new)
+    return bounds[:-1], bounds[1:] - 1
 
 
 def busy_intervals(
@@ -203,17 +216,16 @@ def _merge_quanta(k: np.ndarray, a: np.ndarray, b: np.ndarray, n_quanta: int):
     if k.size == 0:
         return k, a, b
     width = int(n_quanta + 1).bit_length()
-    key_a = (k << width) | a
+    kk = k << width
+    key_a = kk | a
     if (key_a[1:] < key_a[:-1]).any():
         order = np.argsort(key_a, kind="stable")
-        k, a, b, key_a = k[order], a[order], b[order], key_a[order]
-    reach = np.maximum.accumulate((k << width) | b)
-    new = np.empty(k.size, dtype=bool)
-    new[0] = True
-    np.greater(key_a[1:], reach[:-1], out=new[1:])
-    first = np.flatnonzero(new)
-    last = np.append(first[1:] - 1, k.size - 1)
-    return k[first], a[first], reach[last] - (k[last] << width)
+        k, a, b, kk, key_a = k[order], a[order], b[order], kk[order], key_a[order]
+    reach = np.maximum.accumulate(kk | b)
+    first, last = _groups(key_a, reach)
+    if first.size == k.size:  # nothing merges: each range's reach is its own end
+        return k, a, b
+    return k[first], a[first], reach[last] - kk[last]
 
 
 def quantum_intervals(
@@ -238,10 +250,11 @@ def quantum_intervals(
     hours = hk[keep], qa[keep], qb[keep]
 
     bk, bs, be = busy_intervals(tab, rows, origin_ns, hi_ns)
+    # Every block overlaps the horizon (bs < hi, be > origin) and bs < be, so qb > qa: none
+    # is empty after rounding outward and clipping.
     qa = np.maximum((bs - origin_ns) // quantum_ns, 0)
     qb = np.minimum(-((origin_ns - be) // quantum_ns), n_quanta)
-    keep = qb > qa
-    return hours, _merge_quanta(bk[keep], qa[keep], qb[keep], n_quanta)
+    return hours, _merge_quanta(bk, qa, qb, n_quanta)
 
 
 def rasterize(

@@ -39,9 +39,10 @@ def _gather(
     a = offsets[rows] if lo is None else lo
     b = offsets[rows + 1] if hi is None else hi
     n = np.maximum(b - a, 0)
-    total = int(n.sum())
     owner = np.repeat(np.arange(rows.size, dtype=np.int64), n)
-    pos = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(n) - n, n) + np.repeat(a, n)
+    # Entry i belongs to range owner[i], which starts at entry cumsum(n) - n of the output and
+    # at position a of the table: one repeated shift per range.
+    pos = np.arange(owner.size, dtype=np.int64) + np.repeat(a - (np.cumsum(n) - n), n)
     return pos, owner
 
 

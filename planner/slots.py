@@ -19,10 +19,11 @@ Implements DESIGN.md "Slot semantics" on availability grids
 The candidate starts, each resource's "ok at this start" and their
 combinations are bit rows (:mod:`planner.bits`): "in hours for the next d
 quanta" is a sliding AND computed by doubling, required members are ANDed,
-pools and rooms ORed, and the count is a popcount. Required members are
-evaluated first, as bit rows over the frame; pool members and rooms are then
-checked only at the starts that survive them, all in one vectorised search
-(:func:`_staged`), or as bit rows too when many starts survive.
+pools and rooms ORed, and the count is a popcount. A cold query evaluates the
+required members first, by one sweep over the edges of their hours and busy
+ranges (:func:`_all_ok_at`); pool members and rooms are then checked only at
+the starts that survive them, all in one vectorised search (:func:`_staged`),
+or as bit rows like everything else when many starts survive.
 
 Public entry points (re-exported by :mod:`planner`): :func:`find_slots`,
 :func:`count_slots`, :func:`check_slot` and :class:`SlotCheck`.
@@ -404,7 +405,7 @@ def _slot_table(request: SlotRequest, layout: _Layout, start: np.ndarray, pool_f
                 chosen.append(uniq[digit])
             pool_objs[i] = tuple(reversed(chosen))
     members = np.empty(n, dtype=object)
-    members[:] = [request.members] * n
+    members.fill(request.members)  # the one tuple in every row
     end = start + request.duration.value
     return _slot_frame(start, end, members, pool_objs[pool_inv], rooms_uniq[rooms_inv])
 
@@ -456,25 +457,27 @@ def _free_tuples(ids: tuple[str, ...], flags: np.ndarray) -> tuple[np.ndarray, n
 
     Returns an object array of sorted id tuples and, per column, its index.
     """
-    order = sorted(range(len(ids)), key=ids.__getitem__)
-    ids = tuple(ids[j] for j in order)
-    flags = flags[order]
     k, n = flags.shape
-    if k <= 16:
-        # Few resources: a table over all 2**k codes finds the distinct patterns without a sort.
-        codes = (flags.astype(np.int64) << np.arange(k, dtype=np.int64)[:, None]).sum(axis=0)
-        seen = np.zeros(1 << k, dtype=np.int64)
-        seen[codes] = 1
-        uniq = np.flatnonzero(seen)
-        seen[uniq] = np.arange(uniq.size)
-        inverse = seen[codes]
-        patterns = ((uniq[:, None] >> np.arange(k, dtype=np.int64)) & 1).astype(bool)
-    elif k <= 62:
-        codes = (flags.astype(np.int64) << np.arange(k, dtype=np.int64)[:, None]).sum(axis=0)
-        uniq, inverse = np.unique(codes, return_inverse=True)
+    order = sorted(range(k), key=ids.__getitem__)
+    ids = tuple(ids[j] for j in order)
+    if k <= 62:
+        # A column's code has bit i set when the i-th of the sorted ids is free: row j of the
+        # flags weighs 2 ** (rank of ids[j]), so the rows need no reordering.
+        rank = np.empty(k, dtype=np.int64)
+        rank[order] = np.arange(k)
+        codes = np.left_shift(1, rank) @ flags
+        if k <= 16:
+            # Few resources: a table over all 2**k codes finds the distinct patterns without a sort.
+            seen = np.zeros(1 << k, dtype=np.int64)
+            seen[codes] = 1
+            uniq = np.flatnonzero(seen)
+            seen[uniq] = np.arange(uniq.size)
+            inverse = seen[codes]
+        else:
+            uniq, inverse = np.unique(codes, return_inverse=True)
         patterns = ((uniq[:, None] >> np.arange(k, dtype=np.int64)) & 1).astype(bool)
     else:
-        patterns, inverse = np.unique(flags.T, axis=0, return_inverse=True)
+        patterns, inverse = np.unique(flags[order].T, axis=0, return_inverse=True)
     out = np.empty(len(patterns), dtype=object)
     for i, row in enumerate(patterns.tolist()):
         out[i] = tuple(compress(ids, row))
@@ -550,7 +553,7 @@ def solve_tables(
     n_quanta = int((int(cands[-1]) - origin) // q + d + bb + ba)
     pos = (cands - origin) // q
     hours, busy = quantum_intervals(tab, layout.rows, origin, q, n_quanta)
-    ev = _staged(layout, tab, limits, request, hours, busy, pos, cands, n_quanta, d, bb, ba)
+    ev = _staged(layout, tab, limits, request, hours, busy, pos, cands, d, bb, ba)
     if ev is None:
         # Too many (resource, start) pairs for the second stage: every row as bits.
         shape = (layout.rows.size, bits.n_words(n_quanta))
@@ -585,18 +588,17 @@ def _staged(
     busy: tuple[np.ndarray, np.ndarray, np.ndarray],
     pos: np.ndarray,
     cands: np.ndarray,
-    n_quanta: int,
     d: int,
     bb: int,
     ba: int,
     pair_limit: int | None = None,
 ) -> _Staged | None:
-    """Slot rules 2-5 in two stages: required members as bit rows, then the others per start.
+    """Slot rules 2-5 in two stages: required members by a sweep, then the others per start.
 
     ``hours`` and ``busy`` are the layout rows' quantum ranges (:func:`quantum_intervals`),
-    ``pos`` the candidates' quanta. The required members' rows alone are laid out as bits
-    and combined with the candidates (:func:`_ok_rows`); their limits are then read at the
-    surviving starts. A request's members usually leave a few hundred of thousands of
+    ``pos`` the candidates' quanta. The starts at which every required member is ok are
+    found from the members' ranges alone (:func:`_all_ok_at`); their limits are then read at
+    the surviving starts. A request's members usually leave a few hundred of thousands of
     candidates, so each pool member and room is then checked only at those starts, all of
     them in one vectorised pass: in hours for ``[j, j + d)`` means the last hours range of the
     row starting at or before ``j`` reaches ``j + d``; free on ``[j - bb, j + d + ba)`` means
@@ -620,22 +622,7 @@ def _staged(
     zones = None
     surv = pos
     if members.size:
-        # Stage 1: the required members' rows as bits, hours rows then busy rows, in one pass.
-        m = members.size
-        slot = np.full(n_rows, -1, dtype=np.int64)
-        slot[members] = np.arange(m)
-        hs, bs = slot[hk], slot[bk]
-        hsel, bsel = hs >= 0, bs >= 0
-        width = bits.n_words(n_quanta)
-        both = bits.mask_intervals(
-            np.concatenate([hs[hsel], bs[bsel] + m]),
-            np.concatenate([ha[hsel], b_a[bsel]]),
-            np.concatenate([hb[hsel], b_b[bsel]]),
-            (2 * m, width),
-        )
-        ok = _ok_rows(both[:m], both[m:], d, bb, ba)
-        every = np.bitwise_and.reduce(ok, axis=0) if m > 1 else ok[0]
-        surv = pos[bits.bits_at(every[None, :], pos)[0]]
+        surv = _all_ok_at(members, n_rows, hours, busy, pos, d, bb, ba)
         if limits is not None and surv.size:
             zones = tab.zone[layout.rows].tolist()
             within = limits.allowed([layout.ids[r] for r in members], [zones[r] for r in members],
@@ -650,22 +637,20 @@ def _staged(
     limit = PAIR_LIMIT if pair_limit is None else pair_limit
     if others.size * surv.size > limit:
         return None
-    # Stage 2: every pool member and room at every surviving start.
-    key_row = others[:, None] << 32
-    j = surv[None, :]
-    if hk.size:
-        i = np.searchsorted((hk << 32) | ha, key_row | j, side="right") - 1
-        np.maximum(i, 0, out=i)
-        ok = (hk[i] == others[:, None]) & (ha[i] <= j) & (hb[i] >= j + d)
-    else:
-        ok = np.zeros((others.size, surv.size), dtype=bool)
-    if bk.size:
-        i = np.searchsorted((bk << 32) | b_b, key_row | (j - bb), side="right")
-        np.minimum(i, bk.size - 1, out=i)
-        # i is the row's first range ending after j - bb, unless the row has none (i then
-        # belongs to a later row, or is the last range overall and ends at or before it).
-        clash = (bk[i] == others[:, None]) & (b_b[i] > j - bb) & (b_a[i] < j + d + ba)
-        ok &= ~clash
+    # Stage 2: every pool member and room at every surviving start. Keys ``row << 32 | quantum``
+    # compare rows first, so the ranges found are compared with the start's own row as well:
+    # the range before ``at`` (the last one keyed at or before it) holds ``[j, j + d)`` only if
+    # its keyed end reaches ``at + d``, which a range of an earlier row never does; the first
+    # range keyed to end after ``at - bb`` clashes only if its keyed start lies before
+    # ``at + d + ba``, which a range of a later row never does. The sentinels stand for "no
+    # such range" (before the first, after the last).
+    at = (others[:, None] << 32) | surv
+    hkk = hk << 32
+    h_end = np.concatenate(([-1], hkk | hb))
+    ok = h_end[np.searchsorted(hkk | ha, at, side="right")] >= at + d
+    bkk = bk << 32
+    b_start = np.concatenate((bkk | b_a, [np.iinfo(np.int64).max]))
+    ok &= b_start[np.searchsorted(bkk | b_b, at - bb, side="right")] >= at + (d + ba)
     if limits is not None:
         zones = zones if zones is not None else tab.zone[layout.rows].tolist()
         within = limits.allowed([layout.ids[r] for r in others], [zones[r] for r in others],
@@ -689,6 +674,73 @@ def _staged(
         pool_ok = [b[:, keep] for b in pool_ok]
         room_ok = room_ok[:, keep] if room_ok is not None else None
     return _Staged(surv, tuple(pool_ok), room_ok)
+
+
+def _all_ok_at(
+    rows: np.ndarray,
+    n_rows: int,
+    hours: tuple[np.ndarray, np.ndarray, np.ndarray],
+    busy: tuple[np.ndarray, np.ndarray, np.ndarray],
+    pos: np.ndarray,
+    d: int,
+    bb: int,
+    ba: int,
+) -> np.ndarray:
+    """The starts among ``pos`` at which every one of ``rows`` is ok (slot rule 2).
+
+    Parameters
+    ----------
+    rows : ndarray of int64, shape (m,)
+        Distinct grid rows, ``m >= 1``.
+    n_rows : int
+        Number of grid rows.
+    hours, busy : (k, a, b) each, ndarray of int64
+        Quantum ranges of the grid rows (:func:`planner.availability.quantum_intervals`):
+        sorted by ``(k, a)``, disjoint and not touching within a row.
+    pos : ndarray of int64, shape (n,)
+        Candidate starts, quanta from the origin, ascending; their windows
+        ``[j - bb, j + d + ba)`` lie inside the horizon.
+    d, bb, ba : int
+        Duration and buffers in quanta, ``d >= 1``.
+
+    Returns
+    -------
+    ndarray of int64
+        The ok starts, a subset of ``pos``, ascending.
+
+    Notes
+    -----
+    Row ``r`` is ok at ``j`` when ``j`` lies in ``[a, b - d + 1)`` for one of its hours ranges
+    ``[a, b)`` (in hours on ``[j, j + d)``) and in no ``[a - d - ba + 1, b + bb)`` for its busy
+    ranges ``[a, b)`` (free on ``[j - bb, j + d + ba)``). A sweep over the edges of those
+    intervals adds 1 on each hours interval and ``-(m + 1)`` on each busy one. A row's hours
+    ranges are disjoint, so the level at ``j`` is ``m`` exactly when every row is in hours and
+    no busy interval covers ``j`` (one busy interval alone takes it below 0). The level after
+    an edge holds up to the next edge, so the ok starts are the candidates between the edges
+    after which the level is ``m`` and the following edges. Hours ranges shorter than ``d``
+    are kept as empty intervals (both edges at ``a``), which add nothing anywhere.
+    """
+    hk, ha, hb = hours
+    bk, b_a, b_b = busy
+    m = rows.size
+    wanted = np.zeros(n_rows, dtype=bool)
+    wanted[rows] = True
+    hsel, bsel = wanted[hk], wanted[bk]
+    h_a = ha[hsel]
+    b_lo = b_a[bsel]
+    nh, nb = h_a.size, b_lo.size
+    edges = np.concatenate([h_a, np.maximum(hb[hsel] - (d - 1), h_a), b_lo - (d + ba - 1), b_b[bsel] + bb])
+    step = np.repeat(np.array([1, -1, -(m + 1), m + 1]), [nh, nh, nb, nb])
+    # Each of the four parts is sorted within a row; a stable sort (timsort) merges such runs
+    # fast. Edges that tie make zero-length stretches, which hold no candidate.
+    order = np.argsort(edges, kind="stable")
+    edges = edges[order]
+    # The level returns to 0 after the last edge, so an edge after which it is m (>= 1) has a
+    # next one.
+    ok = np.flatnonzero(np.cumsum(step[order]) == m)
+    lo = np.searchsorted(pos, edges[ok])
+    n = np.searchsorted(pos, edges[ok + 1]) - lo
+    return pos[np.arange(int(n.sum())) + np.repeat(lo - (np.cumsum(n) - n), n)]
 
 
 def _starts_at(surv: np.ndarray, pos: np.ndarray, cands: np.ndarray) -> np.ndarray:

@@ -261,10 +261,58 @@ def wall_to_utc_zones(
     w = np.asarray(wall_min, dtype=np.int64)
     if w.size == 0:
         return np.zeros(0, np.int64)
-    lo = int(w.min()) * NS_PER_MINUTE - 2 * 86_400 * _NS_PER_SECOND
-    hi = int(w.max()) * NS_PER_MINUTE + 2 * 86_400 * _NS_PER_SECOND
-    local_start, local_end, starts, offsets, nxt = _keyed_table(tuple(zones), _year(lo), _year(hi))
-    key = (np.asarray(zone_code, dtype=np.int64) << _KEY_SHIFT) + w * 60 + _SECONDS_BIAS
+    table = _keyed_table_for(zones, int(w.min()), int(w.max()))
+    return _keyed_to_utc(w, np.asarray(zone_code, dtype=np.int64) << _KEY_SHIFT, table, side)
+
+
+def windows_to_utc_zones(
+    start_min: np.ndarray, end_min: np.ndarray, zone_code: np.ndarray, zones: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wall-clock windows in several zones to UTC, starts and ends in one pass.
+
+    The same as :func:`wall_to_utc_zones` of ``start_min`` with ``side="start"`` and of
+    ``end_min`` with ``side="end"``, sharing the zones' table and the zone keys.
+
+    Parameters
+    ----------
+    start_min, end_min : ndarray of int64, shape (n,)
+        Wall-clock minutes since 1970-01-01 00:00 local, ``start_min <= end_min``.
+    zone_code : ndarray of int64, shape (n,)
+        Index into ``zones`` of each window's zone.
+    zones : tuple of str
+        IANA zone names.
+
+    Returns
+    -------
+    start, end : ndarray of int64, shape (n,)
+        UTC instants, ns since the epoch.
+    """
+    s = np.asarray(start_min, dtype=np.int64)
+    e = np.asarray(end_min, dtype=np.int64)
+    if s.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    # Each end is at or after its start, so these two bound every wall time given.
+    table = _keyed_table_for(zones, int(s.min()), int(e.max()))
+    code = np.asarray(zone_code, dtype=np.int64) << _KEY_SHIFT
+    return _keyed_to_utc(s, code, table, "start"), _keyed_to_utc(e, code, table, "end")
+
+
+def _keyed_table_for(zones: tuple[str, ...], first_min: int, last_min: int) -> tuple[np.ndarray, ...]:
+    """:func:`_keyed_table` of ``zones`` covering the wall times ``first_min..last_min``.
+
+    Two days of margin cover every real UTC offset (|offset| < 26 h).
+    """
+    lo = first_min * NS_PER_MINUTE - 2 * 86_400 * _NS_PER_SECOND
+    hi = last_min * NS_PER_MINUTE + 2 * 86_400 * _NS_PER_SECOND
+    return _keyed_table(tuple(zones), _year(lo), _year(hi))
+
+
+def _keyed_to_utc(
+    w: np.ndarray, code_key: np.ndarray, table: tuple[np.ndarray, ...], side: Literal["start", "end"]
+) -> np.ndarray:
+    """Wall minutes ``w`` to UTC ns through a :func:`_keyed_table` (``code_key``: code << 34)."""
+    local_start, local_end, starts, offsets, nxt = table
+    key = code_key + (w * 60 + _SECONDS_BIAS)
     w_ns = w * NS_PER_MINUTE
     if side == "start":
         i = np.searchsorted(local_end, key, side="right")

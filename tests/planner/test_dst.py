@@ -188,3 +188,23 @@ def test_monrovia_minus_forty_four_thirty_then_utc_keeps_each_days_starts_on_its
     assert starts == [ts(t) for t in ("1972-01-06 08:44:30", "1972-01-06 09:44:30", "1972-01-06 10:44:30",
                                        "1972-01-07 08:00", "1972-01-07 09:00", "1972-01-07 10:00")]  # fmt: skip
     assert agrees_with_oracle(tables, req)
+
+
+def test_windows_convert_as_their_starts_and_ends_do_one_side_at_a_time() -> None:
+    import numpy as np
+
+    from planner.zones import wall_to_utc_zones, windows_to_utc_zones
+
+    zones = (NY, LONDON, LORD_HOWE, ST_JOHNS, KATHMANDU)
+    rng = np.random.default_rng(7)
+    # Windows up to a day long starting on days of DST changes (both ways, in both hemispheres)
+    # and around a new year.
+    dates = ("2025-10-05", "2025-12-31", "2026-01-01", "2026-03-08", "2026-03-29", "2026-04-05",
+             "2026-10-25", "2026-11-01", "2026-12-31")  # fmt: skip
+    days = np.array([(dt.date.fromisoformat(d) - dt.date(1970, 1, 1)).days for d in dates], dtype=np.int64)
+    start = rng.choice(days, 5000) * 1440 + rng.integers(0, 1440, 5000)
+    end = start + rng.integers(1, 1441, 5000)
+    code = rng.integers(0, len(zones), 5000)
+    got_start, got_end = windows_to_utc_zones(start, end, code, zones)
+    assert np.array_equal(got_start, wall_to_utc_zones(start, code, zones, "start"))
+    assert np.array_equal(got_end, wall_to_utc_zones(end, code, zones, "end"))
