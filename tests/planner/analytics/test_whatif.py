@@ -346,6 +346,10 @@ def test_making_a_resource_always_free_never_lowers_the_count(case):
     rows = table.loc[table["kind"] != "pool", "resource_id"].tolist()
     pooled = [m for m in req.all_members if m not in req.members] if (table["kind"] == "pool").any() else []
     assert sorted(rows + pooled) == sorted(set(involved))
-    # Meetings that fit never exceed the starts.
+    # Meetings that fit never exceed the starts times the meetings one start can hold: one when
+    # members are required (each attends every meeting), else as many as the pools and rooms can
+    # hold at once (two rooms and no members: two meetings at every start).
+    at_once = [len(pool) // k for pool, k in zip(req.pools, req.pool_k, strict=True)]
+    at_once += [len(req.rooms)] if req.rooms else []
     both = what_if(org, req)
-    assert 0 <= both.meetings_before <= both.starts_before
+    assert 0 <= both.meetings_before <= both.starts_before * (1 if req.members else min(at_once))
