@@ -252,11 +252,19 @@ def weekday_names(language: str | None = None, width: str = "abbreviated") -> li
 
 def format_time(instant: dt.datetime, zone: str, language: str | None = None) -> str:
     """``"8:30 AM"`` in English, ``"08:30"`` in German, in ``zone``, by the clock in use."""
-    language = language or current()
     wall = local(instant, zone)
+    return format_wall_time(wall.hour, wall.minute, language)
+
+
+def format_wall_time(hour: int, minute: int, language: str | None = None) -> str:
+    """The wall-clock time ``hour:minute`` as :func:`format_time` writes it, by the clock in use.
+
+    For a page that has its times' local hours and minutes already (a whole week of them at once).
+    """
+    language = language or current()
     own = clock(language)
     wanted = clock() if language == current() else own
-    return _clock_time(wall.hour, wall.minute, language, None if wanted == own else wanted)
+    return _clock_time(hour, minute, language, None if wanted == own else wanted)
 
 
 @lru_cache(maxsize=8192)
