@@ -41,7 +41,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, immediateload
 
 from ..core import display, i18n
 from ..core.config import Settings
@@ -108,11 +108,27 @@ def hash_token(token: str) -> str:
 def find_by_token(session: Session, token: str) -> Invitation | None:
     """The invitation a link token opens (team and rooms loaded), or ``None``.
 
-    The same work is done for every token (hash, one indexed lookup), whether it never existed,
-    was replaced by a resend, or is malformed, so the answer time does not tell them apart.
+    The same work is done for every token that opens nothing (hash, one indexed lookup), whether
+    it never existed, was replaced by a resend, or is malformed, so the answer time does not tell
+    them apart.
     """
-    query = select(Invitation).where(Invitation.token_hash == _lookup_hash(token)).options(*TEAM_AND_ROOMS)
+    query = select(Invitation).where(Invitation.token_hash == _lookup_hash(token)).options(*_team_and_rooms(session))
     return session.scalars(query).unique().one_or_none()
+
+
+# SQLite runs a joined load of a many-to-many collection by first joining its whole association
+# table (every invitation's members, every invitation's rooms), so a link's lookup would take
+# longer the more invitations there are. There each collection is read right after the
+# invitation, by a query of its own on the association table's key.
+_TEAM_AND_ROOMS_APART = (
+    immediateload(Invitation.members),
+    immediateload(Invitation.pools).immediateload(ResourcePool.members),
+    immediateload(Invitation.rooms),
+)
+
+
+def _team_and_rooms(session: Session) -> tuple:
+    return _TEAM_AND_ROOMS_APART if session.get_bind().dialect.name == "sqlite" else TEAM_AND_ROOMS
 
 
 def invitation_id_for_token(session: Session, token: str) -> int | None:
