@@ -59,6 +59,7 @@ def check_language(code: str | None, field: str = "language") -> str | None:
     return code
 
 
+@lru_cache(maxsize=64)
 def language_name(code: str) -> str:
     """The language's name in itself: ``"Deutsch"``."""
     name = Locale.parse(code).get_display_name(code) or code
@@ -240,14 +241,24 @@ def format_day(day: dt.date, language: str | None = None) -> str:
 
 def format_month(day: dt.date, language: str | None = None) -> str:
     """``"December 2026"``, ``"Dezember 2026"``: the month a calendar shows (its stand-alone name)."""
-    text = babel_dates.format_skeleton("yMMMM", day, locale=language or current())
+    return _month_name(day.year, day.month, language or current())
+
+
+@lru_cache(maxsize=1024)
+def _month_name(year: int, month: int, language: str) -> str:
+    text = babel_dates.format_skeleton("yMMMM", dt.date(year, month, 1), locale=language)
     return text[:1].upper() + text[1:]
 
 
 def weekday_names(language: str | None = None, width: str = "abbreviated") -> list[str]:
     """Monday to Sunday, as a calendar heads its columns."""
-    names = babel_dates.get_day_names(width, context="stand-alone", locale=language or current())
-    return [names[i] for i in range(7)]
+    return list(_weekday_names(language or current(), width))
+
+
+@lru_cache(maxsize=64)
+def _weekday_names(language: str, width: str) -> tuple[str, ...]:
+    names = babel_dates.get_day_names(width, context="stand-alone", locale=language)
+    return tuple(names[i] for i in range(7))
 
 
 def format_time(instant: dt.datetime, zone: str, language: str | None = None) -> str:
