@@ -233,7 +233,12 @@ def local(instant: dt.datetime, zone: str) -> dt.datetime:
 
 def format_day(day: dt.date, language: str | None = None) -> str:
     """``"Tuesday 8 December 2026"``, ``"Dienstag, 8. Dezember 2026"``, ``"mardi 8 décembre 2026"``."""
-    language = language or current()
+    return _format_day(day, language or current())
+
+
+@lru_cache(maxsize=4096)
+def _format_day(day: dt.date, language: str) -> str:
+    # A page names the same few dates many times (headings, the month grid, every time's name).
     if language == "en":
         return babel_dates.format_date(day, "EEEE d MMMM y", locale="en")
     return babel_dates.format_date(day, "full", locale=language)
@@ -340,8 +345,12 @@ def slot_name(start: dt.datetime, zone: str, language: str | None = None) -> str
 
 def format_duration(minutes: int, language: str | None = None) -> str:
     """``"1 hour 30 minutes"``, ``"1 Stunde 30 Minuten"``: words, never ``"30m"``."""
-    language = language or current()
-    hours, rest = divmod(int(minutes), 60)
+    return _format_duration(int(minutes), language or current())
+
+
+@lru_cache(maxsize=1024)
+def _format_duration(minutes: int, language: str) -> str:
+    hours, rest = divmod(minutes, 60)
     parts = []
     if hours:
         parts.append(format_unit(hours, "duration-hour", "long", locale=language))

@@ -239,19 +239,10 @@ def _days(starts: pd.DatetimeIndex, zone: str) -> list[Day]:
         day = days.get(number)
         if day is None:
             date = _date(number)
-            day = days[number] = Day(date, _day_label(date), [])
+            day = days[number] = Day(date, i18n.format_day(date), [])
         label = labels[minute]
         day.slots.append(SlotLink(label, f"{iso}Z", f"{day.label}, {label}, {zone_name}"))
     return list(days.values())
-
-
-def _day_label(day: dt.date) -> str:
-    return _cached_day(day, i18n.current())
-
-
-@lru_cache(maxsize=4096)
-def _cached_day(day: dt.date, language: str) -> str:
-    return i18n.format_day(day, language)
 
 
 def _day(raw: str | None, invitation: Invitation) -> dt.date | None:
@@ -322,7 +313,7 @@ def times_context(invitation: Invitation, slots: pd.DataFrame, *, token: str, zo
         "prev_week": link(week=earlier[-1]) if earlier else None,
         "next_week": link(week=later[0]) if later else None,
         "week_url": link(week=week),
-        "week_label": _("Week of %(day)s", day=_day_label(week_start)),
+        "week_label": _("Week of %(day)s", day=i18n.format_day(week_start)),
         "chosen_day": chosen,
         "month": _month(focus_month, available, chosen, link, url_for(endpoint, token=token)),
     }
@@ -344,7 +335,7 @@ def _month(day: dt.date, available: list[dt.date], chosen: dt.date | None, link,
     cells: list[MonthDay | None] = [None] * first.weekday()
     current = first
     while current < following:
-        cells.append(MonthDay(current, _day_label(current), current in free, current == chosen, current == focus))
+        cells.append(MonthDay(current, i18n.format_day(current), current in free, current == chosen, current == focus))
         current += dt.timedelta(days=1)
     cells += [None] * (-len(cells) % 7)
     earlier = [d for d in available if d < first]
