@@ -281,7 +281,7 @@ def times_context(invitation: Invitation, slots: pd.DataFrame, *, token: str, zo
         return {**common, "days": []}
     starts = pd.DatetimeIndex(slots["start"])
     # Week pages are the invitation zone's calendar weeks; the viewer's days group the times.
-    # Both as day numbers (days since 1970-01-01, see _date).
+    # Local dates are day numbers here (days since 1970-01-01, see _date).
     page_of = (_wall_minutes(starts, invitation.zone) // MINUTES_PER_DAY - (monday - _EPOCH).days) // 7
     viewer_days = _wall_minutes(starts, zone) // MINUTES_PER_DAY
     available = [_date(n) for n in sorted(set(viewer_days.tolist()))]
