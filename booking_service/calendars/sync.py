@@ -379,7 +379,9 @@ _STALE = (
     .where(
         CalendarConnection.resource_id.in_(bindparam("resource_ids", expanding=True)),
         CalendarConnection.kind != "demo",
-        or_(CalendarConnection.last_synced_at.is_(None), CalendarConnection.last_synced_at < bindparam("cutoff")),
+        or_(
+            CalendarConnection.last_synced_at.is_(None), CalendarConnection.last_synced_at < bindparam("cutoff")
+        ),
     )
     .order_by(CalendarConnection.id)
 )

@@ -234,8 +234,9 @@ def _days(starts: pd.DatetimeIndex, zone: str) -> list[Day]:
     # A week has a few dozen distinct times of day: each is formatted once.
     labels = {m: i18n.format_wall_time(*divmod(m, 60)) for m in set(minutes.tolist())}
     zone_name = i18n.zone_name(zone)
+    numbers = (wall // MINUTES_PER_DAY).tolist()
     days: dict[int, Day] = {}
-    for number, minute, iso in zip((wall // MINUTES_PER_DAY).tolist(), minutes.tolist(), isos.tolist(), strict=True):
+    for number, minute, iso in zip(numbers, minutes.tolist(), isos.tolist(), strict=True):
         day = days.get(number)
         if day is None:
             date = _date(number)
