@@ -40,7 +40,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, delete, or_, select
+from sqlalchemy import Engine, bindparam, delete, or_, select
 from sqlalchemy.orm import Session
 
 from ..core import sandbox as child
@@ -372,6 +372,21 @@ def invitation_resource_ids(invitation: Invitation) -> list[int]:
     return sorted(ids)
 
 
+# Built once: a booking page asks on every request, and building the statement cost about as
+# much as running it.
+_STALE = (
+    select(CalendarConnection.id)
+    .where(
+        CalendarConnection.resource_id.in_(bindparam("resource_ids", expanding=True)),
+        CalendarConnection.kind != "demo",
+        or_(
+            CalendarConnection.last_synced_at.is_(None), CalendarConnection.last_synced_at < bindparam("cutoff")
+        ),
+    )
+    .order_by(CalendarConnection.id)
+)
+
+
 def stale_connection_ids(
     session: Session, resource_ids: Iterable[int], max_age: dt.timedelta, now: dt.datetime
 ) -> list[int]:
@@ -379,18 +394,7 @@ def stale_connection_ids(
     resource_ids = list(resource_ids)
     if not resource_ids:
         return []
-    query = (
-        select(CalendarConnection.id)
-        .where(
-            CalendarConnection.resource_id.in_(resource_ids),
-            CalendarConnection.kind != "demo",
-            or_(
-                CalendarConnection.last_synced_at.is_(None), CalendarConnection.last_synced_at < now - max_age
-            ),
-        )
-        .order_by(CalendarConnection.id)
-    )
-    return list(session.scalars(query))
+    return list(session.scalars(_STALE, {"resource_ids": resource_ids, "cutoff": now - max_age}))
 
 
 def refresh_stale_calendars(

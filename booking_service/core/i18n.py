@@ -59,6 +59,7 @@ def check_language(code: str | None, field: str = "language") -> str | None:
     return code
 
 
+@lru_cache(maxsize=64)
 def language_name(code: str) -> str:
     """The language's name in itself: ``"Deutsch"``."""
     name = Locale.parse(code).get_display_name(code) or code
@@ -232,7 +233,12 @@ def local(instant: dt.datetime, zone: str) -> dt.datetime:
 
 def format_day(day: dt.date, language: str | None = None) -> str:
     """``"Tuesday 8 December 2026"``, ``"Dienstag, 8. Dezember 2026"``, ``"mardi 8 décembre 2026"``."""
-    language = language or current()
+    return _format_day(day, language or current())
+
+
+@lru_cache(maxsize=4096)
+def _format_day(day: dt.date, language: str) -> str:
+    # A page names the same few dates many times (headings, the month grid, every time's name).
     if language == "en":
         return babel_dates.format_date(day, "EEEE d MMMM y", locale="en")
     return babel_dates.format_date(day, "full", locale=language)
@@ -240,23 +246,41 @@ def format_day(day: dt.date, language: str | None = None) -> str:
 
 def format_month(day: dt.date, language: str | None = None) -> str:
     """``"December 2026"``, ``"Dezember 2026"``: the month a calendar shows (its stand-alone name)."""
-    text = babel_dates.format_skeleton("yMMMM", day, locale=language or current())
+    return _month_name(day.year, day.month, language or current())
+
+
+@lru_cache(maxsize=1024)
+def _month_name(year: int, month: int, language: str) -> str:
+    text = babel_dates.format_skeleton("yMMMM", dt.date(year, month, 1), locale=language)
     return text[:1].upper() + text[1:]
 
 
 def weekday_names(language: str | None = None, width: str = "abbreviated") -> list[str]:
     """Monday to Sunday, as a calendar heads its columns."""
-    names = babel_dates.get_day_names(width, context="stand-alone", locale=language or current())
-    return [names[i] for i in range(7)]
+    return list(_weekday_names(language or current(), width))
+
+
+@lru_cache(maxsize=64)
+def _weekday_names(language: str, width: str) -> tuple[str, ...]:
+    names = babel_dates.get_day_names(width, context="stand-alone", locale=language)
+    return tuple(names[i] for i in range(7))
 
 
 def format_time(instant: dt.datetime, zone: str, language: str | None = None) -> str:
     """``"8:30 AM"`` in English, ``"08:30"`` in German, in ``zone``, by the clock in use."""
-    language = language or current()
     wall = local(instant, zone)
+    return format_wall_time(wall.hour, wall.minute, language)
+
+
+def format_wall_time(hour: int, minute: int, language: str | None = None) -> str:
+    """The wall-clock time ``hour:minute`` as :func:`format_time` writes it, by the clock in use.
+
+    For a page that has its times' local hours and minutes already (a whole week of them at once).
+    """
+    language = language or current()
     own = clock(language)
     wanted = clock() if language == current() else own
-    return _clock_time(wall.hour, wall.minute, language, None if wanted == own else wanted)
+    return _clock_time(hour, minute, language, None if wanted == own else wanted)
 
 
 @lru_cache(maxsize=8192)
@@ -321,8 +345,12 @@ def slot_name(start: dt.datetime, zone: str, language: str | None = None) -> str
 
 def format_duration(minutes: int, language: str | None = None) -> str:
     """``"1 hour 30 minutes"``, ``"1 Stunde 30 Minuten"``: words, never ``"30m"``."""
-    language = language or current()
-    hours, rest = divmod(int(minutes), 60)
+    return _format_duration(int(minutes), language or current())
+
+
+@lru_cache(maxsize=1024)
+def _format_duration(minutes: int, language: str) -> str:
+    hours, rest = divmod(minutes, 60)
     parts = []
     if hours:
         parts.append(format_unit(hours, "duration-hour", "long", locale=language))

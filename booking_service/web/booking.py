@@ -153,8 +153,6 @@ def _week(raw: str | None, pages: int) -> int | None:
 class SlotLink:
     """One time on a page: its label in the viewer's zone, its full name, and its start as a form sends it."""
 
-    start: dt.datetime
-    end: dt.datetime
     label: str
     iso: str
     """The start in UTC as the time's button submits it (:func:`display.iso_utc`)."""
@@ -207,31 +205,45 @@ def _weeks(invitation: Invitation) -> tuple[dt.date, int]:
     return monday, (invitation.frame_end - monday).days // 7 + 1
 
 
-def _days(slots: pd.DataFrame, zone: str) -> list[Day]:
-    if slots.empty:
+MINUTES_PER_DAY = 24 * 60
+_EPOCH = dt.date(1970, 1, 1)
+
+
+def _wall_minutes(starts: pd.DatetimeIndex, zone: str) -> np.ndarray:
+    """Each instant as minutes since 1970-01-01 00:00 on ``zone``'s wall clock (int64).
+
+    ``// MINUTES_PER_DAY`` is its local date as a day number (:func:`_date`), ``% MINUTES_PER_DAY``
+    its time of day. Seconds are dropped, as a clock shows them.
+    """
+    return starts.tz_convert(zone).tz_localize(None).as_unit("s").asi8 // 60
+
+
+def _date(number: int) -> dt.date:
+    """The date of a day number (days since 1970-01-01)."""
+    return _EPOCH + dt.timedelta(days=number)
+
+
+def _days(starts: pd.DatetimeIndex, zone: str) -> list[Day]:
+    """The times of ``starts`` (tz-aware, in order), grouped by their date in ``zone``."""
+    if starts.empty:
         return []
-    utc = pd.DatetimeIndex(slots["start"]).tz_convert("UTC")
-    starts = utc.tz_convert(zone)
-    ends = pd.DatetimeIndex(slots["end"]).tz_convert(zone)
-    isos = utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    wall = _wall_minutes(starts, zone)
+    # numpy's ISO text to the second plus "Z" is display.iso_utc's form, without a call per time.
+    isos = np.datetime_as_string(starts.tz_convert("UTC").tz_localize(None).to_numpy(), unit="s")
+    minutes = wall % MINUTES_PER_DAY
+    # A week has a few dozen distinct times of day: each is formatted once.
+    labels = {m: i18n.format_wall_time(*divmod(m, 60)) for m in set(minutes.tolist())}
     zone_name = i18n.zone_name(zone)
-    days: dict[dt.date, list[SlotLink]] = {}
-    for start, end, iso in zip(starts, ends, isos, strict=True):
-        label = i18n.format_time(start, zone)
-        day = start.date()
-        days.setdefault(day, []).append(
-            SlotLink(start, end, label, iso, f"{_day_label(day)}, {label}, {zone_name}")
-        )
-    return [Day(day, _day_label(day), links) for day, links in days.items()]
-
-
-def _day_label(day: dt.date) -> str:
-    return _cached_day(day, i18n.current())
-
-
-@lru_cache(maxsize=4096)
-def _cached_day(day: dt.date, language: str) -> str:
-    return i18n.format_day(day, language)
+    numbers = (wall // MINUTES_PER_DAY).tolist()
+    days: dict[int, Day] = {}
+    for number, minute, iso in zip(numbers, minutes.tolist(), isos.tolist(), strict=True):
+        day = days.get(number)
+        if day is None:
+            date = _date(number)
+            day = days[number] = Day(date, i18n.format_day(date), [])
+        label = labels[minute]
+        day.slots.append(SlotLink(label, f"{iso}Z", f"{day.label}, {label}, {zone_name}"))
+    return list(days.values())
 
 
 def _day(raw: str | None, invitation: Invitation) -> dt.date | None:
@@ -270,18 +282,18 @@ def times_context(invitation: Invitation, slots: pd.DataFrame, *, token: str, zo
         return {**common, "days": []}
     starts = pd.DatetimeIndex(slots["start"])
     # Week pages are the invitation zone's calendar weeks; the viewer's days group the times.
-    local_days = starts.tz_convert(invitation.zone).tz_localize(None).normalize()
-    page_of = np.asarray((local_days - pd.Timestamp(monday)).days // 7)
-    viewer_days = np.asarray(starts.tz_convert(zone).tz_localize(None).normalize().date)
-    available = sorted(set(viewer_days))
+    # Local dates are day numbers here (days since 1970-01-01, see _date).
+    page_of = (_wall_minutes(starts, invitation.zone) // MINUTES_PER_DAY - (monday - _EPOCH).days) // 7
+    viewer_days = _wall_minutes(starts, zone) // MINUTES_PER_DAY
+    available = [_date(n) for n in sorted(set(viewer_days.tolist()))]
     if chosen is not None:
-        shown = slots[viewer_days == chosen]
-        if not shown.empty:
-            week = int(page_of[viewer_days == chosen][0])
+        shown = viewer_days == (chosen - _EPOCH).days
+        if shown.any():
+            week = int(page_of[shown][0])
     else:
         if week is None:
             week = int(page_of[0])
-        shown = slots[page_of == week]
+        shown = page_of == week
     week = week if week is not None else 0
     week_start = monday + dt.timedelta(days=7 * week)
     pages_with_times = sorted(set(page_of.tolist()))
@@ -291,10 +303,10 @@ def times_context(invitation: Invitation, slots: pd.DataFrame, *, token: str, zo
     def link(**args) -> str:
         return url_for(endpoint, token=token, zone=zone, **args)
 
-    focus_month = chosen or (shown_first_day(shown, zone) if not shown.empty else available[0])
+    focus_month = chosen or (_date(int(viewer_days[shown][0])) if shown.any() else available[0])
     return {
         **common,
-        "days": _days(shown, zone),
+        "days": _days(starts[shown], zone),
         "slot_action": url_for(slot_endpoint, token=token),
         "week": week,
         "pages": pages,
@@ -302,14 +314,10 @@ def times_context(invitation: Invitation, slots: pd.DataFrame, *, token: str, zo
         "prev_week": link(week=earlier[-1]) if earlier else None,
         "next_week": link(week=later[0]) if later else None,
         "week_url": link(week=week),
-        "week_label": _("Week of %(day)s", day=_day_label(week_start)),
+        "week_label": _("Week of %(day)s", day=i18n.format_day(week_start)),
         "chosen_day": chosen,
         "month": _month(focus_month, available, chosen, link, url_for(endpoint, token=token)),
     }
-
-
-def shown_first_day(slots: pd.DataFrame, zone: str) -> dt.date:
-    return pd.Timestamp(slots["start"].iloc[0]).tz_convert(zone).date()
 
 
 def _month(day: dt.date, available: list[dt.date], chosen: dt.date | None, link, action: str) -> dict:
@@ -328,7 +336,7 @@ def _month(day: dt.date, available: list[dt.date], chosen: dt.date | None, link,
     cells: list[MonthDay | None] = [None] * first.weekday()
     current = first
     while current < following:
-        cells.append(MonthDay(current, _day_label(current), current in free, current == chosen, current == focus))
+        cells.append(MonthDay(current, i18n.format_day(current), current in free, current == chosen, current == focus))
         current += dt.timedelta(days=1)
     cells += [None] * (-len(cells) % 7)
     earlier = [d for d in available if d < first]
@@ -428,7 +436,7 @@ def invitation(token: str):
         promoted = invitation.promoted_slots
         flags = availability.still_available(slots, [p.start for p in promoted])
         offered = [
-            SlotLink(p.start, p.end, i18n.format_when(p.start, p.end, zone), display.iso_utc(p.start))
+            SlotLink(i18n.format_when(p.start, p.end, zone), display.iso_utc(p.start))
             for p, ok in zip(promoted, flags, strict=True)
             if ok
         ]

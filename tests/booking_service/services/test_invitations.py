@@ -524,6 +524,28 @@ def test_a_replaced_link_knows_its_invitation_and_when_the_newest_link_was_sent(
     assert find_by_token(session, "a" * 200 + "c").id == invitation_id
 
 
+def test_a_link_opens_its_invitation_with_the_team_and_rooms_as_their_relationships_read_them(engine, session, org):
+    changes = {"members": (org.ben, org.ana), "pools": (org.pool,), "rooms": (org.small_room, org.large_room)}
+    created = create_invitation(session, draft(org, NOW, **changes), secret_key=SECRET_KEY, by=None, public_url=PUBLIC,
+                                now=NOW)
+    session.commit()
+
+    def read(invitation: Invitation) -> tuple:
+        return ([m.name for m in invitation.members], [r.name for r in invitation.rooms],
+                [(p.name, [m.name for m in p.members]) for p in invitation.pools])
+
+    with Session(engine) as fresh:
+        found = find_by_token(fresh, created.token)
+    # Loaded before the session closed: nothing is left to load lazily.
+    assert read(found) == (["Ana", "Ben"], ["Large room", "Small room"], [("Sales", ["Cleo", "Dan"])])
+    with Session(engine) as fresh:
+        assert read(found) == read(fresh.get(Invitation, created.invitation.id))
+        # A collection the session has loaded (and changed) already is kept as it is.
+        again = fresh.get(Invitation, created.invitation.id)
+        again.members.pop()
+        assert find_by_token(fresh, created.token) is again and [m.name for m in again.members] == ["Ana"]
+
+
 def test_cancel_closes_an_active_invitation_once(session, org):
     created = create_invitation(session, draft(org, NOW), secret_key=SECRET_KEY, by=None, public_url=PUBLIC, now=NOW)
     session.commit()

@@ -171,6 +171,28 @@ def test_times_are_shown_in_the_chosen_zone_and_paged_by_week(client, app, org):
     assert client.get(f"/i/{token}/times?zone=America/New_York&week=2").status_code == 400
 
 
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "America/St_Johns", "Asia/Kathmandu", "Australia/Lord_Howe", "UTC"])
+@pytest.mark.parametrize(("language", "clock"), [("en", None), ("de", None), ("fr", "12"), ("es", "24")])
+def test_each_time_on_a_page_reads_as_it_does_alone(zone, language, clock):
+    # Every 35 minutes across the spring change in Europe and St John's and the autumn one on Lord
+    # Howe Island (half an hour): labels, names and button values as each time formats alone.
+    import pandas as pd
+
+    from booking_service.core import display
+    from booking_service.web.booking import _days
+
+    starts = pd.date_range("2027-03-13T00:05Z", "2027-04-05T00:00Z", freq="35min")
+    with i18n.use(language, clock):
+        days = _days(starts, zone)
+        expected: dict[dt.date, list[tuple[str, str, str]]] = {}
+        for start in starts.to_pydatetime():
+            labels = (i18n.format_time(start, zone), display.iso_utc(start), i18n.slot_name(start, zone))
+            expected.setdefault(i18n.local(start, zone).date(), []).append(labels)
+        assert [day.date for day in days] == list(expected)
+        assert [day.label for day in days] == [i18n.format_day(day) for day in expected]
+    assert [[(s.label, s.iso, s.name) for s in day.slots] for day in days] == list(expected.values())
+
+
 def test_a_frame_with_no_times_left_says_so(client, app, org):
     token, invitation_id = _invite(app, org)
     monday = _frame_start(app, invitation_id)
