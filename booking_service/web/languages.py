@@ -41,15 +41,9 @@ def choose(stored: str | None = None) -> str:
     return language
 
 
-def switch_url(**changes: str | None) -> str:
-    """This page's URL with ``lang`` or ``clock`` changed (``None`` drops it)."""
-    args = request.args.to_dict()
-    for key, value in changes.items():
-        if value is None:
-            args.pop(key, None)
-        else:
-            args[key] = value
-    return url_for(request.endpoint, **(request.view_args or {}), **args)
+def switch_url(**changes: str) -> str:
+    """This page's URL with ``lang`` or ``clock`` set to another value."""
+    return url_for(request.endpoint, **(request.view_args or {}), **{**request.args.to_dict(), **changes})
 
 
 def init_app(app: Flask) -> None:

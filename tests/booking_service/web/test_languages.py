@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import urllib.parse
+from html import unescape
 
 import pytest
 from sqlalchemy import select
@@ -114,3 +117,16 @@ def test_the_invite_says_which_language_its_text_is_in(client, app, org):
     scheduled = client.get(f"/i/{token}/scheduled").get_data(as_text=True)
     assert "Su reunión" in scheduled
     assert any(day in scheduled for day in ("lunes", "martes", "miércoles", "jueves", "viernes"))
+
+
+def test_the_language_and_clock_links_keep_the_rest_of_the_page(client, app, org):
+    """Switching the language or the clock changes only that: the week and zone shown stay."""
+    path = _invite(app, org, language="de")
+    html = client.get(f"{path}/times?zone=Asia/Tokyo&week=1&lang=de").get_data(as_text=True)
+    links = dict(re.findall(r'<a (?:class="clock" )?href="([^"]+)"[^>]*>([^<]+)</a>', html))
+    by_text = {text: unescape(href) for href, text in links.items()}
+    spanish = urllib.parse.urlsplit(by_text["Español"])
+    assert urllib.parse.parse_qs(spanish.query) == {"zone": ["Asia/Tokyo"], "week": ["1"], "lang": ["es"]}
+    twelve = urllib.parse.urlsplit(next(href for text, href in by_text.items() if "12" in text))
+    assert urllib.parse.parse_qs(twelve.query) == {"zone": ["Asia/Tokyo"], "week": ["1"], "lang": ["de"], "clock": ["12"]}
+    assert spanish.path == twelve.path == f"{path}/times"
