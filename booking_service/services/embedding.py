@@ -85,12 +85,10 @@ def set_organisation_origins(session: Session, origins: str | Iterable[str], *, 
             f"{len(parsed)} origins is more than the {MAX_ORIGINS} allowed; list only the sites that embed the "
             f"booking pages, e.g. {ORIGIN_EXAMPLE}"
         )
-    row = session.get(TeamSettings, 1)
+    row = TeamSettings.of(session)
     before = tuple((row.embed_allowed_origins or "").split()) if row is not None else ()
     if parsed != before:
-        if row is None:
-            row = TeamSettings(id=1, default_pool_policy="pooled")
-            session.add(row)
+        row = row or TeamSettings.create(session)
         row.embed_allowed_origins = " ".join(parsed)
         session.flush()
         audit.record(session, by, "team.embed_origins", ("organisation", None),

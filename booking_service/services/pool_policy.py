@@ -108,10 +108,8 @@ def set_organisation_policy(session: Session, policy: str, *, by) -> None:
     policy = _check_policy(policy, "default policy")
     if policy is None:
         raise PolicyError("the default policy is required; use one of " + ", ".join(POLICIES))
-    row = session.get(TeamSettings, 1)
-    if row is None:
-        session.add(TeamSettings(id=1, default_pool_policy=policy))
-    elif row.default_pool_policy != policy:
+    row = TeamSettings.of(session) or TeamSettings.create(session)
+    if row.default_pool_policy != policy:
         row.default_pool_policy = policy
     session.flush()
     audit.record(session, by, "team.default_policy", ("pool", None), policy=policy)

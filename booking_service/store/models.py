@@ -608,12 +608,20 @@ class TeamSettings(Base):
     def of(cls, session: Session) -> TeamSettings | None:
         """The row (``None`` until an admin first changes a setting), read once per session.
 
-        The session keeps the row it read (its identity map alone holds rows only weakly), so
-        a page that needs both the frame origins and a pool's default policy reads it once.
+        The session keeps what it read, the row or its absence (its identity map alone holds
+        rows only weakly), so a page that needs both the frame origins and a pool's default
+        policy reads it once. :meth:`create` is how a session adds the row.
         """
-        row = session.info.get("team_settings")
-        if row is None or row not in session:
-            row = session.info["team_settings"] = session.get(cls, 1)
+        info = session.info
+        if "team_settings" not in info or (info["team_settings"] is not None and info["team_settings"] not in session):
+            info["team_settings"] = session.get(cls, 1)
+        return info["team_settings"]
+
+    @classmethod
+    def create(cls, session: Session) -> TeamSettings:
+        """Add the row (there is none yet: :meth:`of` is ``None``), with every setting at its default."""
+        row = session.info["team_settings"] = cls(id=1, default_pool_policy="pooled", embed_allowed_origins="")
+        session.add(row)
         return row
 
 

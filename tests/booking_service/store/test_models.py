@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from booking_service.store.models import (
@@ -14,6 +14,7 @@ from booking_service.store.models import (
     Reservation,
     Room,
     TeamMember,
+    TeamSettings,
 )
 
 UTC = dt.UTC
@@ -94,3 +95,22 @@ def test_overlapping_reservations_of_one_resource_are_refused_on_postgres(sessio
                             end=start + dt.timedelta(minutes=50)))
     with pytest.raises(IntegrityError, match="ex_reservations_no_overlap"):
         session.commit()
+
+
+def test_team_settings_are_read_once_per_session_row_or_not(session):
+    """Until an admin changes a setting there is no row; a page asks twice (frame origins, a
+    pool's policy) and the database is read once. The row a session creates is what it reads next."""
+    statements: list[str] = []
+    listen = lambda *args: statements.append(args[2])  # noqa: E731 - (conn, cursor, statement, ...)
+    event.listen(session.get_bind(), "before_cursor_execute", listen)
+    try:
+        assert TeamSettings.of(session) is None
+        assert TeamSettings.of(session) is None
+        assert len([s for s in statements if "team_settings" in s]) == 1
+        row = TeamSettings.create(session)
+        assert TeamSettings.of(session) is row
+        session.flush()
+        assert TeamSettings.of(session) is row and row.default_pool_policy == "pooled"
+        assert row.embed_allowed_origins == ""
+    finally:
+        event.remove(session.get_bind(), "before_cursor_execute", listen)
