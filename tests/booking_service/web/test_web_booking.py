@@ -8,12 +8,13 @@ from html import unescape
 from zoneinfo import ZoneInfo
 
 import icalendar
+import pandas as pd
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from booking_service.core import i18n
+from booking_service.core import display, i18n
 from booking_service.services import availability
 from booking_service.services.booking import confirm_slot
 from booking_service.services.invitations import (
@@ -24,6 +25,7 @@ from booking_service.services.invitations import (
 )
 from booking_service.store.db import session_scope
 from booking_service.store.models import Invitation, Meeting, OutboxMessage, User
+from booking_service.web.booking import _days
 
 from ..factories import SECRET_KEY, ZONE, add_busy, berlin, draft, make_org
 from .pages import slot_paths
@@ -176,11 +178,6 @@ def test_times_are_shown_in_the_chosen_zone_and_paged_by_week(client, app, org):
 def test_each_time_on_a_page_reads_as_it_does_alone(zone, language, clock):
     # Every 35 minutes across the spring change in Europe and St John's and the autumn one on Lord
     # Howe Island (half an hour): labels, names and button values as each time formats alone.
-    import pandas as pd
-
-    from booking_service.core import display
-    from booking_service.web.booking import _days
-
     starts = pd.date_range("2027-03-13T00:05Z", "2027-04-05T00:00Z", freq="35min")
     with i18n.use(language, clock):
         days = _days(starts, zone)
