@@ -4,6 +4,7 @@ Measures the median and 95th percentile server time of
 
 - the invitation page (``GET /i/<token>``),
 - the available-times page (``GET /i/<token>/times``),
+- a time's page (``GET /i/<token>/slot``: lock, re-check, hold the time for the customer),
 - a confirmation (``POST /i/<token>/confirm``: lock, re-check, assign, insert, queue mail),
 
 twice: through Flask's test client (in process, no network) and through a real threaded server
@@ -285,6 +286,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 PAGES = (("baseline (GET /healthz)", None), ("invitation page", ""), ("available-times page", "/times"))
+HOLD = "a time's page (re-check, hold)"
 
 
 def measure(
@@ -294,7 +296,7 @@ def measure(
 
     Returns ``{request name: {"client": [...], "server": [...], "cpu": [...]}}`` in seconds.
     """
-    names = [name for name, _ in PAGES] + ["confirmation"]
+    names = [name for name, _ in PAGES] + [HOLD, "confirmation"]
     samples: dict[str, dict] = {name: {"client": [], "server": [], "cpu": []} for name in names}
 
     def record(name: str, began: float) -> None:
@@ -320,7 +322,9 @@ def measure(
         slot = _first_slot(html) if status == 200 else None
         if slot is None:
             continue
+        began = time.perf_counter()
         status, html = driver.get(slot)
+        record(HOLD, began)
         if status != 200 or "csrf_token" not in html:
             continue
         form = _form(html)

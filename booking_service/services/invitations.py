@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, inspect, select
+from sqlalchemy import Row, bindparam, inspect, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -162,12 +162,16 @@ def _load_collection(session: Session, owner, name: str, query) -> None:
         set_committed_value(owner, name, session.scalars(query, {"owner": owner.id}).all())
 
 
-def invitation_id_for_token(session: Session, token: str) -> int | None:
-    """The id of the invitation a link token opens, or ``None`` (one indexed lookup, nothing loaded).
+def link_key(session: Session, token: str) -> Row[tuple[int, str | None]] | None:
+    """The ``id`` and ``language`` of the invitation a link token opens, or ``None`` (one indexed lookup).
 
-    For the booking, which loads and locks the invitation itself.
+    For the pages that lock and load the invitation themselves (holding a time, booking): the
+    language is chosen, and the request's input checked in it, before the lock is taken.
     """
-    return session.scalar(select(Invitation.id).where(Invitation.token_hash == _lookup_hash(token)))
+    return session.execute(_KEY_BY_TOKEN, {"token_hash": _lookup_hash(token)}).one_or_none()
+
+
+_KEY_BY_TOKEN = select(Invitation.id, Invitation.language).where(Invitation.token_hash == bindparam("token_hash"))
 
 
 def _lookup_hash(token: str) -> str:

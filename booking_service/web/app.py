@@ -16,17 +16,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from apiflask import APIFlask
-from flask import Flask, current_app, g, has_request_context, render_template, request
+from flask import Flask, g, has_request_context, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..core import logs
 from ..core.config import load_settings
 from ..core.i18n import gettext as _
-from ..services import embedding
 from ..store.db import get_engine, session_factory
 from .api import (
     API_TITLE,
@@ -38,7 +36,7 @@ from .api import (
     is_api_request,
     unexpected_problem,
 )
-from .extensions import csrf, db_session, limiter, settings_of
+from .extensions import csrf, frame_origins, limiter, settings_of
 from .languages import init_app as init_languages
 
 log = logging.getLogger(__name__)
@@ -52,8 +50,6 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
-# The customer's pages, which the allowed origins (booking_service.services.embedding) may frame.
-EMBEDDABLE_BLUEPRINTS = ("booking", "manage")
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -188,26 +184,6 @@ def _register_session_teardown(app: Flask) -> None:
             if exc is not None:
                 session.rollback()
             session.close()
-
-
-def frame_origins() -> tuple[str, ...]:
-    """The origins that may frame this request's page: none outside the customer's pages.
-
-    The deployment's ``EMBED_ALLOWED_ORIGINS`` and the organisation's list, read once per request
-    (one primary-key read, so an admin's change applies from the next page on). Should the
-    database fail, the deployment's list alone applies: a frame is refused rather than a page.
-    """
-    if request.blueprint not in EMBEDDABLE_BLUEPRINTS:
-        return ()
-    if "frame_origins" not in g:
-        settings = settings_of(current_app)
-        try:
-            g.frame_origins = embedding.allowed_origins(db_session(), settings)
-        except SQLAlchemyError:
-            log.warning("cannot read the organisation's embedding origins; using EMBED_ALLOWED_ORIGINS only",
-                        exc_info=True)
-            g.frame_origins = settings.embed_allowed_origins
-    return g.frame_origins
 
 
 class EmbeddableSessionInterface(SecureCookieSessionInterface):

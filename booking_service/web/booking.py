@@ -56,7 +56,7 @@ from ..services.invitations import (
     booking_link,
     find_by_token,
     hash_token,
-    invitation_id_for_token,
+    link_key,
     manage_token_for,
     replaced_link,
 )
@@ -64,7 +64,7 @@ from ..services.lifecycle import effective_status
 from ..services.outbox import register_filters
 from ..store.db import session_scope
 from ..store.models import Invitation
-from .extensions import db_session, limiter, settings_of
+from .extensions import db_session, frame_origins, limiter, settings_of
 from .languages import choose as choose_language
 from .metrics import record_confirm
 
@@ -123,9 +123,14 @@ def _refresh_calendars(invitation: Invitation) -> None:
 
 
 def _zone(invitation: Invitation) -> str:
+    return _zone_asked() or invitation.customer_zone or invitation.zone
+
+
+def _zone_asked() -> str | None:
+    """The zone the page's URL asks for (a 400 page when it is not one), or ``None``."""
     zone = request.args.get("zone")
-    if zone is None or zone == "":
-        return invitation.customer_zone or invitation.zone
+    if not zone:
+        return None
     if not display.is_zone(zone):
         abort(400, description=_("That time zone is not known. Pick one from the list of zones."))
     return zone
@@ -469,25 +474,30 @@ def times(token: str):
 @bp.get("/i/<token>/slot")
 @limiter.limit(_page_limit)
 def slot(token: str):
-    """Re-check one time; show its confirmation page, or send the customer back to the times."""
-    invitation = _invitation(token)
-    choose_language(invitation.language)
-    status = effective_status(invitation)
-    if status != "active":
-        return _closed_page(invitation, token, status)
-    zone = _zone(invitation)
-    start = _start(request.args.get("start"))
+    """Re-check one time and hold it; show its confirmation page, or send the customer back to the times.
+
+    The link is looked up, locked, re-checked and held in one write transaction, which reads
+    the invitation once (under its lock) for the page too.
+    """
     settings = settings_of(current_app)
     with session_scope(current_app.extensions["slotwise"]["engine"], write=True) as session:
-        held = hold_slot(session, invitation.id, start, settings=settings, link_hash=hash_token(token))
-        expires_at = held.expires_at
-    if held.outcome == "replaced":
+        key = link_key(session, token)
+        if key is not None:
+            choose_language(key.language)
+            zone_asked = _zone_asked()
+            start = _start(request.args.get("start"))
+            held = hold_slot(session, key.id, start, settings=settings, link_hash=hash_token(token))
+            frame_origins(session)
+    if key is None or held.outcome == "replaced":
         _not_found(token)
-    if held.outcome != "held":
-        if held.outcome == "unavailable":
-            flash(_(UNAVAILABLE_MESSAGE), "warning")
-            return redirect(url_for("booking.times", token=token, zone=zone))
-        return redirect(url_for("booking.invitation", token=token))
+    if held.outcome in ("closed", "already_scheduled"):
+        invitation = _invitation(token)  # with what its page shows (the meeting), in the request's session
+        return _closed_page(invitation, token, effective_status(invitation))
+    invitation = held.invitation
+    zone = zone_asked or invitation.customer_zone or invitation.zone
+    if held.outcome == "unavailable":
+        flash(_(UNAVAILABLE_MESSAGE), "warning")
+        return redirect(url_for("booking.times", token=token, zone=zone))
     end = start + dt.timedelta(minutes=invitation.duration_minutes)
     return render_template(
         "booking/confirm.html",
@@ -498,7 +508,7 @@ def slot(token: str):
         end=end,
         when=i18n.format_when(start, end, zone),
         team=availability.team_names(invitation),
-        held_until=expires_at,
+        held_until=held.expires_at,
         hold_minutes=settings.slot_hold_minutes,
     )
 
@@ -514,12 +524,12 @@ def confirm(token: str):
     settings = settings_of(current_app)
     engine = current_app.extensions["slotwise"]["engine"]
     with session_scope(engine, write=True) as session:
-        invitation_id = invitation_id_for_token(session, token)
-        if invitation_id is not None:
-            choose_language(session.get(Invitation, invitation_id).language)
-        result = None if invitation_id is None else confirm_slot(
+        key = link_key(session, token)
+        if key is not None:
+            choose_language(key.language)
+        result = None if key is None else confirm_slot(
             session,
-            invitation_id,
+            key.id,
             start,
             secret_key=settings.secret_key,
             customer_zone=raw_zone or None,
@@ -528,6 +538,7 @@ def confirm(token: str):
             link_hash=hash_token(token),
             language=i18n.current(),
         )
+        frame_origins(session)
         zone = None if result is None else raw_zone or result.invitation.customer_zone or result.invitation.zone
     record_confirm("unknown_link" if result is None else result.outcome)
     if result is None or result.outcome == "replaced":

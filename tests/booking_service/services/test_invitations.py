@@ -503,7 +503,7 @@ def test_a_replaced_link_knows_its_invitation_and_when_the_newest_link_was_sent(
     session.commit()
     invitation_id = created.invitation.id
     assert inv.replaced_link(session, created.token) is None  # still the current link
-    assert inv.invitation_id_for_token(session, created.token) == invitation_id
+    assert inv.link_key(session, created.token) == (invitation_id, created.invitation.language)
     tokens = [created.token]
     for hours in (1, 5):
         tokens.append(resend_invitation(session, invitation_id, secret_key=SECRET_KEY, by=None, public_url=PUBLIC,
@@ -513,14 +513,14 @@ def test_a_replaced_link_knows_its_invitation_and_when_the_newest_link_was_sent(
     for old in tokens[:2]:
         invitation, sent = inv.replaced_link(session, old)
         assert (invitation.id, sent) == (invitation_id, NOW + dt.timedelta(hours=5))
-        assert inv.invitation_id_for_token(session, old) is None
+        assert inv.link_key(session, old) is None
     assert inv.replaced_link(session, tokens[2]) is None
-    assert inv.invitation_id_for_token(session, tokens[2]) == invitation_id
-    assert inv.replaced_link(session, new_token()) is None and inv.invitation_id_for_token(session, new_token()) is None
+    assert inv.link_key(session, tokens[2]).id == invitation_id
+    assert inv.replaced_link(session, new_token()) is None and inv.link_key(session, new_token()) is None
     # Only a token's first 200 characters are hashed (links have 43), so absurd input costs no more.
     session.get(Invitation, invitation_id).token_hash = hash_token("a" * 200)
     session.commit()
-    assert inv.invitation_id_for_token(session, "a" * 200 + "b" * 10_000) == invitation_id
+    assert inv.link_key(session, "a" * 200 + "b" * 10_000).id == invitation_id
     assert find_by_token(session, "a" * 200 + "c").id == invitation_id
 
 

@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from booking_service.services import lifecycle
@@ -21,7 +21,7 @@ from booking_service.services.invitations import (
     resend_invitation,
 )
 from booking_service.services.lifecycle import TRANSITIONS, TransitionRefused, frame_end_instant
-from booking_service.store.db import session_scope
+from booking_service.store.db import session_scope, write_bind
 from booking_service.store.models import Invitation, Meeting, OutboxMessage
 
 from ..factories import SECRET_KEY, berlin, draft, make_org, next_monday
@@ -500,3 +500,53 @@ def test_the_event_reads_the_invitation_as_of_the_transitions_instant(engine, or
     first, again = _events(engine)
     assert first["data"]["invitation"]["status"] == "active"
     assert (again["timestamp"], again["data"]["invitation"]["status"]) == (over.isoformat(), "expired")
+
+
+# --- what the lock reads ---------------------------------------------------------------------
+
+
+def test_the_lock_reads_the_team_and_rooms_fresh_and_by_their_keys(engine, org):
+    """``enter(load=TEAM_AND_ROOMS)`` gives the team and rooms as their relationships read them, read
+    again under the lock (a change another transaction made is seen, whatever the session held);
+    on SQLite by queries on the association tables' keys, never a scan of one (which would make
+    every booking slower the more invitations there are)."""
+    changes = {"members": (org.ben, org.ana), "pools": (org.pool,), "rooms": (org.small_room, org.large_room)}
+    invitation_id = _invite(engine, org, **changes).invitation.id
+    for _ in range(3):
+        _invite(engine, org, **changes)
+
+    def read(invitation: Invitation) -> tuple:
+        return ([m.name for m in invitation.members], [r.name for r in invitation.rooms],
+                [(p.name, [m.name for m in p.members]) for p in invitation.pools])
+
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    with Session(write_bind(engine), expire_on_commit=False) as session:
+        assert read(session.get(Invitation, invitation_id))[0] == ["Ana", "Ben"]
+        session.commit()  # the session keeps what it read
+        with session_scope(engine, write=True) as other:
+            invitation = other.get(Invitation, invitation_id)
+            invitation.members = [m for m in invitation.members if m.name == "Ana"]
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            locked = lifecycle.enter(session, "hold", invitation_id=invitation_id, now=NOW,
+                                     load=lifecycle.TEAM_AND_ROOMS)
+            got = read(locked.invitation)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        session.rollback()
+    assert got == (["Ana"], ["Large room", "Small room"], [("Sales", ["Cleo", "Dan"])])
+    with Session(engine) as fresh:
+        assert got == read(fresh.get(Invitation, invitation_id))
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            for statement in statements:
+                if "?" in statement and statement.lstrip().upper().startswith("SELECT"):
+                    plan = connection.exec_driver_sql(
+                        "EXPLAIN QUERY PLAN " + statement, (invitation_id,) * statement.count("?")
+                    ).all()
+                    scans = [row[-1] for row in plan if row[-1].startswith("SCAN ")]
+                    assert not scans, (statement, scans)

@@ -20,3 +20,9 @@ def slot_paths(html: str) -> list[str]:
             # A GET form replaces the action's query with its fields.
             paths.append(f"{unescape(action).split('?')[0]}?{urlencode({**fields, 'start': unescape(start)})}")
     return paths
+
+
+def confirm_form(html: str) -> dict[str, str]:
+    """The fields the confirmation page's form posts (CSRF token, start, zone)."""
+    form = re.search(r'<form method="post"[^>]*>(.*?)</form>', html, re.S)
+    return {name: unescape(value) for name, value in _HIDDEN.findall(form.group(1))}

@@ -15,7 +15,7 @@ from booking_service.store.db import session_scope
 from booking_service.store.models import User
 
 from ..factories import SECRET_KEY, draft, make_org
-from .pages import slot_paths
+from .pages import confirm_form, slot_paths
 
 SHOP = "https://shop.example.com"
 SITE = "https://www.example.com"
@@ -142,12 +142,20 @@ def test_a_page_reads_the_organisations_settings_once(app, client):
         if "team_settings" in statement:
             reads.append(statement)
 
+    slot = slot_paths(client.get(f"/i/{token}").get_data(as_text=True))[0]
     event.listen(_engine(app), "before_cursor_execute", count)
     try:
-        for path in (f"/i/{token}", f"/i/{token}/times"):
+        # The time's page and the booking read it in their own write transaction, for the pool's
+        # assignment and then for the frame.
+        for path in (f"/i/{token}", f"/i/{token}/times", slot):
             reads.clear()
             response = client.get(path)
             assert response.status_code == 200 and _frame_ancestors(response) == SHOP, path
             assert len(reads) == 1, (path, reads)
+        reads.clear()
+        html = response.get_data(as_text=True)
+        response = client.post(f"/i/{token}/confirm", data=confirm_form(html))
+        assert response.status_code == 303 and _frame_ancestors(response) == SHOP
+        assert len(reads) == 1, reads
     finally:
         event.remove(_engine(app), "before_cursor_execute", count)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pandas as pd
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -268,6 +268,30 @@ def test_pick_confirm_and_see_the_scheduled_page(client, app, org):
     assert ics.mimetype == "text/calendar"
     event = icalendar.Calendar.from_ical(ics.data).walk("VEVENT")[0]
     assert str(event["UID"]) == meeting.uid
+
+
+def test_the_time_page_reads_the_invitation_once_under_its_lock(client, app, org):
+    """Holding a time looks the link's key up, then reads the invitation (and team) once, locked;
+    the page is rendered from that read. Once booked, the same link shows the meeting."""
+    token, invitation_id = _invite(app, org)
+    slot_path = _slot_path(_text(client.get(f"/i/{token}")))
+    reads: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if re.search(r"\binvitations\.subject\b", statement):
+            reads.append(statement)
+
+    event.listen(_engine(app), "before_cursor_execute", count)
+    try:
+        page = client.get(slot_path)
+    finally:
+        event.remove(_engine(app), "before_cursor_execute", count)
+    assert page.status_code == 200 and "Confirm your meeting" in _text(page)
+    assert len(reads) == 1, reads
+    start = re.search(r'name="start" value="([^"]+)"', _text(page)).group(1)
+    assert client.post(f"/i/{token}/confirm", data={"csrf_token": _csrf(_text(page)), "start": start}).status_code == 303
+    again = client.get(slot_path)
+    assert again.status_code == 200 and "Your meeting has already been scheduled" in _text(again)
 
 
 def test_a_time_that_is_gone_redirects_back_with_the_message(client, app, org):
