@@ -36,6 +36,7 @@ import datetime as dt
 import json
 import os
 import random
+import resource
 import signal
 import socket
 import subprocess
@@ -178,6 +179,27 @@ def _cpu_seconds(process: subprocess.Popen) -> float:
     return total
 
 
+def _postgres_cpu_seconds() -> float:
+    """CPU time of this machine's PostgreSQL processes (a backend that exits between samples is missed)."""
+    total = 0.0
+    for proc in psutil.process_iter(["name", "cpu_times"]):
+        times = proc.info["cpu_times"]
+        if proc.info["name"] in ("postgres", "postmaster") and times is not None:
+            total += times.user + times.system
+    return total
+
+
+def _children_cpu_seconds() -> float:
+    """CPU time of this process's children that have been waited for (Locust's run)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cpu_sample(server: subprocess.Popen, worker: subprocess.Popen) -> tuple[float, float, float, float]:
+    """CPU seconds so far of the server, Locust (once it has finished), PostgreSQL and the worker."""
+    return _cpu_seconds(server), _children_cpu_seconds(), _postgres_cpu_seconds(), _cpu_seconds(worker)
+
+
 def verify(database_url: str, acks: dict) -> dict[str, list[str]]:
     """Invariant violations and acknowledged bookings or cancellations the database does not hold."""
     engine = make_engine(database_url)
@@ -263,7 +285,7 @@ def run_once(workers: int, args: argparse.Namespace, n: int) -> dict:
         for token in tokens[:spare]:
             for path in (f"/i/{token}", f"/i/{token}/times"):
                 urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=120).read()
-        cpu_before = _cpu_seconds(server)
+        cpu_before = _cpu_sample(server, background)
         wall = time.perf_counter()
         locust = subprocess.run(
             [sys.executable, "-m", "locust", "-f", str(ROOT / "benchmarks" / "locustfile.py"), "--headless",
@@ -275,7 +297,9 @@ def run_once(workers: int, args: argparse.Namespace, n: int) -> dict:
             cwd=work, capture_output=True, text=True, timeout=args.duration + 120,
         )
         wall = time.perf_counter() - wall
-        cpu = _cpu_seconds(server) - cpu_before
+        cpu, locust_cpu, postgres_cpu, worker_cpu = (
+            after - before for after, before in zip(_cpu_sample(server, background), cpu_before, strict=True)
+        )
         load = os.getloadavg()
         if locust.returncode != 0 or not (work / "acks.json").exists():
             raise RuntimeError(f"locust failed:\n{locust.stdout[-3000:]}\n{locust.stderr[-3000:]}")
@@ -287,7 +311,8 @@ def run_once(workers: int, args: argparse.Namespace, n: int) -> dict:
         confirms = stats.get("/i/[token]/confirm", {"requests": 0})
         return {
             "workers": workers, "threads": args.threads, "users": args.users, "wall_s": round(wall, 1),
-            "server_cpu_s": round(cpu, 1), "load_average": [round(x, 2) for x in load],
+            "server_cpu_s": round(cpu, 1), "locust_cpu_s": round(locust_cpu, 1),
+            "postgres_cpu_s": round(postgres_cpu, 1), "worker_cpu_s": round(worker_cpu, 1), "load_average": [round(x, 2) for x in load],
             "rps": total.get("rps", 0.0), "requests": total.get("requests", 0),
             "routes": {r: stats[r] for r in ROUTES if r in stats},
             "confirms_per_s": round(confirms["requests"] / wall, 2),
@@ -318,11 +343,15 @@ def clean(result: dict) -> bool:
 
 def report(results: list[dict]) -> None:
     print()
-    print("| workers × threads | users | rps | confirms/s | bookings/s | conflicts | server CPU s / wall s | load avg (1 min) | 5xx | invariants | lost |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    # CPU seconds in the run: the server's (gunicorn and its workers), then Locust's, PostgreSQL's
+    # and the background worker's, which share the host's cores with it.
+    print("| workers × threads | users | rps | confirms/s | bookings/s | conflicts | server CPU s / wall s "
+          "| Locust / PostgreSQL / worker CPU s | load avg (1 min) | 5xx | invariants | lost |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
         print(f"| {r['workers']} × {r['threads']} | {r['users']} | {r['rps']:.1f} | {r['confirms_per_s']:.1f} | "
               f"{r['bookings_per_s']:.1f} | {r['conflicts']} | {r['server_cpu_s']:.0f} / {r['wall_s']:.0f} | "
+              f"{r['locust_cpu_s']:.0f} / {r['postgres_cpu_s']:.0f} / {r['worker_cpu_s']:.0f} | "
               f"{r['load_average'][0]:.2f} | {len(r['server_errors'])} | {len(r['invariant_violations'])} | "
               f"{len(r['lost'])} |")
     print()

@@ -56,6 +56,8 @@ def test_a_minute_of_load_ends_clean(tmp_path):
     assert result["lost"] == []
     assert result["booked"] > 0, "the load should have booked something"
     assert "/i/[token]/confirm" in result["routes"]
+    # Where the host's CPU went: Locust and PostgreSQL share the cores with the server.
+    assert result["server_cpu_s"] > 0 and result["locust_cpu_s"] > 0 and result["postgres_cpu_s"] > 0, result
     for route, figures in result["routes"].items():
         # The server's own time for each route, beside Locust's, and never above it (Locust rounds).
         assert figures["server_p50"] <= figures["server_p95"] <= figures["server_p99"], route
