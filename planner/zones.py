@@ -180,6 +180,7 @@ def wall_to_utc(
         UTC instants, ns since the Unix epoch.
     """
     w = np.asarray(wall_min, dtype=np.int64) * NS_PER_MINUTE
+    _check_side(side)
     if w.size == 0:
         return np.zeros(0, np.int64)
     # Two days of margin cover every real UTC offset (|offset| < 26 h).
@@ -197,14 +198,17 @@ def wall_to_utc(
         i = np.searchsorted(local_end, w, side="right")
         inside = local_start[i] <= w
         return np.where(inside, w - offsets[i], starts[i])
-    if side == "end":
-        # Latest segment whose wall-clock range contains w; in a gap, the
-        # transition instant that ends the segment before it.
-        j = np.searchsorted(local_start, w, side="right") - 1
-        inside = w < local_end[j]
-        nxt = np.minimum(j + 1, starts.size - 1)
-        return np.where(inside, w - offsets[j], starts[nxt])
-    raise PlannerInputError(f"side must be 'start' or 'end', got {side!r}")
+    # side == "end": the latest segment whose wall-clock range contains w; in a gap,
+    # the transition instant that ends the segment before it.
+    j = np.searchsorted(local_start, w, side="right") - 1
+    inside = w < local_end[j]
+    nxt = np.minimum(j + 1, starts.size - 1)
+    return np.where(inside, w - offsets[j], starts[nxt])
+
+
+def _check_side(side: str) -> None:
+    if side not in ("start", "end"):
+        raise PlannerInputError(f"side must be 'start' or 'end', got {side!r}")
 
 
 _KEY_SHIFT = 34  # zone code in the bits above, seconds (offset by 2**33) below
@@ -258,6 +262,7 @@ def wall_to_utc_zones(
     ndarray of int64
         UTC instants, ns since the epoch.
     """
+    _check_side(side)
     w = np.asarray(wall_min, dtype=np.int64)
     if w.size == 0:
         return np.zeros(0, np.int64)
@@ -317,7 +322,5 @@ def _keyed_to_utc(
     if side == "start":
         i = np.searchsorted(local_end, key, side="right")
         return np.where(local_start[i] <= key, w_ns - offsets[i], starts[i])
-    if side == "end":
-        j = np.searchsorted(local_start, key, side="right") - 1
-        return np.where(key < local_end[j], w_ns - offsets[j], nxt[j])
-    raise PlannerInputError(f"side must be 'start' or 'end', got {side!r}")
+    j = np.searchsorted(local_start, key, side="right") - 1
+    return np.where(key < local_end[j], w_ns - offsets[j], nxt[j])

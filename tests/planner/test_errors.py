@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import functools
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -208,3 +209,13 @@ def test_grid_arguments() -> None:
     with pytest.raises(planner.PlannerInputError, match="dividing 24 hours"):
         planner.build_grid(resources, hours, busy, overrides, start=start, end=start + pd.Timedelta(days=1),
                            quantum="7min")  # fmt: skip
+
+
+@pytest.mark.parametrize("walls", [np.zeros(0, np.int64), np.array([29_000_000], np.int64)])
+def test_a_wrong_side_is_refused_whatever_the_input(walls):
+    from planner.zones import wall_to_utc, wall_to_utc_zones
+
+    with pytest.raises(planner.PlannerInputError, match="side must be 'start' or 'end', got 'middle'"):
+        wall_to_utc(walls, "Europe/London", side="middle")
+    with pytest.raises(planner.PlannerInputError, match="side must be 'start' or 'end', got 'middle'"):
+        wall_to_utc_zones(walls, np.zeros(walls.size, np.int64), ("Europe/London",), side="middle")
