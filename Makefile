@@ -13,7 +13,7 @@ help:
 	@echo "make run    set up, migrate, seed demo data on first run, start booking service + dashboard"
 	@echo "make test   set up test dependencies, lint, run the test suite"
 	@echo "make bench  run the benchmarks (figures go to benchmarks/RESULTS.md by hand)"
-	@echo "make loadtest  Locust against slotwise serve with 1, 2 and 4 gunicorn workers on PostgreSQL + Redis"
+	@echo "make loadtest  Locust against slotwise serve (1, 2, 4 workers x 1, 2, 4, 8 users) on PostgreSQL + Redis"
 	@echo "make notebooks  open the analysts' notebooks in JupyterLab"
 	@echo "make mutate     mutation testing of the critical modules (slow; docs/mutation.md)"
 	@echo "make mutate-ci  the quick form CI runs: the lifecycle state machine, with its floor"
@@ -74,7 +74,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_deadlines.py
 
 loadtest: $(VENV)/.installed-dev
-	$(BIN)/python benchmarks/loadtest.py --workers 1,2,4 --duration 60
+	$(BIN)/python benchmarks/loadtest.py --workers 1,2,4 --users 1,2,4,8 --duration 40
 
 # Mutation testing (mutmut): each critical module with only the tests that exercise it.
 # MODULES="lifecycle ics" picks some; docs/mutation.md has the scores and the survivors.

@@ -14,13 +14,17 @@ For each worker count, on a fresh PostgreSQL database of its own:
    database as acknowledged.
 
 It prints, per run, requests per second, p50/p95/p99 per route, confirmations per second, the
-server's CPU time and the load average, then the ratio of each run's throughput to the 1-worker
-run (the baseline, after checking every run ended equally clean). Exit status 1 on any 5xx,
+CPU time of the server, Locust, PostgreSQL and the worker, and the load average; then the ratio
+of each run's throughput to the 1-worker run at the same number of users (after checking every
+run ended clean), whether each run met the latency targets (p95 under 30 ms for the customer's
+pages, under 60 ms for a confirmation), the most it served without errors and the most at which
+the targets held. ``--users 1,2,4,8`` runs every worker count at each number of users: the
+highest load a host sustains, and the highest within the targets. Exit status 1 on any 5xx,
 invariant violation or lost booking.
 
 Usage::
 
-    python benchmarks/loadtest.py [--workers 1,2,4] [--duration 60] [--users 24]
+    python benchmarks/loadtest.py [--workers 1,2,4] [--duration 60] [--users 1,2,4,8]
                                   [--invitations 1500] [--json results.json]
 
 ``TEST_DATABASE_URL`` (default ``postgresql://postgres@127.0.0.1:5432/test``) names the server; the
@@ -68,6 +72,13 @@ from booking_service.store.models import Invitation, Meeting, TeamMember, User, 
 SECRET = "loadtest-secret-key"
 ROUTES = ("/i/[token]", "/i/[token]/times", "/i/[token]/slot", "/i/[token]/confirm", "/i/[token]/scheduled",
           "/m/[token]/cancel", "/m/[token]/cancel (POST)", "/api/v1/meetings", "/api/v1/meetings/[id]/cancel")
+
+
+#: The latency targets, on Locust's p95 (what a customer waits): the customer's pages, and a confirmation.
+PAGE_ROUTES = ("/i/[token]", "/i/[token]/times", "/i/[token]/slot", "/i/[token]/scheduled", "/m/[token]/cancel")
+PAGE_P95_MS = 30.0
+CONFIRM_ROUTE = "/i/[token]/confirm"
+CONFIRM_P95_MS = 60.0
 
 
 def _free_port() -> int:
@@ -253,7 +264,7 @@ def _with_server_times(stats: dict[str, dict[str, float]], server_ms: dict[str, 
             stats[route].update({f"server_p{q}": _percentile(ordered, q) for q in (50, 95, 99)})
 
 
-def run_once(workers: int, args: argparse.Namespace, n: int) -> dict:
+def run_once(workers: int, users: int, args: argparse.Namespace, n: int) -> dict:
     name = f"slotwise_load_{os.getpid()}_{n}"
     database_url = create_database(name)
     work = Path(tempfile.mkdtemp(prefix="slotwise-load-"))
@@ -289,7 +300,7 @@ def run_once(workers: int, args: argparse.Namespace, n: int) -> dict:
         wall = time.perf_counter()
         locust = subprocess.run(
             [sys.executable, "-m", "locust", "-f", str(ROOT / "benchmarks" / "locustfile.py"), "--headless",
-             "--users", str(args.users), "--spawn-rate", str(args.users), "--run-time", f"{args.duration}s",
+             "--users", str(users), "--spawn-rate", str(users), "--run-time", f"{args.duration}s",
              "--host", f"http://127.0.0.1:{port}", "--csv", str(work / "locust"), "--only-summary",
              "--stop-timeout", "10", "--loglevel", "WARNING", "--exit-code-on-error", "0"],
             env={**env, "LOADTEST_TOKENS": str(work / "tokens.json"), "LOADTEST_API_KEY": key,
@@ -310,7 +321,7 @@ def run_once(workers: int, args: argparse.Namespace, n: int) -> dict:
         total = stats.get("Aggregated", {})
         confirms = stats.get("/i/[token]/confirm", {"requests": 0})
         return {
-            "workers": workers, "threads": args.threads, "users": args.users, "wall_s": round(wall, 1),
+            "workers": workers, "threads": args.threads, "users": users, "wall_s": round(wall, 1),
             "server_cpu_s": round(cpu, 1), "locust_cpu_s": round(locust_cpu, 1),
             "postgres_cpu_s": round(postgres_cpu, 1), "worker_cpu_s": round(worker_cpu, 1), "load_average": [round(x, 2) for x in load],
             "rps": total.get("rps", 0.0), "requests": total.get("requests", 0),
@@ -357,19 +368,54 @@ def report(results: list[dict]) -> None:
     print()
     # Client: Locust's times, which on a small host include waiting for a core Locust shares with
     # the server. Server: the application's own time for the same requests (Server-Timing).
-    print("| workers | route | requests | client p50 / p95 / p99 ms | server p50 / p95 / p99 ms |")
-    print("| --- | --- | --- | --- | --- |")
+    print("| workers | users | route | requests | client p50 / p95 / p99 ms | server p50 / p95 / p99 ms |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for r in results:
         for route, s in r["routes"].items():
             server = " / ".join(f"{s.get(f'server_p{q}', float('nan')):.0f}" for q in (50, 95, 99))
-            print(f"| {r['workers']} | `{route}` | {s['requests']} | {s['p50']:.0f} / {s['p95']:.0f} / {s['p99']:.0f} | "
-                  f"{server} |")
-    base = next((r for r in results if r["workers"] == 1), None)
-    if base and all(clean(r) for r in results):
+            print(f"| {r['workers']} | {r['users']} | `{route}` | {s['requests']} | "
+                  f"{s['p50']:.0f} / {s['p95']:.0f} / {s['p99']:.0f} | {server} |")
+    if all(clean(r) for r in results):
         print()
         for r in results:
-            print(f"{r['workers']} workers vs 1: rps × {r['rps'] / base['rps']:.2f}, "
-                  f"confirms/s × {r['confirms_per_s'] / max(base['confirms_per_s'], 1e-9):.2f}")
+            base = next((b for b in results if b["workers"] == 1 and b["users"] == r["users"]), None)
+            if base is not None:
+                print(f"{r['workers']} workers vs 1 at {_users(r)}: rps × {r['rps'] / base['rps']:.2f}, "
+                      f"confirms/s × {r['confirms_per_s'] / max(base['confirms_per_s'], 1e-9):.2f}")
+    print()
+    for r in results:
+        misses = target_misses(r)
+        print(f"{r['workers']} × {r['threads']}, {_users(r)}, {r['rps']:.1f} rps: "
+              + ("targets held" if not misses else "targets missed: " + ", ".join(misses)))
+    print(summary(results))
+
+
+def target_misses(result: dict) -> list[str]:
+    """The routes of a run whose p95 misses its target (pages under 30 ms, confirmations under 60)."""
+    misses = []
+    for route, figures in result["routes"].items():
+        limit = CONFIRM_P95_MS if route == CONFIRM_ROUTE else PAGE_P95_MS if route in PAGE_ROUTES else None
+        if limit is not None and figures["p95"] >= limit:
+            misses.append(f"{route} p95 {figures['p95']:.0f} ms (target {limit:.0f})")
+    return misses
+
+
+def summary(results: list[dict]) -> str:
+    """The highest load served cleanly, and the highest at which the latency targets held too."""
+    served = [r for r in results if clean(r)]
+    if not served:
+        return "No run ended clean (5xx, invariant violations or lost bookings): no load is sustained."
+    most = max(served, key=lambda r: r["rps"])
+    text = f"Most served without errors: {most['rps']:.1f} rps ({most['workers']} × {most['threads']}, {_users(most)}). "
+    held = [r for r in served if not target_misses(r)]
+    if not held:
+        return text + "The latency targets held in no run."
+    best = max(held, key=lambda r: r["rps"])
+    return text + f"Targets held up to {best['rps']:.1f} rps ({best['workers']} × {best['threads']}, {_users(best)})."
+
+
+def _users(result: dict) -> str:
+    return f"{result['users']} user" + ("" if result["users"] == 1 else "s")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -377,19 +423,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", default="1,2,4", help="comma-separated gunicorn worker counts")
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--duration", type=int, default=60, help="seconds of load per run")
-    parser.add_argument("--users", type=int, default=24, help="simultaneous Locust users")
+    parser.add_argument("--users", default="24",
+                        help="comma-separated numbers of simultaneous Locust users (each with every worker count)")
     parser.add_argument("--invitations", type=int, default=1500)
     parser.add_argument("--json", type=Path, help="write the results here too")
     args = parser.parse_args(argv)
     results = []
-    for n, workers in enumerate(int(w) for w in args.workers.split(",")):
-        results.append(run_once(workers, args, n))
+    runs = [(int(w), int(u)) for u in args.users.split(",") for w in args.workers.split(",")]
+    for n, (workers, users) in enumerate(runs):
+        results.append(run_once(workers, users, args, n))
         if args.json:  # after each run, so that a later failure keeps the earlier figures
             args.json.write_text(json.dumps(results, indent=2))
     report(results)
     bad = [r for r in results if not clean(r)]
     for r in bad:
-        print(f"{r['workers']} workers: 5xx {r['server_errors'][:5]}, invariants {r['invariant_violations'][:5]}, "
+        print(f"{r['workers']} workers, {_users(r)}: 5xx {r['server_errors'][:5]}, invariants {r['invariant_violations'][:5]}, "
               f"lost {r['lost'][:5]}", file=sys.stderr)
     return 1 if bad else 0
 

@@ -66,12 +66,37 @@ def test_a_minute_of_load_ends_clean(tmp_path):
 
 
 def test_percentiles_are_nearest_rank():
-    spec = importlib.util.spec_from_file_location("loadtest_module", ROOT / "benchmarks" / "loadtest.py")
-    loadtest = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(loadtest)
+    loadtest = _loadtest_module()
     hundred = [float(v) for v in range(1, 101)]
     assert [loadtest._percentile(hundred, q) for q in (50, 95, 99)] == [50.0, 95.0, 99.0]
     assert loadtest._percentile([7.0], 99) == 7.0
     stats = {"/a": {"p95": 10.0}, "/b": {"p95": 3.0}}
     loadtest._with_server_times(stats, {"/a": [4.0, 1.0, 2.0, 3.0], "/gone": [1.0]})
     assert stats == {"/a": {"p95": 10.0, "server_p50": 2.0, "server_p95": 4.0, "server_p99": 4.0}, "/b": {"p95": 3.0}}
+
+
+def _loadtest_module():
+    spec = importlib.util.spec_from_file_location("loadtest_module", ROOT / "benchmarks" / "loadtest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(workers: int, users: int, rps: float, page_p95: float, confirm_p95: float, **problems) -> dict:
+    routes = {"/i/[token]": {"p95": page_p95}, "/i/[token]/confirm": {"p95": confirm_p95},
+              "/api/v1/meetings": {"p95": 500.0}}  # the API has no latency target
+    return {"workers": workers, "threads": 4, "users": users, "rps": rps, "routes": routes,
+            "server_errors": [], "invariant_violations": [], "lost": [], **problems}
+
+
+def test_the_summary_names_the_most_served_and_the_most_within_the_targets():
+    loadtest = _loadtest_module()
+    runs = [_run(1, 1, 22.0, 15, 28), _run(1, 2, 43.0, 29, 59), _run(1, 4, 70.0, 52, 75),
+            _run(2, 8, 75.0, 80, 120, server_errors=["500 on /i/x"])]
+    assert loadtest.target_misses(runs[1]) == []
+    assert loadtest.target_misses(runs[2]) == ["/i/[token] p95 52 ms (target 30)",
+                                               "/i/[token]/confirm p95 75 ms (target 60)"]
+    assert loadtest.summary(runs) == ("Most served without errors: 70.0 rps (1 × 4, 4 users). "
+                                      "Targets held up to 43.0 rps (1 × 4, 2 users).")
+    assert loadtest.summary(runs[2:3]).endswith("The latency targets held in no run.")
+    assert loadtest.summary(runs[3:]).startswith("No run ended clean")
