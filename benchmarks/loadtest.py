@@ -19,7 +19,8 @@ of each run's throughput to the 1-worker run at the same number of users (after 
 run ended clean), whether each run met the latency targets (p95 under 30 ms for the customer's
 pages, under 60 ms for a confirmation), the most it served without errors and the most at which
 the targets held. ``--users 1,2,4,8`` runs every worker count at each number of users: the
-highest load a host sustains, and the highest within the targets. Exit status 1 on any 5xx,
+highest load a host sustains, and the highest within the targets. A run whose customers used up
+the invitations before the end says so and counts for neither: give more ``--invitations``. Exit status 1 on any 5xx,
 invariant violation or lost booking.
 
 Usage::
@@ -332,6 +333,8 @@ def run_once(workers: int, users: int, args: argparse.Namespace, n: int) -> dict
             "cancelled_by_customer": len(acks["cancelled_by_customer"]),
             "cancelled_by_scheduler": len(acks["cancelled_by_scheduler"]),
             "refused_cancels": acks["refused_cancels"],
+            "links_ran_out_after_s": (round(acks["links_ran_out_at"] - acks["started_at"], 1)
+                                      if "links_ran_out_at" in acks else None),
             "server_errors": acks["server_errors"], "invariant_violations": problems["invariants"],
             "lost": problems["lost"],
             "serve_log_errors": [line for line in (work / "serve.log").read_text().splitlines()
@@ -385,8 +388,11 @@ def report(results: list[dict]) -> None:
     print()
     for r in results:
         misses = target_misses(r)
-        print(f"{r['workers']} × {r['threads']}, {_users(r)}, {r['rps']:.1f} rps: "
-              + ("targets held" if not misses else "targets missed: " + ", ".join(misses)))
+        verdict = "targets held" if not misses else "targets missed: " + ", ".join(misses)
+        if r["links_ran_out_after_s"] is not None:
+            verdict = (f"the links ran out after {r['links_ran_out_after_s']:.0f} s of {r['wall_s']:.0f}, so the load "
+                       f"fell before the end (give more --invitations); {verdict}")
+        print(f"{r['workers']} × {r['threads']}, {_users(r)}, {r['rps']:.1f} rps: {verdict}")
     print(summary(results))
 
 
@@ -401,10 +407,15 @@ def target_misses(result: dict) -> list[str]:
 
 
 def summary(results: list[dict]) -> str:
-    """The highest load served cleanly, and the highest at which the latency targets held too."""
-    served = [r for r in results if clean(r)]
+    """The highest load served cleanly, and the highest at which the latency targets held too.
+
+    A run whose links ran out is left out: its customers stopped before the end, so its figures
+    are not those of its load.
+    """
+    served = [r for r in results if clean(r) and r.get("links_ran_out_after_s") is None]
     if not served:
-        return "No run ended clean (5xx, invariant violations or lost bookings): no load is sustained."
+        return ("No run ended clean at its full load (5xx, invariant violations, lost bookings, or links "
+                "that ran out): no load is shown to be sustained.")
     most = max(served, key=lambda r: r["rps"])
     text = f"Most served without errors: {most['rps']:.1f} rps ({most['workers']} × {most['threads']}, {_users(most)}). "
     held = [r for r in served if not target_misses(r)]

@@ -46,7 +46,7 @@ def test_a_minute_of_load_ends_clean(tmp_path):
     out = tmp_path / "results.json"
     run = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "loadtest.py"), "--workers", "2", "--duration", "45",
-         "--users", "8", "--invitations", "120", "--json", str(out)],
+         "--users", "8", "--invitations", "1500", "--json", str(out)],
         capture_output=True, text=True, timeout=840, cwd=ROOT,
     )
     assert out.exists(), run.stdout[-3000:] + run.stderr[-3000:]
@@ -55,6 +55,7 @@ def test_a_minute_of_load_ends_clean(tmp_path):
     assert result["invariant_violations"] == []
     assert result["lost"] == []
     assert result["booked"] > 0, "the load should have booked something"
+    assert result["links_ran_out_after_s"] is None, "the run should have had links to the end"
     assert "/i/[token]/confirm" in result["routes"]
     # Where the host's CPU went: Locust and PostgreSQL share the cores with the server.
     assert result["server_cpu_s"] > 0 and result["locust_cpu_s"] > 0 and result["postgres_cpu_s"] > 0, result
@@ -86,7 +87,7 @@ def _run(workers: int, users: int, rps: float, page_p95: float, confirm_p95: flo
     routes = {"/i/[token]": {"p95": page_p95}, "/i/[token]/confirm": {"p95": confirm_p95},
               "/api/v1/meetings": {"p95": 500.0}}  # the API has no latency target
     return {"workers": workers, "threads": 4, "users": users, "rps": rps, "routes": routes,
-            "server_errors": [], "invariant_violations": [], "lost": [], **problems}
+            "server_errors": [], "invariant_violations": [], "lost": [], "links_ran_out_after_s": None, **problems}
 
 
 def test_the_summary_names_the_most_served_and_the_most_within_the_targets():
@@ -100,3 +101,6 @@ def test_the_summary_names_the_most_served_and_the_most_within_the_targets():
                                       "Targets held up to 43.0 rps (1 × 4, 2 users).")
     assert loadtest.summary(runs[2:3]).endswith("The latency targets held in no run.")
     assert loadtest.summary(runs[3:]).startswith("No run ended clean")
+    # A run whose customers used up the links before the end stood at a lower load: left out.
+    short = _run(2, 8, 90.0, 20, 40, links_ran_out_after_s=31.0)
+    assert loadtest.summary([*runs, short]) == loadtest.summary(runs)
