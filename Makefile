@@ -74,7 +74,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_deadlines.py
 
 loadtest: $(VENV)/.installed-dev
-	$(BIN)/python benchmarks/loadtest.py --workers 1,2,4 --users 1,2,4,8 --duration 40
+	$(BIN)/python benchmarks/loadtest.py
 
 # Mutation testing (mutmut): each critical module with only the tests that exercise it.
 # MODULES="lifecycle ics" picks some; docs/mutation.md has the scores and the survivors.

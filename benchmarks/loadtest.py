@@ -20,12 +20,13 @@ run ended clean), whether each run met the latency targets (p95 under 30 ms for 
 pages, under 60 ms for a confirmation), the most it served without errors and the most at which
 the targets held. ``--users 1,2,4,8`` runs every worker count at each number of users: the
 highest load a host sustains, and the highest within the targets. A run whose customers used up
-the invitations before the end says so and counts for neither: give more ``--invitations``. Exit status 1 on any 5xx,
-invariant violation or lost booking.
+the invitations before the end (a visit takes one; 8 users take about 26 a second here) says so
+and counts for neither: give more ``--invitations``. Exit status 1 on any 5xx, invariant
+violation or lost booking.
 
 Usage::
 
-    python benchmarks/loadtest.py [--workers 1,2,4] [--duration 60] [--users 1,2,4,8]
+    python benchmarks/loadtest.py [--workers 1,2,4] [--users 1,2,4,8] [--duration 40]
                                   [--invitations 1500] [--json results.json]
 
 ``TEST_DATABASE_URL`` (default ``postgresql://postgres@127.0.0.1:5432/test``) names the server; the
@@ -324,7 +325,8 @@ def run_once(workers: int, users: int, args: argparse.Namespace, n: int) -> dict
         return {
             "workers": workers, "threads": args.threads, "users": users, "wall_s": round(wall, 1),
             "server_cpu_s": round(cpu, 1), "locust_cpu_s": round(locust_cpu, 1),
-            "postgres_cpu_s": round(postgres_cpu, 1), "worker_cpu_s": round(worker_cpu, 1), "load_average": [round(x, 2) for x in load],
+            "postgres_cpu_s": round(postgres_cpu, 1), "worker_cpu_s": round(worker_cpu, 1),
+            "load_average": [round(x, 2) for x in load],
             "rps": total.get("rps", 0.0), "requests": total.get("requests", 0),
             "routes": {r: stats[r] for r in ROUTES if r in stats},
             "confirms_per_s": round(confirms["requests"] / wall, 2),
@@ -433,8 +435,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", default="1,2,4", help="comma-separated gunicorn worker counts")
     parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--duration", type=int, default=60, help="seconds of load per run")
-    parser.add_argument("--users", default="24",
+    parser.add_argument("--duration", type=int, default=40, help="seconds of load per run")
+    parser.add_argument("--users", default="1,2,4,8",
                         help="comma-separated numbers of simultaneous Locust users (each with every worker count)")
     parser.add_argument("--invitations", type=int, default=1500)
     parser.add_argument("--json", type=Path, help="write the results here too")
